@@ -1,0 +1,125 @@
+"""Append-only, hash-chained event log.
+
+Each row's hash covers its position, type, instance, task, actor, time, payload and the previous
+row's hash; the single ``event_chain_head`` row holds the last position and hash, so a deleted tail
+is caught too. Appends lock the head row, which orders writers on PostgreSQL (SQLite already
+serialises writers).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import ChainHead, EventRow
+
+GENESIS_HASH = "0" * 64
+
+
+def _default(value: Any):
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat() if value.tzinfo else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"not JSON-serialisable in an event: {type(value).__name__}")
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
+def _at_text(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(seq: int, type_: str, instance_id: int | None, task_id: str | None, actor: str | None,
+               at: datetime, payload: str, prev_hash: str) -> str:
+    header = canonical_json([seq, type_, instance_id, task_id, actor, _at_text(at), prev_hash])
+    return hashlib.sha256((header + "\n" + payload).encode("utf-8")).hexdigest()
+
+
+def append(session: Session, *, type: str, at: datetime, actor: str | None = None,
+           instance_id: int | None = None, task_id: str | None = None,
+           data: dict | None = None) -> EventRow:
+    """Append one event at the end of the chain (inside the caller's transaction)."""
+    head = session.execute(
+        select(ChainHead).where(ChainHead.id == 1).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        raise RuntimeError("event chain head missing: run `alur init-db` first")
+    payload = canonical_json(data or {})
+    at = at.astimezone(timezone.utc)
+    seq = head.seq + 1
+    digest = event_hash(seq, type, instance_id, task_id, actor, at, payload, head.hash)
+    row = EventRow(seq=seq, instance_id=instance_id, task_id=task_id, type=type, actor=actor, at=at,
+                   payload=payload, prev_hash=head.hash, hash=digest)
+    session.add(row)
+    head.seq = seq
+    head.hash = digest
+    return row
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify(session: Session, batch: int = 5000) -> ChainReport:
+    """Walk the whole chain; name the first event that was edited, deleted or inserted."""
+    head = session.get(ChainHead, 1)
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    for row in _iter_rows(session, batch):
+        if row.seq != expected_seq:
+            return ChainReport(False, checked, expected_seq,
+                               f"event #{expected_seq} is missing (next stored is #{row.seq})")
+        if row.prev_hash != expected_prev:
+            return ChainReport(False, checked, row.seq, f"event #{row.seq} does not follow the previous event")
+        digest = event_hash(row.seq, row.type, row.instance_id, row.task_id, row.actor, row.at, row.payload,
+                            row.prev_hash)
+        if digest != row.hash:
+            return ChainReport(False, checked, row.seq, f"event #{row.seq} was altered (hash mismatch)")
+        expected_prev = row.hash
+        expected_seq += 1
+        checked += 1
+    if head is None:
+        return ChainReport(False, checked, None, "event chain head is missing")
+    if head.seq != checked or head.hash != expected_prev:
+        return ChainReport(False, checked, checked + 1 if head.seq > checked else head.seq,
+                           f"chain head says {head.seq} events but {checked} verify: events were removed "
+                           "or added at the end")
+    return ChainReport(True, checked)
+
+
+def _iter_rows(session: Session, batch: int) -> Iterator[EventRow]:
+    last = 0
+    while True:
+        rows = session.execute(
+            select(EventRow).where(EventRow.seq > last).order_by(EventRow.seq).limit(batch)
+        ).scalars().all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+def events_of(session: Session, instance_id: int) -> list[EventRow]:
+    return list(session.execute(
+        select(EventRow).where(EventRow.instance_id == instance_id).order_by(EventRow.seq)
+    ).scalars())
+
+
+def decode(row: EventRow) -> dict:
+    return json.loads(row.payload)

@@ -1,0 +1,580 @@
+"""Safe expressions and scripts for BPMN diagrams (ARCHITECTURE.md, decisions 5 and 6).
+
+Process owners edit diagrams in the browser, so every gateway condition, timer expression and
+script is untrusted. SpiffWorkflow's default environment is plain ``eval``/``exec``; this module
+replaces it with an interpreter over a whitelisted Python AST. Nothing is ever compiled or
+``eval``-ed: the checker refuses anything outside the whitelist and the interpreter computes the
+value node by node, bounding the size of every intermediate result.
+
+Ordinary data errors (a missing key, ``"a" + 1``, division by zero) raise the usual Python
+exceptions; whatever is refused raises :class:`UnsafeExpression` or a subclass.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import operator
+import re
+import textwrap
+import tokenize
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+MAX_SOURCE_CHARS = 4000
+MAX_NODES = 500
+MAX_DEPTH = 50  # AST depth and bracket nesting: "((((1))))" leaves no trace in the AST
+MAX_LITERAL_ITEMS = 1000
+MAX_STR_CONSTANT = 10_000
+MAX_SIZE = 100_000  # chars/elements of a string or container built by an expression
+MAX_TOTAL_SIZE = 1_000_000  # all of them together, in one evaluation or script run
+MAX_INT = 2**128
+MAX_POW_BASE, MAX_POW_EXPONENT = 10**6, 64
+MAX_DATA_DEPTH = 100
+
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+FUNCTION_NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
+# Builtins the interpreter never exposes; refusing them by name gives a clear message at deploy time.
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+_DURATION = r"P(?:\d+W|(?=\d|T)(?:\d+Y)?(?:\d+M)?(?:\d+D)?)(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:[.,]\d+)?S)?)?"
+_DATETIME = r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?"
+ISO_TIMER_VALUE = re.compile(
+    rf"{_DURATION}|{_DATETIME}|R\d*/(?:{_DATETIME}/{_DURATION}|{_DURATION}(?:/{_DATETIME})?)"
+)
+
+
+class UnsafeExpression(ValueError):
+    """An expression or script outside the whitelist, or one that exceeded a limit."""
+
+    def __init__(self, reason: str, expression: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.expression = expression
+
+
+class ExpressionLimitExceeded(UnsafeExpression):
+    """A size, depth or magnitude limit was hit."""
+
+
+class UnknownName(UnsafeExpression):
+    """A name that is neither in the task data nor a registered function."""
+
+
+@dataclass(frozen=True)
+class SafeFunction:
+    name: str
+    func: Callable
+    doc: str = ""
+
+
+class FunctionRegistry:
+    """The vetted functions expressions may call. Functions must be pure and return plain values."""
+
+    def __init__(self, functions: Iterable[SafeFunction] = ()):
+        self._functions: dict[str, SafeFunction] = {}
+        self._frozen = False
+        for f in functions:
+            self.register(f.name, f.func, f.doc)
+
+    def register(self, name: str, func: Callable, doc: str = "") -> None:
+        if self._frozen:
+            raise ValueError("this registry is shared; build your own with merged()")
+        if not isinstance(name, str) or not FUNCTION_NAME_RE.fullmatch(name):
+            raise ValueError(f"function name {name!r} must match ^[a-z][a-z0-9_]*$")
+        if not callable(func):
+            raise TypeError(f"function {name!r} is not callable")
+        if name in self._functions:
+            raise ValueError(f"function {name!r} is already registered")
+        self._functions[name] = SafeFunction(name, func, doc)
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._functions)
+
+    def get(self, name: str) -> Callable | None:
+        f = self._functions.get(name)
+        return f.func if f else None
+
+    def merged(self, other: FunctionRegistry) -> FunctionRegistry:
+        """A new registry with both sets of functions; `other` wins on a name clash."""
+        return FunctionRegistry({**self._functions, **other._functions}.values())
+
+    def __iter__(self) -> Iterator[SafeFunction]:
+        return iter(self._functions.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._functions
+
+
+def _need_str(value: Any, fn: str) -> str:
+    if type(value) is not str:
+        raise TypeError(f"{fn}() expects a string, got {type(value).__name__}")
+    return value
+
+
+def _strip(text: str, chars: str | None = None) -> str:
+    return _need_str(text, "strip").strip(None if chars is None else _need_str(chars, "strip"))
+
+
+def _round(number: Any, ndigits: int | None = None) -> Any:
+    if type(number) not in (int, float, bool):
+        raise TypeError(f"round() expects a number, got {type(number).__name__}")
+    # round(1, -10**9) would compute 10**(10**9).
+    if ndigits is not None and (type(ndigits) is not int or abs(ndigits) > 30):
+        raise ExpressionLimitExceeded("round() ndigits must be an integer between -30 and 30")
+    return round(number, ndigits)
+
+
+def _contains(container: Any, item: Any) -> bool:
+    if type(container) not in (str, list, tuple, dict):
+        raise TypeError(f"contains() expects a string, list or dict, got {type(container).__name__}")
+    return item in container
+
+
+DEFAULT_FUNCTIONS = FunctionRegistry([
+    SafeFunction("len", len, "Number of items or characters."),
+    SafeFunction("min", min, "Smallest of the arguments (or of one list)."),
+    SafeFunction("max", max, "Largest of the arguments (or of one list)."),
+    SafeFunction("abs", abs, "Absolute value."),
+    SafeFunction("round", _round, "round(number, ndigits=None)."),
+    SafeFunction("int", int, "Convert to an integer."),
+    SafeFunction("float", float, "Convert to a decimal number."),
+    SafeFunction("str", str, "Convert to text."),
+    SafeFunction("bool", bool, "Truth value."),
+    SafeFunction("lower", lambda s: _need_str(s, "lower").lower(), "Text in lower case."),
+    SafeFunction("upper", lambda s: _need_str(s, "upper").upper(), "Text in upper case."),
+    SafeFunction("strip", _strip, "Text without surrounding whitespace."),
+    SafeFunction("contains", _contains, "contains(container, item): item in container."),
+])
+DEFAULT_FUNCTIONS._frozen = True
+
+# ---------------------------------------------------------------------------- static check
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
+_CMPOPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+           ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b,
+           ast.NotIn: lambda a, b: a not in b, ast.Is: operator.is_, ast.IsNot: operator.is_not}
+_OP_SYMBOLS = {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>",
+               ast.MatMult: "@", ast.Invert: "~"}
+_REFUSED = {ast.Lambda: "lambda is not allowed", ast.ListComp: "comprehensions are not allowed",
+            ast.SetComp: "comprehensions are not allowed", ast.DictComp: "comprehensions are not allowed",
+            ast.GeneratorExp: "comprehensions are not allowed", ast.JoinedStr: "f-strings are not allowed",
+            ast.FormattedValue: "f-strings are not allowed", ast.Set: "set literals are not allowed",
+            ast.NamedExpr: "assignment expressions (:=) are not allowed", ast.Slice: "slices are not allowed",
+            ast.Starred: "star unpacking (*x) is not allowed", ast.Await: "await is not allowed",
+            ast.Yield: "yield is not allowed", ast.YieldFrom: "yield is not allowed"}
+
+
+def check_name(name: str, functions: FunctionRegistry = DEFAULT_FUNCTIONS) -> None:
+    """Raise UnsafeExpression unless `name` may be used as a variable in expressions."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise UnsafeExpression(f"name {str(name)[:40]!r} is not allowed (letters, digits and _, "
+                               "starting with a letter)")
+    if name in _BUILTIN_NAMES and name not in functions:
+        raise UnsafeExpression(f"name {name!r} is not allowed (Python builtin)")
+
+
+def _is_int_constant(node: ast.AST) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) is int
+
+
+def _check(node: ast.AST, functions: FunctionRegistry, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise ExpressionLimitExceeded(f"expression is nested too deeply (more than {MAX_DEPTH} levels)")
+    t, children = type(node), []
+    if t is ast.Constant:
+        if type(node.value) not in (str, int, float, bool, type(None)):
+            raise UnsafeExpression(f"{type(node.value).__name__} constants are not allowed")
+        if type(node.value) is str and len(node.value) > MAX_STR_CONSTANT:
+            raise ExpressionLimitExceeded(f"string constant longer than {MAX_STR_CONSTANT} characters")
+    elif t is ast.Name:
+        if not isinstance(node.ctx, ast.Load):
+            raise UnsafeExpression(f"assigning to {node.id!r} is not allowed here")
+        check_name(node.id, functions)
+    elif t is ast.Attribute:
+        raise UnsafeExpression(f"attribute access is not allowed (.{node.attr})")
+    elif t is ast.BoolOp:
+        children = node.values
+    elif t is ast.UnaryOp:
+        if type(node.op) not in (ast.Not, ast.USub, ast.UAdd):
+            raise UnsafeExpression(f"operator '{_OP_SYMBOLS.get(type(node.op), '?')}' is not allowed")
+        children = [node.operand]
+    elif t is ast.BinOp:
+        if type(node.op) not in _BINOPS:
+            raise UnsafeExpression(f"operator '{_OP_SYMBOLS.get(type(node.op), '?')}' is not allowed")
+        if isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) and type(node.left.value) is str:
+            raise UnsafeExpression("'%' formatting of strings is not allowed")
+        if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) \
+                and type(node.right.value) in (int, float) and abs(node.right.value) > MAX_POW_EXPONENT:
+            raise ExpressionLimitExceeded(f"'**' exponent is limited to {MAX_POW_EXPONENT}")
+        children = [node.left, node.right]
+    elif t is ast.Compare:
+        for op, right in zip(node.ops, node.comparators):
+            if isinstance(op, (ast.Is, ast.IsNot)) and not (isinstance(right, ast.Constant) and right.value is None):
+                raise UnsafeExpression("'is' is only allowed as 'is None' / 'is not None'")
+        children = [node.left, *node.comparators]
+    elif t is ast.IfExp:
+        children = [node.test, node.body, node.orelse]
+    elif t is ast.Subscript:
+        index = node.slice
+        if isinstance(index, ast.Slice):
+            raise UnsafeExpression("slices are not allowed")
+        if not (_is_int_constant(index) or isinstance(index, ast.Name)
+                or (isinstance(index, ast.Constant) and type(index.value) is str)):
+            raise UnsafeExpression("subscripts must be a constant string/integer or a plain name")
+        children = [node.value, index]
+    elif t is ast.Call:
+        if isinstance(node.func, ast.Attribute):
+            raise UnsafeExpression(f"attribute access is not allowed (.{node.func.attr})")
+        if not isinstance(node.func, ast.Name):
+            raise UnsafeExpression("only registered functions may be called, by name")
+        check_name(node.func.id, functions)
+        if node.func.id not in functions:
+            raise UnsafeExpression(f"call to {node.func.id!r} is not allowed (not a registered function)")
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise UnsafeExpression("keyword unpacking (**kwargs) is not allowed")
+            check_name(kw.arg, functions)
+        children = [*node.args, *(kw.value for kw in node.keywords)]
+    elif t in (ast.List, ast.Tuple, ast.Dict):
+        items = node.elts if t is not ast.Dict else node.values
+        if len(items) > MAX_LITERAL_ITEMS:
+            raise ExpressionLimitExceeded(f"literal with more than {MAX_LITERAL_ITEMS} items")
+        if t is ast.Dict and any(k is None for k in node.keys):
+            raise UnsafeExpression("dict unpacking (**x) is not allowed")
+        if t is not ast.Dict and not isinstance(node.ctx, ast.Load):
+            raise UnsafeExpression("unpacking assignment is not allowed")
+        children = [*node.keys, *node.values] if t is ast.Dict else node.elts
+    else:
+        raise UnsafeExpression(_REFUSED.get(t, f"{t.__name__} is not allowed"))
+    for child in children:
+        _check(child, functions, depth + 1)
+
+
+def _describe_statement(stmt: ast.stmt) -> str:
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return "import is not allowed"
+    if isinstance(stmt, ast.AugAssign):
+        return "augmented assignment (+= etc.) is not allowed; write `x = x + 1`"
+    if isinstance(stmt, ast.Expr):
+        return "a bare expression does nothing here; a script may only contain `name = expression` lines"
+    return f"{type(stmt).__name__} statements are not allowed; a script may only contain `name = expression` lines"
+
+
+def _parse(source: Any, mode: str, functions: FunctionRegistry) -> ast.AST:
+    if not isinstance(source, str):
+        raise UnsafeExpression(f"expression must be a string, not {type(source).__name__}")
+    if len(source) > MAX_SOURCE_CHARS:
+        raise ExpressionLimitExceeded(f"expression is too long ({len(source)} > {MAX_SOURCE_CHARS} characters)")
+    try:
+        tree = ast.parse(source, mode=mode)
+        nesting = _bracket_depth(source)
+    except SyntaxError as e:
+        raise UnsafeExpression(f"syntax error: {e.msg}") from None
+    except (RecursionError, MemoryError, ValueError, tokenize.TokenError):
+        raise ExpressionLimitExceeded("expression is too complex to parse") from None
+    if nesting > MAX_DEPTH:
+        raise ExpressionLimitExceeded(f"brackets are nested too deeply (more than {MAX_DEPTH} levels)")
+    count = 0
+    for node in ast.walk(tree):  # iterative, so safe on degenerate trees
+        count += isinstance(node, (ast.expr, ast.stmt))
+        if count > MAX_NODES:
+            raise ExpressionLimitExceeded(f"expression is too large (more than {MAX_NODES} nodes)")
+    if mode == "eval":
+        _check(tree.body, functions)
+        return tree
+    for stmt in tree.body:
+        if not isinstance(stmt, ast.Assign):
+            raise UnsafeExpression(_describe_statement(stmt))
+        if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+            raise UnsafeExpression("only `name = expression` is allowed (one plain name on the left)")
+        target = stmt.targets[0].id
+        check_name(target, functions)
+        if target in functions:
+            raise UnsafeExpression(f"cannot assign to {target!r}: it is a registered function")
+        _check(stmt.value, functions, 1)
+    return tree
+
+
+def _bracket_depth(source: str) -> int:
+    depth = deepest = 0
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.OP and tok.string in ("(", "[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif tok.type == tokenize.OP and tok.string in (")", "]", "}"):
+            depth -= 1
+    return deepest
+
+
+def _is_timer_value(source: Any) -> bool:
+    return isinstance(source, str) and len(source) <= 200 and ISO_TIMER_VALUE.fullmatch(source.strip()) is not None
+
+
+def check_expression(source: str, functions: FunctionRegistry = DEFAULT_FUNCTIONS) -> None:
+    """Static check: raises UnsafeExpression if `source` is not in the whitelist. Evaluates nothing."""
+    with _blame(source):
+        if not _is_timer_value(source):
+            _parse(source.strip() if isinstance(source, str) else source, "eval", functions)
+
+
+def check_script(source: str, functions: FunctionRegistry = DEFAULT_FUNCTIONS) -> None:
+    """A script is a sequence of simple assignments `name = <expression>` (one target, plain name)."""
+    with _blame(source):
+        _parse(_dedent(source), "exec", functions)
+
+
+@contextmanager
+def _blame(source: Any) -> Iterator[None]:
+    """Attach the offending source to an UnsafeExpression raised inside."""
+    try:
+        yield
+    except UnsafeExpression as e:
+        if not e.expression:
+            e.expression = source if isinstance(source, str) else repr(source)
+        raise
+
+
+def _dedent(source: Any) -> Any:
+    return textwrap.dedent(source).strip() if isinstance(source, str) else source
+
+# ---------------------------------------------------------------------------- run time
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None), datetime, date)
+
+
+def _check_plain(value: Any, what: str) -> Any:
+    """Refuse anything but JSON-ish values (plus date/datetime), however deeply nested."""
+    seen: set[int] = set()
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        t = type(v)
+        if t in _PLAIN_SCALARS:
+            continue
+        if t not in (list, tuple, dict):
+            raise UnsafeExpression(f"{what} holds a {t.__name__} value, which expressions cannot use")
+        if depth >= MAX_DATA_DEPTH:
+            raise ExpressionLimitExceeded(f"{what} is nested too deeply")
+        if id(v) in seen:  # shared or cyclic: already checked
+            continue
+        seen.add(id(v))
+        if t is dict:
+            if any(type(k) not in (str, int) for k in v):
+                raise UnsafeExpression(f"{what} has a dict key that is not a string or integer")
+            stack.extend((item, depth + 1) for item in v.values())
+        else:
+            stack.extend((item, depth + 1) for item in v)
+    return value
+
+
+def _size(value: Any, budget: int = MAX_SIZE) -> int:
+    """Logical size (each object 1, strings plus their length, shared parts counted each time);
+    stops counting once past `budget`, so it is cheap even on aliased structures."""
+    total, stack = 0, [value]
+    while stack and total <= budget:
+        v = stack.pop()
+        total += 1
+        if type(v) is str:
+            total += len(v)
+        elif type(v) in (list, tuple, dict):
+            if total + len(v) > budget:
+                return budget + 1
+            stack.extend(v if type(v) is not dict else [*v.keys(), *v.values()])
+    return total
+
+
+def _check_result(value: Any) -> Any:
+    if type(value) is int and abs(value) > MAX_INT:
+        raise ExpressionLimitExceeded("integer result is too large")
+    if type(value) not in (*_PLAIN_SCALARS, list, tuple, dict):
+        raise UnsafeExpression(f"a {type(value).__name__} result is not allowed")
+    return value
+
+
+class _Interpreter:
+    def __init__(self, scope: Mapping[str, Any], functions: FunctionRegistry):
+        self.scope = scope
+        self.functions = functions
+        self.checked: set[str] = set()  # names whose values passed _check_plain already
+        self.built = 0  # size of everything built so far; many 100k-results would still add up
+
+    def _build(self, size: int) -> None:
+        if size > MAX_SIZE:
+            raise ExpressionLimitExceeded(f"result would exceed {MAX_SIZE} characters/elements")
+        self.built += size
+        if self.built > MAX_TOTAL_SIZE:
+            raise ExpressionLimitExceeded(f"expression builds more than {MAX_TOTAL_SIZE} characters/elements")
+
+    def eval(self, node: ast.expr) -> Any:
+        return getattr(self, "_" + type(node).__name__)(node)
+
+    def _Constant(self, node: ast.Constant) -> Any:
+        return node.value
+
+    def _Name(self, node: ast.Name) -> Any:
+        name = node.id
+        if name in self.scope:
+            value = self.scope[name]
+            if name not in self.checked:
+                _check_plain(value, f"{name!r}")
+                self.checked.add(name)
+            return value
+        if name in self.functions:
+            raise UnsafeExpression(f"function {name!r} can only be called")
+        raise UnknownName(f"name {name!r} is not defined")
+
+    def _BoolOp(self, node: ast.BoolOp) -> Any:
+        is_and = isinstance(node.op, ast.And)
+        for value_node in node.values:
+            value = self.eval(value_node)
+            if bool(value) != is_and:  # short-circuit like Python
+                return value
+        return value
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> Any:
+        value = self.eval(node.operand)
+        if isinstance(node.op, ast.Not):
+            return not value
+        return _check_result(-value if isinstance(node.op, ast.USub) else +value)
+
+    def _BinOp(self, node: ast.BinOp) -> Any:
+        left, right = self.eval(node.left), self.eval(node.right)
+        op = type(node.op)
+        # Size checks come before the operation: "a" * 10**9 must never be allocated.
+        if op is ast.Add and type(left) is str and type(right) is str:
+            self._build(len(left) + len(right))
+        elif op is ast.Add and type(left) in (list, tuple) and type(right) in (list, tuple):
+            self._build(_size(left) + _size(right))
+        elif op is ast.Mult:
+            seq, count = (left, right) if type(left) in (str, list, tuple) else (right, left)
+            if type(seq) in (str, list, tuple) and type(count) in (int, bool):
+                unit = len(seq) if type(seq) is str else _size(seq) - 1
+                self._build(unit * max(count, 0))
+        elif op is ast.Mod and type(left) is str:
+            raise UnsafeExpression("'%' formatting of strings is not allowed")
+        elif op is ast.Pow:
+            if type(left) not in (int, float, bool) or type(right) not in (int, float, bool):
+                raise TypeError("'**' needs two numbers")
+            if abs(right) > MAX_POW_EXPONENT or abs(left) > MAX_POW_BASE:
+                raise ExpressionLimitExceeded(
+                    f"'**' is limited to |base| <= {MAX_POW_BASE} and |exponent| <= {MAX_POW_EXPONENT}")
+        try:
+            return _check_result(_BINOPS[op](left, right))
+        except OverflowError:
+            raise ExpressionLimitExceeded("numeric result is too large") from None
+
+    def _Compare(self, node: ast.Compare) -> bool:
+        left = self.eval(node.left)
+        for op, right_node in zip(node.ops, node.comparators):
+            right = self.eval(right_node)
+            if not _CMPOPS[type(op)](left, right):
+                return False
+            left = right
+        return True
+
+    def _IfExp(self, node: ast.IfExp) -> Any:
+        return self.eval(node.body) if self.eval(node.test) else self.eval(node.orelse)
+
+    def _Subscript(self, node: ast.Subscript) -> Any:
+        container, key = self.eval(node.value), self.eval(node.slice)
+        if type(container) is dict:
+            if type(key) not in (str, int):
+                raise UnsafeExpression(f"dict keys must be strings or integers, not {type(key).__name__}")
+        elif type(container) in (list, tuple, str):
+            if type(key) is not int:
+                raise TypeError(f"{type(container).__name__} index must be an integer, not {type(key).__name__}")
+        else:
+            raise UnsafeExpression(f"subscript on a {type(container).__name__} value is not allowed")
+        return container[key]
+
+    def _Call(self, node: ast.Call) -> Any:
+        name = node.func.id
+        func = self.functions.get(name)
+        if func is None:  # the static check already refused this; belt and braces
+            raise UnsafeExpression(f"call to {name!r} is not allowed (not a registered function)")
+        args = [self.eval(a) for a in node.args]
+        kwargs = {kw.arg: self.eval(kw.value) for kw in node.keywords}
+        return _check_plain(_check_result(func(*args, **kwargs)), f"the result of {name}()")
+
+    def _List(self, node: ast.List) -> list:
+        return self._sized([self.eval(e) for e in node.elts])
+
+    def _Tuple(self, node: ast.Tuple) -> tuple:
+        return self._sized(tuple(self.eval(e) for e in node.elts))
+
+    def _Dict(self, node: ast.Dict) -> dict:
+        result = {}
+        for key_node, value_node in zip(node.keys, node.values):
+            key = self.eval(key_node)
+            if type(key) not in (str, int):
+                raise UnsafeExpression(f"dict keys must be strings or integers, not {type(key).__name__}")
+            result[key] = self.eval(value_node)
+        return self._sized(result)
+
+    def _sized(self, value: Any) -> Any:
+        # A literal may repeat a large value ([x, x, x]); in scripts that would compound.
+        self._build(_size(value))
+        return value
+
+
+def _check_data_keys(data: Mapping[str, Any]) -> None:
+    for key in data:
+        if not isinstance(key, str) or not NAME_RE.fullmatch(key):
+            raise UnsafeExpression(f"task data key {str(key)[:40]!r} is not a valid name; refusing to run")
+
+
+def evaluate(source: str, data: Mapping[str, Any], functions: FunctionRegistry = DEFAULT_FUNCTIONS) -> Any:
+    """check_expression + interpret. A bare ISO timer value evaluates to that string."""
+    with _blame(source):
+        _check_data_keys(data)
+        if _is_timer_value(source):
+            return source.strip()
+        tree = _parse(source.strip() if isinstance(source, str) else source, "eval", functions)
+        return _Interpreter(data, functions).eval(tree.body)
+
+
+def _run_script(source: str, data: Mapping[str, Any], functions: FunctionRegistry) -> dict[str, Any]:
+    """The assignments a script makes; nothing is written if any line fails."""
+    with _blame(source):
+        _check_data_keys(data)
+        tree = _parse(_dedent(source), "exec", functions)
+        assigned: dict[str, Any] = {}
+        interpreter = _Interpreter(ChainMap(assigned, data), functions)
+        for stmt in tree.body:
+            name = stmt.targets[0].id
+            assigned[name] = interpreter.eval(stmt.value)
+            interpreter.checked.add(name)  # interpreter results are plain by construction
+        return assigned
+
+
+def execute(source: str, data: dict, functions: FunctionRegistry = DEFAULT_FUNCTIONS) -> None:
+    """check_script + interpret; assigns into `data` (replacing top-level keys only)."""
+    data.update(_run_script(source, data, functions))
+
+
+class SafeScriptEnvironment(BasePythonScriptEngineEnvironment):
+    """SpiffWorkflow script environment: `PythonScriptEngine(environment=SafeScriptEnvironment())`."""
+
+    def __init__(self, functions: FunctionRegistry = DEFAULT_FUNCTIONS):
+        super().__init__()
+        self.functions = functions
+
+    def evaluate(self, expression, context, external_context=None):
+        return evaluate(expression, {**(external_context or {}), **context}, self.functions)
+
+    def execute(self, script, context, external_context=None):
+        context.update(_run_script(script, {**(external_context or {}), **context}, self.functions))
+        return True
+
+    def call_service(self, context, **kwargs):
+        raise UnsafeExpression("service calls are not supported")

@@ -1,0 +1,446 @@
+"""Load → act → save, one transaction per action (the caller owns the transaction).
+
+Every action loads the instance row (with its lock version), acts in SpiffWorkflow with a clock
+fixed for the action, prunes the finished history, then writes the state, the task projection and
+the events in the caller's session. A stale lock version raises :class:`StaleInstance`; any error
+leaves the session to be rolled back by the caller and the in-memory workflow is discarded.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent, UserTask
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import eventlog
+from .clock import Clock
+from .definitions import ParsedDefinition, parse_definition
+from .errors import (
+    AlreadyClaimed,
+    ExecutionFailed,
+    InvalidData,
+    NotFound,
+    StaleInstance,
+    TaskNotReady,
+)
+from .expressions import DEFAULT_FUNCTIONS, FunctionRegistry, SafeScriptEnvironment
+from .models import Definition, EventRow, Instance, TaskRow
+from .state import ClockedScriptEngine, StateCodec, prune
+
+log = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "system"
+_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+
+
+class _FixedClock:
+    def __init__(self, now: datetime):
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+
+@dataclass
+class ActionResult:
+    """What one action changed, for the caller to react to (notifications, redirects)."""
+
+    instance: Instance
+    events: list[EventRow] = field(default_factory=list)
+    ready: list[TaskRow] = field(default_factory=list)
+    completed: list[TaskRow] = field(default_factory=list)
+    overdue: list[TaskRow] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
+    pruned: int = 0
+
+
+def _check_keys(data: Mapping[str, Any]) -> None:
+    bad = [k for k in data if not isinstance(k, str) or not _KEY_RE.fullmatch(k)]
+    if bad:
+        raise InvalidData(f"data keys not allowed: {', '.join(map(str, bad))}", keys=bad)
+
+
+def _iso_to_dt(value: str) -> datetime:
+    return TimerEventDefinition.get_datetime(value)
+
+
+def _timer_due(task) -> datetime | None:
+    definition = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(definition, TimerEventDefinition) or task.state != TaskState.WAITING:
+        return None
+    value = task._get_internal_data("event_value")
+    return _iso_to_dt(value) if isinstance(value, str) else None
+
+
+class _Run:
+    """One action's view of a workflow: the fixed clock and what the engine did meanwhile."""
+
+    def __init__(self, engine: WorkflowEngine, now: datetime):
+        self.now = now
+        self.script_engine = ClockedScriptEngine(SafeScriptEnvironment(engine.functions), _FixedClock(now))
+        self.finished: list = []
+
+    def advance(self, wf: BpmnWorkflow) -> None:
+        """Run engine steps and due timers until only human tasks and future timers are left."""
+        try:
+            while True:
+                wf.refresh_timers()
+                wf.do_engine_steps(did_complete_task=self.finished.append)
+                if not any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY)):
+                    break
+        except SpiffWorkflowException as exc:
+            raise ExecutionFailed(f"the process could not continue: {str(exc).splitlines()[0]}") from exc
+
+
+class WorkflowEngine:
+    """Generic BPMN runtime; collaborators are injected (clock, vetted functions, extra checks)."""
+
+    def __init__(self, *, clock: Clock, functions: FunctionRegistry = DEFAULT_FUNCTIONS,
+                 group_lanes: Iterable[str] = (), extra_checks: Iterable = ()):
+        self.clock = clock
+        self.functions = functions
+        self.group_lanes = frozenset(group_lanes)
+        self.extra_checks = tuple(extra_checks)
+        self.codec = StateCodec()
+        self._parsed: dict[str, ParsedDefinition] = {}
+
+    # ----------------------------------------------------------------- definitions
+    def validate(self, xml: bytes | str) -> ParsedDefinition:
+        """Parse and check a diagram; raises InvalidDefinition naming each element at fault."""
+        return parse_definition(xml, self.functions, self.extra_checks)
+
+    def deploy(self, session: Session, xml: bytes | str, *, actor: str | None,
+               summary: dict | None = None) -> Definition:
+        """Store a valid diagram as the next version of its process (the same content is not stored twice)."""
+        parsed = self.validate(xml)
+        existing = session.execute(
+            select(Definition).where(Definition.process_key == parsed.process_key,
+                                     Definition.sha256 == parsed.sha256)
+        ).scalar_one_or_none()
+        if existing is not None:
+            return existing
+        last = session.execute(
+            select(func.max(Definition.version)).where(Definition.process_key == parsed.process_key)
+        ).scalar()
+        now = self.clock.now()
+        definition = Definition(process_key=parsed.process_key, name=parsed.name, version=(last or 0) + 1,
+                                sha256=parsed.sha256, xml=parsed.xml, created_at=now, created_by=actor,
+                                summary=json.dumps(summary) if summary is not None else None)
+        session.add(definition)
+        session.flush()
+        self._parsed[parsed.sha256] = parsed
+        eventlog.append(session, type="definition_deployed", at=now, actor=actor,
+                        data={"process_key": parsed.process_key, "version": definition.version,
+                              "sha256": parsed.sha256, "summary": summary})
+        return definition
+
+    def latest(self, session: Session, process_key: str) -> Definition:
+        definition = session.execute(
+            select(Definition).where(Definition.process_key == process_key)
+            .order_by(Definition.version.desc()).limit(1)
+        ).scalar_one_or_none()
+        if definition is None:
+            raise NotFound(f"no deployed process '{process_key}'", process_key=process_key)
+        return definition
+
+    def parsed(self, definition: Definition) -> ParsedDefinition:
+        """The parsed spec of a stored version, parsed once per process and content hash."""
+        parsed = self._parsed.get(definition.sha256)
+        if parsed is None:
+            parsed = parse_definition(definition.xml, self.functions)
+            self._parsed[definition.sha256] = parsed
+        return parsed
+
+    # ------------------------------------------------------------------- instances
+    def start(self, session: Session, process_key: str, *, data: Mapping[str, Any], actor: str | None,
+              title: str = "", business_date: date | None = None, group: str | None = None) -> ActionResult:
+        """Start a case on the newest version of the process."""
+        _check_keys(data)
+        definition = self.latest(session, process_key)
+        parsed = self.parsed(definition)
+        run = _Run(self, self.clock.now())
+        wf = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=run.script_engine)
+        wf.task_tree.set_data(**dict(data))
+        run.advance(wf)
+        instance = Instance(definition_id=definition.id, status="running", state="",
+                            serializer_version=self.codec.version, title=title, business_date=business_date,
+                            group=group, created_by=actor, created_at=run.now, updated_at=run.now)
+        session.add(instance)
+        session.flush()
+        result = ActionResult(instance)
+        result.events.append(eventlog.append(
+            session, type="case_started", at=run.now, actor=actor, instance_id=instance.id,
+            data={"process_key": process_key, "version": definition.version, "title": title,
+                  "business_date": business_date, "group": group, "data": dict(data)}))
+        self._sync(session, instance, wf, run, result, actor=actor)
+        return result
+
+    def load(self, session: Session, instance: Instance, now: datetime | None = None) -> BpmnWorkflow:
+        """The live workflow of an instance, for reading; acting goes through the methods below."""
+        definition = session.get(Definition, instance.definition_id)
+        parsed = self.parsed(definition)
+        run = _Run(self, now or self.clock.now())
+        return self.codec.loads(instance.state, instance.serializer_version, parsed.spec,
+                                parsed.subprocess_specs, run.script_engine)
+
+    def task_data(self, session: Session, task_id: str) -> dict:
+        """A copy of the data a ready task sees (for pre-filling its form)."""
+        row = self._task_row(session, task_id)
+        wf = self.load(session, session.get(Instance, row.instance_id))
+        task = wf.get_task_from_id(UUID(task_id)) if UUID(task_id) in wf.tasks else None
+        return dict(task.data) if task is not None else {}
+
+    def complete(self, session: Session, task_id: str, data: Mapping[str, Any], *, actor: str,
+                 expected_version: int | None = None) -> ActionResult:
+        """Complete a ready human task with the given (already validated) data."""
+        _check_keys(data)
+        row = self._task_row(session, task_id)
+        if row.state != "ready":
+            raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id, state=row.state)
+        instance = session.get(Instance, row.instance_id)
+        if expected_version is not None and expected_version != instance.lock_version:
+            raise StaleInstance("the case was changed by someone else; reload it",
+                                instance_id=instance.id, expected=expected_version,
+                                actual=instance.lock_version)
+        run = _Run(self, self.clock.now())
+        wf = self._load_for_action(session, instance, run)
+        run.advance(wf)  # a deadline that passed before this completion is recorded first
+        uid = UUID(task_id)
+        task = wf.tasks.get(uid)
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReady(f"task '{row.name}' is not ready in the process", task_id=task_id)
+        submitted = dict(data)
+        before = {k: task.data.get(k) for k in submitted if task.data.get(k) != submitted[k]}
+        task.set_data(**submitted)
+        try:
+            task.run()
+        except SpiffWorkflowException as exc:
+            raise ExecutionFailed(f"the task could not be completed: {str(exc).splitlines()[0]}") from exc
+        run.advance(wf)
+        result = ActionResult(instance)
+        result.events.append(eventlog.append(
+            session, type="task_completed", at=run.now, actor=actor, instance_id=instance.id, task_id=task_id,
+            data={"bpmn_id": row.bpmn_id, "name": row.name, "lane": row.lane, "data": submitted,
+                  "previous": before, "late": bool(row.due_at and run.now > row.due_at)}))
+        self._sync(session, instance, wf, run, result, actor=actor, completed_task_id=task_id)
+        return result
+
+    def claim(self, session: Session, task_id: str, actor: str) -> TaskRow:
+        """Take a ready task; exactly one of several racing claimants succeeds."""
+        now = self.clock.now()
+        res = session.execute(
+            update(TaskRow).where(TaskRow.id == task_id, TaskRow.state == "ready", TaskRow.claimed_by.is_(None))
+            .values(claimed_by=actor, claimed_at=now).execution_options(synchronize_session="fetch"))
+        row = self._task_row(session, task_id)
+        if res.rowcount != 1:
+            if row.state != "ready":
+                raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
+            if row.claimed_by == actor:
+                return row
+            raise AlreadyClaimed(f"task '{row.name}' is already taken", task_id=task_id, by=row.claimed_by)
+        eventlog.append(session, type="task_claimed", at=now, actor=actor, instance_id=row.instance_id,
+                        task_id=task_id, data={"bpmn_id": row.bpmn_id, "name": row.name})
+        return row
+
+    def unclaim(self, session: Session, task_id: str, actor: str) -> TaskRow:
+        """Give a task back to its lane (only its holder can)."""
+        now = self.clock.now()
+        row = self._task_row(session, task_id)
+        if row.state != "ready":
+            raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
+        res = session.execute(
+            update(TaskRow).where(TaskRow.id == task_id, TaskRow.state == "ready", TaskRow.claimed_by == actor)
+            .values(claimed_by=None, claimed_at=None).execution_options(synchronize_session="fetch"))
+        if res.rowcount != 1:
+            raise AlreadyClaimed(f"task '{row.name}' is not held by you", task_id=task_id, by=row.claimed_by)
+        eventlog.append(session, type="task_unclaimed", at=now, actor=actor, instance_id=row.instance_id,
+                        task_id=task_id, data={"bpmn_id": row.bpmn_id, "name": row.name})
+        return row
+
+    def delegate(self, session: Session, task_id: str, actor: str, to: str) -> TaskRow:
+        """Hand a ready task to someone else (the caller checks they may hold it)."""
+        now = self.clock.now()
+        row = self._task_row(session, task_id)
+        if row.state != "ready":
+            raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
+        previous = row.claimed_by
+        res = session.execute(
+            update(TaskRow).where(TaskRow.id == task_id, TaskRow.state == "ready",
+                                  (TaskRow.claimed_by == previous) if previous else TaskRow.claimed_by.is_(None))
+            .values(claimed_by=to, claimed_at=now).execution_options(synchronize_session="fetch"))
+        if res.rowcount != 1:
+            raise AlreadyClaimed(f"task '{row.name}' changed hands meanwhile", task_id=task_id)
+        eventlog.append(session, type="task_delegated", at=now, actor=actor, instance_id=row.instance_id,
+                        task_id=task_id, data={"bpmn_id": row.bpmn_id, "from": previous, "to": to})
+        return row
+
+    def due_instance_ids(self, session: Session, now: datetime, limit: int = 200) -> list[int]:
+        """Instances whose earliest timer is due, through the ``next_timer_at`` index only.
+
+        On PostgreSQL the rows are locked with SKIP LOCKED so several workers share the work.
+        """
+        stmt = (select(Instance.id).where(Instance.next_timer_at <= now, Instance.status == "running")
+                .order_by(Instance.next_timer_at).limit(limit).with_for_update(skip_locked=True))
+        return list(session.execute(stmt).scalars())
+
+    def fire_due_timers(self, session: Session, now: datetime | None = None, limit: int = 200) -> list[ActionResult]:
+        """Fire every timer due at ``now`` (default: the engine's clock) and save those instances.
+
+        Each instance runs in a savepoint: one failing case is marked ``error`` and logged, the rest go on.
+        """
+        now = now or self.clock.now()
+        results = []
+        for instance_id in self.due_instance_ids(session, now, limit):
+            instance = session.get(Instance, instance_id)
+            try:
+                with session.begin_nested():
+                    results.append(self._tick(session, instance, now))
+            except (ExecutionFailed, InvalidData) as exc:
+                log.error("instance %s could not fire its timers: %s", instance_id, exc)
+                session.refresh(instance)
+                instance.status = "error"
+                instance.next_timer_at = None
+                eventlog.append(session, type="execution_failed", at=now, actor=SYSTEM_ACTOR,
+                                instance_id=instance_id, data={"error": str(exc)})
+        return results
+
+    def _tick(self, session: Session, instance: Instance, now: datetime) -> ActionResult:
+        run = _Run(self, now)
+        wf = self._load_for_action(session, instance, run)
+        run.advance(wf)
+        result = ActionResult(instance)
+        self._sync(session, instance, wf, run, result, actor=SYSTEM_ACTOR)
+        return result
+
+    # --------------------------------------------------------------------- helpers
+    def _task_row(self, session: Session, task_id: str) -> TaskRow:
+        try:
+            UUID(str(task_id))
+        except ValueError:
+            raise NotFound(f"no task '{task_id}'", task_id=task_id) from None
+        row = session.get(TaskRow, str(task_id))
+        if row is None:
+            raise NotFound(f"no task '{task_id}'", task_id=task_id)
+        return row
+
+    def _load_for_action(self, session: Session, instance: Instance, run: _Run) -> BpmnWorkflow:
+        if instance.status != "running":
+            raise TaskNotReady(f"case {instance.id} is {instance.status}", instance_id=instance.id)
+        definition = session.get(Definition, instance.definition_id)
+        parsed = self.parsed(definition)
+        return self.codec.loads(instance.state, instance.serializer_version, parsed.spec,
+                                parsed.subprocess_specs, run.script_engine)
+
+    def _sync(self, session: Session, instance: Instance, wf: BpmnWorkflow, run: _Run, result: ActionResult,
+              *, actor: str | None, completed_task_id: str | None = None) -> None:
+        """Write the projection, the events and the state of one action."""
+        now = run.now
+        rows = {r.id: r for r in session.execute(
+            select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.state == "ready")).scalars()}
+
+        # Timers that fired during this action: the overdue of the task they are attached to.
+        for task in run.finished:
+            definition = getattr(task.task_spec, "event_definition", None)
+            if isinstance(definition, TimerEventDefinition):
+                due = task._get_internal_data("event_value")
+                attached = None
+                if task.parent is not None and isinstance(task.parent.task_spec, BoundaryEventSplit):
+                    attached = next((c for c in task.parent.children
+                                     if isinstance(c.task_spec, UserTask)), None)
+                row = rows.get(str(attached.id)) if attached is not None else None
+                result.events.append(eventlog.append(
+                    session, type="timer_fired", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
+                    task_id=row.id if row else None,
+                    data={"element": task.task_spec.bpmn_id, "due": due}))
+                if row is not None and row.overdue_at is None:
+                    row.overdue_at = now
+                    result.overdue.append(row)
+                    result.events.append(eventlog.append(
+                        session, type="overdue", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
+                        task_id=row.id, data={"bpmn_id": row.bpmn_id, "name": row.name, "lane": row.lane,
+                                              "due": row.due_at, "claimed_by": row.claimed_by}))
+            elif isinstance(task.task_spec, ThrowingEvent) and isinstance(definition, SignalEventDefinition):
+                result.signals.append(definition.name)
+                result.events.append(eventlog.append(
+                    session, type="signal_thrown", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
+                    data={"element": task.task_spec.bpmn_id, "signal": definition.name}))
+        wf.get_events()  # uncaught thrown events are recorded above; do not keep them in the state
+
+        # Human tasks now ready, and those that stopped being ready.
+        ready = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id]
+        ready_ids = {str(t.id) for t in ready}
+        for tid, row in rows.items():
+            if tid in ready_ids:
+                continue
+            if tid == completed_task_id:
+                row.state, row.completed_at, row.completed_by = "completed", now, actor
+                result.completed.append(row)
+            else:
+                row.state, row.completed_at = "cancelled", now
+                result.events.append(eventlog.append(
+                    session, type="task_cancelled", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
+                    task_id=tid, data={"bpmn_id": row.bpmn_id, "name": row.name}))
+        for task in ready:
+            tid = str(task.id)
+            due = self._due_of(task)
+            if tid in rows:
+                rows[tid].due_at = due
+                continue
+            lane = task.task_spec.lane
+            row = TaskRow(id=tid, instance_id=instance.id, bpmn_id=task.task_spec.bpmn_id,
+                          name=task.task_spec.bpmn_name or task.task_spec.bpmn_id, lane=lane,
+                          group=instance.group if lane in self.group_lanes else None, state="ready",
+                          due_at=due, created_at=now, case_title=instance.title,
+                          case_date=instance.business_date)
+            session.add(row)
+            result.ready.append(row)
+            result.events.append(eventlog.append(
+                session, type="task_ready", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id, task_id=tid,
+                data={"bpmn_id": row.bpmn_id, "name": row.name, "lane": lane, "group": row.group,
+                      "due": due}))
+
+        # The case itself.
+        dues = [d for d in (_timer_due(t) for t in wf.get_tasks(state=TaskState.WAITING)) if d is not None]
+        instance.next_timer_at = min(dues) if dues else None
+        if wf.is_completed():
+            ends = [t.task_spec.bpmn_id for t in run.finished if isinstance(t.task_spec, EndEvent)]
+            instance.status = "completed"
+            instance.completed_at = now
+            instance.end_event = ends[-1] if ends else None
+            instance.next_timer_at = None
+            result.events.append(eventlog.append(
+                session, type="case_completed", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
+                data={"end_event": instance.end_event}))
+        result.pruned = prune(wf)
+        instance.state = self.codec.dumps(wf)
+        instance.serializer_version = self.codec.version
+        instance.updated_at = now
+        try:
+            session.flush()
+        except StaleDataError:
+            raise StaleInstance("the case was changed by someone else meanwhile; reload and try again",
+                                instance_id=instance.id) from None
+
+    @staticmethod
+    def _due_of(task) -> datetime | None:
+        parent = task.parent
+        if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+            return None
+        dues = [d for d in (_timer_due(c) for c in parent.children if c is not task) if d is not None]
+        return min(dues) if dues else None

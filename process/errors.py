@@ -1,0 +1,26 @@
+"""Errors of the SOP layer; messages are for the person acting, in Bahasa Indonesia."""
+from __future__ import annotations
+
+from engine.errors import EngineError
+
+
+class NotPermitted(EngineError):
+    """The user's role, team or history does not allow this action (HTTP 403)."""
+
+    code = "not_permitted"
+
+
+class NotClaimed(EngineError):
+    """The task must be held by the user first (HTTP 409)."""
+
+    code = "not_claimed"
+
+
+class SelfApproval(NotPermitted):
+    code = "self_approval"
+
+
+class BadRequest(EngineError):
+    """Input that is not a form error but still wrong (HTTP 422)."""
+
+    code = "bad_request"

@@ -1,0 +1,620 @@
+"""Server-side validation of a user task's form (the SOP's "lembar kerja").
+
+The engine describes a form as a list of :class:`engine.forms.FormField`; this module checks what a
+person submitted against it and returns the cleaned values that go into the task data. Every problem
+is collected (not just the first) and reported in Bahasa Indonesia, naming the field's label.
+
+Rules in short:
+
+* The result has exactly the non-readonly fields. Unknown keys are refused (``unknown_field``), keys
+  that are not valid field ids are refused (``field_name``), readonly fields in the payload are
+  ignored silently (their values come from the process, not from the person).
+* Constraints apply to non-empty values only; an empty optional field is stored as ``None`` (scalars),
+  ``False`` (boolean) or ``[]`` (files, posts).
+* Files are referred to by id and resolved through a callback; only ``{"id", "sha256"}`` is stored,
+  never file contents.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from engine.forms import FIELD_ID_RE, FormField
+
+from .deadlines import WIB
+
+__all__ = [
+    "FIELD_TYPES",
+    "FieldError",
+    "FileRef",
+    "FormInvalid",
+    "blank_form_values",
+    "form_definition_problems",
+    "validate_form",
+]
+
+FIELD_TYPES = frozenset(
+    {"string", "text", "long", "boolean", "date", "datetime", "enum", "url", "files", "posts"}
+)
+
+#: Constraint names understood per type (besides required/readonly, which the engine lifts out).
+_CONSTRAINTS: dict[str, frozenset[str]] = {
+    "string": frozenset({"minlength", "maxlength"}),
+    "text": frozenset({"minlength", "maxlength"}),
+    "long": frozenset({"min", "max"}),
+    "boolean": frozenset(),
+    "date": frozenset({"min", "max"}),
+    "datetime": frozenset(),
+    "enum": frozenset(),
+    "url": frozenset({"maxlength"}),
+    "files": frozenset({"min_files", "max_files", "accept"}),
+    "posts": frozenset({"min_posts", "max_posts"}),
+}
+
+MAX_URL_LENGTH = 2000
+#: Hard caps whatever the form says, so a payload cannot make us do unbounded work.
+MAX_TEXT_LENGTH = 100_000
+MAX_LIST_ITEMS = 100
+MAX_LONG_DIGITS = 18
+#: How far in the future a post's "waktu" may lie (clock skew, time zones of the person's phone).
+POST_FUTURE_TOLERANCE = timedelta(days=1)
+
+FILE_KINDS = frozenset({"image", "video", "document", "other"})
+_KIND_LABEL = {"image": "gambar/foto", "video": "video", "document": "dokumen", "other": "berkas lain"}
+
+_TRUE = frozenset({"true", "on", "1"})
+_FALSE = frozenset({"false", "off", "0"})
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_LONG_RE = re.compile(r"^[+-]?\d+$")
+# Control characters other than tab/newline have no business in a form value (and NUL breaks storage).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+# --------------------------------------------------------------------------------------------------
+# Public types
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldError:
+    code: str
+    field: str
+    message: str
+
+
+class FormInvalid(Exception):
+    """The submitted form has one or more problems; ``errors`` lists all of them."""
+
+    def __init__(self, errors: Sequence[FieldError]):
+        self.errors: list[FieldError] = list(errors)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if not self.errors:
+            return "Formulir tidak sah."
+        return "Formulir tidak sah: " + " ".join(e.message for e in self.errors)
+
+    def by_field(self) -> dict[str, list[str]]:
+        """Messages grouped by field id (for showing them next to the inputs)."""
+        grouped: dict[str, list[str]] = {}
+        for err in self.errors:
+            grouped.setdefault(err.field, []).append(err.message)
+        return grouped
+
+
+@dataclass(frozen=True)
+class FileRef:
+    id: str
+    sha256: str
+    kind: str  # "image" | "video" | "document" | "other"
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------------
+
+
+class _Invalid(Exception):
+    """One problem with one field's value (internal; collected into FieldErrors)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _is_empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    if isinstance(value, (list, tuple)):
+        return len(value) == 0
+    return False
+
+
+def _int_constraint(f: FormField, name: str) -> int | None:
+    raw = f.constraints.get(name)
+    if raw is None or str(raw).strip() == "":
+        return None
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise ValueError(f"field {f.id!r}: batasan {name}={raw!r} bukan bilangan bulat") from None
+
+
+def _date_constraint(f: FormField, name: str) -> date | None:
+    raw = f.constraints.get(name)
+    if raw is None or str(raw).strip() == "":
+        return None
+    try:
+        return date.fromisoformat(str(raw).strip())
+    except ValueError:
+        raise ValueError(f"field {f.id!r}: batasan {name}={raw!r} bukan tanggal ISO") from None
+
+
+def _clean_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("type", "harus berupa teks.")
+    if _CONTROL_RE.search(value):
+        raise _Invalid("control_char", "berisi karakter yang tidak diizinkan.")
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _check_length(f: FormField, text: str, default_max: int) -> None:
+    minlength = _int_constraint(f, "minlength")
+    maxlength = _int_constraint(f, "maxlength")
+    if maxlength is None or maxlength > default_max:
+        maxlength = default_max
+    if minlength is not None and len(text) < minlength:
+        raise _Invalid("minlength", f"minimal {minlength} karakter (sekarang {len(text)}).")
+    if len(text) > maxlength:
+        raise _Invalid("maxlength", f"maksimal {maxlength} karakter (sekarang {len(text)}).")
+
+
+def _parse_datetime_wib(value: Any) -> datetime:
+    """An ISO datetime (naive = WIB) as an aware WIB datetime, whole seconds."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not _DATETIME_RE.match(text):
+            raise _Invalid("datetime", "harus tanggal dan jam, mis. 2025-05-06T14:30.")
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise _Invalid("datetime", "tanggal/jam tidak sah.") from None
+    else:
+        raise _Invalid("datetime", "harus tanggal dan jam, mis. 2025-05-06T14:30.")
+    dt = dt.replace(tzinfo=WIB) if dt.tzinfo is None else dt.astimezone(WIB)
+    return dt.replace(microsecond=0)
+
+
+def _clean_url(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("url", "harus berupa alamat tautan (URL).")
+    text = value.strip()
+    if len(text) > MAX_URL_LENGTH:
+        raise _Invalid("url", f"tautan terlalu panjang (maksimal {MAX_URL_LENGTH} karakter).")
+    if _CONTROL_RE.search(text) or any(ch.isspace() for ch in text):
+        raise _Invalid("url", "tautan tidak boleh berisi spasi atau karakter kontrol.")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        raise _Invalid("url", "tautan tidak sah.") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise _Invalid("url", "tautan harus diawali http:// atau https://.")
+    if not host:
+        raise _Invalid("url", "tautan harus memuat nama host, mis. https://www.instagram.com/...")
+    if parts.username is not None or parts.password is not None:
+        raise _Invalid("url", "tautan tidak boleh memuat nama pengguna atau kata sandi.")
+    return text
+
+
+# --------------------------------------------------------------------------------------------------
+# Per type
+# --------------------------------------------------------------------------------------------------
+
+
+def _clean_string(f: FormField, value: Any, ctx: _Context) -> str:
+    text = _clean_str(value)
+    if "\n" in text:
+        raise _Invalid("multiline", "harus satu baris.")
+    _check_length(f, text, MAX_TEXT_LENGTH)
+    return text
+
+
+def _clean_text(f: FormField, value: Any, ctx: _Context) -> str:
+    text = _clean_str(value)
+    _check_length(f, text, MAX_TEXT_LENGTH)
+    return text
+
+
+def _clean_long(f: FormField, value: Any, ctx: _Context) -> int:
+    if isinstance(value, bool):
+        raise _Invalid("type", "harus berupa bilangan bulat.")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _LONG_RE.match(value.strip()):
+        digits = value.strip().lstrip("+-")
+        if len(digits) > MAX_LONG_DIGITS:
+            raise _Invalid("max", "angka terlalu besar.")
+        number = int(value.strip())
+    else:
+        raise _Invalid("type", "harus berupa bilangan bulat.")
+    low, high = _int_constraint(f, "min"), _int_constraint(f, "max")
+    if low is not None and number < low:
+        raise _Invalid("min", f"minimal {low}.")
+    if high is not None and number > high:
+        raise _Invalid("max", f"maksimal {high}.")
+    return number
+
+
+def _clean_boolean(f: FormField, value: Any, ctx: _Context) -> bool:
+    if isinstance(value, bool):
+        result = value
+    elif isinstance(value, int) and value in (0, 1):
+        result = bool(value)
+    elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        result = value.strip().lower() in _TRUE
+    else:
+        raise _Invalid("type", "harus ya atau tidak.")
+    if f.required and not result:
+        raise _Invalid("required", "harus dicentang.")
+    return result
+
+
+def _clean_date(f: FormField, value: Any, ctx: _Context) -> str:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        day = value
+    elif isinstance(value, str) and _DATE_RE.match(value.strip()):
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            raise _Invalid("date", "tanggal tidak sah.") from None
+    else:
+        raise _Invalid("date", "harus tanggal dengan format TTTT-BB-HH, mis. 2025-05-06.")
+    low, high = _date_constraint(f, "min"), _date_constraint(f, "max")
+    if low is not None and day < low:
+        raise _Invalid("min", f"tidak boleh sebelum {low.isoformat()}.")
+    if high is not None and day > high:
+        raise _Invalid("max", f"tidak boleh setelah {high.isoformat()}.")
+    return day.isoformat()
+
+
+def _clean_datetime(f: FormField, value: Any, ctx: _Context) -> str:
+    return _parse_datetime_wib(value).isoformat()
+
+
+def _clean_enum(f: FormField, value: Any, ctx: _Context) -> str:
+    allowed = [opt_id for opt_id, _ in f.options]
+    if isinstance(value, str) and value.strip() in allowed:
+        return value.strip()
+    labels = ", ".join(label for _, label in f.options)
+    raise _Invalid("enum", f"pilihan tidak sah (pilih salah satu: {labels}).")
+
+
+def _clean_url_field(f: FormField, value: Any, ctx: _Context) -> str:
+    text = _clean_url(value)
+    maxlength = _int_constraint(f, "maxlength")
+    if maxlength is not None and len(text) > maxlength:
+        raise _Invalid("maxlength", f"maksimal {maxlength} karakter.")
+    return text
+
+
+def _accepted_kinds(f: FormField) -> frozenset[str] | None:
+    raw = (f.constraints.get("accept") or "").strip()
+    if not raw:
+        return None
+    kinds = frozenset(k.strip().lower() for k in raw.split(",") if k.strip())
+    unknown = kinds - FILE_KINDS
+    if unknown:
+        raise ValueError(f"field {f.id!r}: accept={raw!r} memuat jenis tidak dikenal {sorted(unknown)}")
+    return kinds
+
+
+def _list_value(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, (list, tuple)):
+        raise _Invalid("type", f"harus berupa daftar {what}.")
+    if len(value) > MAX_LIST_ITEMS:
+        raise _Invalid("max_items", f"terlalu banyak {what} (maksimal {MAX_LIST_ITEMS}).")
+    return list(value)
+
+
+def _clean_files(f: FormField, value: Any, ctx: _Context) -> list[dict[str, str]]:
+    items = _list_value(value, "berkas")
+    accept = _accepted_kinds(f)
+    problems: list[_Invalid] = []
+    seen: set[str] = set()
+    cleaned: list[dict[str, str]] = []
+    for number, item in enumerate(items, start=1):
+        # A previously stored value ({"id", "sha256"}) may be sent back as is; the id is re-resolved.
+        file_id = item.get("id") if isinstance(item, Mapping) else item
+        if not isinstance(file_id, str) or not file_id.strip():
+            problems.append(_Invalid("file_id", f"berkas ke-{number} tidak sah."))
+            continue
+        file_id = file_id.strip()
+        if file_id in seen:
+            problems.append(_Invalid("file_duplicate", f"berkas ke-{number} dikirim dua kali."))
+            continue
+        seen.add(file_id)
+        ref = ctx.files(file_id)
+        if ref is None:
+            problems.append(_Invalid("file_missing", f"berkas ke-{number} tidak ditemukan."))
+            continue
+        if accept is not None and ref.kind not in accept:
+            wanted = " atau ".join(_KIND_LABEL.get(k, k) for k in sorted(accept))
+            problems.append(
+                _Invalid("file_kind", f"berkas ke-{number} bukan {wanted} ({_KIND_LABEL.get(ref.kind, ref.kind)}).")
+            )
+            continue
+        cleaned.append({"id": ref.id, "sha256": ref.sha256})
+    count = len(cleaned)  # usable files only
+    min_files, max_files = _int_constraint(f, "min_files"), _int_constraint(f, "max_files")
+    if min_files is not None and count < min_files:
+        problems.append(_Invalid("min_files", f"minimal {min_files} berkas."))
+    if max_files is not None and count > max_files:
+        problems.append(_Invalid("max_files", f"maksimal {max_files} berkas."))
+    if problems:
+        raise _Many(problems)
+    return cleaned
+
+
+_POST_KEYS = frozenset({"platform", "url", "waktu"})
+
+
+def _clean_posts(f: FormField, value: Any, ctx: _Context) -> list[dict[str, str]]:
+    items = _list_value(value, "unggahan")
+    problems: list[_Invalid] = []
+    cleaned: list[dict[str, str]] = []
+    seen_platforms: set[str] = set()
+    platforms = list(ctx.platforms)
+    for number, item in enumerate(items, start=1):
+        where = f"unggahan ke-{number}"
+        if not isinstance(item, Mapping):
+            problems.append(_Invalid("post", f"{where} tidak sah."))
+            continue
+        if all(_is_empty(item.get(k)) for k in _POST_KEYS) and set(item) <= _POST_KEYS:
+            continue  # an empty row left in the form
+        extra = sorted(str(k) for k in item if k not in _POST_KEYS)
+        if extra:
+            problems.append(_Invalid("post", f"{where}: isian tidak dikenal {', '.join(extra)}."))
+            continue
+        ok = True
+        platform = item.get("platform")
+        platform = platform.strip() if isinstance(platform, str) else platform
+        if _is_empty(platform):
+            problems.append(_Invalid("post_platform", f"{where}: platform wajib diisi."))
+            ok = False
+        elif platform not in platforms:
+            problems.append(
+                _Invalid(
+                    "post_platform",
+                    f"{where}: platform tidak dikenal (pilih salah satu: {', '.join(platforms)}).",
+                )
+            )
+            ok = False
+        elif platform in seen_platforms:
+            problems.append(_Invalid("post_duplicate", f"{where}: platform {platform} tercantum dua kali."))
+            ok = False
+        else:
+            seen_platforms.add(platform)
+        url = None
+        if _is_empty(item.get("url")):
+            problems.append(_Invalid("post_url", f"{where}: tautan wajib diisi."))
+            ok = False
+        else:
+            try:
+                url = _clean_url(item.get("url"))
+            except _Invalid as exc:
+                problems.append(_Invalid("post_url", f"{where}: {exc.message}"))
+                ok = False
+        waktu = None
+        if _is_empty(item.get("waktu")):
+            problems.append(_Invalid("post_waktu", f"{where}: waktu unggah wajib diisi."))
+            ok = False
+        else:
+            try:
+                waktu = _parse_datetime_wib(item.get("waktu"))
+            except _Invalid as exc:
+                problems.append(_Invalid("post_waktu", f"{where}: waktu unggah {exc.message}"))
+                ok = False
+            else:
+                if ctx.now is not None and waktu > ctx.now + POST_FUTURE_TOLERANCE:
+                    problems.append(
+                        _Invalid("post_future", f"{where}: waktu unggah tidak boleh di masa depan.")
+                    )
+                    ok = False
+        if ok:
+            cleaned.append({"platform": platform, "url": url, "waktu": waktu.isoformat()})
+    if not problems:
+        if f.required and not cleaned:
+            raise _Invalid("required", "wajib diisi (minimal satu unggahan).")
+        low, high = _int_constraint(f, "min_posts"), _int_constraint(f, "max_posts")
+        if low is not None and cleaned and len(cleaned) < low:
+            problems.append(_Invalid("min_posts", f"minimal {low} unggahan."))
+        if high is not None and len(cleaned) > high:
+            problems.append(_Invalid("max_posts", f"maksimal {high} unggahan."))
+    if problems:
+        raise _Many(problems)
+    return cleaned
+
+
+class _Many(Exception):
+    def __init__(self, problems: list[_Invalid]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class _Context:
+    files: Callable[[str], FileRef | None]
+    platforms: Sequence[str]
+    now: datetime | None
+
+
+_CLEANERS: dict[str, Callable[[FormField, Any, _Context], Any]] = {
+    "string": _clean_string,
+    "text": _clean_text,
+    "long": _clean_long,
+    "boolean": _clean_boolean,
+    "date": _clean_date,
+    "datetime": _clean_datetime,
+    "enum": _clean_enum,
+    "url": _clean_url_field,
+    "files": _clean_files,
+    "posts": _clean_posts,
+}
+
+
+def _empty_value(f: FormField) -> Any:
+    if f.type == "boolean":
+        return False
+    if f.type in ("files", "posts"):
+        return []
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------------------------------
+
+
+def form_definition_problems(fields: Sequence[FormField]) -> list[str]:
+    """Problems of the form *definition* (bad types, constraints, options); empty when fine.
+
+    :func:`validate_form` raises ``ValueError`` for these; this lets a deploy step report them early.
+    """
+    problems: list[str] = []
+    seen: set[str] = set()
+    for f in fields:
+        if not FIELD_ID_RE.match(f.id or ""):
+            problems.append(f"field {f.id!r}: id tidak sah")
+        if f.id in seen:
+            problems.append(f"field {f.id!r}: id ganda")
+        seen.add(f.id)
+        if f.type not in FIELD_TYPES:
+            problems.append(f"field {f.id!r}: tipe tidak dikenal {f.type!r}")
+            continue
+        unknown = sorted(set(f.constraints) - _CONSTRAINTS[f.type])
+        if unknown:
+            problems.append(f"field {f.id!r}: batasan tidak dikenal untuk tipe {f.type}: {unknown}")
+        if f.type == "enum" and not f.options:
+            problems.append(f"field {f.id!r}: enum tanpa pilihan")
+        try:
+            for name in ("minlength", "maxlength", "min_files", "max_files", "min_posts", "max_posts"):
+                _int_constraint(f, name)
+            if f.type == "long":
+                _int_constraint(f, "min")
+                _int_constraint(f, "max")
+            if f.type == "date":
+                _date_constraint(f, "min")
+                _date_constraint(f, "max")
+            if f.type == "files":
+                _accepted_kinds(f)
+        except ValueError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def validate_form(
+    fields: list[FormField],
+    raw: Mapping[str, Any],
+    *,
+    files: Callable[[str], FileRef | None],
+    platforms: Sequence[str],
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Check a submitted form; return the cleaned values of exactly the non-readonly fields.
+
+    Raises :class:`FormInvalid` with *all* problems found. ``files(id)`` resolves an uploaded file
+    (``None`` when unknown); ``platforms`` are the configured social-media platform ids; ``now``
+    (aware, or naive = WIB) bounds how far in the future a post's time may be. A broken form
+    definition (unknown type, non-numeric constraint) raises ``ValueError``.
+    """
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"raw must be a mapping, not {type(raw).__name__}")
+    by_id: dict[str, FormField] = {}
+    for f in fields:
+        if f.type not in _CLEANERS:
+            raise ValueError(f"field {f.id!r}: tipe tidak dikenal {f.type!r}")
+        if f.id in by_id:
+            raise ValueError(f"field {f.id!r}: id ganda dalam formulir")
+        by_id[f.id] = f
+    if now is not None:
+        now = now.replace(tzinfo=WIB) if now.tzinfo is None else now.astimezone(WIB)
+    ctx = _Context(files=files, platforms=tuple(platforms), now=now)
+
+    errors: list[FieldError] = []
+    for key in raw:
+        if not isinstance(key, str) or not FIELD_ID_RE.match(key):
+            shown = repr(key)[:70]
+            errors.append(FieldError("field_name", str(key)[:70], f"{shown}: nama field tidak sah."))
+        elif key not in by_id:
+            errors.append(FieldError("unknown_field", key, f"{key}: field tidak dikenal."))
+
+    cleaned: dict[str, Any] = {}
+    for f in fields:
+        if f.readonly:
+            continue
+        value = raw.get(f.id)
+        if _is_empty(value):
+            if f.required:
+                message = "harus dicentang." if f.type == "boolean" else "wajib diisi."
+                errors.append(FieldError("required", f.id, f"{f.label}: {message}"))
+            else:
+                cleaned[f.id] = _empty_value(f)
+            continue
+        try:
+            cleaned[f.id] = _CLEANERS[f.type](f, value, ctx)
+        except _Invalid as exc:
+            errors.append(FieldError(exc.code, f.id, f"{f.label}: {exc.message}"))
+        except _Many as many:
+            errors.extend(FieldError(p.code, f.id, f"{f.label}: {p.message}") for p in many.problems)
+
+    if errors:
+        raise FormInvalid(errors)
+    return cleaned
+
+
+def blank_form_values(fields: Sequence[FormField], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The current value of every field (readonly ones too) for pre-filling the form.
+
+    Taken from the task data when present, else from the field's default, else an empty value
+    (``""`` for scalar types, ``False`` for booleans, ``[]`` for files and posts). Values are copies:
+    changing them does not change the task data.
+    """
+    values: dict[str, Any] = {}
+    for f in fields:
+        if f.id in data and data[f.id] is not None:
+            values[f.id] = copy.deepcopy(data[f.id])
+        elif f.default not in (None, ""):
+            values[f.id] = _default_value(f)
+        elif f.type == "boolean":
+            values[f.id] = False
+        elif f.type in ("files", "posts"):
+            values[f.id] = []
+        else:
+            values[f.id] = ""
+    return values
+
+
+def _default_value(f: FormField) -> Any:
+    default = str(f.default).strip()
+    if f.type == "boolean":
+        return default.lower() in _TRUE
+    if f.type == "long" and _LONG_RE.match(default):
+        return int(default)
+    if f.type in ("files", "posts"):
+        return []
+    return f.default

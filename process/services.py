@@ -1,0 +1,323 @@
+"""The SOP's services: who may do what to which case, checked before the engine is touched.
+
+Every function takes the caller's session and never commits: a request, a CLI command or a test owns
+the transaction, so a refused action leaves the database as it was.
+"""
+from __future__ import annotations
+
+import logging
+from functools import cache
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from engine import eventlog
+from engine.clock import Clock
+from engine.definitions import ParsedDefinition
+from engine.errors import NotFound
+from engine.expressions import DEFAULT_FUNCTIONS
+from engine.forms import FormField
+from engine.models import Definition, Instance, TaskRow
+from engine.runtime import ActionResult, WorkflowEngine
+
+from . import notify
+from .config import Settings
+from .deadlines import WIB, timer_functions
+from .errors import BadRequest, NotClaimed, NotPermitted, SelfApproval
+from .files import resolver
+from .forms import FieldError, FormInvalid, form_definition_problems, validate_form
+from .models import Team, User, UserRole
+from .register import ensure_entry
+from .roles import LANE_ROLES, ROLE_LANES, TEAM_LANES, check_role, lanes_of
+
+log = logging.getLogger(__name__)
+
+#: The SOP's steps by BPMN element id (the diagram's ids are part of the contract, like its lanes).
+STEP_OF = {"Task_Serahkan": 1, "Task_Terima": 2, "Task_Koreksi": 3, "Task_Putuskan": 4, "Task_Unggah": 5}
+SUBMIT_TASK = "Task_Serahkan"
+DECIDE_TASK = "Task_Putuskan"
+
+
+def sop_checks(parsed: ParsedDefinition) -> list[tuple[str | None, str]]:
+    """Deploy-time rules of this SOP: each user task in a lane mapped to a role, a form, a deadline."""
+    problems: list[tuple[str | None, str]] = []
+    for info in parsed.user_tasks:
+        if info.lane not in LANE_ROLES:
+            problems.append((info.bpmn_id, f"user task '{info.name}' is in lane '{info.lane}', which no role "
+                                           f"works in (lanes: {', '.join(LANE_ROLES)})"))
+        if not info.form:
+            problems.append((info.bpmn_id, f"user task '{info.name}' has no form fields"))
+        for message in form_definition_problems(list(info.form)):
+            problems.append((info.bpmn_id, message))
+        if info.deadline is None:
+            problems.append((info.bpmn_id, f"user task '{info.name}' has no deadline (timer boundary event)"))
+    return problems
+
+
+def build_engine(clock: Clock) -> WorkflowEngine:
+    """The engine wired for this SOP: WIB date helpers, team lanes, SOP deploy checks."""
+    return WorkflowEngine(clock=clock, functions=DEFAULT_FUNCTIONS.merged(timer_functions()),
+                          group_lanes=TEAM_LANES, extra_checks=(sop_checks,))
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+@dataclass(frozen=True)
+class CaseInput:
+    nama_kegiatan: str
+    tanggal_kegiatan: str
+    tempat_kegiatan: str
+    tim: str | None = None
+
+
+class Alur:
+    """Application service of SOP 21/2025 over the generic engine."""
+
+    def __init__(self, engine: WorkflowEngine, settings: Settings):
+        self.engine = engine
+        self.settings = settings
+        self.clock = engine.clock
+
+    # ----------------------------------------------------------------- definitions
+    def ensure_definition(self, session: Session, actor: str | None = "system") -> Definition:
+        """Deploy the bundled diagram when no version of the process exists yet."""
+        try:
+            return self.engine.latest(session, self.settings.process_key)
+        except NotFound:
+            xml = self.settings.diagram_path.read_bytes()
+            return self.engine.deploy(session, xml, actor=actor, summary={"note": "versi awal (bawaan)"})
+
+    # ----------------------------------------------------------------------- users
+    def add_user(self, session: Session, username: str, password: str, roles, *, full_name: str = "",
+                 team_code: str | None = None, email: str | None = None, actor: str | None = None) -> User:
+        username = (username or "").strip()
+        if not username or len(username) > 100 or not username.replace(".", "").replace("_", "").replace(
+                "-", "").isalnum():
+            raise BadRequest("Nama pengguna hanya boleh berisi huruf, angka, titik, garis bawah dan tanda hubung.")
+        if len(password or "") < 8:
+            raise BadRequest("Kata sandi minimal 8 karakter.")
+        roles = sorted({check_role(r) for r in roles})
+        if not roles:
+            raise BadRequest("Setiap pengguna perlu setidaknya satu peran.")
+        if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
+            raise BadRequest(f"Nama pengguna '{username}' sudah dipakai.")
+        team = self.team(session, team_code) if team_code else None
+        now = self.clock.now()
+        user = User(username=username, full_name=full_name, email=email, password_hash=hash_password(password),
+                    active=True, team=team, created_at=now, role_rows=[UserRole(role=r) for r in roles])
+        session.add(user)
+        session.flush()
+        eventlog.append(session, type="user_created", at=now, actor=actor, data={
+            "username": username, "roles": roles, "team": team_code})
+        return user
+
+    def team(self, session: Session, code: str, *, create: bool = False, name: str | None = None) -> Team:
+        team = session.execute(select(Team).where(Team.code == code)).scalar_one_or_none()
+        if team is None:
+            if not create:
+                raise BadRequest(f"Tim '{code}' tidak dikenal.")
+            team = Team(code=code, name=name or code)
+            session.add(team)
+            session.flush()
+        return team
+
+    @staticmethod
+    def authenticate(session: Session, username: str, password: str) -> User | None:
+        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        # Check a hash even for unknown users so timing does not tell which usernames exist.
+        hashed = user.password_hash if user is not None else _dummy_hash()
+        ok = check_password_hash(hashed, password or "")
+        return user if ok and user is not None and user.active else None
+
+    # ----------------------------------------------------------------------- cases
+    def start_case(self, session: Session, user: User, case: CaseInput) -> ActionResult:
+        """Open a case for an activity; its first task goes to the team that ran it."""
+        if "tim_pelaksana" not in user.roles:
+            raise NotPermitted("Hanya Tim Pelaksana yang dapat membuat kasus baru.")
+        errors = []
+        nama = (case.nama_kegiatan or "").strip()
+        tempat = (case.tempat_kegiatan or "").strip()
+        if not nama:
+            errors.append(FieldError("required", "nama_kegiatan", "Nama kegiatan: wajib diisi."))
+        elif len(nama) > 200:
+            errors.append(FieldError("maxlength", "nama_kegiatan", "Nama kegiatan: maksimal 200 karakter."))
+        if not tempat:
+            errors.append(FieldError("required", "tempat_kegiatan", "Tempat kegiatan: wajib diisi."))
+        elif len(tempat) > 200:
+            errors.append(FieldError("maxlength", "tempat_kegiatan", "Tempat kegiatan: maksimal 200 karakter."))
+        tanggal = None
+        try:
+            tanggal = date.fromisoformat(str(case.tanggal_kegiatan or ""))
+        except ValueError:
+            errors.append(FieldError("date", "tanggal_kegiatan",
+                                     "Tanggal kegiatan: wajib diisi dengan format TTTT-BB-HH."))
+        if tanggal is not None:
+            today = self.clock.now().astimezone(WIB).date()
+            if abs((tanggal - today).days) > 366:
+                errors.append(FieldError("date", "tanggal_kegiatan",
+                                         "Tanggal kegiatan: harus dalam satu tahun dari hari ini."))
+        team_code = case.tim or (user.team.code if user.team else None)
+        if not team_code:
+            errors.append(FieldError("required", "tim", "Tim: wajib dipilih."))
+        if errors:
+            raise FormInvalid(errors)
+        team = self.team(session, team_code)
+        if user.team is None or user.team.code != team.code:
+            raise NotPermitted(f"Anda bukan anggota tim '{team.name}'.")
+        self.ensure_definition(session)
+        data = {"nama_kegiatan": nama, "tanggal_kegiatan": tanggal.isoformat(), "tempat_kegiatan": tempat,
+                "tim": team.code}
+        result = self.engine.start(session, self.settings.process_key, data=data, actor=user.actor,
+                                   title=nama, business_date=tanggal, group=team.code)
+        notify.after_action(session, self, result, actor=user)
+        return result
+
+    # ----------------------------------------------------------------------- tasks
+    def task(self, session: Session, task_id: str) -> TaskRow:
+        row = session.get(TaskRow, str(task_id)) if isinstance(task_id, str) else None
+        if row is None:
+            raise NotFound("Tugas tidak ditemukan.", task_id=task_id)
+        return row
+
+    def may_act(self, user: User, row: TaskRow) -> bool:
+        return user.active and row.lane in lanes_of(user.roles) and (
+            row.group is None or (user.team is not None and user.team.code == row.group))
+
+    def check_may_act(self, user: User, row: TaskRow) -> None:
+        if not user.active:
+            raise NotPermitted("Akun Anda tidak aktif.")
+        if row.lane not in lanes_of(user.roles):
+            raise NotPermitted(f"Tugas ini untuk {row.lane}; peran Anda tidak termasuk.")
+        if row.group is not None and (user.team is None or user.team.code != row.group):
+            raise NotPermitted("Tugas ini hanya untuk anggota tim pelaksana kegiatan tersebut.")
+
+    def eligible_users(self, session: Session, lane: str, group: str | None = None) -> list[User]:
+        role = LANE_ROLES.get(lane)
+        if role is None:
+            return []
+        stmt = (select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True))
+                .order_by(User.username))
+        users = list(session.execute(stmt).scalars().unique())
+        if group is not None:
+            users = [u for u in users if u.team is not None and u.team.code == group]
+        return users
+
+    def open_task(self, session: Session, user: User, task_id: str) -> TaskRow:
+        """Open a task to work on it: claimed implicitly when the user is the only one who could."""
+        row = self.task(session, task_id)
+        self.check_may_act(user, row)
+        if row.state == "ready" and row.claimed_by is None:
+            if len(self.eligible_users(session, row.lane, row.group)) == 1:
+                self.engine.claim(session, row.id, user.actor)
+        return row
+
+    def claim(self, session: Session, user: User, task_id: str) -> TaskRow:
+        row = self.task(session, task_id)
+        self.check_may_act(user, row)
+        return self.engine.claim(session, row.id, user.actor)
+
+    def unclaim(self, session: Session, user: User, task_id: str) -> TaskRow:
+        row = self.task(session, task_id)
+        self.check_may_act(user, row)
+        return self.engine.unclaim(session, row.id, user.actor)
+
+    def delegate(self, session: Session, user: User, task_id: str, to_username: str) -> TaskRow:
+        row = self.task(session, task_id)
+        self.check_may_act(user, row)
+        if row.claimed_by not in (None, user.actor):
+            raise NotClaimed("Tugas ini sedang dipegang orang lain.")
+        target = session.execute(select(User).where(User.username == to_username)).scalar_one_or_none()
+        if target is None or not self.may_act(target, row):
+            raise BadRequest("Tugas hanya dapat didelegasikan kepada anggota lain dari lajur yang sama.")
+        if target.id == user.id:
+            raise BadRequest("Tugas tidak dapat didelegasikan kepada diri sendiri.")
+        row = self.engine.delegate(session, row.id, user.actor, target.actor)
+        notify.delegated(session, self, row, target, by=user)
+        return row
+
+    def form_of(self, session: Session, row: TaskRow) -> list[FormField]:
+        instance = session.get(Instance, row.instance_id)
+        parsed = self.engine.parsed(session.get(Definition, instance.definition_id))
+        info = next((u for u in parsed.user_tasks if u.bpmn_id == row.bpmn_id), None)
+        return list(info.form) if info else []
+
+    def complete(self, session: Session, user: User, task_id: str, raw: Mapping[str, Any], *,
+                 expected_version: int | None = None) -> ActionResult:
+        """Validate and submit a task's form, after checking role, team, claim and self-approval."""
+        row = self.task(session, task_id)
+        self.check_may_act(user, row)
+        if row.state != "ready":
+            from engine.errors import TaskNotReady
+
+            raise TaskNotReady("Tugas ini sudah tidak menunggu (sudah diselesaikan atau dibatalkan).")
+        if row.claimed_by != user.actor:
+            if row.claimed_by is None:
+                raise NotClaimed("Ambil tugas ini terlebih dahulu sebelum menyelesaikannya.")
+            raise NotClaimed("Tugas ini sedang dipegang orang lain.")
+        if row.bpmn_id == DECIDE_TASK and self._submitted_by(session, row.instance_id, user):
+            raise SelfApproval("Anda menyerahkan dokumentasi kasus ini, jadi tidak dapat memutuskannya sendiri.")
+        now = self.clock.now()
+        fields = self.form_of(session, row)
+        cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id), platforms=self.settings.platforms, now=now)
+        self._sop_rules(row, cleaned)
+        if row.bpmn_id == SUBMIT_TASK:
+            entry = ensure_entry(session, row.instance_id, self.settings.register_format, now)
+            cleaned["nomor_register"] = entry.number
+            cleaned["tanggal_pengumpulan"] = now.astimezone(WIB).date().isoformat()
+            cleaned["waktu_pengumpulan"] = now.astimezone(WIB).isoformat()
+            self._attach_files(session, row.instance_id, cleaned)
+        result = self.engine.complete(session, row.id, cleaned, actor=user.actor,
+                                      expected_version=expected_version)
+        notify.after_action(session, self, result, actor=user, submitted=cleaned, task=row)
+        return result
+
+    def fire_due_timers(self, session: Session, now: datetime | None = None) -> list[ActionResult]:
+        results = self.engine.fire_due_timers(session, now)
+        for result in results:
+            notify.after_action(session, self, result, actor=None)
+        return results
+
+    # --------------------------------------------------------------------- helpers
+    @staticmethod
+    def _sop_rules(row: TaskRow, data: dict) -> None:
+        errors = []
+        if row.bpmn_id == "Task_Terima" and data.get("keputusan_admin") == "diterima":
+            missing = [k for k in ("cek_foto", "cek_narasi", "cek_caption") if not data.get(k)]
+            if missing:
+                errors.append(FieldError("checklist", missing[0], "Kelengkapan belum semua dicentang: "
+                                         "dokumentasi yang belum lengkap harus dikembalikan."))
+        if row.bpmn_id == "Task_Koreksi" and data.get("keputusan_wapimred") == "lanjut" and \
+                not data.get("konten_valid"):
+            errors.append(FieldError("checklist", "konten_valid", "Konten harus dinyatakan sesuai kebutuhan "
+                                     "dan valid sebelum diteruskan."))
+        if errors:
+            raise FormInvalid(errors)
+
+    @staticmethod
+    def _submitted_by(session: Session, instance_id: int, user: User) -> bool:
+        return session.execute(
+            select(TaskRow.id).where(TaskRow.instance_id == instance_id, TaskRow.bpmn_id == SUBMIT_TASK,
+                                     TaskRow.state == "completed", TaskRow.completed_by == user.actor).limit(1)
+        ).first() is not None
+
+    @staticmethod
+    def _attach_files(session: Session, instance_id: int, cleaned: dict) -> None:
+        from .models import FileRecord
+
+        for key in ("foto", "lampiran"):
+            for ref in cleaned.get(key) or []:
+                record = session.get(FileRecord, ref["id"])
+                if record is not None and record.instance_id is None:
+                    record.instance_id = instance_id
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash("dummy-password-for-timing")

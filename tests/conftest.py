@@ -1,0 +1,81 @@
+"""Fixtures: a clean database per test (SQLite file, or PostgreSQL via ALUR_TEST_DATABASE_URL),
+an injected manual clock, the SOP service and user factories."""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from engine.clock import ManualClock
+from engine.db import create_schema, make_engine, transaction
+from engine.models import Base
+from process.config import Settings
+from process.deadlines import WIB
+from webui.wiring import System, build_system
+
+ROOT = Path(__file__).resolve().parents[1]
+DIAGRAM = ROOT / "bpmn" / "alur_pengunggahan.bpmn"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("ALUR_TEST_DATABASE_URL")
+    if url:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        eng = make_engine(url)
+        Base.metadata.drop_all(eng)
+        eng.dispose()
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url):
+    eng = make_engine(database_url)
+    create_schema(eng)
+    yield eng
+    eng.dispose()
+
+
+def _wipe(eng) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with eng.begin() as conn:
+        if eng.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
+    create_schema(eng)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2025, 5, 6, 8, 0, tzinfo=WIB))
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings(database_url=database_url, files_dir=tmp_path / "files")
+
+
+@pytest.fixture
+def system(_schema, settings, clock) -> System:
+    _wipe(_schema)
+    system = build_system(settings, clock)
+    yield system
+    system.dispose()
+
+
+@pytest.fixture
+def alur(system):
+    return system.alur
+
+
+@pytest.fixture
+def tx(system):
+    """Run a block in its own transaction, like one request: ``with tx() as s: ...``."""
+    return lambda: transaction(system.sessions)

@@ -1,0 +1,111 @@
+"""Factories for tests: users per role, valid step forms, and a walker that moves a case along."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image
+from sqlalchemy import select
+
+from engine.models import TaskRow
+from process.files import store_file
+from process.models import User
+from process.services import CaseInput
+
+NARASI = ("KPU Provinsi Sumatera Barat menggelar sosialisasi pendidikan pemilih bagi pemilih pemula di "
+          "Kota Padang, diikuti oleh ratusan pelajar.")
+
+
+def png(color=(200, 30, 30), size=(16, 16)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "PNG")
+    return out.getvalue()
+
+
+USERS = {
+    "tim": ("tim_pelaksana", "humas"),
+    "tim2": ("tim_pelaksana", "humas"),
+    "tim_lain": ("tim_pelaksana", "teknis"),
+    "admin": ("admin_medsos", None),
+    "wapimred": ("wapimred", None),
+    "pimred": ("pimred", None),
+    "owner": ("process_owner", None),
+    "auditor": ("auditor", None),
+}
+
+
+def make_users(system, tx) -> None:
+    with tx() as s:
+        system.alur.ensure_definition(s)
+        system.alur.team(s, "humas", create=True, name="Divisi Humas")
+        system.alur.team(s, "teknis", create=True, name="Divisi Teknis")
+        for name, (role, team) in USERS.items():
+            system.alur.add_user(s, name, "rahasia-" + name, [role], team_code=team)
+
+
+def user(session, name: str) -> User:
+    return session.execute(select(User).where(User.username == name)).scalar_one()
+
+
+def step1_form(system, session, who="tim", photos=4) -> dict:
+    ids = [store_file(session, system.settings.files_dir, png((i * 40 % 256, 10, 10)), f"f{i}.png",
+                      uploaded_by=who, now=system.alur.clock.now(), max_image_bytes=10**7,
+                      max_other_bytes=10**7).id for i in range(photos)]
+    return {"nama_kegiatan": "Sosialisasi Pemilih Pemula", "tanggal_kegiatan": "2025-05-06",
+            "tempat_kegiatan": "Padang", "foto": ids, "narasi": NARASI, "caption": "Sosialisasi #KPUSumbar",
+            "catatan_sumber": "Foto oleh tim humas, narasi diperiksa ketua divisi."}
+
+
+FORMS = {
+    "terima": {"cek_foto": True, "cek_narasi": True, "cek_caption": True, "keputusan_admin": "diterima",
+               "tanggapan_admin": "Dokumentasi lengkap."},
+    "admin_kembalikan": {"cek_foto": False, "cek_narasi": True, "cek_caption": True,
+                         "keputusan_admin": "dikembalikan", "tanggapan_admin": "Foto kurang jelas."},
+    "koreksi": {"narasi_koreksi": NARASI + " (dikoreksi)", "caption_koreksi": "Sosialisasi #KPUSumbar #Pemilu",
+                "konten_valid": True, "keputusan_wapimred": "lanjut", "tanggapan_wapimred": "Sudah dikoreksi."},
+    "wapimred_kembalikan": {"narasi_koreksi": NARASI, "caption_koreksi": "x", "konten_valid": False,
+                            "keputusan_wapimred": "kembalikan", "tanggapan_wapimred": "Narasi perlu sumber."},
+    "setuju": {"keputusan_pimred": "setuju", "pertimbangan": "Layak diunggah."},
+    "revisi": {"keputusan_pimred": "revisi", "pertimbangan": "Perbaiki caption."},
+    "tolak": {"keputusan_pimred": "tolak", "pertimbangan": "Tidak sesuai kebutuhan."},
+    "unggah": {"publikasi": [{"platform": "Instagram", "url": "https://www.instagram.com/p/abc123/",
+                              "waktu": "2025-05-07T10:00:00+07:00"}], "catatan_unggah": ""},
+}
+
+
+@dataclass
+class Case:
+    """Moves one case along through the service layer, one transaction per action."""
+
+    system: object
+    tx: object
+    instance_id: int
+    task_id: str
+
+    @classmethod
+    def start(cls, system, tx, who="tim", **kw) -> Case:
+        with tx() as s:
+            result = system.alur.start_case(s, user(s, who), CaseInput(
+                nama_kegiatan=kw.get("nama", "Sosialisasi Pemilih Pemula"),
+                tanggal_kegiatan=kw.get("tanggal", "2025-05-06"), tempat_kegiatan="Padang", tim=kw.get("tim")))
+            return cls(system, tx, result.instance.id, result.ready[0].id)
+
+    def task(self) -> TaskRow:
+        with self.tx() as s:
+            return s.get(TaskRow, self.task_id)
+
+    def do(self, who: str, form: dict | str, claim: bool = True):
+        with self.tx() as s:
+            u = user(s, who)
+            if form == "submit":
+                form = step1_form(self.system, s, who)
+            elif isinstance(form, str):
+                form = FORMS[form]
+            if claim:
+                self.system.alur.claim(s, u, self.task_id)
+            result = self.system.alur.complete(s, u, self.task_id, form)
+            ready = [r.id for r in result.ready]
+            names = [r.bpmn_id for r in result.ready]
+        if ready:
+            self.task_id = ready[0]
+        return names

@@ -1,0 +1,229 @@
+"""The ``alur`` command line."""
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import sys
+import time
+from datetime import date, datetime, timedelta
+
+import click
+from sqlalchemy import func, select
+
+from engine.clock import ManualClock
+from engine.db import transaction
+from engine.errors import EngineError
+from engine.models import EventRow, Instance, TaskRow
+from process.config import Settings
+from process.deadlines import WIB
+from process.forms import FormInvalid
+from process.models import User
+from process.roles import ALL_ROLES
+from process.services import CaseInput
+
+from .wiring import System, build_system, init_database
+
+
+def _system(clock=None) -> System:
+    return build_system(Settings.from_env(), clock)
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """Alur Medsos: SOP 21/2025 KPU Provinsi Sumatera Barat as a BPMN process."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command("init-db")
+def init_db() -> None:
+    """Create the tables and deploy the bundled diagram (safe to run again)."""
+    system = _system()
+    init_database(system)
+    with transaction(system.sessions) as session:
+        definition = system.alur.ensure_definition(session)
+        click.echo(f"database ready: {system.settings.database_url.split('@')[-1]}; "
+                   f"process {definition.process_key} version {definition.version}")
+
+
+@main.group()
+def user() -> None:
+    """Manage accounts."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ALL_ROLES),
+              help="Role (repeatable).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--team", default=None, help="Team code (created if new) for Tim Pelaksana members.")
+@click.option("--full-name", default="", help="Full name shown in the app.")
+def user_add(name: str, roles: tuple[str, ...], password_stdin: bool, team: str | None, full_name: str) -> None:
+    """Add an account NAME with one or more roles."""
+    if not password_stdin:
+        _fail("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\n")
+    system = _system()
+    try:
+        with transaction(system.sessions) as session:
+            if team:
+                system.alur.team(session, team, create=True)
+            system.alur.add_user(session, name, password, roles, full_name=full_name, team_code=team,
+                                 actor="cli")
+    except EngineError as exc:
+        _fail(exc.message)
+    click.echo(f"user {name} added with roles {', '.join(sorted(set(roles)))}")
+
+
+@main.command()
+@click.option("--once", "mode", flag_value="once", help="Fire what is due now, then exit.")
+@click.option("--loop", "mode", flag_value="loop", help="Keep firing due timers.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between sweeps with --loop.")
+def worker(mode: str | None, interval: float) -> None:
+    """Fire due deadline timers."""
+    if mode is None:
+        _fail("choose --once or --loop")
+    system = _system()
+    while True:
+        with transaction(system.sessions) as session:
+            fired = system.alur.fire_due_timers(session)
+        if fired:
+            click.echo(f"fired timers of {len(fired)} case(s)")
+        if mode == "once":
+            return
+        time.sleep(interval)
+
+
+def _tiny_png(rng: random.Random) -> bytes:
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (8, 8), (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+@main.command()
+@click.option("--cases", default=10, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--revisions", default=0, show_default=True, type=click.IntRange(0, 10_000),
+              help="Revision rounds (Pimpinan Redaksi 'revisi') per case.")
+@click.option("--seed", default=21, show_default=True)
+def simulate(cases: int, revisions: int, seed: int) -> None:
+    """Run CASES complete cases headless through the service layer, one transaction per action."""
+    from process.files import store_file
+
+    rng = random.Random(seed)
+    clock = ManualClock(datetime(2025, 5, 6, 8, 0, tzinfo=WIB))
+    system = _system(clock)
+    init_database(system)
+    alur = system.alur
+    with transaction(system.sessions) as session:
+        alur.ensure_definition(session)
+        team = alur.team(session, "sim", create=True, name="Tim Simulasi")
+        names = {"tim_pelaksana": "sim_tim", "admin_medsos": "sim_admin", "wapimred": "sim_wapimred",
+                 "pimred": "sim_pimred"}
+        for role, username in names.items():
+            if session.execute(select(User).where(User.username == username)).scalar_one_or_none() is None:
+                alur.add_user(session, username, secrets.token_urlsafe(12), [role],
+                              team_code=team.code if role == "tim_pelaksana" else None, actor="simulate")
+
+    def as_user(session, role):
+        return session.execute(select(User).where(User.username == names[role])).scalar_one()
+
+    def act(role, task_id, form):
+        with transaction(system.sessions) as session:
+            user = as_user(session, role)
+            alur.claim(session, user, task_id)
+            result = alur.complete(session, user, task_id, form)
+            return [r.id for r in result.ready]
+
+    def tick(hours_min, hours_max):
+        clock.advance(minutes=rng.randint(int(hours_min * 60), int(hours_max * 60)))
+        with transaction(system.sessions) as session:
+            alur.fire_due_timers(session)
+
+    narasi = ("Komisi Pemilihan Umum Provinsi Sumatera Barat melaksanakan kegiatan sosialisasi pendidikan "
+              "pemilih bersama masyarakat dan pemangku kepentingan.")
+    published = rejected = 0
+    started = time.perf_counter()
+    first_instance = None
+    try:
+        for i in range(cases):
+            day = clock.now().astimezone(WIB).date()
+            with transaction(system.sessions) as session:
+                tim = as_user(session, "tim_pelaksana")
+                result = alur.start_case(session, tim, CaseInput(
+                    nama_kegiatan=f"Kegiatan simulasi {i + 1}", tanggal_kegiatan=day.isoformat(),
+                    tempat_kegiatan="Padang", tim="sim"))
+                task_id = result.ready[0].id
+                first_instance = first_instance or result.instance.id
+                photos = [store_file(session, system.settings.files_dir, _tiny_png(rng), f"foto{k}.png",
+                                     uploaded_by=tim.actor, now=clock.now(),
+                                     max_image_bytes=system.settings.max_image_bytes,
+                                     max_other_bytes=system.settings.max_other_bytes).id for k in range(4)]
+            late = rng.random() < 0.1
+            tick(2, 40 if late else 20)
+            step1 = {"nama_kegiatan": f"Kegiatan simulasi {i + 1}", "tanggal_kegiatan": day.isoformat(),
+                     "tempat_kegiatan": "Padang", "foto": photos, "narasi": narasi, "caption": "Caption #KPU",
+                     "catatan_sumber": "Diverifikasi oleh ketua tim."}
+            (task_id,) = act("tim_pelaksana", task_id, step1)
+            tick(1, 6)
+            (task_id,) = act("admin_medsos", task_id, {
+                "cek_foto": True, "cek_narasi": True, "cek_caption": True, "keputusan_admin": "diterima",
+                "tanggapan_admin": "Lengkap."})
+            for _round in range(revisions + 1):
+                tick(0.1, 4)
+                (task_id,) = act("wapimred", task_id, {
+                    "narasi_koreksi": narasi, "caption_koreksi": "Caption #KPU #Pemilu", "konten_valid": True,
+                    "keputusan_wapimred": "lanjut", "tanggapan_wapimred": "Sudah dikoreksi."})
+                tick(0.1, 4)
+                last = _round == revisions
+                decision = "revisi" if not last else ("tolak" if rng.random() < 0.1 else "setuju")
+                ready = act("pimred", task_id, {"keputusan_pimred": decision, "pertimbangan": "Pertimbangan."})
+                if decision == "tolak":
+                    rejected += 1
+                    break
+                (task_id,) = ready
+            else:
+                tick(0.5, 6)
+                act("admin_medsos", task_id, {"publikasi": [
+                    {"platform": "Instagram", "url": f"https://instagram.com/p/sim{i}",
+                     "waktu": clock.now().astimezone(WIB).isoformat()}]})
+                published += 1
+            clock.advance(hours=rng.randint(1, 12))
+    except (EngineError, FormInvalid) as exc:
+        _fail(f"simulation stopped: {exc}")
+    elapsed = time.perf_counter() - started
+    with system.sessions() as session:
+        overdue = session.execute(
+            select(func.count(func.distinct(EventRow.instance_id)))
+            .where(EventRow.type == "overdue", EventRow.instance_id >= first_instance)).scalar()
+        actions = session.execute(select(func.count(TaskRow.id)).where(
+            TaskRow.instance_id >= first_instance, TaskRow.state == "completed")).scalar()
+        total = session.execute(select(func.count(Instance.id))).scalar()
+    click.echo(f"({actions} task completions in {elapsed:.1f} s, {1000 * elapsed / max(actions, 1):.1f} ms each "
+               f"incl. set-up; {total} cases in the database)", err=True)
+    click.echo(f"simulated {cases} cases: {published} published, {rejected} rejected, {overdue} overdue")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Start the web app."""
+    from . import create_app
+
+    app = create_app()
+    app.run(host=host, port=port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

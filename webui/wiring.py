@@ -1,0 +1,36 @@
+"""Builds the running system from settings: database, engine, SOP service. Used by the app and the CLI."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.clock import Clock, SystemClock
+from engine.db import create_schema, make_engine, make_session_factory
+from process.config import Settings
+from process.services import Alur, build_engine
+
+
+@dataclass
+class System:
+    settings: Settings
+    db: Engine
+    sessions: sessionmaker[Session]
+    alur: Alur
+
+    def dispose(self) -> None:
+        self.db.dispose()
+
+
+def build_system(settings: Settings, clock: Clock | None = None) -> System:
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    db = make_engine(settings.database_url)
+    alur = Alur(build_engine(clock or SystemClock()), settings)
+    return System(settings, db, make_session_factory(db), alur)
+
+
+def init_database(system: System) -> None:
+    create_schema(system.db)
