@@ -89,8 +89,9 @@ def _local(tag) -> str:
 
 
 def _element_id(node) -> str | None:
+    """The id of the BPMN element a problem belongs to (an event definition reports its event)."""
     while node is not None:
-        if node.get("id"):
+        if node.get("id") and not _local(node.tag).endswith("EventDefinition"):
             return node.get("id")
         node = node.getparent()
     return None

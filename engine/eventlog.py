@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +24,7 @@ GENESIS_HASH = "0" * 64
 
 def _default(value: Any):
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat() if value.tzinfo else value.isoformat()
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (set, frozenset, tuple)):
@@ -37,7 +37,7 @@ def canonical_json(data: Any) -> str:
 
 
 def _at_text(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_hash(seq: int, type_: str, instance_id: int | None, task_id: str | None, actor: str | None,
@@ -56,7 +56,7 @@ def append(session: Session, *, type: str, at: datetime, actor: str | None = Non
     if head is None:
         raise RuntimeError("event chain head missing: run `alur init-db` first")
     payload = canonical_json(data or {})
-    at = at.astimezone(timezone.utc)
+    at = at.astimezone(UTC)
     seq = head.seq + 1
     digest = event_hash(seq, type, instance_id, task_id, actor, at, payload, head.hash)
     row = EventRow(seq=seq, instance_id=instance_id, task_id=task_id, type=type, actor=actor, at=at,

@@ -7,6 +7,7 @@ leaves the session to be rolled back by the caller and the in-memory workflow is
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -16,9 +17,6 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent, UserTask
@@ -27,6 +25,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import eventlog
 from .clock import Clock
@@ -47,6 +48,19 @@ log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system"
 _KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+
+
+def _stale_to_typed(method):
+    """An autoflush or flush that finds another writer's version raises our typed error."""
+
+    @functools.wraps(method)
+    def wrapper(self, session, *args, **kwargs):
+        try:
+            return method(self, session, *args, **kwargs)
+        except StaleDataError:
+            raise StaleInstance("the case was changed by someone else meanwhile; reload and try again") from None
+
+    return wrapper
 
 
 class _FixedClock:
@@ -80,9 +94,12 @@ def _iso_to_dt(value: str) -> datetime:
     return TimerEventDefinition.get_datetime(value)
 
 
-def _timer_due(task) -> datetime | None:
+def _timer_due(task, waiting_only: bool = True) -> datetime | None:
+    """When a timer task is (or was) due; by default only timers still waiting count."""
     definition = getattr(task.task_spec, "event_definition", None)
-    if not isinstance(definition, TimerEventDefinition) or task.state != TaskState.WAITING:
+    if not isinstance(definition, TimerEventDefinition):
+        return None
+    if waiting_only and task.state != TaskState.WAITING:
         return None
     value = task._get_internal_data("event_value")
     return _iso_to_dt(value) if isinstance(value, str) else None
@@ -95,6 +112,7 @@ class _Run:
         self.now = now
         self.script_engine = ClockedScriptEngine(SafeScriptEnvironment(engine.functions), _FixedClock(now))
         self.finished: list = []
+        self.finished_ends: list = []
 
     def advance(self, wf: BpmnWorkflow) -> None:
         """Run engine steps and due timers until only human tasks and future timers are left."""
@@ -206,6 +224,7 @@ class WorkflowEngine:
         task = wf.get_task_from_id(UUID(task_id)) if UUID(task_id) in wf.tasks else None
         return dict(task.data) if task is not None else {}
 
+    @_stale_to_typed
     def complete(self, session: Session, task_id: str, data: Mapping[str, Any], *, actor: str,
                  expected_version: int | None = None) -> ActionResult:
         """Complete a ready human task with the given (already validated) data."""
@@ -220,7 +239,10 @@ class WorkflowEngine:
                                 actual=instance.lock_version)
         run = _Run(self, self.clock.now())
         wf = self._load_for_action(session, instance, run)
+        result = ActionResult(instance)
+        rows = self._ready_rows(session, instance)
         run.advance(wf)  # a deadline that passed before this completion is recorded first
+        self._record_finished(session, instance, run, result, rows)
         uid = UUID(task_id)
         task = wf.tasks.get(uid)
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
@@ -233,12 +255,11 @@ class WorkflowEngine:
         except SpiffWorkflowException as exc:
             raise ExecutionFailed(f"the task could not be completed: {str(exc).splitlines()[0]}") from exc
         run.advance(wf)
-        result = ActionResult(instance)
         result.events.append(eventlog.append(
             session, type="task_completed", at=run.now, actor=actor, instance_id=instance.id, task_id=task_id,
             data={"bpmn_id": row.bpmn_id, "name": row.name, "lane": row.lane, "data": submitted,
                   "previous": before, "late": bool(row.due_at and run.now > row.due_at)}))
-        self._sync(session, instance, wf, run, result, actor=actor, completed_task_id=task_id)
+        self._sync(session, instance, wf, run, result, actor=actor, completed_task_id=task_id, rows=rows)
         return result
 
     def claim(self, session: Session, task_id: str, actor: str) -> TaskRow:
@@ -295,7 +316,7 @@ class WorkflowEngine:
 
         On PostgreSQL the rows are locked with SKIP LOCKED so several workers share the work.
         """
-        stmt = (select(Instance.id).where(Instance.next_timer_at <= now, Instance.status == "running")
+        stmt = (select(Instance.id).where(Instance.next_timer_at < now, Instance.status == "running")
                 .order_by(Instance.next_timer_at).limit(limit).with_for_update(skip_locked=True))
         return list(session.execute(stmt).scalars())
 
@@ -320,6 +341,7 @@ class WorkflowEngine:
                                 instance_id=instance_id, data={"error": str(exc)})
         return results
 
+    @_stale_to_typed
     def _tick(self, session: Session, instance: Instance, now: datetime) -> ActionResult:
         run = _Run(self, now)
         wf = self._load_for_action(session, instance, run)
@@ -348,39 +370,12 @@ class WorkflowEngine:
                                 parsed.subprocess_specs, run.script_engine)
 
     def _sync(self, session: Session, instance: Instance, wf: BpmnWorkflow, run: _Run, result: ActionResult,
-              *, actor: str | None, completed_task_id: str | None = None) -> None:
+              *, actor: str | None, completed_task_id: str | None = None,
+              rows: dict[str, TaskRow] | None = None) -> None:
         """Write the projection, the events and the state of one action."""
         now = run.now
-        rows = {r.id: r for r in session.execute(
-            select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.state == "ready")).scalars()}
-
-        # Timers that fired during this action: the overdue of the task they are attached to.
-        for task in run.finished:
-            definition = getattr(task.task_spec, "event_definition", None)
-            if isinstance(definition, TimerEventDefinition):
-                due = task._get_internal_data("event_value")
-                attached = None
-                if task.parent is not None and isinstance(task.parent.task_spec, BoundaryEventSplit):
-                    attached = next((c for c in task.parent.children
-                                     if isinstance(c.task_spec, UserTask)), None)
-                row = rows.get(str(attached.id)) if attached is not None else None
-                result.events.append(eventlog.append(
-                    session, type="timer_fired", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
-                    task_id=row.id if row else None,
-                    data={"element": task.task_spec.bpmn_id, "due": due}))
-                if row is not None and row.overdue_at is None:
-                    row.overdue_at = now
-                    result.overdue.append(row)
-                    result.events.append(eventlog.append(
-                        session, type="overdue", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
-                        task_id=row.id, data={"bpmn_id": row.bpmn_id, "name": row.name, "lane": row.lane,
-                                              "due": row.due_at, "claimed_by": row.claimed_by}))
-            elif isinstance(task.task_spec, ThrowingEvent) and isinstance(definition, SignalEventDefinition):
-                result.signals.append(definition.name)
-                result.events.append(eventlog.append(
-                    session, type="signal_thrown", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
-                    data={"element": task.task_spec.bpmn_id, "signal": definition.name}))
-        wf.get_events()  # uncaught thrown events are recorded above; do not keep them in the state
+        if rows is None:
+            rows = self._ready_rows(session, instance)
 
         # Human tasks now ready, and those that stopped being ready.
         ready = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id]
@@ -409,17 +404,21 @@ class WorkflowEngine:
                           due_at=due, created_at=now, case_title=instance.title,
                           case_date=instance.business_date)
             session.add(row)
+            rows[tid] = row
             result.ready.append(row)
             result.events.append(eventlog.append(
                 session, type="task_ready", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id, task_id=tid,
                 data={"bpmn_id": row.bpmn_id, "name": row.name, "lane": lane, "group": row.group,
                       "due": due}))
 
+        self._record_finished(session, instance, run, result, rows)
+        wf.get_events()  # uncaught thrown events are recorded above; do not keep them in the state
+
         # The case itself.
         dues = [d for d in (_timer_due(t) for t in wf.get_tasks(state=TaskState.WAITING)) if d is not None]
         instance.next_timer_at = min(dues) if dues else None
         if wf.is_completed():
-            ends = [t.task_spec.bpmn_id for t in run.finished if isinstance(t.task_spec, EndEvent)]
+            ends = [t.task_spec.bpmn_id for t in run.finished_ends]
             instance.status = "completed"
             instance.completed_at = now
             instance.end_event = ends[-1] if ends else None
@@ -431,16 +430,52 @@ class WorkflowEngine:
         instance.state = self.codec.dumps(wf)
         instance.serializer_version = self.codec.version
         instance.updated_at = now
-        try:
-            session.flush()
-        except StaleDataError:
-            raise StaleInstance("the case was changed by someone else meanwhile; reload and try again",
-                                instance_id=instance.id) from None
+        session.flush()
+
+
+    def _record_finished(self, session: Session, instance: Instance, run: _Run, result: ActionResult,
+                         rows: dict[str, TaskRow]) -> None:
+        """Events for what the engine ran by itself: timers that fired (the overdue of the task they
+        are attached to) and signals thrown. Consumes ``run.finished``."""
+        now = run.now
+        for task in run.finished:
+            definition = getattr(task.task_spec, "event_definition", None)
+            if isinstance(definition, TimerEventDefinition):
+                due = task._get_internal_data("event_value")
+                attached = None
+                if task.parent is not None and isinstance(task.parent.task_spec, BoundaryEventSplit):
+                    attached = next((c for c in task.parent.children
+                                     if isinstance(c.task_spec, UserTask)), None)
+                row = rows.get(str(attached.id)) if attached is not None else None
+                result.events.append(eventlog.append(
+                    session, type="timer_fired", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
+                    task_id=row.id if row else None,
+                    data={"element": task.task_spec.bpmn_id, "due": due}))
+                if row is not None and row.overdue_at is None:
+                    row.overdue_at = now
+                    result.overdue.append(row)
+                    result.events.append(eventlog.append(
+                        session, type="overdue", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
+                        task_id=row.id, data={"bpmn_id": row.bpmn_id, "name": row.name, "lane": row.lane,
+                                              "due": row.due_at, "claimed_by": row.claimed_by}))
+            elif isinstance(task.task_spec, ThrowingEvent) and isinstance(definition, SignalEventDefinition):
+                result.signals.append(definition.name)
+                result.events.append(eventlog.append(
+                    session, type="signal_thrown", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
+                    data={"element": task.task_spec.bpmn_id, "signal": definition.name}))
+        run.finished_ends.extend(t for t in run.finished if isinstance(t.task_spec, EndEvent))
+        run.finished.clear()
+
+    @staticmethod
+    def _ready_rows(session: Session, instance: Instance) -> dict[str, TaskRow]:
+        return {r.id: r for r in session.execute(
+            select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.state == "ready")).scalars()}
 
     @staticmethod
     def _due_of(task) -> datetime | None:
         parent = task.parent
         if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
             return None
-        dues = [d for d in (_timer_due(c) for c in parent.children if c is not task) if d is not None]
+        dues = [d for d in (_timer_due(c, waiting_only=False) for c in parent.children if c is not task)
+                if d is not None]
         return min(dues) if dues else None

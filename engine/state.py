@@ -5,7 +5,7 @@
 * SpiffWorkflow keeps every finished task in its tree, so a case that loops through revisions grows
   without bound (and eventually hits ``RecursionError``). The event log is our history of record, so
   after every action :func:`prune` drops the finished part of the tree that no live task depends on.
-* SpiffWorkflow's timer definitions read ``datetime.now()``; ours read the clock of the script engine
+* SpiffWorkflow's timer definitions read the wall clock; ours read the clock of the script engine
   that runs the workflow, so tests, the worker and replay control time.
 """
 from __future__ import annotations

@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
+
 from engine.expressions import FunctionRegistry
 
 __all__ = [

@@ -314,7 +314,7 @@ def _clean_url_field(f: FormField, value: Any, ctx: _Context) -> str:
 
 def _accepted_kinds(f: FormField) -> frozenset[str] | None:
     raw = (f.constraints.get("accept") or "").strip()
-    if not raw:
+    if not raw or raw.lower() == "any":
         return None
     kinds = frozenset(k.strip().lower() for k in raw.split(",") if k.strip())
     unknown = kinds - FILE_KINDS

@@ -6,10 +6,10 @@ the transaction, so a refused action leaves the database as it was.
 from __future__ import annotations
 
 import logging
-from functools import cache
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -33,7 +33,7 @@ from .files import resolver
 from .forms import FieldError, FormInvalid, form_definition_problems, validate_form
 from .models import Team, User, UserRole
 from .register import ensure_entry
-from .roles import LANE_ROLES, ROLE_LANES, TEAM_LANES, check_role, lanes_of
+from .roles import LANE_ROLES, TEAM_LANES, check_role, lanes_of
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +265,8 @@ class Alur:
             raise SelfApproval("Anda menyerahkan dokumentasi kasus ini, jadi tidak dapat memutuskannya sendiri.")
         now = self.clock.now()
         fields = self.form_of(session, row)
-        cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id), platforms=self.settings.platforms, now=now)
+        cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id),
+                                platforms=self.settings.platforms, now=now)
         self._sop_rules(row, cleaned)
         if row.bpmn_id == SUBMIT_TASK:
             entry = ensure_entry(session, row.instance_id, self.settings.register_format, now)

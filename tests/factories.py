@@ -68,9 +68,12 @@ FORMS = {
     "setuju": {"keputusan_pimred": "setuju", "pertimbangan": "Layak diunggah."},
     "revisi": {"keputusan_pimred": "revisi", "pertimbangan": "Perbaiki caption."},
     "tolak": {"keputusan_pimred": "tolak", "pertimbangan": "Tidak sesuai kebutuhan."},
-    "unggah": {"publikasi": [{"platform": "Instagram", "url": "https://www.instagram.com/p/abc123/",
-                              "waktu": "2025-05-07T10:00:00+07:00"}], "catatan_unggah": ""},
 }
+
+
+def unggah_form(now) -> dict:
+    return {"publikasi": [{"platform": "Instagram", "url": "https://www.instagram.com/p/abc123/",
+                           "waktu": now.isoformat()}], "catatan_unggah": ""}
 
 
 @dataclass
@@ -99,6 +102,8 @@ class Case:
             u = user(s, who)
             if form == "submit":
                 form = step1_form(self.system, s, who)
+            elif form == "unggah":
+                form = unggah_form(self.system.alur.clock.now())
             elif isinstance(form, str):
                 form = FORMS[form]
             if claim:

@@ -106,7 +106,8 @@ def test_concurrent_writer_detected_at_flush(system, tx):
         from tests.factories import step1_form
 
         form = step1_form(system, s)
-        s.get(Instance, case.instance_id)  # loaded at version v ...
+        loaded = s.get(Instance, case.instance_id)  # loaded at version v ...
+        assert loaded.lock_version >= 1
         s.execute(text("UPDATE instance SET lock_version = lock_version + 1 WHERE id = :i"),
                   {"i": case.instance_id})  # ... someone else saves v+1
         system.alur.complete(s, user(s, "tim"), case.task_id, form)
@@ -126,7 +127,8 @@ def test_bad_input_changes_nothing(system, tx, scenario):
         with tx() as s:  # "tim" also holds the pimred role in this scenario
             from process.models import UserRole
 
-            user(s, "tim").role_rows.append(UserRole(role="pimred"))
+            tim = user(s, "tim")
+            tim.role_rows.append(UserRole(role="pimred"))
             alur.claim(s, user(s, "tim"), case.task_id)
     if scenario == "not_ready":
         old = case.task_id

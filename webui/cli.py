@@ -6,7 +6,7 @@ import random
 import secrets
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 import click
 from sqlalchemy import func, select
@@ -212,6 +212,24 @@ def simulate(cases: int, revisions: int, seed: int) -> None:
     click.echo(f"({actions} task completions in {elapsed:.1f} s, {1000 * elapsed / max(actions, 1):.1f} ms each "
                f"incl. set-up; {total} cases in the database)", err=True)
     click.echo(f"simulated {cases} cases: {published} published, {rejected} rejected, {overdue} overdue")
+
+
+@main.group()
+def audit() -> None:
+    """Check the history of record."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Verify the whole hash chain of the event log; name the first event that does not match."""
+    from engine import eventlog
+
+    system = _system()
+    with transaction(system.sessions) as session:
+        report = eventlog.verify(session)
+    if not report.ok:
+        _fail(f"event log NOT intact after {report.checked} events: {report.problem}")
+    click.echo(f"event log intact: {report.checked} events verified")
 
 
 @main.command()

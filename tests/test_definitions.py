@@ -1,0 +1,154 @@
+"""Diagrams are checked before anything runs: unsafe expressions, unsafe XML, SOP rules."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from lxml import etree
+from sqlalchemy import func, select
+
+from engine.errors import InvalidDefinition
+from engine.models import Definition
+from tests.conftest import DIAGRAM
+from tests.factories import Case, make_users
+
+NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "camunda": "http://camunda.org/schema/1.0/bpmn"}
+
+
+def diagram_with(edit) -> bytes:
+    tree = etree.fromstring(DIAGRAM.read_bytes())
+    edit(tree)
+    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+
+
+def set_condition(flow_id, text):
+    def edit(tree):
+        tree.find(f".//bpmn:sequenceFlow[@id='{flow_id}']/bpmn:conditionExpression", NS).text = text
+    return edit
+
+
+def set_timer(event_id, text):
+    def edit(tree):
+        tree.find(f".//bpmn:boundaryEvent[@id='{event_id}']//bpmn:timeDate", NS).text = text
+    return edit
+
+
+def add_script_task(text):
+    def edit(tree):
+        process = tree.find(".//bpmn:process", NS)
+        task = etree.SubElement(process, f"{{{NS['bpmn']}}}scriptTask", id="Script_Payload")
+        etree.SubElement(task, f"{{{NS['bpmn']}}}script").text = text
+    return edit
+
+
+def add_property(value):
+    def edit(tree):
+        task = tree.find(".//bpmn:userTask[@id='Task_Terima']", NS)
+        ext = task.find("bpmn:extensionElements", NS)
+        props = etree.SubElement(ext, f"{{{NS['camunda']}}}properties")
+        etree.SubElement(props, f"{{{NS['camunda']}}}property", name="x", value=value)
+    return edit
+
+
+PAYLOADS = [
+    "__import__('os').system('touch {m}')",
+    "open('{m}', 'w')",
+    "getattr(__import__('os'), 'system')('touch {m}')",
+    "exec(\"open('{m}','w')\")",
+    "().__class__.__bases__[0].__subclasses__()",
+    "[open('{m}','w') for _ in [1]]",
+    "(lambda: open('{m}','w'))()",
+    "f\"{{open('{m}','w')}}\"",
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize("where, element", [
+    (lambda p: set_condition("Flow_Tolak", p), "Flow_Tolak"),
+    (lambda p: set_timer("Timer_Koreksi", p), "Timer_Koreksi"),
+    (lambda p: add_script_task(p), "Script_Payload"),
+])
+def test_payloads_refused_at_validation_naming_the_element(system, tmp_path, payload, where, element):
+    marker = tmp_path / "MARKER"
+    xml = diagram_with(where(payload.format(m=marker)))
+    with pytest.raises(InvalidDefinition) as info:
+        system.alur.engine.validate(xml)
+    assert element in [eid for eid, _msg in info.value.problems]
+    assert not marker.exists()
+
+
+def test_extension_property_expression_refused(system):
+    with pytest.raises(InvalidDefinition) as info:
+        system.alur.engine.validate(diagram_with(add_property("${Runtime.getRuntime().exec('id')}")))
+    assert "Task_Terima" in [eid for eid, _ in info.value.problems]
+
+
+def test_form_field_named_builtins_refused(system):
+    def edit(tree):
+        tree.find(".//camunda:formField[@id='pertimbangan']", NS).set("id", "__builtins__")
+    with pytest.raises(InvalidDefinition) as info:
+        system.alur.engine.validate(diagram_with(edit))
+    assert "Task_Putuskan" in [eid for eid, _ in info.value.problems]
+
+
+@pytest.mark.parametrize("xml", [
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;'
+    b'&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+    b'<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">&lol3;</definitions>',
+    b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    b'<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">&x;</definitions>',
+    b"<definitions" + b" " * (3 * 1024 * 1024) + b"/>",
+    b"not xml at all",
+])
+def test_hostile_xml_refused_quickly(system, xml):
+    started = time.perf_counter()
+    with pytest.raises(InvalidDefinition) as info:
+        system.alur.engine.validate(xml)
+    assert time.perf_counter() - started < 2
+    assert info.value.problems
+
+
+def test_sop_rules_at_deploy(system):
+    def edit(tree):
+        lane = tree.find(".//bpmn:lane[@name='Admin Medsos']", NS)
+        lane.set("name", "Humas")
+    with pytest.raises(InvalidDefinition) as info:
+        system.alur.engine.validate(diagram_with(edit))
+    ids = [eid for eid, _ in info.value.problems]
+    assert "Task_Terima" in ids and "Task_Unggah" in ids
+
+
+def test_unsafe_definition_refused_changes_nothing(system, tx):
+    make_users(system, tx)
+    with pytest.raises(InvalidDefinition), tx() as s:
+        system.alur.engine.deploy(s, diagram_with(set_condition("Flow_Tolak", "__import__('os')")), actor="owner")
+    with tx() as s:
+        assert s.execute(select(func.count()).select_from(Definition)).scalar() == 1
+
+
+def test_runtime_check_catches_a_tampered_definition(system, tx, tmp_path):
+    """A stored diagram altered behind our back is checked again when it is loaded."""
+    make_users(system, tx)
+    marker = tmp_path / "MARKER"
+    payload = f"__import__('os').system('touch {marker}')"
+    case = Case.start(system, tx)
+    case.do("tim", "submit")
+    with tx() as s:
+        d = s.execute(select(Definition)).scalar_one()
+        d.xml = diagram_with(set_condition("Flow_AdminTerima", payload)).decode()
+        d.sha256 = "tampered"
+    with pytest.raises(InvalidDefinition):
+        case.do("admin", "terima")
+    assert not marker.exists()
+
+
+def test_deploy_versions(system, tx):
+    engine = system.alur.engine
+    xml = DIAGRAM.read_bytes()
+    with tx() as s:
+        first = system.alur.ensure_definition(s)
+        assert first.version == 1
+        assert engine.deploy(s, xml, actor="owner").id == first.id  # same content: same version
+        changed = xml.replace(b"akhir_hari(tanggal_pengumpulan, 1)", b"akhir_hari(tanggal_pengumpulan, 2)", 1)
+        second = engine.deploy(s, changed, actor="owner")
+        assert second.version == 2

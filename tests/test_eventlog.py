@@ -1,0 +1,77 @@
+"""The hash chain detects an edited, deleted or inserted event and names it."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from engine import eventlog
+from tests.factories import Case, make_users
+
+
+@pytest.fixture
+def walked(system, tx):
+    make_users(system, tx)
+    case = Case.start(system, tx)
+    case.do("tim", "submit")
+    case.do("admin", "terima")
+    with tx() as s:
+        report = eventlog.verify(s)
+    assert report.ok and report.checked > 10
+    return report.checked
+
+
+def _verify(tx):
+    with tx() as s:
+        return eventlog.verify(s)
+
+
+def test_edit_detected(tx, walked):
+    with tx() as s:
+        s.execute(text("UPDATE event SET payload = payload || ' ' WHERE seq = 12"))
+    report = _verify(tx)
+    assert not report.ok and report.first_bad_seq == 12 and "altered" in report.problem
+
+
+def test_actor_edit_detected(tx, walked):
+    with tx() as s:
+        s.execute(text("UPDATE event SET actor = 'someone' WHERE seq = 5"))
+    assert _verify(tx).first_bad_seq == 5
+
+
+def test_delete_detected(tx, walked):
+    with tx() as s:
+        s.execute(text("DELETE FROM event WHERE seq = 7"))
+    report = _verify(tx)
+    assert not report.ok and report.first_bad_seq == 7 and "missing" in report.problem
+
+
+def test_delete_of_the_tail_detected(tx, walked):
+    with tx() as s:
+        s.execute(text("DELETE FROM event WHERE seq = :n"), {"n": walked})
+    report = _verify(tx)
+    assert not report.ok and report.first_bad_seq == walked
+
+
+def test_insert_detected(tx, walked):
+    with tx() as s:
+        s.execute(text("UPDATE event SET seq = seq + 1000 WHERE seq >= 9"))
+        s.execute(text("INSERT INTO event (seq, instance_id, task_id, type, actor, at, payload, prev_hash, hash) "
+                       "SELECT 9, instance_id, task_id, type, 'mallory', at, payload, prev_hash, hash "
+                       "FROM event WHERE seq = 8"))
+        s.execute(text("UPDATE event SET seq = seq - 999 WHERE seq >= 1009"))
+    report = _verify(tx)
+    assert not report.ok and report.first_bad_seq == 9
+
+
+def test_cli_verify(system, tx, walked, monkeypatch, settings):
+    from webui.cli import main
+
+    monkeypatch.setenv("ALUR_DATABASE_URL", settings.database_url)
+    runner = CliRunner()
+    ok = runner.invoke(main, ["audit", "verify"])
+    assert ok.exit_code == 0 and f"{walked} events" in ok.output
+    with tx() as s:
+        s.execute(text("UPDATE event SET payload = '{}' WHERE seq = 3"))
+    bad = runner.invoke(main, ["audit", "verify"])
+    assert bad.exit_code != 0 and "#3" in bad.output
