@@ -15,6 +15,8 @@ from .models import Base, ChainHead
 def make_engine(url: str, **kwargs) -> Engine:
     """A SQLAlchemy engine. SQLite gets WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE``
     (write transactions must not be upgraded from read ones, which SQLite can refuse under load)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3 is the driver we ship
     if url.startswith("sqlite"):
         eng = create_engine(url, connect_args={"timeout": 30, "isolation_level": None}, **kwargs)
 

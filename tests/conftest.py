@@ -24,8 +24,6 @@ DIAGRAM = ROOT / "bpmn" / "alur_pengunggahan.bpmn"
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("ALUR_TEST_DATABASE_URL")
     if url:
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         eng = make_engine(url)
         Base.metadata.drop_all(eng)
         eng.dispose()

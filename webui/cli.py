@@ -44,11 +44,11 @@ def main(verbose: bool) -> None:
 @main.command("init-db")
 def init_db() -> None:
     """Create the tables and deploy the bundled diagram (safe to run again)."""
-    system = _system()
-    init_database(system)
-    with transaction(system.sessions) as session:
-        definition = system.alur.ensure_definition(session)
-        click.echo(f"database ready: {system.settings.database_url.split('@')[-1]}; "
+    with _system() as system:
+        init_database(system)
+        with transaction(system.sessions) as session:
+            definition = system.alur.ensure_definition(session)
+    click.echo(f"database ready: {system.settings.database_url.split('@')[-1]}; "
                    f"process {definition.process_key} version {definition.version}")
 
 
@@ -69,9 +69,8 @@ def user_add(name: str, roles: tuple[str, ...], password_stdin: bool, team: str 
     if not password_stdin:
         _fail("give the password on standard input with --password-stdin")
     password = sys.stdin.readline().rstrip("\n")
-    system = _system()
     try:
-        with transaction(system.sessions) as session:
+        with _system() as system, transaction(system.sessions) as session:
             if team:
                 system.alur.team(session, team, create=True)
             system.alur.add_user(session, name, password, roles, full_name=full_name, team_code=team,
@@ -89,15 +88,15 @@ def worker(mode: str | None, interval: float) -> None:
     """Fire due deadline timers."""
     if mode is None:
         _fail("choose --once or --loop")
-    system = _system()
-    while True:
-        with transaction(system.sessions) as session:
-            fired = system.alur.fire_due_timers(session)
-        if fired:
-            click.echo(f"fired timers of {len(fired)} case(s)")
-        if mode == "once":
-            return
-        time.sleep(interval)
+    with _system() as system:
+        while True:
+            with transaction(system.sessions) as session:
+                fired = system.alur.fire_due_timers(session)
+            if fired:
+                click.echo(f"fired timers of {len(fired)} case(s)")
+            if mode == "once":
+                return
+            time.sleep(interval)
 
 
 def _tiny_png(rng: random.Random) -> bytes:
@@ -200,6 +199,7 @@ def simulate(cases: int, revisions: int, seed: int) -> None:
                 published += 1
             clock.advance(hours=rng.randint(1, 12))
     except (EngineError, FormInvalid) as exc:
+        system.dispose()
         _fail(f"simulation stopped: {exc}")
     elapsed = time.perf_counter() - started
     with system.sessions() as session:
@@ -209,6 +209,7 @@ def simulate(cases: int, revisions: int, seed: int) -> None:
         actions = session.execute(select(func.count(TaskRow.id)).where(
             TaskRow.instance_id >= first_instance, TaskRow.state == "completed")).scalar()
         total = session.execute(select(func.count(Instance.id))).scalar()
+    system.dispose()
     click.echo(f"({actions} task completions in {elapsed:.1f} s, {1000 * elapsed / max(actions, 1):.1f} ms each "
                f"incl. set-up; {total} cases in the database)", err=True)
     click.echo(f"simulated {cases} cases: {published} published, {rejected} rejected, {overdue} overdue")
@@ -224,8 +225,7 @@ def audit_verify() -> None:
     """Verify the whole hash chain of the event log; name the first event that does not match."""
     from engine import eventlog
 
-    system = _system()
-    with transaction(system.sessions) as session:
+    with _system() as system, transaction(system.sessions) as session:
         report = eventlog.verify(session)
     if not report.ok:
         _fail(f"event log NOT intact after {report.checked} events: {report.problem}")

@@ -23,6 +23,12 @@ class System:
     def dispose(self) -> None:
         self.db.dispose()
 
+    def __enter__(self) -> System:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.dispose()
+
 
 def build_system(settings: Settings, clock: Clock | None = None) -> System:
     if settings.database_url.startswith("sqlite:///"):
