@@ -1,18 +1,106 @@
 """Flask front end of Alur Medsos."""
 from __future__ import annotations
 
-from flask import Flask
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, redirect, url_for
+from flask_login import current_user
 
 from process.config import Settings
 
+from . import db as request_db
+from . import errors
+from .extensions import babel, csrf, limiter, login_manager
 from .wiring import System, build_system
 
+#: No inline scripts, no third-party origins. bpmn-js sets inline style attributes on SVG, hence
+#: 'unsafe-inline' for styles only.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+       "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+       "frame-ancestors 'none'")
 
-def create_app(settings: Settings | None = None, system: System | None = None) -> Flask:
+
+def _secret_key(instance_dir: Path) -> str:
+    """ALUR_SECRET_KEY, else a random key kept (owner-only) in the instance folder."""
+    if os.environ.get("ALUR_SECRET_KEY"):
+        return os.environ["ALUR_SECRET_KEY"]
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    path = instance_dir / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(settings: Settings | None = None, system: System | None = None, config: dict | None = None) -> Flask:
     """The application factory: nothing is read or connected at import time."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__)
     system = system or build_system(settings or Settings.from_env())
     app.extensions["alur"] = system
+    instance_dir = Path(os.environ.get("ALUR_INSTANCE_DIR") or Path.cwd() / "instance")
+    app.config.update(
+        SECRET_KEY=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("ALUR_HTTPS", "") == "1",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=system.settings.max_other_bytes + 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE="id",
+        BABEL_DEFAULT_TIMEZONE="Asia/Jakarta",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).with_name("translations")),
+        RATELIMIT_STORAGE_URI=os.environ.get("ALUR_RATELIMIT_STORAGE", "memory://"),
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    if config:
+        app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance_dir)
+
+    from .auth import bp as auth_bp
+    from .auth import select_locale
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    request_db.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth_bp)
+    for name in ("inbox", "tasks", "cases", "files", "admin", "api"):
+        _register_if_present(app, name)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    @app.context_processor
+    def _globals():
+        from flask_babel import get_locale
+
+        from process.roles import ROLE_LABELS
+
+        unread = 0
+        if current_user.is_authenticated:
+            from sqlalchemy import func, select
+
+            from process.models import Notification
+
+            unread = request_db.db().execute(
+                select(func.count()).select_from(Notification)
+                .where(Notification.user_id == current_user.user.id, Notification.read_at.is_(None))).scalar()
+        return {"ROLE_LABELS": ROLE_LABELS, "current_locale": str(get_locale()), "unread_count": unread,
+                "url_rules": app.view_functions.keys(), "sop_number": "Nomor 21 Tahun 2025"}
 
     @app.get("/healthz")
     def healthz():
@@ -20,8 +108,21 @@ def create_app(settings: Settings | None = None, system: System | None = None) -
 
     @app.get("/")
     def index():
-        return ("<!doctype html><html lang='id'><meta charset='utf-8'><title>Alur Medsos</title>"
-                "<h1>Alur Pengunggahan Konten Media Sosial</h1>"
-                "<p>SOP Nomor 21 Tahun 2025 — KPU Provinsi Sumatera Barat.</p>")
+        if current_user.is_authenticated and "inbox" in app.blueprints:
+            return redirect(url_for("inbox.index"))
+        return redirect(url_for("auth.login"))
 
     return app
+
+
+def _register_if_present(app: Flask, name: str) -> None:
+    """Feature blueprints live in their own modules (``webui/<name>.py`` exposing ``bp``)."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__name__}.{name}":
+            return
+        raise
+    app.register_blueprint(module.bp)

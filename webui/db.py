@@ -1,0 +1,51 @@
+"""One database transaction per request: opened on first use, committed when the response is a
+success, rolled back otherwise (and always on an exception)."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, g
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from .wiring import System
+
+log = logging.getLogger(__name__)
+
+
+def system() -> System:
+    return current_app.extensions["alur"]
+
+
+def db() -> Session:
+    if "db" not in g:
+        g.db = system().sessions()
+    return g.db
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _finish(response):
+        session = g.get("db")
+        if session is None:
+            return response
+        if response.status_code >= 400:
+            session.rollback()
+            return response
+        try:
+            session.commit()
+        except SQLAlchemyError:
+            session.rollback()
+            log.exception("commit failed")
+            from .errors import conflict_response
+
+            return conflict_response()
+        return response
+
+    @app.teardown_request
+    def _close(exc):
+        session = g.pop("db", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()

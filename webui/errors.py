@@ -1,0 +1,116 @@
+"""Typed errors → HTTP, in one place. JSON under /api/, an HTML page elsewhere; never a 500 for bad input."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import (
+    AlreadyClaimed,
+    EngineError,
+    ExecutionFailed,
+    InvalidData,
+    InvalidDefinition,
+    NotFound,
+    StaleInstance,
+    TaskNotReady,
+)
+from process.errors import BadRequest, NotClaimed, NotPermitted
+from process.forms import FormInvalid
+
+log = logging.getLogger(__name__)
+
+#: (status, message in the user's language) per error class; the most specific class wins.
+STATUS = [
+    (NotFound, 404, _l("Data yang diminta tidak ditemukan.")),
+    (NotPermitted, 403, _l("Anda tidak berhak melakukan tindakan ini.")),
+    (NotClaimed, 409, _l("Tugas ini harus Anda ambil terlebih dahulu, atau sedang dipegang orang lain.")),
+    (AlreadyClaimed, 409, _l("Tugas ini sudah diambil orang lain.")),
+    (TaskNotReady, 409, _l("Tugas ini sudah tidak menunggu tindakan.")),
+    (StaleInstance, 409, _l("Kasus ini baru saja diubah orang lain. Muat ulang halaman lalu coba lagi.")),
+    (InvalidDefinition, 422, _l("Diagram tidak dapat diterima.")),
+    (InvalidData, 422, _l("Data tidak dapat diterima.")),
+    (ExecutionFailed, 422, _l("Proses tidak dapat dilanjutkan dengan data ini.")),
+    (BadRequest, 422, _l("Permintaan tidak dapat diproses.")),
+]
+
+HTTP_MESSAGES = {
+    400: _l("Permintaan tidak valid."),
+    401: _l("Silakan masuk terlebih dahulu."),
+    403: _l("Anda tidak berhak membuka halaman ini."),
+    404: _l("Halaman tidak ditemukan."),
+    405: _l("Metode tidak diizinkan."),
+    409: _l("Terjadi konflik dengan perubahan lain. Muat ulang lalu coba lagi."),
+    413: _l("Berkas terlalu besar."),
+    422: _l("Data tidak dapat diproses."),
+    429: _l("Terlalu banyak percobaan. Tunggu sebentar lalu coba lagi."),
+    500: _l("Terjadi kesalahan pada server."),
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, code: str, message: str, fields: list[dict] | None = None):
+    if wants_json():
+        body = {"error": {"code": code, "message": str(message)}}
+        if fields:
+            body["error"]["fields"] = fields
+        return jsonify(body), status
+    return render_template("errors/error.html", status=status, code=code, message=message, fields=fields), status
+
+
+def engine_error_message(exc: EngineError) -> tuple[int, str]:
+    for cls, status, generic in STATUS:
+        if isinstance(exc, cls):
+            # Messages written by the SOP layer are already in Bahasa Indonesia; the engine's are not.
+            specific = exc.message if exc.__class__.__module__.startswith("process") else None
+            if isinstance(exc, BadRequest):
+                specific = exc.message
+            if specific and str(get_locale()) == "id":
+                return status, specific
+            return status, str(generic)
+    return 422, str(HTTP_MESSAGES[422])
+
+
+def form_errors(exc: FormInvalid) -> list[dict]:
+    return [{"field": e.field, "code": e.code, "message": e.message} for e in exc.errors]
+
+
+def conflict_response():
+    return error_response(409, "conflict", HTTP_MESSAGES[409])
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(EngineError)
+    def _engine_error(exc: EngineError):
+        status, message = engine_error_message(exc)
+        fields = None
+        if isinstance(exc, InvalidDefinition):
+            fields = [{"element_id": eid, "message": msg} for eid, msg in exc.problems]
+        return error_response(status, exc.code, message, fields)
+
+    @app.errorhandler(FormInvalid)
+    def _form_invalid(exc: FormInvalid):
+        return error_response(422, "form_invalid", str(exc), form_errors(exc))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return error_response(400, "csrf", _l("Formulir kedaluwarsa atau tidak sah. Muat ulang halaman lalu "
+                                              "kirim kembali."))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        status = exc.code or 500
+        message = HTTP_MESSAGES.get(status, exc.description)
+        return error_response(status, exc.name.lower().replace(" ", "_"), message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "internal", HTTP_MESSAGES[500])
