@@ -77,3 +77,30 @@ def alur(system):
 def tx(system):
     """Run a block in its own transaction, like one request: ``with tx() as s: ...``."""
     return lambda: transaction(system.sessions)
+
+
+@pytest.fixture
+def app(system):
+    """The Flask app on the test database; CSRF off here (tests/test_web_security.py turns it on)."""
+    from webui import create_app
+
+    return create_app(system=system, config={"SECRET_KEY": "test-secret", "TESTING": True,
+                                             "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def login(app):
+    """``login("tim")`` → a test client logged in as that user (password from tests/factories.py)."""
+
+    def _login(username: str, password: str | None = None):
+        c = app.test_client()
+        resp = c.post("/masuk", data={"username": username, "password": password or f"rahasia-{username}"})
+        assert resp.status_code == 302, resp.data[:500]
+        return c
+
+    return _login

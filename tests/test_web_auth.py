@@ -1,22 +1,7 @@
 """Login, logout, language, security headers."""
 from __future__ import annotations
 
-import pytest
-
 from tests.factories import make_users
-from webui import create_app
-
-
-@pytest.fixture
-def app(system):
-    app = create_app(system=system, config={"SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                                            "RATELIMIT_ENABLED": False})
-    return app
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def test_login_page_and_headers(client):
