@@ -50,11 +50,7 @@ def append(session: Session, *, type: str, at: datetime, actor: str | None = Non
            instance_id: int | None = None, task_id: str | None = None,
            data: dict | None = None) -> EventRow:
     """Append one event at the end of the chain (inside the caller's transaction)."""
-    head = session.execute(
-        select(ChainHead).where(ChainHead.id == 1).with_for_update()
-    ).scalar_one_or_none()
-    if head is None:
-        raise RuntimeError("event chain head missing: run `alur init-db` first")
+    head = _locked_head(session)
     payload = canonical_json(data or {})
     at = at.astimezone(UTC)
     seq = head.seq + 1
@@ -65,6 +61,21 @@ def append(session: Session, *, type: str, at: datetime, actor: str | None = Non
     head.seq = seq
     head.hash = digest
     return row
+
+
+def _locked_head(session: Session) -> ChainHead:
+    """The head row, locked once per transaction (later appends in it reuse the lock)."""
+    transaction = session.get_transaction()
+    cached = session.info.get("alur_chain_head")
+    if cached is not None and cached[0] is transaction:
+        return cached[1]
+    head = session.execute(
+        select(ChainHead).where(ChainHead.id == 1).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        raise RuntimeError("event chain head missing: run `alur init-db` first")
+    session.info["alur_chain_head"] = (transaction, head)
+    return head
 
 
 @dataclass(frozen=True)
