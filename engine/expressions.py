@@ -187,6 +187,27 @@ def _is_int_constant(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and type(node.value) is int
 
 
+def _literal_size(node: ast.AST) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is str:
+        return len(node.value)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return len(node.elts)
+    return None
+
+
+def _check_repetition(node: ast.BinOp) -> None:
+    """A string or list literal may only be repeated a literal number of times, within the size limit."""
+    for seq, count in ((node.left, node.right), (node.right, node.left)):
+        size = _literal_size(seq)
+        if size is None:
+            continue
+        if not _is_int_constant(count):
+            raise UnsafeExpression("repeating a string or list needs a number literal as count")
+        times = count.value if isinstance(count, ast.Constant) else 0
+        if size * max(times, 0) > MAX_SIZE:
+            raise ExpressionLimitExceeded(f"repetition would build more than {MAX_SIZE} items")
+
+
 def _check(node: ast.AST, functions: FunctionRegistry, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise ExpressionLimitExceeded(f"expression is nested too deeply (more than {MAX_DEPTH} levels)")
@@ -213,9 +234,15 @@ def _check(node: ast.AST, functions: FunctionRegistry, depth: int = 0) -> None:
             raise UnsafeExpression(f"operator '{_OP_SYMBOLS.get(type(node.op), '?')}' is not allowed")
         if isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) and type(node.left.value) is str:
             raise UnsafeExpression("'%' formatting of strings is not allowed")
-        if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) \
-                and type(node.right.value) in (int, float) and abs(node.right.value) > MAX_POW_EXPONENT:
-            raise ExpressionLimitExceeded(f"'**' exponent is limited to {MAX_POW_EXPONENT}")
+        if isinstance(node.op, ast.Pow):
+            # Refused before deploy, not only when run: the exponent must be a small literal.
+            exponent = node.right.operand if isinstance(node.right, ast.UnaryOp) else node.right
+            if not (isinstance(exponent, ast.Constant) and type(exponent.value) in (int, float)):
+                raise UnsafeExpression("'**' needs a number literal as exponent")
+            if abs(exponent.value) > MAX_POW_EXPONENT:
+                raise ExpressionLimitExceeded(f"'**' exponent is limited to {MAX_POW_EXPONENT}")
+        if isinstance(node.op, ast.Mult):
+            _check_repetition(node)
         children = [node.left, node.right]
     elif t is ast.Compare:
         for op, right in zip(node.ops, node.comparators):

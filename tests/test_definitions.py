@@ -52,6 +52,13 @@ def add_property(value):
 
 PAYLOADS = [
     "__import__('os').system('touch {m}')",
+    "tanggal_kegiatan.__class__",
+    "10**10**10",
+    "'a' * 10**9",
+    "[1] * 10**9",
+    "(w := open('{m}', 'w'))",
+    "'{{0.__class__}}'.format(tanggal_kegiatan)",
+    "__builtins__",
     "open('{m}', 'w')",
     "getattr(__import__('os'), 'system')('touch {m}')",
     "exec(\"open('{m}','w')\")",

@@ -253,12 +253,26 @@ def test_refusals_name_the_construct(source, reason):
     "(10**6) ** 64 * 10**6 ** 64", "2 ** 64 * 2 ** 64 * 2", "1000000.0 ** 64",
     "round(1, -10**9)", "int('9' * 100)",
 ])
-def test_run_time_limits_refuse_quickly(source):
-    check_expression(source)  # well-formed: only the values are too big
+def test_size_bombs_refuse_quickly(source):
+    """Refused by the static check where the literals give it away, else at run time before allocating."""
     start = time.perf_counter()
-    with pytest.raises(ExpressionLimitExceeded):
+    with pytest.raises(UnsafeExpression):
+        check_expression(source)
         evaluate(source, DATA)
     assert time.perf_counter() - start < 0.5
+
+
+@pytest.mark.parametrize("source", ["10**10**10", '"a" * 10**9', "[1] * 10**9", "x ** y", '"ab" * 100000'])
+def test_literal_bombs_refused_before_deploy(source):
+    with pytest.raises(UnsafeExpression):
+        check_expression(source)
+
+
+@pytest.mark.parametrize("source", ["x * 10**9", "y * x"])
+def test_data_dependent_sizes_refused_at_run_time(source):
+    check_expression(source)
+    with pytest.raises(ExpressionLimitExceeded):
+        evaluate(source, {"x": "ab", "y": 10**9})
 
 
 def test_growth_through_script_variables_is_bounded():
