@@ -71,6 +71,17 @@ class _FixedClock:
         return self._now
 
 
+@dataclass(frozen=True)
+class MigrationCheck:
+    """Whether a case can move to another version of its process, and why not."""
+
+    instance_id: int
+    title: str
+    can_move: bool
+    reasons: tuple[str, ...]
+    tasks: tuple[str, ...]  # the human tasks it waits on
+
+
 @dataclass
 class ActionResult:
     """What one action changed, for the caller to react to (notifications, redirects)."""
@@ -348,6 +359,68 @@ class WorkflowEngine:
         run.advance(wf)
         result = ActionResult(instance)
         self._sync(session, instance, wf, run, result, actor=SYSTEM_ACTOR)
+        return result
+
+    # ------------------------------------------------------------------- migration
+    def check_migration(self, session: Session, instance: Instance, target: Definition) -> MigrationCheck:
+        """Can this case move to ``target``? Every task it waits on must still exist there."""
+        reasons: list[str] = []
+        tasks: tuple[str, ...] = ()
+        current = session.get(Definition, instance.definition_id)
+        if instance.status != "running":
+            reasons.append(f"the case is {instance.status}")
+        elif target.process_key != current.process_key:
+            reasons.append(f"version {target.version} is of another process ({target.process_key})")
+        elif target.id == current.id:
+            reasons.append(f"the case already runs on version {target.version}")
+        else:
+            wf = self.load(session, instance)
+            tasks = tuple(t.task_spec.bpmn_name or t.task_spec.bpmn_id
+                          for t in wf.get_tasks(state=TaskState.READY, manual=True))
+            reasons += self._migration_blockers(wf, target)
+        return MigrationCheck(instance.id, instance.title, not reasons, tuple(reasons), tasks)
+
+    def _migration_blockers(self, wf: BpmnWorkflow, target: Definition) -> list[str]:
+        from SpiffWorkflow.bpmn.util.diff import diff_workflow
+
+        parsed = self.parsed(target)
+        diff, _sub = diff_workflow(self.codec.registry, wf, parsed.spec, parsed.subprocess_specs)
+        reasons = []
+        for task in diff.removed:
+            if task.has_state(TaskState.NOT_FINISHED_MASK) and task.task_spec.bpmn_id and \
+                    task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
+                reasons.append(f"'{task.task_spec.bpmn_name or task.task_spec.bpmn_id}' ({task.task_spec.bpmn_id}) "
+                               f"does not exist in version {target.version}")
+        return reasons
+
+    @_stale_to_typed
+    def migrate(self, session: Session, instance_id: int, target: Definition, *, actor: str) -> ActionResult:
+        """Move one waiting case to ``target``, all or nothing; recorded as an event."""
+        from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+
+        instance = session.get(Instance, instance_id)
+        if instance is None:
+            raise NotFound(f"no case {instance_id}", instance_id=instance_id)
+        check = self.check_migration(session, instance, target)
+        if not check.can_move:
+            raise InvalidData(f"case {instance_id} cannot move: {'; '.join(check.reasons)}", reasons=check.reasons)
+        source = session.get(Definition, instance.definition_id)
+        run = _Run(self, self.clock.now())
+        wf = self._load_for_action(session, instance, run)
+        parsed = self.parsed(target)
+        diff, _sub = diff_workflow(self.codec.registry, wf, parsed.spec, parsed.subprocess_specs)
+        changed = sorted({t.task_spec.bpmn_id for t in diff.changed if t.task_spec.bpmn_id})
+        try:
+            migrate_workflow(diff, wf, parsed.spec)
+        except SpiffWorkflowException as exc:
+            raise ExecutionFailed(f"case {instance_id} could not be migrated: {str(exc).splitlines()[0]}") from exc
+        run.advance(wf)
+        instance.definition_id = target.id
+        result = ActionResult(instance)
+        result.events.append(eventlog.append(
+            session, type="case_migrated", at=run.now, actor=actor, instance_id=instance.id,
+            data={"from_version": source.version, "to_version": target.version, "changed": changed}))
+        self._sync(session, instance, wf, run, result, actor=actor)
         return result
 
     # --------------------------------------------------------------------- helpers

@@ -119,10 +119,16 @@ class StateCodec:
     def __init__(self):
         config = deepcopy(CAMUNDA_CONFIG)
         config[BpmnWorkflow] = _SpeclessWorkflowConverter
+        for original, clocked in _CLOCKED.items():  # specs are compared (migration diffs), never stored
+            config[clocked] = config[original]
         self._serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
         return self._serializer.serialize_json(workflow)
+
+    @property
+    def registry(self):
+        return self._serializer.registry
 
     def loads(self, text: str, version: str, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
         if version != self.version:
