@@ -66,6 +66,10 @@ def sniff(data: bytes) -> tuple[str, str]:
                      "WebM) atau PDF.")
 
 
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
+
+
 def store_file(session: Session, files_dir: Path, data: bytes, filename: str, *, uploaded_by: str,
                now: datetime, max_image_bytes: int, max_other_bytes: int) -> FileRecord:
     """Check and store one upload; the record is added to the caller's transaction."""
@@ -74,7 +78,7 @@ def store_file(session: Session, files_dir: Path, data: bytes, filename: str, *,
     kind, mime = sniff(data)
     limit = max_image_bytes if kind == "image" else max_other_bytes
     if len(data) > limit:
-        raise BadRequest(f"Berkas terlalu besar: {len(data) // (1024 * 1024)} MB, batas {limit // (1024 * 1024)} MB.")
+        raise BadRequest(f"Berkas terlalu besar: {_size(len(data))}, batas {_size(limit)}.")
     file_id = str(uuid.uuid4())
     stored_name = uuid.uuid4().hex
     files_dir.mkdir(parents=True, exist_ok=True)

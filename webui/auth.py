@@ -6,7 +6,6 @@ from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -99,6 +98,8 @@ def set_language(lang: str):
 
 
 def select_locale() -> str:
+    if request.path.startswith("/api/"):  # API clients say what they read in Accept-Language
+        return request.accept_languages.best_match(LANGUAGES) or "id"
     lang = session.get("lang")
     if lang in LANGUAGES:
         return lang

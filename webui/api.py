@@ -1,0 +1,389 @@
+"""JSON API under /api/v1 (OpenAPI document at /api/v1/openapi.json).
+
+Authentication is by ``Authorization: Bearer <token>`` only, never by the session cookie: a browser
+cannot be tricked into sending the header, so CSRF does not apply and the blueprint is exempt from it.
+The same services as the HTML pages enforce every rule; errors are JSON ``{"error": {"code",
+"message"}}`` (webui/errors.py), 422 with ``fields`` for form errors.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask_babel import gettext as _
+
+from engine.errors import NotFound
+from engine.forms import FormField
+from engine.models import Instance, TaskRow
+from process.casefile import can_view_case, case_view
+from process.deadlines import WIB
+from process.errors import BadRequest, NotPermitted
+from process.files import store_file
+from process.forms import FieldError, FormInvalid, blank_form_values
+from process.inbox import SCOPES, InboxItem, inbox
+from process.models import User
+from process.roles import lanes_of
+from process.services import STEP_OF, CaseInput
+
+from .auth import TOKEN_MAX_AGE, check_credentials, issue_token, user_from_token
+from .db import db, system
+from .errors import error_response
+from .extensions import csrf, limiter
+from .openapi import VERSION_KEY, build_document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+#: Endpoints reachable without a token.
+PUBLIC_ENDPOINTS = frozenset({"api.token", "api.openapi"})
+MAX_USERNAME = 100
+MAX_PASSWORD = 200
+CASE_FIELDS = ("nama_kegiatan", "tanggal_kegiatan", "tempat_kegiatan", "tim")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_ETAG_RE = re.compile(r'^(?:W/)?"?(-?\d{1,18})"?$')
+
+
+class InvalidJson(BadRequest):
+    code = "invalid_json"
+
+
+# --------------------------------------------------------------------------------------------------
+# Authentication
+# --------------------------------------------------------------------------------------------------
+
+
+def api_user() -> User:
+    """The user of the bearer token of this request."""
+    return g.api_user
+
+
+def _bearer_token() -> str | None:
+    scheme, _sep, token = (request.headers.get("Authorization") or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 1000:
+        return None
+    return token
+
+
+@bp.before_request
+def _authenticate():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    token = _bearer_token()
+    user = user_from_token(token) if token else None
+    if user is None:
+        body, status = error_response(401, "unauthorized", _(
+            "Sertakan token API yang sah: header Authorization: Bearer <token> (lihat POST /api/v1/auth/token)."))
+        body.headers["WWW-Authenticate"] = 'Bearer realm="alur-medsos"'
+        return body, status
+    g.api_user = user
+    return None
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Tokens and case data must not sit in shared caches.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --------------------------------------------------------------------------------------------------
+# Request and response helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _json_object() -> dict[str, Any]:
+    """The request body as a JSON object; 422 for anything else."""
+    if not request.is_json:
+        raise InvalidJson(_("Isi permintaan harus JSON (Content-Type: application/json)."))
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        data = None
+    if not isinstance(data, dict):
+        raise InvalidJson(_("Isi permintaan harus berupa objek JSON yang sah."))
+    return data
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(WIB).isoformat() if value.tzinfo else value.isoformat()
+    return value.isoformat()
+
+
+def _plain(value: Any) -> Any:
+    """Task data and event payloads as JSON (dates as ISO strings)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (date, datetime)):
+        return _iso(value)
+    return value
+
+
+def _now() -> datetime:
+    return system().alur.clock.now()
+
+
+def _is_overdue(due_at: datetime | None, overdue_at: datetime | None, now: datetime) -> bool:
+    return bool(overdue_at or (due_at and due_at < now))
+
+
+def _inbox_json(item: InboxItem) -> dict:
+    return {"id": item.task_id, "case_id": item.instance_id, "activity": item.activity,
+            "activity_date": _iso(item.activity_date), "step": item.step, "step_number": STEP_OF.get(item.bpmn_id),
+            "bpmn_id": item.bpmn_id, "lane": item.lane, "state": "ready", "due_at": _iso(item.due_at),
+            "overdue": item.overdue, "claimed_by": item.claimed_by, "created_at": _iso(item.created_at)}
+
+
+def _task_json(row: TaskRow, now: datetime | None = None) -> dict:
+    now = now or _now()
+    overdue = _is_overdue(row.due_at, row.overdue_at, now) if row.state == "ready" else bool(row.overdue_at)
+    return {"id": row.id, "case_id": row.instance_id, "activity": row.case_title,
+            "activity_date": _iso(row.case_date), "step": row.name, "step_number": STEP_OF.get(row.bpmn_id),
+            "bpmn_id": row.bpmn_id, "lane": row.lane, "state": row.state, "due_at": _iso(row.due_at),
+            "overdue": overdue, "claimed_by": row.claimed_by, "created_at": _iso(row.created_at),
+            "completed_at": _iso(row.completed_at), "completed_by": row.completed_by}
+
+
+def _field_json(f: FormField) -> dict:
+    return {"id": f.id, "label": f.label, "type": f.type, "required": f.required, "readonly": f.readonly,
+            "help": f.properties.get("help"), "constraints": dict(f.constraints),
+            "options": [{"id": opt_id, "label": label} for opt_id, label in f.options], "default": f.default}
+
+
+def _with_etag(response: Response, lock_version: int) -> Response:
+    response.headers["ETag"] = f'"{lock_version}"'
+    return response
+
+
+def _date_arg(name: str) -> date | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise FormInvalid([FieldError("date", name, _("%(name)s: harus tanggal dengan format TTTT-BB-HH.",
+                                                      name=name))]) from None
+
+
+def _expected_version(body: dict) -> int | None:
+    """The case's lock version the client saw: the ``_version`` key or an ``If-Match`` header."""
+    versions = []
+    if VERSION_KEY in body:
+        value = body.pop(VERSION_KEY)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise FormInvalid([FieldError("type", VERSION_KEY, _("_version: harus bilangan bulat."))])
+            versions.append(value)
+    header = (request.headers.get("If-Match") or "").strip()
+    if header and header != "*":
+        match = _ETAG_RE.match(header)
+        if match is None:
+            raise BadRequest(_("Header If-Match harus berisi lock_version kasus, mis. \"3\"."))
+        versions.append(int(match.group(1)))
+    if len(set(versions)) > 1:
+        raise BadRequest(_("_version dan If-Match berbeda."))
+    return versions[0] if versions else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Endpoints
+# --------------------------------------------------------------------------------------------------
+
+
+@bp.post("/auth/token")
+@limiter.limit("10 per minute")
+def token():
+    body = _json_object()
+    errors = []
+    values = {}
+    for name, label, limit in (("username", _("Nama pengguna"), MAX_USERNAME),
+                               ("password", _("Kata sandi"), MAX_PASSWORD)):
+        value = body.get(name)
+        if not isinstance(value, str) or not value.strip():
+            errors.append(FieldError("required", name, _("%(label)s: wajib diisi.", label=label)))
+        elif len(value) > limit:
+            errors.append(FieldError("maxlength", name, _("%(label)s: maksimal %(n)d karakter.", label=label,
+                                                          n=limit)))
+        values[name] = value
+    if errors:
+        raise FormInvalid(errors)
+    user = check_credentials(values["username"].strip(), values["password"])
+    if user is None:
+        # One answer for unknown users and wrong passwords alike: no user enumeration.
+        return error_response(401, "invalid_credentials", _("Nama pengguna atau kata sandi salah."))
+    return jsonify({"token": issue_token(user), "token_type": "Bearer", "expires_in": TOKEN_MAX_AGE})
+
+
+@bp.get("/me")
+def me():
+    user = api_user()
+    return jsonify({"username": user.username, "full_name": user.full_name, "roles": sorted(user.roles),
+                    "team": user.team.code if user.team else None})
+
+
+@bp.get("/tasks")
+def list_tasks():
+    scope = request.args.get("scope", "mine")
+    errors = []
+    if scope not in SCOPES:
+        errors.append(FieldError("enum", "scope", _("scope: pilih salah satu dari %(choices)s.",
+                                                    choices=", ".join(SCOPES))))
+    q = (request.args.get("q") or "").strip() or None
+    if q is not None and (len(q) > 100 or _CONTROL_RE.search(q)):
+        errors.append(FieldError("q", "q", _("q: maksimal 100 karakter tanpa karakter kontrol.")))
+    if errors:
+        raise FormInvalid(errors)
+    items = inbox(db(), api_user(), scope, now=_now(), q=q, date_from=_date_arg("from"), date_to=_date_arg("to"))
+    return jsonify([_inbox_json(item) for item in items])
+
+
+@bp.get("/tasks/<task_id>")
+def get_task(task_id: str):
+    session, alur, user = db(), system().alur, api_user()
+    row = alur.task(session, task_id)
+    instance = session.get(Instance, row.instance_id)
+    may_act = alur.may_act(user, row)
+    if not may_act and not can_view_case(user, instance):
+        raise NotPermitted(_("Anda tidak berhak melihat tugas ini."))
+    fields = alur.form_of(session, row)
+    data = alur.engine.task_data(session, row.id) if row.state == "ready" else {}
+    body = {**_task_json(row), "form": [_field_json(f) for f in fields],
+            "values": _plain(blank_form_values(fields, data)), "lock_version": instance.lock_version,
+            "case_status": instance.status, "may_act": may_act}
+    return _with_etag(jsonify(body), instance.lock_version)
+
+
+def _task_action(action, task_id: str, *args) -> Response:
+    row = action(db(), api_user(), task_id, *args)
+    return jsonify(_task_json(row))
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim_task(task_id: str):
+    return _task_action(system().alur.claim, task_id)
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+def unclaim_task(task_id: str):
+    return _task_action(system().alur.unclaim, task_id)
+
+
+@bp.post("/tasks/<task_id>/delegate")
+def delegate_task(task_id: str):
+    to = _json_object().get("to")
+    if not isinstance(to, str) or not to.strip() or len(to) > MAX_USERNAME:
+        raise FormInvalid([FieldError("required", "to", _("to: nama pengguna penerima wajib diisi."))])
+    return _task_action(system().alur.delegate, task_id, to.strip())
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete_task(task_id: str):
+    body = _json_object()
+    expected = _expected_version(body)
+    session = db()
+    result = system().alur.complete(session, api_user(), task_id, body, expected_version=expected)
+    session.flush()  # the lock version the client should send next
+    instance = result.instance
+    now = _now()
+    return jsonify({"case_id": instance.id, "status": instance.status, "end_event": instance.end_event,
+                    "lock_version": instance.lock_version, "ready": [_task_json(r, now) for r in result.ready]})
+
+
+@bp.post("/cases")
+def create_case():
+    body = _json_object()
+    errors = [FieldError("unknown_field", str(key)[:70], _("%(key)s: field tidak dikenal.", key=str(key)[:70]))
+              for key in body if key not in CASE_FIELDS]
+    for key in CASE_FIELDS:
+        if body.get(key) is not None and not isinstance(body[key], str):
+            errors.append(FieldError("type", key, _("%(key)s: harus berupa teks.", key=key)))
+    if errors:
+        raise FormInvalid(errors)
+    session = db()
+    result = system().alur.start_case(session, api_user(), CaseInput(
+        nama_kegiatan=body.get("nama_kegiatan") or "", tanggal_kegiatan=body.get("tanggal_kegiatan") or "",
+        tempat_kegiatan=body.get("tempat_kegiatan") or "", tim=body.get("tim") or None))
+    session.flush()
+    instance = result.instance
+    first = result.ready[0].id if result.ready else None
+    response = jsonify({"case_id": instance.id, "task_id": first, "status": instance.status,
+                        "lock_version": instance.lock_version})
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_case", case_id=instance.id)
+    return response
+
+
+@bp.get("/cases/<int:case_id>")
+def get_case(case_id: int):
+    view = case_view(db(), api_user(), case_id)
+    instance = view.instance
+    now = _now()
+    body = {
+        "id": instance.id,
+        "status": instance.status,
+        "end_event": instance.end_event,
+        "activity": instance.title,
+        "activity_date": _iso(instance.business_date),
+        "team": instance.group,
+        "register_number": view.register_number,
+        "definition_version": view.definition_version,
+        "lock_version": instance.lock_version,
+        "created_at": _iso(instance.created_at),
+        "completed_at": _iso(instance.completed_at),
+        "tasks": [_task_json(row, now) for row in view.tasks],
+        "responses": [{"step": r.step, "bpmn_id": r.bpmn_id, "lane": r.lane, "actor": r.actor, "at": _iso(r.at),
+                       "decision": r.decision, "text": r.text} for r in view.responses],
+        "attachments": [{"id": f.id, "sha256": f.sha256, "name": f.original_name, "kind": f.kind, "mime": f.mime,
+                         "size": f.size, "uploaded_by": f.uploaded_by, "uploaded_at": _iso(f.uploaded_at)}
+                        for f in view.attachments],
+        "history": [{"seq": e.seq, "type": e.type, "at": _iso(e.at), "actor": e.actor, "task_id": e.task_id,
+                     "data": _plain(e.data)} for e in view.history],
+        "data": _plain(view.data),
+    }
+    return _with_etag(jsonify(body), instance.lock_version)
+
+
+@bp.post("/files")
+def upload_file():
+    user = api_user()
+    if not lanes_of(user.roles):
+        raise NotPermitted(_("Hanya petugas yang mengerjakan langkah SOP yang dapat mengunggah berkas."))
+    upload = request.files.get("file")  # a body over MAX_CONTENT_LENGTH raises 413 here
+    if upload is None:
+        raise FormInvalid([FieldError("required", "file", _(
+            "file: wajib diisi (multipart/form-data dengan field \"file\")."))])
+    settings = system().settings
+    # Read at most one byte past the largest limit: store_file refuses what is over its kind's limit.
+    data = upload.stream.read(max(settings.max_image_bytes, settings.max_other_bytes) + 1)
+    session = db()
+    record = store_file(session, settings.files_dir, data, upload.filename or "", uploaded_by=user.actor,
+                        now=_now(), max_image_bytes=settings.max_image_bytes,
+                        max_other_bytes=settings.max_other_bytes)
+    session.flush()
+    response = jsonify({"id": record.id, "sha256": record.sha256, "size": record.size, "kind": record.kind,
+                        "mime": record.mime, "name": record.original_name})
+    response.status_code = 201
+    return response
+
+
+@bp.get("/openapi.json")
+def openapi():
+    alur = system().alur
+    try:
+        definition = alur.engine.latest(db(), alur.settings.process_key)
+        parsed, version = alur.engine.parsed(definition), definition.version
+    except NotFound:  # nothing deployed yet: describe the bundled diagram
+        parsed, version = alur.engine.validate(alur.settings.diagram_path.read_bytes()), None
+    document = build_document(parsed.user_tasks, platforms=alur.settings.platforms, definition_version=version,
+                              token_max_age=TOKEN_MAX_AGE, server_url=url_for("api.openapi").rsplit("/", 1)[0])
+    return Response(json.dumps(document, ensure_ascii=False, indent=1), mimetype="application/json")

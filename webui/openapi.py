@@ -1,0 +1,560 @@
+"""The OpenAPI 3.1 document of the JSON API (/api/v1).
+
+Plain data in, a dict out: the per-step form schemas are built from the form fields of the deployed
+diagram, so the document follows the process owner's edits without anyone touching this module.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from engine.definitions import UserTaskInfo
+from engine.forms import FormField
+from process.services import STEP_OF
+
+__all__ = ["build_document", "field_schema", "form_schema", "form_schema_name"]
+
+VERSION_KEY = "_version"
+_NAME_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+_FILE_KIND_LABEL = {"image": "foto/gambar", "video": "video", "document": "dokumen (PDF)", "other": "berkas lain"}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def form_schema_name(bpmn_id: str) -> str:
+    return "Form_" + _NAME_SAFE.sub("_", bpmn_id)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _nullable(schema: dict) -> dict:
+    """An optional scalar may also be sent as null (or left out)."""
+    schema["type"] = [schema["type"], "null"]
+    if "enum" in schema:
+        schema["enum"] = [*schema["enum"], None]
+    return schema
+
+
+def _describe(*parts: str | None) -> str | None:
+    text = " ".join(p.strip() for p in parts if p and p.strip())
+    return text or None
+
+
+def field_schema(f: FormField, platforms: Sequence[str]) -> dict:
+    """The JSON Schema of one form field as a client sends it to ``/tasks/{id}/complete``."""
+    c = f.constraints
+    notes: list[str] = []
+    t = f.type
+    schema: dict[str, Any]
+    if t in ("string", "text"):
+        schema = {"type": "string"}
+        if _int(c.get("minlength")) is not None:
+            schema["minLength"] = _int(c["minlength"])
+        if _int(c.get("maxlength")) is not None:
+            schema["maxLength"] = _int(c["maxlength"])
+        if t == "string":
+            notes.append("Satu baris.")
+    elif t == "long":
+        schema = {"type": "integer"}
+        if _int(c.get("min")) is not None:
+            schema["minimum"] = _int(c["min"])
+        if _int(c.get("max")) is not None:
+            schema["maximum"] = _int(c["max"])
+    elif t == "boolean":
+        schema = {"type": "boolean"}
+        if f.required and not f.readonly:
+            schema["const"] = True
+            notes.append("Harus dicentang (true).")
+    elif t == "date":
+        schema = {"type": "string", "format": "date"}
+        if c.get("min"):
+            notes.append(f"Tidak sebelum {c['min']}.")
+        if c.get("max"):
+            notes.append(f"Tidak setelah {c['max']}.")
+    elif t == "datetime":
+        schema = {"type": "string", "format": "date-time"}
+        notes.append("Tanpa zona waktu dibaca sebagai WIB (+07:00).")
+    elif t == "enum":
+        schema = {"type": "string", "enum": [opt_id for opt_id, _label in f.options]}
+        notes.append("Pilihan: " + "; ".join(f"{opt_id} = {label}" for opt_id, label in f.options) + ".")
+    elif t == "url":
+        schema = {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
+        if _int(c.get("maxlength")) is not None:
+            schema["maxLength"] = _int(c["maxlength"])
+    elif t == "files":
+        schema = {"type": "array", "uniqueItems": True,
+                  "items": {"type": "string", "format": "uuid", "description": "id dari POST /files"}}
+        low, high = _int(c.get("min_files")), _int(c.get("max_files"))
+        if low is None and f.required:
+            low = 1
+        if low is not None:
+            schema["minItems"] = low
+        if high is not None:
+            schema["maxItems"] = high
+        accept = (c.get("accept") or "").strip().lower()
+        if accept and accept != "any":
+            kinds = [k.strip() for k in accept.split(",") if k.strip()]
+            notes.append("Jenis berkas: " + ", ".join(_FILE_KIND_LABEL.get(k, k) for k in kinds) + ".")
+        notes.append("Id berkas yang diunggah lewat POST /files (diperiksa isinya, bukan ekstensinya).")
+    elif t == "posts":
+        schema = {"type": "array", "items": _ref("Post")}
+        low, high = _int(c.get("min_posts")), _int(c.get("max_posts"))
+        if f.required:
+            low = max(low or 1, 1)
+        if low is not None:
+            schema["minItems"] = low
+        if high is not None:
+            schema["maxItems"] = high
+        notes.append("Satu unggahan per platform (" + ", ".join(platforms) + ").")
+    else:  # a type the validator would refuse at deploy time; describe it loosely rather than fail
+        schema = {}
+    schema = {"title": f.label, **schema}
+    description = _describe(f.properties.get("help"), *notes)
+    if description:
+        schema["description"] = description
+    if f.readonly:
+        schema["readOnly"] = True
+        schema["description"] = _describe(schema.get("description"),
+                                          "Diisi oleh sistem; nilai yang dikirim diabaikan.")
+    default = _default(f)
+    if default is not None:
+        schema["default"] = default
+    if not f.required and t in ("string", "text", "long", "date", "datetime", "enum", "url"):
+        schema = _nullable(schema)
+    return schema
+
+
+def _default(f: FormField) -> Any:
+    if f.default in (None, ""):
+        return None
+    text = str(f.default).strip()
+    if f.type == "boolean":
+        return text.lower() in ("true", "on", "1")
+    if f.type == "long":
+        return _int(text)
+    if f.type in ("files", "posts"):
+        return None
+    return f.default
+
+
+def form_schema(info: UserTaskInfo, platforms: Sequence[str]) -> dict:
+    """``Form_<bpmn_id>``: the body of ``/tasks/{id}/complete`` for one user task."""
+    properties = {f.id: field_schema(f, platforms) for f in info.form}
+    properties[VERSION_KEY] = {
+        "type": "integer",
+        "description": "Opsional: lock_version kasus yang Anda lihat (seperti header If-Match). "
+                       "Bila kasus sudah berubah, permintaan ditolak dengan 409.",
+    }
+    schema = {
+        "type": "object",
+        "title": info.name,
+        "description": _step_description(info),
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    required = [f.id for f in info.form if f.required and not f.readonly]
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _step_description(info: UserTaskInfo) -> str:
+    step = STEP_OF.get(info.bpmn_id)
+    prefix = f"Langkah {step}" if step else "Langkah"
+    return f"{prefix} ({info.bpmn_id}): {info.name}. Lajur: {info.lane or '-'}."
+
+
+def _ordered(user_tasks: Iterable[UserTaskInfo]) -> list[UserTaskInfo]:
+    return sorted(user_tasks, key=lambda u: (STEP_OF.get(u.bpmn_id, 99), u.bpmn_id))
+
+
+# --------------------------------------------------------------------------------------------------
+# The document
+# --------------------------------------------------------------------------------------------------
+
+_DATE = {"type": "string", "format": "date"}
+_DATETIME = {"type": "string", "format": "date-time", "description": "ISO 8601, zona WIB (+07:00)"}
+_NULL_DATE = {"type": ["string", "null"], "format": "date"}
+_NULL_DATETIME = {"type": ["string", "null"], "format": "date-time", "description": "ISO 8601, zona WIB (+07:00)"}
+_NULL_STR = {"type": ["string", "null"]}
+
+
+def _schemas(platforms: Sequence[str]) -> dict:
+    task_props = {
+        "id": {"type": "string", "description": "Id tugas"},
+        "case_id": {"type": "integer"},
+        "activity": {"type": "string", "description": "Nama kegiatan"},
+        "activity_date": _NULL_DATE,
+        "step": {"type": "string", "description": "Nama langkah SOP"},
+        "step_number": {"type": ["integer", "null"], "minimum": 1},
+        "bpmn_id": {"type": "string"},
+        "lane": _NULL_STR,
+        "state": {"type": "string", "enum": ["ready", "completed", "cancelled"]},
+        "due_at": _NULL_DATETIME,
+        "overdue": {"type": "boolean"},
+        "claimed_by": _NULL_STR,
+        "created_at": _DATETIME,
+        "completed_at": _NULL_DATETIME,
+        "completed_by": _NULL_STR,
+    }
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "examples": ["unauthorized", "not_permitted", "not_claimed",
+                                                            "form_invalid", "stale_instance"]},
+                    "message": {"type": "string", "description": "Pesan dalam bahasa pengguna"},
+                    "fields": {"type": "array", "items": _ref("FieldError")},
+                },
+            }},
+        },
+        "FieldError": {
+            "type": "object",
+            "required": ["field", "code", "message"],
+            "properties": {"field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}},
+        },
+        "TokenRequest": {
+            "type": "object",
+            "required": ["username", "password"],
+            "properties": {"username": {"type": "string", "minLength": 1, "maxLength": 100},
+                           "password": {"type": "string", "minLength": 1, "maxLength": 200}},
+        },
+        "Token": {
+            "type": "object",
+            "required": ["token", "token_type", "expires_in"],
+            "properties": {"token": {"type": "string"}, "token_type": {"const": "Bearer"},
+                           "expires_in": {"type": "integer", "description": "Masa berlaku dalam detik"}},
+        },
+        "Me": {
+            "type": "object",
+            "required": ["username", "roles"],
+            "properties": {"username": {"type": "string"}, "full_name": {"type": "string"},
+                           "roles": {"type": "array", "items": {"type": "string"}}, "team": _NULL_STR},
+        },
+        "Task": {
+            "type": "object",
+            "required": ["id", "case_id", "activity", "step", "bpmn_id", "lane", "due_at", "overdue",
+                         "claimed_by"],
+            "properties": task_props,
+        },
+        "FormFieldInfo": {
+            "type": "object",
+            "required": ["id", "label", "type", "required", "readonly"],
+            "properties": {
+                "id": {"type": "string"}, "label": {"type": "string"},
+                "type": {"type": "string", "enum": ["string", "text", "long", "boolean", "date", "datetime",
+                                                    "enum", "url", "files", "posts"]},
+                "required": {"type": "boolean"}, "readonly": {"type": "boolean"},
+                "help": _NULL_STR,
+                "constraints": {"type": "object", "additionalProperties": {"type": "string"}},
+                "options": {"type": "array", "items": {
+                    "type": "object", "required": ["id", "label"],
+                    "properties": {"id": {"type": "string"}, "label": {"type": "string"}}}},
+                "default": _NULL_STR,
+            },
+        },
+        "TaskDetail": {
+            "allOf": [_ref("Task"), {
+                "type": "object",
+                "required": ["form", "values", "lock_version", "may_act"],
+                "properties": {
+                    "form": {"type": "array", "items": _ref("FormFieldInfo")},
+                    "values": {"type": "object", "description": "Nilai saat ini per field (untuk mengisi "
+                                                                "formulir)"},
+                    "lock_version": {"type": "integer", "description": "Kirim kembali sebagai If-Match atau "
+                                                                      "_version saat menyelesaikan"},
+                    "may_act": {"type": "boolean", "description": "Peran dan tim Anda sesuai lajur tugas ini"},
+                    "case_status": {"type": "string"},
+                },
+            }],
+        },
+        "CaseInput": {
+            "type": "object",
+            "required": ["nama_kegiatan", "tanggal_kegiatan", "tempat_kegiatan"],
+            "additionalProperties": False,
+            "properties": {
+                "nama_kegiatan": {"type": "string", "minLength": 1, "maxLength": 200, "title": "Nama kegiatan"},
+                "tanggal_kegiatan": {"type": "string", "format": "date", "title": "Tanggal kegiatan",
+                                     "description": "Dalam satu tahun dari hari ini."},
+                "tempat_kegiatan": {"type": "string", "minLength": 1, "maxLength": 200,
+                                    "title": "Tempat kegiatan"},
+                "tim": {"type": ["string", "null"], "title": "Kode tim",
+                        "description": "Bawaan: tim Anda sendiri; hanya anggota tim yang dapat membuat kasusnya."},
+            },
+        },
+        "CaseCreated": {
+            "type": "object",
+            "required": ["case_id", "task_id"],
+            "properties": {"case_id": {"type": "integer"}, "task_id": {"type": "string"},
+                           "status": {"type": "string"}, "lock_version": {"type": "integer"}},
+        },
+        "FileInfo": {
+            "type": "object",
+            "required": ["id", "sha256", "size", "kind", "mime", "name"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "size": {"type": "integer", "minimum": 1},
+                "kind": {"type": "string", "enum": ["image", "video", "document", "other"]},
+                "mime": {"type": "string"},
+                "name": {"type": "string", "description": "Nama asli yang dibersihkan (tanpa folder)"},
+            },
+        },
+        "Post": {
+            "type": "object",
+            "required": ["platform", "url", "waktu"],
+            "additionalProperties": False,
+            "properties": {
+                "platform": {"type": "string", "enum": list(platforms)},
+                "url": {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"},
+                "waktu": {"type": "string", "format": "date-time",
+                          "description": "Waktu unggah; tanpa zona waktu dibaca sebagai WIB."},
+            },
+        },
+        "DelegateRequest": {
+            "type": "object",
+            "required": ["to"],
+            "properties": {"to": {"type": "string", "description": "Nama pengguna anggota lain dari lajur yang "
+                                                                   "sama"}},
+        },
+        "CompleteResult": {
+            "type": "object",
+            "required": ["case_id", "status", "lock_version", "ready"],
+            "properties": {
+                "case_id": {"type": "integer"},
+                "status": {"type": "string"},
+                "end_event": _NULL_STR,
+                "lock_version": {"type": "integer"},
+                "ready": {"type": "array", "items": _ref("Task"), "description": "Tugas berikutnya yang siap"},
+            },
+        },
+        "WrittenResponse": {
+            "type": "object",
+            "required": ["step", "bpmn_id", "at", "text"],
+            "properties": {"step": {"type": "string"}, "bpmn_id": {"type": "string"}, "lane": _NULL_STR,
+                           "actor": _NULL_STR, "at": _DATETIME, "decision": _NULL_STR, "text": {"type": "string"}},
+        },
+        "Attachment": {
+            "type": "object",
+            "required": ["id", "sha256", "name", "kind", "mime"],
+            "properties": {"id": {"type": "string"}, "sha256": {"type": "string"}, "name": {"type": "string"},
+                           "kind": {"type": "string"}, "mime": {"type": "string"}, "size": {"type": "integer"},
+                           "uploaded_by": {"type": "string"}, "uploaded_at": _DATETIME},
+        },
+        "HistoryEvent": {
+            "type": "object",
+            "required": ["seq", "type", "at", "actor", "data"],
+            "properties": {"seq": {"type": "integer"}, "type": {"type": "string"}, "at": _DATETIME,
+                           "actor": _NULL_STR, "task_id": _NULL_STR, "data": {"type": "object"}},
+        },
+        "CaseView": {
+            "type": "object",
+            "required": ["id", "status", "end_event", "activity", "activity_date", "team", "register_number",
+                         "definition_version", "lock_version", "tasks", "responses", "attachments", "history"],
+            "properties": {
+                "id": {"type": "integer"},
+                "status": {"type": "string", "description": "running | completed | ..."},
+                "end_event": _NULL_STR,
+                "activity": {"type": "string"},
+                "activity_date": _NULL_DATE,
+                "team": _NULL_STR,
+                "register_number": _NULL_STR,
+                "definition_version": {"type": "integer"},
+                "lock_version": {"type": "integer"},
+                "created_at": _DATETIME,
+                "completed_at": _NULL_DATETIME,
+                "tasks": {"type": "array", "items": _ref("Task")},
+                "responses": {"type": "array", "items": _ref("WrittenResponse")},
+                "attachments": {"type": "array", "items": _ref("Attachment")},
+                "history": {"type": "array", "items": _ref("HistoryEvent")},
+                "data": {"type": "object", "description": "Nilai terakhir yang diserahkan, per field"},
+            },
+        },
+    }
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+_RESPONSES = {
+    "Unauthorized": _error("Token tidak ada, tidak sah atau kedaluwarsa"),
+    "Forbidden": _error("Peran, tim atau riwayat Anda tidak mengizinkan tindakan ini (termasuk self_approval)"),
+    "NotFound": _error("Tidak ditemukan"),
+    "Conflict": _error("Belum/sudah diambil orang lain, tugas sudah selesai, atau kasus sudah berubah "
+                       "(stale_instance)"),
+    "Unprocessable": _error("Data tidak sah; error.fields menyebut setiap field yang bermasalah"),
+    "TooLarge": _error("Isi permintaan terlalu besar"),
+    "TooManyRequests": _error("Terlalu banyak percobaan"),
+}
+
+
+def _r(name: str) -> dict:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def _json_body(schema: dict, description: str | None = None) -> dict:
+    body = {"required": True, "content": {"application/json": {"schema": schema}}}
+    if description:
+        body["description"] = description
+    return body
+
+
+def _ok(description: str, schema: dict, headers: dict | None = None) -> dict:
+    out = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+_TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "lock_version kasus yang diharapkan, mis. \"3\"; 409 bila kasus sudah berubah."}
+_ETAG = {"ETag": {"description": "lock_version kasus", "schema": {"type": "string"}}}
+
+
+def _task_action(operation_id: str, summary: str, responses: dict, body: dict | None = None,
+                 parameters: list | None = None) -> dict:
+    op = {"operationId": operation_id, "summary": summary, "tags": ["tugas"],
+          "parameters": [_TASK_ID, *(parameters or [])], "responses": {
+              **responses, "401": _r("Unauthorized"), "403": _r("Forbidden"), "404": _r("NotFound"),
+              "409": _r("Conflict"), "422": _r("Unprocessable")}}
+    if body is not None:
+        op["requestBody"] = body
+    return op
+
+
+def _paths(steps: list[UserTaskInfo]) -> dict:
+    task_form = {"oneOf": [{**_ref(form_schema_name(u.bpmn_id)), "description": _step_description(u)}
+                           for u in steps]} if steps else {"type": "object"}
+    return {
+        "/auth/token": {"post": {
+            "operationId": "createToken", "tags": ["akses"], "security": [],
+            "summary": "Tukar nama pengguna dan kata sandi dengan token Bearer",
+            "description": "Dibatasi 10 percobaan per menit. Nama pengguna yang tidak dikenal dan kata sandi "
+                           "yang salah mendapat jawaban yang sama.",
+            "requestBody": _json_body(_ref("TokenRequest")),
+            "responses": {"200": _ok("Token", _ref("Token")), "401": _r("Unauthorized"),
+                          "422": _r("Unprocessable"), "429": _r("TooManyRequests")},
+        }},
+        "/me": {"get": {
+            "operationId": "getMe", "tags": ["akses"], "summary": "Pengguna pemilik token",
+            "responses": {"200": _ok("Pengguna", _ref("Me")), "401": _r("Unauthorized")},
+        }},
+        "/tasks": {"get": {
+            "operationId": "listTasks", "tags": ["tugas"], "summary": "Kotak masuk tugas",
+            "parameters": [
+                {"name": "scope", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["mine", "lane", "overdue"], "default": "mine"},
+                 "description": "mine: tugas yang Anda pegang; lane: tugas bebas di lajur Anda; overdue: "
+                                "tugas terlambat"},
+                {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100},
+                 "description": "Cari nama kegiatan"},
+                {"name": "from", "in": "query", "required": False, "schema": _DATE,
+                 "description": "Tanggal kegiatan sejak"},
+                {"name": "to", "in": "query", "required": False, "schema": _DATE,
+                 "description": "Tanggal kegiatan sampai"},
+            ],
+            "responses": {"200": _ok("Tugas siap, tenggat terdekat dahulu",
+                                     {"type": "array", "items": _ref("Task")}),
+                          "401": _r("Unauthorized"), "422": _r("Unprocessable")},
+        }},
+        "/tasks/{task_id}": {"get": {
+            "operationId": "getTask", "tags": ["tugas"], "summary": "Satu tugas dengan formulir dan nilainya",
+            "parameters": [_TASK_ID],
+            "responses": {"200": _ok("Tugas", _ref("TaskDetail"), _ETAG), "401": _r("Unauthorized"),
+                          "403": _r("Forbidden"), "404": _r("NotFound")},
+        }},
+        "/tasks/{task_id}/claim": {"post": _task_action(
+            "claimTask", "Ambil tugas", {"200": _ok("Tugas yang diambil", _ref("Task"))})},
+        "/tasks/{task_id}/unclaim": {"post": _task_action(
+            "unclaimTask", "Lepaskan tugas ke lajurnya", {"200": _ok("Tugas yang dilepas", _ref("Task"))})},
+        "/tasks/{task_id}/delegate": {"post": _task_action(
+            "delegateTask", "Serahkan tugas kepada anggota lain dari lajur yang sama",
+            {"200": _ok("Tugas yang diserahkan", _ref("Task"))}, _json_body(_ref("DelegateRequest")))},
+        "/tasks/{task_id}/complete": {"post": _task_action(
+            "completeTask", "Selesaikan tugas dengan isian formulirnya",
+            {"200": _ok("Hasil", _ref("CompleteResult"))},
+            _json_body(task_form,
+                       "Isian formulir langkah ini (lihat Form_<bpmn_id>). Setiap field yang salah disebut "
+                       "dalam error.fields."),
+            [_IF_MATCH])},
+        "/cases": {"post": {
+            "operationId": "createCase", "tags": ["kasus"], "summary": "Buat kasus baru (Tim Pelaksana)",
+            "requestBody": _json_body(_ref("CaseInput")),
+            "responses": {"201": _ok("Kasus dibuat; langkah 1 siap", _ref("CaseCreated"), {
+                "Location": {"description": "GET /cases/{case_id}", "schema": {"type": "string"}}}),
+                "401": _r("Unauthorized"), "403": _r("Forbidden"), "422": _r("Unprocessable")},
+        }},
+        "/cases/{case_id}": {"get": {
+            "operationId": "getCase", "tags": ["kasus"], "summary": "Berkas kasus: tugas, tanggapan, lampiran, "
+                                                                  "riwayat",
+            "parameters": [_CASE_ID],
+            "responses": {"200": _ok("Kasus", _ref("CaseView"), _ETAG), "401": _r("Unauthorized"),
+                          "403": _r("Forbidden"), "404": _r("NotFound")},
+        }},
+        "/files": {"post": {
+            "operationId": "uploadFile", "tags": ["berkas"],
+            "summary": "Unggah satu berkas (foto JPEG/PNG/WebP/HEIC, video, PDF)",
+            "description": "Jenis berkas ditentukan dari isinya, bukan dari nama atau ekstensinya. Kirim id "
+                           "yang dikembalikan di field berkas formulir (mis. foto).",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream"}}}}}},
+            "responses": {"201": _ok("Berkas tersimpan", _ref("FileInfo")), "401": _r("Unauthorized"),
+                          "403": _r("Forbidden"), "413": _r("TooLarge"), "422": _r("Unprocessable")},
+        }},
+        "/openapi.json": {"get": {
+            "operationId": "getOpenApi", "tags": ["akses"], "security": [], "summary": "Dokumen ini",
+            "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {
+                "schema": {"type": "object"}}}}},
+        }},
+    }
+
+
+def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[str],
+                   definition_version: int | None = None, token_max_age: int | None = None,
+                   server_url: str = "/api/v1") -> dict:
+    """The whole OpenAPI 3.1 document; one ``Form_<bpmn_id>`` schema per user task."""
+    steps = _ordered(user_tasks)
+    schemas = _schemas(platforms)
+    for info in steps:
+        schemas[form_schema_name(info.bpmn_id)] = form_schema(info, platforms)
+    version_note = (f" Formulir diambil dari versi {definition_version} definisi proses yang terpasang."
+                    if definition_version else " Formulir diambil dari diagram bawaan (belum ada versi terpasang).")
+    expiry = f" Token berlaku {token_max_age // 3600} jam." if token_max_age else ""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Alur Medsos API",
+            "version": "1",
+            "summary": "SOP 21/2025 KPU Provinsi Sumatera Barat: alur pengunggahan konten media sosial",
+            "description": "Semua permintaan (kecuali /auth/token dan /openapi.json) memakai header "
+                           "`Authorization: Bearer <token>`; cookie sesi tidak berlaku di sini. Kesalahan selalu "
+                           "berupa JSON `{\"error\": {\"code\", \"message\"}}` dengan status 401/403/404/409/422."
+                           + expiry + version_note,
+        },
+        "servers": [{"url": server_url}],
+        "security": [{"bearerAuth": []}],
+        "tags": [{"name": "akses"}, {"name": "tugas"}, {"name": "kasus"}, {"name": "berkas"}],
+        "paths": _paths(steps),
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "Token dari POST /auth/token"}},
+            "schemas": schemas,
+            "responses": _RESPONSES,
+        },
+    }
