@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.models import TaskRow
@@ -30,12 +30,9 @@ class InboxItem:
     created_at: datetime
 
 
-def inbox(session: Session, user: User, scope: str, *, now: datetime, q: str | None = None,
-          date_from: date | None = None, date_to: date | None = None, limit: int = 200) -> list[InboxItem]:
-    """Ready tasks for ``user``: ``mine`` (held by them), ``lane`` (free in their lanes) or ``overdue``.
-
-    Sorted by deadline, earliest first, tasks without one last.
-    """
+def _ready_tasks(user: User, scope: str, *, now: datetime, q: str | None, date_from: date | None,
+                 date_to: date | None):
+    """The filtered query behind one inbox tab (no ordering, no limit)."""
     if scope not in SCOPES:
         raise ValueError(f"unknown inbox scope {scope!r}")
     lanes = lanes_of(user.roles)
@@ -58,6 +55,16 @@ def inbox(session: Session, user: User, scope: str, *, now: datetime, q: str | N
         stmt = stmt.where(TaskRow.case_date >= date_from)
     if date_to:
         stmt = stmt.where(TaskRow.case_date <= date_to)
+    return stmt
+
+
+def inbox(session: Session, user: User, scope: str, *, now: datetime, q: str | None = None,
+          date_from: date | None = None, date_to: date | None = None, limit: int = 200) -> list[InboxItem]:
+    """Ready tasks for ``user``: ``mine`` (held by them), ``lane`` (free in their lanes) or ``overdue``.
+
+    Sorted by deadline, earliest first, tasks without one last.
+    """
+    stmt = _ready_tasks(user, scope, now=now, q=q, date_from=date_from, date_to=date_to)
     stmt = stmt.order_by(TaskRow.due_at.is_(None), TaskRow.due_at, TaskRow.created_at).limit(limit)
     return [
         InboxItem(task_id=r.id, instance_id=r.instance_id, activity=r.case_title, activity_date=r.case_date,
@@ -66,3 +73,13 @@ def inbox(session: Session, user: User, scope: str, *, now: datetime, q: str | N
                   created_at=r.created_at)
         for r in session.execute(stmt).scalars()
     ]
+
+
+def inbox_counts(session: Session, user: User, *, now: datetime, q: str | None = None,
+                 date_from: date | None = None, date_to: date | None = None) -> dict[str, int]:
+    """How many tasks each inbox tab holds (same filters as :func:`inbox`, without its limit)."""
+    counts = {}
+    for scope in SCOPES:
+        sub = _ready_tasks(user, scope, now=now, q=q, date_from=date_from, date_to=date_to).subquery()
+        counts[scope] = session.execute(select(func.count()).select_from(sub)).scalar_one()
+    return counts

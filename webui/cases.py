@@ -1,0 +1,299 @@
+"""Cases: opening one (Tim Pelaksana), the list, one case's file and its diagram's state."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectField, StringField
+from wtforms.widgets import DateInput
+
+from engine.models import TaskRow
+from process.casefile import (
+    RESPONSE_FIELDS,
+    CaseView,
+    HistoryEvent,
+    case_diagram,
+    case_list,
+    case_outcome,
+    case_view,
+    display_names,
+)
+from process.deadlines import WIB, format_wib
+from process.errors import BadRequest
+from process.forms import FieldError, FormInvalid
+from process.models import Team
+from process.services import STEP_OF, CaseInput
+
+from .access import me, role_required
+from .db import db, system
+from .inbox import deadline_info, has_endpoint
+
+bp = Blueprint("cases", __name__)
+
+PER_PAGE = 50
+
+OUTCOME_LABELS = {
+    "berjalan": _l("Berjalan"),
+    "dipublikasikan": _l("Selesai: dipublikasikan"),
+    "ditolak": _l("Selesai: ditolak"),
+    "selesai": _l("Selesai"),
+    "galat": _l("Terhenti karena galat"),
+}
+
+DECISION_LABELS = {
+    "diterima": _l("Diterima: lengkap, diteruskan ke Wakil Pimpinan Redaksi"),
+    "dikembalikan": _l("Dikembalikan ke Tim Pelaksana (belum lengkap)"),
+    "lanjut": _l("Diteruskan ke Pimpinan Redaksi"),
+    "kembalikan": _l("Dikembalikan ke Tim Pelaksana"),
+    "setuju": _l("Setuju diunggah"),
+    "revisi": _l("Revisi"),
+    "tolak": _l("Ditolak"),
+}
+
+TASK_STATE_LABELS = {"ready": _l("Aktif"), "completed": _l("Selesai"), "cancelled": _l("Dibatalkan")}
+
+NEW_CASE_LABELS = {
+    "nama_kegiatan": _l("Nama kegiatan"),
+    "tanggal_kegiatan": _l("Tanggal kegiatan"),
+    "tempat_kegiatan": _l("Tempat kegiatan"),
+    "tim": _l("Tim"),
+}
+
+
+class NewCaseForm(FlaskForm):
+    # The rules (required, lengths, date range, team membership) live in the service, for HTML and API alike.
+    nama_kegiatan = StringField(NEW_CASE_LABELS["nama_kegiatan"])
+    tanggal_kegiatan = StringField(NEW_CASE_LABELS["tanggal_kegiatan"], widget=DateInput())
+    tempat_kegiatan = StringField(NEW_CASE_LABELS["tempat_kegiatan"])
+    tim = SelectField(NEW_CASE_LABELS["tim"], validate_choice=False)
+
+
+def decision_label(value) -> str | None:
+    if value in (None, ""):
+        return None
+    return str(DECISION_LABELS.get(value, value))
+
+
+def _field_message(err: FieldError) -> str:
+    """The service writes Bahasa Indonesia; other languages get a message per error code."""
+    from .inbox import locale
+
+    if locale() == "id":
+        return err.message
+    label = NEW_CASE_LABELS.get(err.field, err.field)
+    generic = {
+        "required": _("%(label)s: wajib diisi.", label=label),
+        "maxlength": _("%(label)s: terlalu panjang.", label=label),
+        "date": _("%(label)s: isi tanggal yang sah (TTTT-BB-HH), paling jauh satu tahun dari hari ini.",
+                  label=label),
+    }
+    return generic.get(err.code, err.message)
+
+
+# -------------------------------------------------------------------------------------------- new case
+@bp.route("/kasus/baru", methods=["GET", "POST"])
+@role_required("tim_pelaksana")
+def new():
+    user = me()
+    form = NewCaseForm()
+    form.tim.choices = [(user.team.code, user.team.name)] if user.team else []
+    if request.method == "GET":
+        form.tanggal_kegiatan.data = system().alur.clock.now().astimezone(WIB).date().isoformat()
+        form.tim.data = user.team.code if user.team else None
+        return render_template("cases/new.html", form=form, errors={})
+    errors: dict[str, list[str]] = {}
+    if form.validate_on_submit():
+        case = CaseInput(nama_kegiatan=form.nama_kegiatan.data or "", tanggal_kegiatan=form.tanggal_kegiatan.data or "",
+                         tempat_kegiatan=form.tempat_kegiatan.data or "", tim=form.tim.data or None)
+        try:
+            result = system().alur.start_case(db(), user, case)
+        except FormInvalid as exc:
+            for err in exc.errors:
+                errors.setdefault(err.field, []).append(_field_message(err))
+        except BadRequest as exc:  # an unknown team
+            errors.setdefault("tim", []).append(exc.message)
+        else:
+            flash(_("Kasus \u201c%(nama)s\u201d dibuat. Lanjutkan dengan langkah 1: serahkan dokumentasinya.",
+                    nama=result.instance.title), "success")
+            first = result.ready[0] if result.ready else None
+            if first is not None and has_endpoint("tasks.show"):
+                return redirect(url_for("tasks.show", task_id=first.id))
+            return redirect(url_for(".show", instance_id=result.instance.id))
+    else:
+        for name, messages in form.errors.items():
+            errors.setdefault(name, []).extend(str(m) for m in messages)
+    return render_template("cases/new.html", form=form, errors=errors), 422
+
+
+# ------------------------------------------------------------------------------------------ case list
+@bp.get("/kasus")
+@login_required
+def index():
+    q = (request.args.get("q") or "").strip()[:100]
+    page = request.args.get("halaman", 1, type=int) or 1
+    session = db()
+    result = case_list(session, me(), q=q or None, page=max(1, page), per_page=PER_PAGE)
+    now = system().alur.clock.now()
+    rows = []
+    for item in result.items:
+        current = [{"task": t, "step": STEP_OF.get(t.bpmn_id),
+                    "deadline": deadline_info(t.due_at, now, _late(t, now))} for t in item.current]
+        rows.append({"item": item, "current": current, "late": any(c["deadline"]["status"] == "late"
+                                                                    for c in current)})
+    teams = _team_names(session, {i.instance.group for i in result.items})
+    return render_template("cases/index.html", rows=rows, page=result, q=q, teams=teams,
+                           outcome_labels=OUTCOME_LABELS, team_only=not (me().roles - {"tim_pelaksana"}))
+
+
+# ------------------------------------------------------------------------------------------ one case
+@bp.get("/kasus/<int:instance_id>")
+@login_required
+def show(instance_id: int):
+    session = db()
+    user = me()
+    cv = case_view(session, user, instance_id)
+    now = system().alur.clock.now()
+    alur = system().alur
+    actors = {e.actor for e in cv.history} | {t.claimed_by for t in cv.tasks} | {t.completed_by for t in cv.tasks}
+    actors |= {e.data.get("to") for e in cv.history if e.type == "task_delegated"}
+    actors |= {r.actor for r in cv.responses} | {f.uploaded_by for f in cv.attachments}
+    names = display_names(session, actors)
+    steps = [{"task": t, "step": STEP_OF.get(t.bpmn_id), "late": _late(t, now),
+              "deadline": deadline_info(t.due_at, now, _late(t, now)) if t.state == "ready" else None,
+              "may_open": t.state == "ready" and alur.may_act(user, t)} for t in cv.tasks]
+    instance = cv.instance
+    team = _team_names(session, {instance.group}).get(instance.group, instance.group)
+    texts = _texts(cv)
+    return render_template(
+        "cases/show.html", cv=cv, instance=instance, team=team, outcome=case_outcome(instance),
+        outcome_labels=OUTCOME_LABELS, steps=steps, current=[s for s in steps if s["task"].state == "ready"],
+        responses=[{"r": r, "step": STEP_OF.get(r.bpmn_id), "who": _name(names, r.actor),
+                    "decision": decision_label(r.decision)} for r in cv.responses],
+        timeline=timeline(cv, names), texts=texts, names=names, format_wib=format_wib,
+        state_labels=TASK_STATE_LABELS, has_task_page=has_endpoint("tasks.show"),
+        has_thumbnail=has_endpoint("files.thumbnail"), has_download=has_endpoint("files.download"),
+        late_steps=sum(1 for s in steps if s["late"]))
+
+
+@bp.get("/kasus/<int:instance_id>/diagram.json")
+@login_required
+def diagram(instance_id: int):
+    d = case_diagram(db(), me(), instance_id, now=system().alur.clock.now())
+    response = jsonify({"xml": d.xml, "completed": d.completed, "active": d.active, "overdue": d.overdue})
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _late(task: TaskRow, now: datetime) -> bool:
+    return task.overdue_at is not None or (task.state == "ready" and task.due_at is not None and task.due_at < now)
+
+
+def _team_names(session, codes) -> dict[str, str]:
+    codes = {c for c in codes if c}
+    if not codes:
+        return {}
+    return dict(session.execute(select(Team.code, Team.name).where(Team.code.in_(codes))).all())
+
+
+def _name(names: dict[str, str], actor: str | None) -> str:
+    if not actor:
+        return "—"
+    if actor == "system":
+        return _("Sistem")
+    return names.get(actor, actor)
+
+
+def _texts(cv: CaseView) -> list[dict]:
+    """Narrative and caption: first handed in, latest handed in (after returns), latest corrected."""
+    out = []
+    for key, corrected_key, label in (("narasi", "narasi_koreksi", _("Narasi berita")),
+                                      ("caption", "caption_koreksi", _("Caption"))):
+        first = cv.first_submission.get(key)
+        latest = cv.data.get(key)
+        versions = []
+        if first:
+            versions.append({"label": _("Diserahkan pertama kali (langkah 1)"), "text": first})
+        if latest and latest != first:
+            versions.append({"label": _("Diserahkan terakhir (langkah 1, setelah dikembalikan)"), "text": latest})
+        corrected = cv.data.get(corrected_key)
+        if corrected:
+            versions.append({"label": _("Koreksi terakhir Wakil Pimpinan Redaksi (langkah 3)"), "text": corrected})
+        out.append({"label": label, "versions": versions})
+    return out
+
+
+def _quoted(text) -> str:
+    return "\u201c" + str(text) + "\u201d"
+
+
+def timeline(cv: CaseView, names: dict[str, str]) -> list[dict]:
+    """Each event of the case as one sentence in the user's language."""
+    task_names = {t.id: t.name for t in cv.tasks}
+    entries = []
+    for ev in cv.history:
+        entries.append({"at": format_wib(ev.at), "iso": ev.at.isoformat(), "who": _name(names, ev.actor),
+                        "type": ev.type, "text": _sentence(ev, names, task_names),
+                        "late": ev.type in ("overdue", "timer_fired") or bool(ev.data.get("late"))})
+    return entries
+
+
+def _due_text(value) -> str:
+    try:
+        return format_wib(value) if value else _("tanpa batas waktu")
+    except ValueError:
+        return str(value)
+
+
+def _sentence(ev: HistoryEvent, names: dict[str, str], task_names: dict[str, str]) -> str:
+    d = ev.data
+    who = _name(names, ev.actor)
+    step = _quoted(d.get("name") or task_names.get(ev.task_id or "", "") or d.get("bpmn_id") or "?")
+    if ev.type == "case_started":
+        return _("%(who)s membuat kasus untuk kegiatan %(title)s (versi definisi %(version)s).", who=who,
+                 title=_quoted(d.get("title", "")), version=d.get("version", "?"))
+    if ev.type == "task_ready":
+        return _("Langkah %(step)s siap dikerjakan oleh %(lane)s; batas waktu %(due)s.", step=step,
+                 lane=d.get("lane") or "—", due=_due_text(d.get("due")))
+    if ev.type == "task_claimed":
+        return _("%(who)s mengambil langkah %(step)s.", who=who, step=step)
+    if ev.type == "task_unclaimed":
+        return _("%(who)s melepaskan langkah %(step)s kembali ke lajurnya.", who=who, step=step)
+    if ev.type == "task_delegated":
+        return _("%(who)s mendelegasikan langkah %(step)s kepada %(to)s.", who=who, step=step,
+                 to=_name(names, d.get("to")))
+    if ev.type == "task_completed":
+        text = _("%(who)s menyelesaikan langkah %(step)s.", who=who, step=step)
+        keys = RESPONSE_FIELDS.get(d.get("bpmn_id", ""))
+        decision = decision_label((d.get("data") or {}).get(keys[0])) if keys else None
+        if decision:
+            text += " " + _("Keputusan: %(decision)s.", decision=decision)
+        if d.get("late"):
+            text += " " + _("(diselesaikan setelah batas waktu)")
+        return text
+    if ev.type == "timer_fired":
+        return _("Batas waktu %(due)s tercapai untuk langkah %(step)s.", due=_due_text(d.get("due")), step=step)
+    if ev.type == "overdue":
+        text = _("Langkah %(step)s terlambat: batas waktu %(due)s terlewati.", step=step,
+                 due=_due_text(d.get("due")))
+        if d.get("claimed_by"):
+            text += " " + _("Saat itu dipegang oleh %(holder)s.", holder=_name(names, d.get("claimed_by")))
+        return text
+    if ev.type == "signal_thrown":
+        return _("Keterlambatan dicatat dan notifikasi dikirim (sinyal %(signal)s).",
+                 signal=_quoted(d.get("signal", "")))
+    if ev.type == "task_cancelled":
+        return _("Langkah %(step)s dibatalkan oleh proses.", step=step)
+    if ev.type == "case_completed":
+        outcome = {"EndEvent_Dipublikasikan": _("konten dipublikasikan"),
+                   "EndEvent_Ditolak": _("konten ditolak")}.get(d.get("end_event") or "")
+        return _("Kasus selesai: %(outcome)s.", outcome=outcome) if outcome else _("Kasus selesai.")
+    if ev.type == "execution_failed":
+        return _("Proses tidak dapat dilanjutkan: %(error)s", error=d.get("error", ""))
+    return _("Kejadian %(type)s.", type=ev.type)
+

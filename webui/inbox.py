@@ -1,0 +1,132 @@
+"""The task inbox (three tabs) and in-app notifications."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import select, update
+
+from process.casefile import display_names
+from process.deadlines import format_wib, humanize_delta
+from process.inbox import SCOPES, inbox, inbox_counts
+from process.models import Notification
+from process.roles import ROLE_LABELS, STAFF_ROLES
+
+from .access import me
+from .db import db, system
+
+bp = Blueprint("inbox", __name__)
+
+#: A deadline closer than this is shown as "Hampir habis".
+DUE_SOON = timedelta(hours=6)
+NOTIFICATION_LIMIT = 200
+
+
+def locale() -> str:
+    return "en" if str(get_locale()) == "en" else "id"
+
+
+def has_endpoint(name: str) -> bool:
+    return name in current_app.view_functions
+
+
+def deadline_info(due: datetime | None, now: datetime, overdue: bool) -> dict:
+    """What the templates show for a deadline: absolute WIB, relative, and a status tag."""
+    if due is None:
+        return {"absolute": None, "relative": None, "status": "late" if overdue else "none"}
+    status = "late" if overdue or due < now else ("soon" if due - now < DUE_SOON else "ok")
+    return {"absolute": format_wib(due), "relative": humanize_delta(due, now, locale()), "status": status}
+
+
+def _parse_day(raw: str, label: str, problems: list[str]) -> date | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        problems.append(_("%(label)s tidak dapat dibaca: gunakan format TTTT-BB-HH (misalnya 2025-05-06).",
+                          label=label))
+        return None
+
+
+@bp.get("/tugas-saya")
+@login_required
+def mine():
+    return redirect(url_for(".index", tab="mine"))
+
+
+@bp.get("/tugas-tim")
+@login_required
+def lane():
+    return redirect(url_for(".index", tab="lane"))
+
+
+@bp.get("/terlambat")
+@login_required
+def overdue():
+    return redirect(url_for(".index", tab="overdue"))
+
+
+@bp.get("/kotak-tugas")
+@login_required
+def index():
+    user = me()
+    if not (user.roles & set(STAFF_ROLES)):
+        # Process owners, auditors and administrators work no lane: tell them where their work is.
+        roles = sorted(user.roles)
+        return render_template("inbox/no_lane.html", roles=roles,
+                               role_names=[ROLE_LABELS.get(r, r) for r in roles])
+    session = db()
+    now = system().alur.clock.now()
+    q = (request.args.get("q") or "").strip()[:100]
+    problems: list[str] = []
+    date_from = _parse_day(request.args.get("dari", ""), _("Tanggal awal"), problems)
+    date_to = _parse_day(request.args.get("sampai", ""), _("Tanggal akhir"), problems)
+    if date_from and date_to and date_from > date_to:
+        problems.append(_("Tanggal awal lebih akhir daripada tanggal akhir; kedua tanggal ditukar."))
+        date_from, date_to = date_to, date_from
+    filters = {"q": q or None, "date_from": date_from, "date_to": date_to}
+    counts = inbox_counts(session, user, now=now, **filters)
+    tab = request.args.get("tab")
+    if tab not in SCOPES:
+        held = counts if not any(filters.values()) else inbox_counts(session, user, now=now)
+        tab = "mine" if held["mine"] else "lane"
+    items = inbox(session, user, tab, now=now, **filters)
+    names = display_names(session, {i.claimed_by for i in items})
+    rows = [{"item": i, "deadline": deadline_info(i.due_at, now, i.overdue),
+             "holder": names.get(i.claimed_by, i.claimed_by) if i.claimed_by else None,
+             "mine": i.claimed_by == user.actor} for i in items]
+    args = {k: v for k, v in {"q": q, "dari": request.args.get("dari", "").strip(),
+                              "sampai": request.args.get("sampai", "").strip()}.items() if v}
+    return render_template("inbox/index.html", tab=tab, rows=rows, counts=counts, problems=problems, q=q,
+                           dari=date_from.isoformat() if date_from else "",
+                           sampai=date_to.isoformat() if date_to else "", filter_args=args,
+                           filtered=bool(q or date_from or date_to), now_wib=format_wib(now),
+                           has_task_page=has_endpoint("tasks.show"))
+
+
+@bp.get("/notifikasi")
+@login_required
+def notifications():
+    user = me()
+    items = db().execute(select(Notification).where(Notification.user_id == user.id)
+                         .order_by(Notification.created_at.desc(), Notification.id.desc())
+                         .limit(NOTIFICATION_LIMIT)).scalars().all()
+    return render_template("inbox/notifications.html", items=items, format_wib=format_wib,
+                           has_task_page=has_endpoint("tasks.show"), has_case_page=has_endpoint("cases.show"))
+
+
+@bp.post("/notifikasi/baca")
+@login_required
+def mark_read():
+    user = me()
+    result = db().execute(update(Notification)
+                          .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+                          .values(read_at=system().alur.clock.now()))
+    if result.rowcount:
+        flash(_("Semua notifikasi ditandai sudah dibaca."), "success")
+    return redirect(url_for(".notifications"))
