@@ -5,8 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
+NPM ?= npm
+NODE_STAMP := node_modules/.installed
+DIST_STAMP := webui/static/dist/.built
+FRONTEND_SRC := $(wildcard frontend/*)
 
-.PHONY: run test test-pg lint clean
+.PHONY: run test test-pg lint clean assets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,11 +18,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# Front-end packages come from package-lock.json only; --ignore-scripts: nothing runs at install time
+# (esbuild's native binary is an ordinary optional npm dependency).
+$(NODE_STAMP): package-lock.json package.json
+	$(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Bundles (bpmn-js diagram viewer, ...) into webui/static/dist/, which is git-ignored: built here, never committed.
+$(DIST_STAMP): $(NODE_STAMP) $(FRONTEND_SRC)
+	$(NPM) run --silent build
+	touch $@
+
+# Everything the app serves that is generated from sources.
+# The English message catalogue compile (webui/translations/.../messages.mo) belongs here too, as another
+# prerequisite of `assets`.
+assets: $(DIST_STAMP)
+
+run: $(STAMP) assets
 	$(BIN)/alur init-db
 	$(BIN)/alur serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) assets
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -26,4 +46,4 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules webui/static/dist test-artifacts
