@@ -1,0 +1,168 @@
+"""Uploads and file serving. Files are checked by content (process/files.py), stored outside the web root
+under random names, and served only to logged-in users who may see the case they belong to (or, before
+they belong to one, to the person who uploaded them). Anyone else gets 404: existence is not revealed."""
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from pathlib import Path
+
+from flask import Blueprint, abort, jsonify, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from PIL import UnidentifiedImageError
+
+from engine.models import Instance
+from process.casefile import can_view_case
+from process.errors import BadRequest
+from process.files import file_path, sniff, store_file, thumbnail
+from process.models import FileRecord
+from process.roles import lanes_of
+
+from .access import me
+from .db import db, system
+from .errors import engine_error_message
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("files", __name__)
+
+STATIC_DIR = Path(__file__).with_name("static")
+#: Icons shown instead of a thumbnail for files that are not photos.
+ICONS = {"video": "img/berkas-video.svg", "document": "img/berkas-dokumen.svg"}
+DEFAULT_ICON = "img/berkas.svg"
+#: Served files never run anything, even if a browser were to sniff them as HTML.
+FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+CACHE = "private, max-age=3600"
+
+
+def _json_error(status: int, code: str, message: str):
+    return jsonify({"error": {"code": code, "message": str(message)}}), status
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f}"
+
+
+@bp.errorhandler(413)
+def _too_large(exc):
+    limit = system().settings.max_other_bytes
+    return _json_error(413, "too_large", _("Berkas terlalu besar: batas %(mb)s MB.", mb=_mb(limit)))
+
+
+def _size_of(upload) -> int:
+    stream = upload.stream
+    try:
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+        stream.seek(0)
+    except (AttributeError, OSError):
+        data = upload.read()
+        upload.stream.seek(0)
+        size = len(data)
+    return size
+
+
+@bp.post("/berkas")
+@login_required
+def upload():
+    """One file (multipart field ``file``) → 201 with its id, or a JSON error (403, 413, 422)."""
+    user = me()
+    if not lanes_of(user.roles):
+        return _json_error(403, "forbidden", _("Hanya petugas yang mengerjakan tugas yang dapat mengunggah berkas."))
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _json_error(422, "no_file", _("Tidak ada berkas yang dikirim (kolom 'file')."))
+    settings = system().settings
+    if _size_of(upload) > max(settings.max_image_bytes, settings.max_other_bytes):
+        return _too_large(None)
+    data = upload.read()
+    try:
+        kind, _mime = sniff(data)
+        limit = settings.max_image_bytes if kind == "image" else settings.max_other_bytes
+        if len(data) > limit:
+            what = _("foto") if kind == "image" else _("berkas ini")
+            return _json_error(413, "too_large", _("Berkas terlalu besar: batas %(mb)s MB untuk %(what)s.",
+                                                   mb=_mb(limit), what=what))
+        record = store_file(db(), settings.files_dir, data, upload.filename, uploaded_by=user.actor,
+                            now=system().alur.clock.now(), max_image_bytes=settings.max_image_bytes,
+                            max_other_bytes=settings.max_other_bytes)
+        db().flush()
+    except BadRequest as exc:
+        status, message = engine_error_message(exc)
+        return _json_error(status, exc.code, message)
+    return jsonify({"id": record.id, "sha256": record.sha256, "name": record.original_name, "kind": record.kind,
+                    "mime": record.mime, "size": record.size,
+                    "url": url_for(".download", file_id=record.id),
+                    "thumbnail_url": url_for(".thumbnail", file_id=record.id)}), 201
+
+
+def visible_file(file_id: str) -> FileRecord:
+    """The file if this user may see it: attached to a case they may view, or their own unattached upload."""
+    try:
+        uuid.UUID(file_id)
+    except ValueError:
+        abort(404)
+    record = db().get(FileRecord, file_id)
+    if record is None:
+        abort(404)
+    user = me()
+    if record.instance_id is not None:
+        instance = db().get(Instance, record.instance_id)
+        allowed = instance is not None and can_view_case(user, instance)
+    else:
+        allowed = record.uploaded_by == user.actor
+    if not allowed:
+        abort(404)
+    return record
+
+
+def _private(response):
+    response.headers["Cache-Control"] = CACHE
+    response.headers.pop("Expires", None)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = FILE_CSP
+    return response
+
+
+@bp.get("/berkas/<file_id>")
+@login_required
+def download(file_id: str):
+    record = visible_file(file_id)
+    path = file_path(system().settings.files_dir, record)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=record.mime, as_attachment=record.kind != "image",
+                         download_name=record.original_name, etag=record.sha256, conditional=True)
+    return _private(response)
+
+
+def _thumbnail_path(record: FileRecord) -> Path:
+    return system().settings.files_dir / f"{record.stored_name}.thumb.jpg"
+
+
+@bp.get("/berkas/<file_id>/thumb", endpoint="thumbnail")
+@login_required
+def thumbnail_view(file_id: str):
+    record = visible_file(file_id)
+    if record.kind == "image":
+        thumb = _thumbnail_path(record)
+        if not thumb.is_file():
+            source = file_path(system().settings.files_dir, record)
+            if not source.is_file():
+                abort(404)
+            try:
+                data = thumbnail(source.read_bytes())
+            except (OSError, ValueError, SyntaxError, UnidentifiedImageError):
+                log.warning("no thumbnail for file %s", record.id)
+                data = None
+            if data is not None:
+                tmp = thumb.with_name(f"{thumb.name}.{uuid.uuid4().hex}.part")
+                tmp.write_bytes(data)
+                os.replace(tmp, thumb)
+        if thumb.is_file():
+            return _private(send_file(thumb, mimetype="image/jpeg", etag=f"{record.sha256}-thumb", conditional=True))
+    icon = STATIC_DIR / ICONS.get(record.kind, DEFAULT_ICON)
+    return _private(send_file(icon, mimetype="image/svg+xml", conditional=True))
+

@@ -1,0 +1,420 @@
+"""The task page: a case's summary, its deadline and written responses, and the step's form; claiming,
+giving back and delegating a task. Every rule is the service's (process/services.py); this module only
+shows what the service allows and turns refusals into pages."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import select
+
+from engine.errors import TaskNotReady
+from engine.models import Instance, TaskRow
+from process.casefile import CaseView, can_view_case, case_view
+from process.deadlines import format_wib, humanize_delta
+from process.errors import BadRequest, NotClaimed, NotPermitted
+from process.files import file_path, resolver, store_file
+from process.forms import FieldError, FormInvalid, blank_form_values, validate_form
+from process.models import FileRecord, Team, User
+from process.services import DECIDE_TASK, STEP_OF, SUBMIT_TASK
+
+from . import taskforms
+from .access import me
+from .db import db, system
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("tasks", __name__)
+
+#: Steps whose written response is shown prominently on the next task when it sent the case back.
+RETURN_TONES = ("return", "reject")
+
+
+def _alur():
+    return system().alur
+
+
+def _locale() -> str:
+    return "en" if str(get_locale()) == "en" else "id"
+
+
+def _has_endpoint(name: str) -> bool:
+    return name in current_app.view_functions
+
+
+def _task_row(task_id: str) -> TaskRow:
+    """The task, or 404 (also for ids that are not UUIDs)."""
+    if not taskforms.is_uuid(task_id):
+        abort(404)
+    return _alur().task(db(), task_id)
+
+
+def _case_url(instance_id: int) -> str | None:
+    return url_for("cases.show", instance_id=instance_id) if _has_endpoint("cases.show") else None
+
+
+def _back_to_work(row: TaskRow) -> str:
+    """Where to go once a task is out of one's hands: the inbox, else the case, else the task itself."""
+    if _has_endpoint("inbox.index"):
+        return url_for("inbox.index")
+    return _case_url(row.instance_id) or url_for(".show", task_id=row.id)
+
+
+def _names(usernames) -> dict[str, str]:
+    wanted = {u for u in usernames if u}
+    if not wanted:
+        return {}
+    users = db().execute(select(User).where(User.username.in_(wanted))).scalars().unique()
+    return {u.username: u.display_name for u in users}
+
+
+# --------------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Deadline:
+    absolute: str | None
+    relative: str | None
+    overdue: bool
+
+
+@dataclass
+class Response:
+    step: int | None
+    title: str
+    lane: str | None
+    actor: str
+    at: str
+    decision: str | None
+    decision_label: str | None
+    tone: str
+    text: str
+
+
+@dataclass
+class Page:
+    """Everything the task template shows."""
+
+    row: TaskRow
+    mode: str  # work | claim | held | view | done
+    step: int | None
+    case: CaseView
+    team_name: str | None
+    activity_date: str | None
+    place: str | None
+    deadline: Deadline
+    responses: list[Response]
+    returned: Response | None
+    attachments: list[FileRecord]
+    fields: list[taskforms.FieldView] = field(default_factory=list)
+    readonly_values: list[dict] = field(default_factory=list)
+    diffs: list[taskforms.TextDiff] = field(default_factory=list)
+    holder: str | None = None
+    colleagues: list[User] = field(default_factory=list)
+    lock_version: int | None = None
+    self_approval: bool = False
+    errors: list[FieldError] = field(default_factory=list)
+    dropped_uploads: int = 0
+    case_url: str | None = None
+    multipart: bool = False
+    completed_at_text: str = ""
+
+
+def _submissions(cv: CaseView) -> list[dict]:
+    return [(e.data.get("data") or {}) for e in cv.history if e.type == "task_completed"]
+
+
+def _decision_labels(cv: CaseView) -> dict[str, dict[str, str]]:
+    """``{bpmn_id: {choice id: label}}`` of each decision field, from the case's own diagram version."""
+    from process.casefile import RESPONSE_FIELDS
+
+    labels: dict[str, dict[str, str]] = {}
+    for task in cv.tasks:
+        if task.bpmn_id in RESPONSE_FIELDS and task.bpmn_id not in labels:
+            decision_key = RESPONSE_FIELDS[task.bpmn_id][0]
+            for f in _alur().form_of(db(), task):
+                if f.id == decision_key:
+                    labels[task.bpmn_id] = dict(f.options)
+            labels.setdefault(task.bpmn_id, {})
+    return labels
+
+
+def _responses(cv: CaseView) -> list[Response]:
+    labels = _decision_labels(cv)
+    names = _names(r.actor for r in cv.responses)
+    out = []
+    for r in cv.responses:
+        out.append(Response(step=STEP_OF.get(r.bpmn_id), title=r.step, lane=r.lane,
+                            actor=names.get(r.actor or "", r.actor or ""), at=format_wib(r.at),
+                            decision=r.decision, decision_label=labels.get(r.bpmn_id, {}).get(r.decision or "",
+                                                                                            r.decision),
+                            tone=taskforms.OPTION_TONE.get(r.decision or "", ""), text=r.text))
+    return out
+
+
+def _deadline(row: TaskRow) -> Deadline:
+    if row.due_at is None:
+        return Deadline(None, None, row.overdue_at is not None)
+    now = _alur().clock.now()
+    overdue = row.state == "ready" and (row.overdue_at is not None or row.due_at < now)
+    relative = humanize_delta(row.due_at, now, _locale()) if row.state == "ready" else None
+    return Deadline(format_wib(row.due_at), relative, overdue)
+
+
+def _file_items(ids: list[str], row: TaskRow) -> dict[str, taskforms.FileItem]:
+    """Files a form refers to, limited to those this user may see (the case's own, or their own uploads)."""
+    ids = [i for i in ids if taskforms.is_uuid(i)]
+    if not ids:
+        return {}
+    user = me()
+    items = {}
+    for rec in db().execute(select(FileRecord).where(FileRecord.id.in_(ids))).scalars():
+        if rec.instance_id == row.instance_id or (rec.instance_id is None and rec.uploaded_by == user.actor):
+            items[rec.id] = taskforms.FileItem(rec.id, rec.original_name, rec.kind)
+    return items
+
+
+def _mode(row: TaskRow, user: User, may_act: bool) -> str:
+    if row.state != "ready":
+        return "done"
+    if not may_act:
+        return "view"
+    if row.claimed_by is None:
+        return "claim"
+    return "work" if row.claimed_by == user.actor else "held"
+
+
+def _build_page(row: TaskRow, *, invalid: FormInvalid | None = None, shown: dict | None = None,
+                dropped_uploads: int = 0) -> Page:
+    session, user, alur = db(), me(), _alur()
+    settings = system().settings
+    cv = case_view(session, user, row.instance_id)
+    instance = cv.instance
+    may_act = alur.may_act(user, row)
+    mode = _mode(row, user, may_act)
+    team = session.execute(select(Team).where(Team.code == instance.group)).scalar_one_or_none() \
+        if instance.group else None
+    responses = _responses(cv)
+    returned = None
+    if row.state == "ready" and responses and responses[-1].tone == "return" and \
+            cv.responses[-1].at <= row.created_at:
+        returned = responses[-1]
+    page = Page(row=row, mode=mode, step=STEP_OF.get(row.bpmn_id), case=cv,
+                team_name=team.name if team else instance.group,
+                activity_date=format_date(instance.business_date, "full") if instance.business_date else None,
+                place=cv.data.get("tempat_kegiatan"), deadline=_deadline(row), responses=responses,
+                returned=returned, attachments=cv.attachments, case_url=_case_url(instance.id),
+                lock_version=instance.lock_version)
+    submissions = _submissions(cv)
+    if row.bpmn_id in taskforms.DIFF_STEPS and cv.first_submission:
+        page.diffs = taskforms.text_diffs(cv.first_submission, submissions)
+    if row.claimed_by and row.claimed_by != user.actor:
+        page.holder = _names([row.claimed_by]).get(row.claimed_by, row.claimed_by)
+    if mode == "work":
+        page.self_approval = row.bpmn_id == DECIDE_TASK and any(
+            t.bpmn_id == SUBMIT_TASK and t.state == "completed" and t.completed_by == user.actor for t in cv.tasks)
+        page.colleagues = [u for u in alur.eligible_users(session, row.lane, row.group) if u.id != user.id]
+        fields = alur.form_of(session, row)
+        values = blank_form_values(fields, alur.engine.task_data(session, row.id))
+        for key, source in taskforms.CORRECTED_FROM.items():
+            latest = taskforms.latest_text(submissions, source)
+            if key in values and latest:
+                values[key] = latest
+        if shown is not None:
+            values = taskforms.redisplay_values(fields, shown, values)
+        ids = [i for f in fields if f.type == "files" for i in taskforms.file_ids(values.get(f.id))]
+        page.fields = taskforms.field_views(
+            fields, values, errors=invalid.by_field() if invalid else {}, files=_file_items(ids, row),
+            platforms=settings.platforms, caption_limits=settings.caption_limits)
+        page.multipart = any(f.type == "files" for f in fields)
+        page.errors = list(invalid.errors) if invalid else []
+        page.dropped_uploads = dropped_uploads
+    elif mode == "done":
+        page.readonly_values = _submitted_values(row, cv)
+        page.completed_at_text = format_wib(row.completed_at) if row.completed_at else ""
+    return page
+
+
+def _submitted_values(row: TaskRow, cv: CaseView) -> list[dict]:
+    """What was submitted on a finished task, field by field, for a read-only summary."""
+    data = next((e.data.get("data") or {} for e in cv.history
+                 if e.type == "task_completed" and e.task_id == row.id), None)
+    if data is None:
+        return []
+    attachments = {f.id: f for f in cv.attachments}
+    out = []
+    for f in _alur().form_of(db(), row):
+        if f.readonly or f.id not in data:
+            continue
+        value = data[f.id]
+        item: dict[str, Any] = {"label": f.label, "type": f.type, "value": value}
+        if f.type == "enum":
+            item["value"] = dict(f.options).get(str(value), value)
+        elif f.type == "files":
+            item["files"] = [attachments[i] for i in taskforms.file_ids(value) if i in attachments]
+        elif f.type == "posts":
+            item["posts"] = [p for p in value if isinstance(p, dict)] if isinstance(value, list) else []
+            for p in item["posts"]:
+                p["waktu_wib"] = format_wib(p["waktu"]) if p.get("waktu") else ""
+        out.append(item)
+    return out
+
+
+def _render(row: TaskRow, status: int = 200, **kw):
+    page = _build_page(row, **kw)
+    return render_template("tasks/show.html", page=page, row=row, settings=system().settings,
+                           input_id=taskforms.input_id,
+                           limits_json=taskforms.caption_limits_json(system().settings.platforms,
+                                                                     system().settings.caption_limits)), status
+
+
+@bp.get("/tugas/<task_id>")
+@login_required
+def show(task_id: str):
+    row = _task_row(task_id)
+    user = me()
+    alur = _alur()
+    if not alur.may_act(user, row):
+        instance = db().get(Instance, row.instance_id)
+        if instance is None or not can_view_case(user, instance):
+            raise NotPermitted("Anda tidak berhak membuka tugas ini.")
+    elif row.state == "ready":
+        row = alur.open_task(db(), user, row.id)
+    return _render(row)
+
+
+# --------------------------------------------------------------------------------------------------
+# Completing
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_may_submit(row: TaskRow, user: User) -> None:
+    """The service's rules, checked before anything from the request (an upload) is stored."""
+    _alur().check_may_act(user, row)
+    if row.state != "ready":
+        raise TaskNotReady("Tugas ini sudah tidak menunggu (sudah diselesaikan atau dibatalkan).")
+    if row.claimed_by != user.actor:
+        if row.claimed_by is None:
+            raise NotClaimed("Ambil tugas ini terlebih dahulu sebelum menyelesaikannya.")
+        raise NotClaimed("Tugas ini sedang dipegang orang lain.")
+
+
+def _store_form_uploads(fields, row: TaskRow) -> tuple[dict[str, list[str]], list[FieldError], list[Path]]:
+    """Files sent with the form itself (the no-JavaScript path): stored first, then validated with the rest."""
+    settings = system().settings
+    user = me()
+    stored: dict[str, list[str]] = {}
+    problems: list[FieldError] = []
+    written: list[Path] = []
+    for f in fields:
+        if f.type != "files" or f.readonly:
+            continue
+        for upload in request.files.getlist(f.id):
+            if not upload or not upload.filename:
+                continue
+            data = upload.read()
+            if not data:
+                continue
+            try:
+                record = store_file(db(), settings.files_dir, data, upload.filename, uploaded_by=user.actor,
+                                    now=_alur().clock.now(), max_image_bytes=settings.max_image_bytes,
+                                    max_other_bytes=settings.max_other_bytes)
+            except BadRequest as exc:
+                from process.files import clean_filename
+
+                problems.append(FieldError("upload", f.id, f"{f.label}: {clean_filename(upload.filename)}: "
+                                                           f"{exc.message}"))
+                continue
+            written.append(file_path(settings.files_dir, record))
+            stored.setdefault(f.id, []).append(record.id)
+    if written:
+        db().flush()
+    return stored, problems, written
+
+
+def _discard(paths: list[Path]) -> None:
+    """Files written for a submission that was refused: their rows are rolled back, so they go too."""
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not remove %s", path)
+
+
+@bp.post("/tugas/<task_id>")
+@login_required
+def complete(task_id: str):
+    row = _task_row(task_id)
+    session, user, alur = db(), me(), _alur()
+    settings = system().settings
+    _check_may_submit(row, user)
+    fields = alur.form_of(session, row)
+    stored, upload_problems, written = _store_form_uploads(fields, row)
+    raw = taskforms.parse_form(fields, request.form, platforms=settings.platforms, extra_files=stored)
+    version = request.form.get("lock_version", type=int)
+    try:
+        if upload_problems:
+            problems = list(upload_problems)
+            try:
+                validate_form(fields, raw, files=resolver(session, row.instance_id), platforms=settings.platforms,
+                              now=alur.clock.now())
+            except FormInvalid as other:
+                problems.extend(other.errors)
+            raise FormInvalid(problems)
+        alur.complete(session, user, row.id, raw, expected_version=version)
+    except FormInvalid as invalid:
+        _discard(written)
+        session.rollback()
+        shown = taskforms.parse_form(fields, request.form, platforms=settings.platforms)
+        return _render(_task_row(task_id), 422, invalid=invalid, shown=shown,
+                       dropped_uploads=sum(len(v) for v in stored.values()))
+    except Exception:
+        _discard(written)
+        raise
+    flash(_("Tugas selesai."), "success")
+    return redirect(_back_to_work(row))
+
+
+# --------------------------------------------------------------------------------------------------
+# Claim, give back, delegate
+# --------------------------------------------------------------------------------------------------
+
+
+@bp.post("/tugas/<task_id>/ambil")
+@login_required
+def claim(task_id: str):
+    row = _task_row(task_id)
+    _alur().claim(db(), me(), row.id)
+    flash(_("Tugas sudah Anda ambil. Silakan kerjakan formulirnya."), "success")
+    return redirect(url_for(".show", task_id=row.id))
+
+
+@bp.post("/tugas/<task_id>/lepas")
+@login_required
+def unclaim(task_id: str):
+    row = _task_row(task_id)
+    _alur().unclaim(db(), me(), row.id)
+    flash(_("Tugas dilepas; anggota lain dari lajur ini dapat mengambilnya."), "success")
+    return redirect(_back_to_work(row))
+
+
+@bp.post("/tugas/<task_id>/delegasikan")
+@login_required
+def delegate(task_id: str):
+    row = _task_row(task_id)
+    target = (request.form.get("kepada") or "").strip()
+    if not target:
+        raise BadRequest("Pilih anggota yang akan menerima tugas ini.")
+    row = _alur().delegate(db(), me(), row.id, target)
+    name = _names([target]).get(target, target)
+    flash(_("Tugas didelegasikan kepada %(name)s.", name=name), "success")
+    return redirect(_back_to_work(row))
+
