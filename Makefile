@@ -32,10 +32,14 @@ $(DIST_STAMP): $(NODE_STAMP) $(FRONTEND_SRC)
 # Everything the app serves that is generated from sources.
 # The English message catalogue compile (webui/translations/.../messages.mo) belongs here too, as another
 # prerequisite of `assets`.
-assets: $(DIST_STAMP)
+MO := webui/translations/en/LC_MESSAGES/messages.mo
+$(MO): webui/translations/en/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile -q -d webui/translations
+
+assets: $(DIST_STAMP) $(MO)
 
 run: $(STAMP) assets
-	$(BIN)/alur init-db
+	$(BIN)/alur init-db --demo
 	$(BIN)/alur serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) assets

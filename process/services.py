@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from engine import eventlog
 from engine.clock import Clock
 from engine.definitions import ParsedDefinition
-from engine.errors import NotFound
+from engine.errors import NotFound, TaskNotReady
 from engine.expressions import DEFAULT_FUNCTIONS
 from engine.forms import FormField
 from engine.models import Definition, Instance, TaskRow
@@ -127,6 +127,110 @@ class Alur:
             session.add(team)
             session.flush()
         return team
+
+    # ------------------------------------------------------------ user administration
+    # Each change is an event in the log of record; ``by`` is the acting user (None for the CLI, then
+    # ``actor`` names it). Nobody can lock themselves out: no self-deactivation, no dropping one's own admin.
+
+    @staticmethod
+    def find_user(session: Session, username: str) -> User:
+        user = session.execute(select(User).where(User.username == (username or "").strip())).scalar_one_or_none()
+        if user is None:
+            raise NotFound(f"Pengguna '{username}' tidak ditemukan.", username=username)
+        return user
+
+    def add_team(self, session: Session, code: str, name: str, *, actor: str | None = None) -> Team:
+        code, name = (code or "").strip(), (name or "").strip()
+        if not code or len(code) > 50 or not code.replace("_", "").replace("-", "").isalnum() or code != code.lower():
+            raise BadRequest("Kode tim hanya boleh berisi huruf kecil, angka, garis bawah dan tanda hubung.")
+        if not name or len(name) > 200:
+            raise BadRequest("Nama tim wajib diisi (paling banyak 200 karakter).")
+        if session.execute(select(Team).where(Team.code == code)).scalar_one_or_none():
+            raise BadRequest(f"Kode tim '{code}' sudah dipakai.")
+        team = self.team(session, code, create=True, name=name)
+        eventlog.append(session, type="team_created", at=self.clock.now(), actor=actor,
+                        data={"code": code, "name": name})
+        return team
+
+    def set_active(self, session: Session, target: User, active: bool, *, by: User | None = None,
+                   actor: str | None = None) -> User:
+        """Deactivate (every session and token of the user stops working) or reactivate an account."""
+        if not active and by is not None and by.id == target.id:
+            raise NotPermitted("Anda tidak dapat menonaktifkan akun Anda sendiri.")
+        if target.active == bool(active):
+            return target
+        target.active = bool(active)
+        data: dict[str, Any] = {"username": target.username}
+        if not active:
+            # Tasks the user holds go back to their lanes, or nobody else could take them.
+            held = session.execute(select(TaskRow.id).where(TaskRow.claimed_by == target.actor,
+                                                            TaskRow.state == "ready")).scalars().all()
+            for task_id in held:
+                self.engine.unclaim(session, task_id, target.actor)
+            data["released_tasks"] = list(held)
+        eventlog.append(session, type="user_activated" if active else "user_deactivated", at=self.clock.now(),
+                        actor=by.actor if by else actor, data=data)
+        return target
+
+    def deactivate(self, session: Session, target: User, *, by: User | None = None,
+                   actor: str | None = None) -> User:
+        return self.set_active(session, target, False, by=by, actor=actor)
+
+    def activate(self, session: Session, target: User, *, by: User | None = None, actor: str | None = None) -> User:
+        return self.set_active(session, target, True, by=by, actor=actor)
+
+    def reset_password(self, session: Session, target: User, password: str, *, by: User | None = None,
+                       actor: str | None = None) -> User:
+        """Set a new password; sessions and API tokens carry a fingerprint of the hash, so they all end."""
+        if len(password or "") < 8:
+            raise BadRequest("Kata sandi minimal 8 karakter.")
+        target.password_hash = hash_password(password)
+        eventlog.append(session, type="password_reset", at=self.clock.now(), actor=by.actor if by else actor,
+                        data={"username": target.username})
+        return target
+
+    def set_roles(self, session: Session, target: User, roles, *, by: User | None = None,
+                  actor: str | None = None) -> User:
+        new = sorted({check_role(r) for r in roles})
+        if not new:
+            raise BadRequest("Setiap pengguna perlu setidaknya satu peran.")
+        if by is not None and by.id == target.id and "admin" in target.roles and "admin" not in new:
+            raise NotPermitted("Anda tidak dapat mencabut peran Administrator dari akun Anda sendiri.")
+        old = sorted(target.roles)
+        if new == old:
+            return target
+        keep = [row for row in target.role_rows if row.role in new]
+        target.role_rows = keep + [UserRole(role=r) for r in new if r not in old]
+        session.flush()
+        eventlog.append(session, type="role_changed", at=self.clock.now(), actor=by.actor if by else actor,
+                        data={"username": target.username, "from": old, "to": new})
+        return target
+
+    def set_team(self, session: Session, target: User, team_code: str | None, *, by: User | None = None,
+                 actor: str | None = None) -> User:
+        team = self.team(session, team_code) if team_code else None
+        old = target.team.code if target.team else None
+        if old == (team.code if team else None):
+            return target
+        target.team = team
+        session.flush()
+        eventlog.append(session, type="team_changed", at=self.clock.now(), actor=by.actor if by else actor,
+                        data={"username": target.username, "from": old, "to": team.code if team else None})
+        return target
+
+    def set_profile(self, session: Session, target: User, *, full_name: str, email: str | None,
+                    by: User | None = None, actor: str | None = None) -> User:
+        full_name, email = (full_name or "").strip(), (email or "").strip() or None
+        if len(full_name) > 200 or (email and len(email) > 200):
+            raise BadRequest("Nama lengkap dan surel paling banyak 200 karakter.")
+        changed = {k: v for k, v in (("full_name", full_name), ("email", email)) if getattr(target, k) != v}
+        if not changed:
+            return target
+        for key, value in changed.items():
+            setattr(target, key, value)
+        eventlog.append(session, type="profile_changed", at=self.clock.now(), actor=by.actor if by else actor,
+                        data={"username": target.username, "fields": sorted(changed)})
+        return target
 
     @staticmethod
     def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -242,6 +346,18 @@ class Alur:
         notify.delegated(session, self, row, target, by=user)
         return row
 
+    def check_may_complete(self, session: Session, user: User, row: TaskRow) -> None:
+        """Role, team, readiness, claim and the self-approval rule, before anything is stored."""
+        self.check_may_act(user, row)
+        if row.state != "ready":
+            raise TaskNotReady("Tugas ini sudah tidak menunggu (sudah diselesaikan atau dibatalkan).")
+        if row.claimed_by != user.actor:
+            if row.claimed_by is None:
+                raise NotClaimed("Ambil tugas ini terlebih dahulu sebelum menyelesaikannya.")
+            raise NotClaimed("Tugas ini sedang dipegang orang lain.")
+        if row.bpmn_id == DECIDE_TASK and self._submitted_by(session, row.instance_id, user):
+            raise SelfApproval("Anda menyerahkan dokumentasi kasus ini, jadi tidak dapat memutuskannya sendiri.")
+
     def form_of(self, session: Session, row: TaskRow) -> list[FormField]:
         instance = session.get(Instance, row.instance_id)
         parsed = self.engine.parsed(session.get(Definition, instance.definition_id))
@@ -252,17 +368,7 @@ class Alur:
                  expected_version: int | None = None) -> ActionResult:
         """Validate and submit a task's form, after checking role, team, claim and self-approval."""
         row = self.task(session, task_id)
-        self.check_may_act(user, row)
-        if row.state != "ready":
-            from engine.errors import TaskNotReady
-
-            raise TaskNotReady("Tugas ini sudah tidak menunggu (sudah diselesaikan atau dibatalkan).")
-        if row.claimed_by != user.actor:
-            if row.claimed_by is None:
-                raise NotClaimed("Ambil tugas ini terlebih dahulu sebelum menyelesaikannya.")
-            raise NotClaimed("Tugas ini sedang dipegang orang lain.")
-        if row.bpmn_id == DECIDE_TASK and self._submitted_by(session, row.instance_id, user):
-            raise SelfApproval("Anda menyerahkan dokumentasi kasus ini, jadi tidak dapat memutuskannya sendiri.")
+        self.check_may_complete(session, user, row)
         now = self.clock.now()
         fields = self.form_of(session, row)
         cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id),

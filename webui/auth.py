@@ -70,7 +70,10 @@ def login():
             # One message for unknown users and wrong passwords alike: no user enumeration.
             flash(_("Nama pengguna atau kata sandi salah."), "error")
             return render_template("auth/login.html", form=form), 401
-        session.clear()
+        lang = session.get("lang")
+        session.clear()  # a fresh session on login (no fixation); the chosen language stays
+        if lang in LANGUAGES:
+            session["lang"] = lang
         login_user(LoginUser(user))
         target = request.args.get("next", "")
         if not target.startswith("/") or target.startswith("//"):

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import secrets
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import click
 from sqlalchemy import func, select
@@ -19,7 +21,7 @@ from process.config import Settings
 from process.deadlines import WIB
 from process.forms import FormInvalid
 from process.models import User
-from process.roles import ALL_ROLES
+from process.roles import ALL_ROLES, ROLE_LABELS
 from process.services import CaseInput
 
 from .wiring import System, build_system, init_database
@@ -42,14 +44,69 @@ def main(verbose: bool) -> None:
 
 
 @main.command("init-db")
-def init_db() -> None:
+@click.option("--demo", is_flag=True,
+              help="On a database without users, also create one demo account per role and print their passwords.")
+def init_db(demo: bool) -> None:
     """Create the tables and deploy the bundled diagram (safe to run again)."""
     with _system() as system:
         init_database(system)
         with transaction(system.sessions) as session:
             definition = system.alur.ensure_definition(session)
-    click.echo(f"database ready: {system.settings.database_url.split('@')[-1]}; "
+        click.echo(f"database ready: {system.settings.database_url.split('@')[-1]}; "
                    f"process {definition.process_key} version {definition.version}")
+        if demo:
+            _demo_accounts(system)
+
+
+DEMO_URL = "http://127.0.0.1:5000/"
+DEMO_TEAM = ("humas", "Divisi Sosialisasi, Pendidikan Pemilih, Partisipasi Masyarakat dan SDM")
+#: (username, role, team, full name): one account per role, enough to take a case from step 1 to published.
+DEMO_ACCOUNTS = (
+    ("tim", "tim_pelaksana", DEMO_TEAM[0], "Demo Tim Pelaksana"),
+    ("admin.medsos", "admin_medsos", None, "Demo Admin Media Sosial"),
+    ("wapimred", "wapimred", None, "Demo Wakil Pimpinan Redaksi"),
+    ("pimred", "pimred", None, "Demo Pimpinan Redaksi"),
+    ("pemilik", "process_owner", None, "Demo Pemilik Proses"),
+    ("auditor", "auditor", None, "Demo Auditor"),
+    ("admin", "admin", None, "Demo Administrator"),
+)
+
+
+def _instance_dir() -> Path:
+    # The same rule as Settings.from_env and create_app.
+    return Path(os.environ.get("ALUR_INSTANCE_DIR") or Path.cwd() / "instance")
+
+
+def _demo_accounts(system: System) -> None:
+    """Demo accounts with random passwords, printed once and kept in an owner-only file; never twice."""
+    path = _instance_dir() / "demo-credentials.txt"
+    with transaction(system.sessions) as session:
+        if session.execute(select(func.count(User.id))).scalar():
+            if path.exists():
+                click.echo(f"users exist already; demo credentials (unless changed since) are in {path}")
+            else:
+                click.echo("users exist already; no demo accounts created")
+            return
+        alur = system.alur
+        alur.team(session, DEMO_TEAM[0], create=True, name=DEMO_TEAM[1])
+        rows = []
+        for username, role, team, full_name in DEMO_ACCOUNTS:
+            password = secrets.token_urlsafe(12)
+            alur.add_user(session, username, password, [role], full_name=full_name, team_code=team, actor="demo")
+            rows.append((username, ROLE_LABELS[role], password))
+        width = max(len(r[1]) for r in rows)
+        lines = [f"Alur Medsos demo accounts. Open {DEMO_URL} and log in with:", "",
+                 f"  {'username':<14} {'role':<{width}}  password"]
+        lines += [f"  {u:<14} {label:<{width}}  {pw}" for u, label, pw in rows]
+        text = "\n".join(lines) + "\n"
+        # Written before the commit: when the file cannot be written, no accounts with lost passwords remain.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)  # left over from an earlier database: its passwords are void
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    click.echo("")
+    click.echo(text + f"\n(shown once; also saved, readable only by you, in {path})")
 
 
 @main.group()
@@ -78,6 +135,54 @@ def user_add(name: str, roles: tuple[str, ...], password_stdin: bool, team: str 
     except EngineError as exc:
         _fail(exc.message)
     click.echo(f"user {name} added with roles {', '.join(sorted(set(roles)))}")
+
+
+def _password_from_stdin(flag: bool) -> str:
+    if not flag:
+        _fail("give the password on standard input with --password-stdin")
+    return sys.stdin.readline().rstrip("\n")
+
+
+@user.command("deactivate")
+@click.argument("name")
+def user_deactivate(name: str) -> None:
+    """Deactivate the account NAME: it can no longer log in and its sessions and tokens stop working."""
+    try:
+        with _system() as system, transaction(system.sessions) as session:
+            system.alur.deactivate(session, system.alur.find_user(session, name), actor="cli")
+    except EngineError as exc:
+        _fail(exc.message)
+    click.echo(f"user {name} deactivated")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+def user_passwd(name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME (ends all of its sessions and API tokens)."""
+    password = _password_from_stdin(password_stdin)
+    try:
+        with _system() as system, transaction(system.sessions) as session:
+            system.alur.reset_password(session, system.alur.find_user(session, name), password, actor="cli")
+    except EngineError as exc:
+        _fail(exc.message)
+    click.echo(f"password of {name} changed")
+
+
+@user.command("list")
+def user_list() -> None:
+    """List the accounts with their roles and teams."""
+    with _system() as system, system.sessions() as session:
+        users = list(session.execute(select(User).order_by(User.username)).scalars())
+        rows = [(u.username, "active" if u.active else "INACTIVE", ",".join(sorted(u.roles)),
+                 u.team.code if u.team else "-", u.full_name) for u in users]
+    if not rows:
+        click.echo("no users yet (see `alur user add` or `alur init-db --demo`)")
+        return
+    header = ("username", "status", "roles", "team", "full name")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
+    for row in [header, *rows]:
+        click.echo("  ".join(f"{row[i]:<{widths[i]}}" for i in range(4)) + "  " + row[4])
 
 
 @main.command()

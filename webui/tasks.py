@@ -14,11 +14,10 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
-from engine.errors import TaskNotReady
 from engine.models import Instance, TaskRow
 from process.casefile import CaseView, can_view_case, case_view
 from process.deadlines import format_wib, humanize_delta
-from process.errors import BadRequest, NotClaimed, NotPermitted
+from process.errors import BadRequest, NotPermitted
 from process.files import file_path, resolver, store_file
 from process.forms import FieldError, FormInvalid, blank_form_values, validate_form
 from process.models import FileRecord, Team, User
@@ -296,17 +295,6 @@ def show(task_id: str):
 # --------------------------------------------------------------------------------------------------
 
 
-def _check_may_submit(row: TaskRow, user: User) -> None:
-    """The service's rules, checked before anything from the request (an upload) is stored."""
-    _alur().check_may_act(user, row)
-    if row.state != "ready":
-        raise TaskNotReady("Tugas ini sudah tidak menunggu (sudah diselesaikan atau dibatalkan).")
-    if row.claimed_by != user.actor:
-        if row.claimed_by is None:
-            raise NotClaimed("Ambil tugas ini terlebih dahulu sebelum menyelesaikannya.")
-        raise NotClaimed("Tugas ini sedang dipegang orang lain.")
-
-
 def _store_form_uploads(fields, row: TaskRow) -> tuple[dict[str, list[str]], list[FieldError], list[Path]]:
     """Files sent with the form itself (the no-JavaScript path): stored first, then validated with the rest."""
     settings = system().settings
@@ -355,7 +343,7 @@ def complete(task_id: str):
     row = _task_row(task_id)
     session, user, alur = db(), me(), _alur()
     settings = system().settings
-    _check_may_submit(row, user)
+    alur.check_may_complete(session, user, row)  # before anything from the request is stored
     fields = alur.form_of(session, row)
     stored, upload_problems, written = _store_form_uploads(fields, row)
     raw = taskforms.parse_form(fields, request.form, platforms=settings.platforms, extra_files=stored)

@@ -1,0 +1,306 @@
+"""User administration (role ``admin`` only): accounts, roles, teams, deactivation, password resets.
+
+Every change goes through the SOP service (``process.services.Alur``), which writes it to the event log.
+Generated passwords are shown once, in the response to the POST that made them, and never stored in clear.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import login_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from engine.errors import NotFound
+from process.deadlines import WIB
+from process.errors import BadRequest, NotPermitted
+from process.models import Team, User
+from process.roles import ALL_ROLES
+
+from .access import LoginUser, me, role_required
+from .db import db, system
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+#: Role names in the user's language. The msgids are process.roles.ROLE_LABELS (a test keeps them equal).
+ROLE_NAMES = {
+    "tim_pelaksana": _l("Tim Pelaksana"),
+    "admin_medsos": _l("Admin Media Sosial"),
+    "wapimred": _l("Wakil Pimpinan Redaksi"),
+    "pimred": _l("Pimpinan Redaksi"),
+    "process_owner": _l("Pemilik Proses"),
+    "auditor": _l("Auditor"),
+    "admin": _l("Administrator"),
+}
+
+USERNAME_RE = r"^[A-Za-z0-9._-]+$"
+TEAM_CODE_RE = r"^[a-z0-9_-]+$"
+EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+NEW_PASSWORD_BYTES = 12  # token_urlsafe(12) → 16 characters, ~96 bits
+
+
+def _at_most(n: int) -> Length:
+    # WTForms has no Indonesian catalogue: every validator here carries its own message.
+    return Length(max=n, message=_l("Paling banyak %(max)d karakter."))
+
+
+def role_name(role: str) -> str:
+    return str(ROLE_NAMES.get(role, role))
+
+
+def _role_field():
+    return SelectMultipleField(
+        _l("Peran"), choices=[SelectChoice(r, ROLE_NAMES[r]) for r in ALL_ROLES],
+        validators=[DataRequired(message=_l("Pilih setidaknya satu peran."))],
+        invalid_choice_message=_l("Peran tidak dikenal: %(value)s."))
+
+
+def _team_field():
+    return SelectField(_l("Tim"), choices=[], invalid_choice_message=_l("Tim tidak dikenal."))
+
+
+def _email_field():
+    return EmailField(_l("Surel"), validators=[Optional(), _at_most(200),
+                                               Regexp(EMAIL_RE, message=_l("Alamat surel tidak sah."))])
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField(_l("Nama pengguna"), validators=[
+        DataRequired(message=_l("Nama pengguna wajib diisi.")), _at_most(100),
+        Regexp(USERNAME_RE, message=_l("Nama pengguna hanya boleh berisi huruf, angka, titik, garis bawah dan "
+                                       "tanda hubung."))])
+    full_name = StringField(_l("Nama lengkap"), validators=[Optional(), _at_most(200)])
+    email = _email_field()
+    roles = _role_field()
+    team = _team_field()
+    new_team_code = StringField(_l("Kode tim baru"), validators=[
+        Optional(), _at_most(50),
+        Regexp(TEAM_CODE_RE, message=_l("Kode tim hanya boleh berisi huruf kecil, angka, garis bawah dan tanda "
+                                        "hubung."))])
+    new_team_name = StringField(_l("Nama tim baru"), validators=[Optional(), _at_most(200)])
+    password = PasswordField(_l("Kata sandi awal"), validators=[
+        Optional(), Length(min=8, message=_l("Kata sandi minimal 8 karakter.")), _at_most(200)])
+
+
+class UserEditForm(FlaskForm):
+    full_name = StringField(_l("Nama lengkap"), validators=[Optional(), _at_most(200)])
+    email = _email_field()
+    roles = _role_field()
+    team = _team_field()
+
+
+class StatusForm(FlaskForm):
+    active = HiddenField(validators=[DataRequired()])
+
+
+class ConfirmForm(FlaskForm):
+    """A button with nothing but the CSRF token (password reset)."""
+
+
+class TeamForm(FlaskForm):
+    code = StringField(_l("Kode tim"), validators=[
+        DataRequired(message=_l("Kode tim wajib diisi.")), _at_most(50),
+        Regexp(TEAM_CODE_RE, message=_l("Kode tim hanya boleh berisi huruf kecil, angka, garis bawah dan tanda "
+                                        "hubung."))])
+    name = StringField(_l("Nama tim"), validators=[DataRequired(message=_l("Nama tim wajib diisi.")),
+                                                   _at_most(200)])
+
+
+# --------------------------------------------------------------------------- helpers
+def _teams() -> list[Team]:
+    return list(db().execute(select(Team).order_by(Team.name)).scalars())
+
+
+def _team_choices(field: SelectField) -> None:
+    field.choices = [SelectChoice("", _("— tanpa tim —"))] + [
+        SelectChoice(t.code, f"{t.name} ({t.code})") for t in _teams()]
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db().get(User, user_id)
+    if user is None:
+        raise NotFound("Pengguna tidak ditemukan.", user_id=user_id)
+    return user
+
+
+def _username_taken(username: str) -> bool:
+    return db().execute(select(User.id).where(User.username == username)).first() is not None
+
+
+def _team_taken(code: str) -> bool:
+    return db().execute(select(Team.id).where(Team.code == code)).first() is not None
+
+
+def wib(dt: datetime | None) -> str:
+    return dt.astimezone(WIB).strftime("%Y-%m-%d %H:%M WIB") if dt else ""
+
+
+def _render(template: str, status: int = 200, **context):
+    return render_template(template, role_name=role_name, wib=wib, **context), status
+
+
+def _secret_page(template: str, status: int = 200, **context):
+    """A page showing a password: never cached, never kept in history by well-behaved browsers."""
+    body, status = _render(template, status, **context)
+    return body, status, {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _team_choice(form, roles, new_code: str = "") -> str | None | bool:
+    """The team code to use, None for no team, or False after adding inline errors to ``form``."""
+    chosen = form.team.data or None
+    ok = True
+    if new_code:
+        if chosen:
+            form.new_team_code.errors.append(_("Pilih tim yang ada atau buat tim baru, tidak keduanya."))
+            ok = False
+        elif _team_taken(new_code):
+            form.new_team_code.errors.append(_("Kode tim '%(code)s' sudah dipakai; pilih dari daftar.",
+                                               code=new_code))
+            ok = False
+        if not (form.new_team_name.data or "").strip():
+            form.new_team_name.errors.append(_("Nama tim baru wajib diisi."))
+            ok = False
+        chosen = new_code
+    if "tim_pelaksana" in (roles or []) and not chosen:
+        form.team.errors.append(_("Anggota Tim Pelaksana harus masuk satu tim."))
+        ok = False
+    return chosen if ok else False
+
+
+# ----------------------------------------------------------------------------- views
+@bp.get("/")
+@role_required("admin")
+def index():
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/pengguna", methods=["GET", "POST"])
+@role_required("admin")
+def users():
+    form = UserCreateForm()
+    _team_choices(form.team)
+    if form.is_submitted():
+        # Every check runs, so that all problems show at once.
+        valid = form.validate()
+        username = (form.username.data or "").strip()
+        new_team = (form.new_team_code.data or "").strip()
+        team_code = _team_choice(form, form.roles.data, new_team)
+        if username and not form.username.errors and _username_taken(username):
+            form.username.errors.append(_("Nama pengguna '%(name)s' sudah dipakai.", name=username))
+        if valid and team_code is not False and not form.username.errors:
+            alur = system().alur
+            generated = not form.password.data
+            password = form.password.data or secrets.token_urlsafe(NEW_PASSWORD_BYTES)
+            try:
+                if new_team:
+                    alur.add_team(db(), new_team, form.new_team_name.data, actor=me().actor)
+                user = alur.add_user(db(), username, password, form.roles.data,
+                                     full_name=(form.full_name.data or "").strip(),
+                                     email=(form.email.data or "").strip() or None,
+                                     team_code=team_code, actor=me().actor)
+            except BadRequest as exc:
+                # The service's own checks (in Bahasa Indonesia) back up the form's; rolled back with the request.
+                form.username.errors.append(exc.message)
+            else:
+                return _secret_page("admin/password_shown.html", 201, user=user,
+                                    password=password if generated else None, created=True)
+    status = 422 if form.is_submitted() else 200
+    listing = list(db().execute(select(User).order_by(User.username)).scalars())
+    return _render("admin/users.html", status, form=form, users=listing)
+
+
+def _edit_page(user: User, form: UserEditForm | None = None, status: int = 200, refusal: str | None = None):
+    if form is None:
+        form = UserEditForm(formdata=None, data={"full_name": user.full_name, "email": user.email or "",
+                                  "roles": sorted(user.roles), "team": user.team.code if user.team else ""})
+        _team_choices(form.team)
+    return _render("admin/edit_user.html", status, user=user, form=form, refusal=refusal,
+                   status_form=StatusForm(formdata=None, data={"active": "0" if user.active else "1"}),
+                   reset_form=ConfirmForm(formdata=None),
+                   is_me=user.id == me().id)
+
+
+@bp.route("/pengguna/<int:user_id>", methods=["GET", "POST"])
+@role_required("admin")
+def edit_user(user_id: int):
+    user = _user_or_404(user_id)
+    if request.method != "POST":
+        return _edit_page(user)
+    form = UserEditForm()
+    _team_choices(form.team)
+    valid = form.validate()
+    team_code = _team_choice(form, form.roles.data)
+    if not valid or team_code is False:
+        return _edit_page(user, form, 422)
+    if user.id == me().id and "admin" in user.roles and "admin" not in form.roles.data:
+        return _edit_page(user, form, 403, _("Anda tidak dapat mencabut peran Administrator dari akun Anda "
+                                              "sendiri."))
+    alur, actor = system().alur, me()
+    try:
+        alur.set_profile(db(), user, full_name=form.full_name.data, email=form.email.data, by=actor)
+        alur.set_roles(db(), user, form.roles.data, by=actor)
+        alur.set_team(db(), user, team_code, by=actor)
+    except (BadRequest, NotPermitted) as exc:
+        return _edit_page(user, form, 403 if isinstance(exc, NotPermitted) else 422, exc.message)
+    flash(_("Perubahan pada akun %(name)s disimpan.", name=user.username), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@bp.post("/pengguna/<int:user_id>/status")
+@role_required("admin")
+def set_status(user_id: int):
+    user = _user_or_404(user_id)
+    form = StatusForm()
+    if not form.validate_on_submit() or form.active.data not in ("0", "1"):
+        return _edit_page(user, status=422, refusal=_("Permintaan tidak valid."))
+    active = form.active.data == "1"
+    if not active and user.id == me().id:
+        return _edit_page(user, status=403, refusal=_("Anda tidak dapat menonaktifkan akun Anda sendiri."))
+    system().alur.set_active(db(), user, active, by=me())
+    if active:
+        flash(_("Akun %(name)s aktif kembali.", name=user.username), "success")
+    else:
+        flash(_("Akun %(name)s dinonaktifkan; semua sesinya berakhir.", name=user.username), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@bp.post("/pengguna/<int:user_id>/sandi")
+@role_required("admin")
+def reset_password(user_id: int):
+    user = _user_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        return _edit_page(user, status=422, refusal=_("Permintaan tidak valid."))
+    password = secrets.token_urlsafe(NEW_PASSWORD_BYTES)
+    system().alur.reset_password(db(), user, password, by=me())
+    if user.id == me().id:
+        # The login id carries the password hash's fingerprint: keep this session, end the others.
+        login_user(LoginUser(user))
+    return _secret_page("admin/password_shown.html", user=user, password=password, created=False)
+
+
+@bp.route("/tim", methods=["GET", "POST"])
+@role_required("admin")
+def teams():
+    form = TeamForm()
+    if form.validate_on_submit():
+        code = form.code.data.strip()
+        if _team_taken(code):
+            form.code.errors.append(_("Kode tim '%(code)s' sudah dipakai.", code=code))
+        else:
+            try:
+                system().alur.add_team(db(), code, form.name.data, actor=me().actor)
+            except BadRequest as exc:
+                form.code.errors.append(exc.message)
+            else:
+                flash(_("Tim %(name)s ditambahkan.", name=form.name.data.strip()), "success")
+                return redirect(url_for("admin.teams"))
+    members = dict(db().execute(select(User.team_id, func.count(User.id)).group_by(User.team_id)).all())
+    return _render("admin/teams.html", 422 if form.is_submitted() else 200, form=form, teams=_teams(),
+                   members=members)
