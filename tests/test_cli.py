@@ -48,3 +48,14 @@ def test_simulate_and_worker(cli, system):
         assert statuses == ["completed"] * 6
     assert cli("worker", "--once").exit_code == 0
     assert "intact" in cli("audit", "verify").output
+
+
+def test_bench_quick_writes_its_figures(cli, tmp_path):
+    out_file = tmp_path / "bench.json"
+    result = cli("bench", "--quick", "--json", str(out_file))
+    assert result.exit_code == 0, result.output
+    import json
+
+    figures = json.loads(out_file.read_text())
+    for key in ("action_ratio_vs_raw", "revision_ratio_50_vs_0"):
+        assert figures[key] > 0

@@ -16,14 +16,14 @@ from sqlalchemy import func, select
 from engine.clock import ManualClock
 from engine.db import transaction
 from engine.errors import EngineError
-from engine.models import EventRow, Instance, TaskRow
+from engine.models import EventRow, TaskRow
 from process.config import Settings
 from process.deadlines import WIB
 from process.forms import FormInvalid
 from process.models import User
 from process.roles import ALL_ROLES, ROLE_LABELS
-from process.services import CaseInput
 
+from .bench import bench
 from .wiring import System, build_system, init_database
 
 
@@ -204,103 +204,56 @@ def worker(mode: str | None, interval: float) -> None:
             time.sleep(interval)
 
 
-def _tiny_png(rng: random.Random) -> bytes:
-    import io
-
-    from PIL import Image
-
-    img = Image.new("RGB", (8, 8), (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
-    out = io.BytesIO()
-    img.save(out, "PNG")
-    return out.getvalue()
-
-
 @main.command()
 @click.option("--cases", default=10, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--revisions", default=0, show_default=True, type=click.IntRange(0, 10_000),
               help="Revision rounds (Pimpinan Redaksi 'revisi') per case.")
 @click.option("--seed", default=21, show_default=True)
 def simulate(cases: int, revisions: int, seed: int) -> None:
-    """Run CASES complete cases headless through the service layer, one transaction per action."""
-    from process.files import store_file
+    """Run CASES complete cases headless through the service layer, one transaction per action.
+
+    A simulated clock moves between actions (about one case in ten runs late), a worker sweep runs
+    after each move, and about one case in ten is rejected at its last decision.
+    """
+    from .simulation import FORMS, Driver, unggah_form
 
     rng = random.Random(seed)
     clock = ManualClock(datetime(2025, 5, 6, 8, 0, tzinfo=WIB))
     system = _system(clock)
     init_database(system)
-    alur = system.alur
-    with transaction(system.sessions) as session:
-        alur.ensure_definition(session)
-        team = alur.team(session, "sim", create=True, name="Tim Simulasi")
-        names = {"tim_pelaksana": "sim_tim", "admin_medsos": "sim_admin", "wapimred": "sim_wapimred",
-                 "pimred": "sim_pimred"}
-        for role, username in names.items():
-            if session.execute(select(User).where(User.username == username)).scalar_one_or_none() is None:
-                alur.add_user(session, username, secrets.token_urlsafe(12), [role],
-                              team_code=team.code if role == "tim_pelaksana" else None, actor="simulate")
-
-    def as_user(session, role):
-        return session.execute(select(User).where(User.username == names[role])).scalar_one()
-
-    def act(role, task_id, form):
-        with transaction(system.sessions) as session:
-            user = as_user(session, role)
-            alur.claim(session, user, task_id)
-            result = alur.complete(session, user, task_id, form)
-            return [r.id for r in result.ready]
-
-    def tick(hours_min, hours_max):
-        clock.advance(minutes=rng.randint(int(hours_min * 60), int(hours_max * 60)))
-        with transaction(system.sessions) as session:
-            alur.fire_due_timers(session)
-
-    narasi = ("Komisi Pemilihan Umum Provinsi Sumatera Barat melaksanakan kegiatan sosialisasi pendidikan "
-              "pemilih bersama masyarakat dan pemangku kepentingan.")
+    driver = Driver(system, rng)
     published = rejected = 0
     started = time.perf_counter()
     first_instance = None
+
+    def tick(hours_min: float, hours_max: float) -> None:
+        clock.advance(minutes=rng.randint(int(hours_min * 60), int(hours_max * 60)))
+        driver.sweep()
+
     try:
-        for i in range(cases):
-            day = clock.now().astimezone(WIB).date()
-            with transaction(system.sessions) as session:
-                tim = as_user(session, "tim_pelaksana")
-                result = alur.start_case(session, tim, CaseInput(
-                    nama_kegiatan=f"Kegiatan simulasi {i + 1}", tanggal_kegiatan=day.isoformat(),
-                    tempat_kegiatan="Padang", tim="sim"))
-                task_id = result.ready[0].id
-                first_instance = first_instance or result.instance.id
-                photos = [store_file(session, system.settings.files_dir, _tiny_png(rng), f"foto{k}.png",
-                                     uploaded_by=tim.actor, now=clock.now(),
-                                     max_image_bytes=system.settings.max_image_bytes,
-                                     max_other_bytes=system.settings.max_other_bytes).id for k in range(4)]
-            late = rng.random() < 0.1
-            tick(2, 40 if late else 20)
-            step1 = {"nama_kegiatan": f"Kegiatan simulasi {i + 1}", "tanggal_kegiatan": day.isoformat(),
-                     "tempat_kegiatan": "Padang", "foto": photos, "narasi": narasi, "caption": "Caption #KPU",
-                     "catatan_sumber": "Diverifikasi oleh ketua tim."}
-            (task_id,) = act("tim_pelaksana", task_id, step1)
+        driver.ensure_users()
+        for n in range(1, cases + 1):
+            instance_id, task = driver.start(n)
+            first_instance = first_instance or instance_id
+            form = driver.step1_form(n)
+            tick(2, 40 if rng.random() < 0.1 else 20)
+            (task,) = driver.act("tim_pelaksana", task, form)
             tick(1, 6)
-            (task_id,) = act("admin_medsos", task_id, {
-                "cek_foto": True, "cek_narasi": True, "cek_caption": True, "keputusan_admin": "diterima",
-                "tanggapan_admin": "Lengkap."})
-            for _round in range(revisions + 1):
+            (task,) = driver.act("admin_medsos", task, FORMS["terima"])
+            for round_ in range(revisions + 1):
                 tick(0.1, 4)
-                (task_id,) = act("wapimred", task_id, {
-                    "narasi_koreksi": narasi, "caption_koreksi": "Caption #KPU #Pemilu", "konten_valid": True,
-                    "keputusan_wapimred": "lanjut", "tanggapan_wapimred": "Sudah dikoreksi."})
+                (task,) = driver.act("wapimred", task, FORMS["koreksi"])
                 tick(0.1, 4)
-                last = _round == revisions
+                last = round_ == revisions
                 decision = "revisi" if not last else ("tolak" if rng.random() < 0.1 else "setuju")
-                ready = act("pimred", task_id, {"keputusan_pimred": decision, "pertimbangan": "Pertimbangan."})
+                ready = driver.act("pimred", task, FORMS[decision])
                 if decision == "tolak":
                     rejected += 1
                     break
-                (task_id,) = ready
+                (task,) = ready
             else:
                 tick(0.5, 6)
-                act("admin_medsos", task_id, {"publikasi": [
-                    {"platform": "Instagram", "url": f"https://instagram.com/p/sim{i}",
-                     "waktu": clock.now().astimezone(WIB).isoformat()}]})
+                driver.act("admin_medsos", task, unggah_form(clock.now(), n))
                 published += 1
             clock.advance(hours=rng.randint(1, 12))
     except (EngineError, FormInvalid) as exc:
@@ -313,10 +266,9 @@ def simulate(cases: int, revisions: int, seed: int) -> None:
             .where(EventRow.type == "overdue", EventRow.instance_id >= first_instance)).scalar()
         actions = session.execute(select(func.count(TaskRow.id)).where(
             TaskRow.instance_id >= first_instance, TaskRow.state == "completed")).scalar()
-        total = session.execute(select(func.count(Instance.id))).scalar()
     system.dispose()
-    click.echo(f"({actions} task completions in {elapsed:.1f} s, {1000 * elapsed / max(actions, 1):.1f} ms each "
-               f"incl. set-up; {total} cases in the database)", err=True)
+    click.echo(f"({actions} task completions in {elapsed:.1f} s, {1000 * elapsed / max(actions, 1):.1f} ms "
+               "each including claims, uploads and sweeps)", err=True)
     click.echo(f"simulated {cases} cases: {published} published, {rejected} rejected, {overdue} overdue")
 
 
@@ -347,6 +299,8 @@ def serve(host: str, port: int) -> None:
     app = create_app()
     app.run(host=host, port=port)
 
+
+main.add_command(bench)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
