@@ -34,7 +34,7 @@ $(DIST_STAMP): $(NODE_STAMP) $(FRONTEND_SRC)
 # prerequisite of `assets`.
 MO := webui/translations/en/LC_MESSAGES/messages.mo
 $(MO): webui/translations/en/LC_MESSAGES/messages.po $(STAMP)
-	$(BIN)/pybabel compile -q -d webui/translations
+	$(BIN)/pybabel compile --statistics -d webui/translations
 
 assets: $(DIST_STAMP) $(MO)
 
