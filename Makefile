@@ -40,7 +40,9 @@ assets: $(DIST_STAMP) $(MO)
 
 run: $(STAMP) assets
 	$(BIN)/alur init-db --demo
-	$(BIN)/alur serve --host $(HOST) --port $(PORT)
+	@# The deadline worker runs beside the web app and stops with it.
+	$(BIN)/alur worker --loop & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/alur serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) assets
 	$(BIN)/python -m pytest -q

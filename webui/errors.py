@@ -7,6 +7,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import (
@@ -103,6 +105,14 @@ def init_app(app: Flask) -> None:
     def _csrf(exc: CSRFError):
         return error_response(400, "csrf", _l("Formulir kedaluwarsa atau tidak sah. Muat ulang halaman lalu "
                                               "kirim kembali."))
+
+    @app.errorhandler(IntegrityError)
+    @app.errorhandler(StaleDataError)
+    def _write_conflict(exc):
+        # Two requests raced for the same row (a register number, a claim, a case's version): the
+        # loser gets a clear 409 and can simply try again; nothing half-written stays (rollback).
+        log.info("write conflict: %s", exc)
+        return conflict_response()
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
