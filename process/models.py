@@ -88,6 +88,15 @@ class RegisterEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class RegisterCounter(Base):
+    """The last register number given out per year; its row lock orders concurrent submissions."""
+
+    __tablename__ = "register_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Notification(Base):
     """In-app notification for one user."""
 
