@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = join(root, "webui", "static", "dist");
-const entries = ["diagram.js", "diagram.css"];
+const entries = ["diagram.js", "diagram.css", "modeler.js", "modeler.css"];
 
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
@@ -18,7 +18,7 @@ const result = await build({
   format: "esm",
   minify: true,
   target: ["es2020", "chrome100", "firefox100", "safari15"],
-  loader: { ".woff": "dataurl", ".woff2": "dataurl", ".ttf": "dataurl", ".eot": "dataurl", ".svg": "dataurl" },
+  loader: { ".json": "json", ".woff": "dataurl", ".woff2": "dataurl", ".ttf": "dataurl", ".eot": "dataurl", ".svg": "dataurl" },
   legalComments: "eof",
   metafile: true,
   logLevel: "warning",

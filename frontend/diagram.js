@@ -2,6 +2,11 @@
 // overdue tasks marked. Each `[data-bpmn-diagram][data-src]` element gets the JSON
 // {"xml", "completed": [ids], "active": [ids], "overdue": [ids]} from data-src.
 // Loaded as a module from /static/dist/ (built by frontend/build.mjs); nothing is made global.
+//
+// Other scripts (the auditor's replay) show another state in the same viewer by dispatching
+// `alur:diagram-load` on the container with detail {src} (a URL giving that JSON) or {data} (the JSON itself):
+// the viewer is kept, the XML re-imported only when it changed, the markers replaced. After every drawing the
+// container dispatches `alur:diagram-ready` with detail {completed, active, overdue}.
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
 
 // Texts come from the page (data-label-* on the container) so they follow the user's language.
@@ -68,60 +73,126 @@ function addHatchPattern(svg) {
   defs.append(pattern);
 }
 
-async function show(container) {
-  const labels = labelsOf(container);
-  container.replaceChildren();
-  const canvasBox = element("div", "alur-diagram-canvas");
-  container.append(canvasBox);
-  const fail = (reason) => {
+async function fetchData(src) {
+  const response = await fetch(src, {
+    credentials: "same-origin",
+    headers: { Accept: "application/json" },
+  });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return response.json();
+}
+
+// One viewer per container, kept across loads.
+class DiagramView {
+  constructor(container) {
+    this.container = container;
+    this.labels = labelsOf(container);
+    this.baseLabel = container.getAttribute("aria-label");
+    this.wasImage = container.getAttribute("role") === "img";
+    this.viewer = null;
+    this.xml = null;
+    this.marked = [];
+    this.queue = Promise.resolve();
+    this.generation = 0;
+  }
+
+  fail(reason) {
+    const { container, labels } = this;
+    if (this.viewer) this.viewer.destroy();
+    this.viewer = null;
+    this.xml = null;
+    this.marked = [];
     container.removeAttribute("role");
     container.removeAttribute("aria-label");
     container.replaceChildren(element("p", "alur-diagram-error", labels.error));
     container.firstChild.setAttribute("role", "alert");
     console.error("diagram:", reason);
-  };
-  let data;
-  try {
-    const response = await fetch(container.dataset.src, {
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    data = await response.json();
-  } catch (error) {
-    fail(error);
-    return;
   }
-  const viewer = new NavigatedViewer({ container: canvasBox });
-  try {
-    await viewer.importXML(data.xml);
-  } catch (error) {
-    viewer.destroy();
-    fail(error);
-    return;
-  }
-  const canvas = viewer.get("canvas");
-  const registry = viewer.get("elementRegistry");
-  addHatchPattern(canvasBox.querySelector("svg"));
-  canvas.zoom("fit-viewport", "auto");
 
-  const summary = [];
-  for (const [key, marker, label] of MARKERS) {
-    const names = [];
-    for (const id of data[key] || []) {
-      const shape = registry.get(id);
-      if (!shape) continue;
-      canvas.addMarker(id, marker);
-      names.push(shape.businessObject.name || id);
-    }
-    if (names.length) summary.push(`${labels[label]}: ${names.join("; ")}`);
+  // Loads run one after another; a load superseded by a newer one while it fetched is skipped.
+  load(source) {
+    const generation = ++this.generation;
+    this.queue = this.queue.then(async () => {
+      let data = source.data;
+      if (!data) {
+        try {
+          data = await fetchData(source.src);
+        } catch (error) {
+          if (generation === this.generation) this.fail(error);
+          return;
+        }
+      }
+      if (generation !== this.generation) return;
+      await this.draw(data);
+    });
+    return this.queue;
   }
-  // The SVG says nothing to a screen reader: the state in words, in the container's label when the page
-  // made it an image, else in visually hidden text. The page shows the colour legend.
-  const described = [container.getAttribute("aria-label") || labels.diagram, ...summary].join(". ");
-  if (container.getAttribute("role") === "img") container.setAttribute("aria-label", described);
-  else container.append(element("p", "alur-sr-only", described));
-  container.classList.add("alur-diagram-ready");
+
+  async draw(data) {
+    const { container, labels } = this;
+    if (!this.viewer) {
+      container.replaceChildren();
+      if (this.wasImage) {
+        container.setAttribute("role", "img");
+        if (this.baseLabel) container.setAttribute("aria-label", this.baseLabel);
+      }
+      this.canvasBox = element("div", "alur-diagram-canvas");
+      container.append(this.canvasBox);
+      this.viewer = new NavigatedViewer({ container: this.canvasBox });
+    }
+    const canvas = this.viewer.get("canvas");
+    if (data.xml !== this.xml) {
+      try {
+        await this.viewer.importXML(data.xml);
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      this.xml = data.xml;
+      this.marked = [];
+      addHatchPattern(this.canvasBox.querySelector("svg"));
+      canvas.zoom("fit-viewport", "auto");
+    }
+    const registry = this.viewer.get("elementRegistry");
+    for (const [id, marker] of this.marked) {
+      if (registry.get(id)) canvas.removeMarker(id, marker);
+    }
+    this.marked = [];
+
+    const summary = [];
+    for (const [key, marker, label] of MARKERS) {
+      const names = [];
+      for (const id of data[key] || []) {
+        const shape = registry.get(id);
+        if (!shape) continue;
+        canvas.addMarker(id, marker);
+        this.marked.push([id, marker]);
+        names.push(shape.businessObject.name || id);
+      }
+      if (names.length) summary.push(`${labels[label]}: ${names.join("; ")}`);
+    }
+    // The SVG says nothing to a screen reader: the state in words, in the container's label when the page
+    // made it an image, else in visually hidden text. The page shows the colour legend.
+    const described = [this.baseLabel || labels.diagram, ...summary].join(". ");
+    if (container.getAttribute("role") === "img") container.setAttribute("aria-label", described);
+    else {
+      container.querySelectorAll(":scope > .alur-sr-only").forEach((node) => node.remove());
+      container.append(element("p", "alur-sr-only", described));
+    }
+    container.classList.add("alur-diagram-ready");
+    container.dispatchEvent(new CustomEvent("alur:diagram-ready", {
+      detail: { completed: data.completed || [], active: data.active || [], overdue: data.overdue || [] },
+    }));
+  }
+}
+
+function show(container) {
+  const view = new DiagramView(container);
+  container.addEventListener("alur:diagram-load", (event) => {
+    const detail = event.detail || {};
+    if (detail.data || detail.src) view.load(detail);
+  });
+  return view.load({ src: container.dataset.src });
 }
 
 const containers = document.querySelectorAll("[data-bpmn-diagram][data-src]");

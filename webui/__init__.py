@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
     request_db.init_app(app)
     errors.init_app(app)
     app.register_blueprint(auth_bp)
-    for name in ("inbox", "tasks", "cases", "files", "admin", "api"):
+    for name in ("inbox", "tasks", "cases", "files", "admin", "modeler", "reports", "audit", "api"):
         _register_if_present(app, name)
 
     @app.after_request

@@ -16,9 +16,10 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request, url_for
 from flask_babel import gettext as _
 
-from engine.errors import NotFound
+from engine.errors import InvalidDefinition, NotFound
 from engine.forms import FormField
 from engine.models import Instance, TaskRow
+from process import modeling
 from process.casefile import can_view_case, case_view
 from process.deadlines import WIB
 from process.errors import BadRequest, NotPermitted
@@ -29,9 +30,10 @@ from process.models import User
 from process.roles import lanes_of
 from process.services import STEP_OF, CaseInput
 
+from . import modeler
 from .auth import TOKEN_MAX_AGE, check_credentials, issue_token, user_from_token
 from .db import db, system
-from .errors import error_response
+from .errors import engine_error_message, error_response
 from .extensions import csrf, limiter
 from .openapi import VERSION_KEY, build_document
 
@@ -374,6 +376,104 @@ def upload_file():
                         "mime": record.mime, "name": record.original_name})
     response.status_code = 201
     return response
+
+
+# --------------------------------------------------------------------------------------------------
+# Process definitions (process owners only): validate, deploy, list, download, migrate
+# --------------------------------------------------------------------------------------------------
+
+MAX_MIGRATION_IDS = modeler.MAX_CASES
+
+
+def _require_owner() -> User:
+    """Checked before the body is read: everyone else gets 403, whatever they sent."""
+    user = api_user()
+    if modeling.OWNER_ROLE not in user.roles:
+        raise NotPermitted(_("Hanya pemilik proses yang dapat mengelola diagram proses."))
+    return user
+
+
+def _invalid_definition(exc: InvalidDefinition):
+    _status, message = engine_error_message(exc)
+    return error_response(422, exc.code, message, modeler.problems_json(exc))
+
+
+def _definition_json(definition, running: int, latest: int) -> dict:
+    summary = modeling.summary_of(definition)
+    return {"version": definition.version, "sha256": definition.sha256, "process_key": definition.process_key,
+            "created_at": _iso(definition.created_at), "created_by": definition.created_by, "summary": summary,
+            "summary_text": modeler.summary_lines(summary), "running_cases": running,
+            "latest": definition.version == latest,
+            "download": url_for("api.download_definition", version=definition.version)}
+
+
+@bp.post("/definitions/validate")
+def validate_definition():
+    _require_owner()
+    try:
+        report = modeler.validate_xml(modeler.xml_body())
+    except InvalidDefinition as exc:
+        return _invalid_definition(exc)
+    return jsonify({"process_key": report.process_key, "deployable": True,
+                    "warnings": modeler.warnings_json(report.warnings)})
+
+
+@bp.post("/definitions")
+def deploy_definition():
+    _require_owner()
+    try:
+        definition, summary, created = modeler.deploy_xml(modeler.xml_body())
+    except InvalidDefinition as exc:
+        return _invalid_definition(exc)
+    response = jsonify({"version": definition.version, "sha256": definition.sha256, "created": created,
+                        "created_at": _iso(definition.created_at), "created_by": definition.created_by,
+                        "summary": summary, "summary_text": modeler.summary_lines(summary)})
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = url_for("api.download_definition", version=definition.version)
+    return response
+
+
+@bp.get("/definitions")
+def list_definitions():
+    _require_owner()
+    session = db()
+    found = modeling.versions(session, modeler.process_key())
+    counts = modeler.running_counts(session)
+    latest = found[0].version if found else 0
+    return jsonify([_definition_json(d, counts.get(d.version, 0), latest) for d in found])
+
+
+@bp.get("/definitions/<int:version>.bpmn")
+def download_definition(version: int):
+    _require_owner()
+    return modeler.bpmn_download(modeler.get_version(version))
+
+
+@bp.get("/definitions/<int:version>/migration")
+def definition_migration_plan(version: int):
+    _require_owner()
+    session = db()
+    target = modeler.get_version(version)
+    return jsonify({"version": target.version, "cases": modeler.migration_rows(session, target)})
+
+
+@bp.post("/definitions/<int:version>/migration")
+def migrate_to_definition(version: int):
+    _require_owner()
+    body = _json_object()
+    errors = [FieldError("unknown_field", str(key)[:70], _("%(key)s: field tidak dikenal.", key=str(key)[:70]))
+              for key in body if key != "case_ids"]
+    raw = body.get("case_ids")
+    ids = modeler.parse_case_ids(raw) if isinstance(raw, list) and len(raw) <= MAX_MIGRATION_IDS else None
+    if not ids:
+        errors.append(FieldError("case_ids", "case_ids", _(
+            "case_ids: daftar id kasus (bilangan bulat positif), 1 sampai %(n)d butir.", n=MAX_MIGRATION_IDS)))
+    if errors:
+        raise FormInvalid(errors)
+    session = db()
+    target = modeler.get_version(version)
+    outcome = modeler.migrate_cases(session, target, ids)
+    return jsonify({"version": target.version, **outcome})
 
 
 @bp.get("/openapi.json")

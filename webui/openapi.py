@@ -187,6 +187,91 @@ _NULL_DATETIME = {"type": ["string", "null"], "format": "date-time", "descriptio
 _NULL_STR = {"type": ["string", "null"]}
 
 
+def _definition_schemas() -> dict:
+    """Process definitions: validation answers, versions, change summaries, migration."""
+    element = {"type": "object", "required": ["id", "type"],
+               "properties": {"id": {"type": "string"}, "type": {"type": "string"}, "name": _NULL_STR}}
+    return {
+        "DefinitionProblem": {
+            "type": "object", "required": ["element_id", "message"],
+            "properties": {"element_id": {**_NULL_STR, "description": "Id elemen BPMN; null bila seluruh diagram"},
+                           "message": {"type": "string"}},
+        },
+        "ChangeSummary": {
+            "type": "object",
+            "description": "Perubahan dibanding versi sebelumnya, elemen demi elemen (versi pertama: note).",
+            "properties": {
+                "note": {"type": "string"},
+                "added": {"type": "array", "items": element},
+                "removed": {"type": "array", "items": element},
+                "changed": {"type": "array", "items": {**element, "properties": {
+                    **element["properties"],
+                    "changes": {"type": "array", "items": {
+                        "type": "object", "required": ["aspect"],
+                        "properties": {"aspect": {"type": "string", "examples": [
+                            "timer", "name", "lane", "condition", "field_added", "field_removed",
+                            "field_changed"]},
+                            "old": {}, "new": {}, "field": {"type": "string"}, "label": _NULL_STR,
+                            "required": {"type": "boolean"}, "what": {"type": "array",
+                                                                      "items": {"type": "string"}}}}}}}},
+            },
+        },
+        "DefinitionValidation": {
+            "type": "object", "required": ["process_key", "deployable", "warnings"],
+            "properties": {"process_key": {"type": "string"}, "deployable": {"const": True},
+                           "warnings": {"type": "array", "items": _ref("DefinitionProblem")}},
+        },
+        "DefinitionDeployed": {
+            "type": "object", "required": ["version", "sha256", "created", "summary"],
+            "properties": {
+                "version": {"type": "integer", "minimum": 1},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "created": {"type": "boolean", "description": "false: isi yang sama sudah menjadi versi ini"},
+                "created_at": _DATETIME, "created_by": _NULL_STR,
+                "summary": _ref("ChangeSummary"),
+                "summary_text": {"type": "array", "items": {"type": "string"},
+                                 "description": "Ringkasan perubahan dalam bahasa pengguna"},
+            },
+        },
+        "DefinitionVersion": {
+            "type": "object",
+            "required": ["version", "sha256", "process_key", "created_at", "summary", "running_cases", "latest"],
+            "properties": {
+                "version": {"type": "integer", "minimum": 1},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "process_key": {"type": "string"}, "created_at": _DATETIME, "created_by": _NULL_STR,
+                "summary": _ref("ChangeSummary"), "summary_text": {"type": "array", "items": {"type": "string"}},
+                "running_cases": {"type": "integer", "minimum": 0}, "latest": {"type": "boolean"},
+                "download": {"type": "string", "description": "GET: berkas .bpmn versi ini"},
+            },
+        },
+        "MigrationPlan": {
+            "type": "object", "required": ["version", "cases"],
+            "properties": {"version": {"type": "integer"}, "cases": {"type": "array", "items": {
+                "type": "object", "required": ["case_id", "can_move", "reasons", "tasks"],
+                "properties": {"case_id": {"type": "integer"}, "title": _NULL_STR,
+                               "version": {"type": ["integer", "null"], "description": "Versi kasus sekarang"},
+                               "can_move": {"type": "boolean"},
+                               "reasons": {"type": "array", "items": {"type": "string"}},
+                               "tasks": {"type": "array", "items": {"type": "string"},
+                                         "description": "Langkah yang sedang ditunggu"}}}}},
+        },
+        "MigrationRequest": {
+            "type": "object", "required": ["case_ids"], "additionalProperties": False,
+            "properties": {"case_ids": {"type": "array", "minItems": 1, "maxItems": 1000,
+                                        "items": {"type": "integer", "minimum": 1}}},
+        },
+        "MigrationResult": {
+            "type": "object", "required": ["version", "moved", "refused"],
+            "properties": {"version": {"type": "integer"},
+                           "moved": {"type": "array", "items": {"type": "integer"}},
+                           "refused": {"type": "array", "items": {
+                               "type": "object", "required": ["case_id", "reason"],
+                               "properties": {"case_id": {"type": "integer"}, "reason": {"type": "string"}}}}},
+        },
+    }
+
+
 def _schemas(platforms: Sequence[str]) -> dict:
     task_props = {
         "id": {"type": "string", "description": "Id tugas"},
@@ -216,10 +301,12 @@ def _schemas(platforms: Sequence[str]) -> dict:
                     "code": {"type": "string", "examples": ["unauthorized", "not_permitted", "not_claimed",
                                                             "form_invalid", "stale_instance"]},
                     "message": {"type": "string", "description": "Pesan dalam bahasa pengguna"},
-                    "fields": {"type": "array", "items": _ref("FieldError")},
+                    "fields": {"type": "array", "items": {"anyOf": [_ref("FieldError"),
+                                                                     _ref("DefinitionProblem")]}},
                 },
             }},
         },
+        **_definition_schemas(),
         "FieldError": {
             "type": "object",
             "required": ["field", "code", "message"],
@@ -437,6 +524,60 @@ def _task_action(operation_id: str, summary: str, responses: dict, body: dict | 
     return op
 
 
+_VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_XML_BODY = {"required": True, "description": "Diagram BPMN 2.0 (XML, paling besar 2 MB) apa adanya sebagai isi "
+                                             "permintaan; Content-Type bebas (mis. application/xml).",
+             "content": {"application/xml": {"schema": {"type": "string"}},
+                         "*/*": {"schema": {"type": "string"}}}}
+_OWNER_ONLY = " Hanya untuk peran process_owner (403 untuk yang lain)."
+
+
+def _definition_paths() -> dict:
+    def op(operation_id: str, summary: str, responses: dict, **extra) -> dict:
+        return {"operationId": operation_id, "tags": ["definisi"], "summary": summary, **extra,
+                "responses": {**responses, "401": _r("Unauthorized"), "403": _r("Forbidden")}}
+
+    return {
+        "/definitions/validate": {"post": op(
+            "validateDefinition", "Periksa diagram tanpa menerapkannya",
+            {"200": _ok("Dapat diterapkan (mungkin dengan peringatan)", _ref("DefinitionValidation")),
+             "422": _error("Tidak dapat diterapkan: error.fields berisi {element_id, message} per masalah")},
+            description="XML diperkeras (tanpa DTD, entitas atau rujukan luar), skema BPMN 2.0, parser "
+                        "SpiffWorkflow, pemeriksaan setiap ekspresi tanpa menjalankannya, aturan SOP (lajur, "
+                        "formulir, batas waktu) dan elemen yang tidak dijalankan." + _OWNER_ONLY,
+            requestBody=_XML_BODY)},
+        "/definitions": {
+            "post": op("deployDefinition", "Terapkan diagram sebagai versi baru",
+                       {"201": _ok("Versi baru", _ref("DefinitionDeployed")),
+                        "200": _ok("Isi yang sama sudah menjadi versi ini; tidak ada versi baru",
+                                   _ref("DefinitionDeployed")),
+                        "422": _error("Tidak dapat diterapkan: error.fields menyebut setiap elemen")},
+                       description="Kasus baru memakai versi terbaru; kasus yang sedang berjalan tetap pada "
+                                   "versinya. Dicatat sebagai kejadian definition_deployed." + _OWNER_ONLY,
+                       requestBody=_XML_BODY),
+            "get": op("listDefinitions", "Semua versi, terbaru dahulu",
+                      {"200": _ok("Versi", {"type": "array", "items": _ref("DefinitionVersion")})},
+                      description=_OWNER_ONLY.strip()),
+        },
+        "/definitions/{version}.bpmn": {"get": op(
+            "downloadDefinition", "Unduh berkas .bpmn sebuah versi",
+            {"200": {"description": "BPMN 2.0 XML", "content": {"application/xml": {"schema": {"type": "string"}}}},
+             "404": _r("NotFound")}, parameters=[_VERSION], description=_OWNER_ONLY.strip())},
+        "/definitions/{version}/migration": {
+            "get": op("migrationPlan", "Pemeriksaan: kasus berjalan pada versi lain, dapat pindah atau tidak dan "
+                                       "mengapa", {"200": _ok("Rencana", _ref("MigrationPlan")),
+                                                   "404": _r("NotFound")},
+                      parameters=[_VERSION], description=_OWNER_ONLY.strip()),
+            "post": op("migrateCases", "Pindahkan kasus ke versi ini (utuh per kasus atau tidak sama sekali)",
+                       {"200": _ok("Hasil per kasus", _ref("MigrationResult")), "404": _r("NotFound"),
+                        "422": _r("Unprocessable")},
+                       parameters=[_VERSION], requestBody=_json_body(_ref("MigrationRequest")),
+                       description="Setiap kasus yang pindah dicatat sebagai kejadian case_migrated."
+                                   + _OWNER_ONLY),
+        },
+    }
+
+
 def _paths(steps: list[UserTaskInfo]) -> dict:
     task_form = {"oneOf": [{**_ref(form_schema_name(u.bpmn_id)), "description": _step_description(u)}
                            for u in steps]} if steps else {"type": "object"}
@@ -517,6 +658,7 @@ def _paths(steps: list[UserTaskInfo]) -> dict:
             "responses": {"201": _ok("Berkas tersimpan", _ref("FileInfo")), "401": _r("Unauthorized"),
                           "403": _r("Forbidden"), "413": _r("TooLarge"), "422": _r("Unprocessable")},
         }},
+        **_definition_paths(),
         "/openapi.json": {"get": {
             "operationId": "getOpenApi", "tags": ["akses"], "security": [], "summary": "Dokumen ini",
             "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {
@@ -549,7 +691,7 @@ def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[st
         },
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": "akses"}, {"name": "tugas"}, {"name": "kasus"}, {"name": "berkas"}],
+        "tags": [{"name": "akses"}, {"name": "tugas"}, {"name": "kasus"}, {"name": "berkas"}, {"name": "definisi"}],
         "paths": _paths(steps),
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",

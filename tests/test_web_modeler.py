@@ -1,0 +1,334 @@
+"""The process owner's pages: overview, modeler, validate/deploy from the page, versions with their change summary in
+words, download, and the migration pre-check with its form. Nobody else gets in."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from html import unescape
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.models import Definition, EventRow, Instance
+from process import modeling
+from tests.conftest import DIAGRAM
+from tests.factories import Case, make_users, user
+from tests.test_definitions import diagram_with, set_condition
+from tests.test_i18n import english_app  # noqa: F401  (a fixture)
+from tests.test_migration import version2, without_step5
+from webui.modeler import problem_text, summary_lines
+
+NOT_OWNERS = ["tim", "admin", "wapimred", "pimred", "auditor", "root"]
+PAGES = ["/proses", "/proses/modeler", "/proses/modeler/diagram.json", "/proses/versi", "/proses/versi/1",
+         "/proses/versi/1/diagram.json", "/proses/versi/1.bpmn", "/proses/migrasi/1"]
+XML = {"Content-Type": "application/xml"}
+
+
+@pytest.fixture
+def users(system, tx):
+    make_users(system, tx)
+    with tx() as s:
+        system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+
+
+def deploy(system, tx, xml: bytes):
+    with tx() as s:
+        definition, _summary = modeling.deploy(s, system.alur, user(s, "owner"), xml)
+        return definition.version
+
+
+def text(resp) -> str:
+    return unescape(re.sub(r"\s+", " ", resp.get_data(as_text=True)))
+
+
+def versions(system) -> int:
+    with system.sessions() as s:
+        return s.execute(select(func.count()).select_from(Definition)).scalar()
+
+
+# --------------------------------------------------------------------------------------------------
+# Access
+# --------------------------------------------------------------------------------------------------
+
+
+def test_only_process_owners_get_in(users, system, tx, login, client):
+    case = Case.start(system, tx)
+    for who in NOT_OWNERS:
+        c = login(who)
+        for url in PAGES:
+            assert c.get(url).status_code == 403, (who, url)
+        assert c.post("/proses/validasi", data=version2(), headers=XML).status_code == 403
+        assert c.post("/proses/terapkan", data=version2(), headers=XML).status_code == 403
+        assert c.post("/proses/migrasi/1", data={"case_ids": [str(case.instance_id)]}).status_code == 403
+        assert "/proses" not in re.findall(r'href="([^"]+)"', c.get("/kasus").get_data(as_text=True))
+    assert versions(system) == 1
+    for url in PAGES:
+        resp = client.get(url)
+        assert resp.status_code == 302 and "/masuk" in resp.headers["Location"], url
+
+
+def test_owner_sees_the_nav_link_and_the_pages(users, login):
+    c = login("owner")
+    assert 'href="/proses"' in c.get("/kasus").get_data(as_text=True)
+    for url in PAGES[:-1]:
+        assert c.get(url).status_code == 200, url
+    assert c.get("/proses/migrasi/1").status_code == 200
+
+
+# --------------------------------------------------------------------------------------------------
+# The modeler page and its endpoints
+# --------------------------------------------------------------------------------------------------
+
+
+def test_modeler_page_passes_everything_through_data_attributes(users, login):
+    c = login("owner")
+    resp = c.get("/proses/modeler")
+    html = resp.get_data(as_text=True)
+    assert re.search(r'<script type="module" src="/static/dist/modeler\.js"></script>', html)
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) and not re.search(r"\son[a-z]+\s*=", html)
+    assert '<link rel="stylesheet" href="/static/dist/modeler.css">' in html
+    root = re.search(r"<div class=\"modeler\" data-modeler (.*?)>", html, re.S)[1]
+    attrs = dict(re.findall(r'(data-[a-z-]+)=(?:"([^"]*)"|\'[^\']*\')', root))
+    assert attrs["data-src"] == "/proses/modeler/diagram.json?versi=1"
+    assert attrs["data-validate-url"] == "/proses/validasi" and attrs["data-deploy-url"] == "/proses/terapkan"
+    assert attrs["data-csrf"]
+    texts = json.loads(unescape(re.search(r"data-texts='([^']*)'", root)[1]))
+    assert texts["deployable"] == "Diagram dapat diterapkan." and "{version}" in texts["deployed"]
+    assert json.loads(unescape(re.search(r"data-lanes='([^']*)'", root)[1])) == sorted(
+        ["Tim Pelaksana", "Admin Medsos", "Wakil Pimpinan Redaksi", "Pimpinan Redaksi"])
+    for label in ("Impor .bpmn", "Unduh .bpmn", "Validasi", "Terapkan"):
+        assert label in html
+    source = c.get("/proses/modeler/diagram.json").json
+    assert source["version"] == 1 and source["xml"] == DIAGRAM.read_text(encoding="utf-8")
+    assert c.get("/proses/modeler?versi=9").status_code == 404
+    assert c.get("/proses/modeler/diagram.json?versi=9").status_code == 404
+
+
+def test_validate_and_deploy_from_the_page(users, system, login):
+    c = login("owner")
+    ok = c.post("/proses/validasi", data=version2(), headers=XML)
+    assert ok.status_code == 200 and ok.json == {"process_key": "alur_pengunggahan", "deployable": True,
+                                                 "warnings": []}
+    bad = c.post("/proses/validasi", data=diagram_with(set_condition("Flow_Tolak", "__import__('os')")),
+                 headers=XML)
+    assert bad.status_code == 422 and bad.is_json
+    assert bad.json["error"]["message"] == "Diagram tidak dapat diterima."
+    problem = bad.json["error"]["fields"][0]
+    assert problem["element_id"] == "Flow_Tolak" and problem["message"].startswith("Kondisi \u201c__import__")
+    assert c.post("/proses/terapkan", data=b"<x/>", headers=XML).status_code == 422
+    assert versions(system) == 1
+
+    deployed = c.post("/proses/terapkan", data=version2(), headers=XML)
+    assert deployed.status_code == 201
+    body = deployed.json
+    assert body["version"] == 2 and body["created"] and body["sha256"] == hashlib.sha256(version2()).hexdigest()
+    assert body["versions_url"] == "/proses/versi" and body["version_url"] == "/proses/versi/2"
+    assert body["migration_url"] is None  # no case runs on version 1
+    assert any("Batas waktu diubah: akhir_hari(tanggal_pengumpulan, 1) \u2192 akhir_hari(tanggal_pengumpulan, 2)"
+               in line for line in body["summary_text"])
+    again = c.post("/proses/terapkan", data=version2(), headers=XML)
+    assert again.status_code == 200 and again.json["version"] == 2 and not again.json["created"]
+    assert versions(system) == 2
+    with system.sessions() as s:
+        event = s.execute(select(EventRow).where(EventRow.type == "definition_deployed")
+                          .order_by(EventRow.seq.desc())).scalars().first()
+        assert event.actor == "owner"
+
+
+def test_page_endpoints_need_the_csrf_token(users, system):
+    from webui import create_app
+
+    app = create_app(system=system, config={"SECRET_KEY": "test-secret", "TESTING": True,
+                                            "RATELIMIT_ENABLED": False})
+    c = app.test_client()
+    login_page = c.get("/masuk").get_data(as_text=True)
+    token = (re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login_page)
+             or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', login_page))[1]
+    assert c.post("/masuk", data={"username": "owner", "password": "rahasia-owner",
+                                  "csrf_token": token}).status_code == 302
+    page_token = re.search(r'data-csrf="([^"]+)"', c.get("/proses/modeler").get_data(as_text=True))[1]
+    assert c.post("/proses/validasi", data=version2(), headers=XML).status_code == 400
+    assert c.post("/proses/terapkan", data=version2(), headers=XML).status_code == 400
+    assert c.post("/proses/terapkan", data=version2(), headers={**XML, "X-CSRFToken": "falsch"}).status_code == 400
+    assert versions(system) == 1
+    assert c.post("/proses/validasi", data=version2(), headers={**XML, "X-CSRFToken": page_token}).status_code == 200
+    assert c.post("/proses/terapkan", data=version2(), headers={**XML, "X-CSRFToken": page_token}).status_code == 201
+    assert versions(system) == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# Versions
+# --------------------------------------------------------------------------------------------------
+
+
+def test_versions_list_shows_who_when_hash_and_the_changes_in_words(users, system, tx, login):
+    deploy(system, tx, version2())
+    deploy(system, tx, without_step5())
+    c = login("owner")
+    page = text(c.get("/proses/versi"))
+    with system.sessions() as s:
+        shas = dict(s.execute(select(Definition.version, Definition.sha256)).all())
+    for n in (1, 2, 3):
+        assert f"Versi {n}" in page and shas[n][:12] in page and f'href="/proses/versi/{n}.bpmn"' in page
+    assert "Versi awal: diagram bawaan aplikasi." in page
+    assert ("Peristiwa batas \u201cBatas waktu H+1\u201d (Timer_Koreksi)" in page
+            and "Batas waktu diubah: akhir_hari(tanggal_pengumpulan, 1) \u2192 akhir_hari(tanggal_pengumpulan, 2)"
+            in page)
+    assert "Field baru (wajib): Sumber foto (sumber_foto)" in page
+    # Version 3 (from version 2): step 5 removed, the approval flow now ends the case; the step-3 field is gone.
+    assert ("dihapus</span> Tugas \u201cMengunggah konten ke platform media sosial KPU Provinsi Sumatera Barat\u201d "
+            "(Task_Unggah)") in page
+    assert "Tujuan alur diubah: Task_Unggah \u2192 EndEvent_Dipublikasikan" in page
+    assert "Field dihapus: Sumber foto (sumber_foto)" in page
+    assert "Selasa, 06 Mei 2025 08.00 WIB" in page and "owner" in page
+
+    one = text(c.get("/proses/versi/2"))
+    assert shas[2] in one and 'data-bpmn-diagram data-src="/proses/versi/2/diagram.json"' in one
+    assert "/static/dist/diagram.js" in one and 'href="/proses/modeler?versi=2"' in one
+    diagram = c.get("/proses/versi/2/diagram.json").json
+    assert diagram["active"] == ["Task_Koreksi", "Timer_Koreksi"] and diagram["completed"] == []
+    assert diagram["xml"] == version2().decode("utf-8")
+    assert c.get("/proses/versi/1/diagram.json").json["active"] == []
+
+    download = c.get("/proses/versi/2.bpmn")
+    assert download.status_code == 200 and download.mimetype == "application/xml"
+    assert download.data == version2()
+    assert download.headers["Content-Disposition"] == 'attachment; filename="alur_pengunggahan-v2.bpmn"'
+    assert download.headers["X-Content-SHA256"] == shas[2]
+    for url in ("/proses/versi/9", "/proses/versi/9.bpmn", "/proses/versi/9/diagram.json", "/proses/migrasi/9"):
+        assert c.get(url).status_code == 404, url
+
+
+def test_overview_counts_running_cases_per_version(users, system, tx, login):
+    Case.start(system, tx)
+    deploy(system, tx, version2())
+    Case.start(system, tx)
+    Case.start(system, tx)
+    page = text(login("owner").get("/proses"))
+    assert "Versi 2" in page and "Kasus berjalan pada versi ini" in page
+    assert re.search(r'data-label="Kasus berjalan">2<', page) and re.search(r'data-label="Kasus berjalan">1<', page)
+    assert "1 kasus masih berjalan pada versi lama" in page
+    assert 'href="/proses/migrasi/2"' in page
+
+
+# --------------------------------------------------------------------------------------------------
+# Migration
+# --------------------------------------------------------------------------------------------------
+
+
+def test_migration_page_pre_check_and_form(users, system, tx, login):
+    waiting = Case.start(system, tx, nama="Menunggu di langkah 1")
+    at_step5 = Case.start(system, tx, nama="Menunggu di langkah 5")
+    for who, form in (("tim", "submit"), ("admin", "terima"), ("wapimred", "koreksi"), ("pimred", "setuju")):
+        at_step5.do(who, form)
+    deploy(system, tx, without_step5())
+    c = login("owner")
+    page = text(c.get("/proses/migrasi/2"))
+    for case in (waiting, at_step5):
+        assert f'<tr data-case-id="{case.instance_id}">' in page
+    assert f'name="case_ids" value="{waiting.instance_id}"' in page
+    assert f'name="case_ids" value="{at_step5.instance_id}"' not in page  # cannot move: no checkbox
+    assert "dapat pindah" in page and "tidak dapat pindah" in page
+    assert "(Task_Unggah) tidak ada di versi 2." in page
+    assert "Menyerahkan dokumentasi kegiatan" in page  # the waiting task
+    assert 'data-confirm="Pindahkan kasus yang dipilih ke versi 2?"' in page
+
+    resp = c.post("/proses/migrasi/2", data={"case_ids": [str(waiting.instance_id), str(at_step5.instance_id)]})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/proses/migrasi/2")
+    after = text(c.get("/proses/migrasi/2"))
+    assert f"1 kasus dipindahkan ke versi 2: #{waiting.instance_id}." in after
+    assert (f"Kasus #{at_step5.instance_id} tidak dipindahkan: Langkah \u201cMengunggah konten ke platform media "
+            "sosial KPU Provinsi Sumatera Barat\u201d (Task_Unggah) tidak ada di versi 2.") in after
+    assert f'<tr data-case-id="{waiting.instance_id}">' not in after  # it runs on version 2 now
+    with tx() as s:
+        assert s.get(Definition, s.get(Instance, waiting.instance_id).definition_id).version == 2
+        assert s.get(Definition, s.get(Instance, at_step5.instance_id).definition_id).version == 1
+        migrated = s.execute(select(EventRow).where(EventRow.type == "case_migrated")).scalars().all()
+        assert [(e.instance_id, e.actor) for e in migrated] == [(waiting.instance_id, "owner")]
+
+    nothing = c.post("/proses/migrasi/2", data={}, follow_redirects=True)
+    assert "Pilih dulu kasus yang akan dipindahkan." in text(nothing)
+    assert c.post("/proses/migrasi/2", data={"case_ids": ["satu"]}).status_code == 400
+    assert c.post("/proses/migrasi/2", data={"case_ids": ["-1"]}).status_code == 400
+    unknown = text(c.post("/proses/migrasi/2", data={"case_ids": ["999"]}, follow_redirects=True))
+    assert "Kasus #999 tidak dipindahkan: Kasus #999 tidak ada." in unknown
+
+
+# --------------------------------------------------------------------------------------------------
+# Words for engine messages and change summaries
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("bpmn:serviceTask: service tasks are not executed (no external calls from diagrams)",
+     "bpmn:serviceTask: tugas layanan tidak dijalankan (diagram tidak boleh memanggil sistem luar)."),
+    ("user task 'Periksa' has no form fields", "Tugas \u201cPeriksa\u201d tidak memiliki field formulir"),
+    ("user task 'Periksa' has no deadline (timer boundary event)", "tidak memiliki batas waktu"),
+    ("timer 'open(1)' refused: call of 'open' is not allowed", "Batas waktu (timer) \u201copen(1)\u201d ditolak: "),
+    ("script refused: import is not allowed", "Skrip ditolak: import is not allowed"),
+    ("expression in camunda:property value refused", "properti ekstensi adalah data, bukan kode"),
+    ("camunda:executionListener is not executed", "camunda:executionListener tidak dijalankan."),
+    ("BPMN 2.0 schema, line 3: Element 'x': not expected.", "Skema BPMN 2.0, baris 3: Element 'x'"),
+    ("DTDs and entities are not accepted (DTDForbidden(...))", "DTD dan entitas XML tidak diterima"),
+    ("the file is 3000000 bytes; the limit is 2097152", "Berkas berukuran 3000000 bita; batasnya 2097152 bita."),
+    ("exactly one executable process is needed, found 0", "tepat satu proses yang dapat dijalankan"),
+    ("'Unggah' (Task_Unggah) does not exist in version 2",
+     "Langkah \u201cUnggah\u201d (Task_Unggah) tidak ada di versi 2."),
+    ("case 3 cannot move: 'Unggah' (Task_Unggah) does not exist in version 2",
+     "Kasus #3 tidak dapat dipindahkan: Langkah \u201cUnggah\u201d (Task_Unggah) tidak ada di versi 2."),
+    ("something the engine says that nobody translated", "something the engine says that nobody translated"),
+])
+def test_engine_messages_in_indonesian(app, message, expected):
+    with app.test_request_context("/"):
+        assert expected in problem_text(message)
+
+
+def test_change_summary_sentences(app):
+    summary = {
+        "added": [{"id": "Task_Arsip", "type": "userTask", "name": "Mengarsipkan"}],
+        "removed": [{"id": "Flow_X", "type": "sequenceFlow", "name": None}],
+        "changed": [
+            {"id": "Lane_Admin", "type": "lane", "name": "Admin", "changes": [
+                {"aspect": "name", "old": "Admin Medsos", "new": "Admin"}]},
+            {"id": "Task_Terima", "type": "userTask", "name": "Menerima", "changes": [
+                {"aspect": "lane", "old": "Admin Medsos", "new": "Admin"},
+                {"aspect": "field_added", "field": "catatan", "label": "Catatan", "required": False},
+                {"aspect": "field_changed", "field": "cek_foto", "label": "Foto", "what": ["constraints", "label"]},
+                {"aspect": "field_removed", "field": "lama", "label": None}]},
+            {"id": "Flow_Setuju", "type": "sequenceFlow", "name": None, "changes": [
+                {"aspect": "condition", "old": 'k == "setuju"', "new": 'k == "ya"'}]},
+        ],
+    }
+    with app.test_request_context("/"):
+        lines = summary_lines(summary)
+    assert lines == [
+        "Ditambahkan: Tugas \u201cMengarsipkan\u201d (Task_Arsip)",
+        "Dihapus: Alur Flow_X",
+        "Lajur \u201cAdmin\u201d (Lane_Admin): Nama diubah: Admin Medsos \u2192 Admin",
+        "Tugas \u201cMenerima\u201d (Task_Terima): Lajur diubah: Admin Medsos \u2192 Admin",
+        "Tugas \u201cMenerima\u201d (Task_Terima): Field baru: Catatan (catatan)",
+        "Tugas \u201cMenerima\u201d (Task_Terima): Field diubah: Foto (cek_foto) (batasan, label)",
+        "Tugas \u201cMenerima\u201d (Task_Terima): Field dihapus: lama (lama)",
+        "Alur Flow_Setuju: Kondisi diubah: k == \"setuju\" \u2192 k == \"ya\"",
+    ]
+
+
+def test_pages_and_summaries_in_english(english_app, system, tx):  # noqa: F811 (the fixture imported above)
+    make_users(system, tx)
+    deploy(system, tx, version2())
+    c = english_app.test_client()
+    assert c.post("/masuk", data={"username": "owner", "password": "rahasia-owner"}).status_code == 302
+    c.get("/bahasa/en")
+    page = text(c.get("/proses/versi"))
+    assert "<h1>Process diagram versions</h1>" in page and ">Version history</a>" in page
+    assert ("Deadline changed: akhir_hari(tanggal_pengumpulan, 1) \u2192 akhir_hari(tanggal_pengumpulan, 2)"
+            in page)
+    assert "New field (required): Sumber foto (sumber_foto)" in page
+    modeler_page = c.get("/proses/modeler").get_data(as_text=True)
+    texts = json.loads(unescape(re.search(r"data-texts='([^']*)'", modeler_page)[1]))
+    assert texts["deployable"] == "The diagram can be deployed." and "Import .bpmn" in modeler_page
+    refused = c.post("/proses/validasi", data=(DIAGRAM.read_bytes().replace(b'name="Admin Medsos"',
+                                                                            b'name="Humas"')), headers=XML)
+    assert refused.status_code == 422
+    assert any("which no role works in" in p["message"] for p in refused.json["error"]["fields"])

@@ -1,0 +1,642 @@
+"""Process owners: the diagram modeler, validation and deployment, the version list and migration of waiting cases.
+
+Every page and endpoint here is for the ``process_owner`` role only (403 for everyone else). The page's buttons call
+the session-authenticated JSON endpoints ``/proses/validasi`` and ``/proses/terapkan`` with the XML as the body and
+the CSRF token in the ``X-CSRFToken`` header; the JSON API under /api/v1/definitions (webui/api.py) offers the same
+with a bearer token. The server's validation (engine/definitions.py, process/modeling.py) is the gate: the browser's
+bpmnlint only shows problems early.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from engine.definitions import MAX_XML_BYTES
+from engine.errors import InvalidDefinition
+from engine.models import Definition, Instance
+from process import modeling
+from process.casefile import display_names
+from process.deadlines import format_wib
+from process.roles import LANE_ROLES
+
+from .access import me, role_required
+from .db import db, system
+from .errors import engine_error_message
+
+bp = Blueprint("modeler", __name__, url_prefix="/proses")
+
+OWNER = modeling.OWNER_ROLE
+#: Most cases moved by one request (the API says the same).
+MAX_CASES = 1000
+
+
+# --------------------------------------------------------------------------------------------------
+# Problems in the user's language. The engine writes English; these patterns cover what it says.
+# --------------------------------------------------------------------------------------------------
+
+#: engine/definitions.py UNSUPPORTED, element by element.
+UNSUPPORTED_TEXT = {
+    "complexGateway": _l("gateway kompleks tidak dijalankan"),
+    "eventBasedGateway": _l("gateway berbasis peristiwa tidak dijalankan (tidak andal bersama timer)"),
+    "inclusiveGateway": _l("gateway inklusif tidak dijalankan; pakai gateway eksklusif"),
+    "callActivity": _l("call activity tidak dijalankan"),
+    "subProcess": _l("sub-proses tidak dijalankan; gambarkan langkah-langkahnya di proses utama"),
+    "adHocSubProcess": _l("sub-proses ad-hoc tidak dijalankan"),
+    "transaction": _l("transaksi tidak dijalankan"),
+    "businessRuleTask": _l("tugas aturan bisnis (DMN) tidak dijalankan"),
+    "serviceTask": _l("tugas layanan tidak dijalankan (diagram tidak boleh memanggil sistem luar)"),
+    "sendTask": _l("tugas kirim tidak dijalankan"),
+    "receiveTask": _l("tugas terima tidak dijalankan"),
+    "manualTask": _l("tugas manual tidak dijalankan; pakai user task dengan formulir"),
+    "task": _l("tugas tanpa jenis tidak dijalankan; pakai user task"),
+    "messageEventDefinition": _l("peristiwa pesan (message) tidak dijalankan"),
+    "conditionalEventDefinition": _l("peristiwa bersyarat tidak dijalankan"),
+    "compensateEventDefinition": _l("kompensasi tidak dijalankan"),
+    "linkEventDefinition": _l("peristiwa tautan (link) tidak dijalankan"),
+    "timeCycle": _l("timer berulang (timeCycle) tidak dijalankan; pakai timeDate atau timeDuration"),
+    "multiInstanceLoopCharacteristics": _l("aktivitas multi-instance tidak dijalankan"),
+    "standardLoopCharacteristics": _l("aktivitas berulang (loop) tidak dijalankan; gambarkan perulangan dengan "
+                                      "gateway"),
+}
+
+EXPRESSION_KINDS = {"condition": _l("Kondisi"), "timer": _l("Batas waktu (timer)"),
+                    "expression": _l("Ekspresi")}
+
+
+def _pattern(regex: str, render) -> tuple[re.Pattern, object]:
+    return re.compile(regex, re.DOTALL), render
+
+
+def _unsupported(m: re.Match) -> str | None:
+    reason = UNSUPPORTED_TEXT.get(m["element"])
+    if reason is None:
+        return None
+    return _("bpmn:%(element)s: %(reason)s.", element=m["element"], reason=reason)
+
+
+def _translated_reasons(text: str) -> str:
+    return "; ".join(problem_text(part) for part in text.split("; "))
+
+
+PATTERNS = [
+    _pattern(r"^bpmn:(?P<element>\w+): .*$", _unsupported),
+    _pattern(r"^user task '(?P<name>.*)' is in lane '(?P<lane>.*)', which no role works in \(lanes: (?P<lanes>.*)\)$",
+             lambda m: _("Tugas \u201c%(name)s\u201d berada di lajur \u201c%(lane)s\u201d, yang tidak dikerjakan "
+                         "oleh peran mana pun (lajur yang dikenal: %(lanes)s).", name=m["name"], lane=m["lane"],
+                         lanes=m["lanes"])),
+    _pattern(r"^user task '(?P<name>.*)' has no form fields$",
+             lambda m: _("Tugas \u201c%(name)s\u201d tidak memiliki field formulir (camunda:formData).",
+                         name=m["name"])),
+    _pattern(r"^user task '(?P<name>.*)' has no deadline \(timer boundary event\)$",
+             lambda m: _("Tugas \u201c%(name)s\u201d tidak memiliki batas waktu (timer boundary event).",
+                         name=m["name"])),
+    _pattern(r"^(?P<kind>condition|timer|expression) '(?P<text>.*)' refused: (?P<reason>.*)$",
+             lambda m: _("%(kind)s \u201c%(text)s\u201d ditolak: %(reason)s", kind=EXPRESSION_KINDS[m["kind"]],
+                         text=m["text"], reason=m["reason"])),
+    _pattern(r"^script refused: (?P<reason>.*)$", lambda m: _("Skrip ditolak: %(reason)s", reason=m["reason"])),
+    _pattern(r"^expression in camunda:(?P<tag>\w+) (?P<attr>\S+) refused$",
+             lambda m: _("Ekspresi di camunda:%(tag)s (%(attr)s) ditolak: properti ekstensi adalah data, bukan kode.",
+                         tag=m["tag"], attr=m["attr"])),
+    _pattern(r"^camunda:(?P<tag>\w+) is not executed$",
+             lambda m: _("camunda:%(tag)s tidak dijalankan.", tag=m["tag"])),
+    _pattern(r"^BPMN 2\.0 schema, line (?P<line>\d+): (?P<detail>.*)$",
+             lambda m: _("Skema BPMN 2.0, baris %(line)s: %(detail)s", line=m["line"], detail=m["detail"])),
+    _pattern(r"^DTDs and entities are not accepted.*$",
+             lambda m: _("DTD dan entitas XML tidak diterima (perlindungan terhadap \u201cbillion laughs\u201d dan "
+                         "entitas eksternal).")),
+    _pattern(r"^the file is (?P<size>\d+) bytes; the limit is (?P<limit>\d+)$",
+             lambda m: _("Berkas berukuran %(size)s bita; batasnya %(limit)s bita.", size=m["size"],
+                         limit=m["limit"])),
+    _pattern(r"^exactly one executable process is needed, found (?P<n>\d+)$",
+             lambda m: _("Diagram harus memuat tepat satu proses yang dapat dijalankan (isExecutable); ditemukan "
+                         "%(n)s.", n=m["n"])),
+    _pattern(r"^form field id '(?P<id>.*)' is not allowed.*$",
+             lambda m: _("ID field formulir \u201c%(id)s\u201d tidak diizinkan: pakai huruf kecil, angka dan _, "
+                         "diawali huruf.", id=m["id"])),
+    _pattern(r"^form field id '(?P<id>.*)' hides the function of that name$",
+             lambda m: _("ID field formulir \u201c%(id)s\u201d menutupi fungsi yang bernama sama.", id=m["id"])),
+    _pattern(r"^form field id '(?P<id>.*)' appears twice$",
+             lambda m: _("ID field formulir \u201c%(id)s\u201d dipakai dua kali.", id=m["id"])),
+    _pattern(r"^(?P<type>\w+) has no diagram shape; it will not be drawn$",
+             lambda m: _("%(type)s tidak memiliki bentuk di diagram, jadi tidak akan tergambar.", type=m["type"])),
+    _pattern(r"^user task without a name$", lambda m: _("User task tanpa nama.")),
+    _pattern(r"^'(?P<name>.*)' \((?P<id>[^)]*)\) does not exist in version (?P<v>\d+)$",
+             lambda m: _("Langkah \u201c%(name)s\u201d (%(id)s) tidak ada di versi %(v)s.", name=m["name"],
+                         id=m["id"], v=m["v"])),
+    _pattern(r"^the case already runs on version (?P<v>\d+)$",
+             lambda m: _("Kasus ini sudah berjalan pada versi %(v)s.", v=m["v"])),
+    _pattern(r"^the case is (?P<status>\w+)$",
+             lambda m: _("Kasus ini tidak sedang berjalan (status: %(status)s).", status=m["status"])),
+    _pattern(r"^version (?P<v>\d+) is of another process \((?P<key>.*)\)$",
+             lambda m: _("Versi %(v)s milik proses lain (%(key)s).", v=m["v"], key=m["key"])),
+    _pattern(r"^case (?P<id>\d+) cannot move: (?P<reasons>.*)$",
+             lambda m: _("Kasus #%(id)s tidak dapat dipindahkan: %(reasons)s", id=m["id"],
+                         reasons=_translated_reasons(m["reasons"]))),
+    _pattern(r"^no case (?P<id>\d+)$", lambda m: _("Kasus #%(id)s tidak ada.", id=m["id"])),
+    _pattern(r"^case (?P<id>\d+) could not be migrated: (?P<reason>.*)$",
+             lambda m: _("Kasus #%(id)s gagal dipindahkan: %(reason)s", id=m["id"], reason=m["reason"])),
+]
+
+
+def problem_text(message: str, context: str | None = None) -> str:
+    """An engine message in the user's language (unknown ones are shown as they are)."""
+    message = (message or "").strip()
+    if context == "not well-formed XML":
+        return _("XML tidak tersusun dengan benar: %(detail)s", detail=message)
+    for regex, render in PATTERNS:
+        match = regex.match(message)
+        if match:
+            text = render(match)
+            if text:
+                return str(text)
+    return message
+
+
+def problems_json(exc: InvalidDefinition) -> list[dict]:
+    return [{"element_id": eid, "message": problem_text(msg, exc.message)} for eid, msg in exc.problems]
+
+
+def warnings_json(warnings: Iterable[dict]) -> list[dict]:
+    return [{"element_id": w.get("element_id"), "message": problem_text(w.get("message", ""))} for w in warnings]
+
+
+# --------------------------------------------------------------------------------------------------
+# Change summaries in words
+# --------------------------------------------------------------------------------------------------
+
+TYPE_LABELS = {
+    "userTask": _l("Tugas"),
+    "scriptTask": _l("Tugas skrip"),
+    "boundaryEvent": _l("Peristiwa batas"),
+    "startEvent": _l("Peristiwa awal"),
+    "endEvent": _l("Peristiwa akhir"),
+    "intermediateThrowEvent": _l("Peristiwa antara"),
+    "intermediateCatchEvent": _l("Peristiwa tunggu"),
+    "exclusiveGateway": _l("Gateway eksklusif"),
+    "parallelGateway": _l("Gateway paralel"),
+    "sequenceFlow": _l("Alur"),
+    "lane": _l("Lajur"),
+    "textAnnotation": _l("Anotasi"),
+    "association": _l("Asosiasi"),
+    "dataObjectReference": _l("Objek data"),
+    "dataStoreReference": _l("Penyimpanan data"),
+}
+
+ASPECT_LABELS = {
+    "timer": _l("Batas waktu diubah"),
+    "name": _l("Nama diubah"),
+    "lane": _l("Lajur diubah"),
+    "condition": _l("Kondisi diubah"),
+    "script": _l("Skrip diubah"),
+    "text": _l("Teks diubah"),
+    "sourceRef": _l("Asal alur diubah"),
+    "targetRef": _l("Tujuan alur diubah"),
+    "attachedToRef": _l("Dilekatkan ke tugas lain"),
+    "cancelActivity": _l("Penghentian tugas oleh timer (cancelActivity) diubah"),
+    "default": _l("Alur bawaan gateway diubah"),
+    "type": _l("Jenis elemen diubah"),
+}
+
+FIELD_PART_LABELS = {
+    "label": _l("label"),
+    "type": _l("jenis"),
+    "default": _l("nilai bawaan"),
+    "constraints": _l("batasan"),
+    "options": _l("pilihan"),
+    "properties": _l("properti"),
+}
+
+NOTES = {"versi awal (bawaan)": _l("Versi awal: diagram bawaan aplikasi.")}
+
+
+def _value(value) -> str:
+    if value is None or value == "":
+        return "\u2014"
+    return str(value)
+
+
+def element_label(entry: dict) -> str:
+    kind = TYPE_LABELS.get(entry.get("type") or "", entry.get("type") or "?")
+    name = (entry.get("name") or "").strip()
+    if name:
+        return f"{kind} \u201c{name}\u201d ({entry.get('id')})"
+    return f"{kind} {entry.get('id')}"
+
+
+def _aspect_text(change: dict) -> str:
+    aspect = change.get("aspect")
+    field_name = f"{change.get('label') or change.get('field')} ({change.get('field')})"
+    if aspect == "field_added":
+        if change.get("required"):
+            return _("Field baru (wajib): %(field)s", field=field_name)
+        return _("Field baru: %(field)s", field=field_name)
+    if aspect == "field_removed":
+        return _("Field dihapus: %(field)s", field=field_name)
+    if aspect == "field_changed":
+        parts = ", ".join(str(FIELD_PART_LABELS.get(w, w)) for w in change.get("what") or [])
+        return _("Field diubah: %(field)s (%(parts)s)", field=field_name, parts=parts or "\u2014")
+    label = ASPECT_LABELS.get(aspect)
+    if label is None:
+        return _("%(aspect)s diubah: %(old)s \u2192 %(new)s", aspect=aspect, old=_value(change.get("old")),
+                 new=_value(change.get("new")))
+    if aspect in ("script", "text"):
+        return str(label)
+    return _("%(what)s: %(old)s \u2192 %(new)s", what=label, old=_value(change.get("old")),
+             new=_value(change.get("new")))
+
+
+def describe_summary(summary: dict | None) -> dict:
+    """The change summary of a version for templates: ``{"note", "added", "removed", "changed"}`` where added and
+    removed are element labels and changed is a list of ``{"element", "id", "details": [sentences]}``."""
+    summary = summary or {}
+    note = summary.get("note")
+    return {
+        "note": str(NOTES.get(note, note)) if note else None,
+        "added": [element_label(e) for e in summary.get("added") or []],
+        "removed": [element_label(e) for e in summary.get("removed") or []],
+        "changed": [{"element": element_label(e), "id": e.get("id"),
+                     "details": [_aspect_text(c) for c in e.get("changes") or []]}
+                    for e in summary.get("changed") or []],
+    }
+
+
+def summary_lines(summary: dict | None) -> list[str]:
+    """The change summary as one sentence per change (for JSON answers and short lists)."""
+    described = describe_summary(summary)
+    lines = [described["note"]] if described["note"] else []
+    lines += [_("Ditambahkan: %(element)s", element=e) for e in described["added"]]
+    lines += [_("Dihapus: %(element)s", element=e) for e in described["removed"]]
+    for entry in described["changed"]:
+        lines += [f"{entry['element']}: {detail}" for detail in entry["details"]]
+    return lines
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared with the JSON API
+# --------------------------------------------------------------------------------------------------
+
+
+def process_key() -> str:
+    return system().settings.process_key
+
+
+def xml_body() -> bytes:
+    """The raw request body, whatever its content type; oversize bodies are refused before being read."""
+    length = request.content_length
+    if length is not None and length > MAX_XML_BYTES:
+        raise InvalidDefinition("diagram too large",
+                                [(None, f"the file is {length} bytes; the limit is {MAX_XML_BYTES}")])
+    return request.get_data(cache=True, parse_form_data=False)
+
+
+def check_process_key(report: modeling.ValidationReport) -> None:
+    """A diagram of another process would be stored but never run: refuse it with a clear message."""
+    expected = process_key()
+    if report.process_key != expected:
+        raise InvalidDefinition("diagram refused", [(report.process_key, _(
+            "Proses dalam diagram ini ber-id \u201c%(found)s\u201d; aplikasi ini menjalankan proses "
+            "\u201c%(expected)s\u201d. Ubah id proses agar sama.", found=report.process_key, expected=expected))])
+
+
+def validate_xml(xml: bytes) -> modeling.ValidationReport:
+    """process.modeling.validate plus the check that the diagram is of this application's process."""
+    report = modeling.validate(system().alur, me_or_api(), xml)
+    check_process_key(report)
+    return report
+
+
+def deploy_xml(xml: bytes) -> tuple[Definition, dict, bool]:
+    """Deploy; ``created`` is False when the same content was already a version (nothing new is stored)."""
+    session = db()
+    user = me_or_api()
+    validate_xml(xml)
+    before = session.execute(select(func.max(Definition.version))
+                             .where(Definition.process_key == process_key())).scalar() or 0
+    try:
+        definition, summary = modeling.deploy(session, system().alur, user, xml)
+    except IntegrityError:  # another owner deployed the same version number a moment ago
+        abort(409)
+    created = definition.version > before
+    return definition, (summary if created else modeling.summary_of(definition)), created
+
+
+def me_or_api():
+    """The acting user: the bearer token's on /api/, the session's elsewhere."""
+    if request.blueprint == "api":
+        from .api import api_user
+
+        return api_user()
+    return me()
+
+
+def running_counts(session) -> dict[int, int]:
+    """Running cases per version number of this application's process."""
+    rows = session.execute(
+        select(Definition.version, func.count(Instance.id))
+        .join(Instance, Instance.definition_id == Definition.id)
+        .where(Definition.process_key == process_key(), Instance.status == "running")
+        .group_by(Definition.version)).all()
+    return {version: count for version, count in rows}
+
+
+def get_version(number: int) -> Definition:
+    return modeling.version(db(), process_key(), number)
+
+
+def migration_rows(session, target: Definition) -> list[dict]:
+    plan = modeling.migration_plan(session, system().alur, me_or_api(), target)
+    versions = dict(session.execute(
+        select(Instance.id, Definition.version).join(Definition, Instance.definition_id == Definition.id)
+        .where(Instance.id.in_([c.instance_id for c in plan] or [-1]))).all())
+    return [{"case_id": c.instance_id, "title": c.title, "version": versions.get(c.instance_id),
+             "can_move": c.can_move, "reasons": [problem_text(r) for r in c.reasons], "tasks": list(c.tasks)}
+            for c in plan]
+
+
+def parse_case_ids(values: Iterable) -> list[int] | None:
+    """Case ids from a form or JSON list; None when any is not a positive integer. Duplicates are dropped."""
+    ids: list[int] = []
+    for value in values:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, str):
+            value = value.strip()
+            if not value.isdigit() or len(value) > 12:
+                return None
+            value = int(value)
+        if not isinstance(value, int) or value <= 0:
+            return None
+        if value not in ids:
+            ids.append(value)
+    return ids
+
+
+_CANNOT_MOVE = re.compile(r"^case \d+ cannot move: (?P<reasons>.*)$", re.DOTALL)
+
+
+def _refusal(reason: str) -> str:
+    """Why one case did not move, without repeating the case number the caller shows anyway."""
+    match = _CANNOT_MOVE.match(reason or "")
+    return _translated_reasons(match["reasons"]) if match else problem_text(reason)
+
+
+def migrate_cases(session, target: Definition, ids: list[int]) -> dict:
+    outcome = modeling.migrate(session, system().alur, me_or_api(), target, ids)
+    return {"moved": outcome["moved"],
+            "refused": [{"case_id": r["case_id"], "reason": _refusal(r["reason"])} for r in outcome["refused"]]}
+
+
+# --------------------------------------------------------------------------------------------------
+# Pages
+# --------------------------------------------------------------------------------------------------
+
+
+def _wib(value) -> str:
+    return format_wib(value) if value else "\u2014"
+
+
+@bp.get("")
+@role_required(OWNER)
+def index():
+    session = db()
+    versions = modeling.versions(session, process_key())
+    counts = running_counts(session)
+    latest = versions[0] if versions else None
+    names = display_names(session, {v.created_by for v in versions})
+    older_running = sum(n for v, n in counts.items() if latest is None or v != latest.version)
+    return render_template("modeler/index.html", latest=latest, versions=versions, counts=counts, names=names,
+                           older_running=older_running, wib=_wib,
+                           summary=summary_lines(modeling.summary_of(latest)) if latest else [])
+
+
+@bp.get("/modeler")
+@role_required(OWNER)
+def edit():
+    session = db()
+    versions = modeling.versions(session, process_key())
+    number = request.args.get("versi", type=int)
+    source = None
+    if number is not None:
+        source = get_version(number)
+    elif versions:
+        source = versions[0]
+    texts = _modeler_texts()
+    return render_template(
+        "modeler/edit.html", source=source, latest=versions[0] if versions else None, texts=texts,
+        lanes=sorted(LANE_ROLES), csrf=generate_csrf(),
+        src=url_for(".source", versi=source.version) if source else url_for(".source"),
+        file_name=f"{process_key()}.bpmn")
+
+
+@bp.get("/modeler/diagram.json")
+@role_required(OWNER)
+def source():
+    """The XML the modeler opens: a given version, else the newest, else the bundled diagram."""
+    number = request.args.get("versi", type=int)
+    session = db()
+    if number is not None:
+        definition = get_version(number)
+    else:
+        found = modeling.versions(session, process_key())
+        definition = found[0] if found else None
+    if definition is None:
+        xml, version = system().settings.diagram_path.read_text(encoding="utf-8"), None
+    else:
+        xml, version = definition.xml, definition.version
+    response = jsonify({"xml": xml, "version": version, "process_key": process_key()})
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _invalid(exc: InvalidDefinition):
+    _status, message = engine_error_message(exc)
+    return jsonify({"error": {"code": exc.code, "message": message, "fields": problems_json(exc)}}), 422
+
+
+@bp.post("/validasi")
+@role_required(OWNER)
+def validate():
+    try:
+        report = validate_xml(xml_body())
+    except InvalidDefinition as exc:
+        return _invalid(exc)
+    return jsonify({"process_key": report.process_key, "deployable": True,
+                    "warnings": warnings_json(report.warnings)})
+
+
+@bp.post("/terapkan")
+@role_required(OWNER)
+def deploy():
+    try:
+        definition, summary, created = deploy_xml(xml_body())
+    except InvalidDefinition as exc:
+        return _invalid(exc)
+    counts = running_counts(db())
+    older = sum(n for v, n in counts.items() if v != definition.version)
+    body = {"version": definition.version, "sha256": definition.sha256, "created": created, "summary": summary,
+            "summary_text": summary_lines(summary), "versions_url": url_for(".versions"),
+            "version_url": url_for(".version", number=definition.version),
+            "migration_url": url_for(".migration", number=definition.version) if older else None}
+    return jsonify(body), 201 if created else 200
+
+
+@bp.get("/versi")
+@role_required(OWNER)
+def versions():
+    session = db()
+    found = modeling.versions(session, process_key())
+    names = display_names(session, {v.created_by for v in found})
+    rows = []
+    for definition in found:
+        summary = modeling.summary_of(definition)
+        rows.append({"d": definition, "summary": describe_summary(summary),
+                     "first": definition.version == 1,
+                     "who": names.get(definition.created_by, definition.created_by or "\u2014")})
+    return render_template("modeler/versions.html", rows=rows, counts=running_counts(session), wib=_wib,
+                           latest=found[0] if found else None)
+
+
+@bp.get("/versi/<int:number>")
+@role_required(OWNER)
+def version(number: int):
+    session = db()
+    definition = get_version(number)
+    summary = modeling.summary_of(definition)
+    names = display_names(session, {definition.created_by})
+    latest = modeling.versions(session, process_key())[0]
+    counts = running_counts(session)
+    return render_template("modeler/version.html", d=definition, summary=describe_summary(summary),
+                           first=definition.version == 1,
+                           who=names.get(definition.created_by, definition.created_by or "\u2014"), wib=_wib,
+                           latest=latest, running=counts.get(definition.version, 0),
+                           older_running=sum(n for v, n in counts.items() if v != definition.version))
+
+
+@bp.get("/versi/<int:number>/diagram.json")
+@role_required(OWNER)
+def version_diagram(number: int):
+    """The viewer bundle's contract (frontend/diagram.js); elements added or changed in this version are marked
+    "active" (the page's legend says so)."""
+    definition = get_version(number)
+    summary = modeling.summary_of(definition)
+    marked = [] if definition.version == 1 else sorted(
+        {e["id"] for e in summary.get("added") or []} | {e["id"] for e in summary.get("changed") or []})
+    response = jsonify({"xml": definition.xml, "completed": [], "active": marked, "overdue": []})
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/versi/<int:number>.bpmn")
+@role_required(OWNER)
+def download(number: int):
+    return bpmn_download(get_version(number))
+
+
+def bpmn_download(definition: Definition) -> Response:
+    response = Response(definition.xml, mimetype="application/xml")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{definition.process_key}-v{definition.version}.bpmn"')
+    response.headers["X-Content-SHA256"] = definition.sha256
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/migrasi/<int:number>", methods=["GET", "POST"])
+@role_required(OWNER)
+def migration(number: int):
+    session = db()
+    target = get_version(number)
+    if request.method == "POST":
+        ids = parse_case_ids(request.form.getlist("case_ids")[:MAX_CASES + 1])
+        if ids is None or len(ids) > MAX_CASES:
+            abort(400)
+        if not ids:
+            flash(_("Pilih dulu kasus yang akan dipindahkan."), "error")
+            return redirect(url_for(".migration", number=number))
+        outcome = migrate_cases(session, target, ids)
+        if outcome["moved"]:
+            flash(_("%(n)s kasus dipindahkan ke versi %(v)s: %(ids)s.", n=len(outcome["moved"]), v=number,
+                    ids=", ".join(f"#{i}" for i in outcome["moved"])), "success")
+        for refused in outcome["refused"]:
+            flash(_("Kasus #%(id)s tidak dipindahkan: %(reason)s", id=refused["case_id"],
+                    reason=refused["reason"]), "error")
+        return redirect(url_for(".migration", number=number))
+    rows = migration_rows(session, target)
+    return render_template("modeler/migration.html", target=target, rows=rows,
+                           movable=sum(1 for r in rows if r["can_move"]),
+                           latest=modeling.versions(session, process_key())[0])
+
+
+def _modeler_texts() -> dict:
+    """The modeler script's texts in the user's language ({name} placeholders are filled in by the script)."""
+    return {
+        "loading": _("Memuat diagram\u2026"),
+        "loaded": _("Versi {version} dimuat. Ubah diagram, lalu Validasi dan Terapkan."),
+        "loaded_default": _("Diagram bawaan dimuat (belum ada versi yang diterapkan)."),
+        "load_failed": _("Diagram tidak dapat dimuat. Muat ulang halaman."),
+        "import_failed": _("Berkas tidak dapat dibuka sebagai diagram BPMN: {reason}"),
+        "imported": _("Berkas {name} diimpor. Validasi sebelum menerapkan."),
+        "imported_warnings": _("Berkas {name} diimpor dengan {count} peringatan impor. Validasi sebelum "
+                               "menerapkan."),
+        "too_large": _("Berkas {name} lebih besar dari 2 MB dan tidak dapat diterima."),
+        "export_failed": _("Diagram tidak dapat disimpan sebagai XML: {reason}"),
+        "validating": _("Memvalidasi di server\u2026"),
+        "deployable": _("Diagram dapat diterapkan."),
+        "not_deployable": _("Diagram belum dapat diterapkan: {count} masalah."),
+        "warnings_title": _("{count} peringatan (tidak menghalangi penerapan):"),
+        "deploying": _("Menerapkan\u2026"),
+        "confirm": _("Terapkan diagram ini sebagai versi baru?"),
+        "deployed": _("Versi {version} diterapkan. Kasus baru memakai versi ini; kasus yang sedang berjalan tetap "
+                      "pada versinya."),
+        "unchanged": _("Isi diagram sama dengan versi {version}; tidak ada versi baru."),
+        "summary_title": _("Perubahan dibanding versi sebelumnya:"),
+        "to_versions": _("Lihat semua versi"),
+        "to_migration": _("Pindahkan kasus yang menunggu ke versi ini"),
+        "whole_diagram": _("(seluruh diagram)"),
+        "show_element": _("Tampilkan dan pilih elemen ini di diagram"),
+        "lint_none": _("Tidak ada temuan."),
+        "lint_count": _("{errors} galat, {warnings} peringatan"),
+        "forbidden": _("Anda tidak berhak melakukan tindakan ini."),
+        "csrf": _("Sesi formulir kedaluwarsa. Muat ulang halaman (simpan dulu diagram dengan Unduh .bpmn)."),
+        "http_error": _("Server menjawab dengan galat {status}. Coba lagi."),
+        "network_error": _("Server tidak dapat dihubungi. Periksa jaringan lalu coba lagi."),
+        "timeout": _("Server tidak menjawab dalam 30 detik. Coba lagi."),
+        "lint_rules": {
+            "not_executed": _("Tidak dijalankan oleh Alur Medsos"),
+            "time_cycle": _("Timer berulang (timeCycle) tidak dijalankan; pakai tanggal atau durasi"),
+            "lane": _("User task harus berada di lajur yang dikerjakan sebuah peran"),
+            "form": _("User task belum memiliki field formulir"),
+            "deadline": _("User task belum memiliki batas waktu (timer boundary event)"),
+        },
+        "lint_messages": {
+            "label-required": _("Elemen belum diberi nama"),
+            "start-event-required": _("Proses belum memiliki peristiwa awal"),
+            "end-event-required": _("Proses belum memiliki peristiwa akhir"),
+            "no-disconnected": _("Elemen tidak terhubung dengan alur"),
+            "no-implicit-split": _("Percabangan tanpa gateway"),
+            "no-implicit-end": _("Elemen tanpa alur keluar menjadi akhir tersirat; tambahkan peristiwa akhir"),
+            "no-implicit-start": _("Elemen tanpa alur masuk menjadi awal tersirat; tambahkan peristiwa awal"),
+            "conditional-flows": _("Alur keluar dari elemen ini perlu kondisi atau alur bawaan"),
+            "no-gateway-join-fork": _("Gateway menggabung dan memecah sekaligus; pisahkan menjadi dua gateway"),
+            "no-duplicate-sequence-flows": _("Alur ganda antara dua elemen yang sama"),
+            "no-bpmndi": _("Elemen tidak memiliki bentuk di diagram"),
+            "no-overlapping-elements": _("Elemen saling bertumpuk"),
+            "single-blank-start-event": _("Lebih dari satu peristiwa awal tanpa jenis"),
+            "single-event-definition": _("Peristiwa memiliki lebih dari satu definisi"),
+            "fake-join": _("Penggabungan tersirat; gunakan gateway untuk menggabungkan alur"),
+            "superfluous-gateway": _("Gateway ini tidak diperlukan"),
+            "superfluous-termination": _("Peristiwa akhir terminate tidak diperlukan"),
+            "superfluous-label": _("Label tidak diperlukan"),
+            "global": _("Elemen global tidak dipakai atau ganda"),
+            "ad-hoc-sub-process": _("Sub-proses ad-hoc tidak sah"),
+            "sub-process-blank-start-event": _("Sub-proses memerlukan peristiwa awal tanpa jenis"),
+            "event-sub-process-typed-start-event": _("Sub-proses peristiwa memerlukan peristiwa awal berjenis"),
+        },
+    }
