@@ -1,0 +1,561 @@
+"""The SOP's records as files: softcopy (XLSX, CSV) and hardcopy (PDF, A4, ready to sign).
+
+The records are official documents of the Secretariat, so their text is Bahasa Indonesia whatever the
+language of the page they were downloaded from. A record is built once as a :class:`Document` (a flat
+table for spreadsheets, sections for the printed page) and written by :func:`to_xlsx`, :func:`to_csv`
+and :func:`to_pdf`.
+
+The PDF uses ReportLab's built-in Helvetica: its WinAnsi (cp1252) encoding covers Bahasa Indonesia,
+dashes and curly quotes; any other character is replaced by its closest Latin form (or ``?``) so that
+nothing prints as an empty box. Nothing here knows Flask.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from .deadlines import WIB
+from .records import CaseResponses, Period, Recap, RegisterRow, tanggal_id
+
+KOP = "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT"
+KOP_ADDRESS = "Sekretariat — Jalan Pramuka Nomor 9 Padang"
+SOP_LINE = "SOP Nomor 21 Tahun 2025 — Alur Pengunggahan Konten Media Sosial"
+#: "Dasar hukum" of the SOP, as printed in it.
+LEGAL_BASIS = (
+    "Undang-Undang Nomor 14 Tahun 2008 tentang Keterbukaan Informasi Publik",
+    "Peraturan Pemerintah Republik Indonesia Nomor 61 Tahun 2010 tentang Pelaksanaan Undang-Undang Nomor 14 "
+    "Tahun 2008 tentang Keterbukaan Informasi Publik",
+    "Peraturan Komisi Pemilihan Umum Nomor 9 Tahun 2022 tentang Partisipasi Masyarakat dalam Pemilihan Umum dan "
+    "Pemilihan Gubernur dan Wakil Gubernur, Bupati dan Wakil Bupati, dan/atau Walikota dan Wakil Walikota",
+)
+PLACE = "Padang"
+#: (heading, function) of each signature block, left to right.
+SIGNATURES = (("Dibuat oleh,", "Admin Media Sosial"), ("Diperiksa oleh,", "Wakil Pimpinan Redaksi"),
+              ("Mengetahui,", "Pimpinan Redaksi"))
+
+TITLES = {
+    "register": "Register Dokumentasi dan Konten",
+    "tanggapan": "Tanggapan Tertulis Tim Pertimbangan",
+    "rekap": "Rekapitulasi Konten Media Sosial",
+}
+
+OUTCOME_TEXT = {
+    "berjalan": "Berjalan",
+    "dipublikasikan": "Selesai: dipublikasikan",
+    "ditolak": "Selesai: ditolak",
+    "selesai": "Selesai",
+    "galat": "Terhenti karena galat",
+}
+
+DECISION_TEXT = {
+    "diterima": "Diterima",
+    "dikembalikan": "Dikembalikan ke Tim Pelaksana",
+    "lanjut": "Diteruskan ke Pimpinan Redaksi",
+    "kembalikan": "Dikembalikan ke Tim Pelaksana",
+    "setuju": "Setuju diunggah",
+    "revisi": "Revisi",
+    "tolak": "Ditolak",
+}
+
+#: Worksheet names (Excel allows 31 characters).
+SHEETS = {"register": "Register", "tanggapan": "Tanggapan Tertulis", "rekap": "Rekapitulasi"}
+
+EMPTY_TEXT = "Tidak ada data dalam periode ini."
+
+
+# --------------------------------------------------------------------------------------------------
+# The document model
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    width: float = 1.0  # relative share of the page width (PDF) and of ~12 characters (XLSX)
+    kind: str = "text"  # text | int | date | datetime | bool | url
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[Column, ...]
+    rows: list[tuple]
+    heading: str | None = None
+    empty: str = EMPTY_TEXT
+    width_fraction: float = 1.0  # of the printed page's width
+    total_row: bool = False  # the last row sums the others (printed bold)
+
+
+@dataclass(frozen=True)
+class Document:
+    key: str  # register | tanggapan | rekap
+    title: str
+    scope: str  # what it covers, e.g. "Periode: Mei 2025"
+    file_stem: str  # e.g. "register-2025-05"
+    table: Table  # CSV, and the first sheet of the XLSX
+    generated_at: datetime
+    sections: tuple[Table, ...] = ()  # what the PDF prints (default: the table)
+    extra_sheets: tuple[tuple[str, Table], ...] = ()
+    notes: tuple[str, ...] = ()
+    landscape: bool = True
+
+    def filename(self, ext: str) -> str:
+        return f"{self.file_stem}.{ext}"
+
+    @property
+    def pdf_sections(self) -> tuple[Table, ...]:
+        return self.sections or (self.table,)
+
+
+def durasi(delta: timedelta) -> str:
+    """``"1 hari 3 jam 20 menit"`` (whole minutes; ``"kurang dari 1 menit"`` below that)."""
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{n} {unit}" for n, unit in ((days, "hari"), (hours, "jam"), (minutes, "menit")) if n]
+    return " ".join(parts) or "kurang dari 1 menit"
+
+
+def _wib(moment: datetime) -> datetime:
+    return moment.astimezone(WIB)
+
+
+def _status_text(row: RegisterRow) -> str:
+    text = OUTCOME_TEXT.get(row.outcome, row.outcome)
+    if row.outcome == "berjalan" and row.current_steps:
+        text += ": " + ", ".join(row.current_steps)
+    return text
+
+
+def _people(name: str | None, username: str | None) -> str:
+    if not username:
+        return ""
+    return name if name and name != username else username
+
+
+# --------------------------------------------------------------------------------------------------
+# The three records
+# --------------------------------------------------------------------------------------------------
+
+
+def register_document(rows: Sequence[RegisterRow], period: Period, now: datetime) -> Document:
+    columns = (
+        Column("No.", 0.4, "int"), Column("Nomor Register", 2.0), Column("Tanggal Register (WIB)", 1.3, "datetime"),
+        Column("Nama Kegiatan", 2.1), Column("Tanggal Kegiatan", 1.0, "date"), Column("Tempat", 1.1),
+        Column("Tim", 1.0), Column("Diserahkan oleh", 1.1), Column("Foto", 0.5, "int"),
+        Column("Berkas Lain", 0.6, "int"), Column("Diserahkan (kali)", 0.85, "int"), Column("Status", 1.5),
+    )
+    body = [(i, r.number, r.registered_at, r.activity, r.activity_date, r.place, r.team_name or "",
+             _people(r.submitted_by_name, r.submitted_by), r.photos, r.other_files, r.submissions, _status_text(r))
+            for i, r in enumerate(rows, 1)]
+    notes = (f"Jumlah entri register: {len(body)}.",
+             "Satu entri per kasus, bernomor saat dokumentasi pertama kali diserahkan (langkah 1); "
+             "jumlah foto dan berkas lain menurut penyerahan terakhir.")
+    return Document("register", TITLES["register"], f"Periode: {period.label}", f"register-{period.slug}",
+                    Table(columns, body), now, notes=notes)
+
+
+def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period: Period | None = None) -> Document:
+    """Per case, the written responses of steps 2-4 (of a period's registered cases, or of one case)."""
+    flat_columns = (Column("No.", 0.45, "int"), Column("Nomor Register", 1.6), Column("Nama Kegiatan", 1.8),
+                    Column("Langkah", 1.3), Column("Keputusan", 1.2), Column("Tanggapan Tertulis", 3.0),
+                    Column("Nama", 1.2), Column("Peran", 1.2), Column("Waktu (WIB)", 1.25, "datetime"),
+                    Column("Terlambat", 0.7, "bool"))
+    section_columns = (Column("Langkah", 1.4), Column("Keputusan", 1.4), Column("Tanggapan Tertulis", 4.0),
+                       Column("Nama", 1.3), Column("Peran", 1.3), Column("Waktu (WIB)", 1.25, "datetime"),
+                       Column("Terlambat", 0.7, "bool"))
+    flat, sections = [], []
+    n = 0
+    for case in cases:
+        rows = []
+        for r in case.responses:
+            step = f"{r.step}. {r.step_name}" if r.step else r.step_name
+            decision = DECISION_TEXT.get(r.decision or "", r.decision or "")
+            n += 1
+            flat.append((n, case.number or "", case.activity, step, decision, r.text, _people(r.name, r.actor),
+                         r.lane or "", r.at, r.late))
+            rows.append((step, decision, r.text, _people(r.name, r.actor), r.lane or "", r.at, r.late))
+        heading = " — ".join(p for p in (
+            case.number or f"Kasus #{case.instance_id} (belum diregister)", case.activity,
+            tanggal_id(case.activity_date) if case.activity_date else "", case.team_name or "",
+            OUTCOME_TEXT.get(case.outcome, case.outcome)) if p)
+        sections.append(Table(section_columns, rows, heading=heading, empty="Belum ada tanggapan tertulis."))
+    if period is not None:
+        scope, stem = f"Periode: {period.label}", f"tanggapan-{period.slug}"
+        notes = (f"Kasus yang diregister dalam periode ini: {len(cases)}; tanggapan tertulis: {n}.",)
+    else:
+        case = cases[0] if cases else None
+        scope = f"Kasus: {case.number or f'#{case.instance_id}'} — {case.activity}" if case else "Kasus"
+        stem = f"tanggapan-kasus-{case.instance_id}" if case else "tanggapan-kasus"
+        notes = ()
+    return Document("tanggapan", TITLES["tanggapan"], scope, stem, Table(flat_columns, flat), now,
+                    sections=tuple(sections) if sections else (Table(section_columns, []),), notes=notes)
+
+
+def recap_document(recap: Recap, now: datetime) -> Document:
+    columns = (Column("No.", 0.4, "int"), Column("Platform", 0.85), Column("Nomor Register", 1.8),
+               Column("Nama Kegiatan", 1.7), Column("Tanggal Kegiatan", 0.95, "date"), Column("Tautan", 2.3, "url"),
+               Column("Waktu Unggah (WIB)", 1.25, "datetime"), Column("Batas Waktu (WIB)", 1.25, "datetime"),
+               Column("Tepat Waktu", 0.65, "bool"), Column("Lama Terlambat", 1.0), Column("Diunggah oleh", 1.0))
+    body = [(i, p.platform, p.number or "", p.activity, p.activity_date, p.url, p.posted_at or p.recorded_at,
+             p.due_at, p.on_time, durasi(p.lateness) if p.lateness is not None else "", _people(p.name, p.actor))
+            for i, p in enumerate(recap.posts, 1)]
+    total_columns = (Column("Platform", 1.5), Column("Unggahan", 1.0, "int"), Column("Tepat Waktu", 1.0, "int"),
+                     Column("Terlambat", 1.0, "int"), Column("Tanpa Batas Waktu", 1.0, "int"))
+    total = recap.total
+    totals = [(t.platform, t.posts, t.on_time, t.late, t.unknown) for t in recap.totals]
+    totals.append(("Jumlah", total.posts, total.on_time, total.late, total.unknown))
+    totals_table = Table(total_columns, totals, heading="Jumlah per platform", width_fraction=0.6, total_row=True)
+    notes = (f"Kasus yang langkah 5 (unggah) diselesaikan dalam periode ini: {recap.cases}; unggahan: {total.posts}.",
+             "Tepat waktu: waktu unggah tidak melewati batas waktu langkah 5 (H+1 setelah kegiatan berlangsung).")
+    posts = Table(columns, body, heading="Unggahan")
+    return Document("rekap", TITLES["rekap"], f"Periode: {recap.period.label}", f"rekap-{recap.period.slug}",
+                    posts, now, sections=(posts, totals_table),
+                    extra_sheets=(("Jumlah per platform", totals_table),), notes=notes)
+
+
+# --------------------------------------------------------------------------------------------------
+# Cell values
+# --------------------------------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe (CSV injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _text(value: Any, kind: str, *, printed: bool) -> str:
+    if value is None or value == "":
+        return "—" if printed else ""
+    if isinstance(value, bool):
+        return "Ya" if value else "Tidak"
+    if isinstance(value, datetime):
+        local = _wib(value)
+        return local.strftime("%d-%m-%Y %H.%M") if printed else local.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d-%m-%Y") if printed else value.isoformat()
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# CSV
+# --------------------------------------------------------------------------------------------------
+
+
+def to_csv(doc: Document) -> bytes:
+    """The flat table, UTF-8 with a byte-order mark (Excel then reads the accents right)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([c.title for c in doc.table.columns])
+    for row in doc.table.rows:
+        writer.writerow([spreadsheet_safe(_text(v, c.kind, printed=False)) for v, c in zip(row, doc.table.columns)])
+    return out.getvalue().encode("utf-8-sig")
+
+
+# --------------------------------------------------------------------------------------------------
+# XLSX
+# --------------------------------------------------------------------------------------------------
+
+
+def to_xlsx(doc: Document) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    sheets = [(SHEETS.get(doc.key, doc.title), doc.table), *doc.extra_sheets]
+    for index, (name, table) in enumerate(sheets):
+        ws = wb.active if index == 0 else wb.create_sheet()
+        ws.title = _sheet_name(name)
+        _fill_sheet(ws, doc, table)
+    wb.properties.title = f"{doc.title} — {doc.scope}"
+    wb.properties.creator = "Alur Medsos — KPU Provinsi Sumatera Barat"
+    wb.properties.subject = SOP_LINE
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _sheet_name(name: str) -> str:
+    for ch in "[]:*?/\\":
+        name = name.replace(ch, " ")
+    return name[:31]
+
+
+def _fill_sheet(ws, doc: Document, table: Table) -> None:
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    ncols = max(1, len(table.columns))
+    last = get_column_letter(ncols)
+    title_block = [(KOP, Font(bold=True, size=12)), (doc.title.upper(), Font(bold=True, size=14)),
+                   (SOP_LINE, Font(size=10)), (doc.scope, Font(size=10)),
+                   (f"Dicetak: {tanggal_id(_wib(doc.generated_at).date())} "
+                    f"{_wib(doc.generated_at).strftime('%H.%M')} WIB", Font(size=9, italic=True))]
+    for r, (text, font) in enumerate(title_block, 1):
+        cell = ws.cell(row=r, column=1, value=text)
+        cell.font = font
+        if ncols > 1:
+            ws.merge_cells(f"A{r}:{last}{r}")
+    header_row = len(title_block) + 2
+    if table.heading and table.heading != doc.title:
+        ws.cell(row=header_row - 1, column=1, value=table.heading).font = Font(bold=True)
+    thin = Side(style="thin", color="999999")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    for c, column in enumerate(table.columns, 1):
+        cell = ws.cell(row=header_row, column=c, value=column.title)
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="E6E6E6")
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        cell.border = border
+        ws.column_dimensions[get_column_letter(c)].width = max(8, min(60, round(column.width * 12)))
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for r, row in enumerate(table.rows, header_row + 1):
+        for c, (value, column) in enumerate(zip(row, table.columns), 1):
+            cell = ws.cell(row=r, column=c)
+            _set_xlsx_value(cell, value, column)
+            cell.alignment = wrap
+            cell.border = border
+    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
+    if table.rows:
+        ws.auto_filter.ref = f"A{header_row}:{last}{header_row + len(table.rows)}"
+    else:
+        ws.cell(row=header_row + 1, column=1, value=table.empty).font = Font(italic=True)
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.page_setup.orientation = "landscape" if doc.landscape else "portrait"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def _set_xlsx_value(cell, value: Any, column: Column) -> None:
+    if value is None or value == "":
+        cell.value = None
+    elif isinstance(value, bool):
+        cell.value = "Ya" if value else "Tidak"
+    elif isinstance(value, datetime):
+        cell.value = _wib(value).replace(tzinfo=None)  # Excel has no time zones: WIB wall-clock time
+        cell.number_format = "dd-mm-yyyy hh:mm"
+    elif isinstance(value, date):
+        cell.value = value
+        cell.number_format = "dd-mm-yyyy"
+    elif isinstance(value, int):
+        cell.value = value
+    else:
+        cell.value = str(value)
+        cell.data_type = "s"  # never a formula, whatever the text starts with
+        if column.kind == "url" and str(value).startswith(("https://", "http://")):
+            cell.hyperlink = str(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# PDF
+# --------------------------------------------------------------------------------------------------
+
+
+def printable(text: str) -> str:
+    """Text that Helvetica (WinAnsi, cp1252) can print: other characters become their closest Latin
+    form (``ş`` → ``s``) or ``?``; control characters become spaces."""
+    out = []
+    for ch in unicodedata.normalize("NFC", str(text)):
+        if ch in "\n\t":
+            out.append(ch)
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            out.append(" " if unicodedata.category(ch) == "Cc" else "")
+            continue
+        try:
+            ch.encode("cp1252")
+            out.append(ch)
+            continue
+        except UnicodeEncodeError:
+            pass
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        try:
+            base.encode("cp1252")
+            out.append(base or "?")
+        except UnicodeEncodeError:
+            out.append("?")
+    return "".join(out)
+
+
+def _para_text(text: str) -> str:
+    return escape(printable(text)).replace("\n", "<br/>")
+
+
+def _styles():
+    from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+    from reportlab.lib.styles import ParagraphStyle
+
+    body = ParagraphStyle("body", fontName="Helvetica", fontSize=9, leading=11.5)
+    return {
+        "kop": ParagraphStyle("kop", parent=body, fontName="Helvetica-Bold", fontSize=13, leading=16,
+                              alignment=TA_CENTER),
+        "kop2": ParagraphStyle("kop2", parent=body, fontSize=10, leading=13, alignment=TA_CENTER),
+        "title": ParagraphStyle("title", parent=body, fontName="Helvetica-Bold", fontSize=12, leading=15,
+                                alignment=TA_CENTER, spaceBefore=6),
+        "center": ParagraphStyle("center", parent=body, alignment=TA_CENTER),
+        "body": body,
+        "small": ParagraphStyle("small", parent=body, fontSize=8, leading=10),
+        "heading": ParagraphStyle("heading", parent=body, fontName="Helvetica-Bold", fontSize=9.5, leading=12,
+                                  spaceBefore=8, spaceAfter=3, keepWithNext=1),
+        "cell": ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9.2),
+        "cell_url": ParagraphStyle("cell_url", parent=body, fontSize=7.5, leading=9.2, wordWrap="CJK"),
+        "th": ParagraphStyle("th", parent=body, fontName="Helvetica-Bold", fontSize=7.5, leading=9.2),
+        "right": ParagraphStyle("right", parent=body, alignment=TA_RIGHT),
+        "sign": ParagraphStyle("sign", parent=body, alignment=TA_CENTER),
+    }
+
+
+def _numbered_canvas(doc: Document):
+    from reportlab.pdfgen import canvas
+
+    running = printable(f"{KOP} — {doc.title} — {doc.scope}")
+    printed = printable(f"Dicetak {tanggal_id(_wib(doc.generated_at).date())} "
+                        f"{_wib(doc.generated_at).strftime('%H.%M')} WIB — Alur Medsos")
+
+    class NumberedCanvas(canvas.Canvas):
+        """Defers each page until the end, so every footer can say "Halaman x dari y"."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict] = []
+
+        def showPage(self):  # noqa: N802 (ReportLab's name)
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            total = len(self._pages)
+            for number, state in enumerate(self._pages, 1):
+                self.__dict__.update(state)
+                self._decorate(number, total)
+                super().showPage()
+            super().save()
+
+        def _decorate(self, number: int, total: int) -> None:
+            from reportlab.lib.units import mm
+
+            width, height = self._pagesize
+            self.saveState()
+            self.setFont("Helvetica", 7.5)
+            self.setFillGray(0.35)
+            if number > 1:
+                self.drawString(15 * mm, height - 10 * mm, running[:160])
+            self.drawString(15 * mm, 8 * mm, printed)
+            self.drawRightString(width - 15 * mm, 8 * mm, f"Halaman {number} dari {total}")
+            self.restoreState()
+
+    return NumberedCanvas
+
+
+def to_pdf(doc: Document) -> bytes:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape, portrait
+    from reportlab.lib.units import mm
+    from reportlab.platypus import (
+        HRFlowable,
+        KeepTogether,
+        ListFlowable,
+        ListItem,
+        LongTable,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+    )
+
+    st = _styles()
+    pagesize = landscape(A4) if doc.landscape else portrait(A4)
+    out = io.BytesIO()
+    template = SimpleDocTemplate(out, pagesize=pagesize, leftMargin=15 * mm, rightMargin=15 * mm,
+                                 topMargin=14 * mm, bottomMargin=15 * mm, title=printable(f"{doc.title} — {doc.scope}"),
+                                 author="KPU Provinsi Sumatera Barat", subject=printable(SOP_LINE),
+                                 creator="Alur Medsos")
+    width = template.width
+    story: list = [
+        Paragraph(_para_text(KOP), st["kop"]),
+        Paragraph(_para_text(KOP_ADDRESS), st["kop2"]),
+        Spacer(1, 2 * mm),
+        HRFlowable(width="100%", thickness=1.6, color=colors.black, spaceAfter=0.8),
+        HRFlowable(width="100%", thickness=0.5, color=colors.black, spaceAfter=4 * mm),
+        Paragraph(_para_text(doc.title.upper()), st["title"]),
+        Paragraph(_para_text(SOP_LINE), st["center"]),
+        Paragraph(_para_text(doc.scope), st["center"]),
+        Spacer(1, 4 * mm),
+        Paragraph("<b>Dasar hukum:</b>", st["small"]),
+        ListFlowable([ListItem(Paragraph(_para_text(text), st["small"]), value=i)
+                      for i, text in enumerate(LEGAL_BASIS, 1)], bulletType="1", bulletFormat="%s.", bulletFontSize=8,
+                     leftIndent=12, bulletFontName="Helvetica"),
+        Spacer(1, 3 * mm),
+    ]
+    for section in doc.pdf_sections:
+        block: list = []
+        if section.heading and (len(doc.pdf_sections) > 1 or section.heading != doc.title):
+            block.append(Paragraph(_para_text(section.heading), st["heading"]))
+        if not section.rows:
+            block.append(Paragraph(f"<i>{_para_text(section.empty)}</i>", st["body"]))
+            story.append(KeepTogether(block))
+            continue
+        total_weight = sum(c.width for c in section.columns)
+        widths = [width * section.width_fraction * c.width / total_weight for c in section.columns]
+        header = [Paragraph(_para_text(c.title), st["th"]) for c in section.columns]
+        body = [[_pdf_cell(v, c, st, bold=section.total_row and i == len(section.rows) - 1)
+                 for v, c in zip(row, section.columns)] for i, row in enumerate(section.rows)]
+        table = LongTable([header, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
+        table.setStyle([
+            ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6E6E6")),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+            ("TOPPADDING", (0, 0), (-1, -1), 2),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ])
+        if block:
+            story.append(block[0])
+        story.append(table)
+    if doc.notes:
+        story.append(Spacer(1, 3 * mm))
+        story.extend(Paragraph(_para_text(note), st["small"]) for note in doc.notes)
+    story.append(Spacer(1, 8 * mm))
+    story.append(_signatures(doc, width, st))
+    template.build(story, canvasmaker=_numbered_canvas(doc))
+    return out.getvalue()
+
+
+def _pdf_cell(value: Any, column: Column, st, *, bold: bool = False):
+    from reportlab.platypus import Paragraph
+
+    text = _para_text(_text(value, column.kind, printed=True))
+    if bold:
+        text = f"<b>{text}</b>"
+    if column.kind == "url" and isinstance(value, str) and value.startswith(("https://", "http://")):
+        return Paragraph(f"<link href={quoteattr(printable(value))}>{text}</link>", st["cell_url"])
+    return Paragraph(text, st["cell"])
+
+
+def _signatures(doc: Document, width: float, st):
+    """Dibuat oleh / Diperiksa oleh / Mengetahui, with room to sign and lines for name and NIP."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepTogether, Paragraph, Spacer
+    from reportlab.platypus import Table as RLTable
+
+    place_date = f"{PLACE}, {tanggal_id(_wib(doc.generated_at).date())}"
+    heads = [Paragraph(_para_text(h), st["sign"]) for h, _ in SIGNATURES]
+    roles = [Paragraph(f"<b>{_para_text(r)}</b>", st["sign"]) for _, r in SIGNATURES]
+    blanks = [Spacer(1, 18 * mm) for _ in SIGNATURES]
+    names = [Paragraph("(....................................................)", st["sign"]) for _ in SIGNATURES]
+    nips = [Paragraph("NIP. ..............................................", st["sign"]) for _ in SIGNATURES]
+    grid = RLTable([heads, roles, blanks, names, nips], colWidths=[width / 3] * 3)
+    grid.setStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 1),
+                   ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
+    place = RLTable([["", "", Paragraph(_para_text(place_date), st["sign"])]], colWidths=[width / 3] * 3)
+    return KeepTogether([place, Spacer(1, 2 * mm), grid])

@@ -1,0 +1,415 @@
+"""The SOP's three records for a period, read from the register, the task projection and the event log.
+
+* **Register Dokumentasi dan Konten** (output of step 1): one numbered entry per case, dated when the
+  team first handed in its documentation.
+* **Tanggapan Tertulis** (output of steps 2-4): the written responses of the review team, per case.
+* **Rekapitulasi Konten Media Sosial** (output of step 5): every post, per platform, of the cases whose
+  upload step was completed in the period, measured against the step's deadline.
+
+A period is a range of calendar days in WIB, both ends included: a case registered at 23:59 WIB on the
+last day is in, one registered at 00:00 WIB the next day is not. Nothing here knows Flask; labels for
+people are added by the callers (documents in Bahasa Indonesia, pages in the user's language).
+"""
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import eventlog
+from engine.models import EventRow, Instance, TaskRow
+
+from .casefile import RESPONSE_FIELDS, case_outcome, display_names
+from .deadlines import WIB
+from .models import RegisterEntry, Team
+from .services import STEP_OF, SUBMIT_TASK
+
+UPLOAD_TASK = "Task_Unggah"
+
+#: Ids per IN (...) clause: well below SQLite's and PostgreSQL's parameter limits.
+_CHUNK = 500
+
+_BULAN = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+          "November", "Desember")
+
+
+# --------------------------------------------------------------------------------------------------
+# Periods
+# --------------------------------------------------------------------------------------------------
+
+
+def tanggal_id(day: date) -> str:
+    """``"6 Mei 2025"``: a date as written in Indonesian letters."""
+    return f"{day.day} {_BULAN[day.month - 1]} {day.year}"
+
+
+@dataclass(frozen=True)
+class Period:
+    """Calendar days ``start`` … ``end`` in WIB, both included."""
+
+    start: date
+    end: date
+
+    def __post_init__(self):
+        if self.end < self.start:
+            raise ValueError("akhir periode tidak boleh sebelum awalnya")
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        return cls(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        return cls(date(year, 1, 1), date(year, 12, 31))
+
+    @classmethod
+    def this_month(cls, now: datetime) -> Period:
+        today = now.astimezone(WIB).date()
+        return cls.month(today.year, today.month)
+
+    @classmethod
+    def last_month(cls, now: datetime) -> Period:
+        first = now.astimezone(WIB).date().replace(day=1)
+        before = first - timedelta(days=1)
+        return cls.month(before.year, before.month)
+
+    @classmethod
+    def this_year(cls, now: datetime) -> Period:
+        return cls.year(now.astimezone(WIB).year)
+
+    @property
+    def starts_at(self) -> datetime:
+        """00:00 WIB of the first day (aware)."""
+        return datetime.combine(self.start, time(0), WIB)
+
+    @property
+    def ends_before(self) -> datetime:
+        """00:00 WIB of the day after the last day (aware): the first instant outside."""
+        return datetime.combine(self.end + timedelta(days=1), time(0), WIB)
+
+    def contains(self, moment: datetime) -> bool:
+        return self.starts_at <= moment < self.ends_before
+
+    @property
+    def is_month(self) -> bool:
+        return self == Period.month(self.start.year, self.start.month)
+
+    @property
+    def is_year(self) -> bool:
+        return self == Period.year(self.start.year)
+
+    @property
+    def label(self) -> str:
+        """How the period is printed on a record: ``"Mei 2025"``, ``"Tahun 2025"``, or a range."""
+        if self.is_month:
+            return f"{_BULAN[self.start.month - 1]} {self.start.year}"
+        if self.is_year:
+            return f"Tahun {self.start.year}"
+        if self.start == self.end:
+            return tanggal_id(self.start)
+        return f"{tanggal_id(self.start)} s.d. {tanggal_id(self.end)}"
+
+    @property
+    def slug(self) -> str:
+        """For file names: ``2025-05``, ``2025`` or ``2025-05-01_2025-05-20``."""
+        if self.is_month:
+            return f"{self.start.year:04d}-{self.start.month:02d}"
+        if self.is_year:
+            return f"{self.start.year:04d}"
+        return f"{self.start.isoformat()}_{self.end.isoformat()}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared reading of the event log
+# --------------------------------------------------------------------------------------------------
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    ids = list(ids)
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i:i + _CHUNK]
+
+
+def _case_events(session: Session, instance_ids: Sequence[int], types: tuple[str, ...]) -> dict[int, list[EventRow]]:
+    """The events of the given types of each case, in log order."""
+    found: dict[int, list[EventRow]] = defaultdict(list)
+    for chunk in _chunks(instance_ids):
+        rows = session.execute(select(EventRow).where(EventRow.instance_id.in_(chunk), EventRow.type.in_(types))
+                               .order_by(EventRow.seq)).scalars()
+        for row in rows:
+            found[row.instance_id].append(row)
+    return found
+
+
+def _team_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(Team.code, Team.name)).all())
+
+
+def _current_steps(session: Session, instance_ids: Sequence[int]) -> dict[int, list[str]]:
+    current: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(instance_ids):
+        for row in session.execute(select(TaskRow).where(TaskRow.instance_id.in_(chunk), TaskRow.state == "ready")
+                                   .order_by(TaskRow.created_at)).scalars():
+            current[row.instance_id].append(row.name)
+    return current
+
+
+# --------------------------------------------------------------------------------------------------
+# Register Dokumentasi dan Konten
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    number: str
+    seq: int
+    year: int
+    registered_at: datetime  # first hand-in of step 1 (aware UTC)
+    instance_id: int
+    activity: str
+    activity_date: date | None
+    place: str
+    team_code: str | None
+    team_name: str | None
+    submitted_by: str | None  # username of the first hand-in
+    submitted_by_name: str | None
+    submissions: int  # how often step 1 was handed in (returns make it more than one)
+    photos: int  # in the latest hand-in
+    other_files: int
+    outcome: str  # casefile.case_outcome: berjalan | dipublikasikan | ditolak | selesai | galat
+    current_steps: tuple[str, ...] = ()
+
+
+def register_rows(session: Session, period: Period) -> list[RegisterRow]:
+    """The register entries dated in ``period``, in the order they were numbered."""
+    pairs = session.execute(
+        select(RegisterEntry, Instance).join(Instance, Instance.id == RegisterEntry.instance_id)
+        .where(RegisterEntry.created_at >= period.starts_at, RegisterEntry.created_at < period.ends_before)
+        .order_by(RegisterEntry.created_at, RegisterEntry.year, RegisterEntry.seq)).all()
+    return _register_rows(session, pairs)
+
+
+def _register_rows(session: Session, pairs) -> list[RegisterRow]:
+    ids = [instance.id for _, instance in pairs]
+    events = _case_events(session, ids, ("case_started", "task_completed"))
+    teams = _team_names(session)
+    current = _current_steps(session, ids)
+    facts = {}
+    actors = set()
+    for instance_id in ids:
+        started: dict = {}
+        submissions: list[tuple[str | None, dict]] = []
+        for row in events.get(instance_id, []):
+            payload = eventlog.decode(row)
+            if row.type == "case_started":
+                started = payload.get("data") or {}
+            elif payload.get("bpmn_id") == SUBMIT_TASK:
+                submissions.append((row.actor, payload.get("data") or {}))
+        first_actor = submissions[0][0] if submissions else None
+        latest = submissions[-1][1] if submissions else {}
+        actors.add(first_actor)
+        facts[instance_id] = (started, submissions, first_actor, latest)
+    names = display_names(session, actors)
+    rows = []
+    for entry, instance in pairs:
+        started, submissions, first_actor, latest = facts[instance.id]
+        rows.append(RegisterRow(
+            number=entry.number, seq=entry.seq, year=entry.year, registered_at=entry.created_at,
+            instance_id=instance.id, activity=instance.title,
+            activity_date=instance.business_date,
+            place=str(latest.get("tempat_kegiatan") or started.get("tempat_kegiatan") or ""),
+            team_code=instance.group, team_name=teams.get(instance.group or "", instance.group),
+            submitted_by=first_actor, submitted_by_name=names.get(first_actor or "", first_actor),
+            submissions=len(submissions), photos=len(latest.get("foto") or []),
+            other_files=len(latest.get("lampiran") or []), outcome=case_outcome(instance),
+            current_steps=tuple(current.get(instance.id, []))))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Tanggapan Tertulis
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResponseRow:
+    step: int | None  # 2, 3 or 4
+    step_name: str
+    bpmn_id: str
+    decision: str | None  # the form's value: diterima, dikembalikan, lanjut, kembalikan, setuju, revisi, tolak
+    text: str
+    actor: str | None
+    name: str | None  # display name of the actor
+    lane: str | None  # the diagram's lane, i.e. the role that wrote it
+    at: datetime
+    late: bool  # written after the step's deadline
+
+
+@dataclass(frozen=True)
+class CaseResponses:
+    instance_id: int
+    number: str | None
+    registered_at: datetime | None
+    activity: str
+    activity_date: date | None
+    team_name: str | None
+    outcome: str
+    responses: list[ResponseRow] = field(default_factory=list)
+
+
+def written_responses(session: Session, period: Period | None = None, *,
+                      instance_id: int | None = None) -> list[CaseResponses]:
+    """Written responses of steps 2-4, per case: of the cases registered in ``period`` (in register order),
+    or of one case (``instance_id``, registered or not)."""
+    if instance_id is not None:
+        instance = session.get(Instance, instance_id)
+        if instance is None:
+            return []
+        entry = session.execute(select(RegisterEntry).where(RegisterEntry.instance_id == instance_id)
+                                ).scalar_one_or_none()
+        cases = [(entry, instance)]
+    elif period is not None:
+        cases = session.execute(
+            select(RegisterEntry, Instance).join(Instance, Instance.id == RegisterEntry.instance_id)
+            .where(RegisterEntry.created_at >= period.starts_at, RegisterEntry.created_at < period.ends_before)
+            .order_by(RegisterEntry.created_at, RegisterEntry.year, RegisterEntry.seq)).all()
+    else:
+        raise ValueError("give a period or a case")
+    ids = [instance.id for _, instance in cases]
+    events = _case_events(session, ids, ("task_completed",))
+    names = display_names(session, {row.actor for rows in events.values() for row in rows})
+    teams = _team_names(session)
+    result = []
+    for entry, instance in cases:
+        responses = []
+        for row in events.get(instance.id, []):
+            payload = eventlog.decode(row)
+            bpmn_id = payload.get("bpmn_id")
+            if bpmn_id not in RESPONSE_FIELDS:
+                continue
+            submitted = payload.get("data") or {}
+            decision_key, text_key = RESPONSE_FIELDS[bpmn_id]
+            responses.append(ResponseRow(
+                step=STEP_OF.get(bpmn_id), step_name=payload.get("name") or bpmn_id, bpmn_id=bpmn_id,
+                decision=submitted.get(decision_key), text=str(submitted.get(text_key) or ""), actor=row.actor,
+                name=names.get(row.actor or "", row.actor), lane=payload.get("lane"), at=row.at,
+                late=bool(payload.get("late"))))
+        result.append(CaseResponses(
+            instance_id=instance.id, number=entry.number if entry else None,
+            registered_at=entry.created_at if entry else None, activity=instance.title,
+            activity_date=instance.business_date, team_name=teams.get(instance.group or "", instance.group),
+            outcome=case_outcome(instance), responses=responses))
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# Rekapitulasi Konten Media Sosial
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostRow:
+    instance_id: int
+    number: str | None
+    activity: str
+    activity_date: date | None
+    platform: str
+    url: str
+    posted_at: datetime | None  # the time the admin gave for the post
+    recorded_at: datetime  # when step 5 was completed
+    actor: str | None
+    name: str | None
+    due_at: datetime | None  # the step-5 deadline
+    on_time: bool | None  # None: the step had no deadline
+
+    @property
+    def lateness(self) -> timedelta | None:
+        """How long after the deadline the post went up (None when on time or unknown)."""
+        if self.on_time is not False:
+            return None
+        return (self.posted_at or self.recorded_at) - self.due_at
+
+
+@dataclass(frozen=True)
+class PlatformTotal:
+    platform: str
+    posts: int
+    on_time: int
+    late: int
+
+    @property
+    def unknown(self) -> int:
+        return self.posts - self.on_time - self.late
+
+
+@dataclass(frozen=True)
+class Recap:
+    period: Period
+    posts: list[PostRow]
+    totals: list[PlatformTotal]  # one per platform (configured ones first, also when 0)
+    cases: int  # cases whose step 5 was completed in the period
+
+    @property
+    def total(self) -> PlatformTotal:
+        return PlatformTotal("", sum(t.posts for t in self.totals), sum(t.on_time for t in self.totals),
+                             sum(t.late for t in self.totals))
+
+
+def _posted_at(value) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=WIB) if moment.tzinfo is None else moment
+
+
+def recap(session: Session, period: Period, platforms: Sequence[str] = ()) -> Recap:
+    """Every post of the cases whose upload step (step 5) was completed in ``period``.
+
+    A post is on time when the time given for it (or, when missing, the completion of step 5) is not
+    after the step's deadline ("H+1 setelah kegiatan berlangsung").
+    """
+    completions = session.execute(
+        select(EventRow, TaskRow).join(TaskRow, TaskRow.id == EventRow.task_id)
+        .where(EventRow.type == "task_completed", TaskRow.bpmn_id == UPLOAD_TASK,
+               EventRow.at >= period.starts_at, EventRow.at < period.ends_before)
+        .order_by(EventRow.seq)).all()
+    ids = sorted({event.instance_id for event, _ in completions})
+    instances = {}
+    numbers = {}
+    for chunk in _chunks(ids):
+        instances.update({i.id: i for i in session.execute(select(Instance).where(Instance.id.in_(chunk))).scalars()})
+        numbers.update(dict(session.execute(select(RegisterEntry.instance_id, RegisterEntry.number)
+                                            .where(RegisterEntry.instance_id.in_(chunk))).all()))
+    names = display_names(session, {event.actor for event, _ in completions})
+    posts = []
+    for event, task in completions:
+        instance = instances[event.instance_id]
+        payload = eventlog.decode(event)
+        for item in (payload.get("data") or {}).get("publikasi") or []:
+            posted = _posted_at(item.get("waktu"))
+            basis = posted or event.at
+            posts.append(PostRow(
+                instance_id=instance.id, number=numbers.get(instance.id), activity=instance.title,
+                activity_date=instance.business_date, platform=str(item.get("platform") or ""),
+                url=str(item.get("url") or ""), posted_at=posted, recorded_at=event.at, actor=event.actor,
+                name=names.get(event.actor or "", event.actor), due_at=task.due_at,
+                on_time=None if task.due_at is None else basis <= task.due_at))
+    order = {p: i for i, p in enumerate(platforms)}
+    posts.sort(key=lambda p: (order.get(p.platform, len(order)), p.platform, p.posted_at or p.recorded_at,
+                              p.instance_id))
+    counts: dict[str, list[int]] = {p: [0, 0, 0] for p in platforms}
+    for post in posts:
+        c = counts.setdefault(post.platform, [0, 0, 0])
+        c[0] += 1
+        c[1] += post.on_time is True
+        c[2] += post.on_time is False
+    totals = [PlatformTotal(p, *c) for p, c in counts.items()]
+    return Recap(period=period, posts=posts, totals=totals, cases=len(ids))

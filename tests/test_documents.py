@@ -1,0 +1,259 @@
+"""The records as files: XLSX opens and has the rows, CSV parses, the PDF renders (page 1 to PNG with
+pypdfium2) and carries the header, the SOP number, the legal basis and the signature blocks."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import date, datetime, timedelta
+
+import pypdfium2 as pdfium
+import pytest
+from openpyxl import load_workbook
+from PIL import Image, ImageStat
+
+from process import documents
+from process.deadlines import WIB
+from process.documents import (
+    LEGAL_BASIS,
+    Document,
+    durasi,
+    printable,
+    recap_document,
+    register_document,
+    responses_document,
+    to_csv,
+    to_pdf,
+    to_xlsx,
+)
+from process.records import Period, RegisterRow, recap, register_rows, written_responses
+from tests.records_scenario import build
+
+MAY = Period.month(2025, 5)
+JUNE = Period.month(2025, 6)
+NOW = datetime(2025, 6, 2, 9, 0, tzinfo=WIB)
+#: A4 landscape in points (297 x 210 mm); pdfium renders a page to whole pixels, rounding up.
+A4_LANDSCAPE = (297 / 25.4 * 72, 210 / 25.4 * 72)
+
+
+def a4_pixels(scale: float) -> tuple[int, int]:
+    return math.ceil(A4_LANDSCAPE[0] * scale - 1e-6), math.ceil(A4_LANDSCAPE[1] * scale - 1e-6)
+
+
+@pytest.fixture
+def docs(system, tx, clock) -> dict[str, Document]:
+    sc = build(system, tx, clock)
+    with tx() as s:
+        out = {
+            "register": register_document(register_rows(s, MAY), MAY, NOW),
+            "tanggapan": responses_document(written_responses(s, MAY), NOW, period=MAY),
+            "rekap": recap_document(recap(s, Period(date(2025, 5, 1), date(2025, 6, 30)), system.settings.platforms),
+                                    NOW),
+            "kasus": responses_document(written_responses(s, instance_id=sc.juni.instance_id), NOW),
+        }
+    return out
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    """The text of each page (whitespace collapsed)."""
+    pdf = pdfium.PdfDocument(data)
+    try:
+        texts = []
+        for i in range(len(pdf)):
+            page = pdf[i]
+            textpage = page.get_textpage()
+            texts.append(" ".join(textpage.get_text_range().split()))
+            textpage.close()
+            page.close()
+        return texts
+    finally:
+        pdf.close()
+
+
+def render_first_page(data: bytes, scale: float = 1.0) -> Image.Image:
+    pdf = pdfium.PdfDocument(data)
+    try:
+        page = pdf[0]
+        bitmap = page.render(scale=scale)
+        image = bitmap.to_pil().convert("L")
+        bitmap.close()
+        page.close()
+        return image
+    finally:
+        pdf.close()
+
+
+def assert_not_blank(image: Image.Image) -> None:
+    low, high = image.getextrema()
+    assert low < 60 and high > 240, "the page is one flat colour"
+    dark = sum(image.histogram()[:128])
+    assert dark > 2000, f"only {dark} dark pixels: nothing printed"
+    assert ImageStat.Stat(image).mean[0] > 200  # mostly paper, as a printed table should be
+
+
+# ---------------------------------------------------------------------------------------------- XLSX
+def test_register_xlsx_opens_and_has_the_rows(docs):
+    doc = docs["register"]
+    assert doc.filename("xlsx") == "register-2025-05.xlsx"
+    wb = load_workbook(io.BytesIO(to_xlsx(doc)))
+    ws = wb["Register"]
+    assert ws["A1"].value == "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT"
+    assert ws["A2"].value == "REGISTER DOKUMENTASI DAN KONTEN"
+    assert ws["A3"].value.startswith("SOP Nomor 21 Tahun 2025")
+    assert ws["A4"].value == "Periode: Mei 2025"
+    header = [c.value for c in ws[7]]
+    assert header[:3] == ["No.", "Nomor Register", "Tanggal Register (WIB)"]
+    assert all(c.font.bold for c in ws[7])
+    assert ws.freeze_panes == "A8"
+    assert ws.column_dimensions["D"].width > ws.column_dimensions["A"].width
+    rows = [r for r in ws.iter_rows(min_row=8, values_only=True)]
+    assert [r[1] for r in rows] == ["001/REG-MEDSOS/V/2025", "002/REG-MEDSOS/V/2025", "003/REG-MEDSOS/V/2025"]
+    # typed cells: numbers are numbers, times are WIB wall-clock times
+    assert rows[2][2] == datetime(2025, 5, 31, 23, 59)
+    assert rows[0][4] == datetime(2025, 5, 6, 0, 0) and rows[0][8] == 4
+    assert rows[0][11] == "Selesai: dipublikasikan"
+
+
+def test_recap_xlsx_has_posts_and_totals_sheets(docs):
+    wb = load_workbook(io.BytesIO(to_xlsx(docs["rekap"])))
+    assert wb.sheetnames == ["Rekapitulasi", "Jumlah per platform"]
+    posts = [r for r in wb["Rekapitulasi"].iter_rows(min_row=8, values_only=True)]
+    assert [(r[1], r[8]) for r in posts] == [("Instagram", "Ya"), ("Instagram", "Ya"), ("Instagram", "Tidak")]
+    assert posts[2][9] == "kurang dari 1 menit"
+    assert wb["Rekapitulasi"]["F8"].hyperlink.target == "https://www.instagram.com/p/abc123/"
+    totals = [r for r in wb["Jumlah per platform"].iter_rows(min_row=8, values_only=True)]
+    assert totals[0] == ("Instagram", 3, 2, 1, 0)
+    assert totals[-1] == ("Jumlah", 3, 2, 1, 0)
+
+
+def test_responses_xlsx_one_row_per_response(docs):
+    wb = load_workbook(io.BytesIO(to_xlsx(docs["tanggapan"])))
+    rows = [r for r in wb["Tanggapan Tertulis"].iter_rows(min_row=8, values_only=True)]
+    assert len(rows) == 9  # three cases of May, steps 2, 3 and 4 each
+    assert rows[0][3].startswith("2. ") and rows[0][4] == "Diterima" and rows[0][6] == "admin"
+    assert rows[2][4] == "Setuju diunggah" and rows[2][7] == "Pimpinan Redaksi"
+
+
+# ----------------------------------------------------------------------------------------------- CSV
+def test_csv_parses_with_bom_and_has_the_rows(docs):
+    data = to_csv(docs["register"])
+    assert data.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 with a BOM
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0] == [c.title for c in docs["register"].table.columns]
+    assert [r[1] for r in rows[1:]] == ["001/REG-MEDSOS/V/2025", "002/REG-MEDSOS/V/2025", "003/REG-MEDSOS/V/2025"]
+    assert rows[3][2] == "2025-05-31 23:59"
+    recap_rows = list(csv.DictReader(io.StringIO(to_csv(docs["rekap"]).decode("utf-8-sig"))))
+    assert [r["Tepat Waktu"] for r in recap_rows] == ["Ya", "Ya", "Tidak"]
+    assert recap_rows[2]["Batas Waktu (WIB)"] == "2025-05-31 23:59"
+
+
+def _row(**kw) -> RegisterRow:
+    base = dict(number="001/REG-MEDSOS/V/2025", seq=1, year=2025, registered_at=datetime(2025, 5, 6, 9, tzinfo=WIB),
+                instance_id=1, activity="Sosialisasi", activity_date=date(2025, 5, 6), place="Padang",
+                team_code="humas", team_name="Divisi Humas", submitted_by="tim", submitted_by_name="Tim Humas",
+                submissions=1, photos=4, other_files=1, outcome="berjalan",
+                current_steps=("Menerima hasil dokumentasi kegiatan dan konten berita",))
+    base.update(kw)
+    return RegisterRow(**base)
+
+
+def test_spreadsheets_never_run_text_as_a_formula():
+    doc = register_document([_row(activity='=HYPERLINK("http://evil.example","klik")', place="+62 751",
+                                  team_name="@tim")], MAY, NOW)
+    rows = list(csv.reader(io.StringIO(to_csv(doc).decode("utf-8-sig"))))
+    assert rows[1][3].startswith("'=") and rows[1][5] == "'+62 751" and rows[1][6] == "'@tim"
+    ws = load_workbook(io.BytesIO(to_xlsx(doc)))["Register"]
+    assert ws["D8"].data_type == "s" and ws["D8"].value.startswith("=HYPERLINK")
+
+
+# ----------------------------------------------------------------------------------------------- PDF
+@pytest.mark.parametrize("key", ["register", "tanggapan", "rekap", "kasus"])
+def test_pdf_renders_page_one(docs, key):
+    data = to_pdf(docs[key])
+    assert data.startswith(b"%PDF-")
+    image = render_first_page(data)
+    assert image.size == a4_pixels(1) == (842, 596)
+    assert_not_blank(image)
+    big = render_first_page(data, scale=2)
+    assert big.size == a4_pixels(2)
+
+
+@pytest.mark.parametrize("key", ["register", "tanggapan", "rekap"])
+def test_pdf_text_has_header_sop_legal_basis_and_signatures(docs, key):
+    doc = docs[key]
+    pages = pdf_pages(to_pdf(doc))
+    first, last, whole = pages[0], pages[-1], " ".join(pages)
+    assert "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT" in first
+    assert "Sekretariat — Jalan Pramuka Nomor 9 Padang" in first
+    assert doc.title.upper() in first
+    assert "SOP Nomor 21 Tahun 2025 — Alur Pengunggahan Konten Media Sosial" in first
+    assert "Dasar hukum" in first
+    for law in ("Undang-Undang Nomor 14 Tahun 2008 tentang Keterbukaan Informasi Publik",
+                "Peraturan Pemerintah Republik Indonesia Nomor 61 Tahun 2010",
+                "Peraturan Komisi Pemilihan Umum Nomor 9 Tahun 2022 tentang Partisipasi Masyarakat"):
+        assert law in whole
+    assert len(LEGAL_BASIS) == 3
+    for text in ("Dibuat oleh,", "Admin Media Sosial", "Diperiksa oleh,", "Wakil Pimpinan Redaksi", "Mengetahui,",
+                 "Pimpinan Redaksi", "Padang, 2 Juni 2025", "NIP."):
+        assert text in last, text
+    for number, text in enumerate(pages, 1):
+        assert f"Halaman {number} dari {len(pages)}" in text
+
+
+def test_pdf_content_of_each_record(docs):
+    register = " ".join(pdf_pages(to_pdf(docs["register"])))
+    assert "Periode: Mei 2025" in register
+    assert all(n in register for n in ("001/REG-MEDSOS/V/2025", "002/REG-MEDSOS/V/2025", "003/REG-MEDSOS/V/2025"))
+    assert "004/REG-MEDSOS/VI/2025" not in register
+    tanggapan = " ".join(pdf_pages(to_pdf(docs["tanggapan"])))
+    assert "Dokumentasi lengkap." in tanggapan and "Layak diunggah." in tanggapan
+    rekap = " ".join(pdf_pages(to_pdf(docs["rekap"])))
+    assert "Jumlah per platform" in rekap and "kurang dari 1 menit" in rekap
+    kasus = " ".join(pdf_pages(to_pdf(docs["kasus"])))
+    assert "Kasus: 004/REG-MEDSOS/VI/2025 — Sosialisasi di Pasar Raya" in kasus and "Foto kurang jelas." in kasus
+
+
+def test_pdf_long_table_repeats_its_header_and_numbers_pages():
+    rows = [_row(number=f"{i:03d}/REG-MEDSOS/V/2025", seq=i, instance_id=i, activity=f"Kegiatan nomor {i}")
+            for i in range(1, 121)]
+    pages = pdf_pages(to_pdf(register_document(rows, MAY, NOW)))
+    assert len(pages) >= 3
+    for number, text in enumerate(pages, 1):
+        assert f"Halaman {number} dari {len(pages)}" in text
+    assert "Nomor Register" in pages[1]  # the header row is repeated on the next page
+    assert "Kegiatan nomor 120" in " ".join(pages)
+    assert "Dibuat oleh," in pages[-1]
+
+
+def test_pdf_prints_characters_outside_latin_1_safely():
+    assert printable("“Pemilu” — 2025 – ‘aman’ …") == "“Pemilu” — 2025 – ‘aman’ …"  # all in cp1252
+    assert printable("Şeker Ğ ı") == "Seker G ?"
+    assert printable("kotak 🗳 suara\x07") == "kotak ? suara "
+    doc = register_document([_row(activity="Sosialisasi “Pemilu Damai” — Kota Padang 🗳 <b>&amp;",
+                                  place="Ruang Rapat Ş")], MAY, NOW)
+    data = to_pdf(doc)
+    text = " ".join(pdf_pages(data))
+    assert "Sosialisasi “Pemilu Damai” — Kota Padang ? <b>&amp;" in text
+    assert "Ruang Rapat S" in text
+    assert_not_blank(render_first_page(data))
+
+
+def test_empty_period_prints_a_note():
+    doc = register_document([], Period.month(2025, 4), NOW)
+    text = " ".join(pdf_pages(to_pdf(doc)))
+    assert "Tidak ada data dalam periode ini." in text and "Dibuat oleh," in text
+    ws = load_workbook(io.BytesIO(to_xlsx(doc)))["Register"]
+    assert ws["A8"].value == "Tidak ada data dalam periode ini."
+    assert list(csv.reader(io.StringIO(to_csv(doc).decode("utf-8-sig")))) == [
+        [c.title for c in doc.table.columns]]
+
+
+def test_durations_in_words():
+    assert durasi(timedelta(seconds=1)) == "kurang dari 1 menit"
+    assert durasi(timedelta(hours=8, seconds=1)) == "8 jam"
+    assert durasi(timedelta(days=1, hours=3, minutes=20)) == "1 hari 3 jam 20 menit"
+
+
+def test_documents_module_names_the_sop():
+    assert documents.SOP_LINE == "SOP Nomor 21 Tahun 2025 — Alur Pengunggahan Konten Media Sosial"
+    assert documents.KOP_ADDRESS == "Sekretariat — Jalan Pramuka Nomor 9 Padang"

@@ -1,0 +1,226 @@
+"""The SOP's records for a period (register, written responses, recap) as pages and downloads
+(XLSX, CSV, PDF), and the event log as CSV and XES.
+
+Who: auditors, Admin Medsos, Wakil Pimpinan Redaksi, Pimpinan Redaksi and administrators. Tim Pelaksana
+get 403: the records cover every team's cases, and a team sees its own cases on the case pages.
+Every view here only reads; nothing is written.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import format_timedelta
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from engine.models import Instance
+from process import documents, exports, records
+from process.errors import BadRequest
+from process.records import Period
+
+from .access import role_required
+from .cases import DECISION_LABELS, OUTCOME_LABELS
+from .db import db, system
+
+bp = Blueprint("reports", __name__)
+
+#: Roles that may see the records and export the event log.
+REPORT_ROLES = ("auditor", "admin_medsos", "wapimred", "pimred", "admin")
+
+FORMATS = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "pdf": "application/pdf",
+}
+
+PRESETS = {
+    "bulan-ini": (_l("Bulan ini"), Period.this_month),
+    "bulan-lalu": (_l("Bulan lalu"), Period.last_month),
+    "tahun-ini": (_l("Tahun ini"), Period.this_year),
+}
+
+REPORTS = {
+    "register": (_l("Register Dokumentasi dan Konten"),
+                 _l("Satu entri bernomor per kasus, dicatat saat dokumentasi diserahkan (keluaran langkah 1).")),
+    "tanggapan": (_l("Tanggapan Tertulis"),
+                  _l("Tanggapan tertulis Tim Pertimbangan pada langkah 2–4, per kasus yang diregister dalam "
+                     "periode.")),
+    "rekap": (_l("Rekapitulasi Konten Media Sosial"),
+              _l("Setiap unggahan per platform dari kasus yang langkah 5-nya selesai dalam periode, dengan "
+                 "ketepatan waktunya (keluaran langkah 5).")),
+}
+
+
+@bp.app_context_processor
+def _nav():
+    visible = bool(current_user.is_authenticated and current_user.user.roles & set(REPORT_ROLES))
+    return {"reports_visible": visible}
+
+
+# ------------------------------------------------------------------------------------------- period
+def _day(name: str, label: str) -> date | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(_("%(label)s tidak dapat dibaca: gunakan format TTTT-BB-HH (misalnya 2025-05-06).",
+                           label=label)) from None
+
+
+def period_from_request() -> Period:
+    """``?periode=bulan-ini|bulan-lalu|tahun-ini`` or ``?dari=…&sampai=…`` (WIB days); this month by default."""
+    now = system().alur.clock.now()
+    preset = request.args.get("periode")
+    if preset in PRESETS:
+        return PRESETS[preset][1](now)
+    start, end = _day("dari", _("Tanggal awal")), _day("sampai", _("Tanggal akhir"))
+    if start is None and end is None:
+        return Period.this_month(now)
+    start, end = start or end, end or start
+    if end < start:
+        raise BadRequest(_("Tanggal akhir tidak boleh sebelum tanggal awal."))
+    return Period(start, end)
+
+
+def _case_arg() -> int | None:
+    raw = (request.args.get("kasus") or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or db().get(Instance, int(raw)) is None:
+        abort(404)
+    return int(raw)
+
+
+def _period_args(period: Period) -> dict:
+    return {"dari": period.start.isoformat(), "sampai": period.end.isoformat()}
+
+
+def _context(period: Period, key: str | None = None, **extra) -> dict:
+    now = system().alur.clock.now()
+    presets = [{"key": k, "label": label, "args": _period_args(make(now))} for k, (label, make) in PRESETS.items()]
+    return {"period": period, "period_args": _period_args(period), "presets": presets, "reports": REPORTS,
+            "report_key": key, "formats": tuple(FORMATS), **extra}
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _download(data: bytes, filename: str, content_type: str) -> Response:
+    response = Response(data, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _format_arg() -> str | None:
+    fmt = request.args.get("format")
+    if fmt is None:
+        return None
+    if fmt not in FORMATS:
+        raise BadRequest(_("Format unduhan tidak dikenal: pilih XLSX, CSV atau PDF."))
+    return fmt
+
+
+def _send_document(doc: documents.Document, fmt: str) -> Response:
+    writer = {"xlsx": documents.to_xlsx, "csv": documents.to_csv, "pdf": documents.to_pdf}[fmt]
+    return _download(writer(doc), doc.filename(fmt), FORMATS[fmt])
+
+
+def _lateness(delta: timedelta | None) -> str:
+    if delta is None:
+        return ""
+    return format_timedelta(delta, granularity="second", threshold=1.0, add_direction=False)
+
+
+def _outcome(code: str) -> str:
+    return str(OUTCOME_LABELS.get(code, code))
+
+
+def _decision(code: str | None) -> str:
+    return str(DECISION_LABELS.get(code or "", code or ""))
+
+
+# -------------------------------------------------------------------------------------------- pages
+@bp.get("/laporan")
+@role_required(*REPORT_ROLES)
+def index():
+    try:
+        period = period_from_request()
+        problem = None
+    except BadRequest as exc:
+        period, problem = Period.this_month(system().alur.clock.now()), exc.message
+    return render_template("reports/index.html", problem=problem,
+                           dari=request.args.get("dari", ""), sampai=request.args.get("sampai", ""),
+                           **_context(period)), (422 if problem else 200)
+
+
+@bp.get("/laporan/register")
+@role_required(*REPORT_ROLES)
+def register():
+    period = period_from_request()
+    fmt = _format_arg()
+    rows = records.register_rows(db(), period)
+    if fmt:
+        return _send_document(documents.register_document(rows, period, system().alur.clock.now()), fmt)
+    return render_template("reports/register.html", rows=rows, outcome=_outcome,
+                           **_context(period, "register"))
+
+
+@bp.get("/laporan/tanggapan")
+@role_required(*REPORT_ROLES)
+def tanggapan():
+    instance_id = _case_arg()
+    period = period_from_request()
+    fmt = _format_arg()
+    session = db()
+    if instance_id is not None:
+        cases = records.written_responses(session, instance_id=instance_id)
+        doc_period = None
+    else:
+        cases = records.written_responses(session, period)
+        doc_period = period
+    if fmt:
+        doc = documents.responses_document(cases, system().alur.clock.now(), period=doc_period)
+        return _send_document(doc, fmt)
+    return render_template("reports/tanggapan.html", cases=cases, single=instance_id, outcome=_outcome,
+                           decision=_decision, **_context(period, "tanggapan"))
+
+
+@bp.get("/laporan/rekap")
+@role_required(*REPORT_ROLES)
+def rekap():
+    period = period_from_request()
+    fmt = _format_arg()
+    result = records.recap(db(), period, system().settings.platforms)
+    if fmt:
+        return _send_document(documents.recap_document(result, system().alur.clock.now()), fmt)
+    return render_template("reports/rekap.html", recap=result, lateness=_lateness,
+                           **_context(period, "rekap"))
+
+
+# ------------------------------------------------------------------------------------ event log
+@bp.get("/laporan/log.csv")
+@role_required(*REPORT_ROLES)
+def log_csv():
+    instance_id = _case_arg()
+    period = None if instance_id is not None and not request.args.get("dari") else period_from_request()
+    text = exports.events_csv(db(), period=period, instance_id=instance_id)
+    return _download(text.encode("utf-8"), _log_name(period, instance_id, "csv"), FORMATS["csv"])
+
+
+@bp.get("/laporan/log.xes")
+@role_required(*REPORT_ROLES)
+def log_xes():
+    instance_id = _case_arg()
+    period = None if instance_id is not None and not request.args.get("dari") else period_from_request()
+    data = exports.events_xes(db(), period=period, instance_id=instance_id, now=system().alur.clock.now())
+    return _download(data, _log_name(period, instance_id, "xes"), "application/xml; charset=utf-8")
+
+
+def _log_name(period: Period | None, instance_id: int | None, ext: str) -> str:
+    if instance_id is not None:
+        return f"log-kasus-{instance_id}.{ext}"
+    return f"log-{period.slug}.{ext}"
+
