@@ -116,6 +116,54 @@ def _timer_due(task, waiting_only: bool = True) -> datetime | None:
     return _iso_to_dt(value) if isinstance(value, str) else None
 
 
+def due_of(task) -> datetime | None:
+    """The deadline of a ready user task: the earliest timer on its boundary."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return None
+    dues = [d for d in (_timer_due(c, waiting_only=False) for c in parent.children if c is not task)
+            if d is not None]
+    return min(dues) if dues else None
+
+
+def attached_user_task(timer_task):
+    """The user task a boundary timer (task) is attached to, or None."""
+    parent = timer_task.parent
+    if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
+        return next((c for c in parent.children if isinstance(c.task_spec, UserTask)), None)
+    return None
+
+
+def new_workflow(parsed: ParsedDefinition, run: _Run, data: Mapping[str, Any]) -> BpmnWorkflow:
+    """A fresh workflow of ``parsed`` with the case's initial data, advanced as far as it goes."""
+    wf = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=run.script_engine)
+    wf.task_tree.set_data(**dict(data))
+    run.advance(wf)
+    return wf
+
+
+def run_user_task(task, data: Mapping[str, Any]) -> None:
+    """Complete one ready user task with its submitted data (the caller advances afterwards)."""
+    task.set_data(**dict(data))
+    try:
+        task.run()
+    except SpiffWorkflowException as exc:
+        raise ExecutionFailed(f"the task could not be completed: {str(exc).splitlines()[0]}") from exc
+
+
+def migrate_in_memory(codec: StateCodec, wf: BpmnWorkflow, parsed: ParsedDefinition) -> list[str]:
+    """Move a loaded workflow onto another spec; returns the BPMN ids whose definition changed."""
+    from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+
+    diff, _sub = diff_workflow(codec.registry, wf, parsed.spec, parsed.subprocess_specs)
+    changed = sorted({t.task_spec.bpmn_id for t in diff.changed if t.task_spec.bpmn_id})
+    try:
+        migrate_workflow(diff, wf, parsed.spec)
+    except SpiffWorkflowException as exc:
+        raise ExecutionFailed(f"the case could not be migrated: {str(exc).splitlines()[0]}") from exc
+    return changed
+
+
 class _Run:
     """One action's view of a workflow: the fixed clock and what the engine did meanwhile."""
 
@@ -204,9 +252,7 @@ class WorkflowEngine:
         definition = self.latest(session, process_key)
         parsed = self.parsed(definition)
         run = _Run(self, self.clock.now())
-        wf = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=run.script_engine)
-        wf.task_tree.set_data(**dict(data))
-        run.advance(wf)
+        wf = new_workflow(parsed, run, data)
         instance = Instance(definition_id=definition.id, status="running", state="",
                             serializer_version=self.codec.version, title=title, business_date=business_date,
                             group=group, created_by=actor, created_at=run.now, updated_at=run.now)
@@ -260,11 +306,7 @@ class WorkflowEngine:
             raise TaskNotReady(f"task '{row.name}' is not ready in the process", task_id=task_id)
         submitted = dict(data)
         before = {k: task.data.get(k) for k in submitted if task.data.get(k) != submitted[k]}
-        task.set_data(**submitted)
-        try:
-            task.run()
-        except SpiffWorkflowException as exc:
-            raise ExecutionFailed(f"the task could not be completed: {str(exc).splitlines()[0]}") from exc
+        run_user_task(task, submitted)
         run.advance(wf)
         result.events.append(eventlog.append(
             session, type="task_completed", at=run.now, actor=actor, instance_id=instance.id, task_id=task_id,
@@ -396,8 +438,6 @@ class WorkflowEngine:
     @_stale_to_typed
     def migrate(self, session: Session, instance_id: int, target: Definition, *, actor: str) -> ActionResult:
         """Move one waiting case to ``target``, all or nothing; recorded as an event."""
-        from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
-
         instance = session.get(Instance, instance_id)
         if instance is None:
             raise NotFound(f"no case {instance_id}", instance_id=instance_id)
@@ -407,19 +447,21 @@ class WorkflowEngine:
         source = session.get(Definition, instance.definition_id)
         run = _Run(self, self.clock.now())
         wf = self._load_for_action(session, instance, run)
-        parsed = self.parsed(target)
-        diff, _sub = diff_workflow(self.codec.registry, wf, parsed.spec, parsed.subprocess_specs)
-        changed = sorted({t.task_spec.bpmn_id for t in diff.changed if t.task_spec.bpmn_id})
         try:
-            migrate_workflow(diff, wf, parsed.spec)
-        except SpiffWorkflowException as exc:
-            raise ExecutionFailed(f"case {instance_id} could not be migrated: {str(exc).splitlines()[0]}") from exc
+            changed = migrate_in_memory(self.codec, wf, self.parsed(target))
+        except ExecutionFailed as exc:
+            raise ExecutionFailed(f"case {instance_id}: {exc.message}") from exc
         run.advance(wf)
         instance.definition_id = target.id
         result = ActionResult(instance)
+        # The deadlines of the waiting tasks may change with the version; the projection updates them
+        # without an event of their own, so the migration records them (replay compares against these).
+        waiting = [{"task_id": str(t.id), "bpmn_id": t.task_spec.bpmn_id, "due": due_of(t)}
+                   for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id]
         result.events.append(eventlog.append(
             session, type="case_migrated", at=run.now, actor=actor, instance_id=instance.id,
-            data={"from_version": source.version, "to_version": target.version, "changed": changed}))
+            data={"from_version": source.version, "to_version": target.version, "changed": changed,
+                  "ready": waiting}))
         self._sync(session, instance, wf, run, result, actor=actor)
         return result
 
@@ -515,10 +557,7 @@ class WorkflowEngine:
             definition = getattr(task.task_spec, "event_definition", None)
             if isinstance(definition, TimerEventDefinition):
                 due = task._get_internal_data("event_value")
-                attached = None
-                if task.parent is not None and isinstance(task.parent.task_spec, BoundaryEventSplit):
-                    attached = next((c for c in task.parent.children
-                                     if isinstance(c.task_spec, UserTask)), None)
+                attached = attached_user_task(task)
                 row = rows.get(str(attached.id)) if attached is not None else None
                 result.events.append(eventlog.append(
                     session, type="timer_fired", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
@@ -544,11 +583,4 @@ class WorkflowEngine:
         return {r.id: r for r in session.execute(
             select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.state == "ready")).scalars()}
 
-    @staticmethod
-    def _due_of(task) -> datetime | None:
-        parent = task.parent
-        if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
-            return None
-        dues = [d for d in (_timer_due(c, waiting_only=False) for c in parent.children if c is not task)
-                if d is not None]
-        return min(dues) if dues else None
+    _due_of = staticmethod(due_of)

@@ -124,7 +124,7 @@ class DiagramView {
       }
       if (generation !== this.generation) return;
       await this.draw(data);
-    });
+    }).catch((error) => this.fail(error)); // one failed drawing must not stop the later ones
     return this.queue;
   }
 
@@ -132,10 +132,10 @@ class DiagramView {
     const { container, labels } = this;
     if (!this.viewer) {
       container.replaceChildren();
-      if (this.wasImage) {
-        container.setAttribute("role", "img");
-        if (this.baseLabel) container.setAttribute("aria-label", this.baseLabel);
-      }
+      // bpmn-js makes its SVG focusable (keyboard pan and zoom), and an image may not contain a focusable
+      // control: the SVG itself becomes the labelled image.
+      container.removeAttribute("role");
+      container.removeAttribute("aria-label");
       this.canvasBox = element("div", "alur-diagram-canvas");
       container.append(this.canvasBox);
       this.viewer = new NavigatedViewer({ container: this.canvasBox });
@@ -171,11 +171,14 @@ class DiagramView {
       }
       if (names.length) summary.push(`${labels[label]}: ${names.join("; ")}`);
     }
-    // The SVG says nothing to a screen reader: the state in words, in the container's label when the page
-    // made it an image, else in visually hidden text. The page shows the colour legend.
+    // The SVG says nothing to a screen reader: the state in words, as the SVG's label when the page made the
+    // diagram an image, else in visually hidden text. The page shows the colour legend.
     const described = [this.baseLabel || labels.diagram, ...summary].join(". ");
-    if (container.getAttribute("role") === "img") container.setAttribute("aria-label", described);
-    else {
+    const svg = this.canvasBox.querySelector("svg");
+    if (this.wasImage && svg) {
+      svg.setAttribute("role", "img");
+      svg.setAttribute("aria-label", described);
+    } else {
       container.querySelectorAll(":scope > .alur-sr-only").forEach((node) => node.remove());
       container.append(element("p", "alur-sr-only", described));
     }

@@ -5,8 +5,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from engine import eventlog
 from engine.models import TaskRow
-from engine.runtime import ActionResult
+from engine.runtime import SYSTEM_ACTOR, ActionResult
 
 from .deadlines import format_wib
 from .models import Notification, User
@@ -33,6 +34,10 @@ def _notify(session: Session, users, kind: str, message: str, row: TaskRow | Non
         session.add(Notification(user_id=user.id, kind=kind, message=message,
                                  instance_id=row.instance_id if row else None, task_id=row.id if row else None,
                                  created_at=now))
+        # The history of record says who was told what (the message text stays in the notification).
+        eventlog.append(session, type="notification_sent", at=now, actor=SYSTEM_ACTOR,
+                        instance_id=row.instance_id if row else None, task_id=row.id if row else None,
+                        data={"kind": kind, "recipient": user.username, "bpmn_id": row.bpmn_id if row else None})
 
 
 def after_action(session: Session, alur: Alur, result: ActionResult, *, actor: User | None,

@@ -382,8 +382,23 @@ class Alur:
             self._attach_files(session, row.instance_id, cleaned)
         result = self.engine.complete(session, row.id, cleaned, actor=user.actor,
                                       expected_version=expected_version)
+        self._record_return(session, user, row, cleaned, result)
         notify.after_action(session, self, result, actor=user, submitted=cleaned, task=row)
         return result
+
+    def _record_return(self, session: Session, user: User, row: TaskRow, cleaned: dict,
+                       result: ActionResult) -> None:
+        """A decision that sends the case back is an event of its own, with the written response."""
+        rule = notify.RETURNS.get(row.bpmn_id)
+        if rule is None:
+            return
+        field, value, response, _who = rule
+        if cleaned.get(field) != value:
+            return
+        eventlog.append(session, type="task_returned", at=self.clock.now(), actor=user.actor,
+                        instance_id=row.instance_id, task_id=row.id,
+                        data={"bpmn_id": row.bpmn_id, "name": row.name, "decision": value,
+                              "response": cleaned.get(response) or "", "to": [r.bpmn_id for r in result.ready]})
 
     def fire_due_timers(self, session: Session, now: datetime | None = None) -> list[ActionResult]:
         results = self.engine.fire_due_timers(session, now)

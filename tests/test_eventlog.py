@@ -75,3 +75,56 @@ def test_cli_verify(system, tx, walked, monkeypatch, settings):
         s.execute(text("UPDATE event SET payload = '{}' WHERE seq = 3"))
     bad = runner.invoke(main, ["audit", "verify"])
     assert bad.exit_code != 0 and "#3" in bad.output
+
+
+# Every row, not only the examples above: each column that the hash covers, edited in any row, and any row
+# deleted or a forged row inserted anywhere, is named by its position. Each tampering is tried in a savepoint
+# that is rolled back before the next one.
+EDITS = {
+    "payload": "UPDATE event SET payload = payload || ' ' WHERE seq = :n",
+    "type": "UPDATE event SET type = type || 'x' WHERE seq = :n",
+    "actor": "UPDATE event SET actor = 'mallory' WHERE seq = :n",
+    "instance": "UPDATE event SET instance_id = 424242 WHERE seq = :n",
+    "task": "UPDATE event SET task_id = 'forged' WHERE seq = :n",
+    "prev_hash": "UPDATE event SET prev_hash = hash WHERE seq = :n",
+    "deleted": "DELETE FROM event WHERE seq = :n",
+}
+
+
+def _tampered(session, statements, params) -> eventlog.ChainReport:
+    nested = session.begin_nested()
+    try:
+        for statement in statements:
+            session.execute(text(statement), params)
+        session.expire_all()  # the ORM must read what is now stored, not rows it saw before
+        return eventlog.verify(session)
+    finally:
+        nested.rollback()
+        session.expire_all()
+
+
+def test_any_edit_or_deletion_of_any_row_is_named(tx, walked):
+    missed = []
+    with tx() as s:
+        for n in range(1, walked + 1):
+            for what, statement in EDITS.items():
+                report = _tampered(s, [statement], {"n": n})
+                if report.ok or report.first_bad_seq != n:
+                    missed.append((n, what, report))
+        assert eventlog.verify(s).ok
+    assert missed == []
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_a_forged_row_inserted_anywhere_is_named(tx, walked, where):
+    at = {"first": 1, "middle": walked // 2, "last": walked + 1}[where]
+    shift = [
+        "UPDATE event SET seq = seq + 100000 WHERE seq >= :n",
+        "INSERT INTO event (seq, instance_id, task_id, type, actor, at, payload, prev_hash, hash) "
+        "SELECT :n, instance_id, task_id, type, 'mallory', at, payload, prev_hash, hash FROM event "
+        "WHERE seq = (SELECT MIN(seq) FROM event)",
+        "UPDATE event SET seq = seq - 99999 WHERE seq >= 100000",
+    ]
+    with tx() as s:
+        report = _tampered(s, shift, {"n": at})
+    assert not report.ok and report.first_bad_seq == at

@@ -237,6 +237,8 @@ def timeline(cv: CaseView, names: dict[str, str]) -> list[dict]:
     task_names = {t.id: t.name for t in cv.tasks}
     entries = []
     for ev in cv.history:
+        if ev.type == "notification_sent":  # who was told what is on the auditor's replay page
+            continue
         entries.append({"at": format_wib(ev.at), "iso": ev.at.isoformat(), "who": _name(names, ev.actor),
                         "type": ev.type, "text": _sentence(ev, names, task_names),
                         "late": ev.type in ("overdue", "timer_fired") or bool(ev.data.get("late"))})
@@ -276,6 +278,9 @@ def _sentence(ev: HistoryEvent, names: dict[str, str], task_names: dict[str, str
         if d.get("late"):
             text += " " + _("(diselesaikan setelah batas waktu)")
         return text
+    if ev.type == "task_returned":
+        return _("%(who)s mengembalikan kasus pada langkah %(step)s. Tanggapan: %(response)s", who=who, step=step,
+                 response=_quoted(d.get("response", "")))
     if ev.type == "timer_fired":
         return _("Batas waktu %(due)s tercapai untuk langkah %(step)s.", due=_due_text(d.get("due")), step=step)
     if ev.type == "overdue":

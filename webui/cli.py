@@ -289,15 +289,63 @@ def audit_verify() -> None:
     click.echo(f"event log intact: {report.checked} events verified")
 
 
+@audit.command("replay")
+@click.argument("case", type=int)
+@click.option("--verify", is_flag=True,
+              help="Re-execute the recorded inputs on the recorded version and compare every action (exit 1 on a "
+                   "mismatch).")
+def audit_replay(case: int, verify: bool) -> None:
+    """Print the events of CASE with the state after each; with --verify, re-execute it and compare."""
+    from engine.replay import replay, states
+
+    try:
+        with _system() as system, transaction(system.sessions) as session:
+            if not verify:
+                for s in states(session, case):
+                    who = f" by {s.actor}" if s.actor else ""
+                    what = s.payload.get("bpmn_id") or s.payload.get("element") or s.payload.get("kind") or ""
+                    click.echo(f"#{s.seq:<6} {s.at.astimezone(WIB):%Y-%m-%d %H:%M:%S} {s.type:<18} {what:<16}{who}")
+                    click.echo(f"{'':8}active: {', '.join(s.active) or '-'}; done: {', '.join(s.completed) or '-'}; "
+                               f"late: {', '.join(s.overdue) or '-'}")
+                return
+            result = replay(session, system.alur.engine, case)
+            for step in result.steps:
+                verdict = "MATCH" if step.match else "MISMATCH"
+                label = step.type + (f" {step.bpmn_id}" if step.bpmn_id else "")
+                click.echo(f"#{step.seq:<6} {step.at.astimezone(WIB):%Y-%m-%d %H:%M:%S} {label:<34} {verdict}"
+                           + (f"  ({step.note})" if step.note else ""))
+                for key in step.differences:
+                    click.echo(f"{'':8}{key}: recorded {step.expected.get(key)!r}, "
+                               f"re-executed {step.actual.get(key)!r}")
+    except EngineError as exc:
+        _fail(exc.message)
+    if result.matches:
+        click.echo(f"case {case}: all {len(result.steps)} actions re-execute as recorded")
+        return
+    first = result.first_mismatch
+    click.echo(f"case {case}: MISMATCH at event #{first.seq} ({first.type})" if first else f"case {case}: MISMATCH",
+               err=True)
+    if result.error:
+        click.echo(f"replay stopped: {result.error}", err=True)
+    sys.exit(1)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Start the web app."""
-    from . import create_app
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes.")
+@click.option("--dev", is_flag=True, help="Werkzeug's single-process development server instead of gunicorn.")
+def serve(host: str, port: int, workers: int, dev: bool) -> None:
+    """Start the web app (gunicorn by default)."""
+    if dev:
+        from . import create_app
 
-    app = create_app()
-    app.run(host=host, port=port)
+        create_app().run(host=host, port=port)
+        return
+    from .server import serve_gunicorn
+
+    serve_gunicorn(host, port, workers)
 
 
 main.add_command(bench)

@@ -1,0 +1,358 @@
+"""The auditor's pages: the hash chain verified, a case replayed event by event (and re-executed), and
+compliance with the SOP's deadlines. Read-only for everyone who may open them (auditor, admin, Pimpinan
+Redaksi); the one POST re-executes a case in memory and writes nothing."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from engine import eventlog
+from engine.errors import NotFound
+from engine.models import EventRow, Instance
+from engine.replay import StepState, definition_xml, replay, states
+from process.audit import collisions, compliance
+from process.casefile import case_list, display_names
+from process.deadlines import WIB, format_wib
+from process.services import STEP_OF
+
+from .access import me, role_required
+from .cases import OUTCOME_LABELS, HistoryEvent, _name, _sentence, decision_label
+from .db import db, system
+
+bp = Blueprint("audit", __name__)
+
+#: Who may audit: the auditor, and read-only the administrator and the Pimpinan Redaksi.
+AUDIT_ROLES = ("auditor", "admin", "pimred")
+
+TASK_STATES = {"ready": _l("Menunggu"), "completed": _l("Selesai"), "cancelled": _l("Dibatalkan")}
+REPLAY_TYPES = {
+    "case_started": _l("Kasus dimulai"),
+    "task_completed": _l("Langkah diselesaikan"),
+    "case_migrated": _l("Kasus dipindahkan ke versi lain"),
+    "timer": _l("Batas waktu tercapai"),
+    "projection": _l("Keadaan tersimpan saat ini"),
+}
+OBSERVATION_LABELS = {
+    "ready": _l("Langkah menunggu (dengan batas waktu)"),
+    "cancelled": _l("Langkah dibatalkan"),
+    "timers": _l("Timer yang berbunyi"),
+    "overdue": _l("Tanda terlambat"),
+    "signals": _l("Sinyal"),
+    "end": _l("Akhir proses"),
+    "late": _l("Diselesaikan terlambat"),
+    "definition": _l("SHA-256 diagram"),
+    "version": _l("Versi definisi"),
+    "status": _l("Status kasus"),
+    "input": _l("Masukan"),
+    "error": _l("Galat"),
+}
+PER_LABELS = {"bulan": ("month", _l("per bulan")), "minggu": ("week", _l("per minggu"))}
+
+
+def _case_or_404(instance_id: int) -> Instance:
+    instance = db().get(Instance, instance_id)
+    if instance is None:
+        raise NotFound(_("Kasus #%(id)s tidak ada.", id=instance_id), instance_id=instance_id)
+    return instance
+
+
+# ------------------------------------------------------------------------------------------ overview
+@bp.get("/audit")
+@role_required(*AUDIT_ROLES)
+def index():
+    session = db()
+    report = eventlog.verify(session)
+    q = (request.args.get("q") or "").strip()[:100]
+    page = max(1, request.args.get("halaman", 1, type=int) or 1)
+    cases = case_list(session, me(), q=q or None, page=page, per_page=50)
+    bad_event = None
+    if report.first_bad_seq is not None:
+        row = session.get(EventRow, report.first_bad_seq)
+        if row is not None:
+            bad_event = {"seq": row.seq, "type": row.type, "at": format_wib(row.at), "actor": row.actor,
+                         "instance_id": row.instance_id}
+    return render_template("audit/index.html", report=report, bad_event=bad_event, cases=cases, q=q,
+                           format_wib=format_wib, outcome_labels=OUTCOME_LABELS)
+
+
+# -------------------------------------------------------------------------------------------- replay
+def _step_context(instance: Instance, steps: list[StepState], n: int) -> dict[str, Any]:
+    """Everything one step shows: the event in words, the tasks as they stood, the data as it was."""
+    step = steps[n - 1]
+    names = display_names(db(), _actors(steps) | {t.holder for t in step.tasks} | {t.completed_by for t in step.tasks})
+    tasks = []
+    for t in step.tasks:
+        late = t.late_at(step.at)
+        tasks.append({
+            "task": t, "step": STEP_OF.get(t.bpmn_id), "state": str(TASK_STATES.get(t.state, t.state)),
+            "holder": _name(names, t.holder) if t.holder else None,
+            "due": format_wib(t.due) if t.due else None,
+            "completed_at": format_wib(t.completed_at) if t.completed_at else None,
+            "completed_by": _name(names, t.completed_by) if t.completed_by else None,
+            "late": late, "met": t.deadline_met(),
+        })
+    return {"step": step, "n": n, "total": len(steps), "sentence": event_sentence(step, names),
+            "at": format_wib(step.at), "who": _name(names, step.actor), "tasks": tasks,
+            "data": _data_rows(step.data), "instance": instance}
+
+
+def _actors(steps: list[StepState]) -> set[str | None]:
+    actors = {s.actor for s in steps}
+    actors |= {s.payload.get("to") for s in steps if s.type == "task_delegated"}
+    actors |= {s.payload.get("recipient") for s in steps if s.type == "notification_sent"}
+    return actors
+
+
+def event_sentence(step: StepState, names: dict[str, str]) -> str:
+    d = step.payload
+    if step.type == "notification_sent":
+        return _("Notifikasi %(kind)s dikirim kepada %(to)s.", kind=_quoted(d.get("kind", "")),
+                 to=_name(names, d.get("recipient")))
+    if step.type == "case_migrated":
+        return _("Kasus dipindahkan dari versi %(old)s ke versi %(new)s.", old=d.get("from_version", "?"),
+                 new=d.get("to_version", "?"))
+    ev = HistoryEvent(step.seq, step.type, step.at, step.actor, step.task_id, d)
+    task_names = {t.task_id: t.name for t in step.tasks}
+    return _sentence(ev, names, task_names)
+
+
+def _quoted(text) -> str:
+    return "\u201c" + str(text) + "\u201d"
+
+
+def _value_text(value) -> str:
+    """A submitted value in a few words: files by their SHA-256, posts by platform and link."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("ya") if value else _("tidak")
+    if isinstance(value, list):
+        parts = []
+        for item in value:
+            if isinstance(item, dict) and "sha256" in item:
+                parts.append(_("berkas SHA-256 %(sha)s", sha=str(item["sha256"])))
+            elif isinstance(item, dict) and "platform" in item:
+                parts.append(f"{item.get('platform')}: {item.get('url')} ({item.get('waktu') or '—'})")
+            else:
+                parts.append(str(item))
+        return "; ".join(parts) if parts else "—"
+    decision = decision_label(value) if isinstance(value, str) and value in (
+        "diterima", "dikembalikan", "lanjut", "kembalikan", "setuju", "revisi", "tolak") else None
+    return decision or str(value)
+
+
+def _data_rows(data: dict) -> list[dict]:
+    return [{"key": key, "value": _value_text(value), "multiline": isinstance(value, str) and "\n" in value}
+            for key, value in data.items()]
+
+
+def _diagram_state(step: StepState) -> dict[str, Any]:
+    xml = definition_xml(db(), step.process_key, step.version) if step.process_key and step.version else ""
+    return {"xml": xml, "completed": step.completed, "active": step.active, "overdue": step.overdue}
+
+
+def _steps_or_404(instance_id: int) -> tuple[Instance, list[StepState]]:
+    instance = _case_or_404(instance_id)
+    steps = states(db(), instance_id)
+    if not steps:
+        raise NotFound(_("Kasus #%(id)s belum punya riwayat.", id=instance_id), instance_id=instance_id)
+    return instance, steps
+
+
+def _step_list(steps: list[StepState], instance: Instance) -> list[dict]:
+    names = display_names(db(), _actors(steps))
+    return [{"n": s.n, "seq": s.seq, "type": s.type, "at": format_wib(s.at), "text": event_sentence(s, names),
+             "late": s.type in ("overdue", "timer_fired") or bool(s.payload.get("late"))} for s in steps]
+
+
+@bp.get("/audit/kasus/<int:instance_id>/replay")
+@role_required(*AUDIT_ROLES)
+def replay_page(instance_id: int):
+    instance, steps = _steps_or_404(instance_id)
+    n = min(max(1, request.args.get("langkah", 1, type=int) or 1), len(steps))
+    return render_template("audit/replay.html", steps=_step_list(steps, instance),
+                           verification=None, **_step_context(instance, steps, n))
+
+
+@bp.get("/audit/kasus/<int:instance_id>/replay/<int:n>.json")
+@role_required(*AUDIT_ROLES)
+def replay_step(instance_id: int, n: int):
+    instance, steps = _steps_or_404(instance_id)
+    if not 1 <= n <= len(steps):
+        raise NotFound(_("Langkah %(n)s tidak ada.", n=n))
+    context = _step_context(instance, steps, n)
+    step = context["step"]
+    body = _diagram_state(step)
+    body.update({
+        "n": n, "total": len(steps), "seq": step.seq, "type": step.type, "at": step.at.isoformat(),
+        "actor": step.actor, "version": step.version, "status": step.status, "end_event": step.end_event,
+        "event": {"seq": step.seq, "type": step.type, "task_id": step.task_id, "payload": step.payload,
+                  "text": context["sentence"]},
+        "data": step.data,
+        "holders": [{"task_id": t.task_id, "bpmn_id": t.bpmn_id, "name": t.name, "holder": t.holder}
+                    for t in step.tasks if t.state == "ready"],
+        "deadlines": [{"task_id": t.task_id, "bpmn_id": t.bpmn_id, "name": t.name, "state": t.state,
+                       "due": t.due.isoformat() if t.due else None,
+                       "completed_at": t.completed_at.isoformat() if t.completed_at else None,
+                       "late": t.late_at(step.at), "met": t.deadline_met()} for t in step.tasks],
+        "html": render_template("audit/_step.html", **context),
+    })
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/audit/kasus/<int:instance_id>/replay/verifikasi")
+@role_required(*AUDIT_ROLES)
+def verify_case(instance_id: int):
+    """Re-execute the case in memory and show, action by action, whether the engine does what was recorded."""
+    instance, steps = _steps_or_404(instance_id)
+    result = replay(db(), system().alur.engine, instance_id)
+    names = {t.bpmn_id: t.name for t in steps[-1].tasks}
+    rows = []
+    for s in result.steps:
+        diffs = s.differences
+        shown = diffs or [k for k in ("ready", "timers", "overdue", "end", "late") if s.actual.get(k)]
+        rows.append({"s": s, "at": format_wib(s.at), "label": str(REPLAY_TYPES.get(s.type, s.type)),
+                     "task": names.get(s.bpmn_id or "", s.bpmn_id),
+                     "details": [{"key": str(OBSERVATION_LABELS.get(k, k)), "expected": _obs_text(s.expected.get(k)),
+                                  "actual": _obs_text(s.actual.get(k)), "differs": k in diffs} for k in shown]})
+    n = min(max(1, request.args.get("langkah", 1, type=int) or 1), len(steps))
+    return render_template("audit/replay.html", steps=_step_list(steps, instance),
+                           verification={"result": result, "rows": rows}, **_step_context(instance, steps, n))
+
+
+def _obs_text(value) -> str:
+    if value is None or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return _("ya") if value else _("tidak")
+    if isinstance(value, list):
+        return "; ".join(_obs_item(v) for v in value)
+    return str(value)
+
+
+def _obs_item(item: str) -> str:
+    """``Task_Koreksi@2025-05-07T16:59:59+00:00`` → ``Task_Koreksi (batas Rabu, 07 Mei 2025 23.59 WIB)``."""
+    if "@" not in item:
+        return item
+    bpmn_id, due = item.split("@", 1)
+    try:
+        return _("%(task)s (batas %(due)s)", task=bpmn_id, due=format_wib(datetime.fromisoformat(due)))
+    except ValueError:
+        return item
+
+
+# ---------------------------------------------------------------------------------------- compliance
+def _parse_day(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+
+
+def _duration(delta: timedelta | None) -> str:
+    if delta is None:
+        return "—"
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(_("%(n)s hari", n=days))
+    if hours:
+        parts.append(_("%(n)s jam", n=hours))
+    if minutes and not days:
+        parts.append(_("%(n)s menit", n=minutes))
+    return " ".join(parts) or _("%(n)s menit", n=0)
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{round(100 * value)}%"
+
+
+#: Geometry of the inline bar charts (SVG user units; the SVG scales to its box).
+CHART_WIDTH, LABEL_WIDTH, VALUE_WIDTH, BAR_HEIGHT, GAP = 560, 170, 110, 18, 8
+
+
+def bar_chart(chart_id: str, title: str, desc: str, bars: list[dict], max_value: float) -> dict:
+    """Horizontal bars: each ``{"label", "value", "text", "cls"}``; geometry for the template's SVG."""
+    span = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    out = []
+    y = GAP
+    for bar in bars:
+        value = bar["value"] or 0
+        width = 0 if not max_value else max(0.0, min(1.0, value / max_value)) * span
+        out.append({**bar, "y": y, "width": round(width, 1), "text_x": LABEL_WIDTH + width + 6,
+                    "text_y": y + BAR_HEIGHT - 4})
+        y += BAR_HEIGHT + GAP
+    return {"id": chart_id, "title": title, "desc": desc, "bars": out, "width": CHART_WIDTH,
+            "height": max(y, BAR_HEIGHT + 2 * GAP), "label_width": LABEL_WIDTH, "bar_height": BAR_HEIGHT}
+
+
+def _step_label(step: int) -> str:
+    return _("Langkah %(n)s", n=step)
+
+
+@bp.get("/audit/kepatuhan")
+@role_required(*AUDIT_ROLES)
+def compliance_page():
+    now = system().alur.clock.now()
+    today = now.astimezone(WIB).date()
+    default_from = (today.replace(day=1) - timedelta(days=62)).replace(day=1)
+    problems = []
+    date_from = _parse_day(request.args.get("dari")) if request.args.get("dari") else default_from
+    date_to = _parse_day(request.args.get("sampai")) if request.args.get("sampai") else today
+    if date_from is None or date_to is None:
+        problems.append(_("Tanggal tidak sah; gunakan format TTTT-BB-HH. Rentang bawaan dipakai."))
+        date_from, date_to = default_from, today
+    if date_from > date_to:
+        problems.append(_("Tanggal awal sesudah tanggal akhir; keduanya ditukar."))
+        date_from, date_to = date_to, date_from
+    if (date_to - date_from).days > 3 * 366:
+        problems.append(_("Rentang paling panjang tiga tahun; tanggal awal disesuaikan."))
+        date_from = date_to - timedelta(days=3 * 366)
+    per = request.args.get("per") if request.args.get("per") in PER_LABELS else "bulan"
+    granularity = PER_LABELS[per][0]
+    session = db()
+    report = compliance(session, date_from=date_from, date_to=date_to, now=now, granularity=granularity)
+    totals = [t for t in report.totals if t.count]
+    charts = []
+    charts.append(bar_chart(
+        "chart-rate", _("Ketepatan waktu per langkah"),
+        _("Persentase batas waktu yang terpenuhi per langkah SOP, %(a)s sampai %(b)s. Angka yang sama ada di "
+          "tabel di bawah.", a=date_from.isoformat(), b=date_to.isoformat()),
+        [{"label": _step_label(t.step), "value": (t.on_time_rate or 0) * 100,
+          "text": f"{_rate(t.on_time_rate)} ({t.on_time}/{t.count})", "cls": "bar-ok"} for t in totals], 100))
+    period_bars = []
+    for row in report.rows:
+        period_bars.append({"label": f"{_step_label(row.step)} · {row.period}", "value": (row.on_time_rate or 0) * 100,
+                            "text": f"{_rate(row.on_time_rate)} ({row.on_time}/{row.count})", "cls": "bar-ok"})
+    charts.append(bar_chart(
+        "chart-periods", _("Ketepatan waktu per langkah dan periode"),
+        _("Persentase batas waktu yang terpenuhi untuk setiap langkah pada setiap periode (%(per)s).",
+          per=str(PER_LABELS[per][1])), period_bars, 100))
+    worst = max((t.worst_late.total_seconds() / 3600 for t in totals if t.worst_late), default=0)
+    late_bars = []
+    for t in totals:
+        if not t.lateness:
+            continue
+        late_bars.append({"label": _("%(step)s, median", step=_step_label(t.step)),
+                          "value": t.median_late.total_seconds() / 3600, "text": _duration(t.median_late),
+                          "cls": "bar-median"})
+        late_bars.append({"label": _("%(step)s, terburuk", step=_step_label(t.step)),
+                          "value": t.worst_late.total_seconds() / 3600, "text": _duration(t.worst_late),
+                          "cls": "bar-worst"})
+    charts.append(bar_chart(
+        "chart-lateness", _("Keterlambatan per langkah"),
+        _("Median dan keterlambatan terburuk dari langkah yang terlambat, dalam jam; langkah yang tepat waktu "
+          "tidak dihitung."), late_bars, worst))
+    cases = collisions(session, date_from=date_from, date_to=date_to)
+    return render_template(
+        "audit/compliance.html", report=report, totals=totals, charts=charts, cases=cases, problems=problems,
+        date_from=date_from, date_to=date_to, per=per, per_labels=PER_LABELS, rate=_rate, duration=_duration,
+        format_wib=format_wib, step_label=_step_label, now=now)
