@@ -43,8 +43,13 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table known to ``Base.metadata`` and the event chain's head row."""
+    """Create every table known to ``Base.metadata`` (tests; deployments use the migrations) and the
+    event chain's head row."""
     Base.metadata.create_all(engine)
+    ensure_chain_head(engine)
+
+
+def ensure_chain_head(engine: Engine) -> None:
     with Session(engine) as session, session.begin():
         if session.get(ChainHead, 1) is None:
             session.add(ChainHead(id=1, seq=0, hash=GENESIS_HASH))

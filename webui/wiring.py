@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock, SystemClock
-from engine.db import create_schema, make_engine, make_session_factory
+from engine.db import ensure_chain_head, make_engine, make_session_factory
 from process.config import Settings
 from process.services import Alur, build_engine
 
@@ -39,4 +39,8 @@ def build_system(settings: Settings, clock: Clock | None = None) -> System:
 
 
 def init_database(system: System) -> None:
-    create_schema(system.db)
+    """Migrate the database to the newest schema (Alembic) and seed the event chain's head row."""
+    from .schema import upgrade
+
+    upgrade(system.db)
+    ensure_chain_head(system.db)
