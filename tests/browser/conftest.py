@@ -9,6 +9,7 @@ import logging
 import os
 import random
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -61,15 +62,16 @@ class LiveServer:
     system: System
     clock: ManualClock
     tmp: Path
+    app: object = None
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """The app on its own fresh SQLite database (whatever ALUR_TEST_DATABASE_URL says). Its clock is the tests'
-    (a ManualClock, as in tests/conftest.py), so dates and screenshots do not depend on the day the suite runs."""
+@contextmanager
+def serve_app(tmp: Path, name: str = "alur-live-server"):
+    """The app on its own fresh SQLite database (whatever ALUR_TEST_DATABASE_URL says), served from a thread.
+    Its clock is the tests' (a ManualClock, as in tests/conftest.py), so dates and screenshots do not depend on
+    the day the suite runs."""
     from webui import create_app
 
-    tmp = tmp_path_factory.mktemp("browser")
     settings = Settings(database_url=f"sqlite:///{tmp / 'alur.db'}", files_dir=tmp / "files")
     clock = ManualClock(datetime(2025, 5, 6, 8, 0, tzinfo=WIB))
     system = build_system(settings, clock)
@@ -78,13 +80,21 @@ def live_server(tmp_path_factory):
     app = create_app(system=system, config={"SECRET_KEY": "browser-test-secret", "RATELIMIT_ENABLED": False})
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    thread = threading.Thread(target=server.serve_forever, name="alur-live-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", system, clock, tmp)
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    system.dispose()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", system, clock, tmp, app)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        system.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    with serve_app(tmp_path_factory.mktemp("browser")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

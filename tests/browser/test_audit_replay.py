@@ -2,25 +2,18 @@
 follow each step; verification by re-execution matches every action; and every write route refuses the auditor."""
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import datetime
-from types import SimpleNamespace
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
-from engine.clock import ManualClock
-from engine.db import create_schema, transaction
+from engine.db import transaction
 from engine.models import EventRow
-from process.config import Settings
 from process.deadlines import WIB
-from tests.browser.conftest import _QuietHandler
-from tests.factories import Case, make_users, user
+from tests.browser.conftest import serve_app
+from tests.factories import Case, user
 from tests.test_audit_web import BODIES, write_endpoints
-from webui.wiring import build_system
 
 pytestmark = pytest.mark.browser
 
@@ -28,24 +21,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
     """Like the session server in conftest.py, but fresh for this module: the clock moves days ahead here."""
-    from webui import create_app
-
-    tmp = tmp_path_factory.mktemp("replay")
-    settings = Settings(database_url=f"sqlite:///{tmp / 'alur.db'}", files_dir=tmp / "files")
-    clock = ManualClock(datetime(2025, 5, 6, 8, 0, tzinfo=WIB))
-    system = build_system(settings, clock)
-    create_schema(system.db)
-    make_users(system, lambda: transaction(system.sessions))
-    app = create_app(system=system, config={"SECRET_KEY": "browser-test-secret", "RATELIMIT_ENABLED": False})
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    thread = threading.Thread(target=server.serve_forever, name="alur-replay-server", daemon=True)
-    thread.start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", system=system, clock=clock, tmp=tmp, app=app)
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    system.dispose()
+    with serve_app(tmp_path_factory.mktemp("replay"), name="alur-replay-server") as server:
+        yield server
 
 
 def wib(*args) -> datetime:

@@ -7,27 +7,20 @@ session one): other browser tests keep walking version 1 of the diagram."""
 from __future__ import annotations
 
 import json
-import logging
 import re
-import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from engine.clock import ManualClock
-from engine.db import create_schema, transaction
+from engine.db import transaction
 from engine.models import Definition, EventRow, Instance, TaskRow
-from process.config import Settings
 from process.deadlines import WIB
-from tests.browser.conftest import PHONE, LiveServer, _QuietHandler
+from tests.browser.conftest import PHONE, serve_app
 from tests.browser.steps import open_step, step3_correct, textbox
-from tests.factories import Case, make_users
-from webui.wiring import build_system
+from tests.factories import Case
 
 pytestmark = pytest.mark.browser
 
@@ -40,24 +33,8 @@ PER_DIAGRAM_SECONDS = 5
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
     """Like the session server in conftest.py, but fresh for this module: deploying here changes no other test."""
-    from webui import create_app
-
-    tmp = tmp_path_factory.mktemp("modeler")
-    settings = Settings(database_url=f"sqlite:///{tmp / 'alur.db'}", files_dir=tmp / "files")
-    clock = ManualClock(datetime(2025, 5, 6, 8, 0, tzinfo=WIB))
-    system = build_system(settings, clock)
-    create_schema(system.db)
-    make_users(system, lambda: transaction(system.sessions))
-    app = create_app(system=system, config={"SECRET_KEY": "browser-test-secret", "RATELIMIT_ENABLED": False})
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    thread = threading.Thread(target=server.serve_forever, name="alur-modeler-server", daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", system, clock, tmp)
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    system.dispose()
+    with serve_app(tmp_path_factory.mktemp("modeler"), name="alur-modeler-server") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
