@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from engine import eventlog
@@ -24,20 +25,24 @@ RETURNS = {
 }
 
 
-def _notify(session: Session, users, kind: str, message: str, row: TaskRow | None, now,
-            exclude: User | None = None) -> None:
-    seen = set()
-    for user in users:
-        if user.id in seen or (exclude is not None and user.id == exclude.id):
+def _notify(session: Session, recipients: list[tuple[int, str]], kind: str, message: str, row: TaskRow | None,
+            now, exclude: User | None = None) -> None:
+    """One notification per recipient ((id, username) pairs), inserted in bulk, each recorded as an event."""
+    seen: set[int] = set()
+    rows = []
+    instance_id, task_id = (row.instance_id, row.id) if row else (None, None)
+    for user_id, username in recipients:
+        if user_id in seen or (exclude is not None and user_id == exclude.id):
             continue
-        seen.add(user.id)
-        session.add(Notification(user_id=user.id, kind=kind, message=message,
-                                 instance_id=row.instance_id if row else None, task_id=row.id if row else None,
-                                 created_at=now))
+        seen.add(user_id)
+        rows.append({"user_id": user_id, "kind": kind, "message": message, "instance_id": instance_id,
+                     "task_id": task_id, "created_at": now})
         # The history of record says who was told what (the message text stays in the notification).
         eventlog.append(session, type="notification_sent", at=now, actor=SYSTEM_ACTOR,
-                        instance_id=row.instance_id if row else None, task_id=row.id if row else None,
-                        data={"kind": kind, "recipient": user.username, "bpmn_id": row.bpmn_id if row else None})
+                        instance_id=instance_id, task_id=task_id,
+                        data={"kind": kind, "recipient": username, "bpmn_id": row.bpmn_id if row else None})
+    if rows:
+        session.execute(insert(Notification), rows)
 
 
 def after_action(session: Session, alur: Alur, result: ActionResult, *, actor: User | None,
@@ -46,23 +51,23 @@ def after_action(session: Session, alur: Alur, result: ActionResult, *, actor: U
     title = result.instance.title
     for row in result.ready:
         due = f" Batas waktu: {format_wib(row.due_at)}." if row.due_at else ""
-        _notify(session, alur.eligible_users(session, row.lane, row.group), "task_ready",
+        _notify(session, alur.recipients(session, row.lane, row.group), "task_ready",
                 f"Tugas baru: {row.name} — {title}.{due}", row, now, exclude=actor)
     for row in result.overdue:
         message = f"Terlambat: {row.name} — {title} melewati batas waktu {format_wib(row.due_at)}." \
             if row.due_at else f"Terlambat: {row.name} — {title}."
-        users = alur.eligible_users(session, row.lane, row.group) + alur.eligible_users(session, ESCALATION_LANE)
+        users = alur.recipients(session, row.lane, row.group) + alur.recipients(session, ESCALATION_LANE)
         _notify(session, users, "overdue", message, row, now)
     if task is not None and submitted is not None and task.bpmn_id in RETURNS:
         field, value, response, who = RETURNS[task.bpmn_id]
         if submitted.get(field) == value:
             back = [r for r in result.ready]
             for row in back:
-                _notify(session, alur.eligible_users(session, row.lane, row.group), "returned",
+                _notify(session, alur.recipients(session, row.lane, row.group), "returned",
                         f"Dikembalikan oleh {who}: {title}. Tanggapan: {submitted.get(response, '')}", row, now)
 
 
 def delegated(session: Session, alur: Alur, row: TaskRow, target: User, *, by: User) -> None:
-    _notify(session, [target], "delegated",
+    _notify(session, [(target.id, target.username)], "delegated",
             f"{by.display_name} mendelegasikan tugas kepada Anda: {row.name} — {row.case_title}.", row,
             alur.clock.now())

@@ -313,6 +313,18 @@ class Alur:
             users = [u for u in users if u.team is not None and u.team.code == group]
         return users
 
+    def recipients(self, session: Session, lane: str, group: str | None = None) -> list[tuple[int, str]]:
+        """(id, username) of the active users who work in ``lane`` (and ``group``): one light query, for
+        notifications on every action."""
+        role = LANE_ROLES.get(lane)
+        if role is None:
+            return []
+        stmt = (select(User.id, User.username).join(UserRole, UserRole.user_id == User.id)
+                .where(UserRole.role == role, User.active.is_(True)).order_by(User.username))
+        if group is not None:
+            stmt = stmt.join(Team, Team.id == User.team_id).where(Team.code == group)
+        return [(uid, name) for uid, name in session.execute(stmt)]
+
     def open_task(self, session: Session, user: User, task_id: str) -> TaskRow:
         """Open a task to work on it: claimed implicitly when the user is the only one who could."""
         row = self.task(session, task_id)
