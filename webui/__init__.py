@@ -73,8 +73,10 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
     request_db.init_app(app)
     errors.init_app(app)
     app.register_blueprint(auth_bp)
-    for name in ("inbox", "tasks", "cases", "files", "admin", "modeler", "reports", "audit", "api"):
-        _register_if_present(app, name)
+    from . import admin, api, audit, cases, files, inbox, modeler, reports, tasks
+
+    for module in (inbox, tasks, cases, files, admin, modeler, reports, audit, api):
+        app.register_blueprint(module.bp)
 
     @app.after_request
     def _security_headers(response):
@@ -113,16 +115,3 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
         return redirect(url_for("auth.login"))
 
     return app
-
-
-def _register_if_present(app: Flask, name: str) -> None:
-    """Feature blueprints live in their own modules (``webui/<name>.py`` exposing ``bp``)."""
-    import importlib
-
-    try:
-        module = importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__name__}.{name}":
-            return
-        raise
-    app.register_blueprint(module.bp)
