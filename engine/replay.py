@@ -57,16 +57,10 @@ ENGINE_EVENTS = frozenset({"task_ready", "task_cancelled", "timer_fired", "overd
 
 def _iso(value: datetime | str | None) -> str | None:
     """One spelling of an instant (UTC ISO), whether it comes from an event payload or the engine."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat()
+    aware = _aware(value)
+    if aware is None:
+        return value if isinstance(value, str) else None
+    return aware.astimezone(UTC).isoformat()
 
 
 def _aware(value: datetime | str | None) -> datetime | None:
