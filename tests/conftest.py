@@ -104,3 +104,30 @@ def login(app):
         return c
 
     return _login
+
+
+@pytest.fixture
+def english_app(system, tmp_path):
+    """The app with the English catalogue compiled from the committed .po into a temporary folder (not the
+    build's .mo), so a test sees exactly what the catalogue says."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    from webui import create_app
+    from webui.extensions import babel
+
+    po = ROOT / "webui" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
+    mo_dir = tmp_path / "translations" / "en" / "LC_MESSAGES"
+    mo_dir.mkdir(parents=True)
+    with open(po, "rb") as src, open(mo_dir / "messages.mo", "wb") as out:
+        write_mo(out, read_po(src, locale="en"))
+    app = create_app(system=system, config={
+        "SECRET_KEY": "test-secret", "TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
+        "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path / "translations")})
+    # Flask-Babel caches loaded catalogues per locale on the (process-wide) extension object, whatever the
+    # app's translation directories: start and end with an empty cache.
+    with app.app_context():
+        babel.domain_instance.cache.clear()
+    yield app
+    with app.app_context():
+        babel.domain_instance.cache.clear()

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,28 +57,6 @@ def test_every_message_has_an_english_translation():
 def test_translations_keep_their_placeholders():
     problems = [f"  {m.id!r}: {'; '.join(str(e) for e in errors)}" for m, errors in catalogue().check() if errors]
     assert not problems, "translations whose %(...)s placeholders differ from the msgid:\n" + "\n".join(problems)
-
-
-@pytest.fixture
-def english_app(system, tmp_path):
-    from webui import create_app
-
-    mo_dir = tmp_path / "translations" / "en" / "LC_MESSAGES"
-    mo_dir.mkdir(parents=True)
-    with open(mo_dir / "messages.mo", "wb") as fh:
-        write_mo(fh, catalogue())
-    from webui.extensions import babel
-
-    # Flask-Babel caches loaded catalogues per locale on the (process-wide) extension object, whatever the
-    # app's translation directories: start and end with an empty cache.
-    app = create_app(system=system, config={
-        "SECRET_KEY": "test-secret", "TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
-        "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path / "translations")})
-    with app.app_context():
-        babel.domain_instance.cache.clear()
-    yield app
-    with app.app_context():
-        babel.domain_instance.cache.clear()
 
 
 def test_login_page_in_english(english_app):

@@ -15,7 +15,6 @@ from process import modeling
 from tests.conftest import DIAGRAM
 from tests.factories import Case, make_users, user
 from tests.test_definitions import diagram_with, set_condition
-from tests.test_i18n import english_app  # noqa: F401  (a fixture)
 from tests.test_migration import version2, without_step5
 from webui.modeler import problem_text, summary_lines
 
@@ -314,7 +313,7 @@ def test_change_summary_sentences(app):
     ]
 
 
-def test_pages_and_summaries_in_english(english_app, system, tx):  # noqa: F811 (the fixture imported above)
+def test_pages_and_summaries_in_english(english_app, system, tx):
     make_users(system, tx)
     deploy(system, tx, version2())
     c = english_app.test_client()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -254,30 +253,6 @@ def test_report_views_only_read(sc, login, tx):
     assert _counts(tx) == after_login
     assert after_login[1:] == before[1:]
     assert all(r.status_code == 405 for r in (c.post("/laporan"), c.post("/laporan/register")))
-
-
-@pytest.fixture
-def english_app(system, tmp_path):
-    """The app with the English catalogue compiled from the .po file (as tests/test_i18n.py does)."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    from webui import create_app
-    from webui.extensions import babel
-
-    po = Path(__file__).resolve().parents[1] / "webui" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
-    mo_dir = tmp_path / "translations" / "en" / "LC_MESSAGES"
-    mo_dir.mkdir(parents=True)
-    with open(po, "rb") as src, open(mo_dir / "messages.mo", "wb") as out:
-        write_mo(out, read_po(src, locale="en"))
-    app = create_app(system=system, config={
-        "SECRET_KEY": "test-secret", "TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
-        "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path / "translations")})
-    with app.app_context():
-        babel.domain_instance.cache.clear()
-    yield app
-    with app.app_context():
-        babel.domain_instance.cache.clear()
 
 
 def test_pages_in_english_documents_stay_indonesian(sc, english_app):
