@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
                 select(func.count()).select_from(Notification)
                 .where(Notification.user_id == current_user.user.id, Notification.read_at.is_(None))).scalar()
         return {"ROLE_LABELS": ROLE_LABELS, "current_locale": str(get_locale()), "unread_count": unread,
-                "url_rules": app.view_functions.keys(), "sop_number": "Nomor 21 Tahun 2025"}
+                "sop_number": "Nomor 21 Tahun 2025"}
 
     @app.get("/healthz")
     def healthz():
@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
 
     @app.get("/")
     def index():
-        if current_user.is_authenticated and "inbox" in app.blueprints:
+        if current_user.is_authenticated:
             return redirect(url_for("inbox.index"))
         return redirect(url_for("auth.login"))
 

@@ -77,7 +77,7 @@ def login():
         login_user(LoginUser(user))
         target = request.args.get("next", "")
         if not target.startswith("/") or target.startswith("//"):
-            target = url_for("inbox.index") if "inbox" in current_app.blueprints else "/"
+            target = url_for("inbox.index")
         return redirect(target)
     return render_template("auth/login.html", form=form)
 

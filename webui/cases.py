@@ -31,7 +31,7 @@ from process.services import STEP_OF, CaseInput
 
 from .access import me, role_required
 from .db import db, system
-from .inbox import deadline_info, has_endpoint
+from .inbox import deadline_info
 
 bp = Blueprint("cases", __name__)
 
@@ -121,7 +121,7 @@ def new():
             flash(_("Kasus \u201c%(nama)s\u201d dibuat. Lanjutkan dengan langkah 1: serahkan dokumentasinya.",
                     nama=result.instance.title), "success")
             first = result.ready[0] if result.ready else None
-            if first is not None and has_endpoint("tasks.show"):
+            if first is not None:
                 return redirect(url_for("tasks.show", task_id=first.id))
             return redirect(url_for(".show", instance_id=result.instance.id))
     else:
@@ -175,8 +175,7 @@ def show(instance_id: int):
         responses=[{"r": r, "step": STEP_OF.get(r.bpmn_id), "who": _name(names, r.actor),
                     "decision": decision_label(r.decision)} for r in cv.responses],
         timeline=timeline(cv, names), texts=texts, names=names, format_wib=format_wib,
-        state_labels=TASK_STATE_LABELS, has_task_page=has_endpoint("tasks.show"),
-        has_thumbnail=has_endpoint("files.thumbnail"), has_download=has_endpoint("files.download"),
+        state_labels=TASK_STATE_LABELS,
         late_steps=sum(1 for s in steps if s["late"]))
 
 

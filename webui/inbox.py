@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -27,10 +27,6 @@ NOTIFICATION_LIMIT = 200
 
 def locale() -> str:
     return "en" if str(get_locale()) == "en" else "id"
-
-
-def has_endpoint(name: str) -> bool:
-    return name in current_app.view_functions
 
 
 def deadline_info(due: datetime | None, now: datetime, overdue: bool) -> dict:
@@ -105,8 +101,7 @@ def index():
     return render_template("inbox/index.html", tab=tab, rows=rows, counts=counts, problems=problems, q=q,
                            dari=date_from.isoformat() if date_from else "",
                            sampai=date_to.isoformat() if date_to else "", filter_args=args,
-                           filtered=bool(q or date_from or date_to), now_wib=format_wib(now),
-                           has_task_page=has_endpoint("tasks.show"))
+                           filtered=bool(q or date_from or date_to), now_wib=format_wib(now))
 
 
 @bp.get("/notifikasi")
@@ -116,8 +111,7 @@ def notifications():
     items = db().execute(select(Notification).where(Notification.user_id == user.id)
                          .order_by(Notification.created_at.desc(), Notification.id.desc())
                          .limit(NOTIFICATION_LIMIT)).scalars().all()
-    return render_template("inbox/notifications.html", items=items, format_wib=format_wib,
-                           has_task_page=has_endpoint("tasks.show"), has_case_page=has_endpoint("cases.show"))
+    return render_template("inbox/notifications.html", items=items, format_wib=format_wib)
 
 
 @bp.post("/notifikasi/baca")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -43,10 +43,6 @@ def _locale() -> str:
     return "en" if str(get_locale()) == "en" else "id"
 
 
-def _has_endpoint(name: str) -> bool:
-    return name in current_app.view_functions
-
-
 def _task_row(task_id: str) -> TaskRow:
     """The task, or 404 (also for ids that are not UUIDs)."""
     if not taskforms.is_uuid(task_id):
@@ -54,15 +50,8 @@ def _task_row(task_id: str) -> TaskRow:
     return _alur().task(db(), task_id)
 
 
-def _case_url(instance_id: int) -> str | None:
-    return url_for("cases.show", instance_id=instance_id) if _has_endpoint("cases.show") else None
-
-
-def _back_to_work(row: TaskRow) -> str:
-    """Where to go once a task is out of one's hands: the inbox, else the case, else the task itself."""
-    if _has_endpoint("inbox.index"):
-        return url_for("inbox.index")
-    return _case_url(row.instance_id) or url_for(".show", task_id=row.id)
+def _case_url(instance_id: int) -> str:
+    return url_for("cases.show", instance_id=instance_id)
 
 
 def _names(usernames) -> dict[str, str]:
@@ -368,7 +357,7 @@ def complete(task_id: str):
         _discard(written)
         raise
     flash(_("Tugas selesai."), "success")
-    return redirect(_back_to_work(row))
+    return redirect(url_for("inbox.index"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -391,7 +380,7 @@ def unclaim(task_id: str):
     row = _task_row(task_id)
     _alur().unclaim(db(), me(), row.id)
     flash(_("Tugas dilepas; anggota lain dari lajur ini dapat mengambilnya."), "success")
-    return redirect(_back_to_work(row))
+    return redirect(url_for("inbox.index"))
 
 
 @bp.post("/tugas/<task_id>/delegasikan")
@@ -404,5 +393,5 @@ def delegate(task_id: str):
     row = _alur().delegate(db(), me(), row.id, target)
     name = _names([target]).get(target, target)
     flash(_("Tugas didelegasikan kepada %(name)s.", name=name), "success")
-    return redirect(_back_to_work(row))
+    return redirect(url_for("inbox.index"))
 
