@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -40,14 +39,14 @@ from .errors import (
     StaleInstance,
     TaskNotReady,
 )
-from .expressions import DEFAULT_FUNCTIONS, FunctionRegistry, SafeScriptEnvironment
+from .expressions import DEFAULT_FUNCTIONS, NAME_RE, FunctionRegistry, SafeScriptEnvironment
 from .models import Definition, EventRow, Instance, TaskRow
 from .state import ClockedScriptEngine, StateCodec, prune
 
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system"
-_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+MAX_KEY_LENGTH = 63
 
 
 def _stale_to_typed(method):
@@ -96,7 +95,8 @@ class ActionResult:
 
 
 def _check_keys(data: Mapping[str, Any]) -> None:
-    bad = [k for k in data if not isinstance(k, str) or not _KEY_RE.fullmatch(k)]
+    # The same rule expressions apply to names, so every stored key can be read by a condition later.
+    bad = [k for k in data if not isinstance(k, str) or len(k) > MAX_KEY_LENGTH or not NAME_RE.fullmatch(k)]
     if bad:
         raise InvalidData(f"data keys not allowed: {', '.join(map(str, bad))}", keys=bad)
 
