@@ -111,3 +111,43 @@ class Notification(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """One e-mail waiting to be sent, written in the same transaction as the change that causes it.
+
+    The worker leases a row (``claimed_until``), streams the message to the SMTP server, marks the row sent and
+    commits, and only then sends the end-of-data mark: a crash before that commit leaves the server with an
+    unfinished message it discards (the row is sent again later); after it, the message is delivered once.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    to_addr: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40))
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Set when the server refused the message for good or it failed too often; it is not tried again.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DeadlineReminder(Base):
+    """A "deadline in N hours" reminder due for a ready task; deleted once sent or when the task is no longer
+    waiting."""
+
+    __tablename__ = "deadline_reminder"
+
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(Integer)
+    remind_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
