@@ -373,6 +373,10 @@ class WorkflowEngine:
                 .order_by(Instance.next_timer_at).limit(limit).with_for_update(skip_locked=True))
         return list(session.execute(stmt).scalars())
 
+    def next_timer_at(self, session: Session) -> datetime | None:
+        """The earliest timer of any running instance (an index lookup), for a worker deciding how long to sleep."""
+        return session.execute(select(func.min(Instance.next_timer_at)).where(Instance.status == "running")).scalar()
+
     def fire_due_timers(self, session: Session, now: datetime | None = None, limit: int = 200) -> list[ActionResult]:
         """Fire every timer due at ``now`` (default: the engine's clock) and save those instances.
 

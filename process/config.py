@@ -12,6 +12,39 @@ DEFAULT_CAPTION_LIMITS = {"Instagram": 2200, "Facebook": 63206, "X": 280, "YouTu
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """SMTP server for e-mail notifications. Without a host no e-mail is written or sent."""
+
+    host: str
+    port: int = 587
+    security: str = "starttls"  # starttls | ssl | none
+    username: str | None = None
+    password: str | None = None
+    sender: str = "Alur Medsos <alur-medsos@localhost>"
+    timeout: float = 30.0
+
+    SECURITY = ("starttls", "ssl", "none")
+    DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+    @classmethod
+    def from_env(cls, env) -> MailSettings | None:
+        host = (env.get("ALUR_SMTP_HOST") or "").strip()
+        if not host:
+            return None
+        security = (env.get("ALUR_SMTP_SECURITY") or "starttls").strip().lower()
+        if security not in cls.SECURITY:
+            raise ValueError(f"ALUR_SMTP_SECURITY must be one of {', '.join(cls.SECURITY)}, not {security!r}")
+        port = env.get("ALUR_SMTP_PORT")
+        try:
+            port = int(port) if port else cls.DEFAULT_PORTS[security]
+        except ValueError:
+            raise ValueError(f"ALUR_SMTP_PORT must be a port number, not {port!r}") from None
+        return cls(host=host, port=port, security=security, username=env.get("ALUR_SMTP_USER") or None,
+                   password=env.get("ALUR_SMTP_PASSWORD") or None,
+                   sender=env.get("ALUR_MAIL_FROM") or cls.sender)
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     files_dir: Path
@@ -23,6 +56,18 @@ class Settings:
     register_format: str = "{seq:03d}/REG-MEDSOS/{month_roman}/{year}"
     max_image_bytes: int = 25 * 1024 * 1024
     max_other_bytes: int = 200 * 1024 * 1024
+    mail: MailSettings | None = None
+    #: PostgreSQL connections per process (SQLAlchemy pool): ``pool_size`` kept open, up to ``max_overflow``
+    #: more under load, waiting at most ``pool_timeout`` seconds for one (then 503). A gunicorn worker runs one
+    #: request at a time, so its pool rarely uses more than one; size PostgreSQL's max_connections for
+    #: (web workers + worker processes) × (pool_size + max_overflow).
+    db_pool_size: int = 2
+    db_max_overflow: int = 3
+    db_pool_timeout: float = 10.0
+    #: A "deadline soon" reminder goes out this many hours before a task's deadline.
+    reminder_hours: float = 6.0
+    #: Address of the app as users reach it, for links in e-mails.
+    base_url: str = "http://127.0.0.1:5000"
 
     @classmethod
     def from_env(cls, instance_dir: Path | None = None, env: dict | None = None) -> Settings:
@@ -39,5 +84,21 @@ class Settings:
             kwargs["max_image_bytes"] = int(float(env["ALUR_MAX_IMAGE_MB"]) * 1024 * 1024)
         if env.get("ALUR_MAX_FILE_MB"):
             kwargs["max_other_bytes"] = int(float(env["ALUR_MAX_FILE_MB"]) * 1024 * 1024)
+        if env.get("ALUR_REMINDER_HOURS"):
+            try:
+                kwargs["reminder_hours"] = float(env["ALUR_REMINDER_HOURS"])
+            except ValueError:
+                raise ValueError("ALUR_REMINDER_HOURS must be a number of hours, "
+                                 f"not {env['ALUR_REMINDER_HOURS']!r}") from None
+        for key, name, kind in (("db_pool_size", "ALUR_DB_POOL_SIZE", int),
+                                ("db_max_overflow", "ALUR_DB_MAX_OVERFLOW", int),
+                                ("db_pool_timeout", "ALUR_DB_POOL_TIMEOUT", float)):
+            if env.get(name):
+                try:
+                    kwargs[key] = kind(env[name])
+                except ValueError:
+                    raise ValueError(f"{name} must be a number, not {env[name]!r}") from None
+        if env.get("ALUR_BASE_URL"):
+            kwargs["base_url"] = env["ALUR_BASE_URL"].rstrip("/")
         files_dir = Path(env.get("ALUR_FILES_DIR") or instance_dir / "files")
-        return cls(database_url=url, files_dir=files_dir, **kwargs)
+        return cls(database_url=url, files_dir=files_dir, mail=MailSettings.from_env(env), **kwargs)

@@ -116,9 +116,9 @@ class Notification(Base):
 class OutboxMessage(Base):
     """One e-mail waiting to be sent, written in the same transaction as the change that causes it.
 
-    The worker leases a row (``claimed_until``), streams the message to the SMTP server, marks the row sent and
-    commits, and only then sends the end-of-data mark: a crash before that commit leaves the server with an
-    unfinished message it discards (the row is sent again later); after it, the message is delivered once.
+    The worker locks a row, streams the message to the SMTP server, marks the row sent and commits, and only then
+    sends the end-of-data mark: a crash before that commit leaves the server with an unfinished message it
+    discards (the row is still pending and sent again); after it, the message is delivered once.
     """
 
     __tablename__ = "outbox"
@@ -133,7 +133,6 @@ class OutboxMessage(Base):
     instance_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

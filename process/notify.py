@@ -1,17 +1,20 @@
-"""In-app notifications, written in the same transaction as the change that causes them."""
+"""Notifications, written in the same transaction as the change that causes them: in-app rows, and e-mails
+in the outbox (:mod:`process.outbox`) for users with an address when SMTP is configured."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import insert
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from engine import eventlog
 from engine.models import TaskRow
 from engine.runtime import SYSTEM_ACTOR, ActionResult
 
-from .deadlines import format_wib
-from .models import Notification, User
+from . import outbox
+from .deadlines import format_wib, humanize_delta
+from .models import DeadlineReminder, Notification, User
 from .roles import ESCALATION_LANE
 
 if TYPE_CHECKING:
@@ -25,24 +28,38 @@ RETURNS = {
 }
 
 
-def _notify(session: Session, recipients: list[tuple[int, str]], kind: str, message: str, row: TaskRow | None,
-            now, exclude: User | None = None) -> None:
-    """One notification per recipient ((id, username) pairs), inserted in bulk, each recorded as an event."""
+class Recipient(NamedTuple):
+    id: int
+    username: str
+    email: str | None
+    name: str
+
+
+def _notify(session: Session, alur: Alur, recipients: list[Recipient], kind: str, message: str,
+            row: TaskRow | None, now: datetime, exclude: User | None = None, title: str = "") -> None:
+    """One notification per recipient, inserted in bulk, each recorded as an event; plus one outbox e-mail per
+    recipient with an address when e-mail is configured."""
     seen: set[int] = set()
-    rows = []
+    rows, mails = [], []
     instance_id, task_id = (row.instance_id, row.id) if row else (None, None)
-    for user_id, username in recipients:
-        if user_id in seen or (exclude is not None and user_id == exclude.id):
+    mail_on = alur.settings.mail is not None
+    for r in recipients:
+        if r.id in seen or (exclude is not None and r.id == exclude.id):
             continue
-        seen.add(user_id)
-        rows.append({"user_id": user_id, "kind": kind, "message": message, "instance_id": instance_id,
+        seen.add(r.id)
+        rows.append({"user_id": r.id, "kind": kind, "message": message, "instance_id": instance_id,
                      "task_id": task_id, "created_at": now})
+        if mail_on and r.email:
+            mails.append({"user_id": r.id, "to_addr": r.email, "name": r.name, "kind": kind, "message": message,
+                          "task": row.name if row else None, "title": title, "task_id": task_id,
+                          "instance_id": instance_id, "created_at": now, "base_url": alur.settings.base_url})
         # The history of record says who was told what (the message text stays in the notification).
         eventlog.append(session, type="notification_sent", at=now, actor=SYSTEM_ACTOR,
                         instance_id=instance_id, task_id=task_id,
-                        data={"kind": kind, "recipient": username, "bpmn_id": row.bpmn_id if row else None})
+                        data={"kind": kind, "recipient": r.username, "bpmn_id": row.bpmn_id if row else None})
     if rows:
         session.execute(insert(Notification), rows)
+    outbox.enqueue(session, mails)
 
 
 def after_action(session: Session, alur: Alur, result: ActionResult, *, actor: User | None,
@@ -51,23 +68,64 @@ def after_action(session: Session, alur: Alur, result: ActionResult, *, actor: U
     title = result.instance.title
     for row in result.ready:
         due = f" Batas waktu: {format_wib(row.due_at)}." if row.due_at else ""
-        _notify(session, alur.recipients(session, row.lane, row.group), "task_ready",
-                f"Tugas baru: {row.name} — {title}.{due}", row, now, exclude=actor)
+        _notify(session, alur, alur.recipients(session, row.lane, row.group), "task_ready",
+                f"Tugas baru: {row.name} — {title}.{due}", row, now, exclude=actor, title=title)
+    schedule_reminders(session, alur, result.ready, now)
     for row in result.overdue:
         message = f"Terlambat: {row.name} — {title} melewati batas waktu {format_wib(row.due_at)}." \
             if row.due_at else f"Terlambat: {row.name} — {title}."
         users = alur.recipients(session, row.lane, row.group) + alur.recipients(session, ESCALATION_LANE)
-        _notify(session, users, "overdue", message, row, now)
+        _notify(session, alur, users, "overdue", message, row, now, title=title)
     if task is not None and submitted is not None and task.bpmn_id in RETURNS:
         field, value, response, who = RETURNS[task.bpmn_id]
         if submitted.get(field) == value:
             back = [r for r in result.ready]
             for row in back:
-                _notify(session, alur.recipients(session, row.lane, row.group), "returned",
-                        f"Dikembalikan oleh {who}: {title}. Tanggapan: {submitted.get(response, '')}", row, now)
+                _notify(session, alur, alur.recipients(session, row.lane, row.group), "returned",
+                        f"Dikembalikan oleh {who}: {title}. Tanggapan: {submitted.get(response, '')}", row, now,
+                        title=title)
 
 
 def delegated(session: Session, alur: Alur, row: TaskRow, target: User, *, by: User) -> None:
-    _notify(session, [(target.id, target.username)], "delegated",
+    _notify(session, alur, [Recipient(target.id, target.username, target.email, target.display_name)], "delegated",
             f"{by.display_name} mendelegasikan tugas kepada Anda: {row.name} — {row.case_title}.", row,
-            alur.clock.now())
+            alur.clock.now(), title=row.case_title)
+
+
+def schedule_reminders(session: Session, alur: Alur, ready: list[TaskRow], now: datetime) -> None:
+    """A "deadline soon" reminder for each newly ready task whose deadline is further away than the lead time
+    (a task that becomes ready closer to its deadline already says the deadline in its "new task" notice)."""
+    lead = alur.reminder_lead
+    rows = [{"task_id": row.id, "instance_id": row.instance_id, "remind_at": row.due_at - lead, "due_at": row.due_at}
+            for row in ready if row.due_at is not None and row.due_at - lead > now]
+    if rows:
+        session.execute(insert(DeadlineReminder), rows)
+
+
+def send_due_reminders(session: Session, alur: Alur, now: datetime, limit: int = 200) -> int:
+    """Send the reminders that are due (PostgreSQL: rows other workers hold are skipped). A reminder whose task
+    is done, cancelled or already overdue is dropped. Returns how many reminders went out."""
+    stmt = (select(DeadlineReminder, TaskRow).join(TaskRow, TaskRow.id == DeadlineReminder.task_id, isouter=True)
+            .where(DeadlineReminder.remind_at <= now).order_by(DeadlineReminder.remind_at).limit(limit)
+            .with_for_update(skip_locked=True, of=DeadlineReminder))
+    sent, done = 0, []
+    for reminder, row in session.execute(stmt).all():
+        done.append(reminder.task_id)
+        if row is None or row.state != "ready" or row.overdue_at is not None or row.due_at is None or \
+                row.due_at <= now:
+            continue
+        if row.claimed_by:
+            users = alur.recipients_by_username(session, [row.claimed_by])
+        else:
+            users = alur.recipients(session, row.lane, row.group)
+        message = (f"Pengingat: batas waktu {row.name} — {row.case_title} {humanize_delta(row.due_at, now)} "
+                   f"({format_wib(row.due_at)}).")
+        _notify(session, alur, users, "deadline_soon", message, row, now, title=row.case_title)
+        sent += 1
+    if done:
+        session.execute(delete(DeadlineReminder).where(DeadlineReminder.task_id.in_(done)))
+    return sent
+
+
+def next_reminder_at(session: Session) -> datetime | None:
+    return session.execute(select(func.min(DeadlineReminder.remind_at))).scalar()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -25,12 +25,13 @@ from engine.forms import FormField
 from engine.models import Definition, Instance, TaskRow
 from engine.runtime import ActionResult, WorkflowEngine
 
-from . import notify
+from . import notify, outbox
 from .config import Settings
 from .deadlines import WIB, timer_functions
 from .errors import BadRequest, NotClaimed, NotPermitted, SelfApproval
 from .files import resolver
 from .forms import FieldError, FormInvalid, form_definition_problems, validate_form
+from .mail import valid_address
 from .models import Team, User, UserRole
 from .register import ensure_entry
 from .roles import LANE_ROLES, TEAM_LANES, check_role, lanes_of
@@ -108,6 +109,7 @@ class Alur:
             raise BadRequest("Setiap pengguna perlu setidaknya satu peran.")
         if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
             raise BadRequest(f"Nama pengguna '{username}' sudah dipakai.")
+        email = self._checked_email(email)
         team = self.team(session, team_code) if team_code else None
         now = self.clock.now()
         user = User(username=username, full_name=full_name, email=email, password_hash=hash_password(password),
@@ -221,8 +223,9 @@ class Alur:
     def set_profile(self, session: Session, target: User, *, full_name: str, email: str | None,
                     by: User | None = None, actor: str | None = None) -> User:
         full_name, email = (full_name or "").strip(), (email or "").strip() or None
-        if len(full_name) > 200 or (email and len(email) > 200):
-            raise BadRequest("Nama lengkap dan surel paling banyak 200 karakter.")
+        if len(full_name) > 200:
+            raise BadRequest("Nama lengkap paling banyak 200 karakter.")
+        email = self._checked_email(email)
         changed = {k: v for k, v in (("full_name", full_name), ("email", email)) if getattr(target, k) != v}
         if not changed:
             return target
@@ -231,6 +234,13 @@ class Alur:
         eventlog.append(session, type="profile_changed", at=self.clock.now(), actor=by.actor if by else actor,
                         data={"username": target.username, "fields": sorted(changed)})
         return target
+
+    @staticmethod
+    def _checked_email(email: str | None) -> str | None:
+        email = (email or "").strip() or None
+        if email is not None and (len(email) > 200 or not valid_address(email)):
+            raise BadRequest(f"Alamat surel '{email[:200]}' tidak sah (contoh: nama@kpu.go.id).")
+        return email
 
     @staticmethod
     def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -313,17 +323,27 @@ class Alur:
             users = [u for u in users if u.team is not None and u.team.code == group]
         return users
 
-    def recipients(self, session: Session, lane: str, group: str | None = None) -> list[tuple[int, str]]:
-        """(id, username) of the active users who work in ``lane`` (and ``group``): one light query, for
-        notifications on every action."""
+    _RECIPIENT_COLUMNS = (User.id, User.username, User.email, User.full_name)
+
+    def recipients(self, session: Session, lane: str, group: str | None = None) -> list[notify.Recipient]:
+        """The active users who work in ``lane`` (and ``group``): one light query, for notifications on every
+        action."""
         role = LANE_ROLES.get(lane)
         if role is None:
             return []
-        stmt = (select(User.id, User.username).join(UserRole, UserRole.user_id == User.id)
+        stmt = (select(*self._RECIPIENT_COLUMNS).join(UserRole, UserRole.user_id == User.id)
                 .where(UserRole.role == role, User.active.is_(True)).order_by(User.username))
         if group is not None:
             stmt = stmt.join(Team, Team.id == User.team_id).where(Team.code == group)
-        return [(uid, name) for uid, name in session.execute(stmt)]
+        return [notify.Recipient(uid, name, email, full or name) for uid, name, email, full in session.execute(stmt)]
+
+    def recipients_by_username(self, session: Session, usernames: list[str]) -> list[notify.Recipient]:
+        stmt = select(*self._RECIPIENT_COLUMNS).where(User.username.in_(usernames), User.active.is_(True))
+        return [notify.Recipient(uid, name, email, full or name) for uid, name, email, full in session.execute(stmt)]
+
+    @property
+    def reminder_lead(self) -> timedelta:
+        return timedelta(hours=self.settings.reminder_hours)
 
     def open_task(self, session: Session, user: User, task_id: str) -> TaskRow:
         """Open a task to work on it: claimed implicitly when the user is the only one who could."""
@@ -412,11 +432,24 @@ class Alur:
                         data={"bpmn_id": row.bpmn_id, "name": row.name, "decision": value,
                               "response": cleaned.get(response) or "", "to": [r.bpmn_id for r in result.ready]})
 
-    def fire_due_timers(self, session: Session, now: datetime | None = None) -> list[ActionResult]:
-        results = self.engine.fire_due_timers(session, now)
+    def fire_due_timers(self, session: Session, now: datetime | None = None, limit: int = 200) -> list[ActionResult]:
+        """Fire the due deadline timers of up to ``limit`` cases, with their notifications."""
+        results = self.engine.fire_due_timers(session, now, limit)
         for result in results:
             notify.after_action(session, self, result, actor=None)
         return results
+
+    def send_due_reminders(self, session: Session, now: datetime | None = None, limit: int = 200) -> int:
+        """Send the "deadline in N hours" reminders that are due; how many went out."""
+        return notify.send_due_reminders(session, self, now or self.clock.now(), limit)
+
+    def next_wakeup(self, session: Session) -> datetime | None:
+        """When the worker next has something to do: the earliest timer, reminder or e-mail (retry)."""
+        times = [self.engine.next_timer_at(session), notify.next_reminder_at(session)]
+        if self.settings.mail is not None:
+            times.append(outbox.next_attempt_at(session))
+        times = [t for t in times if t is not None]
+        return min(times) if times else None
 
     # --------------------------------------------------------------------- helpers
     @staticmethod

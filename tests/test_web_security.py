@@ -248,3 +248,29 @@ def test_every_page_without_arguments_renders_without_inline_scripts(system, sec
     for url in urls:
         resp = c.get(url)
         _check_page(resp, f"{url} as {who}")
+
+
+def test_database_trouble_is_a_503_or_a_409_never_a_500(app):
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    class Serialization(Exception):
+        sqlstate = "40001"
+
+    def raising(exc):
+        def view():
+            raise exc
+        return view
+
+    problems = {"pool": (PoolTimeout("QueuePool limit of size 2 overflow 3 reached"), 503),
+                "down": (OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused")), 503),
+                "race": (OperationalError("UPDATE instance", {}, Serialization("could not serialize")), 409)}
+    for name, (exc, _status) in problems.items():
+        app.add_url_rule(f"/_test/{name}", f"_test_{name}", raising(exc))
+    client = app.test_client()
+    for name, (_exc, status) in problems.items():
+        resp = client.get(f"/_test/{name}")
+        assert resp.status_code == status, name
+        assert "coba lagi" in resp.get_data(as_text=True).lower()
+        if status == 503:
+            assert resp.headers["Retry-After"] == "2"

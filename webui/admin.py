@@ -1,4 +1,5 @@
-"""User administration (role ``admin`` only): accounts, roles, teams, deactivation, password resets.
+"""User administration (role ``admin`` only): accounts, roles, teams, deactivation, password resets, and the
+e-mail queue (what was not delivered, and why).
 
 Every change goes through the SOP service (``process.services.Alur``), which writes it to the event log.
 Generated passwords are shown once, in the response to the POST that made them, and never stored in clear.
@@ -19,6 +20,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from engine.errors import NotFound
+from process import outbox
 from process.deadlines import WIB
 from process.errors import BadRequest, NotPermitted
 from process.models import Team, User
@@ -304,3 +306,26 @@ def teams():
     members = dict(db().execute(select(User.team_id, func.count(User.id)).group_by(User.team_id)).all())
     return _render("admin/teams.html", 422 if form.is_submitted() else 200, form=form, teams=_teams(),
                    members=members)
+
+
+@bp.get("/surel")
+@role_required("admin")
+def mail():
+    session = db()
+    return _render("admin/mail.html", settings=system().settings.mail, counts=outbox.counts(session),
+                   problems=outbox.problems(session), form=ConfirmForm())
+
+
+@bp.post("/surel/<int:outbox_id>/ulang")
+@role_required("admin")
+def requeue_mail(outbox_id: int):
+    if not ConfirmForm().validate_on_submit():
+        flash(_("Permintaan tidak valid."), "error")
+        return redirect(url_for("admin.mail")), 303
+    now = system().alur.clock.now()
+    row = outbox.requeue(db(), outbox_id, now, actor=me().actor)
+    if row is None:
+        flash(_("Surel itu sudah terkirim atau tidak ada."), "error")
+    else:
+        flash(_("Surel untuk %(to)s dijadwalkan dikirim ulang sekarang.", to=row.to_addr), "success")
+    return redirect(url_for("admin.mail"))

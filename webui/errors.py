@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -51,7 +52,12 @@ HTTP_MESSAGES = {
     422: _l("Data tidak dapat diproses."),
     429: _l("Terlalu banyak percobaan. Tunggu sebentar lalu coba lagi."),
     500: _l("Terjadi kesalahan pada server."),
+    503: _l("Server sedang sibuk atau basis data tidak dapat dihubungi. Tidak ada yang tersimpan; coba lagi "
+            "sebentar lagi."),
 }
+
+#: PostgreSQL SQLSTATEs of a transaction that lost a race and may simply be retried.
+RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
 
 
 def wants_json() -> bool:
@@ -113,6 +119,20 @@ def init_app(app: Flask) -> None:
         # loser gets a clear 409 and can simply try again; nothing half-written stays (rollback).
         log.info("write conflict: %s", exc)
         return conflict_response()
+
+    @app.errorhandler(PoolTimeout)
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(exc):
+        # Every connection of this process is busy, the database is restarting, or (PostgreSQL) a transaction
+        # lost a race. The request's transaction was rolled back: tell the client to retry, never a 500.
+        sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+        if sqlstate in RETRYABLE_SQLSTATES:
+            log.info("write conflict: %s", exc)
+            return conflict_response()
+        log.warning("database unavailable: %s", exc)
+        response = make_response(error_response(503, "unavailable", HTTP_MESSAGES[503]))
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -8,6 +8,9 @@ from alembic.config import Config
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
+import process.models  # noqa: F401  (the SOP's tables belong to the same metadata)
+from engine.models import Base
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 FIRST_REVISION = "0001"
 
@@ -22,15 +25,18 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to ``revision`` (all of it by default).
 
-    A database made before migrations existed (tables but no ``alembic_version``) is stamped as the
-    first revision, then upgraded from there.
+    A database made without migrations (tables but no ``alembic_version``: from before migrations existed,
+    or by ``create_all`` in tests) is stamped as the newest revision if it has every table of the models,
+    else as the first revision, then upgraded from there.
     """
+
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         tables = set(inspect(connection).get_table_names())
         if "definition" in tables and "alembic_version" not in tables:
-            command.stamp(config, FIRST_REVISION)
+            complete = set(Base.metadata.tables) <= tables
+            command.stamp(config, "head" if complete else FIRST_REVISION)
         command.upgrade(config, revision)
 
 

@@ -33,7 +33,10 @@ class System:
 def build_system(settings: Settings, clock: Clock | None = None) -> System:
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    db = make_engine(settings.database_url)
+    pool = {} if settings.database_url.startswith("sqlite") else {
+        "pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout}
+    db = make_engine(settings.database_url, **pool)
     alur = Alur(build_engine(clock or SystemClock()), settings)
     return System(settings, db, make_session_factory(db), alur)
 

@@ -38,7 +38,6 @@ def upgrade() -> None:
     sa.Column('instance_id', sa.Integer(), nullable=True),
     sa.Column('created_at', engine.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('next_attempt_at', engine.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_until', engine.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('sent_at', engine.models.UTCDateTime(timezone=True), nullable=True),

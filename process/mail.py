@@ -1,0 +1,204 @@
+"""E-mail notifications: Indonesian messages and an SMTP transport that delivers each outbox row once.
+
+Exactly-once needs the outbox row and the SMTP server to agree. The transport streams a whole message to the
+server but holds back the end-of-data mark (:meth:`SmtpTransport.begin`); the caller commits "sent" in that
+gap, and only then is the mark sent (:meth:`SmtpTransport.end`). A crash before the commit drops the
+connection, and an SMTP server discards a message whose data never ended (RFC 5321 §4.1.1.4), so the row,
+still pending, is sent again later. A crash after the commit comes after the whole message is in the socket:
+delivered once. The window left is the few microseconds between the commit returning and one ``send`` call.
+"""
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+import time
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, parseaddr
+
+from .config import MailSettings
+
+#: Subject line per notification kind ({task} and {title} are filled in).
+SUBJECTS = {
+    "task_ready": "Tugas baru: {task} — {title}",
+    "delegated": "Tugas didelegasikan kepada Anda: {task} — {title}",
+    "deadline_soon": "Pengingat batas waktu: {task} — {title}",
+    "overdue": "TERLAMBAT: {task} — {title}",
+    "returned": "Dikembalikan untuk diperbaiki: {title}",
+}
+
+FOOTER = ("—\nPesan otomatis dari Alur Medsos, SOP Nomor 21 Tahun 2025 \"Alur Pengunggahan Konten Media Sosial\",\n"
+          "KPU Provinsi Sumatera Barat. Mohon tidak membalas e-mail ini; tindak lanjuti lewat aplikasi.\n")
+
+
+def subject_for(kind: str, *, task: str | None, title: str) -> str:
+    template = SUBJECTS.get(kind, "Pemberitahuan: {title}")
+    return "[Alur Medsos] " + template.format(task=task or "-", title=title)
+
+
+def body_for(*, name: str, message: str, base_url: str, task_id: str | None, instance_id: int | None) -> str:
+    lines = [f"Yth. {name},", "", message, ""]
+    if task_id:
+        lines.append(f"Buka tugas: {base_url}/tugas/{task_id}")
+    if instance_id:
+        lines.append(f"Lihat kasus: {base_url}/kasus/{instance_id}")
+    lines += ["", FOOTER]
+    return "\n".join(lines)
+
+
+def sender_domain(sender: str) -> str:
+    address = parseaddr(sender)[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def build_message(*, outbox_id: int, sender: str, to: str, subject: str, body: str, created_at) -> EmailMessage:
+    """The e-mail of one outbox row; its Message-ID is derived from the row, so a copy is recognisable."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(created_at)
+    msg["Message-ID"] = f"<alur-outbox-{outbox_id}@{sender_domain(sender)}>"
+    msg["X-Alur-Outbox-Id"] = str(outbox_id)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(body)
+    return msg
+
+
+def valid_address(value: str) -> bool:
+    try:
+        Address(addr_spec=value)
+    except (ValueError, IndexError):
+        return False
+    return "@" in value
+
+
+class MailError(Exception):
+    """Sending failed. ``permanent``: the server refused for good (5xx), retrying will not help."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class SmtpTransport:
+    """One reusable SMTP connection (STARTTLS, SSL or plain, with optional login) from :class:`MailSettings`."""
+
+    #: Seconds after a successful command during which the connection is trusted without a NOOP.
+    FRESH = 5.0
+
+    def __init__(self, settings: MailSettings):
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+        self._last_used = 0.0
+
+    # -- connection
+    def connect(self) -> None:
+        """Open (or check) the connection, so that the part inside a transaction is only the message itself."""
+        if self._smtp is not None:
+            if time.monotonic() - self._last_used < self.FRESH:
+                return  # used a moment ago: a lost connection shows up as an error on MAIL FROM instead
+            try:
+                if self._smtp.noop()[0] == 250:
+                    self._last_used = time.monotonic()
+                    return
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.close()
+        s = self.settings
+        try:
+            if s.security == "ssl":
+                smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            smtp.ehlo()
+            if s.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if s.username:
+                smtp.login(s.username, s.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise MailError(f"SMTP login refused for {s.username}: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise MailError(f"cannot reach the SMTP server {s.host}:{s.port}: {exc}") from exc
+        self._smtp = smtp
+        self._last_used = time.monotonic()
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+    # -- sending, in two halves around the commit of "sent"
+    def begin(self, msg: EmailMessage) -> None:
+        """Send the envelope and the whole message except its end-of-data mark.
+
+        Then either :meth:`end` (after committing "sent") or :meth:`abort` (the server discards it)."""
+        self.connect()
+        smtp = self._smtp
+        sender = parseaddr(msg["From"])[1]
+        recipient = parseaddr(msg["To"])[1]
+        try:
+            try:
+                reply = smtp.mail(sender)
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                self.abort()  # the server closed an idle connection: one new one
+                self.connect()
+                smtp = self._smtp
+                reply = smtp.mail(sender)
+            self._expect(reply, (250,), "MAIL FROM")
+            self._expect(smtp.rcpt(recipient), (250, 251), f"RCPT TO {recipient}")
+            self._expect(smtp.docmd("DATA"), (354,), "DATA")
+            smtp.send(_dot_stuffed(msg.as_bytes(policy=SMTP_POLICY)))
+        except MailError:
+            self.abort()
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            self.abort()
+            raise MailError(f"SMTP connection lost: {exc}") from exc
+
+    def end(self) -> None:
+        """Send the end-of-data mark and read the server's verdict on the message."""
+        smtp = self._smtp
+        if smtp is None:
+            raise MailError("no message in progress")
+        try:
+            smtp.send(b".\r\n")
+            self._expect(smtp.getreply(), (250,), "the message")
+            self._last_used = time.monotonic()
+        except MailError:
+            self.abort()
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            self.abort()
+            raise MailError(f"SMTP connection lost after the message: {exc}") from exc
+
+    def abort(self) -> None:
+        """Drop the connection without ending the message: the server discards what it received."""
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    @staticmethod
+    def _expect(reply: tuple[int, bytes], codes: tuple[int, ...], what: str) -> None:
+        code, text = reply
+        if code not in codes:
+            raise MailError(f"SMTP server refused {what}: {code} {_text(text)}", permanent=500 <= code < 600)
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """RFC 5321 §4.5.2 transparency, with the final CRLF the end-of-data mark follows."""
+    data = _LEADING_DOT.sub(b"..", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"

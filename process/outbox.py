@@ -1,0 +1,112 @@
+"""The transactional outbox of e-mail notifications: rows written with the change that causes them, sent by the
+worker (see :mod:`process.mail` for how a row and the SMTP server agree on "sent once")."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from engine import eventlog
+
+from .config import MailSettings
+from .mail import MailError, body_for, build_message, subject_for
+from .models import OutboxMessage
+
+#: After this many failed attempts a message is given up (kept, with its last error, for the administrator).
+MAX_ATTEMPTS = 8
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4 … minutes after each failed attempt, at most 6 hours."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+
+
+def enqueue(session: Session, rows: list[dict]) -> None:
+    """Insert outbox rows in bulk. Each dict: user_id, to_addr, name, kind, message, task, title, task_id,
+    instance_id, created_at, base_url."""
+    if not rows:
+        return
+    session.execute(insert(OutboxMessage), [{
+        "user_id": r["user_id"], "to_addr": r["to_addr"], "kind": r["kind"], "instance_id": r["instance_id"],
+        "subject": subject_for(r["kind"], task=r["task"], title=r["title"])[:300],
+        "body": body_for(name=r["name"], message=r["message"], base_url=r["base_url"], task_id=r["task_id"],
+                         instance_id=r["instance_id"]),
+        "created_at": r["created_at"], "next_attempt_at": r["created_at"], "attempts": 0,
+    } for r in rows])
+
+
+def _pending(now: datetime):
+    return (OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
+            OutboxMessage.next_attempt_at <= now)
+
+
+def lock_next(session: Session, now: datetime) -> OutboxMessage | None:
+    """The oldest message due for sending, locked for this transaction (PostgreSQL: other workers skip it)."""
+    stmt = (select(OutboxMessage).where(*_pending(now)).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(1).with_for_update(skip_locked=True))
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def message_of(row: OutboxMessage, mail: MailSettings):
+    return build_message(outbox_id=row.id, sender=mail.sender, to=row.to_addr, subject=row.subject, body=row.body,
+                         created_at=row.created_at)
+
+
+def mark_sent(row: OutboxMessage, now: datetime) -> None:
+    row.sent_at = now
+    row.attempts += 1
+    row.last_error = None
+
+
+def record_failure(session: Session, outbox_id: int, now: datetime, error: MailError, *,
+                   counted: bool = False) -> OutboxMessage:
+    """Note a failed attempt: pending again after a back-off, or given up when permanent or tried too often.
+
+    ``counted``: the attempt was already counted by :func:`mark_sent` (the server refused after the commit)."""
+    row = session.get(OutboxMessage, outbox_id, with_for_update=True)
+    row.sent_at = None
+    if not counted:
+        row.attempts += 1
+    row.last_error = str(error)[:2000]
+    if error.permanent or row.attempts >= MAX_ATTEMPTS:
+        row.failed_at = now
+    else:
+        row.next_attempt_at = now + retry_delay(row.attempts)
+    return row
+
+
+def next_attempt_at(session: Session) -> datetime | None:
+    return session.execute(select(func.min(OutboxMessage.next_attempt_at))
+                           .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))).scalar()
+
+
+def counts(session: Session) -> dict[str, int]:
+    pending = session.execute(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))).scalar()
+    failed = session.execute(select(func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.failed_at.is_not(None))).scalar()
+    sent = session.execute(select(func.count()).select_from(OutboxMessage)
+                           .where(OutboxMessage.sent_at.is_not(None))).scalar()
+    return {"pending": pending, "sent": sent, "failed": failed}
+
+
+def problems(session: Session, limit: int = 100) -> list[OutboxMessage]:
+    """Messages not (yet) delivered: given up first, then those waiting for a retry, newest first."""
+    stmt = (select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+            .order_by(OutboxMessage.failed_at.is_(None), OutboxMessage.id.desc()).limit(limit))
+    return list(session.execute(stmt).scalars())
+
+
+def requeue(session: Session, outbox_id: int, now: datetime, *, actor: str) -> OutboxMessage | None:
+    """Send a given-up (or waiting) message again now, on an administrator's request (recorded in the event
+    log). None when there is no such undelivered message."""
+    row = session.get(OutboxMessage, outbox_id, with_for_update=True)
+    if row is None or row.sent_at is not None:
+        return None
+    row.failed_at = None
+    row.next_attempt_at = now
+    row.attempts = 0
+    eventlog.append(session, type="email_requeued", at=now, actor=actor, instance_id=row.instance_id,
+                    data={"outbox_id": row.id, "to": row.to_addr})
+    return row

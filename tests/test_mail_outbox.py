@@ -1,0 +1,398 @@
+"""E-mail through the transactional outbox, "deadline soon" reminders and the worker cycle.
+
+A real SMTP server (aiosmtpd) runs on 127.0.0.1 in the test process; messages are counted by the outbox id
+they carry."""
+from __future__ import annotations
+
+import email
+import socket
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta
+from email.policy import default as default_policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select, update
+
+from engine.models import EventRow
+from process import outbox
+from process.config import MailSettings, Settings
+from process.deadlines import WIB
+from process.mail import SmtpTransport
+from process.models import DeadlineReminder, Notification, OutboxMessage, User
+from tests.factories import Case, make_users, user
+from webui.wiring import build_system
+from webui.worker import Worker
+
+
+def wib(*args) -> datetime:
+    return datetime(*args, tzinfo=WIB)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """aiosmtpd handler: keeps every accepted message; can refuse recipients or whole messages."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.refuse_rcpt: str | None = None  # e.g. "550 5.1.1 no such user" or "451 4.3.0 try later"
+        self.refuse_data: str | None = None
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_rcpt:
+            return self.refuse_rcpt
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse_data:
+            return self.refuse_data
+        with self.lock:
+            self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))
+        return "250 OK"
+
+    def ids(self) -> list[int]:
+        return [int(m["X-Alur-Outbox-Id"]) for m in self.messages]
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def mail_system(system, smtp, clock):
+    """The system with e-mail on (plain SMTP to the local test server), on the same database and clock."""
+    _inbox, port = smtp
+    settings: Settings = replace(system.settings, mail=MailSettings(host="127.0.0.1", port=port, security="none",
+                                                                    sender="Alur Medsos <alur@kpu-sumbar.go.id>"),
+                                 base_url="https://alur.kpu-sumbar.go.id")
+    mailing = build_system(settings, clock)
+    yield mailing
+    mailing.dispose()
+
+
+def with_addresses(system, tx, *names):
+    with tx() as s:
+        for name in names:
+            user(s, name).email = f"{name}@kpu-sumbar.go.id"
+
+
+def drain(worker: Worker):
+    """Cycles until one sends nothing (each cycle sends for a bounded time only); the summed report."""
+    total = worker.cycle()
+    while True:
+        more = worker.cycle()
+        for key in ("fired", "reminders", "sent", "failed"):
+            setattr(total, key, getattr(total, key) + getattr(more, key))
+        total.errors += more.errors
+        if not more.sent and not more.failed:
+            return total
+
+
+def pending(tx) -> list[OutboxMessage]:
+    with tx() as s:
+        return list(s.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())
+
+
+def test_no_email_is_written_without_an_smtp_server(system, tx):
+    make_users(system, tx)
+    with_addresses(system, tx, "admin")
+    Case.start(system, tx).do("tim", "submit")
+    assert pending(tx) == []
+    with tx() as s:  # the in-app notification is still there
+        assert s.execute(select(func.count()).select_from(Notification)).scalar() > 0
+
+
+def test_an_action_writes_its_emails_in_the_same_transaction(mail_system, tx):
+    make_users(mail_system, tx)
+    with_addresses(mail_system, tx, "admin")  # wapimred etc. have no address: in-app only
+    case = Case.start(mail_system, tx)
+    with pytest.raises(RuntimeError), tx() as s:  # an action that fails later in its transaction ...
+        mail_system.alur.claim(s, user(s, "tim"), case.task_id)
+        from tests.factories import step1_form
+        mail_system.alur.complete(s, user(s, "tim"), case.task_id, step1_form(mail_system, s))
+        assert len(list(s.execute(select(OutboxMessage)).scalars())) == 1
+        raise RuntimeError("request failed after the action")
+    assert pending(tx) == []  # ... leaves no e-mail behind
+    case.do("tim", "submit")
+    (row,) = pending(tx)
+    assert row.to_addr == "admin@kpu-sumbar.go.id" and row.kind == "task_ready" and row.sent_at is None
+    assert row.subject.startswith("[Alur Medsos] Tugas baru: ")
+    assert "Yth. admin," in row.body and "Batas waktu" in row.body
+    assert f"https://alur.kpu-sumbar.go.id/tugas/{case.task_id}" in row.body
+
+
+def test_the_worker_sends_each_email_once(mail_system, tx, smtp):
+    inbox, _port = smtp
+    make_users(mail_system, tx)
+    with_addresses(mail_system, tx, "admin", "tim", "tim2", "wapimred")
+    case = Case.start(mail_system, tx)
+    case.do("tim", "submit")
+    case.do("admin", "admin_kembalikan")  # returned: tim and tim2 get "task ready" and "returned"
+    rows = pending(tx)  # + tim2 told of the new case (tim started it), admin of the submission
+    assert sorted(r.kind for r in rows) == ["returned"] * 2 + ["task_ready"] * 4
+
+    worker = Worker(mail_system)
+    report = drain(worker)
+    assert report.sent == 6 and report.failed == 0
+    assert sorted(inbox.ids()) == [r.id for r in rows]
+    assert all(r.sent_at is not None and r.attempts == 1 for r in pending(tx))
+    assert worker.cycle().sent == 0 and len(inbox.messages) == 6  # nothing twice
+
+    returned = next(m for m in inbox.messages if "Dikembalikan" in m["Subject"])
+    assert returned["Message-ID"] == f"<alur-outbox-{returned['X-Alur-Outbox-Id']}@kpu-sumbar.go.id>"
+    body = returned.get_content()
+    assert "Tanggapan: Foto kurang jelas." in body and "SOP Nomor 21 Tahun 2025" in body
+    assert returned["To"] in {"tim@kpu-sumbar.go.id", "tim2@kpu-sumbar.go.id"}
+    worker.close()
+
+
+def test_a_crash_before_the_commit_sends_nothing_and_the_email_goes_later(mail_system, tx, smtp, monkeypatch):
+    inbox, _port = smtp
+    make_users(mail_system, tx)
+    with_addresses(mail_system, tx, "admin")
+    Case.start(mail_system, tx).do("tim", "submit")
+    worker = Worker(mail_system)
+
+    def commit_fails(row, now):
+        raise OSError("database went away while marking the e-mail sent")
+
+    monkeypatch.setattr(outbox, "mark_sent", commit_fails)
+    with pytest.raises(OSError):
+        worker.cycle()  # the whole message reached the server, but not its end
+    assert inbox.messages == []  # the server dropped the unfinished message
+    (row,) = pending(tx)
+    assert row.sent_at is None and row.attempts == 0
+
+    monkeypatch.undo()
+    assert worker.cycle().sent == 1
+    assert inbox.ids() == [row.id]
+    worker.close()
+
+
+def test_refusals_are_retried_or_given_up(mail_system, tx, smtp, clock):
+    inbox, _port = smtp
+    make_users(mail_system, tx)
+    with_addresses(mail_system, tx, "admin", "wapimred")
+    case = Case.start(mail_system, tx)
+    case.do("tim", "submit")
+    worker = Worker(mail_system)
+
+    inbox.refuse_rcpt = "451 4.3.0 mailbox busy, try later"
+    report = worker.cycle()
+    assert report.sent == 0 and report.failed == 1
+    (row,) = pending(tx)
+    assert row.failed_at is None and row.attempts == 1 and "451" in row.last_error
+    assert row.next_attempt_at == clock.now() + timedelta(minutes=1)
+    assert worker.cycle().failed == 0  # not due again yet
+
+    inbox.refuse_rcpt = None
+    inbox.refuse_data = "554 5.6.0 message refused"
+    clock.advance(minutes=2)
+    assert worker.cycle().failed == 1  # refused after "sent" was committed: taken back, given up (5xx)
+    (row,) = pending(tx)
+    assert row.sent_at is None and row.failed_at is not None and row.attempts == 2 and "554" in row.last_error
+    clock.advance(hours=7)
+    assert worker.cycle().failed == 0 and inbox.messages == []
+
+    inbox.refuse_data = None
+    case.do("admin", "terima")  # the next e-mail is unaffected
+    assert worker.cycle().sent == 1 and len(inbox.messages) == 1
+    with tx() as s:
+        assert outbox.counts(s) == {"pending": 0, "sent": 1, "failed": 1}
+    worker.close()
+
+
+def test_an_unreachable_server_leaves_the_email_pending(mail_system, tx):
+    make_users(mail_system, tx)
+    with_addresses(mail_system, tx, "admin")
+    Case.start(mail_system, tx).do("tim", "submit")
+    gone = MailSettings(host="127.0.0.1", port=free_port(), security="none", timeout=2)
+    report = Worker(mail_system, transport=SmtpTransport(gone)).cycle()
+    assert report.sent == 0 and report.errors and "cannot reach the SMTP server" in report.errors[0]
+    (row,) = pending(tx)
+    assert row.sent_at is None and row.failed_at is None
+
+
+def test_deadline_soon_reminder_to_the_lane_then_to_whoever_claimed(mail_system, tx, clock, smtp):
+    inbox, _port = smtp
+    make_users(mail_system, tx)
+    with_addresses(mail_system, tx, "tim", "tim2")
+    case = Case.start(mail_system, tx)  # Task_Serahkan due 2025-05-07 23:59:59 WIB
+    with tx() as s:
+        (reminder,) = s.execute(select(DeadlineReminder)).scalars()
+        assert reminder.task_id == case.task_id and reminder.remind_at == wib(2025, 5, 7, 17, 59, 59)
+    worker = Worker(mail_system)
+    drain(worker)
+    inbox.messages.clear()
+
+    clock.set(wib(2025, 5, 7, 17, 59, 58))
+    assert worker.cycle().reminders == 0
+    clock.set(wib(2025, 5, 7, 18, 0))
+    report = drain(worker)
+    assert report.reminders == 1 and report.sent == 2  # the team's two members, nobody else
+    assert {m["To"] for m in inbox.messages} == {"tim@kpu-sumbar.go.id", "tim2@kpu-sumbar.go.id"}
+    assert all(m["Subject"].startswith("[Alur Medsos] Pengingat batas waktu: ") for m in inbox.messages)
+    assert "5 jam lagi" in inbox.messages[0].get_content()
+    with tx() as s:
+        assert s.execute(select(func.count()).select_from(DeadlineReminder)).scalar() == 0
+        kinds = s.execute(select(Notification.kind, func.count()).group_by(Notification.kind)).all()
+        assert dict(kinds)["deadline_soon"] == 2
+    assert worker.cycle().reminders == 0  # once
+
+    # The next task: claimed before its reminder, so only the claimer is reminded.
+    clock.set(wib(2025, 5, 7, 19, 0))
+    case.do("tim", "submit")
+    with_addresses(mail_system, tx, "admin")
+    with tx() as s:
+        mail_system.alur.add_user(s, "admin2", "rahasia-admin2", ["admin_medsos"], email="admin2@kpu-sumbar.go.id")
+        mail_system.alur.claim(s, user(s, "admin"), case.task_id)
+        (reminder,) = s.execute(select(DeadlineReminder)).scalars()
+    inbox.messages.clear()
+    clock.set(reminder.remind_at + timedelta(seconds=1))
+    assert drain(worker).reminders == 1
+    assert [m["To"] for m in inbox.messages if "Pengingat" in m["Subject"]] == ["admin@kpu-sumbar.go.id"]
+    worker.close()
+
+
+def test_no_reminder_for_a_task_done_in_time_or_already_late(mail_system, tx, clock):
+    make_users(mail_system, tx)
+    case = Case.start(mail_system, tx)
+    case.do("tim", "submit")  # done before its reminder time; Task_Terima gets its own reminder
+    with tx() as s:
+        assert s.execute(select(func.count()).select_from(DeadlineReminder)).scalar() == 2
+    clock.set(wib(2025, 5, 9, 12, 0))  # past both deadlines: the overdue notice says it, not a reminder
+    worker = Worker(mail_system)
+    report = worker.cycle()
+    worker.close()
+    assert report.fired == 1 and report.reminders == 0
+    with tx() as s:
+        assert s.execute(select(func.count()).select_from(DeadlineReminder)).scalar() == 0
+        assert s.execute(select(func.count()).select_from(Notification)
+                         .where(Notification.kind == "deadline_soon")).scalar() == 0
+
+
+def test_reminder_lead_time_is_configurable_and_near_deadlines_get_none(system, tx, clock):
+    make_users(system, tx)
+    alur = build_system(replace(system.settings, reminder_hours=48), clock)
+    try:
+        with tx() as s:  # due in 40 h: closer than 48 h, the "new task" notice carries the deadline
+            from process.services import CaseInput
+            alur.alur.start_case(s, user(s, "tim"), CaseInput(nama_kegiatan="A", tanggal_kegiatan="2025-05-06",
+                                                                tempat_kegiatan="Padang"))
+            assert s.execute(select(func.count()).select_from(DeadlineReminder)).scalar() == 0
+    finally:
+        alur.dispose()
+    assert Settings.from_env(env={"ALUR_REMINDER_HOURS": "2.5"}).reminder_hours == 2.5
+    with pytest.raises(ValueError, match="ALUR_REMINDER_HOURS"):
+        Settings.from_env(env={"ALUR_REMINDER_HOURS": "enam"})
+
+
+def test_mail_settings_from_the_environment():
+    assert Settings.from_env(env={}).mail is None
+    mail = Settings.from_env(env={"ALUR_SMTP_HOST": "smtp.kpu.go.id", "ALUR_SMTP_SECURITY": "ssl",
+                                  "ALUR_SMTP_USER": "medsos", "ALUR_SMTP_PASSWORD": "x",
+                                  "ALUR_MAIL_FROM": "Medsos <medsos@kpu.go.id>"}).mail
+    assert (mail.host, mail.port, mail.security, mail.username, mail.sender) == \
+        ("smtp.kpu.go.id", 465, "ssl", "medsos", "Medsos <medsos@kpu.go.id>")
+    assert Settings.from_env(env={"ALUR_SMTP_HOST": "h"}).mail.port == 587
+    with pytest.raises(ValueError, match="ALUR_SMTP_SECURITY"):
+        Settings.from_env(env={"ALUR_SMTP_HOST": "h", "ALUR_SMTP_SECURITY": "tls13"})
+    with pytest.raises(ValueError, match="ALUR_SMTP_PORT"):
+        Settings.from_env(env={"ALUR_SMTP_HOST": "h", "ALUR_SMTP_PORT": "dua lima"})
+
+
+def test_a_bad_address_is_refused_when_the_user_is_saved(system, tx):
+    from process.errors import BadRequest
+
+    make_users(system, tx)
+    with pytest.raises(BadRequest, match="tidak sah"), tx() as s:
+        system.alur.add_user(s, "baru", "rahasia-baru", ["auditor"], email="bukan alamat")
+    with pytest.raises(BadRequest, match="tidak sah"), tx() as s:
+        system.alur.set_profile(s, user(s, "tim"), full_name="Tim", email="tim@")
+    with tx() as s:
+        assert s.execute(select(User).where(User.username == "baru")).scalar_one_or_none() is None
+
+
+def test_the_worker_sleeps_until_the_next_due_time_but_never_longer_than_its_interval(system, tx, clock):
+    make_users(system, tx)
+    worker = Worker(system, interval=0.5)
+    assert worker.seconds_to_next() == 0.5  # nothing waits
+    Case.start(system, tx)
+    assert worker.seconds_to_next() == 0.5  # the deadline is days away
+    with tx() as s:
+        s.execute(update(DeadlineReminder).values(remind_at=clock.now() + timedelta(seconds=0.2)))
+    assert worker.seconds_to_next() == pytest.approx(0.2)
+    clock.advance(seconds=1)
+    assert worker.seconds_to_next() == 0  # overdue work: no sleep
+
+
+def test_worker_cli_once_reports_what_it_did(system, tx, clock, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from webui.cli import main
+
+    make_users(system, tx)
+    Case.start(system, tx)
+    clock.set(wib(2025, 5, 8, 0, 0, 1))
+    with tx() as s:  # the CLI runs on the system clock: make the deadline already past for it
+        from engine.models import Instance, TaskRow
+        s.execute(update(Instance).values(next_timer_at=datetime(2000, 1, 1, tzinfo=WIB)))
+        s.execute(update(TaskRow).values(due_at=datetime(2000, 1, 1, tzinfo=WIB)))
+    env = {"ALUR_DATABASE_URL": system.settings.database_url, "ALUR_FILES_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, ["worker", "--once"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "1 case(s) with fired timers" in result.output
+    with tx() as s:
+        assert s.execute(select(func.count()).select_from(EventRow).where(EventRow.type == "overdue")).scalar() == 1
+    result = CliRunner().invoke(main, ["worker", "--once"], env={**env, "ALUR_SMTP_HOST": "h",
+                                                                  "ALUR_SMTP_SECURITY": "bogus"})
+    assert result.exit_code != 0 and "ALUR_SMTP_SECURITY" in result.output
+
+
+def test_the_administrator_sees_undelivered_mail_and_can_send_it_again(mail_system, tx, smtp, clock):
+    from webui import create_app
+
+    inbox, _port = smtp
+    make_users(mail_system, tx)
+    with_addresses(mail_system, tx, "admin")
+    with tx() as s:
+        mail_system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+    Case.start(mail_system, tx).do("tim", "submit")
+    inbox.refuse_rcpt = "550 5.1.1 mailbox unknown"
+    worker = Worker(mail_system)
+    assert drain(worker).failed == 1
+    (row,) = pending(tx)
+
+    app = create_app(system=mail_system, config={"SECRET_KEY": "t", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                                                 "RATELIMIT_ENABLED": False})
+    c = app.test_client()
+    assert c.post("/masuk", data={"username": "root", "password": "rahasia-root"}).status_code == 302
+    page = c.get("/admin/surel").get_data(as_text=True)
+    assert "admin@kpu-sumbar.go.id" in page and "550 5.1.1 mailbox unknown" in page and "Gagal" in page
+
+    inbox.refuse_rcpt = None
+    assert c.post(f"/admin/surel/{row.id}/ulang").status_code == 302
+    assert drain(worker).sent == 1 and inbox.ids() == [row.id]
+    assert "Semua surel sudah terkirim." in c.get("/admin/surel").get_data(as_text=True)
+    assert c.post(f"/admin/surel/{row.id}/ulang").status_code == 302  # already sent: refused, nothing sent
+    assert drain(worker).sent == 0
+    with tx() as s:
+        assert s.execute(select(func.count()).select_from(EventRow)
+                         .where(EventRow.type == "email_requeued")).scalar() == 1
+    staff = app.test_client()
+    staff.post("/masuk", data={"username": "tim", "password": "rahasia-tim"})
+    assert staff.get("/admin/surel").status_code == 403
+    worker.close()
