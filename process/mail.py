@@ -1,11 +1,21 @@
 """E-mail notifications: Indonesian messages and an SMTP transport that delivers each outbox row once.
 
-Exactly-once needs the outbox row and the SMTP server to agree. The transport streams a whole message to the
-server but holds back the end-of-data mark (:meth:`SmtpTransport.begin`); the caller commits "sent" in that
-gap, and only then is the mark sent (:meth:`SmtpTransport.end`). A crash before the commit drops the
-connection, and an SMTP server discards a message whose data never ended (RFC 5321 §4.1.1.4), so the row,
-still pending, is sent again later. A crash after the commit comes after the whole message is in the socket:
-delivered once. The window left is the few microseconds between the commit returning and one ``send`` call.
+Exactly-once needs the outbox row and the SMTP server to agree, and neither side can commit for the other.
+The worker locks the row and, inside that transaction: sends the envelope and the whole message except its
+end-of-data mark (:meth:`SmtpTransport.begin`), writes "sent" to the database (flushed, not committed), writes
+the end-of-data mark (:meth:`SmtpTransport.end_data`), and commits at once; only then does it read the
+server's verdict (:meth:`SmtpTransport.verdict`) and, on a refusal, mark the row pending or failed again.
+
+- Death before the end-of-data mark: the server drops the unfinished message (RFC 5321 §4.1.1.4 — a message
+  counts only once its data has ended) and the transaction rolls back, so the row is sent again: nothing lost.
+- Death after COMMIT was sent: PostgreSQL finishes a commit it has received even if the client is gone
+  (SQLite's commit is a local write that either happened or not), and the message is complete at the server.
+- Left: death in the few microseconds between writing the end-of-data mark and writing COMMIT, or a failing
+  COMMIT, which makes the message go again (a duplicate, never a loss; its Message-ID is the same).
+
+Committing before the end-of-data mark would be the other choice, but a client killed after sending COMMIT
+does not stop that commit: the window would then span the COMMIT round trip and the WAL flush, milliseconds,
+and what it loses is a message.
 """
 from __future__ import annotations
 
@@ -162,13 +172,23 @@ class SmtpTransport:
             self.abort()
             raise MailError(f"SMTP connection lost: {exc}") from exc
 
-    def end(self) -> None:
-        """Send the end-of-data mark and read the server's verdict on the message."""
+    def end_data(self) -> None:
+        """Write the end-of-data mark, without waiting for the verdict (:meth:`verdict`)."""
         smtp = self._smtp
         if smtp is None:
             raise MailError("no message in progress")
         try:
             smtp.send(b".\r\n")
+        except (smtplib.SMTPException, OSError) as exc:
+            self.abort()
+            raise MailError(f"SMTP connection lost before the end of the message: {exc}") from exc
+
+    def verdict(self) -> None:
+        """Read the server's answer to the message just ended; :class:`MailError` if it refused it."""
+        smtp = self._smtp
+        if smtp is None:
+            raise MailError("no message in progress")
+        try:
             self._expect(smtp.getreply(), (250,), "the message")
             self._last_used = time.monotonic()
         except MailError:

@@ -54,6 +54,8 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
         BABEL_DEFAULT_TIMEZONE="Asia/Jakarta",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).with_name("translations")),
         RATELIMIT_STORAGE_URI=os.environ.get("ALUR_RATELIMIT_STORAGE", "memory://"),
+        # Off only for load tests on loopback (webui/livestack.py): many logins from one address.
+        RATELIMIT_ENABLED=os.environ.get("ALUR_RATELIMIT_ENABLED", "1") != "0",
         RATELIMIT_HEADERS_ENABLED=True,
     )
     if config:

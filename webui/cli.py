@@ -23,12 +23,17 @@ from process.forms import FormInvalid
 from process.models import User
 from process.roles import ALL_ROLES, ROLE_LABELS
 
+from .backup import backup, restore
 from .bench import bench
 from .wiring import System, build_system, init_database
 
 
 def _system(clock=None) -> System:
-    return build_system(Settings.from_env(), clock)
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        _fail(f"configuration: {exc}")
+    return build_system(settings, clock)
 
 
 def _fail(message: str) -> None:
@@ -121,7 +126,9 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--team", default=None, help="Team code (created if new) for Tim Pelaksana members.")
 @click.option("--full-name", default="", help="Full name shown in the app.")
-def user_add(name: str, roles: tuple[str, ...], password_stdin: bool, team: str | None, full_name: str) -> None:
+@click.option("--email", default=None, help="E-mail address for notifications.")
+def user_add(name: str, roles: tuple[str, ...], password_stdin: bool, team: str | None, full_name: str,
+             email: str | None) -> None:
     """Add an account NAME with one or more roles."""
     if not password_stdin:
         _fail("give the password on standard input with --password-stdin")
@@ -131,7 +138,7 @@ def user_add(name: str, roles: tuple[str, ...], password_stdin: bool, team: str 
             if team:
                 system.alur.team(session, team, create=True)
             system.alur.add_user(session, name, password, roles, full_name=full_name, team_code=team,
-                                 actor="cli")
+                                 email=email, actor="cli")
     except EngineError as exc:
         _fail(exc.message)
     click.echo(f"user {name} added with roles {', '.join(sorted(set(roles)))}")
@@ -186,22 +193,37 @@ def user_list() -> None:
 
 
 @main.command()
-@click.option("--once", "mode", flag_value="once", help="Fire what is due now, then exit.")
-@click.option("--loop", "mode", flag_value="loop", help="Keep firing due timers.")
-@click.option("--interval", default=1.0, show_default=True, help="Seconds between sweeps with --loop.")
+@click.option("--once", "mode", flag_value="once", help="Do what is due now (timers, reminders, e-mail), then exit.")
+@click.option("--loop", "mode", flag_value="loop", help="Keep going until stopped (SIGTERM or Ctrl-C).")
+@click.option("--interval", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
+              help="Longest sleep between cycles with --loop, in seconds.")
 def worker(mode: str | None, interval: float) -> None:
-    """Fire due deadline timers."""
+    """Fire due deadline timers, send "deadline soon" reminders and the queued e-mails."""
+    from .worker import Worker
+
     if mode is None:
         _fail("choose --once or --loop")
     with _system() as system:
-        while True:
-            with transaction(system.sessions) as session:
-                fired = system.alur.fire_due_timers(session)
-            if fired:
-                click.echo(f"fired timers of {len(fired)} case(s)")
-            if mode == "once":
-                return
-            time.sleep(interval)
+        w = Worker(system, interval=interval)
+
+        def show(report) -> None:
+            parts = [f"{report.fired} case(s) with fired timers", f"{report.reminders} reminder(s)"]
+            if w.transport is not None:
+                parts.append(f"{report.sent} e-mail(s) sent, {report.failed} failed")
+            click.echo("; ".join(parts))
+
+        if mode == "once":
+            try:
+                show(w.cycle())
+            finally:
+                w.close()
+            return
+        mail = system.settings.mail
+        click.echo(f"worker running (every {interval:g} s at most; e-mail "
+                   + (f"via {mail.host}:{mail.port} ({mail.security})" if mail else "off: ALUR_SMTP_HOST unset")
+                   + ")", err=True)
+        w.stop_on_signals()
+        w.run(on_report=show)
 
 
 @main.command()
@@ -349,6 +371,8 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
 
 
 main.add_command(bench)
+main.add_command(backup)  # alur backup PATH   (webui/backup.py)
+main.add_command(restore)  # alur restore PATH [--force]
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -92,7 +92,9 @@ class Worker:
                 report.failed += 1
 
     def _send_one(self) -> bool | None:
-        """Send the next due e-mail. None: nothing due; True: sent; False: failed (noted on the row)."""
+        """Send the next due e-mail. None: nothing due; True: sent; False: failed (noted on the row).
+
+        The order of the steps is what makes each e-mail go once: see :mod:`process.mail`."""
         now = self.system.alur.clock.now()
         mail = self.system.settings.mail
         try:
@@ -108,12 +110,14 @@ class Worker:
                     log.warning("e-mail %s to %s not sent: %s", outbox_id, row.to_addr, exc)
                     return False
                 outbox.mark_sent(row, now)
-            # "sent" is committed: now end the message (a crash before this line made the server drop it).
+                session.flush()  # the UPDATE is at the database; only COMMIT remains
+                self.transport.end_data()
+                # Leaving the block commits: the very next thing written after the end-of-data mark.
         except BaseException:
             self.transport.abort()
             raise
         try:
-            self.transport.end()
+            self.transport.verdict()
         except MailError as exc:
             with transaction(self.system.sessions) as session:
                 outbox.record_failure(session, outbox_id, now, exc, counted=True)
