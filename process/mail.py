@@ -118,6 +118,7 @@ class SmtpTransport:
                 pass
             self.close()
         s = self.settings
+        smtp = None
         try:
             if s.security == "ssl":
                 smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
@@ -130,8 +131,11 @@ class SmtpTransport:
             if s.username:
                 smtp.login(s.username, s.password or "")
         except smtplib.SMTPAuthenticationError as exc:
+            smtp.close()
             raise MailError(f"SMTP login refused for {s.username}: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
         except (smtplib.SMTPException, OSError) as exc:
+            if smtp is not None:
+                smtp.close()
             raise MailError(f"cannot reach the SMTP server {s.host}:{s.port}: {exc}") from exc
         self._smtp = smtp
         self._last_used = time.monotonic()

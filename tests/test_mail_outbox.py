@@ -396,3 +396,72 @@ def test_the_administrator_sees_undelivered_mail_and_can_send_it_again(mail_syst
     staff.post("/masuk", data={"username": "tim", "password": "rahasia-tim"})
     assert staff.get("/admin/surel").status_code == 403
     worker.close()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_tls_and_login_against_a_server_with_a_verified_certificate(security, monkeypatch, tmp_path):
+    """STARTTLS and implicit TLS, certificate checked against a CA (made by trustme), then AUTH LOGIN."""
+    import ssl
+
+    import trustme
+    from aiosmtpd.smtp import AuthResult
+
+    from process.mail import MailError, build_message
+
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("127.0.0.1", "localhost")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_cert.configure_cert(server_ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # ssl.create_default_context() trusts this CA
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"medsos" and auth_data.password == b"sandi-smtp"
+        return AuthResult(success=ok)
+
+    inbox = Inbox()
+    port = free_port()
+    options = {"authenticator": authenticator, "auth_required": True}
+    if security == "starttls":
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=server_ctx,
+                                require_starttls=True, server_hostname="localhost", **options)
+    else:
+        # aiosmtpd does not count implicit TLS as TLS for AUTH: allow it explicitly (the socket is TLS).
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=server_ctx,
+                                server_hostname="localhost", auth_require_tls=False, **options)
+    controller.start()
+    try:
+        def send(password: str) -> None:
+            transport = SmtpTransport(MailSettings(host="127.0.0.1", port=port, security=security,
+                                                   username="medsos", password=password, timeout=2))
+            try:
+                transport.begin(build_message(outbox_id=7, sender="alur@kpu-sumbar.go.id", to="tim@kpu-sumbar.go.id",
+                                              subject="Uji", body="Isi pesan.\n.titik di awal baris\n",
+                                              created_at=datetime(2025, 5, 6, tzinfo=WIB)))
+                transport.end_data()
+                transport.verdict()
+            finally:
+                transport.close()
+
+        with pytest.raises(MailError):  # refused (aiosmtpd then lets smtplib's next mechanism time out)
+            send("salah")
+        assert inbox.messages == []
+        send("sandi-smtp")
+        (msg,) = inbox.messages
+        assert msg["X-Alur-Outbox-Id"] == "7" and ".titik di awal baris" in msg.get_content()
+    finally:
+        controller.stop()
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "nothing.pem"))  # an untrusted certificate is refused
+    other = Controller(Inbox(), hostname="127.0.0.1", port=free_port(), tls_context=server_ctx,
+                       server_hostname="localhost") if security == "starttls" else \
+        Controller(Inbox(), hostname="127.0.0.1", port=free_port(), ssl_context=server_ctx, server_hostname="localhost")
+    other.start()
+    try:
+        transport = SmtpTransport(MailSettings(host="127.0.0.1", port=other.port, security=security, timeout=5))
+        with pytest.raises(MailError, match="cannot reach|CERTIFICATE_VERIFY_FAILED|certificate"):
+            transport.connect()
+    finally:
+        other.stop()
