@@ -57,6 +57,8 @@ class Settings:
     max_image_bytes: int = 25 * 1024 * 1024
     max_other_bytes: int = 200 * 1024 * 1024
     mail: MailSettings | None = None
+    #: Uploads never attached to a case (a form that was never sent) are removed after this many days.
+    upload_retention_days: float = 7.0
     #: PostgreSQL connections per process (SQLAlchemy pool): ``pool_size`` kept open, up to ``max_overflow``
     #: more under load, waiting at most ``pool_timeout`` seconds for one (then 503). A gunicorn worker runs one
     #: request at a time, so its pool rarely uses more than one; size PostgreSQL's max_connections for
@@ -84,6 +86,12 @@ class Settings:
             kwargs["max_image_bytes"] = int(float(env["ALUR_MAX_IMAGE_MB"]) * 1024 * 1024)
         if env.get("ALUR_MAX_FILE_MB"):
             kwargs["max_other_bytes"] = int(float(env["ALUR_MAX_FILE_MB"]) * 1024 * 1024)
+        if env.get("ALUR_UPLOAD_RETENTION_DAYS"):
+            try:
+                kwargs["upload_retention_days"] = float(env["ALUR_UPLOAD_RETENTION_DAYS"])
+            except ValueError:
+                raise ValueError("ALUR_UPLOAD_RETENTION_DAYS must be a number of days, "
+                                 f"not {env['ALUR_UPLOAD_RETENTION_DAYS']!r}") from None
         if env.get("ALUR_REMINDER_HOURS"):
             try:
                 kwargs["reminder_hours"] = float(env["ALUR_REMINDER_HOURS"])

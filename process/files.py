@@ -12,7 +12,10 @@ from pathlib import Path
 
 import filetype
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from engine import eventlog
 
 from .errors import BadRequest
 from .forms import FileRef
@@ -95,6 +98,47 @@ def store_file(session: Session, files_dir: Path, data: bytes, filename: str, *,
 
 def file_path(files_dir: Path, record: FileRecord) -> Path:
     return files_dir / record.stored_name
+
+
+def purge_unattached(session: Session, now: datetime, older_than, limit: int = 500) -> list[str]:
+    """Delete the records of uploads that never became part of a case (the form was never sent) and are older
+    than ``older_than``; the event log keeps what was removed. Returns the stored names: remove those files
+    after the commit (:func:`remove_stored`), so a rollback never leaves a record without its file."""
+    cutoff = now - older_than
+    rows = list(session.execute(
+        select(FileRecord).where(FileRecord.instance_id.is_(None), FileRecord.uploaded_at < cutoff)
+        .order_by(FileRecord.uploaded_at).limit(limit).with_for_update(skip_locked=True)).scalars())
+    if not rows:
+        return []
+    eventlog.append(session, type="uploads_purged", at=now, actor=None, data={
+        "reason": "not attached to any case", "files": [
+            {"id": r.id, "sha256": r.sha256, "name": r.original_name, "size": r.size, "uploaded_by": r.uploaded_by,
+             "uploaded_at": r.uploaded_at} for r in rows]})
+    for row in rows:
+        session.delete(row)
+    return [r.stored_name for r in rows]
+
+
+def stray_files(session: Session, files_dir: Path, now: datetime, older_than) -> list[str]:
+    """Files in ``files_dir`` older than ``older_than`` with no record (an upload whose request failed after the
+    file was written, a restore's leftovers)."""
+    if not files_dir.is_dir():
+        return []
+    cutoff = (now - older_than).timestamp()
+    old = [e.name for e in os.scandir(files_dir) if e.is_file(follow_symlinks=False) and e.stat().st_mtime < cutoff]
+    known: set[str] = set()
+    for start in range(0, len(old), 500):
+        chunk = old[start:start + 500]
+        known |= set(session.execute(select(FileRecord.stored_name).where(FileRecord.stored_name.in_(chunk)))
+                     .scalars())
+    return [n for n in old if n not in known]
+
+
+def remove_stored(files_dir: Path, names: list[str]) -> None:
+    for name in names:
+        if os.sep in name or name.startswith("."):
+            continue
+        (files_dir / name).unlink(missing_ok=True)
 
 
 def resolver(session: Session, instance_id: int | None = None):

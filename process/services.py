@@ -25,7 +25,7 @@ from engine.forms import FormField
 from engine.models import Definition, Instance, TaskRow
 from engine.runtime import ActionResult, WorkflowEngine
 
-from . import notify, outbox
+from . import files, notify, outbox
 from .config import Settings
 from .deadlines import WIB, timer_functions
 from .errors import BadRequest, NotClaimed, NotPermitted, SelfApproval
@@ -442,6 +442,16 @@ class Alur:
     def send_due_reminders(self, session: Session, now: datetime | None = None, limit: int = 200) -> int:
         """Send the "deadline in N hours" reminders that are due; how many went out."""
         return notify.send_due_reminders(session, self, now or self.clock.now(), limit)
+
+    def purge_unattached_uploads(self, session: Session, limit: int = 500) -> list[str]:
+        """Forget uploads that no case uses after the retention period; the stored names to remove after the
+        commit (see :func:`process.files.purge_unattached`)."""
+        return files.purge_unattached(session, self.clock.now(),
+                                      timedelta(days=self.settings.upload_retention_days), limit)
+
+    def stray_files(self, session: Session) -> list[str]:
+        return files.stray_files(session, self.settings.files_dir, self.clock.now(),
+                                 timedelta(days=self.settings.upload_retention_days))
 
     def next_wakeup(self, session: Session) -> datetime | None:
         """When the worker next has something to do: the earliest timer, reminder or e-mail (retry)."""

@@ -208,6 +208,8 @@ def worker(mode: str | None, interval: float) -> None:
 
         def show(report) -> None:
             parts = [f"{report.fired} case(s) with fired timers", f"{report.reminders} reminder(s)"]
+            if report.purged:
+                parts.append(f"{report.purged} unused upload(s) removed")
             if w.transport is not None:
                 parts.append(f"{report.sent} e-mail(s) sent, {report.failed} failed")
             click.echo("; ".join(parts))

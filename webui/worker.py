@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from engine.db import transaction
 from process import outbox
+from process.files import remove_stored
 from process.mail import MailError, SmtpTransport
 
 from .wiring import System
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 TIMER_BATCH = 200
 #: Seconds of e-mail sending per cycle before timers get their turn again.
 MAIL_BUDGET = 0.5
+#: Seconds between clean-ups of uploads no case uses (also done when the worker starts).
+HOUSEKEEPING_EVERY = 3600.0
 
 
 @dataclass
@@ -36,10 +39,11 @@ class CycleReport:
     reminders: int = 0
     sent: int = 0
     failed: int = 0
+    purged: int = 0
     errors: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.fired or self.reminders or self.sent or self.failed)
+        return bool(self.fired or self.reminders or self.sent or self.failed or self.purged)
 
 
 class Worker:
@@ -49,6 +53,7 @@ class Worker:
         mail = system.settings.mail
         self.transport = transport or (SmtpTransport(mail) if mail is not None else None)
         self.stopping = threading.Event()
+        self._housekeeping_at = 0.0
 
     # ------------------------------------------------------------------ one cycle
     def cycle(self) -> CycleReport:
@@ -68,7 +73,27 @@ class Worker:
                 break
         if self.transport is not None and self._mail_due():
             self._send_mail(report, time.monotonic() + MAIL_BUDGET)
+        if time.monotonic() >= self._housekeeping_at:
+            report.purged = self.housekeeping()
+            self._housekeeping_at = time.monotonic() + HOUSEKEEPING_EVERY
         return report
+
+    def housekeeping(self) -> int:
+        """Remove uploads no case uses after the retention period, and files without a record; how many."""
+        files_dir = self.system.settings.files_dir
+        alur = self.system.alur
+        removed = 0
+        while not self.stopping.is_set():
+            with transaction(self.system.sessions) as session:
+                names = alur.purge_unattached_uploads(session)
+            remove_stored(files_dir, names)  # after the commit: a rollback never loses a file still recorded
+            removed += len(names)
+            if not names:
+                break
+        with self.system.sessions() as session:
+            stray = alur.stray_files(session)
+        remove_stored(files_dir, stray)
+        return removed + len(stray)
 
     def _mail_due(self) -> bool:
         with self.system.sessions() as session:
