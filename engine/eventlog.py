@@ -2,8 +2,9 @@
 
 Each row's hash covers its position, type, instance, task, actor, time, payload and the previous
 row's hash; the single ``event_chain_head`` row holds the last position and hash, so a deleted tail
-is caught too. Appends lock the head row, which orders writers on PostgreSQL (SQLite already
-serialises writers).
+is caught too. The first append of a transaction locks the head row, which orders writers on PostgreSQL
+(SQLite already serialises writers); the transaction then carries the head in memory and writes it once,
+just before it commits (a savepoint rolled back takes the head back with it).
 """
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from .models import ChainHead, EventRow
 
@@ -50,7 +51,7 @@ def append(session: Session, *, type: str, at: datetime, actor: str | None = Non
            instance_id: int | None = None, task_id: str | None = None,
            data: dict | None = None) -> EventRow:
     """Append one event at the end of the chain (inside the caller's transaction)."""
-    head = _locked_head(session)
+    head = _head(session)
     payload = canonical_json(data or {})
     at = at.astimezone(UTC)
     seq = head.seq + 1
@@ -58,24 +59,81 @@ def append(session: Session, *, type: str, at: datetime, actor: str | None = Non
     row = EventRow(seq=seq, instance_id=instance_id, task_id=task_id, type=type, actor=actor, at=at,
                    payload=payload, prev_hash=head.hash, hash=digest)
     session.add(row)
-    head.seq = seq
-    head.hash = digest
+    head.seq, head.hash, head.dirty = seq, digest, True
     return row
 
 
-def _locked_head(session: Session) -> ChainHead:
-    """The head row, locked once per transaction (later appends in it reuse the lock)."""
-    transaction = session.get_transaction()
-    cached = session.info.get("alur_chain_head")
-    if cached is not None and cached[0] is transaction:
-        return cached[1]
-    head = session.execute(
-        select(ChainHead).where(ChainHead.id == 1).with_for_update()
-    ).scalar_one_or_none()
-    if head is None:
+_KEY = "alur_chain_head"
+
+
+@dataclass
+class _Head:
+    """The chain head as this transaction sees it: locked in the database, written back before commit."""
+
+    transaction: SessionTransaction
+    seq: int
+    hash: str
+    dirty: bool = False
+    #: (seq, hash) at the start of each open savepoint, to go back to if it is rolled back.
+    saved: dict = None
+
+
+def _head(session: Session) -> _Head:
+    """The head row, locked once per transaction (later appends in it use the copy in memory)."""
+    if session.get_transaction() is None:
+        session.connection()  # begin the transaction now: the head belongs to it
+    root = session.get_transaction()
+    head = session.info.get(_KEY)
+    if head is not None and head.transaction is root:
+        return head
+    row = session.execute(
+        select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == 1).with_for_update()
+    ).one_or_none()
+    if row is None:
         raise RuntimeError("event chain head missing: run `alur init-db` first")
-    session.info["alur_chain_head"] = (transaction, head)
+    head = _Head(root, row.seq, row.hash, saved={})
+    session.info[_KEY] = head
     return head
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _savepoint_started(session: Session, transaction: SessionTransaction) -> None:
+    head = session.info.get(_KEY)
+    if transaction.nested and head is not None:
+        head.saved[transaction] = (head.seq, head.hash, head.dirty)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, previous: SessionTransaction) -> None:
+    head = session.info.get(_KEY)
+    if head is None:
+        return
+    if previous.nested and previous in head.saved:
+        head.seq, head.hash, head.dirty = head.saved.pop(previous)
+    elif not previous.nested:
+        session.info.pop(_KEY, None)
+    else:  # a savepoint opened before this transaction's first append: nothing of ours survives it
+        session.info.pop(_KEY, None)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_head(session: Session) -> None:
+    head = session.info.get(_KEY)
+    if head is None or not head.dirty:
+        return
+    if session.get_transaction() is head.transaction:  # the outermost commit, not a savepoint's
+        session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=head.seq, hash=head.hash))
+        head.dirty = False
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    head = session.info.get(_KEY)
+    if head is None:
+        return
+    if transaction is head.transaction:
+        session.info.pop(_KEY, None)
+    # A savepoint's entry stays in ``saved``: SQLAlchemy ends a savepoint before it reports its rollback.
 
 
 @dataclass(frozen=True)

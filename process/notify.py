@@ -35,61 +35,89 @@ class Recipient(NamedTuple):
     name: str
 
 
-def _notify(session: Session, alur: Alur, recipients: list[Recipient], kind: str, message: str,
-            row: TaskRow | None, now: datetime, exclude: User | None = None, title: str = "") -> None:
-    """One notification per recipient, inserted in bulk, each recorded as an event; plus one outbox e-mail per
-    recipient with an address when e-mail is configured."""
-    seen: set[int] = set()
-    rows, mails = [], []
-    instance_id, task_id = (row.instance_id, row.id) if row else (None, None)
-    mail_on = alur.settings.mail is not None
-    for r in recipients:
-        if r.id in seen or (exclude is not None and r.id == exclude.id):
-            continue
-        seen.add(r.id)
-        rows.append({"user_id": r.id, "kind": kind, "message": message, "instance_id": instance_id,
-                     "task_id": task_id, "created_at": now})
-        if mail_on and r.email:
-            mails.append({"user_id": r.id, "to_addr": r.email, "name": r.name, "kind": kind, "message": message,
-                          "task": row.name if row else None, "title": title, "task_id": task_id,
-                          "instance_id": instance_id, "created_at": now, "base_url": alur.settings.base_url})
-        # The history of record says who was told what (the message text stays in the notification).
-        eventlog.append(session, type="notification_sent", at=now, actor=SYSTEM_ACTOR,
-                        instance_id=instance_id, task_id=task_id,
-                        data={"kind": kind, "recipient": r.username, "bpmn_id": row.bpmn_id if row else None})
-    if rows:
-        session.execute(insert(Notification), rows)
-    outbox.enqueue(session, mails)
+class _Batch:
+    """The notifications and e-mails of one action, written with one INSERT each; recipients looked up once per
+    lane and team."""
+
+    def __init__(self, session: Session, alur: Alur, now: datetime):
+        self.session, self.alur, self.now = session, alur, now
+        self.rows: list[dict] = []
+        self.mails: list[dict] = []
+        self._lanes: dict[tuple[str, str | None], list[Recipient]] = {}
+
+    def lane(self, lane: str, group: str | None = None) -> list[Recipient]:
+        key = (lane, group)
+        if key not in self._lanes:
+            self._lanes[key] = self.alur.recipients(self.session, lane, group)
+        return self._lanes[key]
+
+    def notify(self, recipients: list[Recipient], kind: str, message: str, row: TaskRow | None,
+               exclude: User | None = None, title: str = "") -> None:
+        """One notification per recipient and one event naming them all; plus an e-mail per recipient with an
+        address when e-mail is configured."""
+        seen: set[int] = set()
+        told = []
+        instance_id, task_id = (row.instance_id, row.id) if row else (None, None)
+        settings = self.alur.settings
+        for r in recipients:
+            if r.id in seen or (exclude is not None and r.id == exclude.id):
+                continue
+            seen.add(r.id)
+            self.rows.append({"user_id": r.id, "kind": kind, "message": message, "instance_id": instance_id,
+                              "task_id": task_id, "created_at": self.now})
+            if settings.mail is not None and r.email:
+                self.mails.append({
+                    "user_id": r.id, "to_addr": r.email, "name": r.name, "kind": kind, "message": message,
+                    "task": row.name if row else None, "title": title, "task_id": task_id,
+                    "instance_id": instance_id, "created_at": self.now, "base_url": settings.base_url})
+            told.append(r.username)
+        if told:
+            # The history of record says who was told what (the message text stays in the notification).
+            eventlog.append(self.session, type="notification_sent", at=self.now, actor=SYSTEM_ACTOR,
+                            instance_id=instance_id, task_id=task_id,
+                            data={"kind": kind, "recipients": told, "bpmn_id": row.bpmn_id if row else None})
+
+    def write(self) -> None:
+        if self.rows:
+            self.session.execute(insert(Notification), self.rows)
+        outbox.enqueue(self.session, self.mails)
+        self.rows, self.mails = [], []
 
 
 def after_action(session: Session, alur: Alur, result: ActionResult, *, actor: User | None,
                  submitted: dict | None = None, task: TaskRow | None = None) -> None:
+    """The notifications an action causes. Nothing here needs the action's pending rows in the database, so
+    they are flushed once, with these, at commit."""
     now = alur.clock.now()
     title = result.instance.title
-    for row in result.ready:
-        due = f" Batas waktu: {format_wib(row.due_at)}." if row.due_at else ""
-        _notify(session, alur, alur.recipients(session, row.lane, row.group), "task_ready",
-                f"Tugas baru: {row.name} — {title}.{due}", row, now, exclude=actor, title=title)
-    schedule_reminders(session, alur, result.ready, now)
-    for row in result.overdue:
-        message = f"Terlambat: {row.name} — {title} melewati batas waktu {format_wib(row.due_at)}." \
-            if row.due_at else f"Terlambat: {row.name} — {title}."
-        users = alur.recipients(session, row.lane, row.group) + alur.recipients(session, ESCALATION_LANE)
-        _notify(session, alur, users, "overdue", message, row, now, title=title)
-    if task is not None and submitted is not None and task.bpmn_id in RETURNS:
-        field, value, response, who = RETURNS[task.bpmn_id]
-        if submitted.get(field) == value:
-            back = [r for r in result.ready]
-            for row in back:
-                _notify(session, alur, alur.recipients(session, row.lane, row.group), "returned",
-                        f"Dikembalikan oleh {who}: {title}. Tanggapan: {submitted.get(response, '')}", row, now,
-                        title=title)
+    with session.no_autoflush:
+        batch = _Batch(session, alur, now)
+        for row in result.ready:
+            due = f" Batas waktu: {format_wib(row.due_at)}." if row.due_at else ""
+            batch.notify(batch.lane(row.lane, row.group), "task_ready", f"Tugas baru: {row.name} — {title}.{due}",
+                         row, exclude=actor, title=title)
+        for row in result.overdue:
+            message = f"Terlambat: {row.name} — {title} melewati batas waktu {format_wib(row.due_at)}." \
+                if row.due_at else f"Terlambat: {row.name} — {title}."
+            batch.notify(batch.lane(row.lane, row.group) + batch.lane(ESCALATION_LANE), "overdue", message, row,
+                         title=title)
+        if task is not None and submitted is not None and task.bpmn_id in RETURNS:
+            field, value, response, who = RETURNS[task.bpmn_id]
+            if submitted.get(field) == value:
+                for row in result.ready:
+                    batch.notify(batch.lane(row.lane, row.group), "returned",
+                                 f"Dikembalikan oleh {who}: {title}. Tanggapan: {submitted.get(response, '')}",
+                                 row, title=title)
+        batch.write()
+        schedule_reminders(session, alur, result.ready, now)
 
 
 def delegated(session: Session, alur: Alur, row: TaskRow, target: User, *, by: User) -> None:
-    _notify(session, alur, [Recipient(target.id, target.username, target.email, target.display_name)], "delegated",
-            f"{by.display_name} mendelegasikan tugas kepada Anda: {row.name} — {row.case_title}.", row,
-            alur.clock.now(), title=row.case_title)
+    batch = _Batch(session, alur, alur.clock.now())
+    batch.notify([Recipient(target.id, target.username, target.email, target.display_name)], "delegated",
+                 f"{by.display_name} mendelegasikan tugas kepada Anda: {row.name} — {row.case_title}.", row,
+                 title=row.case_title)
+    batch.write()
 
 
 def schedule_reminders(session: Session, alur: Alur, ready: list[TaskRow], now: datetime) -> None:
@@ -109,6 +137,7 @@ def send_due_reminders(session: Session, alur: Alur, now: datetime, limit: int =
             .where(DeadlineReminder.remind_at <= now).order_by(DeadlineReminder.remind_at).limit(limit)
             .with_for_update(skip_locked=True, of=DeadlineReminder))
     sent, done = 0, []
+    batch = _Batch(session, alur, now)
     for reminder, row in session.execute(stmt).all():
         done.append(reminder.task_id)
         if row is None or row.state != "ready" or row.overdue_at is not None or row.due_at is None or \
@@ -117,11 +146,12 @@ def send_due_reminders(session: Session, alur: Alur, now: datetime, limit: int =
         if row.claimed_by:
             users = alur.recipients_by_username(session, [row.claimed_by])
         else:
-            users = alur.recipients(session, row.lane, row.group)
+            users = batch.lane(row.lane, row.group)
         message = (f"Pengingat: batas waktu {row.name} — {row.case_title} {humanize_delta(row.due_at, now)} "
                    f"({format_wib(row.due_at)}).")
-        _notify(session, alur, users, "deadline_soon", message, row, now, title=row.case_title)
+        batch.notify(users, "deadline_soon", message, row, title=row.case_title)
         sent += 1
+    batch.write()
     if done:
         session.execute(delete(DeadlineReminder).where(DeadlineReminder.task_id.in_(done)))
     return sent

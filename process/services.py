@@ -402,6 +402,9 @@ class Alur:
         row = self.task(session, task_id)
         self.check_may_complete(session, user, row)
         now = self.clock.now()
+        # Held for the whole action: the session's identity map is weak, and the engine needs both again.
+        instance = session.get(Instance, row.instance_id)
+        _definition = session.get(Definition, instance.definition_id)
         fields = self.form_of(session, row)
         cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id),
                                 platforms=self.settings.platforms, now=now)

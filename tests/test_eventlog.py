@@ -128,3 +128,54 @@ def test_a_forged_row_inserted_anywhere_is_named(tx, walked, where):
     with tx() as s:
         report = _tampered(s, shift, {"n": at})
     assert not report.ok and report.first_bad_seq == at
+
+
+def test_the_head_is_written_once_per_transaction_and_follows_savepoints(system, tx, clock):
+    """Appends keep the head in memory and write it at commit; a savepoint rolled back takes its events and
+    the head back, one released keeps them; a transaction rolled back leaves the stored head as it was."""
+    from sqlalchemy import event as sa_event
+
+    from engine import eventlog
+    from engine.models import ChainHead
+
+    def stored():
+        with tx() as s:
+            head = s.get(ChainHead, 1)
+            return head.seq, head.hash
+
+    start = stored()
+    updates = []
+    listener = lambda conn, cur, statement, *a: updates.append(statement) \
+        if statement.startswith("UPDATE event_chain_head") else None  # noqa: E731
+    sa_event.listen(system.db, "before_cursor_execute", listener)
+    try:
+        with tx() as s:
+            for n in range(5):
+                eventlog.append(s, type="test", at=clock.now(), data={"n": n})
+                s.flush()
+            try:
+                with s.begin_nested():
+                    eventlog.append(s, type="test", at=clock.now(), data={"n": "gone"})
+                    s.flush()
+                    raise ValueError("roll the savepoint back")
+            except ValueError:
+                pass
+            with s.begin_nested():
+                eventlog.append(s, type="test", at=clock.now(), data={"n": "kept"})
+    finally:
+        sa_event.remove(system.db, "before_cursor_execute", listener)
+    assert len(updates) == 1  # five flushes, one head write
+    assert stored()[0] == start[0] + 6
+    with tx() as s:
+        assert eventlog.verify(s).ok
+
+    try:
+        with tx() as s:
+            eventlog.append(s, type="test", at=clock.now(), data={"n": "rolled back"})
+            raise RuntimeError("the request failed")
+    except RuntimeError:
+        pass
+    assert stored()[0] == start[0] + 6
+    with tx() as s:
+        report = eventlog.verify(s)
+        assert report.ok and report.checked == start[0] + 6

@@ -259,8 +259,9 @@ def test_returns_and_notifications_are_events(system, tx, users):
     assert returned == {"bpmn_id": "Task_Terima", "name": returned["name"], "decision": "dikembalikan",
                         "response": FORMS["admin_kembalikan"]["tanggapan_admin"], "to": ["Task_Serahkan"]}
     sent = [data for _seq, data in _events(tx, case.instance_id, "notification_sent")]
-    assert {"kind": "returned", "recipient": "tim2", "bpmn_id": "Task_Serahkan"} in sent
-    assert {(d["kind"], d["recipient"]) for d in sent} >= {("task_ready", "admin"), ("returned", "tim")}
+    assert {"kind": "returned", "recipients": ["tim", "tim2"], "bpmn_id": "Task_Serahkan"} in sent
+    assert {(d["kind"], who) for d in sent for who in d["recipients"]} >= {("task_ready", "admin"),
+                                                                           ("returned", "tim")}
     with tx() as s:
         assert eventlog.verify(s).ok
     _assert_matches(_replay(system, tx, case.instance_id))

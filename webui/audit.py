@@ -103,15 +103,20 @@ def _step_context(instance: Instance, steps: list[StepState], n: int) -> dict[st
 def _actors(steps: list[StepState]) -> set[str | None]:
     actors = {s.actor for s in steps}
     actors |= {s.payload.get("to") for s in steps if s.type == "task_delegated"}
-    actors |= {s.payload.get("recipient") for s in steps if s.type == "notification_sent"}
+    actors |= {name for s in steps if s.type == "notification_sent" for name in _told(s.payload)}
     return actors
+
+
+def _told(payload: dict) -> list[str]:
+    """Recipients of a notification_sent event (one per event before they were grouped)."""
+    return list(payload.get("recipients") or ([payload["recipient"]] if payload.get("recipient") else []))
 
 
 def event_sentence(step: StepState, names: dict[str, str]) -> str:
     d = step.payload
     if step.type == "notification_sent":
         return _("Notifikasi %(kind)s dikirim kepada %(to)s.", kind=_quoted(d.get("kind", "")),
-                 to=_name(names, d.get("recipient")))
+                 to=", ".join(_name(names, who) for who in _told(d)))
     if step.type == "case_migrated":
         return _("Kasus dipindahkan dari versi %(old)s ke versi %(new)s.", old=d.get("from_version", "?"),
                  new=d.get("to_version", "?"))
