@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -89,14 +90,29 @@ class Instance(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
+#: Which task rows the inbox queue index (``ix_task_queue``) holds: ready and not taken by anyone.
+QUEUE_WHERE = "state = 'ready' AND claimed_by IS NULL"
+#: Which task rows ``ix_task_late`` holds: ready and marked overdue.
+LATE_WHERE = "state = 'ready' AND overdue_at IS NOT NULL"
+#: Which task rows ``ix_task_pending_due`` holds: ready and not (yet) marked overdue.
+PENDING_WHERE = "state = 'ready' AND overdue_at IS NULL"
+
+
 class TaskRow(Base):
     """The inbox projection: one row per human task, written in the same transaction as the state."""
 
     __tablename__ = "task"
     __table_args__ = (
-        Index("ix_task_lane_state_due", "lane", "state", "due_at"),
+        # The lane inbox: the free tasks of a lane (and team) in deadline order; a partial index, so it
+        # holds only what waits to be taken, however many finished tasks the table keeps.
+        Index("ix_task_queue", "lane", "group", "due_at", "created_at",
+              sqlite_where=text(QUEUE_WHERE), postgresql_where=text(QUEUE_WHERE)),
+        # Late tasks: those whose deadline timer fired, by lane (a partial index: only late ready tasks) ...
+        Index("ix_task_late", "lane", "group", "due_at", "created_at",
+              sqlite_where=text(LATE_WHERE), postgresql_where=text(LATE_WHERE)),
+        # ... and those whose deadline passed a moment ago, before the worker fired their timer.
+        Index("ix_task_pending_due", "due_at", sqlite_where=text(PENDING_WHERE), postgresql_where=text(PENDING_WHERE)),
         Index("ix_task_claimed_state", "claimed_by", "state"),
-        Index("ix_task_state_overdue", "state", "overdue_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id

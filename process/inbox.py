@@ -1,10 +1,17 @@
-"""Read side of the inbox: queries on the task projection only (never a workflow load)."""
+"""Read side of the inbox: queries on the task projection only (never a workflow load).
+
+The cost of a tab does not grow with the number of cases. Each tab is a union of disjoint parts, and
+each part is one range of an index already in deadline order (see :func:`_parts`), so a part is read
+only as far as the page needs and the parts are merged; counting reads the same ranges.
+"""
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from engine.models import TaskRow
@@ -13,6 +20,11 @@ from .models import User
 from .roles import ESCALATION_LANE, lanes_of
 
 SCOPES = ("mine", "lane", "overdue")
+
+#: What an inbox row shows (not the whole projection row).
+_COLUMNS = (TaskRow.id, TaskRow.instance_id, TaskRow.case_title, TaskRow.case_date, TaskRow.name, TaskRow.bpmn_id,
+            TaskRow.lane, TaskRow.due_at, TaskRow.overdue_at, TaskRow.claimed_by, TaskRow.created_at)
+_DUE, _CREATED = (tuple(c.key for c in _COLUMNS).index(key) for key in ("due_at", "created_at"))
 
 
 @dataclass(frozen=True)
@@ -30,32 +42,83 @@ class InboxItem:
     created_at: datetime
 
 
-def _ready_tasks(user: User, scope: str, *, now: datetime, q: str | None, date_from: date | None,
-                 date_to: date | None):
-    """The filtered query behind one inbox tab (no ordering, no limit)."""
+#: Rendered into the SQL rather than bound, so the planners see that ``ix_task_queue``'s condition holds (with a
+#: bound value SQLite cannot skip checking every row in the table, and a generic PostgreSQL plan cannot use it).
+_READY = bindparam("ready_state", "ready", literal_execute=True)
+
+
+def _lane_groups(user: User) -> list[tuple[str, str | None]]:
+    """Every (lane, group) whose free tasks the user may take: a task is for its whole lane (no group) or
+    for one team of it."""
+    team = user.team.code if user.team else None
+    return [(lane, group) for lane in sorted(lanes_of(user.roles)) for group in ((None, team) if team else (None,))]
+
+
+def _in_lane(lane: str, group: str | None) -> list:
+    return [TaskRow.lane == lane, TaskRow.group.is_(None) if group is None else TaskRow.group == group]
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Conditions selecting one range of an index; ``in_lane``: the range is of one lane and group."""
+
+    where: list
+    in_lane: bool = False
+
+    def ordered(self, *order_by):
+        # Within one lane and group the index is in deadline order. Naming the (constant) lane and group in the
+        # ORDER BY lets PostgreSQL see that too: it does not count ``"group" IS NULL`` as fixing the column.
+        prefix = (TaskRow.lane, TaskRow.group) if self.in_lane else ()
+        return select(*_COLUMNS).where(*self.where).order_by(*prefix, *order_by)
+
+
+def _not_in_lane(lane: str, group: str | None):
+    """Not (lane, group), where a missing lane or group counts as a different one (SQL's NOT of NULL is NULL)."""
+    return or_(TaskRow.lane.is_distinct_from(lane),
+               TaskRow.group.is_not(None) if group is None else TaskRow.group.is_distinct_from(group))
+
+
+def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: date | None,
+           date_to: date | None) -> list[_Part]:
+    """The filter of one inbox tab as a union of disjoint parts, each one range of an index.
+
+    * mine: the tasks one holds (``ix_task_claimed_state``);
+    * lane: per (lane, group) one may work in, the tasks nobody holds (``ix_task_queue``);
+    * overdue: per (lane, group), those marked overdue (``ix_task_late``) and those whose deadline passed
+      before the worker fired their timer (``ix_task_pending_due``); plus late tasks one holds in other lanes.
+      Pimpinan Redaksi is told of every overdue step, so sees every lane's.
+    """
     if scope not in SCOPES:
         raise ValueError(f"unknown inbox scope {scope!r}")
-    lanes = lanes_of(user.roles)
-    team = user.team.code if user.team else None
-    stmt = select(TaskRow).where(TaskRow.state == "ready")
-    in_my_lanes = and_(TaskRow.lane.in_(lanes), or_(TaskRow.group.is_(None), TaskRow.group == team))
+    ready = TaskRow.state == _READY
+    marked, passed = TaskRow.overdue_at.is_not(None), and_(TaskRow.overdue_at.is_(None), TaskRow.due_at < now)
+    lane_groups = _lane_groups(user)
     if scope == "mine":
-        stmt = stmt.where(TaskRow.claimed_by == user.actor)
+        parts = [_Part([ready, TaskRow.claimed_by == user.actor])]
     elif scope == "lane":
-        stmt = stmt.where(in_my_lanes, TaskRow.claimed_by.is_(None))
+        parts = [_Part([ready, TaskRow.claimed_by.is_(None), *_in_lane(lane, group)], in_lane=True)
+                 for lane, group in lane_groups]
+    elif ESCALATION_LANE in lanes_of(user.roles):
+        # Split on the lane only so that the planners read ``ix_task_late`` (SQLite ignores a partial index
+        # none of whose columns the query constrains).
+        parts = [_Part([ready, marked, TaskRow.lane.is_not(None)]), _Part([ready, marked, TaskRow.lane.is_(None)]),
+                 _Part([ready, passed])]
     else:
-        late = or_(TaskRow.overdue_at.is_not(None), TaskRow.due_at < now)
-        visible = or_(in_my_lanes, TaskRow.claimed_by == user.actor)
-        if ESCALATION_LANE in lanes:  # Pimpinan Redaksi is told of every overdue step
-            visible = TaskRow.id.is_not(None)
-        stmt = stmt.where(late, visible)
+        parts = [_Part([ready, *_in_lane(lane, group), marked], in_lane=True) for lane, group in lane_groups]
+        parts += [_Part([ready, *_in_lane(lane, group), passed]) for lane, group in lane_groups]
+        elsewhere = [_not_in_lane(lane, group) for lane, group in lane_groups]
+        # "Late" as a CASE, which no index serves: the planners then start from the few tasks one holds rather
+        # than from every late task (PostgreSQL would otherwise, misled by the many finished tasks one held).
+        late = case((TaskRow.overdue_at.is_not(None), True), else_=TaskRow.due_at < now)
+        parts.append(_Part([ready, TaskRow.claimed_by == user.actor, late, *elsewhere]))
+    extra = []
     if q:
-        stmt = stmt.where(TaskRow.case_title.ilike(f"%{q.strip()[:100]}%"))
+        extra.append(TaskRow.case_title.ilike(f"%{q.strip()[:100]}%"))
     if date_from:
-        stmt = stmt.where(TaskRow.case_date >= date_from)
+        extra.append(TaskRow.case_date >= date_from)
     if date_to:
-        stmt = stmt.where(TaskRow.case_date <= date_to)
-    return stmt
+        extra.append(TaskRow.case_date <= date_to)
+    return [_Part(part.where + extra, part.in_lane) for part in parts]
 
 
 def inbox(session: Session, user: User, scope: str, *, now: datetime, q: str | None = None,
@@ -64,22 +127,42 @@ def inbox(session: Session, user: User, scope: str, *, now: datetime, q: str | N
 
     Sorted by deadline, earliest first, tasks without one last.
     """
-    stmt = _ready_tasks(user, scope, now=now, q=q, date_from=date_from, date_to=date_to)
-    stmt = stmt.order_by(TaskRow.due_at.is_(None), TaskRow.due_at, TaskRow.created_at).limit(limit)
-    return [
-        InboxItem(task_id=r.id, instance_id=r.instance_id, activity=r.case_title, activity_date=r.case_date,
-                  step=r.name, bpmn_id=r.bpmn_id, lane=r.lane, due_at=r.due_at,
-                  overdue=bool(r.overdue_at or (r.due_at and r.due_at < now)), claimed_by=r.claimed_by,
-                  created_at=r.created_at)
-        for r in session.execute(stmt).scalars()
-    ]
+    parts = _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to)
+    connection = session.connection()
+    rows = []
+    for part in parts:  # each read in index order, only as far as ``limit``
+        rows += connection.execute(part.ordered(TaskRow.due_at, TaskRow.created_at)
+                                   .where(TaskRow.due_at.is_not(None)).limit(limit)).all()
+    if len(rows) < limit:  # tasks without a deadline come last: only needed when the page is not full
+        for part in parts:
+            rows += connection.execute(part.ordered(TaskRow.due_at, TaskRow.created_at)
+                                       .where(TaskRow.due_at.is_(None)).limit(limit)).all()
+    rows.sort(key=_order)
+    items = []
+    # Rows are unpacked, not read by name: attribute access on a row costs more than the query itself here.
+    for task_id, instance_id, title, day, step, bpmn_id, lane, due_at, overdue_at, claimed_by, created_at \
+            in rows[:limit]:
+        items.append(InboxItem(task_id=task_id, instance_id=instance_id, activity=title, activity_date=day,
+                               step=step, bpmn_id=bpmn_id, lane=lane, due_at=due_at,
+                               overdue=bool(overdue_at or (due_at and due_at < now)), claimed_by=claimed_by,
+                               created_at=created_at))
+    return items
+
+
+def _order(row) -> tuple:
+    due_at, created_at = row[_DUE], row[_CREATED]
+    return (due_at is None, due_at or created_at, created_at)
 
 
 def inbox_counts(session: Session, user: User, *, now: datetime, q: str | None = None,
                  date_from: date | None = None, date_to: date | None = None) -> dict[str, int]:
-    """How many tasks each inbox tab holds (same filters as :func:`inbox`, without its limit)."""
-    counts = {}
+    """How many tasks each inbox tab holds (same filters as :func:`inbox`, without its limit), in one statement.
+
+    Each part is counted on its own (``SELECT count(*)`` of one index range, which the index alone answers).
+    """
+    totals = []
     for scope in SCOPES:
-        sub = _ready_tasks(user, scope, now=now, q=q, date_from=date_from, date_to=date_to).subquery()
-        counts[scope] = session.execute(select(func.count()).select_from(sub)).scalar_one()
-    return counts
+        counts = [select(func.count()).select_from(TaskRow).where(*part.where).scalar_subquery()
+                  for part in _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to)]
+        totals.append(functools.reduce(operator.add, counts, literal(0)).label(scope))
+    return dict(session.execute(select(*totals)).one()._mapping)

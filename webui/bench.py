@@ -1,134 +1,106 @@
-"""`alur bench`: the costs that matter, as medians and same-run ratios (never timed assertions)."""
-from __future__ import annotations
+"""`alur bench`: the costs that matter, as medians and same-run ratios (never timed assertions).
 
-import json
-import random
-import statistics
-import tempfile
-import time
-from contextlib import contextmanager
-from datetime import datetime
-from pathlib import Path
+The measurements live in :mod:`webui.benchmarks`; this module is the command and its table.
+"""
+from __future__ import annotations
 
 import click
 
-from engine.baseline import RawBaseline
-from engine.clock import ManualClock
-from process.config import Settings
-from process.deadlines import WIB, timer_functions
+from .benchmarks.bulk import SHORTCUT
+from .benchmarks.common import DEFAULT_PG_URL
+from .benchmarks.runner import run_bench
 
-from .simulation import FORMS, NARASI, Driver
-from .wiring import build_system, init_database
-
-
-class Timings:
-    def __init__(self):
-        self.samples: list[float] = []
-
-    @contextmanager
-    def __call__(self):
-        started = time.perf_counter()
-        yield
-        self.samples.append(time.perf_counter() - started)
-
-    def median_ms(self) -> float:
-        return 1000 * statistics.median(self.samples)
-
-
-def _system(workdir: Path, url: str | None):
-    clock = ManualClock(datetime(2025, 5, 6, 8, 0, tzinfo=WIB))
-    settings = Settings(database_url=url or f"sqlite:///{workdir / 'bench.db'}", files_dir=workdir / "files")
-    system = build_system(settings, clock)
-    init_database(system)
-    return system, clock
-
-
-def ours_per_round(driver: Driver, rounds: int, samples: int) -> float:
-    """Median ms of one completion through the service layer after ``rounds`` revision rounds."""
-    _instance, task = driver.start(rounds)
-    (task,) = driver.act("tim_pelaksana", task, driver.step1_form(rounds))
-    (task,) = driver.act("admin_medsos", task, FORMS["terima"])
-    for _ in range(rounds):
-        (task,) = driver.act("wapimred", task, FORMS["koreksi"])
-        (task,) = driver.act("pimred", task, FORMS["revisi"])
-    timings = Timings()
-    for i in range(samples):
-        role, form = ("wapimred", FORMS["koreksi"]) if i % 2 == 0 else ("pimred", FORMS["revisi"])
-        (task,) = driver.act(role, task, form, timer=timings)
-    return timings.median_ms()
+#: (label, key, target) rows of the table; the PostgreSQL column shows ``key + "_pg"``.
+ROWS = (
+    ("one completion, service layer (ms)", "action_ms", None),
+    ("one completion, raw SpiffWorkflow (ms)", "raw_action_ms", None),
+    ("action_ratio_vs_raw", "action_ratio_vs_raw", "<= 1.0"),
+    ("revision_ratio_50_vs_0", "revision_ratio_50_vs_0", "<= 1.5"),
+    ("inbox lane query p50 (ms)", "inbox_p50_ms", None),
+    ("inbox_p95_ms (lane query)", "inbox_p95_ms", "<= 20"),
+    ("inbox tab counts p95 (ms)", "inbox_counts_p95_ms", None),
+    ("inbox page p95 (ms, whole request)", "inbox_page_p95_ms", None),
+    ("sweep, none due, 1,000 cases (ms)", "sweep_none_due_ms_1k", None),
+    ("sweep_none_due_ms (all cases)", "sweep_none_due_ms", "<= 5"),
+    ("sweep_flatness_100k_vs_1k", "sweep_flatness_100k_vs_1k", "~1.0"),
+    ("sweep, 100 due: ms per fired timer", "sweep_ms_per_fired_timer", None),
+    ("http_completions_per_s (claim+complete)", "http_completions_per_s", ">= 150"),
+    ("http p50 (ms, complete request)", "http_p50_ms", None),
+    ("http_p95_ms (complete request)", "http_p95_ms", "<= 50"),
+    ("http p95 claim+complete (ms)", "http_claim_complete_p95_ms", None),
+    ("replay_ms (50-event case, last event)", "replay_ms", "<= 100"),
+    ("replay verify by re-execution (ms)", "replay_verify_ms", None),
+    ("peak_rss_mb (gunicorn worker)", "peak_rss_mb", None),
+    ("alur simulate: peak RSS (MB)", "simulate_peak_rss_mb", None),
+    ("alur simulate: RSS at half the cases (MB)", "simulate_half_rss_mb", None),
+    ("alur simulate: RSS at the end (MB)", "simulate_end_rss_mb", None),
+)
 
 
-def raw_per_round(raw: RawBaseline, rounds: int, samples: int) -> float | str:
-    """The same measurement on raw SpiffWorkflow (full JSON in and out around every completion)."""
-    data = {"nama_kegiatan": "Kegiatan", "tanggal_kegiatan": "2099-01-01", "tempat_kegiatan": "Padang",
-            "tim": "sim"}
-    try:
-        state = raw.start(data)
-        step1 = {"foto": [{"id": "x", "sha256": "y"}] * 4, "narasi": NARASI, "caption": "c", "lampiran": [],
-                 "catatan_sumber": "s", "tanggal_pengumpulan": "2099-01-01", "nomor_register": "001"}
-        state, _ = raw.complete(state, step1)
-        state, _ = raw.complete(state, FORMS["terima"])
-        for _ in range(rounds):
-            state, _ = raw.complete(state, FORMS["koreksi"])
-            state, _ = raw.complete(state, FORMS["revisi"])
-        timings = Timings()
-        for i in range(samples):
-            with timings():
-                state, _ = raw.complete(state, FORMS["koreksi"] if i % 2 == 0 else FORMS["revisi"])
-        return timings.median_ms()
-    except RecursionError:
-        return "RecursionError"
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
 
 
-def run_bench(quick: bool, json_path: str | None, database_url: str | None = None) -> dict:
-    samples = 6 if quick else 20
-    round_counts = (0, 10, 50) if quick else (0, 10, 50, 200)
-    raw_rounds = (0, 10, 50) if quick else (0, 10, 50, 160)
-    figures: dict = {}
-    with tempfile.TemporaryDirectory(prefix="alur-bench-") as tmp:
-        system, _clock = _system(Path(tmp), database_url)
-        try:
-            driver = Driver(system, random.Random(7))
-            driver.ensure_users()
-            ours_per_round(driver, 2, samples)  # warm-up: parse caches, statement caches, first pages
-            ours = {k: ours_per_round(driver, k, samples) for k in round_counts}
-            definition_xml = system.settings.diagram_path.read_text()
-        finally:
-            system.dispose()
-    functions = {f.name: f.func for f in timer_functions()}
-    raw = RawBaseline(definition_xml, "alur_pengunggahan", functions)
-    raw_per_round(raw, 2, samples)  # warm-up
-    raws = {k: raw_per_round(raw, k, samples) for k in raw_rounds}
-    figures["action_ms"] = ours[0]
-    figures["raw_action_ms"] = raws[0]
-    figures["action_ratio_vs_raw"] = round(ours[0] / raws[0], 3)
-    figures["revision_ms"] = {str(k): round(v, 2) for k, v in ours.items()}
-    figures["raw_revision_ms"] = {str(k): (round(v, 2) if isinstance(v, float) else v) for k, v in raws.items()}
-    figures["revision_ratio_50_vs_0"] = round(ours[50] / ours[0], 3)
-    if isinstance(raws[50], float):
-        figures["raw_revision_ratio_50_vs_0"] = round(raws[50] / raws[0], 3)
-    if json_path:
-        Path(json_path).write_text(json.dumps(figures, indent=2))
-    return figures
+def table(figures: dict) -> list[str]:
+    lines = [f"{'figure':48} {'SQLite':>10} {'PostgreSQL':>11}  target", "-" * 80]
+    for label, key, target in ROWS:
+        if key not in figures and f"{key}_pg" not in figures:
+            continue
+        lines.append(f"{label:48} {_cell(figures.get(key)):>10} {_cell(figures.get(key + '_pg')):>11}"
+                     f"  {target or ''}")
+    for k in ("revision_ms", "raw_revision_ms"):
+        if figures.get(k):
+            who = "ours" if k == "revision_ms" else "raw "
+            lines.append(f"{who} by revision rounds (ms): "
+                         + ", ".join(f"{r}: {_cell(v)}" for r, v in figures[k].items()))
+    return lines
+
+
+def notes(figures: dict) -> list[str]:
+    out = [f"inbox and sweep: {figures['inbox_cases']:,} waiting cases; {SHORTCUT}."]
+    if figures.get("simulate_cases"):
+        growth = figures.get("simulate_rss_growth_second_half")
+        verdict = ("does not grow with the number of cases" if growth is not None and growth <= 1.05
+                   else "grows with the number of cases")
+        out.append(f"alur simulate --cases {figures['simulate_cases']} ({figures['simulate_seconds']:.0f} s): RSS "
+                   f"{figures.get('simulate_half_rss_mb')} MB after {figures.get('simulate_half_cases')} cases, "
+                   f"{figures['simulate_end_rss_mb']} MB at the end (x{growth}): memory {verdict}; "
+                   f"peak {figures['simulate_peak_rss_mb']} MB.")
+    if figures.get("http_errors") or figures.get("http_errors_pg"):
+        out.append(f"HTTP errors: {figures.get('http_errors')} (SQLite), {figures.get('http_errors_pg')} (PostgreSQL); "
+                   f"e.g. {(figures.get('http_error_examples') or figures.get('http_error_examples_pg') or [''])[0]}")
+    if figures.get("http_skipped"):
+        out.append(f"HTTP skipped: {figures['http_skipped']}")
+    m = figures["machine"]
+    out.append(f"PostgreSQL: {figures['postgresql']}. Machine: {m['cpus']} CPUs, Python {m['python']}, "
+               f"load average {m['load_before'][0]} before / {m['load_after'][0]} after. "
+               f"{figures['seconds']:.0f} s in all.")
+    return out
 
 
 @click.command()
-@click.option("--quick", is_flag=True, help="A run under a minute (CI smoke check).")
+@click.option("--quick", is_flag=True, help="A run under a minute, SQLite only unless --pg (CI smoke check).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures here.")
-@click.option("--database-url", default=None, help="Benchmark on this database instead of a temporary SQLite file.")
-def bench(quick: bool, json_path: str | None, database_url: str | None) -> None:
+@click.option("--pg/--no-pg", "pg", default=None,
+              help="Run the PostgreSQL parts (default: when PostgreSQL answers, except with --quick).")
+@click.option("--database-url", "pg_url", default=None, metavar="URL",
+              help=f"PostgreSQL server for those parts; a fresh database is created there and dropped "
+                   f"afterwards (default {DEFAULT_PG_URL}).")
+def bench(quick: bool, json_path: str | None, pg: bool | None, pg_url: str | None) -> None:
     """Measure the costs that matter; print a table (medians, ratios from the same run)."""
-    started = time.perf_counter()
-    figures = run_bench(quick, json_path, database_url)
-    click.echo(f"{'figure':34} value")
-    click.echo(f"{'one completion, ours (ms)':34} {figures['action_ms']:.2f}")
-    click.echo(f"{'one completion, raw Spiff (ms)':34} {figures['raw_action_ms']:.2f}")
-    click.echo(f"{'action_ratio_vs_raw':34} {figures['action_ratio_vs_raw']}")
-    for k, v in figures["revision_ms"].items():
-        click.echo(f"{'ours after ' + k + ' revision rounds (ms)':34} {v}")
-    for k, v in figures["raw_revision_ms"].items():
-        click.echo(f"{'raw after ' + k + ' revision rounds (ms)':34} {v}")
-    click.echo(f"{'revision_ratio_50_vs_0':34} {figures['revision_ratio_50_vs_0']}")
-    if "raw_revision_ratio_50_vs_0" in figures:
-        click.echo(f"{'raw_revision_ratio_50_vs_0':34} {figures['raw_revision_ratio_50_vs_0']}")
-    click.echo(f"({time.perf_counter() - started:.0f} s)")
+    if pg_url and not pg_url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        raise click.BadParameter("give a PostgreSQL URL (postgresql://user@host:port/db)", param_hint="--database-url")
+    if pg is None and quick:
+        pg = bool(pg_url) or False
+    try:
+        figures = run_bench(quick, json_path, pg=pg, pg_url=pg_url, log=lambda line: click.echo(line, err=True))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in table(figures):
+        click.echo(line)
+    for line in notes(figures):
+        click.echo(line)

@@ -1,0 +1,104 @@
+"""One completion through the service layer against raw SpiffWorkflow, and its cost over revision rounds."""
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+from engine.baseline import RawBaseline
+from process.deadlines import timer_functions
+
+from ..simulation import FORMS, NARASI, Driver
+from .common import Timings, bench_system, sqlite_url
+
+#: Completions measured in a row before moving to the next series (interleaving drifts with the machine's load,
+#: without making every sample pay for the other series' cold caches).
+BLOCK = 5
+
+
+def _ours_case(driver: Driver, rounds: int) -> str:
+    """A case through the service layer, at Koreksi after ``rounds`` revision rounds; its ready task."""
+    _instance, task = driver.start(rounds)
+    (task,) = driver.act("tim_pelaksana", task, driver.step1_form(rounds))
+    (task,) = driver.act("admin_medsos", task, FORMS["terima"])
+    for _ in range(rounds):
+        (task,) = driver.act("wapimred", task, FORMS["koreksi"])
+        (task,) = driver.act("pimred", task, FORMS["revisi"])
+    return task
+
+
+def _raw_case(raw: RawBaseline, rounds: int) -> str:
+    """The same case on raw SpiffWorkflow: its full JSON state."""
+    state = raw.start({"nama_kegiatan": "Kegiatan", "tanggal_kegiatan": "2099-01-01", "tempat_kegiatan": "Padang",
+                       "tim": "sim"})
+    step1 = {"foto": [{"id": "x", "sha256": "y"}] * 4, "narasi": NARASI, "caption": "c", "lampiran": [],
+             "catatan_sumber": "s", "tanggal_pengumpulan": "2099-01-01", "nomor_register": "001"}
+    state, _ = raw.complete(state, step1)
+    state, _ = raw.complete(state, FORMS["terima"])
+    for _ in range(rounds):
+        state, _ = raw.complete(state, FORMS["koreksi"])
+        state, _ = raw.complete(state, FORMS["revisi"])
+    return state
+
+
+def interleaved(driver: Driver, raw: RawBaseline, plan, samples: int) -> dict:
+    """Median ms of one completion for every (our rounds, raw rounds) in ``plan``: ours through the service layer
+    on a case after that many revision rounds, raw SpiffWorkflow (full JSON in and out) on the same. The cases
+    are prepared first, then sampled in turn, a few completions at a time (ours, raw, next case, ...), so every
+    figure, and so every ratio, sees the same machine, even one shared with other jobs."""
+    tasks = [_ours_case(driver, rounds) for rounds, _ in plan]
+    states: list[str | None] = []
+    for _, raw_rounds in plan:
+        try:
+            states.append(_raw_case(raw, raw_rounds))
+        except RecursionError:
+            states.append(None)
+    ours, theirs = [Timings(collect=True) for _ in plan], [Timings(collect=True) for _ in plan]
+    for start in range(0, samples, BLOCK):
+        forms = [("wapimred", FORMS["koreksi"]) if i % 2 == 0 else ("pimred", FORMS["revisi"])
+                 for i in range(start, min(samples, start + BLOCK))]
+        for k in range(len(plan)):
+            for role, form in forms:
+                (tasks[k],) = driver.act(role, tasks[k], form, timer=ours[k])
+            for _role, form in forms:
+                if states[k] is None:
+                    break
+                try:
+                    with theirs[k]():
+                        states[k], _ = raw.complete(states[k], form)
+                except RecursionError:
+                    states[k] = None
+    return {pair: (ours[k].median_ms(), theirs[k].median_ms() if states[k] is not None else "RecursionError")
+            for k, pair in enumerate(plan)}
+
+
+def run(quick: bool, url: str | None = None) -> dict:
+    """Action cost vs raw and over revision rounds in one run (so the ratios compare like with like); on a
+    temporary SQLite file unless ``url`` names another (empty) database."""
+    samples = 6 if quick else 20
+    #: (our revision rounds, raw revision rounds): raw SpiffWorkflow cannot go to 200 (RecursionError at ~160).
+    plan = ((0, 0), (10, 10), (50, 50)) if quick else ((0, 0), (10, 10), (50, 50), (200, 160))
+    functions = {f.name: f.func for f in timer_functions()}
+    with tempfile.TemporaryDirectory(prefix="alur-bench-action-") as tmp:
+        system, _clock = bench_system(Path(tmp), url or sqlite_url(Path(tmp), "action"))
+        try:
+            raw = RawBaseline(system.settings.diagram_path.read_text(), "alur_pengunggahan", functions)
+            driver = Driver(system, random.Random(7))
+            driver.ensure_users()
+            interleaved(driver, raw, ((2, 2),), 4)  # warm-up: parse caches, statement caches, first pages
+            results = interleaved(driver, raw, plan, samples)
+        finally:
+            system.dispose()
+    ours = {k: v[0] for (k, _r), v in results.items()}
+    raws = {r: v[1] for (_k, r), v in results.items()}
+    figures = {
+        "action_ms": round(ours[0], 3),
+        "raw_action_ms": round(raws[0], 3),
+        "action_ratio_vs_raw": round(ours[0] / raws[0], 3),
+        "revision_ms": {str(k): round(v, 2) for k, v in ours.items()},
+        "raw_revision_ms": {str(k): (round(v, 2) if isinstance(v, float) else v) for k, v in raws.items()},
+        "revision_ratio_50_vs_0": round(ours[50] / ours[0], 3),
+    }
+    if isinstance(raws[50], float):
+        figures["raw_revision_ratio_50_vs_0"] = round(raws[50] / raws[0], 3)
+    return figures

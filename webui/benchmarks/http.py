@@ -1,0 +1,113 @@
+"""Task completions per second through gunicorn on 127.0.0.1, over the JSON API, with concurrent clients."""
+from __future__ import annotations
+
+import random
+import statistics
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from engine.models import TaskRow
+
+from ..livestack import LocalStack, StackUser
+from ..simulation import FORMS, Driver
+from .bulk import Cloner, case_at, load_template
+from .common import peak_rss_mb, percentile
+
+#: The step every client completes: Admin Medsos accepts the documentation (the case moves on to the
+#: Wakil Pimpinan Redaksi, who are notified).
+STEP = "Task_Terima"
+FORM = FORMS["terima"]
+
+
+def _prepare(stack: LocalStack, tasks: int) -> list[str]:
+    """``tasks`` cases waiting at :data:`STEP`: one real case (service layer) and bulk copies of it."""
+    system = stack.system()
+    driver = Driver(system, random.Random(17))
+    driver.ensure_users()
+    instance_id = case_at(driver, 1, STEP)
+    with system.sessions() as session:
+        template = load_template(session, instance_id, overdue=False)
+    cloner = Cloner(system, [template], claimed_share=0.0)
+    cloner.add(tasks)
+    with system.sessions() as session:
+        return list(session.execute(select(TaskRow.id).where(TaskRow.state == "ready", TaskRow.bpmn_id == STEP,
+                                                             TaskRow.claimed_by.is_(None))
+                                    .order_by(TaskRow.instance_id)).scalars())
+
+
+def _client_loop(client, task_ids: list[str], latencies: dict[str, list[float]], errors: list[str]) -> None:
+    for task_id in task_ids:
+        started = time.perf_counter()
+        claimed = client.post(f"/tasks/{task_id}/claim")
+        middle = time.perf_counter()
+        done = client.post(f"/tasks/{task_id}/complete", json=FORM) if claimed.ok else claimed
+        ended = time.perf_counter()
+        if not claimed.ok or not done.ok:
+            errors.append(f"{task_id}: {done.status} {done.error or done.body}")
+            continue
+        latencies["claim"].append(middle - started)
+        latencies["complete"].append(ended - middle)
+        latencies["pair"].append(ended - started)
+
+
+def _round(clients, task_ids: list[str]) -> dict:
+    """Every client works its own share of ``task_ids`` at once; completions per second and latencies."""
+    latencies = {"claim": [], "complete": [], "pair": []}
+    errors: list[str] = []
+    shares = [task_ids[k::len(clients)] for k in range(len(clients))]
+    threads = [threading.Thread(target=_client_loop, args=(c, share, latencies, errors))
+               for c, share in zip(clients, shares)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {"completions": len(latencies["complete"]), "seconds": elapsed,
+            "per_s": len(latencies["complete"]) / elapsed, "latencies": latencies, "errors": errors}
+
+
+def run(workdir: Path, url: str, *, threads: int, per_thread: int, rounds: int, workers: int = 2) -> dict:
+    """Start ``alur serve --workers N`` on a fresh database (:class:`LocalStack`), prepare the tasks, and let
+    ``threads`` clients claim and complete them over the API, ``rounds`` times."""
+    warmup = 2
+    total = threads * (warmup + per_thread * rounds)
+    with LocalStack(url, workdir, web_workers=workers) as stack:
+        users = [StackUser(f"bench_admin{k}", ["admin_medsos"]) for k in range(threads)]
+        users += [StackUser(f"bench_wapimred{k}", ["wapimred"]) for k in range(2)]  # they get notified
+        stack.add_users(users)
+        task_ids = _prepare(stack, total)
+        if len(task_ids) < total:
+            raise RuntimeError(f"only {len(task_ids)} of {total} tasks were prepared")
+        stack.start_web(workers)
+        clients = [stack.client(u.username) for u in users[:threads]]
+        try:
+            _round(clients, task_ids[:threads * warmup])  # first requests: imports, caches, connections
+            results = []
+            for r in range(rounds):
+                start = threads * (warmup + per_thread * r)
+                results.append(_round(clients, task_ids[start:start + threads * per_thread]))
+            worker_rss = [peak_rss_mb(pid) for pid in stack.web_worker_pids()]
+        finally:
+            for c in clients:
+                c.close()
+    errors = [e for r in results for e in r["errors"]]
+    pooled = {k: [x for r in results for x in r["latencies"][k]] for k in ("claim", "complete", "pair")}
+    if not pooled["complete"]:
+        raise RuntimeError(f"no completion succeeded over HTTP: {errors[:3]}")
+    return {
+        "http_completions_per_s": round(statistics.median(r["per_s"] for r in results), 1),
+        "http_p50_ms": round(1000 * percentile(pooled["complete"], 50), 2),
+        "http_p95_ms": round(1000 * percentile(pooled["complete"], 95), 2),
+        "http_claim_p95_ms": round(1000 * percentile(pooled["claim"], 95), 2),
+        "http_claim_complete_p95_ms": round(1000 * percentile(pooled["pair"], 95), 2),
+        "http_completions": sum(r["completions"] for r in results),
+        "http_errors": len(errors),
+        "http_error_examples": errors[:3],
+        "http_threads": threads,
+        "http_workers": workers,
+        "peak_rss_mb": max((r for r in worker_rss if r is not None), default=None),
+    }

@@ -1,0 +1,111 @@
+"""Runs every measurement of `alur bench` in order, on SQLite and (when it answers) PostgreSQL."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from . import action, large, memory, replay
+from .common import DEFAULT_PG_URL, fresh_pg_database, pg_reachable, sqlite_url
+
+#: The figures the issue asks for; each also exists with the suffix ``_pg`` (None when PostgreSQL did not run).
+KEYS = ("action_ratio_vs_raw", "revision_ratio_50_vs_0", "inbox_p95_ms", "sweep_none_due_ms",
+        "sweep_flatness_100k_vs_1k", "http_completions_per_s", "http_p95_ms", "replay_ms", "peak_rss_mb")
+
+
+class Plan:
+    """How big each part is: full (for the README) or quick (a smoke check under a minute)."""
+
+    def __init__(self, quick: bool):
+        self.quick = quick
+        self.cases = 10_000 if quick else 100_000
+        self.http = {"threads": 4, "per_thread": 10, "rounds": 1} if quick else \
+            {"threads": 8, "per_thread": 60, "rounds": 3}
+        self.simulate_cases = None if quick else 1000
+
+
+def _machine() -> dict:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(terse=True),
+            "load_before": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _suffixed(figures: dict, suffix: str) -> dict:
+    return {f"{k}{suffix}": v for k, v in figures.items()}
+
+
+def run_bench(quick: bool, json_path: str | None = None, *, pg: bool | None = None,
+              pg_url: str | None = None, log: Callable[[str], None] = print) -> dict:
+    """Measure everything; ``pg``: True (must run), False (skip) or None (run when PostgreSQL answers)."""
+    plan = Plan(quick)
+    pg_url = pg_url or DEFAULT_PG_URL
+    started = time.perf_counter()
+    figures: dict = {"quick": quick, "machine": _machine(), "inbox_cases": plan.cases}
+    pg_problem = None
+    if pg is not False:
+        pg_problem = pg_reachable(pg_url)
+        if pg_problem and pg:
+            raise RuntimeError(f"PostgreSQL does not answer at {pg_url}: {pg_problem}")
+    run_pg = pg is not False and pg_problem is None
+    figures["postgresql"] = "ran" if run_pg else ("skipped (--no-pg or --quick)" if pg is False else
+                                                  f"not reachable: {pg_problem}")
+
+    def step(label: str, fn):
+        log(f"- {label} ...")
+        t = time.perf_counter()
+        result = fn()
+        log(f"  done in {time.perf_counter() - t:.0f} s")
+        return result
+
+    with tempfile.TemporaryDirectory(prefix="alur-bench-") as tmp:
+        work = Path(tmp)
+        figures.update(step("action cost vs raw SpiffWorkflow, revision rounds (SQLite)",
+                            lambda: action.run(quick)))
+        figures.update(step(f"inbox and timer sweep, {plan.cases:,} cases (SQLite)",
+                            lambda: large.run(work / "large", sqlite_url(work, "large"), plan.cases, quick=quick,
+                                              log=log)))
+        (work / "large.db").unlink(missing_ok=True)
+        figures.update(step("replay of a 50-event case (SQLite)", lambda: replay.run(work / "replay", quick=quick)))
+        figures.update(step("HTTP completions through gunicorn, 2 workers (SQLite)",
+                            lambda: _http(work / "http", "sqlite", plan)))
+        if plan.simulate_cases:
+            figures.update(step(f"peak memory of alur simulate --cases {plan.simulate_cases}",
+                                lambda: memory.run(work / "memory", plan.simulate_cases)))
+        if run_pg:
+            figures.update(_suffixed(step("action cost and revision rounds (PostgreSQL)",
+                                          lambda: _on_pg(pg_url, "action", lambda url: action.run(quick, url))),
+                                     "_pg"))
+            figures.update(_suffixed(step(f"inbox and timer sweep, {plan.cases:,} cases (PostgreSQL)",
+                                          lambda: _on_pg(pg_url, "large", lambda url: large.run(
+                                              work / "large-pg", url, plan.cases, quick=quick, log=log))), "_pg"))
+            figures.update(_suffixed(step("replay of a 50-event case (PostgreSQL)",
+                                          lambda: _on_pg(pg_url, "replay", lambda url: replay.run(
+                                              work / "replay-pg", url, quick=quick))), "_pg"))
+            figures.update(_suffixed(step("HTTP completions through gunicorn, 2 workers (PostgreSQL)",
+                                          lambda: _http(work / "http-pg", pg_url, plan)), "_pg"))
+    for key in KEYS:
+        figures.setdefault(key, None)
+        figures.setdefault(f"{key}_pg", None)
+    figures["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    figures["seconds"] = round(time.perf_counter() - started, 1)
+    if json_path:
+        Path(json_path).write_text(json.dumps(figures, indent=2, default=str))
+    return figures
+
+
+def _on_pg(server_url: str, label: str, fn):
+    with fresh_pg_database(server_url, label) as url:
+        return fn(url)
+
+
+def _http(workdir: Path, url: str, plan: Plan) -> dict:
+    try:
+        import requests  # noqa: F401  (the HTTP client of LocalStack, in the dev extra)
+    except ImportError:
+        return {"http_skipped": "requests is not installed (pip install -e '.[dev]')"}
+    from . import http
+
+    return http.run(workdir, url, **plan.http)
