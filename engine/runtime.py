@@ -196,6 +196,7 @@ class WorkflowEngine:
         self.extra_checks = tuple(extra_checks)
         self.codec = StateCodec()
         self._parsed: dict[str, ParsedDefinition] = {}
+        self._parsed_by_id: dict[int, ParsedDefinition] = {}
 
     # ----------------------------------------------------------------- definitions
     def validate(self, xml: bytes | str) -> ParsedDefinition:
@@ -244,6 +245,15 @@ class WorkflowEngine:
             self._parsed[definition.sha256] = parsed
         return parsed
 
+    def parsed_for(self, session: Session, definition_id: int) -> ParsedDefinition:
+        """The parsed spec of the stored version ``definition_id``. A stored version never changes, so after
+        the first time no row (nor its XML) is read again."""
+        parsed = self._parsed_by_id.get(definition_id)
+        if parsed is None:
+            parsed = self.parsed(session.get(Definition, definition_id))
+            self._parsed_by_id[definition_id] = parsed
+        return parsed
+
     # ------------------------------------------------------------------- instances
     def start(self, session: Session, process_key: str, *, data: Mapping[str, Any], actor: str | None,
               title: str = "", business_date: date | None = None, group: str | None = None) -> ActionResult:
@@ -268,8 +278,7 @@ class WorkflowEngine:
 
     def load(self, session: Session, instance: Instance, now: datetime | None = None) -> BpmnWorkflow:
         """The live workflow of an instance, for reading; acting goes through the methods below."""
-        definition = session.get(Definition, instance.definition_id)
-        parsed = self.parsed(definition)
+        parsed = self.parsed_for(session, instance.definition_id)
         run = _Run(self, now or self.clock.now())
         return self.codec.loads(instance.state, instance.serializer_version, parsed.spec,
                                 parsed.subprocess_specs, run.script_engine)
@@ -483,8 +492,7 @@ class WorkflowEngine:
     def _load_for_action(self, session: Session, instance: Instance, run: _Run) -> BpmnWorkflow:
         if instance.status != "running":
             raise TaskNotReady(f"case {instance.id} is {instance.status}", instance_id=instance.id)
-        definition = session.get(Definition, instance.definition_id)
-        parsed = self.parsed(definition)
+        parsed = self.parsed_for(session, instance.definition_id)
         return self.codec.loads(instance.state, instance.serializer_version, parsed.spec,
                                 parsed.subprocess_specs, run.script_engine)
 

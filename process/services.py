@@ -392,7 +392,7 @@ class Alur:
 
     def form_of(self, session: Session, row: TaskRow) -> list[FormField]:
         instance = session.get(Instance, row.instance_id)
-        parsed = self.engine.parsed(session.get(Definition, instance.definition_id))
+        parsed = self.engine.parsed_for(session, instance.definition_id)
         info = next((u for u in parsed.user_tasks if u.bpmn_id == row.bpmn_id), None)
         return list(info.form) if info else []
 
@@ -402,9 +402,8 @@ class Alur:
         row = self.task(session, task_id)
         self.check_may_complete(session, user, row)
         now = self.clock.now()
-        # Held for the whole action: the session's identity map is weak, and the engine needs both again.
-        instance = session.get(Instance, row.instance_id)
-        _definition = session.get(Definition, instance.definition_id)
+        # Held for the whole action: the session's identity map is weak, and the engine needs it again.
+        _instance = session.get(Instance, row.instance_id)
         fields = self.form_of(session, row)
         cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id),
                                 platforms=self.settings.platforms, now=now)
