@@ -196,7 +196,6 @@ class WorkflowEngine:
         self.extra_checks = tuple(extra_checks)
         self.codec = StateCodec()
         self._parsed: dict[str, ParsedDefinition] = {}
-        self._parsed_by_id: dict[int, ParsedDefinition] = {}
 
     # ----------------------------------------------------------------- definitions
     def validate(self, xml: bytes | str) -> ParsedDefinition:
@@ -246,12 +245,13 @@ class WorkflowEngine:
         return parsed
 
     def parsed_for(self, session: Session, definition_id: int) -> ParsedDefinition:
-        """The parsed spec of the stored version ``definition_id``. A stored version never changes, so after
-        the first time no row (nor its XML) is read again."""
-        parsed = self._parsed_by_id.get(definition_id)
+        """The parsed spec of the stored version ``definition_id``: only its hash is read once it was parsed
+        (not the row and its XML), and a row altered behind our back has another hash, so it is parsed and
+        checked again."""
+        sha = session.execute(select(Definition.sha256).where(Definition.id == definition_id)).scalar_one()
+        parsed = self._parsed.get(sha)
         if parsed is None:
             parsed = self.parsed(session.get(Definition, definition_id))
-            self._parsed_by_id[definition_id] = parsed
         return parsed
 
     # ------------------------------------------------------------------- instances
