@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -75,7 +75,7 @@ class _Head:
     hash: str
     dirty: bool = False
     #: (seq, hash) at the start of each open savepoint, to go back to if it is rolled back.
-    saved: dict = None
+    saved: dict = field(default_factory=dict)
 
 
 def _head(session: Session) -> _Head:
@@ -91,7 +91,7 @@ def _head(session: Session) -> _Head:
     ).one_or_none()
     if row is None:
         raise RuntimeError("event chain head missing: run `alur init-db` first")
-    head = _Head(root, row.seq, row.hash, saved={})
+    head = _Head(root, row.seq, row.hash)
     session.info[_KEY] = head
     return head
 
@@ -108,11 +108,9 @@ def _rolled_back(session: Session, previous: SessionTransaction) -> None:
     head = session.info.get(_KEY)
     if head is None:
         return
-    if previous.nested and previous in head.saved:
+    if previous in head.saved:
         head.seq, head.hash, head.dirty = head.saved.pop(previous)
-    elif not previous.nested:
-        session.info.pop(_KEY, None)
-    else:  # a savepoint opened before this transaction's first append: nothing of ours survives it
+    else:  # the whole transaction, or a savepoint opened before its first append: nothing of ours survives
         session.info.pop(_KEY, None)
 
 
