@@ -10,6 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .eventlog import GENESIS_HASH
 from .models import Base, ChainHead
+from .sqlite_turns import TurnTakingConnection, turns_for
+
+#: How long a SQLite writer waits for its turn before giving up ("database is locked").
+SQLITE_BUSY_SECONDS = 30
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -18,20 +22,25 @@ def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3 is the driver we ship
     if url.startswith("sqlite"):
-        eng = create_engine(url, connect_args={"timeout": 30, "isolation_level": None}, **kwargs)
+        eng = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS, "isolation_level": None,
+                                               "factory": TurnTakingConnection}, **kwargs)
+        database = eng.url.database
+        turns = turns_for(database, SQLITE_BUSY_SECONDS) if database and database != ":memory:" and \
+            not database.startswith("file:") else None
 
         @event.listens_for(eng, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
+            dbapi_conn.turns = turns  # writers of this file take turns (engine/sqlite_turns.py)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
             cur.close()
 
         @event.listens_for(eng, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.connection.dbapi_connection.begin_immediate()
 
         return eng
     kwargs.setdefault("pool_pre_ping", True)

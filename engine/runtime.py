@@ -62,6 +62,22 @@ def _stale_to_typed(method):
     return wrapper
 
 
+_DEFINITION_SHA = "alur_definition_sha"
+
+
+def _transaction_memo(session: Session, key: str) -> dict:
+    """A dict that lives as long as the session's current (outermost) transaction: what was read once in it
+    need not be read again, and nothing carries over to the next transaction."""
+    if session.get_transaction() is None:
+        session.connection()
+    root = session.get_transaction()
+    memo = session.info.get(key)
+    if memo is None or memo[0] is not root:
+        memo = (root, {})
+        session.info[key] = memo
+    return memo[1]
+
+
 class _FixedClock:
     def __init__(self, now: datetime):
         self._now = now
@@ -248,7 +264,11 @@ class WorkflowEngine:
         """The parsed spec of the stored version ``definition_id``: only its hash is read once it was parsed
         (not the row and its XML), and a row altered behind our back has another hash, so it is parsed and
         checked again."""
-        sha = session.execute(select(Definition.sha256).where(Definition.id == definition_id)).scalar_one()
+        known = _transaction_memo(session, _DEFINITION_SHA)
+        sha = known.get(definition_id)
+        if sha is None:
+            sha = session.execute(select(Definition.sha256).where(Definition.id == definition_id)).scalar_one()
+            known[definition_id] = sha
         parsed = self._parsed.get(sha)
         if parsed is None:
             parsed = self.parsed(session.get(Definition, definition_id))
@@ -307,8 +327,11 @@ class WorkflowEngine:
         wf = self._load_for_action(session, instance, run)
         result = ActionResult(instance)
         rows = self._ready_rows(session, instance)
-        run.advance(wf)  # a deadline that passed before this completion is recorded first
-        self._record_finished(session, instance, run, result, rows)
+        if instance.next_timer_at is not None and instance.next_timer_at <= run.now:
+            # A deadline that passed before this completion is recorded first. Otherwise there is nothing to
+            # run: every state is stored after an advance, and only time (a timer) can make work ready.
+            run.advance(wf)
+            self._record_finished(session, instance, run, result, rows)
         uid = UUID(task_id)
         task = wf.tasks.get(uid)
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
@@ -477,6 +500,22 @@ class WorkflowEngine:
                   "ready": waiting}))
         self._sync(session, instance, wf, run, result, actor=actor)
         return result
+
+    def task_and_case(self, session: Session, task_id: str) -> tuple[TaskRow, Instance]:
+        """A task, its case and the hash of the case's process version, in one statement (an action needs all
+        three; the hash is remembered for the rest of the transaction)."""
+        try:
+            UUID(str(task_id))
+        except ValueError:
+            raise NotFound(f"no task '{task_id}'", task_id=task_id) from None
+        found = session.execute(
+            select(TaskRow, Instance, Definition.sha256).join(Instance, Instance.id == TaskRow.instance_id)
+            .join(Definition, Definition.id == Instance.definition_id).where(TaskRow.id == str(task_id))).first()
+        if found is None:
+            raise NotFound(f"no task '{task_id}'", task_id=task_id)
+        row, instance, sha = found
+        _transaction_memo(session, _DEFINITION_SHA)[instance.definition_id] = sha
+        return row, instance
 
     # --------------------------------------------------------------------- helpers
     def _task_row(self, session: Session, task_id: str) -> TaskRow:

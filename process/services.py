@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import eventlog
@@ -243,6 +243,11 @@ class Alur:
         return email
 
     @staticmethod
+    def user(session: Session, user_id: int) -> User | None:
+        """The user with that id, their roles and team in one statement (every request needs all three)."""
+        return session.get(User, user_id, options=[joinedload(User.role_rows)])
+
+    @staticmethod
     def authenticate(session: Session, username: str, password: str) -> User | None:
         user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
         # Check a hash even for unknown users so timing does not tell which usernames exist.
@@ -397,13 +402,21 @@ class Alur:
         return list(info.form) if info else []
 
     def complete(self, session: Session, user: User, task_id: str, raw: Mapping[str, Any], *,
-                 expected_version: int | None = None) -> ActionResult:
-        """Validate and submit a task's form, after checking role, team, claim and self-approval."""
-        row = self.task(session, task_id)
+                 expected_version: int | None = None, claim: bool = False) -> ActionResult:
+        """Validate and submit a task's form, after checking role, team, claim and self-approval. With ``claim``,
+        a task nobody holds is taken first, in the same transaction (one request instead of two; a task someone
+        else holds is still refused)."""
+        # The task and its case in one statement; the case is held for the whole action (the session's identity
+        # map is weak, and the engine needs it again).
+        try:
+            row, _instance = self.engine.task_and_case(session, task_id)
+        except NotFound:
+            raise NotFound("Tugas tidak ditemukan.", task_id=task_id) from None
+        if claim and row.claimed_by is None and row.state == "ready":
+            self.check_may_act(user, row)
+            self.engine.claim(session, row.id, user.actor)
         self.check_may_complete(session, user, row)
         now = self.clock.now()
-        # Held for the whole action: the session's identity map is weak, and the engine needs it again.
-        _instance = session.get(Instance, row.instance_id)
         fields = self.form_of(session, row)
         cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id),
                                 platforms=self.settings.platforms, now=now)

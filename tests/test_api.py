@@ -368,6 +368,34 @@ def test_not_claimed_or_claimed_by_someone_else_is_409(api, system):
     refused(system, lambda: api.post("tim2", f"/tasks/{task_id}/delegate", json={"to": "tim2"}), 409)
 
 
+def test_claim_and_complete_in_one_request(api, system, tx):
+    """``_claim: true`` takes a task nobody holds and completes it in one transaction; every rule of a claim still
+    applies, and a task someone else holds is not taken from them."""
+    photos = api.upload_photos("tim")
+    case_id, task_id = api.new_case("tim")
+    refused(system, lambda: api.post("tim", f"/tasks/{task_id}/complete", json={**step1(photos), "_claim": "ya"}),
+            422, "form_invalid")
+    refused(system, lambda: api.post("tim_lain", f"/tasks/{task_id}/complete",
+                                     json={**step1(photos), "_claim": True}), 403)
+    # An invalid form takes nothing either: the claim is part of the refused transaction.
+    refused(system, lambda: api.post("tim", f"/tasks/{task_id}/complete", json={"_claim": True}), 422)
+    done = api.post("tim", f"/tasks/{task_id}/complete", json={**step1(photos), "_claim": True})
+    assert done.status_code == 200, done.json
+    history = [(e["type"], e["actor"]) for e in api.get("tim", f"/cases/{case_id}").json["history"]]
+    assert history.index(("task_claimed", "tim")) < history.index(("task_completed", "tim"))
+    (terima,) = done.json["ready"]
+    assert api.post("admin", f"/tasks/{terima['id']}/claim").status_code == 200
+    with tx() as s:
+        system.alur.add_user(s, "admin2", "rahasia-admin2", ["admin_medsos"])
+    refused(system, lambda: api.post("admin2", f"/tasks/{terima['id']}/complete",
+                                     json={**FORMS["terima"], "_claim": True}), 409, "not_claimed")
+    refused(system, lambda: api.post("wapimred", f"/tasks/{terima['id']}/complete",
+                                     json={**FORMS["terima"], "_claim": True}), 403)
+    # Already held by the one completing: _claim changes nothing.
+    assert api.post("admin", f"/tasks/{terima['id']}/complete", json={**FORMS["terima"], "_claim": True}).status_code \
+        == 200
+
+
 def test_self_approval_is_403(api, system, tx):
     with tx() as s:
         system.alur.add_user(s, "ganda", "rahasia-ganda", ["tim_pelaksana", "pimred"], team_code="humas")

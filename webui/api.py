@@ -35,7 +35,7 @@ from .auth import TOKEN_MAX_AGE, check_credentials, issue_token, user_from_token
 from .db import db, system
 from .errors import engine_error_message, error_response
 from .extensions import csrf, limiter
-from .openapi import VERSION_KEY, build_document
+from .openapi import CLAIM_KEY, VERSION_KEY, build_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -292,8 +292,11 @@ def delegate_task(task_id: str):
 def complete_task(task_id: str):
     body = _json_object()
     expected = _expected_version(body)
+    claim = body.pop(CLAIM_KEY, False)
+    if not isinstance(claim, bool):
+        raise FormInvalid([FieldError("type", CLAIM_KEY, _("_claim: harus true atau false."))])
     session = db()
-    result = system().alur.complete(session, api_user(), task_id, body, expected_version=expected)
+    result = system().alur.complete(session, api_user(), task_id, body, expected_version=expected, claim=claim)
     session.flush()  # the lock version the client should send next
     instance = result.instance
     now = _now()

@@ -31,7 +31,7 @@ def _load_user(user_id: str):
     uid, _sep, fingerprint = user_id.partition(":")
     if not uid.isdigit():
         return None
-    user = db().get(User, int(uid))
+    user = system().alur.user(db(), int(uid))
     if user is None or not user.active or user.password_hash[-12:] != fingerprint:
         return None
     return LoginUser(user)
@@ -50,7 +50,7 @@ def user_from_token(token: str) -> User | None:
         data = _serializer().loads(token, max_age=TOKEN_MAX_AGE)
     except (BadSignature, SignatureExpired):
         return None
-    user = db().get(User, int(data.get("uid", 0)))
+    user = system().alur.user(db(), int(data.get("uid", 0)))
     if user is None or not user.active or user.password_hash[-12:] != data.get("fp"):
         return None
     return user

@@ -225,6 +225,9 @@ def worker(mode: str | None, interval: float) -> None:
                    + (f"via {mail.host}:{mail.port} ({mail.security})" if mail else "off: ALUR_SMTP_HOST unset")
                    + ")", err=True)
         w.stop_on_signals()
+        from .server import freeze_long_lived_heap
+
+        freeze_long_lived_heap()
         w.run(on_report=show)
 
 

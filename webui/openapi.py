@@ -16,6 +16,7 @@ from process.services import STEP_OF
 __all__ = ["build_document", "field_schema", "form_schema", "form_schema_name"]
 
 VERSION_KEY = "_version"
+CLAIM_KEY = "_claim"
 _NAME_SAFE = re.compile(r"[^A-Za-z0-9._-]")
 _FILE_KIND_LABEL = {"image": "foto/gambar", "video": "video", "document": "dokumen (PDF)", "other": "berkas lain"}
 
@@ -152,6 +153,11 @@ def form_schema(info: UserTaskInfo, platforms: Sequence[str]) -> dict:
         "type": "integer",
         "description": "Opsional: lock_version kasus yang Anda lihat (seperti header If-Match). "
                        "Bila kasus sudah berubah, permintaan ditolak dengan 409.",
+    }
+    properties[CLAIM_KEY] = {
+        "type": "boolean",
+        "description": "Opsional: true = ambil tugas sekaligus bila belum dipegang siapa pun (satu permintaan, "
+                       "bukan dua). Tugas yang dipegang orang lain tetap ditolak dengan 409.",
     }
     schema = {
         "type": "object",

@@ -1,7 +1,17 @@
 """Serving the app with gunicorn (production) or Werkzeug's reloader (development)."""
 from __future__ import annotations
 
+import gc
+
 from gunicorn.app.base import BaseApplication
+
+
+def freeze_long_lived_heap(*_args) -> None:
+    """Move everything alive now (modules, the app, its caches) out of the garbage collector's reach: what a
+    process keeps for its whole life is never garbage, and a full collection that walks it costs a pause and
+    evicts the CPU caches a request was using. Objects made later are collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 class GunicornServer(BaseApplication):
@@ -32,6 +42,7 @@ def serve_gunicorn(host: str, port: int, workers: int, timeout: int = 60) -> Non
         "accesslog": "-",
         "errorlog": "-",
         "worker_tmp_dir": "/dev/shm",
+        "post_worker_init": freeze_long_lived_heap,
         # Build the app in each worker after fork: no shared database connections between processes.
         "preload_app": False,
     }).run()

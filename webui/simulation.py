@@ -67,7 +67,7 @@ class Driver:
                 self._user_ids[role] = user.id
 
     def user(self, session, role: str) -> User:
-        return session.get(User, self._user_ids[role])
+        return self.alur.user(session, self._user_ids[role])
 
     def start(self, n: int) -> tuple[int, str]:
         """Start case number ``n`` for today's activity; returns (instance id, step-1 task id)."""

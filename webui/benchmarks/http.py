@@ -39,23 +39,21 @@ def _prepare(stack: LocalStack, tasks: int) -> list[str]:
 
 
 def _client_loop(client, task_ids: list[str], latencies: dict[str, list[float]], errors: list[str]) -> None:
+    """Each task is taken and completed in one request (``_claim``), as a client that fills in the form of a
+    task nobody holds does."""
     for task_id in task_ids:
         started = time.perf_counter()
-        claimed = client.post(f"/tasks/{task_id}/claim")
-        middle = time.perf_counter()
-        done = client.post(f"/tasks/{task_id}/complete", json=FORM) if claimed.ok else claimed
+        done = client.post(f"/tasks/{task_id}/complete", json={**FORM, "_claim": True})
         ended = time.perf_counter()
-        if not claimed.ok or not done.ok:
+        if not done.ok:
             errors.append(f"{task_id}: {done.status} {done.error or done.body}")
             continue
-        latencies["claim"].append(middle - started)
-        latencies["complete"].append(ended - middle)
-        latencies["pair"].append(ended - started)
+        latencies["complete"].append(ended - started)
 
 
 def _round(clients, task_ids: list[str]) -> dict:
     """Every client works its own share of ``task_ids`` at once; completions per second and latencies."""
-    latencies = {"claim": [], "complete": [], "pair": []}
+    latencies = {"complete": []}
     errors: list[str] = []
     shares = [task_ids[k::len(clients)] for k in range(len(clients))]
     threads = [threading.Thread(target=_client_loop, args=(c, share, latencies, errors))
@@ -72,7 +70,7 @@ def _round(clients, task_ids: list[str]) -> dict:
 
 def run(workdir: Path, url: str, *, threads: int, per_thread: int, rounds: int, workers: int = 2) -> dict:
     """Start ``alur serve --workers N`` on a fresh database (:class:`LocalStack`), prepare the tasks, and let
-    ``threads`` clients claim and complete them over the API, ``rounds`` times."""
+    ``threads`` clients take and complete them over the API (one request each), ``rounds`` times."""
     warmup = 2
     total = threads * (warmup + per_thread * rounds)
     with LocalStack(url, workdir, web_workers=workers) as stack:
@@ -95,15 +93,13 @@ def run(workdir: Path, url: str, *, threads: int, per_thread: int, rounds: int, 
             for c in clients:
                 c.close()
     errors = [e for r in results for e in r["errors"]]
-    pooled = {k: [x for r in results for x in r["latencies"][k]] for k in ("claim", "complete", "pair")}
+    pooled = {k: [x for r in results for x in r["latencies"][k]] for k in ("complete",)}
     if not pooled["complete"]:
         raise RuntimeError(f"no completion succeeded over HTTP: {errors[:3]}")
     return {
         "http_completions_per_s": round(statistics.median(r["per_s"] for r in results), 1),
         "http_p50_ms": round(1000 * percentile(pooled["complete"], 50), 2),
         "http_p95_ms": round(1000 * percentile(pooled["complete"], 95), 2),
-        "http_claim_p95_ms": round(1000 * percentile(pooled["claim"], 95), 2),
-        "http_claim_complete_p95_ms": round(1000 * percentile(pooled["pair"], 95), 2),
         "http_completions": sum(r["completions"] for r in results),
         "http_errors": len(errors),
         "http_error_examples": errors[:3],
