@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from .models import ChainHead, EventRow
@@ -64,6 +64,8 @@ def append(session: Session, *, type: str, at: datetime, actor: str | None = Non
 
 
 _KEY = "alur_chain_head"
+_LOCK_HEAD = select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == 1).with_for_update()
+_WRITE_HEAD = update(ChainHead).where(ChainHead.id == 1).values(seq=bindparam("seq"), hash=bindparam("hash"))
 
 
 @dataclass
@@ -86,9 +88,7 @@ def _head(session: Session) -> _Head:
     head = session.info.get(_KEY)
     if head is not None and head.transaction is root:
         return head
-    row = session.execute(
-        select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == 1).with_for_update()
-    ).one_or_none()
+    row = session.execute(_LOCK_HEAD).one_or_none()
     if row is None:
         raise RuntimeError("event chain head missing: run `alur init-db` first")
     head = _Head(root, row.seq, row.hash)
@@ -120,7 +120,7 @@ def _write_head(session: Session) -> None:
     if head is None or not head.dirty:
         return
     if session.get_transaction() is head.transaction:  # the outermost commit, not a savepoint's
-        session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=head.seq, hash=head.hash))
+        session.execute(_WRITE_HEAD, {"seq": head.seq, "hash": head.hash})
         head.dirty = False
 
 

@@ -80,6 +80,9 @@ class FunctionRegistry:
     def __init__(self, functions: Iterable[SafeFunction] = ()):
         self._functions: dict[str, SafeFunction] = {}
         self._frozen = False
+        #: Checked parse trees by (source, mode): a diagram's expressions are parsed and checked once, not at
+        #: every evaluation. Only trees that passed every check are kept; registering a function empties it.
+        self.parsed: dict[tuple[str, str], ast.AST] = {}
         for f in functions:
             self.register(f.name, f.func, f.doc)
 
@@ -93,6 +96,7 @@ class FunctionRegistry:
         if name in self._functions:
             raise ValueError(f"function {name!r} is already registered")
         self._functions[name] = SafeFunction(name, func, doc)
+        self.parsed.clear()
 
     def names(self) -> frozenset[str]:
         return frozenset(self._functions)
@@ -297,7 +301,25 @@ def _describe_statement(stmt: ast.stmt) -> str:
     return f"{type(stmt).__name__} statements are not allowed; a script may only contain `name = expression` lines"
 
 
+#: How many checked trees a registry keeps (far more than the expressions of every deployed version).
+MAX_PARSED = 4096
+
+
 def _parse(source: Any, mode: str, functions: FunctionRegistry) -> ast.AST:
+    """The checked tree of ``source``; the interpreter only reads it, so one tree serves every evaluation."""
+    if not isinstance(source, str):
+        return _parse_and_check(source, mode, functions)
+    key = (source, mode)
+    tree = functions.parsed.get(key)
+    if tree is None:
+        tree = _parse_and_check(source, mode, functions)
+        if len(functions.parsed) >= MAX_PARSED:
+            functions.parsed.clear()
+        functions.parsed[key] = tree
+    return tree
+
+
+def _parse_and_check(source: Any, mode: str, functions: FunctionRegistry) -> ast.AST:
     if not isinstance(source, str):
         raise UnsafeExpression(f"expression must be a string, not {type(source).__name__}")
     if len(source) > MAX_SOURCE_CHARS:

@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -63,6 +63,11 @@ def _stale_to_typed(method):
 
 
 _DEFINITION_SHA = "alur_definition_sha"
+
+# Statements every action runs, built once (building one per call costs more than SQLite takes to run it).
+_TASK_AND_CASE = (select(TaskRow, Instance, Definition.sha256).join(Instance, Instance.id == TaskRow.instance_id)
+                  .join(Definition, Definition.id == Instance.definition_id).where(TaskRow.id == bindparam("task_id")))
+_READY_ROWS = select(TaskRow).where(TaskRow.instance_id == bindparam("instance_id"), TaskRow.state == "ready")
 
 
 def _transaction_memo(session: Session, key: str) -> dict:
@@ -508,9 +513,7 @@ class WorkflowEngine:
             UUID(str(task_id))
         except ValueError:
             raise NotFound(f"no task '{task_id}'", task_id=task_id) from None
-        found = session.execute(
-            select(TaskRow, Instance, Definition.sha256).join(Instance, Instance.id == TaskRow.instance_id)
-            .join(Definition, Definition.id == Instance.definition_id).where(TaskRow.id == str(task_id))).first()
+        found = session.execute(_TASK_AND_CASE, {"task_id": str(task_id)}).first()
         if found is None:
             raise NotFound(f"no task '{task_id}'", task_id=task_id)
         row, instance, sha = found
@@ -631,7 +634,6 @@ class WorkflowEngine:
 
     @staticmethod
     def _ready_rows(session: Session, instance: Instance) -> dict[str, TaskRow]:
-        return {r.id: r for r in session.execute(
-            select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.state == "ready")).scalars()}
+        return {r.id: r for r in session.execute(_READY_ROWS, {"instance_id": instance.id}).scalars()}
 
     _due_of = staticmethod(due_of)

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -242,10 +242,13 @@ class Alur:
             raise BadRequest(f"Alamat surel '{email[:200]}' tidak sah (contoh: nama@kpu.go.id).")
         return email
 
-    @staticmethod
-    def user(session: Session, user_id: int) -> User | None:
+    #: Built once: every request runs it (a statement built per call costs more than SQLite takes to run it).
+    _USER = select(User).options(joinedload(User.role_rows)).where(User.id == bindparam("user_id"))
+
+    @classmethod
+    def user(cls, session: Session, user_id: int) -> User | None:
         """The user with that id, their roles and team in one statement (every request needs all three)."""
-        return session.get(User, user_id, options=[joinedload(User.role_rows)])
+        return session.execute(cls._USER, {"user_id": user_id}).unique().scalar_one_or_none()
 
     @staticmethod
     def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -329,6 +332,9 @@ class Alur:
         return users
 
     _RECIPIENT_COLUMNS = (User.id, User.username, User.email, User.full_name)
+    _LANE_USERS = (select(*_RECIPIENT_COLUMNS).join(UserRole, UserRole.user_id == User.id)
+                   .where(UserRole.role == bindparam("role"), User.active.is_(True)).order_by(User.username))
+    _TEAM_USERS = (_LANE_USERS.join(Team, Team.id == User.team_id).where(Team.code == bindparam("team")))
 
     def recipients(self, session: Session, lane: str, group: str | None = None) -> list[notify.Recipient]:
         """The active users who work in ``lane`` (and ``group``): one light query, for notifications on every
@@ -336,11 +342,9 @@ class Alur:
         role = LANE_ROLES.get(lane)
         if role is None:
             return []
-        stmt = (select(*self._RECIPIENT_COLUMNS).join(UserRole, UserRole.user_id == User.id)
-                .where(UserRole.role == role, User.active.is_(True)).order_by(User.username))
-        if group is not None:
-            stmt = stmt.join(Team, Team.id == User.team_id).where(Team.code == group)
-        return [notify.Recipient(uid, name, email, full or name) for uid, name, email, full in session.execute(stmt)]
+        found = session.execute(self._LANE_USERS, {"role": role}) if group is None else \
+            session.execute(self._TEAM_USERS, {"role": role, "team": group})
+        return [notify.Recipient(uid, name, email, full or name) for uid, name, email, full in found]
 
     def recipients_by_username(self, session: Session, usernames: list[str]) -> list[notify.Recipient]:
         stmt = select(*self._RECIPIENT_COLUMNS).where(User.username.in_(usernames), User.active.is_(True))

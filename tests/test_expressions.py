@@ -419,3 +419,24 @@ def test_total_size_built_in_one_run_is_bounded():
     execute(script(11), {})  # 990_000 characters in all
     with pytest.raises(ExpressionLimitExceeded, match="builds more than"):
         execute(script(12), {})
+
+
+def test_an_expression_is_parsed_and_checked_once_per_registry(monkeypatch):
+    import engine.expressions as ex
+
+    calls = []
+    real = ex._parse_and_check
+    monkeypatch.setattr(ex, "_parse_and_check", lambda *a: calls.append(a[0]) or real(*a))
+    registry = ex.FunctionRegistry([ex.SafeFunction("dua_kali", lambda x: 2 * x)])
+    for n in range(3):
+        assert ex.evaluate("dua_kali(x) + 1", {"x": n}, registry) == 2 * n + 1
+    assert calls == ["dua_kali(x) + 1"]
+    # A refused expression is refused every time (nothing is kept of it).
+    for _ in range(2):
+        with pytest.raises(ex.UnsafeExpression):
+            ex.evaluate("__import__('os')", {}, registry)
+    assert calls.count("__import__('os')") == 2
+    # Registering a function may change what a name means: the kept trees are dropped.
+    registry.register("tiga_kali", lambda x: 3 * x)
+    assert ex.evaluate("dua_kali(x) + 1", {"x": 1}, registry) == 3
+    assert calls.count("dua_kali(x) + 1") == 2

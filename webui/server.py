@@ -6,12 +6,17 @@ import gc
 from gunicorn.app.base import BaseApplication
 
 
-def freeze_long_lived_heap(*_args) -> None:
+def freeze_long_lived_heap() -> None:
     """Move everything alive now (modules, the app, its caches) out of the garbage collector's reach: what a
     process keeps for its whole life is never garbage, and a full collection that walks it costs a pause and
     evicts the CPU caches a request was using. Objects made later are collected as usual."""
     gc.collect()
     gc.freeze()
+
+
+def _post_worker_init(_worker) -> None:
+    """gunicorn's hook, once a worker has built the app."""
+    freeze_long_lived_heap()
 
 
 class GunicornServer(BaseApplication):
@@ -42,7 +47,7 @@ def serve_gunicorn(host: str, port: int, workers: int, timeout: int = 60) -> Non
         "accesslog": "-",
         "errorlog": "-",
         "worker_tmp_dir": "/dev/shm",
-        "post_worker_init": freeze_long_lived_heap,
+        "post_worker_init": _post_worker_init,
         # Build the app in each worker after fork: no shared database connections between processes.
         "preload_app": False,
     }).run()

@@ -23,8 +23,10 @@ class Plan:
     def __init__(self, quick: bool):
         self.quick = quick
         self.cases = 10_000 if quick else 100_000
+        # Four clients keep both gunicorn workers busy (one request each in hand, one waiting); more clients only
+        # queue longer: in a closed loop, latency = clients / throughput.
         self.http = {"threads": 4, "per_thread": 10, "rounds": 1} if quick else \
-            {"threads": 8, "per_thread": 60, "rounds": 3}
+            {"threads": 4, "per_thread": 120, "rounds": 3}
         self.simulate_cases = None if quick else 1000
 
 
