@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 STEP_OF = {"Task_Serahkan": 1, "Task_Terima": 2, "Task_Koreksi": 3, "Task_Putuskan": 4, "Task_Unggah": 5}
 SUBMIT_TASK = "Task_Serahkan"
 DECIDE_TASK = "Task_Putuskan"
+#: Whether the user submitted the case's documentation (the self-approval rule); built once, run on every decision.
+_SUBMITTED_BY = (select(TaskRow.id).where(TaskRow.instance_id == bindparam("instance_id"),
+                                          TaskRow.bpmn_id == SUBMIT_TASK, TaskRow.state == "completed",
+                                          TaskRow.completed_by == bindparam("actor")).limit(1))
 
 
 def sop_checks(parsed: ParsedDefinition) -> list[tuple[str | None, str]]:
@@ -498,10 +502,7 @@ class Alur:
 
     @staticmethod
     def _submitted_by(session: Session, instance_id: int, user: User) -> bool:
-        return session.execute(
-            select(TaskRow.id).where(TaskRow.instance_id == instance_id, TaskRow.bpmn_id == SUBMIT_TASK,
-                                     TaskRow.state == "completed", TaskRow.completed_by == user.actor).limit(1)
-        ).first() is not None
+        return session.execute(_SUBMITTED_BY, {"instance_id": instance_id, "actor": user.actor}).first() is not None
 
     @staticmethod
     def _attach_files(session: Session, instance_id: int, cleaned: dict) -> None:
