@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from .models import ChainHead, EventRow
@@ -65,7 +65,6 @@ def append(session: Session, *, type: str, at: datetime, actor: str | None = Non
 
 _KEY = "alur_chain_head"
 _LOCK_HEAD = select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == 1).with_for_update()
-_WRITE_HEAD = update(ChainHead).where(ChainHead.id == 1).values(seq=bindparam("seq"), hash=bindparam("hash"))
 
 
 @dataclass
@@ -120,7 +119,8 @@ def _write_head(session: Session) -> None:
     if head is None or not head.dirty:
         return
     if session.get_transaction() is head.transaction:  # the outermost commit, not a savepoint's
-        session.execute(_WRITE_HEAD, {"seq": head.seq, "hash": head.hash})
+        # Built per call: a head row loaded in this session gets the values too, which bound parameters defeat.
+        session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=head.seq, hash=head.hash))
         head.dirty = False
 
 

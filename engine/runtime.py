@@ -68,10 +68,6 @@ _DEFINITION_SHA = "alur_definition_sha"
 _TASK_AND_CASE = (select(TaskRow, Instance, Definition.sha256).join(Instance, Instance.id == TaskRow.instance_id)
                   .join(Definition, Definition.id == Instance.definition_id).where(TaskRow.id == bindparam("task_id")))
 _READY_ROWS = select(TaskRow).where(TaskRow.instance_id == bindparam("instance_id"), TaskRow.state == "ready")
-_CLAIM = (update(TaskRow).where(TaskRow.id == bindparam("task_id"), TaskRow.state == "ready",
-                                TaskRow.claimed_by.is_(None))
-          .values(claimed_by=bindparam("actor"), claimed_at=bindparam("now"))
-          .execution_options(synchronize_session="fetch"))
 
 
 def _transaction_memo(session: Session, key: str) -> dict:
@@ -359,7 +355,11 @@ class WorkflowEngine:
     def claim(self, session: Session, task_id: str, actor: str) -> TaskRow:
         """Take a ready task; exactly one of several racing claimants succeeds."""
         now = self.clock.now()
-        res = session.execute(_CLAIM, {"task_id": task_id, "actor": actor, "now": now})
+        # Built per call: the ORM copies the values into the loaded row ("fetch"), which it cannot do from
+        # bound parameters.
+        res = session.execute(
+            update(TaskRow).where(TaskRow.id == task_id, TaskRow.state == "ready", TaskRow.claimed_by.is_(None))
+            .values(claimed_by=actor, claimed_at=now).execution_options(synchronize_session="fetch"))
         row = self._task_row(session, task_id)
         if res.rowcount != 1:
             if row.state != "ready":

@@ -38,7 +38,10 @@ THREADS = 4
 LOAD_SECONDS = 24.0
 KILL_ALL_AT = 7.0  # web processes and workers
 KILL_WORKERS_AT = 15.0  # workers only, while the web keeps taking requests
-MAX_CASES_PER_THREAD = 12
+MAX_CASES_PER_THREAD = 20
+#: Each client pauses between requests, as people do, so the load spans the whole window and the kills hit it
+#: (unpaced, four clients finish their cases before the first kill).
+THINK_SECONDS = 0.08
 MAX_REQUESTS_PER_THREAD = 400
 PROBES = 40  # worker-fired timers due across the load window
 DRAIN_TIMEOUT = 120
@@ -134,8 +137,7 @@ class Client:
         self.requests += 1
         result = self.apis[username].call(method, path, **kwargs)
         self.ledger.record(result)
-        if result.status is None:
-            time.sleep(0.2)  # the server is down: do not spin
+        time.sleep(0.2 if result.status is None else THINK_SECONDS)  # down: do not spin; up: a person's pause
         return result
 
     def busy(self) -> bool:
