@@ -4,7 +4,9 @@ Each row's hash covers its position, type, instance, task, actor, time, payload 
 row's hash; the single ``event_chain_head`` row holds the last position and hash, so a deleted tail
 is caught too. The first append of a transaction locks the head row, which orders writers on PostgreSQL
 (SQLite already serialises writers); the transaction then carries the head in memory and writes it once,
-just before it commits (a savepoint rolled back takes the head back with it).
+just before it commits (a savepoint rolled back takes the head back with it). The events themselves are
+inserted together, with one statement, just before the commit, or earlier when a query of the same session
+reads the event table, so that it sees them.
 """
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import event, select, update
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql.util import find_tables
 
 from .models import ChainHead, EventRow
 
@@ -56,11 +59,19 @@ def append(session: Session, *, type: str, at: datetime, actor: str | None = Non
     at = at.astimezone(UTC)
     seq = head.seq + 1
     digest = event_hash(seq, type, instance_id, task_id, actor, at, payload, head.hash)
-    row = EventRow(seq=seq, instance_id=instance_id, task_id=task_id, type=type, actor=actor, at=at,
-                   payload=payload, prev_hash=head.hash, hash=digest)
-    session.add(row)
+    values = {"seq": seq, "instance_id": instance_id, "task_id": task_id, "type": type, "actor": actor, "at": at,
+              "payload": payload, "prev_hash": head.hash, "hash": digest}
+    head.pending.append(values)
     head.seq, head.hash, head.dirty = seq, digest, True
-    return row
+    return EventRow(**values)  # a copy for the caller; the row itself is written with the others (_write_pending)
+
+
+def _write_pending(session: Session, head: _Head) -> None:
+    """Insert the events appended since the last write, with one statement."""
+    if head.pending:
+        rows, head.pending = head.pending, []
+        session.execute(insert(EventRow.__table__), rows)
+        head.written.extend(rows)
 
 
 _KEY = "alur_chain_head"
@@ -75,7 +86,13 @@ class _Head:
     seq: int
     hash: str
     dirty: bool = False
-    #: (seq, hash) at the start of each open savepoint, to go back to if it is rolled back.
+    #: Events appended but not yet inserted: they go in with one statement just before the commit, or before
+    #: any statement of this session that reads the event table.
+    pending: list[dict] = field(default_factory=list)
+    #: Events inserted by this transaction so far.
+    written: list[dict] = field(default_factory=list)
+    #: (seq, hash, dirty, how many were written) at the start of each open savepoint, to go back to if it is
+    #: rolled back.
     saved: dict = field(default_factory=dict)
 
 
@@ -99,7 +116,7 @@ def _head(session: Session) -> _Head:
 def _savepoint_started(session: Session, transaction: SessionTransaction) -> None:
     head = session.info.get(_KEY)
     if transaction.nested and head is not None:
-        head.saved[transaction] = (head.seq, head.hash, head.dirty)
+        head.saved[transaction] = (head.seq, head.hash, head.dirty, len(head.written))
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -108,9 +125,24 @@ def _rolled_back(session: Session, previous: SessionTransaction) -> None:
     if head is None:
         return
     if previous in head.saved:
-        head.seq, head.hash, head.dirty = head.saved.pop(previous)
+        head.seq, head.hash, head.dirty, kept = head.saved.pop(previous)
+        # What the database lost with the savepoint (written in it) and what was appended in it: the events from
+        # before the savepoint are written again, those from inside it are gone.
+        undone = head.written[kept:] + head.pending
+        head.written = head.written[:kept]
+        head.pending = [row for row in undone if row["seq"] <= head.seq]
     else:  # the whole transaction, or a savepoint opened before its first append: nothing of ours survives
         session.info.pop(_KEY, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_reading_events(state: ORMExecuteState) -> None:
+    """A query of this session that reads the event table sees the events appended so far."""
+    head = state.session.info.get(_KEY)
+    if head is not None and head.pending and state.is_select and \
+            EventRow.__table__ in find_tables(state.statement, check_columns=True, include_joins=True,
+                                              include_selects=True):
+        _write_pending(state.session, head)
 
 
 @event.listens_for(Session, "before_commit")
@@ -119,6 +151,7 @@ def _write_head(session: Session) -> None:
     if head is None or not head.dirty:
         return
     if session.get_transaction() is head.transaction:  # the outermost commit, not a savepoint's
+        _write_pending(session, head)
         # Built per call: a head row loaded in this session gets the values too, which bound parameters defeat.
         session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=head.seq, hash=head.hash))
         head.dirty = False

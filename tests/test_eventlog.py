@@ -179,3 +179,80 @@ def test_the_head_is_written_once_per_transaction_and_follows_savepoints(system,
     with tx() as s:
         report = eventlog.verify(s)
         assert report.ok and report.checked == start[0] + 6
+
+
+def _capture(system, prefix: str):
+    """Statements starting with ``prefix`` sent by ``system``'s engine while the context is open."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event as sa_event
+
+    @contextmanager
+    def capture():
+        seen: list[str] = []
+
+        def listener(conn, cur, statement, *a):
+            if statement.startswith(prefix):
+                seen.append(statement)
+
+        sa_event.listen(system.db, "before_cursor_execute", listener)
+        try:
+            yield seen
+        finally:
+            sa_event.remove(system.db, "before_cursor_execute", listener)
+
+    return capture()
+
+
+def test_events_are_inserted_together_and_a_query_of_the_transaction_sees_them(system, tx, clock):
+    from sqlalchemy import func, select
+
+    from engine.models import EventRow, TaskRow
+
+    with tx() as s:
+        before = s.execute(select(func.count()).select_from(EventRow)).scalar()
+    with _capture(system, "INSERT INTO event") as inserts, tx() as s:
+        for n in range(4):
+            eventlog.append(s, type="test", at=clock.now(), data={"n": n})
+        s.execute(select(TaskRow.id)).all()  # a query that does not read the event table writes nothing
+        assert inserts == []
+    assert len(inserts) == 1  # four events, one statement (an executemany)
+    with _capture(system, "INSERT INTO event") as inserts, tx() as s:
+        eventlog.append(s, type="test", at=clock.now(), data={"n": "a"})
+        # Read in the same transaction, by every way the code reads events: they are there.
+        assert s.execute(select(func.count()).select_from(EventRow)).scalar() == before + 5
+        assert eventlog.events_of(s, None)[-1].payload == '{"n":"a"}'
+        assert s.get(EventRow, before + 5).payload == '{"n":"a"}'
+        eventlog.append(s, type="test", at=clock.now(), data={"n": "b"})
+    assert len(inserts) == 2  # one before the first read, one at commit
+    with tx() as s:
+        report = eventlog.verify(s)
+        assert report.ok and report.checked == before + 6
+
+
+def test_a_savepoint_rolled_back_after_its_query_wrote_earlier_events_writes_them_again(system, tx, clock):
+    """Events appended before a savepoint and written inside it (a query read the event table) vanish from the
+    database when the savepoint is rolled back: they are written again; those appended inside it are gone."""
+    from sqlalchemy import func, select
+
+    from engine.models import EventRow
+
+    with tx() as s:
+        before = s.execute(select(func.count()).select_from(EventRow)).scalar()
+    with tx() as s:
+        eventlog.append(s, type="test", at=clock.now(), data={"n": "before"})
+        try:
+            with s.begin_nested():
+                eventlog.append(s, type="test", at=clock.now(), data={"n": "inside"})
+                assert s.execute(select(func.count()).select_from(EventRow)).scalar() == before + 2
+                raise ValueError("roll the savepoint back")
+        except ValueError:
+            pass
+        assert s.execute(select(func.count()).select_from(EventRow)).scalar() == before + 1
+        eventlog.append(s, type="test", at=clock.now(), data={"n": "after"})
+    with tx() as s:
+        payloads = [r.payload for r in s.execute(select(EventRow).where(EventRow.seq > before)
+                                                 .order_by(EventRow.seq)).scalars()]
+        assert payloads == ['{"n":"before"}', '{"n":"after"}']
+        report = eventlog.verify(s)
+        assert report.ok and report.checked == before + 2

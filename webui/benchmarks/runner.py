@@ -27,7 +27,7 @@ class Plan:
         # queue longer: in a closed loop, latency = clients / throughput.
         self.http = {"threads": 4, "per_thread": 10, "rounds": 1} if quick else \
             {"threads": 4, "per_thread": 120, "rounds": 3}
-        self.simulate_cases = None if quick else 1000
+        self.simulate_cases = None if quick else 10_000
 
 
 def _machine() -> dict:
