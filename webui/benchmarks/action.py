@@ -46,30 +46,34 @@ def interleaved(driver: Driver, raw: RawBaseline, plan, samples: int) -> dict:
     """Median ms of one completion for every (our rounds, raw rounds) in ``plan``: ours through the service layer
     on a case after that many revision rounds, raw SpiffWorkflow (full JSON in and out) on the same. The cases
     are prepared first, then sampled in turn, a few completions at a time (ours, raw, next case, ...), so every
-    figure, and so every ratio, sees the same machine, even one shared with other jobs."""
+    figure, and so every ratio, sees the same machine, even one shared with other jobs.
+
+    Both sides complete the same two steps in turn (Koreksi, then the decision sending it back for revision).
+    Raw SpiffWorkflow starts every sample from the same stored state, so each of its figures is its cost at
+    exactly that many rounds (its cost grows with every round). Our case moves on with each completion, one
+    round per two samples, so our figure is taken a few rounds later, which only counts against us."""
     tasks = [_ours_case(driver, rounds) for rounds, _ in plan]
-    states: list[str | None] = []
+    raw_states: list[dict | None] = []
     for _, raw_rounds in plan:
         try:
-            states.append(_raw_case(raw, raw_rounds))
+            at_koreksi = _raw_case(raw, raw_rounds)
+            at_decision, _ = raw.complete(at_koreksi, FORMS["koreksi"])
+            raw_states.append({"koreksi": at_koreksi, "revisi": at_decision})
         except RecursionError:
-            states.append(None)
+            raw_states.append(None)
     ours, theirs = [Timings(collect=True) for _ in plan], [Timings(collect=True) for _ in plan]
     for start in range(0, samples, BLOCK):
-        forms = [("wapimred", FORMS["koreksi"]) if i % 2 == 0 else ("pimred", FORMS["revisi"])
+        steps = [("wapimred", "koreksi") if i % 2 == 0 else ("pimred", "revisi")
                  for i in range(start, min(samples, start + BLOCK))]
         for k in range(len(plan)):
-            for role, form in forms:
-                (tasks[k],) = driver.act(role, tasks[k], form, timer=ours[k])
-            for _role, form in forms:
-                if states[k] is None:
-                    break
-                try:
-                    with theirs[k]():
-                        states[k], _ = raw.complete(states[k], form)
-                except RecursionError:
-                    states[k] = None
-    return {pair: (ours[k].median_ms(), theirs[k].median_ms() if states[k] is not None else "RecursionError")
+            for role, step in steps:
+                (tasks[k],) = driver.act(role, tasks[k], FORMS[step], timer=ours[k])
+            if raw_states[k] is None:
+                continue
+            for _role, step in steps:
+                with theirs[k]():
+                    raw.complete(raw_states[k][step], FORMS[step])
+    return {pair: (ours[k].median_ms(), theirs[k].median_ms() if raw_states[k] is not None else "RecursionError")
             for k, pair in enumerate(plan)}
 
 
