@@ -83,6 +83,15 @@ def _transaction_memo(session: Session, key: str) -> dict:
     return memo[1]
 
 
+def _task_id(task_id: str) -> str:
+    """``task_id`` as stored (a SpiffWorkflow task UUID); anything else names no task."""
+    try:
+        UUID(str(task_id))
+    except ValueError:
+        raise NotFound(f"no task '{task_id}'", task_id=task_id) from None
+    return str(task_id)
+
+
 class _FixedClock:
     def __init__(self, now: datetime):
         self._now = now
@@ -511,11 +520,7 @@ class WorkflowEngine:
     def task_and_case(self, session: Session, task_id: str) -> tuple[TaskRow, Instance]:
         """A task, its case and the hash of the case's process version, in one statement (an action needs all
         three; the hash is remembered for the rest of the transaction)."""
-        try:
-            UUID(str(task_id))
-        except ValueError:
-            raise NotFound(f"no task '{task_id}'", task_id=task_id) from None
-        found = session.execute(_TASK_AND_CASE, {"task_id": str(task_id)}).first()
+        found = session.execute(_TASK_AND_CASE, {"task_id": _task_id(task_id)}).first()
         if found is None:
             raise NotFound(f"no task '{task_id}'", task_id=task_id)
         row, instance, sha = found
@@ -524,11 +529,7 @@ class WorkflowEngine:
 
     # --------------------------------------------------------------------- helpers
     def _task_row(self, session: Session, task_id: str) -> TaskRow:
-        try:
-            UUID(str(task_id))
-        except ValueError:
-            raise NotFound(f"no task '{task_id}'", task_id=task_id) from None
-        row = session.get(TaskRow, str(task_id))
+        row = session.get(TaskRow, _task_id(task_id))
         if row is None:
             raise NotFound(f"no task '{task_id}'", task_id=task_id)
         return row

@@ -7,7 +7,8 @@ waiting request spends is that sleep, not the other's work.
 
 Here each process first takes a lock of its own (a :class:`threading.Lock`: threads of one process wait in turn and
 give up after the busy timeout, as SQLite would), then an exclusive ``flock`` on ``<database>-turn`` beside the
-database file (processes wait in the kernel, which wakes the next one as soon as the holder lets go). The turn is
+database file (processes wait in the kernel, which wakes the next one as soon as the holder lets go). That wait
+has no limit of its own: the holder is a process in the middle of a transaction, which ends it or dies. The turn is
 given back when the transaction ends (commit, rollback or close). The kernel drops the ``flock`` of a process that
 dies, so a killed worker never leaves the turn taken. SQLite's own locking stays in place underneath: a program
 that does not take turns (the ``sqlite3`` shell) is still kept out by it.
