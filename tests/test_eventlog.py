@@ -181,6 +181,29 @@ def test_the_head_is_written_once_per_transaction_and_follows_savepoints(system,
         assert report.ok and report.checked == start[0] + 6
 
 
+
+def test_a_head_row_loaded_in_the_session_shows_the_written_head_after_commit(system, clock):
+    """The head is written with a table-level UPDATE; a head row the session holds (sessions here keep their
+    rows after commit) is read again, not left at the old values."""
+    from engine.db import transaction
+    from engine.models import ChainHead
+
+    session = system.sessions()
+    try:
+        with session.begin():
+            loaded = session.get(ChainHead, 1)
+            before = loaded.seq
+            eventlog.append(session, type="test", at=clock.now(), data={"n": 1})
+            eventlog.append(session, type="test", at=clock.now(), data={"n": 2})
+        seen = loaded.seq, loaded.hash  # read again (in a new transaction of this session)
+        session.rollback()
+    finally:
+        session.close()
+    assert seen[0] == before + 2
+    with transaction(system.sessions) as other:
+        stored = other.get(ChainHead, 1)
+        assert (stored.seq, stored.hash) == seen
+
 def _capture(system, prefix: str):
     """Statements starting with ``prefix`` sent by ``system``'s engine while the context is open."""
     from contextlib import contextmanager
