@@ -24,8 +24,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import eventlog
@@ -63,11 +64,58 @@ def _stale_to_typed(method):
 
 
 _DEFINITION_SHA = "alur_definition_sha"
+_READY = "alur_ready_rows"
 
 # Statements every action runs, built once (building one per call costs more than SQLite takes to run it).
+_NAMED = aliased(TaskRow)
+#: A task, its case, the hash of the case's process version, and the case's other ready tasks (which the action
+#: updates too), in one statement.
 _TASK_AND_CASE = (select(TaskRow, Instance, Definition.sha256).join(Instance, Instance.id == TaskRow.instance_id)
-                  .join(Definition, Definition.id == Instance.definition_id).where(TaskRow.id == bindparam("task_id")))
+                  .join(Definition, Definition.id == Instance.definition_id)
+                  .where(TaskRow.instance_id == select(_NAMED.instance_id)
+                         .where(_NAMED.id == bindparam("task_id")).scalar_subquery(),
+                         or_(TaskRow.id == bindparam("task_id"), TaskRow.state == "ready")))
 _READY_ROWS = select(TaskRow).where(TaskRow.instance_id == bindparam("instance_id"), TaskRow.state == "ready")
+
+
+_CASE_TABLE, _TASK_TABLE = Instance.__table__, TaskRow.__table__
+#: What an action writes to the case's row and to its task rows.
+_CASE_WRITES = ("definition_id", "status", "end_event", "state", "serializer_version", "next_timer_at", "updated_at",
+                "completed_at")
+_TASK_WRITES = ("state", "due_at", "overdue_at", "completed_at", "completed_by")
+_SAVE_CASE = (update(_CASE_TABLE)
+              .where(_CASE_TABLE.c.id == bindparam("w_id"), _CASE_TABLE.c.lock_version == bindparam("w_read"))
+              .values({key: bindparam(f"w_{key}", type_=_CASE_TABLE.c[key].type)
+                       for key in (*_CASE_WRITES, "lock_version")}))
+_SAVE_TASKS = (update(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("w_id"))
+               .values({key: bindparam(f"w_{key}", type_=_TASK_TABLE.c[key].type) for key in _TASK_WRITES}))
+_INSERT_TASKS = insert(_TASK_TABLE)
+
+
+def _save(session: Session, instance: Instance, case: dict, changed: Iterable[TaskRow],
+          new_rows: list[TaskRow]) -> None:
+    """Write one action: the case's row, checked against the lock version it was read at, then its changed and
+    new task rows. Table-level statements built once (the unit of work's flush of the same three statements cost
+    several times what the database takes to run them); the loaded objects take the written values as their
+    stored state, and the new rows join the session as stored rows."""
+    read = instance.lock_version
+    done = session.execute(_SAVE_CASE, {"w_id": instance.id, "w_read": read, "w_lock_version": read + 1,
+                                        **{f"w_{key}": value for key, value in case.items()}})
+    if done.rowcount != 1:
+        raise StaleInstance("the case was changed by someone else meanwhile; reload and try again",
+                            instance_id=instance.id)
+    for key, value in case.items():
+        set_committed_value(instance, key, value)
+    set_committed_value(instance, "lock_version", read + 1)
+    updates = [{"w_id": row.id, **{f"w_{key}": getattr(row, key) for key in _TASK_WRITES}} for row in changed]
+    if updates:
+        session.execute(_SAVE_TASKS, updates)
+    if new_rows:
+        session.execute(_INSERT_TASKS, [{c.key: getattr(row, c.key) for c in _TASK_TABLE.columns}
+                                        for row in new_rows])
+        for row in new_rows:
+            make_transient_to_detached(row)
+            session.add(row)
 
 
 def _transaction_memo(session: Session, key: str) -> dict:
@@ -202,6 +250,14 @@ class _Run:
         self.script_engine = ClockedScriptEngine(SafeScriptEnvironment(engine.functions), _FixedClock(now))
         self.finished: list = []
         self.finished_ends: list = []
+        #: Task rows this action changed (written together by :func:`_save`).
+        self.changed: dict[str, TaskRow] = {}
+
+    def put(self, row: TaskRow, **values) -> None:
+        """Give a task row new values, to be written with the case (see :func:`_save`)."""
+        for key, value in values.items():
+            set_committed_value(row, key, value)
+        self.changed[row.id] = row
 
     def advance(self, wf: BpmnWorkflow) -> None:
         """Run engine steps and due timers until only human tasks and future timers are left."""
@@ -520,11 +576,15 @@ class WorkflowEngine:
     def task_and_case(self, session: Session, task_id: str) -> tuple[TaskRow, Instance]:
         """A task, its case and the hash of the case's process version, in one statement (an action needs all
         three; the hash is remembered for the rest of the transaction)."""
-        found = session.execute(_TASK_AND_CASE, {"task_id": _task_id(task_id)}).first()
-        if found is None:
+        task_id = _task_id(task_id)
+        found = session.execute(_TASK_AND_CASE, {"task_id": task_id}).all()
+        row = next((r for r, _i, _s in found if r.id == task_id), None)
+        if row is None:
             raise NotFound(f"no task '{task_id}'", task_id=task_id)
-        row, instance, sha = found
+        _row, instance, sha = found[0]
         _transaction_memo(session, _DEFINITION_SHA)[instance.definition_id] = sha
+        # The case's ready tasks, for the action that follows (taken once: see _ready_rows).
+        _transaction_memo(session, _READY)[instance.id] = {r.id: r for r, _i, _s in found if r.state == "ready"}
         return row, instance
 
     # --------------------------------------------------------------------- helpers
@@ -549,6 +609,7 @@ class WorkflowEngine:
         if rows is None:
             rows = self._ready_rows(session, instance)
 
+        new_rows: list[TaskRow] = []
         # Human tasks now ready, and those that stopped being ready.
         ready = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id]
         ready_ids = {str(t.id) for t in ready}
@@ -556,10 +617,10 @@ class WorkflowEngine:
             if tid in ready_ids:
                 continue
             if tid == completed_task_id:
-                row.state, row.completed_at, row.completed_by = "completed", now, actor
+                run.put(row, state="completed", completed_at=now, completed_by=actor)
                 result.completed.append(row)
             else:
-                row.state, row.completed_at = "cancelled", now
+                run.put(row, state="cancelled", completed_at=now)
                 result.events.append(eventlog.append(
                     session, type="task_cancelled", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
                     task_id=tid, data={"bpmn_id": row.bpmn_id, "name": row.name}))
@@ -567,17 +628,18 @@ class WorkflowEngine:
             tid = str(task.id)
             due = self._due_of(task)
             if tid in rows:
-                rows[tid].due_at = due
+                if rows[tid].due_at != due:
+                    run.put(rows[tid], due_at=due)
                 continue
             lane = task.task_spec.lane
             row = TaskRow(id=tid, instance_id=instance.id, bpmn_id=task.task_spec.bpmn_id,
                           name=task.task_spec.bpmn_name or task.task_spec.bpmn_id, lane=lane,
                           group=instance.group if lane in self.group_lanes else None, state="ready",
-                          due_at=due, created_at=now, case_title=instance.title,
+                          due_at=due, overdue_at=None, claimed_by=None, claimed_at=None, created_at=now,
+                          completed_at=None, completed_by=None, case_title=instance.title,
                           case_date=instance.business_date)
-            session.add(row)
+            new_rows.append(row)
             rows[tid] = row
-            result.ready.append(row)
             result.events.append(eventlog.append(
                 session, type="task_ready", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id, task_id=tid,
                 data={"bpmn_id": row.bpmn_id, "name": row.name, "lane": lane, "group": row.group,
@@ -587,22 +649,20 @@ class WorkflowEngine:
         wf.get_events()  # uncaught thrown events are recorded above; do not keep them in the state
 
         # The case itself.
+        case = {key: getattr(instance, key) for key in _CASE_WRITES}
         dues = [d for d in (_timer_due(t) for t in wf.get_tasks(state=TaskState.WAITING)) if d is not None]
-        instance.next_timer_at = min(dues) if dues else None
+        case["next_timer_at"] = min(dues) if dues else None
         if wf.is_completed():
             ends = [t.task_spec.bpmn_id for t in run.finished_ends]
-            instance.status = "completed"
-            instance.completed_at = now
-            instance.end_event = ends[-1] if ends else None
-            instance.next_timer_at = None
+            case.update(status="completed", completed_at=now, end_event=ends[-1] if ends else None,
+                        next_timer_at=None)
             result.events.append(eventlog.append(
                 session, type="case_completed", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
-                data={"end_event": instance.end_event}))
+                data={"end_event": case["end_event"]}))
         result.pruned = prune(wf)
-        instance.state = self.codec.dumps(wf)
-        instance.serializer_version = self.codec.version
-        instance.updated_at = now
-        session.flush()
+        case.update(state=self.codec.dumps(wf), serializer_version=self.codec.version, updated_at=now)
+        _save(session, instance, case, run.changed.values(), new_rows)
+        result.ready.extend(new_rows)
 
 
     def _record_finished(self, session: Session, instance: Instance, run: _Run, result: ActionResult,
@@ -621,7 +681,7 @@ class WorkflowEngine:
                     task_id=row.id if row else None,
                     data={"element": task.task_spec.bpmn_id, "due": due}))
                 if row is not None and row.overdue_at is None:
-                    row.overdue_at = now
+                    run.put(row, overdue_at=now)
                     result.overdue.append(row)
                     result.events.append(eventlog.append(
                         session, type="overdue", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
@@ -637,6 +697,11 @@ class WorkflowEngine:
 
     @staticmethod
     def _ready_rows(session: Session, instance: Instance) -> dict[str, TaskRow]:
+        """The case's ready task rows: those :meth:`task_and_case` read in this transaction, taken once (rows are
+        changed only through the loaded objects meanwhile; the next action reads them again), else a query."""
+        known = _transaction_memo(session, _READY).pop(instance.id, None)
+        if known is not None:
+            return {tid: row for tid, row in known.items() if row.state == "ready"}
         return {r.id: r for r in session.execute(_READY_ROWS, {"instance_id": instance.id}).scalars()}
 
     _due_of = staticmethod(due_of)
