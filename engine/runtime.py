@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import String, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -90,6 +90,24 @@ _SAVE_CASE = (update(_CASE_TABLE)
 _SAVE_TASKS = (update(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("w_id"))
                .values({key: bindparam(f"w_{key}", type_=_TASK_TABLE.c[key].type) for key in _TASK_WRITES}))
 _INSERT_TASKS = insert(_TASK_TABLE)
+#: A ready task passes from one holder (or nobody) to another (or nobody), if it is still as the caller saw it.
+_HAND_OVER = (update(_TASK_TABLE)
+              .where(_TASK_TABLE.c.id == bindparam("h_id"), _TASK_TABLE.c.state == "ready",
+                     _TASK_TABLE.c.claimed_by.is_not_distinct_from(bindparam("h_from", type_=String())))
+              .values(claimed_by=bindparam("h_to", type_=String()),
+                      claimed_at=bindparam("h_at", type_=_TASK_TABLE.c.claimed_at.type)))
+
+
+def _hand_over(session: Session, task_id: str, holder: str | None, to: str | None, at: datetime | None) -> bool:
+    """Claim, give back or delegate a ready task held by ``holder`` (None: nobody), in one statement that only
+    one of several racing callers gets through; a row already loaded takes the new holder."""
+    if session.execute(_HAND_OVER, {"h_id": task_id, "h_from": holder, "h_to": to, "h_at": at}).rowcount != 1:
+        return False
+    loaded = session.identity_map.get(session.identity_key(TaskRow, task_id))
+    if loaded is not None:
+        set_committed_value(loaded, "claimed_by", to)
+        set_committed_value(loaded, "claimed_at", at)
+    return True
 
 
 def _save(session: Session, instance: Instance, case: dict, changed: Iterable[TaskRow],
@@ -420,13 +438,11 @@ class WorkflowEngine:
     def claim(self, session: Session, task_id: str, actor: str) -> TaskRow:
         """Take a ready task; exactly one of several racing claimants succeeds."""
         now = self.clock.now()
-        # Built per call: the ORM copies the values into the loaded row ("fetch"), which it cannot do from
-        # bound parameters.
-        res = session.execute(
-            update(TaskRow).where(TaskRow.id == task_id, TaskRow.state == "ready", TaskRow.claimed_by.is_(None))
-            .values(claimed_by=actor, claimed_at=now).execution_options(synchronize_session="fetch"))
+        task_id = _task_id(task_id)
+        taken = _hand_over(session, task_id, None, actor, now)
         row = self._task_row(session, task_id)
-        if res.rowcount != 1:
+        if not taken:
+            session.refresh(row)  # as someone else left it
             if row.state != "ready":
                 raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
             if row.claimed_by == actor:
@@ -442,10 +458,8 @@ class WorkflowEngine:
         row = self._task_row(session, task_id)
         if row.state != "ready":
             raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
-        res = session.execute(
-            update(TaskRow).where(TaskRow.id == task_id, TaskRow.state == "ready", TaskRow.claimed_by == actor)
-            .values(claimed_by=None, claimed_at=None).execution_options(synchronize_session="fetch"))
-        if res.rowcount != 1:
+        if not _hand_over(session, row.id, actor, None, None):
+            session.refresh(row)
             raise AlreadyClaimed(f"task '{row.name}' is not held by you", task_id=task_id, by=row.claimed_by)
         eventlog.append(session, type="task_unclaimed", at=now, actor=actor, instance_id=row.instance_id,
                         task_id=task_id, data={"bpmn_id": row.bpmn_id, "name": row.name})
@@ -458,11 +472,8 @@ class WorkflowEngine:
         if row.state != "ready":
             raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
         previous = row.claimed_by
-        res = session.execute(
-            update(TaskRow).where(TaskRow.id == task_id, TaskRow.state == "ready",
-                                  (TaskRow.claimed_by == previous) if previous else TaskRow.claimed_by.is_(None))
-            .values(claimed_by=to, claimed_at=now).execution_options(synchronize_session="fetch"))
-        if res.rowcount != 1:
+        if not _hand_over(session, row.id, previous, to, now):
+            session.refresh(row)
             raise AlreadyClaimed(f"task '{row.name}' changed hands meanwhile", task_id=task_id)
         eventlog.append(session, type="task_delegated", at=now, actor=actor, instance_id=row.instance_id,
                         task_id=task_id, data={"bpmn_id": row.bpmn_id, "from": previous, "to": to})
