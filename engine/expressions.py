@@ -27,6 +27,8 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from .state import stored_form
+
 MAX_SOURCE_CHARS = 4000
 MAX_NODES = 500
 MAX_DEPTH = 50  # AST depth and bracket nesting: "((((1))))" leaves no trace in the AST
@@ -601,7 +603,9 @@ def _run_script(source: str, data: Mapping[str, Any], functions: FunctionRegistr
         interpreter = _Interpreter(ChainMap(assigned, data), functions)
         for stmt in tree.body:
             name = stmt.targets[0].id
-            assigned[name] = interpreter.eval(stmt.value)
+            # Kept as the stored state will give it back (tuples as lists, keys as strings), so the next line, the
+            # next task and the next action after a save all see the same value.
+            assigned[name] = stored_form(interpreter.eval(stmt.value))
             interpreter.checked.add(name)  # interpreter results are plain by construction
         return assigned
 

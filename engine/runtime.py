@@ -42,7 +42,7 @@ from .errors import (
 )
 from .expressions import DEFAULT_FUNCTIONS, NAME_RE, FunctionRegistry, SafeScriptEnvironment
 from .models import Definition, EventRow, Instance, TaskRow
-from .state import ClockedScriptEngine, StateCodec, prune
+from .state import ClockedScriptEngine, StateCodec, WarmWorkflows, prune, stored_form
 
 log = logging.getLogger(__name__)
 
@@ -230,17 +230,24 @@ def attached_user_task(timer_task):
     return None
 
 
+def _all_tasks(wf: BpmnWorkflow) -> Iterable:
+    """Every task of a workflow and its subprocesses, in no particular order (cheaper than walking the tree)."""
+    yield from wf.tasks.values()
+    for sub in wf.subprocesses.values():
+        yield from sub.tasks.values()
+
+
 def new_workflow(parsed: ParsedDefinition, run: _Run, data: Mapping[str, Any]) -> BpmnWorkflow:
     """A fresh workflow of ``parsed`` with the case's initial data, advanced as far as it goes."""
     wf = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=run.script_engine)
-    wf.task_tree.set_data(**dict(data))
+    wf.task_tree.set_data(**stored_form(dict(data)))
     run.advance(wf)
     return wf
 
 
 def run_user_task(task, data: Mapping[str, Any]) -> None:
     """Complete one ready user task with its submitted data (the caller advances afterwards)."""
-    task.set_data(**dict(data))
+    task.set_data(**stored_form(dict(data)))
     try:
         task.run()
     except SpiffWorkflowException as exc:
@@ -281,9 +288,9 @@ class _Run:
         """Run engine steps and due timers until only human tasks and future timers are left."""
         try:
             while True:
-                wf.refresh_timers()
+                # Runs what is ready, then refreshes the timers: one that came due is ready for the next round.
                 wf.do_engine_steps(did_complete_task=self.finished.append)
-                if not any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY)):
+                if not any(t.state == TaskState.READY and not t.task_spec.manual for t in _all_tasks(wf)):
                     break
         except SpiffWorkflowException as exc:
             raise ExecutionFailed(f"the process could not continue: {str(exc).splitlines()[0]}") from exc
@@ -293,8 +300,10 @@ class WorkflowEngine:
     """Generic BPMN runtime; collaborators are injected (clock, vetted functions, extra checks)."""
 
     def __init__(self, *, clock: Clock, functions: FunctionRegistry = DEFAULT_FUNCTIONS,
-                 group_lanes: Iterable[str] = (), extra_checks: Iterable = ()):
+                 group_lanes: Iterable[str] = (), extra_checks: Iterable = (), warm_cases: int = 256):
         self.clock = clock
+        #: The workflows of the cases this process acted on last (about 20 KB each), see WarmWorkflows.
+        self.warm = WarmWorkflows(warm_cases)
         self.functions = functions
         self.group_lanes = frozenset(group_lanes)
         self.extra_checks = tuple(extra_checks)
@@ -609,6 +618,10 @@ class WorkflowEngine:
         if instance.status != "running":
             raise TaskNotReady(f"case {instance.id} is {instance.status}", instance_id=instance.id)
         parsed = self.parsed_for(session, instance.definition_id)
+        wf = self.warm.take(instance.id, instance.state, instance.serializer_version, parsed.spec)
+        if wf is not None:
+            wf.script_engine = run.script_engine
+            return wf
         return self.codec.loads(instance.state, instance.serializer_version, parsed.spec,
                                 parsed.subprocess_specs, run.script_engine)
 
@@ -661,7 +674,7 @@ class WorkflowEngine:
 
         # The case itself.
         case = {key: getattr(instance, key) for key in _CASE_WRITES}
-        dues = [d for d in (_timer_due(t) for t in wf.get_tasks(state=TaskState.WAITING)) if d is not None]
+        dues = [d for d in (_timer_due(t) for t in _all_tasks(wf) if t.state == TaskState.WAITING) if d is not None]
         case["next_timer_at"] = min(dues) if dues else None
         if wf.is_completed():
             ends = [t.task_spec.bpmn_id for t in run.finished_ends]
@@ -673,6 +686,8 @@ class WorkflowEngine:
         result.pruned = prune(wf)
         case.update(state=self.codec.dumps(wf), serializer_version=self.codec.version, updated_at=now)
         _save(session, instance, case, run.changed.values(), new_rows)
+        if case["status"] == "running":
+            self.warm.put(instance.id, case["state"], case["serializer_version"], wf)
         result.ready.extend(new_rows)
 
 

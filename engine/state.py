@@ -11,8 +11,11 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from copy import deepcopy
 from datetime import datetime
+from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -109,6 +112,65 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
+
+
+def stored_form(value: Any) -> Any:
+    """``value`` as a stored state gives it back: JSON turns tuples into lists and dict keys into strings. Data
+    goes into a workflow in this form, so a workflow kept in memory (:class:`WarmWorkflows`) holds exactly what
+    one read back from its state would."""
+    kind = type(value)
+    if kind is dict:
+        return {key if type(key) is str else _json_key(key): stored_form(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [stored_form(item) for item in value]
+    return value
+
+
+def _json_key(key: Any) -> str:
+    return json.dumps(key) if key is None or type(key) is bool else str(key)
+
+
+class WarmWorkflows:
+    """Workflows kept in memory by the action that saved them, by case, with the state text they were saved as.
+
+    The next action on the case in this process takes the workflow back instead of reading its state again, but
+    only while the stored state is still exactly that text and the case runs on the same parsed spec: another
+    process's action, a rolled-back transaction, a restored backup or an edit all change the text, and then the
+    state is read as usual. A workflow taken is out of the store until its action saves it again, so two actions
+    never share one, and one whose action failed is simply dropped. Task data is kept in its stored form
+    (:func:`stored_form`), so a kept workflow behaves exactly like one read back."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[Any, tuple[str, str, Any, BpmnWorkflow]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def take(self, key: Any, text: str, version: str, spec) -> BpmnWorkflow | None:
+        with self._lock:
+            item = self._items.pop(key, None)
+        if item is not None and item[2] is spec and item[1] == version and item[0] == text:
+            self.hits += 1
+            return item[3]
+        self.misses += 1
+        return None
+
+    def put(self, key: Any, text: str, version: str, workflow: BpmnWorkflow) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = (text, version, workflow.spec, workflow)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def drop(self, key: Any) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class StateCodec:

@@ -68,6 +68,9 @@ class Settings:
     db_pool_timeout: float = 10.0
     #: A "deadline soon" reminder goes out this many hours before a task's deadline.
     reminder_hours: float = 6.0
+    #: Workflows of recently acted-on cases kept in memory per process (about 20 KB each), so the next action on
+    #: one skips reading its state; 0 turns this off (see engine.state.WarmWorkflows).
+    warm_cases: int = 256
     #: Address of the app as users reach it, for links in e-mails.
     base_url: str = "http://127.0.0.1:5000"
 
@@ -100,12 +103,15 @@ class Settings:
                                  f"not {env['ALUR_REMINDER_HOURS']!r}") from None
         for key, name, kind in (("db_pool_size", "ALUR_DB_POOL_SIZE", int),
                                 ("db_max_overflow", "ALUR_DB_MAX_OVERFLOW", int),
-                                ("db_pool_timeout", "ALUR_DB_POOL_TIMEOUT", float)):
+                                ("db_pool_timeout", "ALUR_DB_POOL_TIMEOUT", float),
+                                ("warm_cases", "ALUR_WARM_CASES", int)):
             if env.get(name):
                 try:
                     kwargs[key] = kind(env[name])
                 except ValueError:
                     raise ValueError(f"{name} must be a number, not {env[name]!r}") from None
+        if kwargs.get("warm_cases", 0) < 0:
+            raise ValueError(f"ALUR_WARM_CASES must be 0 or more, not {env['ALUR_WARM_CASES']!r}")
         if env.get("ALUR_BASE_URL"):
             kwargs["base_url"] = env["ALUR_BASE_URL"].rstrip("/")
         files_dir = Path(env.get("ALUR_FILES_DIR") or instance_dir / "files")

@@ -64,10 +64,10 @@ def sop_checks(parsed: ParsedDefinition) -> list[tuple[str | None, str]]:
     return problems
 
 
-def build_engine(clock: Clock) -> WorkflowEngine:
+def build_engine(clock: Clock, warm_cases: int = 256) -> WorkflowEngine:
     """The engine wired for this SOP: WIB date helpers, team lanes, SOP deploy checks."""
     return WorkflowEngine(clock=clock, functions=DEFAULT_FUNCTIONS.merged(timer_functions()),
-                          group_lanes=TEAM_LANES, extra_checks=(sop_checks,))
+                          group_lanes=TEAM_LANES, extra_checks=(sop_checks,), warm_cases=warm_cases)
 
 
 def hash_password(password: str) -> str:
@@ -336,9 +336,15 @@ class Alur:
         return users
 
     _RECIPIENT_COLUMNS = (User.id, User.username, User.email, User.full_name)
-    _LANE_USERS = (select(*_RECIPIENT_COLUMNS).join(UserRole, UserRole.user_id == User.id)
-                   .where(UserRole.role == bindparam("role"), User.active.is_(True)).order_by(User.username))
-    _TEAM_USERS = (_LANE_USERS.join(Team, Team.id == User.team_id).where(Team.code == bindparam("team")))
+    # Table-level (no ORM entity in the result): run on every action, where the ORM's handling of a select cost
+    # as much as running it.
+    _USERS, _ROLES, _TEAMS = User.__table__, UserRole.__table__, Team.__table__
+    _LANE_USERS = (select(_USERS.c.id, _USERS.c.username, _USERS.c.email, _USERS.c.full_name)
+                   .select_from(_USERS.join(_ROLES, _ROLES.c.user_id == _USERS.c.id))
+                   .where(_ROLES.c.role == bindparam("role"), _USERS.c.active.is_(True))
+                   .order_by(_USERS.c.username))
+    _TEAM_USERS = (_LANE_USERS.join_from(_USERS, _TEAMS, _TEAMS.c.id == _USERS.c.team_id)
+                   .where(_TEAMS.c.code == bindparam("team")))
 
     def recipients(self, session: Session, lane: str, group: str | None = None) -> list[notify.Recipient]:
         """The active users who work in ``lane`` (and ``group``): one light query, for notifications on every

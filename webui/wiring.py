@@ -37,7 +37,7 @@ def build_system(settings: Settings, clock: Clock | None = None) -> System:
         "pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout}
     db = make_engine(settings.database_url, **pool)
-    alur = Alur(build_engine(clock or SystemClock()), settings)
+    alur = Alur(build_engine(clock or SystemClock(), settings.warm_cases), settings)
     return System(settings, db, make_session_factory(db), alur)
 
 
