@@ -79,7 +79,7 @@ _KEY = "alur_chain_head"
 # (several times the cost of SQLite running them); a head row loaded in the session is expired instead.
 _LOCK_HEAD = select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == 1).with_for_update()
 _INSERT_EVENTS = insert(EventRow.__table__)
-_HEAD_TABLE = ChainHead.__table__
+_HEAD_TABLE = HEAD_TABLE = ChainHead.__table__
 _WRITE_HEAD = (update(_HEAD_TABLE).where(_HEAD_TABLE.c.id == 1)
                .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
 
@@ -100,6 +100,19 @@ class _Head:
     #: (seq, hash, dirty, how many were written) at the start of each open savepoint, to go back to if it is
     #: rolled back.
     saved: dict = field(default_factory=dict)
+
+
+def adopt_head(session: Session, seq: int, hash_: str) -> None:
+    """Take the chain head as the caller read it in this transaction (with a statement it runs anyway), so the
+    first append does not read it again. SQLite only: its transactions hold the database's only write lock from
+    their first statement (``BEGIN IMMEDIATE``), so nobody can move the head before this one commits (and a
+    deferred transaction that read a head another writer then moved could not commit its own writes)."""
+    if session.get_bind().dialect.name != "sqlite":
+        raise RuntimeError("only a SQLite transaction holds the head from its first statement")
+    root = session.get_transaction()
+    head = session.info.get(_KEY)
+    if head is None or head.transaction is not root:
+        session.info[_KEY] = _Head(root, seq, hash_)
 
 
 def _head(session: Session) -> _Head:

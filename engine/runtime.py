@@ -75,6 +75,9 @@ _TASK_AND_CASE = (select(TaskRow, Instance, Definition.sha256).join(Instance, In
                   .where(TaskRow.instance_id == select(_NAMED.instance_id)
                          .where(_NAMED.id == bindparam("task_id")).scalar_subquery(),
                          or_(TaskRow.id == bindparam("task_id"), TaskRow.state == "ready")))
+#: On SQLite, the same with the event chain's head, which the transaction already holds (eventlog.adopt_head).
+_TASK_AND_CASE_AND_HEAD = (_TASK_AND_CASE.add_columns(eventlog.HEAD_TABLE.c.seq, eventlog.HEAD_TABLE.c.hash)
+                           .join(eventlog.HEAD_TABLE, eventlog.HEAD_TABLE.c.id == 1, isouter=True))
 _READY_ROWS = select(TaskRow).where(TaskRow.instance_id == bindparam("instance_id"), TaskRow.state == "ready")
 
 
@@ -597,14 +600,17 @@ class WorkflowEngine:
         """A task, its case and the hash of the case's process version, in one statement (an action needs all
         three; the hash is remembered for the rest of the transaction)."""
         task_id = _task_id(task_id)
-        found = session.execute(_TASK_AND_CASE, {"task_id": task_id}).all()
-        row = next((r for r, _i, _s in found if r.id == task_id), None)
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        found = session.execute(_TASK_AND_CASE_AND_HEAD if sqlite else _TASK_AND_CASE, {"task_id": task_id}).all()
+        row = next((found_row[0] for found_row in found if found_row[0].id == task_id), None)
         if row is None:
             raise NotFound(f"no task '{task_id}'", task_id=task_id)
-        _row, instance, sha = found[0]
+        instance, sha = found[0][1], found[0][2]
         _transaction_memo(session, _DEFINITION_SHA)[instance.definition_id] = sha
         # The case's ready tasks, for the action that follows (taken once: see _ready_rows).
-        _transaction_memo(session, _READY)[instance.id] = {r.id: r for r, _i, _s in found if r.state == "ready"}
+        _transaction_memo(session, _READY)[instance.id] = {r[0].id: r[0] for r in found if r[0].state == "ready"}
+        if sqlite and found[0][3] is not None:
+            eventlog.adopt_head(session, found[0][3], found[0][4])
         return row, instance
 
     # --------------------------------------------------------------------- helpers
