@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
@@ -50,9 +51,23 @@ def event_hash(seq: int, type_: str, instance_id: int | None, task_id: str | Non
     return hashlib.sha256((header + "\n" + payload).encode("utf-8")).hexdigest()
 
 
+class Appended(NamedTuple):
+    """An event as appended (the row itself is written with the others of its transaction)."""
+
+    seq: int
+    instance_id: int | None
+    task_id: str | None
+    type: str
+    actor: str | None
+    at: datetime
+    payload: str
+    prev_hash: str
+    hash: str
+
+
 def append(session: Session, *, type: str, at: datetime, actor: str | None = None,
            instance_id: int | None = None, task_id: str | None = None,
-           data: dict | None = None) -> EventRow:
+           data: dict | None = None) -> Appended:
     """Append one event at the end of the chain (inside the caller's transaction)."""
     head = _head(session)
     payload = canonical_json(data or {})
@@ -63,14 +78,14 @@ def append(session: Session, *, type: str, at: datetime, actor: str | None = Non
               "payload": payload, "prev_hash": head.hash, "hash": digest}
     head.pending.append(values)
     head.seq, head.hash, head.dirty = seq, digest, True
-    return EventRow(**values)  # a copy for the caller; the row itself is written with the others (_write_pending)
+    return Appended(**values)
 
 
 def _write_pending(session: Session, head: _Head) -> None:
     """Insert the events appended since the last write, with one statement."""
     if head.pending:
         rows, head.pending = head.pending, []
-        session.execute(_INSERT_EVENTS, rows)
+        session.connection().execute(_INSERT_EVENTS, rows)
         head.written.extend(rows)
 
 
@@ -154,13 +169,26 @@ def _rolled_back(session: Session, previous: SessionTransaction) -> None:
         session.info.pop(_KEY, None)
 
 
+#: Whether a statement reads the event table, by statement (statements run on every action are built once, so
+#: each is looked at once; the store is weak, so those built per call go with them).
+_READS_EVENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _reads_events(statement) -> bool:
+    try:
+        return _READS_EVENTS[statement]
+    except KeyError:
+        reads = EventRow.__table__ in find_tables(statement, check_columns=True, include_joins=True,
+                                                  include_selects=True)
+        _READS_EVENTS[statement] = reads
+        return reads
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _before_reading_events(state: ORMExecuteState) -> None:
     """A query of this session that reads the event table sees the events appended so far."""
     head = state.session.info.get(_KEY)
-    if head is not None and head.pending and state.is_select and \
-            EventRow.__table__ in find_tables(state.statement, check_columns=True, include_joins=True,
-                                              include_selects=True):
+    if head is not None and head.pending and state.is_select and _reads_events(state.statement):
         _write_pending(state.session, head)
 
 
@@ -171,7 +199,7 @@ def _write_head(session: Session) -> None:
         return
     if session.get_transaction() is head.transaction:  # the outermost commit, not a savepoint's
         _write_pending(session, head)
-        session.execute(_WRITE_HEAD, {"new_seq": head.seq, "new_hash": head.hash})
+        session.connection().execute(_WRITE_HEAD, {"new_seq": head.seq, "new_hash": head.hash})
         loaded = session.identity_map.get(session.identity_key(ChainHead, 1))
         if loaded is not None:  # read again when next used (a table-level UPDATE does not touch loaded rows)
             session.expire(loaded)

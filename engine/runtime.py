@@ -41,7 +41,7 @@ from .errors import (
     TaskNotReady,
 )
 from .expressions import DEFAULT_FUNCTIONS, NAME_RE, FunctionRegistry, SafeScriptEnvironment
-from .models import Definition, EventRow, Instance, TaskRow
+from .models import Definition, Instance, TaskRow
 from .state import ClockedScriptEngine, StateCodec, WarmWorkflows, prune, stored_form
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,8 @@ _HAND_OVER = (update(_TASK_TABLE)
 def _hand_over(session: Session, task_id: str, holder: str | None, to: str | None, at: datetime | None) -> bool:
     """Claim, give back or delegate a ready task held by ``holder`` (None: nobody), in one statement that only
     one of several racing callers gets through; a row already loaded takes the new holder."""
-    if session.execute(_HAND_OVER, {"h_id": task_id, "h_from": holder, "h_to": to, "h_at": at}).rowcount != 1:
+    done = session.connection().execute(_HAND_OVER, {"h_id": task_id, "h_from": holder, "h_to": to, "h_at": at})
+    if done.rowcount != 1:
         return False
     loaded = session.identity_map.get(session.identity_key(TaskRow, task_id))
     if loaded is not None:
@@ -120,8 +121,10 @@ def _save(session: Session, instance: Instance, case: dict, changed: Iterable[Ta
     several times what the database takes to run them); the loaded objects take the written values as their
     stored state, and the new rows join the session as stored rows."""
     read = instance.lock_version
-    done = session.execute(_SAVE_CASE, {"w_id": instance.id, "w_read": read, "w_lock_version": read + 1,
-                                        **{f"w_{key}": value for key, value in case.items()}})
+    # Table-level statements run on the session's connection: no ORM entity is involved.
+    connection = session.connection()
+    done = connection.execute(_SAVE_CASE, {"w_id": instance.id, "w_read": read, "w_lock_version": read + 1,
+                                           **{f"w_{key}": value for key, value in case.items()}})
     if done.rowcount != 1:
         raise StaleInstance("the case was changed by someone else meanwhile; reload and try again",
                             instance_id=instance.id)
@@ -130,10 +133,10 @@ def _save(session: Session, instance: Instance, case: dict, changed: Iterable[Ta
     set_committed_value(instance, "lock_version", read + 1)
     updates = [{"w_id": row.id, **{f"w_{key}": getattr(row, key) for key in _TASK_WRITES}} for row in changed]
     if updates:
-        session.execute(_SAVE_TASKS, updates)
+        connection.execute(_SAVE_TASKS, updates)
     if new_rows:
-        session.execute(_INSERT_TASKS, [{c.key: getattr(row, c.key) for c in _TASK_TABLE.columns}
-                                        for row in new_rows])
+        connection.execute(_INSERT_TASKS, [{c.key: getattr(row, c.key) for c in _TASK_TABLE.columns}
+                                           for row in new_rows])
         for row in new_rows:
             make_transient_to_detached(row)
             session.add(row)
@@ -185,7 +188,7 @@ class ActionResult:
     """What one action changed, for the caller to react to (notifications, redirects)."""
 
     instance: Instance
-    events: list[EventRow] = field(default_factory=list)
+    events: list[eventlog.Appended] = field(default_factory=list)
     ready: list[TaskRow] = field(default_factory=list)
     completed: list[TaskRow] = field(default_factory=list)
     overdue: list[TaskRow] = field(default_factory=list)

@@ -84,7 +84,7 @@ class _Batch:
 
     def write(self) -> None:
         if self.rows:
-            self.session.execute(_INSERT_NOTIFICATIONS, self.rows)
+            self.session.connection().execute(_INSERT_NOTIFICATIONS, self.rows)
         outbox.enqueue(self.session, self.mails)
         self.rows, self.mails = [], []
 
@@ -132,7 +132,7 @@ def schedule_reminders(session: Session, alur: Alur, ready: list[TaskRow], now: 
     rows = [{"task_id": row.id, "instance_id": row.instance_id, "remind_at": row.due_at - lead, "due_at": row.due_at}
             for row in ready if row.due_at is not None and row.due_at - lead > now]
     if rows:
-        session.execute(_INSERT_REMINDERS, rows)
+        session.connection().execute(_INSERT_REMINDERS, rows)
 
 
 def send_due_reminders(session: Session, alur: Alur, now: datetime, limit: int = 200) -> int:

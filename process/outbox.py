@@ -31,7 +31,7 @@ def enqueue(session: Session, rows: list[dict]) -> None:
     instance_id, created_at, base_url."""
     if not rows:
         return
-    session.execute(_INSERT, [{
+    session.connection().execute(_INSERT, [{
         "user_id": r["user_id"], "to_addr": r["to_addr"], "kind": r["kind"], "instance_id": r["instance_id"],
         "subject": subject_for(r["kind"], task=r["task"], title=r["title"])[:300],
         "body": body_for(name=r["name"], message=r["message"], base_url=r["base_url"], task_id=r["task_id"],

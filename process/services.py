@@ -352,8 +352,9 @@ class Alur:
         role = LANE_ROLES.get(lane)
         if role is None:
             return []
-        found = session.execute(self._LANE_USERS, {"role": role}) if group is None else \
-            session.execute(self._TEAM_USERS, {"role": role, "team": group})
+        connection = session.connection()  # table-level: no ORM entity is involved
+        found = connection.execute(self._LANE_USERS, {"role": role}) if group is None else \
+            connection.execute(self._TEAM_USERS, {"role": role, "team": group})
         return [notify.Recipient(uid, name, email, full or name) for uid, name, email, full in found]
 
     def recipients_by_username(self, session: Session, usernames: list[str]) -> list[notify.Recipient]:
