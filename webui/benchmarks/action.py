@@ -66,9 +66,12 @@ def interleaved(driver: Driver, raw: RawBaseline, plan, samples: int) -> dict:
         except RecursionError:
             raw_states.append(None)
     ours, theirs = [Timings(collect=True) for _ in plan], [Timings(collect=True) for _ in plan]
-    for start in range(0, samples, BLOCK):
+    for start in range(0, BLOCK + samples, BLOCK):  # the first block of each series warms it up and is not kept
         steps = [("wapimred", "koreksi") if i % 2 == 0 else ("pimred", "revisi")
-                 for i in range(start, min(samples, start + BLOCK))]
+                 for i in range(start, min(BLOCK + samples, start + BLOCK))]
+        if start == BLOCK:
+            for timings in (*ours, *theirs):
+                timings.samples.clear()
         for k in range(len(plan)):
             for role, step in steps:
                 if plan[k][2:] == ("cold",):
