@@ -521,7 +521,11 @@ class WorkflowEngine:
                     results.append(self._tick(session, instance, now))
             except (ExecutionFailed, InvalidData) as exc:
                 log.error("instance %s could not fire its timers: %s", instance_id, exc)
+                # What the attempt gave its rows (as their stored values, see _save) went with the savepoint.
                 session.refresh(instance)
+                for loaded in list(session.identity_map.values()):
+                    if isinstance(loaded, TaskRow) and loaded.instance_id == instance_id:
+                        session.expire(loaded)
                 instance.status = "error"
                 instance.next_timer_at = None
                 eventlog.append(session, type="execution_failed", at=now, actor=SYSTEM_ACTOR,

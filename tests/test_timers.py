@@ -119,3 +119,35 @@ def test_sweep_loads_only_due_instances(system, tx, clock):
     assert len(sweep(system, tx)) == 1
     with tx() as s:
         assert system.alur.engine.due_instance_ids(s, clock.now()) == []
+
+
+def test_a_case_whose_timers_cannot_fire_is_marked_and_the_others_go_on(system, tx, clock, monkeypatch):
+    """Each case fires in a savepoint: one that fails is marked ``error`` with an event, and what its attempt gave
+    its rows (the overdue mark) goes with the savepoint, in the database and in the session alike."""
+    from engine import runtime
+    from engine.errors import ExecutionFailed
+
+    make_users(system, tx)
+    bad = Case.start(system, tx)
+    good = Case.start(system, tx, nama="Rapat Pleno")
+    real_save = runtime._save
+
+    def failing_save(session, instance, *args, **kwargs):
+        if instance.id == bad.instance_id:
+            raise ExecutionFailed("the process could not continue: broken on purpose")
+        return real_save(session, instance, *args, **kwargs)
+
+    monkeypatch.setattr(runtime, "_save", failing_save)
+    clock.set(wib(2025, 5, 8, 0, 0, 0))  # both step-1 deadlines have passed
+    with tx() as s:
+        fired = system.alur.fire_due_timers(s)
+        assert [r.instance.id for r in fired] == [good.instance_id]
+        assert s.get(TaskRow, bad.task_id).overdue_at is None
+    with tx() as s:
+        assert s.get(Instance, bad.instance_id).status == "error"
+        assert s.get(Instance, bad.instance_id).next_timer_at is None
+        assert s.get(TaskRow, bad.task_id).overdue_at is None
+        assert s.get(TaskRow, good.task_id).overdue_at == wib(2025, 5, 8, 0, 0, 0)
+        types = [e.type for e in s.execute(select(EventRow).where(EventRow.instance_id == bad.instance_id))
+                 .scalars()]
+        assert "execution_failed" in types and "timer_fired" not in types
