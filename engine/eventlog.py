@@ -94,8 +94,8 @@ _KEY = "alur_chain_head"
 # (several times the cost of SQLite running them); a head row loaded in the session is expired instead.
 _LOCK_HEAD = select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == 1).with_for_update()
 _INSERT_EVENTS = insert(EventRow.__table__)
-_HEAD_TABLE = HEAD_TABLE = ChainHead.__table__
-_WRITE_HEAD = (update(_HEAD_TABLE).where(_HEAD_TABLE.c.id == 1)
+HEAD_TABLE = ChainHead.__table__
+_WRITE_HEAD = (update(HEAD_TABLE).where(HEAD_TABLE.c.id == 1)
                .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
 
 

@@ -24,8 +24,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import String, bindparam, func, insert, or_, select, update
-from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+from sqlalchemy import String, bindparam, event, func, insert, or_, select, update
+from sqlalchemy.orm import Session, SessionTransaction, aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -140,6 +140,17 @@ def _save(session: Session, instance: Instance, case: dict, changed: Iterable[Ta
         for row in new_rows:
             make_transient_to_detached(row)
             session.add(row)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_written_values(session: Session, previous: SessionTransaction) -> None:
+    """Case and task rows written by :func:`_save` (and given values by :meth:`_Run.put`) hold those values as
+    their stored ones, which SQLAlchemy does not undo when a savepoint rolls back (it expires only the objects it
+    saw change): they are read again. A whole transaction rolled back expires everything anyway."""
+    if previous.nested:
+        for loaded in list(session.identity_map.values()):
+            if isinstance(loaded, (Instance, TaskRow)):
+                session.expire(loaded)
 
 
 def _transaction_memo(session: Session, key: str) -> dict:
@@ -521,11 +532,7 @@ class WorkflowEngine:
                     results.append(self._tick(session, instance, now))
             except (ExecutionFailed, InvalidData) as exc:
                 log.error("instance %s could not fire its timers: %s", instance_id, exc)
-                # What the attempt gave its rows (as their stored values, see _save) went with the savepoint.
                 session.refresh(instance)
-                for loaded in list(session.identity_map.values()):
-                    if isinstance(loaded, TaskRow) and loaded.instance_id == instance_id:
-                        session.expire(loaded)
                 instance.status = "error"
                 instance.next_timer_at = None
                 eventlog.append(session, type="execution_failed", at=now, actor=SYSTEM_ACTOR,
@@ -604,8 +611,9 @@ class WorkflowEngine:
         return result
 
     def task_and_case(self, session: Session, task_id: str) -> tuple[TaskRow, Instance]:
-        """A task, its case and the hash of the case's process version, in one statement (an action needs all
-        three; the hash is remembered for the rest of the transaction)."""
+        """A task, its case, the hash of the case's process version and the case's other ready tasks, in one
+        statement (an action needs them all; the hash and the ready tasks are kept for the rest of the
+        transaction). On SQLite the same statement reads the event chain's head (see eventlog.adopt_head)."""
         task_id = _task_id(task_id)
         sqlite = session.get_bind().dialect.name == "sqlite"
         found = session.execute(_TASK_AND_CASE_AND_HEAD if sqlite else _TASK_AND_CASE, {"task_id": task_id}).all()
