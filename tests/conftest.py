@@ -18,6 +18,8 @@ from webui.wiring import System, build_system
 
 ROOT = Path(__file__).resolve().parents[1]
 DIAGRAM = ROOT / "bpmn" / "alur_pengunggahan.bpmn"
+#: The OMG BPMN MIWG reference diagrams (CC BY 3.0; origin and licence in tests/data/bpmn-miwg/README.md).
+MIWG = ROOT / "tests" / "data" / "bpmn-miwg"
 
 
 @pytest.fixture(scope="session")

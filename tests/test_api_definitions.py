@@ -6,19 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from engine.models import Definition, EventRow, Instance
-from tests.conftest import DIAGRAM
+from tests.conftest import DIAGRAM, MIWG
 from tests.factories import Case, make_users
 from tests.test_api import API, Api, component, conforms, refused, snapshot
 from tests.test_definitions import NS, PAYLOADS, add_property, add_script_task, diagram_with, set_condition, set_timer
 from tests.test_migration import version2, without_step5
 
-MIWG = Path(__file__).resolve().parents[2] / "shared" / "bpmn-miwg"
 MIWG_FILES = sorted(MIWG.glob("*.bpmn"))
 NOT_OWNERS = ["tim", "admin", "wapimred", "pimred", "auditor", "root"]
 

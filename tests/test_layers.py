@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -16,20 +18,40 @@ def test_import_contracts_hold():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_a_crossing_is_caught(tmp_path):
-    """The checker itself fails when engine/ imports process/ (so the test above can fail)."""
-    pkg = tmp_path / "proj"
-    for name in ("engine", "process", "webui"):
-        (pkg / name).mkdir(parents=True)
-        (pkg / name / "__init__.py").write_text("")
-    (pkg / "engine" / "bad.py").write_text("import process\n")
-    (pkg / "setup.cfg").write_text(
-        "[importlinter]\nroot_packages =\n    engine\n    process\n    webui\n"
-        "[importlinter:contract:layers]\nname = layers\ntype = layers\nlayers =\n    webui\n    process\n    engine\n")
+def _copy_of_the_tree(dest: Path) -> Path:
+    """The three packages (Python files only) and pyproject.toml, so lint-imports reads the real contracts."""
+    for layer in ("engine", "process", "webui"):
+        for path in (ROOT / layer).rglob("*.py"):
+            target = dest / path.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    (dest / "pyproject.toml").write_bytes((ROOT / "pyproject.toml").read_bytes())
+    return dest
+
+
+@pytest.mark.parametrize("module, line", [
+    ("engine/_crossing.py", "import process.services\n"),      # engine knows no SOP
+    ("engine/_crossing.py", "from flask import Flask\n"),      # engine knows no Flask
+    ("engine/_crossing.py", "import webui.db\n"),              # nor the web layer
+    ("process/_crossing.py", "import flask\n"),                # process knows no Flask
+    ("process/_crossing.py", "from webui import create_app\n"),  # layers point one way
+])
+def test_a_crossing_breaks_the_real_contracts(tmp_path, module, line):
+    """pyproject.toml's own contracts fail on a crossing injected into a copy of the tree (so the test above
+    can fail), and hold on the copy before the crossing is added."""
+    tree = _copy_of_the_tree(tmp_path / "proj")
     lint = Path(sys.executable).with_name("lint-imports")
-    proc = subprocess.run([str(lint), "--no-cache", "--config", "setup.cfg"], cwd=pkg, capture_output=True,
-                          text=True, env={"PYTHONPATH": str(pkg), "PATH": "/usr/bin:/bin"})
-    assert proc.returncode != 0
+    env = {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}
+
+    def run():
+        return subprocess.run([str(lint), "--no-cache"], cwd=tree, capture_output=True, text=True, env=env)
+
+    clean = run()
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    (tree / module).write_text(line)
+    crossed = run()
+    assert crossed.returncode != 0, crossed.stdout
+    assert "BROKEN" in crossed.stdout
 
 
 COMMIT = re.compile(r"\.commit\(\)")
@@ -57,6 +79,6 @@ def test_engine_reads_no_wall_clock():
 
 def test_ruff_clean():
     ruff = Path(sys.executable).with_name("ruff")
-    proc = subprocess.run([str(ruff), "check", "engine", "process", "webui", "tests"], cwd=ROOT,
+    proc = subprocess.run([str(ruff), "check", "--no-cache", "engine", "process", "webui", "tests"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout

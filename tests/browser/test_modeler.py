@@ -20,11 +20,11 @@ from engine.models import Definition, EventRow, Instance, TaskRow
 from process.deadlines import WIB
 from tests.browser.conftest import PHONE, serve_app
 from tests.browser.steps import open_step, step3_correct, textbox
+from tests.conftest import MIWG
 from tests.factories import Case
 
 pytestmark = pytest.mark.browser
 
-MIWG = Path(__file__).resolve().parents[3] / "shared" / "bpmn-miwg"
 MIWG_FILES = sorted(MIWG.glob("*.bpmn"))
 #: "Each within a few seconds": import, lint and the server's answer for one reference diagram.
 PER_DIAGRAM_SECONDS = 5
