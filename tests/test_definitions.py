@@ -80,14 +80,14 @@ def test_payloads_refused_at_validation_naming_the_element(system, tmp_path, pay
     xml = diagram_with(where(payload.format(m=marker)))
     with pytest.raises(InvalidDefinition) as info:
         system.alur.engine.validate(xml)
-    assert element in [eid for eid, _msg in info.value.problems]
+    assert element in [p.element_id for p in info.value.problems]
     assert not marker.exists()
 
 
 def test_extension_property_expression_refused(system):
     with pytest.raises(InvalidDefinition) as info:
         system.alur.engine.validate(diagram_with(add_property("${Runtime.getRuntime().exec('id')}")))
-    assert "Task_Terima" in [eid for eid, _ in info.value.problems]
+    assert "Task_Terima" in [p.element_id for p in info.value.problems]
 
 
 def test_form_field_named_builtins_refused(system):
@@ -95,7 +95,7 @@ def test_form_field_named_builtins_refused(system):
         tree.find(".//camunda:formField[@id='pertimbangan']", NS).set("id", "__builtins__")
     with pytest.raises(InvalidDefinition) as info:
         system.alur.engine.validate(diagram_with(edit))
-    assert "Task_Putuskan" in [eid for eid, _ in info.value.problems]
+    assert "Task_Putuskan" in [p.element_id for p in info.value.problems]
 
 
 @pytest.mark.parametrize("xml", [
@@ -121,7 +121,7 @@ def test_sop_rules_at_deploy(system):
         lane.set("name", "Humas")
     with pytest.raises(InvalidDefinition) as info:
         system.alur.engine.validate(diagram_with(edit))
-    ids = [eid for eid, _ in info.value.problems]
+    ids = [p.element_id for p in info.value.problems]
     assert "Task_Terima" in ids and "Task_Unggah" in ids
 
 

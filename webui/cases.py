@@ -14,6 +14,7 @@ from wtforms.widgets import DateInput
 
 from engine.models import TaskRow
 from process.casefile import (
+    OUTCOME_OF_END,
     RESPONSE_FIELDS,
     CaseView,
     HistoryEvent,
@@ -294,8 +295,8 @@ def _sentence(ev: HistoryEvent, names: dict[str, str], task_names: dict[str, str
     if ev.type == "task_cancelled":
         return _("Langkah %(step)s dibatalkan oleh proses.", step=step)
     if ev.type == "case_completed":
-        outcome = {"EndEvent_Dipublikasikan": _("konten dipublikasikan"),
-                   "EndEvent_Ditolak": _("konten ditolak")}.get(d.get("end_event") or "")
+        outcome = {"dipublikasikan": _("konten dipublikasikan"),
+                   "ditolak": _("konten ditolak")}.get(OUTCOME_OF_END.get(d.get("end_event") or "", ""))
         return _("Kasus selesai: %(outcome)s.", outcome=outcome) if outcome else _("Kasus selesai.")
     if ev.type == "execution_failed":
         return _("Proses tidak dapat dilanjutkan: %(error)s", error=d.get("error", ""))
