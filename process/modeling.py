@@ -63,7 +63,7 @@ def deploy(session: Session, alur, user: User, xml: bytes | str) -> tuple[Defini
         previous = None
     summary = summarize_changes(previous.xml if previous else None, xml)
     definition = alur.engine.deploy(session, xml, actor=user.actor, summary=summary)
-    return definition, summary
+    return definition, summary_of(definition)  # as stored: a rollback says which version it restores
 
 
 def versions(session: Session, process_key: str) -> list[Definition]:

@@ -165,7 +165,7 @@ def hostile() -> list[tuple[str, bytes, str, str | None]]:
         ("start-timer-cron", edited(start_timer("timeDate", "0 0 9 * * ?")), "timer.cron", "StartEvent_Kegiatan"),
         ("start-timer-cycle", edited(start_timer("timeCycle", "0 0 9 * * ?")), "unsupported.timeCycle",
          "StartEvent_Kegiatan"),
-        ("xsd-order", edited(xsd_misplaced_documentation), "xml.schema", "Task_Terima"),
+        ("xsd-order", edited(xsd_misplaced_documentation), "xml.schema_element", "Task_Terima"),
         ("renamed-step-2", edited(renamed("Task_Terima", "Task_Penerimaan")), "sop.element_missing", "Task_Terima"),
         ("unsafe-condition", edited(set_condition("Flow_Tolak", "__import__('os')")), "expression.name_invalid",
          "Flow_Tolak"),

@@ -340,3 +340,38 @@ def test_pages_and_summaries_in_english(english_app, system, tx):
                                                                             b'name="Humas"')), headers=XML)
     assert refused.status_code == 422
     assert any("which no role works in" in p["message"] for p in refused.json["error"]["fields"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Rolling back
+# --------------------------------------------------------------------------------------------------
+
+
+def test_an_owner_rolls_back_by_deploying_an_older_versions_content(users, system, tx, login):
+    c = login("owner")
+    assert c.post("/proses/terapkan", data=version2(), headers=XML).status_code == 201
+    on_v2 = Case.start(system, tx, nama="Berjalan di versi 2")
+    back = c.post("/proses/terapkan", data=DIAGRAM.read_bytes(), headers=XML)  # version 1's content
+    assert back.status_code == 201, back.json
+    assert back.json["version"] == 3 and back.json["created"] and back.json["summary"]["restores"] == 1
+    assert back.json["summary_text"][0] == "Mengembalikan isi versi 1 (rollback)."
+    assert any("akhir_hari(tanggal_pengumpulan, 2) \u2192 akhir_hari(tanggal_pengumpulan, 1)" in line
+               for line in back.json["summary_text"])
+    assert back.json["migration_url"] == "/proses/migrasi/3"
+    again = c.post("/proses/terapkan", data=DIAGRAM.read_bytes(), headers=XML)
+    assert again.status_code == 200 and again.json["version"] == 3 and not again.json["created"]
+    new_case = Case.start(system, tx, nama="Sesudah rollback")
+    with tx() as s:
+        assert s.get(Definition, s.get(Instance, new_case.instance_id).definition_id).version == 3
+        deployed = s.execute(select(EventRow).where(EventRow.type == "definition_deployed")
+                             .order_by(EventRow.seq.desc())).scalars().first()
+        assert json.loads(deployed.payload)["restores"] == 1 and deployed.actor == "owner"
+    assert "Mengembalikan isi versi 1 (rollback)." in text(c.get("/proses/versi"))
+
+    # Cases move forward only: the old version is not offered, and asking is refused in words.
+    assert f'data-case-id="{on_v2.instance_id}"' not in text(c.get("/proses/migrasi/1"))
+    refused = text(c.post("/proses/migrasi/1", data={"case_ids": [str(on_v2.instance_id)]}, follow_redirects=True))
+    assert (f"Kasus #{on_v2.instance_id} tidak dipindahkan: Kasus ini berjalan pada versi 2; kasus hanya dapat "
+            "dipindahkan ke versi yang lebih baru, bukan ke versi 1.") in refused
+    moved = text(c.post("/proses/migrasi/3", data={"case_ids": [str(on_v2.instance_id)]}, follow_redirects=True))
+    assert f"1 kasus dipindahkan ke versi 3: #{on_v2.instance_id}." in moved
