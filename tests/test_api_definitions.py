@@ -103,7 +103,7 @@ def test_miwg_reference_diagrams_each_get_an_answer(api, system):
             assert fields, f"{path.name}: refused without a reason"
             for problem in fields:
                 assert set(problem) == {"element_id", "element_name", "element_type", "code", "params", "severity",
-                                        "message"}
+                                        "label", "text", "message"}
                 assert isinstance(problem["message"], str) and len(problem["message"]) > 10
             assert any(p["element_id"] for p in fields), f"{path.name}: no problem names an element"
             assert snapshot(system) == before

@@ -3,8 +3,8 @@
 Every page and endpoint here is for the ``process_owner`` role only (403 for everyone else). The page's buttons call
 the session-authenticated JSON endpoints ``/proses/validasi`` and ``/proses/terapkan`` with the XML as the body and
 the CSRF token in the ``X-CSRFToken`` header; the JSON API under /api/v1/definitions (webui/api.py) offers the same
-with a bearer token. The server's validation (engine/definitions.py, process/modeling.py) is the gate: the browser's
-bpmnlint only shows problems early.
+with a bearer token. The server's validation (engine/definitions.py, process/modeling.py) is the one rule set: the
+modeler asks it while the owner draws and shows exactly its problems (frontend/modeler.js has no rules of its own).
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from engine.models import Definition, Instance
 from process import modeling
 from process.casefile import display_names
 from process.deadlines import format_wib
-from process.roles import LANE_ROLES
 
 from .access import me, role_required
 from .db import db, system
@@ -274,7 +273,7 @@ def edit():
     texts = _modeler_texts()
     return render_template(
         "modeler/edit.html", source=source, latest=versions[0] if versions else None, texts=texts,
-        lanes=sorted(LANE_ROLES), csrf=generate_csrf(),
+        csrf=generate_csrf(),
         src=url_for(".source", versi=source.version) if source else url_for(".source"),
         file_name=f"{process_key()}.bpmn")
 
@@ -445,42 +444,11 @@ def _modeler_texts() -> dict:
         "to_migration": _("Pindahkan kasus yang menunggu ke versi ini"),
         "whole_diagram": _("(seluruh diagram)"),
         "show_element": _("Tampilkan dan pilih elemen ini di diagram"),
-        "lint_none": _("Tidak ada temuan."),
-        "lint_count": _("{errors} galat, {warnings} peringatan"),
+        "problems_none": _("Tidak ada temuan."),
+        "problems_count": _("{errors} galat, {warnings} peringatan"),
         "forbidden": _("Anda tidak berhak melakukan tindakan ini."),
         "csrf": _("Sesi formulir kedaluwarsa. Muat ulang halaman (simpan dulu diagram dengan Unduh .bpmn)."),
         "http_error": _("Server menjawab dengan galat {status}. Coba lagi."),
         "network_error": _("Server tidak dapat dihubungi. Periksa jaringan lalu coba lagi."),
         "timeout": _("Server tidak menjawab dalam 30 detik. Coba lagi."),
-        "lint_rules": {
-            "not_executed": _("Tidak dijalankan oleh Alur Medsos"),
-            "time_cycle": _("Timer berulang (timeCycle) tidak dijalankan; pakai tanggal atau durasi"),
-            "lane": _("User task harus berada di lajur yang dikerjakan sebuah peran"),
-            "form": _("User task belum memiliki field formulir"),
-            "deadline": _("User task belum memiliki batas waktu (timer boundary event)"),
-        },
-        "lint_messages": {
-            "label-required": _("Elemen belum diberi nama"),
-            "start-event-required": _("Proses belum memiliki peristiwa awal"),
-            "end-event-required": _("Proses belum memiliki peristiwa akhir"),
-            "no-disconnected": _("Elemen tidak terhubung dengan alur"),
-            "no-implicit-split": _("Percabangan tanpa gateway"),
-            "no-implicit-end": _("Elemen tanpa alur keluar menjadi akhir tersirat; tambahkan peristiwa akhir"),
-            "no-implicit-start": _("Elemen tanpa alur masuk menjadi awal tersirat; tambahkan peristiwa awal"),
-            "conditional-flows": _("Alur keluar dari elemen ini perlu kondisi atau alur bawaan"),
-            "no-gateway-join-fork": _("Gateway menggabung dan memecah sekaligus; pisahkan menjadi dua gateway"),
-            "no-duplicate-sequence-flows": _("Alur ganda antara dua elemen yang sama"),
-            "no-bpmndi": _("Elemen tidak memiliki bentuk di diagram"),
-            "no-overlapping-elements": _("Elemen saling bertumpuk"),
-            "single-blank-start-event": _("Lebih dari satu peristiwa awal tanpa jenis"),
-            "single-event-definition": _("Peristiwa memiliki lebih dari satu definisi"),
-            "fake-join": _("Penggabungan tersirat; gunakan gateway untuk menggabungkan alur"),
-            "superfluous-gateway": _("Gateway ini tidak diperlukan"),
-            "superfluous-termination": _("Peristiwa akhir terminate tidak diperlukan"),
-            "superfluous-label": _("Label tidak diperlukan"),
-            "global": _("Elemen global tidak dipakai atau ganda"),
-            "ad-hoc-sub-process": _("Sub-proses ad-hoc tidak sah"),
-            "sub-process-blank-start-event": _("Sub-proses memerlukan peristiwa awal tanpa jenis"),
-            "event-sub-process-typed-start-event": _("Sub-proses peristiwa memerlukan peristiwa awal berjenis"),
-        },
     }

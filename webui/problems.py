@@ -340,8 +340,10 @@ def problem_message(problem: Problem) -> str:
 
 
 def problem_json(problem: Problem) -> dict:
-    """What the modeler and the API show: the coded problem and its message."""
-    return {**problem.as_dict(), "message": problem_message(problem)}
+    """What the modeler and the API show: the coded problem; its element's ``label`` and its ``text`` in the user's
+    language, and both together as ``message``."""
+    label, text = element_label(problem), problem_text(problem)
+    return {**problem.as_dict(), "label": label, "text": text, "message": f"{label}: {text}" if label else text}
 
 
 def problems_json(problems: Iterable[Problem]) -> list[dict]:
