@@ -180,7 +180,7 @@ def test_a_duration_in_a_date_timer_is_refused_with_the_fix(system):
     ('"P" + "2D"', "timer.runtime_not_date", "P2D"),  # its kind shows only when it runs
     ("akhir_hari(tanggal_yang_tidak_ada, 1)", "timer.runtime_failed", None),
 ])
-def test_a_timer_that_cannot_be_set_at_run_time_is_recorded_and_the_case_goes_on(system, tx, expression, code,
+def test_a_timer_that_cannot_be_set_at_run_time_is_recorded_and_the_case_goes_on(system, tx, login, expression, code,
                                                                                   value):
     import json
 
@@ -199,6 +199,8 @@ def test_a_timer_that_cannot_be_set_at_run_time_is_recorded_and_the_case_goes_on
         data = json.loads(failed[0].payload)
         assert (data["element"], data["code"], data["value"], data["expression"]) == (
             "Timer_Terima", code, value, expression)
+    page = login("admin").get(f"/kasus/{case.instance_id}").get_data(as_text=True)
+    assert "Batas waktu langkah" in page and "tidak dapat ditetapkan" in page and "Pemilik proses perlu" in page
     assert case.do("admin", "terima") == ["Task_Koreksi"]
     with tx() as s:  # recorded once, not at every action
         assert s.execute(select(func.count()).select_from(EventRow)
