@@ -28,15 +28,24 @@ def _fields(node) -> dict[str, dict]:
 
 def _signature(node, lanes: dict[str, str]) -> dict:
     sig = {"type": etree.QName(node).localname, "name": node.get("name"), "lane": lanes.get(node.get("id"))}
-    for attr in ("sourceRef", "targetRef", "attachedToRef", "cancelActivity", "default"):
+    for attr in ("sourceRef", "targetRef", "attachedToRef", "cancelActivity", "default", "scriptFormat"):
         if node.get(attr) is not None:
             sig[attr] = node.get(attr)
-    for label, path in (("condition", "bpmn:conditionExpression"), ("timer", ".//bpmn:timeDate"),
-                        ("timer", ".//bpmn:timeDuration"), ("timer", ".//bpmn:timeCycle"),
-                        ("script", "bpmn:script"), ("text", "bpmn:text")):
+    for label, path in (("condition", "bpmn:conditionExpression"), ("script", "bpmn:script"), ("text", "bpmn:text")):
         value = _text(node, path)
         if value is not None:
             sig[label] = value
+    definitions = [child for child in node if isinstance(child.tag, str)
+                   and etree.QName(child).localname.endswith("EventDefinition")]
+    if definitions:
+        sig["event"] = ",".join(sorted(etree.QName(d).localname.removesuffix("EventDefinition") for d in definitions))
+    for definition in definitions:
+        for value in definition:
+            kind = etree.QName(value).localname if isinstance(value.tag, str) else ""
+            if kind in ("timeDate", "timeDuration", "timeCycle"):
+                # The same text as a date or as a duration means something else: the kind is an aspect of its own.
+                sig["timer"] = (value.text or "").strip()
+                sig["timer_kind"] = kind
     fields = _fields(node)
     if fields:
         sig["form"] = fields

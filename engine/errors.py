@@ -1,11 +1,16 @@
 """One family of typed errors; the web layer maps each to an HTTP status in one place."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+from typing import Any
+
 
 class EngineError(Exception):
     """Base of every error the engine raises on purpose."""
 
     code = "engine_error"
+    #: Whether ``message`` is written for the person acting (in their language); the engine's are for logs.
+    for_people = False
 
     def __init__(self, message: str, **context):
         super().__init__(message)
@@ -27,20 +32,56 @@ class StaleInstance(EngineError):
     code = "stale_instance"
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a diagram (or with moving a case to another version of it).
+
+    Never a sentence: the element it belongs to (None: the whole diagram), a ``code`` and the values its message
+    needs (``params``: texts from the diagram, numbers, ids). The web layer renders it in the user's language through
+    one table of codes (webui/problems.py). ``element_name`` and ``element_type`` (the BPMN tag, e.g. ``userTask``)
+    are filled in from the diagram so that the message can name the element the way the owner sees it."""
+
+    element_id: str | None
+    code: str
+    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    element_name: str | None = None
+    element_type: str | None = None
+    #: "error" stops a deploy; "warning" is shown and does not.
+    severity: str = "error"
+
+    def named(self, name: str | None, type_: str | None) -> Problem:
+        return replace(self, element_name=self.element_name or name, element_type=self.element_type or type_)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"element_id": self.element_id, "element_name": self.element_name,
+                "element_type": self.element_type, "code": self.code, "params": dict(self.params),
+                "severity": self.severity}
+
+
 class InvalidDefinition(EngineError):
-    """A diagram that cannot be deployed. ``problems`` lists ``(element_id, message)`` pairs."""
+    """A diagram that cannot be deployed. ``problems`` lists every :class:`Problem` found."""
 
     code = "invalid_definition"
 
-    def __init__(self, message: str, problems: list[tuple[str | None, str]] | None = None):
+    def __init__(self, message: str, problems: list[Problem] | None = None):
         super().__init__(message, problems=problems or [])
-        self.problems = problems or []
+        self.problems: list[Problem] = list(problems or [])
 
     def __str__(self) -> str:
         if not self.problems:
             return self.message
-        lines = "; ".join(f"{eid or '-'}: {msg}" for eid, msg in self.problems)
+        lines = "; ".join(f"{p.element_id or '-'}: {p.code} {p.params}" for p in self.problems)
         return f"{self.message}: {lines}"
+
+
+class MigrationRefused(EngineError):
+    """A case that cannot move to another version; ``problems`` say why (codes, as for a diagram)."""
+
+    code = "migration_refused"
+
+    def __init__(self, message: str, problems: list[Problem], **context):
+        super().__init__(message, **context)
+        self.problems = list(problems)
 
 
 class ExecutionFailed(EngineError):

@@ -47,26 +47,54 @@ _BUILTIN_NAMES = frozenset(dir(builtins))
 
 _DURATION = r"P(?:\d+W|(?=\d|T)(?:\d+Y)?(?:\d+M)?(?:\d+D)?)(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:[.,]\d+)?S)?)?"
 _DATETIME = r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?"
+#: A bare ISO 8601 duration (``P2D``, ``PT4H``), as a timeDuration holds.
+ISO_DURATION = re.compile(_DURATION)
 ISO_TIMER_VALUE = re.compile(
     rf"{_DURATION}|{_DATETIME}|R\d*/(?:{_DATETIME}/{_DURATION}|{_DURATION}(?:/{_DATETIME})?)"
 )
 
 
 class UnsafeExpression(ValueError):
-    """An expression or script outside the whitelist, or one that exceeded a limit."""
+    """An expression or script outside the whitelist, or one that exceeded a limit.
 
-    def __init__(self, reason: str, expression: str = ""):
+    ``reason`` is English for logs; ``code`` (one of :data:`EXPRESSION_CODES`) and ``params`` are what a person is
+    shown, rendered in their language by the web layer."""
+
+    default_code = "expression.not_allowed"
+
+    def __init__(self, reason: str, expression: str = "", *, code: str | None = None, **params: Any):
         super().__init__(reason)
         self.reason = reason
         self.expression = expression
+        self.code = code or self.default_code
+        self.params = params
 
 
 class ExpressionLimitExceeded(UnsafeExpression):
     """A size, depth or magnitude limit was hit."""
 
+    default_code = "expression.too_large"
+
 
 class UnknownName(UnsafeExpression):
     """A name that is neither in the task data nor a registered function."""
+
+    default_code = "expression.unknown_name"
+
+
+#: Every code an :class:`UnsafeExpression` carries (the web layer has a message for each).
+EXPRESSION_CODES = frozenset({
+    "expression.not_allowed", "expression.too_large", "expression.unknown_name", "expression.name_invalid",
+    "expression.name_builtin", "expression.repeat_count", "expression.constant_type", "expression.assignment",
+    "expression.attribute", "expression.operator", "expression.percent_format", "expression.power_exponent",
+    "expression.is_none_only", "expression.slice", "expression.subscript", "expression.call_unknown",
+    "expression.call_form", "expression.unpacking", "expression.lambda", "expression.comprehension",
+    "expression.fstring", "expression.set_literal", "expression.walrus", "expression.syntax",
+    "expression.foreign_language", "expression.not_text", "expression.script_import",
+    "expression.script_augmented", "expression.script_bare_expression", "expression.script_statement",
+    "expression.script_target", "expression.script_assigns_function", "expression.data_value",
+    "expression.result_value", "expression.function_value", "expression.service",
+})
 
 
 @dataclass(frozen=True)
@@ -74,6 +102,9 @@ class SafeFunction:
     name: str
     func: Callable
     doc: str = ""
+    #: What the function gives, when a diagram check needs to know: ``"datetime"`` (an ISO date-time string, e.g. a
+    #: deadline), ``"duration"`` (an ISO duration string) or None (anything).
+    returns: str | None = None
 
 
 class FunctionRegistry:
@@ -86,9 +117,9 @@ class FunctionRegistry:
         #: every evaluation. Only trees that passed every check are kept; registering a function empties it.
         self.parsed: dict[tuple[str, str], ast.AST] = {}
         for f in functions:
-            self.register(f.name, f.func, f.doc)
+            self.register(f.name, f.func, f.doc, returns=f.returns)
 
-    def register(self, name: str, func: Callable, doc: str = "") -> None:
+    def register(self, name: str, func: Callable, doc: str = "", *, returns: str | None = None) -> None:
         if self._frozen:
             raise ValueError("this registry is shared; build your own with merged()")
         if not isinstance(name, str) or not FUNCTION_NAME_RE.fullmatch(name):
@@ -97,7 +128,7 @@ class FunctionRegistry:
             raise TypeError(f"function {name!r} is not callable")
         if name in self._functions:
             raise ValueError(f"function {name!r} is already registered")
-        self._functions[name] = SafeFunction(name, func, doc)
+        self._functions[name] = SafeFunction(name, func, doc, returns)
         self.parsed.clear()
 
     def names(self) -> frozenset[str]:
@@ -106,6 +137,11 @@ class FunctionRegistry:
     def get(self, name: str) -> Callable | None:
         f = self._functions.get(name)
         return f.func if f else None
+
+    def returns(self, name: str) -> str | None:
+        """What the function ``name`` gives (see :attr:`SafeFunction.returns`), if it says."""
+        f = self._functions.get(name)
+        return f.returns if f else None
 
     def merged(self, other: FunctionRegistry) -> FunctionRegistry:
         """A new registry with both sets of functions; `other` wins on a name clash."""
@@ -169,22 +205,30 @@ _CMPOPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast
            ast.NotIn: lambda a, b: a not in b, ast.Is: operator.is_, ast.IsNot: operator.is_not}
 _OP_SYMBOLS = {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>",
                ast.MatMult: "@", ast.Invert: "~"}
-_REFUSED = {ast.Lambda: "lambda is not allowed", ast.ListComp: "comprehensions are not allowed",
-            ast.SetComp: "comprehensions are not allowed", ast.DictComp: "comprehensions are not allowed",
-            ast.GeneratorExp: "comprehensions are not allowed", ast.JoinedStr: "f-strings are not allowed",
-            ast.FormattedValue: "f-strings are not allowed", ast.Set: "set literals are not allowed",
-            ast.NamedExpr: "assignment expressions (:=) are not allowed", ast.Slice: "slices are not allowed",
-            ast.Starred: "star unpacking (*x) is not allowed", ast.Await: "await is not allowed",
-            ast.Yield: "yield is not allowed", ast.YieldFrom: "yield is not allowed"}
+_REFUSED = {ast.Lambda: ("lambda is not allowed", "expression.lambda"),
+            ast.ListComp: ("comprehensions are not allowed", "expression.comprehension"),
+            ast.SetComp: ("comprehensions are not allowed", "expression.comprehension"),
+            ast.DictComp: ("comprehensions are not allowed", "expression.comprehension"),
+            ast.GeneratorExp: ("comprehensions are not allowed", "expression.comprehension"),
+            ast.JoinedStr: ("f-strings are not allowed", "expression.fstring"),
+            ast.FormattedValue: ("f-strings are not allowed", "expression.fstring"),
+            ast.Set: ("set literals are not allowed", "expression.set_literal"),
+            ast.NamedExpr: ("assignment expressions (:=) are not allowed", "expression.walrus"),
+            ast.Slice: ("slices are not allowed", "expression.slice"),
+            ast.Starred: ("star unpacking (*x) is not allowed", "expression.unpacking"),
+            ast.Await: ("await is not allowed", "expression.not_allowed"),
+            ast.Yield: ("yield is not allowed", "expression.not_allowed"),
+            ast.YieldFrom: ("yield is not allowed", "expression.not_allowed")}
 
 
 def check_name(name: str, functions: FunctionRegistry = DEFAULT_FUNCTIONS) -> None:
     """Raise UnsafeExpression unless `name` may be used as a variable in expressions."""
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise UnsafeExpression(f"name {str(name)[:40]!r} is not allowed (letters, digits and _, "
-                               "starting with a letter)")
+                               "starting with a letter)", code="expression.name_invalid", name=str(name)[:40])
     if name in _BUILTIN_NAMES and name not in functions:
-        raise UnsafeExpression(f"name {name!r} is not allowed (Python builtin)")
+        raise UnsafeExpression(f"name {name!r} is not allowed (Python builtin)", code="expression.name_builtin",
+                               name=name)
 
 
 def _is_int_constant(node: ast.AST) -> bool:
@@ -208,7 +252,8 @@ def _check_repetition(node: ast.BinOp) -> None:
         if size is None:
             continue
         if not _is_int_constant(count):
-            raise UnsafeExpression("repeating a string or list needs a number literal as count")
+            raise UnsafeExpression("repeating a string or list needs a number literal as count",
+                                   code="expression.repeat_count")
         times = count.value if isinstance(count, ast.Constant) else 0
         if size * max(times, 0) > MAX_SIZE:
             raise ExpressionLimitExceeded(f"repetition would build more than {MAX_SIZE} items")
@@ -220,31 +265,36 @@ def _check(node: ast.AST, functions: FunctionRegistry, depth: int = 0) -> None:
     t, children = type(node), []
     if t is ast.Constant:
         if type(node.value) not in (str, int, float, bool, type(None)):
-            raise UnsafeExpression(f"{type(node.value).__name__} constants are not allowed")
+            raise UnsafeExpression(f"{type(node.value).__name__} constants are not allowed",
+                                   code="expression.constant_type")
         if type(node.value) is str and len(node.value) > MAX_STR_CONSTANT:
             raise ExpressionLimitExceeded(f"string constant longer than {MAX_STR_CONSTANT} characters")
     elif t is ast.Name:
         if not isinstance(node.ctx, ast.Load):
-            raise UnsafeExpression(f"assigning to {node.id!r} is not allowed here")
+            raise UnsafeExpression(f"assigning to {node.id!r} is not allowed here", code="expression.assignment",
+                                   name=node.id)
         check_name(node.id, functions)
     elif t is ast.Attribute:
-        raise UnsafeExpression(f"attribute access is not allowed (.{node.attr})")
+        raise UnsafeExpression(f"attribute access is not allowed (.{node.attr})", code="expression.attribute",
+                               attribute=node.attr)
     elif t is ast.BoolOp:
         children = node.values
     elif t is ast.UnaryOp:
         if type(node.op) not in (ast.Not, ast.USub, ast.UAdd):
-            raise UnsafeExpression(f"operator '{_OP_SYMBOLS.get(type(node.op), '?')}' is not allowed")
+            raise UnsafeExpression(f"operator '{_OP_SYMBOLS.get(type(node.op), '?')}' is not allowed",
+                                   code="expression.operator", operator=_OP_SYMBOLS.get(type(node.op), "?"))
         children = [node.operand]
     elif t is ast.BinOp:
         if type(node.op) not in _BINOPS:
-            raise UnsafeExpression(f"operator '{_OP_SYMBOLS.get(type(node.op), '?')}' is not allowed")
+            raise UnsafeExpression(f"operator '{_OP_SYMBOLS.get(type(node.op), '?')}' is not allowed",
+                                   code="expression.operator", operator=_OP_SYMBOLS.get(type(node.op), "?"))
         if isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) and type(node.left.value) is str:
-            raise UnsafeExpression("'%' formatting of strings is not allowed")
+            raise UnsafeExpression("'%' formatting of strings is not allowed", code="expression.percent_format")
         if isinstance(node.op, ast.Pow):
             # Refused before deploy, not only when run: the exponent must be a small literal.
             exponent = node.right.operand if isinstance(node.right, ast.UnaryOp) else node.right
             if not (isinstance(exponent, ast.Constant) and type(exponent.value) in (int, float)):
-                raise UnsafeExpression("'**' needs a number literal as exponent")
+                raise UnsafeExpression("'**' needs a number literal as exponent", code="expression.power_exponent")
             if abs(exponent.value) > MAX_POW_EXPONENT:
                 raise ExpressionLimitExceeded(f"'**' exponent is limited to {MAX_POW_EXPONENT}")
         if isinstance(node.op, ast.Mult):
@@ -253,29 +303,35 @@ def _check(node: ast.AST, functions: FunctionRegistry, depth: int = 0) -> None:
     elif t is ast.Compare:
         for op, right in zip(node.ops, node.comparators):
             if isinstance(op, (ast.Is, ast.IsNot)) and not (isinstance(right, ast.Constant) and right.value is None):
-                raise UnsafeExpression("'is' is only allowed as 'is None' / 'is not None'")
+                raise UnsafeExpression("'is' is only allowed as 'is None' / 'is not None'",
+                                       code="expression.is_none_only")
         children = [node.left, *node.comparators]
     elif t is ast.IfExp:
         children = [node.test, node.body, node.orelse]
     elif t is ast.Subscript:
         index = node.slice
         if isinstance(index, ast.Slice):
-            raise UnsafeExpression("slices are not allowed")
+            raise UnsafeExpression("slices are not allowed", code="expression.slice")
         if not (_is_int_constant(index) or isinstance(index, ast.Name)
                 or (isinstance(index, ast.Constant) and type(index.value) is str)):
-            raise UnsafeExpression("subscripts must be a constant string/integer or a plain name")
+            raise UnsafeExpression("subscripts must be a constant string/integer or a plain name",
+                                   code="expression.subscript")
         children = [node.value, index]
     elif t is ast.Call:
         if isinstance(node.func, ast.Attribute):
-            raise UnsafeExpression(f"attribute access is not allowed (.{node.func.attr})")
+            raise UnsafeExpression(f"attribute access is not allowed (.{node.func.attr})",
+                                   code="expression.attribute", attribute=node.func.attr)
         if not isinstance(node.func, ast.Name):
-            raise UnsafeExpression("only registered functions may be called, by name")
+            raise UnsafeExpression("only registered functions may be called, by name", code="expression.call_form",
+                                   functions=", ".join(sorted(functions.names())))
         check_name(node.func.id, functions)
         if node.func.id not in functions:
-            raise UnsafeExpression(f"call to {node.func.id!r} is not allowed (not a registered function)")
+            raise UnsafeExpression(f"call to {node.func.id!r} is not allowed (not a registered function)",
+                                   code="expression.call_unknown", name=node.func.id,
+                                   functions=", ".join(sorted(functions.names())))
         for kw in node.keywords:
             if kw.arg is None:
-                raise UnsafeExpression("keyword unpacking (**kwargs) is not allowed")
+                raise UnsafeExpression("keyword unpacking (**kwargs) is not allowed", code="expression.unpacking")
             check_name(kw.arg, functions)
         children = [*node.args, *(kw.value for kw in node.keywords)]
     elif t in (ast.List, ast.Tuple, ast.Dict):
@@ -283,24 +339,29 @@ def _check(node: ast.AST, functions: FunctionRegistry, depth: int = 0) -> None:
         if len(items) > MAX_LITERAL_ITEMS:
             raise ExpressionLimitExceeded(f"literal with more than {MAX_LITERAL_ITEMS} items")
         if t is ast.Dict and any(k is None for k in node.keys):
-            raise UnsafeExpression("dict unpacking (**x) is not allowed")
+            raise UnsafeExpression("dict unpacking (**x) is not allowed", code="expression.unpacking")
         if t is not ast.Dict and not isinstance(node.ctx, ast.Load):
-            raise UnsafeExpression("unpacking assignment is not allowed")
+            raise UnsafeExpression("unpacking assignment is not allowed", code="expression.unpacking")
         children = [*node.keys, *node.values] if t is ast.Dict else node.elts
     else:
-        raise UnsafeExpression(_REFUSED.get(t, f"{t.__name__} is not allowed"))
+        reason, code = _REFUSED.get(t, (f"{t.__name__} is not allowed", "expression.not_allowed"))
+        raise UnsafeExpression(reason, code=code)
     for child in children:
         _check(child, functions, depth + 1)
 
 
-def _describe_statement(stmt: ast.stmt) -> str:
+def _statement_refused(stmt: ast.stmt) -> UnsafeExpression:
+    line = getattr(stmt, "lineno", None)
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-        return "import is not allowed"
+        return UnsafeExpression("import is not allowed", code="expression.script_import", line=line)
     if isinstance(stmt, ast.AugAssign):
-        return "augmented assignment (+= etc.) is not allowed; write `x = x + 1`"
+        return UnsafeExpression("augmented assignment (+= etc.) is not allowed; write `x = x + 1`",
+                                code="expression.script_augmented", line=line)
     if isinstance(stmt, ast.Expr):
-        return "a bare expression does nothing here; a script may only contain `name = expression` lines"
-    return f"{type(stmt).__name__} statements are not allowed; a script may only contain `name = expression` lines"
+        return UnsafeExpression("a bare expression does nothing here; a script may only contain "
+                                "`name = expression` lines", code="expression.script_bare_expression", line=line)
+    return UnsafeExpression(f"{type(stmt).__name__} statements are not allowed; a script may only contain "
+                            "`name = expression` lines", code="expression.script_statement", line=line)
 
 
 #: How many checked trees a registry keeps (far more than the expressions of every deployed version).
@@ -323,14 +384,16 @@ def _parse(source: Any, mode: str, functions: FunctionRegistry) -> ast.AST:
 
 def _parse_and_check(source: Any, mode: str, functions: FunctionRegistry) -> ast.AST:
     if not isinstance(source, str):
-        raise UnsafeExpression(f"expression must be a string, not {type(source).__name__}")
+        raise UnsafeExpression(f"expression must be a string, not {type(source).__name__}",
+                               code="expression.not_text")
     if len(source) > MAX_SOURCE_CHARS:
         raise ExpressionLimitExceeded(f"expression is too long ({len(source)} > {MAX_SOURCE_CHARS} characters)")
     try:
         tree = ast.parse(source, mode=mode)
         nesting = _bracket_depth(source)
     except SyntaxError as e:
-        raise UnsafeExpression(f"syntax error: {e.msg}") from None
+        raise UnsafeExpression(f"syntax error: {e.msg}", code="expression.syntax", line=e.lineno or 1,
+                               column=e.offset or 1) from None
     except (RecursionError, MemoryError, ValueError, tokenize.TokenError):
         raise ExpressionLimitExceeded("expression is too complex to parse") from None
     if nesting > MAX_DEPTH:
@@ -345,13 +408,15 @@ def _parse_and_check(source: Any, mode: str, functions: FunctionRegistry) -> ast
         return tree
     for stmt in tree.body:
         if not isinstance(stmt, ast.Assign):
-            raise UnsafeExpression(_describe_statement(stmt))
+            raise _statement_refused(stmt)
         if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
-            raise UnsafeExpression("only `name = expression` is allowed (one plain name on the left)")
+            raise UnsafeExpression("only `name = expression` is allowed (one plain name on the left)",
+                                   code="expression.script_target", line=stmt.lineno)
         target = stmt.targets[0].id
         check_name(target, functions)
         if target in functions:
-            raise UnsafeExpression(f"cannot assign to {target!r}: it is a registered function")
+            raise UnsafeExpression(f"cannot assign to {target!r}: it is a registered function",
+                                   code="expression.script_assigns_function", name=target)
         _check(stmt.value, functions, 1)
     return tree
 
@@ -371,9 +436,21 @@ def _is_timer_value(source: Any) -> bool:
     return isinstance(source, str) and len(source) <= 200 and ISO_TIMER_VALUE.fullmatch(source.strip()) is not None
 
 
+#: An expression written in another engine's language: Camunda's JUEL ``${approved}`` or ``#{...}``.
+_FOREIGN_EXPRESSION = re.compile(r"\s*[$#]\{(?P<inner>.*)\}\s*", re.DOTALL)
+
+
+def _refuse_foreign(source: Any) -> None:
+    match = _FOREIGN_EXPRESSION.fullmatch(source) if isinstance(source, str) else None
+    if match:
+        raise UnsafeExpression("JUEL expressions (${...}) are not this engine's language",
+                               code="expression.foreign_language", inner=match["inner"].strip()[:80])
+
+
 def check_expression(source: str, functions: FunctionRegistry = DEFAULT_FUNCTIONS) -> None:
     """Static check: raises UnsafeExpression if `source` is not in the whitelist. Evaluates nothing."""
     with _blame(source):
+        _refuse_foreign(source)
         if not _is_timer_value(source):
             _parse(source.strip() if isinstance(source, str) else source, "eval", functions)
 
@@ -413,7 +490,8 @@ def _check_plain(value: Any, what: str) -> Any:
         if t in _PLAIN_SCALARS:
             continue
         if t not in (list, tuple, dict):
-            raise UnsafeExpression(f"{what} holds a {t.__name__} value, which expressions cannot use")
+            raise UnsafeExpression(f"{what} holds a {t.__name__} value, which expressions cannot use",
+                                   code="expression.data_value")
         if depth >= MAX_DATA_DEPTH:
             raise ExpressionLimitExceeded(f"{what} is nested too deeply")
         if id(v) in seen:  # shared or cyclic: already checked
@@ -421,7 +499,8 @@ def _check_plain(value: Any, what: str) -> Any:
         seen.add(id(v))
         if t is dict:
             if any(type(k) not in (str, int) for k in v):
-                raise UnsafeExpression(f"{what} has a dict key that is not a string or integer")
+                raise UnsafeExpression(f"{what} has a dict key that is not a string or integer",
+                                       code="expression.data_value")
             stack.extend((item, depth + 1) for item in v.values())
         else:
             stack.extend((item, depth + 1) for item in v)
@@ -448,7 +527,7 @@ def _check_result(value: Any) -> Any:
     if type(value) is int and abs(value) > MAX_INT:
         raise ExpressionLimitExceeded("integer result is too large")
     if type(value) not in (*_PLAIN_SCALARS, list, tuple, dict):
-        raise UnsafeExpression(f"a {type(value).__name__} result is not allowed")
+        raise UnsafeExpression(f"a {type(value).__name__} result is not allowed", code="expression.result_value")
     return value
 
 
@@ -481,8 +560,9 @@ class _Interpreter:
                 self.checked.add(name)
             return value
         if name in self.functions:
-            raise UnsafeExpression(f"function {name!r} can only be called")
-        raise UnknownName(f"name {name!r} is not defined")
+            raise UnsafeExpression(f"function {name!r} can only be called", code="expression.function_value",
+                                   name=name)
+        raise UnknownName(f"name {name!r} is not defined", name=name)
 
     def _BoolOp(self, node: ast.BoolOp) -> Any:
         is_and = isinstance(node.op, ast.And)
@@ -512,7 +592,7 @@ class _Interpreter:
                 unit = len(seq) if type(seq) is str else _size(seq) - 1
                 self._build(unit * max(count, 0))
         elif op is ast.Mod and type(left) is str:
-            raise UnsafeExpression("'%' formatting of strings is not allowed")
+            raise UnsafeExpression("'%' formatting of strings is not allowed", code="expression.percent_format")
         elif op is ast.Pow:
             if type(left) not in (int, float, bool) or type(right) not in (int, float, bool):
                 raise TypeError("'**' needs two numbers")
@@ -545,14 +625,17 @@ class _Interpreter:
             if type(key) is not int:
                 raise TypeError(f"{type(container).__name__} index must be an integer, not {type(key).__name__}")
         else:
-            raise UnsafeExpression(f"subscript on a {type(container).__name__} value is not allowed")
+            raise UnsafeExpression(f"subscript on a {type(container).__name__} value is not allowed",
+                                   code="expression.subscript")
         return container[key]
 
     def _Call(self, node: ast.Call) -> Any:
         name = node.func.id
         func = self.functions.get(name)
         if func is None:  # the static check already refused this; belt and braces
-            raise UnsafeExpression(f"call to {name!r} is not allowed (not a registered function)")
+            raise UnsafeExpression(f"call to {name!r} is not allowed (not a registered function)",
+                                   code="expression.call_unknown", name=name,
+                                   functions=", ".join(sorted(self.functions.names())))
         args = [self.eval(a) for a in node.args]
         kwargs = {kw.arg: self.eval(kw.value) for kw in node.keywords}
         return _check_plain(_check_result(func(*args, **kwargs)), f"the result of {name}()")
@@ -581,13 +664,15 @@ class _Interpreter:
 def _check_data_keys(data: Mapping[str, Any]) -> None:
     for key in data:
         if not isinstance(key, str) or not NAME_RE.fullmatch(key):
-            raise UnsafeExpression(f"task data key {str(key)[:40]!r} is not a valid name; refusing to run")
+            raise UnsafeExpression(f"task data key {str(key)[:40]!r} is not a valid name; refusing to run",
+                                   code="expression.data_value")
 
 
 def evaluate(source: str, data: Mapping[str, Any], functions: FunctionRegistry = DEFAULT_FUNCTIONS) -> Any:
     """check_expression + interpret. A bare ISO timer value evaluates to that string."""
     with _blame(source):
         _check_data_keys(data)
+        _refuse_foreign(source)
         if _is_timer_value(source):
             return source.strip()
         tree = _parse(source.strip() if isinstance(source, str) else source, "eval", functions)
@@ -630,4 +715,4 @@ class SafeScriptEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
     def call_service(self, context, **kwargs):
-        raise UnsafeExpression("service calls are not supported")
+        raise UnsafeExpression("service calls are not supported", code="expression.service")

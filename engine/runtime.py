@@ -18,7 +18,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
-from SpiffWorkflow.bpmn.specs.defaults import EndEvent, UserTask
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, UserTask
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
@@ -36,7 +36,9 @@ from .errors import (
     AlreadyClaimed,
     ExecutionFailed,
     InvalidData,
+    MigrationRefused,
     NotFound,
+    Problem,
     StaleInstance,
     TaskNotReady,
 )
@@ -47,6 +49,10 @@ from .state import ClockedScriptEngine, StateCodec, WarmWorkflows, prune, stored
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system"
+#: Codes of the problems that keep a case from moving to another version (MigrationCheck.reasons, MigrationRefused).
+MIGRATION_CODES = frozenset({"migration.case_not_running", "migration.other_process", "migration.same_version",
+                             "migration.older_version", "migration.task_removed", "migration.no_case",
+                             "migration.failed"})
 MAX_KEY_LENGTH = 63
 
 
@@ -190,7 +196,7 @@ class MigrationCheck:
     instance_id: int
     title: str
     can_move: bool
-    reasons: tuple[str, ...]
+    reasons: tuple[Problem, ...]
     tasks: tuple[str, ...]  # the human tasks it waits on
 
 
@@ -245,6 +251,12 @@ def attached_user_task(timer_task):
     if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
         return next((c for c in parent.children if isinstance(c.task_spec, UserTask)), None)
     return None
+
+
+def _bpmn_type(task_spec) -> str:
+    """The BPMN type of a task spec as the diagram names it (``UserTask`` → ``userTask``)."""
+    name = type(task_spec).__name__
+    return name[:1].lower() + name[1:]
 
 
 def _all_tasks(wf: BpmnWorkflow) -> Iterable:
@@ -334,19 +346,23 @@ class WorkflowEngine:
 
     def deploy(self, session: Session, xml: bytes | str, *, actor: str | None,
                summary: dict | None = None) -> Definition:
-        """Store a valid diagram as the next version of its process (the same content is not stored twice)."""
+        """Store a valid diagram as the next version of its process. The content of the newest version is not
+        stored again (that version is returned); the content of an older one becomes the newest, as a new version
+        that says which one it restores (``restores`` in the event and in the summary): a rollback."""
         parsed = self.validate(xml)
-        existing = session.execute(
-            select(Definition).where(Definition.process_key == parsed.process_key,
-                                     Definition.sha256 == parsed.sha256)
-        ).scalar_one_or_none()
-        if existing is not None:
-            return existing
-        last = session.execute(
-            select(func.max(Definition.version)).where(Definition.process_key == parsed.process_key)
-        ).scalar()
+        newest = session.execute(
+            select(Definition).where(Definition.process_key == parsed.process_key)
+            .order_by(Definition.version.desc()).limit(1)).scalar_one_or_none()
+        if newest is not None and newest.sha256 == parsed.sha256:
+            return newest
+        restores = session.execute(
+            select(func.max(Definition.version)).where(Definition.process_key == parsed.process_key,
+                                                       Definition.sha256 == parsed.sha256)).scalar()
+        if restores is not None:
+            summary = {**(summary or {}), "restores": restores}
         now = self.clock.now()
-        definition = Definition(process_key=parsed.process_key, name=parsed.name, version=(last or 0) + 1,
+        definition = Definition(process_key=parsed.process_key, name=parsed.name,
+                                version=(newest.version if newest else 0) + 1,
                                 sha256=parsed.sha256, xml=parsed.xml, created_at=now, created_by=actor,
                                 summary=json.dumps(summary) if summary is not None else None)
         session.add(definition)
@@ -354,7 +370,7 @@ class WorkflowEngine:
         self._parsed[parsed.sha256] = parsed
         eventlog.append(session, type="definition_deployed", at=now, actor=actor,
                         data={"process_key": parsed.process_key, "version": definition.version,
-                              "sha256": parsed.sha256, "summary": summary})
+                              "sha256": parsed.sha256, "summary": summary, "restores": restores})
         return definition
 
     def latest(self, session: Session, process_key: str) -> Definition:
@@ -550,16 +566,22 @@ class WorkflowEngine:
 
     # ------------------------------------------------------------------- migration
     def check_migration(self, session: Session, instance: Instance, target: Definition) -> MigrationCheck:
-        """Can this case move to ``target``? Every task it waits on must still exist there."""
-        reasons: list[str] = []
+        """Can this case move to ``target``? Only to a newer version of its process (to go back, deploy the older
+        content again: it becomes the newest version, see :meth:`deploy`), and every task it waits on must still
+        exist there."""
+        reasons: list[Problem] = []
         tasks: tuple[str, ...] = ()
         current = session.get(Definition, instance.definition_id)
         if instance.status != "running":
-            reasons.append(f"the case is {instance.status}")
+            reasons.append(Problem(None, "migration.case_not_running", {"status": instance.status}))
         elif target.process_key != current.process_key:
-            reasons.append(f"version {target.version} is of another process ({target.process_key})")
+            reasons.append(Problem(None, "migration.other_process", {"version": target.version,
+                                                                     "process": target.process_key}))
         elif target.id == current.id:
-            reasons.append(f"the case already runs on version {target.version}")
+            reasons.append(Problem(None, "migration.same_version", {"version": target.version}))
+        elif target.version < current.version:
+            reasons.append(Problem(None, "migration.older_version", {"version": target.version,
+                                                                     "current": current.version}))
         else:
             wf = self.load(session, instance)
             tasks = tuple(t.task_spec.bpmn_name or t.task_spec.bpmn_id
@@ -567,17 +589,20 @@ class WorkflowEngine:
             reasons += self._migration_blockers(wf, target)
         return MigrationCheck(instance.id, instance.title, not reasons, tuple(reasons), tasks)
 
-    def _migration_blockers(self, wf: BpmnWorkflow, target: Definition) -> list[str]:
+    def _migration_blockers(self, wf: BpmnWorkflow, target: Definition) -> list[Problem]:
         from SpiffWorkflow.bpmn.util.diff import diff_workflow
 
         parsed = self.parsed(target)
         diff, _sub = diff_workflow(self.codec.registry, wf, parsed.spec, parsed.subprocess_specs)
         reasons = []
         for task in diff.removed:
+            if isinstance(task.task_spec, BoundaryEvent):
+                continue  # a deadline on a removed task: the task itself is named
             if task.has_state(TaskState.NOT_FINISHED_MASK) and task.task_spec.bpmn_id and \
                     task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
-                reasons.append(f"'{task.task_spec.bpmn_name or task.task_spec.bpmn_id}' ({task.task_spec.bpmn_id}) "
-                               f"does not exist in version {target.version}")
+                reasons.append(Problem(task.task_spec.bpmn_id, "migration.task_removed", {"version": target.version},
+                                       element_name=task.task_spec.bpmn_name,
+                                       element_type=_bpmn_type(task.task_spec)))
         return reasons
 
     @_stale_to_typed
@@ -585,17 +610,19 @@ class WorkflowEngine:
         """Move one waiting case to ``target``, all or nothing; recorded as an event."""
         instance = session.get(Instance, instance_id)
         if instance is None:
-            raise NotFound(f"no case {instance_id}", instance_id=instance_id)
+            raise MigrationRefused(f"no case {instance_id}",
+                                   [Problem(None, "migration.no_case", {"case": instance_id})])
         check = self.check_migration(session, instance, target)
         if not check.can_move:
-            raise InvalidData(f"case {instance_id} cannot move: {'; '.join(check.reasons)}", reasons=check.reasons)
+            raise MigrationRefused(f"case {instance_id} cannot move", list(check.reasons))
         source = session.get(Definition, instance.definition_id)
         run = _Run(self, self.clock.now())
         wf = self._load_for_action(session, instance, run)
         try:
             changed = migrate_in_memory(self.codec, wf, self.parsed(target))
         except ExecutionFailed as exc:
-            raise ExecutionFailed(f"case {instance_id}: {exc.message}") from exc
+            raise MigrationRefused(f"case {instance_id}: {exc.message}",
+                                   [Problem(None, "migration.failed", {"version": target.version})]) from exc
         run.advance(wf)
         instance.definition_id = target.id
         result = ActionResult(instance)
@@ -691,6 +718,7 @@ class WorkflowEngine:
                       "due": due}))
 
         self._record_finished(session, instance, run, result, rows)
+        self._record_timer_errors(session, instance, wf, run, result, rows)
         wf.get_events()  # uncaught thrown events are recorded above; do not keep them in the state
 
         # The case itself.
@@ -741,6 +769,29 @@ class WorkflowEngine:
                     data={"element": task.task_spec.bpmn_id, "signal": definition.name}))
         run.finished_ends.extend(t for t in run.finished if isinstance(t.task_spec, EndEvent))
         run.finished.clear()
+
+    @staticmethod
+    def _record_timer_errors(session: Session, instance: Instance, wf: BpmnWorkflow, run: _Run,
+                             result: ActionResult, rows: dict[str, TaskRow]) -> None:
+        """A timer whose value could not be computed on this case's data (engine.state.TimerNotSet) does not stop the
+        case: its task goes on without that deadline, and the failure is recorded once, as ``timer_failed`` with the
+        element, the expression and the code of what went wrong, for the process owner to fix the diagram."""
+        for task in _all_tasks(wf):
+            if task.state != TaskState.WAITING:
+                continue
+            error = task._get_internal_data("timer_error")
+            if error is None or error.get("recorded"):
+                continue
+            attached = attached_user_task(task)
+            row = rows.get(str(attached.id)) if attached is not None else None
+            spec = task.task_spec
+            log.warning("case %s: timer %s could not be set (%s)", instance.id, spec.bpmn_id, error.get("code"))
+            result.events.append(eventlog.append(
+                session, type="timer_failed", at=run.now, actor=SYSTEM_ACTOR, instance_id=instance.id,
+                task_id=row.id if row else None,
+                data={"element": spec.bpmn_id, "name": spec.bpmn_name, "code": error.get("code"),
+                      "expression": getattr(spec.event_definition, "expression", None), "value": error.get("value")}))
+            task._set_internal_data(timer_error={**error, "recorded": True})
 
     @staticmethod
     def _ready_rows(session: Session, instance: Instance) -> dict[str, TaskRow]:

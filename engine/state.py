@@ -29,6 +29,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from .clock import Clock
@@ -50,14 +51,49 @@ def _now(task) -> datetime:
     return task.workflow.top_workflow.script_engine.clock.now()
 
 
+#: Codes a timer can fail with when it is set at run time (the diagram's check cannot run an expression).
+TIMER_RUNTIME_CODES = frozenset({"timer.runtime_failed", "timer.runtime_not_date", "timer.runtime_not_duration"})
+
+
+class TimerNotSet(ValueError):
+    """A timer whose value could not be computed when its task was reached; ``code`` says why."""
+
+    def __init__(self, code: str, value: Any = None):
+        super().__init__(code)
+        self.code = code
+        self.value = value
+
+
+def _evaluated(definition, my_task) -> Any:
+    try:
+        return my_task.workflow.script_engine.evaluate(my_task, definition.expression)
+    except SpiffWorkflowException as exc:  # the expression failed on this case's data
+        raise TimerNotSet("timer.runtime_failed") from exc
+
+
+def _failed(my_task, exc: TimerNotSet) -> bool:
+    """Keep why the timer could not be set (the action records it, see engine.runtime); it never fires."""
+    value = None if exc.value is None else str(exc.value)[:80]
+    my_task._set_internal_data(timer_error={"code": exc.code, "value": value})
+    return False
+
+
 class ClockedTimeDate(TimeDateEventDefinition):
     def has_fired(self, my_task):
+        if my_task._get_internal_data("timer_error") is not None:
+            return False
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
-            event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            if not isinstance(event_value, str):
-                raise ValueError(f"timer {self.expression!r} must give an ISO date, got {event_value!r}")
-            TimerEventDefinition.get_datetime(event_value)  # refuse a value we could not compare later
+            try:
+                event_value = _evaluated(self, my_task)
+                if not isinstance(event_value, str):
+                    raise TimerNotSet("timer.runtime_not_date", event_value)
+                try:  # refuse a value we could not compare later (a duration, text, ...)
+                    TimerEventDefinition.get_datetime(event_value)
+                except (ValueError, TypeError, OverflowError):
+                    raise TimerNotSet("timer.runtime_not_date", event_value) from None
+            except TimerNotSet as exc:
+                return _failed(my_task, exc)
             my_task._set_internal_data(event_value=event_value)
         if TimerEventDefinition.get_datetime(event_value) < _now(my_task):
             my_task._set_internal_data(event_fired=True)
@@ -66,12 +102,20 @@ class ClockedTimeDate(TimeDateEventDefinition):
 
 class ClockedDuration(DurationTimerEventDefinition):
     def has_fired(self, my_task):
+        if my_task._get_internal_data("timer_error") is not None:
+            return False
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
-            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            parsed = TimerEventDefinition.parse_iso_duration(expression)
-            start = _now(my_task)
-            event_value = (start + TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
+            try:
+                expression = _evaluated(self, my_task)
+                try:
+                    parsed = TimerEventDefinition.parse_iso_duration(expression)
+                    start = _now(my_task)
+                    event_value = (start + TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
+                except Exception:  # noqa: BLE001 - SpiffWorkflow's duration parser raises a bare Exception
+                    raise TimerNotSet("timer.runtime_not_duration", expression) from None
+            except TimerNotSet as exc:
+                return _failed(my_task, exc)
             my_task._set_internal_data(event_value=event_value)
         if TimerEventDefinition.get_datetime(event_value) < _now(my_task):
             my_task._set_internal_data(event_fired=True)

@@ -1,12 +1,19 @@
 // The process owner's modeler page: bpmn-js Modeler with the properties panel (Camunda 7 extensions: form fields in
-// camunda:formData, timers, conditions), bpmnlint while editing, import/download of .bpmn files, and the server's
-// validation and deployment. The page gives everything through data-* attributes on `[data-modeler]`:
+// camunda:formData, timers, conditions), import/download of .bpmn files, and the server's validation and deployment.
+//
+// One rule set: there is no rule in this file. While the owner draws, the page asks the server's validation
+// (data-validate-url, debounced) and shows exactly its problems: errors (what the server refuses) and warnings, on the
+// canvas and in the list. What the modeler flags is what the server refuses, and the reverse, by construction.
+//
+// The page gives everything through data-* attributes on `[data-modeler]`:
 //   data-src            GET → {"xml", "version"}: the newest deployed version (or the bundled diagram)
-//   data-validate-url   POST the XML → 200 {"process_key", "warnings"} | 422 {"error": {"message", "fields"}}
+//   data-validate-url   POST the XML → 200 {"process_key", "warnings"} | 422 {"error": {"message", "fields"}}; each
+//                       problem is {"element_id", "code", "severity", "label", "text", "message", ...}
 //   data-deploy-url     POST the XML → 201/200 {"version", "sha256", "created", "summary_text", ...} | 422 as above
 //   data-csrf           the CSRF token, sent as X-CSRFToken
-//   data-lanes          JSON list of the lane names that a role works in (for our lint rule)
 //   data-texts          JSON object of the page's texts in the user's language
+// The page says how far the server's answer is in data-validation ("pending", "running", "done", "failed") on the same
+// element, for people using assistive technology (the list is a live region) and for the browser tests.
 // Loaded as a module from /static/dist/ (built by frontend/build.mjs); nothing is made global, no inline code.
 import BpmnModeler from "bpmn-js/lib/Modeler";
 import {
@@ -16,9 +23,6 @@ import {
 } from "bpmn-js-properties-panel";
 import CamundaPlatformBehaviorsModule from "camunda-bpmn-js-behaviors/lib/camunda-platform";
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
-import lintModule from "bpmn-js-bpmnlint";
-
-import { lintConfig } from "./lint-config.js";
 
 // Properties-panel groups for Camunda 7 features that Alur Medsos does not execute: hidden so that nobody edits
 // what would be refused (or silently ignored). The server refuses listeners and I/O mappings anyway.
@@ -44,7 +48,10 @@ const HiddenGroupsModule = { __init__: ["alurHiddenGroups"], alurHiddenGroups: [
 
 const MAX_BYTES = 2 * 1024 * 1024; // the server's limit (engine/definitions.py MAX_XML_BYTES)
 const REQUEST_TIMEOUT_MS = 30_000;
+//: How long the owner may pause before the server checks what was drawn.
+const VALIDATE_AFTER_MS = 600;
 const PROBLEM_MARKER = "alur-problem";
+const WARNING_MARKER = "alur-warning";
 const FOCUS_MARKER = "alur-focus";
 
 function el(tag, attrs = {}, ...children) {
@@ -59,6 +66,24 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// A file's bytes as text, in the encoding its XML declaration names (ISO-8859-1 and the like), or UTF-16 by its
+// byte-order mark; UTF-8 otherwise. (File.text() would read every file as UTF-8.)
+function decodeXml(bytes) {
+  const view = new Uint8Array(bytes);
+  if ((view[0] === 0xff && view[1] === 0xfe) || (view[0] === 0xfe && view[1] === 0xff)) {
+    return new TextDecoder("utf-16").decode(view);
+  }
+  const head = new TextDecoder("latin1").decode(view.subarray(0, 200));
+  const declared = /^(?:\uFEFF|\u00EF\u00BB\u00BF)?<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']/.exec(head);
+  let label = declared ? declared[1] : "utf-8";
+  try {
+    return new TextDecoder(label).decode(view);
+  } catch {
+    label = "utf-8"; // a label the browser does not know: the server says what is wrong with the file
+    return new TextDecoder(label).decode(view);
+  }
+}
+
 function parseJson(text, fallback) {
   try {
     return JSON.parse(text || "");
@@ -71,23 +96,23 @@ class ModelerPage {
   constructor(root) {
     this.root = root;
     this.texts = parseJson(root.dataset.texts, {});
-    this.lanes = parseJson(root.dataset.lanes, []);
     this.csrf = root.dataset.csrf || "";
     this.fileName = root.dataset.fileName || "diagram.bpmn";
-    this.serverProblems = [];
-    this.serverWarnings = [];
-    this.lintIssues = [];
+    this.problems = [];
     this.markedIds = [];
     this.dirty = false;
     this.busy = false;
+    this.validationTimer = null;
+    this.validationRequest = null;
+    this.validationSeq = 0;
 
     this.canvasBox = root.querySelector("[data-canvas]");
     this.panelBox = root.querySelector("[data-properties]");
     this.status = root.querySelector("[data-status]");
     this.result = root.querySelector("[data-result]");
     this.resultHint = [...this.result.childNodes].map((node) => node.cloneNode(true));
-    this.lintList = root.querySelector("[data-lint]");
-    this.lintCount = root.querySelector("[data-lint-count]");
+    this.problemList = root.querySelector("[data-problems]");
+    this.problemCount = root.querySelector("[data-problem-count]");
     this.dialog = root.querySelector("[data-confirm-dialog]");
     this.buttons = {
       validate: root.querySelector("[data-action=validate]"),
@@ -105,13 +130,8 @@ class ModelerPage {
         CamundaPlatformPropertiesProviderModule,
         CamundaPlatformBehaviorsModule,
         HiddenGroupsModule,
-        lintModule,
       ],
       moddleExtensions: { camunda: camundaModdle },
-      linting: {
-        active: true,
-        bpmnlint: lintConfig({ lanes: this.lanes, messages: this.texts.lint_rules || {} }),
-      },
     });
     this.bindEvents();
   }
@@ -128,12 +148,12 @@ class ModelerPage {
   // ------------------------------------------------------------------------------------------- wiring
   bindEvents() {
     const eventBus = this.service("eventBus");
-    eventBus.on("linting.completed", ({ issues }) => this.showLint(issues));
     eventBus.on("commandStack.changed", (event) => {
       if (event.trigger === "clear") return; // an import starting, not an edit
       this.edited = true;
       this.dirty = true;
       this.root.dataset.dirty = "true";
+      this.scheduleValidation(VALIDATE_AFTER_MS);
     });
     this.buttons.validate.addEventListener("click", () => this.validate());
     this.buttons.deploy.addEventListener("click", () => this.confirmDeploy());
@@ -193,16 +213,19 @@ class ModelerPage {
     }
   }
 
-  async open(xml, fileName) {
+  // ``bytes``: the file as it was read, sent to the server as it is while nothing is edited (its own encoding).
+  async open(xml, fileName, bytes) {
     this.clearServerResult();
+    this.showProblems([]);
     try {
       const { warnings } = await this.modeler.importXML(xml);
-      this.sourceXml = xml;
+      this.sourceXml = bytes || xml;
       this.edited = false;
       this.service("canvas").zoom("fit-viewport", "auto");
       if (fileName) this.fileName = fileName;
       this.root.dataset.state = "ready";
       this.importWarnings = warnings || [];
+      this.scheduleValidation(0);
       return true;
     } catch (error) {
       console.warn("modeler: import failed:", error);
@@ -221,9 +244,9 @@ class ModelerPage {
       return;
     }
     this.root.dataset.state = "loading";
-    const xml = await file.text();
+    const bytes = await file.arrayBuffer();
     this.fileInput.value = "";
-    if (await this.open(xml, file.name)) {
+    if (await this.open(decodeXml(bytes), file.name, bytes)) {
       const warnings = this.importWarnings.length;
       this.setStatus(warnings ? this.t("imported_warnings", { name: file.name, count: warnings })
         : this.t("imported", { name: file.name }), warnings ? "warn" : "info");
@@ -232,8 +255,9 @@ class ModelerPage {
     }
   }
 
-  // The diagram as XML: the file as it was opened while nothing was edited (bpmn-js cannot write back every file it
-  // reads, e.g. one binding the camunda prefix to another namespace), else what the modeler exports.
+  // The diagram as XML: the file as it was opened (its bytes, in its own encoding) while nothing was edited (bpmn-js
+  // cannot write back every file it reads, e.g. one binding the camunda prefix to another namespace), else what the
+  // modeler exports (UTF-8).
   async xml() {
     if (!this.edited && this.sourceXml) return this.sourceXml;
     const { xml } = await this.modeler.saveXML({ format: true });
@@ -257,23 +281,27 @@ class ModelerPage {
   }
 
   // ----------------------------------------------------------------------------------- the server
-  async request(url, options = {}) {
+  // ``cancel``: a signal that aborts the request (a newer validation replaces this one).
+  async request(url, options = {}, cancel = null) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+    const onCancel = () => controller.abort();
+    if (cancel) cancel.addEventListener("abort", onCancel);
     try {
-      return await fetch(url, { credentials: "same-origin", signal: controller.signal, ...options });
+      return await fetch(url, { credentials: "same-origin", ...options, signal: controller.signal });
     } finally {
       clearTimeout(timer);
+      if (cancel) cancel.removeEventListener("abort", onCancel);
     }
   }
 
-  async post(url) {
+  async post(url, cancel = null) {
     const xml = await this.xml();
     const response = await this.request(url, {
       method: "POST",
       headers: { "Content-Type": "application/xml", Accept: "application/json", "X-CSRFToken": this.csrf },
       body: xml,
-    });
+    }, cancel);
     const body = (response.headers.get("Content-Type") || "").includes("json")
       ? await response.json().catch(() => null) : null;
     return { status: response.status, ok: response.ok, body };
@@ -293,20 +321,55 @@ class ModelerPage {
     return message || this.t("http_error", { status });
   }
 
+  // ---------------------------------------------------------------------- the server's validation, as one draws
+  // Each edit (and each import) asks again after a short pause; an answer that a newer request replaced is dropped.
+  scheduleValidation(delay) {
+    clearTimeout(this.validationTimer);
+    if (this.validationRequest) this.validationRequest.abort();
+    this.validationRequest = null;
+    this.root.dataset.validation = "pending";
+    this.validationTimer = setTimeout(() => this.runValidation(), delay);
+  }
+
+  async runValidation() {
+    this.validationTimer = null;
+    const seq = ++this.validationSeq;
+    const cancel = new AbortController();
+    this.validationRequest = cancel;
+    this.root.dataset.validation = "running";
+    try {
+      const { status, ok, body } = await this.post(this.root.dataset.validateUrl, cancel.signal);
+      if (seq !== this.validationSeq) return;
+      if (ok) this.showProblems((body && body.warnings) || [], true);
+      else if (status === 422 && body && body.error) this.showProblems(body.error.fields || [], false);
+      else {
+        this.validationFailed(this.failure(status, body));
+        return;
+      }
+      this.root.dataset.validation = "done";
+      return this.lastOutcome;
+    } catch (error) {
+      if (seq !== this.validationSeq || cancel.signal.aborted) return; // replaced by a newer request
+      this.validationFailed(this.requestFailure(error));
+    } finally {
+      if (this.validationRequest === cancel) this.validationRequest = null;
+    }
+  }
+
+  validationFailed(message) {
+    this.root.dataset.validation = "failed";
+    this.showError(message);
+  }
+
+  // The "Validasi" button: ask now, and say the outcome in the status line too.
   async validate() {
     if (this.busy) return;
-    this.setBusy(true);
+    clearTimeout(this.validationTimer);
+    if (this.validationRequest) this.validationRequest.abort();
     this.setStatus(this.t("validating"));
-    try {
-      const { status, ok, body } = await this.post(this.root.dataset.validateUrl);
-      if (ok) this.showValid(body.warnings || []);
-      else if (status === 422 && body && body.error) this.showInvalid(body.error);
-      else this.showError(this.failure(status, body));
-    } catch (error) {
-      this.showError(this.requestFailure(error));
-    } finally {
-      this.setBusy(false);
-    }
+    const outcome = await this.runValidation();
+    if (outcome === "valid") this.setStatus(this.t("deployable"), "ok");
+    else if (outcome === "invalid") this.setStatus(this.t("not_deployable", { count: this.errorCount() }), "error");
   }
 
   confirmDeploy() {
@@ -325,8 +388,10 @@ class ModelerPage {
     try {
       const { status, ok, body } = await this.post(this.root.dataset.deployUrl);
       if (ok) this.showDeployed(body);
-      else if (status === 422 && body && body.error) this.showInvalid(body.error);
-      else this.showError(this.failure(status, body));
+      else if (status === 422 && body && body.error) {
+        this.showProblems(body.error.fields || [], false);
+        this.setStatus(this.t("not_deployable", { count: this.errorCount() }), "error");
+      } else this.showError(this.failure(status, body));
     } catch (error) {
       this.showError(this.requestFailure(error));
     } finally {
@@ -335,71 +400,61 @@ class ModelerPage {
   }
 
   // -------------------------------------------------------------------------------------- results
-  // Forget the last answer of the server (markers included); the hint comes back unless an answer follows.
+  // Forget the last outcome shown (the hint comes back unless an answer follows).
   clearServerResult(withHint = true) {
-    const canvas = this.service("canvas");
-    for (const id of this.markedIds) {
-      try { canvas.removeMarker(id, PROBLEM_MARKER); } catch { /* element gone */ }
-    }
-    this.markedIds = [];
-    this.serverProblems = [];
     this.result.replaceChildren(...(withHint ? this.resultHint.map((node) => node.cloneNode(true)) : []));
     this.result.removeAttribute("data-outcome");
   }
 
-  elementLabel(id) {
-    if (!id) return this.t("whole_diagram");
-    const element = this.service("elementRegistry").get(id);
-    const name = element && element.businessObject && element.businessObject.name;
-    return name ? `${name} (${id})` : id;
+  errorCount() {
+    return this.problems.filter((p) => p.severity !== "warning").length;
   }
 
-  problemItem(id, message, category) {
+  problemItem(problem) {
     const registry = this.service("elementRegistry");
-    const label = this.elementLabel(id);
+    const id = problem.element_id;
+    const category = problem.severity === "warning" ? "warn" : "error";
+    const label = problem.label || (id ? id : this.t("whole_diagram"));
     const target = id && registry.get(id)
       ? el("button", { type: "button", class: "link problem-target", "data-target-id": id,
         title: this.t("show_element"), text: label })
       : el("span", { class: "problem-target", text: label });
-    return el("li", { class: `problem problem-${category}` }, target, el("span", { text: ` ${message}` }));
+    return el("li", { class: `problem problem-${category}`, "data-element-id": id || "", "data-code": problem.code,
+      "data-severity": category === "warn" ? "warning" : "error" },
+    target, el("span", { text: ` ${problem.text || problem.message || ""}` }));
   }
 
-  markProblems(ids) {
+  // The server's answer: its problems on the canvas (errors and warnings marked apart) and in the list, exactly.
+  showProblems(problems, deployable) {
     const canvas = this.service("canvas");
     const registry = this.service("elementRegistry");
-    for (const id of new Set(ids)) {
-      if (id && registry.get(id)) {
-        canvas.addMarker(id, PROBLEM_MARKER);
-        this.markedIds.push(id);
+    for (const [id, marker] of this.markedIds) {
+      try { canvas.removeMarker(id, marker); } catch { /* element gone */ }
+    }
+    this.markedIds = [];
+    this.problems = problems;
+    const sorted = [...problems].sort((a, b) => (a.severity === "warning") - (b.severity === "warning"));
+    for (const problem of sorted) {
+      const id = problem.element_id;
+      const marker = problem.severity === "warning" ? WARNING_MARKER : PROBLEM_MARKER;
+      if (id && registry.get(id) && !canvas.hasMarker(id, marker)) {
+        canvas.addMarker(id, marker);
+        this.markedIds.push([id, marker]);
       }
     }
-  }
-
-  showValid(warnings) {
-    this.clearServerResult(false);
-    this.result.dataset.outcome = "valid";
-    this.result.append(el("p", { class: "outcome outcome-ok", text: this.t("deployable") }));
-    if (warnings.length) {
-      this.result.append(el("p", { text: this.t("warnings_title", { count: warnings.length }) }),
-        el("ul", { class: "problems" }, ...warnings.map((w) => this.problemItem(w.element_id, w.message, "warn"))));
+    this.problemList.replaceChildren(...(sorted.length ? sorted.map((p) => this.problemItem(p))
+      : [el("li", { class: "muted", text: this.t("problems_none") })]));
+    const errors = this.errorCount();
+    if (this.problemCount) {
+      this.problemCount.textContent = this.t("problems_count", { errors, warnings: problems.length - errors });
     }
-    this.setStatus(this.t("deployable"), "ok");
-  }
-
-  showInvalid(error) {
+    this.lastOutcome = deployable ? "valid" : "invalid";
+    if (this.result.dataset.outcome === "deployed" && deployable) return; // keep the deploy's answer in view
     this.clearServerResult(false);
-    const fields = error.fields || [];
-    this.serverProblems = fields;
-    this.result.dataset.outcome = "invalid";
-    this.result.append(
-      el("p", { class: "outcome outcome-error", text: this.t("not_deployable", { count: fields.length }) }),
-      el("ul", { class: "problems", "data-server-problems": true },
-        ...fields.map((f) => this.problemItem(f.element_id, f.message, "error"))),
-    );
-    this.markProblems(fields.map((f) => f.element_id));
-    this.setStatus(this.t("not_deployable", { count: fields.length }), "error");
-    const first = this.result.querySelector("[data-target-id]");
-    if (first) this.focusElement(first.dataset.targetId, false);
+    this.result.dataset.outcome = this.lastOutcome;
+    this.result.append(deployable
+      ? el("p", { class: "outcome outcome-ok", text: this.t("deployable") })
+      : el("p", { class: "outcome outcome-error", text: this.t("not_deployable", { count: errors }) }));
   }
 
   showError(message) {
@@ -429,27 +484,6 @@ class ModelerPage {
       links,
     );
     this.setStatus(headline, "ok");
-  }
-
-  showLint(issues) {
-    const flat = [];
-    for (const [id, reports] of Object.entries(issues || {})) {
-      for (const report of reports) {
-        const rule = report.rule || "";
-        const translated = (this.texts.lint_messages || {})[rule];
-        flat.push({ id: report.actualElementId || id, category: report.category === "error" ? "error" : "warn",
-          message: translated ? `${translated} [${rule}]` : `${report.message} [${rule}]` });
-      }
-    }
-    flat.sort((a, b) => (a.category === b.category ? 0 : a.category === "error" ? -1 : 1));
-    this.lintIssues = flat;
-    this.lintList.replaceChildren(...(flat.length
-      ? flat.map((issue) => this.problemItem(issue.id, issue.message, issue.category))
-      : [el("li", { class: "muted", text: this.t("lint_none") })]));
-    const errors = flat.filter((i) => i.category === "error").length;
-    if (this.lintCount) {
-      this.lintCount.textContent = this.t("lint_count", { errors, warnings: flat.length - errors });
-    }
   }
 
   focusElement(id, select = true) {

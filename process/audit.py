@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 
 from engine.models import Instance, TaskRow
 
+from .contract import TASK_KOREKSI, TASK_PUTUSKAN, TASK_SERAHKAN, TASK_TERIMA, TASK_UNGGAH
 from .deadlines import WIB, end_of_day_plus
 from .services import STEP_OF
 
-REVIEW_STEPS = ("Task_Terima", "Task_Koreksi", "Task_Putuskan")
-UPLOAD_STEP = "Task_Unggah"
-SUBMIT_STEP = "Task_Serahkan"
-DECIDE_STEP = "Task_Putuskan"
+REVIEW_STEPS = (TASK_TERIMA, TASK_KOREKSI, TASK_PUTUSKAN)
+UPLOAD_STEP = TASK_UNGGAH
+SUBMIT_STEP = TASK_SERAHKAN
+DECIDE_STEP = TASK_PUTUSKAN
 GRANULARITIES = ("month", "week")
 
 

@@ -11,15 +11,16 @@ from sqlalchemy.orm import Session
 from engine import eventlog
 from engine.models import Definition, Instance, TaskRow
 
+from .contract import END_DIPUBLIKASIKAN, END_DITOLAK, TASK_KOREKSI, TASK_PUTUSKAN, TASK_SERAHKAN, TASK_TERIMA
 from .errors import NotPermitted
 from .models import FileRecord, RegisterEntry, User
 from .roles import ALL_ROLES
 
 #: Steps whose completion carries a written response ("tanggapan tertulis"): decision and text fields.
 RESPONSE_FIELDS = {
-    "Task_Terima": ("keputusan_admin", "tanggapan_admin"),
-    "Task_Koreksi": ("keputusan_wapimred", "tanggapan_wapimred"),
-    "Task_Putuskan": ("keputusan_pimred", "pertimbangan"),
+    TASK_TERIMA: ("keputusan_admin", "tanggapan_admin"),
+    TASK_KOREKSI: ("keputusan_wapimred", "tanggapan_wapimred"),
+    TASK_PUTUSKAN: ("keputusan_pimred", "pertimbangan"),
 }
 
 
@@ -100,7 +101,7 @@ def case_view(session: Session, user: User, instance_id: int) -> CaseView:
         submitted = payload.get("data") or {}
         data.update(submitted)
         bpmn_id = payload.get("bpmn_id")
-        if bpmn_id == "Task_Serahkan" and not first_submission:
+        if bpmn_id == TASK_SERAHKAN and not first_submission:
             first_submission = dict(submitted)
         if bpmn_id in RESPONSE_FIELDS:
             decision_key, text_key = RESPONSE_FIELDS[bpmn_id]
@@ -118,7 +119,7 @@ def case_view(session: Session, user: User, instance_id: int) -> CaseView:
 # --------------------------------------------------------------------------------------------------
 
 #: End events of the diagram that say how a finished case ended (the ids are part of the contract).
-OUTCOME_OF_END = {"EndEvent_Dipublikasikan": "dipublikasikan", "EndEvent_Ditolak": "ditolak"}
+OUTCOME_OF_END = {END_DIPUBLIKASIKAN: "dipublikasikan", END_DITOLAK: "ditolak"}
 
 
 def case_outcome(instance: Instance) -> str:

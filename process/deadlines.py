@@ -178,6 +178,7 @@ def timer_functions() -> FunctionRegistry:
         "akhir_hari",
         akhir_hari,
         doc="akhir_hari(tanggal, n): akhir hari (23:59:59 WIB) ke-n setelah tanggal, hari kalender.",
+        returns="datetime",
     )
     registry.register(
         "akhir_hari_kerja",
@@ -186,6 +187,7 @@ def timer_functions() -> FunctionRegistry:
             "akhir_hari_kerja(tanggal, n): akhir hari kerja ke-n setelah tanggal "
             "(tanpa Sabtu, Minggu, libur nasional, cuti bersama), 23:59:59 WIB."
         ),
+        returns="datetime",
     )
     return registry
 

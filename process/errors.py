@@ -4,13 +4,19 @@ from __future__ import annotations
 from engine.errors import EngineError
 
 
-class NotPermitted(EngineError):
+class SopError(EngineError):
+    """An error of the SOP layer: its message is written for the person acting, in Bahasa Indonesia."""
+
+    for_people = True
+
+
+class NotPermitted(SopError):
     """The user's role, team or history does not allow this action (HTTP 403)."""
 
     code = "not_permitted"
 
 
-class NotClaimed(EngineError):
+class NotClaimed(SopError):
     """The task must be held by the user first (HTTP 409)."""
 
     code = "not_claimed"
@@ -20,7 +26,7 @@ class SelfApproval(NotPermitted):
     code = "self_approval"
 
 
-class BadRequest(EngineError):
+class BadRequest(SopError):
     """Input that is not a form error but still wrong (HTTP 422)."""
 
     code = "bad_request"

@@ -139,6 +139,21 @@ def _is_empty(value: Any) -> bool:
     return False
 
 
+class FormDefinitionError(ValueError):
+    """A form definition this application cannot use; ``code`` and ``params`` say which and why (the deploy check
+    reports them as coded problems, :func:`form_definition_problems`)."""
+
+    def __init__(self, message: str, code: str, **params: Any):
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+#: Codes of :func:`form_definition_problems` (the web layer has a message for each).
+FORM_DEFINITION_CODES = frozenset({"form.field_type_unknown", "form.constraint_unknown", "form.enum_without_options",
+                                   "form.constraint_not_integer", "form.constraint_not_date", "form.accept_unknown"})
+
+
 def _int_constraint(f: FormField, name: str) -> int | None:
     raw = f.constraints.get(name)
     if raw is None or str(raw).strip() == "":
@@ -146,7 +161,9 @@ def _int_constraint(f: FormField, name: str) -> int | None:
     try:
         return int(str(raw).strip())
     except ValueError:
-        raise ValueError(f"field {f.id!r}: batasan {name}={raw!r} bukan bilangan bulat") from None
+        raise FormDefinitionError(f"field {f.id!r}: batasan {name}={raw!r} bukan bilangan bulat",
+                                  "form.constraint_not_integer", field=f.id, constraint=name,
+                                  value=str(raw)[:40]) from None
 
 
 def _date_constraint(f: FormField, name: str) -> date | None:
@@ -156,7 +173,9 @@ def _date_constraint(f: FormField, name: str) -> date | None:
     try:
         return date.fromisoformat(str(raw).strip())
     except ValueError:
-        raise ValueError(f"field {f.id!r}: batasan {name}={raw!r} bukan tanggal ISO") from None
+        raise FormDefinitionError(f"field {f.id!r}: batasan {name}={raw!r} bukan tanggal ISO",
+                                  "form.constraint_not_date", field=f.id, constraint=name,
+                                  value=str(raw)[:40]) from None
 
 
 def _clean_str(value: Any) -> str:
@@ -319,7 +338,9 @@ def _accepted_kinds(f: FormField) -> frozenset[str] | None:
     kinds = frozenset(k.strip().lower() for k in raw.split(",") if k.strip())
     unknown = kinds - FILE_KINDS
     if unknown:
-        raise ValueError(f"field {f.id!r}: accept={raw!r} memuat jenis tidak dikenal {sorted(unknown)}")
+        raise FormDefinitionError(f"field {f.id!r}: accept={raw!r} memuat jenis tidak dikenal {sorted(unknown)}",
+                                  "form.accept_unknown", field=f.id, kinds=", ".join(sorted(unknown)),
+                                  known=", ".join(sorted(FILE_KINDS)))
     return kinds
 
 
@@ -490,27 +511,25 @@ def _empty_value(f: FormField) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 
-def form_definition_problems(fields: Sequence[FormField]) -> list[str]:
-    """Problems of the form *definition* (bad types, constraints, options); empty when fine.
+def form_definition_problems(fields: Sequence[FormField]) -> list[tuple[str, dict[str, Any]]]:
+    """Problems of the form *definition* (bad types, constraints, options) as ``(code, params)``; empty when fine.
+    Field ids are the engine's check (engine.definitions.check_forms).
 
     :func:`validate_form` raises ``ValueError`` for these; this lets a deploy step report them early.
     """
-    problems: list[str] = []
-    seen: set[str] = set()
+    problems: list[tuple[str, dict[str, Any]]] = []
     for f in fields:
-        if not FIELD_ID_RE.match(f.id or ""):
-            problems.append(f"field {f.id!r}: id tidak sah")
-        if f.id in seen:
-            problems.append(f"field {f.id!r}: id ganda")
-        seen.add(f.id)
         if f.type not in FIELD_TYPES:
-            problems.append(f"field {f.id!r}: tipe tidak dikenal {f.type!r}")
+            problems.append(("form.field_type_unknown", {"field": f.id or "", "type": str(f.type)[:40],
+                                                         "types": ", ".join(sorted(FIELD_TYPES))}))
             continue
         unknown = sorted(set(f.constraints) - _CONSTRAINTS[f.type])
         if unknown:
-            problems.append(f"field {f.id!r}: batasan tidak dikenal untuk tipe {f.type}: {unknown}")
+            problems.append(("form.constraint_unknown", {"field": f.id or "", "type": f.type,
+                                                         "constraints": ", ".join(unknown),
+                                                         "known": ", ".join(sorted(_CONSTRAINTS[f.type]))}))
         if f.type == "enum" and not f.options:
-            problems.append(f"field {f.id!r}: enum tanpa pilihan")
+            problems.append(("form.enum_without_options", {"field": f.id or ""}))
         try:
             for name in ("minlength", "maxlength", "min_files", "max_files", "min_posts", "max_posts"):
                 _int_constraint(f, name)
@@ -522,8 +541,8 @@ def form_definition_problems(fields: Sequence[FormField]) -> list[str]:
                 _date_constraint(f, "max")
             if f.type == "files":
                 _accepted_kinds(f)
-        except ValueError as exc:
-            problems.append(str(exc))
+        except FormDefinitionError as exc:
+            problems.append((exc.code, exc.params))
     return problems
 
 

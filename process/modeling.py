@@ -4,13 +4,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.changes import summarize_changes
-from engine.definitions import BPMN_NS, harden_and_parse
-from engine.errors import EngineError, NotFound
+from engine.definitions import check_warnings, harden_and_parse
+from engine.errors import EngineError, InvalidDefinition, MigrationRefused, NotFound, Problem
 from engine.models import Definition, Instance
 from engine.runtime import MigrationCheck
 
@@ -18,13 +17,14 @@ from .errors import NotPermitted
 from .models import User
 
 OWNER_ROLE = "process_owner"
-_DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
+#: Codes of the problems this module reports itself.
+MODELING_CODES = frozenset({"process.key_mismatch"})
 
 
 @dataclass
 class ValidationReport:
     process_key: str
-    warnings: list[dict] = field(default_factory=list)  # {"element_id", "message"}
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def _require_owner(user: User) -> None:
@@ -32,43 +32,38 @@ def _require_owner(user: User) -> None:
         raise NotPermitted("Hanya pemilik proses yang dapat memvalidasi, menerapkan atau memigrasikan diagram.")
 
 
-def _warnings(xml: bytes | str) -> list[dict]:
-    """Things that do not stop a deploy but that an owner should fix (the browser's bpmnlint says more)."""
-    tree = harden_and_parse(xml)
-    with_di = {s.get("bpmnElement") for s in tree.iter(f"{{{_DI_NS}}}BPMNShape", f"{{{_DI_NS}}}BPMNEdge")}
-    warnings = []
-    process = tree.getroot().find(f"{{{BPMN_NS}}}process")
-    for node in (process.iter() if process is not None else ()):
-        if not isinstance(node.tag, str):
-            continue
-        name = etree.QName(node).localname
-        eid = node.get("id")
-        if eid and name in ("userTask", "exclusiveGateway", "startEvent", "endEvent", "boundaryEvent",
-                            "intermediateThrowEvent", "sequenceFlow") and eid not in with_di:
-            warnings.append({"element_id": eid, "message": f"{name} has no diagram shape; it will not be drawn"})
-        if name == "userTask" and not (node.get("name") or "").strip():
-            warnings.append({"element_id": eid, "message": "user task without a name"})
-    return warnings
+def _check_process_key(alur, process_key: str) -> None:
+    """A diagram of another process would be stored but never run: refuse it, saying which id to use."""
+    expected = alur.settings.process_key
+    if process_key != expected:
+        raise InvalidDefinition("diagram refused", [Problem(process_key, "process.key_mismatch",
+                                                            {"found": process_key, "expected": expected},
+                                                            element_type="process")])
 
 
 def validate(alur, user: User, xml: bytes | str) -> ValidationReport:
-    """Check a diagram without deploying it; raises InvalidDefinition with every problem."""
+    """Check a diagram without deploying it; raises InvalidDefinition with every problem. Warnings (things that do
+    not stop a deploy: engine.definitions.check_warnings) come with the report."""
     _require_owner(user)
     parsed = alur.engine.validate(xml)
-    return ValidationReport(parsed.process_key, _warnings(xml))
+    _check_process_key(alur, parsed.process_key)
+    return ValidationReport(parsed.process_key, check_warnings(harden_and_parse(xml)))
 
 
 def deploy(session: Session, alur, user: User, xml: bytes | str) -> tuple[Definition, dict]:
-    """A valid diagram becomes the next version; the change summary against the newest one is kept."""
+    """A valid diagram becomes the next version; the change summary against the newest one is kept. The content of
+    an older version becomes a new version too (a rollback, recorded as such: engine.runtime.WorkflowEngine.deploy);
+    the newest version's own content changes nothing."""
     _require_owner(user)
     parsed = alur.engine.validate(xml)
+    _check_process_key(alur, parsed.process_key)
     try:
         previous = alur.engine.latest(session, parsed.process_key)
     except NotFound:
         previous = None
     summary = summarize_changes(previous.xml if previous else None, xml)
     definition = alur.engine.deploy(session, xml, actor=user.actor, summary=summary)
-    return definition, summary
+    return definition, summary_of(definition)  # as stored: a rollback says which version it restores
 
 
 def versions(session: Session, process_key: str) -> list[Definition]:
@@ -89,17 +84,19 @@ def summary_of(definition: Definition) -> dict:
 
 
 def migration_plan(session: Session, alur, user: User, target: Definition) -> list[MigrationCheck]:
-    """Every running case on an older version, with whether it can move and why not."""
+    """Every running case on an older version, with whether it can move and why not. Cases move forward only: to
+    return to an older version's content, deploy it again (it becomes the newest version) and move them there."""
     _require_owner(user)
     older = session.execute(
         select(Instance).join(Definition, Instance.definition_id == Definition.id)
         .where(Instance.status == "running", Definition.process_key == target.process_key,
-               Definition.version != target.version).order_by(Instance.id)).scalars()
+               Definition.version < target.version).order_by(Instance.id)).scalars()
     return [alur.engine.check_migration(session, instance, target) for instance in older]
 
 
 def migrate(session: Session, alur, user: User, target: Definition, instance_ids: list[int]) -> dict:
-    """Move the given cases; each moves whole or not at all (a savepoint each). Returns moved/refused."""
+    """Move the given cases; each moves whole or not at all (a savepoint each). Returns ``moved`` (case ids) and
+    ``refused`` (``{"case_id", "problems"}``, the problems coded as for a diagram)."""
     _require_owner(user)
     moved, refused = [], []
     for instance_id in instance_ids:
@@ -107,6 +104,9 @@ def migrate(session: Session, alur, user: User, target: Definition, instance_ids
             with session.begin_nested():
                 alur.engine.migrate(session, instance_id, target, actor=user.actor)
             moved.append(instance_id)
-        except EngineError as exc:  # reported per case; the others still move
-            refused.append({"case_id": instance_id, "reason": exc.message})
+        except MigrationRefused as exc:  # reported per case; the others still move
+            refused.append({"case_id": instance_id, "problems": exc.problems})
+        except EngineError:  # changed meanwhile, or the case could not go on in the new version
+            refused.append({"case_id": instance_id,
+                            "problems": [Problem(None, "migration.failed", {"version": target.version})]})
     return {"moved": moved, "refused": refused}

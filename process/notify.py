@@ -13,6 +13,7 @@ from engine.models import TaskRow
 from engine.runtime import SYSTEM_ACTOR, ActionResult
 
 from . import outbox
+from .contract import TASK_KOREKSI, TASK_PUTUSKAN, TASK_TERIMA
 from .deadlines import format_wib, humanize_delta
 from .models import DeadlineReminder, Notification, User
 from .roles import ESCALATION_LANE
@@ -22,9 +23,9 @@ if TYPE_CHECKING:
 
 #: Decisions that send the case back to the team, with the field holding the written response.
 RETURNS = {
-    "Task_Terima": ("keputusan_admin", "dikembalikan", "tanggapan_admin", "Admin Medsos"),
-    "Task_Koreksi": ("keputusan_wapimred", "kembalikan", "tanggapan_wapimred", "Wakil Pimpinan Redaksi"),
-    "Task_Putuskan": ("keputusan_pimred", "revisi", "pertimbangan", "Pimpinan Redaksi"),
+    TASK_TERIMA: ("keputusan_admin", "dikembalikan", "tanggapan_admin", "Admin Medsos"),
+    TASK_KOREKSI: ("keputusan_wapimred", "kembalikan", "tanggapan_wapimred", "Wakil Pimpinan Redaksi"),
+    TASK_PUTUSKAN: ("keputusan_pimred", "revisi", "pertimbangan", "Pimpinan Redaksi"),
 }
 
 

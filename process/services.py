@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from engine import eventlog
 from engine.clock import Clock
 from engine.definitions import ParsedDefinition
-from engine.errors import NotFound, TaskNotReady
+from engine.errors import NotFound, Problem, TaskNotReady
 from engine.expressions import DEFAULT_FUNCTIONS
 from engine.forms import FormField
 from engine.models import Definition, Instance, TaskRow
@@ -27,10 +27,19 @@ from engine.runtime import ActionResult, WorkflowEngine
 
 from . import files, notify, outbox
 from .config import Settings
+from .contract import (
+    CONTRACT_CODES,
+    TASK_KOREKSI,
+    TASK_PUTUSKAN,
+    TASK_SERAHKAN,
+    TASK_TERIMA,
+    TASK_UNGGAH,
+    contract_problems,
+)
 from .deadlines import WIB, timer_functions
 from .errors import BadRequest, NotClaimed, NotPermitted, SelfApproval
 from .files import resolver
-from .forms import FieldError, FormInvalid, form_definition_problems, validate_form
+from .forms import FORM_DEFINITION_CODES, FieldError, FormInvalid, form_definition_problems, validate_form
 from .mail import valid_address
 from .models import Team, User, UserRole
 from .register import ensure_entry
@@ -38,30 +47,38 @@ from .roles import LANE_ROLES, TEAM_LANES, check_role, lanes_of
 
 log = logging.getLogger(__name__)
 
-#: The SOP's steps by BPMN element id (the diagram's ids are part of the contract, like its lanes).
-STEP_OF = {"Task_Serahkan": 1, "Task_Terima": 2, "Task_Koreksi": 3, "Task_Putuskan": 4, "Task_Unggah": 5}
-SUBMIT_TASK = "Task_Serahkan"
-DECIDE_TASK = "Task_Putuskan"
+#: The SOP's steps by BPMN element id (the diagram's ids are part of the contract, like its lanes: process/contract.py).
+STEP_OF = {TASK_SERAHKAN: 1, TASK_TERIMA: 2, TASK_KOREKSI: 3, TASK_PUTUSKAN: 4, TASK_UNGGAH: 5}
+SUBMIT_TASK = TASK_SERAHKAN
+DECIDE_TASK = TASK_PUTUSKAN
 #: Whether the user submitted the case's documentation (the self-approval rule); built once, run on every decision.
 _SUBMITTED_BY = (select(TaskRow.id).where(TaskRow.instance_id == bindparam("instance_id"),
                                           TaskRow.bpmn_id == SUBMIT_TASK, TaskRow.state == "completed",
                                           TaskRow.completed_by == bindparam("actor")).limit(1))
 
 
-def sop_checks(parsed: ParsedDefinition) -> list[tuple[str | None, str]]:
-    """Deploy-time rules of this SOP: each user task in a lane mapped to a role, a form, a deadline."""
-    problems: list[tuple[str | None, str]] = []
+#: Codes of the problems :func:`sop_checks` reports (the web layer has a message for each).
+SOP_CODES = frozenset({"sop.task_not_in_lane", "sop.task_lane_unknown", "sop.task_without_form",
+                       "sop.task_without_deadline"}) | FORM_DEFINITION_CODES | CONTRACT_CODES
+
+
+def sop_checks(parsed: ParsedDefinition) -> list[Problem]:
+    """Deploy-time rules of this SOP: each user task in a lane mapped to a role, a form, a deadline; every element,
+    field and option the SOP's rules are keyed on (process/contract.py)."""
+    problems: list[Problem] = []
+    lanes = ", ".join(LANE_ROLES)
     for info in parsed.user_tasks:
-        if info.lane not in LANE_ROLES:
-            problems.append((info.bpmn_id, f"user task '{info.name}' is in lane '{info.lane}', which no role "
-                                           f"works in (lanes: {', '.join(LANE_ROLES)})"))
+        if info.lane is None:
+            problems.append(Problem(info.bpmn_id, "sop.task_not_in_lane", {"lanes": lanes}))
+        elif info.lane not in LANE_ROLES:
+            problems.append(Problem(info.bpmn_id, "sop.task_lane_unknown", {"lane": info.lane, "lanes": lanes}))
         if not info.form:
-            problems.append((info.bpmn_id, f"user task '{info.name}' has no form fields"))
-        for message in form_definition_problems(list(info.form)):
-            problems.append((info.bpmn_id, message))
+            problems.append(Problem(info.bpmn_id, "sop.task_without_form"))
+        for code, params in form_definition_problems(list(info.form)):
+            problems.append(Problem(info.bpmn_id, code, params))
         if info.deadline is None:
-            problems.append((info.bpmn_id, f"user task '{info.name}' has no deadline (timer boundary event)"))
-    return problems
+            problems.append(Problem(info.bpmn_id, "sop.task_without_deadline"))
+    return problems + contract_problems(parsed)
 
 
 def build_engine(clock: Clock, warm_cases: int = 256) -> WorkflowEngine:
@@ -495,12 +512,12 @@ class Alur:
     @staticmethod
     def _sop_rules(row: TaskRow, data: dict) -> None:
         errors = []
-        if row.bpmn_id == "Task_Terima" and data.get("keputusan_admin") == "diterima":
+        if row.bpmn_id == TASK_TERIMA and data.get("keputusan_admin") == "diterima":
             missing = [k for k in ("cek_foto", "cek_narasi", "cek_caption") if not data.get(k)]
             if missing:
                 errors.append(FieldError("checklist", missing[0], "Kelengkapan belum semua dicentang: "
                                          "dokumentasi yang belum lengkap harus dikembalikan."))
-        if row.bpmn_id == "Task_Koreksi" and data.get("keputusan_wapimred") == "lanjut" and \
+        if row.bpmn_id == TASK_KOREKSI and data.get("keputusan_wapimred") == "lanjut" and \
                 not data.get("konten_valid"):
             errors.append(FieldError("checklist", "konten_valid", "Konten harus dinyatakan sesuai kebutuhan "
                                      "dan valid sebelum diteruskan."))

@@ -15,7 +15,7 @@ from tests.conftest import DIAGRAM, MIWG
 from tests.factories import Case, make_users
 from tests.test_api import API, Api, component, conforms, refused, snapshot
 from tests.test_definitions import NS, PAYLOADS, add_property, add_script_task, diagram_with, set_condition, set_timer
-from tests.test_migration import version2, without_step5
+from tests.test_migration import deploy_without_sop_checks, version2, without_step5
 
 MIWG_FILES = sorted(MIWG.glob("*.bpmn"))
 NOT_OWNERS = ["tim", "admin", "wapimred", "pimred", "auditor", "root"]
@@ -102,7 +102,8 @@ def test_miwg_reference_diagrams_each_get_an_answer(api, system):
             fields = resp.json["error"]["fields"]
             assert fields, f"{path.name}: refused without a reason"
             for problem in fields:
-                assert set(problem) == {"element_id", "message"}
+                assert set(problem) == {"element_id", "element_name", "element_type", "code", "params", "severity",
+                                        "label", "text", "message"}
                 assert isinstance(problem["message"], str) and len(problem["message"]) > 10
             assert any(p["element_id"] for p in fields), f"{path.name}: no problem names an element"
             assert snapshot(system) == before
@@ -113,8 +114,10 @@ def test_unsupported_elements_are_named_in_the_users_language(api):
     resp = post_xml(api, "owner", "/definitions/validate", (MIWG / "C.7.0.bpmn").read_bytes())
     assert resp.status_code == 422
     messages = [p["message"] for p in resp.json["error"]["fields"]]
-    assert any(m.startswith("bpmn:serviceTask: tugas layanan tidak dijalankan") for m in messages), messages
-    assert any(m.startswith("bpmn:businessRuleTask: tugas aturan bisnis (DMN) tidak dijalankan") for m in messages)
+    assert ("Tugas layanan \u201cPublish on homepage\u201d (_64eabfe9-6947-43eb-ac45-8d331745f86c): Tugas layanan "
+            "tidak dijalankan (diagram tidak boleh memanggil sistem luar). Pakai tugas pengguna.") in messages, messages
+    assert any(m.startswith("Tugas aturan bisnis \u201c") and "Tugas aturan bisnis (DMN) tidak dijalankan" in m
+               for m in messages)
 
 
 def test_sop_rules_name_the_task(api):
@@ -268,7 +271,12 @@ def test_migration_pre_check_and_all_or_nothing_per_case(api, system, tx):
     at_step5 = Case.start(system, tx, nama="Menunggu di langkah 5")
     for who, form in (("tim", "submit"), ("admin", "terima"), ("wapimred", "koreksi"), ("pimred", "setuju")):
         at_step5.do(who, form)
-    assert post_xml(api, "owner", "/definitions", without_step5()).status_code == 201
+    refused = post_xml(api, "owner", "/definitions", without_step5())  # the SOP's rules need step 5
+    assert refused.status_code == 422
+    assert {(p["element_id"], p["code"]) for p in refused.json["error"]["fields"]} >= {
+        ("Task_Unggah", "sop.element_missing")}
+    with tx() as s:
+        deploy_without_sop_checks(system, s, without_step5())
 
     plan = api.get("owner", "/definitions/2/migration")
     assert plan.status_code == 200
@@ -279,6 +287,7 @@ def test_migration_pre_check_and_all_or_nothing_per_case(api, system, tx):
     blocked = cases[at_step5.instance_id]
     assert not blocked["can_move"] and "Task_Unggah" in blocked["reasons"][0]
     assert "tidak ada di versi 2" in blocked["reasons"][0]
+    assert [(p["element_id"], p["code"]) for p in blocked["problems"]] == [("Task_Unggah", "migration.task_removed")]
 
     resp = api.post("owner", "/definitions/2/migration", json={"case_ids": [waiting.instance_id,
                                                                            at_step5.instance_id]})

@@ -80,14 +80,14 @@ def test_payloads_refused_at_validation_naming_the_element(system, tmp_path, pay
     xml = diagram_with(where(payload.format(m=marker)))
     with pytest.raises(InvalidDefinition) as info:
         system.alur.engine.validate(xml)
-    assert element in [eid for eid, _msg in info.value.problems]
+    assert element in [p.element_id for p in info.value.problems]
     assert not marker.exists()
 
 
 def test_extension_property_expression_refused(system):
     with pytest.raises(InvalidDefinition) as info:
         system.alur.engine.validate(diagram_with(add_property("${Runtime.getRuntime().exec('id')}")))
-    assert "Task_Terima" in [eid for eid, _ in info.value.problems]
+    assert "Task_Terima" in [p.element_id for p in info.value.problems]
 
 
 def test_form_field_named_builtins_refused(system):
@@ -95,7 +95,7 @@ def test_form_field_named_builtins_refused(system):
         tree.find(".//camunda:formField[@id='pertimbangan']", NS).set("id", "__builtins__")
     with pytest.raises(InvalidDefinition) as info:
         system.alur.engine.validate(diagram_with(edit))
-    assert "Task_Putuskan" in [eid for eid, _ in info.value.problems]
+    assert "Task_Putuskan" in [p.element_id for p in info.value.problems]
 
 
 @pytest.mark.parametrize("xml", [
@@ -121,7 +121,7 @@ def test_sop_rules_at_deploy(system):
         lane.set("name", "Humas")
     with pytest.raises(InvalidDefinition) as info:
         system.alur.engine.validate(diagram_with(edit))
-    ids = [eid for eid, _ in info.value.problems]
+    ids = [p.element_id for p in info.value.problems]
     assert "Task_Terima" in ids and "Task_Unggah" in ids
 
 
@@ -159,3 +159,49 @@ def test_deploy_versions(system, tx):
         changed = xml.replace(b"akhir_hari(tanggal_pengumpulan, 1)", b"akhir_hari(tanggal_pengumpulan, 2)", 1)
         second = engine.deploy(s, changed, actor="owner")
         assert second.version == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# Timers: the kind is checked when the diagram is; what only a case's data shows is recorded, never a 500
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_duration_in_a_date_timer_is_refused_with_the_fix(system):
+    from tests import diagram_corpus as corpus
+
+    with pytest.raises(InvalidDefinition) as info:
+        system.alur.engine.validate(corpus.edited(corpus.set_timer("Timer_Terima", "P2D")))
+    assert [(p.element_id, p.code, p.params) for p in info.value.problems] == [
+        ("Timer_Terima", "timer.date_is_duration", {"value": "P2D"})]
+    system.alur.engine.validate(corpus.edited(corpus.set_timer("Timer_Terima", "P2D", "timeDuration")))
+
+
+@pytest.mark.parametrize("expression, code, value", [
+    ('"P" + "2D"', "timer.runtime_not_date", "P2D"),  # its kind shows only when it runs
+    ("akhir_hari(tanggal_yang_tidak_ada, 1)", "timer.runtime_failed", None),
+])
+def test_a_timer_that_cannot_be_set_at_run_time_is_recorded_and_the_case_goes_on(system, tx, login, expression, code,
+                                                                                  value):
+    import json
+
+    from engine.models import EventRow
+    from tests import diagram_corpus as corpus
+
+    make_users(system, tx)
+    with tx() as s:
+        system.alur.engine.deploy(s, corpus.edited(corpus.set_timer("Timer_Terima", expression)), actor="owner")
+    case = Case.start(system, tx)
+    assert case.do("tim", "submit") == ["Task_Terima"]  # was a 500 (ValueError) or a stuck case, every time
+    assert case.task().due_at is None
+    with tx() as s:
+        failed = s.execute(select(EventRow).where(EventRow.type == "timer_failed")).scalars().all()
+        assert len(failed) == 1 and failed[0].task_id == case.task_id
+        data = json.loads(failed[0].payload)
+        assert (data["element"], data["code"], data["value"], data["expression"]) == (
+            "Timer_Terima", code, value, expression)
+    page = login("admin").get(f"/kasus/{case.instance_id}").get_data(as_text=True)
+    assert "Batas waktu langkah" in page and "tidak dapat ditetapkan" in page and "Pemilik proses perlu" in page
+    assert case.do("admin", "terima") == ["Task_Koreksi"]
+    with tx() as s:  # recorded once, not at every action
+        assert s.execute(select(func.count()).select_from(EventRow)
+                         .where(EventRow.type == "timer_failed")).scalar() == 1

@@ -1,13 +1,16 @@
 """New versions: running cases keep theirs; waiting cases can be moved after a pre-check."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from lxml import etree
 from sqlalchemy import select
 
 from engine.changes import summarize_changes
-from engine.errors import InvalidData
-from engine.models import EventRow, Instance
+from engine.errors import InvalidDefinition, MigrationRefused
+from engine.models import Definition, EventRow, Instance
+from engine.runtime import WorkflowEngine
 from tests.conftest import DIAGRAM
 from tests.factories import Case, make_users
 from tests.test_definitions import NS
@@ -54,6 +57,14 @@ def without_step5() -> bytes:
     return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
 
 
+def deploy_without_sop_checks(system, session, xml: bytes, actor: str = "owner") -> Definition:
+    """Store a version the SOP's rules refuse (one without step 5: process/contract.py), through an engine without
+    them: how a case waiting on a task that a newer version lacks is kept from moving is the engine's own rule."""
+    engine = WorkflowEngine(clock=system.alur.engine.clock, functions=system.alur.engine.functions)
+    latest = session.execute(select(Definition).order_by(Definition.version.desc()).limit(1)).scalar_one()
+    return engine.deploy(session, xml, actor=actor, summary=summarize_changes(latest.xml, xml))
+
+
 def test_change_summary_names_what_changed():
     summary = summarize_changes(DIAGRAM.read_bytes(), version2())
     changed = {c["id"]: c for c in summary["changed"]}
@@ -97,11 +108,71 @@ def test_case_waiting_on_a_removed_task_cannot_move(system, tx, clock):
         case.do(who, form)
     assert case.task().bpmn_id == "Task_Unggah"
     with tx() as s:
-        v2 = system.alur.engine.deploy(s, without_step5(), actor="owner")
+        v2 = deploy_without_sop_checks(system, s, without_step5())
     with tx() as s:
         check = system.alur.engine.check_migration(s, s.get(Instance, case.instance_id), v2)
-        assert not check.can_move and "Task_Unggah" in check.reasons[0]
-    with pytest.raises(InvalidData), tx() as s:
+        assert not check.can_move and check.reasons[0].element_id == "Task_Unggah"
+        assert check.reasons[0].code == "migration.task_removed"
+    with pytest.raises(MigrationRefused), tx() as s:
         system.alur.engine.migrate(s, case.instance_id, v2, actor="owner")
     with tx() as s:
         assert s.get(Instance, case.instance_id).definition_id != v2.id
+
+
+def test_a_version_without_a_step_the_sop_needs_is_refused(system, tx):
+    """The SOP's rules on step 5 (its number, the publication summary, ...) need Task_Unggah."""
+    with tx() as s, pytest.raises(InvalidDefinition) as info:
+        system.alur.engine.deploy(s, without_step5(), actor="owner")
+    missing = [p for p in info.value.problems if p.element_id == "Task_Unggah"]
+    assert missing and missing[0].code == "sop.element_missing"
+    assert "sop.rule.publications" in missing[0].params["rules"]
+
+
+def test_switching_a_timer_between_date_and_duration_is_a_change():
+    def with_timer(kind: str, text: str) -> bytes:
+        tree = etree.fromstring(DIAGRAM.read_bytes())
+        definition = tree.find(".//bpmn:boundaryEvent[@id='Timer_Terima']/bpmn:timerEventDefinition", NS)
+        for child in list(definition):
+            definition.remove(child)
+        etree.SubElement(definition, f"{{{NS['bpmn']}}}{kind}").text = text
+        return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+
+    summary = summarize_changes(with_timer("timeDate", "P2D"), with_timer("timeDuration", "P2D"))
+    assert [c["id"] for c in summary["changed"]] == ["Timer_Terima"]
+    assert summary["changed"][0]["changes"] == [{"aspect": "timer_kind", "old": "timeDate", "new": "timeDuration"}]
+
+
+def test_deploying_an_older_versions_content_rolls_back_as_a_new_version(system, tx, clock):
+    make_users(system, tx)
+    with tx() as s:
+        v1 = system.alur.ensure_definition(s)
+        v2 = system.alur.engine.deploy(s, version2(), actor="owner")
+        assert system.alur.engine.deploy(s, version2(), actor="owner").id == v2.id  # the newest: nothing new
+        v3 = system.alur.engine.deploy(s, DIAGRAM.read_bytes(), actor="owner",
+                                       summary=summarize_changes(version2(), DIAGRAM.read_bytes()))
+        assert (v1.version, v2.version, v3.version) == (1, 2, 3)
+        assert v3.sha256 == v1.sha256 and v3.xml == v1.xml
+        assert json.loads(v3.summary)["restores"] == 1 and json.loads(v3.summary)["changed"]
+        event = s.execute(select(EventRow).where(EventRow.type == "definition_deployed")
+                          .order_by(EventRow.seq.desc())).scalars().first()
+        assert json.loads(event.payload)["restores"] == 1 and json.loads(event.payload)["version"] == 3
+    case = Case.start(system, tx)  # new cases start on the rollback
+    with tx() as s:
+        assert s.get(Instance, case.instance_id).definition_id == v3.id
+
+
+def test_cases_move_forward_only(system, tx, clock):
+    make_users(system, tx)
+    with tx() as s:
+        v1 = system.alur.ensure_definition(s)
+        v2 = system.alur.engine.deploy(s, version2(), actor="owner")
+    case = Case.start(system, tx)
+    with tx() as s:
+        check = system.alur.engine.check_migration(s, s.get(Instance, case.instance_id), v1)
+        assert not check.can_move and [r.code for r in check.reasons] == ["migration.older_version"]
+        assert check.reasons[0].params == {"version": 1, "current": 2}
+    with pytest.raises(MigrationRefused) as info, tx() as s:
+        system.alur.engine.migrate(s, case.instance_id, v1, actor="owner")
+    assert info.value.problems[0].code == "migration.older_version"
+    with tx() as s:
+        assert s.get(Instance, case.instance_id).definition_id == v2.id

@@ -11,7 +11,7 @@ from process.errors import NotPermitted
 from tests.conftest import DIAGRAM
 from tests.factories import Case, make_users, user
 from tests.test_definitions import diagram_with, set_condition
-from tests.test_migration import version2, without_step5
+from tests.test_migration import deploy_without_sop_checks, version2, without_step5
 
 
 @pytest.mark.parametrize("name", ["tim", "admin", "wapimred", "pimred", "auditor"])
@@ -30,7 +30,7 @@ def test_validate_reports_problems_with_element_ids(system, tx):
         assert report.process_key == "alur_pengunggahan" and report.warnings == []
         with pytest.raises(InvalidDefinition) as info:
             modeling.validate(system.alur, user(s, "owner"), diagram_with(set_condition("Flow_Setuju", "x.y")))
-        assert ("Flow_Setuju" in [e for e, _ in info.value.problems])
+        assert ("Flow_Setuju" in [p.element_id for p in info.value.problems])
 
 
 def test_deploy_records_summary_and_event_and_migrates(system, tx):
@@ -40,9 +40,12 @@ def test_deploy_records_summary_and_event_and_migrates(system, tx):
     for who, form in (("tim", "submit"), ("admin", "terima"), ("wapimred", "koreksi"), ("pimred", "setuju")):
         at_step5.do(who, form)
     with tx() as s:
-        v2, summary = modeling.deploy(s, system.alur, user(s, "owner"), without_step5())
-        assert v2.version == 2 and {r["id"] for r in summary["removed"]} >= {"Task_Unggah"}
+        v2, summary = modeling.deploy(s, system.alur, user(s, "owner"), version2())
+        assert v2.version == 2 and {r["id"] for r in summary["changed"]} == {"Task_Koreksi", "Timer_Koreksi"}
         assert modeling.summary_of(v2) == summary
+        with pytest.raises(InvalidDefinition):  # the SOP's rules need step 5
+            modeling.deploy(s, system.alur, user(s, "owner"), without_step5())
+        v2 = deploy_without_sop_checks(system, s, without_step5())
         plan = {c.instance_id: c for c in modeling.migration_plan(s, system.alur, user(s, "owner"), v2)}
         assert plan[waiting.instance_id].can_move and not plan[at_step5.instance_id].can_move
     with tx() as s:
@@ -50,6 +53,7 @@ def test_deploy_records_summary_and_event_and_migrates(system, tx):
                                    [waiting.instance_id, at_step5.instance_id])
         assert outcome["moved"] == [waiting.instance_id]
         assert outcome["refused"][0]["case_id"] == at_step5.instance_id
+        assert {p.code for p in outcome["refused"][0]["problems"]} == {"migration.task_removed"}
     with tx() as s:
         assert s.get(Instance, waiting.instance_id).definition_id == v2.id
         assert s.get(Instance, at_step5.instance_id).definition_id != v2.id

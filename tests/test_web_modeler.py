@@ -10,13 +10,15 @@ from html import unescape
 import pytest
 from sqlalchemy import func, select
 
+from engine.errors import Problem
 from engine.models import Definition, EventRow, Instance
 from process import modeling
 from tests.conftest import DIAGRAM
 from tests.factories import Case, make_users, user
 from tests.test_definitions import diagram_with, set_condition
-from tests.test_migration import version2, without_step5
-from webui.modeler import problem_text, summary_lines
+from tests.test_migration import deploy_without_sop_checks, version2, without_step5
+from webui.modeler import summary_lines
+from webui.problems import problem_message
 
 NOT_OWNERS = ["tim", "admin", "wapimred", "pimred", "auditor", "root"]
 PAGES = ["/proses", "/proses/modeler", "/proses/modeler/diagram.json", "/proses/versi", "/proses/versi/1",
@@ -35,6 +37,12 @@ def deploy(system, tx, xml: bytes):
     with tx() as s:
         definition, _summary = modeling.deploy(s, system.alur, user(s, "owner"), xml)
         return definition.version
+
+
+def deploy_unchecked(system, tx, xml: bytes):
+    """A version the SOP's rules refuse (without step 5), stored as an older release might have."""
+    with tx() as s:
+        return deploy_without_sop_checks(system, s, xml).version
 
 
 def text(resp) -> str:
@@ -94,8 +102,8 @@ def test_modeler_page_passes_everything_through_data_attributes(users, login):
     assert attrs["data-csrf"]
     texts = json.loads(unescape(re.search(r"data-texts='([^']*)'", root)[1]))
     assert texts["deployable"] == "Diagram dapat diterapkan." and "{version}" in texts["deployed"]
-    assert json.loads(unescape(re.search(r"data-lanes='([^']*)'", root)[1])) == sorted(
-        ["Tim Pelaksana", "Admin Medsos", "Wakil Pimpinan Redaksi", "Pimpinan Redaksi"])
+    assert "data-lanes" not in root and "lint" not in json.dumps(texts)  # no rules in the browser: the server's
+    assert texts["problems_count"] == "{errors} galat, {warnings} peringatan"
     for label in ("Impor .bpmn", "Unduh .bpmn", "Validasi", "Terapkan"):
         assert label in html
     source = c.get("/proses/modeler/diagram.json").json
@@ -114,7 +122,8 @@ def test_validate_and_deploy_from_the_page(users, system, login):
     assert bad.status_code == 422 and bad.is_json
     assert bad.json["error"]["message"] == "Diagram tidak dapat diterima."
     problem = bad.json["error"]["fields"][0]
-    assert problem["element_id"] == "Flow_Tolak" and problem["message"].startswith("Kondisi \u201c__import__")
+    assert problem["element_id"] == "Flow_Tolak" and problem["code"] == "expression.name_invalid"
+    assert problem["message"].startswith("Alur \u201cTolak\u201d (Flow_Tolak): Ekspresi \u201c__import__")
     assert c.post("/proses/terapkan", data=b"<x/>", headers=XML).status_code == 422
     assert versions(system) == 1
 
@@ -163,7 +172,7 @@ def test_page_endpoints_need_the_csrf_token(users, system):
 
 def test_versions_list_shows_who_when_hash_and_the_changes_in_words(users, system, tx, login):
     deploy(system, tx, version2())
-    deploy(system, tx, without_step5())
+    deploy_unchecked(system, tx, without_step5())
     c = login("owner")
     page = text(c.get("/proses/versi"))
     with system.sessions() as s:
@@ -221,7 +230,7 @@ def test_migration_page_pre_check_and_form(users, system, tx, login):
     at_step5 = Case.start(system, tx, nama="Menunggu di langkah 5")
     for who, form in (("tim", "submit"), ("admin", "terima"), ("wapimred", "koreksi"), ("pimred", "setuju")):
         at_step5.do(who, form)
-    deploy(system, tx, without_step5())
+    deploy_unchecked(system, tx, without_step5())
     c = login("owner")
     page = text(c.get("/proses/migrasi/2"))
     for case in (waiting, at_step5):
@@ -229,7 +238,7 @@ def test_migration_page_pre_check_and_form(users, system, tx, login):
     assert f'name="case_ids" value="{waiting.instance_id}"' in page
     assert f'name="case_ids" value="{at_step5.instance_id}"' not in page  # cannot move: no checkbox
     assert "dapat pindah" in page and "tidak dapat pindah" in page
-    assert "(Task_Unggah) tidak ada di versi 2." in page
+    assert "(Task_Unggah): Langkah yang sedang ditunggu kasus ini tidak ada di versi 2." in page
     assert "Menyerahkan dokumentasi kegiatan" in page  # the waiting task
     assert 'data-confirm="Pindahkan kasus yang dipilih ke versi 2?"' in page
 
@@ -237,8 +246,9 @@ def test_migration_page_pre_check_and_form(users, system, tx, login):
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/proses/migrasi/2")
     after = text(c.get("/proses/migrasi/2"))
     assert f"1 kasus dipindahkan ke versi 2: #{waiting.instance_id}." in after
-    assert (f"Kasus #{at_step5.instance_id} tidak dipindahkan: Langkah \u201cMengunggah konten ke platform media "
-            "sosial KPU Provinsi Sumatera Barat\u201d (Task_Unggah) tidak ada di versi 2.") in after
+    assert (f"Kasus #{at_step5.instance_id} tidak dipindahkan: Tugas \u201cMengunggah konten ke platform media "
+            "sosial KPU Provinsi Sumatera Barat\u201d (Task_Unggah): Langkah yang sedang ditunggu kasus ini tidak ada "
+            "di versi 2.") in after
     assert f'<tr data-case-id="{waiting.instance_id}">' not in after  # it runs on version 2 now
     with tx() as s:
         assert s.get(Definition, s.get(Instance, waiting.instance_id).definition_id).version == 2
@@ -259,28 +269,27 @@ def test_migration_page_pre_check_and_form(users, system, tx, login):
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("message, expected", [
-    ("bpmn:serviceTask: service tasks are not executed (no external calls from diagrams)",
-     "bpmn:serviceTask: tugas layanan tidak dijalankan (diagram tidak boleh memanggil sistem luar)."),
-    ("user task 'Periksa' has no form fields", "Tugas \u201cPeriksa\u201d tidak memiliki field formulir"),
-    ("user task 'Periksa' has no deadline (timer boundary event)", "tidak memiliki batas waktu"),
-    ("timer 'open(1)' refused: call of 'open' is not allowed", "Batas waktu (timer) \u201copen(1)\u201d ditolak: "),
-    ("script refused: import is not allowed", "Skrip ditolak: import is not allowed"),
-    ("expression in camunda:property value refused", "properti ekstensi adalah data, bukan kode"),
-    ("camunda:executionListener is not executed", "camunda:executionListener tidak dijalankan."),
-    ("BPMN 2.0 schema, line 3: Element 'x': not expected.", "Skema BPMN 2.0, baris 3: Element 'x'"),
-    ("DTDs and entities are not accepted (DTDForbidden(...))", "DTD dan entitas XML tidak diterima"),
-    ("the file is 3000000 bytes; the limit is 2097152", "Berkas berukuran 3000000 bita; batasnya 2097152 bita."),
-    ("exactly one executable process is needed, found 0", "tepat satu proses yang dapat dijalankan"),
-    ("'Unggah' (Task_Unggah) does not exist in version 2",
-     "Langkah \u201cUnggah\u201d (Task_Unggah) tidak ada di versi 2."),
-    ("case 3 cannot move: 'Unggah' (Task_Unggah) does not exist in version 2",
-     "Kasus #3 tidak dapat dipindahkan: Langkah \u201cUnggah\u201d (Task_Unggah) tidak ada di versi 2."),
-    ("something the engine says that nobody translated", "something the engine says that nobody translated"),
+@pytest.mark.parametrize("problem, expected", [
+    (Problem("T1", "unsupported.serviceTask", element_name="Kirim", element_type="serviceTask"),
+     "Tugas layanan \u201cKirim\u201d (T1): Tugas layanan tidak dijalankan (diagram tidak boleh memanggil sistem "
+     "luar). Pakai tugas pengguna."),
+    (Problem("Task_A", "sop.task_without_form", element_name="Periksa", element_type="userTask"),
+     "Tugas \u201cPeriksa\u201d (Task_A): Tugas ini tidak memiliki field formulir"),
+    (Problem("Timer_A", "expression.call_unknown", {"text": "open(1)", "name": "open", "functions": "akhir_hari"},
+             element_type="boundaryEvent"),
+     "Peristiwa batas Timer_A: Ekspresi \u201copen(1)\u201d memanggil \u201copen\u201d, yang bukan fungsi terdaftar. "
+     "Fungsi yang tersedia: akhir_hari."),
+    (Problem(None, "xml.too_large", {"size": 3000000, "limit": 2097152}),
+     "Berkas berukuran 3000000 bita; batasnya 2097152 bita."),
+    (Problem("Task_Terima", "sop.element_missing", {"type": "userTask", "rules": ["sop.rule.checklist_terima"]}),
+     "Task_Terima: Diagram tidak lagi memuat Tugas ber-id \u201cTask_Terima\u201d, yang diperlukan aturan SOP: daftar "
+     "periksa kelengkapan sebelum diterima (langkah 2)."),
+    (Problem(None, "migration.no_case", {"case": 3}), "Kasus #3 tidak ada."),
+    (Problem("X", "a.code.nobody.wrote"), "X: Masalah yang tidak dikenal pada elemen ini."),
 ])
-def test_engine_messages_in_indonesian(app, message, expected):
+def test_problems_in_indonesian(app, problem, expected):
     with app.test_request_context("/"):
-        assert expected in problem_text(message)
+        assert expected in problem_message(problem)
 
 
 def test_change_summary_sentences(app):
@@ -331,3 +340,38 @@ def test_pages_and_summaries_in_english(english_app, system, tx):
                                                                             b'name="Humas"')), headers=XML)
     assert refused.status_code == 422
     assert any("which no role works in" in p["message"] for p in refused.json["error"]["fields"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Rolling back
+# --------------------------------------------------------------------------------------------------
+
+
+def test_an_owner_rolls_back_by_deploying_an_older_versions_content(users, system, tx, login):
+    c = login("owner")
+    assert c.post("/proses/terapkan", data=version2(), headers=XML).status_code == 201
+    on_v2 = Case.start(system, tx, nama="Berjalan di versi 2")
+    back = c.post("/proses/terapkan", data=DIAGRAM.read_bytes(), headers=XML)  # version 1's content
+    assert back.status_code == 201, back.json
+    assert back.json["version"] == 3 and back.json["created"] and back.json["summary"]["restores"] == 1
+    assert back.json["summary_text"][0] == "Mengembalikan isi versi 1 (rollback)."
+    assert any("akhir_hari(tanggal_pengumpulan, 2) \u2192 akhir_hari(tanggal_pengumpulan, 1)" in line
+               for line in back.json["summary_text"])
+    assert back.json["migration_url"] == "/proses/migrasi/3"
+    again = c.post("/proses/terapkan", data=DIAGRAM.read_bytes(), headers=XML)
+    assert again.status_code == 200 and again.json["version"] == 3 and not again.json["created"]
+    new_case = Case.start(system, tx, nama="Sesudah rollback")
+    with tx() as s:
+        assert s.get(Definition, s.get(Instance, new_case.instance_id).definition_id).version == 3
+        deployed = s.execute(select(EventRow).where(EventRow.type == "definition_deployed")
+                             .order_by(EventRow.seq.desc())).scalars().first()
+        assert json.loads(deployed.payload)["restores"] == 1 and deployed.actor == "owner"
+    assert "Mengembalikan isi versi 1 (rollback)." in text(c.get("/proses/versi"))
+
+    # Cases move forward only: the old version is not offered, and asking is refused in words.
+    assert f'data-case-id="{on_v2.instance_id}"' not in text(c.get("/proses/migrasi/1"))
+    refused = text(c.post("/proses/migrasi/1", data={"case_ids": [str(on_v2.instance_id)]}, follow_redirects=True))
+    assert (f"Kasus #{on_v2.instance_id} tidak dipindahkan: Kasus ini berjalan pada versi 2; kasus hanya dapat "
+            "dipindahkan ke versi yang lebih baru, bukan ke versi 1.") in refused
+    moved = text(c.post("/proses/migrasi/3", data={"case_ids": [str(on_v2.instance_id)]}, follow_redirects=True))
+    assert f"1 kasus dipindahkan ke versi 3: #{on_v2.instance_id}." in moved

@@ -36,6 +36,7 @@ from .db import db, system
 from .errors import engine_error_message, error_response
 from .extensions import csrf, limiter
 from .openapi import CLAIM_KEY, VERSION_KEY, build_document
+from .problems import problems_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -398,7 +399,7 @@ def _require_owner() -> User:
 
 def _invalid_definition(exc: InvalidDefinition):
     _status, message = engine_error_message(exc)
-    return error_response(422, exc.code, message, modeler.problems_json(exc))
+    return error_response(422, exc.code, message, problems_json(exc.problems))
 
 
 def _definition_json(definition, running: int, latest: int) -> dict:
@@ -418,7 +419,7 @@ def validate_definition():
     except InvalidDefinition as exc:
         return _invalid_definition(exc)
     return jsonify({"process_key": report.process_key, "deployable": True,
-                    "warnings": modeler.warnings_json(report.warnings)})
+                    "warnings": problems_json(report.warnings)})
 
 
 @bp.post("/definitions")

@@ -12,8 +12,10 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.widgets import DateInput
 
+from engine.errors import Problem
 from engine.models import TaskRow
 from process.casefile import (
+    OUTCOME_OF_END,
     RESPONSE_FIELDS,
     CaseView,
     HistoryEvent,
@@ -32,6 +34,7 @@ from process.services import STEP_OF, CaseInput
 from .access import me, role_required
 from .db import db, system
 from .inbox import deadline_info
+from .problems import problem_text
 
 bp = Blueprint("cases", __name__)
 
@@ -280,6 +283,11 @@ def _sentence(ev: HistoryEvent, names: dict[str, str], task_names: dict[str, str
     if ev.type == "task_returned":
         return _("%(who)s mengembalikan kasus pada langkah %(step)s. Tanggapan: %(response)s", who=who, step=step,
                  response=_quoted(d.get("response", "")))
+    if ev.type == "timer_failed":
+        problem = Problem(d.get("element"), d.get("code") or "timer.runtime_failed",
+                          {"expression": d.get("expression") or "", "value": d.get("value") or ""})
+        return _("Batas waktu langkah %(step)s tidak dapat ditetapkan: %(problem)s", step=step,
+                 problem=problem_text(problem))
     if ev.type == "timer_fired":
         return _("Batas waktu %(due)s tercapai untuk langkah %(step)s.", due=_due_text(d.get("due")), step=step)
     if ev.type == "overdue":
@@ -294,8 +302,8 @@ def _sentence(ev: HistoryEvent, names: dict[str, str], task_names: dict[str, str
     if ev.type == "task_cancelled":
         return _("Langkah %(step)s dibatalkan oleh proses.", step=step)
     if ev.type == "case_completed":
-        outcome = {"EndEvent_Dipublikasikan": _("konten dipublikasikan"),
-                   "EndEvent_Ditolak": _("konten ditolak")}.get(d.get("end_event") or "")
+        outcome = {"dipublikasikan": _("konten dipublikasikan"),
+                   "ditolak": _("konten ditolak")}.get(OUTCOME_OF_END.get(d.get("end_event") or "", ""))
         return _("Kasus selesai: %(outcome)s.", outcome=outcome) if outcome else _("Kasus selesai.")
     if ev.type == "execution_failed":
         return _("Proses tidak dapat dilanjutkan: %(error)s", error=d.get("error", ""))

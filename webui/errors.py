@@ -18,12 +18,15 @@ from engine.errors import (
     ExecutionFailed,
     InvalidData,
     InvalidDefinition,
+    MigrationRefused,
     NotFound,
     StaleInstance,
     TaskNotReady,
 )
 from process.errors import BadRequest, NotClaimed, NotPermitted
 from process.forms import FormInvalid
+
+from .problems import problems_json
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ STATUS = [
     (TaskNotReady, 409, _l("Tugas ini sudah tidak menunggu tindakan.")),
     (StaleInstance, 409, _l("Kasus ini baru saja diubah orang lain. Muat ulang halaman lalu coba lagi.")),
     (InvalidDefinition, 422, _l("Diagram tidak dapat diterima.")),
+    (MigrationRefused, 422, _l("Kasus tidak dapat dipindahkan ke versi itu.")),
     (InvalidData, 422, _l("Data tidak dapat diterima.")),
     (ExecutionFailed, 422, _l("Proses tidak dapat dilanjutkan dengan data ini.")),
     (BadRequest, 422, _l("Permintaan tidak dapat diproses.")),
@@ -76,12 +80,10 @@ def error_response(status: int, code: str, message: str, fields: list[dict] | No
 def engine_error_message(exc: EngineError) -> tuple[int, str]:
     for cls, status, generic in STATUS:
         if isinstance(exc, cls):
-            # Messages written by the SOP layer are already in Bahasa Indonesia; the engine's are not.
-            specific = exc.message if exc.__class__.__module__.startswith("process") else None
-            if isinstance(exc, BadRequest):
-                specific = exc.message
-            if specific and str(get_locale()) == "id":
-                return status, specific
+            # An error whose message is written for the person acting (in Bahasa Indonesia) says so itself
+            # (``for_people``); every other message is for logs, and the person gets the class's own text.
+            if getattr(exc, "for_people", False) and str(get_locale()) == "id":
+                return status, exc.message
             return status, str(generic)
     return 422, str(HTTP_MESSAGES[422])
 
@@ -99,8 +101,8 @@ def init_app(app: Flask) -> None:
     def _engine_error(exc: EngineError):
         status, message = engine_error_message(exc)
         fields = None
-        if isinstance(exc, InvalidDefinition):
-            fields = [{"element_id": eid, "message": msg} for eid, msg in exc.problems]
+        if isinstance(exc, (InvalidDefinition, MigrationRefused)):
+            fields = problems_json(exc.problems)
         return error_response(status, exc.code, message, fields)
 
     @app.errorhandler(FormInvalid)

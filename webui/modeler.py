@@ -3,12 +3,11 @@
 Every page and endpoint here is for the ``process_owner`` role only (403 for everyone else). The page's buttons call
 the session-authenticated JSON endpoints ``/proses/validasi`` and ``/proses/terapkan`` with the XML as the body and
 the CSRF token in the ``X-CSRFToken`` header; the JSON API under /api/v1/definitions (webui/api.py) offers the same
-with a bearer token. The server's validation (engine/definitions.py, process/modeling.py) is the gate: the browser's
-bpmnlint only shows problems early.
+with a bearer token. The server's validation (engine/definitions.py, process/modeling.py) is the one rule set: the
+modeler asks it while the owner draws and shows exactly its problems (frontend/modeler.js has no rules of its own).
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -19,16 +18,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.definitions import MAX_XML_BYTES
-from engine.errors import InvalidDefinition
+from engine.errors import InvalidDefinition, Problem
 from engine.models import Definition, Instance
 from process import modeling
 from process.casefile import display_names
 from process.deadlines import format_wib
-from process.roles import LANE_ROLES
 
 from .access import me, role_required
 from .db import db, system
 from .errors import engine_error_message
+from .problems import TYPE_LABELS, problem_message, problems_json
 
 bp = Blueprint("modeler", __name__, url_prefix="/proses")
 
@@ -38,159 +37,14 @@ MAX_CASES = 1000
 
 
 # --------------------------------------------------------------------------------------------------
-# Problems in the user's language. The engine writes English; these patterns cover what it says.
-# --------------------------------------------------------------------------------------------------
-
-#: engine/definitions.py UNSUPPORTED, element by element.
-UNSUPPORTED_TEXT = {
-    "complexGateway": _l("gateway kompleks tidak dijalankan"),
-    "eventBasedGateway": _l("gateway berbasis peristiwa tidak dijalankan (tidak andal bersama timer)"),
-    "inclusiveGateway": _l("gateway inklusif tidak dijalankan; pakai gateway eksklusif"),
-    "callActivity": _l("call activity tidak dijalankan"),
-    "subProcess": _l("sub-proses tidak dijalankan; gambarkan langkah-langkahnya di proses utama"),
-    "adHocSubProcess": _l("sub-proses ad-hoc tidak dijalankan"),
-    "transaction": _l("transaksi tidak dijalankan"),
-    "businessRuleTask": _l("tugas aturan bisnis (DMN) tidak dijalankan"),
-    "serviceTask": _l("tugas layanan tidak dijalankan (diagram tidak boleh memanggil sistem luar)"),
-    "sendTask": _l("tugas kirim tidak dijalankan"),
-    "receiveTask": _l("tugas terima tidak dijalankan"),
-    "manualTask": _l("tugas manual tidak dijalankan; pakai user task dengan formulir"),
-    "task": _l("tugas tanpa jenis tidak dijalankan; pakai user task"),
-    "messageEventDefinition": _l("peristiwa pesan (message) tidak dijalankan"),
-    "conditionalEventDefinition": _l("peristiwa bersyarat tidak dijalankan"),
-    "compensateEventDefinition": _l("kompensasi tidak dijalankan"),
-    "linkEventDefinition": _l("peristiwa tautan (link) tidak dijalankan"),
-    "timeCycle": _l("timer berulang (timeCycle) tidak dijalankan; pakai timeDate atau timeDuration"),
-    "multiInstanceLoopCharacteristics": _l("aktivitas multi-instance tidak dijalankan"),
-    "standardLoopCharacteristics": _l("aktivitas berulang (loop) tidak dijalankan; gambarkan perulangan dengan "
-                                      "gateway"),
-}
-
-EXPRESSION_KINDS = {"condition": _l("Kondisi"), "timer": _l("Batas waktu (timer)"),
-                    "expression": _l("Ekspresi")}
-
-
-def _pattern(regex: str, render) -> tuple[re.Pattern, object]:
-    return re.compile(regex, re.DOTALL), render
-
-
-def _unsupported(m: re.Match) -> str | None:
-    reason = UNSUPPORTED_TEXT.get(m["element"])
-    if reason is None:
-        return None
-    return _("bpmn:%(element)s: %(reason)s.", element=m["element"], reason=reason)
-
-
-def _translated_reasons(text: str) -> str:
-    return "; ".join(problem_text(part) for part in text.split("; "))
-
-
-PATTERNS = [
-    _pattern(r"^bpmn:(?P<element>\w+): .*$", _unsupported),
-    _pattern(r"^user task '(?P<name>.*)' is in lane '(?P<lane>.*)', which no role works in \(lanes: (?P<lanes>.*)\)$",
-             lambda m: _("Tugas \u201c%(name)s\u201d berada di lajur \u201c%(lane)s\u201d, yang tidak dikerjakan "
-                         "oleh peran mana pun (lajur yang dikenal: %(lanes)s).", name=m["name"], lane=m["lane"],
-                         lanes=m["lanes"])),
-    _pattern(r"^user task '(?P<name>.*)' has no form fields$",
-             lambda m: _("Tugas \u201c%(name)s\u201d tidak memiliki field formulir (camunda:formData).",
-                         name=m["name"])),
-    _pattern(r"^user task '(?P<name>.*)' has no deadline \(timer boundary event\)$",
-             lambda m: _("Tugas \u201c%(name)s\u201d tidak memiliki batas waktu (timer boundary event).",
-                         name=m["name"])),
-    _pattern(r"^(?P<kind>condition|timer|expression) '(?P<text>.*)' refused: (?P<reason>.*)$",
-             lambda m: _("%(kind)s \u201c%(text)s\u201d ditolak: %(reason)s", kind=EXPRESSION_KINDS[m["kind"]],
-                         text=m["text"], reason=m["reason"])),
-    _pattern(r"^script refused: (?P<reason>.*)$", lambda m: _("Skrip ditolak: %(reason)s", reason=m["reason"])),
-    _pattern(r"^expression in camunda:(?P<tag>\w+) (?P<attr>\S+) refused$",
-             lambda m: _("Ekspresi di camunda:%(tag)s (%(attr)s) ditolak: properti ekstensi adalah data, bukan kode.",
-                         tag=m["tag"], attr=m["attr"])),
-    _pattern(r"^camunda:(?P<tag>\w+) is not executed$",
-             lambda m: _("camunda:%(tag)s tidak dijalankan.", tag=m["tag"])),
-    _pattern(r"^BPMN 2\.0 schema, line (?P<line>\d+): (?P<detail>.*)$",
-             lambda m: _("Skema BPMN 2.0, baris %(line)s: %(detail)s", line=m["line"], detail=m["detail"])),
-    _pattern(r"^DTDs and entities are not accepted.*$",
-             lambda m: _("DTD dan entitas XML tidak diterima (perlindungan terhadap \u201cbillion laughs\u201d dan "
-                         "entitas eksternal).")),
-    _pattern(r"^the file is (?P<size>\d+) bytes; the limit is (?P<limit>\d+)$",
-             lambda m: _("Berkas berukuran %(size)s bita; batasnya %(limit)s bita.", size=m["size"],
-                         limit=m["limit"])),
-    _pattern(r"^exactly one executable process is needed, found (?P<n>\d+)$",
-             lambda m: _("Diagram harus memuat tepat satu proses yang dapat dijalankan (isExecutable); ditemukan "
-                         "%(n)s.", n=m["n"])),
-    _pattern(r"^form field id '(?P<id>.*)' is not allowed.*$",
-             lambda m: _("ID field formulir \u201c%(id)s\u201d tidak diizinkan: pakai huruf kecil, angka dan _, "
-                         "diawali huruf.", id=m["id"])),
-    _pattern(r"^form field id '(?P<id>.*)' hides the function of that name$",
-             lambda m: _("ID field formulir \u201c%(id)s\u201d menutupi fungsi yang bernama sama.", id=m["id"])),
-    _pattern(r"^form field id '(?P<id>.*)' appears twice$",
-             lambda m: _("ID field formulir \u201c%(id)s\u201d dipakai dua kali.", id=m["id"])),
-    _pattern(r"^(?P<type>\w+) has no diagram shape; it will not be drawn$",
-             lambda m: _("%(type)s tidak memiliki bentuk di diagram, jadi tidak akan tergambar.", type=m["type"])),
-    _pattern(r"^user task without a name$", lambda m: _("User task tanpa nama.")),
-    _pattern(r"^'(?P<name>.*)' \((?P<id>[^)]*)\) does not exist in version (?P<v>\d+)$",
-             lambda m: _("Langkah \u201c%(name)s\u201d (%(id)s) tidak ada di versi %(v)s.", name=m["name"],
-                         id=m["id"], v=m["v"])),
-    _pattern(r"^the case already runs on version (?P<v>\d+)$",
-             lambda m: _("Kasus ini sudah berjalan pada versi %(v)s.", v=m["v"])),
-    _pattern(r"^the case is (?P<status>\w+)$",
-             lambda m: _("Kasus ini tidak sedang berjalan (status: %(status)s).", status=m["status"])),
-    _pattern(r"^version (?P<v>\d+) is of another process \((?P<key>.*)\)$",
-             lambda m: _("Versi %(v)s milik proses lain (%(key)s).", v=m["v"], key=m["key"])),
-    _pattern(r"^case (?P<id>\d+) cannot move: (?P<reasons>.*)$",
-             lambda m: _("Kasus #%(id)s tidak dapat dipindahkan: %(reasons)s", id=m["id"],
-                         reasons=_translated_reasons(m["reasons"]))),
-    _pattern(r"^no case (?P<id>\d+)$", lambda m: _("Kasus #%(id)s tidak ada.", id=m["id"])),
-    _pattern(r"^case (?P<id>\d+) could not be migrated: (?P<reason>.*)$",
-             lambda m: _("Kasus #%(id)s gagal dipindahkan: %(reason)s", id=m["id"], reason=m["reason"])),
-]
-
-
-def problem_text(message: str, context: str | None = None) -> str:
-    """An engine message in the user's language (unknown ones are shown as they are)."""
-    message = (message or "").strip()
-    if context == "not well-formed XML":
-        return _("XML tidak tersusun dengan benar: %(detail)s", detail=message)
-    for regex, render in PATTERNS:
-        match = regex.match(message)
-        if match:
-            text = render(match)
-            if text:
-                return str(text)
-    return message
-
-
-def problems_json(exc: InvalidDefinition) -> list[dict]:
-    return [{"element_id": eid, "message": problem_text(msg, exc.message)} for eid, msg in exc.problems]
-
-
-def warnings_json(warnings: Iterable[dict]) -> list[dict]:
-    return [{"element_id": w.get("element_id"), "message": problem_text(w.get("message", ""))} for w in warnings]
-
-
-# --------------------------------------------------------------------------------------------------
 # Change summaries in words
 # --------------------------------------------------------------------------------------------------
 
-TYPE_LABELS = {
-    "userTask": _l("Tugas"),
-    "scriptTask": _l("Tugas skrip"),
-    "boundaryEvent": _l("Peristiwa batas"),
-    "startEvent": _l("Peristiwa awal"),
-    "endEvent": _l("Peristiwa akhir"),
-    "intermediateThrowEvent": _l("Peristiwa antara"),
-    "intermediateCatchEvent": _l("Peristiwa tunggu"),
-    "exclusiveGateway": _l("Gateway eksklusif"),
-    "parallelGateway": _l("Gateway paralel"),
-    "sequenceFlow": _l("Alur"),
-    "lane": _l("Lajur"),
-    "textAnnotation": _l("Anotasi"),
-    "association": _l("Asosiasi"),
-    "dataObjectReference": _l("Objek data"),
-    "dataStoreReference": _l("Penyimpanan data"),
-}
-
 ASPECT_LABELS = {
     "timer": _l("Batas waktu diubah"),
+    "timer_kind": _l("Jenis timer diubah"),
+    "event": _l("Jenis peristiwa diubah"),
+    "scriptFormat": _l("Bahasa skrip diubah"),
     "name": _l("Nama diubah"),
     "lane": _l("Lajur diubah"),
     "condition": _l("Kondisi diubah"),
@@ -214,12 +68,15 @@ FIELD_PART_LABELS = {
 }
 
 NOTES = {"versi awal (bawaan)": _l("Versi awal: diagram bawaan aplikasi.")}
+#: Values of aspects shown as words rather than as the diagram writes them.
+VALUE_LABELS = {"timeDate": _l("tanggal (timeDate)"), "timeDuration": _l("durasi (timeDuration)"),
+                "timeCycle": _l("berulang (timeCycle)")}
 
 
 def _value(value) -> str:
     if value is None or value == "":
         return "\u2014"
-    return str(value)
+    return str(VALUE_LABELS.get(value, value)) if isinstance(value, str) else str(value)
 
 
 def element_label(entry: dict) -> str:
@@ -257,8 +114,12 @@ def describe_summary(summary: dict | None) -> dict:
     removed are element labels and changed is a list of ``{"element", "id", "details": [sentences]}``."""
     summary = summary or {}
     note = summary.get("note")
+    note = str(NOTES.get(note, note)) if note else None
+    if summary.get("restores"):
+        restored = _("Mengembalikan isi versi %(version)s (rollback).", version=summary["restores"])
+        note = f"{note} {restored}" if note else restored
     return {
-        "note": str(NOTES.get(note, note)) if note else None,
+        "note": note,
         "added": [element_label(e) for e in summary.get("added") or []],
         "removed": [element_label(e) for e in summary.get("removed") or []],
         "changed": [{"element": element_label(e), "id": e.get("id"),
@@ -292,24 +153,13 @@ def xml_body() -> bytes:
     length = request.content_length
     if length is not None and length > MAX_XML_BYTES:
         raise InvalidDefinition("diagram too large",
-                                [(None, f"the file is {length} bytes; the limit is {MAX_XML_BYTES}")])
+                                [Problem(None, "xml.too_large", {"size": length, "limit": MAX_XML_BYTES})])
     return request.get_data(cache=True, parse_form_data=False)
 
 
-def check_process_key(report: modeling.ValidationReport) -> None:
-    """A diagram of another process would be stored but never run: refuse it with a clear message."""
-    expected = process_key()
-    if report.process_key != expected:
-        raise InvalidDefinition("diagram refused", [(report.process_key, _(
-            "Proses dalam diagram ini ber-id \u201c%(found)s\u201d; aplikasi ini menjalankan proses "
-            "\u201c%(expected)s\u201d. Ubah id proses agar sama.", found=report.process_key, expected=expected))])
-
-
 def validate_xml(xml: bytes) -> modeling.ValidationReport:
-    """process.modeling.validate plus the check that the diagram is of this application's process."""
-    report = modeling.validate(system().alur, me_or_api(), xml)
-    check_process_key(report)
-    return report
+    """process.modeling.validate (which also checks that the diagram is of this application's process)."""
+    return modeling.validate(system().alur, me_or_api(), xml)
 
 
 def deploy_xml(xml: bytes) -> tuple[Definition, dict, bool]:
@@ -356,7 +206,8 @@ def migration_rows(session, target: Definition) -> list[dict]:
         select(Instance.id, Definition.version).join(Definition, Instance.definition_id == Definition.id)
         .where(Instance.id.in_([c.instance_id for c in plan] or [-1]))).all())
     return [{"case_id": c.instance_id, "title": c.title, "version": versions.get(c.instance_id),
-             "can_move": c.can_move, "reasons": [problem_text(r) for r in c.reasons], "tasks": list(c.tasks)}
+             "can_move": c.can_move, "reasons": [problem_message(r) for r in c.reasons],
+             "problems": problems_json(c.reasons), "tasks": list(c.tasks)}
             for c in plan]
 
 
@@ -378,19 +229,11 @@ def parse_case_ids(values: Iterable) -> list[int] | None:
     return ids
 
 
-_CANNOT_MOVE = re.compile(r"^case \d+ cannot move: (?P<reasons>.*)$", re.DOTALL)
-
-
-def _refusal(reason: str) -> str:
-    """Why one case did not move, without repeating the case number the caller shows anyway."""
-    match = _CANNOT_MOVE.match(reason or "")
-    return _translated_reasons(match["reasons"]) if match else problem_text(reason)
-
-
 def migrate_cases(session, target: Definition, ids: list[int]) -> dict:
     outcome = modeling.migrate(session, system().alur, me_or_api(), target, ids)
     return {"moved": outcome["moved"],
-            "refused": [{"case_id": r["case_id"], "reason": _refusal(r["reason"])} for r in outcome["refused"]]}
+            "refused": [{"case_id": r["case_id"], "reason": " ".join(problem_message(p) for p in r["problems"]),
+                         "problems": problems_json(r["problems"])} for r in outcome["refused"]]}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -430,7 +273,7 @@ def edit():
     texts = _modeler_texts()
     return render_template(
         "modeler/edit.html", source=source, latest=versions[0] if versions else None, texts=texts,
-        lanes=sorted(LANE_ROLES), csrf=generate_csrf(),
+        csrf=generate_csrf(),
         src=url_for(".source", versi=source.version) if source else url_for(".source"),
         file_name=f"{process_key()}.bpmn")
 
@@ -457,7 +300,7 @@ def source():
 
 def _invalid(exc: InvalidDefinition):
     _status, message = engine_error_message(exc)
-    return jsonify({"error": {"code": exc.code, "message": message, "fields": problems_json(exc)}}), 422
+    return jsonify({"error": {"code": exc.code, "message": message, "fields": problems_json(exc.problems)}}), 422
 
 
 @bp.post("/validasi")
@@ -468,7 +311,7 @@ def validate():
     except InvalidDefinition as exc:
         return _invalid(exc)
     return jsonify({"process_key": report.process_key, "deployable": True,
-                    "warnings": warnings_json(report.warnings)})
+                    "warnings": problems_json(report.warnings)})
 
 
 @bp.post("/terapkan")
@@ -601,42 +444,11 @@ def _modeler_texts() -> dict:
         "to_migration": _("Pindahkan kasus yang menunggu ke versi ini"),
         "whole_diagram": _("(seluruh diagram)"),
         "show_element": _("Tampilkan dan pilih elemen ini di diagram"),
-        "lint_none": _("Tidak ada temuan."),
-        "lint_count": _("{errors} galat, {warnings} peringatan"),
+        "problems_none": _("Tidak ada temuan."),
+        "problems_count": _("{errors} galat, {warnings} peringatan"),
         "forbidden": _("Anda tidak berhak melakukan tindakan ini."),
         "csrf": _("Sesi formulir kedaluwarsa. Muat ulang halaman (simpan dulu diagram dengan Unduh .bpmn)."),
         "http_error": _("Server menjawab dengan galat {status}. Coba lagi."),
         "network_error": _("Server tidak dapat dihubungi. Periksa jaringan lalu coba lagi."),
         "timeout": _("Server tidak menjawab dalam 30 detik. Coba lagi."),
-        "lint_rules": {
-            "not_executed": _("Tidak dijalankan oleh Alur Medsos"),
-            "time_cycle": _("Timer berulang (timeCycle) tidak dijalankan; pakai tanggal atau durasi"),
-            "lane": _("User task harus berada di lajur yang dikerjakan sebuah peran"),
-            "form": _("User task belum memiliki field formulir"),
-            "deadline": _("User task belum memiliki batas waktu (timer boundary event)"),
-        },
-        "lint_messages": {
-            "label-required": _("Elemen belum diberi nama"),
-            "start-event-required": _("Proses belum memiliki peristiwa awal"),
-            "end-event-required": _("Proses belum memiliki peristiwa akhir"),
-            "no-disconnected": _("Elemen tidak terhubung dengan alur"),
-            "no-implicit-split": _("Percabangan tanpa gateway"),
-            "no-implicit-end": _("Elemen tanpa alur keluar menjadi akhir tersirat; tambahkan peristiwa akhir"),
-            "no-implicit-start": _("Elemen tanpa alur masuk menjadi awal tersirat; tambahkan peristiwa awal"),
-            "conditional-flows": _("Alur keluar dari elemen ini perlu kondisi atau alur bawaan"),
-            "no-gateway-join-fork": _("Gateway menggabung dan memecah sekaligus; pisahkan menjadi dua gateway"),
-            "no-duplicate-sequence-flows": _("Alur ganda antara dua elemen yang sama"),
-            "no-bpmndi": _("Elemen tidak memiliki bentuk di diagram"),
-            "no-overlapping-elements": _("Elemen saling bertumpuk"),
-            "single-blank-start-event": _("Lebih dari satu peristiwa awal tanpa jenis"),
-            "single-event-definition": _("Peristiwa memiliki lebih dari satu definisi"),
-            "fake-join": _("Penggabungan tersirat; gunakan gateway untuk menggabungkan alur"),
-            "superfluous-gateway": _("Gateway ini tidak diperlukan"),
-            "superfluous-termination": _("Peristiwa akhir terminate tidak diperlukan"),
-            "superfluous-label": _("Label tidak diperlukan"),
-            "global": _("Elemen global tidak dipakai atau ganda"),
-            "ad-hoc-sub-process": _("Sub-proses ad-hoc tidak sah"),
-            "sub-process-blank-start-event": _("Sub-proses memerlukan peristiwa awal tanpa jenis"),
-            "event-sub-process-typed-start-event": _("Sub-proses peristiwa memerlukan peristiwa awal berjenis"),
-        },
     }

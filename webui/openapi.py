@@ -199,8 +199,16 @@ def _definition_schemas() -> dict:
                "properties": {"id": {"type": "string"}, "type": {"type": "string"}, "name": _NULL_STR}}
     return {
         "DefinitionProblem": {
-            "type": "object", "required": ["element_id", "message"],
+            "type": "object", "required": ["element_id", "code", "params", "message"],
+            "description": "Satu masalah diagram (atau pemindahan kasus): elemen, kode dan nilainya; message adalah "
+                           "kode itu dalam bahasa pengguna, diawali jenis, nama dan id elemennya.",
             "properties": {"element_id": {**_NULL_STR, "description": "Id elemen BPMN; null bila seluruh diagram"},
+                           "element_name": _NULL_STR,
+                           "element_type": {**_NULL_STR, "description": "Jenis BPMN, mis. userTask"},
+                           "code": {"type": "string", "examples": ["timer.date_is_duration", "sop.element_missing",
+                                                                   "unsupported.serviceTask", "xml.schema_element"]},
+                           "params": {"type": "object", "description": "Nilai yang disebut pesan"},
+                           "severity": {"type": "string", "enum": ["error", "warning"]},
                            "message": {"type": "string"}},
         },
         "ChangeSummary": {
@@ -208,6 +216,7 @@ def _definition_schemas() -> dict:
             "description": "Perubahan dibanding versi sebelumnya, elemen demi elemen (versi pertama: note).",
             "properties": {
                 "note": {"type": "string"},
+                "restores": {"type": "integer", "description": "Rollback: versi yang isinya diterapkan ulang"},
                 "added": {"type": "array", "items": element},
                 "removed": {"type": "array", "items": element},
                 "changed": {"type": "array", "items": {**element, "properties": {
@@ -215,7 +224,7 @@ def _definition_schemas() -> dict:
                     "changes": {"type": "array", "items": {
                         "type": "object", "required": ["aspect"],
                         "properties": {"aspect": {"type": "string", "examples": [
-                            "timer", "name", "lane", "condition", "field_added", "field_removed",
+                            "timer", "timer_kind", "name", "lane", "condition", "field_added", "field_removed",
                             "field_changed"]},
                             "old": {}, "new": {}, "field": {"type": "string"}, "label": _NULL_STR,
                             "required": {"type": "boolean"}, "what": {"type": "array",
@@ -259,6 +268,7 @@ def _definition_schemas() -> dict:
                                "version": {"type": ["integer", "null"], "description": "Versi kasus sekarang"},
                                "can_move": {"type": "boolean"},
                                "reasons": {"type": "array", "items": {"type": "string"}},
+                               "problems": {"type": "array", "items": _ref("DefinitionProblem")},
                                "tasks": {"type": "array", "items": {"type": "string"},
                                          "description": "Langkah yang sedang ditunggu"}}}}},
         },
@@ -273,7 +283,9 @@ def _definition_schemas() -> dict:
                            "moved": {"type": "array", "items": {"type": "integer"}},
                            "refused": {"type": "array", "items": {
                                "type": "object", "required": ["case_id", "reason"],
-                               "properties": {"case_id": {"type": "integer"}, "reason": {"type": "string"}}}}},
+                               "properties": {"case_id": {"type": "integer"}, "reason": {"type": "string"},
+                                              "problems": {"type": "array",
+                                                           "items": _ref("DefinitionProblem")}}}}},
         },
     }
 
@@ -547,7 +559,8 @@ def _definition_paths() -> dict:
         "/definitions/validate": {"post": op(
             "validateDefinition", "Periksa diagram tanpa menerapkannya",
             {"200": _ok("Dapat diterapkan (mungkin dengan peringatan)", _ref("DefinitionValidation")),
-             "422": _error("Tidak dapat diterapkan: error.fields berisi {element_id, message} per masalah")},
+             "422": _error("Tidak dapat diterapkan: error.fields berisi satu DefinitionProblem per masalah "
+                           "(elemen, kode, nilai, pesan)")},
             description="XML diperkeras (tanpa DTD, entitas atau rujukan luar), skema BPMN 2.0, parser "
                         "SpiffWorkflow, pemeriksaan setiap ekspresi tanpa menjalankannya, aturan SOP (lajur, "
                         "formulir, batas waktu) dan elemen yang tidak dijalankan." + _OWNER_ONLY,
@@ -559,7 +572,9 @@ def _definition_paths() -> dict:
                                    _ref("DefinitionDeployed")),
                         "422": _error("Tidak dapat diterapkan: error.fields menyebut setiap elemen")},
                        description="Kasus baru memakai versi terbaru; kasus yang sedang berjalan tetap pada "
-                                   "versinya. Dicatat sebagai kejadian definition_deployed." + _OWNER_ONLY,
+                                   "versinya. Isi versi terbaru tidak disimpan lagi (200); isi versi yang lebih lama "
+                                   "menjadi versi baru (rollback: summary.restores menyebut versinya). Dicatat sebagai "
+                                   "kejadian definition_deployed." + _OWNER_ONLY,
                        requestBody=_XML_BODY),
             "get": op("listDefinitions", "Semua versi, terbaru dahulu",
                       {"200": _ok("Versi", {"type": "array", "items": _ref("DefinitionVersion")})},

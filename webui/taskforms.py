@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from engine.forms import FormField
+from process.contract import TASK_KOREKSI, TASK_PUTUSKAN, TASK_UNGGAH
 from process.deadlines import WIB
 
 #: Form keys that are never form fields (the CSRF token, the optimistic-lock version).
@@ -36,7 +37,9 @@ CORRECTED_FROM = {"narasi_koreksi": "narasi", "caption_koreksi": "caption"}
 OPTION_TONE = {"dikembalikan": "return", "kembalikan": "return", "revisi": "return", "tolak": "reject"}
 
 #: Steps (BPMN ids) at which the editor sees the narrative and caption against the first submission.
-DIFF_STEPS = frozenset({"Task_Koreksi", "Task_Putuskan", "Task_Unggah"})
+DIFF_STEPS = frozenset({TASK_KOREKSI, TASK_PUTUSKAN, TASK_UNGGAH})
+#: The step that copies the latest text out: its text without change marks is open from the start.
+COPY_STEP = TASK_UNGGAH
 
 #: How many rows of a ``posts`` field are read at most (one per configured platform).
 MAX_POST_ROWS = 50

@@ -259,7 +259,7 @@ def _submitted_values(row: TaskRow, cv: CaseView) -> list[dict]:
 def _render(row: TaskRow, status: int = 200, **kw):
     page = _build_page(row, **kw)
     return render_template("tasks/show.html", page=page, row=row, settings=system().settings,
-                           input_id=taskforms.input_id,
+                           input_id=taskforms.input_id, copy_step=taskforms.COPY_STEP,
                            limits_json=taskforms.caption_limits_json(system().settings.platforms,
                                                                      system().settings.caption_limits)), status
 

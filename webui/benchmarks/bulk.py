@@ -21,6 +21,7 @@ from sqlalchemy import func, select, text
 
 from engine.db import transaction
 from engine.models import Instance, TaskRow
+from process.contract import TASK_KOREKSI, TASK_PUTUSKAN, TASK_SERAHKAN, TASK_TERIMA, TASK_UNGGAH
 from process.deadlines import WIB
 from process.models import DeadlineReminder
 from process.roles import LANE_ROLES
@@ -47,19 +48,19 @@ SHORTCUT = ("bulk cases: a few real template cases (service layer) copied with S
 def case_at(driver: Driver, n: int, step: str, rounds: int = 0) -> int:
     """Start case ``n`` and move it (through the service layer) until ``step`` is ready."""
     instance_id, task = driver.start(n)
-    if step == "Task_Serahkan":
+    if step == TASK_SERAHKAN:
         return instance_id
     (task,) = driver.act("tim_pelaksana", task, driver.step1_form(n))
-    if step == "Task_Terima":
+    if step == TASK_TERIMA:
         return instance_id
     (task,) = driver.act("admin_medsos", task, FORMS["terima"])
     for _ in range(rounds):
         (task,) = driver.act("wapimred", task, FORMS["koreksi"])
         (task,) = driver.act("pimred", task, FORMS["revisi"])
-    if step == "Task_Koreksi":
+    if step == TASK_KOREKSI:
         return instance_id
     (task,) = driver.act("wapimred", task, FORMS["koreksi"])
-    if step == "Task_Putuskan":
+    if step == TASK_PUTUSKAN:
         return instance_id
     driver.act("pimred", task, FORMS["setuju"])
     return instance_id
@@ -105,11 +106,11 @@ def make_templates(driver: Driver, system: System) -> list[Template]:
     with transaction(system.sessions) as session:
         for code in TEAMS:
             system.alur.team(session, code, create=True, name=f"Tim {code}")
-    overdue = [case_at(driver, 1, "Task_Serahkan"), case_at(driver, 2, "Task_Koreksi")]
+    overdue = [case_at(driver, 1, TASK_SERAHKAN), case_at(driver, 2, TASK_KOREKSI)]
     clock.advance(days=3)
     driver.sweep()  # their deadlines pass: overdue marks, timers fired
-    plan = [("Task_Serahkan", 0), ("Task_Terima", 0), ("Task_Koreksi", 0), ("Task_Koreksi", 1),
-            ("Task_Putuskan", 0), ("Task_Putuskan", 1), ("Task_Unggah", 0)]
+    plan = [(TASK_SERAHKAN, 0), (TASK_TERIMA, 0), (TASK_KOREKSI, 0), (TASK_KOREKSI, 1),
+            (TASK_PUTUSKAN, 0), (TASK_PUTUSKAN, 1), (TASK_UNGGAH, 0)]
     normal = [case_at(driver, 10 + k, step, rounds) for k, (step, rounds) in enumerate(plan)]
     with system.sessions() as session:
         return ([load_template(session, i, True) for i in overdue]

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from engine.models import TaskRow
+from process.contract import TASK_TERIMA
 
 from ..livestack import API_PREFIX, LocalStack, StackUser
 from ..simulation import FORMS, Driver
@@ -21,7 +22,7 @@ from .common import peak_rss_mb, percentile
 
 #: The step every client completes: Admin Medsos accepts the documentation (the case moves on to the
 #: Wakil Pimpinan Redaksi, who are notified).
-STEP = "Task_Terima"
+STEP = TASK_TERIMA
 FORM = FORMS["terima"]
 
 
