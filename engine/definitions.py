@@ -340,12 +340,14 @@ def _expression_problem(node, text: str, exc: UnsafeExpression) -> Problem:
     return _problem(node, exc.code, text=text[:80], **exc.params)
 
 
-def check_expressions(tree, functions: FunctionRegistry) -> list[Problem]:
-    """Static whitelist check of every condition and script text in the document; runs nothing."""
+def check_expressions(tree, functions: FunctionRegistry, languages: bool = True) -> list[Problem]:
+    """Static whitelist check of every condition and script text in the document; runs nothing. With
+    ``languages`` off (a stored version) a declared foreign language is not reported, and the text is checked
+    all the same: it is what would run."""
     problems = []
     for node in tree.iter(f"{{{BPMN_NS}}}conditionExpression", f"{{{BPMN_NS}}}scriptTask"):
         if _local(node.tag) == "scriptTask":
-            foreign = _language_problem(node, node.get("scriptFormat"))
+            foreign = _language_problem(node, node.get("scriptFormat")) if languages else None
             if foreign is not None:
                 problems.append(foreign)
                 continue
@@ -360,7 +362,7 @@ def check_expressions(tree, functions: FunctionRegistry) -> list[Problem]:
                 problems.append(_expression_problem(node, text, exc))
             continue
         text = (node.text or "").strip()
-        foreign = _language_problem(node, node.get("language"))
+        foreign = _language_problem(node, node.get("language")) if languages else None
         if foreign is not None:
             problems.append(foreign)
         elif text:
@@ -541,18 +543,36 @@ def _named(problems: list[Problem], elements: dict[str, tuple[str, str | None]])
     return named
 
 
+#: What makes a stored version unsafe or impossible to run. Every other problem is a gate at deploy only: a
+#: version stored before a check was added (or made stricter) keeps running its cases, which would otherwise be
+#: stuck on a version they cannot leave.
+FATAL_WHEN_STORED = ("xml.too_large", "xml.unsafe", "xml.not_well_formed", "xml.encoding", "expression.",
+                     "camunda.", "form.field_id_missing", "form.field_id_invalid", "form.field_id_function",
+                     "form.field_id_duplicate", "parser.refused", "process.count", "id.internal_name",
+                     "unsupported.")
+
+
+def _gate(problems: list[Problem], stored: bool) -> list[Problem]:
+    return [p for p in problems if p.code.startswith(FATAL_WHEN_STORED)] if stored else problems
+
+
 def parse_definition(xml: bytes | str, functions: FunctionRegistry,
-                     extra_checks: Iterable[Callable[[ParsedDefinition], list[Problem]]] = ()) -> ParsedDefinition:
-    """Validate and parse a diagram; raise InvalidDefinition listing every problem found."""
+                     extra_checks: Iterable[Callable[[ParsedDefinition], list[Problem]]] = (), *,
+                     stored: bool = False) -> ParsedDefinition:
+    """Validate and parse a diagram; raise InvalidDefinition listing every problem found. ``stored``: a version
+    already deployed, read to run its cases: only what makes it unsafe or unparseable refuses it
+    (FATAL_WHEN_STORED), every expression and script is still checked."""
     tree = harden_and_parse(xml)
     data = utf8_document(xml)
     elements = _elements(tree)
     problems: list[Problem] = []
-    problems += check_schema(tree)
+    if not stored:
+        problems += check_schema(tree)
     problems += check_unsupported(tree)
     problems += check_structure(tree)
-    problems += check_expressions(tree, functions)
+    problems += check_expressions(tree, functions, languages=not stored)
     problems += check_timers(tree, functions)
+    problems = _gate(problems, stored)
     if problems:
         raise InvalidDefinition("diagram refused", _named(problems, elements))
 
@@ -583,6 +603,7 @@ def parse_definition(xml: bytes | str, functions: FunctionRegistry,
     problems += check_forms(parsed.user_tasks, functions)
     for check in extra_checks:
         problems += check(parsed)
+    problems = _gate(problems, stored)
     if problems:
         raise InvalidDefinition("diagram refused", _named(problems, elements))
     return parsed

@@ -386,7 +386,7 @@ class WorkflowEngine:
         """The parsed spec of a stored version, parsed once per process and content hash."""
         parsed = self._parsed.get(definition.sha256)
         if parsed is None:
-            parsed = parse_definition(definition.xml, self.functions)
+            parsed = parse_definition(definition.xml, self.functions, stored=True)
             self._parsed[definition.sha256] = parsed
         return parsed
 

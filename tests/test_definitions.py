@@ -149,6 +149,37 @@ def test_runtime_check_catches_a_tampered_definition(system, tx, tmp_path):
     assert not marker.exists()
 
 
+def _with_language(flow_id: str, language: str):
+    def edit(tree):
+        tree.find(f".//bpmn:sequenceFlow[@id='{flow_id}']/bpmn:conditionExpression", NS).set("language", language)
+    return edit
+
+
+def test_a_version_stored_before_a_stricter_check_keeps_running_its_cases(system, tx):
+    """Deploy-time checks can grow stricter (a declared language other than ours is refused today, and an XSD
+    detail or a structure rule may be tomorrow); a version stored before keeps running its cases, on the
+    checks that make a version unsafe or unparseable (engine.definitions.FATAL_WHEN_STORED)."""
+    make_users(system, tx)
+    older = diagram_with(_with_language("Flow_AdminTerima", "groovy"))  # the text is our language all the same
+    with pytest.raises(InvalidDefinition) as refused:
+        system.alur.engine.validate(older)
+    assert [p.code for p in refused.value.problems] == ["script.language"]
+    case = Case.start(system, tx)
+    case.do("tim", "submit")
+    with tx() as s:  # as an earlier release stored it
+        d = s.execute(select(Definition)).scalar_one()
+        d.xml, d.sha256 = older.decode(), "stored-by-an-earlier-release"
+    assert case.do("admin", "terima") == ["Task_Koreksi"]
+    # ... and an unsafe text in the same place still refuses the stored version (checked again when loaded).
+    with tx() as s:
+        d = s.execute(select(Definition)).scalar_one()
+        d.xml = diagram_with(lambda t: (_with_language("Flow_WapimredLanjut", "groovy")(t), set_condition(
+            "Flow_WapimredLanjut", "__import__('os')")(t))).decode()
+        d.sha256 = "stored-and-altered"
+    with pytest.raises(InvalidDefinition):
+        case.do("wapimred", "koreksi")
+
+
 def test_deploy_versions(system, tx):
     engine = system.alur.engine
     xml = DIAGRAM.read_bytes()
