@@ -1,6 +1,8 @@
 """Logging in and out (HTML sessions), API bearer tokens, and the language switch."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
@@ -19,6 +21,38 @@ bp = Blueprint("auth", __name__)
 
 TOKEN_MAX_AGE = 12 * 3600
 LANGUAGES = ("id", "en")
+#: What a browser strips from both ends of a URL (C0 controls and space), and what it drops anywhere in it.
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")
+
+
+def local_target(value: str | None) -> str | None:
+    """``value`` as a path on this site, or None when a browser could read it as leading anywhere else.
+
+    The one rule for every redirect whose target a request supplies (``?next=`` after login, the Referer of the
+    language switch). The value is first read the way a browser reads a URL (WHATWG URL standard): leading and
+    trailing control characters and spaces stripped, tabs and newlines removed everywhere, backslashes taken as
+    slashes. What remains must be a path (``/…``, not ``//…``) or an absolute URL of this very origin; the answer
+    is that normalised path with its query and fragment, so the browser has nothing left to reinterpret.
+    """
+    if not value:
+        return None
+    url = value.strip(_C0_OR_SPACE).translate(_TAB_OR_NEWLINE).replace("\\", "/")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+    path = parts.path
+    if parts.scheme or parts.netloc:
+        own = urlsplit(request.host_url)
+        if (parts.scheme.lower(), parts.netloc.lower()) != (own.scheme, own.netloc.lower()):
+            return None
+        path = path or "/"
+    if not path.startswith("/") or path.startswith("//"):
+        return None
+    return urlunsplit(("", "", path, parts.query, parts.fragment))
 
 
 class LoginForm(FlaskForm):
@@ -75,10 +109,7 @@ def login():
         if lang in LANGUAGES:
             session["lang"] = lang
         login_user(LoginUser(user))
-        target = request.args.get("next", "")
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("inbox.index")
-        return redirect(target)
+        return redirect(local_target(request.args.get("next")) or url_for("inbox.index"))
     return render_template("auth/login.html", form=form)
 
 
@@ -94,10 +125,7 @@ def logout():
 def set_language(lang: str):
     if lang in LANGUAGES:
         session["lang"] = lang
-    target = request.referrer or "/"
-    if not target.startswith(request.host_url) and not target.startswith("/"):
-        target = "/"
-    return redirect(target)
+    return redirect(local_target(request.referrer) or "/")
 
 
 def select_locale() -> str:
