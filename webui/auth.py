@@ -5,15 +5,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from process.models import User
+from process.sessions import API, WEB
 
-from .access import LoginUser
+from .access import LoginUser, my_session_id
 from .db import db, system
 from .extensions import limiter, login_manager
 
@@ -61,14 +62,13 @@ class LoginForm(FlaskForm):
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
-    uid, _sep, fingerprint = user_id.partition(":")
-    if not uid.isdigit():
+def _load_user(session_id: str):
+    """The user of the signed session cookie (or remember cookie) ``session_id``: only while that login's row is
+    open and the user active (one statement with their roles; see process/sessions.py)."""
+    if not isinstance(session_id, str):
         return None
-    user = system().alur.user(db(), int(uid))
-    if user is None or not user.active or user.password_hash[-12:] != fingerprint:
-        return None
-    return LoginUser(user)
+    user = system().alur.session_user(db(), session_id, WEB)
+    return LoginUser(user, session_id) if user is not None else None
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -76,7 +76,8 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def issue_token(user: User) -> str:
-    return _serializer().dumps({"uid": user.id, "fp": user.password_hash[-12:]})
+    """A signed token for 12 hours, carrying the secret of a new ``api`` session row (ends like a login does)."""
+    return _serializer().dumps({"sid": system().alur.open_session(db(), user, API)})
 
 
 def user_from_token(token: str) -> User | None:
@@ -84,10 +85,10 @@ def user_from_token(token: str) -> User | None:
         data = _serializer().loads(token, max_age=TOKEN_MAX_AGE)
     except (BadSignature, SignatureExpired):
         return None
-    user = system().alur.user(db(), int(data.get("uid", 0)))
-    if user is None or not user.active or user.password_hash[-12:] != data.get("fp"):
+    secret = data.get("sid") if isinstance(data, dict) else None
+    if not isinstance(secret, str):
         return None
-    return user
+    return system().alur.session_user(db(), secret, API)
 
 
 def check_credentials(username: str, password: str) -> User | None:
@@ -104,11 +105,13 @@ def login():
             # One message for unknown users and wrong passwords alike: no user enumeration.
             flash(_("Nama pengguna atau kata sandi salah."), "error")
             return render_template("auth/login.html", form=form), 401
+        if current_user.is_authenticated:  # a login over another one in this browser ends that one
+            system().alur.end_session(db(), my_session_id(), "replaced")
         lang = session.get("lang")
         session.clear()  # a fresh session on login (no fixation); the chosen language stays
         if lang in LANGUAGES:
             session["lang"] = lang
-        login_user(LoginUser(user))
+        login_user(LoginUser(user, system().alur.open_session(db(), user, WEB)))
         return redirect(local_target(request.args.get("next")) or url_for("inbox.index"))
     return render_template("auth/login.html", form=form)
 
@@ -116,6 +119,8 @@ def login():
 @bp.post("/keluar")
 @login_required
 def logout():
+    # Server-side: a copy of the cookie (or a remember cookie) no longer lets anyone in.
+    system().alur.end_session(db(), my_session_id(), "logout")
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
