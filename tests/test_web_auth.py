@@ -188,3 +188,24 @@ def test_one_statement_loads_the_user_of_a_request(system, tx, app, login):
             assert len(loads) == 1 and "app_user" in loads[0] and "user_role" in loads[0], loads
     finally:
         event.remove(system.db, "before_cursor_execute", record)
+
+
+def test_last_seen_is_written_at_most_every_five_minutes(system, tx, app, login, clock):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from process.models import UserSession
+
+    make_users(system, tx)
+    browser = login("tim")
+    started = clock.now()
+
+    def last_seen():
+        with system.sessions() as s:
+            return s.execute(select(UserSession.last_seen_at)).scalar_one()
+
+    clock.advance(minutes=4)
+    assert _logged_in(browser) and last_seen() == started  # a request reads, and writes nothing
+    clock.advance(minutes=1)
+    assert _logged_in(browser) and last_seen() == started + timedelta(minutes=5)
