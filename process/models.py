@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.models import Base, UTCDateTime
@@ -150,3 +150,36 @@ class DeadlineReminder(Base):
     instance_id: Mapped[int] = mapped_column(Integer)
     remind_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UserSession(Base):
+    """A login (``web``: the browser's session cookie) or an API token (``api``), revocable server-side.
+
+    The cookie or token carries a random secret; the row is keyed by its SHA-256, so the table alone (a backup,
+    say) opens nothing. A request is let in only while its row has not ended and its user is active (one indexed
+    read, in the statement that loads the user with their roles: process/sessions.py). Logging out ends the row;
+    a password reset ends every row of the user (but the one doing it, when they reset their own), and so does
+    a deactivation: a reactivated account starts with no open session or token.
+    """
+
+    __tablename__ = "user_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 (hex) of the secret
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # web | api
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: logout | replaced (a new login in the same browser) | password_reset | deactivated
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+
+
+class RateLimitCounter(Base):
+    """A fixed-window counter of the login rate limits (webui/ratelimit.py), shared by every process on the
+    database: the key names the limit and the client, ``expires_at`` (Unix time) ends the window."""
+
+    __tablename__ = "rate_limit"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

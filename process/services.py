@@ -25,7 +25,7 @@ from engine.forms import FormField
 from engine.models import Definition, Instance, TaskRow
 from engine.runtime import ActionResult, WorkflowEngine
 
-from . import files, notify, outbox
+from . import files, notify, outbox, sessions
 from .config import Settings
 from .contract import (
     CONTRACT_CODES,
@@ -191,6 +191,8 @@ class Alur:
             for task_id in held:
                 self.engine.unclaim(session, task_id, target.actor)
             data["released_tasks"] = list(held)
+            # Every login and API token of the account ends now, and stays ended if it is reactivated.
+            data["sessions_ended"] = sessions.end_sessions_of(session, target.id, self.clock.now(), "deactivated")
         eventlog.append(session, type="user_activated" if active else "user_deactivated", at=self.clock.now(),
                         actor=by.actor if by else actor, data=data)
         return target
@@ -203,13 +205,16 @@ class Alur:
         return self.set_active(session, target, True, by=by, actor=actor)
 
     def reset_password(self, session: Session, target: User, password: str, *, by: User | None = None,
-                       actor: str | None = None) -> User:
-        """Set a new password; sessions and API tokens carry a fingerprint of the hash, so they all end."""
+                       actor: str | None = None, keep_session: str | None = None) -> User:
+        """Set a new password and end every session and API token of the user, but ``keep_session`` (the secret
+        of the session doing it, when a user resets their own password)."""
         if len(password or "") < 8:
             raise BadRequest("Kata sandi minimal 8 karakter.")
         target.password_hash = hash_password(password)
-        eventlog.append(session, type="password_reset", at=self.clock.now(), actor=by.actor if by else actor,
-                        data={"username": target.username})
+        now = self.clock.now()
+        ended = sessions.end_sessions_of(session, target.id, now, "password_reset", keep=keep_session)
+        eventlog.append(session, type="password_reset", at=now, actor=by.actor if by else actor,
+                        data={"username": target.username, "sessions_ended": ended})
         return target
 
     def set_roles(self, session: Session, target: User, roles, *, by: User | None = None,
@@ -270,6 +275,18 @@ class Alur:
     def user(cls, session: Session, user_id: int) -> User | None:
         """The user with that id, their roles and team in one statement (every request needs all three)."""
         return session.execute(cls._USER, {"user_id": user_id}).unique().scalar_one_or_none()
+
+    # -------------------------------------------------------------- sessions and tokens
+    def open_session(self, session: Session, user: User, kind: str = sessions.WEB) -> str:
+        """A new login (``web``) or API token (``api``) of ``user``: the secret its cookie or token carries."""
+        return sessions.open_session(session, user, kind, self.clock.now())
+
+    def session_user(self, session: Session, secret: str, kind: str = sessions.WEB) -> User | None:
+        """The active user of the open session with that secret, with roles and team (one statement), or None."""
+        return sessions.session_user(session, secret, kind, self.clock.now())
+
+    def end_session(self, session: Session, secret: str, reason: str = "logout") -> bool:
+        return sessions.end_session(session, secret, self.clock.now(), reason)
 
     @staticmethod
     def authenticate(session: Session, username: str, password: str) -> User | None:

@@ -251,12 +251,9 @@ def write_endpoints(app, *, task_id: str, instance_id: int, user_id: int, versio
 def test_every_write_route_refuses_the_auditor(app, system, tx, login, case):
     with tx() as s:
         tim = user(s, "tim")
-        token_user = user(s, "auditor")
         user_id = tim.id
-    from webui.auth import issue_token
-
-    with app.test_request_context():
-        token = issue_token(token_user)
+    token = app.test_client().post("/api/v1/auth/token", json={"username": "auditor",
+                                                              "password": "rahasia-auditor"}).json["token"]
     c = login("auditor")
     with tx() as s:
         before = s.execute(select(EventRow.seq).order_by(EventRow.seq.desc()).limit(1)).scalar()

@@ -13,6 +13,7 @@ from process.config import Settings
 from . import db as request_db
 from . import errors
 from .extensions import babel, csrf, limiter, login_manager
+from .ratelimit import storage_uri as ratelimit_storage
 from .wiring import System, build_system
 
 #: No inline scripts, no third-party origins. bpmn-js sets inline style attributes on SVG, hence
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
         BABEL_DEFAULT_LOCALE="id",
         BABEL_DEFAULT_TIMEZONE="Asia/Jakarta",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).with_name("translations")),
-        RATELIMIT_STORAGE_URI=os.environ.get("ALUR_RATELIMIT_STORAGE", "memory://"),
+        # Counted where every process sees the same count: the database unless Redis (or memory) is configured.
+        RATELIMIT_STORAGE_URI=ratelimit_storage(os.environ.get("ALUR_RATELIMIT_STORAGE"), system.settings.database_url),
         # Off only for load tests on loopback (webui/livestack.py): many logins from one address.
         RATELIMIT_ENABLED=os.environ.get("ALUR_RATELIMIT_ENABLED", "1") != "0",
         RATELIMIT_HEADERS_ENABLED=True,

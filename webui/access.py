@@ -12,12 +12,13 @@ from process.models import User
 class LoginUser(UserMixin):
     """Flask-Login's view of a :class:`process.models.User` (the process layer knows no Flask)."""
 
-    def __init__(self, user: User):
+    def __init__(self, user: User, session_id: str):
         self.user = user
+        #: The secret of this login's ``user_session`` row (process/sessions.py): what the session cookie carries.
+        self.session_id = session_id
 
     def get_id(self) -> str:
-        # The password hash's tail is part of the id: a password reset ends every other session.
-        return f"{self.user.id}:{self.user.password_hash[-12:]}"
+        return self.session_id
 
     @property
     def is_active(self) -> bool:
@@ -26,6 +27,11 @@ class LoginUser(UserMixin):
 
 def me() -> User:
     return current_user.user
+
+
+def my_session_id() -> str:
+    """The secret of this request's login (the session row it opens)."""
+    return current_user.session_id
 
 
 def role_required(*roles: str):

@@ -12,7 +12,6 @@ from datetime import datetime
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
@@ -26,7 +25,7 @@ from process.errors import BadRequest, NotPermitted
 from process.models import Team, User
 from process.roles import ALL_ROLES
 
-from .access import LoginUser, me, role_required
+from .access import me, my_session_id, role_required
 from .db import db, system
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -280,10 +279,9 @@ def reset_password(user_id: int):
     if not ConfirmForm().validate_on_submit():
         return _edit_page(user, status=422, refusal=_("Permintaan tidak valid."))
     password = secrets.token_urlsafe(NEW_PASSWORD_BYTES)
-    system().alur.reset_password(db(), user, password, by=me())
-    if user.id == me().id:
-        # The login id carries the password hash's fingerprint: keep this session, end the others.
-        login_user(LoginUser(user))
+    # Every session and API token of the user ends; an admin resetting their own password keeps this session.
+    keep = my_session_id() if user.id == me().id else None
+    system().alur.reset_password(db(), user, password, by=me(), keep_session=keep)
     return _secret_page("admin/password_shown.html", user=user, password=password, created=False)
 
 
