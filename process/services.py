@@ -433,7 +433,7 @@ class Alur:
         self.check_may_complete(session, user, row)
         now = self.clock.now()
         fields = self.form_of(session, row)
-        cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id),
+        cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id, user.actor),
                                 platforms=self.settings.platforms, now=now)
         self._sop_rules(row, cleaned)
         if row.bpmn_id == SUBMIT_TASK:
@@ -441,7 +441,8 @@ class Alur:
             cleaned["nomor_register"] = entry.number
             cleaned["tanggal_pengumpulan"] = now.astimezone(WIB).date().isoformat()
             cleaned["waktu_pengumpulan"] = now.astimezone(WIB).isoformat()
-            self._attach_files(session, row.instance_id, cleaned)
+        files.attach(session, row.instance_id, user.actor,
+                     [ref["id"] for f in fields if f.type == "files" for ref in cleaned.get(f.id) or []])
         result = self.engine.complete(session, row.id, cleaned, actor=user.actor,
                                       expected_version=expected_version)
         self._record_return(session, user, row, cleaned, result)
@@ -510,16 +511,6 @@ class Alur:
     @staticmethod
     def _submitted_by(session: Session, instance_id: int, user: User) -> bool:
         return session.execute(_SUBMITTED_BY, {"instance_id": instance_id, "actor": user.actor}).first() is not None
-
-    @staticmethod
-    def _attach_files(session: Session, instance_id: int, cleaned: dict) -> None:
-        from .models import FileRecord
-
-        for key in ("foto", "lampiran"):
-            for ref in cleaned.get(key) or []:
-                record = session.get(FileRecord, ref["id"])
-                if record is not None and record.instance_id is None:
-                    record.instance_id = instance_id
 
 
 @cache

@@ -373,7 +373,8 @@ def upload_file():
     session = db()
     record = store_file(session, settings.files_dir, data, upload.filename or "", uploaded_by=user.actor,
                         now=_now(), max_image_bytes=settings.max_image_bytes,
-                        max_other_bytes=settings.max_other_bytes)
+                        max_other_bytes=settings.max_other_bytes,
+                        max_image_pixels=settings.max_image_pixels)
     session.flush()
     response = jsonify({"id": record.id, "sha256": record.sha256, "size": record.size, "kind": record.kind,
                         "mime": record.mime, "name": record.original_name})
