@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from engine.errors import InvalidDefinition, NotFound
 from engine.forms import FormField
 from engine.models import Instance, TaskRow
-from process import modeling
+from process import inputs, modeling
 from process.casefile import can_view_case, case_view
 from process.deadlines import WIB
 from process.errors import BadRequest, NotPermitted
@@ -167,12 +167,16 @@ def _with_etag(response: Response, lock_version: int) -> Response:
 
 
 def _date_arg(name: str) -> date | None:
+    """A filter date by the date rule of process/inputs.py."""
     raw = (request.args.get(name) or "").strip()
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
+        return inputs.query_date(raw, _now().astimezone(WIB).date())
+    except inputs.Refused as refused:
+        if refused.code == "date_window":
+            raise FormInvalid([FieldError(refused.code, name, f"{name}: {refused.message}", refused.params)]) \
+                from None
         raise FormInvalid([FieldError("date", name, _("%(name)s: harus tanggal dengan format TTTT-BB-HH.",
                                                       name=name))]) from None
 

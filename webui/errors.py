@@ -25,6 +25,8 @@ from engine.errors import (
 from process.errors import BadRequest, NotClaimed, NotPermitted
 from process.forms import FormInvalid
 
+from . import refusals
+
 log = logging.getLogger(__name__)
 
 #: (status, message in the user's language) per error class; the most specific class wins.
@@ -76,6 +78,9 @@ def error_response(status: int, code: str, message: str, fields: list[dict] | No
 def engine_error_message(exc: EngineError) -> tuple[int, str]:
     for cls, status, generic in STATUS:
         if isinstance(exc, cls):
+            translated = refusals.error_message(exc)  # an input rule's refusal, in the user's language
+            if translated:
+                return status, translated
             # Messages written by the SOP layer are already in Bahasa Indonesia; the engine's are not.
             specific = exc.message if exc.__class__.__module__.startswith("process") else None
             if isinstance(exc, BadRequest):
@@ -87,7 +92,7 @@ def engine_error_message(exc: EngineError) -> tuple[int, str]:
 
 
 def form_errors(exc: FormInvalid) -> list[dict]:
-    return [{"field": e.field, "code": e.code, "message": e.message} for e in exc.errors]
+    return [{"field": e.field, "code": e.code, "message": refusals.field_message(e)} for e in exc.errors]
 
 
 def conflict_response():
