@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -315,6 +315,10 @@ def test_team_form_and_cli_answer_as_the_team_rules(system, admin, cli, code, na
 
 @SLOW
 @given(typed=USERNAMES)
+@example(typed="TIM").via("upper case folds")
+@example(typed=" Tim ").via("trimmed and folded")
+@example(typed="t\u0456m").via("Cyrillic i: another name")
+@example(typed="\u0074\u0131m").via("dotless i: another name")
 def test_logging_in_by_api_and_web_folds_case_and_nothing_else(system, users, app, login, typed):
     """``tim`` exists; the API token and the login form accept exactly what folds to it."""
     folded = inputs.fold_username(typed)
