@@ -62,8 +62,8 @@ def _rule(rule):
         try:
             field.data = rule(field.data)
         except inputs.Refused as refused:
-            message = refusals.error_message(refused.labelled(str(field.label.text))) or refused.message
-            raise ValidationError(message[:1].upper() + message[1:]) from None
+            labelled = refused.labelled(str(field.label.text))
+            raise ValidationError(refusals.error_message(labelled) or labelled.message) from None
 
     return validate
 
