@@ -130,6 +130,7 @@ class Alur:
         return session.execute(select(User.id).where(func.lower(User.username) == folded)).first() is not None
 
     def team(self, session: Session, code: str, *, create: bool = False, name: str | None = None) -> Team:
+        code = code.strip() if isinstance(code, str) else code
         team = session.execute(select(Team).where(Team.code == code)).scalar_one_or_none()
         if team is None:
             if not create:

@@ -135,8 +135,8 @@ def user_add(name: str, roles: tuple[str, ...], password_stdin: bool, team: str 
     password = sys.stdin.readline().rstrip("\n")
     try:
         with _system() as system, transaction(system.sessions) as session:
-            if team and session.execute(select(Team.id).where(Team.code == team)).first() is None:
-                system.alur.add_team(session, team, team, actor="cli")
+            if team and session.execute(select(Team.id).where(Team.code == team.strip())).first() is None:
+                team = system.alur.add_team(session, team, team.strip(), actor="cli").code
             added = system.alur.add_user(session, name, password, roles, full_name=full_name, team_code=team,
                                          email=email, actor="cli").username
     except EngineError as exc:
