@@ -5,6 +5,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: Photos larger than this many pixels are refused before anything is decoded (48–50 megapixel phone cameras
+#: fit; a 64-megapixel RGBA image already takes 256 MB to decode).
+DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
+
 DEFAULT_PLATFORMS = ("Instagram", "Facebook", "X", "YouTube", "TikTok")
 
 #: Caption limits per platform (characters), shown live while typing.
@@ -56,6 +60,8 @@ class Settings:
     register_format: str = "{seq:03d}/REG-MEDSOS/{month_roman}/{year}"
     max_image_bytes: int = 25 * 1024 * 1024
     max_other_bytes: int = 200 * 1024 * 1024
+    #: Width × height a photo may have (checked from its header, before decoding).
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     mail: MailSettings | None = None
     #: Uploads never attached to a case (a form that was never sent) are removed after this many days.
     upload_retention_days: float = 7.0
@@ -89,6 +95,15 @@ class Settings:
             kwargs["max_image_bytes"] = int(float(env["ALUR_MAX_IMAGE_MB"]) * 1024 * 1024)
         if env.get("ALUR_MAX_FILE_MB"):
             kwargs["max_other_bytes"] = int(float(env["ALUR_MAX_FILE_MB"]) * 1024 * 1024)
+        if env.get("ALUR_MAX_IMAGE_MEGAPIXELS"):
+            try:
+                kwargs["max_image_pixels"] = int(float(env["ALUR_MAX_IMAGE_MEGAPIXELS"]) * 1_000_000)
+            except ValueError:
+                raise ValueError("ALUR_MAX_IMAGE_MEGAPIXELS must be a number of megapixels, "
+                                 f"not {env['ALUR_MAX_IMAGE_MEGAPIXELS']!r}") from None
+            if kwargs["max_image_pixels"] < 1:
+                raise ValueError(f"ALUR_MAX_IMAGE_MEGAPIXELS must be more than 0, not "
+                                 f"{env['ALUR_MAX_IMAGE_MEGAPIXELS']!r}")
         if env.get("ALUR_UPLOAD_RETENTION_DAYS"):
             try:
                 kwargs["upload_retention_days"] = float(env["ALUR_UPLOAD_RETENTION_DAYS"])

@@ -11,7 +11,6 @@ nothing prints as an empty box. Nothing here knows Flask.
 """
 from __future__ import annotations
 
-import csv
 import io
 import unicodedata
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .deadlines import WIB
 from .records import CaseResponses, Period, Recap, RegisterRow, tanggal_id
+from .spreadsheets import csv_writer, set_cell
 
 KOP = "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT"
 KOP_ADDRESS = "Sekretariat — Jalan Pramuka Nomor 9 Padang"
@@ -223,14 +223,11 @@ def recap_document(recap: Recap, now: datetime) -> Document:
 # Cell values
 # --------------------------------------------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+def _csv_value(value: Any, kind: str) -> Any:
+    """Numbers as numbers, everything else as the text a person reads."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return _text(value, kind, printed=False)
 
 
 def _text(value: Any, kind: str, *, printed: bool) -> str:
@@ -254,10 +251,10 @@ def _text(value: Any, kind: str, *, printed: bool) -> str:
 def to_csv(doc: Document) -> bytes:
     """The flat table, UTF-8 with a byte-order mark (Excel then reads the accents right)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_writer(out, lineterminator="\r\n")
     writer.writerow([c.title for c in doc.table.columns])
     for row in doc.table.rows:
-        writer.writerow([spreadsheet_safe(_text(v, c.kind, printed=False)) for v, c in zip(row, doc.table.columns)])
+        writer.writerow([_csv_value(v, c.kind) for v, c in zip(row, doc.table.columns)])
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -300,17 +297,21 @@ def _fill_sheet(ws, doc: Document, table: Table) -> None:
                    (f"Dicetak: {tanggal_id(_wib(doc.generated_at).date())} "
                     f"{_wib(doc.generated_at).strftime('%H.%M')} WIB", Font(size=9, italic=True))]
     for r, (text, font) in enumerate(title_block, 1):
-        cell = ws.cell(row=r, column=1, value=text)
+        cell = ws.cell(row=r, column=1)
+        set_cell(cell, text)
         cell.font = font
         if ncols > 1:
             ws.merge_cells(f"A{r}:{last}{r}")
     header_row = len(title_block) + 2
     if table.heading and table.heading != doc.title:
-        ws.cell(row=header_row - 1, column=1, value=table.heading).font = Font(bold=True)
+        cell = ws.cell(row=header_row - 1, column=1)
+        set_cell(cell, table.heading)
+        cell.font = Font(bold=True)
     thin = Side(style="thin", color="999999")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     for c, column in enumerate(table.columns, 1):
-        cell = ws.cell(row=header_row, column=c, value=column.title)
+        cell = ws.cell(row=header_row, column=c)
+        set_cell(cell, column.title)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="E6E6E6")
         cell.alignment = Alignment(wrap_text=True, vertical="center")
@@ -327,7 +328,9 @@ def _fill_sheet(ws, doc: Document, table: Table) -> None:
     if table.rows:
         ws.auto_filter.ref = f"A{header_row}:{last}{header_row + len(table.rows)}"
     else:
-        ws.cell(row=header_row + 1, column=1, value=table.empty).font = Font(italic=True)
+        cell = ws.cell(row=header_row + 1, column=1)
+        set_cell(cell, table.empty)
+        cell.font = Font(italic=True)
     ws.print_title_rows = f"{header_row}:{header_row}"
     ws.page_setup.orientation = "landscape" if doc.landscape else "portrait"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
@@ -337,23 +340,16 @@ def _fill_sheet(ws, doc: Document, table: Table) -> None:
 
 
 def _set_xlsx_value(cell, value: Any, column: Column) -> None:
-    if value is None or value == "":
-        cell.value = None
-    elif isinstance(value, bool):
-        cell.value = "Ya" if value else "Tidak"
+    if isinstance(value, bool):
+        set_cell(cell, "Ya" if value else "Tidak")
     elif isinstance(value, datetime):
-        cell.value = _wib(value).replace(tzinfo=None)  # Excel has no time zones: WIB wall-clock time
-        cell.number_format = "dd-mm-yyyy hh:mm"
+        set_cell(cell, _wib(value).replace(tzinfo=None), "dd-mm-yyyy hh:mm")  # Excel has no time zones: WIB
     elif isinstance(value, date):
-        cell.value = value
-        cell.number_format = "dd-mm-yyyy"
-    elif isinstance(value, int):
-        cell.value = value
+        set_cell(cell, value, "dd-mm-yyyy")
     else:
-        cell.value = str(value)
-        cell.data_type = "s"  # never a formula, whatever the text starts with
-        if column.kind == "url" and str(value).startswith(("https://", "http://")):
-            cell.hyperlink = str(value)
+        set_cell(cell, value)
+        if column.kind == "url" and isinstance(value, str) and value.startswith(("https://", "http://")):
+            cell.hyperlink = value
 
 
 # --------------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ Nothing here knows Flask.
 """
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time
@@ -30,6 +29,7 @@ from .deadlines import WIB
 from .models import RegisterEntry, Team
 from .records import Period
 from .services import STEP_OF
+from .spreadsheets import csv_writer
 
 CSV_COLUMNS = ("seq", "time", "case_id", "type", "actor", "task_id", "step", "payload", "prev_hash", "hash")
 
@@ -87,7 +87,7 @@ def _batches(rows: Iterator[EventRow], size: int = _BATCH) -> Iterator[list[Even
 def events_csv(session: Session, *, period: Period | None = None, instance_id: int | None = None) -> str:
     """The events as CSV text (header row first); times are ISO 8601 in WIB (+07:00)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for batch in _batches(iter_events(session, period=period, instance_id=instance_id)):
         names = _task_names(session, {r.task_id for r in batch if r.task_id})

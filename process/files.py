@@ -11,32 +11,83 @@ from datetime import datetime
 from pathlib import Path
 
 import filetype
-from PIL import Image, ImageOps, UnidentifiedImageError
+import imagesize
+from PIL import ImageOps
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import eventlog
 
+from .config import DEFAULT_MAX_IMAGE_PIXELS
 from .errors import BadRequest
 from .forms import FileRef
 from .models import FileRecord
 
-_IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "HEIF": "image/heic"}
 _VIDEO_MIMES = {"video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/3gpp", "video/x-msvideo"}
 _DOCUMENT_MIMES = {"application/pdf"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ ()-]+")
 
-_heif_registered = False
+
+class ImageTooLarge(BadRequest):
+    """A photo with more pixels than the limit (refused from its header, before anything is decoded)."""
+
+    code = "image_too_large"
 
 
-def _register_heif() -> None:
-    # Registering the HEIF opener mutates Pillow's global registry, so do it on first use, not on import.
-    global _heif_registered
-    if not _heif_registered:
-        from pillow_heif import register_heif_opener
+def _image_class(data: bytes):
+    """(MIME type, Pillow's image class) of a photo format we accept, by the file's signature; None otherwise.
 
-        register_heif_opener()
-        _heif_registered = True
+    The classes are used directly rather than through ``Image.open``, whose decompression-bomb check depends on
+    the process-wide ``Image.MAX_IMAGE_PIXELS`` and warns or raises on its own terms; the limit that counts here is
+    the application's (:func:`check_pixels`), checked before a class is even constructed."""
+    from PIL import JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png", PngImagePlugin.PngImageFile
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg", JpegImagePlugin.JpegImageFile
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp", WebPImagePlugin.WebPImageFile
+    import pillow_heif
+
+    if pillow_heif.is_supported(data[:64]):
+        return "image/heic", pillow_heif.HeifImageFile
+    return None
+
+
+def _megapixels(pixels: int) -> str:
+    """``"199,8"``: megapixels as written in Bahasa Indonesia (two decimals below one megapixel)."""
+    return f"{pixels / 1_000_000:.{1 if pixels >= 1_000_000 else 2}f}".replace(".", ",")
+
+
+def check_pixels(width: int, height: int, max_pixels: int) -> None:
+    """:class:`ImageTooLarge` when ``width`` × ``height`` is over the limit, saying both in megapixels."""
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"Foto terlalu besar: {width} × {height} piksel ({_megapixels(width * height)} megapiksel), batasnya "
+            f"{_megapixels(max_pixels)} megapiksel. Perkecil resolusinya (mis. kirim ulang dari galeri ponsel "
+            f"dengan ukuran lebih kecil) lalu unggah lagi.",
+            width=width, height=height, megapixels=_megapixels(width * height),
+            max_megapixels=_megapixels(max_pixels))
+
+
+def _open_image(data: bytes, max_pixels: int):
+    """(MIME type, an unloaded Pillow image) of a photo within the pixel limit; None when ``data`` is not a photo
+    in a format we accept, or its header does not say its size. Nothing is decoded here."""
+    found = _image_class(data)
+    if found is None:
+        return None
+    mime, cls = found
+    width, height = imagesize.get(io.BytesIO(data), exif_rotation=False)
+    if width <= 0 or height <= 0:
+        return None  # no size in the header: not decoded at all
+    check_pixels(width, height, max_pixels)
+    try:
+        img = cls(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - whatever a broken file makes the parser raise, it is not a photo
+        return None
+    check_pixels(*img.size, max_pixels)  # the decoder's own reading of the header, too
+    return mime, img
 
 
 def clean_filename(name: str) -> str:
@@ -46,17 +97,18 @@ def clean_filename(name: str) -> str:
     return base[:200]
 
 
-def sniff(data: bytes) -> tuple[str, str]:
-    """(kind, mime) from the bytes themselves."""
-    _register_heif()
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format
-            if fmt in _IMAGE_FORMATS:
-                img.verify()
-                return "image", _IMAGE_FORMATS[fmt]
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        pass
+def sniff(data: bytes, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[str, str]:
+    """(kind, mime) from the bytes themselves; a photo over ``max_pixels`` raises :class:`ImageTooLarge`."""
+    opened = _open_image(data, max_pixels)
+    if opened is not None:
+        mime, img = opened
+        try:
+            img.verify()
+            return "image", mime
+        except Exception:  # noqa: BLE001 - a damaged photo is not a photo
+            pass
+        finally:
+            img.close()
     guess = filetype.guess(data)
     if guess is not None:
         if guess.mime in _VIDEO_MIMES:
@@ -74,11 +126,12 @@ def _size(n: int) -> str:
 
 
 def store_file(session: Session, files_dir: Path, data: bytes, filename: str, *, uploaded_by: str,
-               now: datetime, max_image_bytes: int, max_other_bytes: int) -> FileRecord:
+               now: datetime, max_image_bytes: int, max_other_bytes: int,
+               max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> FileRecord:
     """Check and store one upload; the record is added to the caller's transaction."""
     if not data:
         raise BadRequest("Berkas kosong.")
-    kind, mime = sniff(data)
+    kind, mime = sniff(data, max_pixels=max_image_pixels)
     limit = max_image_bytes if kind == "image" else max_other_bytes
     if len(data) > limit:
         raise BadRequest(f"Berkas terlalu besar: {_size(len(data))}, batas {_size(limit)}.")
@@ -141,8 +194,10 @@ def remove_stored(files_dir: Path, names: list[str]) -> None:
         (files_dir / name).unlink(missing_ok=True)
 
 
-def resolver(session: Session, instance_id: int | None = None):
-    """A callback for form validation: file id → FileRef (None when unknown or another case's file)."""
+def resolver(session: Session, instance_id: int | None, actor: str):
+    """A callback for form validation: file id → FileRef, or None when the file is unknown, belongs to another
+    case, or is not yet attached to any case and was uploaded by someone else than ``actor`` (an upload belongs to
+    its uploader until a submitted form attaches it to a case)."""
 
     def resolve(file_id: str) -> FileRef | None:
         try:
@@ -150,19 +205,39 @@ def resolver(session: Session, instance_id: int | None = None):
         except ValueError:
             return None
         record = session.get(FileRecord, str(file_id))
-        if record is None or record.instance_id not in (None, instance_id):
+        if record is None or not usable_by(record, instance_id, actor):
             return None
         return FileRef(id=record.id, sha256=record.sha256, kind=record.kind)
 
     return resolve
 
 
-def thumbnail(data: bytes, size: int = 320) -> bytes:
-    """A JPEG thumbnail with the EXIF orientation applied (phone photos are often stored rotated)."""
-    _register_heif()
-    with Image.open(io.BytesIO(data)) as img:
+def usable_by(record: FileRecord, instance_id: int | None, actor: str) -> bool:
+    """Whether a form of case ``instance_id`` submitted by ``actor`` may refer to this file: one of the case's
+    own files, or the actor's own upload that no case has yet."""
+    if record.instance_id is None:
+        return record.uploaded_by == actor
+    return record.instance_id == instance_id
+
+
+def attach(session: Session, instance_id: int, actor: str, file_ids) -> None:
+    """Make the given uploads part of the case (their uploader submitted a form of it that refers to them)."""
+    for file_id in file_ids:
+        record = session.get(FileRecord, file_id)
+        if record is not None and record.instance_id is None and record.uploaded_by == actor:
+            record.instance_id = instance_id
+
+
+def thumbnail(data: bytes, size: int = 320, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> bytes:
+    """A JPEG thumbnail with the EXIF orientation applied (phone photos are often stored rotated). Decodes only
+    a photo within ``max_pixels`` (:class:`ImageTooLarge` otherwise), a JPEG or HEIC at a reduced scale."""
+    opened = _open_image(data, max_pixels)
+    if opened is None:
+        raise BadRequest("Bukan foto yang dapat dibaca.")
+    _mime, img = opened
+    with img:
+        img.thumbnail((size, size))  # JPEG and HEIC decode at a reduced scale (draft) for this
         img = ImageOps.exif_transpose(img)
-        img.thumbnail((size, size))
         out = io.BytesIO()
         img.convert("RGB").save(out, "JPEG", quality=80)
         return out.getvalue()

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import copy
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from engine.forms import FIELD_ID_RE, FormField
 
+from . import inputs
 from .deadlines import WIB
 
 __all__ = [
@@ -69,11 +71,8 @@ _KIND_LABEL = {"image": "gambar/foto", "video": "video", "document": "dokumen", 
 
 _TRUE = frozenset({"true", "on", "1"})
 _FALSE = frozenset({"false", "off", "0"})
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _LONG_RE = re.compile(r"^[+-]?\d+$")
-# Control characters other than tab/newline have no business in a form value (and NUL breaks storage).
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -86,6 +85,8 @@ class FieldError:
     code: str
     field: str
     message: str
+    #: What fills the message in (for other languages), e.g. ``{"n": 200}`` for ``maxlength``.
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 class FormInvalid(Exception):
@@ -123,17 +124,22 @@ class FileRef:
 class _Invalid(Exception):
     """One problem with one field's value (internal; collected into FieldErrors)."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, **params: Any):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.params = params
+
+    @classmethod
+    def of(cls, refused: inputs.Refused) -> _Invalid:
+        return cls(refused.code, refused.message, **refused.params)
 
 
 def _is_empty(value: Any) -> bool:
     if value is None:
         return True
-    if isinstance(value, str):
-        return value.strip() == ""
+    if isinstance(value, str):  # nothing visible: only spaces and invisible format characters
+        return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
     if isinstance(value, (list, tuple)):
         return len(value) == 0
     return False
@@ -178,27 +184,29 @@ def _date_constraint(f: FormField, name: str) -> date | None:
                                   value=str(raw)[:40]) from None
 
 
-def _clean_str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _Invalid("type", "harus berupa teks.")
-    if _CONTROL_RE.search(value):
-        raise _Invalid("control_char", "berisi karakter yang tidak diizinkan.")
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
-def _check_length(f: FormField, text: str, default_max: int) -> None:
-    minlength = _int_constraint(f, "minlength")
+def _clean_str(f: FormField, value: Any, *, multiline: bool) -> str:
+    """The text rule of :mod:`process.inputs` (one line, or several) with the field's own length limits."""
     maxlength = _int_constraint(f, "maxlength")
-    if maxlength is None or maxlength > default_max:
-        maxlength = default_max
-    if minlength is not None and len(text) < minlength:
-        raise _Invalid("minlength", f"minimal {minlength} karakter (sekarang {len(text)}).")
-    if len(text) > maxlength:
-        raise _Invalid("maxlength", f"maksimal {maxlength} karakter (sekarang {len(text)}).")
+    if maxlength is None or maxlength > MAX_TEXT_LENGTH:
+        maxlength = MAX_TEXT_LENGTH
+    clean = inputs.multi_line if multiline else inputs.single_line
+    try:
+        return clean(value, max_length=maxlength, min_length=_int_constraint(f, "minlength"))
+    except inputs.Refused as refused:
+        raise _Invalid.of(refused) from None
 
 
-def _parse_datetime_wib(value: Any) -> datetime:
-    """An ISO datetime (naive = WIB) as an aware WIB datetime, whole seconds."""
+def _in_window(day: date, ctx: _Context | None) -> None:
+    """The date rule (:func:`process.inputs.entry_date`): within a year of today, when today is known."""
+    if ctx is not None and ctx.now is not None:
+        try:
+            inputs.within(day, inputs.entry_window(ctx.now.date()))
+        except inputs.Refused as refused:
+            raise _Invalid.of(refused) from None
+
+
+def _parse_datetime_wib(value: Any, ctx: _Context | None = None) -> datetime:
+    """An ISO datetime (naive = WIB) as an aware WIB datetime, whole seconds, on a day the date rule allows."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, str):
@@ -211,17 +219,26 @@ def _parse_datetime_wib(value: Any) -> datetime:
             raise _Invalid("datetime", "tanggal/jam tidak sah.") from None
     else:
         raise _Invalid("datetime", "harus tanggal dan jam, mis. 2025-05-06T14:30.")
-    dt = dt.replace(tzinfo=WIB) if dt.tzinfo is None else dt.astimezone(WIB)
+    try:
+        dt = dt.replace(tzinfo=WIB) if dt.tzinfo is None else dt.astimezone(WIB)
+    except OverflowError:  # a moment at the very end of the calendar, moved into WIB
+        raise _Invalid("date_window", "tanggal/jam di luar rentang yang dapat diterima.") from None
+    _in_window(dt.date(), ctx)
     return dt.replace(microsecond=0)
 
 
 def _clean_url(value: Any) -> str:
     if not isinstance(value, str):
         raise _Invalid("url", "harus berupa alamat tautan (URL).")
-    text = value.strip()
+    if len(value) > 4 * MAX_URL_LENGTH:
+        raise _Invalid("url", f"tautan terlalu panjang (maksimal {MAX_URL_LENGTH} karakter).")
+    try:
+        text = inputs.single_line(value)
+    except inputs.Refused:
+        raise _Invalid("url", "tautan tidak boleh berisi spasi atau karakter kontrol.") from None
     if len(text) > MAX_URL_LENGTH:
         raise _Invalid("url", f"tautan terlalu panjang (maksimal {MAX_URL_LENGTH} karakter).")
-    if _CONTROL_RE.search(text) or any(ch.isspace() for ch in text):
+    if any(ch.isspace() for ch in text):
         raise _Invalid("url", "tautan tidak boleh berisi spasi atau karakter kontrol.")
     try:
         parts = urlsplit(text)
@@ -244,17 +261,11 @@ def _clean_url(value: Any) -> str:
 
 
 def _clean_string(f: FormField, value: Any, ctx: _Context) -> str:
-    text = _clean_str(value)
-    if "\n" in text:
-        raise _Invalid("multiline", "harus satu baris.")
-    _check_length(f, text, MAX_TEXT_LENGTH)
-    return text
+    return _clean_str(f, value, multiline=False)
 
 
 def _clean_text(f: FormField, value: Any, ctx: _Context) -> str:
-    text = _clean_str(value)
-    _check_length(f, text, MAX_TEXT_LENGTH)
-    return text
+    return _clean_str(f, value, multiline=True)
 
 
 def _clean_long(f: FormField, value: Any, ctx: _Context) -> int:
@@ -294,15 +305,11 @@ def _clean_boolean(f: FormField, value: Any, ctx: _Context) -> bool:
 
 
 def _clean_date(f: FormField, value: Any, ctx: _Context) -> str:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        day = value
-    elif isinstance(value, str) and _DATE_RE.match(value.strip()):
-        try:
-            day = date.fromisoformat(value.strip())
-        except ValueError:
-            raise _Invalid("date", "tanggal tidak sah.") from None
-    else:
-        raise _Invalid("date", "harus tanggal dengan format TTTT-BB-HH, mis. 2025-05-06.")
+    try:
+        day = inputs.parse_day(value)
+    except inputs.Refused as refused:
+        raise _Invalid.of(refused) from None
+    _in_window(day, ctx)
     low, high = _date_constraint(f, "min"), _date_constraint(f, "max")
     if low is not None and day < low:
         raise _Invalid("min", f"tidak boleh sebelum {low.isoformat()}.")
@@ -312,7 +319,7 @@ def _clean_date(f: FormField, value: Any, ctx: _Context) -> str:
 
 
 def _clean_datetime(f: FormField, value: Any, ctx: _Context) -> str:
-    return _parse_datetime_wib(value).isoformat()
+    return _parse_datetime_wib(value, ctx).isoformat()
 
 
 def _clean_enum(f: FormField, value: Any, ctx: _Context) -> str:
@@ -447,15 +454,16 @@ def _clean_posts(f: FormField, value: Any, ctx: _Context) -> list[dict[str, str]
         else:
             try:
                 waktu = _parse_datetime_wib(item.get("waktu"))
-            except _Invalid as exc:
-                problems.append(_Invalid("post_waktu", f"{where}: waktu unggah {exc.message}"))
-                ok = False
-            else:
                 if ctx.now is not None and waktu > ctx.now + POST_FUTURE_TOLERANCE:
                     problems.append(
                         _Invalid("post_future", f"{where}: waktu unggah tidak boleh di masa depan.")
                     )
                     ok = False
+                else:
+                    _in_window(waktu.date(), ctx)
+            except _Invalid as exc:
+                problems.append(_Invalid("post_waktu", f"{where}: waktu unggah {exc.message}", **exc.params))
+                ok = False
         if ok:
             cleaned.append({"platform": platform, "url": url, "waktu": waktu.isoformat()})
     if not problems:
@@ -597,9 +605,9 @@ def validate_form(
         try:
             cleaned[f.id] = _CLEANERS[f.type](f, value, ctx)
         except _Invalid as exc:
-            errors.append(FieldError(exc.code, f.id, f"{f.label}: {exc.message}"))
+            errors.append(FieldError(exc.code, f.id, f"{f.label}: {exc.message}", exc.params))
         except _Many as many:
-            errors.extend(FieldError(p.code, f.id, f"{f.label}: {p.message}") for p in many.problems)
+            errors.extend(FieldError(p.code, f.id, f"{f.label}: {p.message}", p.params) for p in many.problems)
 
     if errors:
         raise FormInvalid(errors)

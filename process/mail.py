@@ -64,7 +64,14 @@ def sender_domain(sender: str) -> str:
 
 
 def build_message(*, outbox_id: int, sender: str, to: str, subject: str, body: str, created_at) -> EmailMessage:
-    """The e-mail of one outbox row; its Message-ID is derived from the row, so a copy is recognisable."""
+    """The e-mail of one outbox row; its Message-ID is derived from the row, so a copy is recognisable.
+
+    Raises (``ValueError`` and others from the ``email`` package) when the content cannot make an e-mail: it is
+    rendered here, completely, so that nothing about the row itself can fail later, while it is being sent."""
+    for address in (sender, to):
+        envelope = parseaddr(address)[1]
+        if not envelope or not envelope.isascii():
+            raise ValueError(f"address {address!r} cannot be used in an SMTP envelope")
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
@@ -74,6 +81,7 @@ def build_message(*, outbox_id: int, sender: str, to: str, subject: str, body: s
     msg["X-Alur-Outbox-Id"] = str(outbox_id)
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(body)
+    msg.as_bytes(policy=SMTP_POLICY)  # what the transport will send: fails now, not in the middle of sending
     return msg
 
 

@@ -53,8 +53,14 @@ def lock_next(session: Session, now: datetime) -> OutboxMessage | None:
 
 
 def message_of(row: OutboxMessage, mail: MailSettings):
-    return build_message(outbox_id=row.id, sender=mail.sender, to=row.to_addr, subject=row.subject, body=row.body,
-                         created_at=row.created_at)
+    """The e-mail of a row, or :class:`MailError` (permanent) when the row's content cannot make one: a subject
+    with a line break, an address the SMTP envelope cannot carry, anything the ``email`` package refuses. Such a
+    row is recorded as failed with the reason and never holds up the rows after it."""
+    try:
+        return build_message(outbox_id=row.id, sender=mail.sender, to=row.to_addr, subject=row.subject,
+                             body=row.body, created_at=row.created_at)
+    except Exception as exc:  # noqa: BLE001 - whatever the content makes the email package raise
+        raise MailError(f"the message cannot be built: {type(exc).__name__}: {exc}", permanent=True) from exc
 
 
 def mark_sent(row: OutboxMessage, now: datetime) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -25,7 +25,7 @@ from engine.forms import FormField
 from engine.models import Definition, Instance, TaskRow
 from engine.runtime import ActionResult, WorkflowEngine
 
-from . import files, notify, outbox, sessions
+from . import files, inputs, notify, outbox, sessions
 from .config import Settings
 from .contract import (
     CONTRACT_CODES,
@@ -119,17 +119,15 @@ class Alur:
     # ----------------------------------------------------------------------- users
     def add_user(self, session: Session, username: str, password: str, roles, *, full_name: str = "",
                  team_code: str | None = None, email: str | None = None, actor: str | None = None) -> User:
-        username = (username or "").strip()
-        if not username or len(username) > 100 or not username.replace(".", "").replace("_", "").replace(
-                "-", "").isalnum():
-            raise BadRequest("Nama pengguna hanya boleh berisi huruf, angka, titik, garis bawah dan tanda hubung.")
+        username = _checked(inputs.username, username, "Nama pengguna")
+        full_name = _checked(lambda v: inputs.name(v, required=False), full_name, "Nama lengkap")
         if len(password or "") < 8:
             raise BadRequest("Kata sandi minimal 8 karakter.")
         roles = sorted({check_role(r) for r in roles})
         if not roles:
             raise BadRequest("Setiap pengguna perlu setidaknya satu peran.")
-        if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
-            raise BadRequest(f"Nama pengguna '{username}' sudah dipakai.")
+        if self.username_taken(session, username):
+            raise BadRequest(f"Nama pengguna '{username}' sudah dipakai.", username=username)
         email = self._checked_email(email)
         team = self.team(session, team_code) if team_code else None
         now = self.clock.now()
@@ -141,12 +139,21 @@ class Alur:
             "username": username, "roles": roles, "team": team_code})
         return user
 
+    @staticmethod
+    def username_taken(session: Session, username: str) -> bool:
+        """Whether an account answers to this username (compared folded: accounts made before usernames were
+        folded to lower case still count)."""
+        folded = inputs.fold_username(username)
+        return session.execute(select(User.id).where(func.lower(User.username) == folded)).first() is not None
+
     def team(self, session: Session, code: str, *, create: bool = False, name: str | None = None) -> Team:
+        code = code.strip() if isinstance(code, str) else code
         team = session.execute(select(Team).where(Team.code == code)).scalar_one_or_none()
         if team is None:
             if not create:
-                raise BadRequest(f"Tim '{code}' tidak dikenal.")
-            team = Team(code=code, name=name or code)
+                raise BadRequest(f"Tim '{code}' tidak dikenal.", team=code)
+            code = _checked(inputs.team_code, code, "Kode tim")
+            team = Team(code=code, name=_checked(inputs.name, name or code, "Nama tim"))
             session.add(team)
             session.flush()
         return team
@@ -157,17 +164,14 @@ class Alur:
 
     @staticmethod
     def find_user(session: Session, username: str) -> User:
-        user = session.execute(select(User).where(User.username == (username or "").strip())).scalar_one_or_none()
+        user = _by_username(session, username)
         if user is None:
             raise NotFound(f"Pengguna '{username}' tidak ditemukan.", username=username)
         return user
 
     def add_team(self, session: Session, code: str, name: str, *, actor: str | None = None) -> Team:
-        code, name = (code or "").strip(), (name or "").strip()
-        if not code or len(code) > 50 or not code.replace("_", "").replace("-", "").isalnum() or code != code.lower():
-            raise BadRequest("Kode tim hanya boleh berisi huruf kecil, angka, garis bawah dan tanda hubung.")
-        if not name or len(name) > 200:
-            raise BadRequest("Nama tim wajib diisi (paling banyak 200 karakter).")
+        code = _checked(inputs.team_code, code, "Kode tim")
+        name = _checked(inputs.name, name, "Nama tim")
         if session.execute(select(Team).where(Team.code == code)).scalar_one_or_none():
             raise BadRequest(f"Kode tim '{code}' sudah dipakai.")
         team = self.team(session, code, create=True, name=name)
@@ -248,9 +252,7 @@ class Alur:
 
     def set_profile(self, session: Session, target: User, *, full_name: str, email: str | None,
                     by: User | None = None, actor: str | None = None) -> User:
-        full_name, email = (full_name or "").strip(), (email or "").strip() or None
-        if len(full_name) > 200:
-            raise BadRequest("Nama lengkap paling banyak 200 karakter.")
+        full_name = _checked(lambda v: inputs.name(v, required=False), full_name, "Nama lengkap")
         email = self._checked_email(email)
         changed = {k: v for k, v in (("full_name", full_name), ("email", email)) if getattr(target, k) != v}
         if not changed:
@@ -263,7 +265,7 @@ class Alur:
 
     @staticmethod
     def _checked_email(email: str | None) -> str | None:
-        email = (email or "").strip() or None
+        email = _checked(inputs.single_line, email or "", "Surel") or None
         if email is not None and (len(email) > 200 or not valid_address(email)):
             raise BadRequest(f"Alamat surel '{email[:200]}' tidak sah (contoh: nama@kpu.go.id).")
         return email
@@ -290,7 +292,7 @@ class Alur:
 
     @staticmethod
     def authenticate(session: Session, username: str, password: str) -> User | None:
-        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        user = _by_username(session, username)
         # Check a hash even for unknown users so timing does not tell which usernames exist.
         hashed = user.password_hash if user is not None else _dummy_hash()
         ok = check_password_hash(hashed, password or "")
@@ -302,27 +304,16 @@ class Alur:
         if "tim_pelaksana" not in user.roles:
             raise NotPermitted("Hanya Tim Pelaksana yang dapat membuat kasus baru.")
         errors = []
-        nama = (case.nama_kegiatan or "").strip()
-        tempat = (case.tempat_kegiatan or "").strip()
-        if not nama:
-            errors.append(FieldError("required", "nama_kegiatan", "Nama kegiatan: wajib diisi."))
-        elif len(nama) > 200:
-            errors.append(FieldError("maxlength", "nama_kegiatan", "Nama kegiatan: maksimal 200 karakter."))
-        if not tempat:
-            errors.append(FieldError("required", "tempat_kegiatan", "Tempat kegiatan: wajib diisi."))
-        elif len(tempat) > 200:
-            errors.append(FieldError("maxlength", "tempat_kegiatan", "Tempat kegiatan: maksimal 200 karakter."))
-        tanggal = None
-        try:
-            tanggal = date.fromisoformat(str(case.tanggal_kegiatan or ""))
-        except ValueError:
-            errors.append(FieldError("date", "tanggal_kegiatan",
-                                     "Tanggal kegiatan: wajib diisi dengan format TTTT-BB-HH."))
-        if tanggal is not None:
-            today = self.clock.now().astimezone(WIB).date()
-            if abs((tanggal - today).days) > 366:
-                errors.append(FieldError("date", "tanggal_kegiatan",
-                                         "Tanggal kegiatan: harus dalam satu tahun dari hari ini."))
+        today = self.clock.now().astimezone(WIB).date()
+        checked = {}
+        for key, label, rule in (("nama_kegiatan", "Nama kegiatan", inputs.name),
+                                 ("tanggal_kegiatan", "Tanggal kegiatan", lambda v: inputs.entry_date(v, today)),
+                                 ("tempat_kegiatan", "Tempat kegiatan", inputs.name)):
+            try:
+                checked[key] = rule(getattr(case, key))
+            except inputs.Refused as refused:
+                errors.append(FieldError(refused.code, key, f"{label}: {refused.message}", refused.params))
+        nama, tanggal, tempat = (checked.get(k) for k in ("nama_kegiatan", "tanggal_kegiatan", "tempat_kegiatan"))
         team_code = case.tim or (user.team.code if user.team else None)
         if not team_code:
             errors.append(FieldError("required", "tim", "Tim: wajib dipilih."))
@@ -423,7 +414,7 @@ class Alur:
         self.check_may_act(user, row)
         if row.claimed_by not in (None, user.actor):
             raise NotClaimed("Tugas ini sedang dipegang orang lain.")
-        target = session.execute(select(User).where(User.username == to_username)).scalar_one_or_none()
+        target = _by_username(session, to_username)
         if target is None or not self.may_act(target, row):
             raise BadRequest("Tugas hanya dapat didelegasikan kepada anggota lain dari lajur yang sama.")
         if target.id == user.id:
@@ -467,7 +458,7 @@ class Alur:
         self.check_may_complete(session, user, row)
         now = self.clock.now()
         fields = self.form_of(session, row)
-        cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id),
+        cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id, user.actor),
                                 platforms=self.settings.platforms, now=now)
         self._sop_rules(row, cleaned)
         if row.bpmn_id == SUBMIT_TASK:
@@ -475,7 +466,8 @@ class Alur:
             cleaned["nomor_register"] = entry.number
             cleaned["tanggal_pengumpulan"] = now.astimezone(WIB).date().isoformat()
             cleaned["waktu_pengumpulan"] = now.astimezone(WIB).isoformat()
-            self._attach_files(session, row.instance_id, cleaned)
+        files.attach(session, row.instance_id, user.actor,
+                     [ref["id"] for f in fields if f.type == "files" for ref in cleaned.get(f.id) or []])
         result = self.engine.complete(session, row.id, cleaned, actor=user.actor,
                                       expected_version=expected_version)
         self._record_return(session, user, row, cleaned, result)
@@ -545,15 +537,27 @@ class Alur:
     def _submitted_by(session: Session, instance_id: int, user: User) -> bool:
         return session.execute(_SUBMITTED_BY, {"instance_id": instance_id, "actor": user.actor}).first() is not None
 
-    @staticmethod
-    def _attach_files(session: Session, instance_id: int, cleaned: dict) -> None:
-        from .models import FileRecord
 
-        for key in ("foto", "lampiran"):
-            for ref in cleaned.get(key) or []:
-                record = session.get(FileRecord, ref["id"])
-                if record is not None and record.instance_id is None:
-                    record.instance_id = instance_id
+
+def _checked(rule, value, label: str):
+    """``rule(value)``, a refusal carrying the field's label (for a message standing alone)."""
+    try:
+        return rule(value)
+    except inputs.Refused as refused:
+        raise refused.labelled(label) from None
+
+
+def _by_username(session: Session, username: str) -> User | None:
+    """The account a typed username names: folded to lower case, as usernames are stored (an older account
+    with upper-case letters is found by the same folded comparison)."""
+    folded = inputs.fold_username(username)
+    if not folded:
+        return None
+    user = session.execute(select(User).where(User.username == folded)).scalar_one_or_none()
+    if user is None:
+        found = session.execute(select(User).where(func.lower(User.username) == folded)).scalars().all()
+        user = found[0] if len(found) == 1 else None
+    return user
 
 
 @cache

@@ -465,3 +465,49 @@ def test_tls_and_login_against_a_server_with_a_verified_certificate(security, mo
             transport.connect()
     finally:
         other.stop()
+
+
+def test_a_message_that_cannot_be_built_fails_alone_and_never_holds_up_the_queue(mail_system, tx, smtp, clock):
+    """Rows whose content cannot make an e-mail (a case named before the text rule existed with a line break and a
+    Bcc header in it; an address no SMTP envelope can carry) come first in the queue: each becomes a failed row
+    with its reason, shown on /admin/surel, and every e-mail after them is sent in the same run."""
+    from webui import create_app
+
+    inbox, _port = smtp
+    make_users(mail_system, tx)
+    with_addresses(mail_system, tx, "admin")
+    with tx() as s:
+        mail_system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+    now = clock.now()
+    poisoned = [{"user_id": None, "to_addr": "admin@kpu-sumbar.go.id", "name": "admin", "kind": "task_ready",
+                 "message": "Tugas baru.", "task": "Langkah 2", "title": "Rapat\r\nBcc: x@example.org",
+                 "task_id": None, "instance_id": None, "created_at": now - timedelta(minutes=5),
+                 "base_url": "https://alur.kpu-sumbar.go.id"},
+                {"user_id": None, "to_addr": "bü@kpu-sumbar.go.id", "name": "bu", "kind": "task_ready",
+                 "message": "Tugas baru.", "task": "Langkah 2", "title": "Rapat", "task_id": None,
+                 "instance_id": None, "created_at": now - timedelta(minutes=5),
+                 "base_url": "https://alur.kpu-sumbar.go.id"}]
+    with tx() as s:
+        outbox.enqueue(s, poisoned)
+    case = Case.start(mail_system, tx)
+    case.do("tim", "submit")
+    case.do("admin", "terima")
+    good = [r.id for r in pending(tx) if r.id > 2]
+    assert good
+
+    worker = Worker(mail_system)
+    report = drain(worker)
+    assert report.failed == 2 and report.sent == len(good)
+    assert sorted(inbox.ids()) == good  # everything after the poisoned rows went out
+    bad = [r for r in pending(tx) if r.id <= 2]
+    assert all(r.failed_at is not None and r.sent_at is None for r in bad)
+    assert all("cannot be built" in r.last_error for r in bad)
+    assert drain(worker).failed == 0  # given up for good: not tried on every cycle
+
+    app = create_app(system=mail_system, config={"SECRET_KEY": "t", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                                                 "RATELIMIT_ENABLED": False})
+    c = app.test_client()
+    assert c.post("/masuk", data={"username": "root", "password": "rahasia-root"}).status_code == 302
+    page = c.get("/admin/surel").get_data(as_text=True)
+    assert page.count("the message cannot be built") == 2 and "bü@kpu-sumbar.go.id" in page
+    worker.close()

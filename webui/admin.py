@@ -16,15 +16,16 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from engine.errors import NotFound
-from process import outbox
+from process import inputs, outbox
 from process.deadlines import WIB
 from process.errors import BadRequest, NotPermitted
 from process.models import Team, User
 from process.roles import ALL_ROLES
 
+from . import refusals
 from .access import me, my_session_id, role_required
 from .db import db, system
 
@@ -41,8 +42,6 @@ ROLE_NAMES = {
     "admin": _l("Administrator"),
 }
 
-USERNAME_RE = r"^[A-Za-z0-9._-]+$"
-TEAM_CODE_RE = r"^[a-z0-9_-]+$"
 EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 NEW_PASSWORD_BYTES = 12  # token_urlsafe(12) → 16 characters, ~96 bits
 
@@ -50,6 +49,26 @@ NEW_PASSWORD_BYTES = 12  # token_urlsafe(12) → 16 characters, ~96 bits
 def _at_most(n: int) -> Length:
     # WTForms has no Indonesian catalogue: every validator here carries its own message.
     return Length(max=n, message=_l("Paling banyak %(max)d karakter."))
+
+
+def _rule(rule):
+    """A validator that applies a rule of process/inputs.py (the one the service applies, so the form, the API and
+    the command line answer alike) and keeps the cleaned value (trimmed, NFC, a username in lower case)."""
+
+    def validate(form, field):
+        if field.errors or field.data is None or (field.data == "" and not field.flags.required):
+            return
+        try:
+            field.data = rule(field.data)
+        except inputs.Refused as refused:
+            labelled = refused.labelled(str(field.label.text))
+            raise ValidationError(refusals.error_message(labelled) or labelled.message) from None
+
+    return validate
+
+
+def _optional_name(value):
+    return inputs.name(value, required=False)
 
 
 def role_name(role: str) -> str:
@@ -74,24 +93,19 @@ def _email_field():
 
 class UserCreateForm(FlaskForm):
     username = StringField(_l("Nama pengguna"), validators=[
-        DataRequired(message=_l("Nama pengguna wajib diisi.")), _at_most(100),
-        Regexp(USERNAME_RE, message=_l("Nama pengguna hanya boleh berisi huruf, angka, titik, garis bawah dan "
-                                       "tanda hubung."))])
-    full_name = StringField(_l("Nama lengkap"), validators=[Optional(), _at_most(200)])
+        DataRequired(message=_l("Nama pengguna wajib diisi.")), _at_most(100), _rule(inputs.username)])
+    full_name = StringField(_l("Nama lengkap"), validators=[Optional(), _at_most(200), _rule(_optional_name)])
     email = _email_field()
     roles = _role_field()
     team = _team_field()
-    new_team_code = StringField(_l("Kode tim baru"), validators=[
-        Optional(), _at_most(50),
-        Regexp(TEAM_CODE_RE, message=_l("Kode tim hanya boleh berisi huruf kecil, angka, garis bawah dan tanda "
-                                        "hubung."))])
-    new_team_name = StringField(_l("Nama tim baru"), validators=[Optional(), _at_most(200)])
+    new_team_code = StringField(_l("Kode tim baru"), validators=[Optional(), _at_most(50), _rule(inputs.team_code)])
+    new_team_name = StringField(_l("Nama tim baru"), validators=[Optional(), _at_most(200), _rule(inputs.name)])
     password = PasswordField(_l("Kata sandi awal"), validators=[
         Optional(), Length(min=8, message=_l("Kata sandi minimal 8 karakter.")), _at_most(200)])
 
 
 class UserEditForm(FlaskForm):
-    full_name = StringField(_l("Nama lengkap"), validators=[Optional(), _at_most(200)])
+    full_name = StringField(_l("Nama lengkap"), validators=[Optional(), _at_most(200), _rule(_optional_name)])
     email = _email_field()
     roles = _role_field()
     team = _team_field()
@@ -107,11 +121,9 @@ class ConfirmForm(FlaskForm):
 
 class TeamForm(FlaskForm):
     code = StringField(_l("Kode tim"), validators=[
-        DataRequired(message=_l("Kode tim wajib diisi.")), _at_most(50),
-        Regexp(TEAM_CODE_RE, message=_l("Kode tim hanya boleh berisi huruf kecil, angka, garis bawah dan tanda "
-                                        "hubung."))])
+        DataRequired(message=_l("Kode tim wajib diisi.")), _at_most(50), _rule(inputs.team_code)])
     name = StringField(_l("Nama tim"), validators=[DataRequired(message=_l("Nama tim wajib diisi.")),
-                                                   _at_most(200)])
+                                                   _at_most(200), _rule(inputs.name)])
 
 
 # --------------------------------------------------------------------------- helpers
@@ -132,7 +144,7 @@ def _user_or_404(user_id: int) -> User:
 
 
 def _username_taken(username: str) -> bool:
-    return db().execute(select(User.id).where(User.username == username)).first() is not None
+    return system().alur.username_taken(db(), username)
 
 
 def _team_taken(code: str) -> bool:

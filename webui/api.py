@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from engine.errors import InvalidDefinition, NotFound
 from engine.forms import FormField
 from engine.models import Instance, TaskRow
-from process import modeling
+from process import inputs, modeling
 from process.casefile import can_view_case, case_view
 from process.deadlines import WIB
 from process.errors import BadRequest, NotPermitted
@@ -168,12 +168,16 @@ def _with_etag(response: Response, lock_version: int) -> Response:
 
 
 def _date_arg(name: str) -> date | None:
+    """A filter date by the date rule of process/inputs.py."""
     raw = (request.args.get(name) or "").strip()
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
+        return inputs.query_date(raw, _now().astimezone(WIB).date())
+    except inputs.Refused as refused:
+        if refused.code == "date_window":
+            raise FormInvalid([FieldError(refused.code, name, f"{name}: {refused.message}", refused.params)]) \
+                from None
         raise FormInvalid([FieldError("date", name, _("%(name)s: harus tanggal dengan format TTTT-BB-HH.",
                                                       name=name))]) from None
 
@@ -374,7 +378,8 @@ def upload_file():
     session = db()
     record = store_file(session, settings.files_dir, data, upload.filename or "", uploaded_by=user.actor,
                         now=_now(), max_image_bytes=settings.max_image_bytes,
-                        max_other_bytes=settings.max_other_bytes)
+                        max_other_bytes=settings.max_other_bytes,
+                        max_image_pixels=settings.max_image_pixels)
     session.flush()
     response = jsonify({"id": record.id, "sha256": record.sha256, "size": record.size, "kind": record.kind,
                         "mime": record.mime, "name": record.original_name})

@@ -14,6 +14,7 @@ from engine import eventlog
 from engine.errors import NotFound
 from engine.models import EventRow, Instance
 from engine.replay import StepState, definition_xml, replay, states
+from process import inputs
 from process.audit import collisions, compliance
 from process.casefile import case_list, display_names
 from process.deadlines import WIB, format_wib
@@ -253,10 +254,11 @@ def _obs_item(item: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------- compliance
-def _parse_day(raw: str | None) -> date | None:
+def _parse_day(raw: str | None, today: date) -> date | None:
+    """A date of the range by the date rule of process/inputs.py; None when it breaks it."""
     try:
-        return date.fromisoformat((raw or "").strip())
-    except ValueError:
+        return inputs.query_date(raw or "", today)
+    except inputs.Refused:
         return None
 
 
@@ -310,10 +312,12 @@ def compliance_page():
     today = now.astimezone(WIB).date()
     default_from = (today.replace(day=1) - timedelta(days=62)).replace(day=1)
     problems = []
-    date_from = _parse_day(request.args.get("dari")) if request.args.get("dari") else default_from
-    date_to = _parse_day(request.args.get("sampai")) if request.args.get("sampai") else today
+    date_from = _parse_day(request.args.get("dari"), today) if request.args.get("dari") else default_from
+    date_to = _parse_day(request.args.get("sampai"), today) if request.args.get("sampai") else today
     if date_from is None or date_to is None:
-        problems.append(_("Tanggal tidak sah; gunakan format TTTT-BB-HH. Rentang bawaan dipakai."))
+        first, last = inputs.query_window(today)
+        problems.append(_("Tanggal tidak sah; gunakan format TTTT-BB-HH, antara %(first)s dan %(last)s. Rentang "
+                          "bawaan dipakai.", first=first.isoformat(), last=last.isoformat()))
         date_from, date_to = default_from, today
     if date_from > date_to:
         problems.append(_("Tanggal awal sesudah tanggal akhir; keduanya ditukar."))

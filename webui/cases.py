@@ -31,6 +31,7 @@ from process.forms import FieldError, FormInvalid
 from process.models import Team
 from process.services import STEP_OF, CaseInput
 
+from . import refusals
 from .access import me, role_required
 from .db import db, system
 from .inbox import deadline_info
@@ -83,19 +84,9 @@ def decision_label(value) -> str | None:
 
 
 def _field_message(err: FieldError) -> str:
-    """The service writes Bahasa Indonesia; other languages get a message per error code."""
-    from .inbox import locale
-
-    if locale() == "id":
-        return err.message
-    label = NEW_CASE_LABELS.get(err.field, err.field)
-    generic = {
-        "required": _("%(label)s: wajib diisi.", label=label),
-        "maxlength": _("%(label)s: terlalu panjang.", label=label),
-        "date": _("%(label)s: isi tanggal yang sah (TTTT-BB-HH), paling jauh satu tahun dari hari ini.",
-                  label=label),
-    }
-    return generic.get(err.code, err.message)
+    """The service writes Bahasa Indonesia; other languages get the rule's sentence after the field's label."""
+    label = NEW_CASE_LABELS.get(err.field)
+    return refusals.field_message(err, str(label) if label is not None else None)
 
 
 # -------------------------------------------------------------------------------------------- new case

@@ -20,7 +20,7 @@ from engine.models import EventRow, TaskRow
 from process.config import Settings
 from process.deadlines import WIB
 from process.forms import FormInvalid
-from process.models import User
+from process.models import Team, User
 from process.roles import ALL_ROLES, ROLE_LABELS
 
 from .backup import backup, restore
@@ -135,13 +135,13 @@ def user_add(name: str, roles: tuple[str, ...], password_stdin: bool, team: str 
     password = sys.stdin.readline().rstrip("\n")
     try:
         with _system() as system, transaction(system.sessions) as session:
-            if team:
-                system.alur.team(session, team, create=True)
-            system.alur.add_user(session, name, password, roles, full_name=full_name, team_code=team,
-                                 email=email, actor="cli")
+            if team and session.execute(select(Team.id).where(Team.code == team.strip())).first() is None:
+                team = system.alur.add_team(session, team, team.strip(), actor="cli").code
+            added = system.alur.add_user(session, name, password, roles, full_name=full_name, team_code=team,
+                                         email=email, actor="cli").username
     except EngineError as exc:
         _fail(exc.message)
-    click.echo(f"user {name} added with roles {', '.join(sorted(set(roles)))}")
+    click.echo(f"user {added} added with roles {', '.join(sorted(set(roles)))}")
 
 
 def _password_from_stdin(flag: bool) -> str:

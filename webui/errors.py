@@ -26,6 +26,7 @@ from engine.errors import (
 from process.errors import BadRequest, NotClaimed, NotPermitted
 from process.forms import FormInvalid
 
+from . import refusals
 from .problems import problems_json
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,9 @@ def error_response(status: int, code: str, message: str, fields: list[dict] | No
 def engine_error_message(exc: EngineError) -> tuple[int, str]:
     for cls, status, generic in STATUS:
         if isinstance(exc, cls):
+            translated = refusals.error_message(exc)  # an input rule's refusal, in the user's language
+            if translated:
+                return status, translated
             # An error whose message is written for the person acting (in Bahasa Indonesia) says so itself
             # (``for_people``); every other message is for logs, and the person gets the class's own text.
             if getattr(exc, "for_people", False) and str(get_locale()) == "id":
@@ -89,7 +93,7 @@ def engine_error_message(exc: EngineError) -> tuple[int, str]:
 
 
 def form_errors(exc: FormInvalid) -> list[dict]:
-    return [{"field": e.field, "code": e.code, "message": e.message} for e in exc.errors]
+    return [{"field": e.field, "code": e.code, "message": refusals.field_message(e)} for e in exc.errors]
 
 
 def conflict_response():

@@ -79,7 +79,7 @@ def upload():
         return _too_large(None)
     data = upload.read()
     try:
-        kind, _mime = sniff(data)
+        kind, _mime = sniff(data, max_pixels=settings.max_image_pixels)
         limit = settings.max_image_bytes if kind == "image" else settings.max_other_bytes
         if len(data) > limit:
             what = _("foto") if kind == "image" else _("berkas ini")
@@ -87,7 +87,8 @@ def upload():
                                                    mb=_mb(limit), what=what))
         record = store_file(db(), settings.files_dir, data, upload.filename, uploaded_by=user.actor,
                             now=system().alur.clock.now(), max_image_bytes=settings.max_image_bytes,
-                            max_other_bytes=settings.max_other_bytes)
+                            max_other_bytes=settings.max_other_bytes,
+                            max_image_pixels=settings.max_image_pixels)
         db().flush()
     except BadRequest as exc:
         status, message = engine_error_message(exc)
@@ -153,8 +154,8 @@ def thumbnail_view(file_id: str):
             if not source.is_file():
                 abort(404)
             try:
-                data = thumbnail(source.read_bytes())
-            except (OSError, ValueError, SyntaxError, UnidentifiedImageError):
+                data = thumbnail(source.read_bytes(), max_pixels=system().settings.max_image_pixels)
+            except (BadRequest, OSError, ValueError, SyntaxError, UnidentifiedImageError):
                 log.warning("no thumbnail for file %s", record.id)
                 data = None
             if data is not None:

@@ -9,8 +9,9 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select, update
 
+from process import inputs
 from process.casefile import display_names
-from process.deadlines import format_wib, humanize_delta
+from process.deadlines import WIB, format_wib, humanize_delta
 from process.inbox import SCOPES, inbox, inbox_counts
 from process.models import Notification
 from process.roles import ROLE_LABELS, STAFF_ROLES
@@ -38,14 +39,18 @@ def deadline_info(due: datetime | None, now: datetime, overdue: bool) -> dict:
 
 
 def _parse_day(raw: str, label: str, problems: list[str]) -> date | None:
+    """A filter date by the date rule of process/inputs.py; a problem (and no filter) otherwise."""
     raw = (raw or "").strip()
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        problems.append(_("%(label)s tidak dapat dibaca: gunakan format TTTT-BB-HH (misalnya 2025-05-06).",
-                          label=label))
+        return inputs.query_date(raw, system().alur.clock.now().astimezone(WIB).date())
+    except inputs.Refused as refused:
+        if refused.code == "date_window":
+            problems.append(_("%(label)s harus antara %(first)s dan %(last)s.", label=label, **refused.params))
+        else:
+            problems.append(_("%(label)s tidak dapat dibaca: gunakan format TTTT-BB-HH (misalnya 2025-05-06).",
+                              label=label))
         return None
 
 

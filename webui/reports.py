@@ -16,7 +16,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from engine.models import Instance
-from process import documents, exports, records
+from process import documents, exports, inputs, records
+from process.deadlines import WIB
 from process.errors import BadRequest
 from process.records import Period
 
@@ -61,12 +62,16 @@ def _nav():
 
 # ------------------------------------------------------------------------------------------- period
 def _day(name: str, label: str) -> date | None:
+    """One end of the period, by the date rule of process/inputs.py (TTTT-BB-HH, between the earliest day a
+    record can have and a year from today)."""
     raw = (request.args.get(name) or "").strip()
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
+        return inputs.query_date(raw, system().alur.clock.now().astimezone(WIB).date())
+    except inputs.Refused as refused:
+        if refused.code == "date_window":
+            raise refused.labelled(label) from None
         raise BadRequest(_("%(label)s tidak dapat dibaca: gunakan format TTTT-BB-HH (misalnya 2025-05-06).",
                            label=label)) from None
 

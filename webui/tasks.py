@@ -303,7 +303,8 @@ def _store_form_uploads(fields, row: TaskRow) -> tuple[dict[str, list[str]], lis
             try:
                 record = store_file(db(), settings.files_dir, data, upload.filename, uploaded_by=user.actor,
                                     now=_alur().clock.now(), max_image_bytes=settings.max_image_bytes,
-                                    max_other_bytes=settings.max_other_bytes)
+                                    max_other_bytes=settings.max_other_bytes,
+                                    max_image_pixels=settings.max_image_pixels)
             except BadRequest as exc:
                 from process.files import clean_filename
 
@@ -341,7 +342,8 @@ def complete(task_id: str):
         if upload_problems:
             problems = list(upload_problems)
             try:
-                validate_form(fields, raw, files=resolver(session, row.instance_id), platforms=settings.platforms,
+                validate_form(fields, raw, files=resolver(session, row.instance_id, user.actor),
+                              platforms=settings.platforms,
                               now=alur.clock.now())
             except FormInvalid as other:
                 problems.extend(other.errors)
