@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .eventlog import GENESIS_HASH
@@ -62,6 +63,11 @@ def ensure_chain_head(engine: Engine) -> None:
     with Session(engine) as session, session.begin():
         if session.get(ChainHead, 1) is None:
             session.add(ChainHead(id=1, seq=0, hash=GENESIS_HASH))
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether an error means the database connection is gone (not something one action did wrong)."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 @contextmanager

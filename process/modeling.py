@@ -102,7 +102,7 @@ def migrate(session: Session, alur, user: User, target: Definition, instance_ids
     """Move the given cases; each moves whole or not at all (a savepoint each). Returns moved/refused."""
     _require_owner(user)
     moved, refused = [], []
-    for instance_id in instance_ids:
+    for instance_id in sorted(instance_ids):  # several cases are locked in ascending id (engine.runtime)
         try:
             with session.begin_nested():
                 alur.engine.migrate(session, instance_id, target, actor=user.actor)
