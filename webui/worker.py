@@ -7,6 +7,9 @@ stops after a time budget, so a slow mail server never delays a deadline. Betwee
 the next thing is due, at most ``interval`` seconds (work written by the web processes meanwhile is picked up
 within that).
 
+The worker is one process and starts none, so it leaves nothing behind when it is killed (``alur serve``'s gunicorn
+workers die with their master: webui/server.py).
+
 Any number of workers may run against PostgreSQL: due rows are taken with ``SKIP LOCKED`` (a case another worker
 or a request holds is left to it). On SQLite the database's write lock serialises them, which is correct but gains
 nothing: run one.
