@@ -23,6 +23,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from sqlalchemy import event
+
 from engine.db import lost_connection, transaction
 from process import outbox
 from process.files import remove_stored
@@ -191,8 +193,10 @@ class Worker:
                     return False
                 outbox.mark_sent(row, now)
                 session.flush()  # the UPDATE is at the database; only COMMIT remains
-                self.transport.end_data()
-                # Leaving the block commits: the very next thing written after the end-of-data mark.
+                # The end-of-data mark goes out inside the commit, after the session's commit hooks, right
+                # before the driver writes COMMIT: a death between the two is what sends a message twice.
+                event.listen(session.connection(), "commit", lambda _conn: self.transport.end_data(), once=True)
+                # Leaving the block commits.
         except BaseException:
             self.transport.abort()
             raise
