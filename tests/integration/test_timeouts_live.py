@@ -40,9 +40,8 @@ def _hold(stack, case_id: int):
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
-def test_a_lock_held_longer_than_the_worker_timeout_answers_503_not_an_empty_500(kind, pg_server, tmp_path,
-                                                                                figures):
-    url = pg_server if kind == "postgresql" else "sqlite:///"
+def test_a_lock_held_longer_than_the_worker_timeout_answers_503_not_an_empty_500(kind, request, tmp_path, figures):
+    url = request.getfixturevalue("pg_server") if kind == "postgresql" else "sqlite:///"
     with LocalStack(url, tmp_path / "stack", env={"ALUR_REQUEST_TIMEOUT": str(WORKER_TIMEOUT)}) as stack:
         stack.add_users([StackUser("tim", ["tim_pelaksana"], team="humas"), StackUser("admin", ["admin_medsos"])])
         stack.start_web()
@@ -53,8 +52,7 @@ def test_a_lock_held_longer_than_the_worker_timeout_answers_503_not_an_empty_500
         try:
             started = time.monotonic()
             answer = admin.post(f"/tasks/{task_id}/claim")
-            took = time.monotonic() - started
-            held_for = time.monotonic() - started
+            took = held_for = time.monotonic() - started
             while held_for < WORKER_TIMEOUT + 1:  # the lock outlives the worker timeout
                 time.sleep(0.2)
                 held_for = time.monotonic() - started
