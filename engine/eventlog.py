@@ -1,12 +1,21 @@
 """Append-only, hash-chained event log.
 
-Each row's hash covers its position, type, instance, task, actor, time, payload and the previous
-row's hash; the single ``event_chain_head`` row holds the last position and hash, so a deleted tail
-is caught too. The first append of a transaction locks the head row, which orders writers on PostgreSQL
-(SQLite already serialises writers); the transaction then carries the head in memory and writes it once,
-just before it commits (a savepoint rolled back takes the head back with it). The events themselves are
-inserted together, with one statement, just before the commit, or earlier when a query of the same session
-reads the event table, so that it sees them.
+Each row's hash covers its position, type, instance, task, actor, time, payload and the previous row's hash; the
+single ``event_chain_head`` row holds the last position and hash, so a deleted tail is caught too.
+
+**The head is the last lock a writer takes** (the lock order of all writers is in :mod:`engine.runtime`). An append
+only notes the event in its transaction. Just before the transaction commits (the session's ``before_commit``,
+after the last flush of ORM changes, so every row the transaction writes is locked by then) it locks the head row,
+numbers and hashes its events after the head, inserts them with one statement and writes the head. Every writer
+appends, so the head orders the writers' commits on PostgreSQL; taken last, it is held only while a transaction
+commits, and a transaction holding it waits for nothing else (the event table has no foreign keys to check).
+SQLite serialises writers anyway (``BEGIN IMMEDIATE``): there the head may be read with the transaction's first
+statement instead (:func:`adopt_head`).
+
+A query of the transaction that reads the event table sees the events appended so far: they are numbered and
+inserted just before it runs, which takes the head at that point (no writer reads the event table and then
+locks rows). A savepoint rolled back takes back the events appended in it, the events written in it (they are
+written again, numbered anew) and a head taken in it (its lock went with the savepoint).
 """
 from __future__ import annotations
 
@@ -52,119 +61,118 @@ def event_hash(seq: int, type_: str, instance_id: int | None, task_id: str | Non
 
 
 class Appended(NamedTuple):
-    """An event as appended (the row itself is written with the others of its transaction)."""
+    """An event as appended. Its position and hash are given when its transaction writes it (see the module
+    doc): the chain's order is the order in which transactions commit."""
 
-    seq: int
     instance_id: int | None
     task_id: str | None
     type: str
     actor: str | None
     at: datetime
     payload: str
-    prev_hash: str
-    hash: str
 
 
 def append(session: Session, *, type: str, at: datetime, actor: str | None = None,
            instance_id: int | None = None, task_id: str | None = None,
            data: dict | None = None) -> Appended:
-    """Append one event at the end of the chain (inside the caller's transaction)."""
-    head = _head(session)
-    payload = canonical_json(data or {})
-    at = at.astimezone(UTC)
-    seq = head.seq + 1
-    digest = event_hash(seq, type, instance_id, task_id, actor, at, payload, head.hash)
-    values = {"seq": seq, "instance_id": instance_id, "task_id": task_id, "type": type, "actor": actor, "at": at,
-              "payload": payload, "prev_hash": head.hash, "hash": digest}
-    head.pending.append(values)
-    head.seq, head.hash, head.dirty = seq, digest, True
-    return Appended(**values)
-
-
-def _write_pending(session: Session, head: _Head) -> None:
-    """Insert the events appended since the last write, with one statement."""
-    if head.pending:
-        rows, head.pending = head.pending, []
-        session.connection().execute(_INSERT_EVENTS, rows)
-        head.written.extend(rows)
+    """Append one event at the end of the chain (inside the caller's transaction; written before it commits)."""
+    chain = _chain(session)
+    appended = Appended(instance_id, task_id, type, actor, at.astimezone(UTC), canonical_json(data or {}))
+    chain.appended.append(appended._asdict())
+    return appended
 
 
 _KEY = "alur_chain_head"
-# Statements of every action, built once. The table-level ones skip the ORM's bulk and synchronising paths
-# (several times the cost of SQLite running them); a head row loaded in the session is expired instead.
-_LOCK_HEAD = select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == 1).with_for_update()
-_INSERT_EVENTS = insert(EventRow.__table__)
+# Statements of every action, built once, table-level: they skip the ORM's bulk and synchronising paths (several
+# times the cost of SQLite running them); a head row loaded in the session is expired instead.
 HEAD_TABLE = ChainHead.__table__
+_LOCK_HEAD = select(HEAD_TABLE.c.seq, HEAD_TABLE.c.hash).where(HEAD_TABLE.c.id == 1).with_for_update()
+_INSERT_EVENTS = insert(EventRow.__table__)
 _WRITE_HEAD = (update(HEAD_TABLE).where(HEAD_TABLE.c.id == 1)
                .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
 
 
 @dataclass
-class _Head:
-    """The chain head as this transaction sees it: locked in the database, written back before commit."""
+class _Chain:
+    """What one transaction appends, and the chain head once the transaction holds it."""
 
     transaction: SessionTransaction
-    seq: int
-    hash: str
+    #: Every event appended, in order (each a dict of the row's values; numbered and hashed when written).
+    appended: list[dict] = field(default_factory=list)
+    #: How many of ``appended`` are in the database.
+    written: int = 0
+    #: The head as this transaction holds it: None until it is locked (or adopted), then moved by every write.
+    seq: int | None = None
+    hash: str | None = None
+    #: The head moved since it was read: written back at commit.
     dirty: bool = False
-    #: Events appended but not yet inserted: they go in with one statement just before the commit, or before
-    #: any statement of this session that reads the event table.
-    pending: list[dict] = field(default_factory=list)
-    #: Events inserted by this transaction so far.
-    written: list[dict] = field(default_factory=list)
-    #: (seq, hash, dirty, how many were written) at the start of each open savepoint, to go back to if it is
-    #: rolled back.
+    #: (appended, written, seq, hash, dirty) at the start of each savepoint, to go back to if it is rolled back.
     saved: dict = field(default_factory=dict)
 
 
+def _chain(session: Session) -> _Chain:
+    """This transaction's appends (begun now if need be: they belong to the transaction)."""
+    if session.get_transaction() is None:
+        session.connection()
+    root = session.get_transaction()
+    chain = session.info.get(_KEY)
+    if chain is None or chain.transaction is not root:
+        chain = session.info[_KEY] = _Chain(root)
+    return chain
+
+
 def adopt_head(session: Session, seq: int, hash_: str) -> None:
-    """Take the chain head as the caller read it in this transaction (with a statement it runs anyway), so the
-    first append does not read it again. SQLite only: its transactions hold the database's only write lock from
-    their first statement (``BEGIN IMMEDIATE``), so nobody can move the head before this one commits (and a
-    deferred transaction that read a head another writer then moved could not commit its own writes)."""
+    """Take the chain head as the caller read it in this transaction (with a statement it runs anyway), so writing
+    the events does not read it again. SQLite only: its transactions hold the database's only write lock from
+    their first statement (``BEGIN IMMEDIATE``), so nobody can move the head before this one commits."""
     if session.get_bind().dialect.name != "sqlite":
         raise RuntimeError("only a SQLite transaction holds the head from its first statement")
-    root = session.get_transaction()
-    head = session.info.get(_KEY)
-    if head is None or head.transaction is not root:
-        session.info[_KEY] = _Head(root, seq, hash_)
+    chain = _chain(session)
+    if chain.seq is None and chain.written == 0:
+        chain.seq, chain.hash = seq, hash_
 
 
-def _head(session: Session) -> _Head:
-    """The head row, locked once per transaction (later appends in it use the copy in memory)."""
-    if session.get_transaction() is None:
-        session.connection()  # begin the transaction now: the head belongs to it
-    root = session.get_transaction()
-    head = session.info.get(_KEY)
-    if head is not None and head.transaction is root:
-        return head
-    row = session.execute(_LOCK_HEAD).one_or_none()
-    if row is None:
-        raise RuntimeError("event chain head missing: run `alur init-db` first")
-    head = _Head(root, row.seq, row.hash)
-    session.info[_KEY] = head
-    return head
+def _write_pending(session: Session, chain: _Chain) -> None:
+    """Number, hash and insert (one statement) the events appended since the last write, taking the head first if
+    this transaction does not hold it yet."""
+    if chain.written == len(chain.appended):
+        return
+    connection = session.connection()
+    if chain.seq is None:
+        row = connection.execute(_LOCK_HEAD).one_or_none()
+        if row is None:
+            raise RuntimeError("event chain head missing: run `alur init-db` first")
+        chain.seq, chain.hash = row.seq, row.hash
+    rows = chain.appended[chain.written:]
+    seq, prev = chain.seq, chain.hash
+    for values in rows:
+        seq += 1
+        digest = event_hash(seq, values["type"], values["instance_id"], values["task_id"], values["actor"],
+                            values["at"], values["payload"], prev)
+        values.update(seq=seq, prev_hash=prev, hash=digest)
+        prev = digest
+    connection.execute(_INSERT_EVENTS, rows)
+    chain.seq, chain.hash, chain.written, chain.dirty = seq, prev, len(chain.appended), True
 
 
 @event.listens_for(Session, "after_transaction_create")
 def _savepoint_started(session: Session, transaction: SessionTransaction) -> None:
-    head = session.info.get(_KEY)
-    if transaction.nested and head is not None:
-        head.saved[transaction] = (head.seq, head.hash, head.dirty, len(head.written))
+    chain = session.info.get(_KEY)
+    if transaction.nested and chain is not None and chain.transaction is session.get_transaction():
+        chain.saved[transaction] = (len(chain.appended), chain.written, chain.seq, chain.hash, chain.dirty)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _rolled_back(session: Session, previous: SessionTransaction) -> None:
-    head = session.info.get(_KEY)
-    if head is None:
+    chain = session.info.get(_KEY)
+    if chain is None:
         return
-    if previous in head.saved:
-        head.seq, head.hash, head.dirty, kept = head.saved.pop(previous)
-        # What the database lost with the savepoint (written in it) and what was appended in it: the events from
-        # before the savepoint are written again, those from inside it are gone.
-        undone = head.written[kept:] + head.pending
-        head.written = head.written[:kept]
-        head.pending = [row for row in undone if row["seq"] <= head.seq]
+    if previous in chain.saved:
+        # Appended in the savepoint: gone. Written in it: gone from the database, written again later (numbered
+        # anew). A head locked in it: its lock went with the savepoint, it is taken again when next needed.
+        appended, written, chain.seq, chain.hash, chain.dirty = chain.saved.pop(previous)
+        del chain.appended[appended:]
+        chain.written = min(chain.written, written)
     else:  # the whole transaction, or a savepoint opened before its first append: nothing of ours survives
         session.info.pop(_KEY, None)
 
@@ -187,31 +195,32 @@ def _reads_events(statement) -> bool:
 @event.listens_for(Session, "do_orm_execute")
 def _before_reading_events(state: ORMExecuteState) -> None:
     """A query of this session that reads the event table sees the events appended so far."""
-    head = state.session.info.get(_KEY)
-    if head is not None and head.pending and state.is_select and _reads_events(state.statement):
-        _write_pending(state.session, head)
+    chain = state.session.info.get(_KEY)
+    if chain is not None and chain.written < len(chain.appended) and state.is_select and \
+            _reads_events(state.statement):
+        _write_pending(state.session, chain)
 
 
 @event.listens_for(Session, "before_commit")
 def _write_head(session: Session) -> None:
-    head = session.info.get(_KEY)
-    if head is None or not head.dirty:
-        return
-    if session.get_transaction() is head.transaction:  # the outermost commit, not a savepoint's
-        _write_pending(session, head)
-        session.connection().execute(_WRITE_HEAD, {"new_seq": head.seq, "new_hash": head.hash})
+    chain = session.info.get(_KEY)
+    if chain is None or session.in_nested_transaction():
+        return  # nothing appended, or a savepoint released (SQLAlchemy reports it too): the outermost commit writes
+    if chain.written < len(chain.appended):
+        session.flush()  # the rows this transaction changes through the ORM are locked before the head
+        _write_pending(session, chain)
+    if chain.dirty:
+        session.connection().execute(_WRITE_HEAD, {"new_seq": chain.seq, "new_hash": chain.hash})
         loaded = session.identity_map.get(session.identity_key(ChainHead, 1))
         if loaded is not None:  # read again when next used (a table-level UPDATE does not touch loaded rows)
             session.expire(loaded)
-        head.dirty = False
+        chain.dirty = False
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _ended(session: Session, transaction: SessionTransaction) -> None:
-    head = session.info.get(_KEY)
-    if head is None:
-        return
-    if transaction is head.transaction:
+    chain = session.info.get(_KEY)
+    if chain is not None and transaction is chain.transaction:
         session.info.pop(_KEY, None)
     # A savepoint's entry stays in ``saved``: SQLAlchemy ends a savepoint before it reports its rollback.
 

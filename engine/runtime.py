@@ -4,6 +4,25 @@ Every action loads the instance row (with its lock version), acts in SpiffWorkfl
 fixed for the action, prunes the finished history, then writes the state, the task projection and
 the events in the caller's session. A stale lock version raises :class:`StaleInstance`; any error
 leaves the session to be rolled back by the caller and the in-memory workflow is discarded.
+
+**Lock order.** Every writer takes its row locks in this order, so no two writers wait for each other in a
+circle (PostgreSQL; SQLite runs one writer at a time, from ``BEGIN IMMEDIATE`` on):
+
+1. **the case row** (``instance``, ``FOR NO KEY UPDATE``), before anything else of the case: completing, claiming,
+   giving back and delegating a task lock their case first (:meth:`WorkflowEngine.task_and_case` or
+   :func:`_lock_case`), so do migrating and firing timers. The timer sweep takes a case with ``SKIP LOCKED``
+   (:meth:`WorkflowEngine.fire_timers`): a worker never waits for a case someone is acting on, it comes back to
+   it. A transaction that acts on several cases (a deactivated user's tasks given back, a migration) takes them in
+   ascending id;
+2. **the case's task rows** (``task``), changed only by a transaction that holds their case;
+3. **rows of the SOP layer** the action writes: the register counter and entry, uploads attached, notifications,
+   reminders and e-mails inserted (``process/``); the worker's reminder and outbox rows are taken with ``SKIP
+   LOCKED`` in transactions of their own, which lock no case or task;
+4. **the event chain head, last**, just before the commit (:mod:`engine.eventlog`): held only while a transaction
+   commits, by a transaction that waits for nothing else.
+
+``FOR NO KEY UPDATE`` rather than ``FOR UPDATE``: rows that refer to the case (its task rows) can still be
+checked against it by their foreign key meanwhile.
 """
 from __future__ import annotations
 
@@ -34,6 +53,7 @@ from .clock import Clock
 from .definitions import ParsedDefinition, parse_definition
 from .errors import (
     AlreadyClaimed,
+    EngineError,
     ExecutionFailed,
     InvalidData,
     MigrationRefused,
@@ -107,6 +127,51 @@ _HAND_OVER = (update(_TASK_TABLE)
                       claimed_at=bindparam("h_at", type_=_TASK_TABLE.c.claimed_at.type)))
 
 
+#: The case row, locked for the rest of the transaction (the first lock of an action: see the module doc).
+_LOCK_CASE = select(_CASE_TABLE.c.id).where(_CASE_TABLE.c.id == bindparam("case_id")).with_for_update(key_share=True)
+_LOCK_CASE_OF_TASK = (select(_CASE_TABLE.c.id)
+                      .where(_CASE_TABLE.c.id == select(_TASK_TABLE.c.instance_id)
+                             .where(_TASK_TABLE.c.id == bindparam("task_id")).scalar_subquery())
+                      .with_for_update(key_share=True))
+#: A case whose timers are due, locked unless someone else holds it (then nothing: the sweep comes back to it).
+_LOCK_DUE_CASE = (select(Instance).where(Instance.id == bindparam("case_id"), Instance.status == "running",
+                                         Instance.next_timer_at < bindparam("now"))
+                  .with_for_update(skip_locked=True, key_share=True).execution_options(populate_existing=True))
+_LOCKED = "alur_locked_cases"
+
+
+def _lock_case(session: Session, *, case_id: int | None = None, task_id: str | None = None) -> None:
+    """Lock a case's row (given, or that of a task) before anything else of it, once per transaction, with a
+    statement of its own: what the action reads of the case afterwards is as the last holder of the lock left it
+    (in a statement that waited for a lock, PostgreSQL gives the locked row's newest version but the other rows as
+    they were when the statement began). SQLite: the transaction holds the whole database from its first statement
+    already, nothing to do."""
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    locked = _transaction_memo(session, _LOCKED)
+    if case_id is None:
+        loaded = session.identity_map.get(session.identity_key(TaskRow, task_id))
+        if loaded is not None and loaded.instance_id in locked:
+            return
+        case_id = session.execute(_LOCK_CASE_OF_TASK, {"task_id": task_id}).scalar()
+    elif case_id in locked:
+        return
+    else:
+        case_id = session.execute(_LOCK_CASE, {"case_id": case_id}).scalar()
+    if case_id is not None:
+        _took_case(session, case_id)
+
+
+def _took_case(session: Session, case_id: int, fresh: Instance | None = None) -> None:
+    """This transaction holds the case's row from now on: its case and task rows loaded before are read again
+    (``fresh``: the case row as read with the lock)."""
+    _transaction_memo(session, _LOCKED)[case_id] = True
+    for loaded in list(session.identity_map.values()):
+        if (isinstance(loaded, Instance) and loaded.id == case_id and loaded is not fresh) or \
+                (isinstance(loaded, TaskRow) and loaded.instance_id == case_id):
+            session.expire(loaded)
+
+
 def _hand_over(session: Session, task_id: str, holder: str | None, to: str | None, at: datetime | None) -> bool:
     """Claim, give back or delegate a ready task held by ``holder`` (None: nobody), in one statement that only
     one of several racing callers gets through; a row already loaded takes the new holder."""
@@ -157,6 +222,8 @@ def _forget_written_values(session: Session, previous: SessionTransaction) -> No
         for loaded in list(session.identity_map.values()):
             if isinstance(loaded, (Instance, TaskRow)):
                 session.expire(loaded)
+        # A row lock taken in the savepoint went with it: cases are locked again when next acted on.
+        session.info.pop(_LOCKED, None)
 
 
 def _transaction_memo(session: Session, key: str) -> dict:
@@ -445,6 +512,7 @@ class WorkflowEngine:
                  expected_version: int | None = None) -> ActionResult:
         """Complete a ready human task with the given (already validated) data."""
         _check_keys(data)
+        _lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
         if row.state != "ready":
             raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id, state=row.state)
@@ -481,6 +549,7 @@ class WorkflowEngine:
         """Take a ready task; exactly one of several racing claimants succeeds."""
         now = self.clock.now()
         task_id = _task_id(task_id)
+        _lock_case(session, task_id=task_id)
         taken = _hand_over(session, task_id, None, actor, now)
         row = self._task_row(session, task_id)
         if not taken:
@@ -497,6 +566,7 @@ class WorkflowEngine:
     def unclaim(self, session: Session, task_id: str, actor: str) -> TaskRow:
         """Give a task back to its lane (only its holder can)."""
         now = self.clock.now()
+        _lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
         if row.state != "ready":
             raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
@@ -510,6 +580,7 @@ class WorkflowEngine:
     def delegate(self, session: Session, task_id: str, actor: str, to: str) -> TaskRow:
         """Hand a ready task to someone else (the caller checks they may hold it)."""
         now = self.clock.now()
+        _lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
         if row.state != "ready":
             raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
@@ -522,12 +593,10 @@ class WorkflowEngine:
         return row
 
     def due_instance_ids(self, session: Session, now: datetime, limit: int = 200) -> list[int]:
-        """Instances whose earliest timer is due, through the ``next_timer_at`` index only.
-
-        On PostgreSQL the rows are locked with SKIP LOCKED so several workers share the work.
-        """
+        """Instances whose earliest timer is due, through the ``next_timer_at`` index only, earliest first. Nothing
+        is locked: :meth:`fire_timers` takes each case (several workers share the work that way)."""
         stmt = (select(Instance.id).where(Instance.next_timer_at < now, Instance.status == "running")
-                .order_by(Instance.next_timer_at).limit(limit).with_for_update(skip_locked=True))
+                .order_by(Instance.next_timer_at).limit(limit))
         return list(session.execute(stmt).scalars())
 
     def next_timer_at(self, session: Session) -> datetime | None:
@@ -535,25 +604,51 @@ class WorkflowEngine:
         return session.execute(select(func.min(Instance.next_timer_at)).where(Instance.status == "running")).scalar()
 
     def fire_due_timers(self, session: Session, now: datetime | None = None, limit: int = 200) -> list[ActionResult]:
-        """Fire every timer due at ``now`` (default: the engine's clock) and save those instances.
-
-        Each instance runs in a savepoint: one failing case is marked ``error`` and logged, the rest go on.
-        """
+        """Fire the timers due at ``now`` (default: the engine's clock) of up to ``limit`` cases, in this one
+        transaction, each case in a savepoint: one whose timers cannot fire is marked ``error`` instead
+        (:meth:`mark_failed`), the rest go on. The worker (webui/worker.py) does the same in short transactions."""
         now = now or self.clock.now()
         results = []
         for instance_id in self.due_instance_ids(session, now, limit):
-            instance = session.get(Instance, instance_id)
             try:
                 with session.begin_nested():
-                    results.append(self._tick(session, instance, now))
+                    result = self.fire_timers(session, instance_id, now)
             except (ExecutionFailed, InvalidData) as exc:
-                log.error("instance %s could not fire its timers: %s", instance_id, exc)
-                session.refresh(instance)
-                instance.status = "error"
-                instance.next_timer_at = None
-                eventlog.append(session, type="execution_failed", at=now, actor=SYSTEM_ACTOR,
-                                instance_id=instance_id, data={"error": str(exc)})
+                self.mark_failed(session, instance_id, exc, now)
+                continue
+            if result is not None:
+                results.append(result)
         return results
+
+    def fire_timers(self, session: Session, instance_id: int, now: datetime | None = None) -> ActionResult | None:
+        """Fire the due timers of one case and save it. None when there is nothing to do: the case is no longer due,
+        or someone else is acting on it (its row is locked with SKIP LOCKED: the sweep never waits for a case, it
+        comes back to it while it is still due).
+
+        Raises :class:`ExecutionFailed` or :class:`InvalidData` when the timers cannot fire: run it in a savepoint,
+        roll that back, then mark the case with :meth:`mark_failed`.
+        """
+        now = now or self.clock.now()
+        instance = session.execute(_LOCK_DUE_CASE, {"case_id": instance_id, "now": now}).scalar_one_or_none()
+        if instance is None:
+            return None
+        _took_case(session, instance_id, fresh=instance)
+        return self._tick(session, instance, now)
+
+    def mark_failed(self, session: Session, instance_id: int, error: EngineError, now: datetime | None = None) -> bool:
+        """Mark a case whose timers cannot fire as ``error`` (logged, and recorded as an event), so the sweep stops
+        taking it; False when someone else holds it meanwhile (it is tried again later)."""
+        now = now or self.clock.now()
+        instance = session.execute(_LOCK_DUE_CASE, {"case_id": instance_id, "now": now}).scalar_one_or_none()
+        if instance is None:
+            return False
+        _took_case(session, instance_id, fresh=instance)
+        log.error("instance %s could not fire its timers: %s", instance_id, error)
+        instance.status = "error"
+        instance.next_timer_at = None
+        eventlog.append(session, type="execution_failed", at=now, actor=SYSTEM_ACTOR,
+                        instance_id=instance_id, data={"error": str(error)})
+        return True
 
     @_stale_to_typed
     def _tick(self, session: Session, instance: Instance, now: datetime) -> ActionResult:
@@ -608,6 +703,7 @@ class WorkflowEngine:
     @_stale_to_typed
     def migrate(self, session: Session, instance_id: int, target: Definition, *, actor: str) -> ActionResult:
         """Move one waiting case to ``target``, all or nothing; recorded as an event."""
+        _lock_case(session, case_id=instance_id)
         instance = session.get(Instance, instance_id)
         if instance is None:
             raise MigrationRefused(f"no case {instance_id}",
@@ -640,9 +736,11 @@ class WorkflowEngine:
     def task_and_case(self, session: Session, task_id: str) -> tuple[TaskRow, Instance]:
         """A task, its case, the hash of the case's process version and the case's other ready tasks, in one
         statement (an action needs them all; the hash and the ready tasks are kept for the rest of the
-        transaction). On SQLite the same statement reads the event chain's head (see eventlog.adopt_head)."""
+        transaction). On PostgreSQL the case row is locked first (the first lock of an action, see the module doc);
+        on SQLite the statement also reads the event chain's head (see eventlog.adopt_head)."""
         task_id = _task_id(task_id)
         sqlite = session.get_bind().dialect.name == "sqlite"
+        _lock_case(session, task_id=task_id)
         found = session.execute(_TASK_AND_CASE_AND_HEAD if sqlite else _TASK_AND_CASE, {"task_id": task_id}).all()
         row = next((found_row[0] for found_row in found if found_row[0].id == task_id), None)
         if row is None:

@@ -72,6 +72,11 @@ class Settings:
     db_pool_size: int = 2
     db_max_overflow: int = 3
     db_pool_timeout: float = 10.0
+    #: gunicorn's worker timeout (``alur serve``), seconds: a request still running then is killed, and its client
+    #: gets an empty 500. The database waits of the web processes and of the worker are derived from it and end
+    #: well before (:meth:`database_waits`): a request that cannot get its rows in time answers 503 with
+    #: Retry-After instead, having written nothing.
+    request_timeout: int = 60
     #: A "deadline soon" reminder goes out this many hours before a task's deadline.
     reminder_hours: float = 6.0
     #: Workflows of recently acted-on cases kept in memory per process (about 20 KB each), so the next action on
@@ -79,6 +84,30 @@ class Settings:
     warm_cases: int = 256
     #: Address of the app as users reach it, for links in e-mails.
     base_url: str = "http://127.0.0.1:5000"
+
+    #: Kinds of process, for :meth:`database_waits`.
+    PURPOSES = ("web", "worker", "cli")
+
+    def database_waits(self, purpose: str) -> tuple[float | None, float | None]:
+        """(lock timeout, statement timeout) in seconds for the connections of a kind of process (None: no limit).
+
+        - ``web`` (gunicorn workers): a statement waits for a row lock, or a transaction for the SQLite write turn,
+          at most a sixth of ``request_timeout`` (10 s of 60), and runs at most half of it (30 s; PostgreSQL only).
+          A write request waits for a lock once or twice (its case row first, the event chain head at commit,
+          held only while a transaction commits), so with the wait for a pooled connection (``db_pool_timeout``,
+          10 s) it answers well within the worker timeout: 503 with Retry-After (webui/errors.py), nothing written.
+        - ``worker`` (``alur worker``): the same, so a worker is never stuck behind a transaction that does not
+          end; it takes cases with SKIP LOCKED anyway, and a case that times out is rolled back alone and tried
+          again (webui/worker.py).
+        - ``cli`` (every other command: init-db and its migrations, backup, restore, user administration, audit,
+          simulate, bench): no limit. They are run by an operator who can interrupt them, and a backup's snapshot
+          or a migration on a large database may rightly take longer than any request.
+        """
+        if purpose not in self.PURPOSES:
+            raise ValueError(f"purpose must be one of {', '.join(self.PURPOSES)}, not {purpose!r}")
+        if purpose == "cli":
+            return None, None
+        return self.request_timeout / 6, self.request_timeout / 2
 
     @classmethod
     def from_env(cls, instance_dir: Path | None = None, env: dict | None = None) -> Settings:
@@ -125,6 +154,14 @@ class Settings:
                     kwargs[key] = kind(env[name])
                 except ValueError:
                     raise ValueError(f"{name} must be a number, not {env[name]!r}") from None
+        if env.get("ALUR_REQUEST_TIMEOUT"):
+            try:
+                kwargs["request_timeout"] = int(env["ALUR_REQUEST_TIMEOUT"])
+            except ValueError:
+                kwargs["request_timeout"] = 0
+            if kwargs["request_timeout"] < 2:
+                raise ValueError("ALUR_REQUEST_TIMEOUT must be a whole number of seconds, 2 or more, "
+                                 f"not {env['ALUR_REQUEST_TIMEOUT']!r}")
         if kwargs.get("warm_cases", 0) < 0:
             raise ValueError(f"ALUR_WARM_CASES must be 0 or more, not {env['ALUR_WARM_CASES']!r}")
         if env.get("ALUR_BASE_URL"):

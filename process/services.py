@@ -18,8 +18,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import eventlog
 from engine.clock import Clock
+from engine.db import lost_connection
 from engine.definitions import ParsedDefinition
-from engine.errors import NotFound, Problem, TaskNotReady
+from engine.errors import ExecutionFailed, InvalidData, NotFound, Problem, TaskNotReady
 from engine.expressions import DEFAULT_FUNCTIONS
 from engine.forms import FormField
 from engine.models import Definition, Instance, TaskRow
@@ -190,8 +191,10 @@ class Alur:
         data: dict[str, Any] = {"username": target.username}
         if not active:
             # Tasks the user holds go back to their lanes, or nobody else could take them.
+            # By case id: a transaction that locks several cases takes them in ascending order (engine.runtime).
             held = session.execute(select(TaskRow.id).where(TaskRow.claimed_by == target.actor,
-                                                            TaskRow.state == "ready")).scalars().all()
+                                                            TaskRow.state == "ready")
+                                   .order_by(TaskRow.instance_id, TaskRow.id)).scalars().all()
             for task_id in held:
                 self.engine.unclaim(session, task_id, target.actor)
             data["released_tasks"] = list(held)
@@ -489,11 +492,39 @@ class Alur:
                               "response": cleaned.get(response) or "", "to": [r.bpmn_id for r in result.ready]})
 
     def fire_due_timers(self, session: Session, now: datetime | None = None, limit: int = 200) -> list[ActionResult]:
-        """Fire the due deadline timers of up to ``limit`` cases, with their notifications."""
-        results = self.engine.fire_due_timers(session, now, limit)
-        for result in results:
-            notify.after_action(session, self, result, actor=None)
+        """Fire the due deadline timers of up to ``limit`` cases in this transaction, with their notifications. A
+        case that fails is rolled back alone (:meth:`fire_timers`), logged and left due."""
+        now = now or self.clock.now()
+        results = []
+        for instance_id in self.due_case_ids(session, now, limit):
+            try:
+                result = self.fire_timers(session, instance_id, now)
+            except Exception as exc:
+                if lost_connection(exc):
+                    raise
+                log.warning("case %s: timers not fired, left for later", instance_id, exc_info=True)
+                continue
+            if result is not None:
+                results.append(result)
         return results
+
+    def due_case_ids(self, session: Session, now: datetime | None = None, limit: int = 200) -> list[int]:
+        """Cases with a deadline timer due (earliest first, nothing locked), for :meth:`fire_timers`."""
+        return self.engine.due_instance_ids(session, now or self.clock.now(), limit)
+
+    def fire_timers(self, session: Session, instance_id: int, now: datetime | None = None) -> ActionResult | None:
+        """Fire one case's due deadline timers, with their notifications; None when it is no longer due or someone
+        else is acting on it (engine.runtime.WorkflowEngine.fire_timers). In a savepoint: when it raises, only this
+        case is rolled back, and the caller's transaction can go on with other cases."""
+        try:
+            with session.begin_nested():
+                result = self.engine.fire_timers(session, instance_id, now)
+                if result is not None:
+                    notify.after_action(session, self, result, actor=None)
+        except (ExecutionFailed, InvalidData) as exc:
+            self.engine.mark_failed(session, instance_id, exc, now)
+            return None
+        return result
 
     def send_due_reminders(self, session: Session, now: datetime | None = None, limit: int = 200) -> int:
         """Send the "deadline in N hours" reminders that are due; how many went out."""

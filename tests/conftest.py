@@ -133,3 +133,47 @@ def english_app(system, tmp_path):
     yield app
     with app.app_context():
         babel.domain_instance.cache.clear()
+
+
+PG_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def pg_database(database_url):
+    """A PostgreSQL database of its own for tests that need PostgreSQL's row locks whatever database the suite
+    runs on (on the server of ALUR_TEST_DATABASE_URL when that is PostgreSQL, else at 127.0.0.1:5432), with the
+    schema created; dropped at the end. Skipped when no PostgreSQL answers."""
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    server = database_url if database_url.startswith("postgres") else PG_SERVER_URL
+    try:
+        admin = create_engine(make_engine(server).url, isolation_level="AUTOCOMMIT",
+                              connect_args={"connect_timeout": 3})
+        admin.connect().close()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        pytest.skip(f"PostgreSQL is not reachable: {type(exc).__name__}")
+    name = f"alur_t_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_engine(server).url.set(database=name).render_as_string(hide_password=False)
+    eng = make_engine(url)
+    create_schema(eng)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_system(pg_database, tmp_path, clock) -> System:
+    """Like ``system``, on the PostgreSQL database of ``pg_database`` (emptied first)."""
+    _wipe(pg_database)
+    url = pg_database.url.render_as_string(hide_password=False)
+    system = build_system(Settings(database_url=url, files_dir=tmp_path / "files"), clock)
+    yield system
+    system.dispose()

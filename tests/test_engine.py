@@ -95,21 +95,27 @@ def test_stale_version_is_refused(system, tx):
     assert snapshot(system) == before
 
 
-def test_concurrent_writer_detected_at_flush(system, tx):
-    """A writer that saved in between (simulated in the same transaction) is caught by the lock column."""
+def test_concurrent_writer_detected_at_flush(system, tx, monkeypatch):
+    """A writer that saved between the action's read and its write (simulated in the same transaction, just before
+    the write) is caught by the lock column."""
+    from engine import runtime
+
     make_users(system, tx)
     case = Case.start(system, tx)
     with tx() as s:
         system.alur.claim(s, user(s, "tim"), case.task_id)
     before = snapshot(system)
+    save = runtime._save
+
+    def someone_saved_first(session, instance, *args):
+        session.execute(text("UPDATE instance SET lock_version = lock_version + 1 WHERE id = :i"), {"i": instance.id})
+        return save(session, instance, *args)
+
+    monkeypatch.setattr(runtime, "_save", someone_saved_first)
     with pytest.raises(StaleInstance), tx() as s:
         from tests.factories import step1_form
 
         form = step1_form(system, s)
-        loaded = s.get(Instance, case.instance_id)  # loaded at version v ...
-        assert loaded.lock_version >= 1
-        s.execute(text("UPDATE instance SET lock_version = lock_version + 1 WHERE id = :i"),
-                  {"i": case.instance_id})  # ... someone else saves v+1
         system.alur.complete(s, user(s, "tim"), case.task_id, form)
     assert snapshot(system) == before
 

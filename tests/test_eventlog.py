@@ -279,3 +279,24 @@ def test_a_savepoint_rolled_back_after_its_query_wrote_earlier_events_writes_the
         assert payloads == ['{"n":"before"}', '{"n":"after"}']
         report = eventlog.verify(s)
         assert report.ok and report.checked == before + 2
+
+
+def test_the_head_is_taken_last_just_before_the_commit(system, tx, clock):
+    """Appending takes no lock: the head is read (locked, on PostgreSQL) only when the transaction commits, after
+    every other statement of it, also when events were appended in savepoints released meanwhile (see the lock
+    order in engine/runtime.py)."""
+    from sqlalchemy import select
+
+    from engine.models import TaskRow
+
+    with _capture(system, "") as seen, tx() as s:
+        eventlog.append(s, type="test", at=clock.now(), data={"n": 1})
+        with s.begin_nested():
+            eventlog.append(s, type="test", at=clock.now(), data={"n": 2})
+        s.execute(select(TaskRow.id)).all()  # the rest of the transaction's work
+        before_commit = len(seen)
+    assert before_commit > 0 and not any("event_chain_head" in statement for statement in seen[:before_commit])
+    tail = [statement.split()[0:3] for statement in seen[before_commit:]]
+    assert ["SELECT", "event_chain_head.seq,", "event_chain_head.hash"] in tail
+    with tx() as s:
+        assert eventlog.verify(s).ok

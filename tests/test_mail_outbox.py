@@ -511,3 +511,77 @@ def test_a_message_that_cannot_be_built_fails_alone_and_never_holds_up_the_queue
     page = c.get("/admin/surel").get_data(as_text=True)
     assert page.count("the message cannot be built") == 2 and "bü@kpu-sumbar.go.id" in page
     worker.close()
+
+
+MEASURED_MESSAGES = 100
+
+
+def _ms(values: list[float]) -> str:
+    values = sorted(values)
+    return (f"median {1000 * values[len(values) // 2]:.3f} ms, p99 {1000 * values[int(0.99 * (len(values) - 1))]:.3f}"
+            f" ms, max {1000 * values[-1]:.3f} ms")
+
+
+def test_the_end_of_data_mark_goes_out_inside_the_commit_and_the_window_is_measured(mail_system, tx, smtp,
+                                                                                    monkeypatch):
+    """A message is sent twice only when the worker dies after the server has the end-of-data mark and before
+    COMMIT reaches the database. The mark goes out inside the commit, after the session's commit hooks, right
+    before the driver's commit call; the test measures that window for each of 100 messages (printed with -s):
+    from the mark written to the commit called (the driver then writes COMMIT), and to the commit done (an upper
+    bound: on PostgreSQL a COMMIT that has left the worker completes without it), and from the server's acceptance
+    of the message to the commit done."""
+    import time
+
+    inbox, _port = smtp
+    make_users(mail_system, tx)
+    with tx() as s:
+        admin = user(s, "admin")
+        now = mail_system.alur.clock.now()
+        outbox.enqueue(s, [{"user_id": admin.id, "to_addr": "admin@kpu-sumbar.go.id", "name": "Admin",
+                            "kind": "overdue", "message": f"Pesan {n}", "task": "Tugas", "title": "Kasus",
+                            "task_id": None, "instance_id": None, "created_at": now, "base_url": "https://alur.test"}
+                           for n in range(MEASURED_MESSAGES)])
+    steps: list[tuple[str, float]] = []
+    accepted: list[float] = []
+    worker = Worker(mail_system)
+    end_data, do_commit, handle = worker.transport.end_data, mail_system.db.dialect.do_commit, inbox.handle_DATA
+
+    def mark_sent():
+        end_data()
+        steps.append(("end-of-data", time.perf_counter()))
+
+    def commit(dbapi_connection):
+        steps.append(("COMMIT", time.perf_counter()))
+        do_commit(dbapi_connection)
+        steps.append(("committed", time.perf_counter()))
+
+    async def accept(server, session, envelope):
+        accepted.append(time.perf_counter())
+        return await handle(server, session, envelope)
+
+    monkeypatch.setattr(worker.transport, "end_data", mark_sent)
+    monkeypatch.setattr(mail_system.db.dialect, "do_commit", commit)
+    monkeypatch.setattr(inbox, "handle_DATA", accept)
+    hooks = lambda _session: steps.append(("commit hooks", time.perf_counter()))  # noqa: E731
+    from sqlalchemy import event
+
+    event.listen(mail_system.sessions, "before_commit", hooks)
+    try:
+        assert drain(worker).sent == MEASURED_MESSAGES
+    finally:
+        event.remove(mail_system.sessions, "before_commit", hooks)
+        worker.close()
+    assert len(inbox.messages) == len(accepted) == MEASURED_MESSAGES
+
+    sends = []  # per message: (hooks, mark, commit called, commit done)
+    for n, (name, at) in enumerate(steps):
+        if name == "end-of-data":
+            sends.append([steps[n - 1], (name, at), steps[n + 1], steps[n + 2]])
+    assert [[name for name, _at in send] for send in sends] == \
+        [["commit hooks", "end-of-data", "COMMIT", "committed"]] * MEASURED_MESSAGES
+    to_call = [send[2][1] - send[1][1] for send in sends]
+    to_done = [send[3][1] - send[1][1] for send in sends]
+    acceptance = [send[3][1] - server for send, server in zip(sends, accepted)]
+    print(f"\ne-mail duplicate window ({mail_system.db.dialect.name}, {MEASURED_MESSAGES} messages): end-of-data "
+          f"written -> commit called: {_ms(to_call)}; -> commit done: {_ms(to_done)}; server accepted the message "
+          f"-> commit done (negative: the commit was done first): {_ms(acceptance)}")

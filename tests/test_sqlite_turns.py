@@ -173,3 +173,39 @@ def test_a_killed_holder_does_not_keep_the_turn(url):
         conn.execute(text("INSERT INTO t VALUES ('parent')"))
     assert _rows(url) == ["parent"]
     eng.dispose()
+
+
+def _release(proc: subprocess.Popen) -> None:
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().strip() == "done"
+    assert proc.wait(10) == 0
+    proc.stdin.close()
+    proc.stdout.close()
+
+
+def test_waiting_for_another_process_gives_up_with_database_is_locked_and_keeps_nothing(url, tmp_path):
+    """A turn another process holds longer than the timeout: "database is locked" (a request answers 503), and
+    the given-up wait neither keeps the turn nor blocks this process's next writer once the holder is done."""
+    proc = _holder(url)
+    turns = WriterTurns(tmp_path / "turns.db", timeout=0.3)
+    outcome: list = []
+
+    def first_writer():
+        try:
+            turns.take()
+            outcome.append("took the turn")
+        except sqlite3.OperationalError as exc:
+            outcome.append(str(exc))
+
+    writer = threading.Thread(target=first_writer, daemon=True)
+    writer.start()
+    writer.join(30)  # a wait without a limit would still be waiting: the test fails instead of hanging
+    assert len(outcome) == 1 and "database is locked" in outcome[0] and "another process" in outcome[0], outcome
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        turns.take()  # the wait given up still waits in the kernel: a second one is refused, it does not pile up
+    _release(proc)
+    turns.take(timeout=10)  # the given-up wait got the turn, let it go and freed the process's lock
+    turns.give_back()
+    _release(_holder(url))  # and another process gets it: nothing was kept
+    assert _rows(url) == ["child", "child"]

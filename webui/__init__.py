@@ -39,7 +39,7 @@ def _secret_key(instance_dir: Path) -> str:
 def create_app(settings: Settings | None = None, system: System | None = None, config: dict | None = None) -> Flask:
     """The application factory: nothing is read or connected at import time."""
     app = Flask(__name__)
-    system = system or build_system(settings or Settings.from_env())
+    system = system or build_system(settings or Settings.from_env(), purpose="web")
     app.extensions["alur"] = system
     instance_dir = Path(os.environ.get("ALUR_INSTANCE_DIR") or Path.cwd() / "instance")
     app.config.update(

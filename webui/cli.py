@@ -28,12 +28,15 @@ from .bench import bench
 from .wiring import System, build_system, init_database
 
 
-def _system(clock=None) -> System:
+def _settings() -> Settings:
     try:
-        settings = Settings.from_env()
+        return Settings.from_env()
     except ValueError as exc:
         _fail(f"configuration: {exc}")
-    return build_system(settings, clock)
+
+
+def _system(clock=None, purpose: str = "cli") -> System:
+    return build_system(_settings(), clock, purpose)
 
 
 def _fail(message: str) -> None:
@@ -203,7 +206,7 @@ def worker(mode: str | None, interval: float) -> None:
 
     if mode is None:
         _fail("choose --once or --loop")
-    with _system() as system:
+    with _system(purpose="worker") as system:
         w = Worker(system, interval=interval)
 
         def show(report) -> None:
@@ -372,7 +375,7 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
         return
     from .server import serve_gunicorn
 
-    serve_gunicorn(host, port, workers)
+    serve_gunicorn(host, port, workers, timeout=_settings().request_timeout)
 
 
 main.add_command(bench)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, current_app, g
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .wiring import System
@@ -33,12 +33,14 @@ def init_app(app: Flask) -> None:
             session.rollback()
             return response
         try:
-            session.commit()
-        except SQLAlchemyError:
+            session.commit()  # the event chain head is locked here, last (engine/eventlog.py)
+        except SQLAlchemyError as exc:
             session.rollback()
-            log.exception("commit failed")
-            from .errors import conflict_response
+            from .errors import conflict_response, database_error_response
 
+            if isinstance(exc, OperationalError):  # could not commit now (a lock timeout, the server gone): 503
+                return database_error_response(exc)
+            log.exception("commit failed")
             return conflict_response()
         return response
 

@@ -61,8 +61,17 @@ HTTP_MESSAGES = {
             "sebentar lagi."),
 }
 
-#: PostgreSQL SQLSTATEs of a transaction that lost a race and may simply be retried.
-RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+#: PostgreSQL SQLSTATEs of a transaction that lost a race with another one: 409, reload and try again (the other's
+#: change may alter what the person wants to do).
+CONFLICT_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+#: Every other database failure means the database could not serve the request in time: no connection free in the
+#: pool, the server down or restarting, a row lock (or SQLite's write turn) held longer than the lock timeout
+#: (55P03 lock_not_available, "database is locked"), a statement cancelled by the statement timeout (57014
+#: query_canceled). Nobody changed anything the request relied on, the request itself is not wrong, and it wrote
+#: nothing: 503 with Retry-After, try the same again. A lock timeout used to count as a lost race (409), but it
+#: is no race: the holder is busy (or stuck), the same request will go through once it lets go.
+#: Seconds a client should wait before sending the same request again.
+RETRY_AFTER = 2
 
 
 def wants_json() -> bool:
@@ -97,7 +106,26 @@ def form_errors(exc: FormInvalid) -> list[dict]:
 
 
 def conflict_response():
-    return error_response(409, "conflict", HTTP_MESSAGES[409])
+    # A response object (not a tuple): also returned by the after-request hook that commits (webui/db.py).
+    return make_response(error_response(409, "conflict", HTTP_MESSAGES[409]))
+
+
+def database_error_response(exc: Exception):
+    """The answer to a failed database operation of a request (whose transaction is rolled back): 409 for a lost
+    race, 503 with Retry-After for anything that makes the database unable to serve it now (see above)."""
+    if isinstance(exc, (IntegrityError, StaleDataError)):
+        # Two requests raced for the same row (a register number, a claim, a case's version): the loser gets a
+        # clear 409 and can simply try again; nothing half-written stays (rollback).
+        log.info("write conflict: %s", exc)
+        return conflict_response()
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if sqlstate in CONFLICT_SQLSTATES:
+        log.info("write conflict: %s", exc)
+        return conflict_response()
+    log.warning("database unavailable: %s", exc)
+    response = make_response(error_response(503, "unavailable", HTTP_MESSAGES[503]))
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -120,25 +148,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(IntegrityError)
     @app.errorhandler(StaleDataError)
-    def _write_conflict(exc):
-        # Two requests raced for the same row (a register number, a claim, a case's version): the
-        # loser gets a clear 409 and can simply try again; nothing half-written stays (rollback).
-        log.info("write conflict: %s", exc)
-        return conflict_response()
-
     @app.errorhandler(PoolTimeout)
     @app.errorhandler(OperationalError)
-    def _database_unavailable(exc):
-        # Every connection of this process is busy, the database is restarting, or (PostgreSQL) a transaction
-        # lost a race. The request's transaction was rolled back: tell the client to retry, never a 500.
-        sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
-        if sqlstate in RETRYABLE_SQLSTATES:
-            log.info("write conflict: %s", exc)
-            return conflict_response()
-        log.warning("database unavailable: %s", exc)
-        response = make_response(error_response(503, "unavailable", HTTP_MESSAGES[503]))
-        response.headers["Retry-After"] = "2"
-        return response
+    def _database_error(exc):
+        # The request's transaction is rolled back (webui/db.py): never a 500 for these.
+        return database_error_response(exc)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

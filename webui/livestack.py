@@ -215,6 +215,24 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
+def alive(pids: Iterable[int]) -> list[int]:
+    """Which of ``pids`` still run (zombies count as gone)."""
+    living = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            try:
+                os.kill(pid, 0)
+            except (ProcessLookupError, PermissionError):
+                continue
+            living.append(pid)
+            continue
+        if state[state.rfind(")") + 2:].split()[0] != "Z":
+            living.append(pid)
+    return living
+
+
 class LocalStack:
     """A fresh database with the web app and workers as real processes on 127.0.0.1 (see the module doc)."""
 
@@ -409,6 +427,18 @@ class LocalStack:
         """SIGKILL gunicorn's master and all its workers at once (their process group)."""
         if self._web is not None:
             self._kill9(self._web)
+
+    def kill9_web_master(self) -> list[int]:
+        """SIGKILL gunicorn's master alone (a crash, the OOM killer), not its workers; returns the pids of the web
+        processes as they were (see :func:`alive` for which of them live on)."""
+        pids = self.web_pids()
+        if self._web is not None and self._web.popen is not None:
+            try:
+                os.kill(self._web.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._web.popen.wait(timeout=self.stop_timeout)
+        return pids
 
     def stop_web(self) -> None:
         if self._web is not None:

@@ -1,7 +1,13 @@
 """Serving the app with gunicorn (production) or Werkzeug's reloader (development)."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
+import logging
+import os
+import signal
+import sys
 
 from gunicorn.app.base import BaseApplication
 
@@ -12,6 +18,38 @@ def freeze_long_lived_heap() -> None:
     evicts the CPU caches a request was using. Objects made later are collected as usual."""
     gc.collect()
     gc.freeze()
+
+
+log = logging.getLogger(__name__)
+
+#: prctl(2) option: the signal the kernel sends this process when the thread that forked it ends (Linux).
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> bool:
+    """Have the kernel send ``sig`` to this process as soon as its parent (``parent_pid``, the process that forked
+    it) ends, however it ends, kill -9 included; if the parent ended already (between the fork and now), end at
+    once. False where the kernel offers no such thing (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    except OSError as exc:
+        log.warning("cannot ask for a parent-death signal: %s", exc)
+        return False
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), sig)
+    return True
+
+
+def _post_fork(server, _worker) -> None:
+    """gunicorn's hook, in a worker right after the fork: the worker dies with its master. A master killed
+    outright (kill -9, the OOM killer) cannot stop its workers; left alone they would serve on as orphans, holding
+    the listening socket the restarted master needs, until they noticed. SIGKILL: with the master gone nobody
+    supervises them, and the database rolls back a transaction they had open."""
+    die_with_parent(server.pid)
 
 
 def _post_worker_init(_worker) -> None:
@@ -47,6 +85,7 @@ def serve_gunicorn(host: str, port: int, workers: int, timeout: int = 60) -> Non
         "accesslog": "-",
         "errorlog": "-",
         "worker_tmp_dir": "/dev/shm",
+        "post_fork": _post_fork,
         "post_worker_init": _post_worker_init,
         # Build the app in each worker after fork: no shared database connections between processes.
         "preload_app": False,

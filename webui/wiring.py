@@ -30,13 +30,16 @@ class System:
         self.dispose()
 
 
-def build_system(settings: Settings, clock: Clock | None = None) -> System:
+def build_system(settings: Settings, clock: Clock | None = None, purpose: str = "cli") -> System:
+    """The system of one process; ``purpose`` (web, worker or cli) sets how long its database waits may last
+    (Settings.database_waits)."""
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     pool = {} if settings.database_url.startswith("sqlite") else {
         "pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout}
-    db = make_engine(settings.database_url, **pool)
+    lock_timeout, statement_timeout = settings.database_waits(purpose)
+    db = make_engine(settings.database_url, lock_timeout=lock_timeout, statement_timeout=statement_timeout, **pool)
     alur = Alur(build_engine(clock or SystemClock(), settings.warm_cases), settings)
     return System(settings, db, make_session_factory(db), alur)
 

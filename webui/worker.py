@@ -1,12 +1,18 @@
 """The background worker (`alur worker`): deadline timers, "deadline soon" reminders and the e-mail outbox.
 
-Each unit of work is its own transaction: a batch of due timers, a batch of reminders, one e-mail. Timers come
-first in every cycle, and e-mail sending stops after a time budget, so a slow mail server never delays a
-deadline. Between cycles the worker sleeps until the next thing is due, at most ``interval`` seconds (work
-written by the web processes meanwhile is picked up within that).
+Each unit of work is its own transaction: one case's due timers, a batch of reminders, one e-mail. A case that
+fails, or that someone is acting on, costs only itself: its transaction rolls back (or it is skipped) and the
+other due cases go on; it is taken again in the next cycle. Timers come first in every cycle, and e-mail sending
+stops after a time budget, so a slow mail server never delays a deadline. Between cycles the worker sleeps until
+the next thing is due, at most ``interval`` seconds (work written by the web processes meanwhile is picked up
+within that).
 
-Any number of workers may run against PostgreSQL: due rows are taken with ``FOR UPDATE SKIP LOCKED``. On
-SQLite the database's write lock serialises them, which is correct but gains nothing: run one.
+The worker is one process and starts none, so it leaves nothing behind when it is killed (``alur serve``'s gunicorn
+workers die with their master: webui/server.py).
+
+Any number of workers may run against PostgreSQL: due rows are taken with ``SKIP LOCKED`` (a case another worker
+or a request holds is left to it). On SQLite the database's write lock serialises them, which is correct but gains
+nothing: run one.
 """
 from __future__ import annotations
 
@@ -14,9 +20,12 @@ import logging
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
-from engine.db import transaction
+from sqlalchemy import event
+
+from engine.db import lost_connection, transaction
 from process import outbox
 from process.files import remove_stored
 from process.mail import MailError, SmtpTransport
@@ -25,8 +34,15 @@ from .wiring import System
 
 log = logging.getLogger(__name__)
 
-#: Cases whose timers are fired per transaction.
+#: Due cases looked up at a time (each is then fired in a transaction of its own).
 TIMER_BATCH = 200
+#: Seconds of timer firing per transaction: effects are visible and cases free again this soon, and a commit's
+#: cost is shared by the cases fired in it.
+TIMER_CHUNK = 0.1
+#: Seconds before a cycle comes back to due cases someone else was acting on.
+RETRY_HELD = 0.05
+#: Seconds before a case whose timers failed to fire is tried again (doubling with each failure, at most 5 min).
+RETRY_FAILED = 1.0
 #: Seconds of e-mail sending per cycle before timers get their turn again.
 MAIL_BUDGET = 0.5
 #: Seconds between clean-ups of uploads no case uses (also done when the worker starts).
@@ -40,6 +56,10 @@ class CycleReport:
     sent: int = 0
     failed: int = 0
     purged: int = 0
+    #: Due cases someone else was acting on (left for them, or for the next cycle).
+    held: int = 0
+    #: Due cases not tried in this cycle, waiting after a failure.
+    waiting: int = 0
     errors: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -54,17 +74,15 @@ class Worker:
         self.transport = transport or (SmtpTransport(mail) if mail is not None else None)
         self.stopping = threading.Event()
         self._housekeeping_at = 0.0
+        #: Cases whose timers failed to fire: how often, and when to try again (time.monotonic()).
+        self._failures: dict[int, int] = {}
+        self._retry_at: dict[int, float] = {}
 
     # ------------------------------------------------------------------ one cycle
     def cycle(self) -> CycleReport:
         report = CycleReport()
         alur = self.system.alur
-        while not self.stopping.is_set():
-            with transaction(self.system.sessions) as session:
-                fired = len(alur.fire_due_timers(session, limit=TIMER_BATCH))
-            report.fired += fired
-            if fired < TIMER_BATCH:
-                break
+        self._fire_timers(report)
         while not self.stopping.is_set():
             with transaction(self.system.sessions) as session:
                 sent = alur.send_due_reminders(session, limit=TIMER_BATCH)
@@ -77,6 +95,45 @@ class Worker:
             report.purged = self.housekeeping()
             self._housekeeping_at = time.monotonic() + HOUSEKEEPING_EVERY
         return report
+
+    def _fire_timers(self, report: CycleReport) -> None:
+        """Fire the due cases' timers, in transactions of at most ``TIMER_CHUNK`` seconds of work; each case in a
+        savepoint, so a case that fails is rolled back alone (and tried again after a pause of its own)."""
+        alur = self.system.alur
+        while not self.stopping.is_set():
+            with self.system.sessions() as session:
+                listed = alur.due_case_ids(session, limit=TIMER_BATCH)
+            now = time.monotonic()
+            due = deque(i for i in listed if self._retry_at.get(i, 0.0) <= now)
+            report.waiting += len(listed) - len(due)
+            fired = report.fired
+            while due and not self.stopping.is_set():
+                with transaction(self.system.sessions) as session:
+                    until = time.monotonic() + TIMER_CHUNK
+                    while due and time.monotonic() < until and not self.stopping.is_set():
+                        self._fire_case(session, due.popleft(), report)
+            if len(listed) < TIMER_BATCH or report.fired == fired:
+                return
+
+    def _fire_case(self, session, instance_id: int, report: CycleReport) -> None:
+        try:
+            result = self.system.alur.fire_timers(session, instance_id)
+        except Exception as exc:  # this case only (its savepoint is rolled back): again after a pause
+            if lost_connection(exc):
+                raise  # the database is gone, not this case: the cycle fails and is tried again
+            failures = self._failures.get(instance_id, 0) + 1
+            self._failures[instance_id] = failures
+            self._retry_at[instance_id] = time.monotonic() + min(RETRY_FAILED * 2 ** (failures - 1), 300.0)
+            log.warning("case %s: timers not fired (attempt %d), trying again later", instance_id, failures,
+                        exc_info=True)
+            report.errors.append(f"case {instance_id}: {exc}")
+            return
+        if result is None:
+            report.held += 1
+        else:
+            report.fired += 1
+            self._failures.pop(instance_id, None)
+            self._retry_at.pop(instance_id, None)
 
     def housekeeping(self) -> int:
         """Remove uploads no case uses after the retention period, and files without a record; how many."""
@@ -136,8 +193,10 @@ class Worker:
                     return False
                 outbox.mark_sent(row, now)
                 session.flush()  # the UPDATE is at the database; only COMMIT remains
-                self.transport.end_data()
-                # Leaving the block commits: the very next thing written after the end-of-data mark.
+                # The end-of-data mark goes out inside the commit, after the session's commit hooks, right
+                # before the driver writes COMMIT: a death between the two is what sends a message twice.
+                event.listen(session.connection(), "commit", lambda _conn: self.transport.end_data(), once=True)
+                # Leaving the block commits.
         except BaseException:
             self.transport.abort()
             raise
@@ -175,6 +234,10 @@ class Worker:
             except Exception:
                 log.exception("cannot read the next due time")
                 pause = self.interval
+            if report.held:  # due cases someone else was acting on: come back soon, without spinning
+                pause = max(pause, min(RETRY_HELD, self.interval))
+            elif report.errors or report.waiting:  # due cases waiting after a failure: not at once
+                pause = max(pause, self.interval)
             if pause > 0:
                 self.stopping.wait(pause)
         self.close()
