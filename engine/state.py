@@ -4,7 +4,7 @@
   stored per instance leaves it out; loading re-attaches the spec parsed once per definition version.
 * SpiffWorkflow keeps every finished task in its tree, so a case that loops through revisions grows
   without bound (and eventually hits ``RecursionError``). The event log is our history of record, so
-  after every action :func:`prune` drops the finished part of the tree that no live task depends on.
+  after every action :func:`prune` drops every finished task SpiffWorkflow can no longer read.
 * SpiffWorkflow's timer definitions read the wall clock; ours read the clock of the script engine
   that runs the workflow, so tests, the worker and replay control time.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections import OrderedDict
 from copy import deepcopy
 from datetime import datetime
@@ -220,17 +221,36 @@ def _ended(task) -> bool:
     return isinstance(task.task_spec, _EndJoin) and task.state == TaskState.WAITING
 
 
+#: Per process spec: the specs entering one of its parallel gateways (empty: no parallel gateway to look back).
+_PARALLEL_INPUTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _parallel_inputs(spec) -> frozenset:
+    found = _PARALLEL_INPUTS.get(spec)
+    if found is None:
+        found = frozenset(s for ts in spec.task_specs.values() if isinstance(ts, ParallelGateway) for s in ts.inputs)
+        _PARALLEL_INPUTS[spec] = found
+    return found
+
+
 def _kept_tasks(workflow: BpmnWorkflow, live: list) -> set:
     """The ids of the tasks SpiffWorkflow 3.2 can still read while the ``live`` tasks run on (see :func:`prune`)."""
-    tasks = workflow.tasks
     keep = {workflow.task_tree.id}
+    climb_specs = _parallel_inputs(workflow.spec)
     # Whatever every live task descends from; every task created from now on descends from a live task.
     shared: set | None = None
-    climb_specs = {s for ts in workflow.spec.task_specs.values() if isinstance(ts, ParallelGateway) for s in ts.inputs}
     for task in live:
         keep.add(task.id)
         if task._parent is not None:
             keep.add(task._parent)  # its data is what a waiting join, or a child being predicted, inherits
+        split = getattr(task.task_spec, "split_task", None)
+        if split is not None:  # a boundary-event (or start-event) join reads its split and the split's children
+            found = task.find_ancestor(split)
+            if found is not None:
+                keep.add(found.id)
+                keep.update(found._children)
+        if not climb_specs:
+            continue
         ancestors = set()
         wanted = set(climb_specs)
         node = task.parent
@@ -241,20 +261,15 @@ def _kept_tasks(workflow: BpmnWorkflow, live: list) -> set:
                 keep.add(node.id)
             node = node.parent
         shared = ancestors if shared is None else shared & ancestors
-        split = getattr(task.task_spec, "split_task", None)
-        if split is not None:  # a boundary-event (or start-event) join reads its split and the split's children
-            found = task.find_ancestor(split)
-            if found is not None:
-                keep.add(found.id)
-                keep.update(found._children)
-    shared = shared or set()
-    for task in tasks.values():
-        # A parallel gateway deciding whether to fire reads every other task of its spec that it does not descend
-        # from: the state and spec of its parent, and when finished, its parent's data (merged into the join's).
-        if isinstance(task.task_spec, ParallelGateway) and task.id not in shared:
-            keep.add(task.id)
-            if task._parent is not None:
-                keep.add(task._parent)
+    if climb_specs:
+        shared = shared or set()
+        for task in workflow.tasks.values():
+            # A parallel gateway deciding whether to fire reads every other task of its spec that it does not
+            # descend from: the state and spec of its parent, and when finished, its parent's data.
+            if isinstance(task.task_spec, ParallelGateway) and task.id not in shared:
+                keep.add(task.id)
+                if task._parent is not None:
+                    keep.add(task._parent)
     return keep
 
 
