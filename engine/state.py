@@ -4,7 +4,7 @@
   stored per instance leaves it out; loading re-attaches the spec parsed once per definition version.
 * SpiffWorkflow keeps every finished task in its tree, so a case that loops through revisions grows
   without bound (and eventually hits ``RecursionError``). The event log is our history of record, so
-  after every action :func:`prune` drops the finished part of the tree that no live task depends on.
+  after every action :func:`prune` drops every finished task SpiffWorkflow can no longer read.
 * SpiffWorkflow's timer definitions read the wall clock; ours read the clock of the script engine
   that runs the workflow, so tests, the worker and replay control time.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections import OrderedDict
 from copy import deepcopy
 from datetime import datetime
@@ -28,6 +29,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -251,61 +254,163 @@ class StateCodec:
 def _is_live(task) -> bool:
     if not task.has_state(TaskState.NOT_FINISHED_MASK):
         return False
-    # A WAITING end-join only says "this branch has ended": nothing can reach it again, and the
-    # join that ends the process looks for unfinished tasks itself, so it does not pin history.
-    return not (isinstance(task.task_spec, _EndJoin) and task.state == TaskState.WAITING)
+    # A WAITING end-join (and the end task predicted under it) only says "this branch has ended": nothing can reach
+    # it again, and the join that ends the process waits for every unfinished task itself. What it would still do
+    # is merge its branch's data into the process's final data (``workflow.data``), which nothing reads; keeping it
+    # for that would let the state grow with every branch that ended (each deadline that passed), so it is not kept.
+    return not (_ended(task) or task.parent is not None and _ended(task.parent))
+
+
+def _ended(task) -> bool:
+    return isinstance(task.task_spec, _EndJoin) and task.state == TaskState.WAITING
+
+
+#: Per process spec: the specs entering one of its parallel gateways (empty: no parallel gateway to look back).
+_PARALLEL_INPUTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _parallel_inputs(spec) -> frozenset:
+    found = _PARALLEL_INPUTS.get(spec)
+    if found is None:
+        found = frozenset(s for ts in spec.task_specs.values() if isinstance(ts, ParallelGateway) for s in ts.inputs)
+        _PARALLEL_INPUTS[spec] = found
+    return found
+
+
+def _kept_tasks(workflow: BpmnWorkflow, live: list) -> set:
+    """The ids of the tasks SpiffWorkflow 3.2 can still read while the ``live`` tasks run on (see :func:`prune`)."""
+    keep = {workflow.task_tree.id}
+    climb_specs = _parallel_inputs(workflow.spec)
+    # Whatever every live task descends from; every task created from now on descends from a live task.
+    shared: set | None = None
+    for task in live:
+        keep.add(task.id)
+        if task._parent is not None:
+            keep.add(task._parent)  # its data is what a waiting join, or a child being predicted, inherits
+        split = getattr(task.task_spec, "split_task", None)
+        if split is not None:  # a boundary-event (or start-event) join reads its split and the split's children
+            found = task.find_ancestor(split)
+            if found is not None:
+                keep.add(found.id)
+                keep.update(found._children)
+        if not climb_specs:
+            continue
+        ancestors = set()
+        wanted = set(climb_specs)
+        node = task.parent
+        while node is not None:
+            ancestors.add(node.id)
+            if node.task_spec in wanted:  # where a parallel join's look back from this task stops (see below)
+                wanted.discard(node.task_spec)
+                keep.add(node.id)
+            node = node.parent
+        shared = ancestors if shared is None else shared & ancestors
+    if climb_specs:
+        shared = shared or set()
+        for task in workflow.tasks.values():
+            # A parallel gateway deciding whether to fire reads every other task of its spec that it does not
+            # descend from: the state and spec of its parent, and when finished, its parent's data.
+            if isinstance(task.task_spec, ParallelGateway) and task.id not in shared:
+                keep.add(task.id)
+                if task._parent is not None:
+                    keep.add(task._parent)
+    return keep
 
 
 def prune(workflow: BpmnWorkflow) -> int:
-    """Drop finished history no live task depends on; returns how many tasks were removed.
+    """Drop the finished tasks no live task can still depend on; returns how many tasks were removed.
 
-    The anchor is the deepest finished task that is an ancestor of every live task. Everything
-    outside the anchor's subtree (older rounds of a loop, finished side branches) goes, and the
-    anchor is re-hung directly under the root, so the tree keeps one round of history at most.
+    Raw SpiffWorkflow keeps every task it ever ran, so a case looping through revisions grows without bound. What
+    SpiffWorkflow 3.2 reads of the finished part of its tree, for the constructs a diagram may use:
+
+    * a task being updated inherits its parent's data: the parent of every live task is kept;
+    * a parallel gateway's instance deciding whether to fire (``ParallelGateway._check_threshold_unstructured``)
+      looks at every task of its spec: those it descends from count for nothing; for those below it, it walks up
+      their ancestors (through every earlier round of a loop) to the nearest task of each incoming spec it still
+      waits for; for the others, the state and spec of their parent. When it fires
+      (``UnstructuredJoin._run_hook``) it merges the data of the parent of every finished other task of its spec.
+      So for each live task the nearest ancestor of each spec that enters a parallel gateway is kept, and every
+      task of a parallel gateway that not all live tasks descend from is kept with its parent. In a loop that
+      re-enters a parallel region these are one per branch and round: correct, but not bounded in that construct
+      (SpiffWorkflow itself counts earlier rounds' branches there, see :func:`parallel_loop_problems`);
+    * a boundary-event join finds its split among its ancestors and reads the state of the split's children;
+    * the join that ends the process reads the unfinished tasks only (and see :func:`_is_live`).
+
+    Everything else goes. The kept tasks stay in the same order and each under its nearest kept ancestor, so
+    which task descends from which, and the order SpiffWorkflow visits them in, do not change: the next action
+    does exactly what it would have done on the whole tree (tests/test_prune_differential.py).
     """
     if workflow.subprocesses:
         return 0  # call activities keep their own trees; we do not execute them (refused at deploy)
-    root = workflow.task_tree
-    live = [t for t in workflow.tasks.values() if _is_live(t)]
+    tasks = workflow.tasks
+    live = [t for t in tasks.values() if _is_live(t)]
     if not live:
         return 0
-    common: list | None = None
-    for task in live:
-        path = []
-        node = task
-        while node is not None:
-            path.append(node)
-            node = node.parent
-        path.reverse()
-        if common is None:
-            common = path
-        else:
-            n = 0
-            for a, b in zip(common, path):
-                if a is not b:
-                    break
-                n += 1
-            common = common[:n]
-    anchor = None
-    for node in reversed(common or []):
-        if node is not root and node.has_state(TaskState.FINISHED_MASK):
-            anchor = node
-            break
-    if anchor is None or anchor.parent is root:
+    keep = _kept_tasks(workflow, live)
+    if len(keep) == len(tasks):
         return 0
-    keep = {root.id}
-    stack = [anchor]
-    while stack:
-        node = stack.pop()
-        keep.add(node.id)
-        stack.extend(node.children)
-    removed = [tid for tid in workflow.tasks if tid not in keep]
-    data = anchor.data
+    root = workflow.task_tree
+    children: dict = {tid: [] for tid in keep}
+    stack = [(root, None)]
+    while stack:  # depth first, in SpiffWorkflow's order; each kept task goes under its nearest kept ancestor
+        node, above = stack.pop()
+        if node.id in keep:
+            if above is not None:
+                children[above].append(node.id)
+                node._parent = above
+            above = node.id
+        stack.extend((child, above) for child in reversed(node.children))
+    removed = [tid for tid in tasks if tid not in keep]
     for tid in removed:
-        del workflow.tasks[tid]
-    root._children = [anchor.id]
-    anchor._parent = root.id
-    anchor.data = data
+        del tasks[tid]
+    for tid, kids in children.items():
+        tasks[tid]._children = kids
     if workflow.last_task is not None and workflow.last_task.id not in keep:
-        workflow.last_task = anchor
+        workflow.last_task = None
     return len(removed)
+
+
+def _reachable(starts, stop=None) -> set:
+    """Task specs reachable from ``starts`` (themselves included) along their outputs, not going on past ``stop``."""
+    reached, todo = set(), list(starts)
+    while todo:
+        node = todo.pop()
+        if node in reached:
+            continue
+        reached.add(node)
+        if node is not stop:
+            todo.extend(node.outputs)
+    return reached
+
+
+def parallel_loop_problems(spec) -> list[tuple[str | None, str]]:
+    """Parallel joins of branches that a loop runs again, as (element id, message) like the validator's problems.
+
+    SpiffWorkflow 3.2 runs such a join wrongly from the second round on: the branches of earlier rounds that waited
+    at the join still count as arrived, so it goes on before this round's branches are done (a loop back to before
+    a split into two user tasks: completing one of them in round 2 makes the step after the join ready while the
+    other is still open). Pruning keeps those earlier rounds so as to change nothing (:func:`prune`), so the state of
+    such a case also grows with every round. Found statically: a parallel gateway with two of its incoming flows
+    reached from two different outgoing flows of one split (a parallel gateway, a task with boundary events, any
+    node with several outgoing flows that is not an exclusive gateway) that lies on a loop through the join. A loop
+    that only comes back into a parallel gateway (used as its merge) is not affected. Not wired into validation
+    here: ``engine.definitions.parse_definition`` would refuse a diagram with these problems."""
+    problems = []
+    for join in spec.task_specs.values():
+        if not isinstance(join, ParallelGateway) or len(join.inputs) < 2:
+            continue
+        after = _reachable(join.outputs)
+        inputs = set(join.inputs)
+        for split in after:
+            if len(split.outputs) < 2 or isinstance(split, ExclusiveGateway) or join not in _reachable(split.outputs):
+                continue
+            arrive = [inputs & _reachable([out], stop=join) for out in split.outputs]
+            if any(a != b for i, x in enumerate(arrive) for y in arrive[i + 1:] for a in x for b in y):
+                names = ", ".join(sorted(ts.bpmn_name or ts.bpmn_id or ts.name for ts in set().union(*arrive)))
+                problems.append((join.bpmn_id,
+                                 f"parallel gateway '{join.bpmn_name or join.bpmn_id}' joins branches that a loop runs "
+                                 f"again ({names}): the engine would count the branches of earlier rounds and go on "
+                                 "before this round's branches are done. Draw the loop so that it does not run the "
+                                 "parallel branches again."))
+                break
+    return problems
