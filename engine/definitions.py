@@ -34,7 +34,7 @@ from .expressions import (
     check_script,
 )
 from .forms import FIELD_ID_RE, FormField, form_fields_of
-from .state import attach_clock
+from .state import attach_clock, parallel_loop_problems
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,8 @@ ENGINE_CODES = frozenset({
     "xml.schema_attribute_not_allowed", "xml.schema_attribute_missing", "xml.schema_value",
     "xml.schema_duplicate_id", "process.count", "process.no_start_event", "id.internal_name",
     "event.boundary_untyped", "timer.empty", "timer.date_is_duration", "timer.duration_is_date", "timer.cron",
-    "timer.cycle_value", "gateway.flow_without_condition", "flow.multiple_outgoing", "flow.dangling",
+    "timer.cycle_value", "gateway.flow_without_condition", "gateway.parallel_loop", "flow.multiple_outgoing",
+    "flow.dangling",
     "script.language", "script.empty", "camunda.expression_attribute", "camunda.not_executed",
     "form.field_id_missing", "form.field_id_invalid", "form.field_id_function", "form.field_id_duplicate",
     "parser.refused", "diagram.no_shape", "diagram.task_without_name", "flow.unreachable",
@@ -600,6 +601,7 @@ def parse_definition(xml: bytes | str, functions: FunctionRegistry,
         elements=elements,
     )
     problems += check_spec_names(spec, elements)
+    problems += parallel_loop_problems(spec)
     problems += check_forms(parsed.user_tasks, functions)
     for check in extra_checks:
         problems += check(parsed)

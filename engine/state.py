@@ -36,6 +36,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from .clock import Clock
+from .errors import Problem
 
 #: Our envelope around SpiffWorkflow's own versioned format; both go into ``serializer_version``.
 STATE_FORMAT = "alur-state-1"
@@ -383,8 +384,8 @@ def _reachable(starts, stop=None) -> set:
     return reached
 
 
-def parallel_loop_problems(spec) -> list[tuple[str | None, str]]:
-    """Parallel joins of branches that a loop runs again, as (element id, message) like the validator's problems.
+def parallel_loop_problems(spec) -> list[Problem]:
+    """Parallel joins of branches that a loop runs again (code ``gateway.parallel_loop``), refused at validation.
 
     SpiffWorkflow 3.2 runs such a join wrongly from the second round on: the branches of earlier rounds that waited
     at the join still count as arrived, so it goes on before this round's branches are done (a loop back to before
@@ -393,8 +394,7 @@ def parallel_loop_problems(spec) -> list[tuple[str | None, str]]:
     such a case also grows with every round. Found statically: a parallel gateway with two of its incoming flows
     reached from two different outgoing flows of one split (a parallel gateway, a task with boundary events, any
     node with several outgoing flows that is not an exclusive gateway) that lies on a loop through the join. A loop
-    that only comes back into a parallel gateway (used as its merge) is not affected. Not wired into validation
-    here: ``engine.definitions.parse_definition`` would refuse a diagram with these problems."""
+    that only comes back into a parallel gateway (used as its merge) is not affected."""
     problems = []
     for join in spec.task_specs.values():
         if not isinstance(join, ParallelGateway) or len(join.inputs) < 2:
@@ -407,10 +407,6 @@ def parallel_loop_problems(spec) -> list[tuple[str | None, str]]:
             arrive = [inputs & _reachable([out], stop=join) for out in split.outputs]
             if any(a != b for i, x in enumerate(arrive) for y in arrive[i + 1:] for a in x for b in y):
                 names = ", ".join(sorted(ts.bpmn_name or ts.bpmn_id or ts.name for ts in set().union(*arrive)))
-                problems.append((join.bpmn_id,
-                                 f"parallel gateway '{join.bpmn_name or join.bpmn_id}' joins branches that a loop runs "
-                                 f"again ({names}): the engine would count the branches of earlier rounds and go on "
-                                 "before this round's branches are done. Draw the loop so that it does not run the "
-                                 "parallel branches again."))
+                problems.append(Problem(join.bpmn_id, "gateway.parallel_loop", {"branches": names}))
                 break
     return problems

@@ -21,7 +21,8 @@ from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import ManualClock
-from engine.errors import ExecutionFailed
+from engine.definitions import parse_definition
+from engine.errors import ExecutionFailed, InvalidDefinition
 from engine.expressions import DEFAULT_FUNCTIONS
 from engine.runtime import WorkflowEngine, _all_tasks, _Run, _timer_due, new_workflow, run_user_task
 from engine.state import parallel_loop_problems, prune
@@ -43,9 +44,10 @@ _ENGINE = WorkflowEngine(clock=ManualClock(START), functions=DEFAULT_FUNCTIONS.m
 
 
 def _parsed(name: str):
-    if name == "sop":
-        return _ENGINE.validate(DIAGRAM.read_bytes())
-    return _ENGINE.validate(CORPUS[name].xml())
+    """Parsed as a stored version is: deploying refuses the joins that a loop runs again (gateway.parallel_loop),
+    and the differential test still runs them, to show that pruning changes nothing even there."""
+    xml = DIAGRAM.read_bytes() if name == "sop" else CORPUS[name].xml()
+    return parse_definition(xml, _ENGINE.functions, stored=True)
 
 
 _PARSED: dict = {}
@@ -281,7 +283,12 @@ def test_joins_of_branches_a_loop_runs_again_are_named():
     assert flagged == {"putaran_wilayah_2", "putaran_wilayah_3", "masuk_pecah", "putaran_paralel_bersarang", "tunggu",
                        "sinyal", "campuran", "peristiwa"}
     (problem,) = parallel_loop_problems(parsed("putaran_wilayah_2").spec)
-    assert problem[0] == "Satukan" and "Cabang0, Cabang1" in problem[1]
+    assert problem.element_id == "Satukan" and problem.code == "gateway.parallel_loop"
+    assert "Cabang0, Cabang1" in problem.params["branches"]
+    for name in flagged:  # ... and deploying refuses each, naming the join
+        with pytest.raises(InvalidDefinition) as refused:
+            _ENGINE.validate(CORPUS[name].xml())
+        assert "gateway.parallel_loop" in {p.code for p in refused.value.problems}, name
 
 
 def test_spiffworkflow_counts_earlier_rounds_at_such_a_join():

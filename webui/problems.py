@@ -90,6 +90,10 @@ MESSAGES: dict[str, Any] = {
     "gateway.flow_without_condition": _l("Alur keluar dari gateway \u201c%(gateway_name)s\u201d (%(gateway)s) ini "
                                          "tidak memiliki kondisi dan bukan alur bawaan. Beri kondisi, atau jadikan "
                                          "alur bawaan gateway itu."),
+    "gateway.parallel_loop": _l("Gateway paralel ini menggabungkan cabang yang dijalankan lagi oleh sebuah "
+                                "perulangan (%(branches)s): pada putaran kedua mesin akan melanjutkan sebelum semua "
+                                "cabang putaran itu selesai. Gambarkan perulangan agar kembali ke titik setelah "
+                                "percabangan paralel, atau pisahkan cabangnya menjadi langkah berurutan."),
     "flow.multiple_outgoing": _l("Elemen ini memiliki %(count)s alur keluar. Percabangan perlu gateway: tambahkan "
                                  "gateway eksklusif (dengan kondisi) atau paralel setelah elemen ini."),
     "flow.dangling": _l("Alur ini menghubungkan elemen yang tidak ada (dari \u201c%(source)s\u201d ke "
