@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -570,7 +571,7 @@ def test_openapi_document_is_valid_and_describes_each_step(api, system, app):
     assert "Error" in doc["components"]["schemas"]
 
     # Every API route is documented, and nothing else.
-    routes = {rule.rule.removeprefix(API).replace("<int:", "{").replace("<", "{").replace(">", "}")
+    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix(API))
               for rule in app.url_map.iter_rules() if rule.rule.startswith(API + "/")}
     assert set(doc["paths"]) == routes
     assert doc["paths"]["/auth/token"]["post"]["security"] == []

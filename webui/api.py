@@ -35,6 +35,7 @@ from .auth import TOKEN_MAX_AGE, check_credentials, issue_token, user_from_token
 from .db import db, system
 from .errors import engine_error_message, error_response
 from .extensions import csrf, limiter
+from .ids import body_ids
 from .openapi import CLAIM_KEY, VERSION_KEY, build_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -249,7 +250,7 @@ def list_tasks():
     return jsonify([_inbox_json(item) for item in items])
 
 
-@bp.get("/tasks/<task_id>")
+@bp.get("/tasks/<uid:task_id>")
 def get_task(task_id: str):
     session, alur, user = db(), system().alur, api_user()
     row = alur.task(session, task_id)
@@ -270,17 +271,17 @@ def _task_action(action, task_id: str, *args) -> Response:
     return jsonify(_task_json(row))
 
 
-@bp.post("/tasks/<task_id>/claim")
+@bp.post("/tasks/<uid:task_id>/claim")
 def claim_task(task_id: str):
     return _task_action(system().alur.claim, task_id)
 
 
-@bp.post("/tasks/<task_id>/unclaim")
+@bp.post("/tasks/<uid:task_id>/unclaim")
 def unclaim_task(task_id: str):
     return _task_action(system().alur.unclaim, task_id)
 
 
-@bp.post("/tasks/<task_id>/delegate")
+@bp.post("/tasks/<uid:task_id>/delegate")
 def delegate_task(task_id: str):
     to = _json_object().get("to")
     if not isinstance(to, str) or not to.strip() or len(to) > MAX_USERNAME:
@@ -288,7 +289,7 @@ def delegate_task(task_id: str):
     return _task_action(system().alur.delegate, task_id, to.strip())
 
 
-@bp.post("/tasks/<task_id>/complete")
+@bp.post("/tasks/<uid:task_id>/complete")
 def complete_task(task_id: str):
     body = _json_object()
     expected = _expected_version(body)
@@ -328,7 +329,7 @@ def create_case():
     return response
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<id:case_id>")
 def get_case(case_id: int):
     view = case_view(db(), api_user(), case_id)
     instance = view.instance
@@ -446,13 +447,13 @@ def list_definitions():
     return jsonify([_definition_json(d, counts.get(d.version, 0), latest) for d in found])
 
 
-@bp.get("/definitions/<int:version>.bpmn")
+@bp.get("/definitions/<id:version>.bpmn")
 def download_definition(version: int):
     _require_owner()
     return modeler.bpmn_download(modeler.get_version(version))
 
 
-@bp.get("/definitions/<int:version>/migration")
+@bp.get("/definitions/<id:version>/migration")
 def definition_migration_plan(version: int):
     _require_owner()
     session = db()
@@ -460,17 +461,16 @@ def definition_migration_plan(version: int):
     return jsonify({"version": target.version, "cases": modeler.migration_rows(session, target)})
 
 
-@bp.post("/definitions/<int:version>/migration")
+@bp.post("/definitions/<id:version>/migration")
 def migrate_to_definition(version: int):
     _require_owner()
     body = _json_object()
     errors = [FieldError("unknown_field", str(key)[:70], _("%(key)s: field tidak dikenal.", key=str(key)[:70]))
               for key in body if key != "case_ids"]
-    raw = body.get("case_ids")
-    ids = modeler.parse_case_ids(raw) if isinstance(raw, list) and len(raw) <= MAX_MIGRATION_IDS else None
-    if not ids:
-        errors.append(FieldError("case_ids", "case_ids", _(
-            "case_ids: daftar id kasus (bilangan bulat positif), 1 sampai %(n)d butir.", n=MAX_MIGRATION_IDS)))
+    try:
+        ids = body_ids("case_ids", body.get("case_ids"), max_items=MAX_MIGRATION_IDS)
+    except FormInvalid as invalid:
+        errors.extend(invalid.errors)
     if errors:
         raise FormInvalid(errors)
     session = db()

@@ -126,7 +126,7 @@ def _private(response):
     return response
 
 
-@bp.get("/berkas/<file_id>")
+@bp.get("/berkas/<uid:file_id>")
 @login_required
 def download(file_id: str):
     record = visible_file(file_id)
@@ -142,7 +142,7 @@ def _thumbnail_path(record: FileRecord) -> Path:
     return system().settings.files_dir / f"{record.stored_name}.thumb.jpg"
 
 
-@bp.get("/berkas/<file_id>/thumb", endpoint="thumbnail")
+@bp.get("/berkas/<uid:file_id>/thumb", endpoint="thumbnail")
 @login_required
 def thumbnail_view(file_id: str):
     record = visible_file(file_id)

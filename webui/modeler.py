@@ -29,6 +29,7 @@ from process.roles import LANE_ROLES
 from .access import me, role_required
 from .db import db, system
 from .errors import engine_error_message
+from .ids import body_ids, query_id
 
 bp = Blueprint("modeler", __name__, url_prefix="/proses")
 
@@ -360,24 +361,6 @@ def migration_rows(session, target: Definition) -> list[dict]:
             for c in plan]
 
 
-def parse_case_ids(values: Iterable) -> list[int] | None:
-    """Case ids from a form or JSON list; None when any is not a positive integer. Duplicates are dropped."""
-    ids: list[int] = []
-    for value in values:
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, str):
-            value = value.strip()
-            if not value.isdigit() or len(value) > 12:
-                return None
-            value = int(value)
-        if not isinstance(value, int) or value <= 0:
-            return None
-        if value not in ids:
-            ids.append(value)
-    return ids
-
-
 _CANNOT_MOVE = re.compile(r"^case \d+ cannot move: (?P<reasons>.*)$", re.DOTALL)
 
 
@@ -421,7 +404,7 @@ def index():
 def edit():
     session = db()
     versions = modeling.versions(session, process_key())
-    number = request.args.get("versi", type=int)
+    number = query_id("versi")
     source = None
     if number is not None:
         source = get_version(number)
@@ -439,7 +422,7 @@ def edit():
 @role_required(OWNER)
 def source():
     """The XML the modeler opens: a given version, else the newest, else the bundled diagram."""
-    number = request.args.get("versi", type=int)
+    number = query_id("versi")
     session = db()
     if number is not None:
         definition = get_version(number)
@@ -503,7 +486,7 @@ def versions():
                            latest=found[0] if found else None)
 
 
-@bp.get("/versi/<int:number>")
+@bp.get("/versi/<id:number>")
 @role_required(OWNER)
 def version(number: int):
     session = db()
@@ -519,7 +502,7 @@ def version(number: int):
                            older_running=sum(n for v, n in counts.items() if v != definition.version))
 
 
-@bp.get("/versi/<int:number>/diagram.json")
+@bp.get("/versi/<id:number>/diagram.json")
 @role_required(OWNER)
 def version_diagram(number: int):
     """The viewer bundle's contract (frontend/diagram.js); elements added or changed in this version are marked
@@ -533,7 +516,7 @@ def version_diagram(number: int):
     return response
 
 
-@bp.get("/versi/<int:number>.bpmn")
+@bp.get("/versi/<id:number>.bpmn")
 @role_required(OWNER)
 def download(number: int):
     return bpmn_download(get_version(number))
@@ -548,18 +531,17 @@ def bpmn_download(definition: Definition) -> Response:
     return response
 
 
-@bp.route("/migrasi/<int:number>", methods=["GET", "POST"])
+@bp.route("/migrasi/<id:number>", methods=["GET", "POST"])
 @role_required(OWNER)
 def migration(number: int):
     session = db()
     target = get_version(number)
     if request.method == "POST":
-        ids = parse_case_ids(request.form.getlist("case_ids")[:MAX_CASES + 1])
-        if ids is None or len(ids) > MAX_CASES:
-            abort(400)
-        if not ids:
+        chosen = request.form.getlist("case_ids")
+        if not chosen:
             flash(_("Pilih dulu kasus yang akan dipindahkan."), "error")
             return redirect(url_for(".migration", number=number))
+        ids = body_ids("case_ids", chosen, max_items=MAX_CASES, text=True)
         outcome = migrate_cases(session, target, ids)
         if outcome["moved"]:
             flash(_("%(n)s kasus dipindahkan ke versi %(v)s: %(ids)s.", n=len(outcome["moved"]), v=number,

@@ -13,6 +13,8 @@ from engine.definitions import UserTaskInfo
 from engine.forms import FormField
 from process.services import STEP_OF
 
+from .ids import ID_SCHEMA, MAX_ID, UID_SCHEMA
+
 __all__ = ["build_document", "field_schema", "form_schema", "form_schema_name"]
 
 VERSION_KEY = "_version"
@@ -265,7 +267,7 @@ def _definition_schemas() -> dict:
         "MigrationRequest": {
             "type": "object", "required": ["case_ids"], "additionalProperties": False,
             "properties": {"case_ids": {"type": "array", "minItems": 1, "maxItems": 1000,
-                                        "items": {"type": "integer", "minimum": 1}}},
+                                        "items": ID_SCHEMA}},
         },
         "MigrationResult": {
             "type": "object", "required": ["version", "moved", "refused"],
@@ -512,8 +514,11 @@ def _ok(description: str, schema: dict, headers: dict | None = None) -> dict:
     return out
 
 
-_TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+#: Path ids follow webui/ids.py: anything else is a 404 before a view runs.
+_TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": UID_SCHEMA,
+            "description": "Id tugas (UUID); bentuk lain: 404"}
+_CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": ID_SCHEMA,
+            "description": f"Nomor kasus 1 sampai {MAX_ID}; di luar itu: 404"}
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
              "description": "lock_version kasus yang diharapkan, mis. \"3\"; 409 bila kasus sudah berubah."}
 _ETAG = {"ETag": {"description": "lock_version kasus", "schema": {"type": "string"}}}
@@ -530,7 +535,8 @@ def _task_action(operation_id: str, summary: str, responses: dict, body: dict | 
     return op
 
 
-_VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_VERSION = {"name": "version", "in": "path", "required": True, "schema": ID_SCHEMA,
+            "description": f"Nomor versi 1 sampai {MAX_ID}; di luar itu: 404"}
 _XML_BODY = {"required": True, "description": "Diagram BPMN 2.0 (XML, paling besar 2 MB) apa adanya sebagai isi "
                                              "permintaan; Content-Type bebas (mis. application/xml).",
              "content": {"application/xml": {"schema": {"type": "string"}},

@@ -264,7 +264,7 @@ def _render(row: TaskRow, status: int = 200, **kw):
                                                                      system().settings.caption_limits)), status
 
 
-@bp.get("/tugas/<task_id>")
+@bp.get("/tugas/<uid:task_id>")
 @login_required
 def show(task_id: str):
     row = _task_row(task_id)
@@ -326,7 +326,7 @@ def _discard(paths: list[Path]) -> None:
             log.warning("could not remove %s", path)
 
 
-@bp.post("/tugas/<task_id>")
+@bp.post("/tugas/<uid:task_id>")
 @login_required
 def complete(task_id: str):
     row = _task_row(task_id)
@@ -365,7 +365,7 @@ def complete(task_id: str):
 # --------------------------------------------------------------------------------------------------
 
 
-@bp.post("/tugas/<task_id>/ambil")
+@bp.post("/tugas/<uid:task_id>/ambil")
 @login_required
 def claim(task_id: str):
     row = _task_row(task_id)
@@ -374,7 +374,7 @@ def claim(task_id: str):
     return redirect(url_for(".show", task_id=row.id))
 
 
-@bp.post("/tugas/<task_id>/lepas")
+@bp.post("/tugas/<uid:task_id>/lepas")
 @login_required
 def unclaim(task_id: str):
     row = _task_row(task_id)
@@ -383,7 +383,7 @@ def unclaim(task_id: str):
     return redirect(url_for("inbox.index"))
 
 
-@bp.post("/tugas/<task_id>/delegasikan")
+@bp.post("/tugas/<uid:task_id>/delegasikan")
 @login_required
 def delegate(task_id: str):
     row = _task_row(task_id)
