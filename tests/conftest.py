@@ -133,3 +133,11 @@ def english_app(system, tmp_path):
     yield app
     with app.app_context():
         babel.domain_instance.cache.clear()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The generated walks (tests/test_fuzz_api.py, tests/test_fuzz_html.py) say how many cases they ran."""
+    from tests.fuzzing import COUNTS, COVERAGE
+
+    for name, count in sorted(COUNTS.items()):
+        terminalreporter.write_line(f"{name}: {count} cases ran ({COVERAGE.get(name, '')})")

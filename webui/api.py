@@ -32,6 +32,7 @@ from process.services import STEP_OF, CaseInput
 
 from . import modeler
 from .auth import TOKEN_MAX_AGE, check_credentials, issue_token, user_from_token
+from .bodies import accepts_body
 from .db import db, system
 from .errors import engine_error_message, error_response
 from .extensions import csrf, limiter
@@ -360,17 +361,17 @@ def get_case(case_id: int):
 
 
 @bp.post("/files")
+@accepts_body("upload")
 def upload_file():
     user = api_user()
     if not lanes_of(user.roles):
         raise NotPermitted(_("Hanya petugas yang mengerjakan langkah SOP yang dapat mengunggah berkas."))
-    upload = request.files.get("file")  # a body over MAX_CONTENT_LENGTH raises 413 here
+    upload = request.files.get("file")  # a body over the upload limit is a 413 here (webui/bodies.py)
     if upload is None:
         raise FormInvalid([FieldError("required", "file", _(
             "file: wajib diisi (multipart/form-data dengan field \"file\")."))])
     settings = system().settings
-    # Read at most one byte past the largest limit: store_file refuses what is over its kind's limit.
-    data = upload.stream.read(max(settings.max_image_bytes, settings.max_other_bytes) + 1)
+    data = upload.read()  # the request's limit bounds it; store_file refuses what is over its kind's limit (413)
     session = db()
     record = store_file(session, settings.files_dir, data, upload.filename or "", uploaded_by=user.actor,
                         now=_now(), max_image_bytes=settings.max_image_bytes,
@@ -412,6 +413,7 @@ def _definition_json(definition, running: int, latest: int) -> dict:
 
 
 @bp.post("/definitions/validate")
+@accepts_body("diagram")
 def validate_definition():
     _require_owner()
     try:
@@ -423,6 +425,7 @@ def validate_definition():
 
 
 @bp.post("/definitions")
+@accepts_body("diagram")
 def deploy_definition():
     _require_owner()
     try:

@@ -19,13 +19,31 @@ from typing import Any
 
 from flask import Flask, request
 from flask_babel import gettext as _
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.routing import BaseConverter
 
 from process.forms import FieldError, FormInvalid
 
 MAX_ID = 2**31 - 1
-#: An id as text: no sign, no leading zero, no spaces; at most 10 digits (the range is checked after).
-ID_TEXT = r"[1-9][0-9]{0,9}"
+
+
+def _up_to(limit: int) -> str:
+    """A regular expression matching exactly the decimal numbers 1..``limit`` (no sign, no leading zero).
+
+    The range is in the pattern itself, not checked after a match: a path converter that refuses a value it matched
+    makes Werkzeug answer 405 instead of 404 when another method's rule has the same path."""
+    top = str(limit)
+    shorter = [f"[1-9][0-9]{{0,{len(top) - 2}}}"] if len(top) > 1 else []
+    same_length = []
+    for i, digit in enumerate(top):
+        low = 1 if i == 0 else 0
+        if int(digit) > low:
+            rest = len(top) - i - 1
+            same_length.append(f"{top[:i]}[{low}-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    return "(?:" + "|".join([*shorter, *same_length, top]) + ")"
+
+
+#: An id as text: 1..2147483647, no sign, no leading zero, no spaces.
+ID_TEXT = _up_to(MAX_ID)
 #: A task or file id as text: a UUID in its canonical 8-4-4-4-12 form (either case; stored lower-case).
 UID_TEXT = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ID_RE = re.compile(ID_TEXT)
@@ -64,10 +82,7 @@ class IdConverter(BaseConverter):
     part_isolating = True
 
     def to_python(self, value: str) -> int:
-        number = as_id(value)
-        if number is None:
-            raise ValidationError()
-        return number
+        return int(value)  # the pattern holds only 1..MAX_ID
 
     def to_url(self, value: Any) -> str:
         return str(int(value))
@@ -80,10 +95,7 @@ class UidConverter(BaseConverter):
     part_isolating = True
 
     def to_python(self, value: str) -> str:
-        uid = as_uid(value)
-        if uid is None:
-            raise ValidationError()
-        return uid
+        return value.lower()
 
     def to_url(self, value: Any) -> str:
         return str(value)

@@ -18,7 +18,6 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.definitions import MAX_XML_BYTES
 from engine.errors import InvalidDefinition
 from engine.models import Definition, Instance
 from process import modeling
@@ -27,6 +26,7 @@ from process.deadlines import format_wib
 from process.roles import LANE_ROLES
 
 from .access import me, role_required
+from .bodies import accepts_body
 from .db import db, system
 from .errors import engine_error_message
 from .ids import body_ids, query_id
@@ -289,11 +289,9 @@ def process_key() -> str:
 
 
 def xml_body() -> bytes:
-    """The raw request body, whatever its content type; oversize bodies are refused before being read."""
-    length = request.content_length
-    if length is not None and length > MAX_XML_BYTES:
-        raise InvalidDefinition("diagram too large",
-                                [(None, f"the file is {length} bytes; the limit is {MAX_XML_BYTES}")])
+    """The raw request body, whatever its content type. Views calling this are marked ``accepts_body("diagram")``:
+    a body over the diagram limit is a 413, refused before reading when its length is declared, else as soon as
+    reading passes the limit (webui/bodies.py)."""
     return request.get_data(cache=True, parse_form_data=False)
 
 
@@ -445,6 +443,7 @@ def _invalid(exc: InvalidDefinition):
 
 @bp.post("/validasi")
 @role_required(OWNER)
+@accepts_body("diagram")
 def validate():
     try:
         report = validate_xml(xml_body())
@@ -456,6 +455,7 @@ def validate():
 
 @bp.post("/terapkan")
 @role_required(OWNER)
+@accepts_body("diagram")
 def deploy():
     try:
         definition, summary, created = deploy_xml(xml_body())
