@@ -1,6 +1,7 @@
 """Schemathesis over /api/v1/openapi.json: every operation, as each role and anonymously, positive and negative
 data, in-process against the WSGI app. Fails on any 5xx and on any answer the document does not describe
-(status, content type, headers, body schema), and on invalid data that is not refused with a 4xx.
+(status, content type, headers, body schema), and on invalid data that is not refused with a 4xx. Every id in a
+path or body also meets the hostile values of ``HOSTILE_IDS`` and ``HOSTILE_BODIES``.
 
 Deterministic (hypothesis ``derandomize``) and bounded: ``MAX_EXAMPLES`` cases per operation, identity and mode.
 The world it runs in has a case waiting at every step, so real task and case ids are drawn too.
@@ -71,6 +72,26 @@ def _strategy(operation, mode: GenerationMode, world):
     return st.one_of(generated, with_real)
 
 
+#: Besides what schemathesis generates from the document (its bounds included), every id in a path or a body meets
+#: these, whatever the document says: the ends of PostgreSQL's integer and SQLite's, and beyond.
+HOSTILE_IDS = {
+    "case_id": [2**31, 2**63, 10**23, 0, -1],
+    "version": [2**31, 2**63, 10**23, 0, -1],
+    "task_id": ["\x00", "a\x00b", "..", "x" * 300],
+}
+HOSTILE_BODIES = {"migrateCases": [{"case_ids": ids} for ids in (
+    [2**31], [10**15], [2**63], [10**23], ["99999999999"], ["1"], [0], [-1], [True], [1.5], [], [1] * 1001)]}
+
+
+def _hostile_cases(operation, world) -> list:
+    real = {name: values[0] for name, values in _known_ids(operation, world).items()}
+    cases = [operation.Case(path_parameters={**real, name: value})
+             for name in sorted(real.keys() & HOSTILE_IDS.keys()) for value in HOSTILE_IDS[name]]
+    cases += [operation.Case(path_parameters=real, body=body, media_type="application/json")
+              for body in HOSTILE_BODIES.get(operation.definition.raw.get("operationId"), [])]
+    return cases
+
+
 def _run(operation, identity: str | None, mode: GenerationMode, headers: dict, world) -> int:
     calls = 0
     checks = CHECKS + ([negative_data_rejection] if mode is GenerationMode.NEGATIVE else [])
@@ -100,6 +121,9 @@ def test_api_answers_as_documented(app, api_schema, world, identity):
     for operation in operations:
         if operation.definition.raw.get("operationId") in PUBLIC and identity is not None:
             continue
+        for case in _hostile_cases(operation, world):
+            case.call_and_validate(headers=headers, checks=CHECKS)
+            ran += 1
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             ran += _run(operation, identity, mode, headers, world)
     COUNTS["schemathesis (API)"] += ran
