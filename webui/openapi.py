@@ -491,7 +491,8 @@ _RESPONSES = {
     "Conflict": _error("Belum/sudah diambil orang lain, tugas sudah selesai, atau kasus sudah berubah "
                        "(stale_instance)"),
     "Unprocessable": _error("Data tidak sah; error.fields menyebut setiap field yang bermasalah"),
-    "TooLarge": _error("Isi permintaan terlalu besar"),
+    "TooLarge": _error("Isi permintaan di atas batasnya (unggahan: batas berkas terbesar; diagram: 2 MB; JSON: 1 MB), "
+                       "atau foto di atas batas foto; pesan menyebut ukurannya bila diketahui"),
     "TooManyRequests": _error("Terlalu banyak percobaan"),
 }
 
@@ -679,6 +680,15 @@ def _paths(steps: list[UserTaskInfo]) -> dict:
     }
 
 
+def _with_body_limit(paths: dict) -> dict:
+    """Every operation that takes a body may answer 413 (webui/bodies.py)."""
+    for item in paths.values():
+        for operation in item.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault("413", _r("TooLarge"))
+    return paths
+
+
 def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[str],
                    definition_version: int | None = None, token_max_age: int | None = None,
                    server_url: str = "/api/v1") -> dict:
@@ -698,13 +708,13 @@ def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[st
             "summary": "SOP 21/2025 KPU Provinsi Sumatera Barat: alur pengunggahan konten media sosial",
             "description": "Semua permintaan (kecuali /auth/token dan /openapi.json) memakai header "
                            "`Authorization: Bearer <token>`; cookie sesi tidak berlaku di sini. Kesalahan selalu "
-                           "berupa JSON `{\"error\": {\"code\", \"message\"}}` dengan status 401/403/404/409/422."
+                           "berupa JSON `{\"error\": {\"code\", \"message\"}}` dengan status 401/403/404/409/413/422."
                            + expiry + version_note,
         },
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],
         "tags": [{"name": "akses"}, {"name": "tugas"}, {"name": "kasus"}, {"name": "berkas"}, {"name": "definisi"}],
-        "paths": _paths(steps),
+        "paths": _with_body_limit(_paths(steps)),
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "Token dari POST /auth/token"}},
