@@ -30,3 +30,14 @@ class BadRequest(SopError):
     """Input that is not a form error but still wrong (HTTP 422)."""
 
     code = "bad_request"
+
+
+class TooLarge(BadRequest):
+    """A file or request body over its limit (HTTP 413). ``size`` in bytes, None when it is not known (reading stopped
+    at the limit); ``kind``: image, file, diagram or request."""
+
+    code = "too_large"
+
+    def __init__(self, message: str, *, size: int | None, limit: int, kind: str = "file"):
+        super().__init__(message, size=size, limit=limit, kind=kind)
+        self.size, self.limit, self.kind = size, limit, kind

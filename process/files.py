@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from engine import eventlog
 
 from .config import DEFAULT_MAX_IMAGE_PIXELS
-from .errors import BadRequest
+from .errors import BadRequest, TooLarge
 from .forms import FileRef
 from .models import FileRecord
 
@@ -134,7 +134,8 @@ def store_file(session: Session, files_dir: Path, data: bytes, filename: str, *,
     kind, mime = sniff(data, max_pixels=max_image_pixels)
     limit = max_image_bytes if kind == "image" else max_other_bytes
     if len(data) > limit:
-        raise BadRequest(f"Berkas terlalu besar: {_size(len(data))}, batas {_size(limit)}.")
+        raise TooLarge(f"Berkas terlalu besar: {_size(len(data))}, batas {_size(limit)}.", size=len(data), limit=limit,
+                       kind="image" if kind == "image" else "file")
     file_id = str(uuid.uuid4())
     stored_name = uuid.uuid4().hex
     files_dir.mkdir(parents=True, exist_ok=True)

@@ -177,3 +177,11 @@ def pg_system(pg_database, tmp_path, clock) -> System:
     system = build_system(Settings(database_url=url, files_dir=tmp_path / "files"), clock)
     yield system
     system.dispose()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The generated walks (tests/test_fuzz_api.py, tests/test_fuzz_html.py) say how many cases they ran."""
+    from tests.fuzzing import COUNTS, COVERAGE
+
+    for name, count in sorted(COUNTS.items()):
+        terminalreporter.write_line(f"{name}: {count} cases ran ({COVERAGE.get(name, '')})")

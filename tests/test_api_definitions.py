@@ -199,9 +199,9 @@ def test_hostile_xml_refused_quickly_with_a_clear_message(api, system):
 def test_oversize_and_malformed_bodies(api, system):
     big = b"<definitions" + b" " * (3 * 1024 * 1024) + b"/>"
     started = time.perf_counter()
-    resp = refused(system, lambda: post_xml(api, "owner", "/definitions/validate", big), 422, "invalid_definition")
+    resp = refused(system, lambda: post_xml(api, "owner", "/definitions/validate", big), 413, "too_large")
     assert time.perf_counter() - started < 2
-    assert "batasnya 2097152 bita" in resp.json["error"]["fields"][0]["message"]
+    assert resp.json["error"]["message"] == "Diagram ini terlalu besar: 3.0 MB; batasnya 2.0 MB."
     for body in (b"", b"not xml at all", b"<definitions"):
         resp = refused(system, lambda b=body: post_xml(api, "owner", "/definitions/validate", b), 422)
         assert resp.json["error"]["fields"][0]["message"]

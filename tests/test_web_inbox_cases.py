@@ -384,7 +384,11 @@ def test_case_list(system, tx, users, login):
     [row] = rows_of(page)
     assert "Bimtek Teknis" in row and "Divisi Teknis" in row
     assert rows_of(login("auditor").get("/kasus?halaman=5").get_data(as_text=True)) == []
-    assert login("auditor").get("/kasus?halaman=x").status_code == 200
+    auditor = login("auditor")
+    for bad in ("x", "0", "-1", "2147483648", "99999999999999999999999"):  # one id rule (webui/ids.py)
+        refused = auditor.get(f"/kasus?halaman={bad}")
+        assert refused.status_code == 422 and "halaman: harus nomor 1 sampai 2147483647." in refused.text, bad
+    assert rows_of(auditor.get("/kasus?halaman=2147483647").text) == []
 
 
 # ------------------------------------------------------------------------------- every page, every role

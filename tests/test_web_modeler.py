@@ -258,8 +258,10 @@ def test_migration_page_pre_check_and_form(users, system, tx, login):
 
     nothing = c.post("/proses/migrasi/2", data={}, follow_redirects=True)
     assert "Pilih dulu kasus yang akan dipindahkan." in text(nothing)
-    assert c.post("/proses/migrasi/2", data={"case_ids": ["satu"]}).status_code == 400
-    assert c.post("/proses/migrasi/2", data={"case_ids": ["-1"]}).status_code == 400
+    refused = c.post("/proses/migrasi/2", data={"case_ids": ["satu"]})  # one id rule (webui/ids.py): 422
+    assert refused.status_code == 422 and "case_ids: daftar nomor 1 sampai 2147483647" in text(refused)
+    for bad in ("-1", "2147483648", "99999999999999999999999"):
+        assert c.post("/proses/migrasi/2", data={"case_ids": [bad]}).status_code == 422, bad
     unknown = text(c.post("/proses/migrasi/2", data={"case_ids": ["999"]}, follow_redirects=True))
     assert "Kasus #999 tidak dipindahkan: Kasus #999 tidak ada." in unknown
 

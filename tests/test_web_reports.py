@@ -100,7 +100,9 @@ def test_responses_page_per_period_and_per_case(sc, login):
     assert "001/REG-MEDSOS/V/2025" in one and "004/REG-MEDSOS/VI/2025" not in one
     assert "Layak diunggah." in one
     assert c.get("/laporan/tanggapan", query_string={"kasus": 99999}).status_code == 404
-    assert c.get("/laporan/tanggapan", query_string={"kasus": "satu"}).status_code == 404
+    for bad in ("satu", "2147483648", "99999999999999999999999"):  # one id rule (webui/ids.py): 422
+        for path in ("/laporan/tanggapan", "/laporan/log.csv", "/laporan/log.xes"):
+            assert c.get(path, query_string={"kasus": bad}).status_code == 422, (path, bad)
     pdf = c.get("/laporan/tanggapan", query_string={"kasus": sc.juni.instance_id, "format": "pdf"})
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     assert f'filename="tanggapan-kasus-{sc.juni.instance_id}.pdf"' in pdf.headers["Content-Disposition"]

@@ -1,20 +1,23 @@
 """Flask front end of Alur Medsos."""
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, redirect, url_for
+from flask import Flask, jsonify, redirect, url_for
 from flask_login import current_user
 
 from process.config import Settings
 
+from . import bodies, errors, ids
 from . import db as request_db
-from . import errors
 from .extensions import babel, csrf, limiter, login_manager
 from .ratelimit import storage_uri as ratelimit_storage
 from .wiring import System, build_system
+
+log = logging.getLogger(__name__)
 
 #: No inline scripts, no third-party origins. bpmn-js sets inline style attributes on SVG, hence
 #: 'unsafe-inline' for styles only.
@@ -49,7 +52,6 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
         SESSION_COOKIE_SECURE=os.environ.get("ALUR_HTTPS", "") == "1",
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=system.settings.max_other_bytes + 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_LOCALE="id",
         BABEL_DEFAULT_TIMEZONE="Asia/Jakarta",
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
     )
     if config:
         app.config.update(config)
+    bodies.init_app(app, max(system.settings.max_image_bytes, system.settings.max_other_bytes))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance_dir)
 
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
     limiter.init_app(app)
     request_db.init_app(app)
     errors.init_app(app)
+    ids.init_app(app)  # the id converters, before any route uses them
     app.register_blueprint(auth_bp)
     from . import admin, api, audit, cases, files, inbox, modeler, reports, tasks
 
@@ -110,7 +114,27 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
 
     @app.get("/healthz")
     def healthz():
+        """Liveness: this process answers. Never touches the database (a restart would not bring it back)."""
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz():
+        """Readiness: the database answers and has the schema; 503 with Retry-After when it does not, so a load
+        balancer sends requests elsewhere until it does."""
+        from sqlalchemy import select
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from engine.models import Definition
+
+        try:
+            request_db.db().execute(select(Definition.id).limit(1)).all()
+        except SQLAlchemyError as exc:
+            log.warning("not ready: %s", exc)
+            response = jsonify({"status": "unavailable", "database": "unreachable"})
+            response.status_code = 503
+            response.headers["Retry-After"] = str(errors.RETRY_AFTER)
+            return response
+        return {"status": "ready", "database": "ok"}
 
     @app.get("/")
     def index():

@@ -240,7 +240,7 @@ def _edit_page(user: User, form: UserEditForm | None = None, status: int = 200, 
                    is_me=user.id == me().id)
 
 
-@bp.route("/pengguna/<int:user_id>", methods=["GET", "POST"])
+@bp.route("/pengguna/<id:user_id>", methods=["GET", "POST"])
 @role_required("admin")
 def edit_user(user_id: int):
     user = _user_or_404(user_id)
@@ -266,7 +266,7 @@ def edit_user(user_id: int):
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
-@bp.post("/pengguna/<int:user_id>/status")
+@bp.post("/pengguna/<id:user_id>/status")
 @role_required("admin")
 def set_status(user_id: int):
     user = _user_or_404(user_id)
@@ -284,7 +284,7 @@ def set_status(user_id: int):
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
-@bp.post("/pengguna/<int:user_id>/sandi")
+@bp.post("/pengguna/<id:user_id>/sandi")
 @role_required("admin")
 def reset_password(user_id: int):
     user = _user_or_404(user_id)
@@ -326,7 +326,7 @@ def mail():
                    problems=outbox.problems(session), form=ConfirmForm())
 
 
-@bp.post("/surel/<int:outbox_id>/ulang")
+@bp.post("/surel/<id:outbox_id>/ulang")
 @role_required("admin")
 def requeue_mail(outbox_id: int):
     if not ConfirmForm().validate_on_submit():

@@ -32,9 +32,11 @@ from process.services import STEP_OF, CaseInput
 
 from . import modeler
 from .auth import TOKEN_MAX_AGE, check_credentials, issue_token, user_from_token
+from .bodies import accepts_body
 from .db import db, system
 from .errors import engine_error_message, error_response
 from .extensions import csrf, limiter
+from .ids import body_ids
 from .openapi import CLAIM_KEY, VERSION_KEY, build_document
 from .problems import problems_json
 
@@ -254,7 +256,7 @@ def list_tasks():
     return jsonify([_inbox_json(item) for item in items])
 
 
-@bp.get("/tasks/<task_id>")
+@bp.get("/tasks/<uid:task_id>")
 def get_task(task_id: str):
     session, alur, user = db(), system().alur, api_user()
     row = alur.task(session, task_id)
@@ -275,17 +277,17 @@ def _task_action(action, task_id: str, *args) -> Response:
     return jsonify(_task_json(row))
 
 
-@bp.post("/tasks/<task_id>/claim")
+@bp.post("/tasks/<uid:task_id>/claim")
 def claim_task(task_id: str):
     return _task_action(system().alur.claim, task_id)
 
 
-@bp.post("/tasks/<task_id>/unclaim")
+@bp.post("/tasks/<uid:task_id>/unclaim")
 def unclaim_task(task_id: str):
     return _task_action(system().alur.unclaim, task_id)
 
 
-@bp.post("/tasks/<task_id>/delegate")
+@bp.post("/tasks/<uid:task_id>/delegate")
 def delegate_task(task_id: str):
     to = _json_object().get("to")
     if not isinstance(to, str) or not to.strip() or len(to) > MAX_USERNAME:
@@ -293,7 +295,7 @@ def delegate_task(task_id: str):
     return _task_action(system().alur.delegate, task_id, to.strip())
 
 
-@bp.post("/tasks/<task_id>/complete")
+@bp.post("/tasks/<uid:task_id>/complete")
 def complete_task(task_id: str):
     body = _json_object()
     expected = _expected_version(body)
@@ -333,7 +335,7 @@ def create_case():
     return response
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<id:case_id>")
 def get_case(case_id: int):
     view = case_view(db(), api_user(), case_id)
     instance = view.instance
@@ -364,17 +366,17 @@ def get_case(case_id: int):
 
 
 @bp.post("/files")
+@accepts_body("upload")
 def upload_file():
     user = api_user()
     if not lanes_of(user.roles):
         raise NotPermitted(_("Hanya petugas yang mengerjakan langkah SOP yang dapat mengunggah berkas."))
-    upload = request.files.get("file")  # a body over MAX_CONTENT_LENGTH raises 413 here
+    upload = request.files.get("file")  # a body over the upload limit is a 413 here (webui/bodies.py)
     if upload is None:
         raise FormInvalid([FieldError("required", "file", _(
             "file: wajib diisi (multipart/form-data dengan field \"file\")."))])
     settings = system().settings
-    # Read at most one byte past the largest limit: store_file refuses what is over its kind's limit.
-    data = upload.stream.read(max(settings.max_image_bytes, settings.max_other_bytes) + 1)
+    data = upload.read()  # the request's limit bounds it; store_file refuses what is over its kind's limit (413)
     session = db()
     record = store_file(session, settings.files_dir, data, upload.filename or "", uploaded_by=user.actor,
                         now=_now(), max_image_bytes=settings.max_image_bytes,
@@ -417,6 +419,7 @@ def _definition_json(definition, running: int, latest: int) -> dict:
 
 
 @bp.post("/definitions/validate")
+@accepts_body("diagram")
 def validate_definition():
     _require_owner()
     try:
@@ -428,6 +431,7 @@ def validate_definition():
 
 
 @bp.post("/definitions")
+@accepts_body("diagram")
 def deploy_definition():
     _require_owner()
     try:
@@ -452,13 +456,13 @@ def list_definitions():
     return jsonify([_definition_json(d, counts.get(d.version, 0), latest) for d in found])
 
 
-@bp.get("/definitions/<int:version>.bpmn")
+@bp.get("/definitions/<id:version>.bpmn")
 def download_definition(version: int):
     _require_owner()
     return modeler.bpmn_download(modeler.get_version(version))
 
 
-@bp.get("/definitions/<int:version>/migration")
+@bp.get("/definitions/<id:version>/migration")
 def definition_migration_plan(version: int):
     _require_owner()
     session = db()
@@ -466,17 +470,16 @@ def definition_migration_plan(version: int):
     return jsonify({"version": target.version, "cases": modeler.migration_rows(session, target)})
 
 
-@bp.post("/definitions/<int:version>/migration")
+@bp.post("/definitions/<id:version>/migration")
 def migrate_to_definition(version: int):
     _require_owner()
     body = _json_object()
     errors = [FieldError("unknown_field", str(key)[:70], _("%(key)s: field tidak dikenal.", key=str(key)[:70]))
               for key in body if key != "case_ids"]
-    raw = body.get("case_ids")
-    ids = modeler.parse_case_ids(raw) if isinstance(raw, list) and len(raw) <= MAX_MIGRATION_IDS else None
-    if not ids:
-        errors.append(FieldError("case_ids", "case_ids", _(
-            "case_ids: daftar id kasus (bilangan bulat positif), 1 sampai %(n)d butir.", n=MAX_MIGRATION_IDS)))
+    try:
+        ids = body_ids("case_ids", body.get("case_ids"), max_items=MAX_MIGRATION_IDS)
+    except FormInvalid as invalid:
+        errors.extend(invalid.errors)
     if errors:
         raise FormInvalid(errors)
     session = db()

@@ -23,6 +23,7 @@ from process.services import STEP_OF
 from .access import me, role_required
 from .cases import OUTCOME_LABELS, HistoryEvent, _name, _sentence, decision_label
 from .db import db, system
+from .ids import query_id
 
 bp = Blueprint("audit", __name__)
 
@@ -68,7 +69,7 @@ def index():
     session = db()
     report = eventlog.verify(session)
     q = (request.args.get("q") or "").strip()[:100]
-    page = max(1, request.args.get("halaman", 1, type=int) or 1)
+    page = query_id("halaman", 1)
     cases = case_list(session, me(), q=q or None, page=page, per_page=50)
     bad_event = None
     if report.first_bad_seq is not None:
@@ -175,16 +176,16 @@ def _step_list(steps: list[StepState], instance: Instance) -> list[dict]:
              "late": s.type in ("overdue", "timer_fired") or bool(s.payload.get("late"))} for s in steps]
 
 
-@bp.get("/audit/kasus/<int:instance_id>/replay")
+@bp.get("/audit/kasus/<id:instance_id>/replay")
 @role_required(*AUDIT_ROLES)
 def replay_page(instance_id: int):
     instance, steps = _steps_or_404(instance_id)
-    n = min(max(1, request.args.get("langkah", 1, type=int) or 1), len(steps))
+    n = min(query_id("langkah", 1), len(steps))
     return render_template("audit/replay.html", steps=_step_list(steps, instance),
                            verification=None, **_step_context(instance, steps, n))
 
 
-@bp.get("/audit/kasus/<int:instance_id>/replay/<int:n>.json")
+@bp.get("/audit/kasus/<id:instance_id>/replay/<id:n>.json")
 @role_required(*AUDIT_ROLES)
 def replay_step(instance_id: int, n: int):
     instance, steps = _steps_or_404(instance_id)
@@ -212,7 +213,7 @@ def replay_step(instance_id: int, n: int):
     return response
 
 
-@bp.post("/audit/kasus/<int:instance_id>/replay/verifikasi")
+@bp.post("/audit/kasus/<id:instance_id>/replay/verifikasi")
 @role_required(*AUDIT_ROLES)
 def verify_case(instance_id: int):
     """Re-execute the case in memory and show, action by action, whether the engine does what was recorded."""
@@ -227,7 +228,7 @@ def verify_case(instance_id: int):
                      "task": names.get(s.bpmn_id or "", s.bpmn_id),
                      "details": [{"key": str(OBSERVATION_LABELS.get(k, k)), "expected": _obs_text(s.expected.get(k)),
                                   "actual": _obs_text(s.actual.get(k)), "differs": k in diffs} for k in shown]})
-    n = min(max(1, request.args.get("langkah", 1, type=int) or 1), len(steps))
+    n = min(query_id("langkah", 1), len(steps))
     return render_template("audit/replay.html", steps=_step_list(steps, instance),
                            verification={"result": result, "rows": rows}, **_step_context(instance, steps, n))
 

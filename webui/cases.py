@@ -34,6 +34,7 @@ from process.services import STEP_OF, CaseInput
 from . import refusals
 from .access import me, role_required
 from .db import db, system
+from .ids import query_id
 from .inbox import deadline_info
 from .problems import problem_text
 
@@ -129,9 +130,9 @@ def new():
 @login_required
 def index():
     q = (request.args.get("q") or "").strip()[:100]
-    page = request.args.get("halaman", 1, type=int) or 1
+    page = query_id("halaman", 1)
     session = db()
-    result = case_list(session, me(), q=q or None, page=max(1, page), per_page=PER_PAGE)
+    result = case_list(session, me(), q=q or None, page=page, per_page=PER_PAGE)
     now = system().alur.clock.now()
     rows = []
     for item in result.items:
@@ -145,7 +146,7 @@ def index():
 
 
 # ------------------------------------------------------------------------------------------ one case
-@bp.get("/kasus/<int:instance_id>")
+@bp.get("/kasus/<id:instance_id>")
 @login_required
 def show(instance_id: int):
     session = db()
@@ -173,7 +174,7 @@ def show(instance_id: int):
         late_steps=sum(1 for s in steps if s["late"]))
 
 
-@bp.get("/kasus/<int:instance_id>/diagram.json")
+@bp.get("/kasus/<id:instance_id>/diagram.json")
 @login_required
 def diagram(instance_id: int):
     d = case_diagram(db(), me(), instance_id, now=system().alur.clock.now())

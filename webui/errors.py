@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine.errors import (
     AlreadyClaimed,
@@ -23,16 +23,17 @@ from engine.errors import (
     StaleInstance,
     TaskNotReady,
 )
-from process.errors import BadRequest, NotClaimed, NotPermitted
+from process.errors import BadRequest, NotClaimed, NotPermitted, TooLarge
 from process.forms import FormInvalid
 
-from . import refusals
+from . import bodies, refusals
 from .problems import problems_json
 
 log = logging.getLogger(__name__)
 
 #: (status, message in the user's language) per error class; the most specific class wins.
 STATUS = [
+    (TooLarge, 413, _l("Berkas terlalu besar.")),
     (NotFound, 404, _l("Data yang diminta tidak ditemukan.")),
     (NotPermitted, 403, _l("Anda tidak berhak melakukan tindakan ini.")),
     (NotClaimed, 409, _l("Tugas ini harus Anda ambil terlebih dahulu, atau sedang dipegang orang lain.")),
@@ -75,7 +76,28 @@ RETRY_AFTER = 2
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/")
+    """The API, and the pages' own scripts (they ask for JSON only), get errors as JSON; browsers get a page."""
+    if request.path.startswith("/api/"):
+        return True
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+#: What was too large, in the user's language (process.errors.TooLarge.kind).
+TOO_LARGE_WHAT = {"image": _l("Foto ini"), "file": _l("Berkas ini"), "diagram": _l("Diagram ini"),
+                  "request": _l("Isi permintaan ini")}
+
+
+def size_text(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
+
+
+def too_large_message(size: int | None, limit: int, kind: str) -> str:
+    """One message for everything over its limit: the size when it is known, and the limit."""
+    what = TOO_LARGE_WHAT.get(kind, TOO_LARGE_WHAT["request"])
+    if size is None:
+        return _l("%(what)s terlalu besar: lebih dari %(limit)s.", what=what, limit=size_text(limit))
+    return _l("%(what)s terlalu besar: %(size)s; batasnya %(limit)s.", what=what, size=size_text(size),
+              limit=size_text(limit))
 
 
 def error_response(status: int, code: str, message: str, fields: list[dict] | None = None):
@@ -87,7 +109,19 @@ def error_response(status: int, code: str, message: str, fields: list[dict] | No
     return render_template("errors/error.html", status=status, code=code, message=message, fields=fields), status
 
 
+def request_too_large_message() -> str:
+    """For a body over its endpoint's limit (webui/bodies.py): refused before it was read when its length was declared
+    (that length is shown), else as soon as reading passed the limit (the size is not known)."""
+    kind = bodies.body_kind(request.endpoint)
+    _cap, limit = bodies.limits(kind)
+    size = request.content_length
+    what = {"upload": "file", "diagram": "diagram"}.get(kind, "request")
+    return str(too_large_message(size if size and size > limit else None, limit, what))
+
+
 def engine_error_message(exc: EngineError) -> tuple[int, str]:
+    if isinstance(exc, TooLarge):
+        return 413, str(too_large_message(exc.size, exc.limit, exc.kind))
     for cls, status, generic in STATUS:
         if isinstance(exc, cls):
             translated = refusals.error_message(exc)  # an input rule's refusal, in the user's language
@@ -153,6 +187,10 @@ def init_app(app: Flask) -> None:
     def _database_error(exc):
         # The request's transaction is rolled back (webui/db.py): never a 500 for these.
         return database_error_response(exc)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        return error_response(413, "too_large", request_too_large_message())
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -8,8 +8,6 @@ modeler asks it while the owner draws and shows exactly its problems (frontend/m
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,16 +15,17 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.definitions import MAX_XML_BYTES
-from engine.errors import InvalidDefinition, Problem
+from engine.errors import InvalidDefinition
 from engine.models import Definition, Instance
 from process import modeling
 from process.casefile import display_names
 from process.deadlines import format_wib
 
 from .access import me, role_required
+from .bodies import accepts_body
 from .db import db, system
 from .errors import engine_error_message
+from .ids import body_ids, query_id
 from .problems import TYPE_LABELS, problem_message, problems_json
 
 bp = Blueprint("modeler", __name__, url_prefix="/proses")
@@ -149,11 +148,9 @@ def process_key() -> str:
 
 
 def xml_body() -> bytes:
-    """The raw request body, whatever its content type; oversize bodies are refused before being read."""
-    length = request.content_length
-    if length is not None and length > MAX_XML_BYTES:
-        raise InvalidDefinition("diagram too large",
-                                [Problem(None, "xml.too_large", {"size": length, "limit": MAX_XML_BYTES})])
+    """The raw request body, whatever its content type. Views calling this are marked ``accepts_body("diagram")``:
+    a body over the diagram limit is a 413, refused before reading when its length is declared, else as soon as
+    reading passes the limit (webui/bodies.py)."""
     return request.get_data(cache=True, parse_form_data=False)
 
 
@@ -211,22 +208,6 @@ def migration_rows(session, target: Definition) -> list[dict]:
             for c in plan]
 
 
-def parse_case_ids(values: Iterable) -> list[int] | None:
-    """Case ids from a form or JSON list; None when any is not a positive integer. Duplicates are dropped."""
-    ids: list[int] = []
-    for value in values:
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, str):
-            value = value.strip()
-            if not value.isdigit() or len(value) > 12:
-                return None
-            value = int(value)
-        if not isinstance(value, int) or value <= 0:
-            return None
-        if value not in ids:
-            ids.append(value)
-    return ids
 
 
 def migrate_cases(session, target: Definition, ids: list[int]) -> dict:
@@ -264,7 +245,7 @@ def index():
 def edit():
     session = db()
     versions = modeling.versions(session, process_key())
-    number = request.args.get("versi", type=int)
+    number = query_id("versi")
     source = None
     if number is not None:
         source = get_version(number)
@@ -282,7 +263,7 @@ def edit():
 @role_required(OWNER)
 def source():
     """The XML the modeler opens: a given version, else the newest, else the bundled diagram."""
-    number = request.args.get("versi", type=int)
+    number = query_id("versi")
     session = db()
     if number is not None:
         definition = get_version(number)
@@ -305,6 +286,7 @@ def _invalid(exc: InvalidDefinition):
 
 @bp.post("/validasi")
 @role_required(OWNER)
+@accepts_body("diagram")
 def validate():
     try:
         report = validate_xml(xml_body())
@@ -316,6 +298,7 @@ def validate():
 
 @bp.post("/terapkan")
 @role_required(OWNER)
+@accepts_body("diagram")
 def deploy():
     try:
         definition, summary, created = deploy_xml(xml_body())
@@ -346,7 +329,7 @@ def versions():
                            latest=found[0] if found else None)
 
 
-@bp.get("/versi/<int:number>")
+@bp.get("/versi/<id:number>")
 @role_required(OWNER)
 def version(number: int):
     session = db()
@@ -362,7 +345,7 @@ def version(number: int):
                            older_running=sum(n for v, n in counts.items() if v != definition.version))
 
 
-@bp.get("/versi/<int:number>/diagram.json")
+@bp.get("/versi/<id:number>/diagram.json")
 @role_required(OWNER)
 def version_diagram(number: int):
     """The viewer bundle's contract (frontend/diagram.js); elements added or changed in this version are marked
@@ -376,7 +359,7 @@ def version_diagram(number: int):
     return response
 
 
-@bp.get("/versi/<int:number>.bpmn")
+@bp.get("/versi/<id:number>.bpmn")
 @role_required(OWNER)
 def download(number: int):
     return bpmn_download(get_version(number))
@@ -391,18 +374,17 @@ def bpmn_download(definition: Definition) -> Response:
     return response
 
 
-@bp.route("/migrasi/<int:number>", methods=["GET", "POST"])
+@bp.route("/migrasi/<id:number>", methods=["GET", "POST"])
 @role_required(OWNER)
 def migration(number: int):
     session = db()
     target = get_version(number)
     if request.method == "POST":
-        ids = parse_case_ids(request.form.getlist("case_ids")[:MAX_CASES + 1])
-        if ids is None or len(ids) > MAX_CASES:
-            abort(400)
-        if not ids:
+        chosen = request.form.getlist("case_ids")
+        if not chosen:
             flash(_("Pilih dulu kasus yang akan dipindahkan."), "error")
             return redirect(url_for(".migration", number=number))
+        ids = body_ids("case_ids", chosen, max_items=MAX_CASES, text=True)
         outcome = migrate_cases(session, target, ids)
         if outcome["moved"]:
             flash(_("%(n)s kasus dipindahkan ke versi %(v)s: %(ids)s.", n=len(outcome["moved"]), v=number,

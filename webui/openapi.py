@@ -13,6 +13,8 @@ from engine.definitions import UserTaskInfo
 from engine.forms import FormField
 from process.services import STEP_OF
 
+from .ids import ID_SCHEMA, MAX_ID, UID_SCHEMA
+
 __all__ = ["build_document", "field_schema", "form_schema", "form_schema_name"]
 
 VERSION_KEY = "_version"
@@ -275,7 +277,7 @@ def _definition_schemas() -> dict:
         "MigrationRequest": {
             "type": "object", "required": ["case_ids"], "additionalProperties": False,
             "properties": {"case_ids": {"type": "array", "minItems": 1, "maxItems": 1000,
-                                        "items": {"type": "integer", "minimum": 1}}},
+                                        "items": ID_SCHEMA}},
         },
         "MigrationResult": {
             "type": "object", "required": ["version", "moved", "refused"],
@@ -501,7 +503,8 @@ _RESPONSES = {
     "Conflict": _error("Belum/sudah diambil orang lain, tugas sudah selesai, atau kasus sudah berubah "
                        "(stale_instance)"),
     "Unprocessable": _error("Data tidak sah; error.fields menyebut setiap field yang bermasalah"),
-    "TooLarge": _error("Isi permintaan terlalu besar"),
+    "TooLarge": _error("Isi permintaan di atas batasnya (unggahan: batas berkas terbesar; diagram: 2 MB; JSON: 1 MB), "
+                       "atau foto di atas batas foto; pesan menyebut ukurannya bila diketahui"),
     "TooManyRequests": _error("Terlalu banyak percobaan"),
 }
 
@@ -524,8 +527,11 @@ def _ok(description: str, schema: dict, headers: dict | None = None) -> dict:
     return out
 
 
-_TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+#: Path ids follow webui/ids.py: anything else is a 404 before a view runs.
+_TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": UID_SCHEMA,
+            "description": "Id tugas (UUID); bentuk lain: 404"}
+_CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": ID_SCHEMA,
+            "description": f"Nomor kasus 1 sampai {MAX_ID}; di luar itu: 404"}
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
              "description": "lock_version kasus yang diharapkan, mis. \"3\"; 409 bila kasus sudah berubah."}
 _ETAG = {"ETag": {"description": "lock_version kasus", "schema": {"type": "string"}}}
@@ -542,7 +548,8 @@ def _task_action(operation_id: str, summary: str, responses: dict, body: dict | 
     return op
 
 
-_VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_VERSION = {"name": "version", "in": "path", "required": True, "schema": ID_SCHEMA,
+            "description": f"Nomor versi 1 sampai {MAX_ID}; di luar itu: 404"}
 _XML_BODY = {"required": True, "description": "Diagram BPMN 2.0 (XML, paling besar 2 MB) apa adanya sebagai isi "
                                              "permintaan; Content-Type bebas (mis. application/xml).",
              "content": {"application/xml": {"schema": {"type": "string"}},
@@ -688,6 +695,15 @@ def _paths(steps: list[UserTaskInfo]) -> dict:
     }
 
 
+def _with_body_limit(paths: dict) -> dict:
+    """Every operation that takes a body may answer 413 (webui/bodies.py)."""
+    for item in paths.values():
+        for operation in item.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault("413", _r("TooLarge"))
+    return paths
+
+
 def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[str],
                    definition_version: int | None = None, token_max_age: int | None = None,
                    server_url: str = "/api/v1") -> dict:
@@ -707,13 +723,13 @@ def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[st
             "summary": "SOP 21/2025 KPU Provinsi Sumatera Barat: alur pengunggahan konten media sosial",
             "description": "Semua permintaan (kecuali /auth/token dan /openapi.json) memakai header "
                            "`Authorization: Bearer <token>`; cookie sesi tidak berlaku di sini. Kesalahan selalu "
-                           "berupa JSON `{\"error\": {\"code\", \"message\"}}` dengan status 401/403/404/409/422."
+                           "berupa JSON `{\"error\": {\"code\", \"message\"}}` dengan status 401/403/404/409/413/422."
                            + expiry + version_note,
         },
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],
         "tags": [{"name": "akses"}, {"name": "tugas"}, {"name": "kasus"}, {"name": "berkas"}, {"name": "definisi"}],
-        "paths": _paths(steps),
+        "paths": _with_body_limit(_paths(steps)),
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "Token dari POST /auth/token"}},

@@ -24,6 +24,7 @@ from process.records import Period
 from .access import role_required
 from .cases import DECISION_LABELS, OUTCOME_LABELS
 from .db import db, system
+from .ids import query_id
 
 bp = Blueprint("reports", __name__)
 
@@ -92,12 +93,10 @@ def period_from_request() -> Period:
 
 
 def _case_arg() -> int | None:
-    raw = (request.args.get("kasus") or "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or db().get(Instance, int(raw)) is None:
+    instance_id = query_id("kasus")
+    if instance_id is not None and db().get(Instance, instance_id) is None:
         abort(404)
-    return int(raw)
+    return instance_id
 
 
 def _period_args(period: Period) -> dict:

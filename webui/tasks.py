@@ -17,7 +17,7 @@ from sqlalchemy import select
 from engine.models import Instance, TaskRow
 from process.casefile import CaseView, can_view_case, case_view
 from process.deadlines import format_wib, humanize_delta
-from process.errors import BadRequest, NotPermitted
+from process.errors import BadRequest, NotPermitted, TooLarge
 from process.files import file_path, resolver, store_file
 from process.forms import FieldError, FormInvalid, blank_form_values, validate_form
 from process.models import FileRecord, Team, User
@@ -25,7 +25,9 @@ from process.services import DECIDE_TASK, STEP_OF, SUBMIT_TASK
 
 from . import taskforms
 from .access import me
+from .bodies import accepts_body
 from .db import db, system
+from .errors import engine_error_message
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +266,7 @@ def _render(row: TaskRow, status: int = 200, **kw):
                                                                      system().settings.caption_limits)), status
 
 
-@bp.get("/tugas/<task_id>")
+@bp.get("/tugas/<uid:task_id>")
 @login_required
 def show(task_id: str):
     row = _task_row(task_id)
@@ -308,8 +310,11 @@ def _store_form_uploads(fields, row: TaskRow) -> tuple[dict[str, list[str]], lis
             except BadRequest as exc:
                 from process.files import clean_filename
 
-                problems.append(FieldError("upload", f.id, f"{f.label}: {clean_filename(upload.filename)}: "
-                                                           f"{exc.message}"))
+                # A file over its limit makes the whole answer a 413 (the form is shown again all the same).
+                too_large = isinstance(exc, TooLarge)
+                message = engine_error_message(exc)[1] if too_large else exc.message
+                problems.append(FieldError("too_large" if too_large else "upload", f.id,
+                                           f"{f.label}: {clean_filename(upload.filename)}: {message}"))
                 continue
             written.append(file_path(settings.files_dir, record))
             stored.setdefault(f.id, []).append(record.id)
@@ -327,8 +332,9 @@ def _discard(paths: list[Path]) -> None:
             log.warning("could not remove %s", path)
 
 
-@bp.post("/tugas/<task_id>")
+@bp.post("/tugas/<uid:task_id>")
 @login_required
+@accepts_body("upload")
 def complete(task_id: str):
     row = _task_row(task_id)
     session, user, alur = db(), me(), _alur()
@@ -353,7 +359,8 @@ def complete(task_id: str):
         _discard(written)
         session.rollback()
         shown = taskforms.parse_form(fields, request.form, platforms=settings.platforms)
-        return _render(_task_row(task_id), 422, invalid=invalid, shown=shown,
+        status = 413 if any(e.code == "too_large" for e in invalid.errors) else 422
+        return _render(_task_row(task_id), status, invalid=invalid, shown=shown,
                        dropped_uploads=sum(len(v) for v in stored.values()))
     except Exception:
         _discard(written)
@@ -367,7 +374,7 @@ def complete(task_id: str):
 # --------------------------------------------------------------------------------------------------
 
 
-@bp.post("/tugas/<task_id>/ambil")
+@bp.post("/tugas/<uid:task_id>/ambil")
 @login_required
 def claim(task_id: str):
     row = _task_row(task_id)
@@ -376,7 +383,7 @@ def claim(task_id: str):
     return redirect(url_for(".show", task_id=row.id))
 
 
-@bp.post("/tugas/<task_id>/lepas")
+@bp.post("/tugas/<uid:task_id>/lepas")
 @login_required
 def unclaim(task_id: str):
     row = _task_row(task_id)
@@ -385,7 +392,7 @@ def unclaim(task_id: str):
     return redirect(url_for("inbox.index"))
 
 
-@bp.post("/tugas/<task_id>/delegasikan")
+@bp.post("/tugas/<uid:task_id>/delegasikan")
 @login_required
 def delegate(task_id: str):
     row = _task_row(task_id)
