@@ -60,6 +60,11 @@ def _megapixels(pixels: int) -> str:
     return f"{pixels / 1_000_000:.{1 if pixels >= 1_000_000 else 2}f}".replace(".", ",")
 
 
+def _megapixel_number(pixels: int) -> float:
+    """Megapixels as a number for the refusal's parameters (each language writes it its own way)."""
+    return round(pixels / 1_000_000, 1 if pixels >= 1_000_000 else 2)
+
+
 def check_pixels(width: int, height: int, max_pixels: int) -> None:
     """:class:`ImageTooLarge` when ``width`` × ``height`` is over the limit, saying both in megapixels."""
     if width * height > max_pixels:
@@ -67,8 +72,8 @@ def check_pixels(width: int, height: int, max_pixels: int) -> None:
             f"Foto terlalu besar: {width} × {height} piksel ({_megapixels(width * height)} megapiksel), batasnya "
             f"{_megapixels(max_pixels)} megapiksel. Perkecil resolusinya (mis. kirim ulang dari galeri ponsel "
             f"dengan ukuran lebih kecil) lalu unggah lagi.",
-            width=width, height=height, megapixels=_megapixels(width * height),
-            max_megapixels=_megapixels(max_pixels))
+            width=width, height=height, megapixels=_megapixel_number(width * height),
+            max_megapixels=_megapixel_number(max_pixels))
 
 
 def _open_image(data: bytes, max_pixels: int):

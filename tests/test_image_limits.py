@@ -180,4 +180,5 @@ def test_the_refusal_in_english(system, users, english_app):
     client.get("/bahasa/en")
     resp = upload(client, BOMB, "bomb.png")
     assert resp.status_code == 422
-    assert "Photo too large: 16320 × 12240 pixels" in resp.get_json()["error"]["message"]
+    message = resp.get_json()["error"]["message"]
+    assert "Photo too large: 16320 × 12240 pixels (199.8 megapixels)" in message and "64 megapixels" in message

@@ -274,3 +274,52 @@ def test_database_trouble_is_a_503_or_a_409_never_a_500(app):
         assert "coba lagi" in resp.get_data(as_text=True).lower()
         if status == 503:
             assert resp.headers["Retry-After"] == "2"
+
+
+# --------------------------------------------------------------------------------------------------
+# NUL at the door (webui/request_text.py), and error pages after a failed statement
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method, path, kwargs", [
+    ("get", "/kasus?q=a%00b", {}),
+    ("get", "/kotak-tugas?q=%00", {}),
+    ("get", "/audit?q=%00", {}),
+    ("post", "/kasus/baru", {"data": {"nama_kegiatan": "Rapat\x00", "tanggal_kegiatan": "2025-05-06",
+                                      "tempat_kegiatan": "Padang"}}),
+    ("post", "/masuk", {"data": {"username": "tim\x00", "password": "x"}}),
+    ("post", "/api/v1/auth/token", {"json": {"username": "tim\x00", "password": "x"}}),
+    ("post", "/api/v1/cases", {"json": {"nama_kegiatan": "Rapat", "tanggal_kegiatan": "2025-05-06",
+                                        "tempat_kegiatan": "Padang", "\x00": 1}}),
+])
+def test_a_nul_anywhere_in_a_request_is_a_400_that_says_so(app, system, tx, login, method, path, kwargs):
+    """PostgreSQL's text cannot hold NUL: a search box, a login name or a JSON key with one was a 500 there (and
+    stored as-is on SQLite). On both databases it is now refused before any view runs, and nothing is written."""
+    from tests.factories import make_users
+
+    make_users(system, tx)
+    client = login("tim")
+    resp = getattr(client, method)(path, **kwargs)
+    assert resp.status_code == 400, resp.get_data(as_text=True)[:300]
+    assert "NUL" in resp.get_data(as_text=True)
+
+
+def test_the_error_page_renders_after_a_failed_statement(app, system, tx, login):
+    """A statement that fails leaves a PostgreSQL transaction unable to run another; the error page (whose layout
+    counts the user's unread notifications) used to fail in turn, and the person got a bare 500 instead of the
+    page. The transaction is rolled back before any error page is made."""
+    from sqlalchemy import text
+
+    from tests.factories import make_users
+    from webui.db import db
+
+    def broken():
+        db().execute(text("SELECT no_such_column FROM task"))
+        return "unreachable"
+
+    app.add_url_rule("/_broken_statement", "broken_statement", broken)
+    make_users(system, tx)
+    resp = login("tim").get("/_broken_statement")
+    assert resp.status_code in (500, 503)
+    page = resp.get_data(as_text=True)
+    assert "<html" in page and ("Terjadi kesalahan pada server" in page or "Server sedang sibuk" in page)

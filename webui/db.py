@@ -23,6 +23,15 @@ def db() -> Session:
     return g.db
 
 
+def discard() -> None:
+    """Roll back the request's transaction now, when there is one: an error answer writes nothing, and the page
+    that says so may read again (the layout counts unread notifications) even after a statement failed, which
+    leaves a PostgreSQL transaction unable to run another until it ends."""
+    session = g.get("db")
+    if session is not None:
+        session.rollback()
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def _finish(response):

@@ -27,6 +27,7 @@ from process.errors import BadRequest, NotClaimed, NotPermitted, TooLarge
 from process.forms import FormInvalid
 
 from . import bodies, refusals
+from . import db as request_db
 from .problems import problems_json
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def too_large_message(size: int | None, limit: int, kind: str) -> str:
 
 
 def error_response(status: int, code: str, message: str, fields: list[dict] | None = None):
+    request_db.discard()
     if wants_json():
         body = {"error": {"code": code, "message": str(message)}}
         if fields:

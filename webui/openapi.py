@@ -506,6 +506,8 @@ _RESPONSES = {
     "TooLarge": _error("Isi permintaan di atas batasnya (unggahan: batas berkas terbesar; diagram: 2 MB; JSON: 1 MB), "
                        "atau foto di atas batas foto; pesan menyebut ukurannya bila diketahui"),
     "TooManyRequests": _error("Terlalu banyak percobaan"),
+    "BadRequest": _error("Permintaan memuat karakter NUL (U+0000) di parameter, field atau string JSON mana pun "
+                         "(error.code nul_character): tidak ada yang diproses"),
 }
 
 
@@ -695,10 +697,12 @@ def _paths(steps: list[UserTaskInfo]) -> dict:
     }
 
 
-def _with_body_limit(paths: dict) -> dict:
-    """Every operation that takes a body may answer 413 (webui/bodies.py)."""
+def _with_common_answers(paths: dict) -> dict:
+    """Every operation may answer 400 to a NUL character anywhere in the request (webui/request_text.py), and every
+    operation that takes a body 413 (webui/bodies.py)."""
     for item in paths.values():
         for operation in item.values():
+            operation["responses"].setdefault("400", _r("BadRequest"))
             if "requestBody" in operation:
                 operation["responses"].setdefault("413", _r("TooLarge"))
     return paths
@@ -723,13 +727,13 @@ def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[st
             "summary": "SOP 21/2025 KPU Provinsi Sumatera Barat: alur pengunggahan konten media sosial",
             "description": "Semua permintaan (kecuali /auth/token dan /openapi.json) memakai header "
                            "`Authorization: Bearer <token>`; cookie sesi tidak berlaku di sini. Kesalahan selalu "
-                           "berupa JSON `{\"error\": {\"code\", \"message\"}}` dengan status 401/403/404/409/413/422."
+                           "berupa JSON `{\"error\": {\"code\", \"message\"}}` dengan status 400/401/403/404/409/413/422."
                            + expiry + version_note,
         },
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],
         "tags": [{"name": "akses"}, {"name": "tugas"}, {"name": "kasus"}, {"name": "berkas"}, {"name": "definisi"}],
-        "paths": _with_body_limit(_paths(steps)),
+        "paths": _with_common_answers(_paths(steps)),
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "Token dari POST /auth/token"}},

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import get_locale
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 
 from engine.errors import EngineError
@@ -49,6 +49,8 @@ def _indonesian() -> bool:
 def _render(template: str | None, params: Mapping[str, Any]) -> str | None:
     if template is None:
         return None
+    # Numbers are written the way the user's language writes them (199.8 in English, 199,8 in Bahasa Indonesia).
+    params = {k: format_decimal(v) if isinstance(v, float) else v for k, v in params.items()}
     try:
         return _(template, **params)
     except (KeyError, ValueError, TypeError):  # parameters that do not fit: keep the process layer's text
