@@ -109,6 +109,19 @@ def login(app):
 
 
 @pytest.fixture
+def cli(system, settings, monkeypatch):
+    """``cli("user", "add", ...)`` runs the ``alur`` command line on the test database (click's runner)."""
+    from click.testing import CliRunner
+
+    from webui.cli import main
+
+    monkeypatch.setenv("ALUR_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ALUR_FILES_DIR", str(settings.files_dir))
+    runner = CliRunner()
+    return lambda *args, **kw: runner.invoke(main, list(args), catch_exceptions=False, **kw)
+
+
+@pytest.fixture
 def english_app(system, tmp_path):
     """The app with the English catalogue compiled from the committed .po into a temporary folder (not the
     build's .mo), so a test sees exactly what the catalogue says."""

@@ -4,20 +4,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from engine.models import Instance
 from process.models import User
-from webui.cli import main
-
-
-@pytest.fixture
-def cli(system, settings, monkeypatch):
-    monkeypatch.setenv("ALUR_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("ALUR_FILES_DIR", str(settings.files_dir))
-    runner = CliRunner()
-    return lambda *args, **kw: runner.invoke(main, list(args), catch_exceptions=False, **kw)
 
 
 def test_init_db_and_user_add(cli, system):

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import statistics
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 
 from engine.consistency import check_projection
-from engine.models import EventRow, Instance
+from engine.models import EventRow, Instance, TaskRow
 from tests.factories import FORMS, NARASI, png
 from webui.livestack import ApiClient, ApiResult, LocalStack
 
@@ -151,3 +152,19 @@ def summary_ms(values: Sequence[float]) -> str:
         return "n/a"
     return (f"median {1000 * statistics.median(values):.0f} ms, worst {1000 * max(values):.0f} ms "
             f"(n={len(values)})")
+
+
+def watch_overdue(system, ids: Sequence[int], seconds: float) -> dict[int, datetime]:
+    """Watch cases from outside, as a person refreshing the inbox would: when each one's overdue mark (the effect
+    of its timer) was first committed and visible, for at most ``seconds``."""
+    seen: dict[int, datetime] = {}
+    deadline = time.monotonic() + seconds
+    while len(seen) < len(ids) and time.monotonic() < deadline:
+        with system.sessions() as session:
+            marked = session.execute(select(TaskRow.instance_id).where(TaskRow.instance_id.in_(ids),
+                                                                       TaskRow.overdue_at.is_not(None))).scalars()
+            at = datetime.now(UTC)
+            for instance_id in marked:
+                seen.setdefault(instance_id, at)
+        time.sleep(0.05)
+    return seen

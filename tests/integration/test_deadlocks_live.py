@@ -23,8 +23,8 @@ from sqlalchemy import select, text
 from engine.clock import ManualClock
 from engine.db import transaction
 from engine.eventlog import decode
-from engine.models import EventRow, Instance, TaskRow
-from tests.integration.live import Tally, audit_verify, projection_problems, running_due
+from engine.models import EventRow, Instance
+from tests.integration.live import Tally, audit_verify, projection_problems, running_due, watch_overdue
 from webui.livestack import ApiClient, StackUser
 
 pytestmark = pytest.mark.live
@@ -116,16 +116,8 @@ def test_timers_fire_once_without_deadlocks_while_clients_claim_and_complete_the
         t.start()
     # Watch the cases from outside: when each timer's effect (the overdue mark) was committed and visible.
     ids = [c for c, _t, _d in cases]
-    seen: dict[int, datetime] = {}
     deadline = time.monotonic() + (dues[-1] - datetime.now(UTC)).total_seconds() + DRAIN_TIMEOUT
-    while len(seen) < len(ids) and time.monotonic() < deadline:
-        with system.sessions() as session:
-            marked = session.execute(select(TaskRow.instance_id).where(TaskRow.instance_id.in_(ids),
-                                                                       TaskRow.overdue_at.is_not(None))).scalars()
-            at = datetime.now(UTC)
-            for instance_id in marked:
-                seen.setdefault(instance_id, at)
-        time.sleep(0.05)
+    seen = watch_overdue(system, ids, deadline - time.monotonic())
     for t in threads:
         t.join(timeout=max(0.0, deadline - time.monotonic()))
     stop.set()

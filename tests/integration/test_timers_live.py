@@ -17,7 +17,14 @@ from engine.models import EventRow, Instance, TaskRow
 from process.deadlines import WIB
 from process.models import User
 from process.services import CaseInput
-from tests.integration.live import audit_verify, events_per, projection_problems, running_due, summary_ms
+from tests.integration.live import (
+    audit_verify,
+    events_per,
+    projection_problems,
+    running_due,
+    summary_ms,
+    watch_overdue,
+)
 from webui.livestack import StackUser
 
 pytestmark = pytest.mark.live
@@ -100,16 +107,7 @@ def test_a_running_worker_fires_timers_soon_after_their_due_time(live_stack, fig
     assert datetime.now(UTC) < first, "the probes were created too slowly to measure anything"
 
     # Watch the cases from outside: when each timer's effect (the overdue mark) became visible.
-    seen: dict[int, datetime] = {}
-    deadline = time.monotonic() + LEAD + SPREAD * PROBES + 30
-    while len(seen) < PROBES and time.monotonic() < deadline:
-        with system.sessions() as session:
-            rows = session.execute(select(TaskRow.instance_id).where(TaskRow.instance_id.in_(ids),
-                                                                     TaskRow.overdue_at.is_not(None))).scalars()
-            at = datetime.now(UTC)
-            for instance_id in rows:
-                seen.setdefault(instance_id, at)
-        time.sleep(0.05)
+    seen = watch_overdue(system, ids, LEAD + SPREAD * PROBES + 30)
     stack.stop_workers()
     assert len(seen) == PROBES, f"only {len(seen)} of {PROBES} timers fired"
 
