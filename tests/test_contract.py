@@ -99,6 +99,15 @@ def test_renaming_step_2_is_refused_naming_its_rules(engine):
     assert {"sop.rule.checklist_terima", "sop.rule.returns", "sop.rule.steps"} <= set(missing[0].params["rules"])
 
 
+def test_the_contract_holds_the_sops_own_process_only(engine):
+    """Another process (here the live tests' timer probe) has none of the SOP's steps and is not held to their
+    ids; the SOP's process under its own key is."""
+    probe = (ROOT / "tests" / "data" / "timer_probe.bpmn").read_bytes()
+    assert engine.validate(probe).process_key == "timer_probe"
+    assert {p.code for p in problems_of(engine, corpus.edited(corpus.renamed("Task_Terima", "Task_X")))} >= {
+        "sop.element_missing"}
+
+
 def _without_field(task: str, field: str):
     def edit(tree):
         node = corpus.find(tree, f".//bpmn:userTask[@id='{task}']//camunda:formField[@id='{field}']")

@@ -52,6 +52,9 @@ def users(system, tx, monkeypatch):
 
 def _login_with_next(client, target: str):
     resp = client.post("/masuk?next=" + quote(target, safe=""), data={"username": "tim", "password": "rahasia-tim"})
+    if "\x00" in target:  # refused at the door (webui/request_text.py): no login, no redirect at all
+        assert resp.status_code == 400, resp.data[:300]
+        return None
     assert resp.status_code == 302, resp.data[:300]
     return resp.headers["Location"]
 
@@ -65,7 +68,7 @@ def test_the_reported_tab_target_goes_to_the_default_page(users, app):
                                     "https:evil.example", "http:\\\\evil.example", "javascript:alert(1)",
                                     "http://localhost//evil.example/", "kasus", ""])
 def test_known_hostile_targets_go_to_the_default_page(users, app, target):
-    assert _login_with_next(app.test_client(), target) == DEFAULT
+    assert _login_with_next(app.test_client(), target) == (None if "\x00" in target else DEFAULT)
 
 
 @pytest.mark.parametrize("target, expected", [("/kasus/5", "/kasus/5"), ("/kasus?q=a%20b#x", "/kasus?q=a%20b#x"),
@@ -81,7 +84,8 @@ def test_a_path_on_this_site_is_kept(users, app, target, expected):
 @example(target="/\\/evil.example/")
 def test_after_login_the_location_is_this_site_whatever_next_says(users, app, target):
     location = _login_with_next(app.test_client(), target)
-    assert_same_origin(location)
+    if location is not None:
+        assert_same_origin(location)
 
 
 @settings(max_examples=150, deadline=None, database=None,

@@ -14,6 +14,8 @@ from typing import Any
 from flask import Flask, request
 from flask_babel import lazy_gettext as _l
 
+from .bodies import body_kind
+
 NUL = "\x00"
 MESSAGE = _l("Permintaan ini berisi karakter NUL (U+0000), yang tidak dapat disimpan. Hapus karakter itu lalu "
              "kirim lagi.")
@@ -31,15 +33,21 @@ def _has_nul(value: Any, depth: int = 0) -> bool:
     return False
 
 
+#: Bodies read as a form: anything else is left to its view (a diagram is raw XML, read as it is; parsing it as a
+#: form here would consume it, and reading it before the view checks who asks would answer 413 before 403).
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def carries_nul() -> bool:
     """Whether the current request's query, form or JSON body has a NUL anywhere (files are not looked into)."""
-    for multi in (request.args, request.form if request.method in ("POST", "PUT", "PATCH", "DELETE") else None):
+    form = request.form if request.mimetype in FORM_TYPES and body_kind(request.endpoint) != "diagram" else None
+    for multi in (request.args, form):
         if multi is None:
             continue
         for key, values in multi.lists():
             if _has_nul(key) or any(_has_nul(v) for v in values):  # a multipart part may come without a name
                 return True
-    if request.is_json:
+    if request.is_json and body_kind(request.endpoint) != "diagram":
         try:
             document = request.get_json(silent=True)
         except RecursionError:  # nested past the parser's depth: the view refuses it as not a JSON object

@@ -40,7 +40,7 @@ def build_system(settings: Settings, clock: Clock | None = None, purpose: str = 
         "pool_timeout": settings.db_pool_timeout}
     lock_timeout, statement_timeout = settings.database_waits(purpose)
     db = make_engine(settings.database_url, lock_timeout=lock_timeout, statement_timeout=statement_timeout, **pool)
-    alur = Alur(build_engine(clock or SystemClock(), settings.warm_cases), settings)
+    alur = Alur(build_engine(clock or SystemClock(), settings.warm_cases, settings.process_key), settings)
     return System(settings, db, make_session_factory(db), alur)
 
 
