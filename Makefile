@@ -48,7 +48,7 @@ test: $(STAMP) assets
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check --no-cache engine process webui tests
+	$(BIN)/ruff check --no-cache engine process webui ops bench tests
 	$(BIN)/lint-imports
 
 clean:

@@ -606,7 +606,7 @@ class WorkflowEngine:
     def fire_due_timers(self, session: Session, now: datetime | None = None, limit: int = 200) -> list[ActionResult]:
         """Fire the timers due at ``now`` (default: the engine's clock) of up to ``limit`` cases, in this one
         transaction, each case in a savepoint: one whose timers cannot fire is marked ``error`` instead
-        (:meth:`mark_failed`), the rest go on. The worker (webui/worker.py) does the same in short transactions."""
+        (:meth:`mark_failed`), the rest go on. The worker (ops/worker.py) does the same in short transactions."""
         now = now or self.clock.now()
         results = []
         for instance_id in self.due_instance_ids(session, now, limit):

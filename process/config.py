@@ -98,7 +98,7 @@ class Settings:
           10 s) it answers well within the worker timeout: 503 with Retry-After (webui/errors.py), nothing written.
         - ``worker`` (``alur worker``): the same, so a worker is never stuck behind a transaction that does not
           end; it takes cases with SKIP LOCKED anyway, and a case that times out is rolled back alone and tried
-          again (webui/worker.py).
+          again (ops/worker.py).
         - ``cli`` (every other command: init-db and its migrations, backup, restore, user administration, audit,
           simulate, bench): no limit. They are run by an operator who can interrupt them, and a backup's snapshot
           or a migration on a large database may rightly take longer than any request.

@@ -117,7 +117,7 @@ class OutboxMessage(Base):
     """One e-mail waiting to be sent, written in the same transaction as the change that causes it.
 
     The worker locks a row, streams the message to the SMTP server except its end-of-data mark, marks the row sent
-    (flushed), then commits, sending the mark inside the commit just before COMMIT (webui/worker.py): a crash
+    (flushed), then commits, sending the mark inside the commit just before COMMIT (ops/worker.py): a crash
     before the mark leaves the server with an unfinished message it discards (the row is still pending and sent
     again); after COMMIT left, the message is delivered once. See process.mail.
     """

@@ -14,7 +14,7 @@ from engine.db import create_schema, make_engine, transaction
 from engine.models import Base
 from process.config import Settings
 from process.deadlines import WIB
-from webui.wiring import System, build_system
+from process.system import System, build_system
 
 ROOT = Path(__file__).resolve().parents[1]
 DIAGRAM = ROOT / "bpmn" / "alur_pengunggahan.bpmn"
@@ -113,7 +113,7 @@ def cli(system, settings, monkeypatch):
     """``cli("user", "add", ...)`` runs the ``alur`` command line on the test database (click's runner)."""
     from click.testing import CliRunner
 
-    from webui.cli import main
+    from ops.cli import main
 
     monkeypatch.setenv("ALUR_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("ALUR_FILES_DIR", str(settings.files_dir))

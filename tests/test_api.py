@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from process.config import Settings
 from process.models import FileRecord
+from process.system import build_system
 from tests.factories import FORMS, NARASI, make_users, png, user
 from webui import create_app
 from webui.extensions import limiter
-from webui.wiring import build_system
 
 API = "/api/v1"
 SHELL_SCRIPT = b"#!/bin/sh\nrm -rf /\n"

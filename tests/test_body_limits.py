@@ -20,8 +20,8 @@ MB = 1024 * 1024
 @pytest.fixture
 def small_app(system, settings, clock, tx):
     """Photos up to 2 KB, other files up to 4 KB, a multipart request up to 64 KB, forms and JSON up to 8 KB."""
+    from process.system import build_system
     from webui import create_app
-    from webui.wiring import build_system
 
     make_users(system, tx)
     small = build_system(dataclasses.replace(settings, max_image_bytes=2048, max_other_bytes=4096), clock)

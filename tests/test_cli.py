@@ -44,7 +44,7 @@ def test_simulate_and_worker(cli, system):
 def test_bench_quick_writes_its_figures(cli, tmp_path):
     """`alur bench --quick` (the CI smoke check, about a minute) writes every figure of the issue; the PostgreSQL
     ones are there too (None: --quick runs on SQLite only). Times are printed, never asserted."""
-    from webui.benchmarks.runner import KEYS
+    from bench.runner import KEYS
 
     out_file = tmp_path / "bench.json"
     result = cli("bench", "--quick", "--json", str(out_file))

@@ -16,9 +16,9 @@ from sqlalchemy.exc import OperationalError
 from engine.db import make_engine, transaction
 from engine.models import EventRow, TaskRow
 from process.config import Settings
+from process.system import build_system
 from tests.factories import Case, make_users
 from webui import create_app
-from webui.wiring import build_system
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUEST_TIMEOUT = 3  # seconds: a lock wait of 0.5 s, a statement of at most 1.5 s

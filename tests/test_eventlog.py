@@ -65,7 +65,7 @@ def test_insert_detected(tx, walked):
 
 
 def test_cli_verify(system, tx, walked, monkeypatch, settings):
-    from webui.cli import main
+    from ops.cli import main
 
     monkeypatch.setenv("ALUR_DATABASE_URL", settings.database_url)
     runner = CliRunner()

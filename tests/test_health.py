@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from process.config import Settings
+from process.system import build_system
 from webui import create_app
-from webui.wiring import build_system
 
 CONFIG = {"SECRET_KEY": "test-secret", "TESTING": True, "RATELIMIT_ENABLED": False}
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from engine.models import EventRow
+from ops.worker import Worker
 from process.files import store_file
 from process.models import FileRecord
 from tests.factories import Case, make_users, png
-from webui.worker import Worker
 
 
 def upload(system, tx, who="tim"):

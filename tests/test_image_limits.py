@@ -15,11 +15,11 @@ from PIL import Image
 
 from process.files import ImageTooLarge, sniff, thumbnail
 from process.models import FileRecord
+from process.system import build_system
 from tests.factories import Case, make_users, png
 from tests.test_api import Api, refused, snapshot
 from tests.test_web_tasks import STEP1, html, lock_version, stored_files, upload
 from webui import create_app
-from webui.wiring import build_system
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

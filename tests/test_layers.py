@@ -1,4 +1,4 @@
-"""The layering is enforced: webui → process → engine, and only the transaction scope commits."""
+"""The layering is enforced: bench → ops → webui → process → engine, and only the transaction scope commits."""
 from __future__ import annotations
 
 import re
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("engine", "process", "webui", "ops", "bench")
 
 
 def test_import_contracts_hold():
@@ -19,8 +20,8 @@ def test_import_contracts_hold():
 
 
 def _copy_of_the_tree(dest: Path) -> Path:
-    """The three packages (Python files only) and pyproject.toml, so lint-imports reads the real contracts."""
-    for layer in ("engine", "process", "webui"):
+    """The packages (Python files only) and pyproject.toml, so lint-imports reads the real contracts."""
+    for layer in PACKAGES:
         for path in (ROOT / layer).rglob("*.py"):
             target = dest / path.relative_to(ROOT)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -35,6 +36,13 @@ def _copy_of_the_tree(dest: Path) -> Path:
     ("engine/_crossing.py", "import webui.db\n"),              # nor the web layer
     ("process/_crossing.py", "import flask\n"),                # process knows no Flask
     ("process/_crossing.py", "from webui import create_app\n"),  # layers point one way
+    ("process/_crossing.py", "import click\n"),                # no command line below ops
+    ("process/_crossing.py", "from ops.schema import upgrade\n"),  # nor operations
+    ("webui/_crossing.py", "from ops.backup import backup\n"),  # webui is HTTP only
+    ("webui/_crossing.py", "import alembic\n"),                # no migrations in the web layer
+    ("webui/_crossing.py", "import gunicorn.app.base\n"),      # nor the server
+    ("ops/_crossing.py", "import bench.runner\n"),             # nothing shipped imports the benchmarks
+    ("engine/_crossing.py", "import ops.cli\n"),
 ])
 def test_a_crossing_breaks_the_real_contracts(tmp_path, module, line):
     """pyproject.toml's own contracts fail on a crossing injected into a copy of the tree (so the test above
@@ -62,7 +70,7 @@ TRANSACTION_SCOPES = {"engine/db.py", "webui/db.py", "engine/sqlite_turns.py"}
 
 def test_nothing_commits_outside_the_transaction_scope():
     offenders = []
-    for layer in ("engine", "process", "webui"):
+    for layer in PACKAGES:
         for path in (ROOT / layer).rglob("*.py"):
             for n, line in enumerate(path.read_text().splitlines(), 1):
                 if COMMIT.search(line) and path.relative_to(ROOT).as_posix() not in TRANSACTION_SCOPES:
@@ -79,6 +87,6 @@ def test_engine_reads_no_wall_clock():
 
 def test_ruff_clean():
     ruff = Path(sys.executable).with_name("ruff")
-    proc = subprocess.run([str(ruff), "check", "--no-cache", "engine", "process", "webui", "tests"], cwd=ROOT,
+    proc = subprocess.run([str(ruff), "check", "--no-cache", *PACKAGES, "tests"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout

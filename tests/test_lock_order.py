@@ -14,11 +14,11 @@ from sqlalchemy import event, select, text
 
 from engine.db import transaction
 from engine.models import Instance, TaskRow
+from ops.worker import Worker
 from process import modeling
 from process.services import CaseInput
 from tests.factories import Case, make_users, step1_form, user
 from tests.test_migration import version2
-from webui.worker import Worker
 
 CASE_LOCK = re.compile(r"^(SELECT .* FROM instance\b.* FOR (NO KEY )?UPDATE|INSERT INTO instance\b)", re.S)
 CASE_OR_TASK_WRITE = re.compile(r"^(UPDATE (instance|task)\b|INSERT INTO task\b)")

@@ -16,14 +16,14 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
 from engine.models import EventRow
+from ops.worker import Worker
 from process import outbox
 from process.config import MailSettings, Settings
 from process.deadlines import WIB
 from process.mail import SmtpTransport
 from process.models import DeadlineReminder, Notification, OutboxMessage, User
+from process.system import build_system
 from tests.factories import Case, make_users, user
-from webui.wiring import build_system
-from webui.worker import Worker
 
 
 def wib(*args) -> datetime:
@@ -342,7 +342,7 @@ def test_the_worker_sleeps_until_the_next_due_time_but_never_longer_than_its_int
 def test_worker_cli_once_reports_what_it_did(system, tx, clock, monkeypatch, tmp_path):
     from click.testing import CliRunner
 
-    from webui.cli import main
+    from ops.cli import main
 
     make_users(system, tx)
     Case.start(system, tx)

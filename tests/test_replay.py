@@ -268,7 +268,7 @@ def test_returns_and_notifications_are_events(system, tx, users):
 
 
 def test_cli_replay(system, tx, users, monkeypatch, settings):
-    from webui.cli import main
+    from ops.cli import main
 
     case = Case.start(system, tx)
     case.do("tim", "submit")

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from engine.db import make_engine
 from engine.models import Base
-from webui.schema import alembic_config, downgrade, upgrade
+from ops.schema import alembic_config, downgrade, upgrade
 
 
 @pytest.fixture

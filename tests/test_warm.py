@@ -21,9 +21,9 @@ from engine.replay import replay
 from engine.state import WarmWorkflows, stored_form
 from process.config import Settings
 from process.deadlines import WIB
+from process.system import build_system
 from tests.conftest import _wipe
 from tests.factories import Case, make_users, step1_form, user
-from webui.wiring import build_system
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

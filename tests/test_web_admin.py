@@ -292,7 +292,7 @@ def test_admin_pages_in_english(admin_client):
 def cli(system, settings, monkeypatch, tmp_path):
     from click.testing import CliRunner
 
-    from webui.cli import main
+    from ops.cli import main
 
     monkeypatch.setenv("ALUR_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("ALUR_FILES_DIR", str(settings.files_dir))
@@ -302,7 +302,7 @@ def cli(system, settings, monkeypatch, tmp_path):
 
 
 def test_init_db_demo_creates_one_account_per_role_once(cli, system, tmp_path, app):
-    from webui.cli import DEMO_ACCOUNTS, DEMO_URL
+    from ops.cli import DEMO_ACCOUNTS, DEMO_URL
 
     out = cli("init-db", "--demo")
     assert out.exit_code == 0, out.output

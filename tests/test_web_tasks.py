@@ -417,8 +417,8 @@ def test_upload_needs_a_file_and_a_lane(system, users, login):
 @pytest.fixture
 def small_app(system, settings, clock):
     """The app with small size limits (2 KB photos, 4 KB other files), on the same database."""
+    from process.system import build_system
     from webui import create_app
-    from webui.wiring import build_system
 
     small = build_system(dataclasses.replace(settings, max_image_bytes=2048, max_other_bytes=4096), clock)
     yield create_app(system=small, config={"SECRET_KEY": "test-secret", "TESTING": True,

@@ -10,12 +10,12 @@ from flask import Flask, jsonify, redirect, url_for
 from flask_login import current_user
 
 from process.config import Settings
+from process.system import System, build_system
 
 from . import bodies, errors, ids, request_text
 from . import db as request_db
 from .extensions import babel, csrf, limiter, login_manager
 from .ratelimit import storage_uri as ratelimit_storage
-from .wiring import System, build_system
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).with_name("translations")),
         # Counted where every process sees the same count: the database unless Redis (or memory) is configured.
         RATELIMIT_STORAGE_URI=ratelimit_storage(os.environ.get("ALUR_RATELIMIT_STORAGE"), system.settings.database_url),
-        # Off only for load tests on loopback (webui/livestack.py): many logins from one address.
+        # Off only for load tests on loopback (bench/livestack.py): many logins from one address.
         RATELIMIT_ENABLED=os.environ.get("ALUR_RATELIMIT_ENABLED", "1") != "0",
         RATELIMIT_HEADERS_ENABLED=True,
     )

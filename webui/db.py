@@ -8,7 +8,7 @@ from flask import Flask, current_app, g
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .wiring import System
+from process.system import System
 
 log = logging.getLogger(__name__)
 

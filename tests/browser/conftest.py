@@ -21,8 +21,8 @@ from engine.clock import ManualClock
 from engine.db import create_schema, transaction
 from process.config import Settings
 from process.deadlines import WIB
+from process.system import System, build_system
 from tests.factories import make_users
-from webui.wiring import System, build_system
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("ALUR_CHROMIUM", "/usr/bin/chromium"))

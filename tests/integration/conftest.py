@@ -1,5 +1,5 @@
 """Live tests: the real processes (``alur serve`` with gunicorn, ``alur worker --loop``) on 127.0.0.1 against a
-fresh PostgreSQL database of their own per test (webui/livestack.py), whatever database the rest of the suite
+fresh PostgreSQL database of their own per test (bench/livestack.py), whatever database the rest of the suite
 uses. PostgreSQL is the server of ALUR_TEST_DATABASE_URL when that is PostgreSQL, else
 postgresql://postgres@127.0.0.1:5432/postgres; the tests are skipped, saying why, when it does not answer.
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from webui.livestack import LocalStack, postgres_reachable
+from bench.livestack import LocalStack, postgres_reachable
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"

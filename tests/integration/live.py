@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 
+from bench.livestack import ApiClient, ApiResult, LocalStack
 from engine.consistency import check_projection
 from engine.models import EventRow, Instance, TaskRow
 from tests.factories import FORMS, NARASI, png
-from webui.livestack import ApiClient, ApiResult, LocalStack
 
 #: What a loser of a race reads (webui/errors.py, Bahasa Indonesia), by error code.
 CONFLICT_MESSAGES = {

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
+from bench.livestack import ApiClient, StackUser
 from engine.clock import ManualClock
 from engine.db import transaction
 from engine.eventlog import decode
 from engine.models import EventRow, Instance
 from tests.integration.live import Tally, audit_verify, projection_problems, running_due, watch_overdue
-from webui.livestack import ApiClient, StackUser
 
 pytestmark = pytest.mark.live
 

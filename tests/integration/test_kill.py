@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from sqlalchemy import func, select
 
+from bench.livestack import ApiClient, ApiResult, StackUser, free_port
 from engine.db import transaction
 from engine.models import Instance, TaskRow
 from process.deadlines import WIB, end_of_day_plus
@@ -29,7 +30,6 @@ from tests.integration.live import (
     running_due,
     step1_values,
 )
-from webui.livestack import ApiClient, ApiResult, StackUser, free_port
 
 pytestmark = pytest.mark.live
 

@@ -1,5 +1,5 @@
 """kill -9 of gunicorn's master alone: its workers die with it (a parent-death signal asked for right after the
-fork, webui/server.py), so no process of the old web tier lives on holding the listening socket, and a master
+fork, ops/serve.py), so no process of the old web tier lives on holding the listening socket, and a master
 restarted at once serves again within its own start-up time. Measured: the downtime from the kill to the first 200
 from the restarted tier."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from webui.livestack import StackUser, alive
+from bench.livestack import StackUser, alive
 
 pytestmark = pytest.mark.live
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from bench.livestack import ApiClient, StackUser
 from engine.models import TaskRow
 from process.deadlines import WIB
 from tests.integration.live import (
@@ -20,7 +21,6 @@ from tests.integration.live import (
     projection_problems,
     race,
 )
-from webui.livestack import ApiClient, StackUser
 
 pytestmark = pytest.mark.live
 

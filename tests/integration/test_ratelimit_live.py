@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from webui.livestack import LocalStack
+from bench.livestack import LocalStack
 
 pytestmark = pytest.mark.live
 

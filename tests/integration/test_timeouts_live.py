@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, text
 
+from bench.livestack import LocalStack, StackUser
 from engine.db import make_engine
 from engine.models import EventRow, TaskRow
 from tests.integration.live import case_at_terima
-from webui.livestack import LocalStack, StackUser
 
 pytestmark = pytest.mark.live
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bench.livestack import StackUser
 from engine.clock import ManualClock
 from engine.db import transaction
 from engine.eventlog import decode
@@ -25,7 +26,6 @@ from tests.integration.live import (
     summary_ms,
     watch_overdue,
 )
-from webui.livestack import StackUser
 
 pytestmark = pytest.mark.live
 

@@ -21,13 +21,12 @@ from sqlalchemy import func, select, text
 
 from engine.db import transaction
 from engine.models import Instance, TaskRow
+from ops.simulation import FORMS, SIM_USERS, Driver
 from process.contract import TASK_KOREKSI, TASK_PUTUSKAN, TASK_SERAHKAN, TASK_TERIMA, TASK_UNGGAH
 from process.deadlines import WIB
 from process.models import DeadlineReminder
 from process.roles import LANE_ROLES
-
-from ..simulation import FORMS, SIM_USERS, Driver
-from ..wiring import System
+from process.system import System
 
 #: Teams a copied case may belong to ("sim" is the bench's Tim Pelaksana user's own team).
 TEAMS = ("sim", *(f"tim{k:02d}" for k in range(1, 20)))

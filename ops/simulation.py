@@ -16,8 +16,7 @@ from process.deadlines import WIB
 from process.files import store_file
 from process.models import User
 from process.services import CaseInput
-
-from .wiring import System
+from process.system import System
 
 SIM_USERS = {"tim_pelaksana": "sim_tim", "admin_medsos": "sim_admin", "wapimred": "sim_wapimred",
              "pimred": "sim_pimred"}

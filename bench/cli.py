@@ -1,14 +1,14 @@
 """`alur bench`: the costs that matter, as medians and same-run ratios (never timed assertions).
 
-The measurements live in :mod:`webui.benchmarks`; this module is the command and its table.
+The measurements live in :mod:`bench`; this module is the command and its table.
 """
 from __future__ import annotations
 
 import click
 
-from .benchmarks.bulk import SHORTCUT
-from .benchmarks.common import DEFAULT_PG_URL
-from .benchmarks.runner import run_bench
+from bench.bulk import SHORTCUT
+from bench.common import DEFAULT_PG_URL
+from bench.runner import run_bench
 
 #: (label, key, target) rows of the table; the PostgreSQL column shows ``key + "_pg"``.
 ROWS = (

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from engine.db import transaction
 from engine.models import Instance
+from ops.simulation import SIM_USERS, Driver
 from process.inbox import inbox, inbox_counts
 from process.models import User
 
-from ..simulation import SIM_USERS, Driver
 from .bulk import SHORTCUT, Cloner, make_templates
 from .common import Timings, bench_system, ms
 
@@ -97,7 +97,7 @@ def inbox_query(system, user_ids: dict[str, int], samples: int) -> dict:
 
 def inbox_page(system, samples: int) -> dict:
     """GET /kotak-tugas?tab=lane through the Flask test client (the whole request: user, counts, list, render)."""
-    from .. import create_app
+    from webui import create_app
 
     app = create_app(system=system, config={"SECRET_KEY": "bench", "TESTING": True, "WTF_CSRF_ENABLED": False,
                                             "RATELIMIT_ENABLED": False})

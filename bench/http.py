@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from bench.livestack import API_PREFIX, LocalStack, StackUser
 from engine.models import TaskRow
+from ops.simulation import FORMS, Driver
 from process.contract import TASK_TERIMA
 
-from ..livestack import API_PREFIX, LocalStack, StackUser
-from ..simulation import FORMS, Driver
 from .bulk import Cloner, case_at, load_template
 from .common import peak_rss_mb, percentile
 

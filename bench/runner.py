@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import action, large, memory, replay
+from bench import action, large, memory, replay
+
 from .common import DEFAULT_PG_URL, fresh_pg_database, pg_reachable, sqlite_url
 
 #: The figures the issue asks for; each also exists with the suffix ``_pg`` (None when PostgreSQL did not run).
@@ -108,6 +109,6 @@ def _http(workdir: Path, url: str, plan: Plan) -> dict:
         import requests  # noqa: F401  (the HTTP client of LocalStack, in the dev extra)
     except ImportError:
         return {"http_skipped": "requests is not installed (pip install -e '.[dev]')"}
-    from . import http
+    from bench import http
 
     return http.run(workdir, url, **plan.http)

@@ -1,6 +1,7 @@
 """The ``alur`` command line."""
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import random
@@ -17,15 +18,14 @@ from engine.clock import ManualClock
 from engine.db import transaction
 from engine.errors import EngineError
 from engine.models import EventRow, TaskRow
+from ops.backup import backup, restore
+from ops.schema import init_database
 from process.config import Settings
 from process.deadlines import WIB
 from process.forms import FormInvalid
 from process.models import Team, User
 from process.roles import ALL_ROLES, ROLE_LABELS
-
-from .backup import backup, restore
-from .bench import bench
-from .wiring import System, build_system, init_database
+from process.system import System, build_system
 
 
 def _settings() -> Settings:
@@ -43,7 +43,34 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-@click.group()
+#: The checkout this module runs from; `alur bench` lives there (bench/), outside the installed packages.
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+class AlurGroup(click.Group):
+    """The command group, with `alur bench` loaded only when asked for (click's lazily loaded subcommands): the
+    benchmarks and their load harness are not part of the shipped packages, they run from a checkout."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "bench"})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name != "bench":
+            return super().get_command(ctx, name)
+        if not (CHECKOUT / "bench" / "cli.py").is_file():
+            return _bench_missing
+        if str(CHECKOUT) not in sys.path:
+            sys.path.insert(0, str(CHECKOUT))
+        # By name: the shipped packages never import bench (an import-linter contract); it is loaded from the checkout.
+        return importlib.import_module("bench.cli").bench
+
+
+@click.command("bench", help="Run the benchmarks (from a checkout of the repository only).")
+def _bench_missing() -> None:
+    _fail(f"alur bench runs from a checkout of the repository: {CHECKOUT / 'bench'} does not exist here.")
+
+
+@click.group(cls=AlurGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def main(verbose: bool) -> None:
     """Alur Medsos: SOP 21/2025 KPU Provinsi Sumatera Barat as a BPMN process."""
@@ -202,7 +229,7 @@ def user_list() -> None:
               help="Longest sleep between cycles with --loop, in seconds.")
 def worker(mode: str | None, interval: float) -> None:
     """Fire due deadline timers, send "deadline soon" reminders and the queued e-mails."""
-    from .worker import Worker
+    from ops.worker import Worker
 
     if mode is None:
         _fail("choose --once or --loop")
@@ -228,7 +255,7 @@ def worker(mode: str | None, interval: float) -> None:
                    + (f"via {mail.host}:{mail.port} ({mail.security})" if mail else "off: ALUR_SMTP_HOST unset")
                    + ")", err=True)
         w.stop_on_signals()
-        from .server import freeze_long_lived_heap
+        from ops.serve import freeze_long_lived_heap
 
         freeze_long_lived_heap()
         w.run(on_report=show)
@@ -245,7 +272,7 @@ def simulate(cases: int, revisions: int, seed: int) -> None:
     A simulated clock moves between actions (about one case in ten runs late), a worker sweep runs
     after each move, and about one case in ten is rejected at its last decision.
     """
-    from .simulation import FORMS, Driver, unggah_form
+    from ops.simulation import FORMS, Driver, unggah_form
 
     rng = random.Random(seed)
     clock = ManualClock(datetime(2025, 5, 6, 8, 0, tzinfo=WIB))
@@ -369,17 +396,16 @@ def audit_replay(case: int, verify: bool) -> None:
 def serve(host: str, port: int, workers: int, dev: bool) -> None:
     """Start the web app (gunicorn by default)."""
     if dev:
-        from . import create_app
+        from webui import create_app
 
         create_app().run(host=host, port=port)
         return
-    from .server import serve_gunicorn
+    from ops.serve import serve_gunicorn
 
     serve_gunicorn(host, port, workers, timeout=_settings().request_timeout)
 
 
-main.add_command(bench)
-main.add_command(backup)  # alur backup PATH   (webui/backup.py)
+main.add_command(backup)  # alur backup PATH   (ops/backup.py)
 main.add_command(restore)  # alur restore PATH [--force]
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,10 +14,10 @@ from sqlalchemy import create_engine, text
 
 from engine.clock import ManualClock
 from engine.db import make_engine
+from ops.schema import init_database
 from process.config import Settings
 from process.deadlines import WIB
-
-from ..wiring import System, build_system, init_database
+from process.system import System, build_system
 
 #: Where the PostgreSQL parts run unless ``--database-url`` says otherwise (a fresh database is created there).
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

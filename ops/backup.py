@@ -49,11 +49,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from engine import eventlog
 from engine.db import make_engine
 from engine.models import ChainHead, EventRow, Instance, TaskRow
+from ops.schema import alembic_config, init_database
 from process.config import Settings
 from process.models import FileRecord, User
-
-from .schema import alembic_config
-from .wiring import build_system, init_database
+from process.system import build_system
 
 FORMAT = "alur-backup"
 FORMAT_VERSION = 1

@@ -30,7 +30,7 @@ def _peak():
             print("ALUR_BENCH_" + line.split(":")[0].upper() + "_KB=" + line.split()[1], file=sys.stderr, flush=True)
 
 atexit.register(_peak)
-from webui.cli import main
+from ops.cli import main
 sys.argv = ["alur", "simulate", "--cases", sys.argv[1]]
 main()
 """

@@ -1,4 +1,4 @@
-"""Schema changes go through Alembic (webui/migrations); `alur init-db` upgrades to the newest revision."""
+"""Schema changes go through Alembic (ops/migrations); `alur init-db` upgrades to the newest revision."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +9,9 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
 import process.models  # noqa: F401  (the SOP's tables belong to the same metadata)
+from engine.db import ensure_chain_head
 from engine.models import Base
+from process.system import System
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 FIRST_REVISION = "0001"
@@ -45,3 +47,9 @@ def downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+def init_database(system: System) -> None:
+    """Migrate the database to the newest schema (Alembic) and seed the event chain's head row."""
+    upgrade(system.db)
+    ensure_chain_head(system.db)

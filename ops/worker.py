@@ -8,7 +8,7 @@ the next thing is due, at most ``interval`` seconds (work written by the web pro
 within that).
 
 The worker is one process and starts none, so it leaves nothing behind when it is killed (``alur serve``'s gunicorn
-workers die with their master: webui/server.py).
+workers die with their master: ops/serve.py).
 
 Any number of workers may run against PostgreSQL: due rows are taken with ``SKIP LOCKED`` (a case another worker
 or a request holds is left to it). On SQLite the database's write lock serialises them, which is correct but gains
@@ -29,8 +29,7 @@ from engine.db import lost_connection, transaction
 from process import outbox
 from process.files import remove_stored
 from process.mail import MailError, SmtpTransport
-
-from .wiring import System
+from process.system import System
 
 log = logging.getLogger(__name__)
 

@@ -70,7 +70,7 @@ class GunicornServer(BaseApplication):
                 self.cfg.set(key.lower(), value)
 
     def load(self):
-        from . import create_app
+        from webui import create_app
 
         return create_app()
 

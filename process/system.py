@@ -1,4 +1,5 @@
-"""Builds the running system from settings: database, engine, SOP service. Used by the app and the CLI."""
+"""The running system of one process, built from settings: database, engine, the SOP service. Used by the web app,
+the worker and the CLI alike."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock, SystemClock
-from engine.db import ensure_chain_head, make_engine, make_session_factory
+from engine.db import make_engine, make_session_factory
 from process.config import Settings
 from process.services import Alur, build_engine
 
@@ -42,11 +43,3 @@ def build_system(settings: Settings, clock: Clock | None = None, purpose: str = 
     db = make_engine(settings.database_url, lock_timeout=lock_timeout, statement_timeout=statement_timeout, **pool)
     alur = Alur(build_engine(clock or SystemClock(), settings.warm_cases, settings.process_key), settings)
     return System(settings, db, make_session_factory(db), alur)
-
-
-def init_database(system: System) -> None:
-    """Migrate the database to the newest schema (Alembic) and seed the event chain's head row."""
-    from .schema import upgrade
-
-    upgrade(system.db)
-    ensure_chain_head(system.db)

@@ -52,8 +52,7 @@ from sqlalchemy.engine import make_url
 from engine.clock import Clock
 from engine.db import transaction
 from process.config import Settings
-
-from .wiring import System, build_system
+from process.system import System, build_system
 
 API_PREFIX = "/api/v1"
 #: Password given to users created without one (at least 8 characters, as the service requires).
@@ -343,7 +342,7 @@ class LocalStack:
 
     # ------------------------------------------------------------------ commands and direct access
     def alur_command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "webui.cli", *args]
+        return [sys.executable, "-m", "ops.cli", *args]
 
     def cli(self, *args: str, input: str | None = None, timeout: float = 120,
             check: bool = True) -> subprocess.CompletedProcess:

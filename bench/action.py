@@ -6,10 +6,10 @@ import random
 import tempfile
 from pathlib import Path
 
-from engine.baseline import RawBaseline
+from bench.baseline import RawBaseline
+from ops.simulation import FORMS, NARASI, Driver
 from process.deadlines import timer_functions
 
-from ..simulation import FORMS, NARASI, Driver
 from .common import Timings, bench_system, sqlite_url
 
 #: Completions measured in a row before moving to the next series (interleaving drifts with the machine's load,

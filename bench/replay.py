@@ -8,8 +8,8 @@ from pathlib import Path
 
 from engine import eventlog
 from engine.replay import replay, states
+from ops.simulation import FORMS, Driver
 
-from ..simulation import FORMS, Driver
 from .common import bench_system, sqlite_url
 
 #: The case replayed has at least this many events.
