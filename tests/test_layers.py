@@ -90,3 +90,16 @@ def test_ruff_clean():
     proc = subprocess.run([str(ruff), "check", "--no-cache", *PACKAGES, "tests"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_the_benchmarks_are_not_shipped_and_alur_bench_runs_from_the_checkout():
+    """bench/ stays out of the wheel (pyproject's package list), and `alur bench` still finds it from a checkout."""
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    assert "bench" not in packages and not any(p.startswith("bench.") for p in packages)
+    assert {"engine", "process", "webui", "ops"} <= set(packages)
+    alur = Path(sys.executable).with_name("alur")
+    proc = subprocess.run([str(alur), "bench", "--help"], cwd="/", capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "--quick" in proc.stdout
