@@ -56,7 +56,7 @@ def interleaved(driver: Driver, raw: RawBaseline, plan, samples: int) -> dict:
     round per two samples, so our figure is taken a few rounds later, which only counts against us."""
     cases = [_ours_case(driver, entry[0]) for entry in plan]
     tasks = [task for _instance, task in cases]
-    warm = driver.system.alur.engine.warm
+    warm = driver.system.engine.warm
     raw_states: list[dict | None] = []
     for _, raw_rounds, *_cold in plan:
         try:

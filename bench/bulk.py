@@ -101,10 +101,10 @@ def load_template(session, instance_id: int, overdue: bool) -> Template:
 
 def make_templates(driver: Driver, system: System) -> list[Template]:
     """Template cases at every step (two of them overdue); the clock ends 3 days after where it began."""
-    clock = system.alur.clock
+    clock = system.clock
     with transaction(system.sessions) as session:
         for code in TEAMS:
-            system.alur.team(session, code, create=True, name=f"Tim {code}")
+            system.people.team(session, code, create=True, name=f"Tim {code}")
     overdue = [case_at(driver, 1, TASK_SERAHKAN), case_at(driver, 2, TASK_KOREKSI)]
     clock.advance(days=3)
     driver.sweep()  # their deadlines pass: overdue marks, timers fired
@@ -155,7 +155,7 @@ class Cloner:
         self.normal = [t for t in templates if not t.overdue]
         self.late = [t for t in templates if t.overdue]
         self.rng = rng or random.Random(5)
-        self.today = system.alur.clock.now().astimezone(WIB).date()
+        self.today = system.clock.now().astimezone(WIB).date()
         self.copies = 0
 
     def add(self, n: int) -> None:
@@ -228,7 +228,7 @@ class Cloner:
             if task["state"] == "ready" and task["claimed_by"] is None and rng.random() < self.claimed_share:
                 mine = rng.random() < 0.05 and task["group"] in (None, "sim")
                 task.update(claimed_by=SIM_USERS[LANE_ROLES[task["lane"]]] if mine else f"staf{rng.randrange(40)}",
-                            claimed_at=self.system.alur.clock.now())
+                            claimed_at=self.system.clock.now())
             tasks.append(task)
         for r in template.reminders:
             reminders.append(dict(r, task_id=ids.get(r["task_id"]) or _uuid(rng), instance_id=instance_id,

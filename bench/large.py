@@ -26,7 +26,7 @@ def _sweep(system) -> tuple[float, int]:
     """One deadline sweep as the worker runs it (one transaction); seconds and how many cases fired."""
     started = time.perf_counter()
     with transaction(system.sessions) as session:
-        fired = system.alur.fire_due_timers(session)
+        fired = system.timers.fire_due_timers(session)
     return time.perf_counter() - started, len(fired)
 
 
@@ -44,7 +44,7 @@ def sweep_none_due(system, runs: int) -> float:
 
 def sweep_due(system, batch: int, rounds: int) -> dict:
     """Move the clock so that exactly the next ``batch`` waiting timers are due, sweep, repeat."""
-    clock = system.alur.clock
+    clock = system.clock
     per_timer, fired_counts = [], []
     for _ in range(rounds):
         with system.sessions() as session:
@@ -68,14 +68,14 @@ def _users(system) -> dict[str, int]:
         ids = {}
         for role, username in SIM_USERS.items():
             user = session.execute(select(User).where(User.username == username)).scalar_one()
-            system.alur.reset_password(session, user, PASSWORD, actor="bench")
+            system.people.reset_password(session, user, PASSWORD, actor="bench")
             ids[role] = user.id
     return ids
 
 
 def inbox_query(system, user_ids: dict[str, int], samples: int) -> dict:
     """The lane tab's query (process/inbox.py) per role, and the three tab counts the page adds."""
-    now = system.alur.clock.now()
+    now = system.clock.now()
     query, counts, per_role = Timings(), Timings(), {}
     sizes = {}
     for role in ROLES:

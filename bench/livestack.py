@@ -375,8 +375,8 @@ class LocalStack:
         with transaction(system.sessions) as session:
             for u in users:
                 if u.team:
-                    system.alur.team(session, u.team, create=True)
-                system.alur.add_user(session, u.username, u.password, u.roles, full_name=u.full_name,
+                    system.people.team(session, u.team, create=True)
+                system.people.add_user(session, u.username, u.password, u.roles, full_name=u.full_name,
                                      team_code=u.team, email=u.email, actor="livestack")
         self._users.update({u.username: u for u in users})
 

@@ -53,7 +53,7 @@ def run(workdir: Path, url: str | None = None, *, quick: bool) -> dict:
                     raise RuntimeError("the rebuilt state of the bench case has no tasks")
 
             def verify():
-                result = replay(session, system.alur.engine, instance_id)
+                result = replay(session, system.engine, instance_id)
                 if not result.matches:
                     problem = result.error or result.first_mismatch
                     raise RuntimeError(f"replay of the bench case does not match: {problem}")

@@ -86,7 +86,7 @@ def init_db(demo: bool) -> None:
     with _system() as system:
         init_database(system)
         with transaction(system.sessions) as session:
-            definition = system.alur.ensure_definition(session)
+            definition = system.cases.ensure_definition(session)
         click.echo(f"database ready: {system.settings.database_url.split('@')[-1]}; "
                    f"process {definition.process_key} version {definition.version}")
         if demo:
@@ -122,12 +122,13 @@ def _demo_accounts(system: System) -> None:
             else:
                 click.echo("users exist already; no demo accounts created")
             return
-        alur = system.alur
-        alur.team(session, DEMO_TEAM[0], create=True, name=DEMO_TEAM[1])
+
+        system.people.team(session, DEMO_TEAM[0], create=True, name=DEMO_TEAM[1])
         rows = []
         for username, role, team, full_name in DEMO_ACCOUNTS:
             password = secrets.token_urlsafe(12)
-            alur.add_user(session, username, password, [role], full_name=full_name, team_code=team, actor="demo")
+            system.people.add_user(session, username, password, [role], full_name=full_name, team_code=team,
+                                   actor="demo")
             rows.append((username, ROLE_LABELS[role], password))
         width = max(len(r[1]) for r in rows)
         lines = [f"Alur Medsos demo accounts. Open {DEMO_URL} and log in with:", "",
@@ -166,8 +167,8 @@ def user_add(name: str, roles: tuple[str, ...], password_stdin: bool, team: str 
     try:
         with _system() as system, transaction(system.sessions) as session:
             if team and session.execute(select(Team.id).where(Team.code == team.strip())).first() is None:
-                team = system.alur.add_team(session, team, team.strip(), actor="cli").code
-            added = system.alur.add_user(session, name, password, roles, full_name=full_name, team_code=team,
+                team = system.people.add_team(session, team, team.strip(), actor="cli").code
+            added = system.people.add_user(session, name, password, roles, full_name=full_name, team_code=team,
                                          email=email, actor="cli").username
     except EngineError as exc:
         _fail(exc.message)
@@ -186,7 +187,7 @@ def user_deactivate(name: str) -> None:
     """Deactivate the account NAME: it can no longer log in and its sessions and tokens stop working."""
     try:
         with _system() as system, transaction(system.sessions) as session:
-            system.alur.deactivate(session, system.alur.find_user(session, name), actor="cli")
+            system.people.deactivate(session, system.people.find_user(session, name), actor="cli")
     except EngineError as exc:
         _fail(exc.message)
     click.echo(f"user {name} deactivated")
@@ -200,7 +201,7 @@ def user_passwd(name: str, password_stdin: bool) -> None:
     password = _password_from_stdin(password_stdin)
     try:
         with _system() as system, transaction(system.sessions) as session:
-            system.alur.reset_password(session, system.alur.find_user(session, name), password, actor="cli")
+            system.people.reset_password(session, system.people.find_user(session, name), password, actor="cli")
     except EngineError as exc:
         _fail(exc.message)
     click.echo(f"password of {name} changed")
@@ -365,7 +366,7 @@ def audit_replay(case: int, verify: bool) -> None:
                     click.echo(f"{'':8}active: {', '.join(s.active) or '-'}; done: {', '.join(s.completed) or '-'}; "
                                f"late: {', '.join(s.overdue) or '-'}")
                 return
-            result = replay(session, system.alur.engine, case)
+            result = replay(session, system.engine, case)
             for step in result.steps:
                 verdict = "MATCH" if step.match else "MISMATCH"
                 label = step.type + (f" {step.bpmn_id}" if step.bpmn_id else "")

@@ -12,10 +12,10 @@ from PIL import Image
 from sqlalchemy import select
 
 from engine.db import transaction
+from process.cases import CaseInput
 from process.deadlines import WIB
 from process.files import store_file
 from process.models import User
-from process.services import CaseInput
 from process.system import System
 
 SIM_USERS = {"tim_pelaksana": "sim_tim", "admin_medsos": "sim_admin", "wapimred": "sim_wapimred",
@@ -49,30 +49,30 @@ class Driver:
 
     def __init__(self, system: System, rng: random.Random | None = None):
         self.system = system
-        self.alur = system.alur
+
         self.rng = rng or random.Random(21)
         self._user_ids: dict[str, int] = {}
 
     def ensure_users(self) -> None:
         with transaction(self.system.sessions) as session:
-            self.alur.ensure_definition(session)
-            team = self.alur.team(session, "sim", create=True, name="Tim Simulasi")
+            self.system.cases.ensure_definition(session)
+            team = self.system.people.team(session, "sim", create=True, name="Tim Simulasi")
             for role, username in SIM_USERS.items():
                 user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
                 if user is None:
-                    user = self.alur.add_user(session, username, secrets.token_urlsafe(12), [role],
+                    user = self.system.people.add_user(session, username, secrets.token_urlsafe(12), [role],
                                               team_code=team.code if role == "tim_pelaksana" else None,
                                               actor="simulate")
                 self._user_ids[role] = user.id
 
     def user(self, session, role: str) -> User:
-        return self.alur.user(session, self._user_ids[role])
+        return self.system.people.user(session, self._user_ids[role])
 
     def start(self, n: int) -> tuple[int, str]:
         """Start case number ``n`` for today's activity; returns (instance id, step-1 task id)."""
-        day = self.alur.clock.now().astimezone(WIB).date()
+        day = self.system.clock.now().astimezone(WIB).date()
         with transaction(self.system.sessions) as session:
-            result = self.alur.start_case(session, self.user(session, "tim_pelaksana"), CaseInput(
+            result = self.system.cases.start_case(session, self.user(session, "tim_pelaksana"), CaseInput(
                 nama_kegiatan=f"Kegiatan simulasi {n}", tanggal_kegiatan=day.isoformat(),
                 tempat_kegiatan="Padang", tim="sim"))
             return result.instance.id, result.ready[0].id
@@ -81,10 +81,10 @@ class Driver:
         settings = self.system.settings
         with transaction(self.system.sessions) as session:
             photos = [store_file(session, settings.files_dir, tiny_png(self.rng), f"foto{k}.png",
-                                 uploaded_by=SIM_USERS["tim_pelaksana"], now=self.alur.clock.now(),
+                                 uploaded_by=SIM_USERS["tim_pelaksana"], now=self.system.clock.now(),
                                  max_image_bytes=settings.max_image_bytes,
                                  max_other_bytes=settings.max_other_bytes).id for k in range(4)]
-        day = self.alur.clock.now().astimezone(WIB).date()
+        day = self.system.clock.now().astimezone(WIB).date()
         return {"nama_kegiatan": f"Kegiatan simulasi {n}", "tanggal_kegiatan": day.isoformat(),
                 "tempat_kegiatan": "Padang", "foto": photos, "narasi": NARASI, "caption": "Caption #KPU",
                 "catatan_sumber": "Diverifikasi oleh ketua tim."}
@@ -92,17 +92,17 @@ class Driver:
     def act(self, role: str, task_id: str, form: dict, timer: Callable | None = None) -> list[str]:
         """Claim and complete one task as ``role``; ``timer`` (if given) wraps only the completion."""
         with transaction(self.system.sessions) as session:
-            self.alur.claim(session, self.user(session, role), task_id)
+            self.system.tasks.claim(session, self.user(session, role), task_id)
         if timer is None:
             with transaction(self.system.sessions) as session:
-                result = self.alur.complete(session, self.user(session, role), task_id, form)
+                result = self.system.tasks.complete(session, self.user(session, role), task_id, form)
                 return [r.id for r in result.ready]
         with timer():
             with transaction(self.system.sessions) as session:
-                result = self.alur.complete(session, self.user(session, role), task_id, form)
+                result = self.system.tasks.complete(session, self.user(session, role), task_id, form)
                 ready = [r.id for r in result.ready]
         return ready
 
     def sweep(self) -> None:
         with transaction(self.system.sessions) as session:
-            self.alur.fire_due_timers(session)
+            self.system.timers.fire_due_timers(session)

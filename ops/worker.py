@@ -80,11 +80,11 @@ class Worker:
     # ------------------------------------------------------------------ one cycle
     def cycle(self) -> CycleReport:
         report = CycleReport()
-        alur = self.system.alur
+        system = self.system
         self._fire_timers(report)
         while not self.stopping.is_set():
             with transaction(self.system.sessions) as session:
-                sent = alur.send_due_reminders(session, limit=TIMER_BATCH)
+                sent = system.timers.send_due_reminders(session, limit=TIMER_BATCH)
             report.reminders += sent
             if sent < TIMER_BATCH:
                 break
@@ -98,10 +98,10 @@ class Worker:
     def _fire_timers(self, report: CycleReport) -> None:
         """Fire the due cases' timers, in transactions of at most ``TIMER_CHUNK`` seconds of work; each case in a
         savepoint, so a case that fails is rolled back alone (and tried again after a pause of its own)."""
-        alur = self.system.alur
+        system = self.system
         while not self.stopping.is_set():
             with self.system.sessions() as session:
-                listed = alur.due_case_ids(session, limit=TIMER_BATCH)
+                listed = system.timers.due_case_ids(session, limit=TIMER_BATCH)
             now = time.monotonic()
             due = deque(i for i in listed if self._retry_at.get(i, 0.0) <= now)
             report.waiting += len(listed) - len(due)
@@ -116,7 +116,7 @@ class Worker:
 
     def _fire_case(self, session, instance_id: int, report: CycleReport) -> None:
         try:
-            result = self.system.alur.fire_timers(session, instance_id)
+            result = self.system.timers.fire_timers(session, instance_id)
         except Exception as exc:  # this case only (its savepoint is rolled back): again after a pause
             if lost_connection(exc):
                 raise  # the database is gone, not this case: the cycle fails and is tried again
@@ -137,24 +137,24 @@ class Worker:
     def housekeeping(self) -> int:
         """Remove uploads no case uses after the retention period, and files without a record; how many."""
         files_dir = self.system.settings.files_dir
-        alur = self.system.alur
+        system = self.system
         removed = 0
         while not self.stopping.is_set():
             with transaction(self.system.sessions) as session:
-                names = alur.purge_unattached_uploads(session)
+                names = system.housekeeping.purge_unattached_uploads(session)
             remove_stored(files_dir, names)  # after the commit: a rollback never loses a file still recorded
             removed += len(names)
             if not names:
                 break
         with self.system.sessions() as session:
-            stray = alur.stray_files(session)
+            stray = system.housekeeping.stray_files(session)
         remove_stored(files_dir, stray)
         return removed + len(stray)
 
     def _mail_due(self) -> bool:
         with self.system.sessions() as session:
             due = outbox.next_attempt_at(session)
-        return due is not None and due <= self.system.alur.clock.now()
+        return due is not None and due <= self.system.clock.now()
 
     def _send_mail(self, report: CycleReport, until: float) -> None:
         while time.monotonic() < until and not self.stopping.is_set():
@@ -176,7 +176,7 @@ class Worker:
         """Send the next due e-mail. None: nothing due; True: sent; False: failed (noted on the row).
 
         The order of the steps is what makes each e-mail go once: see :mod:`process.mail`."""
-        now = self.system.alur.clock.now()
+        now = self.system.clock.now()
         mail = self.system.settings.mail
         try:
             with transaction(self.system.sessions) as session:
@@ -211,10 +211,10 @@ class Worker:
     # ------------------------------------------------------------------ the loop
     def seconds_to_next(self) -> float:
         with self.system.sessions() as session:
-            wake = self.system.alur.next_wakeup(session)
+            wake = self.system.timers.next_wakeup(session)
         if wake is None:
             return self.interval
-        delta = (wake - self.system.alur.clock.now()).total_seconds()
+        delta = (wake - self.system.clock.now()).total_seconds()
         return max(0.0, min(self.interval, delta))
 
     def run(self, on_report=None) -> None:

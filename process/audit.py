@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 
 from engine.models import Instance, TaskRow
 
-from .contract import TASK_KOREKSI, TASK_PUTUSKAN, TASK_SERAHKAN, TASK_TERIMA, TASK_UNGGAH
+from .contract import STEP_OF, TASK_KOREKSI, TASK_PUTUSKAN, TASK_SERAHKAN, TASK_TERIMA, TASK_UNGGAH
 from .deadlines import WIB, end_of_day_plus
-from .services import STEP_OF
 
 REVIEW_STEPS = (TASK_TERIMA, TASK_KOREKSI, TASK_PUTUSKAN)
 UPLOAD_STEP = TASK_UNGGAH

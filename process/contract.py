@@ -27,6 +27,12 @@ TASK_UNGGAH = "Task_Unggah"
 END_DIPUBLIKASIKAN = "EndEvent_Dipublikasikan"
 END_DITOLAK = "EndEvent_Ditolak"
 
+#: The SOP's step numbers by element id.
+STEP_OF = {TASK_SERAHKAN: 1, TASK_TERIMA: 2, TASK_KOREKSI: 3, TASK_PUTUSKAN: 4, TASK_UNGGAH: 5}
+#: The step that hands in the documentation (numbered in the register) and the step that decides.
+SUBMIT_TASK = TASK_SERAHKAN
+DECIDE_TASK = TASK_PUTUSKAN
+
 
 @dataclass(frozen=True)
 class Rule:

@@ -33,6 +33,7 @@ __all__ = [
     "format_wib",
     "humanize_delta",
     "is_working_day",
+    "submission_dates",
     "timer_functions",
 ]
 
@@ -190,6 +191,15 @@ def timer_functions() -> FunctionRegistry:
         returns="datetime",
     )
     return registry
+
+
+def submission_dates(now: datetime) -> dict[str, str]:
+    """The reference dates written into a case when its documentation is handed in (step 1), which the
+    deadlines of the later steps count from: the diagram's timer expressions read ``tanggal_pengumpulan``
+    (e.g. ``akhir_hari(tanggal_pengumpulan, 1)`` for step 2). Written again at every hand-in, so a returned and
+    resubmitted case counts from the latest one."""
+    local = _to_wib(now)
+    return {"tanggal_pengumpulan": local.date().isoformat(), "waktu_pengumpulan": local.isoformat()}
 
 
 # --------------------------------------------------------------------------------------------------

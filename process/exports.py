@@ -25,10 +25,10 @@ from engine.models import EventRow, Instance, TaskRow
 from engine.runtime import SYSTEM_ACTOR
 
 from .casefile import OUTCOME_OF_END, RESPONSE_FIELDS, case_outcome
+from .contract import STEP_OF
 from .deadlines import WIB
 from .models import RegisterEntry, Team
 from .records import Period
-from .services import STEP_OF
 from .spreadsheets import csv_writer
 
 CSV_COLUMNS = ("seq", "time", "case_id", "type", "actor", "task_id", "step", "payload", "prev_hash", "hash")

@@ -32,37 +32,37 @@ def _require_owner(user: User) -> None:
         raise NotPermitted("Hanya pemilik proses yang dapat memvalidasi, menerapkan atau memigrasikan diagram.")
 
 
-def _check_process_key(alur, process_key: str) -> None:
+def _check_process_key(system, process_key: str) -> None:
     """A diagram of another process would be stored but never run: refuse it, saying which id to use."""
-    expected = alur.settings.process_key
+    expected = system.settings.process_key
     if process_key != expected:
         raise InvalidDefinition("diagram refused", [Problem(process_key, "process.key_mismatch",
                                                             {"found": process_key, "expected": expected},
                                                             element_type="process")])
 
 
-def validate(alur, user: User, xml: bytes | str) -> ValidationReport:
+def validate(system, user: User, xml: bytes | str) -> ValidationReport:
     """Check a diagram without deploying it; raises InvalidDefinition with every problem. Warnings (things that do
     not stop a deploy: engine.definitions.check_warnings) come with the report."""
     _require_owner(user)
-    parsed = alur.engine.validate(xml)
-    _check_process_key(alur, parsed.process_key)
+    parsed = system.engine.validate(xml)
+    _check_process_key(system, parsed.process_key)
     return ValidationReport(parsed.process_key, check_warnings(harden_and_parse(xml)))
 
 
-def deploy(session: Session, alur, user: User, xml: bytes | str) -> tuple[Definition, dict]:
+def deploy(session: Session, system, user: User, xml: bytes | str) -> tuple[Definition, dict]:
     """A valid diagram becomes the next version; the change summary against the newest one is kept. The content of
     an older version becomes a new version too (a rollback, recorded as such: engine.runtime.WorkflowEngine.deploy);
     the newest version's own content changes nothing."""
     _require_owner(user)
-    parsed = alur.engine.validate(xml)
-    _check_process_key(alur, parsed.process_key)
+    parsed = system.engine.validate(xml)
+    _check_process_key(system, parsed.process_key)
     try:
-        previous = alur.engine.latest(session, parsed.process_key)
+        previous = system.engine.latest(session, parsed.process_key)
     except NotFound:
         previous = None
     summary = summarize_changes(previous.xml if previous else None, xml)
-    definition = alur.engine.deploy(session, xml, actor=user.actor, summary=summary)
+    definition = system.engine.deploy(session, xml, actor=user.actor, summary=summary)
     return definition, summary_of(definition)  # as stored: a rollback says which version it restores
 
 
@@ -83,7 +83,7 @@ def summary_of(definition: Definition) -> dict:
     return json.loads(definition.summary) if definition.summary else {}
 
 
-def migration_plan(session: Session, alur, user: User, target: Definition) -> list[MigrationCheck]:
+def migration_plan(session: Session, system, user: User, target: Definition) -> list[MigrationCheck]:
     """Every running case on an older version, with whether it can move and why not. Cases move forward only: to
     return to an older version's content, deploy it again (it becomes the newest version) and move them there."""
     _require_owner(user)
@@ -91,10 +91,10 @@ def migration_plan(session: Session, alur, user: User, target: Definition) -> li
         select(Instance).join(Definition, Instance.definition_id == Definition.id)
         .where(Instance.status == "running", Definition.process_key == target.process_key,
                Definition.version < target.version).order_by(Instance.id)).scalars()
-    return [alur.engine.check_migration(session, instance, target) for instance in older]
+    return [system.engine.check_migration(session, instance, target) for instance in older]
 
 
-def migrate(session: Session, alur, user: User, target: Definition, instance_ids: list[int]) -> dict:
+def migrate(session: Session, system, user: User, target: Definition, instance_ids: list[int]) -> dict:
     """Move the given cases; each moves whole or not at all (a savepoint each). Returns ``moved`` (case ids) and
     ``refused`` (``{"case_id", "problems"}``, the problems coded as for a diagram)."""
     _require_owner(user)
@@ -102,7 +102,7 @@ def migrate(session: Session, alur, user: User, target: Definition, instance_ids
     for instance_id in sorted(instance_ids):  # several cases are locked in ascending id (engine.runtime)
         try:
             with session.begin_nested():
-                alur.engine.migrate(session, instance_id, target, actor=user.actor)
+                system.engine.migrate(session, instance_id, target, actor=user.actor)
             moved.append(instance_id)
         except MigrationRefused as exc:  # reported per case; the others still move
             refused.append({"case_id": instance_id, "problems": exc.problems})

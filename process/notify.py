@@ -2,8 +2,7 @@
 in the outbox (:mod:`process.outbox`) for users with an address when SMTP is configured."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -16,10 +15,8 @@ from . import outbox
 from .contract import TASK_KOREKSI, TASK_PUTUSKAN, TASK_TERIMA
 from .deadlines import format_wib, humanize_delta
 from .models import DeadlineReminder, Notification, User
+from .people import People, Recipient
 from .roles import ESCALATION_LANE
-
-if TYPE_CHECKING:
-    from .services import Alur
 
 #: Decisions that send the case back to the team, with the field holding the written response.
 RETURNS = {
@@ -34,19 +31,12 @@ _INSERT_NOTIFICATIONS = insert(Notification.__table__)
 _INSERT_REMINDERS = insert(DeadlineReminder.__table__)
 
 
-class Recipient(NamedTuple):
-    id: int
-    username: str
-    email: str | None
-    name: str
-
-
 class _Batch:
     """The notifications and e-mails of one action, written with one INSERT each; recipients looked up once per
     lane and team."""
 
-    def __init__(self, session: Session, alur: Alur, now: datetime):
-        self.session, self.alur, self.now = session, alur, now
+    def __init__(self, session: Session, people: People, now: datetime):
+        self.session, self.people, self.now = session, people, now
         self.rows: list[dict] = []
         self.mails: list[dict] = []
         self._lanes: dict[tuple[str, str | None], list[Recipient]] = {}
@@ -54,7 +44,7 @@ class _Batch:
     def lane(self, lane: str, group: str | None = None) -> list[Recipient]:
         key = (lane, group)
         if key not in self._lanes:
-            self._lanes[key] = self.alur.recipients(self.session, lane, group)
+            self._lanes[key] = self.people.recipients(self.session, lane, group)
         return self._lanes[key]
 
     def notify(self, recipients: list[Recipient], kind: str, message: str, row: TaskRow | None,
@@ -64,7 +54,7 @@ class _Batch:
         seen: set[int] = set()
         told = []
         instance_id, task_id = (row.instance_id, row.id) if row else (None, None)
-        settings = self.alur.settings
+        settings = self.people.settings
         for r in recipients:
             if r.id in seen or (exclude is not None and r.id == exclude.id):
                 continue
@@ -90,14 +80,14 @@ class _Batch:
         self.rows, self.mails = [], []
 
 
-def after_action(session: Session, alur: Alur, result: ActionResult, *, actor: User | None,
+def after_action(session: Session, people: People, result: ActionResult, *, actor: User | None,
                  submitted: dict | None = None, task: TaskRow | None = None) -> None:
     """The notifications an action causes. Nothing here needs the action's pending rows in the database, so
     they are flushed once, with these, at commit."""
-    now = alur.clock.now()
+    now = people.clock.now()
     title = result.instance.title
     with session.no_autoflush:
-        batch = _Batch(session, alur, now)
+        batch = _Batch(session, people, now)
         for row in result.ready:
             due = f" Batas waktu: {format_wib(row.due_at)}." if row.due_at else ""
             batch.notify(batch.lane(row.lane, row.group), "task_ready", f"Tugas baru: {row.name} — {title}.{due}",
@@ -115,42 +105,42 @@ def after_action(session: Session, alur: Alur, result: ActionResult, *, actor: U
                                  f"Dikembalikan oleh {who}: {title}. Tanggapan: {submitted.get(response, '')}",
                                  row, title=title)
         batch.write()
-        schedule_reminders(session, alur, result.ready, now)
+        schedule_reminders(session, people, result.ready, now)
 
 
-def delegated(session: Session, alur: Alur, row: TaskRow, target: User, *, by: User) -> None:
-    batch = _Batch(session, alur, alur.clock.now())
+def delegated(session: Session, people: People, row: TaskRow, target: User, *, by: User) -> None:
+    batch = _Batch(session, people, people.clock.now())
     batch.notify([Recipient(target.id, target.username, target.email, target.display_name)], "delegated",
                  f"{by.display_name} mendelegasikan tugas kepada Anda: {row.name} — {row.case_title}.", row,
                  title=row.case_title)
     batch.write()
 
 
-def schedule_reminders(session: Session, alur: Alur, ready: list[TaskRow], now: datetime) -> None:
+def schedule_reminders(session: Session, people: People, ready: list[TaskRow], now: datetime) -> None:
     """A "deadline soon" reminder for each newly ready task whose deadline is further away than the lead time
     (a task that becomes ready closer to its deadline already says the deadline in its "new task" notice)."""
-    lead = alur.reminder_lead
+    lead = timedelta(hours=people.settings.reminder_hours)
     rows = [{"task_id": row.id, "instance_id": row.instance_id, "remind_at": row.due_at - lead, "due_at": row.due_at}
             for row in ready if row.due_at is not None and row.due_at - lead > now]
     if rows:
         session.connection().execute(_INSERT_REMINDERS, rows)
 
 
-def send_due_reminders(session: Session, alur: Alur, now: datetime, limit: int = 200) -> int:
+def send_due_reminders(session: Session, people: People, now: datetime, limit: int = 200) -> int:
     """Send the reminders that are due (PostgreSQL: rows other workers hold are skipped). A reminder whose task
     is done, cancelled or already overdue is dropped. Returns how many reminders went out."""
     stmt = (select(DeadlineReminder, TaskRow).join(TaskRow, TaskRow.id == DeadlineReminder.task_id, isouter=True)
             .where(DeadlineReminder.remind_at <= now).order_by(DeadlineReminder.remind_at).limit(limit)
             .with_for_update(skip_locked=True, of=DeadlineReminder))
     sent, done = 0, []
-    batch = _Batch(session, alur, now)
+    batch = _Batch(session, people, now)
     for reminder, row in session.execute(stmt).all():
         done.append(reminder.task_id)
         if row is None or row.state != "ready" or row.overdue_at is not None or row.due_at is None or \
                 row.due_at <= now:
             continue
         if row.claimed_by:
-            users = alur.recipients_by_username(session, [row.claimed_by])
+            users = people.recipients_by_username(session, [row.claimed_by])
         else:
             users = batch.lane(row.lane, row.group)
         message = (f"Pengingat: batas waktu {row.name} — {row.case_title} {humanize_delta(row.due_at, now)} "

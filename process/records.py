@@ -25,10 +25,9 @@ from engine import eventlog
 from engine.models import EventRow, Instance, TaskRow
 
 from .casefile import RESPONSE_FIELDS, case_outcome, display_names
-from .contract import TASK_UNGGAH
+from .contract import STEP_OF, SUBMIT_TASK, TASK_UNGGAH
 from .deadlines import WIB
 from .models import RegisterEntry, Team
-from .services import STEP_OF, SUBMIT_TASK
 
 UPLOAD_TASK = TASK_UNGGAH
 

@@ -1,8 +1,8 @@
-"""The running system of one process, built from settings: database, engine, the SOP service. Used by the web app,
-the worker and the CLI alike."""
+"""The running system of one process, built from settings: database, engine, and this application's services
+(people, cases, tasks, timers, housekeeping). Used by the web app, the worker and the CLI alike."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -10,8 +10,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock, SystemClock
 from engine.db import make_engine, make_session_factory
+from engine.runtime import WorkflowEngine
+from process.cases import Cases
 from process.config import Settings
-from process.services import Alur, build_engine
+from process.housekeeping import Housekeeping
+from process.people import People
+from process.procedure import build_engine
+from process.tasks import Tasks
+from process.timers import Timers
 
 
 @dataclass
@@ -19,7 +25,23 @@ class System:
     settings: Settings
     db: Engine
     sessions: sessionmaker[Session]
-    alur: Alur
+    engine: WorkflowEngine
+    people: People = field(init=False)
+    cases: Cases = field(init=False)
+    tasks: Tasks = field(init=False)
+    timers: Timers = field(init=False)
+    housekeeping: Housekeeping = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.people = People(self.engine, self.settings)
+        self.cases = Cases(self.engine, self.settings, self.people)
+        self.tasks = Tasks(self.engine, self.settings, self.people)
+        self.timers = Timers(self.engine, self.settings, self.people)
+        self.housekeeping = Housekeeping(self.engine.clock, self.settings)
+
+    @property
+    def clock(self) -> Clock:
+        return self.engine.clock
 
     def dispose(self) -> None:
         self.db.dispose()
@@ -41,5 +63,5 @@ def build_system(settings: Settings, clock: Clock | None = None, purpose: str = 
         "pool_timeout": settings.db_pool_timeout}
     lock_timeout, statement_timeout = settings.database_waits(purpose)
     db = make_engine(settings.database_url, lock_timeout=lock_timeout, statement_timeout=statement_timeout, **pool)
-    alur = Alur(build_engine(clock or SystemClock(), settings.warm_cases, settings.process_key), settings)
-    return System(settings, db, make_session_factory(db), alur)
+    engine = build_engine(clock or SystemClock(), settings.warm_cases, settings.process_key)
+    return System(settings, db, make_session_factory(db), engine)

@@ -72,7 +72,7 @@ def system(_schema, settings, clock) -> System:
 
 @pytest.fixture
 def alur(system):
-    return system.alur
+    return system
 
 
 @pytest.fixture

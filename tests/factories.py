@@ -8,9 +8,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from engine.models import TaskRow
+from process.cases import CaseInput
 from process.files import store_file
 from process.models import User
-from process.services import CaseInput
 
 NARASI = ("KPU Provinsi Sumatera Barat menggelar sosialisasi pendidikan pemilih bagi pemilih pemula di "
           "Kota Padang, diikuti oleh ratusan pelajar.")
@@ -36,11 +36,11 @@ USERS = {
 
 def make_users(system, tx) -> None:
     with tx() as s:
-        system.alur.ensure_definition(s)
-        system.alur.team(s, "humas", create=True, name="Divisi Humas")
-        system.alur.team(s, "teknis", create=True, name="Divisi Teknis")
+        system.cases.ensure_definition(s)
+        system.people.team(s, "humas", create=True, name="Divisi Humas")
+        system.people.team(s, "teknis", create=True, name="Divisi Teknis")
         for name, (role, team) in USERS.items():
-            system.alur.add_user(s, name, "rahasia-" + name, [role], team_code=team)
+            system.people.add_user(s, name, "rahasia-" + name, [role], team_code=team)
 
 
 def user(session, name: str) -> User:
@@ -49,7 +49,7 @@ def user(session, name: str) -> User:
 
 def step1_form(system, session, who="tim", photos=4) -> dict:
     ids = [store_file(session, system.settings.files_dir, png((i * 40 % 256, 10, 10)), f"f{i}.png",
-                      uploaded_by=who, now=system.alur.clock.now(), max_image_bytes=10**7,
+                      uploaded_by=who, now=system.clock.now(), max_image_bytes=10**7,
                       max_other_bytes=10**7).id for i in range(photos)]
     return {"nama_kegiatan": "Sosialisasi Pemilih Pemula", "tanggal_kegiatan": "2025-05-06",
             "tempat_kegiatan": "Padang", "foto": ids, "narasi": NARASI, "caption": "Sosialisasi #KPUSumbar",
@@ -88,7 +88,7 @@ class Case:
     @classmethod
     def start(cls, system, tx, who="tim", **kw) -> Case:
         with tx() as s:
-            result = system.alur.start_case(s, user(s, who), CaseInput(
+            result = system.cases.start_case(s, user(s, who), CaseInput(
                 nama_kegiatan=kw.get("nama", "Sosialisasi Pemilih Pemula"),
                 tanggal_kegiatan=kw.get("tanggal", "2025-05-06"), tempat_kegiatan="Padang", tim=kw.get("tim")))
             return cls(system, tx, result.instance.id, result.ready[0].id)
@@ -103,12 +103,12 @@ class Case:
             if form == "submit":
                 form = step1_form(self.system, s, who)
             elif form == "unggah":
-                form = unggah_form(self.system.alur.clock.now())
+                form = unggah_form(self.system.clock.now())
             elif isinstance(form, str):
                 form = FORMS[form]
             if claim:
-                self.system.alur.claim(s, u, self.task_id)
-            result = self.system.alur.complete(s, u, self.task_id, form)
+                self.system.tasks.claim(s, u, self.task_id)
+            result = self.system.tasks.complete(s, u, self.task_id, form)
             ready = [r.id for r in result.ready]
             names = [r.bpmn_id for r in result.ready]
         if ready:

@@ -30,7 +30,7 @@ def make_world(system, tx) -> World:
     """Users of every role, a case waiting at each of the five steps (and one finished), uploads."""
     make_users(system, tx)
     with tx() as s:
-        system.alur.add_user(s, "sysadmin", "rahasia-sysadmin", ["admin"])
+        system.people.add_user(s, "sysadmin", "rahasia-sysadmin", ["admin"])
     world = World()
     walks = [[], ["submit"], ["submit", "terima"], ["submit", "terima", "koreksi"],
              ["submit", "terima", "koreksi", "setuju"], ["submit", "terima", "koreksi", "tolak"]]
@@ -42,10 +42,10 @@ def make_world(system, tx) -> World:
         world.case_ids.append(case.instance_id)
         world.task_ids.append(case.task_id)
     with tx() as s:  # the first case's step 1 held by its team, so the step form is read (and walked) too
-        system.alur.claim(s, user(s, "tim"), world.task_ids[0])
+        system.tasks.claim(s, user(s, "tim"), world.task_ids[0])
         for i in range(2):
             record = store_file(s, system.settings.files_dir, png((i * 90, 20, 20)), f"foto{i}.png",
-                                uploaded_by="tim", now=system.alur.clock.now(), max_image_bytes=10**7,
+                                uploaded_by="tim", now=system.clock.now(), max_image_bytes=10**7,
                                 max_other_bytes=10**7)
             world.file_ids.append(record.id)
     return world

@@ -99,7 +99,7 @@ def step1(photos: list[dict], **overrides) -> dict:
 
 def unggah(system) -> dict:
     return {"publikasi": [{"platform": "Instagram", "url": "https://www.instagram.com/p/abc123/",
-                           "waktu": system.alur.clock.now().isoformat()}], "catatan_unggah": "Terunggah."}
+                           "waktu": system.clock.now().isoformat()}], "catatan_unggah": "Terunggah."}
 
 
 def snapshot(system) -> dict:
@@ -268,7 +268,7 @@ def test_unclaim_delegate_and_inbox_filters(api, system):
 
     overdue_before = api.get("pimred", "/tasks?scope=overdue").json
     assert overdue_before == []
-    system.alur.clock.advance(days=3)  # past the H+1 23.59 WIB deadline of step 1
+    system.clock.advance(days=3)  # past the H+1 23.59 WIB deadline of step 1
     late = api.get("pimred", "/tasks?scope=overdue").json
     assert len(late) == 2 and all(t["overdue"] for t in late)
 
@@ -389,7 +389,7 @@ def test_claim_and_complete_in_one_request(api, system, tx):
     (terima,) = done.json["ready"]
     assert api.post("admin", f"/tasks/{terima['id']}/claim").status_code == 200
     with tx() as s:
-        system.alur.add_user(s, "admin2", "rahasia-admin2", ["admin_medsos"])
+        system.people.add_user(s, "admin2", "rahasia-admin2", ["admin_medsos"])
     refused(system, lambda: api.post("admin2", f"/tasks/{terima['id']}/complete",
                                      json={**FORMS["terima"], "_claim": True}), 409, "not_claimed")
     refused(system, lambda: api.post("wapimred", f"/tasks/{terima['id']}/complete",
@@ -401,7 +401,7 @@ def test_claim_and_complete_in_one_request(api, system, tx):
 
 def test_self_approval_is_403(api, system, tx):
     with tx() as s:
-        system.alur.add_user(s, "ganda", "rahasia-ganda", ["tim_pelaksana", "pimred"], team_code="humas")
+        system.people.add_user(s, "ganda", "rahasia-ganda", ["tim_pelaksana", "pimred"], team_code="humas")
     _case_id, task_id = _case_at_step4(api, system, submitter="ganda")
     assert api.post("ganda", f"/tasks/{task_id}/claim").status_code == 200
     refused(system, lambda: api.post("ganda", f"/tasks/{task_id}/complete", json=FORMS["setuju"]), 403,

@@ -25,7 +25,7 @@ NOT_OWNERS = ["tim", "admin", "wapimred", "pimred", "auditor", "root"]
 def api(app, system, tx) -> Api:
     make_users(system, tx)
     with tx() as s:
-        system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+        system.people.add_user(s, "root", "rahasia-root", ["admin"])
     return Api(app.test_client())
 
 

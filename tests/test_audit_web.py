@@ -18,7 +18,7 @@ from tests.factories import Case, make_users, user
 def users(system, tx):
     make_users(system, tx)
     with tx() as s:
-        system.alur.add_user(s, "sysadmin", "rahasia-sysadmin", ["admin"])
+        system.people.add_user(s, "sysadmin", "rahasia-sysadmin", ["admin"])
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def case(system, tx, users, clock):
     c = Case.start(system, tx)
     clock.set(datetime(2025, 5, 8, 9, 0, tzinfo=WIB))
     with tx() as s:
-        system.alur.fire_due_timers(s)
+        system.timers.fire_due_timers(s)
     for who, form in (("tim", "submit"), ("admin", "terima"), ("wapimred", "koreksi"), ("pimred", "revisi"),
                       ("wapimred", "koreksi"), ("pimred", "setuju"), ("admin", "unggah")):
         clock.advance(minutes=20)
@@ -108,8 +108,8 @@ def test_replay_page_steps_through_the_events(system, tx, login, case):
 def test_holders_shown_as_they_were(system, tx, login, users):
     c = Case.start(system, tx)
     with tx() as s:
-        system.alur.claim(s, user(s, "tim"), c.task_id)
-        system.alur.delegate(s, user(s, "tim"), c.task_id, "tim2")
+        system.tasks.claim(s, user(s, "tim"), c.task_id)
+        system.tasks.delegate(s, user(s, "tim"), c.task_id, "tim2")
     client = login("auditor")
     steps = [client.get(f"/audit/kasus/{c.instance_id}/replay/{n}.json").get_json() for n in range(1, 7)]
     held = {s["type"]: s["holders"][0]["holder"] for s in steps if s["holders"]}

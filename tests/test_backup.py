@@ -32,10 +32,10 @@ from engine.db import make_engine, make_session_factory, transaction
 from engine.models import Base, ChainHead, Instance, TaskRow
 from ops.cli import main
 from ops.schema import init_database
+from process.cases import CaseInput
 from process.config import Settings
 from process.deadlines import WIB
 from process.models import FileRecord
-from process.services import CaseInput
 from process.system import System, build_system
 from tests.factories import Case, make_users, user
 
@@ -152,7 +152,7 @@ def source_template(new_site) -> Site:
         Case.start(system, tx, nama="Bimbingan Teknis", tanggal="2025-05-06")
         clock.advance(days=3)
         with tx() as s:
-            assert system.alur.fire_due_timers(s)
+            assert system.timers.fire_due_timers(s)
     return site
 
 
@@ -324,7 +324,7 @@ def test_backup_is_a_consistent_snapshot_while_a_transaction_is_open(kind, sourc
     _, head_seq, head_hash = chain(source)
     with source.system(ManualClock(SOURCE_DONE)) as system, transaction(system.sessions) as s:
         # An unfinished change holding the chain head's lock: the backup neither waits for it nor sees it.
-        system.alur.start_case(s, user(s, "tim"), CaseInput(nama_kegiatan="Belum selesai",
+        system.cases.start_case(s, user(s, "tim"), CaseInput(nama_kegiatan="Belum selesai",
                                                           tanggal_kegiatan="2025-05-09", tempat_kegiatan="Padang"))
         s.flush()
         manifest = backup(source, tmp_path / "during.zip")

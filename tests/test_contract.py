@@ -21,7 +21,7 @@ from lxml import etree
 from engine.clock import ManualClock
 from engine.errors import InvalidDefinition
 from process.contract import RULES, required_ids
-from process.services import build_engine
+from process.procedure import build_engine
 from tests import diagram_corpus as corpus
 from tests.conftest import DIAGRAM, ROOT
 from tests.factories import Case, make_users

@@ -79,14 +79,14 @@ def test_payloads_refused_at_validation_naming_the_element(system, tmp_path, pay
     marker = tmp_path / "MARKER"
     xml = diagram_with(where(payload.format(m=marker)))
     with pytest.raises(InvalidDefinition) as info:
-        system.alur.engine.validate(xml)
+        system.engine.validate(xml)
     assert element in [p.element_id for p in info.value.problems]
     assert not marker.exists()
 
 
 def test_extension_property_expression_refused(system):
     with pytest.raises(InvalidDefinition) as info:
-        system.alur.engine.validate(diagram_with(add_property("${Runtime.getRuntime().exec('id')}")))
+        system.engine.validate(diagram_with(add_property("${Runtime.getRuntime().exec('id')}")))
     assert "Task_Terima" in [p.element_id for p in info.value.problems]
 
 
@@ -94,7 +94,7 @@ def test_form_field_named_builtins_refused(system):
     def edit(tree):
         tree.find(".//camunda:formField[@id='pertimbangan']", NS).set("id", "__builtins__")
     with pytest.raises(InvalidDefinition) as info:
-        system.alur.engine.validate(diagram_with(edit))
+        system.engine.validate(diagram_with(edit))
     assert "Task_Putuskan" in [p.element_id for p in info.value.problems]
 
 
@@ -110,7 +110,7 @@ def test_form_field_named_builtins_refused(system):
 def test_hostile_xml_refused_quickly(system, xml):
     started = time.perf_counter()
     with pytest.raises(InvalidDefinition) as info:
-        system.alur.engine.validate(xml)
+        system.engine.validate(xml)
     assert time.perf_counter() - started < 2
     assert info.value.problems
 
@@ -120,7 +120,7 @@ def test_sop_rules_at_deploy(system):
         lane = tree.find(".//bpmn:lane[@name='Admin Medsos']", NS)
         lane.set("name", "Humas")
     with pytest.raises(InvalidDefinition) as info:
-        system.alur.engine.validate(diagram_with(edit))
+        system.engine.validate(diagram_with(edit))
     ids = [p.element_id for p in info.value.problems]
     assert "Task_Terima" in ids and "Task_Unggah" in ids
 
@@ -128,7 +128,7 @@ def test_sop_rules_at_deploy(system):
 def test_unsafe_definition_refused_changes_nothing(system, tx):
     make_users(system, tx)
     with pytest.raises(InvalidDefinition), tx() as s:
-        system.alur.engine.deploy(s, diagram_with(set_condition("Flow_Tolak", "__import__('os')")), actor="owner")
+        system.engine.deploy(s, diagram_with(set_condition("Flow_Tolak", "__import__('os')")), actor="owner")
     with tx() as s:
         assert s.execute(select(func.count()).select_from(Definition)).scalar() == 1
 
@@ -162,7 +162,7 @@ def test_a_version_stored_before_a_stricter_check_keeps_running_its_cases(system
     make_users(system, tx)
     older = diagram_with(_with_language("Flow_AdminTerima", "groovy"))  # the text is our language all the same
     with pytest.raises(InvalidDefinition) as refused:
-        system.alur.engine.validate(older)
+        system.engine.validate(older)
     assert [p.code for p in refused.value.problems] == ["script.language"]
     case = Case.start(system, tx)
     case.do("tim", "submit")
@@ -181,10 +181,10 @@ def test_a_version_stored_before_a_stricter_check_keeps_running_its_cases(system
 
 
 def test_deploy_versions(system, tx):
-    engine = system.alur.engine
+    engine = system.engine
     xml = DIAGRAM.read_bytes()
     with tx() as s:
-        first = system.alur.ensure_definition(s)
+        first = system.cases.ensure_definition(s)
         assert first.version == 1
         assert engine.deploy(s, xml, actor="owner").id == first.id  # same content: same version
         changed = xml.replace(b"akhir_hari(tanggal_pengumpulan, 1)", b"akhir_hari(tanggal_pengumpulan, 2)", 1)
@@ -201,10 +201,10 @@ def test_a_duration_in_a_date_timer_is_refused_with_the_fix(system):
     from tests import diagram_corpus as corpus
 
     with pytest.raises(InvalidDefinition) as info:
-        system.alur.engine.validate(corpus.edited(corpus.set_timer("Timer_Terima", "P2D")))
+        system.engine.validate(corpus.edited(corpus.set_timer("Timer_Terima", "P2D")))
     assert [(p.element_id, p.code, p.params) for p in info.value.problems] == [
         ("Timer_Terima", "timer.date_is_duration", {"value": "P2D"})]
-    system.alur.engine.validate(corpus.edited(corpus.set_timer("Timer_Terima", "P2D", "timeDuration")))
+    system.engine.validate(corpus.edited(corpus.set_timer("Timer_Terima", "P2D", "timeDuration")))
 
 
 @pytest.mark.parametrize("expression, code, value", [
@@ -220,7 +220,7 @@ def test_a_timer_that_cannot_be_set_at_run_time_is_recorded_and_the_case_goes_on
 
     make_users(system, tx)
     with tx() as s:
-        system.alur.engine.deploy(s, corpus.edited(corpus.set_timer("Timer_Terima", expression)), actor="owner")
+        system.engine.deploy(s, corpus.edited(corpus.set_timer("Timer_Terima", expression)), actor="owner")
     case = Case.start(system, tx)
     assert case.do("tim", "submit") == ["Task_Terima"]  # was a 500 (ValueError) or a stuck case, every time
     assert case.task().due_at is None

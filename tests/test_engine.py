@@ -31,7 +31,7 @@ def test_state_has_no_spec_and_round_trips(system, tx):
         state = json.loads(inst.state)
         assert "spec" not in state and "subprocess_specs" not in state
         assert inst.serializer_version.startswith("alur-state-1/spiff-")
-        engine = system.alur.engine
+        engine = system.engine
         wf = engine.load(s, inst)
         assert json.loads(engine.codec.dumps(wf)) == state
         definition = s.get(Definition, inst.definition_id)
@@ -62,7 +62,7 @@ def test_two_hundred_rounds_at_engine_level(system, tx):
     case = Case.start(system, tx)
     case.do("tim", "submit")
     case.do("admin", "terima")
-    engine = system.alur.engine
+    engine = system.engine
     sizes = []
     for _ in range(200):
         for form, who in ((FORMS["koreksi"], "wapimred"), (FORMS["revisi"], "pimred")):
@@ -83,7 +83,7 @@ def test_stale_version_is_refused(system, tx):
     case = Case.start(system, tx)
     with tx() as s:
         version = s.get(Instance, case.instance_id).lock_version
-        system.alur.claim(s, user(s, "tim"), case.task_id)
+        system.tasks.claim(s, user(s, "tim"), case.task_id)
     before = snapshot(system)
     with pytest.raises(StaleInstance), tx() as s:
         from tests.factories import step1_form
@@ -91,7 +91,7 @@ def test_stale_version_is_refused(system, tx):
         form = step1_form(system, s)
         s.execute(text("UPDATE instance SET lock_version = lock_version + 1 WHERE id = :i"),
                   {"i": case.instance_id})
-        system.alur.complete(s, user(s, "tim"), case.task_id, form, expected_version=version)
+        system.tasks.complete(s, user(s, "tim"), case.task_id, form, expected_version=version)
     assert snapshot(system) == before
 
 
@@ -103,7 +103,7 @@ def test_concurrent_writer_detected_at_flush(system, tx, monkeypatch):
     make_users(system, tx)
     case = Case.start(system, tx)
     with tx() as s:
-        system.alur.claim(s, user(s, "tim"), case.task_id)
+        system.tasks.claim(s, user(s, "tim"), case.task_id)
     before = snapshot(system)
     save = runtime._save
 
@@ -116,7 +116,7 @@ def test_concurrent_writer_detected_at_flush(system, tx, monkeypatch):
         from tests.factories import step1_form
 
         form = step1_form(system, s)
-        system.alur.complete(s, user(s, "tim"), case.task_id, form)
+        system.tasks.complete(s, user(s, "tim"), case.task_id, form)
     assert snapshot(system) == before
 
 
@@ -125,7 +125,7 @@ def test_concurrent_writer_detected_at_flush(system, tx, monkeypatch):
 def test_bad_input_changes_nothing(system, tx, scenario):
     make_users(system, tx)
     case = Case.start(system, tx)
-    alur = system.alur
+    alur = system
     if scenario == "self_approval":
         case.do("tim", "submit")
         case.do("admin", "terima")
@@ -135,33 +135,33 @@ def test_bad_input_changes_nothing(system, tx, scenario):
 
             tim = user(s, "tim")
             tim.role_rows.append(UserRole(role="pimred"))
-            alur.claim(s, user(s, "tim"), case.task_id)
+            alur.tasks.claim(s, user(s, "tim"), case.task_id)
     if scenario == "not_ready":
         old = case.task_id
         case.do("tim", "submit")
     if scenario == "claimed_by_other":
         with tx() as s:
-            alur.claim(s, user(s, "tim2"), case.task_id)
+            alur.tasks.claim(s, user(s, "tim2"), case.task_id)
     before = snapshot(system)
     expected = {"unknown_task": NotFound, "not_ready": TaskNotReady, "wrong_role": NotPermitted,
                 "other_team": NotPermitted, "not_claimed": NotClaimed, "claimed_by_other": NotClaimed,
                 "invalid_form": FormInvalid, "self_approval": SelfApproval, "bad_key": InvalidData}[scenario]
     with pytest.raises(expected) as info, tx() as s:
         if scenario == "unknown_task":
-            alur.complete(s, user(s, "tim"), "00000000-0000-0000-0000-000000000000", {})
+            alur.tasks.complete(s, user(s, "tim"), "00000000-0000-0000-0000-000000000000", {})
         elif scenario == "not_ready":
-            alur.complete(s, user(s, "tim"), old, {})
+            alur.tasks.complete(s, user(s, "tim"), old, {})
         elif scenario == "wrong_role":
-            alur.claim(s, user(s, "admin"), case.task_id)
+            alur.tasks.claim(s, user(s, "admin"), case.task_id)
         elif scenario == "other_team":
-            alur.claim(s, user(s, "tim_lain"), case.task_id)
+            alur.tasks.claim(s, user(s, "tim_lain"), case.task_id)
         elif scenario in ("not_claimed", "claimed_by_other"):
-            alur.complete(s, user(s, "tim"), case.task_id, {})
+            alur.tasks.complete(s, user(s, "tim"), case.task_id, {})
         elif scenario == "invalid_form":
-            alur.claim(s, user(s, "tim"), case.task_id)
-            alur.complete(s, user(s, "tim"), case.task_id, {"narasi": "pendek"})
+            alur.tasks.claim(s, user(s, "tim"), case.task_id)
+            alur.tasks.complete(s, user(s, "tim"), case.task_id, {"narasi": "pendek"})
         elif scenario == "self_approval":
-            alur.complete(s, user(s, "tim"), case.task_id, FORMS["setuju"])
+            alur.tasks.complete(s, user(s, "tim"), case.task_id, FORMS["setuju"])
         elif scenario == "bad_key":
             alur.engine.complete(s, case.task_id, {"__builtins__": 1}, actor="tim")
     if scenario == "invalid_form":
@@ -177,7 +177,7 @@ def test_projection_matches_engine(system, tx):
     case.do("admin", "terima")
     with tx() as s:
         inst = s.get(Instance, case.instance_id)
-        wf = system.alur.engine.load(s, inst)
+        wf = system.engine.load(s, inst)
         from SpiffWorkflow.util.task import TaskState
 
         ready = {str(t.id) for t in wf.get_tasks(state=TaskState.READY, manual=True)}

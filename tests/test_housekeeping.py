@@ -16,7 +16,7 @@ from tests.factories import Case, make_users, png
 def upload(system, tx, who="tim"):
     with tx() as s:
         record = store_file(s, system.settings.files_dir, png(), "foto.png", uploaded_by=who,
-                            now=system.alur.clock.now(), max_image_bytes=10**7, max_other_bytes=10**7)
+                            now=system.clock.now(), max_image_bytes=10**7, max_other_bytes=10**7)
         return record.id, record.stored_name
 
 

@@ -72,8 +72,8 @@ def test_login_page_in_english(english_app):
 
 def test_admin_pages_and_role_names_in_english(english_app, system, tx):
     with tx() as s:
-        system.alur.ensure_definition(s)
-        system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+        system.cases.ensure_definition(s)
+        system.people.add_user(s, "root", "rahasia-root", ["admin"])
     c = english_app.test_client()
     assert c.post("/masuk", data={"username": "root", "password": "rahasia-root"}).status_code == 302
     c.get("/bahasa/en")

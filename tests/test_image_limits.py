@@ -154,7 +154,7 @@ def test_a_thumbnail_never_decodes_a_photo_over_the_limit(system, users, login, 
         thumbnail(data, max_pixels=100_000)
     assert thumbnail(data)[:2] == b"\xff\xd8"
     small = dataclasses.replace(system.settings, max_image_pixels=100_000)
-    small_system = build_system(small, system.alur.clock)
+    small_system = build_system(small, system.clock)
     app = create_app(system=small_system, config={"SECRET_KEY": "test-secret", "TESTING": True,
                                                   "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
     try:
@@ -166,7 +166,7 @@ def test_a_thumbnail_never_decodes_a_photo_over_the_limit(system, users, login, 
         with tx() as s:
             s.add(FileRecord(id=file_id, sha256="0" * 64, size=len(data), mime="image/png", kind="image",
                              original_name="lama.png", stored_name="lama", uploaded_by="tim",
-                             uploaded_at=system.alur.clock.now()))
+                             uploaded_at=system.clock.now()))
         resp = client.get(f"/berkas/{file_id}/thumb")
         assert resp.status_code == 200 and resp.mimetype == "image/svg+xml"
         resp.close()

@@ -68,7 +68,7 @@ def test_every_tab_selects_and_orders_as_defined(system, tx, clock, seed):
     now = clock.now()
     rng = random.Random(seed)
     with tx() as s:
-        definition = system.alur.ensure_definition(s)
+        definition = system.cases.ensure_definition(s)
         instance = Instance(definition_id=definition.id, status="running", state="{}", serializer_version="x",
                             title="Kasus uji", created_at=now, updated_at=now)
         s.add(instance)

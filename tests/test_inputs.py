@@ -194,8 +194,8 @@ def test_new_case_web_form_and_api_answer_as_the_name_rule(system, users, login,
 @given(nama=ANY_TEXT, tempat=ANY_TEXT)
 def test_the_service_and_the_api_refuse_what_http_forms_cannot_send(system, users, tx, app, nama, tempat):
     """Lone surrogates and every other character, through JSON and straight into the service."""
+    from process.cases import CaseInput
     from process.forms import FormInvalid as Invalid
-    from process.services import CaseInput
 
     api = Api(app.test_client())
     ok = all(outcome(inputs.name, v)[0] and len(inputs.name(v)) <= 200 for v in (nama, tempat))
@@ -204,7 +204,7 @@ def test_the_service_and_the_api_refuse_what_http_forms_cannot_send(system, user
     assert resp.status_code == (201 if ok else refusal(nama, tempat)), resp.json
     try:
         with tx() as s:
-            system.alur.start_case(s, user(s, "tim"), CaseInput(nama, "2025-05-06", tempat))
+            system.cases.start_case(s, user(s, "tim"), CaseInput(nama, "2025-05-06", tempat))
         assert ok
     except Invalid as invalid:
         assert not ok and {e.field for e in invalid.errors} <= {"nama_kegiatan", "tempat_kegiatan"}
@@ -214,7 +214,7 @@ def test_the_service_and_the_api_refuse_what_http_forms_cannot_send(system, user
 def step1_task(system, tx, users):
     case = Case.start(system, tx)
     with tx() as s:
-        system.alur.claim(s, user(s, "tim"), case.task_id)
+        system.tasks.claim(s, user(s, "tim"), case.task_id)
     return case.task_id
 
 
@@ -260,7 +260,7 @@ _serial = itertools.count()
 @pytest.fixture
 def admin(system, tx, login, users):
     with tx() as s:
-        system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+        system.people.add_user(s, "root", "rahasia-root", ["admin"])
     return login("root")
 
 
@@ -336,7 +336,7 @@ def test_look_alike_usernames_are_refused_everywhere(system, admin, cli, tx):
         out = cli("user", "add", look_alike, "--role", "auditor", "--password-stdin", input="kata-sandi-panjang\n")
         assert out.exit_code != 0 and "huruf a–z" in out.output
         with pytest.raises(inputs.Refused), tx() as s:
-            system.alur.add_user(s, look_alike, "kata-sandi-panjang", ["auditor"])
+            system.people.add_user(s, look_alike, "kata-sandi-panjang", ["auditor"])
     # Upper case is folded, so "Tim" is the same account as "tim", whichever door it comes by.
     assert admin.post("/admin/pengguna", data={"username": "TIM", "roles": ["auditor"], "team": ""}
                       ).status_code == 422

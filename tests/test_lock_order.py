@@ -16,7 +16,7 @@ from engine.db import transaction
 from engine.models import Instance, TaskRow
 from ops.worker import Worker
 from process import modeling
-from process.services import CaseInput
+from process.cases import CaseInput
 from tests.factories import Case, make_users, step1_form, user
 from tests.test_migration import version2
 
@@ -68,7 +68,7 @@ def recorded(system):
 
 def test_every_writer_takes_the_case_first_and_the_event_chain_head_last(pg_system, clock):
     system = pg_system
-    alur = system.alur
+    alur = system
     tx = lambda: transaction(system.sessions)  # noqa: E731
     make_users(system, tx)
     writes: dict[str, list[list[str]]] = {}
@@ -80,27 +80,27 @@ def test_every_writer_takes_the_case_first_and_the_event_chain_head_last(pg_syst
         writes[name] = [t for t in transactions if t]
 
     cases = []
-    step("start a case", lambda s: cases.append(alur.start_case(s, user(s, "tim"), CaseInput(
+    step("start a case", lambda s: cases.append(alur.cases.start_case(s, user(s, "tim"), CaseInput(
         "Sosialisasi Pemilih Pemula", "2025-05-06", "Padang"))))
     case = Case(system, tx, cases[0].instance.id, cases[0].ready[0].id)
     other = Case.start(system, tx)
-    step("claim", lambda s: alur.claim(s, user(s, "tim"), case.task_id))
-    step("give back", lambda s: alur.unclaim(s, user(s, "tim"), case.task_id))
-    step("delegate", lambda s: alur.delegate(s, user(s, "tim"), case.task_id, "tim2"))
-    step("deactivate a user (tasks given back)", lambda s: alur.deactivate(s, user(s, "tim2"), actor="test"))
+    step("claim", lambda s: alur.tasks.claim(s, user(s, "tim"), case.task_id))
+    step("give back", lambda s: alur.tasks.unclaim(s, user(s, "tim"), case.task_id))
+    step("delegate", lambda s: alur.tasks.delegate(s, user(s, "tim"), case.task_id, "tim2"))
+    step("deactivate a user (tasks given back)", lambda s: alur.people.deactivate(s, user(s, "tim2"), actor="test"))
     step("complete, taking the task in the same request",
-         lambda s: alur.complete(s, user(s, "tim"), other.task_id, step1_form(system, s), claim=True))
-    step("claim again", lambda s: alur.claim(s, user(s, "tim"), case.task_id))
-    step("complete", lambda s: alur.complete(s, user(s, "tim"), case.task_id, step1_form(system, s)))
+         lambda s: alur.tasks.complete(s, user(s, "tim"), other.task_id, step1_form(system, s), claim=True))
+    step("claim again", lambda s: alur.tasks.claim(s, user(s, "tim"), case.task_id))
+    step("complete", lambda s: alur.tasks.complete(s, user(s, "tim"), case.task_id, step1_form(system, s)))
     with tx() as s:
         target = alur.engine.deploy(s, version2(), actor="owner")
     moved = []
     step("migrate", lambda s: moved.append(modeling.migrate(s, alur, user(s, "owner"), target, [case.instance_id])))
     assert moved[0]["moved"] == [case.instance_id]
     clock.advance(hours=36)  # step 2's deadline (end of tomorrow, WIB) is less than 6 hours away
-    step("send reminders", lambda s: alur.send_due_reminders(s))
+    step("send reminders", lambda s: alur.timers.send_due_reminders(s))
     clock.advance(days=3)
-    step("fire timers", lambda s: alur.fire_due_timers(s))
+    step("fire timers", lambda s: alur.timers.fire_due_timers(s))
     with tx() as s:
         assert s.execute(select(TaskRow).where(TaskRow.overdue_at.is_not(None))).first() is not None
 
@@ -133,7 +133,7 @@ def test_the_sweep_leaves_a_case_someone_holds_and_fires_the_others(pg_system, c
     worker = Worker(system)
     request = system.sessions()
     try:
-        system.alur.claim(request, user(request, "tim"), cases[1].task_id)  # the transaction stays open
+        system.tasks.claim(request, user(request, "tim"), cases[1].task_id)  # the transaction stays open
         report = worker.cycle()
         assert (report.fired, report.held, report.errors) == (2, 1, [])
         with tx() as s:
@@ -152,7 +152,7 @@ def test_a_case_that_fails_in_the_worker_is_rolled_back_alone(system, tx, clock,
     make_users(system, tx)
     cases = [Case.start(system, tx) for _ in range(3)]
     clock.advance(days=3)
-    engine = system.alur.engine
+    engine = system.engine
     tick = engine._tick
 
     def tick_or_fail(session, instance, now):
@@ -193,7 +193,7 @@ def test_a_request_that_waited_for_the_worker_acts_on_the_case_as_the_worker_lef
     make_users(system, tx)
     case = Case.start(system, tx)
     with tx() as s:
-        system.alur.claim(s, user(s, "tim"), case.task_id)
+        system.tasks.claim(s, user(s, "tim"), case.task_id)
         form = step1_form(system, s)
     clock.advance(days=3)
     _lock_timeout(system, 30_000)
@@ -204,12 +204,12 @@ def test_a_request_that_waited_for_the_worker_acts_on_the_case_as_the_worker_lef
     def request() -> None:
         try:
             with tx() as s:
-                outcome.append(system.alur.complete(s, user(s, "tim"), case.task_id, form).instance.status)
+                outcome.append(system.tasks.complete(s, user(s, "tim"), case.task_id, form).instance.status)
         except Exception as exc:  # noqa: BLE001 - reported below
             outcome.append(exc)
 
     try:
-        assert system.alur.fire_due_timers(worker)  # holds the case until it commits
+        assert system.timers.fire_due_timers(worker)  # holds the case until it commits
         thread = threading.Thread(target=request)
         thread.start()
         assert _waiting_for_a_lock(system), "the request should wait for the case"

@@ -120,9 +120,9 @@ def test_an_action_writes_its_emails_in_the_same_transaction(mail_system, tx):
     with_addresses(mail_system, tx, "admin")  # wapimred etc. have no address: in-app only
     case = Case.start(mail_system, tx)
     with pytest.raises(RuntimeError), tx() as s:  # an action that fails later in its transaction ...
-        mail_system.alur.claim(s, user(s, "tim"), case.task_id)
+        mail_system.tasks.claim(s, user(s, "tim"), case.task_id)
         from tests.factories import step1_form
-        mail_system.alur.complete(s, user(s, "tim"), case.task_id, step1_form(mail_system, s))
+        mail_system.tasks.complete(s, user(s, "tim"), case.task_id, step1_form(mail_system, s))
         assert len(list(s.execute(select(OutboxMessage)).scalars())) == 1
         raise RuntimeError("request failed after the action")
     assert pending(tx) == []  # ... leaves no e-mail behind
@@ -257,8 +257,8 @@ def test_deadline_soon_reminder_to_the_lane_then_to_whoever_claimed(mail_system,
     case.do("tim", "submit")
     with_addresses(mail_system, tx, "admin")
     with tx() as s:
-        mail_system.alur.add_user(s, "admin2", "rahasia-admin2", ["admin_medsos"], email="admin2@kpu-sumbar.go.id")
-        mail_system.alur.claim(s, user(s, "admin"), case.task_id)
+        mail_system.people.add_user(s, "admin2", "rahasia-admin2", ["admin_medsos"], email="admin2@kpu-sumbar.go.id")
+        mail_system.tasks.claim(s, user(s, "admin"), case.task_id)
         (reminder,) = s.execute(select(DeadlineReminder)).scalars()
     inbox.messages.clear()
     clock.set(reminder.remind_at + timedelta(seconds=1))
@@ -286,15 +286,15 @@ def test_no_reminder_for_a_task_done_in_time_or_already_late(mail_system, tx, cl
 
 def test_reminder_lead_time_is_configurable_and_near_deadlines_get_none(system, tx, clock):
     make_users(system, tx)
-    alur = build_system(replace(system.settings, reminder_hours=48), clock)
+    built = build_system(replace(system.settings, reminder_hours=48), clock)
     try:
         with tx() as s:  # due in 40 h: closer than 48 h, the "new task" notice carries the deadline
-            from process.services import CaseInput
-            alur.alur.start_case(s, user(s, "tim"), CaseInput(nama_kegiatan="A", tanggal_kegiatan="2025-05-06",
+            from process.cases import CaseInput
+            built.cases.start_case(s, user(s, "tim"), CaseInput(nama_kegiatan="A", tanggal_kegiatan="2025-05-06",
                                                                 tempat_kegiatan="Padang"))
             assert s.execute(select(func.count()).select_from(DeadlineReminder)).scalar() == 0
     finally:
-        alur.dispose()
+        built.dispose()
     assert Settings.from_env(env={"ALUR_REMINDER_HOURS": "2.5"}).reminder_hours == 2.5
     with pytest.raises(ValueError, match="ALUR_REMINDER_HOURS"):
         Settings.from_env(env={"ALUR_REMINDER_HOURS": "enam"})
@@ -319,9 +319,9 @@ def test_a_bad_address_is_refused_when_the_user_is_saved(system, tx):
 
     make_users(system, tx)
     with pytest.raises(BadRequest, match="tidak sah"), tx() as s:
-        system.alur.add_user(s, "baru", "rahasia-baru", ["auditor"], email="bukan alamat")
+        system.people.add_user(s, "baru", "rahasia-baru", ["auditor"], email="bukan alamat")
     with pytest.raises(BadRequest, match="tidak sah"), tx() as s:
-        system.alur.set_profile(s, user(s, "tim"), full_name="Tim", email="tim@")
+        system.people.set_profile(s, user(s, "tim"), full_name="Tim", email="tim@")
     with tx() as s:
         assert s.execute(select(User).where(User.username == "baru")).scalar_one_or_none() is None
 
@@ -369,7 +369,7 @@ def test_the_administrator_sees_undelivered_mail_and_can_send_it_again(mail_syst
     make_users(mail_system, tx)
     with_addresses(mail_system, tx, "admin")
     with tx() as s:
-        mail_system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+        mail_system.people.add_user(s, "root", "rahasia-root", ["admin"])
     Case.start(mail_system, tx).do("tim", "submit")
     inbox.refuse_rcpt = "550 5.1.1 mailbox unknown"
     worker = Worker(mail_system)
@@ -477,7 +477,7 @@ def test_a_message_that_cannot_be_built_fails_alone_and_never_holds_up_the_queue
     make_users(mail_system, tx)
     with_addresses(mail_system, tx, "admin")
     with tx() as s:
-        mail_system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+        mail_system.people.add_user(s, "root", "rahasia-root", ["admin"])
     now = clock.now()
     poisoned = [{"user_id": None, "to_addr": "admin@kpu-sumbar.go.id", "name": "admin", "kind": "task_ready",
                  "message": "Tugas baru.", "task": "Langkah 2", "title": "Rapat\r\nBcc: x@example.org",
@@ -536,7 +536,7 @@ def test_the_end_of_data_mark_goes_out_inside_the_commit_and_the_window_is_measu
     make_users(mail_system, tx)
     with tx() as s:
         admin = user(s, "admin")
-        now = mail_system.alur.clock.now()
+        now = mail_system.clock.now()
         outbox.enqueue(s, [{"user_id": admin.id, "to_addr": "admin@kpu-sumbar.go.id", "name": "Admin",
                             "kind": "overdue", "message": f"Pesan {n}", "task": "Tugas", "title": "Kasus",
                             "task_id": None, "instance_id": None, "created_at": now, "base_url": "https://alur.test"}

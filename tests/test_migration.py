@@ -60,7 +60,7 @@ def without_step5() -> bytes:
 def deploy_without_sop_checks(system, session, xml: bytes, actor: str = "owner") -> Definition:
     """Store a version the SOP's rules refuse (one without step 5: process/contract.py), through an engine without
     them: how a case waiting on a task that a newer version lacks is kept from moving is the engine's own rule."""
-    engine = WorkflowEngine(clock=system.alur.engine.clock, functions=system.alur.engine.functions)
+    engine = WorkflowEngine(clock=system.engine.clock, functions=system.engine.functions)
     latest = session.execute(select(Definition).order_by(Definition.version.desc()).limit(1)).scalar_one()
     return engine.deploy(session, xml, actor=actor, summary=summarize_changes(latest.xml, xml))
 
@@ -79,7 +79,7 @@ def test_running_cases_keep_their_version_and_can_be_migrated(system, tx, clock)
     old = Case.start(system, tx)
     old.do("tim", "submit")
     with tx() as s:
-        v2 = system.alur.engine.deploy(s, version2(), actor="owner",
+        v2 = system.engine.deploy(s, version2(), actor="owner",
                                        summary=summarize_changes(DIAGRAM.read_bytes(), version2()))
     new = Case.start(system, tx)
     with tx() as s:
@@ -88,9 +88,9 @@ def test_running_cases_keep_their_version_and_can_be_migrated(system, tx, clock)
     old.do("admin", "terima")
     due_v1 = old.task().due_at
     with tx() as s:
-        check = system.alur.engine.check_migration(s, s.get(Instance, old.instance_id), v2)
+        check = system.engine.check_migration(s, s.get(Instance, old.instance_id), v2)
         assert check.can_move and check.tasks == ("Mengontrol dan mengoreksi hasil dokumentasi dan konten",)
-        system.alur.engine.migrate(s, old.instance_id, v2, actor="owner")
+        system.engine.migrate(s, old.instance_id, v2, actor="owner")
     assert old.task().due_at > due_v1  # the new deadline applies after the move
     with pytest.raises(Exception) as info:
         old.do("wapimred", "koreksi")  # the new required field is now asked for
@@ -110,11 +110,11 @@ def test_case_waiting_on_a_removed_task_cannot_move(system, tx, clock):
     with tx() as s:
         v2 = deploy_without_sop_checks(system, s, without_step5())
     with tx() as s:
-        check = system.alur.engine.check_migration(s, s.get(Instance, case.instance_id), v2)
+        check = system.engine.check_migration(s, s.get(Instance, case.instance_id), v2)
         assert not check.can_move and check.reasons[0].element_id == "Task_Unggah"
         assert check.reasons[0].code == "migration.task_removed"
     with pytest.raises(MigrationRefused), tx() as s:
-        system.alur.engine.migrate(s, case.instance_id, v2, actor="owner")
+        system.engine.migrate(s, case.instance_id, v2, actor="owner")
     with tx() as s:
         assert s.get(Instance, case.instance_id).definition_id != v2.id
 
@@ -122,7 +122,7 @@ def test_case_waiting_on_a_removed_task_cannot_move(system, tx, clock):
 def test_a_version_without_a_step_the_sop_needs_is_refused(system, tx):
     """The SOP's rules on step 5 (its number, the publication summary, ...) need Task_Unggah."""
     with tx() as s, pytest.raises(InvalidDefinition) as info:
-        system.alur.engine.deploy(s, without_step5(), actor="owner")
+        system.engine.deploy(s, without_step5(), actor="owner")
     missing = [p for p in info.value.problems if p.element_id == "Task_Unggah"]
     assert missing and missing[0].code == "sop.element_missing"
     assert "sop.rule.publications" in missing[0].params["rules"]
@@ -145,10 +145,10 @@ def test_switching_a_timer_between_date_and_duration_is_a_change():
 def test_deploying_an_older_versions_content_rolls_back_as_a_new_version(system, tx, clock):
     make_users(system, tx)
     with tx() as s:
-        v1 = system.alur.ensure_definition(s)
-        v2 = system.alur.engine.deploy(s, version2(), actor="owner")
-        assert system.alur.engine.deploy(s, version2(), actor="owner").id == v2.id  # the newest: nothing new
-        v3 = system.alur.engine.deploy(s, DIAGRAM.read_bytes(), actor="owner",
+        v1 = system.cases.ensure_definition(s)
+        v2 = system.engine.deploy(s, version2(), actor="owner")
+        assert system.engine.deploy(s, version2(), actor="owner").id == v2.id  # the newest: nothing new
+        v3 = system.engine.deploy(s, DIAGRAM.read_bytes(), actor="owner",
                                        summary=summarize_changes(version2(), DIAGRAM.read_bytes()))
         assert (v1.version, v2.version, v3.version) == (1, 2, 3)
         assert v3.sha256 == v1.sha256 and v3.xml == v1.xml
@@ -164,15 +164,15 @@ def test_deploying_an_older_versions_content_rolls_back_as_a_new_version(system,
 def test_cases_move_forward_only(system, tx, clock):
     make_users(system, tx)
     with tx() as s:
-        v1 = system.alur.ensure_definition(s)
-        v2 = system.alur.engine.deploy(s, version2(), actor="owner")
+        v1 = system.cases.ensure_definition(s)
+        v2 = system.engine.deploy(s, version2(), actor="owner")
     case = Case.start(system, tx)
     with tx() as s:
-        check = system.alur.engine.check_migration(s, s.get(Instance, case.instance_id), v1)
+        check = system.engine.check_migration(s, s.get(Instance, case.instance_id), v1)
         assert not check.can_move and [r.code for r in check.reasons] == ["migration.older_version"]
         assert check.reasons[0].params == {"version": 1, "current": 2}
     with pytest.raises(MigrationRefused) as info, tx() as s:
-        system.alur.engine.migrate(s, case.instance_id, v1, actor="owner")
+        system.engine.migrate(s, case.instance_id, v1, actor="owner")
     assert info.value.problems[0].code == "migration.older_version"
     with tx() as s:
         assert s.get(Instance, case.instance_id).definition_id == v2.id

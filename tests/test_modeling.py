@@ -18,18 +18,18 @@ from tests.test_migration import deploy_without_sop_checks, version2, without_st
 def test_only_process_owners(system, tx, name):
     make_users(system, tx)
     with tx() as s, pytest.raises(NotPermitted):
-        modeling.validate(system.alur, user(s, name), DIAGRAM.read_bytes())
+        modeling.validate(system, user(s, name), DIAGRAM.read_bytes())
     with tx() as s, pytest.raises(NotPermitted):
-        modeling.deploy(s, system.alur, user(s, name), version2())
+        modeling.deploy(s, system, user(s, name), version2())
 
 
 def test_validate_reports_problems_with_element_ids(system, tx):
     make_users(system, tx)
     with tx() as s:
-        report = modeling.validate(system.alur, user(s, "owner"), DIAGRAM.read_bytes())
+        report = modeling.validate(system, user(s, "owner"), DIAGRAM.read_bytes())
         assert report.process_key == "alur_pengunggahan" and report.warnings == []
         with pytest.raises(InvalidDefinition) as info:
-            modeling.validate(system.alur, user(s, "owner"), diagram_with(set_condition("Flow_Setuju", "x.y")))
+            modeling.validate(system, user(s, "owner"), diagram_with(set_condition("Flow_Setuju", "x.y")))
         assert ("Flow_Setuju" in [p.element_id for p in info.value.problems])
 
 
@@ -40,16 +40,16 @@ def test_deploy_records_summary_and_event_and_migrates(system, tx):
     for who, form in (("tim", "submit"), ("admin", "terima"), ("wapimred", "koreksi"), ("pimred", "setuju")):
         at_step5.do(who, form)
     with tx() as s:
-        v2, summary = modeling.deploy(s, system.alur, user(s, "owner"), version2())
+        v2, summary = modeling.deploy(s, system, user(s, "owner"), version2())
         assert v2.version == 2 and {r["id"] for r in summary["changed"]} == {"Task_Koreksi", "Timer_Koreksi"}
         assert modeling.summary_of(v2) == summary
         with pytest.raises(InvalidDefinition):  # the SOP's rules need step 5
-            modeling.deploy(s, system.alur, user(s, "owner"), without_step5())
+            modeling.deploy(s, system, user(s, "owner"), without_step5())
         v2 = deploy_without_sop_checks(system, s, without_step5())
-        plan = {c.instance_id: c for c in modeling.migration_plan(s, system.alur, user(s, "owner"), v2)}
+        plan = {c.instance_id: c for c in modeling.migration_plan(s, system, user(s, "owner"), v2)}
         assert plan[waiting.instance_id].can_move and not plan[at_step5.instance_id].can_move
     with tx() as s:
-        outcome = modeling.migrate(s, system.alur, user(s, "owner"), v2,
+        outcome = modeling.migrate(s, system, user(s, "owner"), v2,
                                    [waiting.instance_id, at_step5.instance_id])
         assert outcome["moved"] == [waiting.instance_id]
         assert outcome["refused"][0]["case_id"] == at_step5.instance_id

@@ -28,7 +28,7 @@ from engine.runtime import MIGRATION_CODES
 from engine.state import TIMER_RUNTIME_CODES
 from process.contract import RULES
 from process.modeling import MODELING_CODES
-from process.services import SOP_CODES, build_engine
+from process.procedure import SOP_CODES, build_engine
 from tests import diagram_corpus as corpus
 from tests.conftest import ROOT
 from webui.problems import MESSAGES, element_label, problem_message, problem_text

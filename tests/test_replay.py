@@ -22,7 +22,7 @@ def users(system, tx):
 
 def _replay(system, tx, instance_id):
     with tx() as s:
-        return replay(s, system.alur.engine, instance_id)
+        return replay(s, system.engine, instance_id)
 
 
 def _assert_matches(result):
@@ -115,7 +115,7 @@ def test_overdue_fired_by_the_worker(system, tx, users, clock):
     case.do("tim", "submit")
     clock.set(datetime(2025, 5, 8, 9, 0, tzinfo=WIB))  # step 2 was due 7 May 23:59:59 WIB
     with tx() as s:
-        assert system.alur.fire_due_timers(s)
+        assert system.timers.fire_due_timers(s)
     clock.advance(hours=1)
     for who, form in (("admin", "terima"), ("wapimred", "koreksi"), ("pimred", "setuju"), ("admin", "unggah")):
         case.do(who, form)
@@ -150,11 +150,11 @@ def test_migrated_case_continues_on_the_new_version(system, tx, users, clock):
     case.do("tim", "submit")
     case.do("admin", "terima")
     with tx() as s:
-        v2 = system.alur.engine.deploy(s, version2(), actor="owner",
+        v2 = system.engine.deploy(s, version2(), actor="owner",
                                        summary=summarize_changes(DIAGRAM.read_bytes(), version2()))
     clock.advance(hours=2)
     with tx() as s:
-        system.alur.engine.migrate(s, case.instance_id, v2, actor="owner")
+        system.engine.migrate(s, case.instance_id, v2, actor="owner")
     clock.advance(hours=1)
     case.do("wapimred", {**FORMS["koreksi"], "sumber_foto": "Arsip humas"})
     case.do("pimred", "setuju")
@@ -218,11 +218,11 @@ def test_a_stored_state_that_differs_from_the_history_is_caught(system, tx, user
 def test_states_fold_holders_data_and_deadlines(system, tx, users, clock):
     case = Case.start(system, tx)
     with tx() as s:
-        system.alur.claim(s, user(s, "tim"), case.task_id)
-        system.alur.delegate(s, user(s, "tim"), case.task_id, "tim2")
+        system.tasks.claim(s, user(s, "tim"), case.task_id)
+        system.tasks.delegate(s, user(s, "tim"), case.task_id, "tim2")
     clock.set(datetime(2025, 5, 8, 9, 0, tzinfo=WIB))
     with tx() as s:
-        system.alur.fire_due_timers(s)
+        system.timers.fire_due_timers(s)
     case.do("tim2", "submit", claim=False)
     case.do("admin", "admin_kembalikan")
     with tx() as s:

@@ -44,9 +44,9 @@ def users(system, tx, monkeypatch):
     # A cheap password hash: each generated example logs in, and scrypt costs a third of a second.
     from werkzeug.security import generate_password_hash
 
-    import process.services
+    import process.people
 
-    monkeypatch.setattr(process.services, "hash_password", lambda p: generate_password_hash(p, "pbkdf2:sha256:1"))
+    monkeypatch.setattr(process.people, "hash_password", lambda p: generate_password_hash(p, "pbkdf2:sha256:1"))
     make_users(system, tx)
 
 

@@ -135,10 +135,10 @@ def test_hostile_names_through_the_services_and_every_download(system, tx, login
     """The SOP walked by people and teams whose names a spreadsheet would run; every report downloaded."""
     make_users(system, tx)
     with tx() as s:
-        system.alur.add_team(s, "jahat", '=HYPERLINK("http://evil.example","Divisi")', actor="test")
-        system.alur.add_user(s, "tim.jahat", "rahasia-tim.jahat", ["tim_pelaksana"], team_code="jahat",
+        system.people.add_team(s, "jahat", '=HYPERLINK("http://evil.example","Divisi")', actor="test")
+        system.people.add_user(s, "tim.jahat", "rahasia-tim.jahat", ["tim_pelaksana"], team_code="jahat",
                              full_name="@SUM(1+1) Budi")
-        system.alur.add_user(s, "root", "rahasia-root", ["auditor"], full_name="-2+3 Auditor")
+        system.people.add_user(s, "root", "rahasia-root", ["auditor"], full_name="-2+3 Auditor")
     case = Case.start(system, tx, who="tim.jahat", nama="=1+2 Rapat")
     case.do("tim.jahat", "submit")
     case.do("admin", {**FORMS["terima"], "tanggapan_admin": "=cmd|' /C calc'!A0 lengkap"})

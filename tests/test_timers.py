@@ -22,7 +22,7 @@ def count(tx, type_: str) -> int:
 
 def sweep(system, tx):
     with tx() as s:
-        return system.alur.fire_due_timers(s)
+        return system.timers.fire_due_timers(s)
 
 
 def test_step1_due_end_of_activity_day_plus_one_and_fires_once(system, tx, clock):
@@ -115,10 +115,10 @@ def test_sweep_loads_only_due_instances(system, tx, clock):
     Case.start(system, tx, tanggal="2025-05-09")
     clock.set(wib(2025, 5, 8, 1, 0))
     with tx() as s:
-        assert system.alur.engine.due_instance_ids(s, clock.now()) == [early.instance_id]
+        assert system.engine.due_instance_ids(s, clock.now()) == [early.instance_id]
     assert len(sweep(system, tx)) == 1
     with tx() as s:
-        assert system.alur.engine.due_instance_ids(s, clock.now()) == []
+        assert system.engine.due_instance_ids(s, clock.now()) == []
 
 
 def test_a_case_whose_timers_cannot_fire_is_marked_and_the_others_go_on(system, tx, clock, monkeypatch):
@@ -140,7 +140,7 @@ def test_a_case_whose_timers_cannot_fire_is_marked_and_the_others_go_on(system, 
     monkeypatch.setattr(runtime, "_save", failing_save)
     clock.set(wib(2025, 5, 8, 0, 0, 0))  # both step-1 deadlines have passed
     with tx() as s:
-        fired = system.alur.fire_due_timers(s)
+        fired = system.timers.fire_due_timers(s)
         assert [r.instance.id for r in fired] == [good.instance_id]
         assert s.get(TaskRow, bad.task_id).overdue_at is None
     with tx() as s:

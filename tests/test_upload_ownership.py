@@ -49,7 +49,7 @@ def test_someone_elses_upload_cannot_be_attached_through_the_api(system, tx, use
     assert snapshot(system) == before
     # nor in the service itself
     with pytest.raises(FormInvalid), tx() as s:
-        system.alur.complete(s, user(s, thief), task_id, step1(photos))
+        system.tasks.complete(s, user(s, thief), task_id, step1(photos))
     # the uploader can
     own_case, own_task = api.new_case("tim")
     assert api.act("tim", own_task, step1(photos))["status"] == "running"
@@ -69,8 +69,8 @@ def test_before_it_is_attached_only_the_uploader_sees_it(system, tx, users, logi
     case = Case.start(system, tx)
     with tx() as s:
         form = step1_form(system, s, "tim", photos=0)
-        system.alur.claim(s, user(s, "tim"), case.task_id)
-        system.alur.complete(s, user(s, "tim"), case.task_id, {**form, "foto": ids})
+        system.tasks.claim(s, user(s, "tim"), case.task_id)
+        system.tasks.complete(s, user(s, "tim"), case.task_id, {**form, "foto": ids})
     assert set(_attached(system, ids).values()) == {case.instance_id}
     assert fetch(login("tim2"), f"/berkas/{ids[0]}").status_code == 200
     assert fetch(login("admin"), f"/berkas/{ids[0]}").status_code == 200

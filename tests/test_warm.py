@@ -36,7 +36,7 @@ def _story(system, clock) -> None:
 
     def sweep():
         with tx() as s:
-            system.alur.fire_due_timers(s)
+            system.timers.fire_due_timers(s)
 
     make_users(system, tx)
     a = Case.start(system, tx)
@@ -81,7 +81,7 @@ def test_a_kept_workflow_acts_exactly_like_one_read_back_from_its_state(_schema,
         system = build_system(replace(settings, warm_cases=warm), clock)
         try:
             _story(system, clock)
-            records[warm], hits[warm] = _record(system), system.alur.engine.warm.hits
+            records[warm], hits[warm] = _record(system), system.engine.warm.hits
         finally:
             system.dispose()
     assert hits[0] == 0 and hits[256] >= 15  # the kept run really took its workflows back
@@ -98,24 +98,24 @@ def test_a_state_saved_by_another_process_is_read_again(system, tx, settings, cl
         moved.do("admin", "terima")  # the other process moves the case on to "Koreksi"
     finally:
         other.dispose()
-    warm = system.alur.engine.warm
+    warm = system.engine.warm
     misses = warm.misses
     case.task_id = moved.task_id
     assert case.do("wapimred", "koreksi") == ["Task_Putuskan"]  # the kept "Terima" workflow would refuse this
     assert warm.misses == misses + 1
     with tx() as s:
-        assert check_projection(s, system.alur.engine, [case.instance_id]) == []
-        assert replay(s, system.alur.engine, case.instance_id).matches
+        assert check_projection(s, system.engine, [case.instance_id]) == []
+        assert replay(s, system.engine, case.instance_id).matches
 
 
 def test_a_rolled_back_action_leaves_nothing_behind_to_reuse(system, tx):
     make_users(system, tx)
     case = Case.start(system, tx)
     with tx() as s:
-        system.alur.claim(s, user(s, "tim"), case.task_id)
+        system.tasks.claim(s, user(s, "tim"), case.task_id)
     with pytest.raises(RuntimeError), tx() as s:
         form = step1_form(system, s)
-        system.alur.complete(s, user(s, "tim"), case.task_id, form)
+        system.tasks.complete(s, user(s, "tim"), case.task_id, form)
         raise RuntimeError("the request failed after the engine saved")
     # The database still has the case at "Serahkan": the workflow saved by the failed action is not taken back.
     assert case.do("tim", "submit", claim=False) == ["Task_Terima"]
@@ -133,7 +133,7 @@ def test_a_state_edited_in_the_database_is_read_again(system, tx):
     with tx() as s:
         s.execute(text("UPDATE instance SET state = replace(state, 'Padang', 'Bukittinggi') WHERE id = :i"),
                   {"i": case.instance_id})
-    warm = system.alur.engine.warm
+    warm = system.engine.warm
     misses = warm.misses
     case.do("admin", "terima")
     assert warm.misses == misses + 1
@@ -150,7 +150,7 @@ def test_turned_off_nothing_is_kept(_schema, settings, clock):
         make_users(system, tx)
         case = Case.start(system, tx)
         case.do("tim", "submit")
-        assert len(system.alur.engine.warm) == 0 and system.alur.engine.warm.hits == 0
+        assert len(system.engine.warm) == 0 and system.engine.warm.hits == 0
     finally:
         system.dispose()
 

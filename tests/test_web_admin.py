@@ -17,7 +17,7 @@ def admin_client(system, tx, login):
     """The factory users plus ``root``, the only holder of the ``admin`` role."""
     make_users(system, tx)
     with tx() as s:
-        system.alur.add_user(s, "root", "rahasia-root", ["admin"], full_name="Admin Sistem")
+        system.people.add_user(s, "root", "rahasia-root", ["admin"], full_name="Admin Sistem")
     return login("root")
 
 
@@ -201,13 +201,13 @@ def test_service_refuses_self_lockout_too(system, tx):
 
     make_users(system, tx)
     with tx() as s:
-        root = system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+        root = system.people.add_user(s, "root", "rahasia-root", ["admin"])
     with pytest.raises(NotPermitted), tx() as s:
         me = user(s, "root")
-        system.alur.deactivate(s, me, by=me)
+        system.people.deactivate(s, me, by=me)
     with pytest.raises(NotPermitted), tx() as s:
         me = user(s, "root")
-        system.alur.set_roles(s, me, ["auditor"], by=me)
+        system.people.set_roles(s, me, ["auditor"], by=me)
     assert _get(system, "root").active and _get(system, "root").roles == {"admin"} and root.id
 
 
@@ -236,7 +236,7 @@ def test_deactivating_a_user_gives_their_claimed_tasks_back_to_the_lane(system, 
 
     case = Case.start(system, tx, tim="humas")
     with tx() as s:
-        system.alur.claim(s, user(s, "tim"), case.task_id)
+        system.tasks.claim(s, user(s, "tim"), case.task_id)
     tim = _get(system, "tim")
     assert admin_client.post(f"/admin/pengguna/{tim.id}/status", data={"active": "0"}).status_code == 302
     with system.sessions() as s:

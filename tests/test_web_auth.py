@@ -115,7 +115,7 @@ def test_a_second_login_in_the_same_browser_ends_the_first(system, tx, app, logi
 def test_password_reset_by_an_admin_ends_every_session_and_token_of_that_user_only(system, tx, app, login):
     make_users(system, tx)
     with tx() as s:
-        system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+        system.people.add_user(s, "root", "rahasia-root", ["admin"])
     phone, laptop, colleague = login("tim"), login("tim"), login("tim2")
     token, colleague_token = _token(app, "tim"), _token(app, "tim2")
     admin, admin_elsewhere = login("root"), login("root")
@@ -140,7 +140,7 @@ def test_password_change_from_the_command_line_ends_every_session(system, tx, ap
     with tx() as s:
         from tests.factories import user
 
-        system.alur.reset_password(s, user(s, "tim"), "sandi-baru-tim", actor="cli")
+        system.people.reset_password(s, user(s, "tim"), "sandi-baru-tim", actor="cli")
     assert not _logged_in(browser) and not _token_works(app, token)
     assert _logged_in(login("tim", "sandi-baru-tim"))
 
@@ -148,7 +148,7 @@ def test_password_change_from_the_command_line_ends_every_session(system, tx, ap
 def test_deactivation_ends_every_session_and_token_for_good(system, tx, app, login):
     make_users(system, tx)
     with tx() as s:
-        system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+        system.people.add_user(s, "root", "rahasia-root", ["admin"])
     phone, laptop, colleague = login("tim"), login("tim"), login("tim2")
     token, colleague_token = _token(app, "tim"), _token(app, "tim2")
     admin = login("root")

@@ -34,7 +34,7 @@ def past_deadline(system, tx, clock, hours=5):
     """Move the clock past step 1's deadline (end of the activity day + 1) and fire the timers."""
     clock.set(datetime(2025, 5, 7, 23, 59, 59, tzinfo=WIB) + timedelta(hours=hours))
     with tx() as s:
-        system.alur.fire_due_timers(s)
+        system.timers.fire_due_timers(s)
 
 
 # ------------------------------------------------------------------------------------------- inbox
@@ -54,7 +54,7 @@ def test_tabs_for_tim_lane_then_mine(system, tx, users, login):
     assert 'class="responsive inbox"' in page and 'data-label="Batas waktu"' in row
 
     with tx() as s:
-        system.alur.claim(s, user(s, "tim"), case.task_id)
+        system.tasks.claim(s, user(s, "tim"), case.task_id)
     page = tim.get("/kotak-tugas").get_data(as_text=True)
     assert 'aria-current="page">\n      Tugas saya (1)' in page
     [row] = rows_of(page)
@@ -78,7 +78,7 @@ def test_admin_lane_after_submission_and_holder_shown(system, tx, users, login):
     [row] = rows_of(page)
     assert "Menerima hasil dokumentasi" in row and "Admin Medsos" in row
     with tx() as s:
-        system.alur.claim(s, user(s, "admin"), case.task_id)
+        system.tasks.claim(s, user(s, "admin"), case.task_id)
     [row] = rows_of(admin.get("/kotak-tugas").get_data(as_text=True))
     assert "Anda" in row
     # The Pimred sees another lane's step only once it is overdue.
@@ -89,7 +89,7 @@ def test_admin_lane_after_submission_and_holder_shown(system, tx, users, login):
 def test_overdue_tab_marks_rows_and_escalates_to_pimred(system, tx, clock, users, login):
     case = Case.start(system, tx)
     with tx() as s:
-        system.alur.claim(s, user(s, "tim"), case.task_id)
+        system.tasks.claim(s, user(s, "tim"), case.task_id)
         user(s, "tim").full_name = "Rina Pelaksana"
     past_deadline(system, tx, clock, hours=5)
 
@@ -421,12 +421,12 @@ def test_inbox_counts_match_inbox(system, tx, clock, users):
     Case.start(system, tx, nama="A")
     b = Case.start(system, tx, nama="B")
     with tx() as s:
-        system.alur.claim(s, user(s, "tim"), b.task_id)
+        system.tasks.claim(s, user(s, "tim"), b.task_id)
     past_deadline(system, tx, clock)
     with tx() as s:
         for who in ("tim", "tim2", "pimred", "admin"):
             u = user(s, who)
-            now = system.alur.clock.now()
+            now = system.clock.now()
             counts = inbox_counts(s, u, now=now)
             assert counts == {k: len(inbox(s, u, k, now=now)) for k in ("mine", "lane", "overdue")}, who
         assert inbox_counts(s, user(s, "tim"), now=now, q="b") == {"mine": 1, "lane": 0, "overdue": 1}
@@ -465,8 +465,8 @@ def test_case_outcome_and_diagram_visibility(system, tx, users):
         s.rollback()
     with tx() as s:
         with pytest.raises(NotPermitted):
-            case_diagram(s, user(s, "tim_lain"), case.instance_id, now=system.alur.clock.now())
+            case_diagram(s, user(s, "tim_lain"), case.instance_id, now=system.clock.now())
         with pytest.raises(NotFound):
-            case_diagram(s, user(s, "tim"), 424242, now=system.alur.clock.now())
-        d = case_diagram(s, user(s, "tim"), case.instance_id, now=system.alur.clock.now())
+            case_diagram(s, user(s, "tim"), 424242, now=system.clock.now())
+        d = case_diagram(s, user(s, "tim"), case.instance_id, now=system.clock.now())
         assert (d.completed, d.active, d.overdue) == ([], ["Task_Serahkan"], [])

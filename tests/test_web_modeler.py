@@ -30,12 +30,12 @@ XML = {"Content-Type": "application/xml"}
 def users(system, tx):
     make_users(system, tx)
     with tx() as s:
-        system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+        system.people.add_user(s, "root", "rahasia-root", ["admin"])
 
 
 def deploy(system, tx, xml: bytes):
     with tx() as s:
-        definition, _summary = modeling.deploy(s, system.alur, user(s, "owner"), xml)
+        definition, _summary = modeling.deploy(s, system, user(s, "owner"), xml)
         return definition.version
 
 

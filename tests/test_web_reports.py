@@ -25,7 +25,7 @@ REPORT_PAGES = ("/laporan", "/laporan/register", "/laporan/tanggapan", "/laporan
 def sc(system, tx, clock):
     scenario = build(system, tx, clock)
     with tx() as s:
-        system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+        system.people.add_user(s, "root", "rahasia-root", ["admin"])
     return scenario
 
 

@@ -27,7 +27,7 @@ def secure_app(system, tx):
     """Like the ``app`` fixture, but with CSRF protection on (the default)."""
     make_users(system, tx)
     with tx() as s:
-        system.alur.add_user(s, "root", "rahasia-root", ["admin"])
+        system.people.add_user(s, "root", "rahasia-root", ["admin"])
     return _make_app(system)
 
 
@@ -117,7 +117,7 @@ def test_unknown_user_wrong_password_and_inactive_user_look_the_same(system, tx,
     with tx() as s:
         from tests.factories import user
 
-        system.alur.deactivate(s, user(s, "tim2"), actor="test")
+        system.people.deactivate(s, user(s, "tim2"), actor="test")
     c = secure_app.test_client()
 
     def attempt(username, password):
@@ -135,11 +135,11 @@ def test_unknown_user_wrong_password_and_inactive_user_look_the_same(system, tx,
         {k for k in unknown.headers.keys() if k != "Set-Cookie"}
 
     # One password hash is checked whether or not the user exists (the timing does not tell either).
-    import process.services as services
+    import process.people as people
 
     calls = []
-    real = services.check_password_hash
-    monkeypatch.setattr(services, "check_password_hash", lambda h, p: calls.append(h) or real(h, p))
+    real = people.check_password_hash
+    monkeypatch.setattr(people, "check_password_hash", lambda h, p: calls.append(h) or real(h, p))
     attempt("tidak-ada", "salah-sekali")
     attempt("tim", "salah-sekali")
     assert len(calls) == 2

@@ -1,7 +1,7 @@
 """User administration (role ``admin`` only): accounts, roles, teams, deactivation, password resets, and the
 e-mail queue (what was not delivered, and why).
 
-Every change goes through the SOP service (``process.services.Alur``), which writes it to the event log.
+Every change goes through process/people.py, which writes it to the event log.
 Generated passwords are shown once, in the response to the POST that made them, and never stored in clear.
 """
 from __future__ import annotations
@@ -144,7 +144,7 @@ def _user_or_404(user_id: int) -> User:
 
 
 def _username_taken(username: str) -> bool:
-    return system().alur.username_taken(db(), username)
+    return system().people.username_taken(db(), username)
 
 
 def _team_taken(code: str) -> bool:
@@ -208,13 +208,13 @@ def users():
         if username and not form.username.errors and _username_taken(username):
             form.username.errors.append(_("Nama pengguna '%(name)s' sudah dipakai.", name=username))
         if valid and team_code is not False and not form.username.errors:
-            alur = system().alur
+            system_ = system()
             generated = not form.password.data
             password = form.password.data or secrets.token_urlsafe(NEW_PASSWORD_BYTES)
             try:
                 if new_team:
-                    alur.add_team(db(), new_team, form.new_team_name.data, actor=me().actor)
-                user = alur.add_user(db(), username, password, form.roles.data,
+                    system_.people.add_team(db(), new_team, form.new_team_name.data, actor=me().actor)
+                user = system_.people.add_user(db(), username, password, form.roles.data,
                                      full_name=(form.full_name.data or "").strip(),
                                      email=(form.email.data or "").strip() or None,
                                      team_code=team_code, actor=me().actor)
@@ -255,11 +255,11 @@ def edit_user(user_id: int):
     if user.id == me().id and "admin" in user.roles and "admin" not in form.roles.data:
         return _edit_page(user, form, 403, _("Anda tidak dapat mencabut peran Administrator dari akun Anda "
                                               "sendiri."))
-    alur, actor = system().alur, me()
+    system_, actor = system(), me()
     try:
-        alur.set_profile(db(), user, full_name=form.full_name.data, email=form.email.data, by=actor)
-        alur.set_roles(db(), user, form.roles.data, by=actor)
-        alur.set_team(db(), user, team_code, by=actor)
+        system_.people.set_profile(db(), user, full_name=form.full_name.data, email=form.email.data, by=actor)
+        system_.people.set_roles(db(), user, form.roles.data, by=actor)
+        system_.people.set_team(db(), user, team_code, by=actor)
     except (BadRequest, NotPermitted) as exc:
         return _edit_page(user, form, 403 if isinstance(exc, NotPermitted) else 422, exc.message)
     flash(_("Perubahan pada akun %(name)s disimpan.", name=user.username), "success")
@@ -276,7 +276,7 @@ def set_status(user_id: int):
     active = form.active.data == "1"
     if not active and user.id == me().id:
         return _edit_page(user, status=403, refusal=_("Anda tidak dapat menonaktifkan akun Anda sendiri."))
-    system().alur.set_active(db(), user, active, by=me())
+    system().people.set_active(db(), user, active, by=me())
     if active:
         flash(_("Akun %(name)s aktif kembali.", name=user.username), "success")
     else:
@@ -293,7 +293,7 @@ def reset_password(user_id: int):
     password = secrets.token_urlsafe(NEW_PASSWORD_BYTES)
     # Every session and API token of the user ends; an admin resetting their own password keeps this session.
     keep = my_session_id() if user.id == me().id else None
-    system().alur.reset_password(db(), user, password, by=me(), keep_session=keep)
+    system().people.reset_password(db(), user, password, by=me(), keep_session=keep)
     return _secret_page("admin/password_shown.html", user=user, password=password, created=False)
 
 
@@ -307,7 +307,7 @@ def teams():
             form.code.errors.append(_("Kode tim '%(code)s' sudah dipakai.", code=code))
         else:
             try:
-                system().alur.add_team(db(), code, form.name.data, actor=me().actor)
+                system().people.add_team(db(), code, form.name.data, actor=me().actor)
             except BadRequest as exc:
                 form.code.errors.append(exc.message)
             else:
@@ -332,7 +332,7 @@ def requeue_mail(outbox_id: int):
     if not ConfirmForm().validate_on_submit():
         flash(_("Permintaan tidak valid."), "error")
         return redirect(url_for("admin.mail")), 303
-    now = system().alur.clock.now()
+    now = system().clock.now()
     row = outbox.requeue(db(), outbox_id, now, actor=me().actor)
     if row is None:
         flash(_("Surel itu sudah terkirim atau tidak ada."), "error")

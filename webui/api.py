@@ -19,8 +19,10 @@ from flask_babel import gettext as _
 from engine.errors import InvalidDefinition, NotFound
 from engine.forms import FormField
 from engine.models import Instance, TaskRow
-from process import inputs, modeling
+from process import inputs, modeling, permissions
 from process.casefile import can_view_case, case_view
+from process.cases import CaseInput
+from process.contract import STEP_OF
 from process.deadlines import WIB
 from process.errors import BadRequest, NotPermitted
 from process.files import store_file
@@ -28,7 +30,6 @@ from process.forms import FieldError, FormInvalid, blank_form_values
 from process.inbox import SCOPES, InboxItem, inbox
 from process.models import User
 from process.roles import lanes_of
-from process.services import STEP_OF, CaseInput
 
 from . import modeler
 from .auth import TOKEN_MAX_AGE, check_credentials, issue_token, user_from_token
@@ -134,7 +135,7 @@ def _plain(value: Any) -> Any:
 
 
 def _now() -> datetime:
-    return system().alur.clock.now()
+    return system().clock.now()
 
 
 def _is_overdue(due_at: datetime | None, overdue_at: datetime | None, now: datetime) -> bool:
@@ -258,14 +259,14 @@ def list_tasks():
 
 @bp.get("/tasks/<uid:task_id>")
 def get_task(task_id: str):
-    session, alur, user = db(), system().alur, api_user()
-    row = alur.task(session, task_id)
+    session, system_, user = db(), system(), api_user()
+    row = system_.tasks.task(session, task_id)
     instance = session.get(Instance, row.instance_id)
-    may_act = alur.may_act(user, row)
+    may_act = permissions.may_act(user, row)
     if not may_act and not can_view_case(user, instance):
         raise NotPermitted(_("Anda tidak berhak melihat tugas ini."))
-    fields = alur.form_of(session, row)
-    data = alur.engine.task_data(session, row.id) if row.state == "ready" else {}
+    fields = system_.tasks.form_of(session, row)
+    data = system_.engine.task_data(session, row.id) if row.state == "ready" else {}
     body = {**_task_json(row), "form": [_field_json(f) for f in fields],
             "values": _plain(blank_form_values(fields, data)), "lock_version": instance.lock_version,
             "case_status": instance.status, "may_act": may_act}
@@ -279,12 +280,12 @@ def _task_action(action, task_id: str, *args) -> Response:
 
 @bp.post("/tasks/<uid:task_id>/claim")
 def claim_task(task_id: str):
-    return _task_action(system().alur.claim, task_id)
+    return _task_action(system().tasks.claim, task_id)
 
 
 @bp.post("/tasks/<uid:task_id>/unclaim")
 def unclaim_task(task_id: str):
-    return _task_action(system().alur.unclaim, task_id)
+    return _task_action(system().tasks.unclaim, task_id)
 
 
 @bp.post("/tasks/<uid:task_id>/delegate")
@@ -292,7 +293,7 @@ def delegate_task(task_id: str):
     to = _json_object().get("to")
     if not isinstance(to, str) or not to.strip() or len(to) > MAX_USERNAME:
         raise FormInvalid([FieldError("required", "to", _("to: nama pengguna penerima wajib diisi."))])
-    return _task_action(system().alur.delegate, task_id, to.strip())
+    return _task_action(system().tasks.delegate, task_id, to.strip())
 
 
 @bp.post("/tasks/<uid:task_id>/complete")
@@ -303,7 +304,7 @@ def complete_task(task_id: str):
     if not isinstance(claim, bool):
         raise FormInvalid([FieldError("type", CLAIM_KEY, _("_claim: harus true atau false."))])
     session = db()
-    result = system().alur.complete(session, api_user(), task_id, body, expected_version=expected, claim=claim)
+    result = system().tasks.complete(session, api_user(), task_id, body, expected_version=expected, claim=claim)
     session.flush()  # the lock version the client should send next
     instance = result.instance
     now = _now()
@@ -322,7 +323,7 @@ def create_case():
     if errors:
         raise FormInvalid(errors)
     session = db()
-    result = system().alur.start_case(session, api_user(), CaseInput(
+    result = system().cases.start_case(session, api_user(), CaseInput(
         nama_kegiatan=body.get("nama_kegiatan") or "", tanggal_kegiatan=body.get("tanggal_kegiatan") or "",
         tempat_kegiatan=body.get("tempat_kegiatan") or "", tim=body.get("tim") or None))
     session.flush()
@@ -490,12 +491,12 @@ def migrate_to_definition(version: int):
 
 @bp.get("/openapi.json")
 def openapi():
-    alur = system().alur
+    system_ = system()
     try:
-        definition = alur.engine.latest(db(), alur.settings.process_key)
-        parsed, version = alur.engine.parsed(definition), definition.version
+        definition = system_.engine.latest(db(), system_.settings.process_key)
+        parsed, version = system_.engine.parsed(definition), definition.version
     except NotFound:  # nothing deployed yet: describe the bundled diagram
-        parsed, version = alur.engine.validate(alur.settings.diagram_path.read_bytes()), None
-    document = build_document(parsed.user_tasks, platforms=alur.settings.platforms, definition_version=version,
+        parsed, version = system_.engine.validate(system_.settings.diagram_path.read_bytes()), None
+    document = build_document(parsed.user_tasks, platforms=system_.settings.platforms, definition_version=version,
                               token_max_age=TOKEN_MAX_AGE, server_url=url_for("api.openapi").rsplit("/", 1)[0])
     return Response(json.dumps(document, ensure_ascii=False, indent=1), mimetype="application/json")

@@ -17,8 +17,8 @@ from engine.replay import StepState, definition_xml, replay, states
 from process import inputs
 from process.audit import collisions, compliance
 from process.casefile import case_list, display_names
+from process.contract import STEP_OF
 from process.deadlines import WIB, format_wib
-from process.services import STEP_OF
 
 from .access import me, role_required
 from .cases import OUTCOME_LABELS, HistoryEvent, _name, _sentence, decision_label
@@ -218,7 +218,7 @@ def replay_step(instance_id: int, n: int):
 def verify_case(instance_id: int):
     """Re-execute the case in memory and show, action by action, whether the engine does what was recorded."""
     instance, steps = _steps_or_404(instance_id)
-    result = replay(db(), system().alur.engine, instance_id)
+    result = replay(db(), system().engine, instance_id)
     names = {t.bpmn_id: t.name for t in steps[-1].tasks}
     rows = []
     for s in result.steps:
@@ -309,7 +309,7 @@ def _step_label(step: int) -> str:
 @bp.get("/audit/kepatuhan")
 @role_required(*AUDIT_ROLES)
 def compliance_page():
-    now = system().alur.clock.now()
+    now = system().clock.now()
     today = now.astimezone(WIB).date()
     default_from = (today.replace(day=1) - timedelta(days=62)).replace(day=1)
     problems = []

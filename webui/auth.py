@@ -67,7 +67,7 @@ def _load_user(session_id: str):
     open and the user active (one statement with their roles; see process/sessions.py)."""
     if not isinstance(session_id, str):
         return None
-    user = system().alur.session_user(db(), session_id, WEB)
+    user = system().people.session_user(db(), session_id, WEB)
     return LoginUser(user, session_id) if user is not None else None
 
 
@@ -77,7 +77,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def issue_token(user: User) -> str:
     """A signed token for 12 hours, carrying the secret of a new ``api`` session row (ends like a login does)."""
-    return _serializer().dumps({"sid": system().alur.open_session(db(), user, API)})
+    return _serializer().dumps({"sid": system().people.open_session(db(), user, API)})
 
 
 def user_from_token(token: str) -> User | None:
@@ -88,11 +88,11 @@ def user_from_token(token: str) -> User | None:
     secret = data.get("sid") if isinstance(data, dict) else None
     if not isinstance(secret, str):
         return None
-    return system().alur.session_user(db(), secret, API)
+    return system().people.session_user(db(), secret, API)
 
 
 def check_credentials(username: str, password: str) -> User | None:
-    return system().alur.authenticate(db(), username, password)
+    return system().people.authenticate(db(), username, password)
 
 
 @bp.route("/masuk", methods=["GET", "POST"])
@@ -106,12 +106,12 @@ def login():
             flash(_("Nama pengguna atau kata sandi salah."), "error")
             return render_template("auth/login.html", form=form), 401
         if current_user.is_authenticated:  # a login over another one in this browser ends that one
-            system().alur.end_session(db(), my_session_id(), "replaced")
+            system().people.end_session(db(), my_session_id(), "replaced")
         lang = session.get("lang")
         session.clear()  # a fresh session on login (no fixation); the chosen language stays
         if lang in LANGUAGES:
             session["lang"] = lang
-        login_user(LoginUser(user, system().alur.open_session(db(), user, WEB)))
+        login_user(LoginUser(user, system().people.open_session(db(), user, WEB)))
         return redirect(local_target(request.args.get("next")) or url_for("inbox.index"))
     return render_template("auth/login.html", form=form)
 
@@ -120,7 +120,7 @@ def login():
 @login_required
 def logout():
     # Server-side: a copy of the cookie (or a remember cookie) no longer lets anyone in.
-    system().alur.end_session(db(), my_session_id(), "logout")
+    system().people.end_session(db(), my_session_id(), "logout")
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -14,6 +14,7 @@ from wtforms.widgets import DateInput
 
 from engine.errors import Problem
 from engine.models import TaskRow
+from process import permissions
 from process.casefile import (
     OUTCOME_OF_END,
     RESPONSE_FIELDS,
@@ -25,11 +26,12 @@ from process.casefile import (
     case_view,
     display_names,
 )
+from process.cases import CaseInput
+from process.contract import STEP_OF
 from process.deadlines import WIB, format_wib
 from process.errors import BadRequest
 from process.forms import FieldError, FormInvalid
 from process.models import Team
-from process.services import STEP_OF, CaseInput
 
 from . import refusals
 from .access import me, role_required
@@ -98,7 +100,7 @@ def new():
     form = NewCaseForm()
     form.tim.choices = [(user.team.code, user.team.name)] if user.team else []
     if request.method == "GET":
-        form.tanggal_kegiatan.data = system().alur.clock.now().astimezone(WIB).date().isoformat()
+        form.tanggal_kegiatan.data = system().clock.now().astimezone(WIB).date().isoformat()
         form.tim.data = user.team.code if user.team else None
         return render_template("cases/new.html", form=form, errors={})
     errors: dict[str, list[str]] = {}
@@ -106,7 +108,7 @@ def new():
         case = CaseInput(nama_kegiatan=form.nama_kegiatan.data or "", tanggal_kegiatan=form.tanggal_kegiatan.data or "",
                          tempat_kegiatan=form.tempat_kegiatan.data or "", tim=form.tim.data or None)
         try:
-            result = system().alur.start_case(db(), user, case)
+            result = system().cases.start_case(db(), user, case)
         except FormInvalid as exc:
             for err in exc.errors:
                 errors.setdefault(err.field, []).append(_field_message(err))
@@ -133,7 +135,7 @@ def index():
     page = query_id("halaman", 1)
     session = db()
     result = case_list(session, me(), q=q or None, page=page, per_page=PER_PAGE)
-    now = system().alur.clock.now()
+    now = system().clock.now()
     rows = []
     for item in result.items:
         current = [{"task": t, "step": STEP_OF.get(t.bpmn_id),
@@ -152,15 +154,14 @@ def show(instance_id: int):
     session = db()
     user = me()
     cv = case_view(session, user, instance_id)
-    now = system().alur.clock.now()
-    alur = system().alur
+    now = system().clock.now()
     actors = {e.actor for e in cv.history} | {t.claimed_by for t in cv.tasks} | {t.completed_by for t in cv.tasks}
     actors |= {e.data.get("to") for e in cv.history if e.type == "task_delegated"}
     actors |= {r.actor for r in cv.responses} | {f.uploaded_by for f in cv.attachments}
     names = display_names(session, actors)
     steps = [{"task": t, "step": STEP_OF.get(t.bpmn_id), "late": _late(t, now),
               "deadline": deadline_info(t.due_at, now, _late(t, now)) if t.state == "ready" else None,
-              "may_open": t.state == "ready" and alur.may_act(user, t)} for t in cv.tasks]
+              "may_open": t.state == "ready" and permissions.may_act(user, t)} for t in cv.tasks]
     instance = cv.instance
     team = _team_names(session, {instance.group}).get(instance.group, instance.group)
     texts = _texts(cv)
@@ -177,7 +178,7 @@ def show(instance_id: int):
 @bp.get("/kasus/<id:instance_id>/diagram.json")
 @login_required
 def diagram(instance_id: int):
-    d = case_diagram(db(), me(), instance_id, now=system().alur.clock.now())
+    d = case_diagram(db(), me(), instance_id, now=system().clock.now())
     response = jsonify({"xml": d.xml, "completed": d.completed, "active": d.active, "overdue": d.overdue})
     response.headers["Cache-Control"] = "private, no-store"
     return response

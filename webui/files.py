@@ -64,7 +64,7 @@ def upload():
     try:
         # Over its kind's limit (a photo over ALUR_MAX_IMAGE_MB): TooLarge, a 413 with the size and the limit.
         record = store_file(db(), settings.files_dir, data, upload.filename, uploaded_by=user.actor,
-                            now=system().alur.clock.now(), max_image_bytes=settings.max_image_bytes,
+                            now=system().clock.now(), max_image_bytes=settings.max_image_bytes,
                             max_other_bytes=settings.max_other_bytes,
                             max_image_pixels=settings.max_image_pixels)
         db().flush()

@@ -44,7 +44,7 @@ def _parse_day(raw: str, label: str, problems: list[str]) -> date | None:
     if not raw:
         return None
     try:
-        return inputs.query_date(raw, system().alur.clock.now().astimezone(WIB).date())
+        return inputs.query_date(raw, system().clock.now().astimezone(WIB).date())
     except inputs.Refused as refused:
         if refused.code == "date_window":
             problems.append(_("%(label)s harus antara %(first)s dan %(last)s.", label=label, **refused.params))
@@ -82,7 +82,7 @@ def index():
         return render_template("inbox/no_lane.html", roles=roles,
                                role_names=[ROLE_LABELS.get(r, r) for r in roles])
     session = db()
-    now = system().alur.clock.now()
+    now = system().clock.now()
     q = (request.args.get("q") or "").strip()[:100]
     problems: list[str] = []
     date_from = _parse_day(request.args.get("dari", ""), _("Tanggal awal"), problems)
@@ -125,7 +125,7 @@ def mark_read():
     user = me()
     result = db().execute(update(Notification)
                           .where(Notification.user_id == user.id, Notification.read_at.is_(None))
-                          .values(read_at=system().alur.clock.now()))
+                          .values(read_at=system().clock.now()))
     if result.rowcount:
         flash(_("Semua notifikasi ditandai sudah dibaca."), "success")
     return redirect(url_for(".notifications"))

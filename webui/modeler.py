@@ -156,7 +156,7 @@ def xml_body() -> bytes:
 
 def validate_xml(xml: bytes) -> modeling.ValidationReport:
     """process.modeling.validate (which also checks that the diagram is of this application's process)."""
-    return modeling.validate(system().alur, me_or_api(), xml)
+    return modeling.validate(system(), me_or_api(), xml)
 
 
 def deploy_xml(xml: bytes) -> tuple[Definition, dict, bool]:
@@ -167,7 +167,7 @@ def deploy_xml(xml: bytes) -> tuple[Definition, dict, bool]:
     before = session.execute(select(func.max(Definition.version))
                              .where(Definition.process_key == process_key())).scalar() or 0
     try:
-        definition, summary = modeling.deploy(session, system().alur, user, xml)
+        definition, summary = modeling.deploy(session, system(), user, xml)
     except IntegrityError:  # another owner deployed the same version number a moment ago
         abort(409)
     created = definition.version > before
@@ -198,7 +198,7 @@ def get_version(number: int) -> Definition:
 
 
 def migration_rows(session, target: Definition) -> list[dict]:
-    plan = modeling.migration_plan(session, system().alur, me_or_api(), target)
+    plan = modeling.migration_plan(session, system(), me_or_api(), target)
     versions = dict(session.execute(
         select(Instance.id, Definition.version).join(Definition, Instance.definition_id == Definition.id)
         .where(Instance.id.in_([c.instance_id for c in plan] or [-1]))).all())
@@ -211,7 +211,7 @@ def migration_rows(session, target: Definition) -> list[dict]:
 
 
 def migrate_cases(session, target: Definition, ids: list[int]) -> dict:
-    outcome = modeling.migrate(session, system().alur, me_or_api(), target, ids)
+    outcome = modeling.migrate(session, system(), me_or_api(), target, ids)
     return {"moved": outcome["moved"],
             "refused": [{"case_id": r["case_id"], "reason": " ".join(problem_message(p) for p in r["problems"]),
                          "problems": problems_json(r["problems"])} for r in outcome["refused"]]}

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.definitions import UserTaskInfo
 from engine.forms import FormField
-from process.services import STEP_OF
+from process.contract import STEP_OF
 
 from .ids import ID_SCHEMA, MAX_ID, UID_SCHEMA
 

@@ -69,7 +69,7 @@ def _day(name: str, label: str) -> date | None:
     if not raw:
         return None
     try:
-        return inputs.query_date(raw, system().alur.clock.now().astimezone(WIB).date())
+        return inputs.query_date(raw, system().clock.now().astimezone(WIB).date())
     except inputs.Refused as refused:
         if refused.code == "date_window":
             raise refused.labelled(label) from None
@@ -79,7 +79,7 @@ def _day(name: str, label: str) -> date | None:
 
 def period_from_request() -> Period:
     """``?periode=bulan-ini|bulan-lalu|tahun-ini`` or ``?dari=…&sampai=…`` (WIB days); this month by default."""
-    now = system().alur.clock.now()
+    now = system().clock.now()
     preset = request.args.get("periode")
     if preset in PRESETS:
         return PRESETS[preset][1](now)
@@ -104,7 +104,7 @@ def _period_args(period: Period) -> dict:
 
 
 def _context(period: Period, key: str | None = None, **extra) -> dict:
-    now = system().alur.clock.now()
+    now = system().clock.now()
     presets = [{"key": k, "label": label, "args": _period_args(make(now))} for k, (label, make) in PRESETS.items()]
     return {"period": period, "period_args": _period_args(period), "presets": presets, "reports": REPORTS,
             "report_key": key, "formats": tuple(FORMATS), **extra}
@@ -154,7 +154,7 @@ def index():
         period = period_from_request()
         problem = None
     except BadRequest as exc:
-        period, problem = Period.this_month(system().alur.clock.now()), exc.message
+        period, problem = Period.this_month(system().clock.now()), exc.message
     return render_template("reports/index.html", problem=problem,
                            dari=request.args.get("dari", ""), sampai=request.args.get("sampai", ""),
                            **_context(period)), (422 if problem else 200)
@@ -167,7 +167,7 @@ def register():
     fmt = _format_arg()
     rows = records.register_rows(db(), period)
     if fmt:
-        return _send_document(documents.register_document(rows, period, system().alur.clock.now()), fmt)
+        return _send_document(documents.register_document(rows, period, system().clock.now()), fmt)
     return render_template("reports/register.html", rows=rows, outcome=_outcome,
                            **_context(period, "register"))
 
@@ -186,7 +186,7 @@ def tanggapan():
         cases = records.written_responses(session, period)
         doc_period = period
     if fmt:
-        doc = documents.responses_document(cases, system().alur.clock.now(), period=doc_period)
+        doc = documents.responses_document(cases, system().clock.now(), period=doc_period)
         return _send_document(doc, fmt)
     return render_template("reports/tanggapan.html", cases=cases, single=instance_id, outcome=_outcome,
                            decision=_decision, **_context(period, "tanggapan"))
@@ -199,7 +199,7 @@ def rekap():
     fmt = _format_arg()
     result = records.recap(db(), period, system().settings.platforms)
     if fmt:
-        return _send_document(documents.recap_document(result, system().alur.clock.now()), fmt)
+        return _send_document(documents.recap_document(result, system().clock.now()), fmt)
     return render_template("reports/rekap.html", recap=result, lateness=_lateness,
                            **_context(period, "rekap"))
 
@@ -219,7 +219,7 @@ def log_csv():
 def log_xes():
     instance_id = _case_arg()
     period = None if instance_id is not None and not request.args.get("dari") else period_from_request()
-    data = exports.events_xes(db(), period=period, instance_id=instance_id, now=system().alur.clock.now())
+    data = exports.events_xes(db(), period=period, instance_id=instance_id, now=system().clock.now())
     return _download(data, _log_name(period, instance_id, "xes"), "application/xml; charset=utf-8")
 
 

@@ -1,5 +1,5 @@
 """The diagram-defined task forms in HTML: what each field shows, and how a posted form becomes the raw
-dict that :meth:`process.services.Alur.complete` validates.
+dict that :meth:`process.tasks.Tasks.complete` validates.
 
 Field types come from ``camunda:formData`` (see :mod:`engine.forms`); nothing here knows which step it
 is rendering beyond a few display rules (which choices send a case back, which text fields are edited
@@ -230,7 +230,7 @@ def parse_posts(field_id: str, form: MultiDict, platforms: Sequence[str]) -> lis
 
 def parse_form(fields: Sequence[FormField], form: MultiDict, *, platforms: Sequence[str],
                extra_files: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
-    """The raw dict for :meth:`Alur.complete` from a posted HTML form.
+    """The raw dict for :meth:`process.tasks.Tasks.complete` from a posted HTML form.
 
     Only the form's own (non-readonly) fields are read, so the CSRF token, the lock version and the
     submit button never reach validation. An unticked checkbox is ``False``; files fields are lists of

@@ -1,6 +1,6 @@
 """The task page: a case's summary, its deadline and written responses, and the step's form; claiming,
-giving back and delegating a task. Every rule is the service's (process/services.py); this module only
-shows what the service allows and turns refusals into pages."""
+giving back and delegating a task. Every rule is the process layer's (process/tasks.py, process/permissions.py);
+this module only shows what it allows and turns refusals into pages."""
 from __future__ import annotations
 
 import logging
@@ -15,13 +15,14 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from engine.models import Instance, TaskRow
+from process import permissions
 from process.casefile import CaseView, can_view_case, case_view
+from process.contract import DECIDE_TASK, STEP_OF, SUBMIT_TASK
 from process.deadlines import format_wib, humanize_delta
 from process.errors import BadRequest, NotPermitted, TooLarge
 from process.files import file_path, resolver, store_file
 from process.forms import FieldError, FormInvalid, blank_form_values, validate_form
 from process.models import FileRecord, Team, User
-from process.services import DECIDE_TASK, STEP_OF, SUBMIT_TASK
 
 from . import taskforms
 from .access import me
@@ -37,8 +38,6 @@ bp = Blueprint("tasks", __name__)
 RETURN_TONES = ("return", "reject")
 
 
-def _alur():
-    return system().alur
 
 
 def _locale() -> str:
@@ -49,7 +48,7 @@ def _task_row(task_id: str) -> TaskRow:
     """The task, or 404 (also for ids that are not UUIDs)."""
     if not taskforms.is_uuid(task_id):
         abort(404)
-    return _alur().task(db(), task_id)
+    return system().tasks.task(db(), task_id)
 
 
 def _case_url(instance_id: int) -> str:
@@ -130,7 +129,7 @@ def _decision_labels(cv: CaseView) -> dict[str, dict[str, str]]:
     for task in cv.tasks:
         if task.bpmn_id in RESPONSE_FIELDS and task.bpmn_id not in labels:
             decision_key = RESPONSE_FIELDS[task.bpmn_id][0]
-            for f in _alur().form_of(db(), task):
+            for f in system().tasks.form_of(db(), task):
                 if f.id == decision_key:
                     labels[task.bpmn_id] = dict(f.options)
             labels.setdefault(task.bpmn_id, {})
@@ -153,7 +152,7 @@ def _responses(cv: CaseView) -> list[Response]:
 def _deadline(row: TaskRow) -> Deadline:
     if row.due_at is None:
         return Deadline(None, None, row.overdue_at is not None)
-    now = _alur().clock.now()
+    now = system().clock.now()
     overdue = row.state == "ready" and (row.overdue_at is not None or row.due_at < now)
     relative = humanize_delta(row.due_at, now, _locale()) if row.state == "ready" else None
     return Deadline(format_wib(row.due_at), relative, overdue)
@@ -184,11 +183,11 @@ def _mode(row: TaskRow, user: User, may_act: bool) -> str:
 
 def _build_page(row: TaskRow, *, invalid: FormInvalid | None = None, shown: dict | None = None,
                 dropped_uploads: int = 0) -> Page:
-    session, user, alur = db(), me(), _alur()
+    session, user, system_ = db(), me(), system()
     settings = system().settings
     cv = case_view(session, user, row.instance_id)
     instance = cv.instance
-    may_act = alur.may_act(user, row)
+    may_act = permissions.may_act(user, row)
     mode = _mode(row, user, may_act)
     team = session.execute(select(Team).where(Team.code == instance.group)).scalar_one_or_none() \
         if instance.group else None
@@ -211,9 +210,9 @@ def _build_page(row: TaskRow, *, invalid: FormInvalid | None = None, shown: dict
     if mode == "work":
         page.self_approval = row.bpmn_id == DECIDE_TASK and any(
             t.bpmn_id == SUBMIT_TASK and t.state == "completed" and t.completed_by == user.actor for t in cv.tasks)
-        page.colleagues = [u for u in alur.eligible_users(session, row.lane, row.group) if u.id != user.id]
-        fields = alur.form_of(session, row)
-        values = blank_form_values(fields, alur.engine.task_data(session, row.id))
+        page.colleagues = [u for u in system_.people.eligible_users(session, row.lane, row.group) if u.id != user.id]
+        fields = system_.tasks.form_of(session, row)
+        values = blank_form_values(fields, system_.engine.task_data(session, row.id))
         for key, source in taskforms.CORRECTED_FROM.items():
             latest = taskforms.latest_text(submissions, source)
             if key in values and latest:
@@ -241,7 +240,7 @@ def _submitted_values(row: TaskRow, cv: CaseView) -> list[dict]:
         return []
     attachments = {f.id: f for f in cv.attachments}
     out = []
-    for f in _alur().form_of(db(), row):
+    for f in system().tasks.form_of(db(), row):
         if f.readonly or f.id not in data:
             continue
         value = data[f.id]
@@ -271,13 +270,13 @@ def _render(row: TaskRow, status: int = 200, **kw):
 def show(task_id: str):
     row = _task_row(task_id)
     user = me()
-    alur = _alur()
-    if not alur.may_act(user, row):
+    system_ = system()
+    if not permissions.may_act(user, row):
         instance = db().get(Instance, row.instance_id)
         if instance is None or not can_view_case(user, instance):
             raise NotPermitted("Anda tidak berhak membuka tugas ini.")
     elif row.state == "ready":
-        row = alur.open_task(db(), user, row.id)
+        row = system_.tasks.open_task(db(), user, row.id)
     return _render(row)
 
 
@@ -304,7 +303,7 @@ def _store_form_uploads(fields, row: TaskRow) -> tuple[dict[str, list[str]], lis
                 continue
             try:
                 record = store_file(db(), settings.files_dir, data, upload.filename, uploaded_by=user.actor,
-                                    now=_alur().clock.now(), max_image_bytes=settings.max_image_bytes,
+                                    now=system().clock.now(), max_image_bytes=settings.max_image_bytes,
                                     max_other_bytes=settings.max_other_bytes,
                                     max_image_pixels=settings.max_image_pixels)
             except BadRequest as exc:
@@ -337,10 +336,10 @@ def _discard(paths: list[Path]) -> None:
 @accepts_body("upload")
 def complete(task_id: str):
     row = _task_row(task_id)
-    session, user, alur = db(), me(), _alur()
+    session, user, system_ = db(), me(), system()
     settings = system().settings
-    alur.check_may_complete(session, user, row)  # before anything from the request is stored
-    fields = alur.form_of(session, row)
+    permissions.check_may_complete(session, user, row)  # before anything from the request is stored
+    fields = system_.tasks.form_of(session, row)
     stored, upload_problems, written = _store_form_uploads(fields, row)
     raw = taskforms.parse_form(fields, request.form, platforms=settings.platforms, extra_files=stored)
     version = request.form.get("lock_version", type=int)
@@ -350,11 +349,11 @@ def complete(task_id: str):
             try:
                 validate_form(fields, raw, files=resolver(session, row.instance_id, user.actor),
                               platforms=settings.platforms,
-                              now=alur.clock.now())
+                              now=system_.clock.now())
             except FormInvalid as other:
                 problems.extend(other.errors)
             raise FormInvalid(problems)
-        alur.complete(session, user, row.id, raw, expected_version=version)
+        system_.tasks.complete(session, user, row.id, raw, expected_version=version)
     except FormInvalid as invalid:
         _discard(written)
         session.rollback()
@@ -378,7 +377,7 @@ def complete(task_id: str):
 @login_required
 def claim(task_id: str):
     row = _task_row(task_id)
-    _alur().claim(db(), me(), row.id)
+    system().tasks.claim(db(), me(), row.id)
     flash(_("Tugas sudah Anda ambil. Silakan kerjakan formulirnya."), "success")
     return redirect(url_for(".show", task_id=row.id))
 
@@ -387,7 +386,7 @@ def claim(task_id: str):
 @login_required
 def unclaim(task_id: str):
     row = _task_row(task_id)
-    _alur().unclaim(db(), me(), row.id)
+    system().tasks.unclaim(db(), me(), row.id)
     flash(_("Tugas dilepas; anggota lain dari lajur ini dapat mengambilnya."), "success")
     return redirect(url_for("inbox.index"))
 
@@ -399,7 +398,7 @@ def delegate(task_id: str):
     target = (request.form.get("kepada") or "").strip()
     if not target:
         raise BadRequest("Pilih anggota yang akan menerima tugas ini.")
-    row = _alur().delegate(db(), me(), row.id, target)
+    row = system().tasks.delegate(db(), me(), row.id, target)
     name = _names([target]).get(target, target)
     flash(_("Tugas didelegasikan kepada %(name)s.", name=name), "success")
     return redirect(url_for("inbox.index"))

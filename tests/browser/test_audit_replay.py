@@ -43,7 +43,7 @@ def build_case(server) -> Case:
         case.do(who, form)
     clock.set(wib(2025, 5, 8, 9, 0))  # step 3 was due 7 May 23:59:59 WIB
     with tx() as s:
-        assert system.alur.fire_due_timers(s)
+        assert system.timers.fire_due_timers(s)
     for who, form in (("wapimred", "koreksi"), ("pimred", "setuju"), ("admin", "unggah")):
         clock.advance(hours=1)
         case.do(who, form)

@@ -77,7 +77,7 @@ def server_answer(system, xml: bytes) -> set[tuple[str, str, str]]:
     with system.sessions() as s:
         owner = user(s, "owner")
         try:
-            report = modeling.validate(system.alur, owner, xml)
+            report = modeling.validate(system, owner, xml)
         except InvalidDefinition as exc:
             return {(p.element_id or "", p.code, "error") for p in exc.problems}
     return {(p.element_id or "", p.code, "warning") for p in report.warnings}

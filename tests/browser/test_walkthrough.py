@@ -104,7 +104,7 @@ def test_case_ends_in_tolak(live_server, open_as, photos, diagram_bundle):
 
 def _store_photos(system, session, photos) -> list[str]:
     return [store_file(session, system.settings.files_dir, p.read_bytes(), p.name, uploaded_by="tim",
-                       now=system.alur.clock.now(), max_image_bytes=system.settings.max_image_bytes,
+                       now=system.clock.now(), max_image_bytes=system.settings.max_image_bytes,
                        max_other_bytes=system.settings.max_other_bytes).id for p in photos]
 
 

@@ -127,7 +127,7 @@ def audit_verify(stack: LocalStack) -> str:
 def projection_problems(stack: LocalStack, instance_ids=None) -> list[str]:
     system = stack.system()
     with system.sessions() as session:
-        return [str(p) for p in check_projection(session, system.alur.engine, instance_ids)]
+        return [str(p) for p in check_projection(session, system.engine, instance_ids)]
 
 
 def events_per(stack: LocalStack, type_: str) -> Counter:

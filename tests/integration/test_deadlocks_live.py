@@ -97,13 +97,13 @@ def test_timers_fire_once_without_deadlocks_while_clients_claim_and_complete_the
     # The cases are opened on a clock an hour back, so every due time is still ahead when its case starts.
     system = stack.system(ManualClock(datetime.now(UTC) - timedelta(hours=1)))
     with transaction(system.sessions) as session:
-        system.alur.engine.deploy(session, PROBE.read_bytes(), actor="test")
+        system.engine.deploy(session, PROBE.read_bytes(), actor="test")
     first = datetime.now(UTC) + timedelta(seconds=LEAD + GROUPS * PER_GROUP * OPEN_SECONDS)
     dues = [first + timedelta(seconds=GAP * (n // PER_GROUP)) for n in range(GROUPS * PER_GROUP)]
     with transaction(system.sessions) as session:
         cases = []
         for n, due in enumerate(dues):
-            result = system.alur.engine.start(session, "timer_probe", data={"batas": due.isoformat()}, actor="test",
+            result = system.engine.start(session, "timer_probe", data={"batas": due.isoformat()}, actor="test",
                                               title=f"Uji tenggat {n}")
             cases.append((result.instance.id, result.ready[0].id, due))
     assert datetime.now(UTC) < first, "the cases were opened too slowly: their timers were due already"

@@ -222,7 +222,7 @@ def _run(live_stack, sink: SmtpSink, smtp_port: int, figures) -> None:
                      USERS.items()])
     system = stack.system()
     with transaction(system.sessions) as session:
-        system.alur.engine.deploy(session, PROBE.read_bytes(), actor="test")
+        system.engine.deploy(session, PROBE.read_bytes(), actor="test")
     stack.start_web()
     tokens = {name: stack.client(name).token for name in USERS}
 
@@ -230,7 +230,7 @@ def _run(live_stack, sink: SmtpSink, smtp_port: int, figures) -> None:
     first = datetime.now(UTC) + timedelta(seconds=2)
     spread = (LOAD_SECONDS - 2) / PROBES
     with transaction(system.sessions) as session:
-        probes = [system.alur.engine.start(session, "timer_probe", actor="admin1", title=f"Uji {i}",
+        probes = [system.engine.start(session, "timer_probe", actor="admin1", title=f"Uji {i}",
                                            data={"batas": (first + timedelta(seconds=i * spread)).isoformat()}
                                            ).instance.id for i in range(PROBES)]
 

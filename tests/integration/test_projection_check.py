@@ -14,7 +14,7 @@ from tests.factories import Case, make_users
 
 def problems(system, tx, ids=None) -> list[str]:
     with tx() as s:
-        return [str(p) for p in check_projection(s, system.alur.engine, ids)]
+        return [str(p) for p in check_projection(s, system.engine, ids)]
 
 
 def walked(system, tx, clock) -> tuple[Case, Case]:
@@ -23,7 +23,7 @@ def walked(system, tx, clock) -> tuple[Case, Case]:
     late = Case.start(system, tx)
     clock.advance(days=2)
     with tx() as s:
-        system.alur.fire_due_timers(s)
+        system.timers.fire_due_timers(s)
     late.do("tim", "submit")
     late.do("admin", "terima")
     done = Case.start(system, tx, nama="Kasus selesai")

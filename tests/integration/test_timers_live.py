@@ -15,9 +15,9 @@ from engine.clock import ManualClock
 from engine.db import transaction
 from engine.eventlog import decode
 from engine.models import EventRow, Instance, TaskRow
+from process.cases import CaseInput
 from process.deadlines import WIB
 from process.models import User
-from process.services import CaseInput
 from tests.integration.live import (
     audit_verify,
     events_per,
@@ -52,7 +52,7 @@ def test_a_thousand_timers_due_at_once_fire_exactly_once_with_two_workers(live_s
     with transaction(system.sessions) as session:
         tim = session.execute(select(User).where(User.username == "tim")).scalar_one()
         for n in range(TIMERS):
-            system.alur.start_case(session, tim, CaseInput(f"Kegiatan {n}", day, "Padang"))
+            system.cases.start_case(session, tim, CaseInput(f"Kegiatan {n}", day, "Padang"))
     created = time.perf_counter() - started
     now = datetime.now(UTC)
     assert running_due(stack, now) == TIMERS, "every case's step-1 deadline should be due now"
@@ -97,12 +97,12 @@ def test_a_running_worker_fires_timers_soon_after_their_due_time(live_stack, fig
     stack.add_users([StackUser("admin", ["admin_medsos"]), StackUser("pimred", ["pimred"])])
     system = stack.system()
     with transaction(system.sessions) as session:
-        system.alur.engine.deploy(session, PROBE.read_bytes(), actor="test")
+        system.engine.deploy(session, PROBE.read_bytes(), actor="test")
     stack.start_workers(1)
     first = datetime.now(UTC) + timedelta(seconds=LEAD)
     dues = [first + timedelta(seconds=SPREAD * i) for i in range(PROBES)]
     with transaction(system.sessions) as session:
-        ids = [system.alur.engine.start(session, "timer_probe", data={"batas": due.isoformat()}, actor="admin",
+        ids = [system.engine.start(session, "timer_probe", data={"batas": due.isoformat()}, actor="admin",
                                         title=f"Uji pewaktu {i}").instance.id for i, due in enumerate(dues)]
     assert datetime.now(UTC) < first, "the probes were created too slowly to measure anything"
 

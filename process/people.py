@@ -1,0 +1,295 @@
+"""People: accounts, teams, logins and API tokens, and who works in which lane.
+
+Every change to an account is an event in the log of record; ``by`` is the acting user (None for the CLI, then
+``actor`` names it). Nobody can lock themselves out: no self-deactivation, no dropping one's own admin role.
+Functions take the caller's session and never commit (a request, a CLI command or a test owns the transaction).
+"""
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, NamedTuple
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, joinedload
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from engine import eventlog
+from engine.errors import NotFound
+from engine.models import TaskRow
+from engine.runtime import WorkflowEngine
+
+from . import inputs, sessions
+from .config import Settings
+from .errors import BadRequest, NotPermitted
+from .mail import valid_address
+from .models import Team, User, UserRole
+from .roles import LANE_ROLES, check_role
+
+
+class Recipient(NamedTuple):
+    """Someone to notify: in the app (``id``), and by e-mail when they have an address."""
+
+    id: int
+    username: str
+    email: str | None
+    name: str
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+class People:
+    """Accounts and teams of one system (``engine`` releases the tasks of a deactivated account)."""
+
+    def __init__(self, engine: WorkflowEngine, settings: Settings):
+        self.engine = engine
+        self.settings = settings
+        self.clock = engine.clock
+
+    # ----------------------------------------------------------------------- users
+    def add_user(self, session: Session, username: str, password: str, roles, *, full_name: str = "",
+                 team_code: str | None = None, email: str | None = None, actor: str | None = None) -> User:
+        username = _checked(inputs.username, username, "Nama pengguna")
+        full_name = _checked(lambda v: inputs.name(v, required=False), full_name, "Nama lengkap")
+        if len(password or "") < 8:
+            raise BadRequest("Kata sandi minimal 8 karakter.")
+        roles = sorted({check_role(r) for r in roles})
+        if not roles:
+            raise BadRequest("Setiap pengguna perlu setidaknya satu peran.")
+        if self.username_taken(session, username):
+            raise BadRequest(f"Nama pengguna '{username}' sudah dipakai.", username=username)
+        email = self._checked_email(email)
+        team = self.team(session, team_code) if team_code else None
+        now = self.clock.now()
+        user = User(username=username, full_name=full_name, email=email, password_hash=hash_password(password),
+                    active=True, team=team, created_at=now, role_rows=[UserRole(role=r) for r in roles])
+        session.add(user)
+        session.flush()
+        eventlog.append(session, type="user_created", at=now, actor=actor, data={
+            "username": username, "roles": roles, "team": team_code})
+        return user
+
+    @staticmethod
+    def username_taken(session: Session, username: str) -> bool:
+        """Whether an account answers to this username (compared folded: accounts made before usernames were
+        folded to lower case still count)."""
+        folded = inputs.fold_username(username)
+        return session.execute(select(User.id).where(func.lower(User.username) == folded)).first() is not None
+
+    def team(self, session: Session, code: str, *, create: bool = False, name: str | None = None) -> Team:
+        code = code.strip() if isinstance(code, str) else code
+        team = session.execute(select(Team).where(Team.code == code)).scalar_one_or_none()
+        if team is None:
+            if not create:
+                raise BadRequest(f"Tim '{code}' tidak dikenal.", team=code)
+            code = _checked(inputs.team_code, code, "Kode tim")
+            team = Team(code=code, name=_checked(inputs.name, name or code, "Nama tim"))
+            session.add(team)
+            session.flush()
+        return team
+
+    # ------------------------------------------------------------ user administration
+
+    @staticmethod
+    def find_user(session: Session, username: str) -> User:
+        user = by_username(session, username)
+        if user is None:
+            raise NotFound(f"Pengguna '{username}' tidak ditemukan.", username=username)
+        return user
+
+    def add_team(self, session: Session, code: str, name: str, *, actor: str | None = None) -> Team:
+        code = _checked(inputs.team_code, code, "Kode tim")
+        name = _checked(inputs.name, name, "Nama tim")
+        if session.execute(select(Team).where(Team.code == code)).scalar_one_or_none():
+            raise BadRequest(f"Kode tim '{code}' sudah dipakai.")
+        team = self.team(session, code, create=True, name=name)
+        eventlog.append(session, type="team_created", at=self.clock.now(), actor=actor,
+                        data={"code": code, "name": name})
+        return team
+
+    def set_active(self, session: Session, target: User, active: bool, *, by: User | None = None,
+                   actor: str | None = None) -> User:
+        """Deactivate (every session and token of the user stops working) or reactivate an account."""
+        if not active and by is not None and by.id == target.id:
+            raise NotPermitted("Anda tidak dapat menonaktifkan akun Anda sendiri.")
+        if target.active == bool(active):
+            return target
+        target.active = bool(active)
+        data: dict[str, Any] = {"username": target.username}
+        if not active:
+            # Tasks the user holds go back to their lanes, or nobody else could take them.
+            # By case id: a transaction that locks several cases takes them in ascending order (engine.runtime).
+            held = session.execute(select(TaskRow.id).where(TaskRow.claimed_by == target.actor,
+                                                            TaskRow.state == "ready")
+                                   .order_by(TaskRow.instance_id, TaskRow.id)).scalars().all()
+            for task_id in held:
+                self.engine.unclaim(session, task_id, target.actor)
+            data["released_tasks"] = list(held)
+            # Every login and API token of the account ends now, and stays ended if it is reactivated.
+            data["sessions_ended"] = sessions.end_sessions_of(session, target.id, self.clock.now(), "deactivated")
+        eventlog.append(session, type="user_activated" if active else "user_deactivated", at=self.clock.now(),
+                        actor=by.actor if by else actor, data=data)
+        return target
+
+    def deactivate(self, session: Session, target: User, *, by: User | None = None,
+                   actor: str | None = None) -> User:
+        return self.set_active(session, target, False, by=by, actor=actor)
+
+    def activate(self, session: Session, target: User, *, by: User | None = None, actor: str | None = None) -> User:
+        return self.set_active(session, target, True, by=by, actor=actor)
+
+    def reset_password(self, session: Session, target: User, password: str, *, by: User | None = None,
+                       actor: str | None = None, keep_session: str | None = None) -> User:
+        """Set a new password and end every session and API token of the user, but ``keep_session`` (the secret
+        of the session doing it, when a user resets their own password)."""
+        if len(password or "") < 8:
+            raise BadRequest("Kata sandi minimal 8 karakter.")
+        target.password_hash = hash_password(password)
+        now = self.clock.now()
+        ended = sessions.end_sessions_of(session, target.id, now, "password_reset", keep=keep_session)
+        eventlog.append(session, type="password_reset", at=now, actor=by.actor if by else actor,
+                        data={"username": target.username, "sessions_ended": ended})
+        return target
+
+    def set_roles(self, session: Session, target: User, roles, *, by: User | None = None,
+                  actor: str | None = None) -> User:
+        new = sorted({check_role(r) for r in roles})
+        if not new:
+            raise BadRequest("Setiap pengguna perlu setidaknya satu peran.")
+        if by is not None and by.id == target.id and "admin" in target.roles and "admin" not in new:
+            raise NotPermitted("Anda tidak dapat mencabut peran Administrator dari akun Anda sendiri.")
+        old = sorted(target.roles)
+        if new == old:
+            return target
+        keep = [row for row in target.role_rows if row.role in new]
+        target.role_rows = keep + [UserRole(role=r) for r in new if r not in old]
+        session.flush()
+        eventlog.append(session, type="role_changed", at=self.clock.now(), actor=by.actor if by else actor,
+                        data={"username": target.username, "from": old, "to": new})
+        return target
+
+    def set_team(self, session: Session, target: User, team_code: str | None, *, by: User | None = None,
+                 actor: str | None = None) -> User:
+        team = self.team(session, team_code) if team_code else None
+        old = target.team.code if target.team else None
+        if old == (team.code if team else None):
+            return target
+        target.team = team
+        session.flush()
+        eventlog.append(session, type="team_changed", at=self.clock.now(), actor=by.actor if by else actor,
+                        data={"username": target.username, "from": old, "to": team.code if team else None})
+        return target
+
+    def set_profile(self, session: Session, target: User, *, full_name: str, email: str | None,
+                    by: User | None = None, actor: str | None = None) -> User:
+        full_name = _checked(lambda v: inputs.name(v, required=False), full_name, "Nama lengkap")
+        email = self._checked_email(email)
+        changed = {k: v for k, v in (("full_name", full_name), ("email", email)) if getattr(target, k) != v}
+        if not changed:
+            return target
+        for key, value in changed.items():
+            setattr(target, key, value)
+        eventlog.append(session, type="profile_changed", at=self.clock.now(), actor=by.actor if by else actor,
+                        data={"username": target.username, "fields": sorted(changed)})
+        return target
+
+    @staticmethod
+    def _checked_email(email: str | None) -> str | None:
+        email = _checked(inputs.single_line, email or "", "Surel") or None
+        if email is not None and (len(email) > 200 or not valid_address(email)):
+            raise BadRequest(f"Alamat surel '{email[:200]}' tidak sah (contoh: nama@kpu.go.id).")
+        return email
+
+    #: Built once: every request runs it (a statement built per call costs more than SQLite takes to run it).
+    _USER = select(User).options(joinedload(User.role_rows)).where(User.id == bindparam("user_id"))
+
+    @classmethod
+    def user(cls, session: Session, user_id: int) -> User | None:
+        """The user with that id, their roles and team in one statement (every request needs all three)."""
+        return session.execute(cls._USER, {"user_id": user_id}).unique().scalar_one_or_none()
+
+    # -------------------------------------------------------------- sessions and tokens
+    def open_session(self, session: Session, user: User, kind: str = sessions.WEB) -> str:
+        """A new login (``web``) or API token (``api``) of ``user``: the secret its cookie or token carries."""
+        return sessions.open_session(session, user, kind, self.clock.now())
+
+    def session_user(self, session: Session, secret: str, kind: str = sessions.WEB) -> User | None:
+        """The active user of the open session with that secret, with roles and team (one statement), or None."""
+        return sessions.session_user(session, secret, kind, self.clock.now())
+
+    def end_session(self, session: Session, secret: str, reason: str = "logout") -> bool:
+        return sessions.end_session(session, secret, self.clock.now(), reason)
+
+    @staticmethod
+    def authenticate(session: Session, username: str, password: str) -> User | None:
+        user = by_username(session, username)
+        # Check a hash even for unknown users so timing does not tell which usernames exist.
+        hashed = user.password_hash if user is not None else _dummy_hash()
+        ok = check_password_hash(hashed, password or "")
+        return user if ok and user is not None and user.active else None
+
+    # ------------------------------------------------------------------ who works in a lane
+    def eligible_users(self, session: Session, lane: str, group: str | None = None) -> list[User]:
+        """The active users who may work a task of ``lane`` (and of team ``group``), by username."""
+        role = LANE_ROLES.get(lane)
+        if role is None:
+            return []
+        stmt = (select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True))
+                .order_by(User.username))
+        users = list(session.execute(stmt).scalars().unique())
+        if group is not None:
+            users = [u for u in users if u.team is not None and u.team.code == group]
+        return users
+
+    _RECIPIENT_COLUMNS = (User.id, User.username, User.email, User.full_name)
+    # Table-level (no ORM entity in the result): run on every action, where the ORM's handling of a select cost
+    # as much as running it.
+    _USERS, _ROLES, _TEAMS = User.__table__, UserRole.__table__, Team.__table__
+    _LANE_USERS = (select(_USERS.c.id, _USERS.c.username, _USERS.c.email, _USERS.c.full_name)
+                   .select_from(_USERS.join(_ROLES, _ROLES.c.user_id == _USERS.c.id))
+                   .where(_ROLES.c.role == bindparam("role"), _USERS.c.active.is_(True))
+                   .order_by(_USERS.c.username))
+    _TEAM_USERS = (_LANE_USERS.join_from(_USERS, _TEAMS, _TEAMS.c.id == _USERS.c.team_id)
+                   .where(_TEAMS.c.code == bindparam("team")))
+
+    def recipients(self, session: Session, lane: str, group: str | None = None) -> list[Recipient]:
+        """The active users who work in ``lane`` (and ``group``): one light query, for notifications on every
+        action."""
+        role = LANE_ROLES.get(lane)
+        if role is None:
+            return []
+        connection = session.connection()  # table-level: no ORM entity is involved
+        found = connection.execute(self._LANE_USERS, {"role": role}) if group is None else \
+            connection.execute(self._TEAM_USERS, {"role": role, "team": group})
+        return [Recipient(uid, name, email, full or name) for uid, name, email, full in found]
+
+    def recipients_by_username(self, session: Session, usernames: list[str]) -> list[Recipient]:
+        stmt = select(*self._RECIPIENT_COLUMNS).where(User.username.in_(usernames), User.active.is_(True))
+        return [Recipient(uid, name, email, full or name) for uid, name, email, full in session.execute(stmt)]
+
+
+def _checked(rule, value, label: str):
+    """``rule(value)``, a refusal carrying the field's label (for a message standing alone)."""
+    try:
+        return rule(value)
+    except inputs.Refused as refused:
+        raise refused.labelled(label) from None
+
+
+def by_username(session: Session, username: str) -> User | None:
+    """The account a typed username names: folded to lower case, as usernames are stored (an older account
+    with upper-case letters is found by the same folded comparison)."""
+    folded = inputs.fold_username(username)
+    if not folded:
+        return None
+    user = session.execute(select(User).where(User.username == folded)).scalar_one_or_none()
+    if user is None:
+        found = session.execute(select(User).where(func.lower(User.username) == folded)).scalars().all()
+        user = found[0] if len(found) == 1 else None
+    return user
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash("dummy-password-for-timing")

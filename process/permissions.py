@@ -1,0 +1,75 @@
+"""Who may do what to which case: the checks every action makes before the engine is touched.
+
+A user works the tasks of the lanes their roles give them (process/roles.py), and of a team lane only their own
+team's cases. Claiming, unclaiming, delegating and opening a task need :func:`check_may_act`; completing it needs
+:func:`check_may_complete` as well (the task still waiting, held by the user, and the self-approval rule).
+"""
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from engine.errors import TaskNotReady
+from engine.models import TaskRow
+
+from .contract import DECIDE_TASK, SUBMIT_TASK
+from .errors import NotClaimed, NotPermitted, SelfApproval
+from .models import Team, User
+from .roles import lanes_of
+
+#: Whether the user submitted the case's documentation (the self-approval rule); built once, run on every decision.
+_SUBMITTED_BY = (select(TaskRow.id).where(TaskRow.instance_id == bindparam("instance_id"),
+                                          TaskRow.bpmn_id == SUBMIT_TASK, TaskRow.state == "completed",
+                                          TaskRow.completed_by == bindparam("actor")).limit(1))
+
+
+def may_act(user: User, row: TaskRow) -> bool:
+    """Whether ``user`` may work on the task (its lane, its team): what the inbox and the task page show."""
+    return user.active and row.lane in lanes_of(user.roles) and (
+        row.group is None or (user.team is not None and user.team.code == row.group))
+
+
+def check_may_act(user: User, row: TaskRow) -> None:
+    """:func:`may_act`, refusing with the reason."""
+    if not user.active:
+        raise NotPermitted("Akun Anda tidak aktif.")
+    if row.lane not in lanes_of(user.roles):
+        raise NotPermitted(f"Tugas ini untuk {row.lane}; peran Anda tidak termasuk.")
+    if row.group is not None and (user.team is None or user.team.code != row.group):
+        raise NotPermitted("Tugas ini hanya untuk anggota tim pelaksana kegiatan tersebut.")
+
+
+def check_may_complete(session: Session, user: User, row: TaskRow) -> None:
+    """Role, team, readiness, claim and the self-approval rule, before anything is stored."""
+    check_may_act(user, row)
+    if row.state != "ready":
+        raise TaskNotReady("Tugas ini sudah tidak menunggu (sudah diselesaikan atau dibatalkan).")
+    if row.claimed_by != user.actor:
+        if row.claimed_by is None:
+            raise NotClaimed("Ambil tugas ini terlebih dahulu sebelum menyelesaikannya.")
+        raise NotClaimed("Tugas ini sedang dipegang orang lain.")
+    if row.bpmn_id == DECIDE_TASK and submitted_by(session, row.instance_id, user):
+        raise SelfApproval("Anda menyerahkan dokumentasi kasus ini, jadi tidak dapat memutuskannya sendiri.")
+
+
+def check_may_hold(user: User, row: TaskRow) -> None:
+    """A task held by someone else is theirs until they let it go (delegating it is theirs to do)."""
+    if row.claimed_by not in (None, user.actor):
+        raise NotClaimed("Tugas ini sedang dipegang orang lain.")
+
+
+def check_may_start(user: User) -> None:
+    """Only a team that runs activities opens cases (checked before the case's details are)."""
+    if "tim_pelaksana" not in user.roles:
+        raise NotPermitted("Hanya Tim Pelaksana yang dapat membuat kasus baru.")
+
+
+def check_in_team(user: User, team: Team) -> None:
+    """A case is opened by a member of the team that ran the activity."""
+    if user.team is None or user.team.code != team.code:
+        raise NotPermitted(f"Anda bukan anggota tim '{team.name}'.")
+
+
+def submitted_by(session: Session, instance_id: int, user: User) -> bool:
+    """Whether ``user`` handed in the case's documentation (step 1)."""
+    return session.execute(_SUBMITTED_BY, {"instance_id": instance_id, "actor": user.actor}).first() is not None

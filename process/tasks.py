@@ -1,0 +1,144 @@
+"""Working on a task: open, claim, let go, delegate, complete; with the SOP's completeness rules and returns.
+
+Who may do each of these is decided in process/permissions.py; the form a task asks for is the diagram's
+(process/forms.py validates it); what a completed task sets off (the next tasks, notifications, reminders) is the
+engine's and process/notify.py's.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine import eventlog
+from engine.errors import NotFound
+from engine.forms import FormField
+from engine.models import Instance, TaskRow
+from engine.runtime import ActionResult, WorkflowEngine
+
+from . import files, notify
+from .config import Settings
+from .contract import SUBMIT_TASK, TASK_KOREKSI, TASK_TERIMA
+from .deadlines import submission_dates
+from .errors import BadRequest
+from .files import resolver
+from .forms import FieldError, FormInvalid, validate_form
+from .models import User
+from .people import People, by_username
+from .permissions import check_may_act, check_may_complete, check_may_hold, may_act
+from .register import ensure_entry
+
+
+class Tasks:
+    def __init__(self, engine: WorkflowEngine, settings: Settings, people: People):
+        self.engine, self.settings, self.people = engine, settings, people
+        self.clock = engine.clock
+
+    def task(self, session: Session, task_id: str) -> TaskRow:
+        row = session.get(TaskRow, str(task_id)) if isinstance(task_id, str) else None
+        if row is None:
+            raise NotFound("Tugas tidak ditemukan.", task_id=task_id)
+        return row
+
+    def open_task(self, session: Session, user: User, task_id: str) -> TaskRow:
+        """Open a task to work on it: claimed implicitly when the user is the only one who could."""
+        row = self.task(session, task_id)
+        check_may_act(user, row)
+        if row.state == "ready" and row.claimed_by is None:
+            if len(self.people.eligible_users(session, row.lane, row.group)) == 1:
+                self.engine.claim(session, row.id, user.actor)
+        return row
+
+    def claim(self, session: Session, user: User, task_id: str) -> TaskRow:
+        row = self.task(session, task_id)
+        check_may_act(user, row)
+        return self.engine.claim(session, row.id, user.actor)
+
+    def unclaim(self, session: Session, user: User, task_id: str) -> TaskRow:
+        row = self.task(session, task_id)
+        check_may_act(user, row)
+        return self.engine.unclaim(session, row.id, user.actor)
+
+    def delegate(self, session: Session, user: User, task_id: str, to_username: str) -> TaskRow:
+        row = self.task(session, task_id)
+        check_may_act(user, row)
+        check_may_hold(user, row)
+        target = by_username(session, to_username)
+        if target is None or not may_act(target, row):
+            raise BadRequest("Tugas hanya dapat didelegasikan kepada anggota lain dari lajur yang sama.")
+        if target.id == user.id:
+            raise BadRequest("Tugas tidak dapat didelegasikan kepada diri sendiri.")
+        row = self.engine.delegate(session, row.id, user.actor, target.actor)
+        notify.delegated(session, self.people, row, target, by=user)
+        return row
+
+    def form_of(self, session: Session, row: TaskRow) -> list[FormField]:
+        """The form the task's version of the diagram asks for."""
+        instance = session.get(Instance, row.instance_id)
+        parsed = self.engine.parsed_for(session, instance.definition_id)
+        info = next((u for u in parsed.user_tasks if u.bpmn_id == row.bpmn_id), None)
+        return list(info.form) if info else []
+
+    def complete(self, session: Session, user: User, task_id: str, raw: Mapping[str, Any], *,
+                 expected_version: int | None = None, claim: bool = False) -> ActionResult:
+        """Validate and submit a task's form, after checking role, team, claim and self-approval. With ``claim``,
+        a task nobody holds is taken first, in the same transaction (one request instead of two; a task someone
+        else holds is still refused)."""
+        # The task and its case in one statement; the case is held for the whole action (the session's identity
+        # map is weak, and the engine needs it again).
+        try:
+            row, _instance = self.engine.task_and_case(session, task_id)
+        except NotFound:
+            raise NotFound("Tugas tidak ditemukan.", task_id=task_id) from None
+        if claim and row.claimed_by is None and row.state == "ready":
+            check_may_act(user, row)
+            self.engine.claim(session, row.id, user.actor)
+        check_may_complete(session, user, row)
+        now = self.clock.now()
+        fields = self.form_of(session, row)
+        cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id, user.actor),
+                                platforms=self.settings.platforms, now=now)
+        completeness_rules(row, cleaned)
+        if row.bpmn_id == SUBMIT_TASK:
+            entry = ensure_entry(session, row.instance_id, self.settings.register_format, now)
+            cleaned["nomor_register"] = entry.number
+            cleaned.update(submission_dates(now))  # what the later steps' deadlines count from
+        files.attach(session, row.instance_id, user.actor,
+                     [ref["id"] for f in fields if f.type == "files" for ref in cleaned.get(f.id) or []])
+        result = self.engine.complete(session, row.id, cleaned, actor=user.actor,
+                                      expected_version=expected_version)
+        self._record_return(session, user, row, cleaned, result)
+        notify.after_action(session, self.people, result, actor=user, submitted=cleaned, task=row)
+        return result
+
+    def _record_return(self, session: Session, user: User, row: TaskRow, cleaned: dict,
+                       result: ActionResult) -> None:
+        """A decision that sends the case back is an event of its own, with the written response."""
+        rule = notify.RETURNS.get(row.bpmn_id)
+        if rule is None:
+            return
+        field, value, response, _who = rule
+        if cleaned.get(field) != value:
+            return
+        eventlog.append(session, type="task_returned", at=self.clock.now(), actor=user.actor,
+                        instance_id=row.instance_id, task_id=row.id,
+                        data={"bpmn_id": row.bpmn_id, "name": row.name, "decision": value,
+                              "response": cleaned.get(response) or "", "to": [r.bpmn_id for r in result.ready]})
+
+
+def completeness_rules(row: TaskRow, data: dict) -> None:
+    """The SOP's completeness rules beyond the form's own constraints: documentation accepted at step 2 has every
+    part checked; content sent on at step 3 is declared valid."""
+    errors = []
+    if row.bpmn_id == TASK_TERIMA and data.get("keputusan_admin") == "diterima":
+        missing = [k for k in ("cek_foto", "cek_narasi", "cek_caption") if not data.get(k)]
+        if missing:
+            errors.append(FieldError("checklist", missing[0], "Kelengkapan belum semua dicentang: "
+                                     "dokumentasi yang belum lengkap harus dikembalikan."))
+    if row.bpmn_id == TASK_KOREKSI and data.get("keputusan_wapimred") == "lanjut" and \
+            not data.get("konten_valid"):
+        errors.append(FieldError("checklist", "konten_valid", "Konten harus dinyatakan sesuai kebutuhan "
+                                 "dan valid sebelum diteruskan."))
+    if errors:
+        raise FormInvalid(errors)
