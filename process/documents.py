@@ -20,7 +20,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from .deadlines import WIB
-from .records import CaseResponses, Period, Recap, RegisterRow, tanggal_id
+from .records import CaseResponses, Period, Recap, tanggal_id
 from .spreadsheets import csv_writer, set_cell
 
 KOP = "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT"
@@ -125,14 +125,8 @@ def _wib(moment: datetime) -> datetime:
     return moment.astimezone(WIB)
 
 
-def _status_text(row: RegisterRow) -> str:
-    text = OUTCOME_TEXT.get(row.outcome, row.outcome)
-    if row.outcome == "berjalan" and row.current_steps:
-        text += ": " + ", ".join(row.current_steps)
-    return text
-
-
-def _people(name: str | None, username: str | None) -> str:
+def person_name(name: str | None, username: str | None) -> str:
+    """A person as a record prints them: their full name, else their username."""
     if not username:
         return ""
     return name if name and name != username else username
@@ -141,23 +135,6 @@ def _people(name: str | None, username: str | None) -> str:
 # --------------------------------------------------------------------------------------------------
 # The three records
 # --------------------------------------------------------------------------------------------------
-
-
-def register_document(rows: Sequence[RegisterRow], period: Period, now: datetime) -> Document:
-    columns = (
-        Column("No.", 0.4, "int"), Column("Nomor Register", 2.0), Column("Tanggal Register (WIB)", 1.3, "datetime"),
-        Column("Nama Kegiatan", 2.1), Column("Tanggal Kegiatan", 1.0, "date"), Column("Tempat", 1.1),
-        Column("Tim", 1.0), Column("Diserahkan oleh", 1.1), Column("Foto", 0.5, "int"),
-        Column("Berkas Lain", 0.6, "int"), Column("Diserahkan (kali)", 0.85, "int"), Column("Status", 1.5),
-    )
-    body = [(i, r.number, r.registered_at, r.activity, r.activity_date, r.place, r.team_name or "",
-             _people(r.submitted_by_name, r.submitted_by), r.photos, r.other_files, r.submissions, _status_text(r))
-            for i, r in enumerate(rows, 1)]
-    notes = (f"Jumlah entri register: {len(body)}.",
-             "Satu entri per kasus, bernomor saat dokumentasi pertama kali diserahkan (langkah 1); "
-             "jumlah foto dan berkas lain menurut penyerahan terakhir.")
-    return Document("register", TITLES["register"], f"Periode: {period.label}", f"register-{period.slug}",
-                    Table(columns, body), now, notes=notes)
 
 
 def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period: Period | None = None) -> Document:
@@ -177,9 +154,9 @@ def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period:
             step = f"{r.step}. {r.step_name}" if r.step else r.step_name
             decision = DECISION_TEXT.get(r.decision or "", r.decision or "")
             n += 1
-            flat.append((n, case.number or "", case.activity, step, decision, r.text, _people(r.name, r.actor),
+            flat.append((n, case.number or "", case.activity, step, decision, r.text, person_name(r.name, r.actor),
                          r.lane or "", r.at, r.late))
-            rows.append((step, decision, r.text, _people(r.name, r.actor), r.lane or "", r.at, r.late))
+            rows.append((step, decision, r.text, person_name(r.name, r.actor), r.lane or "", r.at, r.late))
         heading = " — ".join(p for p in (
             case.number or f"Kasus #{case.instance_id} (belum diregister)", case.activity,
             tanggal_id(case.activity_date) if case.activity_date else "", case.team_name or "",
@@ -203,7 +180,7 @@ def recap_document(recap: Recap, now: datetime) -> Document:
                Column("Waktu Unggah (WIB)", 1.25, "datetime"), Column("Batas Waktu (WIB)", 1.25, "datetime"),
                Column("Tepat Waktu", 0.65, "bool"), Column("Lama Terlambat", 1.0), Column("Diunggah oleh", 1.0))
     body = [(i, p.platform, p.number or "", p.activity, p.activity_date, p.url, p.posted_at or p.recorded_at,
-             p.due_at, p.on_time, durasi(p.lateness) if p.lateness is not None else "", _people(p.name, p.actor))
+             p.due_at, p.on_time, durasi(p.lateness) if p.lateness is not None else "", person_name(p.name, p.actor))
             for i, p in enumerate(recap.posts, 1)]
     total_columns = (Column("Platform", 1.5), Column("Unggahan", 1.0, "int"), Column("Tepat Waktu", 1.0, "int"),
                      Column("Terlambat", 1.0, "int"), Column("Tanpa Batas Waktu", 1.0, "int"))

@@ -1,6 +1,9 @@
-"""Register Dokumentasi dan Konten: numbered entries, one per case, numbered per year."""
+"""Register Dokumentasi dan Konten: one entry per case, numbered per year when its documentation is first handed
+in (step 1), and the register as a document (its columns; process/records.py reads its rows, process/documents.py
+writes it as CSV, XLSX or PDF)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -8,7 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .deadlines import WIB
+from .documents import OUTCOME_TEXT, TITLES, Column, Document, Table, person_name
 from .models import RegisterCounter, RegisterEntry
+from .records import Period, RegisterRow
 
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 
@@ -48,3 +53,28 @@ def ensure_entry(session: Session, instance_id: int, fmt: str, now: datetime) ->
     session.add(entry)
     session.flush()
     return entry
+
+
+def register_document(rows: Sequence[RegisterRow], period: Period, now: datetime) -> Document:
+    columns = (
+        Column("No.", 0.4, "int"), Column("Nomor Register", 2.0), Column("Tanggal Register (WIB)", 1.3, "datetime"),
+        Column("Nama Kegiatan", 2.1), Column("Tanggal Kegiatan", 1.0, "date"), Column("Tempat", 1.1),
+        Column("Tim", 1.0), Column("Diserahkan oleh", 1.1), Column("Foto", 0.5, "int"),
+        Column("Berkas Lain", 0.6, "int"), Column("Diserahkan (kali)", 0.85, "int"), Column("Status", 1.5),
+    )
+    body = [(i, r.number, r.registered_at, r.activity, r.activity_date, r.place, r.team_name or "",
+             person_name(r.submitted_by_name, r.submitted_by), r.photos, r.other_files, r.submissions, status_text(r))
+            for i, r in enumerate(rows, 1)]
+    notes = (f"Jumlah entri register: {len(body)}.",
+             "Satu entri per kasus, bernomor saat dokumentasi pertama kali diserahkan (langkah 1); "
+             "jumlah foto dan berkas lain menurut penyerahan terakhir.")
+    return Document("register", TITLES["register"], f"Periode: {period.label}", f"register-{period.slug}",
+                    Table(columns, body), now, notes=notes)
+
+
+def status_text(row: RegisterRow) -> str:
+    """The case's state as the register prints it (the steps it waits at while it runs)."""
+    text = OUTCOME_TEXT.get(row.outcome, row.outcome)
+    if row.outcome == "berjalan" and row.current_steps:
+        text += ": " + ", ".join(row.current_steps)
+    return text

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from engine.models import EventRow
-from process.audit import collisions, compliance
+from process.compliance import collisions, compliance
 from process.deadlines import WIB
 from tests.factories import Case, make_users, user
 

@@ -20,13 +20,13 @@ from process.documents import (
     durasi,
     printable,
     recap_document,
-    register_document,
     responses_document,
     to_csv,
     to_pdf,
     to_xlsx,
 )
 from process.records import Period, RegisterRow, recap, register_rows, written_responses
+from process.register import register_document
 from tests.records_scenario import build
 
 MAY = Period.month(2025, 5)

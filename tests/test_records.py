@@ -100,7 +100,7 @@ def test_register_number_format_is_configuration(system, tx, clock):
     # 31 Dec 17:30 UTC is already 1 January in WIB: the month and year of the number follow WIB.
     assert register_number("{seq:03d}/REG-MEDSOS/{month_roman}/{year}", 1,
                            datetime(2025, 12, 31, 17, 30, tzinfo=UTC)) == "001/REG-MEDSOS/I/2026"
-    system.settings = dataclasses.replace(system.settings, register_format="REG-{year}-{month:02d}-{seq:04d}")
+    system.tasks.settings = dataclasses.replace(system.settings, register_format="REG-{year}-{month:02d}-{seq:04d}")
     make_users(system, tx)
     case = SopCase.open(system, tx, "Rapat Pleno", "2025-05-06")
     case.do("tim", "submit")

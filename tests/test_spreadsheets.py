@@ -18,9 +18,10 @@ from openpyxl import load_workbook
 
 from engine import eventlog
 from process.deadlines import WIB
-from process.documents import recap_document, register_document, responses_document, to_csv, to_xlsx
+from process.documents import recap_document, responses_document, to_csv, to_xlsx
 from process.exports import events_csv
 from process.records import CaseResponses, Period, PlatformTotal, PostRow, Recap, RegisterRow, ResponseRow
+from process.register import register_document
 from process.spreadsheets import FORMULA_START, csv_cell
 from tests.factories import FORMS, Case, make_users
 

@@ -15,8 +15,8 @@ from engine.errors import NotFound
 from engine.models import EventRow, Instance
 from engine.replay import StepState, definition_xml, replay, states
 from process import inputs
-from process.audit import collisions, compliance
 from process.casefile import case_list, display_names
+from process.compliance import collisions, compliance
 from process.contract import STEP_OF
 from process.deadlines import WIB, format_wib
 

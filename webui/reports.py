@@ -20,6 +20,7 @@ from process import documents, exports, inputs, records
 from process.deadlines import WIB
 from process.errors import BadRequest
 from process.records import Period
+from process.register import register_document
 
 from .access import role_required
 from .cases import DECISION_LABELS, OUTCOME_LABELS
@@ -167,7 +168,7 @@ def register():
     fmt = _format_arg()
     rows = records.register_rows(db(), period)
     if fmt:
-        return _send_document(documents.register_document(rows, period, system().clock.now()), fmt)
+        return _send_document(register_document(rows, period, system().clock.now()), fmt)
     return render_template("reports/register.html", rows=rows, outcome=_outcome,
                            **_context(period, "register"))
 
