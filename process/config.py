@@ -48,6 +48,27 @@ class MailSettings:
                    sender=env.get("ALUR_MAIL_FROM") or cls.sender)
 
 
+_MB = 1024 * 1024
+
+#: The numeric settings read from the environment: (field, variable, value from its text, whether the value is
+#: acceptable, what it must be — for the error that names the variable).
+_NUMBERS = (
+    ("max_image_bytes", "ALUR_MAX_IMAGE_MB", lambda t: int(float(t) * _MB), lambda v: v > 0,
+     "a number of megabytes, more than 0"),
+    ("max_other_bytes", "ALUR_MAX_FILE_MB", lambda t: int(float(t) * _MB), lambda v: v > 0,
+     "a number of megabytes, more than 0"),
+    ("max_image_pixels", "ALUR_MAX_IMAGE_MEGAPIXELS", lambda t: int(float(t) * 1_000_000), lambda v: v >= 1,
+     "a number of megapixels, more than 0"),
+    ("upload_retention_days", "ALUR_UPLOAD_RETENTION_DAYS", float, lambda v: v >= 0, "a number of days"),
+    ("reminder_hours", "ALUR_REMINDER_HOURS", float, lambda v: v >= 0, "a number of hours"),
+    ("db_pool_size", "ALUR_DB_POOL_SIZE", int, lambda v: v >= 1, "a whole number, 1 or more"),
+    ("db_max_overflow", "ALUR_DB_MAX_OVERFLOW", int, lambda v: v >= 0, "a whole number, 0 or more"),
+    ("db_pool_timeout", "ALUR_DB_POOL_TIMEOUT", float, lambda v: v > 0, "a number of seconds, more than 0"),
+    ("warm_cases", "ALUR_WARM_CASES", int, lambda v: v >= 0, "0 or more"),
+    ("request_timeout", "ALUR_REQUEST_TIMEOUT", int, lambda v: v >= 2, "a whole number of seconds, 2 or more"),
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -115,55 +136,22 @@ class Settings:
         instance_dir = Path(env.get("ALUR_INSTANCE_DIR") or instance_dir or Path.cwd() / "instance")
         url = env.get("ALUR_DATABASE_URL") or f"sqlite:///{instance_dir / 'alur.db'}"
         platforms = tuple(p.strip() for p in env.get("ALUR_PLATFORMS", "").split(",") if p.strip())
-        kwargs = {}
+        kwargs: dict = {}
         if platforms:
             kwargs["platforms"] = platforms
         if env.get("ALUR_REGISTER_FORMAT"):
             kwargs["register_format"] = env["ALUR_REGISTER_FORMAT"]
-        if env.get("ALUR_MAX_IMAGE_MB"):
-            kwargs["max_image_bytes"] = int(float(env["ALUR_MAX_IMAGE_MB"]) * 1024 * 1024)
-        if env.get("ALUR_MAX_FILE_MB"):
-            kwargs["max_other_bytes"] = int(float(env["ALUR_MAX_FILE_MB"]) * 1024 * 1024)
-        if env.get("ALUR_MAX_IMAGE_MEGAPIXELS"):
+        for key, name, convert, valid, must in _NUMBERS:
+            text = env.get(name)
+            if not text:
+                continue
             try:
-                kwargs["max_image_pixels"] = int(float(env["ALUR_MAX_IMAGE_MEGAPIXELS"]) * 1_000_000)
+                value = convert(text)
             except ValueError:
-                raise ValueError("ALUR_MAX_IMAGE_MEGAPIXELS must be a number of megapixels, "
-                                 f"not {env['ALUR_MAX_IMAGE_MEGAPIXELS']!r}") from None
-            if kwargs["max_image_pixels"] < 1:
-                raise ValueError(f"ALUR_MAX_IMAGE_MEGAPIXELS must be more than 0, not "
-                                 f"{env['ALUR_MAX_IMAGE_MEGAPIXELS']!r}")
-        if env.get("ALUR_UPLOAD_RETENTION_DAYS"):
-            try:
-                kwargs["upload_retention_days"] = float(env["ALUR_UPLOAD_RETENTION_DAYS"])
-            except ValueError:
-                raise ValueError("ALUR_UPLOAD_RETENTION_DAYS must be a number of days, "
-                                 f"not {env['ALUR_UPLOAD_RETENTION_DAYS']!r}") from None
-        if env.get("ALUR_REMINDER_HOURS"):
-            try:
-                kwargs["reminder_hours"] = float(env["ALUR_REMINDER_HOURS"])
-            except ValueError:
-                raise ValueError("ALUR_REMINDER_HOURS must be a number of hours, "
-                                 f"not {env['ALUR_REMINDER_HOURS']!r}") from None
-        for key, name, kind in (("db_pool_size", "ALUR_DB_POOL_SIZE", int),
-                                ("db_max_overflow", "ALUR_DB_MAX_OVERFLOW", int),
-                                ("db_pool_timeout", "ALUR_DB_POOL_TIMEOUT", float),
-                                ("warm_cases", "ALUR_WARM_CASES", int)):
-            if env.get(name):
-                try:
-                    kwargs[key] = kind(env[name])
-                except ValueError:
-                    raise ValueError(f"{name} must be a number, not {env[name]!r}") from None
-        if env.get("ALUR_REQUEST_TIMEOUT"):
-            try:
-                kwargs["request_timeout"] = int(env["ALUR_REQUEST_TIMEOUT"])
-            except ValueError:
-                kwargs["request_timeout"] = 0
-            if kwargs["request_timeout"] < 2:
-                raise ValueError("ALUR_REQUEST_TIMEOUT must be a whole number of seconds, 2 or more, "
-                                 f"not {env['ALUR_REQUEST_TIMEOUT']!r}")
-        if kwargs.get("warm_cases", 0) < 0:
-            raise ValueError(f"ALUR_WARM_CASES must be 0 or more, not {env['ALUR_WARM_CASES']!r}")
+                value = None
+            if value is None or not valid(value):
+                raise ValueError(f"{name} must be {must}, not {text!r}")
+            kwargs[key] = value
         if env.get("ALUR_BASE_URL"):
             kwargs["base_url"] = env["ALUR_BASE_URL"].rstrip("/")
         files_dir = Path(env.get("ALUR_FILES_DIR") or instance_dir / "files")

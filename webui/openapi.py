@@ -51,75 +51,98 @@ def _describe(*parts: str | None) -> str | None:
     return text or None
 
 
+def _bounds(schema: dict, c: dict, pairs: tuple[tuple[str, str], ...]) -> dict:
+    """Copy the whole-number constraints named in ``pairs`` (constraint → JSON Schema keyword) that are set."""
+    for constraint, keyword in pairs:
+        if _int(c.get(constraint)) is not None:
+            schema[keyword] = _int(c[constraint])
+    return schema
+
+
+def _text_schema(f: FormField, c: dict, notes: list[str], _platforms) -> dict:
+    if f.type == "string":
+        notes.append("Satu baris.")
+    return _bounds({"type": "string"}, c, (("minlength", "minLength"), ("maxlength", "maxLength")))
+
+
+def _long_schema(_f: FormField, c: dict, _notes: list[str], _platforms) -> dict:
+    return _bounds({"type": "integer"}, c, (("min", "minimum"), ("max", "maximum")))
+
+
+def _boolean_schema(f: FormField, _c: dict, notes: list[str], _platforms) -> dict:
+    schema: dict[str, Any] = {"type": "boolean"}
+    if f.required and not f.readonly:
+        schema["const"] = True
+        notes.append("Harus dicentang (true).")
+    return schema
+
+
+def _date_schema(_f: FormField, c: dict, notes: list[str], _platforms) -> dict:
+    if c.get("min"):
+        notes.append(f"Tidak sebelum {c['min']}.")
+    if c.get("max"):
+        notes.append(f"Tidak setelah {c['max']}.")
+    return {"type": "string", "format": "date"}
+
+
+def _datetime_schema(_f: FormField, _c: dict, notes: list[str], _platforms) -> dict:
+    notes.append("Tanpa zona waktu dibaca sebagai WIB (+07:00).")
+    return {"type": "string", "format": "date-time"}
+
+
+def _enum_schema(f: FormField, _c: dict, notes: list[str], _platforms) -> dict:
+    notes.append("Pilihan: " + "; ".join(f"{opt_id} = {label}" for opt_id, label in f.options) + ".")
+    return {"type": "string", "enum": [opt_id for opt_id, _label in f.options]}
+
+
+def _url_schema(_f: FormField, c: dict, _notes: list[str], _platforms) -> dict:
+    return _bounds({"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}, c,
+                   (("maxlength", "maxLength"),))
+
+
+def _items(schema: dict, low: int | None, high: int | None) -> dict:
+    if low is not None:
+        schema["minItems"] = low
+    if high is not None:
+        schema["maxItems"] = high
+    return schema
+
+
+def _files_schema(f: FormField, c: dict, notes: list[str], _platforms) -> dict:
+    low, high = _int(c.get("min_files")), _int(c.get("max_files"))
+    if low is None and f.required:
+        low = 1
+    accept = (c.get("accept") or "").strip().lower()
+    if accept and accept != "any":
+        kinds = [k.strip() for k in accept.split(",") if k.strip()]
+        notes.append("Jenis berkas: " + ", ".join(_FILE_KIND_LABEL.get(k, k) for k in kinds) + ".")
+    notes.append("Id berkas yang diunggah lewat POST /files (diperiksa isinya, bukan ekstensinya).")
+    return _items({"type": "array", "uniqueItems": True,
+                   "items": {"type": "string", "format": "uuid", "description": "id dari POST /files"}}, low, high)
+
+
+def _posts_schema(f: FormField, c: dict, notes: list[str], platforms: Sequence[str]) -> dict:
+    low, high = _int(c.get("min_posts")), _int(c.get("max_posts"))
+    if f.required:
+        low = max(low or 1, 1)
+    notes.append("Satu unggahan per platform (" + ", ".join(platforms) + ").")
+    return _items({"type": "array", "items": _ref("Post")}, low, high)
+
+
+#: The JSON Schema of each form field type (a type the validator would refuse at deploy time is described
+#: loosely, as ``{}``, rather than failing the document).
+_SCHEMA_OF = {"string": _text_schema, "text": _text_schema, "long": _long_schema, "boolean": _boolean_schema,
+              "date": _date_schema, "datetime": _datetime_schema, "enum": _enum_schema, "url": _url_schema,
+              "files": _files_schema, "posts": _posts_schema}
+#: Types whose optional value may be sent as null.
+_NULLABLE = frozenset({"string", "text", "long", "date", "datetime", "enum", "url"})
+
+
 def field_schema(f: FormField, platforms: Sequence[str]) -> dict:
     """The JSON Schema of one form field as a client sends it to ``/tasks/{id}/complete``."""
-    c = f.constraints
     notes: list[str] = []
-    t = f.type
-    schema: dict[str, Any]
-    if t in ("string", "text"):
-        schema = {"type": "string"}
-        if _int(c.get("minlength")) is not None:
-            schema["minLength"] = _int(c["minlength"])
-        if _int(c.get("maxlength")) is not None:
-            schema["maxLength"] = _int(c["maxlength"])
-        if t == "string":
-            notes.append("Satu baris.")
-    elif t == "long":
-        schema = {"type": "integer"}
-        if _int(c.get("min")) is not None:
-            schema["minimum"] = _int(c["min"])
-        if _int(c.get("max")) is not None:
-            schema["maximum"] = _int(c["max"])
-    elif t == "boolean":
-        schema = {"type": "boolean"}
-        if f.required and not f.readonly:
-            schema["const"] = True
-            notes.append("Harus dicentang (true).")
-    elif t == "date":
-        schema = {"type": "string", "format": "date"}
-        if c.get("min"):
-            notes.append(f"Tidak sebelum {c['min']}.")
-        if c.get("max"):
-            notes.append(f"Tidak setelah {c['max']}.")
-    elif t == "datetime":
-        schema = {"type": "string", "format": "date-time"}
-        notes.append("Tanpa zona waktu dibaca sebagai WIB (+07:00).")
-    elif t == "enum":
-        schema = {"type": "string", "enum": [opt_id for opt_id, _label in f.options]}
-        notes.append("Pilihan: " + "; ".join(f"{opt_id} = {label}" for opt_id, label in f.options) + ".")
-    elif t == "url":
-        schema = {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
-        if _int(c.get("maxlength")) is not None:
-            schema["maxLength"] = _int(c["maxlength"])
-    elif t == "files":
-        schema = {"type": "array", "uniqueItems": True,
-                  "items": {"type": "string", "format": "uuid", "description": "id dari POST /files"}}
-        low, high = _int(c.get("min_files")), _int(c.get("max_files"))
-        if low is None and f.required:
-            low = 1
-        if low is not None:
-            schema["minItems"] = low
-        if high is not None:
-            schema["maxItems"] = high
-        accept = (c.get("accept") or "").strip().lower()
-        if accept and accept != "any":
-            kinds = [k.strip() for k in accept.split(",") if k.strip()]
-            notes.append("Jenis berkas: " + ", ".join(_FILE_KIND_LABEL.get(k, k) for k in kinds) + ".")
-        notes.append("Id berkas yang diunggah lewat POST /files (diperiksa isinya, bukan ekstensinya).")
-    elif t == "posts":
-        schema = {"type": "array", "items": _ref("Post")}
-        low, high = _int(c.get("min_posts")), _int(c.get("max_posts"))
-        if f.required:
-            low = max(low or 1, 1)
-        if low is not None:
-            schema["minItems"] = low
-        if high is not None:
-            schema["maxItems"] = high
-        notes.append("Satu unggahan per platform (" + ", ".join(platforms) + ").")
-    else:  # a type the validator would refuse at deploy time; describe it loosely rather than fail
-        schema = {}
-    schema = {"title": f.label, **schema}
+    build = _SCHEMA_OF.get(f.type)
+    schema = {"title": f.label, **(build(f, f.constraints, notes, platforms) if build else {})}
     description = _describe(f.properties.get("help"), *notes)
     if description:
         schema["description"] = description
@@ -130,7 +153,7 @@ def field_schema(f: FormField, platforms: Sequence[str]) -> dict:
     default = _default(f)
     if default is not None:
         schema["default"] = default
-    if not f.required and t in ("string", "text", "long", "date", "datetime", "enum", "url"):
+    if not f.required and f.type in _NULLABLE:
         schema = _nullable(schema)
     return schema
 
