@@ -12,15 +12,22 @@ commits, and a transaction holding it waits for nothing else (the event table ha
 SQLite serialises writers anyway (``BEGIN IMMEDIATE``): there the head may be read with the transaction's first
 statement instead (:func:`adopt_head`).
 
-A query of the transaction that reads the event table sees the events appended so far: they are numbered and
-inserted just before it runs, which takes the head at that point (no writer reads the event table and then
-locks rows). A savepoint rolled back takes back the events appended in it, the events written in it (they are
-written again, numbered anew) and a head taken in it (its lock went with the savepoint).
+Every statement of the transaction that may read the event table sees the events appended so far, however it is
+run (an ORM query, a Core statement or ``text()`` on the session or its connection, raw SQL through
+``exec_driver_sql``): they are numbered and inserted just before it runs, which takes the head at that point (no
+writer reads the event table and then locks rows). A savepoint rolled back takes back the events appended in it, the
+events written in it (they are written again, numbered anew) and a head taken in it (its lock went with the
+savepoint).
+
+Only sessions of a factory given to :func:`install` do this (``engine.db.make_session_factory`` does): nothing is
+registered on SQLAlchemy's global ``Session``, and a session of another factory that appends an event raises
+instead of losing it.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,8 +35,12 @@ from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, event, insert, select, update
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
-from sqlalchemy.sql.util import find_tables
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.sql import ClauseElement, visitors
+from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.elements import ColumnClause, TextClause
+from sqlalchemy.sql.selectable import TableClause
 
 from .models import ChainHead, EventRow
 
@@ -86,8 +97,9 @@ _KEY = "alur_chain_head"
 # Statements of every action, built once, table-level: they skip the ORM's bulk and synchronising paths (several
 # times the cost of SQLite running them); a head row loaded in the session is expired instead.
 HEAD_TABLE = ChainHead.__table__
+EVENT_TABLE = EventRow.__table__
 _LOCK_HEAD = select(HEAD_TABLE.c.seq, HEAD_TABLE.c.hash).where(HEAD_TABLE.c.id == 1).with_for_update()
-_INSERT_EVENTS = insert(EventRow.__table__)
+_INSERT_EVENTS = insert(EVENT_TABLE)
 _WRITE_HEAD = (update(HEAD_TABLE).where(HEAD_TABLE.c.id == 1)
                .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
 
@@ -97,6 +109,8 @@ class _Chain:
     """What one transaction appends, and the chain head once the transaction holds it."""
 
     transaction: SessionTransaction
+    #: The transaction's connection: its statements are watched while events wait (:func:`_before_execute`).
+    connection: Connection
     #: Every event appended, in order (each a dict of the row's values; numbered and hashed when written).
     appended: list[dict] = field(default_factory=list)
     #: How many of ``appended`` are in the database.
@@ -110,6 +124,45 @@ class _Chain:
     saved: dict = field(default_factory=dict)
 
 
+# ------------------------------------------------------------------------------------------------ installing
+# The write-behind runs only for sessions of a factory given to :func:`install` (engine.db.make_session_factory does),
+# never for every Session of the process: its session listeners are set on that factory (SQLAlchemy gives each
+# sessionmaker a Session class of its own), and the one statement listener on that factory's engine does nothing for
+# a connection without events waiting.
+
+#: Session classes (one per installed factory) that run the write-behind.
+_INSTALLED: weakref.WeakSet = weakref.WeakSet()
+#: Engines whose statements are watched (:func:`_before_execute`).
+_WATCHED: weakref.WeakSet = weakref.WeakSet()
+#: The connection of each transaction with events appended → (a weak reference to) its chain. Weak both ways: the
+#: chain belongs to the session (``session.info``), and neither outlives it through this table.
+_CHAINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def install(factory: sessionmaker) -> sessionmaker:
+    """Make the sessions of ``factory`` write the events they append (see the module doc): once per factory, before
+    its first session. Returns the factory."""
+    if factory.class_ in _INSTALLED:
+        return factory
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise RuntimeError("engine.eventlog.install needs a sessionmaker bound to an Engine "
+                           "(sessionmaker(bind=engine))")
+    event.listen(factory, "after_transaction_create", _savepoint_started)
+    event.listen(factory, "after_soft_rollback", _rolled_back)
+    event.listen(factory, "before_commit", _write_head)
+    event.listen(factory, "after_transaction_end", _ended)
+    _watch(bind)
+    _INSTALLED.add(factory.class_)
+    return factory
+
+
+def _watch(engine: Engine) -> None:
+    if engine not in _WATCHED:
+        event.listen(engine, "before_execute", _before_execute, retval=True)
+        _WATCHED.add(engine)
+
+
 def _chain(session: Session) -> _Chain:
     """This transaction's appends (begun now if need be: they belong to the transaction)."""
     if session.get_transaction() is None:
@@ -117,8 +170,24 @@ def _chain(session: Session) -> _Chain:
     root = session.get_transaction()
     chain = session.info.get(_KEY)
     if chain is None or chain.transaction is not root:
-        chain = session.info[_KEY] = _Chain(root)
+        if type(session) not in _INSTALLED:
+            raise RuntimeError(
+                "this session does not write the events appended to it (it was not made by the application's "
+                "session factory): make sessions with engine.db.make_session_factory(engine), or call "
+                "engine.eventlog.install(factory) on your own sessionmaker")
+        connection = session.connection()
+        chain = session.info[_KEY] = _Chain(root, connection)
+        _watch(connection.engine)  # the factory's engine, unless the session was given another bind
+        _CHAINS[connection] = weakref.ref(chain)
     return chain
+
+
+def _forget(session: Session) -> None:
+    chain = session.info.pop(_KEY, None)
+    if chain is not None:
+        ref = _CHAINS.get(chain.connection)
+        if ref is not None and ref() is chain:
+            del _CHAINS[chain.connection]
 
 
 def adopt_head(session: Session, seq: int, hash_: str) -> None:
@@ -132,12 +201,11 @@ def adopt_head(session: Session, seq: int, hash_: str) -> None:
         chain.seq, chain.hash = seq, hash_
 
 
-def _write_pending(session: Session, chain: _Chain) -> None:
+def _write_pending(connection: Connection, chain: _Chain) -> None:
     """Number, hash and insert (one statement) the events appended since the last write, taking the head first if
     this transaction does not hold it yet."""
     if chain.written == len(chain.appended):
         return
-    connection = session.connection()
     if chain.seq is None:
         row = connection.execute(_LOCK_HEAD).one_or_none()
         if row is None:
@@ -155,14 +223,63 @@ def _write_pending(session: Session, chain: _Chain) -> None:
     chain.seq, chain.hash, chain.written, chain.dirty = seq, prev, len(chain.appended), True
 
 
-@event.listens_for(Session, "after_transaction_create")
+# ------------------------------------------------------------------------------------------------ reads see them
+#: The event table's name as a word of SQL text (not ``event_chain_head``), quoted, qualified or not.
+_NAMES_EVENT_TABLE = re.compile(rf"\b{re.escape(EVENT_TABLE.name)}\b", re.IGNORECASE)
+#: Whether a statement may read the event table, by statement object (statements run on every action are built once,
+#: so each is looked at once; the store is weak, so those built per call go with them).
+_NAMES_EVENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _names_events(statement: Any) -> bool:
+    """Whether a statement may touch the event table: it names the table (in a FROM, a join, a subquery, a column),
+    or SQL text in it mentions the table's name. Anything else that is not a SQL expression counts as yes: writing
+    the events early costs little, a read that misses them gives a wrong answer."""
+    if isinstance(statement, str):
+        return _NAMES_EVENT_TABLE.search(statement) is not None
+    if isinstance(statement, Compiled):
+        return _NAMES_EVENT_TABLE.search(statement.string) is not None
+    try:
+        return _NAMES_EVENTS[statement]
+    except KeyError:
+        pass
+    except TypeError:  # not weakly referable: not a SQL expression either
+        return True
+    if not isinstance(statement, ClauseElement):
+        return True
+    names = False
+    for element in visitors.iterate(statement):
+        if isinstance(element, TableClause):
+            names = element.name == EVENT_TABLE.name
+        elif isinstance(element, TextClause):
+            names = _NAMES_EVENT_TABLE.search(element.text) is not None
+        elif isinstance(element, ColumnClause) and element.is_literal:
+            names = _NAMES_EVENT_TABLE.search(element.name) is not None
+        if names:
+            break
+    _NAMES_EVENTS[statement] = names
+    return names
+
+
+def _before_execute(connection: Connection, statement, multiparams, params, execution_options):
+    """Every statement of a watched engine: one that may read the event table, run in a transaction with events
+    appended and not written yet, sees them (they are written just before it). What it costs the others: a lookup
+    of their connection, and for those of a transaction with events waiting, one of the statement."""
+    ref = _CHAINS.get(connection)
+    if ref is not None and statement is not _INSERT_EVENTS and statement is not _LOCK_HEAD:
+        chain = ref()
+        if chain is not None and chain.written < len(chain.appended) and _names_events(statement):
+            _write_pending(connection, chain)
+    return statement, multiparams, params
+
+
+# ------------------------------------------------------------------------------------------------ the transaction
 def _savepoint_started(session: Session, transaction: SessionTransaction) -> None:
     chain = session.info.get(_KEY)
     if transaction.nested and chain is not None and chain.transaction is session.get_transaction():
         chain.saved[transaction] = (len(chain.appended), chain.written, chain.seq, chain.hash, chain.dirty)
 
 
-@event.listens_for(Session, "after_soft_rollback")
 def _rolled_back(session: Session, previous: SessionTransaction) -> None:
     chain = session.info.get(_KEY)
     if chain is None:
@@ -174,41 +291,16 @@ def _rolled_back(session: Session, previous: SessionTransaction) -> None:
         del chain.appended[appended:]
         chain.written = min(chain.written, written)
     else:  # the whole transaction, or a savepoint opened before its first append: nothing of ours survives
-        session.info.pop(_KEY, None)
+        _forget(session)
 
 
-#: Whether a statement reads the event table, by statement (statements run on every action are built once, so
-#: each is looked at once; the store is weak, so those built per call go with them).
-_READS_EVENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _reads_events(statement) -> bool:
-    try:
-        return _READS_EVENTS[statement]
-    except KeyError:
-        reads = EventRow.__table__ in find_tables(statement, check_columns=True, include_joins=True,
-                                                  include_selects=True)
-        _READS_EVENTS[statement] = reads
-        return reads
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _before_reading_events(state: ORMExecuteState) -> None:
-    """A query of this session that reads the event table sees the events appended so far."""
-    chain = state.session.info.get(_KEY)
-    if chain is not None and chain.written < len(chain.appended) and state.is_select and \
-            _reads_events(state.statement):
-        _write_pending(state.session, chain)
-
-
-@event.listens_for(Session, "before_commit")
 def _write_head(session: Session) -> None:
     chain = session.info.get(_KEY)
     if chain is None or session.in_nested_transaction():
         return  # nothing appended, or a savepoint released (SQLAlchemy reports it too): the outermost commit writes
     if chain.written < len(chain.appended):
         session.flush()  # the rows this transaction changes through the ORM are locked before the head
-        _write_pending(session, chain)
+        _write_pending(session.connection(), chain)
     if chain.dirty:
         session.connection().execute(_WRITE_HEAD, {"new_seq": chain.seq, "new_hash": chain.hash})
         loaded = session.identity_map.get(session.identity_key(ChainHead, 1))
@@ -217,11 +309,10 @@ def _write_head(session: Session) -> None:
         chain.dirty = False
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _ended(session: Session, transaction: SessionTransaction) -> None:
     chain = session.info.get(_KEY)
     if chain is not None and transaction is chain.transaction:
-        session.info.pop(_KEY, None)
+        _forget(session)
     # A savepoint's entry stays in ``saved``: SQLAlchemy ends a savepoint before it reports its rollback.
 
 

@@ -37,15 +37,8 @@ from sqlalchemy.orm import Session
 from . import eventlog
 from .errors import EngineError, NotFound
 from .models import Definition, EventRow, Instance, TaskRow
-from .runtime import (
-    WorkflowEngine,
-    _Run,
-    attached_user_task,
-    due_of,
-    migrate_in_memory,
-    new_workflow,
-    run_user_task,
-)
+from .runtime import WorkflowEngine
+from .spiff import ActionRun, attached_user_task, due_of, migrate_in_memory, new_workflow, run_user_task
 from .state import prune
 
 #: Events that feed the engine an input.
@@ -223,7 +216,7 @@ class _Replayer:
             self.result.steps.append(self._projection_step(actions[-1]))
         return self.result
 
-    def _load(self, run: _Run):
+    def _load(self, run: ActionRun):
         codec = self.engine.codec
         return codec.loads(self.state, codec.version, self.parsed.spec, self.parsed.subprocess_specs,
                            run.script_engine)
@@ -239,7 +232,7 @@ class _Replayer:
 
     def _step(self, action: _Action) -> ReplayStep:
         at = action.at
-        run = _Run(self.engine, at)
+        run = ActionRun(self.engine.functions, at)
         before: dict[UUID, Any] = {}
         completed_uid: UUID | None = None
         expected_extra: dict[str, Any] = {}
@@ -323,7 +316,7 @@ class _Replayer:
                            bpmn_id=bpmn_id, actual={"ready": _ready_list(_ready_tasks(wf))})
         return task
 
-    def _actual(self, wf, run: _Run, before: dict, completed_uid, error: bool) -> dict[str, Any]:
+    def _actual(self, wf, run: ActionRun, before: dict, completed_uid, error: bool) -> dict[str, Any]:
         if wf is None:
             return _observation([], [], [], [], [], None, error)
         ready = _ready_tasks(wf)
@@ -398,7 +391,7 @@ class _Replayer:
                     "ready": sorted(f"{r.bpmn_id}@{_iso(r.due_at)}" if r.due_at else r.bpmn_id for r in rows)}
         actual: dict[str, Any] = {"status": "error", "end": None, "ready": []}
         if self.state is not None:
-            run = _Run(self.engine, last.at)
+            run = ActionRun(self.engine.functions, last.at)
             wf = self._load(run)
             actual = {"status": "completed" if wf.is_completed() else "running",
                       "end": self.end_event if wf.is_completed() else None,
