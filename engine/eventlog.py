@@ -37,10 +37,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
-from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.compiler import Compiled
-from sqlalchemy.sql.elements import ColumnClause, TextClause
-from sqlalchemy.sql.selectable import TableClause
 
 from .models import ChainHead, EventRow
 
@@ -109,7 +106,7 @@ class _Chain:
     """What one transaction appends, and the chain head once the transaction holds it."""
 
     transaction: SessionTransaction
-    #: The transaction's connection: its statements are watched while events wait (:func:`_before_execute`).
+    #: The transaction's connection: its statements are watched while events wait (:func:`_before_cursor_execute`).
     connection: Connection
     #: Every event appended, in order (each a dict of the row's values; numbered and hashed when written).
     appended: list[dict] = field(default_factory=list)
@@ -120,6 +117,8 @@ class _Chain:
     hash: str | None = None
     #: The head moved since it was read: written back at commit.
     dirty: bool = False
+    #: Its events are being written (the statements that do it are not watched).
+    writing: bool = False
     #: (appended, written, seq, hash, dirty) at the start of each savepoint, to go back to if it is rolled back.
     saved: dict = field(default_factory=dict)
 
@@ -132,7 +131,7 @@ class _Chain:
 
 #: Session classes (one per installed factory) that run the write-behind.
 _INSTALLED: weakref.WeakSet = weakref.WeakSet()
-#: Engines whose statements are watched (:func:`_before_execute`).
+#: Engines whose statements are watched (:func:`_before_cursor_execute`).
 _WATCHED: weakref.WeakSet = weakref.WeakSet()
 #: The connection of each transaction with events appended → (a weak reference to) its chain. Weak both ways: the
 #: chain belongs to the session (``session.info``), and neither outlives it through this table.
@@ -159,7 +158,7 @@ def install(factory: sessionmaker) -> sessionmaker:
 
 def _watch(engine: Engine) -> None:
     if engine not in _WATCHED:
-        event.listen(engine, "before_execute", _before_execute, retval=True)
+        event.listen(engine, "before_cursor_execute", _before_cursor_execute, retval=True)
         _WATCHED.add(engine)
 
 
@@ -206,71 +205,60 @@ def _write_pending(connection: Connection, chain: _Chain) -> None:
     this transaction does not hold it yet."""
     if chain.written == len(chain.appended):
         return
-    if chain.seq is None:
-        row = connection.execute(_LOCK_HEAD).one_or_none()
-        if row is None:
-            raise RuntimeError("event chain head missing: run `alur init-db` first")
-        chain.seq, chain.hash = row.seq, row.hash
-    rows = chain.appended[chain.written:]
-    seq, prev = chain.seq, chain.hash
-    for values in rows:
-        seq += 1
-        digest = event_hash(seq, values["type"], values["instance_id"], values["task_id"], values["actor"],
-                            values["at"], values["payload"], prev)
-        values.update(seq=seq, prev_hash=prev, hash=digest)
-        prev = digest
-    connection.execute(_INSERT_EVENTS, rows)
+    chain.writing = True
+    try:
+        if chain.seq is None:
+            row = connection.execute(_LOCK_HEAD).one_or_none()
+            if row is None:
+                raise RuntimeError("event chain head missing: run `alur init-db` first")
+            chain.seq, chain.hash = row.seq, row.hash
+        rows = chain.appended[chain.written:]
+        seq, prev = chain.seq, chain.hash
+        for values in rows:
+            seq += 1
+            digest = event_hash(seq, values["type"], values["instance_id"], values["task_id"], values["actor"],
+                                values["at"], values["payload"], prev)
+            values.update(seq=seq, prev_hash=prev, hash=digest)
+            prev = digest
+        connection.execute(_INSERT_EVENTS, rows)
+    finally:
+        chain.writing = False
     chain.seq, chain.hash, chain.written, chain.dirty = seq, prev, len(chain.appended), True
 
 
 # ------------------------------------------------------------------------------------------------ reads see them
-#: The event table's name as a word of SQL text (not ``event_chain_head``), quoted, qualified or not.
+#: The event table's name as a word of SQL (``event``, ``"event"``, ``public.event``; not ``event_chain_head``).
 _NAMES_EVENT_TABLE = re.compile(rf"\b{re.escape(EVENT_TABLE.name)}\b", re.IGNORECASE)
-#: Whether a statement may read the event table, by statement object (statements run on every action are built once,
-#: so each is looked at once; the store is weak, so those built per call go with them).
+#: Whether a compiled statement names the event table (statements run on every action are compiled once, so each
+#: is looked at once; the store is weak, so it goes with SQLAlchemy's statement cache).
 _NAMES_EVENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _names_events(statement: Any) -> bool:
-    """Whether a statement may touch the event table: it names the table (in a FROM, a join, a subquery, a column),
-    or SQL text in it mentions the table's name. Anything else that is not a SQL expression counts as yes: writing
-    the events early costs little, a read that misses them gives a wrong answer."""
-    if isinstance(statement, str):
+def _names_events(statement: str, compiled: Compiled | None) -> bool:
+    """Whether a statement may read the event table: its SQL names the table, in a FROM, a join, a subquery or SQL
+    text. A false yes (the word in a literal) only writes the events a little early; a false no would give a wrong
+    answer, so the SQL as sent is what is looked at, whatever built it (the ORM, Core, ``text()``, a driver
+    string)."""
+    if compiled is None:
         return _NAMES_EVENT_TABLE.search(statement) is not None
-    if isinstance(statement, Compiled):
-        return _NAMES_EVENT_TABLE.search(statement.string) is not None
-    try:
-        return _NAMES_EVENTS[statement]
-    except KeyError:
-        pass
-    except TypeError:  # not weakly referable: not a SQL expression either
-        return True
-    if not isinstance(statement, ClauseElement):
-        return True
-    names = False
-    for element in visitors.iterate(statement):
-        if isinstance(element, TableClause):
-            names = element.name == EVENT_TABLE.name
-        elif isinstance(element, TextClause):
-            names = _NAMES_EVENT_TABLE.search(element.text) is not None
-        elif isinstance(element, ColumnClause) and element.is_literal:
-            names = _NAMES_EVENT_TABLE.search(element.name) is not None
-        if names:
-            break
-    _NAMES_EVENTS[statement] = names
+    names = _NAMES_EVENTS.get(compiled)
+    if names is None:
+        names = _NAMES_EVENTS[compiled] = _NAMES_EVENT_TABLE.search(statement) is not None
     return names
 
 
-def _before_execute(connection: Connection, statement, multiparams, params, execution_options):
+def _before_cursor_execute(connection: Connection, cursor, statement: str, parameters, context, executemany):
     """Every statement of a watched engine: one that may read the event table, run in a transaction with events
-    appended and not written yet, sees them (they are written just before it). What it costs the others: a lookup
+    appended and not written yet, sees them (they are written just before it). This is the one hook every way of
+    running SQL passes (``exec_driver_sql`` skips ``before_execute``). What it costs the other statements: a lookup
     of their connection, and for those of a transaction with events waiting, one of the statement."""
     ref = _CHAINS.get(connection)
-    if ref is not None and statement is not _INSERT_EVENTS and statement is not _LOCK_HEAD:
+    if ref is not None:
         chain = ref()
-        if chain is not None and chain.written < len(chain.appended) and _names_events(statement):
+        if chain is not None and not chain.writing and chain.written < len(chain.appended) and \
+                _names_events(statement, context.compiled):
             _write_pending(connection, chain)
-    return statement, multiparams, params
+    return statement, parameters
 
 
 # ------------------------------------------------------------------------------------------------ the transaction
