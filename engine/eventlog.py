@@ -3,7 +3,7 @@
 Each row's hash covers its position, type, instance, task, actor, time, payload and the previous row's hash; the
 single ``event_chain_head`` row holds the last position and hash, so a deleted tail is caught too.
 
-**The head is the last lock a writer takes** (the lock order of all writers is in :mod:`engine.runtime`). An append
+**The head is the last lock a writer takes** (the lock order of all writers is in :mod:`engine.persistence`). An append
 only notes the event in its transaction. Just before the transaction commits (the session's ``before_commit``,
 after the last flush of ORM changes, so every row the transaction writes is locked by then) it locks the head row,
 numbers and hashes its events after the head, inserts them with one statement and writes the head. Every writer
