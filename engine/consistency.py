@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from . import eventlog
 from .models import EventRow, Instance, TaskRow
-from .runtime import WorkflowEngine, _timer_due, due_of
+from .runtime import WorkflowEngine
+from .spiff import due_of, timer_due
 
 _EVENT_TYPES = ("case_started", "case_completed", "task_ready", "task_completed", "task_cancelled",
                 "timer_fired", "overdue")
@@ -107,7 +108,7 @@ def _check_state(session: Session, engine: WorkflowEngine, instance: Instance,
             problem(f"task row says '{row.bpmn_id}', the workflow '{task.task_spec.bpmn_id}'", tid)
         if _utc(due_of(task)) != _utc(row.due_at):
             problem(f"deadline of '{row.bpmn_id}': row {row.due_at}, workflow {due_of(task)}", tid)
-    dues = [d for d in (_timer_due(t) for t in wf.get_tasks(state=TaskState.WAITING)) if d is not None]
+    dues = [d for d in (timer_due(t) for t in wf.get_tasks(state=TaskState.WAITING)) if d is not None]
     expected_next = None if wf.is_completed() else (min(dues) if dues else None)
     if _utc(expected_next) != _utc(instance.next_timer_at):
         problem(f"next_timer_at is {instance.next_timer_at}, the earliest waiting timer {expected_next}")

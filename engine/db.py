@@ -5,11 +5,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import eventlog, persistence
 from .eventlog import GENESIS_HASH
 from .models import Base, ChainHead
 from .sqlite_turns import TurnTakingConnection, turns_for
@@ -68,7 +69,14 @@ def make_engine(url: str, *, lock_timeout: float | None = None, statement_timeou
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """The application's sessions: every session that acts on cases or appends events is made here. Its sessions
+    write the events they append (engine.eventlog) and forget the values written by an action when a savepoint
+    rolls back (engine.persistence); those listeners are set on this factory only, never on SQLAlchemy's global
+    ``Session``, so other sessions of the process run none of them."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    eventlog.install(factory)
+    persistence.install(factory)
+    return factory
 
 
 def create_schema(engine: Engine) -> None:
@@ -79,9 +87,10 @@ def create_schema(engine: Engine) -> None:
 
 
 def ensure_chain_head(engine: Engine) -> None:
-    with Session(engine) as session, session.begin():
-        if session.get(ChainHead, 1) is None:
-            session.add(ChainHead(id=1, seq=0, hash=GENESIS_HASH))
+    head = ChainHead.__table__
+    with engine.begin() as connection:
+        if connection.execute(select(head.c.id).where(head.c.id == 1)).first() is None:
+            connection.execute(insert(head).values(id=1, seq=0, hash=GENESIS_HASH))
 
 
 def lost_connection(exc: BaseException) -> bool:

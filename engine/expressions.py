@@ -259,94 +259,139 @@ def _check_repetition(node: ast.BinOp) -> None:
             raise ExpressionLimitExceeded(f"repetition would build more than {MAX_SIZE} items")
 
 
+# What each kind of node allowed in an expression must satisfy. Each check raises for a node it refuses and returns
+# the node's children, which :func:`_check` checks in turn; a kind of node without a check is refused.
+def _check_constant(node: ast.Constant, functions: FunctionRegistry) -> list:
+    if type(node.value) not in (str, int, float, bool, type(None)):
+        raise UnsafeExpression(f"{type(node.value).__name__} constants are not allowed",
+                               code="expression.constant_type")
+    if type(node.value) is str and len(node.value) > MAX_STR_CONSTANT:
+        raise ExpressionLimitExceeded(f"string constant longer than {MAX_STR_CONSTANT} characters")
+    return []
+
+
+def _check_name_node(node: ast.Name, functions: FunctionRegistry) -> list:
+    if not isinstance(node.ctx, ast.Load):
+        raise UnsafeExpression(f"assigning to {node.id!r} is not allowed here", code="expression.assignment",
+                               name=node.id)
+    check_name(node.id, functions)
+    return []
+
+
+def _check_attribute(node: ast.Attribute, functions: FunctionRegistry) -> list:
+    raise UnsafeExpression(f"attribute access is not allowed (.{node.attr})", code="expression.attribute",
+                           attribute=node.attr)
+
+
+def _check_bool_op(node: ast.BoolOp, functions: FunctionRegistry) -> list:
+    return node.values
+
+
+def _refuse_operator(op: ast.AST) -> UnsafeExpression:
+    symbol = _OP_SYMBOLS.get(type(op), "?")
+    return UnsafeExpression(f"operator '{symbol}' is not allowed", code="expression.operator", operator=symbol)
+
+
+def _check_unary_op(node: ast.UnaryOp, functions: FunctionRegistry) -> list:
+    if type(node.op) not in (ast.Not, ast.USub, ast.UAdd):
+        raise _refuse_operator(node.op)
+    return [node.operand]
+
+
+def _check_power(node: ast.BinOp) -> None:
+    """Refused before deploy, not only when run: the exponent must be a small literal."""
+    exponent = node.right.operand if isinstance(node.right, ast.UnaryOp) else node.right
+    if not (isinstance(exponent, ast.Constant) and type(exponent.value) in (int, float)):
+        raise UnsafeExpression("'**' needs a number literal as exponent", code="expression.power_exponent")
+    if abs(exponent.value) > MAX_POW_EXPONENT:
+        raise ExpressionLimitExceeded(f"'**' exponent is limited to {MAX_POW_EXPONENT}")
+
+
+def _check_bin_op(node: ast.BinOp, functions: FunctionRegistry) -> list:
+    if type(node.op) not in _BINOPS:
+        raise _refuse_operator(node.op)
+    if isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) and type(node.left.value) is str:
+        raise UnsafeExpression("'%' formatting of strings is not allowed", code="expression.percent_format")
+    if isinstance(node.op, ast.Pow):
+        _check_power(node)
+    if isinstance(node.op, ast.Mult):
+        _check_repetition(node)
+    return [node.left, node.right]
+
+
+def _check_compare(node: ast.Compare, functions: FunctionRegistry) -> list:
+    for op, right in zip(node.ops, node.comparators):
+        if isinstance(op, (ast.Is, ast.IsNot)) and not (isinstance(right, ast.Constant) and right.value is None):
+            raise UnsafeExpression("'is' is only allowed as 'is None' / 'is not None'",
+                                   code="expression.is_none_only")
+    return [node.left, *node.comparators]
+
+
+def _check_if_exp(node: ast.IfExp, functions: FunctionRegistry) -> list:
+    return [node.test, node.body, node.orelse]
+
+
+def _check_subscript(node: ast.Subscript, functions: FunctionRegistry) -> list:
+    index = node.slice
+    if isinstance(index, ast.Slice):
+        raise UnsafeExpression("slices are not allowed", code="expression.slice")
+    if not (_is_int_constant(index) or isinstance(index, ast.Name)
+            or (isinstance(index, ast.Constant) and type(index.value) is str)):
+        raise UnsafeExpression("subscripts must be a constant string/integer or a plain name",
+                               code="expression.subscript")
+    return [node.value, index]
+
+
+def _check_call(node: ast.Call, functions: FunctionRegistry) -> list:
+    if isinstance(node.func, ast.Attribute):
+        raise UnsafeExpression(f"attribute access is not allowed (.{node.func.attr})",
+                               code="expression.attribute", attribute=node.func.attr)
+    if not isinstance(node.func, ast.Name):
+        raise UnsafeExpression("only registered functions may be called, by name", code="expression.call_form",
+                               functions=", ".join(sorted(functions.names())))
+    check_name(node.func.id, functions)
+    if node.func.id not in functions:
+        raise UnsafeExpression(f"call to {node.func.id!r} is not allowed (not a registered function)",
+                               code="expression.call_unknown", name=node.func.id,
+                               functions=", ".join(sorted(functions.names())))
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise UnsafeExpression("keyword unpacking (**kwargs) is not allowed", code="expression.unpacking")
+        check_name(kw.arg, functions)
+    return [*node.args, *(kw.value for kw in node.keywords)]
+
+
+def _check_sequence(node: ast.List | ast.Tuple, functions: FunctionRegistry) -> list:
+    if len(node.elts) > MAX_LITERAL_ITEMS:
+        raise ExpressionLimitExceeded(f"literal with more than {MAX_LITERAL_ITEMS} items")
+    if not isinstance(node.ctx, ast.Load):
+        raise UnsafeExpression("unpacking assignment is not allowed", code="expression.unpacking")
+    return node.elts
+
+
+def _check_dict(node: ast.Dict, functions: FunctionRegistry) -> list:
+    if len(node.values) > MAX_LITERAL_ITEMS:
+        raise ExpressionLimitExceeded(f"literal with more than {MAX_LITERAL_ITEMS} items")
+    if any(k is None for k in node.keys):
+        raise UnsafeExpression("dict unpacking (**x) is not allowed", code="expression.unpacking")
+    return [*node.keys, *node.values]
+
+
+_NODE_CHECKS = {ast.Constant: _check_constant, ast.Name: _check_name_node, ast.Attribute: _check_attribute,
+                ast.BoolOp: _check_bool_op, ast.UnaryOp: _check_unary_op, ast.BinOp: _check_bin_op,
+                ast.Compare: _check_compare, ast.IfExp: _check_if_exp, ast.Subscript: _check_subscript,
+                ast.Call: _check_call, ast.List: _check_sequence, ast.Tuple: _check_sequence, ast.Dict: _check_dict}
+
+
 def _check(node: ast.AST, functions: FunctionRegistry, depth: int = 0) -> None:
+    """Refuse anything but the expressions a diagram may hold (see the module doc), and trees nested too deeply."""
     if depth > MAX_DEPTH:
         raise ExpressionLimitExceeded(f"expression is nested too deeply (more than {MAX_DEPTH} levels)")
-    t, children = type(node), []
-    if t is ast.Constant:
-        if type(node.value) not in (str, int, float, bool, type(None)):
-            raise UnsafeExpression(f"{type(node.value).__name__} constants are not allowed",
-                                   code="expression.constant_type")
-        if type(node.value) is str and len(node.value) > MAX_STR_CONSTANT:
-            raise ExpressionLimitExceeded(f"string constant longer than {MAX_STR_CONSTANT} characters")
-    elif t is ast.Name:
-        if not isinstance(node.ctx, ast.Load):
-            raise UnsafeExpression(f"assigning to {node.id!r} is not allowed here", code="expression.assignment",
-                                   name=node.id)
-        check_name(node.id, functions)
-    elif t is ast.Attribute:
-        raise UnsafeExpression(f"attribute access is not allowed (.{node.attr})", code="expression.attribute",
-                               attribute=node.attr)
-    elif t is ast.BoolOp:
-        children = node.values
-    elif t is ast.UnaryOp:
-        if type(node.op) not in (ast.Not, ast.USub, ast.UAdd):
-            raise UnsafeExpression(f"operator '{_OP_SYMBOLS.get(type(node.op), '?')}' is not allowed",
-                                   code="expression.operator", operator=_OP_SYMBOLS.get(type(node.op), "?"))
-        children = [node.operand]
-    elif t is ast.BinOp:
-        if type(node.op) not in _BINOPS:
-            raise UnsafeExpression(f"operator '{_OP_SYMBOLS.get(type(node.op), '?')}' is not allowed",
-                                   code="expression.operator", operator=_OP_SYMBOLS.get(type(node.op), "?"))
-        if isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) and type(node.left.value) is str:
-            raise UnsafeExpression("'%' formatting of strings is not allowed", code="expression.percent_format")
-        if isinstance(node.op, ast.Pow):
-            # Refused before deploy, not only when run: the exponent must be a small literal.
-            exponent = node.right.operand if isinstance(node.right, ast.UnaryOp) else node.right
-            if not (isinstance(exponent, ast.Constant) and type(exponent.value) in (int, float)):
-                raise UnsafeExpression("'**' needs a number literal as exponent", code="expression.power_exponent")
-            if abs(exponent.value) > MAX_POW_EXPONENT:
-                raise ExpressionLimitExceeded(f"'**' exponent is limited to {MAX_POW_EXPONENT}")
-        if isinstance(node.op, ast.Mult):
-            _check_repetition(node)
-        children = [node.left, node.right]
-    elif t is ast.Compare:
-        for op, right in zip(node.ops, node.comparators):
-            if isinstance(op, (ast.Is, ast.IsNot)) and not (isinstance(right, ast.Constant) and right.value is None):
-                raise UnsafeExpression("'is' is only allowed as 'is None' / 'is not None'",
-                                       code="expression.is_none_only")
-        children = [node.left, *node.comparators]
-    elif t is ast.IfExp:
-        children = [node.test, node.body, node.orelse]
-    elif t is ast.Subscript:
-        index = node.slice
-        if isinstance(index, ast.Slice):
-            raise UnsafeExpression("slices are not allowed", code="expression.slice")
-        if not (_is_int_constant(index) or isinstance(index, ast.Name)
-                or (isinstance(index, ast.Constant) and type(index.value) is str)):
-            raise UnsafeExpression("subscripts must be a constant string/integer or a plain name",
-                                   code="expression.subscript")
-        children = [node.value, index]
-    elif t is ast.Call:
-        if isinstance(node.func, ast.Attribute):
-            raise UnsafeExpression(f"attribute access is not allowed (.{node.func.attr})",
-                                   code="expression.attribute", attribute=node.func.attr)
-        if not isinstance(node.func, ast.Name):
-            raise UnsafeExpression("only registered functions may be called, by name", code="expression.call_form",
-                                   functions=", ".join(sorted(functions.names())))
-        check_name(node.func.id, functions)
-        if node.func.id not in functions:
-            raise UnsafeExpression(f"call to {node.func.id!r} is not allowed (not a registered function)",
-                                   code="expression.call_unknown", name=node.func.id,
-                                   functions=", ".join(sorted(functions.names())))
-        for kw in node.keywords:
-            if kw.arg is None:
-                raise UnsafeExpression("keyword unpacking (**kwargs) is not allowed", code="expression.unpacking")
-            check_name(kw.arg, functions)
-        children = [*node.args, *(kw.value for kw in node.keywords)]
-    elif t in (ast.List, ast.Tuple, ast.Dict):
-        items = node.elts if t is not ast.Dict else node.values
-        if len(items) > MAX_LITERAL_ITEMS:
-            raise ExpressionLimitExceeded(f"literal with more than {MAX_LITERAL_ITEMS} items")
-        if t is ast.Dict and any(k is None for k in node.keys):
-            raise UnsafeExpression("dict unpacking (**x) is not allowed", code="expression.unpacking")
-        if t is not ast.Dict and not isinstance(node.ctx, ast.Load):
-            raise UnsafeExpression("unpacking assignment is not allowed", code="expression.unpacking")
-        children = [*node.keys, *node.values] if t is ast.Dict else node.elts
-    else:
-        reason, code = _REFUSED.get(t, (f"{t.__name__} is not allowed", "expression.not_allowed"))
+    check = _NODE_CHECKS.get(type(node))
+    if check is None:
+        reason, code = _REFUSED.get(type(node), (f"{type(node).__name__} is not allowed", "expression.not_allowed"))
         raise UnsafeExpression(reason, code=code)
-    for child in children:
+    for child in check(node, functions):
         _check(child, functions, depth + 1)
 
 

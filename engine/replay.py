@@ -37,15 +37,8 @@ from sqlalchemy.orm import Session
 from . import eventlog
 from .errors import EngineError, NotFound
 from .models import Definition, EventRow, Instance, TaskRow
-from .runtime import (
-    WorkflowEngine,
-    _Run,
-    attached_user_task,
-    due_of,
-    migrate_in_memory,
-    new_workflow,
-    run_user_task,
-)
+from .runtime import WorkflowEngine
+from .spiff import ActionRun, attached_user_task, due_of, migrate_in_memory, new_workflow, run_user_task
 from .state import prune
 
 #: Events that feed the engine an input.
@@ -223,7 +216,7 @@ class _Replayer:
             self.result.steps.append(self._projection_step(actions[-1]))
         return self.result
 
-    def _load(self, run: _Run):
+    def _load(self, run: ActionRun):
         codec = self.engine.codec
         return codec.loads(self.state, codec.version, self.parsed.spec, self.parsed.subprocess_specs,
                            run.script_engine)
@@ -239,7 +232,7 @@ class _Replayer:
 
     def _step(self, action: _Action) -> ReplayStep:
         at = action.at
-        run = _Run(self.engine, at)
+        run = ActionRun(self.engine.functions, at)
         before: dict[UUID, Any] = {}
         completed_uid: UUID | None = None
         expected_extra: dict[str, Any] = {}
@@ -323,7 +316,7 @@ class _Replayer:
                            bpmn_id=bpmn_id, actual={"ready": _ready_list(_ready_tasks(wf))})
         return task
 
-    def _actual(self, wf, run: _Run, before: dict, completed_uid, error: bool) -> dict[str, Any]:
+    def _actual(self, wf, run: ActionRun, before: dict, completed_uid, error: bool) -> dict[str, Any]:
         if wf is None:
             return _observation([], [], [], [], [], None, error)
         ready = _ready_tasks(wf)
@@ -398,7 +391,7 @@ class _Replayer:
                     "ready": sorted(f"{r.bpmn_id}@{_iso(r.due_at)}" if r.due_at else r.bpmn_id for r in rows)}
         actual: dict[str, Any] = {"status": "error", "end": None, "ready": []}
         if self.state is not None:
-            run = _Run(self.engine, last.at)
+            run = ActionRun(self.engine.functions, last.at)
             wf = self._load(run)
             actual = {"status": "completed" if wf.is_completed() else "running",
                       "end": self.end_event if wf.is_completed() else None,
@@ -520,58 +513,97 @@ class StepState:
         return {t.task_id: t.holder for t in self.tasks if t.state == "ready"}
 
 
+class _Fold:
+    """What a case's events say so far, one event at a time (:func:`states`). Task snapshots are immutable and
+    replaced when they change, so each step shares the unchanged ones."""
+
+    def __init__(self):
+        self.tasks: dict[str, TaskAtStep] = {}
+        self.data: dict[str, Any] = {}
+        self.path: list[str] = []
+        self.process_key: str | None = None
+        self.version: int | None = None
+        self.status, self.end_event = "running", None
+
+    def apply(self, row: EventRow, payload: dict) -> None:
+        fold = _FOLDS.get(row.type)
+        if fold is not None:
+            fold(self, row, payload)
+
+    def step(self, n: int, row: EventRow, payload: dict) -> StepState:
+        return StepState(n=n, seq=row.seq, type=row.type, at=row.at, actor=row.actor, task_id=row.task_id,
+                         payload=payload, process_key=self.process_key, version=self.version, status=self.status,
+                         end_event=self.end_event, tasks=list(self.tasks.values()), data=self.data, path=self.path)
+
+    def _change_task(self, row: EventRow, **values) -> None:
+        """The event's task takes new values (an event about a task the history never made ready changes nothing)."""
+        key = row.task_id or ""
+        task = self.tasks.get(key)
+        if task is not None:
+            self.tasks[key] = replace(task, **values)
+
+    def case_started(self, row: EventRow, payload: dict) -> None:
+        self.process_key = payload.get("process_key")
+        self.version = payload.get("version")
+        self.data = {**self.data, **(payload.get("data") or {})}
+
+    def case_migrated(self, row: EventRow, payload: dict) -> None:
+        self.version = payload.get("to_version", self.version)
+        for item in payload.get("ready") or []:
+            if item.get("task_id") in self.tasks:
+                self.tasks[item["task_id"]] = replace(self.tasks[item["task_id"]], due=_aware(item.get("due")))
+
+    def task_ready(self, row: EventRow, payload: dict) -> None:
+        key = row.task_id or ""
+        self.tasks[key] = TaskAtStep(key, payload.get("bpmn_id"), payload.get("name") or "", payload.get("lane"),
+                                     "ready", row.at, _aware(payload.get("due")))
+
+    def task_claimed(self, row: EventRow, payload: dict) -> None:
+        self._change_task(row, holder=row.actor)
+
+    def task_unclaimed(self, row: EventRow, payload: dict) -> None:
+        self._change_task(row, holder=None)
+
+    def task_delegated(self, row: EventRow, payload: dict) -> None:
+        self._change_task(row, holder=payload.get("to"))
+
+    def overdue(self, row: EventRow, payload: dict) -> None:
+        task = self.tasks.get(row.task_id or "")
+        if task is not None:
+            self._change_task(row, overdue_at=task.overdue_at or row.at)
+
+    def task_completed(self, row: EventRow, payload: dict) -> None:
+        self.data = {**self.data, **(payload.get("data") or {})}
+        self._change_task(row, state="completed", completed_at=row.at, completed_by=row.actor)
+        if payload.get("bpmn_id"):
+            self.path = [*self.path, payload["bpmn_id"]]
+
+    def task_cancelled(self, row: EventRow, payload: dict) -> None:
+        self._change_task(row, state="cancelled", completed_at=row.at)
+
+    def case_completed(self, row: EventRow, payload: dict) -> None:
+        self.status, self.end_event = "completed", payload.get("end_event")
+
+    def execution_failed(self, row: EventRow, payload: dict) -> None:
+        self.status = "error"
+
+
+#: The events that change what :func:`states` shows, and how.
+_FOLDS = {name: getattr(_Fold, name) for name in (
+    "case_started", "case_migrated", "task_ready", "task_claimed", "task_unclaimed", "task_delegated", "overdue",
+    "task_completed", "task_cancelled", "case_completed", "execution_failed")}
+
+
 def states(session: Session, instance_id: int) -> list[StepState]:
     """The case after each of its events, folded from the event log alone (no engine, no writes)."""
     if session.get(Instance, instance_id) is None:
         raise NotFound(f"no case {instance_id}", instance_id=instance_id)
-    # Task snapshots are immutable and replaced when they change, so each step shares the unchanged ones.
-    tasks: dict[str, TaskAtStep] = {}
-    data: dict[str, Any] = {}
-    path: list[str] = []
-    process_key = None
-    version = None
-    status, end_event = "running", None
+    fold = _Fold()
     out: list[StepState] = []
     for n, row in enumerate(eventlog.events_of(session, instance_id), 1):
         payload = eventlog.decode(row)
-        key = row.task_id or ""
-        task = tasks.get(key)
-        if row.type == "case_started":
-            process_key = payload.get("process_key")
-            version = payload.get("version")
-            data = {**data, **(payload.get("data") or {})}
-        elif row.type == "case_migrated":
-            version = payload.get("to_version", version)
-            for item in payload.get("ready") or []:
-                if item.get("task_id") in tasks:
-                    tasks[item["task_id"]] = replace(tasks[item["task_id"]], due=_aware(item.get("due")))
-        elif row.type == "task_ready":
-            tasks[key] = TaskAtStep(key, payload.get("bpmn_id"), payload.get("name") or "", payload.get("lane"),
-                                    "ready", row.at, _aware(payload.get("due")))
-        elif task is not None and row.type == "task_claimed":
-            tasks[key] = replace(task, holder=row.actor)
-        elif task is not None and row.type == "task_unclaimed":
-            tasks[key] = replace(task, holder=None)
-        elif task is not None and row.type == "task_delegated":
-            tasks[key] = replace(task, holder=payload.get("to"))
-        elif task is not None and row.type == "overdue":
-            tasks[key] = replace(task, overdue_at=task.overdue_at or row.at)
-        elif row.type == "task_completed":
-            data = {**data, **(payload.get("data") or {})}
-            if task is not None:
-                tasks[key] = replace(task, state="completed", completed_at=row.at, completed_by=row.actor)
-            if payload.get("bpmn_id"):
-                path = [*path, payload["bpmn_id"]]
-        elif task is not None and row.type == "task_cancelled":
-            tasks[key] = replace(task, state="cancelled", completed_at=row.at)
-        elif row.type == "case_completed":
-            status, end_event = "completed", payload.get("end_event")
-        elif row.type == "execution_failed":
-            status = "error"
-        out.append(StepState(
-            n=n, seq=row.seq, type=row.type, at=row.at, actor=row.actor, task_id=row.task_id, payload=payload,
-            process_key=process_key, version=version, status=status, end_event=end_event,
-            tasks=list(tasks.values()), data=data, path=path))
+        fold.apply(row, payload)
+        out.append(fold.step(n, row, payload))
     return out
 
 

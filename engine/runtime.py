@@ -1,28 +1,12 @@
-"""Load → act → save, one transaction per action (the caller owns the transaction).
+"""The workflow engine's API: deploy process versions, start cases, complete, claim, give back and delegate tasks,
+fire timers, move cases to another version. Load → act → save, one transaction per action (the caller owns the
+transaction).
 
-Every action loads the instance row (with its lock version), acts in SpiffWorkflow with a clock
-fixed for the action, prunes the finished history, then writes the state, the task projection and
-the events in the caller's session. A stale lock version raises :class:`StaleInstance`; any error
-leaves the session to be rolled back by the caller and the in-memory workflow is discarded.
-
-**Lock order.** Every writer takes its row locks in this order, so no two writers wait for each other in a
-circle (PostgreSQL; SQLite runs one writer at a time, from ``BEGIN IMMEDIATE`` on):
-
-1. **the case row** (``instance``, ``FOR NO KEY UPDATE``), before anything else of the case: completing, claiming,
-   giving back and delegating a task lock their case first (:meth:`WorkflowEngine.task_and_case` or
-   :func:`_lock_case`), so do migrating and firing timers. The timer sweep takes a case with ``SKIP LOCKED``
-   (:meth:`WorkflowEngine.fire_timers`): a worker never waits for a case someone is acting on, it comes back to
-   it. A transaction that acts on several cases (a deactivated user's tasks given back, a migration) takes them in
-   ascending id;
-2. **the case's task rows** (``task``), changed only by a transaction that holds their case;
-3. **rows of the SOP layer** the action writes: the register counter and entry, uploads attached, notifications,
-   reminders and e-mails inserted (``process/``); the worker's reminder and outbox rows are taken with ``SKIP
-   LOCKED`` in transactions of their own, which lock no case or task;
-4. **the event chain head, last**, just before the commit (:mod:`engine.eventlog`): held only while a transaction
-   commits, by a transaction that waits for nothing else.
-
-``FOR NO KEY UPDATE`` rather than ``FOR UPDATE``: rows that refer to the case (its task rows) can still be
-checked against it by their foreign key meanwhile.
+Every action loads the instance row (with its lock version), acts in SpiffWorkflow with a clock fixed for the action
+(:mod:`engine.spiff`), prunes the finished history, then writes the state, the task projection (:mod:`engine.
+persistence`) and the events (:mod:`engine.eventlog`) in the caller's session. A stale lock version raises
+:class:`StaleInstance`; any error leaves the session to be rolled back by the caller and the in-memory workflow is
+discarded. The order in which every writer takes its locks is in :mod:`engine.persistence`.
 """
 from __future__ import annotations
 
@@ -36,19 +20,16 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
-from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, UserTask
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import String, bindparam, event, func, insert, or_, select, update
-from sqlalchemy.orm import Session, SessionTransaction, aliased, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import eventlog
+from . import eventlog, persistence
 from .clock import Clock
 from .definitions import ParsedDefinition, parse_definition
 from .errors import (
@@ -62,9 +43,20 @@ from .errors import (
     StaleInstance,
     TaskNotReady,
 )
-from .expressions import DEFAULT_FUNCTIONS, NAME_RE, FunctionRegistry, SafeScriptEnvironment
+from .expressions import DEFAULT_FUNCTIONS, NAME_RE, FunctionRegistry
 from .models import Definition, Instance, TaskRow
-from .state import ClockedScriptEngine, StateCodec, WarmWorkflows, prune, stored_form
+from .spiff import (
+    ActionRun,
+    all_tasks,
+    attached_user_task,
+    bpmn_type,
+    due_of,
+    migrate_in_memory,
+    new_workflow,
+    run_user_task,
+    timer_due,
+)
+from .state import StateCodec, WarmWorkflows, prune
 
 log = logging.getLogger(__name__)
 
@@ -89,156 +81,6 @@ def _stale_to_typed(method):
     return wrapper
 
 
-_DEFINITION_SHA = "alur_definition_sha"
-_READY = "alur_ready_rows"
-
-# Statements every action runs, built once (building one per call costs more than SQLite takes to run it).
-_NAMED = aliased(TaskRow)
-#: A task, its case, the hash of the case's process version, and the case's other ready tasks (which the action
-#: updates too), in one statement.
-_TASK_AND_CASE = (select(TaskRow, Instance, Definition.sha256).join(Instance, Instance.id == TaskRow.instance_id)
-                  .join(Definition, Definition.id == Instance.definition_id)
-                  .where(TaskRow.instance_id == select(_NAMED.instance_id)
-                         .where(_NAMED.id == bindparam("task_id")).scalar_subquery(),
-                         or_(TaskRow.id == bindparam("task_id"), TaskRow.state == "ready")))
-#: On SQLite, the same with the event chain's head, which the transaction already holds (eventlog.adopt_head).
-_TASK_AND_CASE_AND_HEAD = (_TASK_AND_CASE.add_columns(eventlog.HEAD_TABLE.c.seq, eventlog.HEAD_TABLE.c.hash)
-                           .join(eventlog.HEAD_TABLE, eventlog.HEAD_TABLE.c.id == 1, isouter=True))
-_READY_ROWS = select(TaskRow).where(TaskRow.instance_id == bindparam("instance_id"), TaskRow.state == "ready")
-
-
-_CASE_TABLE, _TASK_TABLE = Instance.__table__, TaskRow.__table__
-#: What an action writes to the case's row and to its task rows.
-_CASE_WRITES = ("definition_id", "status", "end_event", "state", "serializer_version", "next_timer_at", "updated_at",
-                "completed_at")
-_TASK_WRITES = ("state", "due_at", "overdue_at", "completed_at", "completed_by")
-_SAVE_CASE = (update(_CASE_TABLE)
-              .where(_CASE_TABLE.c.id == bindparam("w_id"), _CASE_TABLE.c.lock_version == bindparam("w_read"))
-              .values({key: bindparam(f"w_{key}", type_=_CASE_TABLE.c[key].type)
-                       for key in (*_CASE_WRITES, "lock_version")}))
-_SAVE_TASKS = (update(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("w_id"))
-               .values({key: bindparam(f"w_{key}", type_=_TASK_TABLE.c[key].type) for key in _TASK_WRITES}))
-_INSERT_TASKS = insert(_TASK_TABLE)
-#: A ready task passes from one holder (or nobody) to another (or nobody), if it is still as the caller saw it.
-_HAND_OVER = (update(_TASK_TABLE)
-              .where(_TASK_TABLE.c.id == bindparam("h_id"), _TASK_TABLE.c.state == "ready",
-                     _TASK_TABLE.c.claimed_by.is_not_distinct_from(bindparam("h_from", type_=String())))
-              .values(claimed_by=bindparam("h_to", type_=String()),
-                      claimed_at=bindparam("h_at", type_=_TASK_TABLE.c.claimed_at.type)))
-
-
-#: The case row, locked for the rest of the transaction (the first lock of an action: see the module doc).
-_LOCK_CASE = select(_CASE_TABLE.c.id).where(_CASE_TABLE.c.id == bindparam("case_id")).with_for_update(key_share=True)
-_LOCK_CASE_OF_TASK = (select(_CASE_TABLE.c.id)
-                      .where(_CASE_TABLE.c.id == select(_TASK_TABLE.c.instance_id)
-                             .where(_TASK_TABLE.c.id == bindparam("task_id")).scalar_subquery())
-                      .with_for_update(key_share=True))
-#: A case whose timers are due, locked unless someone else holds it (then nothing: the sweep comes back to it).
-_LOCK_DUE_CASE = (select(Instance).where(Instance.id == bindparam("case_id"), Instance.status == "running",
-                                         Instance.next_timer_at < bindparam("now"))
-                  .with_for_update(skip_locked=True, key_share=True).execution_options(populate_existing=True))
-_LOCKED = "alur_locked_cases"
-
-
-def _lock_case(session: Session, *, case_id: int | None = None, task_id: str | None = None) -> None:
-    """Lock a case's row (given, or that of a task) before anything else of it, once per transaction, with a
-    statement of its own: what the action reads of the case afterwards is as the last holder of the lock left it
-    (in a statement that waited for a lock, PostgreSQL gives the locked row's newest version but the other rows as
-    they were when the statement began). SQLite: the transaction holds the whole database from its first statement
-    already, nothing to do."""
-    if session.get_bind().dialect.name == "sqlite":
-        return
-    locked = _transaction_memo(session, _LOCKED)
-    if case_id is None:
-        loaded = session.identity_map.get(session.identity_key(TaskRow, task_id))
-        if loaded is not None and loaded.instance_id in locked:
-            return
-        case_id = session.execute(_LOCK_CASE_OF_TASK, {"task_id": task_id}).scalar()
-    elif case_id in locked:
-        return
-    else:
-        case_id = session.execute(_LOCK_CASE, {"case_id": case_id}).scalar()
-    if case_id is not None:
-        _took_case(session, case_id)
-
-
-def _took_case(session: Session, case_id: int, fresh: Instance | None = None) -> None:
-    """This transaction holds the case's row from now on: its case and task rows loaded before are read again
-    (``fresh``: the case row as read with the lock)."""
-    _transaction_memo(session, _LOCKED)[case_id] = True
-    for loaded in list(session.identity_map.values()):
-        if (isinstance(loaded, Instance) and loaded.id == case_id and loaded is not fresh) or \
-                (isinstance(loaded, TaskRow) and loaded.instance_id == case_id):
-            session.expire(loaded)
-
-
-def _hand_over(session: Session, task_id: str, holder: str | None, to: str | None, at: datetime | None) -> bool:
-    """Claim, give back or delegate a ready task held by ``holder`` (None: nobody), in one statement that only
-    one of several racing callers gets through; a row already loaded takes the new holder."""
-    done = session.connection().execute(_HAND_OVER, {"h_id": task_id, "h_from": holder, "h_to": to, "h_at": at})
-    if done.rowcount != 1:
-        return False
-    loaded = session.identity_map.get(session.identity_key(TaskRow, task_id))
-    if loaded is not None:
-        set_committed_value(loaded, "claimed_by", to)
-        set_committed_value(loaded, "claimed_at", at)
-    return True
-
-
-def _save(session: Session, instance: Instance, case: dict, changed: Iterable[TaskRow],
-          new_rows: list[TaskRow]) -> None:
-    """Write one action: the case's row, checked against the lock version it was read at, then its changed and
-    new task rows. Table-level statements built once (the unit of work's flush of the same three statements cost
-    several times what the database takes to run them); the loaded objects take the written values as their
-    stored state, and the new rows join the session as stored rows."""
-    read = instance.lock_version
-    # Table-level statements run on the session's connection: no ORM entity is involved.
-    connection = session.connection()
-    done = connection.execute(_SAVE_CASE, {"w_id": instance.id, "w_read": read, "w_lock_version": read + 1,
-                                           **{f"w_{key}": value for key, value in case.items()}})
-    if done.rowcount != 1:
-        raise StaleInstance("the case was changed by someone else meanwhile; reload and try again",
-                            instance_id=instance.id)
-    for key, value in case.items():
-        set_committed_value(instance, key, value)
-    set_committed_value(instance, "lock_version", read + 1)
-    updates = [{"w_id": row.id, **{f"w_{key}": getattr(row, key) for key in _TASK_WRITES}} for row in changed]
-    if updates:
-        connection.execute(_SAVE_TASKS, updates)
-    if new_rows:
-        connection.execute(_INSERT_TASKS, [{c.key: getattr(row, c.key) for c in _TASK_TABLE.columns}
-                                           for row in new_rows])
-        for row in new_rows:
-            make_transient_to_detached(row)
-            session.add(row)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_written_values(session: Session, previous: SessionTransaction) -> None:
-    """Case and task rows written by :func:`_save` (and given values by :meth:`_Run.put`) hold those values as
-    their stored ones, which SQLAlchemy does not undo when a savepoint rolls back (it expires only the objects it
-    saw change): they are read again. A whole transaction rolled back expires everything anyway."""
-    if previous.nested:
-        for loaded in list(session.identity_map.values()):
-            if isinstance(loaded, (Instance, TaskRow)):
-                session.expire(loaded)
-        # A row lock taken in the savepoint went with it: cases are locked again when next acted on.
-        session.info.pop(_LOCKED, None)
-
-
-def _transaction_memo(session: Session, key: str) -> dict:
-    """A dict that lives as long as the session's current (outermost) transaction: what was read once in it
-    need not be read again, and nothing carries over to the next transaction."""
-    if session.get_transaction() is None:
-        session.connection()
-    root = session.get_transaction()
-    memo = session.info.get(key)
-    if memo is None or memo[0] is not root:
-        memo = (root, {})
-        session.info[key] = memo
-    return memo[1]
-
-
 def _task_id(task_id: str) -> str:
     """``task_id`` as stored (a SpiffWorkflow task UUID); anything else names no task."""
     try:
@@ -246,14 +88,6 @@ def _task_id(task_id: str) -> str:
     except ValueError:
         raise NotFound(f"no task '{task_id}'", task_id=task_id) from None
     return str(task_id)
-
-
-class _FixedClock:
-    def __init__(self, now: datetime):
-        self._now = now
-
-    def now(self) -> datetime:
-        return self._now
 
 
 @dataclass(frozen=True)
@@ -285,111 +119,6 @@ def _check_keys(data: Mapping[str, Any]) -> None:
     bad = [k for k in data if not isinstance(k, str) or len(k) > MAX_KEY_LENGTH or not NAME_RE.fullmatch(k)]
     if bad:
         raise InvalidData(f"data keys not allowed: {', '.join(map(str, bad))}", keys=bad)
-
-
-def _iso_to_dt(value: str) -> datetime:
-    return TimerEventDefinition.get_datetime(value)
-
-
-def _timer_due(task, waiting_only: bool = True) -> datetime | None:
-    """When a timer task is (or was) due; by default only timers still waiting count."""
-    definition = getattr(task.task_spec, "event_definition", None)
-    if not isinstance(definition, TimerEventDefinition):
-        return None
-    if waiting_only and task.state != TaskState.WAITING:
-        return None
-    value = task._get_internal_data("event_value")
-    return _iso_to_dt(value) if isinstance(value, str) else None
-
-
-def due_of(task) -> datetime | None:
-    """The deadline of a ready user task: the earliest timer on its boundary."""
-    parent = task.parent
-    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
-        return None
-    dues = [d for d in (_timer_due(c, waiting_only=False) for c in parent.children if c is not task)
-            if d is not None]
-    return min(dues) if dues else None
-
-
-def attached_user_task(timer_task):
-    """The user task a boundary timer (task) is attached to, or None."""
-    parent = timer_task.parent
-    if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
-        return next((c for c in parent.children if isinstance(c.task_spec, UserTask)), None)
-    return None
-
-
-def _bpmn_type(task_spec) -> str:
-    """The BPMN type of a task spec as the diagram names it (``UserTask`` → ``userTask``)."""
-    name = type(task_spec).__name__
-    return name[:1].lower() + name[1:]
-
-
-def _all_tasks(wf: BpmnWorkflow) -> Iterable:
-    """Every task of a workflow and its subprocesses, in no particular order (cheaper than walking the tree)."""
-    yield from wf.tasks.values()
-    for sub in wf.subprocesses.values():
-        yield from sub.tasks.values()
-
-
-def new_workflow(parsed: ParsedDefinition, run: _Run, data: Mapping[str, Any]) -> BpmnWorkflow:
-    """A fresh workflow of ``parsed`` with the case's initial data, advanced as far as it goes."""
-    wf = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=run.script_engine)
-    wf.task_tree.set_data(**stored_form(dict(data)))
-    run.advance(wf)
-    return wf
-
-
-def run_user_task(task, data: Mapping[str, Any]) -> None:
-    """Complete one ready user task with its submitted data (the caller advances afterwards)."""
-    task.set_data(**stored_form(dict(data)))
-    try:
-        task.run()
-    except SpiffWorkflowException as exc:
-        raise ExecutionFailed(f"the task could not be completed: {str(exc).splitlines()[0]}") from exc
-
-
-def migrate_in_memory(codec: StateCodec, wf: BpmnWorkflow, parsed: ParsedDefinition) -> list[str]:
-    """Move a loaded workflow onto another spec; returns the BPMN ids whose definition changed."""
-    from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
-
-    diff, _sub = diff_workflow(codec.registry, wf, parsed.spec, parsed.subprocess_specs)
-    changed = sorted({t.task_spec.bpmn_id for t in diff.changed if t.task_spec.bpmn_id})
-    try:
-        migrate_workflow(diff, wf, parsed.spec)
-    except SpiffWorkflowException as exc:
-        raise ExecutionFailed(f"the case could not be migrated: {str(exc).splitlines()[0]}") from exc
-    return changed
-
-
-class _Run:
-    """One action's view of a workflow: the fixed clock and what the engine did meanwhile."""
-
-    def __init__(self, engine: WorkflowEngine, now: datetime):
-        self.now = now
-        self.script_engine = ClockedScriptEngine(SafeScriptEnvironment(engine.functions), _FixedClock(now))
-        self.finished: list = []
-        self.finished_ends: list = []
-        #: Task rows this action changed (written together by :func:`_save`).
-        self.changed: dict[str, TaskRow] = {}
-
-    def put(self, row: TaskRow, **values) -> None:
-        """Give a task row new values, to be written with the case (see :func:`_save`)."""
-        for key, value in values.items():
-            set_committed_value(row, key, value)
-        self.changed[row.id] = row
-
-    def advance(self, wf: BpmnWorkflow) -> None:
-        """Run engine steps and due timers until only human tasks and future timers are left."""
-        try:
-            while True:
-                # Runs what is ready, then refreshes the timers: one that came due is ready for the next round.
-                wf.do_engine_steps(did_complete_task=self.finished.append)
-                if not any(t.state == TaskState.READY and not t.task_spec.manual for t in _all_tasks(wf)):
-                    break
-        except SpiffWorkflowException as exc:
-            raise ExecutionFailed(f"the process could not continue: {str(exc).splitlines()[0]}") from exc
 
 
 class WorkflowEngine:
@@ -461,11 +190,7 @@ class WorkflowEngine:
         """The parsed spec of the stored version ``definition_id``: only its hash is read once it was parsed
         (not the row and its XML), and a row altered behind our back has another hash, so it is parsed and
         checked again."""
-        known = _transaction_memo(session, _DEFINITION_SHA)
-        sha = known.get(definition_id)
-        if sha is None:
-            sha = session.execute(select(Definition.sha256).where(Definition.id == definition_id)).scalar_one()
-            known[definition_id] = sha
+        sha = persistence.definition_sha(session, definition_id)
         parsed = self._parsed.get(sha)
         if parsed is None:
             parsed = self.parsed(session.get(Definition, definition_id))
@@ -478,7 +203,7 @@ class WorkflowEngine:
         _check_keys(data)
         definition = self.latest(session, process_key)
         parsed = self.parsed(definition)
-        run = _Run(self, self.clock.now())
+        run = self._run(self.clock.now())
         wf = new_workflow(parsed, run, data)
         instance = Instance(definition_id=definition.id, status="running", state="",
                             serializer_version=self.codec.version, title=title, business_date=business_date,
@@ -496,7 +221,7 @@ class WorkflowEngine:
     def load(self, session: Session, instance: Instance, now: datetime | None = None) -> BpmnWorkflow:
         """The live workflow of an instance, for reading; acting goes through the methods below."""
         parsed = self.parsed_for(session, instance.definition_id)
-        run = _Run(self, now or self.clock.now())
+        run = self._run(now or self.clock.now())
         return self.codec.loads(instance.state, instance.serializer_version, parsed.spec,
                                 parsed.subprocess_specs, run.script_engine)
 
@@ -512,7 +237,7 @@ class WorkflowEngine:
                  expected_version: int | None = None) -> ActionResult:
         """Complete a ready human task with the given (already validated) data."""
         _check_keys(data)
-        _lock_case(session, task_id=_task_id(task_id))
+        persistence.lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
         if row.state != "ready":
             raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id, state=row.state)
@@ -521,10 +246,10 @@ class WorkflowEngine:
             raise StaleInstance("the case was changed by someone else; reload it",
                                 instance_id=instance.id, expected=expected_version,
                                 actual=instance.lock_version)
-        run = _Run(self, self.clock.now())
+        run = self._run(self.clock.now())
         wf = self._load_for_action(session, instance, run)
         result = ActionResult(instance)
-        rows = self._ready_rows(session, instance)
+        rows = persistence.ready_rows(session, instance)
         if instance.next_timer_at is not None and instance.next_timer_at <= run.now:
             # A deadline that passed before this completion is recorded first. Otherwise there is nothing to
             # run: every state is stored after an advance, and only time (a timer) can make work ready.
@@ -549,8 +274,8 @@ class WorkflowEngine:
         """Take a ready task; exactly one of several racing claimants succeeds."""
         now = self.clock.now()
         task_id = _task_id(task_id)
-        _lock_case(session, task_id=task_id)
-        taken = _hand_over(session, task_id, None, actor, now)
+        persistence.lock_case(session, task_id=task_id)
+        taken = persistence.hand_over(session, task_id, None, actor, now)
         row = self._task_row(session, task_id)
         if not taken:
             session.refresh(row)  # as someone else left it
@@ -566,11 +291,11 @@ class WorkflowEngine:
     def unclaim(self, session: Session, task_id: str, actor: str) -> TaskRow:
         """Give a task back to its lane (only its holder can)."""
         now = self.clock.now()
-        _lock_case(session, task_id=_task_id(task_id))
+        persistence.lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
         if row.state != "ready":
             raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
-        if not _hand_over(session, row.id, actor, None, None):
+        if not persistence.hand_over(session, row.id, actor, None, None):
             session.refresh(row)
             raise AlreadyClaimed(f"task '{row.name}' is not held by you", task_id=task_id, by=row.claimed_by)
         eventlog.append(session, type="task_unclaimed", at=now, actor=actor, instance_id=row.instance_id,
@@ -580,12 +305,12 @@ class WorkflowEngine:
     def delegate(self, session: Session, task_id: str, actor: str, to: str) -> TaskRow:
         """Hand a ready task to someone else (the caller checks they may hold it)."""
         now = self.clock.now()
-        _lock_case(session, task_id=_task_id(task_id))
+        persistence.lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
         if row.state != "ready":
             raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
         previous = row.claimed_by
-        if not _hand_over(session, row.id, previous, to, now):
+        if not persistence.hand_over(session, row.id, previous, to, now):
             session.refresh(row)
             raise AlreadyClaimed(f"task '{row.name}' changed hands meanwhile", task_id=task_id)
         eventlog.append(session, type="task_delegated", at=now, actor=actor, instance_id=row.instance_id,
@@ -629,20 +354,18 @@ class WorkflowEngine:
         roll that back, then mark the case with :meth:`mark_failed`.
         """
         now = now or self.clock.now()
-        instance = session.execute(_LOCK_DUE_CASE, {"case_id": instance_id, "now": now}).scalar_one_or_none()
+        instance = persistence.lock_due_case(session, instance_id, now)
         if instance is None:
             return None
-        _took_case(session, instance_id, fresh=instance)
         return self._tick(session, instance, now)
 
     def mark_failed(self, session: Session, instance_id: int, error: EngineError, now: datetime | None = None) -> bool:
         """Mark a case whose timers cannot fire as ``error`` (logged, and recorded as an event), so the sweep stops
         taking it; False when someone else holds it meanwhile (it is tried again later)."""
         now = now or self.clock.now()
-        instance = session.execute(_LOCK_DUE_CASE, {"case_id": instance_id, "now": now}).scalar_one_or_none()
+        instance = persistence.lock_due_case(session, instance_id, now)
         if instance is None:
             return False
-        _took_case(session, instance_id, fresh=instance)
         log.error("instance %s could not fire its timers: %s", instance_id, error)
         instance.status = "error"
         instance.next_timer_at = None
@@ -652,7 +375,7 @@ class WorkflowEngine:
 
     @_stale_to_typed
     def _tick(self, session: Session, instance: Instance, now: datetime) -> ActionResult:
-        run = _Run(self, now)
+        run = self._run(now)
         wf = self._load_for_action(session, instance, run)
         run.advance(wf)
         result = ActionResult(instance)
@@ -697,13 +420,13 @@ class WorkflowEngine:
                     task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
                 reasons.append(Problem(task.task_spec.bpmn_id, "migration.task_removed", {"version": target.version},
                                        element_name=task.task_spec.bpmn_name,
-                                       element_type=_bpmn_type(task.task_spec)))
+                                       element_type=bpmn_type(task.task_spec)))
         return reasons
 
     @_stale_to_typed
     def migrate(self, session: Session, instance_id: int, target: Definition, *, actor: str) -> ActionResult:
         """Move one waiting case to ``target``, all or nothing; recorded as an event."""
-        _lock_case(session, case_id=instance_id)
+        persistence.lock_case(session, case_id=instance_id)
         instance = session.get(Instance, instance_id)
         if instance is None:
             raise MigrationRefused(f"no case {instance_id}",
@@ -712,7 +435,7 @@ class WorkflowEngine:
         if not check.can_move:
             raise MigrationRefused(f"case {instance_id} cannot move", list(check.reasons))
         source = session.get(Definition, instance.definition_id)
-        run = _Run(self, self.clock.now())
+        run = self._run(self.clock.now())
         wf = self._load_for_action(session, instance, run)
         try:
             changed = migrate_in_memory(self.codec, wf, self.parsed(target))
@@ -734,33 +457,21 @@ class WorkflowEngine:
         return result
 
     def task_and_case(self, session: Session, task_id: str) -> tuple[TaskRow, Instance]:
-        """A task, its case, the hash of the case's process version and the case's other ready tasks, in one
-        statement (an action needs them all; the hash and the ready tasks are kept for the rest of the
-        transaction). On PostgreSQL the case row is locked first (the first lock of an action, see the module doc);
-        on SQLite the statement also reads the event chain's head (see eventlog.adopt_head)."""
-        task_id = _task_id(task_id)
-        sqlite = session.get_bind().dialect.name == "sqlite"
-        _lock_case(session, task_id=task_id)
-        found = session.execute(_TASK_AND_CASE_AND_HEAD if sqlite else _TASK_AND_CASE, {"task_id": task_id}).all()
-        row = next((found_row[0] for found_row in found if found_row[0].id == task_id), None)
-        if row is None:
-            raise NotFound(f"no task '{task_id}'", task_id=task_id)
-        instance, sha = found[0][1], found[0][2]
-        _transaction_memo(session, _DEFINITION_SHA)[instance.definition_id] = sha
-        # The case's ready tasks, for the action that follows (taken once: see _ready_rows).
-        _transaction_memo(session, _READY)[instance.id] = {r[0].id: r[0] for r in found if r[0].state == "ready"}
-        if sqlite and found[0][3] is not None:
-            eventlog.adopt_head(session, found[0][3], found[0][4])
-        return row, instance
+        """A task and its case, locked, with what the action that follows needs, in one statement (see
+        engine.persistence.task_and_case)."""
+        return persistence.task_and_case(session, _task_id(task_id))
 
     # --------------------------------------------------------------------- helpers
+    def _run(self, now: datetime) -> ActionRun:
+        return ActionRun(self.functions, now)
+
     def _task_row(self, session: Session, task_id: str) -> TaskRow:
         row = session.get(TaskRow, _task_id(task_id))
         if row is None:
             raise NotFound(f"no task '{task_id}'", task_id=task_id)
         return row
 
-    def _load_for_action(self, session: Session, instance: Instance, run: _Run) -> BpmnWorkflow:
+    def _load_for_action(self, session: Session, instance: Instance, run: ActionRun) -> BpmnWorkflow:
         if instance.status != "running":
             raise TaskNotReady(f"case {instance.id} is {instance.status}", instance_id=instance.id)
         parsed = self.parsed_for(session, instance.definition_id)
@@ -771,13 +482,13 @@ class WorkflowEngine:
         return self.codec.loads(instance.state, instance.serializer_version, parsed.spec,
                                 parsed.subprocess_specs, run.script_engine)
 
-    def _sync(self, session: Session, instance: Instance, wf: BpmnWorkflow, run: _Run, result: ActionResult,
+    def _sync(self, session: Session, instance: Instance, wf: BpmnWorkflow, run: ActionRun, result: ActionResult,
               *, actor: str | None, completed_task_id: str | None = None,
               rows: dict[str, TaskRow] | None = None) -> None:
         """Write the projection, the events and the state of one action."""
         now = run.now
         if rows is None:
-            rows = self._ready_rows(session, instance)
+            rows = persistence.ready_rows(session, instance)
 
         new_rows: list[TaskRow] = []
         # Human tasks now ready, and those that stopped being ready.
@@ -796,7 +507,7 @@ class WorkflowEngine:
                     task_id=tid, data={"bpmn_id": row.bpmn_id, "name": row.name}))
         for task in ready:
             tid = str(task.id)
-            due = self._due_of(task)
+            due = due_of(task)
             if tid in rows:
                 if rows[tid].due_at != due:
                     run.put(rows[tid], due_at=due)
@@ -820,8 +531,8 @@ class WorkflowEngine:
         wf.get_events()  # uncaught thrown events are recorded above; do not keep them in the state
 
         # The case itself.
-        case = {key: getattr(instance, key) for key in _CASE_WRITES}
-        dues = [d for d in (_timer_due(t) for t in _all_tasks(wf) if t.state == TaskState.WAITING) if d is not None]
+        case = {key: getattr(instance, key) for key in persistence.CASE_WRITES}
+        dues = [d for d in (timer_due(t) for t in all_tasks(wf) if t.state == TaskState.WAITING) if d is not None]
         case["next_timer_at"] = min(dues) if dues else None
         if wf.is_completed():
             ends = [t.task_spec.bpmn_id for t in run.finished_ends]
@@ -832,13 +543,13 @@ class WorkflowEngine:
                 data={"end_event": case["end_event"]}))
         result.pruned = prune(wf)
         case.update(state=self.codec.dumps(wf), serializer_version=self.codec.version, updated_at=now)
-        _save(session, instance, case, run.changed.values(), new_rows)
+        persistence.save_action(session, instance, case, run.changed.values(), new_rows)
         if case["status"] == "running":
             self.warm.put(instance.id, case["state"], case["serializer_version"], wf)
         result.ready.extend(new_rows)
 
 
-    def _record_finished(self, session: Session, instance: Instance, run: _Run, result: ActionResult,
+    def _record_finished(self, session: Session, instance: Instance, run: ActionRun, result: ActionResult,
                          rows: dict[str, TaskRow]) -> None:
         """Events for what the engine ran by itself: timers that fired (the overdue of the task they
         are attached to) and signals thrown. Consumes ``run.finished``."""
@@ -869,12 +580,12 @@ class WorkflowEngine:
         run.finished.clear()
 
     @staticmethod
-    def _record_timer_errors(session: Session, instance: Instance, wf: BpmnWorkflow, run: _Run,
+    def _record_timer_errors(session: Session, instance: Instance, wf: BpmnWorkflow, run: ActionRun,
                              result: ActionResult, rows: dict[str, TaskRow]) -> None:
         """A timer whose value could not be computed on this case's data (engine.state.TimerNotSet) does not stop the
         case: its task goes on without that deadline, and the failure is recorded once, as ``timer_failed`` with the
         element, the expression and the code of what went wrong, for the process owner to fix the diagram."""
-        for task in _all_tasks(wf):
+        for task in all_tasks(wf):
             if task.state != TaskState.WAITING:
                 continue
             error = task._get_internal_data("timer_error")
@@ -890,14 +601,3 @@ class WorkflowEngine:
                 data={"element": spec.bpmn_id, "name": spec.bpmn_name, "code": error.get("code"),
                       "expression": getattr(spec.event_definition, "expression", None), "value": error.get("value")}))
             task._set_internal_data(timer_error={**error, "recorded": True})
-
-    @staticmethod
-    def _ready_rows(session: Session, instance: Instance) -> dict[str, TaskRow]:
-        """The case's ready task rows: those :meth:`task_and_case` read in this transaction, taken once (rows are
-        changed only through the loaded objects meanwhile; the next action reads them again), else a query."""
-        known = _transaction_memo(session, _READY).pop(instance.id, None)
-        if known is not None:
-            return {tid: row for tid, row in known.items() if row.state == "ready"}
-        return {r.id: r for r in session.execute(_READY_ROWS, {"instance_id": instance.id}).scalars()}
-
-    _due_of = staticmethod(due_of)

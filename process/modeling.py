@@ -99,7 +99,7 @@ def migrate(session: Session, system, user: User, target: Definition, instance_i
     ``refused`` (``{"case_id", "problems"}``, the problems coded as for a diagram)."""
     _require_owner(user)
     moved, refused = [], []
-    for instance_id in sorted(instance_ids):  # several cases are locked in ascending id (engine.runtime)
+    for instance_id in sorted(instance_ids):  # several cases are locked in ascending id (engine.persistence)
         try:
             with session.begin_nested():
                 system.engine.migrate(session, instance_id, target, actor=user.actor)

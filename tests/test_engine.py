@@ -98,20 +98,20 @@ def test_stale_version_is_refused(system, tx):
 def test_concurrent_writer_detected_at_flush(system, tx, monkeypatch):
     """A writer that saved between the action's read and its write (simulated in the same transaction, just before
     the write) is caught by the lock column."""
-    from engine import runtime
+    from engine import persistence
 
     make_users(system, tx)
     case = Case.start(system, tx)
     with tx() as s:
         system.tasks.claim(s, user(s, "tim"), case.task_id)
     before = snapshot(system)
-    save = runtime._save
+    save = persistence.save_action
 
     def someone_saved_first(session, instance, *args):
         session.execute(text("UPDATE instance SET lock_version = lock_version + 1 WHERE id = :i"), {"i": instance.id})
         return save(session, instance, *args)
 
-    monkeypatch.setattr(runtime, "_save", someone_saved_first)
+    monkeypatch.setattr(persistence, "save_action", someone_saved_first)
     with pytest.raises(StaleInstance), tx() as s:
         from tests.factories import step1_form
 

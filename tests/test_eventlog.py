@@ -284,7 +284,7 @@ def test_a_savepoint_rolled_back_after_its_query_wrote_earlier_events_writes_the
 def test_the_head_is_taken_last_just_before_the_commit(system, tx, clock):
     """Appending takes no lock: the head is read (locked, on PostgreSQL) only when the transaction commits, after
     every other statement of it, also when events were appended in savepoints released meanwhile (see the lock
-    order in engine/runtime.py)."""
+    order in engine/persistence.py)."""
     from sqlalchemy import select
 
     from engine.models import TaskRow

@@ -1,4 +1,4 @@
-"""The lock order of engine/runtime.py, checked on every writer: the case row first, then its task rows and the SOP
+"""The lock order of engine/persistence.py, checked on every writer: the case row first, then its task rows and the SOP
 layer's rows, the event chain head last, at commit (PostgreSQL, whose row locks are what can deadlock). Every
 transaction of a story through every kind of write is recorded statement by statement and checked against the
 order; and the timer sweep, the worker's unit of failure, and a case someone holds are checked on real

@@ -24,7 +24,8 @@ from engine.clock import ManualClock
 from engine.definitions import parse_definition
 from engine.errors import ExecutionFailed, InvalidDefinition
 from engine.expressions import DEFAULT_FUNCTIONS
-from engine.runtime import WorkflowEngine, _all_tasks, _Run, _timer_due, new_workflow, run_user_task
+from engine.runtime import WorkflowEngine
+from engine.spiff import ActionRun, all_tasks, new_workflow, run_user_task, timer_due
 from engine.state import parallel_loop_problems, prune
 from process.deadlines import WIB, timer_functions
 from tests.conftest import DIAGRAM
@@ -84,7 +85,7 @@ class Run:
         self.parsed = parsed(name)
         self.pruned = pruned
         self.dropped = 0
-        run = _Run(_ENGINE, now)
+        run = ActionRun(_ENGINE.functions, now)
         self.workflow = new_workflow(self.parsed, run, data)
         self._ran(run)
         self._save(run, reload=True)
@@ -106,20 +107,20 @@ class Run:
         run.advance(self.workflow)
         self._end(run, reload)
 
-    def _begin(self, now: datetime) -> _Run:
-        run = _Run(_ENGINE, now)
+    def _begin(self, now: datetime) -> ActionRun:
+        run = ActionRun(_ENGINE.functions, now)
         self.workflow.script_engine = run.script_engine
         return run
 
-    def _end(self, run: _Run, reload: bool) -> None:
+    def _end(self, run: ActionRun, reload: bool) -> None:
         self._ran(run)
         self._save(run, reload)
 
-    def _ran(self, run: _Run) -> None:
+    def _ran(self, run: ActionRun) -> None:
         self.finished = [t.task_spec.name for t in run.finished]
         self.ends = [(t.task_spec.bpmn_id, t.data) for t in run.finished if isinstance(t.task_spec, EndEvent)]
 
-    def _save(self, run: _Run, reload: bool) -> None:
+    def _save(self, run: ActionRun, reload: bool) -> None:
         self.workflow.get_events()
         if self.pruned:
             self.dropped += prune(self.workflow)
@@ -129,7 +130,7 @@ class Run:
                                                 self.parsed.subprocess_specs, run.script_engine)
 
     def _next_timer(self) -> datetime | None:
-        dues = [d for d in (_timer_due(t) for t in _all_tasks(self.workflow)) if d is not None]
+        dues = [d for d in (timer_due(t) for t in all_tasks(self.workflow)) if d is not None]
         return min(dues) if dues else None
 
     def observe(self) -> dict:
@@ -137,7 +138,7 @@ class Run:
         wf = self.workflow
         waiting = sorted((t.task_spec.bpmn_id or t.task_spec.name, type(t.task_spec.event_definition).__name__,
                           str(t._get_internal_data("event_value")))
-                         for t in _all_tasks(wf)
+                         for t in all_tasks(wf)
                          if t.state == TaskState.WAITING and hasattr(t.task_spec, "event_definition"))
         completed = wf.is_completed()
         return {

@@ -124,20 +124,20 @@ def test_sweep_loads_only_due_instances(system, tx, clock):
 def test_a_case_whose_timers_cannot_fire_is_marked_and_the_others_go_on(system, tx, clock, monkeypatch):
     """Each case fires in a savepoint: one that fails is marked ``error`` with an event, and what its attempt gave
     its rows (the overdue mark) goes with the savepoint, in the database and in the session alike."""
-    from engine import runtime
+    from engine import persistence
     from engine.errors import ExecutionFailed
 
     make_users(system, tx)
     bad = Case.start(system, tx)
     good = Case.start(system, tx, nama="Rapat Pleno")
-    real_save = runtime._save
+    real_save = persistence.save_action
 
     def failing_save(session, instance, *args, **kwargs):
         if instance.id == bad.instance_id:
             raise ExecutionFailed("the process could not continue: broken on purpose")
         return real_save(session, instance, *args, **kwargs)
 
-    monkeypatch.setattr(runtime, "_save", failing_save)
+    monkeypatch.setattr(persistence, "save_action", failing_save)
     clock.set(wib(2025, 5, 8, 0, 0, 0))  # both step-1 deadlines have passed
     with tx() as s:
         fired = system.timers.fire_due_timers(s)

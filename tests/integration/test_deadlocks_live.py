@@ -5,7 +5,7 @@ each one fired.
 
 The timers fall due in groups, every case of a group at the same moment, so a worker takes several due cases at
 once, while four API clients claim and complete those very cases the moment they are due: the lock order of
-engine/runtime.py (case row, task rows, SOP rows, event chain head last) is what keeps the two from waiting on
+engine/persistence.py (case row, task rows, SOP rows, event chain head last) is what keeps the two from waiting on
 each other in a circle."""
 from __future__ import annotations
 

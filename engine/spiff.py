@@ -1,0 +1,137 @@
+"""SpiffWorkflow, as the engine drives it: one action's run of a workflow (with the action's fixed clock), the
+steps every action takes (start a workflow, complete a user task, move a case to another version) and what the
+engine reads of a workflow's tasks (deadlines, timers, the user task a timer belongs to).
+
+Nothing here touches the database: :mod:`engine.runtime` loads and saves, :mod:`engine.replay` runs the same steps on
+a case's recorded history.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.defaults import UserTask
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm.attributes import set_committed_value
+
+from .definitions import ParsedDefinition
+from .errors import ExecutionFailed
+from .expressions import FunctionRegistry, SafeScriptEnvironment
+from .models import TaskRow
+from .state import ClockedScriptEngine, StateCodec, stored_form
+
+
+class FixedClock:
+    """The clock of one action: every timer the action sets or fires reads the same instant."""
+
+    def __init__(self, now: datetime):
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+
+class ActionRun:
+    """One action's view of a workflow: the fixed clock and what the engine did meanwhile."""
+
+    def __init__(self, functions: FunctionRegistry, now: datetime):
+        self.now = now
+        self.script_engine = ClockedScriptEngine(SafeScriptEnvironment(functions), FixedClock(now))
+        self.finished: list = []
+        self.finished_ends: list = []
+        #: Task rows this action changed (written together with the case: engine.persistence.save_action).
+        self.changed: dict[str, TaskRow] = {}
+
+    def put(self, row: TaskRow, **values) -> None:
+        """Give a task row new values, to be written with the case (see engine.persistence.save_action)."""
+        for key, value in values.items():
+            set_committed_value(row, key, value)
+        self.changed[row.id] = row
+
+    def advance(self, wf: BpmnWorkflow) -> None:
+        """Run engine steps and due timers until only human tasks and future timers are left."""
+        try:
+            while True:
+                # Runs what is ready, then refreshes the timers: one that came due is ready for the next round.
+                wf.do_engine_steps(did_complete_task=self.finished.append)
+                if not any(t.state == TaskState.READY and not t.task_spec.manual for t in all_tasks(wf)):
+                    break
+        except SpiffWorkflowException as exc:
+            raise ExecutionFailed(f"the process could not continue: {str(exc).splitlines()[0]}") from exc
+
+
+def all_tasks(wf: BpmnWorkflow) -> Iterable:
+    """Every task of a workflow and its subprocesses, in no particular order (cheaper than walking the tree)."""
+    yield from wf.tasks.values()
+    for sub in wf.subprocesses.values():
+        yield from sub.tasks.values()
+
+
+def bpmn_type(task_spec) -> str:
+    """The BPMN type of a task spec as the diagram names it (``UserTask`` → ``userTask``)."""
+    name = type(task_spec).__name__
+    return name[:1].lower() + name[1:]
+
+
+def timer_due(task, waiting_only: bool = True) -> datetime | None:
+    """When a timer task is (or was) due; by default only timers still waiting count."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(definition, TimerEventDefinition):
+        return None
+    if waiting_only and task.state != TaskState.WAITING:
+        return None
+    value = task._get_internal_data("event_value")
+    return TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+
+
+def due_of(task) -> datetime | None:
+    """The deadline of a ready user task: the earliest timer on its boundary."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return None
+    dues = [d for d in (timer_due(c, waiting_only=False) for c in parent.children if c is not task)
+            if d is not None]
+    return min(dues) if dues else None
+
+
+def attached_user_task(timer_task):
+    """The user task a boundary timer (task) is attached to, or None."""
+    parent = timer_task.parent
+    if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
+        return next((c for c in parent.children if isinstance(c.task_spec, UserTask)), None)
+    return None
+
+
+def new_workflow(parsed: ParsedDefinition, run: ActionRun, data: Mapping[str, Any]) -> BpmnWorkflow:
+    """A fresh workflow of ``parsed`` with the case's initial data, advanced as far as it goes."""
+    wf = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=run.script_engine)
+    wf.task_tree.set_data(**stored_form(dict(data)))
+    run.advance(wf)
+    return wf
+
+
+def run_user_task(task, data: Mapping[str, Any]) -> None:
+    """Complete one ready user task with its submitted data (the caller advances afterwards)."""
+    task.set_data(**stored_form(dict(data)))
+    try:
+        task.run()
+    except SpiffWorkflowException as exc:
+        raise ExecutionFailed(f"the task could not be completed: {str(exc).splitlines()[0]}") from exc
+
+
+def migrate_in_memory(codec: StateCodec, wf: BpmnWorkflow, parsed: ParsedDefinition) -> list[str]:
+    """Move a loaded workflow onto another spec; returns the BPMN ids whose definition changed."""
+    from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+
+    diff, _sub = diff_workflow(codec.registry, wf, parsed.spec, parsed.subprocess_specs)
+    changed = sorted({t.task_spec.bpmn_id for t in diff.changed if t.task_spec.bpmn_id})
+    try:
+        migrate_workflow(diff, wf, parsed.spec)
+    except SpiffWorkflowException as exc:
+        raise ExecutionFailed(f"the case could not be migrated: {str(exc).splitlines()[0]}") from exc
+    return changed
