@@ -178,13 +178,13 @@ def test_a_savepoint_rolled_back_before_any_read_leaves_the_earlier_events_waiti
 
 def test_a_case_action_then_a_raw_read_in_the_same_transaction(system, tx):
     """What the engine appends during an action is counted by a raw read of the same transaction."""
-    from process.services import CaseInput
+    from process.cases import CaseInput
     from tests.factories import user
 
     make_users(system, tx)
     with tx() as s:
         before = s.connection().exec_driver_sql("SELECT count(*) FROM event").scalar_one()
-        result = system.alur.start_case(s, user(s, "tim"), CaseInput(
+        result = system.cases.start_case(s, user(s, "tim"), CaseInput(
             nama_kegiatan="Sosialisasi", tanggal_kegiatan="2025-05-06", tempat_kegiatan="Padang"))
         appended = [e.type for e in result.events]
         assert "case_started" in appended and "task_ready" in appended
