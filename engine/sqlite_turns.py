@@ -1,14 +1,16 @@
 """Turn-taking for SQLite writers, so that a waiting writer starts the moment the previous one commits.
 
 A write transaction on SQLite begins with ``BEGIN IMMEDIATE`` (see :func:`engine.db.make_engine`), so writers take
-turns. A reading transaction (a session of :func:`engine.db.make_reading_session_factory`: the web app's GET
-requests, the worker's look-ups) begins with a plain deferred ``BEGIN`` and takes no turn: in WAL mode it reads its
-snapshot while a writer works, and nobody waits for it. Should a statement that writes run in one anyway, the
-connection takes the turn then (:meth:`TurnTakingConnection.before_write`), so writers still go one at a time; SQLite
-refuses that late upgrade with "database is locked" when another writer committed since the transaction's first
-read (a request answers 503). SQLite's own busy handler makes a writer that finds the database locked sleep 1, 2, 5, 10 ... ms before it
+turns. SQLite's own busy handler makes a writer that finds the database locked sleep 1, 2, 5, 10 ... ms before it
 tries again, whatever the holder is doing: with two gunicorn workers and a background worker, most of the time a
 waiting request spends is that sleep, not the other's work.
+
+**Readers take no turn.** A reading transaction (a session of :func:`engine.db.make_reading_session_factory`: the
+web app's GET requests, the worker's look-ups) begins with a plain deferred ``BEGIN``: in WAL mode it reads its
+snapshot while a writer works, and neither waits for the other. Should a statement that writes run in one anyway,
+the connection takes the turn then (:meth:`TurnTakingConnection.before_write`), so writers still go one at a time;
+SQLite refuses that late upgrade with "database is locked" when another writer committed since the transaction's
+first read (a request answers 503). The app keeps its writes out of reading transactions (webui/db.py).
 
 Here each process first takes a lock of its own (a :class:`threading.Lock`: threads of one process wait in turn),
 then an exclusive ``flock`` on ``<database>-turn`` beside the database file (processes wait in the kernel, which

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -775,4 +776,33 @@ def test_on_sqlite_an_email_whose_every_attempt_was_cut_off_is_given_up(mail_sys
     assert worker.cycle().failed == 1 and inbox.messages == []
     (row,) = pending(tx)
     assert row.failed_at == clock.now() and "the worker stopped while sending it" in row.last_error
+    worker.close()
+
+
+def test_on_sqlite_a_busy_database_delays_the_record_of_a_sent_email_but_does_not_lose_it(mail_system, tx, smtp,
+                                                                                          monkeypatch):
+    """Recording "sent" meets a database that stays locked longer than the worker's lock timeout: it is tried
+    again (not left to the lease, which would send the message a second time)."""
+    from sqlalchemy.exc import OperationalError
+
+    import ops.worker as worker_module
+
+    sqlite_only(mail_system)
+    inbox, _port = smtp
+    _one_email(mail_system, tx)
+    worker = Worker(mail_system)
+    record_sent, tries = outbox.record_sent, []
+
+    def locked_once(session, outbox_id, now):
+        tries.append(outbox_id)
+        if len(tries) == 1:
+            raise OperationalError("UPDATE outbox", None, sqlite3.OperationalError("database is locked"))
+        return record_sent(session, outbox_id, now)
+
+    monkeypatch.setattr(outbox, "record_sent", locked_once)
+    monkeypatch.setattr(worker_module, "RECORD_RETRY", 0.0)
+    assert worker.cycle().sent == 1
+    (row,) = pending(tx)
+    assert tries == [row.id, row.id] and row.sent_at is not None and inbox.ids() == [row.id]
+    assert worker.cycle().sent == 0 and len(inbox.messages) == 1
     worker.close()
