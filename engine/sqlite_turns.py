@@ -1,9 +1,16 @@
 """Turn-taking for SQLite writers, so that a waiting writer starts the moment the previous one commits.
 
-Every transaction on SQLite begins with ``BEGIN IMMEDIATE`` (see :func:`engine.db.make_engine`), so writers take
+A write transaction on SQLite begins with ``BEGIN IMMEDIATE`` (see :func:`engine.db.make_engine`), so writers take
 turns. SQLite's own busy handler makes a writer that finds the database locked sleep 1, 2, 5, 10 ... ms before it
 tries again, whatever the holder is doing: with two gunicorn workers and a background worker, most of the time a
 waiting request spends is that sleep, not the other's work.
+
+**Readers take no turn.** A reading transaction (a session of :func:`engine.db.make_reading_session_factory`: the
+web app's GET requests, the worker's look-ups) begins with a plain deferred ``BEGIN``: in WAL mode it reads its
+snapshot while a writer works, and neither waits for the other. Should a statement that writes run in one anyway,
+the connection takes the turn then (:meth:`TurnTakingConnection.before_write`), so writers still go one at a time;
+SQLite refuses that late upgrade with "database is locked" when another writer committed since the transaction's
+first read (a request answers 503). The app keeps its writes out of reading transactions (webui/db.py).
 
 Here each process first takes a lock of its own (a :class:`threading.Lock`: threads of one process wait in turn),
 then an exclusive ``flock`` on ``<database>-turn`` beside the database file (processes wait in the kernel, which
@@ -140,24 +147,40 @@ def turns_for(database: str) -> WriterTurns:
 
 
 class TurnTakingConnection(sqlite3.Connection):
-    """A sqlite3 connection that holds its process's turn from ``BEGIN IMMEDIATE`` until the transaction ends."""
+    """A sqlite3 connection that holds its process's turn from ``BEGIN IMMEDIATE`` until the transaction ends; a
+    reading transaction (``BEGIN``) holds none unless it writes."""
 
     turns: WriterTurns | None = None
     #: Seconds this connection waits for its turn (None: as long as it takes).
     turn_timeout: float | None = None
     _holding = False
+    #: In a transaction begun by :meth:`begin_reading`.
+    reading = False
 
     def begin_immediate(self) -> None:
-        if self.turns is not None and not self._holding:
-            self.turns.take(self.turn_timeout)
-            self._holding = True
+        self._take()
         try:
             self.execute("BEGIN IMMEDIATE")
         except BaseException:
             self._give_back()
             raise
 
+    def begin_reading(self) -> None:
+        """A deferred transaction: a snapshot of the database from its first read on, no turn, no write lock."""
+        self.execute("BEGIN")
+        self.reading = True
+
+    def before_write(self) -> None:
+        """A statement that writes is about to run in a reading transaction: wait for the turn first."""
+        self._take()
+
+    def _take(self) -> None:
+        if self.turns is not None and not self._holding:
+            self.turns.take(self.turn_timeout)
+            self._holding = True
+
     def _give_back(self) -> None:
+        self.reading = False
         if self._holding:
             self._holding = False
             self.turns.give_back()

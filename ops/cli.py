@@ -210,7 +210,7 @@ def user_passwd(name: str, password_stdin: bool) -> None:
 @user.command("list")
 def user_list() -> None:
     """List the accounts with their roles and teams."""
-    with _system() as system, system.sessions() as session:
+    with _system() as system, system.readers() as session:
         users = list(session.execute(select(User).order_by(User.username)).scalars())
         rows = [(u.username, "active" if u.active else "INACTIVE", ",".join(sorted(u.roles)),
                  u.team.code if u.team else "-", u.full_name) for u in users]

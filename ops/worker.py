@@ -13,6 +13,11 @@ workers die with their master: ops/serve.py).
 Any number of workers may run against PostgreSQL: due rows are taken with ``SKIP LOCKED`` (a case another worker
 or a request holds is left to it). On SQLite the database's write lock serialises them, which is correct but gains
 nothing: run one.
+
+What the worker only looks up (the due cases, the next due time, files no record names) it reads in reading
+transactions (``System.readers``): on SQLite they take no writer turn, so the web's writers never wait for them.
+An e-mail is sent inside its transaction on PostgreSQL (exactly once); on SQLite no transaction is open while the
+SMTP server is talked to, as every page would wait for a slow server (at least once; see :mod:`process.mail`).
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from engine.db import lost_connection, transaction
 from process import outbox
@@ -44,6 +50,8 @@ RETRY_HELD = 0.05
 RETRY_FAILED = 1.0
 #: Seconds of e-mail sending per cycle before timers get their turn again.
 MAIL_BUDGET = 0.5
+#: Seconds between tries to record how a leased e-mail went (SQLite) while the database is busy.
+RECORD_RETRY = 0.5
 #: Seconds between clean-ups of uploads no case uses (also done when the worker starts).
 HOUSEKEEPING_EVERY = 3600.0
 
@@ -76,6 +84,9 @@ class Worker:
         #: Cases whose timers failed to fire: how often, and when to try again (time.monotonic()).
         self._failures: dict[int, int] = {}
         self._retry_at: dict[int, float] = {}
+        #: PostgreSQL: each e-mail is sent once, inside its row's transaction; SQLite: claimed with a lease and
+        #: sent outside any transaction (process.mail).
+        self.exactly_once = system.db.dialect.name == "postgresql"
 
     # ------------------------------------------------------------------ one cycle
     def cycle(self) -> CycleReport:
@@ -100,7 +111,7 @@ class Worker:
         savepoint, so a case that fails is rolled back alone (and tried again after a pause of its own)."""
         system = self.system
         while not self.stopping.is_set():
-            with self.system.sessions() as session:
+            with self.system.readers() as session:
                 listed = system.timers.due_case_ids(session, limit=TIMER_BATCH)
             now = time.monotonic()
             due = deque(i for i in listed if self._retry_at.get(i, 0.0) <= now)
@@ -146,13 +157,13 @@ class Worker:
             removed += len(names)
             if not names:
                 break
-        with self.system.sessions() as session:
+        with self.system.readers() as session:
             stray = system.housekeeping.stray_files(session)
         remove_stored(files_dir, stray)
         return removed + len(stray)
 
     def _mail_due(self) -> bool:
-        with self.system.sessions() as session:
+        with self.system.readers() as session:
             due = outbox.next_attempt_at(session)
         return due is not None and due <= self.system.clock.now()
 
@@ -173,9 +184,11 @@ class Worker:
                 report.failed += 1
 
     def _send_one(self) -> bool | None:
-        """Send the next due e-mail. None: nothing due; True: sent; False: failed (noted on the row).
+        """Send the next due e-mail. None: nothing due; True: sent; False: failed (noted on the row)."""
+        return self._send_exactly_once() if self.exactly_once else self._send_leased()
 
-        The order of the steps is what makes each e-mail go once: see :mod:`process.mail`."""
+    def _send_exactly_once(self) -> bool | None:
+        """PostgreSQL: the order of the steps is what makes each e-mail go once: see :mod:`process.mail`."""
         now = self.system.clock.now()
         mail = self.system.settings.mail
         try:
@@ -208,9 +221,64 @@ class Worker:
             return False
         return True
 
+    def _send_leased(self) -> bool | None:
+        """SQLite: claim the row with a lease in a short transaction, talk to the SMTP server outside any
+        transaction, then record how it went in another short one (see :mod:`process.mail`)."""
+        now = self.system.clock.now()
+        mail = self.system.settings.mail
+        lease = outbox.lease_for(mail)
+        with transaction(self.system.sessions) as session:
+            row = outbox.lock_next(session, now)
+            if row is None:
+                return None
+            outbox_id, to_addr = row.id, row.to_addr
+            if row.attempts >= outbox.MAX_ATTEMPTS:  # its last attempt was begun and never told how it went
+                outbox.record_failure(session, outbox_id, now, MailError(
+                    f"given up: the worker stopped while sending it (attempt {row.attempts}; it may have arrived)"),
+                    counted=True)
+                log.warning("e-mail %s to %s given up after %d unfinished attempts", outbox_id, to_addr, row.attempts)
+                return False
+            try:
+                msg = outbox.message_of(row, mail)
+            except MailError as exc:
+                outbox.record_failure(session, outbox_id, now, exc)
+                log.warning("e-mail %s to %s not sent: %s", outbox_id, to_addr, exc)
+                return False
+            outbox.lease(row, now + lease)
+        # The claim is committed: from here until the result is recorded no transaction is open.
+        record_until = time.monotonic() + lease.total_seconds()
+        try:
+            self.transport.begin(msg)
+            self.transport.end_data()
+            self.transport.verdict()
+        except MailError as exc:
+            error = exc
+            self._record(lambda s: outbox.record_failure(s, outbox_id, now, error, counted=True), record_until)
+            log.warning("e-mail %s to %s not sent: %s", outbox_id, to_addr, error)
+            return False
+        except BaseException:
+            self.transport.abort()  # the server drops what it has not seen the end of; the lease runs out
+            raise
+        self._record(lambda s: outbox.record_sent(s, outbox_id, now), record_until)
+        return True
+
+    def _record(self, work, until: float) -> None:
+        """Record how a leased e-mail went, trying again while the database is busy: given up, the row is sent
+        again when its lease runs out (a duplicate when the server had accepted it)."""
+        while True:
+            try:
+                with transaction(self.system.sessions) as session:
+                    work(session)
+                return
+            except OperationalError as exc:
+                if lost_connection(exc) or time.monotonic() >= until:
+                    raise
+                log.warning("the result of an e-mail cannot be recorded yet, trying again: %s", exc)
+                time.sleep(RECORD_RETRY)
+
     # ------------------------------------------------------------------ the loop
     def seconds_to_next(self) -> float:
-        with self.system.sessions() as session:
+        with self.system.readers() as session:
             wake = self.system.timers.next_wakeup(session)
         if wake is None:
             return self.interval

@@ -1,7 +1,8 @@
-"""E-mail notifications: Indonesian messages and an SMTP transport that delivers each outbox row once.
+"""E-mail notifications: Indonesian messages and an SMTP transport that delivers each outbox row once
+(PostgreSQL), or at least once (SQLite).
 
-Exactly-once needs the outbox row and the SMTP server to agree, and neither side can commit for the other.
-The worker locks the row and, inside that transaction: sends the envelope and the whole message except its
+**PostgreSQL: exactly once.** It needs the outbox row and the SMTP server to agree, and neither side can commit for
+the other. The worker locks the row and, inside that transaction: sends the envelope and the whole message except its
 end-of-data mark (:meth:`SmtpTransport.begin`), writes "sent" to the database (flushed, not committed), writes
 the end-of-data mark (:meth:`SmtpTransport.end_data`), and commits at once; only then does it read the
 server's verdict (:meth:`SmtpTransport.verdict`) and, on a refusal, mark the row pending or failed again.
@@ -16,6 +17,16 @@ server's verdict (:meth:`SmtpTransport.verdict`) and, on a refusal, mark the row
 Committing before the end-of-data mark would be the other choice, but a client killed after sending COMMIT
 does not stop that commit: the window would then span the COMMIT round trip and the WAL flush, milliseconds,
 and what it loses is a message.
+
+**SQLite: at least once, and no transaction open while the server is talked to.** On SQLite a write transaction
+holds the only writer turn of the database (engine/sqlite_turns.py): a worker holding it through a slow SMTP
+server (each step may take the 30 s timeout) would stall every request that writes. So the worker claims the row
+in a short transaction of its own (:func:`process.outbox.lease`: the attempt counted, the row due again only when
+the lease runs out, longer than sending can take), commits, sends the whole message and reads the verdict outside
+any transaction, then records "sent" or the failure in another short transaction. A worker that dies after the
+server accepted the message and before that record leaves the row claimed: once the lease runs out it is sent
+again, a duplicate with the same Message-ID (the recipient's mail program can tell). One that dies earlier loses
+nothing either: the server drops a message it has not seen the end of.
 """
 from __future__ import annotations
 

@@ -116,10 +116,13 @@ class Notification(Base):
 class OutboxMessage(Base):
     """One e-mail waiting to be sent, written in the same transaction as the change that causes it.
 
-    The worker locks a row, streams the message to the SMTP server except its end-of-data mark, marks the row sent
-    (flushed), then commits, sending the mark inside the commit just before COMMIT (ops/worker.py): a crash
-    before the mark leaves the server with an unfinished message it discards (the row is still pending and sent
-    again); after COMMIT left, the message is delivered once. See process.mail.
+    On PostgreSQL the worker locks a row, streams the message to the SMTP server except its end-of-data mark, marks
+    the row sent (flushed), then commits, sending the mark inside the commit just before COMMIT (ops/worker.py): a
+    crash before the mark leaves the server with an unfinished message it discards (the row is still pending and
+    sent again); after COMMIT left, the message is delivered once. On SQLite no transaction stays open while the
+    server is talked to: the row is claimed with a lease (``next_attempt_at`` moved past the longest a send can
+    take, the attempt counted) and the result recorded afterwards, so a worker killed in between sends it again
+    once the lease runs out (at least once). See process.mail.
     """
 
     __tablename__ = "outbox"

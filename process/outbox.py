@@ -1,5 +1,6 @@
 """The transactional outbox of e-mail notifications: rows written with the change that causes them, sent by the
-worker (see :mod:`process.mail` for how a row and the SMTP server agree on "sent once")."""
+worker (see :mod:`process.mail` for how a row and the SMTP server agree on "sent once" on PostgreSQL, and on
+"sent at least once" with a lease on SQLite)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -52,6 +53,34 @@ def lock_next(session: Session, now: datetime) -> OutboxMessage | None:
     return session.execute(stmt).scalar_one_or_none()
 
 
+#: SMTP round trips one message may need, each waiting at most the transport's timeout before it fails: a new
+#: connection (connect and greeting, EHLO, STARTTLS, EHLO, AUTH LOGIN's two) and the message (MAIL FROM, RCPT TO,
+#: DATA, the data, the end-of-data mark and its verdict), with room to spare.
+LEASE_ROUND_TRIPS = 16
+
+
+def lease_for(mail: MailSettings) -> timedelta:
+    """How long a row claimed for sending on SQLite stays the claimer's (:func:`lease`): longer than sending one
+    message can take before the transport gives up (8 minutes with the default 30 s timeout)."""
+    return timedelta(seconds=LEASE_ROUND_TRIPS * mail.timeout)
+
+
+def lease(row: OutboxMessage, until: datetime) -> None:
+    """Claim a due row for one attempt (SQLite, committed before the SMTP server is talked to): the attempt is
+    counted now, and the row is due again at ``until``, for another worker, should this one never say how it went
+    (killed while sending). :func:`record_sent` or :func:`record_failure` (``counted=True``) ends the claim."""
+    row.attempts += 1
+    row.next_attempt_at = until
+
+
+def record_sent(session: Session, outbox_id: int, now: datetime) -> OutboxMessage:
+    """The server accepted the message of a row claimed with :func:`lease` (its attempt is counted already)."""
+    row = session.get(OutboxMessage, outbox_id, with_for_update=True)
+    row.sent_at = now
+    row.last_error = None
+    return row
+
+
 def message_of(row: OutboxMessage, mail: MailSettings):
     """The e-mail of a row, or :class:`MailError` (permanent) when the row's content cannot make one: a subject
     with a line break, an address the SMTP envelope cannot carry, anything the ``email`` package refuses. Such a
@@ -73,7 +102,8 @@ def record_failure(session: Session, outbox_id: int, now: datetime, error: MailE
                    counted: bool = False) -> OutboxMessage:
     """Note a failed attempt: pending again after a back-off, or given up when permanent or tried too often.
 
-    ``counted``: the attempt was already counted by :func:`mark_sent` (the server refused after the commit)."""
+    ``counted``: the attempt was already counted by :func:`mark_sent` (the server refused after the commit) or
+    :func:`lease`."""
     row = session.get(OutboxMessage, outbox_id, with_for_update=True)
     row.sent_at = None
     if not counted:

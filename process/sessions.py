@@ -2,7 +2,9 @@
 
 A browser's session cookie and an API token each carry a random secret (``open_session``); the ``user_session``
 row is keyed by its SHA-256. Every request looks its secret up in the one statement that loads the user with their
-roles and team (``session_user``): a row that has ended, or a user who is not active, lets nothing in. Ending rows:
+roles and team (``session_user``): a row that has ended, or a user who is not active, lets nothing in. The row's
+``last_seen_at`` is written at most every ``TOUCH_EVERY``; in a reading transaction (a GET page) that write is done
+after it, in a short write transaction of its own (``engine.db.write_after_reading``). Ending rows:
 ``end_session`` (logout), ``end_sessions_of`` (password reset, deactivation: every row of the user).
 """
 from __future__ import annotations
@@ -13,6 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
+
+from engine.db import write_after_reading
 
 from .models import User, UserSession
 
@@ -67,7 +71,8 @@ def session_user(session: Session, secret: str, kind: str, now: datetime) -> Use
         return None
     user, last_seen = row
     if now - last_seen >= TOUCH_EVERY:
-        session.execute(_TOUCH, {"sid": sid, "now": now})
+        # A page that only reads stays a reading transaction (no SQLite writer turn): the touch is written after it.
+        write_after_reading(session, lambda writing: writing.execute(_TOUCH, {"sid": sid, "now": now}))
     return user
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock, SystemClock
-from engine.db import make_engine, make_session_factory
+from engine.db import make_engine, make_reading_session_factory, make_session_factory
 from engine.runtime import WorkflowEngine
 from process.cases import Cases
 from process.config import Settings
@@ -24,6 +24,7 @@ from process.timers import Timers
 class System:
     settings: Settings
     db: Engine
+    #: Write transactions (on SQLite: ``BEGIN IMMEDIATE``, one writer at a time).
     sessions: sessionmaker[Session]
     engine: WorkflowEngine
     people: People = field(init=False)
@@ -31,8 +32,12 @@ class System:
     tasks: Tasks = field(init=False)
     timers: Timers = field(init=False)
     housekeeping: Housekeeping = field(init=False)
+    #: Transactions that only read (pages shown, the worker's look-ups): on SQLite they take no writer turn and
+    #: never wait for a writer (engine.db.make_reading_session_factory).
+    readers: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.readers = make_reading_session_factory(self.db)
         self.people = People(self.engine, self.settings)
         self.cases = Cases(self.engine, self.settings, self.people)
         self.tasks = Tasks(self.engine, self.settings, self.people)

@@ -1,15 +1,21 @@
 """E-mail through the transactional outbox, "deadline soon" reminders and the worker cycle.
 
 A real SMTP server (aiosmtpd) runs on 127.0.0.1 in the test process; messages are counted by the outbox id
-they carry."""
+they carry. PostgreSQL sends each e-mail exactly once, inside its row's transaction (the kill -9 run in
+tests/integration/test_kill.py); SQLite sends at least once, with no transaction open while the server is talked
+to (process/mail.py)."""
 from __future__ import annotations
 
 import email
 import socket
+import sqlite3
+import subprocess
+import sys
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta
 from email.policy import default as default_policy
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -159,7 +165,18 @@ def test_the_worker_sends_each_email_once(mail_system, tx, smtp):
     worker.close()
 
 
+def postgresql_only(system) -> None:
+    if system.db.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's exactly-once protocol; SQLite sends at least once (the test_on_sqlite_... tests)")
+
+
+def sqlite_only(system) -> None:
+    if system.db.dialect.name != "sqlite":
+        pytest.skip("SQLite's lease protocol; PostgreSQL sends exactly once")
+
+
 def test_a_crash_before_the_commit_sends_nothing_and_the_email_goes_later(mail_system, tx, smtp, monkeypatch):
+    postgresql_only(mail_system)
     inbox, _port = smtp
     make_users(mail_system, tx)
     with_addresses(mail_system, tx, "admin")
@@ -532,6 +549,8 @@ def test_the_end_of_data_mark_goes_out_inside_the_commit_and_the_window_is_measu
     of the message to the commit done."""
     import time
 
+    postgresql_only(mail_system)
+
     inbox, _port = smtp
     make_users(mail_system, tx)
     with tx() as s:
@@ -585,3 +604,205 @@ def test_the_end_of_data_mark_goes_out_inside_the_commit_and_the_window_is_measu
     print(f"\ne-mail duplicate window ({mail_system.db.dialect.name}, {MEASURED_MESSAGES} messages): end-of-data "
           f"written -> commit called: {_ms(to_call)}; -> commit done: {_ms(to_done)}; server accepted the message "
           f"-> commit done (negative: the commit was done first): {_ms(acceptance)}")
+
+
+# ---------------------------------------------------------------------------------------------- SQLite: leases
+
+TURN_PROBE = """
+import sys
+from sqlalchemy import text
+from engine.db import make_engine
+eng = make_engine(sys.argv[1], lock_timeout=0)  # no wait at all: neither for the turn nor in SQLite's busy handler
+for _line in sys.stdin:
+    try:
+        with eng.begin() as conn:               # a write transaction: the turn, then BEGIN IMMEDIATE
+            conn.execute(text("SELECT 1"))
+        print("free", flush=True)
+    except Exception as exc:
+        print("taken: " + str(exc).splitlines()[0], flush=True)
+"""
+
+
+class ProbingInbox(Inbox):
+    """Asks, while the worker waits for its answer to RCPT TO and to the message, whether another process could
+    begin a write transaction on the database at that moment, and whether the worker has a connection out."""
+
+    def __init__(self, database_url: str, engine):
+        super().__init__()
+        self.engine = engine
+        self.probe = subprocess.Popen([sys.executable, "-c", TURN_PROBE, database_url], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+        self.seen: list[tuple[str, str, int]] = []
+
+    def ask(self, when: str) -> None:
+        self.probe.stdin.write("?\n")
+        self.probe.stdin.flush()
+        self.seen.append((when, self.probe.stdout.readline().strip(), self.engine.pool.checkedout()))
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.ask("RCPT TO")
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    async def handle_DATA(self, server, session, envelope):
+        self.ask("message")
+        return await super().handle_DATA(server, session, envelope)
+
+    def close(self) -> None:
+        self.probe.stdin.close()
+        self.probe.wait(30)
+        self.probe.stdout.close()
+
+
+@pytest.fixture
+def probing(system, clock):
+    """(inbox, system with e-mail to it): a server that probes the database while the worker talks to it."""
+    sqlite_only(system)
+    inbox = ProbingInbox(system.settings.database_url, None)
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings = replace(system.settings, mail=MailSettings(host="127.0.0.1", port=controller.port, security="none",
+                                                          sender="Alur Medsos <alur@kpu-sumbar.go.id>"))
+    mailing = build_system(settings, clock)
+    inbox.engine = mailing.db
+    yield inbox, mailing
+    controller.stop()
+    inbox.close()
+    mailing.dispose()
+
+
+def test_on_sqlite_no_transaction_is_open_while_the_smtp_server_is_talked_to(probing, tx):
+    """While the worker waits for the server (its answer to RCPT TO, and to the whole message), the worker has no
+    connection out and another process begins a write transaction at once (the probe waits neither for the turn
+    nor in SQLite's busy handler): a slow mail server stalls no page."""
+    inbox, mailing = probing
+    make_users(mailing, tx)
+    with_addresses(mailing, tx, "admin", "tim2")
+    Case.start(mailing, tx).do("tim", "submit")  # tim2 told of the new case, admin of the submission
+    worker = Worker(mailing)
+    assert not worker.exactly_once
+    assert drain(worker).sent == 2 and len(inbox.ids()) == 2
+    assert inbox.seen == [("RCPT TO", "free", 0), ("message", "free", 0)] * 2
+    assert all(r.sent_at is not None and r.attempts == 1 for r in pending(tx))
+    worker.close()
+
+
+def test_the_probe_sees_a_transaction_held_through_the_smtp_conversation(probing, tx):
+    """The same probe against PostgreSQL's protocol run on SQLite (the row's transaction open while the message is
+    sent): the write transaction of the other process is refused, and the worker has its connection out. What
+    the test above rules out, shown to be visible."""
+    inbox, mailing = probing
+    make_users(mailing, tx)
+    with_addresses(mailing, tx, "admin")
+    Case.start(mailing, tx).do("tim", "submit")
+    worker = Worker(mailing)
+    worker.exactly_once = True
+    assert drain(worker).sent == 1
+    when, answer, connections = inbox.seen[0]
+    assert when == "RCPT TO" and "database is locked" in answer and connections == 1, inbox.seen
+    worker.close()
+
+
+class Killed(BaseException):
+    """The worker dies here (kill -9 leaves the same database and server behind: nothing more is written)."""
+
+
+def _one_email(mailing, tx) -> None:
+    make_users(mailing, tx)
+    with_addresses(mailing, tx, "admin")
+    Case.start(mailing, tx).do("tim", "submit")
+
+
+def test_on_sqlite_a_worker_killed_before_the_end_of_the_message_sends_it_later_once(mail_system, tx, smtp, clock,
+                                                                                     monkeypatch):
+    sqlite_only(mail_system)
+    inbox, _port = smtp
+    _one_email(mail_system, tx)
+    worker = Worker(mail_system)
+
+    def dies():
+        raise Killed
+
+    monkeypatch.setattr(worker.transport, "end_data", dies)
+    with pytest.raises(Killed):
+        worker.cycle()
+    assert inbox.messages == []  # the server dropped the message it never saw the end of
+    (row,) = pending(tx)
+    lease = outbox.lease_for(mail_system.settings.mail)
+    assert row.sent_at is None and row.attempts == 1 and row.next_attempt_at == clock.now() + lease  # claimed
+    monkeypatch.undo()
+    assert worker.cycle().sent == 0  # still claimed by the dead worker
+    clock.advance(seconds=lease.total_seconds())
+    assert drain(worker).sent == 1 and inbox.ids() == [row.id]
+    (row,) = pending(tx)
+    assert row.sent_at == clock.now() and row.attempts == 2
+    worker.close()
+
+
+def test_on_sqlite_a_worker_killed_after_the_server_accepted_sends_a_duplicate_with_the_same_message_id(
+        mail_system, tx, smtp, clock, monkeypatch):
+    """At least once on SQLite: death between the server's acceptance and the record of it leaves the row claimed;
+    once the lease runs out it goes again, and the copy carries the same Message-ID."""
+    sqlite_only(mail_system)
+    inbox, _port = smtp
+    _one_email(mail_system, tx)
+    worker = Worker(mail_system)
+    verdict = worker.transport.verdict
+
+    def accepted_then_dies():
+        verdict()
+        raise Killed
+
+    monkeypatch.setattr(worker.transport, "verdict", accepted_then_dies)
+    with pytest.raises(Killed):
+        worker.cycle()
+    monkeypatch.undo()
+    (row,) = pending(tx)
+    assert inbox.ids() == [row.id] and row.sent_at is None
+    assert worker.cycle().sent == 0
+    clock.advance(seconds=outbox.lease_for(mail_system.settings.mail).total_seconds())
+    assert drain(worker).sent == 1
+    assert inbox.ids() == [row.id, row.id]
+    assert inbox.messages[0]["Message-ID"] == inbox.messages[1]["Message-ID"]
+    worker.close()
+
+
+def test_on_sqlite_an_email_whose_every_attempt_was_cut_off_is_given_up(mail_system, tx, smtp, clock):
+    sqlite_only(mail_system)
+    inbox, _port = smtp
+    _one_email(mail_system, tx)
+    with tx() as s:
+        s.execute(update(OutboxMessage).values(attempts=outbox.MAX_ATTEMPTS))  # the last lease ran out
+    worker = Worker(mail_system)
+    assert worker.cycle().failed == 1 and inbox.messages == []
+    (row,) = pending(tx)
+    assert row.failed_at == clock.now() and "the worker stopped while sending it" in row.last_error
+    worker.close()
+
+
+def test_on_sqlite_a_busy_database_delays_the_record_of_a_sent_email_but_does_not_lose_it(mail_system, tx, smtp,
+                                                                                          monkeypatch):
+    """Recording "sent" meets a database that stays locked longer than the worker's lock timeout: it is tried
+    again (not left to the lease, which would send the message a second time)."""
+    from sqlalchemy.exc import OperationalError
+
+    import ops.worker as worker_module
+
+    sqlite_only(mail_system)
+    inbox, _port = smtp
+    _one_email(mail_system, tx)
+    worker = Worker(mail_system)
+    record_sent, tries = outbox.record_sent, []
+
+    def locked_once(session, outbox_id, now):
+        tries.append(outbox_id)
+        if len(tries) == 1:
+            raise OperationalError("UPDATE outbox", None, sqlite3.OperationalError("database is locked"))
+        return record_sent(session, outbox_id, now)
+
+    monkeypatch.setattr(outbox, "record_sent", locked_once)
+    monkeypatch.setattr(worker_module, "RECORD_RETRY", 0.0)
+    assert worker.cycle().sent == 1
+    (row,) = pending(tx)
+    assert tries == [row.id, row.id] and row.sent_at is not None and inbox.ids() == [row.id]
+    assert worker.cycle().sent == 0 and len(inbox.messages) == 1
+    worker.close()

@@ -1,5 +1,6 @@
 """SQLite writers take turns (engine/sqlite_turns.py): one at a time per database file, across threads and
-processes; the turn is given back however the transaction ends, and by a process that dies."""
+processes; a waiting writer is let in by the holder's commit; the turn is given back however the transaction
+ends, and by a process that dies. Reading transactions take no turn and never wait for a writer."""
 from __future__ import annotations
 
 import os
@@ -138,27 +139,152 @@ def _holder(url: str) -> subprocess.Popen:
     return proc
 
 
-def test_another_process_waits_for_the_holder_and_goes_on_when_it_commits(url):
-    proc = _holder(url)
-    got_in = threading.Event()
+WAITER = """
+import sys
+from sqlalchemy import event, text
+from engine.db import make_engine
+eng = make_engine(sys.argv[1])            # no lock timeout: waits for its turn as long as it takes
+
+
+@event.listens_for(eng, "connect")
+def _no_busy_wait(dbapi_conn, _record):   # after make_engine's: SQLite's busy handler never waits or retries
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+
+print("waiting", flush=True)
+with eng.begin() as conn:                 # BEGIN IMMEDIATE: fails at once if SQLite's write lock is taken
+    seen = list(conn.execute(text("SELECT who FROM t ORDER BY rowid")).scalars())
+    conn.execute(text("INSERT INTO t VALUES ('waiter')"))
+print("in, saw " + ",".join(seen), flush=True)
+"""
+
+
+def _blocked_on_turn(pid: int, turn_file: Path) -> bool:
+    """Whether process ``pid`` waits in the kernel for the ``flock`` of ``turn_file`` (/proc/locks lists a waiter
+    as ``-> FLOCK ... <pid> <device>:<inode>``)."""
+    inode = f":{turn_file.stat().st_ino} "
+    return any(line.split()[1] == "->" and line.split()[5] == str(pid) and inode in line
+               for line in Path("/proc/locks").read_text().splitlines() if len(line.split()) > 5)
+
+
+def test_a_writer_waiting_in_another_process_is_woken_by_the_holders_commit(url, tmp_path):
+    """What the turns are for: a writer that finds the database taken is let in by the holder's commit itself,
+    not by SQLite's busy handler retrying after a sleep. The waiter's busy timeout is 0, so SQLite would refuse
+    its BEGIN IMMEDIATE at once were it not kept waiting for the turn until the write lock is free; it waits
+    (blocked in the kernel on the turn file, read from /proc/locks) while this process holds the turn, and gets in
+    after the commit, seeing the committed row. With the turns switched off it fails with "database is locked"."""
     eng = make_engine(url)
+    with eng.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES ('holder')"))
+        waiter = subprocess.Popen([sys.executable, "-c", WAITER, url], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parent.parent)
+        assert waiter.stdout.readline().strip() == "waiting"
+        turn_file = tmp_path / "turns.db-turn"
+        deadline = time.monotonic() + 60  # only so that a broken turn fails the test instead of hanging it
+        while not _blocked_on_turn(waiter.pid, turn_file):
+            assert waiter.poll() is None, f"the waiter did not wait for its turn: {waiter.stdout.read()}"
+            assert time.monotonic() < deadline, "the waiter never waited for the turn"
+            time.sleep(0.01)
+        # Leaving the block commits and gives the turn back.
+    out, _ = waiter.communicate(timeout=60)
+    assert waiter.returncode == 0, out
+    assert out.strip() == "in, saw holder"
+    assert _rows(url) == ["holder", "waiter"]
+    eng.dispose()
 
-    def writer():
-        with eng.begin() as conn:
-            got_in.set()
-            conn.execute(text("INSERT INTO t VALUES ('parent')"))
 
-    t = threading.Thread(target=writer)
-    t.start()
-    assert not got_in.wait(0.3)
-    proc.stdin.write("\n")
-    proc.stdin.flush()
-    assert proc.stdout.readline().strip() == "done"
-    t.join(10)
-    assert got_in.is_set() and proc.wait(10) == 0
-    proc.stdin.close()
-    proc.stdout.close()
-    assert _rows(url) == ["child", "parent"]
+READ_IN_ANOTHER_PROCESS = """
+import sys
+from sqlalchemy import text
+from engine.db import make_engine, make_reading_session_factory
+eng = make_engine(sys.argv[1], lock_timeout=float(sys.argv[2]))
+with make_reading_session_factory(eng)() as session:
+    print("read " + ",".join(session.execute(text("SELECT who FROM t ORDER BY rowid")).scalars()), flush=True)
+"""
+
+
+def test_a_read_in_another_process_does_not_wait_for_a_writer(url):
+    """A process holds a write transaction (and the turn) until told to go on; another process reads through
+    the reading sessions and gets its answer (the committed state) while the holder still holds it. Were reads
+    to take the turn, the reader would wait for the holder, which waits for the test: it would give up after its
+    lock timeout with "database is locked" instead (the timeout only bounds the test; nothing is timed)."""
+    eng = make_engine(url)
+    with eng.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES ('before')"))
+    eng.dispose()
+    holder = _holder(url)  # inserts 'child' and holds its transaction
+    reader = subprocess.run([sys.executable, "-c", READ_IN_ANOTHER_PROCESS, url, "20"], capture_output=True,
+                            text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert holder.poll() is None  # the holder still holds the turn: it waits for the line the test never sent yet
+    assert reader.returncode == 0, reader.stderr[-2000:]
+    assert reader.stdout.strip() == "read before"  # its snapshot: the holder's row is not committed
+    _release(holder)
+    assert _rows(url) == ["before", "child"]
+
+
+def test_a_reading_transaction_in_this_process_does_not_wait_for_a_writer_thread(url):
+    from engine.db import make_reading_session_factory
+
+    eng = make_engine(url, lock_timeout=20)
+    readers = make_reading_session_factory(eng)
+    with eng.begin() as conn:  # this thread holds the turn (and SQLite's write lock) ...
+        conn.execute(text("INSERT INTO t VALUES ('uncommitted')"))
+        answer: list = []
+        reader = threading.Thread(target=lambda: answer.append(_read(readers)))
+        reader.start()
+        reader.join(60)
+        assert answer == [[]]  # ... and another thread read meanwhile, without the turn
+        raw = conn.connection.dbapi_connection
+        assert raw._holding
+    eng.dispose()
+
+
+def _read(readers) -> list[str] | str:
+    try:
+        with readers() as session:
+            raw = session.connection().connection.dbapi_connection
+            rows = list(session.execute(text("SELECT who FROM t")).scalars())
+            assert raw.reading and not raw._holding
+            return rows
+    except Exception as exc:  # noqa: BLE001 - reported by the test's assertion
+        return repr(exc)
+
+
+def test_a_reading_transaction_that_writes_takes_the_turn_then(url, caplog):
+    from engine.db import make_reading_session_factory
+
+    eng = make_engine(url)
+    readers = make_reading_session_factory(eng)
+    with readers() as session:
+        session.execute(text("SELECT who FROM t")).all()
+        raw = session.connection().connection.dbapi_connection
+        assert raw.reading and not raw._holding
+        session.execute(text("INSERT INTO t VALUES ('reader')"))
+        assert raw._holding  # writers still go one at a time
+        session.commit()
+        assert not raw._holding and not raw.reading
+    assert "a reading transaction writes" in caplog.text
+    assert _rows(url) == ["reader"]
+    eng.dispose()
+
+
+def test_a_reading_transaction_whose_snapshot_is_stale_is_refused_the_write_as_database_is_locked(url):
+    """SQLite cannot upgrade a read transaction that began before another writer's commit: that is "database is
+    locked" (SQLITE_BUSY_SNAPSHOT), as SQLAlchemy's OperationalError: a request answers 503, never a 500."""
+    from engine.db import make_reading_session_factory
+
+    eng = make_engine(url, lock_timeout=2)
+    readers = make_reading_session_factory(eng)
+    with readers() as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar() == 0  # the snapshot is taken here
+        with eng.begin() as other:
+            other.execute(text("INSERT INTO t VALUES ('writer')"))
+        with pytest.raises(OperationalError, match="database is locked"):
+            session.execute(text("INSERT INTO t VALUES ('reader')"))
+        session.rollback()
+    with eng.begin() as conn:  # the refused reader gave the turn back
+        conn.execute(text("INSERT INTO t VALUES ('after')"))
+    assert _rows(url) == ["writer", "after"]
     eng.dispose()
 
 

@@ -27,7 +27,7 @@ from process.models import FileRecord, Team, User
 from . import taskforms
 from .access import me
 from .bodies import accepts_body
-from .db import db, system
+from .db import db, system, write_instead
 from .errors import engine_error_message
 
 log = logging.getLogger(__name__)
@@ -276,6 +276,10 @@ def show(task_id: str):
         if instance is None or not can_view_case(user, instance):
             raise NotPermitted("Anda tidak berhak membuka tugas ini.")
     elif row.state == "ready":
+        if row.claimed_by is None and len(system_.people.eligible_users(db(), row.lane, row.group)) == 1:
+            # Opening it claims it (Tasks.open_task): this page writes after all.
+            write_instead()
+            row = _task_row(task_id)
         row = system_.tasks.open_task(db(), user, row.id)
     return _render(row)
 
