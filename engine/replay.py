@@ -177,7 +177,8 @@ def _definition_of(session: Session, process_key: str, version: int) -> Definiti
     definition = session.execute(select(Definition).where(Definition.process_key == process_key,
                                                           Definition.version == version)).scalar_one_or_none()
     if definition is None:
-        raise NotFound(f"version {version} of '{process_key}' is not stored", version=version)
+        raise NotFound(f"version {version} of '{process_key}' is not stored", code="definition.version_missing",
+                       version=version, process=process_key)
     return definition
 
 
@@ -430,7 +431,7 @@ def replay(session: Session, engine: WorkflowEngine, instance_id: int) -> Replay
     """
     instance = session.get(Instance, instance_id)
     if instance is None:
-        raise NotFound(f"no case {instance_id}", instance_id=instance_id)
+        raise NotFound(f"no case {instance_id}", code="case.not_found", case=instance_id)
     actions = _actions(eventlog.events_of(session, instance_id))
     if not actions or actions[0].type != "case_started":
         result = ReplayResult(instance_id, error="the history of this case has no case_started event")
@@ -523,7 +524,7 @@ class StepState:
 def states(session: Session, instance_id: int) -> list[StepState]:
     """The case after each of its events, folded from the event log alone (no engine, no writes)."""
     if session.get(Instance, instance_id) is None:
-        raise NotFound(f"no case {instance_id}", instance_id=instance_id)
+        raise NotFound(f"no case {instance_id}", code="case.not_found", case=instance_id)
     # Task snapshots are immutable and replaced when they change, so each step shares the unchanged ones.
     tasks: dict[str, TaskAtStep] = {}
     data: dict[str, Any] = {}

@@ -84,7 +84,8 @@ def _stale_to_typed(method):
         try:
             return method(self, session, *args, **kwargs)
         except StaleDataError:
-            raise StaleInstance("the case was changed by someone else meanwhile; reload and try again") from None
+            raise StaleInstance("the case was changed by someone else meanwhile; reload and try again",
+                                    code="case.changed") from None
 
     return wrapper
 
@@ -198,7 +199,7 @@ def _save(session: Session, instance: Instance, case: dict, changed: Iterable[Ta
                                            **{f"w_{key}": value for key, value in case.items()}})
     if done.rowcount != 1:
         raise StaleInstance("the case was changed by someone else meanwhile; reload and try again",
-                            instance_id=instance.id)
+                            code="case.changed", instance_id=instance.id)
     for key, value in case.items():
         set_committed_value(instance, key, value)
     set_committed_value(instance, "lock_version", read + 1)
@@ -244,7 +245,7 @@ def _task_id(task_id: str) -> str:
     try:
         UUID(str(task_id))
     except ValueError:
-        raise NotFound(f"no task '{task_id}'", task_id=task_id) from None
+        raise NotFound(f"no task '{task_id}'", code="task.not_found", task_id=task_id) from None
     return str(task_id)
 
 
@@ -284,7 +285,8 @@ def _check_keys(data: Mapping[str, Any]) -> None:
     # The same rule expressions apply to names, so every stored key can be read by a condition later.
     bad = [k for k in data if not isinstance(k, str) or len(k) > MAX_KEY_LENGTH or not NAME_RE.fullmatch(k)]
     if bad:
-        raise InvalidData(f"data keys not allowed: {', '.join(map(str, bad))}", keys=bad)
+        raise InvalidData(f"data keys not allowed: {', '.join(map(str, bad))}", code="data.keys_not_allowed",
+                          keys=[str(k)[:70] for k in bad])
 
 
 def _iso_to_dt(value: str) -> datetime:
@@ -347,7 +349,8 @@ def run_user_task(task, data: Mapping[str, Any]) -> None:
     try:
         task.run()
     except SpiffWorkflowException as exc:
-        raise ExecutionFailed(f"the task could not be completed: {str(exc).splitlines()[0]}") from exc
+        raise ExecutionFailed(f"the task could not be completed: {str(exc).splitlines()[0]}",
+                              code="task.completion_failed") from exc
 
 
 def migrate_in_memory(codec: StateCodec, wf: BpmnWorkflow, parsed: ParsedDefinition) -> list[str]:
@@ -359,7 +362,8 @@ def migrate_in_memory(codec: StateCodec, wf: BpmnWorkflow, parsed: ParsedDefinit
     try:
         migrate_workflow(diff, wf, parsed.spec)
     except SpiffWorkflowException as exc:
-        raise ExecutionFailed(f"the case could not be migrated: {str(exc).splitlines()[0]}") from exc
+        raise ExecutionFailed(f"the case could not be migrated: {str(exc).splitlines()[0]}",
+                              code="case.migration_failed") from exc
     return changed
 
 
@@ -389,7 +393,8 @@ class _Run:
                 if not any(t.state == TaskState.READY and not t.task_spec.manual for t in _all_tasks(wf)):
                     break
         except SpiffWorkflowException as exc:
-            raise ExecutionFailed(f"the process could not continue: {str(exc).splitlines()[0]}") from exc
+            raise ExecutionFailed(f"the process could not continue: {str(exc).splitlines()[0]}",
+                                  code="case.advance_failed") from exc
 
 
 class WorkflowEngine:
@@ -446,7 +451,8 @@ class WorkflowEngine:
             .order_by(Definition.version.desc()).limit(1)
         ).scalar_one_or_none()
         if definition is None:
-            raise NotFound(f"no deployed process '{process_key}'", process_key=process_key)
+            raise NotFound(f"no deployed process '{process_key}'", code="definition.not_deployed",
+                               process=process_key)
         return definition
 
     def parsed(self, definition: Definition) -> ParsedDefinition:
@@ -515,10 +521,11 @@ class WorkflowEngine:
         _lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
         if row.state != "ready":
-            raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id, state=row.state)
+            raise TaskNotReady(f"task '{row.name}' is {row.state}", code="task.not_ready", task=row.name,
+                               task_id=task_id, state=row.state)
         instance = session.get(Instance, row.instance_id)
         if expected_version is not None and expected_version != instance.lock_version:
-            raise StaleInstance("the case was changed by someone else; reload it",
+            raise StaleInstance("the case was changed by someone else; reload it", code="case.changed",
                                 instance_id=instance.id, expected=expected_version,
                                 actual=instance.lock_version)
         run = _Run(self, self.clock.now())
@@ -533,7 +540,8 @@ class WorkflowEngine:
         uid = UUID(task_id)
         task = wf.tasks.get(uid)
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
-            raise TaskNotReady(f"task '{row.name}' is not ready in the process", task_id=task_id)
+            raise TaskNotReady(f"task '{row.name}' is not ready in the process", code="task.not_ready",
+                               task=row.name, task_id=task_id)
         submitted = dict(data)
         before = {k: task.data.get(k) for k in submitted if task.data.get(k) != submitted[k]}
         run_user_task(task, submitted)
@@ -555,10 +563,12 @@ class WorkflowEngine:
         if not taken:
             session.refresh(row)  # as someone else left it
             if row.state != "ready":
-                raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
+                raise TaskNotReady(f"task '{row.name}' is {row.state}", code="task.not_ready", task=row.name,
+                                   task_id=task_id)
             if row.claimed_by == actor:
                 return row
-            raise AlreadyClaimed(f"task '{row.name}' is already taken", task_id=task_id, by=row.claimed_by)
+            raise AlreadyClaimed(f"task '{row.name}' is already taken", code="task.already_claimed", task=row.name,
+                                 task_id=task_id)
         eventlog.append(session, type="task_claimed", at=now, actor=actor, instance_id=row.instance_id,
                         task_id=task_id, data={"bpmn_id": row.bpmn_id, "name": row.name})
         return row
@@ -569,10 +579,12 @@ class WorkflowEngine:
         _lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
         if row.state != "ready":
-            raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
+            raise TaskNotReady(f"task '{row.name}' is {row.state}", code="task.not_ready", task=row.name,
+                               task_id=task_id)
         if not _hand_over(session, row.id, actor, None, None):
             session.refresh(row)
-            raise AlreadyClaimed(f"task '{row.name}' is not held by you", task_id=task_id, by=row.claimed_by)
+            raise AlreadyClaimed(f"task '{row.name}' is not held by you", code="task.not_held", task=row.name,
+                                 task_id=task_id)
         eventlog.append(session, type="task_unclaimed", at=now, actor=actor, instance_id=row.instance_id,
                         task_id=task_id, data={"bpmn_id": row.bpmn_id, "name": row.name})
         return row
@@ -583,11 +595,13 @@ class WorkflowEngine:
         _lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
         if row.state != "ready":
-            raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
+            raise TaskNotReady(f"task '{row.name}' is {row.state}", code="task.not_ready", task=row.name,
+                               task_id=task_id)
         previous = row.claimed_by
         if not _hand_over(session, row.id, previous, to, now):
             session.refresh(row)
-            raise AlreadyClaimed(f"task '{row.name}' changed hands meanwhile", task_id=task_id)
+            raise AlreadyClaimed(f"task '{row.name}' changed hands meanwhile", code="task.changed_hands",
+                                 task=row.name, task_id=task_id)
         eventlog.append(session, type="task_delegated", at=now, actor=actor, instance_id=row.instance_id,
                         task_id=task_id, data={"bpmn_id": row.bpmn_id, "from": previous, "to": to})
         return row
@@ -744,7 +758,7 @@ class WorkflowEngine:
         found = session.execute(_TASK_AND_CASE_AND_HEAD if sqlite else _TASK_AND_CASE, {"task_id": task_id}).all()
         row = next((found_row[0] for found_row in found if found_row[0].id == task_id), None)
         if row is None:
-            raise NotFound(f"no task '{task_id}'", task_id=task_id)
+            raise NotFound(f"no task '{task_id}'", code="task.not_found", task_id=task_id)
         instance, sha = found[0][1], found[0][2]
         _transaction_memo(session, _DEFINITION_SHA)[instance.definition_id] = sha
         # The case's ready tasks, for the action that follows (taken once: see _ready_rows).
@@ -757,12 +771,13 @@ class WorkflowEngine:
     def _task_row(self, session: Session, task_id: str) -> TaskRow:
         row = session.get(TaskRow, _task_id(task_id))
         if row is None:
-            raise NotFound(f"no task '{task_id}'", task_id=task_id)
+            raise NotFound(f"no task '{task_id}'", code="task.not_found", task_id=task_id)
         return row
 
     def _load_for_action(self, session: Session, instance: Instance, run: _Run) -> BpmnWorkflow:
         if instance.status != "running":
-            raise TaskNotReady(f"case {instance.id} is {instance.status}", instance_id=instance.id)
+            raise TaskNotReady(f"case {instance.id} is {instance.status}", code="case.not_running",
+                               instance_id=instance.id)
         parsed = self.parsed_for(session, instance.definition_id)
         wf = self.warm.take(instance.id, instance.state, instance.serializer_version, parsed.spec)
         if wf is not None:
