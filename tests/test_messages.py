@@ -16,7 +16,6 @@ import pytest
 from babel.messages.pofile import read_po
 
 import engine.errors
-import process.errors
 from process import messages, notify
 from process.errors import BadRequest, NotClaimed, TooLarge
 from process.files import ImageTooLarge
