@@ -98,6 +98,17 @@ MESSAGES: dict[str, str] = {
     "definition.version_not_found": N_("Versi %(version)s tidak ada."),
     "data.keys_not_allowed": N_("Nama data ini tidak diizinkan: %(keys)s. Nama data hanya boleh berisi huruf, angka "
                                 "dan _, diawali huruf."),
+    "replay.second_start": N_("Riwayat memuat kejadian awal kasus (case_started) yang kedua."),
+    "replay.after_error": N_("Kasus sudah terhenti karena galat sebelum kejadian ini."),
+    "replay.no_start": N_("Riwayat tidak memuat kejadian awal kasus (case_started) sebelum kejadian ini."),
+    "replay.no_history": N_("Riwayat kasus ini tidak memuat kejadian awal kasus (case_started)."),
+    "replay.migrated": N_("Dipindahkan: eksekusi ulang berlanjut pada versi %(version)s."),
+    "replay.engine_refused": N_("Mesin tidak dapat mengeksekusi ulang langkah ini: %(problem)s"),
+    "replay.failed_as_recorded": N_("Langkah ini berhenti karena galat, sama seperti yang tercatat: %(problem)s"),
+    "replay.not_waiting": N_("Langkah %(task)s tidak sedang menunggu pada kasus yang dieksekusi ulang (yang "
+                             "menunggu: %(waiting)s)."),
+    "replay.projection_agrees": N_("Kasus yang tersimpan sesuai dengan riwayatnya."),
+    "replay.projection_differs": N_("Kasus yang tersimpan berbeda dari hasil eksekusi ulang riwayatnya."),
     # -- The SOP layer
     "case.not_visible": N_("Anda tidak berhak melihat kasus ini."),
     "modeling.owner_only": N_("Hanya pemilik proses yang dapat memvalidasi, menerapkan atau memigrasikan diagram."),
@@ -216,6 +227,11 @@ MESSAGES: dict[str, str] = {
     "notice.returned": N_("Dikembalikan oleh %(who)s: %(title)s. Tanggapan: %(response)s"),
     "notice.delegated": N_("%(by)s mendelegasikan tugas kepada Anda: %(task)s — %(title)s."),
     "notice.deadline_soon": N_("Pengingat: batas waktu %(task)s — %(title)s %(relative)s (%(due_at)s)."),
+    "notice_kind.task_ready": N_("tugas baru"),
+    "notice_kind.overdue": N_("terlambat"),
+    "notice_kind.returned": N_("dikembalikan"),
+    "notice_kind.delegated": N_("didelegasikan"),
+    "notice_kind.deadline_soon": N_("pengingat batas waktu"),
     # -- E-mails (process/mail.py); written in Bahasa Indonesia (an address has no language of its own)
     "mail.subject.task_ready": N_("Tugas baru: %(task)s — %(title)s"),
     "mail.subject.delegated": N_("Tugas didelegasikan kepada Anda: %(task)s — %(title)s"),
@@ -293,7 +309,7 @@ def _value(key: str, value: Any, locale: str, translations: NullTranslations) ->
     if value is None:
         return ""
     if is_message(value):
-        return render(value["code"], value.get("params") or {}, locale, translations)
+        return render_message(value, locale, translations)
     if isinstance(value, (list, tuple)):
         return ", ".join(_value(key, v, locale, translations) for v in value)
     if key.endswith("_at") and isinstance(value, (str, datetime)):
@@ -325,6 +341,16 @@ def render(code: str, params: Mapping[str, Any] | None = None, locale: str = SOU
         return translations.gettext(msgid) % values
     except (ValueError, TypeError):  # a translation that does not fit its msgid: tests/test_i18n.py catches it
         return msgid % values
+
+
+def render_message(value: Mapping[str, Any], locale: str = SOURCE_LOCALE,
+                   translations: NullTranslations | None = None) -> str:
+    """A stored message (``{"code", "params"}``); one whose code the catalogue no longer has reads as the generic
+    "cannot be processed" rather than failing the page."""
+    code = value.get("code")
+    if code not in MESSAGES:
+        return render("engine_error", {}, locale, translations)
+    return render(code, value.get("params") or {}, locale, translations)
 
 
 def known(code: str | None) -> bool:

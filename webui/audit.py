@@ -14,7 +14,7 @@ from engine import eventlog
 from engine.errors import NotFound
 from engine.models import EventRow, Instance
 from engine.replay import StepState, definition_xml, replay, states
-from process import inputs
+from process import inputs, messages
 from process.audit import collisions, compliance
 from process.casefile import case_list, display_names
 from process.deadlines import WIB
@@ -118,7 +118,9 @@ def _told(payload: dict) -> list[str]:
 def event_sentence(step: StepState, names: dict[str, str]) -> str:
     d = step.payload
     if step.type == "notification_sent":
-        return _("Notifikasi %(kind)s dikirim kepada %(to)s.", kind=_quoted(d.get("kind", "")),
+        kind = str(d.get("kind", ""))
+        label = i18n.text(f"notice_kind.{kind}") if messages.known(f"notice_kind.{kind}") else kind
+        return _("Notifikasi %(kind)s dikirim kepada %(to)s.", kind=_quoted(label),
                  to=", ".join(_name(names, who) for who in _told(d)))
     if step.type == "case_migrated":
         return _("Kasus dipindahkan dari versi %(old)s ke versi %(new)s.", old=d.get("from_version", "?"),

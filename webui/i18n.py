@@ -27,7 +27,7 @@ def text(code: str, **params: Any) -> str:
 
 def message(value: dict) -> str:
     """A stored message (``{"code", "params"}``) in the request's language."""
-    return messages.render(value["code"], value.get("params") or {}, locale(), get_translations())
+    return messages.render_message(value, locale(), get_translations())
 
 
 def error_text(exc: Exception) -> str:
@@ -57,4 +57,5 @@ def relative(due: datetime, now: datetime) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(when=when, when_short=when_short, day=day, relative=relative)
+    app.jinja_env.globals.update(when=when, when_short=when_short, day=day, relative=relative,
+                                 stored_message=message)
