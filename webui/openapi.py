@@ -733,8 +733,8 @@ def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[st
             "summary": "SOP 21/2025 KPU Provinsi Sumatera Barat: alur pengunggahan konten media sosial",
             "description": "Semua permintaan (kecuali /auth/token dan /openapi.json) memakai header "
                            "`Authorization: Bearer <token>`; cookie sesi tidak berlaku di sini. Kesalahan "
-                           "selalu berupa JSON `{\"error\": {\"code\", \"type\", \"message\", \"params\"}}` dengan status "
-                           "400/401/403/404/409/413/422."
+                           "selalu berupa JSON `{\"error\": {\"code\", \"type\", \"message\", \"params\"}}` "
+                           "dengan status 400/401/403/404/409/413/422."
                            + expiry + version_note,
         },
         "servers": [{"url": server_url}],
