@@ -1,4 +1,10 @@
-"""One family of typed errors; the web layer maps each to an HTTP status in one place."""
+"""One family of typed errors; the web layer maps each to an HTTP status in one place.
+
+An error is never a sentence for people. It carries a ``code`` (dotted and specific, e.g. ``task.not_ready``) and
+the ``params`` its message needs; process/messages.py holds the one catalogue of codes and renders them in the
+reader's language, for the web pages, the API and the command line alike. ``str(exc)`` (the first argument) is
+an English line for logs. A class's own ``code`` (``not_found``, ``task_not_ready`` ...) is the generic one: the
+catalogue has a text for each, used when an error names no specific code."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -9,13 +15,14 @@ class EngineError(Exception):
     """Base of every error the engine raises on purpose."""
 
     code = "engine_error"
-    #: Whether ``message`` is written for the person acting (in their language); the engine's are for logs.
-    for_people = False
 
-    def __init__(self, message: str, **context):
-        super().__init__(message)
+    def __init__(self, message: str = "", *, code: str | None = None, **params: Any):
+        super().__init__(message or code or self.code)
+        #: The log line (English). People read the message of ``code`` (without one: the class's generic text).
         self.message = message
-        self.context = context
+        if code is not None:
+            self.code = code
+        self.params: dict[str, Any] = params
 
 
 class NotFound(EngineError):
@@ -63,8 +70,8 @@ class InvalidDefinition(EngineError):
 
     code = "invalid_definition"
 
-    def __init__(self, message: str, problems: list[Problem] | None = None):
-        super().__init__(message, problems=problems or [])
+    def __init__(self, message: str, problems: list[Problem] | None = None, *, code: str = "invalid_definition"):
+        super().__init__(message, code=code)
         self.problems: list[Problem] = list(problems or [])
 
     def __str__(self) -> str:
@@ -79,8 +86,8 @@ class MigrationRefused(EngineError):
 
     code = "migration_refused"
 
-    def __init__(self, message: str, problems: list[Problem], **context):
-        super().__init__(message, **context)
+    def __init__(self, message: str, problems: list[Problem], *, code: str = "migration_refused", **params: Any):
+        super().__init__(message, code=code, **params)
         self.problems = list(problems)
 
 

@@ -169,7 +169,7 @@ def task_and_case(session: Session, task_id: str) -> tuple[TaskRow, Instance]:
     found = session.execute(_TASK_AND_CASE_AND_HEAD if sqlite else _TASK_AND_CASE, {"task_id": task_id}).all()
     row = next((found_row[0] for found_row in found if found_row[0].id == task_id), None)
     if row is None:
-        raise NotFound(f"no task '{task_id}'", task_id=task_id)
+        raise NotFound(f"no task '{task_id}'", code="task.not_found", task_id=task_id)
     instance, sha = found[0][1], found[0][2]
     transaction_memo(session, _DEFINITION_SHA)[instance.definition_id] = sha
     # The case's ready tasks, for the action that follows (taken once: see ready_rows).
@@ -222,7 +222,7 @@ def save_action(session: Session, instance: Instance, case: dict, changed: Itera
                                            **{f"w_{key}": value for key, value in case.items()}})
     if done.rowcount != 1:
         raise StaleInstance("the case was changed by someone else meanwhile; reload and try again",
-                            instance_id=instance.id)
+                            code="case.changed", instance_id=instance.id)
     for key, value in case.items():
         set_committed_value(instance, key, value)
     set_committed_value(instance, "lock_version", read + 1)

@@ -82,8 +82,10 @@ class ReplayStep:
     expected: dict[str, Any]
     actual: dict[str, Any]
     match: bool
-    note: str = ""
+    note: str = ""  # for logs and the command line, in English
     bpmn_id: str | None = None
+    #: The note as a message for people (process/messages.py): ``{"code", "params"}``, or None.
+    note_message: dict[str, Any] | None = None
 
     @property
     def differences(self) -> list[str]:
@@ -96,7 +98,9 @@ class ReplayStep:
 class ReplayResult:
     instance_id: int
     steps: list[ReplayStep] = field(default_factory=list)
-    error: str | None = None  # why the replay stopped before the end of the history
+    error: str | None = None  # why the replay stopped before the end of the history (English)
+    #: ``error`` as a message for people (``{"code", "params"}``), or None.
+    error_message: dict[str, Any] | None = None
 
     @property
     def matches(self) -> bool:
@@ -170,7 +174,8 @@ def _definition_of(session: Session, process_key: str, version: int) -> Definiti
     definition = session.execute(select(Definition).where(Definition.process_key == process_key,
                                                           Definition.version == version)).scalar_one_or_none()
     if definition is None:
-        raise NotFound(f"version {version} of '{process_key}' is not stored", version=version)
+        raise NotFound(f"version {version} of '{process_key}' is not stored", code="definition.version_missing",
+                       version=version, process=process_key)
     return definition
 
 
@@ -209,7 +214,7 @@ class _Replayer:
                 step = self._step(action)
             except _Stop as stop:
                 self.result.steps.append(stop.step)
-                self.result.error = stop.step.note
+                self.result.error, self.result.error_message = stop.step.note, stop.step.note_message
                 return self.result
             self.result.steps.append(step)
         if self.result.steps:
@@ -238,13 +243,13 @@ class _Replayer:
         expected_extra: dict[str, Any] = {}
         actual_extra: dict[str, Any] = {}
         bpmn_id = None
-        note = ""
+        note, note_message = "", None
         wf = None
         error = False
         try:
             if action.type == "case_started":
                 if self.state is not None:
-                    raise _Stop.at(action, "a second case_started event in one case")
+                    raise _Stop.at(action, "a second case_started event in one case", code="replay.second_start")
                 self.process_key = action.payload.get("process_key")
                 version = action.payload.get("version")
                 self._use_version(version)
@@ -254,9 +259,11 @@ class _Replayer:
                 wf = new_workflow(self.parsed, run, action.payload.get("data") or {})
             else:
                 if self.failed:
-                    raise _Stop.at(action, "the case had stopped with an error before this event")
+                    raise _Stop.at(action, "the case had stopped with an error before this event",
+                                   code="replay.after_error")
                 if self.state is None:
-                    raise _Stop.at(action, "the history has no case_started event before this one")
+                    raise _Stop.at(action, "the history has no case_started event before this one",
+                                   code="replay.no_start")
                 wf = self._load(run)
                 before = {t.id: t for t in _ready_tasks(wf)}
                 if action.type == "task_completed":
@@ -275,6 +282,7 @@ class _Replayer:
                     migrate_in_memory(self.engine.codec, wf, self.parsed)
                     run.advance(wf)
                     note = f"migrated: replay continues on version {target}"
+                    note_message = _message("replay.migrated", version=target)
                 else:
                     run.advance(wf)
         except _Stop:
@@ -282,9 +290,11 @@ class _Replayer:
         except EngineError as exc:
             if not any(r.type == "execution_failed" for r, _ in action.outputs):
                 raise _Stop.at(action, f"the engine could not re-execute this step: {exc.message}",
-                               bpmn_id=bpmn_id) from None
+                               bpmn_id=bpmn_id, code="replay.engine_refused",
+                               problem=_message(exc.code, **exc.params)) from None
             error = True
-            note = exc.message
+            note, note_message = exc.message, _message("replay.failed_as_recorded",
+                                                       problem=_message(exc.code, **exc.params))
 
         actual = self._actual(wf, run, before, completed_uid, error)
         expected = self._expected(action, error)
@@ -300,7 +310,7 @@ class _Replayer:
         match = expected == actual
         if error:
             self.state, self.failed = None, True
-        return ReplayStep(action.anchor.seq, action.type, at, expected, actual, match, note, bpmn_id)
+        return ReplayStep(action.anchor.seq, action.type, at, expected, actual, match, note, bpmn_id, note_message)
 
     def _task_for(self, wf, action: _Action):
         recorded_id = action.anchor.task_id
@@ -313,7 +323,9 @@ class _Replayer:
         if task is None:
             waiting = ", ".join(sorted(t.task_spec.bpmn_id for t in _ready_tasks(wf))) or "nothing"
             raise _Stop.at(action, f"'{bpmn_id}' is not waiting in the re-executed case (it waits on {waiting})",
-                           bpmn_id=bpmn_id, actual={"ready": _ready_list(_ready_tasks(wf))})
+                           bpmn_id=bpmn_id, actual={"ready": _ready_list(_ready_tasks(wf))},
+                           code="replay.not_waiting", task=bpmn_id,
+                           waiting=sorted(t.task_spec.bpmn_id for t in _ready_tasks(wf)))
         return task
 
     def _actual(self, wf, run: ActionRun, before: dict, completed_uid, error: bool) -> dict[str, Any]:
@@ -398,9 +410,11 @@ class _Replayer:
                       "ready": _ready_list(_ready_tasks(wf))}
         elif self.instance.status == "error":
             actual["end"] = self.instance.end_event
-        return ReplayStep(last.anchor.seq, "projection", last.at, expected, actual, expected == actual,
-                          "the stored case agrees with its history" if expected == actual else
-                          "the stored case differs from what its history re-executes to")
+        agrees = expected == actual
+        return ReplayStep(last.anchor.seq, "projection", last.at, expected, actual, agrees,
+                          "the stored case agrees with its history" if agrees else
+                          "the stored case differs from what its history re-executes to", None,
+                          _message("replay.projection_agrees" if agrees else "replay.projection_differs"))
 
 
 class _Stop(Exception):
@@ -409,10 +423,17 @@ class _Stop(Exception):
         self.step = step
 
     @classmethod
-    def at(cls, action: _Action, note: str, bpmn_id: str | None = None, actual: dict | None = None) -> _Stop:
+    def at(cls, action: _Action, note: str, bpmn_id: str | None = None, actual: dict | None = None, *,
+           code: str, **params: Any) -> _Stop:
+        """The replay stops at ``action``: ``note`` for logs, ``code`` and ``params`` for people."""
         return cls(ReplayStep(action.anchor.seq, action.type, action.at, {"input": "applied"},
                               {"input": "refused", **(actual or {})}, False, note,
-                              bpmn_id or action.payload.get("bpmn_id")))
+                              bpmn_id or action.payload.get("bpmn_id"), _message(code, **params)))
+
+
+def _message(code: str, **params: Any) -> dict[str, Any]:
+    """A note for people as a code and its params (rendered in their language by process/messages.py)."""
+    return {"code": code, "params": params}
 
 
 def replay(session: Session, engine: WorkflowEngine, instance_id: int) -> ReplayResult:
@@ -423,10 +444,11 @@ def replay(session: Session, engine: WorkflowEngine, instance_id: int) -> Replay
     """
     instance = session.get(Instance, instance_id)
     if instance is None:
-        raise NotFound(f"no case {instance_id}", instance_id=instance_id)
+        raise NotFound(f"no case {instance_id}", code="case.not_found", case=instance_id)
     actions = _actions(eventlog.events_of(session, instance_id))
     if not actions or actions[0].type != "case_started":
-        result = ReplayResult(instance_id, error="the history of this case has no case_started event")
+        result = ReplayResult(instance_id, error="the history of this case has no case_started event",
+                              error_message=_message("replay.no_history"))
         return result
     return _Replayer(session, engine, instance).run(actions)
 
@@ -597,7 +619,7 @@ _FOLDS = {name: getattr(_Fold, name) for name in (
 def states(session: Session, instance_id: int) -> list[StepState]:
     """The case after each of its events, folded from the event log alone (no engine, no writes)."""
     if session.get(Instance, instance_id) is None:
-        raise NotFound(f"no case {instance_id}", instance_id=instance_id)
+        raise NotFound(f"no case {instance_id}", code="case.not_found", case=instance_id)
     fold = _Fold()
     out: list[StepState] = []
     for n, row in enumerate(eventlog.events_of(session, instance_id), 1):

@@ -76,7 +76,8 @@ def _stale_to_typed(method):
         try:
             return method(self, session, *args, **kwargs)
         except StaleDataError:
-            raise StaleInstance("the case was changed by someone else meanwhile; reload and try again") from None
+            raise StaleInstance("the case was changed by someone else meanwhile; reload and try again",
+                                    code="case.changed") from None
 
     return wrapper
 
@@ -86,7 +87,7 @@ def _task_id(task_id: str) -> str:
     try:
         UUID(str(task_id))
     except ValueError:
-        raise NotFound(f"no task '{task_id}'", task_id=task_id) from None
+        raise NotFound(f"no task '{task_id}'", code="task.not_found", task_id=task_id) from None
     return str(task_id)
 
 
@@ -118,7 +119,8 @@ def _check_keys(data: Mapping[str, Any]) -> None:
     # The same rule expressions apply to names, so every stored key can be read by a condition later.
     bad = [k for k in data if not isinstance(k, str) or len(k) > MAX_KEY_LENGTH or not NAME_RE.fullmatch(k)]
     if bad:
-        raise InvalidData(f"data keys not allowed: {', '.join(map(str, bad))}", keys=bad)
+        raise InvalidData(f"data keys not allowed: {', '.join(map(str, bad))}", code="data.keys_not_allowed",
+                          keys=[str(k)[:70] for k in bad])
 
 
 class WorkflowEngine:
@@ -175,7 +177,8 @@ class WorkflowEngine:
             .order_by(Definition.version.desc()).limit(1)
         ).scalar_one_or_none()
         if definition is None:
-            raise NotFound(f"no deployed process '{process_key}'", process_key=process_key)
+            raise NotFound(f"no deployed process '{process_key}'", code="definition.not_deployed",
+                               process=process_key)
         return definition
 
     def parsed(self, definition: Definition) -> ParsedDefinition:
@@ -240,10 +243,11 @@ class WorkflowEngine:
         persistence.lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
         if row.state != "ready":
-            raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id, state=row.state)
+            raise TaskNotReady(f"task '{row.name}' is {row.state}", code="task.not_ready", task=row.name,
+                               task_id=task_id, state=row.state)
         instance = session.get(Instance, row.instance_id)
         if expected_version is not None and expected_version != instance.lock_version:
-            raise StaleInstance("the case was changed by someone else; reload it",
+            raise StaleInstance("the case was changed by someone else; reload it", code="case.changed",
                                 instance_id=instance.id, expected=expected_version,
                                 actual=instance.lock_version)
         run = self._run(self.clock.now())
@@ -258,7 +262,8 @@ class WorkflowEngine:
         uid = UUID(task_id)
         task = wf.tasks.get(uid)
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
-            raise TaskNotReady(f"task '{row.name}' is not ready in the process", task_id=task_id)
+            raise TaskNotReady(f"task '{row.name}' is not ready in the process", code="task.not_ready",
+                               task=row.name, task_id=task_id)
         submitted = dict(data)
         before = {k: task.data.get(k) for k in submitted if task.data.get(k) != submitted[k]}
         run_user_task(task, submitted)
@@ -280,10 +285,12 @@ class WorkflowEngine:
         if not taken:
             session.refresh(row)  # as someone else left it
             if row.state != "ready":
-                raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
+                raise TaskNotReady(f"task '{row.name}' is {row.state}", code="task.not_ready", task=row.name,
+                                   task_id=task_id)
             if row.claimed_by == actor:
                 return row
-            raise AlreadyClaimed(f"task '{row.name}' is already taken", task_id=task_id, by=row.claimed_by)
+            raise AlreadyClaimed(f"task '{row.name}' is already taken", code="task.already_claimed", task=row.name,
+                                 task_id=task_id)
         eventlog.append(session, type="task_claimed", at=now, actor=actor, instance_id=row.instance_id,
                         task_id=task_id, data={"bpmn_id": row.bpmn_id, "name": row.name})
         return row
@@ -294,10 +301,12 @@ class WorkflowEngine:
         persistence.lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
         if row.state != "ready":
-            raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
+            raise TaskNotReady(f"task '{row.name}' is {row.state}", code="task.not_ready", task=row.name,
+                               task_id=task_id)
         if not persistence.hand_over(session, row.id, actor, None, None):
             session.refresh(row)
-            raise AlreadyClaimed(f"task '{row.name}' is not held by you", task_id=task_id, by=row.claimed_by)
+            raise AlreadyClaimed(f"task '{row.name}' is not held by you", code="task.not_held", task=row.name,
+                                 task_id=task_id)
         eventlog.append(session, type="task_unclaimed", at=now, actor=actor, instance_id=row.instance_id,
                         task_id=task_id, data={"bpmn_id": row.bpmn_id, "name": row.name})
         return row
@@ -308,11 +317,13 @@ class WorkflowEngine:
         persistence.lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
         if row.state != "ready":
-            raise TaskNotReady(f"task '{row.name}' is {row.state}", task_id=task_id)
+            raise TaskNotReady(f"task '{row.name}' is {row.state}", code="task.not_ready", task=row.name,
+                               task_id=task_id)
         previous = row.claimed_by
         if not persistence.hand_over(session, row.id, previous, to, now):
             session.refresh(row)
-            raise AlreadyClaimed(f"task '{row.name}' changed hands meanwhile", task_id=task_id)
+            raise AlreadyClaimed(f"task '{row.name}' changed hands meanwhile", code="task.changed_hands",
+                                 task=row.name, task_id=task_id)
         eventlog.append(session, type="task_delegated", at=now, actor=actor, instance_id=row.instance_id,
                         task_id=task_id, data={"bpmn_id": row.bpmn_id, "from": previous, "to": to})
         return row
@@ -468,12 +479,13 @@ class WorkflowEngine:
     def _task_row(self, session: Session, task_id: str) -> TaskRow:
         row = session.get(TaskRow, _task_id(task_id))
         if row is None:
-            raise NotFound(f"no task '{task_id}'", task_id=task_id)
+            raise NotFound(f"no task '{task_id}'", code="task.not_found", task_id=task_id)
         return row
 
     def _load_for_action(self, session: Session, instance: Instance, run: ActionRun) -> BpmnWorkflow:
         if instance.status != "running":
-            raise TaskNotReady(f"case {instance.id} is {instance.status}", instance_id=instance.id)
+            raise TaskNotReady(f"case {instance.id} is {instance.status}", code="case.not_running",
+                               instance_id=instance.id)
         parsed = self.parsed_for(session, instance.definition_id)
         wf = self.warm.take(instance.id, instance.state, instance.serializer_version, parsed.spec)
         if wf is not None:

@@ -62,7 +62,8 @@ class ActionRun:
                 if not any(t.state == TaskState.READY and not t.task_spec.manual for t in all_tasks(wf)):
                     break
         except SpiffWorkflowException as exc:
-            raise ExecutionFailed(f"the process could not continue: {str(exc).splitlines()[0]}") from exc
+            raise ExecutionFailed(f"the process could not continue: {str(exc).splitlines()[0]}",
+                                  code="case.advance_failed") from exc
 
 
 def all_tasks(wf: BpmnWorkflow) -> Iterable:
@@ -121,7 +122,8 @@ def run_user_task(task, data: Mapping[str, Any]) -> None:
     try:
         task.run()
     except SpiffWorkflowException as exc:
-        raise ExecutionFailed(f"the task could not be completed: {str(exc).splitlines()[0]}") from exc
+        raise ExecutionFailed(f"the task could not be completed: {str(exc).splitlines()[0]}",
+                              code="task.completion_failed") from exc
 
 
 def migrate_in_memory(codec: StateCodec, wf: BpmnWorkflow, parsed: ParsedDefinition) -> list[str]:
@@ -133,5 +135,6 @@ def migrate_in_memory(codec: StateCodec, wf: BpmnWorkflow, parsed: ParsedDefinit
     try:
         migrate_workflow(diff, wf, parsed.spec)
     except SpiffWorkflowException as exc:
-        raise ExecutionFailed(f"the case could not be migrated: {str(exc).splitlines()[0]}") from exc
+        raise ExecutionFailed(f"the case could not be migrated: {str(exc).splitlines()[0]}",
+                              code="case.migration_failed") from exc
     return changed

@@ -20,6 +20,7 @@ from engine.errors import EngineError
 from engine.models import EventRow, TaskRow
 from ops.backup import backup, restore
 from ops.schema import init_database
+from process import messages
 from process.config import Settings
 from process.deadlines import WIB
 from process.forms import FormInvalid
@@ -171,7 +172,7 @@ def user_add(name: str, roles: tuple[str, ...], password_stdin: bool, team: str 
             added = system.people.add_user(session, name, password, roles, full_name=full_name, team_code=team,
                                          email=email, actor="cli").username
     except EngineError as exc:
-        _fail(exc.message)
+        _fail(messages.error_text(exc, messages.locale_from_env()))
     click.echo(f"user {added} added with roles {', '.join(sorted(set(roles)))}")
 
 
@@ -189,7 +190,7 @@ def user_deactivate(name: str) -> None:
         with _system() as system, transaction(system.sessions) as session:
             system.people.deactivate(session, system.people.find_user(session, name), actor="cli")
     except EngineError as exc:
-        _fail(exc.message)
+        _fail(messages.error_text(exc, messages.locale_from_env()))
     click.echo(f"user {name} deactivated")
 
 
@@ -203,7 +204,7 @@ def user_passwd(name: str, password_stdin: bool) -> None:
         with _system() as system, transaction(system.sessions) as session:
             system.people.reset_password(session, system.people.find_user(session, name), password, actor="cli")
     except EngineError as exc:
-        _fail(exc.message)
+        _fail(messages.error_text(exc, messages.locale_from_env()))
     click.echo(f"password of {name} changed")
 
 
@@ -376,7 +377,7 @@ def audit_replay(case: int, verify: bool) -> None:
                     click.echo(f"{'':8}{key}: recorded {step.expected.get(key)!r}, "
                                f"re-executed {step.actual.get(key)!r}")
     except EngineError as exc:
-        _fail(exc.message)
+        _fail(messages.error_text(exc, messages.locale_from_env()))
     if result.matches:
         click.echo(f"case {case}: all {len(result.steps)} actions re-execute as recorded")
         return

@@ -76,9 +76,9 @@ def _visible_instance(session: Session, user: User, instance_id: int) -> Instanc
 
     instance = session.get(Instance, instance_id)
     if instance is None:
-        raise NotFound("Kasus tidak ditemukan.", instance_id=instance_id)
+        raise NotFound(f"no case {instance_id}", code="case.not_found", case=instance_id)
     if not can_view_case(user, instance):
-        raise NotPermitted("Anda tidak berhak melihat kasus ini.")
+        raise NotPermitted(f"case {instance_id} is not visible to this user", code="case.not_visible")
     return instance
 
 

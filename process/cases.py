@@ -13,6 +13,7 @@ from . import inputs, notify
 from .config import Settings
 from .deadlines import WIB
 from .forms import FieldError, FormInvalid
+from .messages import message
 from .models import User
 from .people import People
 from .permissions import check_in_team, check_may_start
@@ -42,17 +43,17 @@ class Cases:
         errors = []
         today = self.clock.now().astimezone(WIB).date()
         checked = {}
-        for key, label, rule in (("nama_kegiatan", "Nama kegiatan", inputs.name),
-                                 ("tanggal_kegiatan", "Tanggal kegiatan", lambda v: inputs.entry_date(v, today)),
-                                 ("tempat_kegiatan", "Tempat kegiatan", inputs.name)):
+        for key, label, rule in (("nama_kegiatan", "label.activity_name", inputs.name),
+                                 ("tanggal_kegiatan", "label.activity_date", lambda v: inputs.entry_date(v, today)),
+                                 ("tempat_kegiatan", "label.activity_place", inputs.name)):
             try:
                 checked[key] = rule(getattr(case, key))
             except inputs.Refused as refused:
-                errors.append(FieldError(refused.code, key, f"{label}: {refused.message}", refused.params))
+                errors.append(FieldError.of(refused.code, key, message(label), refused.message_key, **refused.params))
         nama, tanggal, tempat = (checked.get(k) for k in ("nama_kegiatan", "tanggal_kegiatan", "tempat_kegiatan"))
         team_code = case.tim or (user.team.code if user.team else None)
         if not team_code:
-            errors.append(FieldError("required", "tim", "Tim: wajib dipilih."))
+            errors.append(FieldError.of("required", "tim", message("label.team"), "field.required_choice"))
         if errors:
             raise FormInvalid(errors)
         team = self.people.team(session, team_code)

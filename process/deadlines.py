@@ -1,4 +1,4 @@
-"""Deadlines of SOP 21/2025 ("H+n") in WIB, and how they are shown to people.
+"""Deadlines of SOP 21/2025 ("H+n") in WIB (how they are shown to people: process/timefmt.py).
 
 The SOP counts **calendar days** in WIB: "H+1" is the end (23:59:59 WIB) of the day after the
 reference day (the activity day or the submission day). A working-day count is available per
@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import functools
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import holidays
 
 from engine.expressions import FunctionRegistry
+
+from .timefmt import TZ
 
 __all__ = [
     "MAX_DAYS",
@@ -30,14 +31,13 @@ __all__ = [
     "akhir_hari",
     "akhir_hari_kerja",
     "end_of_day_plus",
-    "format_wib",
-    "humanize_delta",
     "is_working_day",
     "submission_dates",
     "timer_functions",
 ]
 
-WIB = ZoneInfo("Asia/Jakarta")
+#: The office's time zone, in which the SOP counts its days.
+WIB = TZ
 
 #: Largest n accepted for "H+n" (the SOP uses 1; anything beyond two months is a modelling mistake).
 MAX_DAYS = 60
@@ -200,71 +200,3 @@ def submission_dates(now: datetime) -> dict[str, str]:
     resubmitted case counts from the latest one."""
     local = _to_wib(now)
     return {"tanggal_pengumpulan": local.date().isoformat(), "waktu_pengumpulan": local.isoformat()}
-
-
-# --------------------------------------------------------------------------------------------------
-# Display
-# --------------------------------------------------------------------------------------------------
-
-_UNITS = {
-    "id": {"day": ("hari", "hari"), "hour": ("jam", "jam"), "minute": ("menit", "menit")},
-    "en": {"day": ("day", "days"), "hour": ("hour", "hours"), "minute": ("minute", "minutes")},
-}
-
-
-def _aware(dt: datetime) -> datetime:
-    if not isinstance(dt, datetime):
-        raise ValueError(f"harus datetime, bukan {type(dt).__name__}")  # noqa: TRY004
-    return _to_wib(dt)
-
-
-def humanize_delta(due: datetime, now: datetime, locale: str = "id") -> str:
-    """How far ``due`` is from ``now``, in the largest whole unit (hari/jam/menit, rounded down).
-
-    ``"2 jam lagi"``, ``"terlambat 5 jam"``, ``"kurang dari 1 menit lagi"``; with ``locale="en"``:
-    ``"in 2 hours"``, ``"5 hours overdue"``. Naive datetimes are read as WIB.
-    """
-    if locale not in _UNITS:
-        raise ValueError(f"locale tidak didukung: {locale!r} (pilih 'id' atau 'en')")
-    delta = _aware(due) - _aware(now)
-    overdue = delta < timedelta(0)
-    seconds = int(abs(delta).total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    units = _UNITS[locale]
-    if days:
-        amount, unit = days, "day"
-    elif hours:
-        amount, unit = hours, "hour"
-    elif minutes:
-        amount, unit = minutes, "minute"
-    else:
-        amount, unit = 0, "minute"
-
-    if locale == "id":
-        span = f"{amount} {units[unit][0]}" if amount else "kurang dari 1 menit"
-        return f"terlambat {span}" if overdue else f"{span} lagi"
-    span = f"{amount} {units[unit][0 if amount == 1 else 1]}" if amount else "less than 1 minute"
-    return f"{span} overdue" if overdue else f"in {span}"
-
-
-_HARI = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
-_BULAN = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
-    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
-)
-
-
-def format_wib(dt: datetime | str) -> str:
-    """``"Kamis, 01 Januari 2026 23.59 WIB"`` (aware datetimes are converted, naive ones are WIB)."""
-    if isinstance(dt, str):
-        try:
-            dt = datetime.fromisoformat(dt.strip())
-        except ValueError:
-            raise ValueError(f"waktu tidak sah: {dt!r}") from None
-    local = _aware(dt)
-    return (
-        f"{_HARI[local.weekday()]}, {local.day:02d} {_BULAN[local.month - 1]} {local.year} "
-        f"{local.hour:02d}.{local.minute:02d} WIB"
-    )

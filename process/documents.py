@@ -19,8 +19,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from .deadlines import WIB
-from .records import CaseResponses, Period, Recap, tanggal_id
+from . import timefmt
+from .records import RECORD_LOCALE, CaseResponses, Period, Recap, tanggal_id
 from .spreadsheets import csv_writer, set_cell
 
 KOP = "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT"
@@ -122,7 +122,13 @@ def durasi(delta: timedelta) -> str:
 
 
 def _wib(moment: datetime) -> datetime:
-    return moment.astimezone(WIB)
+    return timefmt.local(moment)
+
+
+def _printed_at(moment: datetime) -> str:
+    """``6 Mei 2025 10.00 WIB``: when a record was printed, as the office writes it."""
+    return (f"{tanggal_id(_wib(moment).date())} {timefmt.format_time(moment, RECORD_LOCALE)} "
+            f"{timefmt.zone_label(_wib(moment), RECORD_LOCALE)}")
 
 
 def person_name(name: str | None, username: str | None) -> str:
@@ -271,8 +277,7 @@ def _fill_sheet(ws, doc: Document, table: Table) -> None:
     last = get_column_letter(ncols)
     title_block = [(KOP, Font(bold=True, size=12)), (doc.title.upper(), Font(bold=True, size=14)),
                    (SOP_LINE, Font(size=10)), (doc.scope, Font(size=10)),
-                   (f"Dicetak: {tanggal_id(_wib(doc.generated_at).date())} "
-                    f"{_wib(doc.generated_at).strftime('%H.%M')} WIB", Font(size=9, italic=True))]
+                   (f"Dicetak: {_printed_at(doc.generated_at)}", Font(size=9, italic=True))]
     for r, (text, font) in enumerate(title_block, 1):
         cell = ws.cell(row=r, column=1)
         set_cell(cell, text)
@@ -392,8 +397,7 @@ def _numbered_canvas(doc: Document):
     from reportlab.pdfgen import canvas
 
     running = printable(f"{KOP} — {doc.title} — {doc.scope}")
-    printed = printable(f"Dicetak {tanggal_id(_wib(doc.generated_at).date())} "
-                        f"{_wib(doc.generated_at).strftime('%H.%M')} WIB — Alur Medsos")
+    printed = printable(f"Dicetak {_printed_at(doc.generated_at)} — Alur Medsos")
 
     class NumberedCanvas(canvas.Canvas):
         """Defers each page until the end, so every footer can say "Halaman x dari y"."""

@@ -1,13 +1,12 @@
-"""Errors of the SOP layer; messages are for the person acting, in Bahasa Indonesia."""
+"""Errors of the SOP layer. Like the engine's, each carries a code and parameters (engine/errors.py); the texts
+are in process/messages.py."""
 from __future__ import annotations
 
 from engine.errors import EngineError
 
 
 class SopError(EngineError):
-    """An error of the SOP layer: its message is written for the person acting, in Bahasa Indonesia."""
-
-    for_people = True
+    """An error of the SOP layer: a rule of the SOP or of this application refused what the person asked."""
 
 
 class NotPermitted(SopError):
@@ -34,10 +33,15 @@ class BadRequest(SopError):
 
 class TooLarge(BadRequest):
     """A file or request body over its limit (HTTP 413). ``size`` in bytes, None when it is not known (reading stopped
-    at the limit); ``kind``: image, file, diagram or request."""
+    at the limit); ``kind``: image, file, diagram or request. The message says both sizes (``upload.too_large``,
+    or ``upload.too_large_unknown`` without the size)."""
 
     code = "too_large"
 
     def __init__(self, message: str, *, size: int | None, limit: int, kind: str = "file"):
-        super().__init__(message, size=size, limit=limit, kind=kind)
+        params = {"what": {"code": f"upload.what.{kind}"}, "limit_bytes": limit}
+        if size is not None:
+            params["size_bytes"] = size
+        super().__init__(message, code="upload.too_large" if size is not None else "upload.too_large_unknown",
+                         **params)
         self.size, self.limit, self.kind = size, limit, kind

@@ -55,11 +55,6 @@ def _image_class(data: bytes):
     return None
 
 
-def _megapixels(pixels: int) -> str:
-    """``"199,8"``: megapixels as written in Bahasa Indonesia (two decimals below one megapixel)."""
-    return f"{pixels / 1_000_000:.{1 if pixels >= 1_000_000 else 2}f}".replace(".", ",")
-
-
 def _megapixel_number(pixels: int) -> float:
     """Megapixels as a number for the refusal's parameters (each language writes it its own way)."""
     return round(pixels / 1_000_000, 1 if pixels >= 1_000_000 else 2)
@@ -69,9 +64,7 @@ def check_pixels(width: int, height: int, max_pixels: int) -> None:
     """:class:`ImageTooLarge` when ``width`` × ``height`` is over the limit, saying both in megapixels."""
     if width * height > max_pixels:
         raise ImageTooLarge(
-            f"Foto terlalu besar: {width} × {height} piksel ({_megapixels(width * height)} megapiksel), batasnya "
-            f"{_megapixels(max_pixels)} megapiksel. Perkecil resolusinya (mis. kirim ulang dari galeri ponsel "
-            f"dengan ukuran lebih kecil) lalu unggah lagi.",
+            f"photo of {width} x {height} pixels over the limit of {max_pixels} pixels", code="upload.image_too_large",
             width=width, height=height, megapixels=_megapixel_number(width * height),
             max_megapixels=_megapixel_number(max_pixels))
 
@@ -122,12 +115,7 @@ def sniff(data: bytes, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[s
             return "document", guess.mime
         if guess.mime in ("image/gif",):
             return "other", guess.mime
-    raise BadRequest("Jenis berkas tidak didukung: unggah foto (JPEG, PNG, WebP, HEIC), video (MP4, MOV, "
-                     "WebM) atau PDF.")
-
-
-def _size(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
+    raise BadRequest("file type not supported", code="upload.unsupported")
 
 
 def store_file(session: Session, files_dir: Path, data: bytes, filename: str, *, uploaded_by: str,
@@ -135,11 +123,11 @@ def store_file(session: Session, files_dir: Path, data: bytes, filename: str, *,
                max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> FileRecord:
     """Check and store one upload; the record is added to the caller's transaction."""
     if not data:
-        raise BadRequest("Berkas kosong.")
+        raise BadRequest("empty file", code="upload.empty")
     kind, mime = sniff(data, max_pixels=max_image_pixels)
     limit = max_image_bytes if kind == "image" else max_other_bytes
     if len(data) > limit:
-        raise TooLarge(f"Berkas terlalu besar: {_size(len(data))}, batas {_size(limit)}.", size=len(data), limit=limit,
+        raise TooLarge(f"file of {len(data)} bytes over the limit of {limit}", size=len(data), limit=limit,
                        kind="image" if kind == "image" else "file")
     file_id = str(uuid.uuid4())
     stored_name = uuid.uuid4().hex
@@ -239,7 +227,7 @@ def thumbnail(data: bytes, size: int = 320, *, max_pixels: int = DEFAULT_MAX_IMA
     a photo within ``max_pixels`` (:class:`ImageTooLarge` otherwise), a JPEG or HEIC at a reduced scale."""
     opened = _open_image(data, max_pixels)
     if opened is None:
-        raise BadRequest("Bukan foto yang dapat dibaca.")
+        raise BadRequest("not a readable photo", code="upload.not_an_image")
     _mime, img = opened
     with img:
         img.thumbnail((size, size))  # JPEG and HEIC decode at a reduced scale (draft) for this

@@ -2,7 +2,8 @@
 
 The engine describes a form as a list of :class:`engine.forms.FormField`; this module checks what a
 person submitted against it and returns the cleaned values that go into the task data. Every problem
-is collected (not just the first) and reported in Bahasa Indonesia, naming the field's label.
+is collected (not just the first) and reported as a rule code with its parameters and the field's label; the
+sentences are in process/messages.py (``field.<rule>``, or a more specific key when a rule has several).
 
 Rules in short:
 
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 
 from engine.forms import FIELD_ID_RE, FormField
 
-from . import inputs
+from . import inputs, messages
 from .deadlines import WIB
 
 __all__ = [
@@ -67,7 +68,11 @@ MAX_LONG_DIGITS = 18
 POST_FUTURE_TOLERANCE = timedelta(days=1)
 
 FILE_KINDS = frozenset({"image", "video", "document", "other"})
-_KIND_LABEL = {"image": "gambar/foto", "video": "video", "document": "dokumen", "other": "berkas lain"}
+
+
+def _kind_label(kind: str) -> dict[str, Any] | str:
+    """A file kind as a part of a message (its words in process/messages.py)."""
+    return messages.message(f"file_kind.{kind}") if kind in FILE_KINDS else kind
 
 _TRUE = frozenset({"true", "on", "1"})
 _FALSE = frozenset({"false", "off", "0"})
@@ -82,11 +87,26 @@ _LONG_RE = re.compile(r"^[+-]?\d+$")
 
 @dataclass(frozen=True)
 class FieldError:
+    """One problem with one field. ``code`` names the rule (what API clients see), ``key`` the sentence in
+    process/messages.py (None: ``field.<code>``), ``params`` fill it, ``label`` is the field's label as the form
+    names it. ``message`` is the whole in Bahasa Indonesia, for logs and for the legacy callers that build one
+    themselves; people read :func:`process.messages.field_text`."""
+
     code: str
     field: str
     message: str
-    #: What fills the message in (for other languages), e.g. ``{"n": 200}`` for ``maxlength``.
+    #: What fills the message in, e.g. ``{"n": 200}`` for ``maxlength``.
     params: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    key: str | None = field(default=None, compare=False)
+    label: str | dict | None = field(default=None, compare=False)  # a text, or a label's message
+
+    @classmethod
+    def of(cls, code: str, field_id: str, label: str | dict | None, key: str | None = None,
+           **params: Any) -> FieldError:
+        """A field error whose Indonesian ``message`` is rendered from the catalogue."""
+        text = messages.render(key or f"field.{code}", params)
+        shown = messages.render_message(label) if messages.is_message(label) else label
+        return cls(code, field_id, f"{shown}: {text}" if shown else text, params, key, label)
 
 
 class FormInvalid(Exception):
@@ -97,16 +117,7 @@ class FormInvalid(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        if not self.errors:
-            return "Formulir tidak sah."
-        return "Formulir tidak sah: " + " ".join(e.message for e in self.errors)
-
-    def by_field(self) -> dict[str, list[str]]:
-        """Messages grouped by field id (for showing them next to the inputs)."""
-        grouped: dict[str, list[str]] = {}
-        for err in self.errors:
-            grouped.setdefault(err.field, []).append(err.message)
-        return grouped
+        return "form invalid: " + "; ".join(f"{e.field}: {e.key or e.code} {dict(e.params)}" for e in self.errors)
 
 
 @dataclass(frozen=True)
@@ -122,17 +133,22 @@ class FileRef:
 
 
 class _Invalid(Exception):
-    """One problem with one field's value (internal; collected into FieldErrors)."""
+    """One problem with one field's value (internal; collected into FieldErrors): the rule's code, the key of its
+    sentence (None: ``field.<code>``) and the sentence's parameters."""
 
-    def __init__(self, code: str, message: str, **params: Any):
-        super().__init__(message)
+    def __init__(self, code: str, key: str | None = None, **params: Any):
+        super().__init__(key or code)
         self.code = code
-        self.message = message
+        self.key = key
         self.params = params
 
     @classmethod
     def of(cls, refused: inputs.Refused) -> _Invalid:
-        return cls(refused.code, refused.message, **refused.params)
+        return cls(refused.code, refused.message_key, **refused.params)
+
+    def as_message(self) -> dict[str, Any]:
+        """This problem as a part of another message (process/messages.py)."""
+        return messages.message(self.key or f"field.{self.code}", **self.params)
 
 
 def _is_empty(value: Any) -> bool:
@@ -167,7 +183,7 @@ def _int_constraint(f: FormField, name: str) -> int | None:
     try:
         return int(str(raw).strip())
     except ValueError:
-        raise FormDefinitionError(f"field {f.id!r}: batasan {name}={raw!r} bukan bilangan bulat",
+        raise FormDefinitionError(f"field {f.id!r}: constraint {name}={raw!r} is not an integer",
                                   "form.constraint_not_integer", field=f.id, constraint=name,
                                   value=str(raw)[:40]) from None
 
@@ -179,7 +195,7 @@ def _date_constraint(f: FormField, name: str) -> date | None:
     try:
         return date.fromisoformat(str(raw).strip())
     except ValueError:
-        raise FormDefinitionError(f"field {f.id!r}: batasan {name}={raw!r} bukan tanggal ISO",
+        raise FormDefinitionError(f"field {f.id!r}: constraint {name}={raw!r} is not an ISO date",
                                   "form.constraint_not_date", field=f.id, constraint=name,
                                   value=str(raw)[:40]) from None
 
@@ -212,46 +228,46 @@ def _parse_datetime_wib(value: Any, ctx: _Context | None = None) -> datetime:
     elif isinstance(value, str):
         text = value.strip()
         if not _DATETIME_RE.match(text):
-            raise _Invalid("datetime", "harus tanggal dan jam, mis. 2025-05-06T14:30.")
+            raise _Invalid("datetime")
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:
-            raise _Invalid("datetime", "tanggal/jam tidak sah.") from None
+            raise _Invalid("datetime", "field.datetime_invalid") from None
     else:
-        raise _Invalid("datetime", "harus tanggal dan jam, mis. 2025-05-06T14:30.")
+        raise _Invalid("datetime")
     try:
         dt = dt.replace(tzinfo=WIB) if dt.tzinfo is None else dt.astimezone(WIB)
     except OverflowError:  # a moment at the very end of the calendar, moved into WIB
-        raise _Invalid("date_window", "tanggal/jam di luar rentang yang dapat diterima.") from None
+        raise _Invalid("date_window", "field.datetime_range") from None
     _in_window(dt.date(), ctx)
     return dt.replace(microsecond=0)
 
 
 def _clean_url(value: Any) -> str:
     if not isinstance(value, str):
-        raise _Invalid("url", "harus berupa alamat tautan (URL).")
+        raise _Invalid("url")
     if len(value) > 4 * MAX_URL_LENGTH:
-        raise _Invalid("url", f"tautan terlalu panjang (maksimal {MAX_URL_LENGTH} karakter).")
+        raise _Invalid("url", "field.url_too_long", n=MAX_URL_LENGTH)
     try:
         text = inputs.single_line(value)
     except inputs.Refused:
-        raise _Invalid("url", "tautan tidak boleh berisi spasi atau karakter kontrol.") from None
+        raise _Invalid("url", "field.url_spaces") from None
     if len(text) > MAX_URL_LENGTH:
-        raise _Invalid("url", f"tautan terlalu panjang (maksimal {MAX_URL_LENGTH} karakter).")
+        raise _Invalid("url", "field.url_too_long", n=MAX_URL_LENGTH)
     if any(ch.isspace() for ch in text):
-        raise _Invalid("url", "tautan tidak boleh berisi spasi atau karakter kontrol.")
+        raise _Invalid("url", "field.url_spaces")
     try:
         parts = urlsplit(text)
         host = parts.hostname
         _ = parts.port  # raises ValueError on a malformed port
     except ValueError:
-        raise _Invalid("url", "tautan tidak sah.") from None
+        raise _Invalid("url", "field.url_invalid") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise _Invalid("url", "tautan harus diawali http:// atau https://.")
+        raise _Invalid("url", "field.url_scheme")
     if not host:
-        raise _Invalid("url", "tautan harus memuat nama host, mis. https://www.instagram.com/...")
+        raise _Invalid("url", "field.url_host")
     if parts.username is not None or parts.password is not None:
-        raise _Invalid("url", "tautan tidak boleh memuat nama pengguna atau kata sandi.")
+        raise _Invalid("url", "field.url_credentials")
     return text
 
 
@@ -270,7 +286,7 @@ def _clean_text(f: FormField, value: Any, ctx: _Context) -> str:
 
 def _clean_long(f: FormField, value: Any, ctx: _Context) -> int:
     if isinstance(value, bool):
-        raise _Invalid("type", "harus berupa bilangan bulat.")
+        raise _Invalid("type", "field.integer")
     if isinstance(value, int):
         number = value
     elif isinstance(value, float) and value.is_integer():
@@ -278,15 +294,15 @@ def _clean_long(f: FormField, value: Any, ctx: _Context) -> int:
     elif isinstance(value, str) and _LONG_RE.match(value.strip()):
         digits = value.strip().lstrip("+-")
         if len(digits) > MAX_LONG_DIGITS:
-            raise _Invalid("max", "angka terlalu besar.")
+            raise _Invalid("max", "field.integer_too_large")
         number = int(value.strip())
     else:
-        raise _Invalid("type", "harus berupa bilangan bulat.")
+        raise _Invalid("type", "field.integer")
     low, high = _int_constraint(f, "min"), _int_constraint(f, "max")
     if low is not None and number < low:
-        raise _Invalid("min", f"minimal {low}.")
+        raise _Invalid("min", n=low)
     if high is not None and number > high:
-        raise _Invalid("max", f"maksimal {high}.")
+        raise _Invalid("max", n=high)
     return number
 
 
@@ -298,9 +314,9 @@ def _clean_boolean(f: FormField, value: Any, ctx: _Context) -> bool:
     elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         result = value.strip().lower() in _TRUE
     else:
-        raise _Invalid("type", "harus ya atau tidak.")
+        raise _Invalid("type", "field.boolean")
     if f.required and not result:
-        raise _Invalid("required", "harus dicentang.")
+        raise _Invalid("required", "field.required_checkbox")
     return result
 
 
@@ -312,9 +328,9 @@ def _clean_date(f: FormField, value: Any, ctx: _Context) -> str:
     _in_window(day, ctx)
     low, high = _date_constraint(f, "min"), _date_constraint(f, "max")
     if low is not None and day < low:
-        raise _Invalid("min", f"tidak boleh sebelum {low.isoformat()}.")
+        raise _Invalid("min", "field.min_date", date=low.isoformat())
     if high is not None and day > high:
-        raise _Invalid("max", f"tidak boleh setelah {high.isoformat()}.")
+        raise _Invalid("max", "field.max_date", date=high.isoformat())
     return day.isoformat()
 
 
@@ -326,15 +342,14 @@ def _clean_enum(f: FormField, value: Any, ctx: _Context) -> str:
     allowed = [opt_id for opt_id, _ in f.options]
     if isinstance(value, str) and value.strip() in allowed:
         return value.strip()
-    labels = ", ".join(label for _, label in f.options)
-    raise _Invalid("enum", f"pilihan tidak sah (pilih salah satu: {labels}).")
+    raise _Invalid("enum", options=[label for _, label in f.options])
 
 
 def _clean_url_field(f: FormField, value: Any, ctx: _Context) -> str:
     text = _clean_url(value)
     maxlength = _int_constraint(f, "maxlength")
     if maxlength is not None and len(text) > maxlength:
-        raise _Invalid("maxlength", f"maksimal {maxlength} karakter.")
+        raise _Invalid("maxlength", n=maxlength, length=len(text))
     return text
 
 
@@ -345,22 +360,23 @@ def _accepted_kinds(f: FormField) -> frozenset[str] | None:
     kinds = frozenset(k.strip().lower() for k in raw.split(",") if k.strip())
     unknown = kinds - FILE_KINDS
     if unknown:
-        raise FormDefinitionError(f"field {f.id!r}: accept={raw!r} memuat jenis tidak dikenal {sorted(unknown)}",
+        raise FormDefinitionError(f"field {f.id!r}: accept={raw!r} names unknown kinds {sorted(unknown)}",
                                   "form.accept_unknown", field=f.id, kinds=", ".join(sorted(unknown)),
                                   known=", ".join(sorted(FILE_KINDS)))
     return kinds
 
 
 def _list_value(value: Any, what: str) -> list[Any]:
+    """``value`` as a list of files or posts (``what``)."""
     if not isinstance(value, (list, tuple)):
-        raise _Invalid("type", f"harus berupa daftar {what}.")
+        raise _Invalid("type", f"field.list_{what}")
     if len(value) > MAX_LIST_ITEMS:
-        raise _Invalid("max_items", f"terlalu banyak {what} (maksimal {MAX_LIST_ITEMS}).")
+        raise _Invalid("max_items", f"field.max_items_{what}", n=MAX_LIST_ITEMS)
     return list(value)
 
 
 def _clean_files(f: FormField, value: Any, ctx: _Context) -> list[dict[str, str]]:
-    items = _list_value(value, "berkas")
+    items = _list_value(value, "files")
     accept = _accepted_kinds(f)
     problems: list[_Invalid] = []
     seen: set[str] = set()
@@ -369,30 +385,28 @@ def _clean_files(f: FormField, value: Any, ctx: _Context) -> list[dict[str, str]
         # A previously stored value ({"id", "sha256"}) may be sent back as is; the id is re-resolved.
         file_id = item.get("id") if isinstance(item, Mapping) else item
         if not isinstance(file_id, str) or not file_id.strip():
-            problems.append(_Invalid("file_id", f"berkas ke-{number} tidak sah."))
+            problems.append(_Invalid("file_id", number=number))
             continue
         file_id = file_id.strip()
         if file_id in seen:
-            problems.append(_Invalid("file_duplicate", f"berkas ke-{number} dikirim dua kali."))
+            problems.append(_Invalid("file_duplicate", number=number))
             continue
         seen.add(file_id)
         ref = ctx.files(file_id)
         if ref is None:
-            problems.append(_Invalid("file_missing", f"berkas ke-{number} tidak ditemukan."))
+            problems.append(_Invalid("file_missing", number=number))
             continue
         if accept is not None and ref.kind not in accept:
-            wanted = " atau ".join(_KIND_LABEL.get(k, k) for k in sorted(accept))
-            problems.append(
-                _Invalid("file_kind", f"berkas ke-{number} bukan {wanted} ({_KIND_LABEL.get(ref.kind, ref.kind)}).")
-            )
+            problems.append(_Invalid("file_kind", number=number, kind=_kind_label(ref.kind),
+                                     accepted=[_kind_label(k) for k in sorted(accept)]))
             continue
         cleaned.append({"id": ref.id, "sha256": ref.sha256})
     count = len(cleaned)  # usable files only
     min_files, max_files = _int_constraint(f, "min_files"), _int_constraint(f, "max_files")
     if min_files is not None and count < min_files:
-        problems.append(_Invalid("min_files", f"minimal {min_files} berkas."))
+        problems.append(_Invalid("min_files", n=min_files))
     if max_files is not None and count > max_files:
-        problems.append(_Invalid("max_files", f"maksimal {max_files} berkas."))
+        problems.append(_Invalid("max_files", n=max_files))
     if problems:
         raise _Many(problems)
     return cleaned
@@ -402,78 +416,70 @@ _POST_KEYS = frozenset({"platform", "url", "waktu"})
 
 
 def _clean_posts(f: FormField, value: Any, ctx: _Context) -> list[dict[str, str]]:
-    items = _list_value(value, "unggahan")
+    items = _list_value(value, "posts")
     problems: list[_Invalid] = []
     cleaned: list[dict[str, str]] = []
     seen_platforms: set[str] = set()
     platforms = list(ctx.platforms)
     for number, item in enumerate(items, start=1):
-        where = f"unggahan ke-{number}"
         if not isinstance(item, Mapping):
-            problems.append(_Invalid("post", f"{where} tidak sah."))
+            problems.append(_Invalid("post", number=number))
             continue
         if all(_is_empty(item.get(k)) for k in _POST_KEYS) and set(item) <= _POST_KEYS:
             continue  # an empty row left in the form
         extra = sorted(str(k) for k in item if k not in _POST_KEYS)
         if extra:
-            problems.append(_Invalid("post", f"{where}: isian tidak dikenal {', '.join(extra)}."))
+            problems.append(_Invalid("post", "field.post_keys", number=number, keys=extra))
             continue
         ok = True
         platform = item.get("platform")
         platform = platform.strip() if isinstance(platform, str) else platform
         if _is_empty(platform):
-            problems.append(_Invalid("post_platform", f"{where}: platform wajib diisi."))
+            problems.append(_Invalid("post_platform", "field.post_platform_required", number=number))
             ok = False
         elif platform not in platforms:
-            problems.append(
-                _Invalid(
-                    "post_platform",
-                    f"{where}: platform tidak dikenal (pilih salah satu: {', '.join(platforms)}).",
-                )
-            )
+            problems.append(_Invalid("post_platform", number=number, platforms=platforms))
             ok = False
         elif platform in seen_platforms:
-            problems.append(_Invalid("post_duplicate", f"{where}: platform {platform} tercantum dua kali."))
+            problems.append(_Invalid("post_duplicate", number=number, platform=platform))
             ok = False
         else:
             seen_platforms.add(platform)
         url = None
         if _is_empty(item.get("url")):
-            problems.append(_Invalid("post_url", f"{where}: tautan wajib diisi."))
+            problems.append(_Invalid("post_url", "field.post_url_required", number=number))
             ok = False
         else:
             try:
                 url = _clean_url(item.get("url"))
             except _Invalid as exc:
-                problems.append(_Invalid("post_url", f"{where}: {exc.message}"))
+                problems.append(_Invalid("post_url", number=number, problem=exc.as_message()))
                 ok = False
         waktu = None
         if _is_empty(item.get("waktu")):
-            problems.append(_Invalid("post_waktu", f"{where}: waktu unggah wajib diisi."))
+            problems.append(_Invalid("post_waktu", "field.post_waktu_required", number=number))
             ok = False
         else:
             try:
                 waktu = _parse_datetime_wib(item.get("waktu"))
                 if ctx.now is not None and waktu > ctx.now + POST_FUTURE_TOLERANCE:
-                    problems.append(
-                        _Invalid("post_future", f"{where}: waktu unggah tidak boleh di masa depan.")
-                    )
+                    problems.append(_Invalid("post_future", number=number))
                     ok = False
                 else:
                     _in_window(waktu.date(), ctx)
             except _Invalid as exc:
-                problems.append(_Invalid("post_waktu", f"{where}: waktu unggah {exc.message}", **exc.params))
+                problems.append(_Invalid("post_waktu", number=number, problem=exc.as_message()))
                 ok = False
         if ok:
             cleaned.append({"platform": platform, "url": url, "waktu": waktu.isoformat()})
     if not problems:
         if f.required and not cleaned:
-            raise _Invalid("required", "wajib diisi (minimal satu unggahan).")
+            raise _Invalid("required", "field.required_post")
         low, high = _int_constraint(f, "min_posts"), _int_constraint(f, "max_posts")
         if low is not None and cleaned and len(cleaned) < low:
-            problems.append(_Invalid("min_posts", f"minimal {low} unggahan."))
+            problems.append(_Invalid("min_posts", n=low))
         if high is not None and len(cleaned) > high:
-            problems.append(_Invalid("max_posts", f"maksimal {high} unggahan."))
+            problems.append(_Invalid("max_posts", n=high))
     if problems:
         raise _Many(problems)
     return cleaned
@@ -481,7 +487,7 @@ def _clean_posts(f: FormField, value: Any, ctx: _Context) -> list[dict[str, str]
 
 class _Many(Exception):
     def __init__(self, problems: list[_Invalid]):
-        super().__init__("; ".join(p.message for p in problems))
+        super().__init__("; ".join(p.key or p.code for p in problems))
         self.problems = problems
 
 
@@ -574,9 +580,9 @@ def validate_form(
     by_id: dict[str, FormField] = {}
     for f in fields:
         if f.type not in _CLEANERS:
-            raise ValueError(f"field {f.id!r}: tipe tidak dikenal {f.type!r}")
+            raise ValueError(f"field {f.id!r}: unknown type {f.type!r}")
         if f.id in by_id:
-            raise ValueError(f"field {f.id!r}: id ganda dalam formulir")
+            raise ValueError(f"field {f.id!r}: id used twice in the form")
         by_id[f.id] = f
     if now is not None:
         now = now.replace(tzinfo=WIB) if now.tzinfo is None else now.astimezone(WIB)
@@ -585,10 +591,9 @@ def validate_form(
     errors: list[FieldError] = []
     for key in raw:
         if not isinstance(key, str) or not FIELD_ID_RE.match(key):
-            shown = repr(key)[:70]
-            errors.append(FieldError("field_name", str(key)[:70], f"{shown}: nama field tidak sah."))
+            errors.append(FieldError.of("field_name", str(key)[:70], repr(key)[:70]))
         elif key not in by_id:
-            errors.append(FieldError("unknown_field", key, f"{key}: field tidak dikenal."))
+            errors.append(FieldError.of("unknown_field", key, key))
 
     cleaned: dict[str, Any] = {}
     for f in fields:
@@ -597,17 +602,17 @@ def validate_form(
         value = raw.get(f.id)
         if _is_empty(value):
             if f.required:
-                message = "harus dicentang." if f.type == "boolean" else "wajib diisi."
-                errors.append(FieldError("required", f.id, f"{f.label}: {message}"))
+                key = "field.required_checkbox" if f.type == "boolean" else None
+                errors.append(FieldError.of("required", f.id, f.label, key))
             else:
                 cleaned[f.id] = _empty_value(f)
             continue
         try:
             cleaned[f.id] = _CLEANERS[f.type](f, value, ctx)
         except _Invalid as exc:
-            errors.append(FieldError(exc.code, f.id, f"{f.label}: {exc.message}", exc.params))
+            errors.append(FieldError.of(exc.code, f.id, f.label, exc.key, **exc.params))
         except _Many as many:
-            errors.extend(FieldError(p.code, f.id, f"{f.label}: {p.message}", p.params) for p in many.problems)
+            errors.extend(FieldError.of(p.code, f.id, f.label, p.key, **p.params) for p in many.problems)
 
     if errors:
         raise FormInvalid(errors)

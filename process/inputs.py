@@ -18,8 +18,8 @@ validation call it, so every entry point gives the same answer.
   period, a filter) lies between :data:`EARLIEST_DAY` and the latest date any data can have (today plus the
   same window). Nothing outside can be stored, so nothing outside needs to be looked for.
 
-A value that breaks a rule raises :class:`Refused` with a code, the parameters of the message and the message in
-Bahasa Indonesia (without the field's label, which the caller puts in front).
+A value that breaks a rule raises :class:`Refused` with the rule's code and the parameters of its message; the
+sentence is in process/messages.py (without the field's label, which the caller puts in front).
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from . import messages
 from .errors import BadRequest
 
 #: A date that becomes data lies at most this many days before or after today (WIB).
@@ -50,18 +51,22 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class Refused(BadRequest):
-    """A value that breaks one of these rules. ``code`` names the rule, ``params`` fill the message (for other
-    languages), ``message`` is the Indonesian text without the field's label."""
+    """A value that breaks one of these rules. ``code`` names the rule (what API clients see per field),
+    ``message_key`` the sentence of process/messages.py (``field.<rule>`` unless a rule has several), ``params``
+    fill it. ``message`` is that sentence in Bahasa Indonesia, without the field's label (what
+    process/services.py puts into its form errors)."""
 
-    def __init__(self, code: str, message: str, **params: Any):
-        super().__init__(message, **params)
-        self.code = code
-        self.params = params
+    def __init__(self, code: str, key: str | None = None, **params: Any):
+        key = key or f"field.{code}"
+        super().__init__(f"value refused by the rule {code!r} ({key})", code=code, **params)
+        self.message_key = key
+        self.message = messages.render(key, {k: v for k, v in params.items() if k != "label"})
 
-    def labelled(self, label: str) -> Refused:
-        """The same refusal with the field's label in front (for a message standing alone)."""
-        refused = Refused(self.code, f"{label}: {self.message}", **self.params)
-        refused.params = {**self.params, "label": label}
+    def labelled(self, label: str | dict) -> Refused:
+        """The same refusal with the field's label in front, for a message standing alone: a text already in the
+        reader's language, or a label's message (``messages.message("label.username")``) rendered in theirs."""
+        refused = Refused(self.code, self.message_key, **{**self.params, "label": label})
+        refused.message = f"{messages.render_message(label) if messages.is_message(label) else label}: {self.message}"
         return refused
 
 
@@ -81,7 +86,7 @@ def _describe(ch: str) -> dict[str, str]:
 
 def _clean(value: Any, *, multiline: bool) -> str:
     if not isinstance(value, str):
-        raise Refused("type", "harus berupa teks.")
+        raise Refused("type")
     text = _LINE_BREAKS.sub("\n", value) if multiline else value
     kept = []
     for ch in text:
@@ -95,15 +100,12 @@ def _clean(value: Any, *, multiline: bool) -> str:
                 kept.append(ch)
                 continue
             if ch in "\r\n\x85":
-                raise Refused("multiline", "harus satu baris (tanpa ganti baris).", **_describe(ch))
-            found = _describe(ch)
-            raise Refused("control_char", f"berisi karakter kontrol {found['char']} ({found['char_name']}) yang "
-                                          "tidak diizinkan.", **found)
+                raise Refused("multiline", **_describe(ch))
+            raise Refused("control_char", **_describe(ch))
         if category in ("Zl", "Zp"):
-            raise Refused("multiline", "harus satu baris (tanpa ganti baris).", **_describe(ch))
+            raise Refused("multiline", **_describe(ch))
         if category == "Cs" or (category == "Cn" and _noncharacter(ord(ch))):
-            found = _describe(ch)
-            raise Refused("invalid_char", f"berisi karakter {found['char']} yang bukan teks.", **found)
+            raise Refused("invalid_char", **_describe(ch))
         kept.append(ch)
     # NFC after the invisible characters are gone (one between a letter and its accent kept them apart).
     return unicodedata.normalize("NFC", "".join(kept)).strip()
@@ -111,11 +113,9 @@ def _clean(value: Any, *, multiline: bool) -> str:
 
 def _length(text: str, max_length: int | None, min_length: int | None = None) -> str:
     if min_length is not None and len(text) < min_length:
-        raise Refused("minlength", f"minimal {min_length} karakter (sekarang {len(text)}).", n=min_length,
-                      length=len(text))
+        raise Refused("minlength", n=min_length, length=len(text))
     if max_length is not None and len(text) > max_length:
-        raise Refused("maxlength", f"maksimal {max_length} karakter (sekarang {len(text)}).", n=max_length,
-                      length=len(text))
+        raise Refused("maxlength", n=max_length, length=len(text))
     return text
 
 
@@ -136,10 +136,10 @@ def name(value: Any, *, max_length: int = MAX_NAME, required: bool = True) -> st
     text = single_line(value if value is not None else "", max_length=max_length)
     if not text:
         if required:
-            raise Refused("required", "wajib diisi.")
+            raise Refused("required")
         return ""
     if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
-        raise Refused("no_letter", "harus memuat setidaknya satu huruf atau angka.")
+        raise Refused("no_letter")
     return text
 
 
@@ -155,12 +155,11 @@ def username(value: Any) -> str:
     """A new account's username, folded to lower case; :class:`Refused` outside the alphabet."""
     text = fold_username(value)
     if not text:
-        raise Refused("required", "wajib diisi.")
+        raise Refused("required")
     if len(text) > MAX_USERNAME:
-        raise Refused("maxlength", f"Paling banyak {MAX_USERNAME} karakter.", n=MAX_USERNAME, length=len(text))
+        raise Refused("maxlength", n=MAX_USERNAME, length=len(text))
     if not _USERNAME_RE.fullmatch(text):
-        raise Refused("username", "hanya boleh berisi huruf a–z, angka, titik, garis bawah dan tanda hubung, "
-                                  "diawali huruf atau angka (tanpa spasi, huruf beraksen atau huruf lain).")
+        raise Refused("username")
     return text
 
 
@@ -168,11 +167,11 @@ def team_code(value: Any) -> str:
     """A team's code: lower-case ASCII letters, digits, ``_`` and ``-``."""
     text = value.strip() if isinstance(value, str) else ""
     if not text:
-        raise Refused("required", "wajib diisi.")
+        raise Refused("required")
     if len(text) > MAX_TEAM_CODE:
-        raise Refused("maxlength", f"Paling banyak {MAX_TEAM_CODE} karakter.", n=MAX_TEAM_CODE, length=len(text))
+        raise Refused("maxlength", n=MAX_TEAM_CODE, length=len(text))
     if not _TEAM_CODE_RE.fullmatch(text):
-        raise Refused("team_code", "hanya boleh berisi huruf kecil a–z, angka, garis bawah dan tanda hubung.")
+        raise Refused("team_code")
     return text
 
 
@@ -198,18 +197,17 @@ def parse_day(value: Any) -> date:
         return value
     text = value.strip() if isinstance(value, str) else None
     if not text or not _DATE_RE.fullmatch(text):
-        raise Refused("date", "harus tanggal dengan format TTTT-BB-HH, mis. 2025-05-06.")
+        raise Refused("date")
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise Refused("date", "tanggal tidak sah.") from None
+        raise Refused("date", "field.date_invalid") from None
 
 
 def within(day: date, window: tuple[date, date]) -> date:
     first, last = window
     if not first <= day <= last:
-        raise Refused("date_window", f"harus antara {first.isoformat()} dan {last.isoformat()}.",
-                      first=first.isoformat(), last=last.isoformat())
+        raise Refused("date_window", first=first.isoformat(), last=last.isoformat())
     return day
 
 

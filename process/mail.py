@@ -1,5 +1,5 @@
-"""E-mail notifications: Indonesian messages and an SMTP transport that delivers each outbox row once
-(PostgreSQL), or at least once (SQLite).
+"""E-mail notifications: messages from the catalogue (process/messages.py, in Bahasa Indonesia) and an SMTP
+transport that delivers each outbox row once (PostgreSQL), or at least once (SQLite).
 
 **PostgreSQL: exactly once.** It needs the outbox row and the SMTP server to agree, and neither side can commit for
 the other. The worker locks the row and, inside that transaction: sends the envelope and the whole message except its
@@ -39,33 +39,27 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 
+from . import messages
 from .config import MailSettings
 
-#: Subject line per notification kind ({task} and {title} are filled in).
-SUBJECTS = {
-    "task_ready": "Tugas baru: {task} — {title}",
-    "delegated": "Tugas didelegasikan kepada Anda: {task} — {title}",
-    "deadline_soon": "Pengingat batas waktu: {task} — {title}",
-    "overdue": "TERLAMBAT: {task} — {title}",
-    "returned": "Dikembalikan untuk diperbaiki: {title}",
-}
-
-FOOTER = ("—\nPesan otomatis dari Alur Medsos, SOP Nomor 21 Tahun 2025 \"Alur Pengunggahan Konten Media Sosial\",\n"
-          "KPU Provinsi Sumatera Barat. Mohon tidak membalas e-mail ini; tindak lanjuti lewat aplikasi.\n")
+#: The language of e-mails: users have no language of their own stored, and the office works in Bahasa Indonesia.
+MAIL_LOCALE = messages.SOURCE_LOCALE
 
 
 def subject_for(kind: str, *, task: str | None, title: str) -> str:
-    template = SUBJECTS.get(kind, "Pemberitahuan: {title}")
-    return "[Alur Medsos] " + template.format(task=task or "-", title=title)
+    """The subject line of a notification of ``kind`` (``mail.subject.<kind>`` in the catalogue)."""
+    code = f"mail.subject.{kind}" if messages.known(f"mail.subject.{kind}") else "mail.subject.other"
+    return "[Alur Medsos] " + messages.render(code, {"task": task or "-", "title": title}, MAIL_LOCALE)
 
 
 def body_for(*, name: str, message: str, base_url: str, task_id: str | None, instance_id: int | None) -> str:
-    lines = [f"Yth. {name},", "", message, ""]
+    """The text of a notification e-mail: greeting, the notification (``message``, rendered), links, footer."""
+    lines = [messages.render("mail.greeting", {"name": name}, MAIL_LOCALE), "", message, ""]
     if task_id:
-        lines.append(f"Buka tugas: {base_url}/tugas/{task_id}")
+        lines.append(messages.render("mail.open_task", {"url": f"{base_url}/tugas/{task_id}"}, MAIL_LOCALE))
     if instance_id:
-        lines.append(f"Lihat kasus: {base_url}/kasus/{instance_id}")
-    lines += ["", FOOTER]
+        lines.append(messages.render("mail.open_case", {"url": f"{base_url}/kasus/{instance_id}"}, MAIL_LOCALE))
+    lines += ["", "—\n" + messages.render("mail.footer", {}, MAIL_LOCALE) + "\n"]
     return "\n".join(lines)
 
 

@@ -29,7 +29,7 @@ class ValidationReport:
 
 def _require_owner(user: User) -> None:
     if OWNER_ROLE not in user.roles or not user.active:
-        raise NotPermitted("Hanya pemilik proses yang dapat memvalidasi, menerapkan atau memigrasikan diagram.")
+        raise NotPermitted("only the process owner validates, deploys or migrates", code="modeling.owner_only")
 
 
 def _check_process_key(system, process_key: str) -> None:
@@ -75,7 +75,7 @@ def version(session: Session, process_key: str, number: int) -> Definition:
     definition = session.execute(select(Definition).where(Definition.process_key == process_key,
                                                           Definition.version == number)).scalar_one_or_none()
     if definition is None:
-        raise NotFound(f"Versi {number} tidak ada.", version=number)
+        raise NotFound(f"no version {number}", code="definition.version_not_found", version=number)
     return definition
 
 

@@ -98,15 +98,19 @@ class RegisterCounter(Base):
 
 
 class Notification(Base):
-    """In-app notification for one user."""
+    """In-app notification for one user: what happened as a message ``code`` and its ``params`` (JSON), rendered
+    in the reader's language when it is read (process/messages.py). Rows written before the catalogue existed
+    have neither and keep their Indonesian ``message``."""
 
     __tablename__ = "notification"
     __table_args__ = (Index("ix_notification_user_read", "user_id", "read_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))  # task_ready | overdue | returned | delegated
-    message: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40))  # task_ready | overdue | returned | delegated | deadline_soon
+    message: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(String(80))
+    params: Mapped[str | None] = mapped_column(Text)  # JSON object
     instance_id: Mapped[int | None] = mapped_column(Integer)
     task_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

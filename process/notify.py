@@ -1,8 +1,15 @@
 """Notifications, written in the same transaction as the change that causes them: in-app rows, and e-mails
-in the outbox (:mod:`process.outbox`) for users with an address when SMTP is configured."""
+in the outbox (:mod:`process.outbox`) for users with an address when SMTP is configured.
+
+A notification is stored as a message code and its params (process/messages.py), never as a sentence: each
+reader sees it in their own language when they read it (:func:`text_of`). Moments are stored as ISO text and a
+"due in ..." as the seconds it was away when the notice was written, so both are written the reader's way too.
+An e-mail is rendered once, when it is queued, in Bahasa Indonesia (an address has no language of its own)."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -11,19 +18,31 @@ from engine import eventlog
 from engine.models import TaskRow
 from engine.runtime import SYSTEM_ACTOR, ActionResult
 
-from . import outbox
+from . import messages, outbox, timefmt
 from .contract import TASK_KOREKSI, TASK_PUTUSKAN, TASK_TERIMA
-from .deadlines import format_wib, humanize_delta
 from .models import DeadlineReminder, Notification, User
 from .people import People, Recipient
 from .roles import ESCALATION_LANE
 
-#: Decisions that send the case back to the team, with the field holding the written response.
+#: Decisions that send the case back to the team, with the field holding the written response and the role
+#: that decided.
 RETURNS = {
-    TASK_TERIMA: ("keputusan_admin", "dikembalikan", "tanggapan_admin", "Admin Medsos"),
-    TASK_KOREKSI: ("keputusan_wapimred", "kembalikan", "tanggapan_wapimred", "Wakil Pimpinan Redaksi"),
-    TASK_PUTUSKAN: ("keputusan_pimred", "revisi", "pertimbangan", "Pimpinan Redaksi"),
+    TASK_TERIMA: ("keputusan_admin", "dikembalikan", "tanggapan_admin", "admin_medsos"),
+    TASK_KOREKSI: ("keputusan_wapimred", "kembalikan", "tanggapan_wapimred", "wapimred"),
+    TASK_PUTUSKAN: ("keputusan_pimred", "revisi", "pertimbangan", "pimred"),
 }
+
+
+def text_of(notification: Notification, locale: str = messages.SOURCE_LOCALE, translations=None) -> str:
+    """The notification in ``locale``; a row from before notifications had codes keeps its stored text."""
+    if notification.code and messages.known(notification.code):
+        params = json.loads(notification.params) if notification.params else {}
+        return messages.render(notification.code, params, locale, translations)
+    return notification.message or ""
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return timefmt.local(moment).isoformat() if moment is not None else None
 
 
 #: Built once, at table level: the ORM's bulk-insert path costs several times what SQLite takes to run them.
@@ -47,28 +66,32 @@ class _Batch:
             self._lanes[key] = self.people.recipients(self.session, lane, group)
         return self._lanes[key]
 
-    def notify(self, recipients: list[Recipient], kind: str, message: str, row: TaskRow | None,
-               exclude: User | None = None, title: str = "") -> None:
-        """One notification per recipient and one event naming them all; plus an e-mail per recipient with an
-        address when e-mail is configured."""
+    def notify(self, recipients: list[Recipient], kind: str, code: str, params: dict[str, Any],
+               row: TaskRow | None, exclude: User | None = None, title: str = "") -> None:
+        """One notification per recipient (message ``code`` with ``params``) and one event naming them all; plus
+        an e-mail per recipient with an address when e-mail is configured."""
         seen: set[int] = set()
         told = []
         instance_id, task_id = (row.instance_id, row.id) if row else (None, None)
         settings = self.people.settings
+        stored = json.dumps(params, ensure_ascii=False, sort_keys=True)
+        message = None
         for r in recipients:
             if r.id in seen or (exclude is not None and r.id == exclude.id):
                 continue
             seen.add(r.id)
-            self.rows.append({"user_id": r.id, "kind": kind, "message": message, "instance_id": instance_id,
-                              "task_id": task_id, "created_at": self.now})
+            self.rows.append({"user_id": r.id, "kind": kind, "message": None, "code": code, "params": stored,
+                              "instance_id": instance_id, "task_id": task_id, "created_at": self.now})
             if settings.mail is not None and r.email:
+                if message is None:
+                    message = messages.render(code, params)
                 self.mails.append({
                     "user_id": r.id, "to_addr": r.email, "name": r.name, "kind": kind, "message": message,
                     "task": row.name if row else None, "title": title, "task_id": task_id,
                     "instance_id": instance_id, "created_at": self.now, "base_url": settings.base_url})
             told.append(r.username)
         if told:
-            # The history of record says who was told what (the message text stays in the notification).
+            # The history of record says who was told what (the message stays in the notification).
             eventlog.append(self.session, type="notification_sent", at=self.now, actor=SYSTEM_ACTOR,
                             instance_id=instance_id, task_id=task_id,
                             data={"kind": kind, "recipients": told, "bpmn_id": row.bpmn_id if row else None})
@@ -89,21 +112,25 @@ def after_action(session: Session, people: People, result: ActionResult, *, acto
     with session.no_autoflush:
         batch = _Batch(session, people, now)
         for row in result.ready:
-            due = f" Batas waktu: {format_wib(row.due_at)}." if row.due_at else ""
-            batch.notify(batch.lane(row.lane, row.group), "task_ready", f"Tugas baru: {row.name} — {title}.{due}",
-                         row, exclude=actor, title=title)
+            params = {"task": row.name, "title": title}
+            if row.due_at:
+                params["due_at"] = _iso(row.due_at)
+            batch.notify(batch.lane(row.lane, row.group), "task_ready",
+                         "notice.task_ready_due" if row.due_at else "notice.task_ready", params, row,
+                         exclude=actor, title=title)
         for row in result.overdue:
-            message = f"Terlambat: {row.name} — {title} melewati batas waktu {format_wib(row.due_at)}." \
-                if row.due_at else f"Terlambat: {row.name} — {title}."
-            batch.notify(batch.lane(row.lane, row.group) + batch.lane(ESCALATION_LANE), "overdue", message, row,
-                         title=title)
+            params = {"task": row.name, "title": title}
+            if row.due_at:
+                params["due_at"] = _iso(row.due_at)
+            batch.notify(batch.lane(row.lane, row.group) + batch.lane(ESCALATION_LANE), "overdue",
+                         "notice.overdue_due" if row.due_at else "notice.overdue", params, row, title=title)
         if task is not None and submitted is not None and task.bpmn_id in RETURNS:
-            field, value, response, who = RETURNS[task.bpmn_id]
+            field, value, response, role = RETURNS[task.bpmn_id]
             if submitted.get(field) == value:
                 for row in result.ready:
-                    batch.notify(batch.lane(row.lane, row.group), "returned",
-                                 f"Dikembalikan oleh {who}: {title}. Tanggapan: {submitted.get(response, '')}",
-                                 row, title=title)
+                    batch.notify(batch.lane(row.lane, row.group), "returned", "notice.returned",
+                                 {"who": messages.message(f"role.{role}"), "title": title,
+                                  "response": str(submitted.get(response) or "")}, row, title=title)
         batch.write()
         schedule_reminders(session, people, result.ready, now)
 
@@ -111,7 +138,7 @@ def after_action(session: Session, people: People, result: ActionResult, *, acto
 def delegated(session: Session, people: People, row: TaskRow, target: User, *, by: User) -> None:
     batch = _Batch(session, people, people.clock.now())
     batch.notify([Recipient(target.id, target.username, target.email, target.display_name)], "delegated",
-                 f"{by.display_name} mendelegasikan tugas kepada Anda: {row.name} — {row.case_title}.", row,
+                 "notice.delegated", {"by": by.display_name, "task": row.name, "title": row.case_title}, row,
                  title=row.case_title)
     batch.write()
 
@@ -143,9 +170,9 @@ def send_due_reminders(session: Session, people: People, now: datetime, limit: i
             users = people.recipients_by_username(session, [row.claimed_by])
         else:
             users = batch.lane(row.lane, row.group)
-        message = (f"Pengingat: batas waktu {row.name} — {row.case_title} {humanize_delta(row.due_at, now)} "
-                   f"({format_wib(row.due_at)}).")
-        batch.notify(users, "deadline_soon", message, row, title=row.case_title)
+        batch.notify(users, "deadline_soon", "notice.deadline_soon",
+                     {"task": row.name, "title": row.case_title, "relative": timefmt.relative(row.due_at, now),
+                      "due_at": _iso(row.due_at)}, row, title=row.case_title)
         sent += 1
     batch.write()
     if done:

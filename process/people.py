@@ -22,8 +22,12 @@ from . import inputs, sessions
 from .config import Settings
 from .errors import BadRequest, NotPermitted
 from .mail import valid_address
+from .messages import message
 from .models import Team, User, UserRole
 from .roles import LANE_ROLES, check_role
+
+#: The shortest password an account may have.
+MIN_PASSWORD = 8
 
 
 class Recipient(NamedTuple):
@@ -50,15 +54,15 @@ class People:
     # ----------------------------------------------------------------------- users
     def add_user(self, session: Session, username: str, password: str, roles, *, full_name: str = "",
                  team_code: str | None = None, email: str | None = None, actor: str | None = None) -> User:
-        username = _checked(inputs.username, username, "Nama pengguna")
-        full_name = _checked(lambda v: inputs.name(v, required=False), full_name, "Nama lengkap")
-        if len(password or "") < 8:
-            raise BadRequest("Kata sandi minimal 8 karakter.")
+        username = _checked(inputs.username, username, message("label.username"))
+        full_name = _checked(lambda v: inputs.name(v, required=False), full_name, message("label.full_name"))
+        if len(password or "") < MIN_PASSWORD:
+            raise BadRequest("password too short", code="user.password_too_short", n=MIN_PASSWORD)
         roles = sorted({check_role(r) for r in roles})
         if not roles:
-            raise BadRequest("Setiap pengguna perlu setidaknya satu peran.")
+            raise BadRequest("a user needs a role", code="user.no_role")
         if self.username_taken(session, username):
-            raise BadRequest(f"Nama pengguna '{username}' sudah dipakai.", username=username)
+            raise BadRequest(f"username {username!r} is taken", code="user.username_taken", username=username)
         email = self._checked_email(email)
         team = self.team(session, team_code) if team_code else None
         now = self.clock.now()
@@ -82,9 +86,9 @@ class People:
         team = session.execute(select(Team).where(Team.code == code)).scalar_one_or_none()
         if team is None:
             if not create:
-                raise BadRequest(f"Tim '{code}' tidak dikenal.", team=code)
-            code = _checked(inputs.team_code, code, "Kode tim")
-            team = Team(code=code, name=_checked(inputs.name, name or code, "Nama tim"))
+                raise BadRequest(f"no team {code!r}", code="team.unknown", team=code)
+            code = _checked(inputs.team_code, code, message("label.team_code"))
+            team = Team(code=code, name=_checked(inputs.name, name or code, message("label.team_name")))
             session.add(team)
             session.flush()
         return team
@@ -95,14 +99,14 @@ class People:
     def find_user(session: Session, username: str) -> User:
         user = by_username(session, username)
         if user is None:
-            raise NotFound(f"Pengguna '{username}' tidak ditemukan.", username=username)
+            raise NotFound(f"no user {username!r}", code="user.unknown", username=username)
         return user
 
     def add_team(self, session: Session, code: str, name: str, *, actor: str | None = None) -> Team:
-        code = _checked(inputs.team_code, code, "Kode tim")
-        name = _checked(inputs.name, name, "Nama tim")
+        code = _checked(inputs.team_code, code, message("label.team_code"))
+        name = _checked(inputs.name, name, message("label.team_name"))
         if session.execute(select(Team).where(Team.code == code)).scalar_one_or_none():
-            raise BadRequest(f"Kode tim '{code}' sudah dipakai.")
+            raise BadRequest(f"team code {code!r} is taken", code="team.code_taken", team=code)
         team = self.team(session, code, create=True, name=name)
         eventlog.append(session, type="team_created", at=self.clock.now(), actor=actor,
                         data={"code": code, "name": name})
@@ -112,7 +116,7 @@ class People:
                    actor: str | None = None) -> User:
         """Deactivate (every session and token of the user stops working) or reactivate an account."""
         if not active and by is not None and by.id == target.id:
-            raise NotPermitted("Anda tidak dapat menonaktifkan akun Anda sendiri.")
+            raise NotPermitted("one may not deactivate oneself", code="user.self_deactivate")
         if target.active == bool(active):
             return target
         target.active = bool(active)
@@ -143,8 +147,8 @@ class People:
                        actor: str | None = None, keep_session: str | None = None) -> User:
         """Set a new password and end every session and API token of the user, but ``keep_session`` (the secret
         of the session doing it, when a user resets their own password)."""
-        if len(password or "") < 8:
-            raise BadRequest("Kata sandi minimal 8 karakter.")
+        if len(password or "") < MIN_PASSWORD:
+            raise BadRequest("password too short", code="user.password_too_short", n=MIN_PASSWORD)
         target.password_hash = hash_password(password)
         now = self.clock.now()
         ended = sessions.end_sessions_of(session, target.id, now, "password_reset", keep=keep_session)
@@ -156,9 +160,9 @@ class People:
                   actor: str | None = None) -> User:
         new = sorted({check_role(r) for r in roles})
         if not new:
-            raise BadRequest("Setiap pengguna perlu setidaknya satu peran.")
+            raise BadRequest("a user needs a role", code="user.no_role")
         if by is not None and by.id == target.id and "admin" in target.roles and "admin" not in new:
-            raise NotPermitted("Anda tidak dapat mencabut peran Administrator dari akun Anda sendiri.")
+            raise NotPermitted("one may not drop one's own admin role", code="user.self_unadmin")
         old = sorted(target.roles)
         if new == old:
             return target
@@ -183,7 +187,7 @@ class People:
 
     def set_profile(self, session: Session, target: User, *, full_name: str, email: str | None,
                     by: User | None = None, actor: str | None = None) -> User:
-        full_name = _checked(lambda v: inputs.name(v, required=False), full_name, "Nama lengkap")
+        full_name = _checked(lambda v: inputs.name(v, required=False), full_name, message("label.full_name"))
         email = self._checked_email(email)
         changed = {k: v for k, v in (("full_name", full_name), ("email", email)) if getattr(target, k) != v}
         if not changed:
@@ -196,9 +200,9 @@ class People:
 
     @staticmethod
     def _checked_email(email: str | None) -> str | None:
-        email = _checked(inputs.single_line, email or "", "Surel") or None
+        email = _checked(inputs.single_line, email or "", message("label.email")) or None
         if email is not None and (len(email) > 200 or not valid_address(email)):
-            raise BadRequest(f"Alamat surel '{email[:200]}' tidak sah (contoh: nama@kpu.go.id).")
+            raise BadRequest("e-mail address refused", code="user.email_invalid", email=email[:200])
         return email
 
     #: Built once: every request runs it (a statement built per call costs more than SQLite takes to run it).
@@ -269,7 +273,7 @@ class People:
         return [Recipient(uid, name, email, full or name) for uid, name, email, full in session.execute(stmt)]
 
 
-def _checked(rule, value, label: str):
+def _checked(rule, value, label: dict):
     """``rule(value)``, a refusal carrying the field's label (for a message standing alone)."""
     try:
         return rule(value)

@@ -32,42 +32,42 @@ def may_act(user: User, row: TaskRow) -> bool:
 def check_may_act(user: User, row: TaskRow) -> None:
     """:func:`may_act`, refusing with the reason."""
     if not user.active:
-        raise NotPermitted("Akun Anda tidak aktif.")
+        raise NotPermitted("inactive account", code="user.inactive")
     if row.lane not in lanes_of(user.roles):
-        raise NotPermitted(f"Tugas ini untuk {row.lane}; peran Anda tidak termasuk.")
+        raise NotPermitted(f"task of lane {row.lane!r}", code="task.wrong_lane", lane=row.lane)
     if row.group is not None and (user.team is None or user.team.code != row.group):
-        raise NotPermitted("Tugas ini hanya untuk anggota tim pelaksana kegiatan tersebut.")
+        raise NotPermitted("task of another team", code="task.other_team")
 
 
 def check_may_complete(session: Session, user: User, row: TaskRow) -> None:
     """Role, team, readiness, claim and the self-approval rule, before anything is stored."""
     check_may_act(user, row)
     if row.state != "ready":
-        raise TaskNotReady("Tugas ini sudah tidak menunggu (sudah diselesaikan atau dibatalkan).")
+        raise TaskNotReady(f"task is {row.state}", code="task.waiting_no_more")
     if row.claimed_by != user.actor:
         if row.claimed_by is None:
-            raise NotClaimed("Ambil tugas ini terlebih dahulu sebelum menyelesaikannya.")
-        raise NotClaimed("Tugas ini sedang dipegang orang lain.")
+            raise NotClaimed("task not claimed", code="task.claim_first")
+        raise NotClaimed("task held by someone else", code="task.held_by_other")
     if row.bpmn_id == DECIDE_TASK and submitted_by(session, row.instance_id, user):
-        raise SelfApproval("Anda menyerahkan dokumentasi kasus ini, jadi tidak dapat memutuskannya sendiri.")
+        raise SelfApproval("the submitter may not decide", code="task.self_approval")
 
 
 def check_may_hold(user: User, row: TaskRow) -> None:
     """A task held by someone else is theirs until they let it go (delegating it is theirs to do)."""
     if row.claimed_by not in (None, user.actor):
-        raise NotClaimed("Tugas ini sedang dipegang orang lain.")
+        raise NotClaimed("task held by someone else", code="task.held_by_other")
 
 
 def check_may_start(user: User) -> None:
     """Only a team that runs activities opens cases (checked before the case's details are)."""
     if "tim_pelaksana" not in user.roles:
-        raise NotPermitted("Hanya Tim Pelaksana yang dapat membuat kasus baru.")
+        raise NotPermitted("only a team opens cases", code="case.start_team_only")
 
 
 def check_in_team(user: User, team: Team) -> None:
     """A case is opened by a member of the team that ran the activity."""
     if user.team is None or user.team.code != team.code:
-        raise NotPermitted(f"Anda bukan anggota tim '{team.name}'.")
+        raise NotPermitted(f"not a member of team {team.code!r}", code="case.not_team_member", team=team.name)
 
 
 def submitted_by(session: Session, instance_id: int, user: User) -> bool:

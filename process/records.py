@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from engine import eventlog
 from engine.models import EventRow, Instance, TaskRow
 
+from . import timefmt
 from .casefile import RESPONSE_FIELDS, case_outcome, display_names
 from .contract import STEP_OF, SUBMIT_TASK, TASK_UNGGAH
 from .deadlines import WIB
@@ -34,8 +35,8 @@ UPLOAD_TASK = TASK_UNGGAH
 #: Ids per IN (...) clause: well below SQLite's and PostgreSQL's parameter limits.
 _CHUNK = 500
 
-_BULAN = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
-          "November", "Desember")
+#: The office's records are written in Bahasa Indonesia, whatever the reader's language.
+RECORD_LOCALE = "id"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -44,8 +45,8 @@ _BULAN = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agust
 
 
 def tanggal_id(day: date) -> str:
-    """``"6 Mei 2025"``: a date as written in Indonesian letters."""
-    return f"{day.day} {_BULAN[day.month - 1]} {day.year}"
+    """``"6 Mei 2025"``: a date as the office's records write it (Babel, Bahasa Indonesia)."""
+    return timefmt.format_date(day, RECORD_LOCALE)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class Period:
     def label(self) -> str:
         """How the period is printed on a record: ``"Mei 2025"``, ``"Tahun 2025"``, or a range."""
         if self.is_month:
-            return f"{_BULAN[self.start.month - 1]} {self.start.year}"
+            return timefmt.format_month(self.start.year, self.start.month, RECORD_LOCALE)
         if self.is_year:
             return f"Tahun {self.start.year}"
         if self.start == self.end:

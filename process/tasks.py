@@ -38,7 +38,7 @@ class Tasks:
     def task(self, session: Session, task_id: str) -> TaskRow:
         row = session.get(TaskRow, str(task_id)) if isinstance(task_id, str) else None
         if row is None:
-            raise NotFound("Tugas tidak ditemukan.", task_id=task_id)
+            raise NotFound(f"no task {task_id!r}", code="task.not_found", task_id=task_id)
         return row
 
     def open_task(self, session: Session, user: User, task_id: str) -> TaskRow:
@@ -66,9 +66,9 @@ class Tasks:
         check_may_hold(user, row)
         target = by_username(session, to_username)
         if target is None or not may_act(target, row):
-            raise BadRequest("Tugas hanya dapat didelegasikan kepada anggota lain dari lajur yang sama.")
+            raise BadRequest("delegate outside the lane", code="task.delegate_outside_lane")
         if target.id == user.id:
-            raise BadRequest("Tugas tidak dapat didelegasikan kepada diri sendiri.")
+            raise BadRequest("delegate to oneself", code="task.delegate_self")
         row = self.engine.delegate(session, row.id, user.actor, target.actor)
         notify.delegated(session, self.people, row, target, by=user)
         return row
@@ -90,7 +90,7 @@ class Tasks:
         try:
             row, _instance = self.engine.task_and_case(session, task_id)
         except NotFound:
-            raise NotFound("Tugas tidak ditemukan.", task_id=task_id) from None
+            raise NotFound(f"no task {task_id!r}", code="task.not_found", task_id=task_id) from None
         if claim and row.claimed_by is None and row.state == "ready":
             check_may_act(user, row)
             self.engine.claim(session, row.id, user.actor)
@@ -134,11 +134,9 @@ def completeness_rules(row: TaskRow, data: dict) -> None:
     if row.bpmn_id == TASK_TERIMA and data.get("keputusan_admin") == "diterima":
         missing = [k for k in ("cek_foto", "cek_narasi", "cek_caption") if not data.get(k)]
         if missing:
-            errors.append(FieldError("checklist", missing[0], "Kelengkapan belum semua dicentang: "
-                                     "dokumentasi yang belum lengkap harus dikembalikan."))
+            errors.append(FieldError.of("checklist", missing[0], None, "field.checklist_terima"))
     if row.bpmn_id == TASK_KOREKSI and data.get("keputusan_wapimred") == "lanjut" and \
             not data.get("konten_valid"):
-        errors.append(FieldError("checklist", "konten_valid", "Konten harus dinyatakan sesuai kebutuhan "
-                                 "dan valid sebelum diteruskan."))
+        errors.append(FieldError.of("checklist", "konten_valid", None, "field.checklist_koreksi"))
     if errors:
         raise FormInvalid(errors)

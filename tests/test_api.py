@@ -123,8 +123,9 @@ def refused(system, request, status: int, code: str | None = None):
     assert resp.is_json, resp.get_data(as_text=True)[:300]
     error = resp.json["error"]
     assert isinstance(error["message"], str) and error["message"]
-    if code is not None:
-        assert error["code"] == code, error
+    assert isinstance(error["params"], dict) and isinstance(error["type"], str), error
+    if code is not None:  # a specific code (dotted), or the error's type
+        assert (error["code"] if "." in code else error["type"]) == code, error
     assert snapshot(system) == before
     return resp
 
@@ -317,7 +318,7 @@ def test_token_endpoint_does_not_enumerate_users(api, system):
     missing = refused(system, lambda: api.client.post(f"{API}/auth/token", json={}), 422, "form_invalid")
     assert {f["field"] for f in missing.json["error"]["fields"]} == {"username", "password"}
     refused(system, lambda: api.client.post(f"{API}/auth/token", data="username=tim&password=x",
-                                            content_type="application/x-www-form-urlencoded"), 422, "invalid_json")
+                                            content_type="application/x-www-form-urlencoded"), 422, "api.not_json")
     refused(system, lambda: api.client.post(f"{API}/auth/token", json=["tim", "rahasia-tim"]), 422)
     refused(system, lambda: api.client.post(f"{API}/auth/token", json={"username": "tim", "password": 12345678}), 422)
 
@@ -345,8 +346,8 @@ def test_token_endpoint_is_rate_limited(system, tx):
 
 def test_wrong_role_or_team_is_403(api, system):
     case_id, task_id = api.new_case("tim")
-    refused(system, lambda: api.post("admin", f"/tasks/{task_id}/claim"), 403, "not_permitted")
-    refused(system, lambda: api.post("tim_lain", f"/tasks/{task_id}/claim"), 403, "not_permitted")
+    refused(system, lambda: api.post("admin", f"/tasks/{task_id}/claim"), 403, "task.wrong_lane")
+    refused(system, lambda: api.post("tim_lain", f"/tasks/{task_id}/claim"), 403, "task.other_team")
     refused(system, lambda: api.post("auditor", f"/tasks/{task_id}/claim"), 403)
     refused(system, lambda: api.post("admin", f"/tasks/{task_id}/complete", json={}), 403)
     refused(system, lambda: api.get("tim_lain", f"/tasks/{task_id}"), 403)
@@ -363,10 +364,12 @@ def test_wrong_role_or_team_is_403(api, system):
 def test_not_claimed_or_claimed_by_someone_else_is_409(api, system):
     photos = api.upload_photos("tim")
     _case_id, task_id = api.new_case("tim")
-    refused(system, lambda: api.post("tim", f"/tasks/{task_id}/complete", json=step1(photos)), 409, "not_claimed")
+    refused(system, lambda: api.post("tim", f"/tasks/{task_id}/complete", json=step1(photos)), 409,
+            "task.claim_first")
     assert api.post("tim", f"/tasks/{task_id}/claim").status_code == 200
-    refused(system, lambda: api.post("tim2", f"/tasks/{task_id}/claim"), 409, "already_claimed")
-    refused(system, lambda: api.post("tim2", f"/tasks/{task_id}/complete", json=step1(photos)), 409, "not_claimed")
+    refused(system, lambda: api.post("tim2", f"/tasks/{task_id}/claim"), 409, "task.already_claimed")
+    refused(system, lambda: api.post("tim2", f"/tasks/{task_id}/complete", json=step1(photos)), 409,
+            "task.held_by_other")
     refused(system, lambda: api.post("tim2", f"/tasks/{task_id}/unclaim"), 409)
     refused(system, lambda: api.post("tim2", f"/tasks/{task_id}/delegate", json={"to": "tim2"}), 409)
 
@@ -405,7 +408,7 @@ def test_self_approval_is_403(api, system, tx):
     _case_id, task_id = _case_at_step4(api, system, submitter="ganda")
     assert api.post("ganda", f"/tasks/{task_id}/claim").status_code == 200
     refused(system, lambda: api.post("ganda", f"/tasks/{task_id}/complete", json=FORMS["setuju"]), 403,
-            "self_approval")
+            "task.self_approval")
     # The other Pimpinan Redaksi may decide once ganda lets go.
     assert api.post("ganda", f"/tasks/{task_id}/unclaim").status_code == 200
     assert api.act("pimred", task_id, FORMS["setuju"])["ready"][0]["bpmn_id"] == "Task_Unggah"
@@ -450,12 +453,12 @@ def test_non_json_bodies_are_422(api, system):
     _case_id, task_id = api.new_case("tim")
     api.post("tim", f"/tasks/{task_id}/claim")
     url = f"/tasks/{task_id}/complete"
-    refused(system, lambda: api.post("tim", url, data="narasi=halo", content_type="text/plain"), 422, "invalid_json")
+    refused(system, lambda: api.post("tim", url, data="narasi=halo", content_type="text/plain"), 422, "api.not_json")
     refused(system, lambda: api.post("tim", url, data="{not json", content_type="application/json"), 422)
     refused(system, lambda: api.post("tim", url, json=[step1(photos)]), 422)
     refused(system, lambda: api.post("tim", url, json="teks"), 422)
     refused(system, lambda: api.post("tim", url, data="[" * 100_000, content_type="application/json"), 422)
-    refused(system, lambda: api.post("tim", "/cases", data={"nama_kegiatan": "X"}), 422, "invalid_json")
+    refused(system, lambda: api.post("tim", "/cases", data={"nama_kegiatan": "X"}), 422, "api.not_json")
     refused(system, lambda: api.post("tim", f"/tasks/{task_id}/delegate", data="tim2"), 422)
 
 
@@ -476,7 +479,7 @@ def test_finished_task_and_stale_version_are_409(api, system):
     version = api.get("tim", f"/cases/{case_id}").json["lock_version"]
     url = f"/tasks/{task_id}/complete"
     refused(system, lambda: api.post("tim", url, json={**step1(photos), "_version": version - 1}), 409,
-            "stale_instance")
+            "case.changed")
     refused(system, lambda: api.post("tim", url, json=step1(photos), headers={"If-Match": f'"{version + 5}"'}), 409)
     refused(system, lambda: api.post("tim", url, json={**step1(photos), "_version": "baru"}), 422)
     refused(system, lambda: api.post("tim", url, json=step1(photos), headers={"If-Match": "kemarin"}), 422)
@@ -501,7 +504,7 @@ def test_finished_task_and_stale_version_are_409(api, system):
 
 def test_a_script_named_like_a_photo_is_refused(api, system):
     for name in ("photo.jpg", "foto.png", "x.heic"):
-        resp = refused(system, lambda n=name: api.upload("tim", SHELL_SCRIPT, n), 422, "bad_request")
+        resp = refused(system, lambda n=name: api.upload("tim", SHELL_SCRIPT, n), 422, "upload.unsupported")
         assert "tidak didukung" in resp.json["error"]["message"]
     refused(system, lambda: api.upload("tim", b"", "kosong.jpg"), 422)
     missing = refused(system, lambda: api.post("tim", "/files", data={"lain": "x"},
@@ -548,9 +551,10 @@ def test_oversize_files_are_refused(system, tx, clock, tmp_path):
         big_photo = _noise_png(40)
         assert 1000 < len(big_photo) < 50_000
         # 413 for everything over its limit, with the real size (tests/test_body_limits.py has the rest).
-        resp = refused(small_system, lambda: api.upload("tim", big_photo, "besar.png"), 413, "too_large")
+        resp = refused(small_system, lambda: api.upload("tim", big_photo, "besar.png"), 413, "upload.too_large")
         assert resp.json["error"]["message"] == f"Foto ini terlalu besar: {len(big_photo) // 1024} KB; batasnya 1 KB."
-        huge = refused(small_system, lambda: api.upload("tim", _noise_png(150), "raksasa.png"), 413, "too_large")
+        huge = refused(small_system, lambda: api.upload("tim", _noise_png(150), "raksasa.png"), 413,
+                       "upload.too_large")
         assert "terlalu besar" in huge.json["error"]["message"]
         with small_system.sessions() as s:
             assert [r.original_name for r in s.execute(select(FileRecord)).scalars()] == ["kecil.png"]

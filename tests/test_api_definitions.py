@@ -53,8 +53,8 @@ def test_only_process_owners_validate_deploy_list_or_migrate(api, system, tx):
     case = Case.start(system, tx)
     xml = version2()
     for who in NOT_OWNERS:
-        refused(system, lambda w=who: post_xml(api, w, "/definitions/validate", xml), 403, "not_permitted")
-        refused(system, lambda w=who: post_xml(api, w, "/definitions", xml), 403, "not_permitted")
+        refused(system, lambda w=who: post_xml(api, w, "/definitions/validate", xml), 403, "api.owner_only")
+        refused(system, lambda w=who: post_xml(api, w, "/definitions", xml), 403, "api.owner_only")
         refused(system, lambda w=who: api.get(w, "/definitions"), 403)
         refused(system, lambda w=who: api.get(w, "/definitions/1.bpmn"), 403)
         refused(system, lambda w=who: api.get(w, "/definitions/1/migration"), 403)
@@ -199,9 +199,9 @@ def test_hostile_xml_refused_quickly_with_a_clear_message(api, system):
 def test_oversize_and_malformed_bodies(api, system):
     big = b"<definitions" + b" " * (3 * 1024 * 1024) + b"/>"
     started = time.perf_counter()
-    resp = refused(system, lambda: post_xml(api, "owner", "/definitions/validate", big), 413, "too_large")
+    resp = refused(system, lambda: post_xml(api, "owner", "/definitions/validate", big), 413, "upload.too_large")
     assert time.perf_counter() - started < 2
-    assert resp.json["error"]["message"] == "Diagram ini terlalu besar: 3.0 MB; batasnya 2.0 MB."
+    assert resp.json["error"]["message"] == "Diagram ini terlalu besar: 3,0 MB; batasnya 2,0 MB."
     for body in (b"", b"not xml at all", b"<definitions"):
         resp = refused(system, lambda b=body: post_xml(api, "owner", "/definitions/validate", b), 422)
         assert resp.json["error"]["fields"][0]["message"]

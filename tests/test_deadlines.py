@@ -10,11 +10,10 @@ from process.deadlines import (
     akhir_hari,
     akhir_hari_kerja,
     end_of_day_plus,
-    format_wib,
-    humanize_delta,
     is_working_day,
     timer_functions,
 )
+from process.timefmt import format_datetime, humanize_delta
 
 
 def _id_holidays(year: int):
@@ -216,15 +215,19 @@ def test_humanize_delta_bad_locale():
 # --- format_wib ----------------------------------------------------------------------------------
 
 
-def test_format_wib():
-    assert format_wib(end_of_day_plus("2025-12-31", 1)) == "Kamis, 01 Januari 2026 23.59 WIB"
-    assert format_wib(datetime(2025, 5, 6, 18, 30, tzinfo=UTC)) == "Rabu, 07 Mei 2025 01.30 WIB"
-    assert format_wib(datetime(2025, 8, 17, 8, 5)) == "Minggu, 17 Agustus 2025 08.05 WIB"
-    assert format_wib("2026-01-01T23:59:59+07:00") == "Kamis, 01 Januari 2026 23.59 WIB"
+def test_format_datetime():
+    assert format_datetime(end_of_day_plus("2025-12-31", 1)) == "Kamis, 01 Januari 2026 23.59 WIB"
+    assert format_datetime(datetime(2025, 5, 6, 18, 30, tzinfo=UTC)) == "Rabu, 07 Mei 2025 01.30 WIB"
+    assert format_datetime(datetime(2025, 8, 17, 8, 5)) == "Minggu, 17 Agustus 2025 08.05 WIB"
+    assert format_datetime("2026-01-01T23:59:59+07:00") == "Kamis, 01 Januari 2026 23.59 WIB"
+    # English: Babel's words and order, the same moment in WIB (UTC+7).
+    assert format_datetime("2026-01-01T23:59:59+07:00", "en") == "Thursday, January 1, 2026, 11:59\u202fPM +0700"
 
 
-def test_format_wib_bad_input():
+def test_format_datetime_bad_input():
     with pytest.raises(ValueError):
-        format_wib("bukan waktu")
+        format_datetime("bukan waktu")
     with pytest.raises(ValueError):
-        format_wib(date(2025, 1, 1))
+        format_datetime(date(2025, 1, 1))
+    with pytest.raises(ValueError):
+        format_datetime("2026-01-01T23:59:59+07:00", "fr")

@@ -14,6 +14,7 @@ from process.forms import (
     form_definition_problems,
     validate_form,
 )
+from process.messages import field_text
 
 PLATFORMS = ("instagram", "facebook", "x", "youtube", "tiktok")
 NOW = datetime(2025, 5, 7, 10, 0, tzinfo=WIB)
@@ -106,14 +107,11 @@ def test_all_errors_are_collected():
         run(fields, {"catatan": "ok"})
     errors = info.value.errors
     assert codes(errors) == [("judul", "required"), ("narasi", "required"), ("keterangan", "required")]
-    text = str(info.value)
-    for label in ("Judul berita", "Narasi berita", "Keterangan kegiatan"):
-        assert label in text
-    assert info.value.by_field() == {
-        "judul": ["Judul berita: wajib diisi."],
-        "narasi": ["Narasi berita: wajib diisi."],
-        "keterangan": ["Keterangan kegiatan: wajib diisi."],
-    }
+    assert [field_text(e) for e in errors] == [
+        "Judul berita: wajib diisi.", "Narasi berita: wajib diisi.", "Keterangan kegiatan: wajib diisi."]
+    # The label is the diagram's own; the sentence is in the reader's language.
+    assert [field_text(e, "en") for e in errors] == [
+        "Judul berita: required.", "Narasi berita: required.", "Keterangan kegiatan: required."]
 
 
 def test_errors_of_different_kinds_are_collected_together():
@@ -424,8 +422,16 @@ def test_form_definition_problems():
 
 
 def test_form_invalid_str_lists_everything():
-    exc = FormInvalid([FieldError("required", "a", "A: wajib diisi."), FieldError("min", "b", "B: minimal 1.")])
-    assert "A: wajib diisi." in str(exc) and "B: minimal 1." in str(exc)
+    exc = FormInvalid([FieldError.of("required", "a", "A"), FieldError.of("min", "b", "B", n=1)])
+    assert str(exc) == "form invalid: a: required {}; b: min {'n': 1}"
+
+
+def test_a_nested_problem_is_rendered_in_the_readers_language():
+    posts = F("unggahan", "posts", label="Tautan unggahan")
+    post = {"platform": PLATFORMS[0], "url": "ftp://x", "waktu": NOW.isoformat()}
+    (err,) = errors_of([posts], {"unggahan": [post]})
+    assert field_text(err) == "Tautan unggahan: unggahan ke-1: tautan harus diawali http:// atau https://."
+    assert field_text(err, "en") == "Tautan unggahan: post 1: the link must begin with http:// or https://."
 
 
 # --- blank_form_values ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The English catalogue covers every message of the web app, and the app speaks English with it.
+"""The English catalogue covers every message of the web app and of the catalogue of codes (process/messages.py),
+and the app speaks English with it.
 
 A new ``_("...")`` without an English translation fails here; the failure lists the strings and where they are.
 """
@@ -14,8 +15,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PO = ROOT / "webui" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 #: The keywords given to ``pybabel extract`` (see babel.cfg): lazy_gettext is imported as ``_l``.
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+#: Where msgids are marked: the web app, and the process layer's catalogue of codes.
+SOURCES = ("webui", "process")
 UPDATE_HINT = ("update the catalogue: .venv/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o "
-               "/tmp/messages.pot webui && .venv/bin/pybabel update -i /tmp/messages.pot -d webui/translations, "
+               "/tmp/messages.pot webui process && .venv/bin/pybabel update -i /tmp/messages.pot "
+               "-d webui/translations, "
                "then translate in " + str(PO.relative_to(ROOT)))
 
 
@@ -24,10 +28,11 @@ def extracted() -> dict[tuple[str | tuple, str | None], list[str]]:
     with open(ROOT / "babel.cfg", encoding="utf-8") as fh:
         method_map, options_map = parse_mapping_cfg(fh)
     found: dict = {}
-    for filename, lineno, message, _comments, context in extract_from_dir(
-            ROOT / "webui", method_map, options_map, keywords=KEYWORDS):
-        key = (message if isinstance(message, str) else tuple(message), context)
-        found.setdefault(key, []).append(f"webui/{filename}:{lineno}")
+    for source in SOURCES:
+        for filename, lineno, message, _comments, context in extract_from_dir(
+                ROOT / source, method_map, options_map, keywords=KEYWORDS):
+            key = (message if isinstance(message, str) else tuple(message), context)
+            found.setdefault(key, []).append(f"{source}/{filename}:{lineno}")
     return found
 
 

@@ -287,5 +287,8 @@ def test_cli_replay(system, tx, users, monkeypatch, settings):
                   {"old": '"keputusan_admin":"diterima"', "new": '"keputusan_admin":"dikembalikan"', "seq": seq})
     bad = runner.invoke(main, ["audit", "replay", str(case.instance_id), "--verify"])
     assert bad.exit_code == 1 and f"MISMATCH at event #{seq}" in bad.output
-    missing = runner.invoke(main, ["audit", "replay", "9999", "--verify"])
-    assert missing.exit_code != 0 and "no case" in missing.output
+    # Errors are printed in the operator's language (ALUR_LANG, else LANG; Bahasa Indonesia by default).
+    missing = runner.invoke(main, ["audit", "replay", "9999", "--verify"], env={"ALUR_LANG": "", "LANG": "C"})
+    assert missing.exit_code != 0 and "Kasus #9999 tidak ada." in missing.output
+    missing = runner.invoke(main, ["audit", "replay", "9999", "--verify"], env={"ALUR_LANG": "en"})
+    assert missing.exit_code != 0 and "Case #9999 does not exist." in missing.output

@@ -60,7 +60,7 @@ def test_register_page_lists_the_period(sc, login):
     may = c.get("/laporan/register", query_string=MAY).get_data(as_text=True)
     assert all(n in may for n in ("001/REG-MEDSOS/V/2025", "002/REG-MEDSOS/V/2025", "003/REG-MEDSOS/V/2025"))
     assert "004/REG-MEDSOS/VI/2025" not in may
-    assert "31-05-2025 23:59 WIB" in may
+    assert "31 Mei 2025 23.59 WIB" in may
     june = c.get("/laporan/register", query_string=JUNE).get_data(as_text=True)
     assert "004/REG-MEDSOS/VI/2025" in june and "001/REG-MEDSOS/V/2025" not in june
     assert "diserahkan 2 kali" in june

@@ -12,7 +12,7 @@ from flask_login import current_user
 from process.config import Settings
 from process.system import System, build_system
 
-from . import bodies, errors, ids, request_text
+from . import bodies, errors, i18n, ids, request_text
 from . import db as request_db
 from .extensions import babel, csrf, limiter, login_manager
 from .ratelimit import storage_uri as ratelimit_storage
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
     limiter.init_app(app)
     request_db.init_app(app)
     errors.init_app(app)
+    i18n.init_app(app)
     request_text.init_app(app)
     ids.init_app(app)  # the id converters, before any route uses them
     app.register_blueprint(auth_bp)

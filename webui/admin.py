@@ -7,7 +7,6 @@ Generated passwords are shown once, in the response to the POST that made them, 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -20,12 +19,11 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from engine.errors import NotFound
 from process import inputs, outbox
-from process.deadlines import WIB
 from process.errors import BadRequest, NotPermitted
 from process.models import Team, User
 from process.roles import ALL_ROLES
 
-from . import refusals
+from . import i18n
 from .access import me, my_session_id, role_required
 from .db import db, system
 
@@ -62,7 +60,7 @@ def _rule(rule):
             field.data = rule(field.data)
         except inputs.Refused as refused:
             labelled = refused.labelled(str(field.label.text))
-            raise ValidationError(refusals.error_message(labelled) or labelled.message) from None
+            raise ValidationError(i18n.error_text(labelled)) from None
 
     return validate
 
@@ -139,7 +137,7 @@ def _team_choices(field: SelectField) -> None:
 def _user_or_404(user_id: int) -> User:
     user = db().get(User, user_id)
     if user is None:
-        raise NotFound("Pengguna tidak ditemukan.", user_id=user_id)
+        raise NotFound(f"no user {user_id}", code="user.not_found", user=user_id)
     return user
 
 
@@ -151,12 +149,9 @@ def _team_taken(code: str) -> bool:
     return db().execute(select(Team.id).where(Team.code == code)).first() is not None
 
 
-def wib(dt: datetime | None) -> str:
-    return dt.astimezone(WIB).strftime("%Y-%m-%d %H:%M WIB") if dt else ""
-
 
 def _render(template: str, status: int = 200, **context):
-    return render_template(template, role_name=role_name, wib=wib, **context), status
+    return render_template(template, role_name=role_name, **context), status
 
 
 def _secret_page(template: str, status: int = 200, **context):
@@ -219,8 +214,8 @@ def users():
                                      email=(form.email.data or "").strip() or None,
                                      team_code=team_code, actor=me().actor)
             except BadRequest as exc:
-                # The service's own checks (in Bahasa Indonesia) back up the form's; rolled back with the request.
-                form.username.errors.append(exc.message)
+                # The service's own checks back up the form's; rolled back with the request.
+                form.username.errors.append(i18n.error_text(exc))
             else:
                 return _secret_page("admin/password_shown.html", 201, user=user,
                                     password=password if generated else None, created=True)
@@ -261,7 +256,8 @@ def edit_user(user_id: int):
         system_.people.set_roles(db(), user, form.roles.data, by=actor)
         system_.people.set_team(db(), user, team_code, by=actor)
     except (BadRequest, NotPermitted) as exc:
-        return _edit_page(user, form, 403 if isinstance(exc, NotPermitted) else 422, exc.message)
+        return _edit_page(user, form, 403 if isinstance(exc, NotPermitted) else 422,
+                          i18n.error_text(exc))
     flash(_("Perubahan pada akun %(name)s disimpan.", name=user.username), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
@@ -309,7 +305,7 @@ def teams():
             try:
                 system().people.add_team(db(), code, form.name.data, actor=me().actor)
             except BadRequest as exc:
-                form.code.errors.append(exc.message)
+                form.code.errors.append(i18n.error_text(exc))
             else:
                 flash(_("Tim %(name)s ditambahkan.", name=form.name.data.strip()), "success")
                 return redirect(url_for("admin.teams"))

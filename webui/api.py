@@ -105,13 +105,13 @@ def _no_store(response: Response) -> Response:
 def _json_object() -> dict[str, Any]:
     """The request body as a JSON object; 422 for anything else."""
     if not request.is_json:
-        raise InvalidJson(_("Isi permintaan harus JSON (Content-Type: application/json)."))
+        raise InvalidJson("the body is not JSON", code="api.not_json")
     try:
         data = request.get_json(silent=True)
     except RecursionError:
         data = None
     if not isinstance(data, dict):
-        raise InvalidJson(_("Isi permintaan harus berupa objek JSON yang sah."))
+        raise InvalidJson("the body is not a JSON object", code="api.not_an_object")
     return data
 
 
@@ -178,11 +178,8 @@ def _date_arg(name: str) -> date | None:
     try:
         return inputs.query_date(raw, _now().astimezone(WIB).date())
     except inputs.Refused as refused:
-        if refused.code == "date_window":
-            raise FormInvalid([FieldError(refused.code, name, f"{name}: {refused.message}", refused.params)]) \
-                from None
-        raise FormInvalid([FieldError("date", name, _("%(name)s: harus tanggal dengan format TTTT-BB-HH.",
-                                                      name=name))]) from None
+        raise FormInvalid([FieldError.of(refused.code, name, name, refused.message_key, **refused.params)]) \
+            from None
 
 
 def _expected_version(body: dict) -> int | None:
@@ -192,16 +189,16 @@ def _expected_version(body: dict) -> int | None:
         value = body.pop(VERSION_KEY)
         if value is not None:
             if isinstance(value, bool) or not isinstance(value, int):
-                raise FormInvalid([FieldError("type", VERSION_KEY, _("_version: harus bilangan bulat."))])
+                raise FormInvalid([FieldError.of("type", VERSION_KEY, VERSION_KEY, "field.integer")])
             versions.append(value)
     header = (request.headers.get("If-Match") or "").strip()
     if header and header != "*":
         match = _ETAG_RE.match(header)
         if match is None:
-            raise BadRequest(_("Header If-Match harus berisi lock_version kasus, mis. \"3\"."))
+            raise BadRequest(f"unreadable If-Match {header[:40]!r}", code="api.if_match")
         versions.append(int(match.group(1)))
     if len(set(versions)) > 1:
-        raise BadRequest(_("_version dan If-Match berbeda."))
+        raise BadRequest("_version and If-Match differ", code="api.version_mismatch")
     return versions[0] if versions else None
 
 
@@ -220,10 +217,9 @@ def token():
                                ("password", _("Kata sandi"), MAX_PASSWORD)):
         value = body.get(name)
         if not isinstance(value, str) or not value.strip():
-            errors.append(FieldError("required", name, _("%(label)s: wajib diisi.", label=label)))
+            errors.append(FieldError.of("required", name, label))
         elif len(value) > limit:
-            errors.append(FieldError("maxlength", name, _("%(label)s: maksimal %(n)d karakter.", label=label,
-                                                          n=limit)))
+            errors.append(FieldError.of("maxlength", name, label, n=limit, length=len(value)))
         values[name] = value
     if errors:
         raise FormInvalid(errors)
@@ -246,11 +242,10 @@ def list_tasks():
     scope = request.args.get("scope", "mine")
     errors = []
     if scope not in SCOPES:
-        errors.append(FieldError("enum", "scope", _("scope: pilih salah satu dari %(choices)s.",
-                                                    choices=", ".join(SCOPES))))
+        errors.append(FieldError.of("enum", "scope", "scope", options=list(SCOPES)))
     q = (request.args.get("q") or "").strip() or None
     if q is not None and (len(q) > 100 or _CONTROL_RE.search(q)):
-        errors.append(FieldError("q", "q", _("q: maksimal 100 karakter tanpa karakter kontrol.")))
+        errors.append(FieldError.of("q", "q", "q", "field.query"))
     if errors:
         raise FormInvalid(errors)
     items = inbox(db(), api_user(), scope, now=_now(), q=q, date_from=_date_arg("from"), date_to=_date_arg("to"))
@@ -264,7 +259,7 @@ def get_task(task_id: str):
     instance = session.get(Instance, row.instance_id)
     may_act = permissions.may_act(user, row)
     if not may_act and not can_view_case(user, instance):
-        raise NotPermitted(_("Anda tidak berhak melihat tugas ini."))
+        raise NotPermitted("the user may not see this task", code="task.not_visible")
     fields = system_.tasks.form_of(session, row)
     data = system_.engine.task_data(session, row.id) if row.state == "ready" else {}
     body = {**_task_json(row), "form": [_field_json(f) for f in fields],
@@ -292,7 +287,7 @@ def unclaim_task(task_id: str):
 def delegate_task(task_id: str):
     to = _json_object().get("to")
     if not isinstance(to, str) or not to.strip() or len(to) > MAX_USERNAME:
-        raise FormInvalid([FieldError("required", "to", _("to: nama pengguna penerima wajib diisi."))])
+        raise FormInvalid([FieldError.of("required", "to", "to", "field.recipient")])
     return _task_action(system().tasks.delegate, task_id, to.strip())
 
 
@@ -302,7 +297,7 @@ def complete_task(task_id: str):
     expected = _expected_version(body)
     claim = body.pop(CLAIM_KEY, False)
     if not isinstance(claim, bool):
-        raise FormInvalid([FieldError("type", CLAIM_KEY, _("_claim: harus true atau false."))])
+        raise FormInvalid([FieldError.of("type", CLAIM_KEY, CLAIM_KEY, "field.boolean_literal")])
     session = db()
     result = system().tasks.complete(session, api_user(), task_id, body, expected_version=expected, claim=claim)
     session.flush()  # the lock version the client should send next
@@ -315,11 +310,10 @@ def complete_task(task_id: str):
 @bp.post("/cases")
 def create_case():
     body = _json_object()
-    errors = [FieldError("unknown_field", str(key)[:70], _("%(key)s: field tidak dikenal.", key=str(key)[:70]))
-              for key in body if key not in CASE_FIELDS]
+    errors = [FieldError.of("unknown_field", str(key)[:70], str(key)[:70]) for key in body if key not in CASE_FIELDS]
     for key in CASE_FIELDS:
         if body.get(key) is not None and not isinstance(body[key], str):
-            errors.append(FieldError("type", key, _("%(key)s: harus berupa teks.", key=key)))
+            errors.append(FieldError.of("type", key, key))
     if errors:
         raise FormInvalid(errors)
     session = db()
@@ -371,11 +365,10 @@ def get_case(case_id: int):
 def upload_file():
     user = api_user()
     if not lanes_of(user.roles):
-        raise NotPermitted(_("Hanya petugas yang mengerjakan langkah SOP yang dapat mengunggah berkas."))
+        raise NotPermitted("only staff of the SOP's steps upload files", code="api.upload_staff_only")
     upload = request.files.get("file")  # a body over the upload limit is a 413 here (webui/bodies.py)
     if upload is None:
-        raise FormInvalid([FieldError("required", "file", _(
-            "file: wajib diisi (multipart/form-data dengan field \"file\")."))])
+        raise FormInvalid([FieldError.of("required", "file", "file", "field.file_upload")])
     settings = system().settings
     data = upload.read()  # the request's limit bounds it; store_file refuses what is over its kind's limit (413)
     session = db()
@@ -401,7 +394,7 @@ def _require_owner() -> User:
     """Checked before the body is read: everyone else gets 403, whatever they sent."""
     user = api_user()
     if modeling.OWNER_ROLE not in user.roles:
-        raise NotPermitted(_("Hanya pemilik proses yang dapat mengelola diagram proses."))
+        raise NotPermitted("only the process owner manages diagrams", code="api.owner_only")
     return user
 
 
@@ -475,8 +468,7 @@ def definition_migration_plan(version: int):
 def migrate_to_definition(version: int):
     _require_owner()
     body = _json_object()
-    errors = [FieldError("unknown_field", str(key)[:70], _("%(key)s: field tidak dikenal.", key=str(key)[:70]))
-              for key in body if key != "case_ids"]
+    errors = [FieldError.of("unknown_field", str(key)[:70], str(key)[:70]) for key in body if key != "case_ids"]
     try:
         ids = body_ids("case_ids", body.get("case_ids"), max_items=MAX_MIGRATION_IDS)
     except FormInvalid as invalid:

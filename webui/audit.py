@@ -14,12 +14,13 @@ from engine import eventlog
 from engine.errors import NotFound
 from engine.models import EventRow, Instance
 from engine.replay import StepState, definition_xml, replay, states
-from process import inputs
+from process import inputs, messages
 from process.casefile import case_list, display_names
 from process.compliance import collisions, compliance
 from process.contract import STEP_OF
-from process.deadlines import WIB, format_wib
+from process.deadlines import WIB
 
+from . import i18n
 from .access import me, role_required
 from .cases import OUTCOME_LABELS, HistoryEvent, _name, _sentence, decision_label
 from .db import db, system
@@ -58,7 +59,7 @@ PER_LABELS = {"bulan": ("month", _l("per bulan")), "minggu": ("week", _l("per mi
 def _case_or_404(instance_id: int) -> Instance:
     instance = db().get(Instance, instance_id)
     if instance is None:
-        raise NotFound(_("Kasus #%(id)s tidak ada.", id=instance_id), instance_id=instance_id)
+        raise NotFound(f"no case {instance_id}", code="case.not_found", case=instance_id)
     return instance
 
 
@@ -75,10 +76,10 @@ def index():
     if report.first_bad_seq is not None:
         row = session.get(EventRow, report.first_bad_seq)
         if row is not None:
-            bad_event = {"seq": row.seq, "type": row.type, "at": format_wib(row.at), "actor": row.actor,
+            bad_event = {"seq": row.seq, "type": row.type, "at": i18n.when(row.at), "actor": row.actor,
                          "instance_id": row.instance_id}
     return render_template("audit/index.html", report=report, bad_event=bad_event, cases=cases, q=q,
-                           format_wib=format_wib, outcome_labels=OUTCOME_LABELS)
+                           outcome_labels=OUTCOME_LABELS)
 
 
 # -------------------------------------------------------------------------------------------- replay
@@ -92,13 +93,13 @@ def _step_context(instance: Instance, steps: list[StepState], n: int) -> dict[st
         tasks.append({
             "task": t, "step": STEP_OF.get(t.bpmn_id), "state": str(TASK_STATES.get(t.state, t.state)),
             "holder": _name(names, t.holder) if t.holder else None,
-            "due": format_wib(t.due) if t.due else None,
-            "completed_at": format_wib(t.completed_at) if t.completed_at else None,
+            "due": i18n.when(t.due) if t.due else None,
+            "completed_at": i18n.when(t.completed_at) if t.completed_at else None,
             "completed_by": _name(names, t.completed_by) if t.completed_by else None,
             "late": late, "met": t.deadline_met(),
         })
     return {"step": step, "n": n, "total": len(steps), "sentence": event_sentence(step, names),
-            "at": format_wib(step.at), "who": _name(names, step.actor), "tasks": tasks,
+            "at": i18n.when(step.at), "who": _name(names, step.actor), "tasks": tasks,
             "data": _data_rows(step.data), "instance": instance}
 
 
@@ -117,7 +118,9 @@ def _told(payload: dict) -> list[str]:
 def event_sentence(step: StepState, names: dict[str, str]) -> str:
     d = step.payload
     if step.type == "notification_sent":
-        return _("Notifikasi %(kind)s dikirim kepada %(to)s.", kind=_quoted(d.get("kind", "")),
+        kind = str(d.get("kind", ""))
+        label = i18n.text(f"notice_kind.{kind}") if messages.known(f"notice_kind.{kind}") else kind
+        return _("Notifikasi %(kind)s dikirim kepada %(to)s.", kind=_quoted(label),
                  to=", ".join(_name(names, who) for who in _told(d)))
     if step.type == "case_migrated":
         return _("Kasus dipindahkan dari versi %(old)s ke versi %(new)s.", old=d.get("from_version", "?"),
@@ -166,13 +169,13 @@ def _steps_or_404(instance_id: int) -> tuple[Instance, list[StepState]]:
     instance = _case_or_404(instance_id)
     steps = states(db(), instance_id)
     if not steps:
-        raise NotFound(_("Kasus #%(id)s belum punya riwayat.", id=instance_id), instance_id=instance_id)
+        raise NotFound(f"case {instance_id} has no history", code="audit.no_history", case=instance_id)
     return instance, steps
 
 
 def _step_list(steps: list[StepState], instance: Instance) -> list[dict]:
     names = display_names(db(), _actors(steps))
-    return [{"n": s.n, "seq": s.seq, "type": s.type, "at": format_wib(s.at), "text": event_sentence(s, names),
+    return [{"n": s.n, "seq": s.seq, "type": s.type, "at": i18n.when(s.at), "text": event_sentence(s, names),
              "late": s.type in ("overdue", "timer_fired") or bool(s.payload.get("late"))} for s in steps]
 
 
@@ -190,7 +193,7 @@ def replay_page(instance_id: int):
 def replay_step(instance_id: int, n: int):
     instance, steps = _steps_or_404(instance_id)
     if not 1 <= n <= len(steps):
-        raise NotFound(_("Langkah %(n)s tidak ada.", n=n))
+        raise NotFound(f"no step {n}", code="audit.step_missing", n=n)
     context = _step_context(instance, steps, n)
     step = context["step"]
     body = _diagram_state(step)
@@ -224,7 +227,7 @@ def verify_case(instance_id: int):
     for s in result.steps:
         diffs = s.differences
         shown = diffs or [k for k in ("ready", "timers", "overdue", "end", "late") if s.actual.get(k)]
-        rows.append({"s": s, "at": format_wib(s.at), "label": str(REPLAY_TYPES.get(s.type, s.type)),
+        rows.append({"s": s, "at": i18n.when(s.at), "label": str(REPLAY_TYPES.get(s.type, s.type)),
                      "task": names.get(s.bpmn_id or "", s.bpmn_id),
                      "details": [{"key": str(OBSERVATION_LABELS.get(k, k)), "expected": _obs_text(s.expected.get(k)),
                                   "actual": _obs_text(s.actual.get(k)), "differs": k in diffs} for k in shown]})
@@ -249,7 +252,7 @@ def _obs_item(item: str) -> str:
         return item
     bpmn_id, due = item.split("@", 1)
     try:
-        return _("%(task)s (batas %(due)s)", task=bpmn_id, due=format_wib(datetime.fromisoformat(due)))
+        return _("%(task)s (batas %(due)s)", task=bpmn_id, due=i18n.when(datetime.fromisoformat(due)))
     except ValueError:
         return item
 
@@ -365,4 +368,4 @@ def compliance_page():
     return render_template(
         "audit/compliance.html", report=report, totals=totals, charts=charts, cases=cases, problems=problems,
         date_from=date_from, date_to=date_to, per=per, per_labels=PER_LABELS, rate=_rate, duration=_duration,
-        format_wib=format_wib, step_label=_step_label, now=now)
+        step_label=_step_label, now=now)

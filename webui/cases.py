@@ -28,12 +28,12 @@ from process.casefile import (
 )
 from process.cases import CaseInput
 from process.contract import STEP_OF
-from process.deadlines import WIB, format_wib
+from process.deadlines import WIB
 from process.errors import BadRequest
 from process.forms import FieldError, FormInvalid
 from process.models import Team
 
-from . import refusals
+from . import i18n
 from .access import me, role_required
 from .db import db, system
 from .ids import query_id
@@ -87,9 +87,9 @@ def decision_label(value) -> str | None:
 
 
 def _field_message(err: FieldError) -> str:
-    """The service writes Bahasa Indonesia; other languages get the rule's sentence after the field's label."""
+    """The rule's sentence after the field's label as this form names it, in the user's language."""
     label = NEW_CASE_LABELS.get(err.field)
-    return refusals.field_message(err, str(label) if label is not None else None)
+    return i18n.field_text(err, str(label) if label is not None else None)
 
 
 # -------------------------------------------------------------------------------------------- new case
@@ -113,7 +113,7 @@ def new():
             for err in exc.errors:
                 errors.setdefault(err.field, []).append(_field_message(err))
         except BadRequest as exc:  # an unknown team
-            errors.setdefault("tim", []).append(exc.message)
+            errors.setdefault("tim", []).append(i18n.error_text(exc))
         else:
             flash(_("Kasus \u201c%(nama)s\u201d dibuat. Lanjutkan dengan langkah 1: serahkan dokumentasinya.",
                     nama=result.instance.title), "success")
@@ -170,7 +170,7 @@ def show(instance_id: int):
         outcome_labels=OUTCOME_LABELS, steps=steps, current=[s for s in steps if s["task"].state == "ready"],
         responses=[{"r": r, "step": STEP_OF.get(r.bpmn_id), "who": _name(names, r.actor),
                     "decision": decision_label(r.decision)} for r in cv.responses],
-        timeline=timeline(cv, names), texts=texts, names=names, format_wib=format_wib,
+        timeline=timeline(cv, names), texts=texts, names=names,
         state_labels=TASK_STATE_LABELS,
         late_steps=sum(1 for s in steps if s["late"]))
 
@@ -234,7 +234,7 @@ def timeline(cv: CaseView, names: dict[str, str]) -> list[dict]:
     for ev in cv.history:
         if ev.type == "notification_sent":  # who was told what is on the auditor's replay page
             continue
-        entries.append({"at": format_wib(ev.at), "iso": ev.at.isoformat(), "who": _name(names, ev.actor),
+        entries.append({"at": i18n.when(ev.at), "iso": ev.at.isoformat(), "who": _name(names, ev.actor),
                         "type": ev.type, "text": _sentence(ev, names, task_names),
                         "late": ev.type in ("overdue", "timer_fired") or bool(ev.data.get("late"))})
     return entries
@@ -242,7 +242,7 @@ def timeline(cv: CaseView, names: dict[str, str]) -> list[dict]:
 
 def _due_text(value) -> str:
     try:
-        return format_wib(value) if value else _("tanpa batas waktu")
+        return i18n.when(value) if value else _("tanpa batas waktu")
     except ValueError:
         return str(value)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -26,26 +25,27 @@ from engine.errors import (
 from process.errors import BadRequest, NotClaimed, NotPermitted, TooLarge
 from process.forms import FormInvalid
 
-from . import bodies, refusals
+from . import bodies, i18n
 from . import db as request_db
 from .problems import problems_json
 
 log = logging.getLogger(__name__)
 
-#: (status, message in the user's language) per error class; the most specific class wins.
+#: The HTTP status of each error class; the most specific class wins. The message comes from the error's code
+#: (process/messages.py, in the user's language: webui/i18n.py), never from here.
 STATUS = [
-    (TooLarge, 413, _l("Berkas terlalu besar.")),
-    (NotFound, 404, _l("Data yang diminta tidak ditemukan.")),
-    (NotPermitted, 403, _l("Anda tidak berhak melakukan tindakan ini.")),
-    (NotClaimed, 409, _l("Tugas ini harus Anda ambil terlebih dahulu, atau sedang dipegang orang lain.")),
-    (AlreadyClaimed, 409, _l("Tugas ini sudah diambil orang lain.")),
-    (TaskNotReady, 409, _l("Tugas ini sudah tidak menunggu tindakan.")),
-    (StaleInstance, 409, _l("Kasus ini baru saja diubah orang lain. Muat ulang halaman lalu coba lagi.")),
-    (InvalidDefinition, 422, _l("Diagram tidak dapat diterima.")),
-    (MigrationRefused, 422, _l("Kasus tidak dapat dipindahkan ke versi itu.")),
-    (InvalidData, 422, _l("Data tidak dapat diterima.")),
-    (ExecutionFailed, 422, _l("Proses tidak dapat dilanjutkan dengan data ini.")),
-    (BadRequest, 422, _l("Permintaan tidak dapat diproses.")),
+    (TooLarge, 413),
+    (NotFound, 404),
+    (NotPermitted, 403),
+    (NotClaimed, 409),
+    (AlreadyClaimed, 409),
+    (TaskNotReady, 409),
+    (StaleInstance, 409),
+    (InvalidDefinition, 422),
+    (MigrationRefused, 422),
+    (InvalidData, 422),
+    (ExecutionFailed, 422),
+    (BadRequest, 422),
 ]
 
 HTTP_MESSAGES = {
@@ -83,62 +83,62 @@ def wants_json() -> bool:
     return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
 
 
-#: What was too large, in the user's language (process.errors.TooLarge.kind).
-TOO_LARGE_WHAT = {"image": _l("Foto ini"), "file": _l("Berkas ini"), "diagram": _l("Diagram ini"),
-                  "request": _l("Isi permintaan ini")}
-
-
-def size_text(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
-
-
-def too_large_message(size: int | None, limit: int, kind: str) -> str:
-    """One message for everything over its limit: the size when it is known, and the limit."""
-    what = TOO_LARGE_WHAT.get(kind, TOO_LARGE_WHAT["request"])
-    if size is None:
-        return _l("%(what)s terlalu besar: lebih dari %(limit)s.", what=what, limit=size_text(limit))
-    return _l("%(what)s terlalu besar: %(size)s; batasnya %(limit)s.", what=what, size=size_text(size),
-              limit=size_text(limit))
-
-
-def error_response(status: int, code: str, message: str, fields: list[dict] | None = None):
+def error_response(status: int, code: str, message: str, fields: list[dict] | None = None,
+                   params: dict | None = None, kind: str | None = None):
+    """The answer to a refused request: ``{"error": {"code", "type", "message", "params"[, "fields"]}}`` as JSON,
+    else the error page. ``code`` names the message (process/messages.py), ``params`` are the values in it
+    (JSON-friendly), for clients that write their own text; ``type`` is the kind of error (the error class's own
+    code: ``stale_instance``, ``not_claimed`` ...), the same for every message of that kind."""
     request_db.discard()
     if wants_json():
-        body = {"error": {"code": code, "message": str(message)}}
+        body = {"error": {"code": code, "type": kind or code, "message": str(message),
+                          "params": plain(params or {})}}
         if fields:
             body["error"]["fields"] = fields
         return jsonify(body), status
     return render_template("errors/error.html", status=status, code=code, message=message, fields=fields), status
 
 
-def request_too_large_message() -> str:
+def plain(value):
+    """Params as JSON: nested messages, lists and texts as they are; anything else (a datetime) as text."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def request_too_large() -> TooLarge:
     """For a body over its endpoint's limit (webui/bodies.py): refused before it was read when its length was declared
     (that length is shown), else as soon as reading passed the limit (the size is not known)."""
     kind = bodies.body_kind(request.endpoint)
     _cap, limit = bodies.limits(kind)
     size = request.content_length
     what = {"upload": "file", "diagram": "diagram"}.get(kind, "request")
-    return str(too_large_message(size if size and size > limit else None, limit, what))
+    return TooLarge("request body over its limit", size=size if size and size > limit else None, limit=limit,
+                    kind=what)
+
+
+def engine_error_response(exc: EngineError, fields: list[dict] | None = None):
+    """The answer to an engine or SOP error: its status, its message in the user's language, its code and params."""
+    status, message = engine_error_message(exc)
+    return error_response(status, exc.code, message, fields, exc.params, type(exc).code)
+
+
+def status_of(exc: EngineError) -> int:
+    return next((status for cls, status in STATUS if isinstance(exc, cls)), 422)
 
 
 def engine_error_message(exc: EngineError) -> tuple[int, str]:
-    if isinstance(exc, TooLarge):
-        return 413, str(too_large_message(exc.size, exc.limit, exc.kind))
-    for cls, status, generic in STATUS:
-        if isinstance(exc, cls):
-            translated = refusals.error_message(exc)  # an input rule's refusal, in the user's language
-            if translated:
-                return status, translated
-            # An error whose message is written for the person acting (in Bahasa Indonesia) says so itself
-            # (``for_people``); every other message is for logs, and the person gets the class's own text.
-            if getattr(exc, "for_people", False) and str(get_locale()) == "id":
-                return status, exc.message
-            return status, str(generic)
-    return 422, str(HTTP_MESSAGES[422])
+    """The HTTP status of ``exc`` and its message in the user's language."""
+    return status_of(exc), i18n.error_text(exc)
 
 
 def form_errors(exc: FormInvalid) -> list[dict]:
-    return [{"field": e.field, "code": e.code, "message": refusals.field_message(e)} for e in exc.errors]
+    return [{"field": e.field, "code": e.code, "message": i18n.field_text(e), "params": plain(dict(e.params))}
+            for e in exc.errors]
 
 
 def conflict_response():
@@ -167,15 +167,14 @@ def database_error_response(exc: Exception):
 def init_app(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def _engine_error(exc: EngineError):
-        status, message = engine_error_message(exc)
         fields = None
         if isinstance(exc, (InvalidDefinition, MigrationRefused)):
             fields = problems_json(exc.problems)
-        return error_response(status, exc.code, message, fields)
+        return engine_error_response(exc, fields)
 
     @app.errorhandler(FormInvalid)
     def _form_invalid(exc: FormInvalid):
-        return error_response(422, "form_invalid", str(exc), form_errors(exc))
+        return error_response(422, "form_invalid", i18n.text("form_invalid"), form_errors(exc))
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
@@ -192,7 +191,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):
-        return error_response(413, "too_large", request_too_large_message())
+        return engine_error_response(request_too_large())
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

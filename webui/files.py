@@ -14,6 +14,7 @@ from flask_login import login_required
 from PIL import UnidentifiedImageError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from engine.errors import EngineError
 from engine.models import Instance
 from process.casefile import can_view_case
 from process.errors import BadRequest
@@ -21,10 +22,10 @@ from process.files import file_path, store_file, thumbnail
 from process.models import FileRecord
 from process.roles import lanes_of
 
+from . import errors
 from .access import me
 from .bodies import accepts_body
 from .db import db, system
-from .errors import engine_error_message, request_too_large_message
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,20 @@ FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandb
 CACHE = "private, max-age=3600"
 
 
-def _json_error(status: int, code: str, message: str):
-    return jsonify({"error": {"code": code, "message": str(message)}}), status
+def _json_error(status: int, code: str, message: str, params: dict | None = None, kind: str | None = None):
+    """Always JSON (the page's upload script reads it), in the shape of webui/errors.py error_response."""
+    return jsonify({"error": {"code": code, "type": kind or code, "message": str(message),
+                              "params": errors.plain(params or {})}}), status
+
+
+def _engine_error(exc: EngineError):
+    status, message = errors.engine_error_message(exc)
+    return _json_error(status, exc.code, message, exc.params, type(exc).code)
 
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(exc):
-    return _json_error(413, "too_large", request_too_large_message())
+    return _engine_error(errors.request_too_large())
 
 
 @bp.post("/berkas")
@@ -69,8 +77,7 @@ def upload():
                             max_image_pixels=settings.max_image_pixels)
         db().flush()
     except BadRequest as exc:
-        status, message = engine_error_message(exc)
-        return _json_error(status, exc.code, message)
+        return _engine_error(exc)
     return jsonify({"id": record.id, "sha256": record.sha256, "name": record.original_name, "kind": record.kind,
                     "mime": record.mime, "size": record.size,
                     "url": url_for(".download", file_id=record.id),

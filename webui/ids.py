@@ -18,7 +18,6 @@ import re
 from typing import Any
 
 from flask import Flask, request
-from flask_babel import gettext as _
 from werkzeug.routing import BaseConverter
 
 from process.forms import FieldError, FormInvalid
@@ -108,7 +107,7 @@ def init_app(app: Flask) -> None:
 
 
 def _id_problem(name: str) -> FieldError:
-    return FieldError("id", name, _("%(name)s: harus nomor 1 sampai %(max)s.", name=name, max=MAX_ID))
+    return FieldError.of("id", name, name, max=MAX_ID)
 
 
 def query_id(name: str, default: int | None = None) -> int | None:
@@ -126,8 +125,7 @@ def query_id(name: str, default: int | None = None) -> int | None:
 def body_ids(field: str, values: Any, *, max_items: int, text: bool = False) -> list[int]:
     """The ids in a JSON body's list ``field`` (JSON integers; ``text=True``: a form's strings), duplicates
     dropped, in order; a 422 naming the field when it is not a list of 1..``max_items`` ids."""
-    problem = FieldError("id", field, _(
-        "%(name)s: daftar nomor 1 sampai %(max)s, 1 sampai %(n)d butir.", name=field, max=MAX_ID, n=max_items))
+    problem = FieldError.of("id", field, field, "field.id_list", max=MAX_ID, n=max_items)
     if not isinstance(values, list) or not 1 <= len(values) <= max_items:
         raise FormInvalid([problem])
     ids: list[int] = []

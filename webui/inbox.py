@@ -4,18 +4,19 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select, update
 
-from process import inputs
+from process import inputs, notify
 from process.casefile import display_names
-from process.deadlines import WIB, format_wib, humanize_delta
+from process.deadlines import WIB
 from process.inbox import SCOPES, inbox, inbox_counts
 from process.models import Notification
 from process.roles import ROLE_LABELS, STAFF_ROLES
 
+from . import i18n
 from .access import me
 from .db import db, system
 
@@ -26,16 +27,12 @@ DUE_SOON = timedelta(hours=6)
 NOTIFICATION_LIMIT = 200
 
 
-def locale() -> str:
-    return "en" if str(get_locale()) == "en" else "id"
-
-
 def deadline_info(due: datetime | None, now: datetime, overdue: bool) -> dict:
     """What the templates show for a deadline: absolute WIB, relative, and a status tag."""
     if due is None:
         return {"absolute": None, "relative": None, "status": "late" if overdue else "none"}
     status = "late" if overdue or due < now else ("soon" if due - now < DUE_SOON else "ok")
-    return {"absolute": format_wib(due), "relative": humanize_delta(due, now, locale()), "status": status}
+    return {"absolute": i18n.when(due), "relative": i18n.relative(due, now), "status": status}
 
 
 def _parse_day(raw: str, label: str, problems: list[str]) -> date | None:
@@ -106,7 +103,7 @@ def index():
     return render_template("inbox/index.html", tab=tab, rows=rows, counts=counts, problems=problems, q=q,
                            dari=date_from.isoformat() if date_from else "",
                            sampai=date_to.isoformat() if date_to else "", filter_args=args,
-                           filtered=bool(q or date_from or date_to), now_wib=format_wib(now))
+                           filtered=bool(q or date_from or date_to), now_wib=i18n.when(now))
 
 
 @bp.get("/notifikasi")
@@ -116,7 +113,9 @@ def notifications():
     items = db().execute(select(Notification).where(Notification.user_id == user.id)
                          .order_by(Notification.created_at.desc(), Notification.id.desc())
                          .limit(NOTIFICATION_LIMIT)).scalars().all()
-    return render_template("inbox/notifications.html", items=items, format_wib=format_wib)
+    locale, translations = i18n.locale(), get_translations()
+    rows = [{"n": n, "text": notify.text_of(n, locale, translations)} for n in items]
+    return render_template("inbox/notifications.html", items=rows)
 
 
 @bp.post("/notifikasi/baca")

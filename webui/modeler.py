@@ -19,7 +19,6 @@ from engine.errors import InvalidDefinition
 from engine.models import Definition, Instance
 from process import modeling
 from process.casefile import display_names
-from process.deadlines import format_wib
 
 from .access import me, role_required
 from .bodies import accepts_body
@@ -222,9 +221,6 @@ def migrate_cases(session, target: Definition, ids: list[int]) -> dict:
 # --------------------------------------------------------------------------------------------------
 
 
-def _wib(value) -> str:
-    return format_wib(value) if value else "\u2014"
-
 
 @bp.get("")
 @role_required(OWNER)
@@ -236,7 +232,7 @@ def index():
     names = display_names(session, {v.created_by for v in versions})
     older_running = sum(n for v, n in counts.items() if latest is None or v != latest.version)
     return render_template("modeler/index.html", latest=latest, versions=versions, counts=counts, names=names,
-                           older_running=older_running, wib=_wib,
+                           older_running=older_running,
                            summary=summary_lines(modeling.summary_of(latest)) if latest else [])
 
 
@@ -325,7 +321,7 @@ def versions():
         rows.append({"d": definition, "summary": describe_summary(summary),
                      "first": definition.version == 1,
                      "who": names.get(definition.created_by, definition.created_by or "\u2014")})
-    return render_template("modeler/versions.html", rows=rows, counts=running_counts(session), wib=_wib,
+    return render_template("modeler/versions.html", rows=rows, counts=running_counts(session),
                            latest=found[0] if found else None)
 
 
@@ -340,7 +336,7 @@ def version(number: int):
     counts = running_counts(session)
     return render_template("modeler/version.html", d=definition, summary=describe_summary(summary),
                            first=definition.version == 1,
-                           who=names.get(definition.created_by, definition.created_by or "\u2014"), wib=_wib,
+                           who=names.get(definition.created_by, definition.created_by or "\u2014"),
                            latest=latest, running=counts.get(definition.version, 0),
                            older_running=sum(n for v, n in counts.items() if v != definition.version))
 

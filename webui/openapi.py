@@ -339,11 +339,16 @@ def _schemas(platforms: Sequence[str]) -> dict:
             "required": ["error"],
             "properties": {"error": {
                 "type": "object",
-                "required": ["code", "message"],
+                "required": ["code", "type", "message", "params"],
                 "properties": {
-                    "code": {"type": "string", "examples": ["unauthorized", "not_permitted", "not_claimed",
-                                                            "form_invalid", "stale_instance"]},
-                    "message": {"type": "string", "description": "Pesan dalam bahasa pengguna"},
+                    "code": {"type": "string", "description": "Kode pesan yang spesifik (katalog pesan aplikasi)",
+                             "examples": ["task.not_held", "case.changed", "upload.too_large", "form_invalid"]},
+                    "type": {"type": "string", "description": "Jenis kesalahan, sama untuk semua pesan sejenis",
+                             "examples": ["unauthorized", "not_permitted", "not_claimed", "stale_instance",
+                                          "too_large"]},
+                    "message": {"type": "string", "description": "Pesan dalam bahasa pengguna (Accept-Language)"},
+                    "params": {"type": "object", "description": "Nilai-nilai dalam pesan, untuk klien yang menulis "
+                                                              "pesannya sendiri"},
                     "fields": {"type": "array", "items": {"anyOf": [_ref("FieldError"),
                                                                      _ref("DefinitionProblem")]}},
                 },
@@ -353,7 +358,8 @@ def _schemas(platforms: Sequence[str]) -> dict:
         "FieldError": {
             "type": "object",
             "required": ["field", "code", "message"],
-            "properties": {"field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}},
+            "properties": {"field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"},
+                           "params": {"type": "object"}},
         },
         "TokenRequest": {
             "type": "object",
@@ -750,8 +756,8 @@ def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[st
             "summary": "SOP 21/2025 KPU Provinsi Sumatera Barat: alur pengunggahan konten media sosial",
             "description": "Semua permintaan (kecuali /auth/token dan /openapi.json) memakai header "
                            "`Authorization: Bearer <token>`; cookie sesi tidak berlaku di sini. Kesalahan "
-                           "selalu berupa JSON `{\"error\": {\"code\", \"message\"}}` dengan status "
-                           "400/401/403/404/409/413/422."
+                           "selalu berupa JSON `{\"error\": {\"code\", \"type\", \"message\", \"params\"}}` "
+                           "dengan status 400/401/403/404/409/413/422."
                            + expiry + version_note,
         },
         "servers": [{"url": server_url}],

@@ -22,6 +22,7 @@ from process.errors import BadRequest
 from process.records import Period
 from process.register import register_document
 
+from . import i18n
 from .access import role_required
 from .cases import DECISION_LABELS, OUTCOME_LABELS
 from .db import db, system
@@ -74,8 +75,7 @@ def _day(name: str, label: str) -> date | None:
     except inputs.Refused as refused:
         if refused.code == "date_window":
             raise refused.labelled(label) from None
-        raise BadRequest(_("%(label)s tidak dapat dibaca: gunakan format TTTT-BB-HH (misalnya 2025-05-06).",
-                           label=label)) from None
+        raise BadRequest(f"unreadable date in ?{name}=", code="report.date_unreadable", label=label) from None
 
 
 def period_from_request() -> Period:
@@ -89,7 +89,7 @@ def period_from_request() -> Period:
         return Period.this_month(now)
     start, end = start or end, end or start
     if end < start:
-        raise BadRequest(_("Tanggal akhir tidak boleh sebelum tanggal awal."))
+        raise BadRequest("period ends before it starts", code="report.period_reversed")
     return Period(start, end)
 
 
@@ -124,7 +124,7 @@ def _format_arg() -> str | None:
     if fmt is None:
         return None
     if fmt not in FORMATS:
-        raise BadRequest(_("Format unduhan tidak dikenal: pilih XLSX, CSV atau PDF."))
+        raise BadRequest(f"unknown download format {fmt!r}", code="report.format_unknown")
     return fmt
 
 
@@ -155,7 +155,7 @@ def index():
         period = period_from_request()
         problem = None
     except BadRequest as exc:
-        period, problem = Period.this_month(system().clock.now()), exc.message
+        period, problem = Period.this_month(system().clock.now()), i18n.error_text(exc)
     return render_template("reports/index.html", problem=problem,
                            dari=request.args.get("dari", ""), sampai=request.args.get("sampai", ""),
                            **_context(period)), (422 if problem else 200)

@@ -9,26 +9,24 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_date, get_locale
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
 from engine.models import Instance, TaskRow
-from process import permissions
+from process import messages, permissions
 from process.casefile import CaseView, can_view_case, case_view
 from process.contract import DECIDE_TASK, STEP_OF, SUBMIT_TASK
-from process.deadlines import format_wib, humanize_delta
 from process.errors import BadRequest, NotPermitted, TooLarge
 from process.files import file_path, resolver, store_file
 from process.forms import FieldError, FormInvalid, blank_form_values, validate_form
 from process.models import FileRecord, Team, User
 
-from . import taskforms
+from . import i18n, taskforms
 from .access import me
 from .bodies import accepts_body
 from .db import db, system, write_instead
-from .errors import engine_error_message
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +36,6 @@ bp = Blueprint("tasks", __name__)
 RETURN_TONES = ("return", "reject")
 
 
-
-
-def _locale() -> str:
-    return "en" if str(get_locale()) == "en" else "id"
 
 
 def _task_row(task_id: str) -> TaskRow:
@@ -110,7 +104,8 @@ class Page:
     colleagues: list[User] = field(default_factory=list)
     lock_version: int | None = None
     self_approval: bool = False
-    errors: list[FieldError] = field(default_factory=list)
+    #: ``{"field", "message"}`` per problem, in the user's language.
+    errors: list[dict] = field(default_factory=list)
     dropped_uploads: int = 0
     case_url: str | None = None
     multipart: bool = False
@@ -142,7 +137,7 @@ def _responses(cv: CaseView) -> list[Response]:
     out = []
     for r in cv.responses:
         out.append(Response(step=STEP_OF.get(r.bpmn_id), title=r.step, lane=r.lane,
-                            actor=names.get(r.actor or "", r.actor or ""), at=format_wib(r.at),
+                            actor=names.get(r.actor or "", r.actor or ""), at=i18n.when(r.at),
                             decision=r.decision, decision_label=labels.get(r.bpmn_id, {}).get(r.decision or "",
                                                                                             r.decision),
                             tone=taskforms.OPTION_TONE.get(r.decision or "", ""), text=r.text))
@@ -154,8 +149,8 @@ def _deadline(row: TaskRow) -> Deadline:
         return Deadline(None, None, row.overdue_at is not None)
     now = system().clock.now()
     overdue = row.state == "ready" and (row.overdue_at is not None or row.due_at < now)
-    relative = humanize_delta(row.due_at, now, _locale()) if row.state == "ready" else None
-    return Deadline(format_wib(row.due_at), relative, overdue)
+    relative = i18n.relative(row.due_at, now) if row.state == "ready" else None
+    return Deadline(i18n.when(row.due_at), relative, overdue)
 
 
 def _file_items(ids: list[str], row: TaskRow) -> dict[str, taskforms.FileItem]:
@@ -220,16 +215,24 @@ def _build_page(row: TaskRow, *, invalid: FormInvalid | None = None, shown: dict
         if shown is not None:
             values = taskforms.redisplay_values(fields, shown, values)
         ids = [i for f in fields if f.type == "files" for i in taskforms.file_ids(values.get(f.id))]
+        page.errors = [{"field": e.field, "message": i18n.field_text(e)} for e in invalid.errors] if invalid else []
         page.fields = taskforms.field_views(
-            fields, values, errors=invalid.by_field() if invalid else {}, files=_file_items(ids, row),
+            fields, values, errors=_by_field(page.errors), files=_file_items(ids, row),
             platforms=settings.platforms, caption_limits=settings.caption_limits)
         page.multipart = any(f.type == "files" for f in fields)
-        page.errors = list(invalid.errors) if invalid else []
         page.dropped_uploads = dropped_uploads
     elif mode == "done":
         page.readonly_values = _submitted_values(row, cv)
-        page.completed_at_text = format_wib(row.completed_at) if row.completed_at else ""
+        page.completed_at_text = i18n.when(row.completed_at) if row.completed_at else ""
     return page
+
+
+def _by_field(errors: list[dict]) -> dict[str, list[str]]:
+    """The messages of each field, to show them next to its input."""
+    grouped: dict[str, list[str]] = {}
+    for e in errors:
+        grouped.setdefault(e["field"], []).append(e["message"])
+    return grouped
 
 
 def _submitted_values(row: TaskRow, cv: CaseView) -> list[dict]:
@@ -252,7 +255,7 @@ def _submitted_values(row: TaskRow, cv: CaseView) -> list[dict]:
         elif f.type == "posts":
             item["posts"] = [p for p in value if isinstance(p, dict)] if isinstance(value, list) else []
             for p in item["posts"]:
-                p["waktu_wib"] = format_wib(p["waktu"]) if p.get("waktu") else ""
+                p["waktu_wib"] = i18n.when(p["waktu"]) if p.get("waktu") else ""
         out.append(item)
     return out
 
@@ -274,7 +277,7 @@ def show(task_id: str):
     if not permissions.may_act(user, row):
         instance = db().get(Instance, row.instance_id)
         if instance is None or not can_view_case(user, instance):
-            raise NotPermitted("Anda tidak berhak membuka tugas ini.")
+            raise NotPermitted("the user may neither act on this task nor see its case", code="task.not_openable")
     elif row.state == "ready":
         if row.claimed_by is None and len(system_.people.eligible_users(db(), row.lane, row.group)) == 1:
             # Opening it claims it (Tasks.open_task): this page writes after all.
@@ -315,9 +318,9 @@ def _store_form_uploads(fields, row: TaskRow) -> tuple[dict[str, list[str]], lis
 
                 # A file over its limit makes the whole answer a 413 (the form is shown again all the same).
                 too_large = isinstance(exc, TooLarge)
-                message = engine_error_message(exc)[1] if too_large else exc.message
-                problems.append(FieldError("too_large" if too_large else "upload", f.id,
-                                           f"{f.label}: {clean_filename(upload.filename)}: {message}"))
+                problems.append(FieldError.of("too_large" if too_large else "upload", f.id, f.label, "field.upload",
+                                              file=clean_filename(upload.filename),
+                                              problem=messages.of_error(exc)))
                 continue
             written.append(file_path(settings.files_dir, record))
             stored.setdefault(f.id, []).append(record.id)
@@ -401,7 +404,7 @@ def delegate(task_id: str):
     row = _task_row(task_id)
     target = (request.form.get("kepada") or "").strip()
     if not target:
-        raise BadRequest("Pilih anggota yang akan menerima tugas ini.")
+        raise BadRequest("no delegate chosen", code="task.choose_delegate")
     row = system().tasks.delegate(db(), me(), row.id, target)
     name = _names([target]).get(target, target)
     flash(_("Tugas didelegasikan kepada %(name)s.", name=name), "success")
