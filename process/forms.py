@@ -415,63 +415,78 @@ def _clean_files(f: FormField, value: Any, ctx: _Context) -> list[dict[str, str]
 _POST_KEYS = frozenset({"platform", "url", "waktu"})
 
 
+def _post_platform(item: Mapping, number: int, platforms: list[str], seen: set[str],
+                   problems: list[_Invalid]) -> str | None:
+    """The post's platform, or None with the problem noted (missing, unknown, or listed twice)."""
+    platform = item.get("platform")
+    platform = platform.strip() if isinstance(platform, str) else platform
+    if _is_empty(platform):
+        problems.append(_Invalid("post_platform", "field.post_platform_required", number=number))
+    elif platform not in platforms:
+        problems.append(_Invalid("post_platform", number=number, platforms=platforms))
+    elif platform in seen:
+        problems.append(_Invalid("post_duplicate", number=number, platform=platform))
+    else:
+        seen.add(platform)
+        return platform
+    return None
+
+
+def _post_url(item: Mapping, number: int, problems: list[_Invalid]) -> str | None:
+    if _is_empty(item.get("url")):
+        problems.append(_Invalid("post_url", "field.post_url_required", number=number))
+        return None
+    try:
+        return _clean_url(item.get("url"))
+    except _Invalid as exc:
+        problems.append(_Invalid("post_url", number=number, problem=exc.as_message()))
+        return None
+
+
+def _post_time(item: Mapping, number: int, ctx: _Context, problems: list[_Invalid]) -> datetime | None:
+    """When the post went up (WIB): not in the future, within the window of dates that may become data."""
+    if _is_empty(item.get("waktu")):
+        problems.append(_Invalid("post_waktu", "field.post_waktu_required", number=number))
+        return None
+    try:
+        waktu = _parse_datetime_wib(item.get("waktu"))
+        if ctx.now is not None and waktu > ctx.now + POST_FUTURE_TOLERANCE:
+            problems.append(_Invalid("post_future", number=number))
+            return None
+        _in_window(waktu.date(), ctx)
+        return waktu
+    except _Invalid as exc:
+        problems.append(_Invalid("post_waktu", number=number, problem=exc.as_message()))
+        return None
+
+
+def _clean_post(item: Any, number: int, ctx: _Context, seen: set[str],
+                problems: list[_Invalid]) -> dict[str, str] | None:
+    """One row of the posts list, cleaned; None for an empty row, or with its problems noted."""
+    if not isinstance(item, Mapping):
+        problems.append(_Invalid("post", number=number))
+        return None
+    if all(_is_empty(item.get(k)) for k in _POST_KEYS) and set(item) <= _POST_KEYS:
+        return None  # an empty row left in the form
+    extra = sorted(str(k) for k in item if k not in _POST_KEYS)
+    if extra:
+        problems.append(_Invalid("post", "field.post_keys", number=number, keys=extra))
+        return None
+    # Each part is checked (and its problem noted) even when another is wrong: the person sees them all at once.
+    platform = _post_platform(item, number, list(ctx.platforms), seen, problems)
+    url = _post_url(item, number, problems)
+    waktu = _post_time(item, number, ctx, problems)
+    if platform is None or url is None or waktu is None:
+        return None
+    return {"platform": platform, "url": url, "waktu": waktu.isoformat()}
+
+
 def _clean_posts(f: FormField, value: Any, ctx: _Context) -> list[dict[str, str]]:
     items = _list_value(value, "posts")
     problems: list[_Invalid] = []
-    cleaned: list[dict[str, str]] = []
     seen_platforms: set[str] = set()
-    platforms = list(ctx.platforms)
-    for number, item in enumerate(items, start=1):
-        if not isinstance(item, Mapping):
-            problems.append(_Invalid("post", number=number))
-            continue
-        if all(_is_empty(item.get(k)) for k in _POST_KEYS) and set(item) <= _POST_KEYS:
-            continue  # an empty row left in the form
-        extra = sorted(str(k) for k in item if k not in _POST_KEYS)
-        if extra:
-            problems.append(_Invalid("post", "field.post_keys", number=number, keys=extra))
-            continue
-        ok = True
-        platform = item.get("platform")
-        platform = platform.strip() if isinstance(platform, str) else platform
-        if _is_empty(platform):
-            problems.append(_Invalid("post_platform", "field.post_platform_required", number=number))
-            ok = False
-        elif platform not in platforms:
-            problems.append(_Invalid("post_platform", number=number, platforms=platforms))
-            ok = False
-        elif platform in seen_platforms:
-            problems.append(_Invalid("post_duplicate", number=number, platform=platform))
-            ok = False
-        else:
-            seen_platforms.add(platform)
-        url = None
-        if _is_empty(item.get("url")):
-            problems.append(_Invalid("post_url", "field.post_url_required", number=number))
-            ok = False
-        else:
-            try:
-                url = _clean_url(item.get("url"))
-            except _Invalid as exc:
-                problems.append(_Invalid("post_url", number=number, problem=exc.as_message()))
-                ok = False
-        waktu = None
-        if _is_empty(item.get("waktu")):
-            problems.append(_Invalid("post_waktu", "field.post_waktu_required", number=number))
-            ok = False
-        else:
-            try:
-                waktu = _parse_datetime_wib(item.get("waktu"))
-                if ctx.now is not None and waktu > ctx.now + POST_FUTURE_TOLERANCE:
-                    problems.append(_Invalid("post_future", number=number))
-                    ok = False
-                else:
-                    _in_window(waktu.date(), ctx)
-            except _Invalid as exc:
-                problems.append(_Invalid("post_waktu", number=number, problem=exc.as_message()))
-                ok = False
-        if ok:
-            cleaned.append({"platform": platform, "url": url, "waktu": waktu.isoformat()})
+    cleaned = [post for number, item in enumerate(items, start=1)
+               if (post := _clean_post(item, number, ctx, seen_platforms, problems)) is not None]
     if not problems:
         if f.required and not cleaned:
             raise _Invalid("required", "field.required_post")
@@ -560,6 +575,29 @@ def form_definition_problems(fields: Sequence[FormField]) -> list[tuple[str, dic
     return problems
 
 
+def _fields_by_id(fields: list[FormField]) -> dict[str, FormField]:
+    """The form's fields by id; a broken definition (unknown type, an id used twice) raises ``ValueError``."""
+    by_id: dict[str, FormField] = {}
+    for f in fields:
+        if f.type not in _CLEANERS:
+            raise ValueError(f"field {f.id!r}: unknown type {f.type!r}")
+        if f.id in by_id:
+            raise ValueError(f"field {f.id!r}: id used twice in the form")
+        by_id[f.id] = f
+    return by_id
+
+
+def _unknown_keys(raw: Mapping[str, Any], by_id: Mapping[str, FormField]) -> list[FieldError]:
+    """A refusal for each submitted key that is not a field of the form (or not a field name at all)."""
+    errors: list[FieldError] = []
+    for key in raw:
+        if not isinstance(key, str) or not FIELD_ID_RE.match(key):
+            errors.append(FieldError.of("field_name", str(key)[:70], repr(key)[:70]))
+        elif key not in by_id:
+            errors.append(FieldError.of("unknown_field", key, key))
+    return errors
+
+
 def validate_form(
     fields: list[FormField],
     raw: Mapping[str, Any],
@@ -577,23 +615,12 @@ def validate_form(
     """
     if not isinstance(raw, Mapping):
         raise TypeError(f"raw must be a mapping, not {type(raw).__name__}")
-    by_id: dict[str, FormField] = {}
-    for f in fields:
-        if f.type not in _CLEANERS:
-            raise ValueError(f"field {f.id!r}: unknown type {f.type!r}")
-        if f.id in by_id:
-            raise ValueError(f"field {f.id!r}: id used twice in the form")
-        by_id[f.id] = f
+    by_id = _fields_by_id(fields)
     if now is not None:
         now = now.replace(tzinfo=WIB) if now.tzinfo is None else now.astimezone(WIB)
     ctx = _Context(files=files, platforms=tuple(platforms), now=now)
 
-    errors: list[FieldError] = []
-    for key in raw:
-        if not isinstance(key, str) or not FIELD_ID_RE.match(key):
-            errors.append(FieldError.of("field_name", str(key)[:70], repr(key)[:70]))
-        elif key not in by_id:
-            errors.append(FieldError.of("unknown_field", key, key))
+    errors = _unknown_keys(raw, by_id)
 
     cleaned: dict[str, Any] = {}
     for f in fields:

@@ -1,7 +1,9 @@
 """Cases: opening one (Tim Pelaksana), the list, one case's file and its diagram's state."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import NamedTuple
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -247,58 +249,80 @@ def _due_text(value) -> str:
         return str(value)
 
 
+class _Said(NamedTuple):
+    """What a history sentence is made of: the event's data, who acted, the step (quoted), the people's names."""
+
+    data: dict
+    who: str
+    step: str
+    names: dict[str, str]
+
+
+def _completed(e: _Said) -> str:
+    text = _("%(who)s menyelesaikan langkah %(step)s.", who=e.who, step=e.step)
+    keys = RESPONSE_FIELDS.get(e.data.get("bpmn_id", ""))
+    decision = decision_label((e.data.get("data") or {}).get(keys[0])) if keys else None
+    if decision:
+        text += " " + _("Keputusan: %(decision)s.", decision=decision)
+    if e.data.get("late"):
+        text += " " + _("(diselesaikan setelah batas waktu)")
+    return text
+
+
+def _timer_failed(e: _Said) -> str:
+    d = e.data
+    problem = Problem(d.get("element"), d.get("code") or "timer.runtime_failed",
+                      {"expression": d.get("expression") or "", "value": d.get("value") or ""})
+    return _("Batas waktu langkah %(step)s tidak dapat ditetapkan: %(problem)s", step=e.step,
+             problem=problem_text(problem))
+
+
+def _overdue(e: _Said) -> str:
+    text = _("Langkah %(step)s terlambat: batas waktu %(due)s terlewati.", step=e.step,
+             due=_due_text(e.data.get("due")))
+    if e.data.get("claimed_by"):
+        text += " " + _("Saat itu dipegang oleh %(holder)s.", holder=_name(e.names, e.data.get("claimed_by")))
+    return text
+
+
+def _case_completed(e: _Said) -> str:
+    outcome = {"dipublikasikan": _("konten dipublikasikan"),
+               "ditolak": _("konten ditolak")}.get(OUTCOME_OF_END.get(e.data.get("end_event") or "", ""))
+    return _("Kasus selesai: %(outcome)s.", outcome=outcome) if outcome else _("Kasus selesai.")
+
+
+#: One sentence per event type, in the reader's language.
+_SENTENCES: dict[str, Callable[[_Said], str]] = {
+    "case_started": lambda e: _("%(who)s membuat kasus untuk kegiatan %(title)s (versi definisi %(version)s).",
+                                who=e.who, title=_quoted(e.data.get("title", "")),
+                                version=e.data.get("version", "?")),
+    "task_ready": lambda e: _("Langkah %(step)s siap dikerjakan oleh %(lane)s; batas waktu %(due)s.", step=e.step,
+                              lane=e.data.get("lane") or "—", due=_due_text(e.data.get("due"))),
+    "task_claimed": lambda e: _("%(who)s mengambil langkah %(step)s.", who=e.who, step=e.step),
+    "task_unclaimed": lambda e: _("%(who)s melepaskan langkah %(step)s kembali ke lajurnya.", who=e.who,
+                                  step=e.step),
+    "task_delegated": lambda e: _("%(who)s mendelegasikan langkah %(step)s kepada %(to)s.", who=e.who, step=e.step,
+                                  to=_name(e.names, e.data.get("to"))),
+    "task_completed": _completed,
+    "task_returned": lambda e: _("%(who)s mengembalikan kasus pada langkah %(step)s. Tanggapan: %(response)s",
+                                 who=e.who, step=e.step, response=_quoted(e.data.get("response", ""))),
+    "timer_failed": _timer_failed,
+    "timer_fired": lambda e: _("Batas waktu %(due)s tercapai untuk langkah %(step)s.",
+                               due=_due_text(e.data.get("due")), step=e.step),
+    "overdue": _overdue,
+    "signal_thrown": lambda e: _("Keterlambatan dicatat dan notifikasi dikirim (sinyal %(signal)s).",
+                                 signal=_quoted(e.data.get("signal", ""))),
+    "task_cancelled": lambda e: _("Langkah %(step)s dibatalkan oleh proses.", step=e.step),
+    "case_completed": _case_completed,
+    "execution_failed": lambda e: _("Proses tidak dapat dilanjutkan: %(error)s", error=e.data.get("error", "")),
+}
+
+
 def _sentence(ev: HistoryEvent, names: dict[str, str], task_names: dict[str, str]) -> str:
     d = ev.data
-    who = _name(names, ev.actor)
     step = _quoted(d.get("name") or task_names.get(ev.task_id or "", "") or d.get("bpmn_id") or "?")
-    if ev.type == "case_started":
-        return _("%(who)s membuat kasus untuk kegiatan %(title)s (versi definisi %(version)s).", who=who,
-                 title=_quoted(d.get("title", "")), version=d.get("version", "?"))
-    if ev.type == "task_ready":
-        return _("Langkah %(step)s siap dikerjakan oleh %(lane)s; batas waktu %(due)s.", step=step,
-                 lane=d.get("lane") or "—", due=_due_text(d.get("due")))
-    if ev.type == "task_claimed":
-        return _("%(who)s mengambil langkah %(step)s.", who=who, step=step)
-    if ev.type == "task_unclaimed":
-        return _("%(who)s melepaskan langkah %(step)s kembali ke lajurnya.", who=who, step=step)
-    if ev.type == "task_delegated":
-        return _("%(who)s mendelegasikan langkah %(step)s kepada %(to)s.", who=who, step=step,
-                 to=_name(names, d.get("to")))
-    if ev.type == "task_completed":
-        text = _("%(who)s menyelesaikan langkah %(step)s.", who=who, step=step)
-        keys = RESPONSE_FIELDS.get(d.get("bpmn_id", ""))
-        decision = decision_label((d.get("data") or {}).get(keys[0])) if keys else None
-        if decision:
-            text += " " + _("Keputusan: %(decision)s.", decision=decision)
-        if d.get("late"):
-            text += " " + _("(diselesaikan setelah batas waktu)")
-        return text
-    if ev.type == "task_returned":
-        return _("%(who)s mengembalikan kasus pada langkah %(step)s. Tanggapan: %(response)s", who=who, step=step,
-                 response=_quoted(d.get("response", "")))
-    if ev.type == "timer_failed":
-        problem = Problem(d.get("element"), d.get("code") or "timer.runtime_failed",
-                          {"expression": d.get("expression") or "", "value": d.get("value") or ""})
-        return _("Batas waktu langkah %(step)s tidak dapat ditetapkan: %(problem)s", step=step,
-                 problem=problem_text(problem))
-    if ev.type == "timer_fired":
-        return _("Batas waktu %(due)s tercapai untuk langkah %(step)s.", due=_due_text(d.get("due")), step=step)
-    if ev.type == "overdue":
-        text = _("Langkah %(step)s terlambat: batas waktu %(due)s terlewati.", step=step,
-                 due=_due_text(d.get("due")))
-        if d.get("claimed_by"):
-            text += " " + _("Saat itu dipegang oleh %(holder)s.", holder=_name(names, d.get("claimed_by")))
-        return text
-    if ev.type == "signal_thrown":
-        return _("Keterlambatan dicatat dan notifikasi dikirim (sinyal %(signal)s).",
-                 signal=_quoted(d.get("signal", "")))
-    if ev.type == "task_cancelled":
-        return _("Langkah %(step)s dibatalkan oleh proses.", step=step)
-    if ev.type == "case_completed":
-        outcome = {"dipublikasikan": _("konten dipublikasikan"),
-                   "ditolak": _("konten ditolak")}.get(OUTCOME_OF_END.get(d.get("end_event") or "", ""))
-        return _("Kasus selesai: %(outcome)s.", outcome=outcome) if outcome else _("Kasus selesai.")
-    if ev.type == "execution_failed":
-        return _("Proses tidak dapat dilanjutkan: %(error)s", error=d.get("error", ""))
-    return _("Kejadian %(type)s.", type=ev.type)
+    say = _SENTENCES.get(ev.type)
+    if say is None:
+        return _("Kejadian %(type)s.", type=ev.type)
+    return say(_Said(d, _name(names, ev.actor), step, names))
 
