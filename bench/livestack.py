@@ -109,6 +109,10 @@ class ApiResult:
     def error_message(self) -> str | None:
         return (self.body or {}).get("error", {}).get("message") if isinstance(self.body, dict) else None
 
+    @property
+    def error_params(self) -> dict:
+        return (self.body or {}).get("error", {}).get("params") or {} if isinstance(self.body, dict) else {}
+
 
 class ApiClient:
     """A JSON API client with a bearer token. Not thread-safe: one per thread."""

@@ -1,6 +1,7 @@
 """Helpers of the live tests: SOP cases driven through the JSON API, racing threads, database checks."""
 from __future__ import annotations
 
+import json
 import statistics
 import threading
 import time
@@ -17,13 +18,10 @@ from engine.models import EventRow, Instance, TaskRow
 from tests.factories import FORMS, NARASI, png
 
 #: What a loser of a race reads (webui/errors.py, Bahasa Indonesia), by error code.
-CONFLICT_MESSAGES = {
-    "already_claimed": "Tugas ini sudah diambil orang lain.",
-    "task_not_ready": "Tugas ini sudah tidak menunggu tindakan.",
-    "stale_instance": "Kasus ini baru saja diubah orang lain. Muat ulang halaman lalu coba lagi.",
-    "conflict": "Terjadi konflik dengan perubahan lain. Muat ulang lalu coba lagi.",
-    "not_claimed": "Tugas ini sedang dipegang orang lain.",
-}
+#: The error codes a request that lost a race may get (each a 409 whose message is the catalogue's, rendered with
+#: the error's params: checked against process/messages.py).
+CONFLICT_CODES = frozenset({"task.already_claimed", "task.not_ready", "task.waiting_no_more", "case.changed",
+                            "conflict", "task.held_by_other", "task.changed_hands"})
 
 
 def expect(result: ApiResult, status: int, what: str) -> dict:
@@ -81,7 +79,8 @@ class Tally:
                 self.no_answer.append(result.error)
             elif not result.ok:
                 self.codes[result.error_code] += 1
-                self.messages.setdefault(result.error_code, set()).add(result.error_message)
+                self.messages.setdefault(result.error_code, set()).add(
+                    (result.error_message, json.dumps(result.error_params, sort_keys=True)))
 
     @property
     def sent(self) -> int:
