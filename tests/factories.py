@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PIL import Image
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from engine.models import TaskRow
@@ -114,3 +117,20 @@ class Case:
         if ready:
             self.task_id = ready[0]
         return names
+
+
+@contextmanager
+def statements_sent(system, prefix: str) -> Iterator[list[str]]:
+    """The statements starting with ``prefix`` (in any case, leading space ignored) that ``system``'s engine sends
+    while the block runs."""
+    seen: list[str] = []
+
+    def listener(conn, cur, statement, *args):
+        if statement.lstrip().upper().startswith(prefix.upper()):
+            seen.append(statement)
+
+    sa_event.listen(system.db, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        sa_event.remove(system.db, "before_cursor_execute", listener)

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from engine import eventlog
-from tests.factories import Case, make_users
+from tests.factories import Case, make_users, statements_sent
 
 
 @pytest.fixture
@@ -204,29 +204,6 @@ def test_a_head_row_loaded_in_the_session_shows_the_written_head_after_commit(sy
         stored = other.get(ChainHead, 1)
         assert (stored.seq, stored.hash) == seen
 
-def _capture(system, prefix: str):
-    """Statements starting with ``prefix`` sent by ``system``'s engine while the context is open."""
-    from contextlib import contextmanager
-
-    from sqlalchemy import event as sa_event
-
-    @contextmanager
-    def capture():
-        seen: list[str] = []
-
-        def listener(conn, cur, statement, *a):
-            if statement.startswith(prefix):
-                seen.append(statement)
-
-        sa_event.listen(system.db, "before_cursor_execute", listener)
-        try:
-            yield seen
-        finally:
-            sa_event.remove(system.db, "before_cursor_execute", listener)
-
-    return capture()
-
-
 def test_events_are_inserted_together_and_a_query_of_the_transaction_sees_them(system, tx, clock):
     from sqlalchemy import func, select
 
@@ -234,13 +211,13 @@ def test_events_are_inserted_together_and_a_query_of_the_transaction_sees_them(s
 
     with tx() as s:
         before = s.execute(select(func.count()).select_from(EventRow)).scalar()
-    with _capture(system, "INSERT INTO event") as inserts, tx() as s:
+    with statements_sent(system, "INSERT INTO event") as inserts, tx() as s:
         for n in range(4):
             eventlog.append(s, type="test", at=clock.now(), data={"n": n})
         s.execute(select(TaskRow.id)).all()  # a query that does not read the event table writes nothing
         assert inserts == []
     assert len(inserts) == 1  # four events, one statement (an executemany)
-    with _capture(system, "INSERT INTO event") as inserts, tx() as s:
+    with statements_sent(system, "INSERT INTO event") as inserts, tx() as s:
         eventlog.append(s, type="test", at=clock.now(), data={"n": "a"})
         # Read in the same transaction, by every way the code reads events: they are there.
         assert s.execute(select(func.count()).select_from(EventRow)).scalar() == before + 5
@@ -289,7 +266,7 @@ def test_the_head_is_taken_last_just_before_the_commit(system, tx, clock):
 
     from engine.models import TaskRow
 
-    with _capture(system, "") as seen, tx() as s:
+    with statements_sent(system, "") as seen, tx() as s:
         eventlog.append(s, type="test", at=clock.now(), data={"n": 1})
         with s.begin_nested():
             eventlog.append(s, type="test", at=clock.now(), data={"n": 2})

@@ -8,14 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, inspect, literal_column, select, text
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from engine import eventlog
 from engine.db import make_session_factory
 from engine.models import ChainHead, EventRow, Instance
-from tests.factories import Case, make_users
+from tests.factories import Case, make_users, statements_sent
 
 EVENTS = EventRow.__table__
 HEAD = ChainHead.__table__
@@ -93,27 +92,6 @@ def _append(s: Session, clock, n: int | str) -> None:
     eventlog.append(s, type=TYPE, at=clock.now(), data={"n": n})
 
 
-def _capture(system, prefix: str):
-    """Statements starting with ``prefix`` sent by ``system``'s engine while the context is open."""
-    from contextlib import contextmanager
-
-    @contextmanager
-    def capture():
-        seen: list[str] = []
-
-        def listener(conn, cur, statement, *a):
-            if statement.lstrip().upper().startswith(prefix):
-                seen.append(statement)
-
-        sa_event.listen(system.db, "before_cursor_execute", listener)
-        try:
-            yield seen
-        finally:
-            sa_event.remove(system.db, "before_cursor_execute", listener)
-
-    return capture()
-
-
 @pytest.mark.parametrize("read", list(READS), ids=list(READS))
 def test_every_kind_of_read_counts_the_events_appended_earlier_in_the_transaction(system, tx, clock, read):
     count = READS[read]
@@ -133,7 +111,7 @@ def test_every_kind_of_read_counts_the_events_appended_earlier_in_the_transactio
 def test_a_statement_that_does_not_read_the_event_table_writes_nothing(system, tx, clock):
     """Reads of other tables, including the chain head's (whose name starts like the event table's), leave the
     events waiting: the head is locked at commit, after the transaction's other statements (the lock order)."""
-    with _capture(system, "INSERT INTO EVENT") as inserts, tx() as s:
+    with statements_sent(system, "INSERT INTO EVENT") as inserts, tx() as s:
         _append(s, clock, 1)
         s.execute(select(func.count()).select_from(Instance)).scalar_one()
         s.execute(text("SELECT seq FROM event_chain_head WHERE id = 1")).scalar_one()
@@ -164,7 +142,7 @@ def test_a_savepoint_rolled_back_takes_its_events_and_keeps_the_earlier_ones(sys
 
 
 def test_a_savepoint_rolled_back_before_any_read_leaves_the_earlier_events_waiting(system, tx, clock):
-    with _capture(system, "INSERT INTO EVENT") as inserts, tx() as s:
+    with statements_sent(system, "INSERT INTO EVENT") as inserts, tx() as s:
         _append(s, clock, "before")
         with pytest.raises(ValueError), s.begin_nested():
             _append(s, clock, "inside")
@@ -229,7 +207,7 @@ def test_a_plain_session_runs_none_of_the_listeners(system, tx):
 
     assert loaded_after_savepoint_rollback(system.sessions()) is True
     assert loaded_after_savepoint_rollback(Session(system.db)) is False
-    with _capture(system, "") as seen, Session(system.db) as plain, plain.begin():
+    with statements_sent(system, "") as seen, Session(system.db) as plain, plain.begin():
         assert _text(plain) == 0
     assert not any("event_chain_head" in statement for statement in seen)
 
