@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 #: Photos larger than this many pixels are refused before anything is decoded (48–50 megapixel phone cameras
@@ -108,6 +109,11 @@ class Settings:
 
     #: Kinds of process, for :meth:`database_waits`.
     PURPOSES = ("web", "worker", "cli")
+
+    @property
+    def reminder_lead(self) -> timedelta:
+        """How long before a deadline its "deadline soon" reminder goes out."""
+        return timedelta(hours=self.reminder_hours)
 
     def database_waits(self, purpose: str) -> tuple[float | None, float | None]:
         """(lock timeout, statement timeout) in seconds for the connections of a kind of process (None: no limit).

@@ -8,7 +8,7 @@ An e-mail is rendered once, when it is queued, in Bahasa Indonesia (an address h
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -146,7 +146,7 @@ def delegated(session: Session, people: People, row: TaskRow, target: User, *, b
 def schedule_reminders(session: Session, people: People, ready: list[TaskRow], now: datetime) -> None:
     """A "deadline soon" reminder for each newly ready task whose deadline is further away than the lead time
     (a task that becomes ready closer to its deadline already says the deadline in its "new task" notice)."""
-    lead = timedelta(hours=people.settings.reminder_hours)
+    lead = people.settings.reminder_lead
     rows = [{"task_id": row.id, "instance_id": row.instance_id, "remind_at": row.due_at - lead, "due_at": row.due_at}
             for row in ready if row.due_at is not None and row.due_at - lead > now]
     if rows:

@@ -9,7 +9,7 @@ reference dates a case carries (process/deadlines.py ``submission_dates``).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -28,11 +28,6 @@ class Timers:
     def __init__(self, engine: WorkflowEngine, settings: Settings, people: People):
         self.engine, self.settings, self.people = engine, settings, people
         self.clock = engine.clock
-
-    @property
-    def reminder_lead(self) -> timedelta:
-        """How long before a deadline its reminder goes out."""
-        return timedelta(hours=self.settings.reminder_hours)
 
     def fire_due_timers(self, session: Session, now: datetime | None = None, limit: int = 200) -> list[ActionResult]:
         """Fire the due deadline timers of up to ``limit`` cases in this transaction, with their notifications. A
