@@ -19,10 +19,10 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, text
 
+from bench.sop import TASK_KOREKSI, TASK_PUTUSKAN, TASK_SERAHKAN, TASK_TERIMA, TASK_UNGGAH
 from engine.db import transaction
 from engine.models import Instance, TaskRow
 from ops.simulation import FORMS, SIM_USERS, Driver
-from process.contract import TASK_KOREKSI, TASK_PUTUSKAN, TASK_SERAHKAN, TASK_TERIMA, TASK_UNGGAH
 from process.deadlines import WIB
 from process.models import DeadlineReminder
 from process.roles import LANE_ROLES

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from bench.livestack import API_PREFIX, LocalStack, StackUser
+from bench.sop import TASK_TERIMA
 from engine.models import TaskRow
 from ops.simulation import FORMS, Driver
-from process.contract import TASK_TERIMA
 
 from .bulk import Cloner, case_at, load_template
 from .common import peak_rss_mb, percentile

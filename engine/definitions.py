@@ -105,6 +105,8 @@ class ParsedDefinition:
     user_tasks: list[UserTaskInfo] = field(default_factory=list)
     #: Every BPMN element with an id: id → (BPMN type, name).
     elements: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    #: Lanes whose tasks go only to the case's group (set by the engine that parsed it).
+    group_lanes: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -123,16 +124,23 @@ def _check_keys(data: Mapping[str, Any]) -> None:
                           keys=[str(k)[:70] for k in bad])
 
 
+#: The group lanes of each parsed process spec (a workflow knows its spec, not the parsed definition).
+_GROUP_LANES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class WorkflowEngine:
     """Generic BPMN runtime; collaborators are injected (clock, vetted functions, extra checks)."""
 
     def __init__(self, *, clock: Clock, functions: FunctionRegistry = DEFAULT_FUNCTIONS,
-                 group_lanes: Iterable[str] = (), extra_checks: Iterable = (), warm_cases: int = 256):
+                 group_lanes: Iterable[str] | Callable[[ParsedDefinition], Iterable[str]] = (),
+                 extra_checks: Iterable = (), warm_cases: int = 256):
         self.clock = clock
         #: The workflows of the cases this process acted on last (about 20 KB each), see WarmWorkflows.
         self.warm = WarmWorkflows(warm_cases)
         self.functions = functions
-        self.group_lanes = frozenset(group_lanes)
+        #: The lanes whose tasks go only to the case's group (its team): the same for every diagram, or read from
+        #: each diagram by a callable (its declarations).
+        self.group_lanes = group_lanes if callable(group_lanes) else frozenset(group_lanes)
         self.extra_checks = tuple(extra_checks)
         self.codec = StateCodec()
         self._parsed: dict[str, ParsedDefinition] = {}
@@ -140,7 +148,13 @@ class WorkflowEngine:
     # ----------------------------------------------------------------- definitions
     def validate(self, xml: bytes | str) -> ParsedDefinition:
         """Parse and check a diagram; raises InvalidDefinition naming each element at fault."""
-        return parse_definition(xml, self.functions, self.extra_checks)
+        return self._with_lanes(parse_definition(xml, self.functions, self.extra_checks))
+
+    def _with_lanes(self, parsed: ParsedDefinition) -> ParsedDefinition:
+        lanes = self.group_lanes(parsed) if callable(self.group_lanes) else self.group_lanes
+        parsed.group_lanes = frozenset(lanes)
+        _GROUP_LANES[parsed.spec] = parsed.group_lanes
+        return parsed
 
     def deploy(self, session: Session, xml: bytes | str, *, actor: str | None,
                summary: dict | None = None) -> Definition:
@@ -185,7 +199,7 @@ class WorkflowEngine:
         """The parsed spec of a stored version, parsed once per process and content hash."""
         parsed = self._parsed.get(definition.sha256)
         if parsed is None:
-            parsed = parse_definition(definition.xml, self.functions, stored=True)
+            parsed = self._with_lanes(parse_definition(definition.xml, self.functions, stored=True))
             self._parsed[definition.sha256] = parsed
         return parsed
 
@@ -527,7 +541,8 @@ class WorkflowEngine:
             lane = task.task_spec.lane
             row = TaskRow(id=tid, instance_id=instance.id, bpmn_id=task.task_spec.bpmn_id,
                           name=task.task_spec.bpmn_name or task.task_spec.bpmn_id, lane=lane,
-                          group=instance.group if lane in self.group_lanes else None, state="ready",
+                          group=instance.group if lane in _GROUP_LANES.get(wf.spec, ()) else None,
+                          state="ready",
                           due_at=due, overdue_at=None, claimed_by=None, claimed_at=None, created_at=now,
                           completed_at=None, completed_by=None, case_title=instance.title,
                           case_date=instance.business_date)

@@ -1,6 +1,7 @@
 """Read side of one case: its tasks, history, written responses and attachments."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -11,17 +12,10 @@ from sqlalchemy.orm import Session
 from engine import eventlog
 from engine.models import Definition, Instance, TaskRow
 
-from .contract import END_DIPUBLIKASIKAN, END_DITOLAK, TASK_KOREKSI, TASK_PUTUSKAN, TASK_SERAHKAN, TASK_TERIMA
+from .declarations import Declarations, Rulebook
 from .errors import NotPermitted
 from .models import FileRecord, RegisterEntry, User
 from .roles import ALL_ROLES
-
-#: Steps whose completion carries a written response ("tanggapan tertulis"): decision and text fields.
-RESPONSE_FIELDS = {
-    TASK_TERIMA: ("keputusan_admin", "tanggapan_admin"),
-    TASK_KOREKSI: ("keputusan_wapimred", "tanggapan_wapimred"),
-    TASK_PUTUSKAN: ("keputusan_pimred", "pertimbangan"),
-}
 
 
 @dataclass(frozen=True)
@@ -55,7 +49,9 @@ class CaseView:
     responses: list[WrittenResponse]
     attachments: list[FileRecord]
     data: dict[str, Any] = field(default_factory=dict)  # the latest submitted values, by field
-    first_submission: dict[str, Any] = field(default_factory=dict)  # step 1 as first handed in
+    first_submission: dict[str, Any] = field(default_factory=dict)  # each field's first submitted value
+    #: The declarations of the case's version (step numbers, responses, texts, outcomes).
+    rules: Declarations | None = None
 
     @property
     def activity_date(self) -> date | None:
@@ -82,9 +78,10 @@ def _visible_instance(session: Session, user: User, instance_id: int) -> Instanc
     return instance
 
 
-def case_view(session: Session, user: User, instance_id: int) -> CaseView:
+def case_view(session: Session, user: User, instance_id: int, rulebook: Rulebook) -> CaseView:
     instance = _visible_instance(session, user, instance_id)
     definition = session.get(Definition, instance.definition_id)
+    rules = rulebook.of_definition(session, instance.definition_id)
     entry = session.execute(select(RegisterEntry).where(RegisterEntry.instance_id == instance_id)).scalar_one_or_none()
     tasks = list(session.execute(select(TaskRow).where(TaskRow.instance_id == instance_id)
                                  .order_by(TaskRow.created_at)).scalars())
@@ -101,34 +98,48 @@ def case_view(session: Session, user: User, instance_id: int) -> CaseView:
         submitted = payload.get("data") or {}
         data.update(submitted)
         bpmn_id = payload.get("bpmn_id")
-        if bpmn_id == TASK_SERAHKAN and not first_submission:
-            first_submission = dict(submitted)
-        if bpmn_id in RESPONSE_FIELDS:
-            decision_key, text_key = RESPONSE_FIELDS[bpmn_id]
+        for key, value in submitted.items():
+            first_submission.setdefault(key, value)
+        step = rules.step(bpmn_id)
+        if step is not None and step.response is not None:
+            decision_key, text_key = step.response
             responses.append(WrittenResponse(payload.get("name", bpmn_id), bpmn_id, payload.get("lane"), row.actor,
                                              row.at, submitted.get(decision_key), submitted.get(text_key) or ""))
     attachments = list(session.execute(select(FileRecord).where(FileRecord.instance_id == instance_id)
                                        .order_by(FileRecord.uploaded_at)).scalars())
     return CaseView(instance=instance, definition_version=definition.version,
                     register_number=entry.number if entry else None, tasks=tasks, history=history,
-                    responses=responses, attachments=attachments, data=data, first_submission=first_submission)
+                    responses=responses, attachments=attachments, data=data, first_submission=first_submission,
+                    rules=rules)
 
 
 # --------------------------------------------------------------------------------------------------
 # Lists, outcomes, names and the diagram's marks
 # --------------------------------------------------------------------------------------------------
 
-#: End events of the diagram that say how a finished case ended (the ids are part of the contract).
-OUTCOME_OF_END = {END_DIPUBLIKASIKAN: "dipublikasikan", END_DITOLAK: "ditolak"}
+#: How a case stands when its end event declares no outcome (or it has not ended): codes of this application.
+GENERIC_OUTCOMES = ("berjalan", "selesai", "galat")
 
 
-def case_outcome(instance: Instance) -> str:
-    """``berjalan``, ``dipublikasikan``, ``ditolak``, ``selesai`` (another end) or ``galat``."""
+def case_outcome(instance: Instance, rules: Declarations) -> str:
+    """``berjalan``, the code of the outcome its end event declares (``alur:outcome``, e.g. ``dipublikasikan``),
+    ``selesai`` (an end without one) or ``galat``."""
     if instance.status == "running":
         return "berjalan"
     if instance.status == "completed":
-        return OUTCOME_OF_END.get(instance.end_event or "", "selesai")
+        outcome = rules.outcome(instance.end_event)
+        return outcome.code if outcome is not None else "selesai"
     return "galat"
+
+
+def outcome_labels(rules: Iterable[Declarations]) -> dict[str, str]:
+    """``{outcome code: label}`` as the given versions declare them (the newest label of a code wins)."""
+    return {o.code: o.label for decl in rules for o in decl.outcomes.values()}
+
+
+def outcome_success(rules: Iterable[Declarations]) -> dict[str, bool]:
+    """``{outcome code: whether it is a success}`` as the given versions declare them."""
+    return {o.code: o.success for decl in rules for o in decl.outcomes.values()}
 
 
 @dataclass(frozen=True)
@@ -151,7 +162,7 @@ class CasePage:
         return max(1, -(-self.total // self.per_page))
 
 
-def case_list(session: Session, user: User, *, q: str | None = None, page: int = 1,
+def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None = None, page: int = 1,
               per_page: int = 50) -> CasePage:
     """The cases ``user`` may see (the rule of :func:`can_view_case`), newest first, one page."""
     page = max(1, page)
@@ -173,7 +184,8 @@ def case_list(session: Session, user: User, *, q: str | None = None, page: int =
         for row in session.execute(select(TaskRow).where(TaskRow.instance_id.in_(ids), TaskRow.state == "ready")
                                    .order_by(TaskRow.created_at)).scalars():
             current.setdefault(row.instance_id, []).append(row)
-    items = [CaseSummary(i, numbers.get(i.id), case_outcome(i), current.get(i.id, [])) for i in instances]
+    rules = rulebook.of_instances(session, ids)
+    items = [CaseSummary(i, numbers.get(i.id), case_outcome(i, rules[i.id]), current.get(i.id, [])) for i in instances]
     return CasePage(items, total, page, per_page)
 
 

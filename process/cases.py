@@ -12,6 +12,7 @@ from engine.runtime import ActionResult, WorkflowEngine
 from . import inputs, notify
 from .config import Settings
 from .deadlines import WIB
+from .declarations import Rulebook
 from .forms import FieldError, FormInvalid
 from .messages import message
 from .models import User
@@ -29,8 +30,8 @@ class CaseInput:
 
 
 class Cases:
-    def __init__(self, engine: WorkflowEngine, settings: Settings, people: People):
-        self.engine, self.settings, self.people = engine, settings, people
+    def __init__(self, engine: WorkflowEngine, settings: Settings, people: People, rules: Rulebook):
+        self.engine, self.settings, self.people, self.rules = engine, settings, people, rules
         self.clock = engine.clock
 
     def ensure_definition(self, session: Session, actor: str | None = "system") -> Definition:
@@ -63,5 +64,6 @@ class Cases:
                 "tim": team.code}
         result = self.engine.start(session, self.settings.process_key, data=data, actor=user.actor,
                                    title=nama, business_date=tanggal, group=team.code)
-        notify.after_action(session, self.people, result, actor=user)
+        notify.after_action(session, self.people, result, actor=user,
+                            rules=self.rules.of_definition(session, result.instance.definition_id))
         return result

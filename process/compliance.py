@@ -20,13 +20,9 @@ from sqlalchemy.orm import Session
 
 from engine.models import Instance, TaskRow
 
-from .contract import STEP_OF, TASK_KOREKSI, TASK_PUTUSKAN, TASK_SERAHKAN, TASK_TERIMA, TASK_UNGGAH
 from .deadlines import WIB, end_of_day_plus
+from .declarations import Rulebook
 
-REVIEW_STEPS = (TASK_TERIMA, TASK_KOREKSI, TASK_PUTUSKAN)
-UPLOAD_STEP = TASK_UNGGAH
-SUBMIT_STEP = TASK_SERAHKAN
-DECIDE_STEP = TASK_PUTUSKAN
 GRANULARITIES = ("month", "week")
 
 
@@ -105,21 +101,28 @@ def _counted(task: TaskRow, now: datetime) -> bool:
     return task.state == "completed" or task.due_at < now
 
 
-def compliance(session: Session, *, date_from: date, date_to: date, now: datetime,
+def compliance(session: Session, *, rulebook: Rulebook, date_from: date, date_to: date, now: datetime,
                granularity: str = "month", names: dict[str, str] | None = None) -> ComplianceReport:
-    """On-time rate and lateness per SOP step and period, for deadlines from ``date_from`` to ``date_to``."""
+    """On-time rate and lateness per numbered step (``alur:step number``) and period, for deadlines from
+    ``date_from`` to ``date_to``. A step is known by its element id; its number is the one of the newest version that
+    numbers it."""
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {GRANULARITIES}")
+    versions = rulebook.all_versions(session)
+    step_of: dict[str, int] = {}
+    for decl in versions:  # oldest first: the newest version's number wins
+        step_of.update({s.bpmn_id: s.number for s in decl.numbered})
+    labels = {s.bpmn_id: s.name for decl in versions for s in decl.numbered}
     tasks = session.execute(
-        select(TaskRow).where(TaskRow.bpmn_id.in_(list(STEP_OF)), TaskRow.due_at.is_not(None),
+        select(TaskRow).where(TaskRow.bpmn_id.in_(list(step_of)), TaskRow.due_at.is_not(None),
                               TaskRow.due_at >= _day_start(date_from),
                               TaskRow.due_at < _day_start(date_to + timedelta(days=1)))
-        .order_by(TaskRow.due_at)).scalars().all()
+        .order_by(TaskRow.due_at)).scalars().all() if step_of else []
     names = dict(names or {})
     for task in tasks:
         names.setdefault(task.bpmn_id, task.name)
     by_key: dict[tuple[str, str], StepStats] = {}
-    totals = {b: StepStats(STEP_OF[b], b, names.get(b, b), None, None) for b in STEP_OF}
+    totals = {b: StepStats(n, b, names.get(b, labels.get(b, b)), None, None) for b, n in step_of.items()}
     periods: dict[str, date] = {}
     for task in tasks:
         if not _counted(task, now):
@@ -128,7 +131,7 @@ def compliance(session: Session, *, date_from: date, date_to: date, now: datetim
         periods[key] = start
         stats = by_key.get((task.bpmn_id, key))
         if stats is None:
-            stats = by_key[(task.bpmn_id, key)] = StepStats(STEP_OF[task.bpmn_id], task.bpmn_id,
+            stats = by_key[(task.bpmn_id, key)] = StepStats(step_of[task.bpmn_id], task.bpmn_id,
                                                             names.get(task.bpmn_id, task.bpmn_id), key, start)
         stats.add(task, now)
         totals[task.bpmn_id].add(task, now)
@@ -181,8 +184,10 @@ class CaseCollision:
         return self.upload_due - self.decided_at
 
 
-def collisions(session: Session, *, date_from: date, date_to: date) -> list[CaseCollision]:
-    """Every case whose activity date is in the range, with both deadlines of the collision."""
+def collisions(session: Session, *, rulebook: Rulebook, date_from: date, date_to: date) -> list[CaseCollision]:
+    """Every case whose activity date is in the range, with both deadlines of the collision. By the case's numbered
+    steps: the hand-in is the step that numbers the register (else the first), the upload the last step, the review
+    the steps between, the decision the last of those."""
     instances = session.execute(
         select(Instance).where(Instance.business_date >= date_from, Instance.business_date <= date_to)
         .order_by(Instance.business_date, Instance.id)).scalars().all()
@@ -192,20 +197,28 @@ def collisions(session: Session, *, date_from: date, date_to: date) -> list[Case
     for row in session.execute(select(TaskRow).where(TaskRow.instance_id.in_([i.id for i in instances]))
                                .order_by(TaskRow.created_at)).scalars():
         tasks.setdefault(row.instance_id, []).append(row)
+    rules = rulebook.of_instances(session, [i.id for i in instances])
     out = []
     for instance in instances:
         rows = tasks.get(instance.id, [])
-        submits = [r for r in rows if r.bpmn_id == SUBMIT_STEP and r.state == "completed"]
+        numbered = [s.bpmn_id for s in rules[instance.id].numbered]
+        if len(numbered) < 3:
+            continue  # no hand-in, review and upload to collide
+        register = rules[instance.id].register_step
+        submit_step = register.bpmn_id if register is not None else numbered[0]
+        upload_step, review_steps = numbered[-1], [b for b in numbered[:-1] if b != submit_step]
+        decide_step = review_steps[-1] if review_steps else None
+        submits = [r for r in rows if r.bpmn_id == submit_step and r.state == "completed"]
         submitted_at = submits[-1].completed_at if submits else None
-        uploads = [r for r in rows if r.bpmn_id == UPLOAD_STEP and r.state != "cancelled"]
+        uploads = [r for r in rows if r.bpmn_id == upload_step and r.state != "cancelled"]
         upload = uploads[-1] if uploads else None
         upload_due = upload.due_at if upload is not None and upload.due_at else (
             end_of_day_plus(instance.business_date, 1) if instance.business_date else None)
-        reviews = [r for r in rows if r.bpmn_id in REVIEW_STEPS and r.due_at is not None]
+        reviews = [r for r in rows if r.bpmn_id in review_steps and r.due_at is not None]
         review_due = max((r.due_at for r in reviews), default=None)
         if review_due is None and submitted_at is not None:
             review_due = end_of_day_plus(submitted_at, 1)
-        decisions = [r for r in rows if r.bpmn_id == DECIDE_STEP and r.state == "completed"]
+        decisions = [r for r in rows if r.bpmn_id == decide_step and r.state == "completed"]
         out.append(CaseCollision(
             instance.id, instance.title, instance.business_date, submitted_at, upload_due, review_due,
             decisions[-1].completed_at if decisions else None, upload.created_at if upload else None,

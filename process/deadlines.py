@@ -32,7 +32,7 @@ __all__ = [
     "akhir_hari_kerja",
     "end_of_day_plus",
     "is_working_day",
-    "submission_dates",
+    "stamp_fields",
     "timer_functions",
 ]
 
@@ -193,10 +193,15 @@ def timer_functions() -> FunctionRegistry:
     return registry
 
 
-def submission_dates(now: datetime) -> dict[str, str]:
-    """The reference dates written into a case when its documentation is handed in (step 1), which the
-    deadlines of the later steps count from: the diagram's timer expressions read ``tanggal_pengumpulan``
-    (e.g. ``akhir_hari(tanggal_pengumpulan, 1)`` for step 2). Written again at every hand-in, so a returned and
-    resubmitted case counts from the latest one."""
+def stamp_fields(now: datetime, date_field: str | None, time_field: str | None) -> dict[str, str]:
+    """The reference dates a step writes into its case when it is completed (its ``alur:stamp`` declaration), which
+    later deadlines count from: the SOP's timer expressions read the day the documentation was handed in (e.g.
+    ``akhir_hari(tanggal_pengumpulan, 1)``). Written again at every completion, so a returned and resubmitted case
+    counts from the latest one. The day is the WIB date (``YYYY-MM-DD``), the time an ISO moment in WIB."""
     local = _to_wib(now)
-    return {"tanggal_pengumpulan": local.date().isoformat(), "waktu_pengumpulan": local.isoformat()}
+    out = {}
+    if date_field:
+        out[date_field] = local.date().isoformat()
+    if time_field:
+        out[time_field] = local.isoformat()
+    return out

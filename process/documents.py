@@ -20,6 +20,8 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from . import timefmt
+from .casefile import outcome_labels
+from .declarations import Declarations
 from .records import RECORD_LOCALE, CaseResponses, Period, Recap, tanggal_id
 from .spreadsheets import csv_writer, set_cell
 
@@ -45,23 +47,21 @@ TITLES = {
     "rekap": "Rekapitulasi Konten Media Sosial",
 }
 
+#: How a case stands when its end declares no outcome of its own (casefile.GENERIC_OUTCOMES).
 OUTCOME_TEXT = {
     "berjalan": "Berjalan",
-    "dipublikasikan": "Selesai: dipublikasikan",
-    "ditolak": "Selesai: ditolak",
     "selesai": "Selesai",
     "galat": "Terhenti karena galat",
 }
 
-DECISION_TEXT = {
-    "diterima": "Diterima",
-    "dikembalikan": "Dikembalikan ke Tim Pelaksana",
-    "lanjut": "Diteruskan ke Pimpinan Redaksi",
-    "kembalikan": "Dikembalikan ke Tim Pelaksana",
-    "setuju": "Setuju diunggah",
-    "revisi": "Revisi",
-    "tolak": "Ditolak",
-}
+
+def outcome_text(code: str, rules: Declarations | None) -> str:
+    """A case's outcome as the records print it: the generic states, or "Selesai: " and the label its end event
+    declares (``alur:outcome``)."""
+    if code in OUTCOME_TEXT:
+        return OUTCOME_TEXT[code]
+    labels = outcome_labels([rules]) if rules is not None else {}
+    return f"Selesai: {labels.get(code, code)}"
 
 #: Worksheet names (Excel allows 31 characters).
 SHEETS = {"register": "Register", "tanggapan": "Tanggapan Tertulis", "rekap": "Rekapitulasi"}
@@ -143,6 +143,16 @@ def person_name(name: str | None, username: str | None) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+def _decision_text(case: CaseResponses, response) -> str:
+    """The decision as the step's form names the choice."""
+    if not response.decision:
+        return ""
+    step = case.rules.step(response.bpmn_id) if case.rules is not None else None
+    if step is None or step.response is None:
+        return str(response.decision)
+    return case.rules.option_label(response.bpmn_id, step.response[0], response.decision) or ""
+
+
 def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period: Period | None = None) -> Document:
     """Per case, the written responses of steps 2-4 (of a period's registered cases, or of one case)."""
     flat_columns = (Column("No.", 0.45, "int"), Column("Nomor Register", 1.6), Column("Nama Kegiatan", 1.8),
@@ -158,7 +168,7 @@ def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period:
         rows = []
         for r in case.responses:
             step = f"{r.step}. {r.step_name}" if r.step else r.step_name
-            decision = DECISION_TEXT.get(r.decision or "", r.decision or "")
+            decision = _decision_text(case, r)
             n += 1
             flat.append((n, case.number or "", case.activity, step, decision, r.text, person_name(r.name, r.actor),
                          r.lane or "", r.at, r.late))
@@ -166,7 +176,7 @@ def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period:
         heading = " — ".join(p for p in (
             case.number or f"Kasus #{case.instance_id} (belum diregister)", case.activity,
             tanggal_id(case.activity_date) if case.activity_date else "", case.team_name or "",
-            OUTCOME_TEXT.get(case.outcome, case.outcome)) if p)
+            outcome_text(case.outcome, case.rules)) if p)
         sections.append(Table(section_columns, rows, heading=heading, empty="Belum ada tanggapan tertulis."))
     if period is not None:
         scope, stem = f"Periode: {period.label}", f"tanggapan-{period.slug}"

@@ -24,9 +24,9 @@ from engine import eventlog
 from engine.models import EventRow, Instance, TaskRow
 from engine.runtime import SYSTEM_ACTOR
 
-from .casefile import OUTCOME_OF_END, RESPONSE_FIELDS, case_outcome
-from .contract import STEP_OF
+from .casefile import case_outcome
 from .deadlines import WIB
+from .declarations import Rulebook
 from .models import RegisterEntry, Team
 from .records import Period
 from .spreadsheets import csv_writer
@@ -165,8 +165,8 @@ def _xes_case_ids(session: Session, period: Period | None, instance_id: int | No
     return list(session.execute(stmt.order_by(Instance.created_at, Instance.id)).scalars())
 
 
-def events_xes(session: Session, *, period: Period | None = None, instance_id: int | None = None,
-               now: datetime | None = None) -> bytes:
+def events_xes(session: Session, *, rulebook: Rulebook, period: Period | None = None,
+               instance_id: int | None = None, now: datetime | None = None) -> bytes:
     """An IEEE 1849-2016 XES document: one trace per case started in ``period`` (or the one case).
 
     Trace ``concept:name`` is ``"<case id>: <activity>"``; events carry ``concept:name`` (the step, or
@@ -201,12 +201,13 @@ def events_xes(session: Session, *, period: Period | None = None, instance_id: i
     teams = dict(session.execute(select(Team.code, Team.name)).all())
     for chunk_start in range(0, len(ids), 200):
         chunk = ids[chunk_start:chunk_start + 200]
-        _xes_traces(session, root, chunk, teams)
+        _xes_traces(session, root, chunk, teams, rulebook)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def _xes_traces(session: Session, root, ids: Sequence[int], teams: dict[str, str]) -> None:
+def _xes_traces(session: Session, root, ids: Sequence[int], teams: dict[str, str], rulebook: Rulebook) -> None:
     instances = {i.id: i for i in session.execute(select(Instance).where(Instance.id.in_(ids))).scalars()}
+    rules = rulebook.of_instances(session, ids)
     numbers = dict(session.execute(select(RegisterEntry.instance_id, RegisterEntry.number)
                                    .where(RegisterEntry.instance_id.in_(ids))).all())
     rows = list(session.execute(select(EventRow).where(EventRow.instance_id.in_(ids),
@@ -227,7 +228,8 @@ def _xes_traces(session: Session, root, ids: Sequence[int], teams: dict[str, str
             _attr(trace, "date", "tanggal_kegiatan", instance.business_date)
         if instance.group:
             _attr(trace, "string", "tim", teams.get(instance.group, instance.group))
-        _attr(trace, "string", "hasil", case_outcome(instance))
+        decl = rules[instance_id]
+        _attr(trace, "string", "hasil", case_outcome(instance, decl))
         for row in by_case[instance_id]:
             payload = eventlog.decode(row)
             concept, transition, bpmn_id = _event_name(row, payload, names)
@@ -241,14 +243,14 @@ def _xes_traces(session: Session, root, ids: Sequence[int], teams: dict[str, str
             _attr(event, "int", "seq", row.seq)
             if row.task_id:
                 _attr(event, "string", "tugas", row.task_id)
-            if bpmn_id in STEP_OF:
-                _attr(event, "int", "langkah", STEP_OF[bpmn_id])
+            if decl.number(bpmn_id) is not None:
+                _attr(event, "int", "langkah", decl.number(bpmn_id))
             if row.type == "task_completed":
-                decision_key = RESPONSE_FIELDS.get(bpmn_id or "", (None,))[0]
-                decision = (payload.get("data") or {}).get(decision_key) if decision_key else None
+                decision = decl.decision_of(bpmn_id, payload.get("data") or {})
                 if decision:
                     _attr(event, "string", "keputusan", decision)
                 _attr(event, "boolean", "terlambat", bool(payload.get("late")))
             if row.type == "case_completed" and payload.get("end_event"):
-                _attr(event, "string", "akhir", OUTCOME_OF_END.get(payload["end_event"], payload["end_event"]))
+                outcome = decl.outcome(payload["end_event"])
+                _attr(event, "string", "akhir", outcome.code if outcome is not None else payload["end_event"])
 

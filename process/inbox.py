@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engine.models import TaskRow
 
 from .models import User
-from .roles import ESCALATION_LANE, lanes_of
+from .roles import lanes_of
 
 SCOPES = ("mine", "lane", "overdue")
 
@@ -79,14 +79,15 @@ def _not_in_lane(lane: str, group: str | None):
 
 
 def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: date | None,
-           date_to: date | None) -> list[_Part]:
+           date_to: date | None, overdue_lanes: frozenset[str] = frozenset()) -> list[_Part]:
     """The filter of one inbox tab as a union of disjoint parts, each one range of an index.
 
     * mine: the tasks one holds (``ix_task_claimed_state``);
     * lane: per (lane, group) one may work in, the tasks nobody holds (``ix_task_queue``);
     * overdue: per (lane, group), those marked overdue (``ix_task_late``) and those whose deadline passed
       before the worker fired their timer (``ix_task_pending_due``); plus late tasks one holds in other lanes.
-      Pimpinan Redaksi is told of every overdue step, so sees every lane's.
+      Who works a lane that is told of every late step (``overdue_lanes``: ``alur:lane hearsOverdue``) sees every
+      lane's.
     """
     if scope not in SCOPES:
         raise ValueError(f"unknown inbox scope {scope!r}")
@@ -98,7 +99,7 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
     elif scope == "lane":
         parts = [_Part([ready, TaskRow.claimed_by.is_(None), *_in_lane(lane, group)], in_lane=True)
                  for lane, group in lane_groups]
-    elif ESCALATION_LANE in lanes_of(user.roles):
+    elif overdue_lanes & lanes_of(user.roles):
         # Split on the lane only so that the planners read ``ix_task_late`` (SQLite ignores a partial index
         # none of whose columns the query constrains).
         parts = [_Part([ready, marked, TaskRow.lane.is_not(None)]), _Part([ready, marked, TaskRow.lane.is_(None)]),
@@ -122,12 +123,13 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
 
 
 def inbox(session: Session, user: User, scope: str, *, now: datetime, q: str | None = None,
-          date_from: date | None = None, date_to: date | None = None, limit: int = 200) -> list[InboxItem]:
+          date_from: date | None = None, date_to: date | None = None, limit: int = 200,
+          overdue_lanes: frozenset[str] = frozenset()) -> list[InboxItem]:
     """Ready tasks for ``user``: ``mine`` (held by them), ``lane`` (free in their lanes) or ``overdue``.
 
     Sorted by deadline, earliest first, tasks without one last.
     """
-    parts = _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to)
+    parts = _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to, overdue_lanes=overdue_lanes)
     connection = session.connection()
     rows = []
     for part in parts:  # each read in index order, only as far as ``limit``
@@ -155,7 +157,8 @@ def _order(row) -> tuple:
 
 
 def inbox_counts(session: Session, user: User, *, now: datetime, q: str | None = None,
-                 date_from: date | None = None, date_to: date | None = None) -> dict[str, int]:
+                 date_from: date | None = None, date_to: date | None = None,
+                 overdue_lanes: frozenset[str] = frozenset()) -> dict[str, int]:
     """How many tasks each inbox tab holds (same filters as :func:`inbox`, without its limit), in one statement.
 
     Each part is counted on its own (``SELECT count(*)`` of one index range, which the index alone answers).
@@ -163,6 +166,7 @@ def inbox_counts(session: Session, user: User, *, now: datetime, q: str | None =
     totals = []
     for scope in SCOPES:
         counts = [select(func.count()).select_from(TaskRow).where(*part.where).scalar_subquery()
-                  for part in _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to)]
+                  for part in _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to,
+                                     overdue_lanes=overdue_lanes)]
         totals.append(functools.reduce(operator.add, counts, literal(0)).label(scope))
     return dict(session.execute(select(*totals)).one()._mapping)

@@ -137,14 +137,15 @@ MESSAGES: dict[str, str] = {
     "task.waiting_no_more": N_("Tugas ini sudah tidak menunggu (sudah diselesaikan atau dibatalkan)."),
     "task.claim_first": N_("Ambil tugas ini terlebih dahulu sebelum menyelesaikannya."),
     "task.held_by_other": N_("Tugas ini sedang dipegang orang lain."),
-    "task.self_approval": N_("Anda menyerahkan dokumentasi kasus ini, jadi tidak dapat memutuskannya sendiri."),
+    "task.self_approval": N_("Anda sudah mengerjakan langkah “%(step)s” pada kasus ini, jadi tidak dapat "
+                             "mengerjakan langkah ini juga (pemisahan tugas)."),
     "task.delegate_outside_lane": N_("Tugas hanya dapat didelegasikan kepada anggota lain dari lajur yang sama."),
     "task.delegate_self": N_("Tugas tidak dapat didelegasikan kepada diri sendiri."),
     "case.start_team_only": N_("Hanya Tim Pelaksana yang dapat membuat kasus baru."),
     "case.not_team_member": N_("Anda bukan anggota tim “%(team)s”."),
-    "field.checklist_terima": N_("Kelengkapan belum semua dicentang: dokumentasi yang belum lengkap harus "
-                                 "dikembalikan."),
-    "field.checklist_koreksi": N_("Konten harus dinyatakan sesuai kebutuhan dan valid sebelum diteruskan."),
+    # A completeness rule of the diagram (alur:require): its own sentence (the diagram's language), or the standard one.
+    "field.declared_rule": N_("Belum lengkap: %(message)s"),
+    "field.required_when": N_("%(fields)s wajib diisi atau dicentang bila %(field)s adalah “%(option)s”."),
     "field.required_choice": N_("wajib dipilih."),
     # -- Field labels of the process layer's own inputs (the diagram's fields carry their own labels)
     "label.username": N_("Nama pengguna"),

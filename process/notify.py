@@ -19,18 +19,9 @@ from engine.models import TaskRow
 from engine.runtime import SYSTEM_ACTOR, ActionResult
 
 from . import messages, outbox, timefmt
-from .contract import TASK_KOREKSI, TASK_PUTUSKAN, TASK_TERIMA
+from .declarations import Declarations, Return
 from .models import DeadlineReminder, Notification, User
 from .people import People, Recipient
-from .roles import ESCALATION_LANE
-
-#: Decisions that send the case back to the team, with the field holding the written response and the role
-#: that decided.
-RETURNS = {
-    TASK_TERIMA: ("keputusan_admin", "dikembalikan", "tanggapan_admin", "admin_medsos"),
-    TASK_KOREKSI: ("keputusan_wapimred", "kembalikan", "tanggapan_wapimred", "wapimred"),
-    TASK_PUTUSKAN: ("keputusan_pimred", "revisi", "pertimbangan", "pimred"),
-}
 
 
 def text_of(notification: Notification, locale: str = messages.SOURCE_LOCALE, translations=None) -> str:
@@ -104,9 +95,11 @@ class _Batch:
 
 
 def after_action(session: Session, people: People, result: ActionResult, *, actor: User | None,
-                 submitted: dict | None = None, task: TaskRow | None = None) -> None:
-    """The notifications an action causes. Nothing here needs the action's pending rows in the database, so
-    they are flushed once, with these, at commit."""
+                 rules: Declarations, submitted: dict | None = None, task: TaskRow | None = None,
+                 returned: Return | None = None) -> None:
+    """The notifications an action causes, by the case's declarations (``rules``: who hears of late steps;
+    ``returned``: the return rule the completed ``task`` triggered). Nothing here needs the action's pending rows in
+    the database, so they are flushed once, with these, at commit."""
     now = people.clock.now()
     title = result.instance.title
     with session.no_autoflush:
@@ -122,15 +115,16 @@ def after_action(session: Session, people: People, result: ActionResult, *, acto
             params = {"task": row.name, "title": title}
             if row.due_at:
                 params["due_at"] = _iso(row.due_at)
-            batch.notify(batch.lane(row.lane, row.group) + batch.lane(ESCALATION_LANE), "overdue",
-                         "notice.overdue_due" if row.due_at else "notice.overdue", params, row, title=title)
-        if task is not None and submitted is not None and task.bpmn_id in RETURNS:
-            field, value, response, role = RETURNS[task.bpmn_id]
-            if submitted.get(field) == value:
-                for row in result.ready:
-                    batch.notify(batch.lane(row.lane, row.group), "returned", "notice.returned",
-                                 {"who": messages.message(f"role.{role}"), "title": title,
-                                  "response": str(submitted.get(response) or "")}, row, title=title)
+            told = batch.lane(row.lane, row.group)
+            for lane in sorted(rules.overdue_lanes):
+                told = told + batch.lane(lane)
+            batch.notify(told, "overdue", "notice.overdue_due" if row.due_at else "notice.overdue", params, row,
+                         title=title)
+        if task is not None and submitted is not None and returned is not None:
+            for row in result.ready:
+                batch.notify(batch.lane(row.lane, row.group), "returned", "notice.returned",
+                             {"who": task.lane or "", "title": title,
+                              "response": str(submitted.get(returned.response or "") or "")}, row, title=title)
         batch.write()
         schedule_reminders(session, people, result.ready, now)
 

@@ -12,15 +12,16 @@ from sqlalchemy.orm import Session
 from engine.errors import TaskNotReady
 from engine.models import TaskRow
 
-from .contract import DECIDE_TASK, SUBMIT_TASK
+from .declarations import Step
 from .errors import NotClaimed, NotPermitted, SelfApproval
 from .models import Team, User
 from .roles import lanes_of
 
-#: Whether the user submitted the case's documentation (the self-approval rule); built once, run on every decision.
-_SUBMITTED_BY = (select(TaskRow.id).where(TaskRow.instance_id == bindparam("instance_id"),
-                                          TaskRow.bpmn_id == SUBMIT_TASK, TaskRow.state == "completed",
-                                          TaskRow.completed_by == bindparam("actor")).limit(1))
+#: The name of a step of the case the user completed, among the given ones (segregation of duties); built once.
+_COMPLETED_BY = (select(TaskRow.name).where(TaskRow.instance_id == bindparam("instance_id"),
+                                            TaskRow.bpmn_id.in_(bindparam("steps", expanding=True)),
+                                            TaskRow.state == "completed",
+                                            TaskRow.completed_by == bindparam("actor")).limit(1))
 
 
 def may_act(user: User, row: TaskRow) -> bool:
@@ -39,8 +40,9 @@ def check_may_act(user: User, row: TaskRow) -> None:
         raise NotPermitted("task of another team", code="task.other_team")
 
 
-def check_may_complete(session: Session, user: User, row: TaskRow) -> None:
-    """Role, team, readiness, claim and the self-approval rule, before anything is stored."""
+def check_may_complete(session: Session, user: User, row: TaskRow, step: Step | None = None) -> None:
+    """Role, team, readiness, claim and the step's segregation of duties (``alur:separate``), before anything is
+    stored."""
     check_may_act(user, row)
     if row.state != "ready":
         raise TaskNotReady(f"task is {row.state}", code="task.waiting_no_more")
@@ -48,8 +50,10 @@ def check_may_complete(session: Session, user: User, row: TaskRow) -> None:
         if row.claimed_by is None:
             raise NotClaimed("task not claimed", code="task.claim_first")
         raise NotClaimed("task held by someone else", code="task.held_by_other")
-    if row.bpmn_id == DECIDE_TASK and submitted_by(session, row.instance_id, user):
-        raise SelfApproval("the submitter may not decide", code="task.self_approval")
+    if step is not None and step.separate_from:
+        done = completed_by(session, row.instance_id, user, step.separate_from)
+        if done is not None:
+            raise SelfApproval("segregation of duties", code="task.self_approval", step=done)
 
 
 def check_may_hold(user: User, row: TaskRow) -> None:
@@ -70,6 +74,7 @@ def check_in_team(user: User, team: Team) -> None:
         raise NotPermitted(f"not a member of team {team.code!r}", code="case.not_team_member", team=team.name)
 
 
-def submitted_by(session: Session, instance_id: int, user: User) -> bool:
-    """Whether ``user`` handed in the case's documentation (step 1)."""
-    return session.execute(_SUBMITTED_BY, {"instance_id": instance_id, "actor": user.actor}).first() is not None
+def completed_by(session: Session, instance_id: int, user: User, steps) -> str | None:
+    """The name of one of ``steps`` (element ids) that ``user`` completed in the case, if any."""
+    return session.execute(_COMPLETED_BY, {"instance_id": instance_id, "actor": user.actor,
+                                           "steps": list(steps)}).scalar()

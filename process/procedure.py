@@ -1,8 +1,7 @@
-"""The procedure as the engine runs it: this SOP's deploy-time checks, the engine wired with the WIB deadline
-functions and team lanes, and the bundled diagram deployed when no version exists yet."""
+"""The procedures as the engine runs them: the deploy-time checks of this application (lanes worked by people,
+forms it can show, declarations that point to what is there), the engine wired with the WIB deadline functions and
+each diagram's team-scoped lanes, and the bundled diagram deployed when no version exists yet."""
 from __future__ import annotations
-
-from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -14,20 +13,19 @@ from engine.models import Definition
 from engine.runtime import WorkflowEngine
 
 from .config import Settings
-from .contract import CONTRACT_CODES, contract_problems
 from .deadlines import timer_functions
+from .declarations import DECLARATION_CODES, Rulebook, declaration_problems
 from .forms import FORM_DEFINITION_CODES, form_definition_problems
-from .roles import LANE_ROLES, TEAM_LANES
+from .roles import LANE_ROLES
 
 #: Codes of the problems :func:`sop_checks` reports (the web layer has a message for each).
-SOP_CODES = frozenset({"sop.task_not_in_lane", "sop.task_lane_unknown", "sop.task_without_form",
-                       "sop.task_without_deadline"}) | FORM_DEFINITION_CODES | CONTRACT_CODES
+SOP_CODES = frozenset({"sop.task_not_in_lane", "sop.task_lane_unknown", "sop.task_without_form"}) | \
+    FORM_DEFINITION_CODES | DECLARATION_CODES
 
 
-def sop_checks(parsed: ParsedDefinition, process_key: str = Settings.process_key) -> list[Problem]:
-    """Deploy-time rules of this SOP: each user task in a lane mapped to a role, a form, a deadline; and, for the
-    SOP's own process (``process_key``), every element, field and option its rules are keyed on
-    (process/contract.py). Another process (the timer probe of the live tests) has none of the SOP's steps."""
+def sop_checks(parsed: ParsedDefinition) -> list[Problem]:
+    """Deploy-time rules of this application: each user task in a lane people work, with a form it can show; and
+    every ``alur:`` declaration pointing to what is there (process/declarations.py)."""
     problems: list[Problem] = []
     lanes = ", ".join(LANE_ROLES)
     for info in parsed.user_tasks:
@@ -39,18 +37,20 @@ def sop_checks(parsed: ParsedDefinition, process_key: str = Settings.process_key
             problems.append(Problem(info.bpmn_id, "sop.task_without_form"))
         for code, params in form_definition_problems(list(info.form)):
             problems.append(Problem(info.bpmn_id, code, params))
-        if info.deadline is None:
-            problems.append(Problem(info.bpmn_id, "sop.task_without_deadline"))
-    if parsed.process_key == process_key:
-        problems += contract_problems(parsed)
-    return problems
+    return problems + declaration_problems(parsed)
 
 
-def build_engine(clock: Clock, warm_cases: int = 256, process_key: str = Settings.process_key) -> WorkflowEngine:
-    """The engine wired for this SOP: WIB date helpers, team lanes, SOP deploy checks."""
-    return WorkflowEngine(clock=clock, functions=DEFAULT_FUNCTIONS.merged(timer_functions()),
-                          group_lanes=TEAM_LANES, extra_checks=(partial(sop_checks, process_key=process_key),),
-                          warm_cases=warm_cases)
+def build_engine(clock: Clock, warm_cases: int = 256,
+                 bundled=Settings.diagram_path.parent) -> tuple[WorkflowEngine, Rulebook]:
+    """The engine wired for this application (WIB date helpers, each diagram's team lanes, the deploy checks) and
+    the rulebook that reads each version's declarations (``bundled``: where the bundled diagrams are, which lend
+    theirs to versions from before the declarations)."""
+    holder: list[Rulebook] = []
+    engine = WorkflowEngine(clock=clock, functions=DEFAULT_FUNCTIONS.merged(timer_functions()),
+                            group_lanes=lambda parsed: holder[0].of(parsed).team_lanes, extra_checks=(sop_checks,),
+                            warm_cases=warm_cases)
+    holder.append(Rulebook(engine, bundled))
+    return engine, holder[0]
 
 
 def ensure_definition(session: Session, engine: WorkflowEngine, settings: Settings,

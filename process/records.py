@@ -25,12 +25,10 @@ from engine import eventlog
 from engine.models import EventRow, Instance, TaskRow
 
 from . import timefmt
-from .casefile import RESPONSE_FIELDS, case_outcome, display_names
-from .contract import STEP_OF, SUBMIT_TASK, TASK_UNGGAH
+from .casefile import case_outcome, display_names
 from .deadlines import WIB
+from .declarations import Declarations, Rulebook
 from .models import RegisterEntry, Team
-
-UPLOAD_TASK = TASK_UNGGAH
 
 #: Ids per IN (...) clause: well below SQLite's and PostgreSQL's parameter limits.
 _CHUNK = 500
@@ -182,21 +180,25 @@ class RegisterRow:
     submissions: int  # how often step 1 was handed in (returns make it more than one)
     photos: int  # in the latest hand-in
     other_files: int
-    outcome: str  # casefile.case_outcome: berjalan | dipublikasikan | ditolak | selesai | galat
+    outcome: str  # casefile.case_outcome: berjalan | an outcome code its version declares | selesai | galat
     current_steps: tuple[str, ...] = ()
+    rules: Declarations | None = None  # of the case's version: how its outcome is named
 
 
-def register_rows(session: Session, period: Period) -> list[RegisterRow]:
+def register_rows(session: Session, period: Period, rulebook: Rulebook) -> list[RegisterRow]:
     """The register entries dated in ``period``, in the order they were numbered."""
     pairs = session.execute(
         select(RegisterEntry, Instance).join(Instance, Instance.id == RegisterEntry.instance_id)
         .where(RegisterEntry.created_at >= period.starts_at, RegisterEntry.created_at < period.ends_before)
         .order_by(RegisterEntry.created_at, RegisterEntry.year, RegisterEntry.seq)).all()
-    return _register_rows(session, pairs)
+    return _register_rows(session, pairs, rulebook)
 
 
-def _register_rows(session: Session, pairs) -> list[RegisterRow]:
+def _register_rows(session: Session, pairs, rulebook: Rulebook) -> list[RegisterRow]:
+    """Each entry with the facts of its case: the hand-ins are the completions of the step its version numbers the
+    register at (``alur:register``), the place is the field its version declares (``alur:procedure place``)."""
     ids = [instance.id for _, instance in pairs]
+    rules = rulebook.of_instances(session, ids)
     events = _case_events(session, ids, ("case_started", "task_completed"))
     teams = _team_names(session)
     current = _current_steps(session, ids)
@@ -205,11 +207,12 @@ def _register_rows(session: Session, pairs) -> list[RegisterRow]:
     for instance_id in ids:
         started: dict = {}
         submissions: list[tuple[str | None, dict]] = []
+        register_step = rules[instance_id].register_step
         for row in events.get(instance_id, []):
             payload = eventlog.decode(row)
             if row.type == "case_started":
                 started = payload.get("data") or {}
-            elif payload.get("bpmn_id") == SUBMIT_TASK:
+            elif register_step is not None and payload.get("bpmn_id") == register_step.bpmn_id:
                 submissions.append((row.actor, payload.get("data") or {}))
         first_actor = submissions[0][0] if submissions else None
         latest = submissions[-1][1] if submissions else {}
@@ -219,16 +222,20 @@ def _register_rows(session: Session, pairs) -> list[RegisterRow]:
     rows = []
     for entry, instance in pairs:
         started, submissions, first_actor, latest = facts[instance.id]
+        decl = rules[instance.id]
+        place = decl.place_field or ""
+        register_id = decl.register_step.bpmn_id if decl.register_step is not None else None
+        photos, other_files = decl.file_counts(register_id, latest)
         rows.append(RegisterRow(
             number=entry.number, seq=entry.seq, year=entry.year, registered_at=entry.created_at,
             instance_id=instance.id, activity=instance.title,
             activity_date=instance.business_date,
-            place=str(latest.get("tempat_kegiatan") or started.get("tempat_kegiatan") or ""),
+            place=str(latest.get(place) or started.get(place) or "") if place else "",
             team_code=instance.group, team_name=teams.get(instance.group or "", instance.group),
             submitted_by=first_actor, submitted_by_name=names.get(first_actor or "", first_actor),
-            submissions=len(submissions), photos=len(latest.get("foto") or []),
-            other_files=len(latest.get("lampiran") or []), outcome=case_outcome(instance),
-            current_steps=tuple(current.get(instance.id, []))))
+            submissions=len(submissions), photos=photos, other_files=other_files,
+            outcome=case_outcome(instance, decl),
+            current_steps=tuple(current.get(instance.id, [])), rules=decl))
     return rows
 
 
@@ -261,12 +268,13 @@ class CaseResponses:
     team_name: str | None
     outcome: str
     responses: list[ResponseRow] = field(default_factory=list)
+    rules: Declarations | None = None  # of the case's version: how its decisions and outcome are named
 
 
-def written_responses(session: Session, period: Period | None = None, *,
+def written_responses(session: Session, period: Period | None = None, *, rulebook: Rulebook,
                       instance_id: int | None = None) -> list[CaseResponses]:
-    """Written responses of steps 2-4, per case: of the cases registered in ``period`` (in register order),
-    or of one case (``instance_id``, registered or not)."""
+    """The written responses (of the steps that declare ``alur:response``), per case: of the cases registered in
+    ``period`` (in register order), or of one case (``instance_id``, registered or not)."""
     if instance_id is not None:
         instance = session.get(Instance, instance_id)
         if instance is None:
@@ -282,21 +290,24 @@ def written_responses(session: Session, period: Period | None = None, *,
     else:
         raise ValueError("give a period or a case")
     ids = [instance.id for _, instance in cases]
+    rules = rulebook.of_instances(session, ids)
     events = _case_events(session, ids, ("task_completed",))
     names = display_names(session, {row.actor for rows in events.values() for row in rows})
     teams = _team_names(session)
     result = []
     for entry, instance in cases:
         responses = []
+        decl = rules[instance.id]
         for row in events.get(instance.id, []):
             payload = eventlog.decode(row)
             bpmn_id = payload.get("bpmn_id")
-            if bpmn_id not in RESPONSE_FIELDS:
+            step = decl.step(bpmn_id)
+            if step is None or step.response is None:
                 continue
             submitted = payload.get("data") or {}
-            decision_key, text_key = RESPONSE_FIELDS[bpmn_id]
+            decision_key, text_key = step.response
             responses.append(ResponseRow(
-                step=STEP_OF.get(bpmn_id), step_name=payload.get("name") or bpmn_id, bpmn_id=bpmn_id,
+                step=step.number, step_name=payload.get("name") or bpmn_id, bpmn_id=bpmn_id,
                 decision=submitted.get(decision_key), text=str(submitted.get(text_key) or ""), actor=row.actor,
                 name=names.get(row.actor or "", row.actor), lane=payload.get("lane"), at=row.at,
                 late=bool(payload.get("late"))))
@@ -304,7 +315,7 @@ def written_responses(session: Session, period: Period | None = None, *,
             instance_id=instance.id, number=entry.number if entry else None,
             registered_at=entry.created_at if entry else None, activity=instance.title,
             activity_date=instance.business_date, team_name=teams.get(instance.group or "", instance.group),
-            outcome=case_outcome(instance), responses=responses))
+            outcome=case_outcome(instance, decl), responses=responses, rules=decl))
     return result
 
 
@@ -371,17 +382,22 @@ def _posted_at(value) -> datetime | None:
     return moment.replace(tzinfo=WIB) if moment.tzinfo is None else moment
 
 
-def recap(session: Session, period: Period, platforms: Sequence[str] = ()) -> Recap:
-    """Every post of the cases whose upload step (step 5) was completed in ``period``.
+def recap(session: Session, period: Period, rulebook: Rulebook, platforms: Sequence[str] = ()) -> Recap:
+    """Every post of the cases whose upload step (the step that declares ``alur:record kind="posts"``, step 5 of the
+    SOP) was completed in ``period``.
 
     A post is on time when the time given for it (or, when missing, the completion of step 5) is not
     after the step's deadline ("H+1 setelah kegiatan berlangsung").
     """
+    upload_ids = sorted({s.bpmn_id for decl in rulebook.all_versions(session) for s in decl.steps_with("posts")})
     completions = session.execute(
         select(EventRow, TaskRow).join(TaskRow, TaskRow.id == EventRow.task_id)
-        .where(EventRow.type == "task_completed", TaskRow.bpmn_id == UPLOAD_TASK,
+        .where(EventRow.type == "task_completed", TaskRow.bpmn_id.in_(upload_ids),
                EventRow.at >= period.starts_at, EventRow.at < period.ends_before)
-        .order_by(EventRow.seq)).all()
+        .order_by(EventRow.seq)).all() if upload_ids else []
+    rules = rulebook.of_instances(session, {event.instance_id for event, _ in completions})
+    completions = [(e, t) for e, t in completions
+                   if (step := rules[e.instance_id].step(t.bpmn_id)) is not None and step.record_field("posts")]
     ids = sorted({event.instance_id for event, _ in completions})
     instances = {}
     numbers = {}
@@ -394,7 +410,8 @@ def recap(session: Session, period: Period, platforms: Sequence[str] = ()) -> Re
     for event, task in completions:
         instance = instances[event.instance_id]
         payload = eventlog.decode(event)
-        for item in (payload.get("data") or {}).get("publikasi") or []:
+        posts_field = rules[event.instance_id].step(task.bpmn_id).record_field("posts")
+        for item in (payload.get("data") or {}).get(posts_field) or []:
             posted = _posted_at(item.get("waktu"))
             basis = posted or event.at
             posts.append(PostRow(

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .deadlines import WIB
-from .documents import OUTCOME_TEXT, TITLES, Column, Document, Table, person_name
+from .documents import TITLES, Column, Document, Table, outcome_text, person_name
 from .models import RegisterCounter, RegisterEntry
 from .records import Period, RegisterRow
 
@@ -74,7 +74,7 @@ def register_document(rows: Sequence[RegisterRow], period: Period, now: datetime
 
 def status_text(row: RegisterRow) -> str:
     """The case's state as the register prints it (the steps it waits at while it runs)."""
-    text = OUTCOME_TEXT.get(row.outcome, row.outcome)
+    text = outcome_text(row.outcome, row.rules)
     if row.outcome == "berjalan" and row.current_steps:
         text += ": " + ", ".join(row.current_steps)
     return text

@@ -9,12 +9,6 @@ ROLE_LANES: dict[str, str] = {
 }
 LANE_ROLES: dict[str, str] = {lane: role for role, lane in ROLE_LANES.items()}
 
-#: Lanes whose tasks go only to members of the team that ran the activity.
-TEAM_LANES = frozenset({"Tim Pelaksana"})
-
-#: The lane told about every overdue step, besides the step's own lane.
-ESCALATION_LANE = "Pimpinan Redaksi"
-
 STAFF_ROLES = tuple(ROLE_LANES)
 OTHER_ROLES = ("process_owner", "auditor", "admin")
 ALL_ROLES = STAFF_ROLES + OTHER_ROLES

@@ -13,6 +13,7 @@ from engine.db import make_engine, make_reading_session_factory, make_session_fa
 from engine.runtime import WorkflowEngine
 from process.cases import Cases
 from process.config import Settings
+from process.declarations import Rulebook
 from process.housekeeping import Housekeeping
 from process.people import People
 from process.procedure import build_engine
@@ -27,6 +28,8 @@ class System:
     #: Write transactions (on SQLite: ``BEGIN IMMEDIATE``, one writer at a time).
     sessions: sessionmaker[Session]
     engine: WorkflowEngine
+    #: The declarations (process/declarations.py) in force for each version, case and task.
+    rules: Rulebook
     people: People = field(init=False)
     cases: Cases = field(init=False)
     tasks: Tasks = field(init=False)
@@ -39,9 +42,9 @@ class System:
     def __post_init__(self) -> None:
         self.readers = make_reading_session_factory(self.db)
         self.people = People(self.engine, self.settings)
-        self.cases = Cases(self.engine, self.settings, self.people)
-        self.tasks = Tasks(self.engine, self.settings, self.people)
-        self.timers = Timers(self.engine, self.settings, self.people)
+        self.cases = Cases(self.engine, self.settings, self.people, self.rules)
+        self.tasks = Tasks(self.engine, self.settings, self.people, self.rules)
+        self.timers = Timers(self.engine, self.settings, self.people, self.rules)
         self.housekeeping = Housekeeping(self.engine.clock, self.settings)
 
     @property
@@ -68,5 +71,5 @@ def build_system(settings: Settings, clock: Clock | None = None, purpose: str = 
         "pool_timeout": settings.db_pool_timeout}
     lock_timeout, statement_timeout = settings.database_waits(purpose)
     db = make_engine(settings.database_url, lock_timeout=lock_timeout, statement_timeout=statement_timeout, **pool)
-    engine = build_engine(clock or SystemClock(), settings.warm_cases, settings.process_key)
-    return System(settings, db, make_session_factory(db), engine)
+    engine, rules = build_engine(clock or SystemClock(), settings.warm_cases, settings.diagram_path.parent)
+    return System(settings, db, make_session_factory(db), engine, rules)

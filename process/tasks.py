@@ -1,4 +1,5 @@
-"""Working on a task: open, claim, let go, delegate, complete; with the SOP's completeness rules and returns.
+"""Working on a task: open, claim, let go, delegate, complete; with the completeness rules, returns, register and
+reference dates its diagram declares (process/declarations.py).
 
 Who may do each of these is decided in process/permissions.py; the form a task asks for is the diagram's
 (process/forms.py validates it); what a completed task sets off (the next tasks, notifications, reminders) is the
@@ -19,8 +20,8 @@ from engine.runtime import ActionResult, WorkflowEngine
 
 from . import files, notify
 from .config import Settings
-from .contract import SUBMIT_TASK, TASK_KOREKSI, TASK_TERIMA
-from .deadlines import submission_dates
+from .deadlines import stamp_fields
+from .declarations import Declarations, Rulebook, Step
 from .errors import BadRequest
 from .files import resolver
 from .forms import FieldError, FormInvalid, validate_form
@@ -31,8 +32,8 @@ from .register import ensure_entry
 
 
 class Tasks:
-    def __init__(self, engine: WorkflowEngine, settings: Settings, people: People):
-        self.engine, self.settings, self.people = engine, settings, people
+    def __init__(self, engine: WorkflowEngine, settings: Settings, people: People, rules: Rulebook):
+        self.engine, self.settings, self.people, self.rules = engine, settings, people, rules
         self.clock = engine.clock
 
     def task(self, session: Session, task_id: str) -> TaskRow:
@@ -88,55 +89,70 @@ class Tasks:
         # The task and its case in one statement; the case is held for the whole action (the session's identity
         # map is weak, and the engine needs it again).
         try:
-            row, _instance = self.engine.task_and_case(session, task_id)
+            row, instance = self.engine.task_and_case(session, task_id)
         except NotFound:
             raise NotFound(f"no task {task_id!r}", code="task.not_found", task_id=task_id) from None
+        rules = self.rules.of_definition(session, instance.definition_id)
+        step = rules.step(row.bpmn_id)
         if claim and row.claimed_by is None and row.state == "ready":
             check_may_act(user, row)
             self.engine.claim(session, row.id, user.actor)
-        check_may_complete(session, user, row)
+        check_may_complete(session, user, row, step)
         now = self.clock.now()
         fields = self.form_of(session, row)
         cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id, user.actor),
                                 platforms=self.settings.platforms, now=now)
-        completeness_rules(row, cleaned)
-        if row.bpmn_id == SUBMIT_TASK:
-            entry = ensure_entry(session, row.instance_id, self.settings.register_format, now)
-            cleaned["nomor_register"] = entry.number
-            cleaned.update(submission_dates(now))  # what the later steps' deadlines count from
+        returned = None
+        if step is not None:
+            completeness_rules(step, cleaned, fields)
+            if step.registers:
+                entry = ensure_entry(session, row.instance_id, self.settings.register_format, now)
+                if step.register_field:
+                    cleaned[step.register_field] = entry.number
+            cleaned.update(stamp_fields(now, step.stamp_date, step.stamp_time))  # what later deadlines count from
+            returned = step.return_for(cleaned)
         files.attach(session, row.instance_id, user.actor,
                      [ref["id"] for f in fields if f.type == "files" for ref in cleaned.get(f.id) or []])
         result = self.engine.complete(session, row.id, cleaned, actor=user.actor,
                                       expected_version=expected_version)
-        self._record_return(session, user, row, cleaned, result)
-        notify.after_action(session, self.people, result, actor=user, submitted=cleaned, task=row)
+        if returned is not None:
+            self._record_return(session, user, row, cleaned, returned, result)
+        notify.after_action(session, self.people, result, actor=user, rules=rules, submitted=cleaned, task=row,
+                            returned=returned)
         return result
 
-    def _record_return(self, session: Session, user: User, row: TaskRow, cleaned: dict,
-                       result: ActionResult) -> None:
+    def rules_of(self, session: Session, row: TaskRow) -> Declarations:
+        """The declarations of the task's version of its procedure."""
+        return self.rules.of_instance(session, row.instance_id)
+
+    def _record_return(self, session: Session, user: User, row: TaskRow, cleaned: dict, rule, result: ActionResult
+                       ) -> None:
         """A decision that sends the case back is an event of its own, with the written response."""
-        rule = notify.RETURNS.get(row.bpmn_id)
-        if rule is None:
-            return
-        field, value, response, _who = rule
-        if cleaned.get(field) != value:
-            return
         eventlog.append(session, type="task_returned", at=self.clock.now(), actor=user.actor,
                         instance_id=row.instance_id, task_id=row.id,
-                        data={"bpmn_id": row.bpmn_id, "name": row.name, "decision": value,
-                              "response": cleaned.get(response) or "", "to": [r.bpmn_id for r in result.ready]})
+                        data={"bpmn_id": row.bpmn_id, "name": row.name, "decision": rule.value,
+                              "response": cleaned.get(rule.response or "") or "",
+                              "to": [r.bpmn_id for r in result.ready]})
 
 
-def completeness_rules(row: TaskRow, data: dict) -> None:
-    """The SOP's completeness rules beyond the form's own constraints: documentation accepted at step 2 has every
-    part checked; content sent on at step 3 is declared valid."""
+def completeness_rules(step: Step, data: dict, fields: list[FormField]) -> None:
+    """The step's declared completeness rules beyond the form's own constraints (``alur:require``): when a field has
+    a value, other fields must be filled or ticked."""
+    labels = {f.id: f.label for f in fields}
     errors = []
-    if row.bpmn_id == TASK_TERIMA and data.get("keputusan_admin") == "diterima":
-        missing = [k for k in ("cek_foto", "cek_narasi", "cek_caption") if not data.get(k)]
-        if missing:
-            errors.append(FieldError.of("checklist", missing[0], None, "field.checklist_terima"))
-    if row.bpmn_id == TASK_KOREKSI and data.get("keputusan_wapimred") == "lanjut" and \
-            not data.get("konten_valid"):
-        errors.append(FieldError.of("checklist", "konten_valid", None, "field.checklist_koreksi"))
+    for rule in step.requires:
+        if data.get(rule.when) is None or str(data.get(rule.when)) != rule.equals:
+            continue
+        missing = [k for k in rule.fields if data.get(k) in (None, "", False, [], {})]
+        if not missing:
+            continue
+        if rule.message:
+            errors.append(FieldError.of("checklist", missing[0], None, "field.declared_rule", message=rule.message))
+        else:
+            option = next((label for f in fields if f.id == rule.when for o, label in f.options if o == rule.equals),
+                          rule.equals)
+            errors.append(FieldError.of("checklist", missing[0], None, "field.required_when",
+                                        fields=", ".join(labels.get(k, k) for k in missing),
+                                        field=labels.get(rule.when, rule.when), option=option))
     if errors:
         raise FormInvalid(errors)

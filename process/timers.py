@@ -4,7 +4,7 @@ transaction of its own.
 
 A deadline itself is the diagram's: a timer boundary event whose expression (e.g.
 ``akhir_hari(tanggal_pengumpulan, 1)``) the engine evaluates with the functions of process/deadlines.py, from the
-reference dates a case carries (process/deadlines.py ``submission_dates``).
+reference dates a case carries (written by the steps that declare ``alur:stamp``).
 """
 from __future__ import annotations
 
@@ -19,14 +19,15 @@ from engine.runtime import ActionResult, WorkflowEngine
 
 from . import notify, outbox
 from .config import Settings
+from .declarations import Rulebook
 from .people import People
 
 log = logging.getLogger(__name__)
 
 
 class Timers:
-    def __init__(self, engine: WorkflowEngine, settings: Settings, people: People):
-        self.engine, self.settings, self.people = engine, settings, people
+    def __init__(self, engine: WorkflowEngine, settings: Settings, people: People, rules: Rulebook):
+        self.engine, self.settings, self.people, self.rules = engine, settings, people, rules
         self.clock = engine.clock
 
     def fire_due_timers(self, session: Session, now: datetime | None = None, limit: int = 200) -> list[ActionResult]:
@@ -58,7 +59,8 @@ class Timers:
             with session.begin_nested():
                 result = self.engine.fire_timers(session, instance_id, now)
                 if result is not None:
-                    notify.after_action(session, self.people, result, actor=None)
+                    notify.after_action(session, self.people, result, actor=None,
+                                        rules=self.rules.of_definition(session, result.instance.definition_id))
         except (ExecutionFailed, InvalidData) as exc:
             self.engine.mark_failed(session, instance_id, exc, now)
             return None

@@ -54,6 +54,15 @@ def renamed(old: str, new: str):
     return lambda tree: rename_id(tree, old, new)
 
 
+def return_to(target: str):
+    """Step 4's return rule (``alur:return``) pointing to ``target``."""
+    def edit(tree):
+        for rule in tree.iter("{urn:alur-medsos:bpmn:1}return"):
+            if rule.get("to") == "Task_Koreksi":
+                rule.set("to", target)
+    return edit
+
+
 def set_condition(flow_id: str, text: str | None):
     def edit(tree):
         node = find(tree, f".//bpmn:sequenceFlow[@id='{flow_id}']/bpmn:conditionExpression")
@@ -166,7 +175,7 @@ def hostile() -> list[tuple[str, bytes, str, str | None]]:
         ("start-timer-cycle", edited(start_timer("timeCycle", "0 0 9 * * ?")), "unsupported.timeCycle",
          "StartEvent_Kegiatan"),
         ("xsd-order", edited(xsd_misplaced_documentation), "xml.schema_element", "Task_Terima"),
-        ("renamed-step-2", edited(renamed("Task_Terima", "Task_Penerimaan")), "sop.element_missing", "Task_Terima"),
+        ("dangling-rule", edited(return_to("Task_Hilang")), "decl.target_missing", "Task_Putuskan"),
         ("unsafe-condition", edited(set_condition("Flow_Tolak", "__import__('os')")), "expression.name_invalid",
          "Flow_Tolak"),
     ]

@@ -164,7 +164,8 @@ def constructed(system, tx, users, clock):
 
 def test_compliance_numbers_are_exact(system, tx, constructed, clock):
     with tx() as s:
-        report = compliance(s, date_from=date(2025, 5, 1), date_to=date(2025, 5, 31), now=clock.now())
+        report = compliance(s, rulebook=system.rules,
+                            date_from=date(2025, 5, 1), date_to=date(2025, 5, 31), now=clock.now())
     step1 = report.row("Task_Serahkan", "2025-05")
     assert (step1.count, step1.on_time, step1.on_time_rate, step1.median_late) == (4, 4, 1.0, None)
     step2 = report.row("Task_Terima", "2025-05")
@@ -177,10 +178,12 @@ def test_compliance_numbers_are_exact(system, tx, constructed, clock):
     assert step3.median_late == step3.worst_late == timedelta(hours=12)
     assert report.periods == [("2025-05", date(2025, 5, 1))]
     with tx() as s:
-        weekly = compliance(s, date_from=date(2025, 5, 1), date_to=date(2025, 5, 31), now=clock.now(),
+        weekly = compliance(s, rulebook=system.rules,
+                            date_from=date(2025, 5, 1), date_to=date(2025, 5, 31), now=clock.now(),
                             granularity="week")
         assert weekly.row("Task_Terima", "2025-W19").on_time_rate == 0.25
-        outside = compliance(s, date_from=date(2025, 6, 1), date_to=date(2025, 6, 30), now=clock.now())
+        outside = compliance(s, rulebook=system.rules,
+                            date_from=date(2025, 6, 1), date_to=date(2025, 6, 30), now=clock.now())
         assert outside.rows == [] and all(t.count == 0 for t in outside.totals)
 
 
@@ -204,7 +207,8 @@ def test_collision_per_case(system, tx, users, clock, login):
     same_day.do("tim", "submit")
     day_before.do("tim", "submit")
     with tx() as s:
-        rows = {c.title: c for c in collisions(s, date_from=date(2025, 5, 1), date_to=date(2025, 5, 31))}
+        rows = {c.title: c for c in collisions(s, rulebook=system.rules,
+                                                date_from=date(2025, 5, 1), date_to=date(2025, 5, 31))}
     a, b = rows["Hari yang sama"], rows["Sehari sebelumnya"]
     assert a.upload_due == a.review_due == wib(2025, 5, 7, 23, 59, 59) and a.collides and a.overlap == timedelta(0)
     assert b.upload_due == wib(2025, 5, 6, 23, 59, 59) and b.review_due == wib(2025, 5, 7, 23, 59, 59)

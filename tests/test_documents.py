@@ -45,11 +45,12 @@ def docs(system, tx, clock) -> dict[str, Document]:
     sc = build(system, tx, clock)
     with tx() as s:
         out = {
-            "register": register_document(register_rows(s, MAY), MAY, NOW),
-            "tanggapan": responses_document(written_responses(s, MAY), NOW, period=MAY),
-            "rekap": recap_document(recap(s, Period(date(2025, 5, 1), date(2025, 6, 30)), system.settings.platforms),
-                                    NOW),
-            "kasus": responses_document(written_responses(s, instance_id=sc.juni.instance_id), NOW),
+            "register": register_document(register_rows(s, MAY, system.rules), MAY, NOW),
+            "tanggapan": responses_document(written_responses(s, MAY, rulebook=system.rules), NOW, period=MAY),
+            "rekap": recap_document(recap(s, Period(date(2025, 5, 1), date(2025, 6, 30)), system.rules,
+                                          system.settings.platforms), NOW),
+            "kasus": responses_document(written_responses(s, rulebook=system.rules, instance_id=sc.juni.instance_id),
+                                        NOW),
         }
     return out
 
@@ -130,7 +131,8 @@ def test_responses_xlsx_one_row_per_response(docs):
     wb = load_workbook(io.BytesIO(to_xlsx(docs["tanggapan"])))
     rows = [r for r in wb["Tanggapan Tertulis"].iter_rows(min_row=8, values_only=True)]
     assert len(rows) == 9  # three cases of May, steps 2, 3 and 4 each
-    assert rows[0][3].startswith("2. ") and rows[0][4] == "Diterima" and rows[0][6] == "admin"
+    assert rows[0][3].startswith("2. ") and rows[0][6] == "admin"
+    assert rows[0][4] == "Lengkap, teruskan ke Wakil Pimpinan Redaksi"  # the form's own words for the choice
     assert rows[2][4] == "Setuju diunggah" and rows[2][7] == "Pimpinan Redaksi"
 
 

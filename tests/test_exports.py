@@ -136,10 +136,10 @@ def read_with_pm4py(data: bytes, tmp_path, variant: str):
     return pm4py.read_xes(str(path), variant=variant, show_progress_bar=False)
 
 
-def test_xes_is_read_by_pm4py_with_the_right_traces_and_events(sc, tx, tmp_path):
+def test_xes_is_read_by_pm4py_with_the_right_traces_and_events(system, sc, tx, tmp_path):
     first_half = Period(date(2025, 5, 1), date(2025, 5, 30))  # cases started 6 and 30 May
     with tx() as s:
-        data = events_xes(s, period=first_half, now=at(6, 2, 9))
+        data = events_xes(s, rulebook=system.rules, period=first_half, now=at(6, 2, 9))
         ids = s.execute(select(Instance.id).where(Instance.created_at >= first_half.starts_at,
                                                   Instance.created_at < first_half.ends_before)).scalars().all()
         n_events = xes_counts(s, ids)
@@ -158,11 +158,11 @@ def test_xes_is_read_by_pm4py_with_the_right_traces_and_events(sc, tx, tmp_path)
     assert set(df["lifecycle:transition"]) <= STANDARD_TRANSITIONS
 
 
-def test_xes_whole_log_discovers_the_sop_flow(sc, tx, tmp_path):
+def test_xes_whole_log_discovers_the_sop_flow(system, sc, tx, tmp_path):
     import pm4py
 
     with tx() as s:
-        data = events_xes(s, period=Period(date(2025, 5, 1), date(2025, 6, 30)))
+        data = events_xes(s, rulebook=system.rules, period=Period(date(2025, 5, 1), date(2025, 6, 30)))
         n_events = xes_counts(s, [sc.mei.instance_id, sc.akhir.instance_id, sc.batas.instance_id,
                                   sc.juni.instance_id])
     root = check_ieee_1849_structure(data)
@@ -180,9 +180,9 @@ def test_xes_whole_log_discovers_the_sop_flow(sc, tx, tmp_path):
     assert {"diterima", "dikembalikan", "lanjut", "setuju", "tolak"} <= decisions
 
 
-def test_xes_of_one_case(sc, tx, tmp_path):
+def test_xes_of_one_case(system, sc, tx, tmp_path):
     with tx() as s:
-        data = events_xes(s, instance_id=sc.juni.instance_id)
+        data = events_xes(s, rulebook=system.rules, instance_id=sc.juni.instance_id)
         n_events = xes_counts(s, [sc.juni.instance_id])
     root = check_ieee_1849_structure(data)
     (trace,) = root.findall(f"{{{XES_NS}}}trace")
@@ -194,8 +194,8 @@ def test_xes_of_one_case(sc, tx, tmp_path):
     assert len(df) == n_events
 
 
-def test_xes_of_an_empty_period_is_still_a_log(sc, tx, tmp_path):
+def test_xes_of_an_empty_period_is_still_a_log(system, sc, tx, tmp_path):
     with tx() as s:
-        data = events_xes(s, period=Period.month(2025, 4))
+        data = events_xes(s, rulebook=system.rules, period=Period.month(2025, 4))
     root = check_ieee_1849_structure(data)
     assert root.findall(f"{{{XES_NS}}}trace") == []

@@ -15,7 +15,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 import engine.errors
-from process import messages, notify
+from process import messages
 from process.errors import BadRequest, NotClaimed, TooLarge
 from process.files import ImageTooLarge
 from process.forms import FILE_KINDS, FieldError
@@ -108,7 +108,6 @@ def test_every_raise_of_an_engine_error_names_a_code():
 def test_the_code_families_built_at_run_time_are_in_the_catalogue():
     families = ([f"upload.what.{k}" for k in ("image", "file", "diagram", "request")]
                 + [f"file_kind.{k}" for k in FILE_KINDS]
-                + [f"role.{role}" for *_rest, role in notify.RETURNS.values()]
                 + [f"field.list_{w}" for w in ("files", "posts")] + [f"field.max_items_{w}" for w in ("files", "posts")]
                 + [f"mail.subject.{k}" for k in ("task_ready", "delegated", "deadline_soon", "overdue", "returned")]
                 + [f"notice.{k}" for k in ("task_ready", "task_ready_due", "overdue", "overdue_due", "returned",

@@ -58,8 +58,8 @@ def without_step5() -> bytes:
 
 
 def deploy_without_sop_checks(system, session, xml: bytes, actor: str = "owner") -> Definition:
-    """Store a version the SOP's rules refuse (one without step 5: process/contract.py), through an engine without
-    them: how a case waiting on a task that a newer version lacks is kept from moving is the engine's own rule."""
+    """Store a version through an engine without this application's deploy checks: how a case waiting on a task
+    that a newer version lacks is kept from moving is the engine's own rule."""
     engine = WorkflowEngine(clock=system.engine.clock, functions=system.engine.functions)
     latest = session.execute(select(Definition).order_by(Definition.version.desc()).limit(1)).scalar_one()
     return engine.deploy(session, xml, actor=actor, summary=summarize_changes(latest.xml, xml))
@@ -119,13 +119,22 @@ def test_case_waiting_on_a_removed_task_cannot_move(system, tx, clock):
         assert s.get(Instance, case.instance_id).definition_id != v2.id
 
 
-def test_a_version_without_a_step_the_sop_needs_is_refused(system, tx):
-    """The SOP's rules on step 5 (its number, the publication summary, ...) need Task_Unggah."""
+def test_a_version_without_a_step_takes_its_rules_with_it(system, tx):
+    """Step 5's rules (its number, the post list of the recap) are declared on it: a version without it has four
+    numbered steps and no post list; nothing else refers to it, so it deploys."""
+    with tx() as s:
+        v2 = system.engine.deploy(s, without_step5(), actor="owner")
+        rules = system.rules.of_definition(s, v2.id)
+    assert [st.number for st in rules.numbered] == [1, 2, 3, 4] and rules.steps_with("posts") == []
+
+
+def test_a_version_whose_rules_point_to_a_removed_step_is_refused(system, tx):
+    """Step 4's return rule and segregation of duties name steps 3 and 1: without step 1 they point to nothing."""
+    xml = DIAGRAM.read_text(encoding="utf-8").replace('from="Task_Serahkan"', 'from="Task_Dihapus"').encode()
     with tx() as s, pytest.raises(InvalidDefinition) as info:
-        system.engine.deploy(s, without_step5(), actor="owner")
-    missing = [p for p in info.value.problems if p.element_id == "Task_Unggah"]
-    assert missing and missing[0].code == "sop.element_missing"
-    assert "sop.rule.publications" in missing[0].params["rules"]
+        system.engine.deploy(s, xml, actor="owner")
+    assert [(p.element_id, p.code, p.params["target"]) for p in info.value.problems] == [
+        ("Task_Putuskan", "decl.target_missing", "Task_Dihapus")]
 
 
 def test_switching_a_timer_between_date_and_duration_is_a_change():

@@ -26,7 +26,6 @@ from engine.definitions import ENGINE_CODES, internal_name
 from engine.errors import InvalidDefinition, Problem
 from engine.runtime import MIGRATION_CODES
 from engine.state import TIMER_RUNTIME_CODES
-from process.contract import RULES
 from process.modeling import MODELING_CODES
 from process.procedure import SOP_CODES, build_engine
 from tests import diagram_corpus as corpus
@@ -34,8 +33,7 @@ from tests.conftest import ROOT
 from webui.problems import MESSAGES, element_label, problem_message, problem_text
 
 PO = ROOT / "webui" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
-ALL_CODES = (ENGINE_CODES | TIMER_RUNTIME_CODES | MIGRATION_CODES | SOP_CODES | MODELING_CODES
-             | {rule.code for rule in RULES})
+ALL_CODES = ENGINE_CODES | TIMER_RUNTIME_CODES | MIGRATION_CODES | SOP_CODES | MODELING_CODES
 #: Problems of the whole file, which no element can carry.
 WHOLE_DIAGRAM = {"xml.too_large", "xml.unsafe", "xml.not_well_formed", "xml.encoding", "process.count"}
 #: English words and internals that must not reach an Indonesian reader (diagram texts are removed first).
@@ -46,7 +44,7 @@ ENGLISH = re.compile(r"\b(?:the|is|are|not|refused|allowed|error|errors|exceptio
 
 @pytest.fixture(scope="module")
 def engine():
-    return build_engine(ManualClock(datetime(2025, 5, 6, tzinfo=UTC)))
+    return build_engine(ManualClock(datetime(2025, 5, 6, tzinfo=UTC)))[0]
 
 
 def refusal(engine, xml: bytes) -> list[Problem]:

@@ -51,13 +51,13 @@ def test_period_presets_labels_and_slugs():
 
 
 # ------------------------------------------------------------------------------------------ register
-def test_register_has_exactly_the_cases_of_the_period(sc, tx):
+def test_register_has_exactly_the_cases_of_the_period(system, sc, tx):
     with tx() as s:
-        may = register_rows(s, MAY)
-        june = register_rows(s, JUNE)
-        last_day = register_rows(s, Period(date(2025, 5, 31), date(2025, 5, 31)))
-        first_day = register_rows(s, Period(date(2025, 6, 1), date(2025, 6, 1)))
-        both = register_rows(s, Period(date(2025, 5, 1), date(2025, 6, 30)))
+        may = register_rows(s, MAY, system.rules)
+        june = register_rows(s, JUNE, system.rules)
+        last_day = register_rows(s, Period(date(2025, 5, 31), date(2025, 5, 31)), system.rules)
+        first_day = register_rows(s, Period(date(2025, 6, 1), date(2025, 6, 1)), system.rules)
+        both = register_rows(s, Period(date(2025, 5, 1), date(2025, 6, 30)), system.rules)
     assert [r.instance_id for r in may] == sc.may
     assert [r.instance_id for r in june] == sc.june
     # handed in at 23:59 WIB on 31 May: in May; at 00:00 WIB on 1 June: in June.
@@ -66,9 +66,9 @@ def test_register_has_exactly_the_cases_of_the_period(sc, tx):
     assert [r.instance_id for r in both] == sc.may + sc.june
 
 
-def test_register_numbers_and_fields(sc, tx):
+def test_register_numbers_and_fields(system, sc, tx):
     with tx() as s:
-        rows = register_rows(s, Period(date(2025, 5, 1), date(2025, 6, 30)))
+        rows = register_rows(s, Period(date(2025, 5, 1), date(2025, 6, 30)), system.rules)
     assert [r.number for r in rows] == ["001/REG-MEDSOS/V/2025", "002/REG-MEDSOS/V/2025", "003/REG-MEDSOS/V/2025",
                                         "004/REG-MEDSOS/VI/2025"]
     first = rows[0]
@@ -88,7 +88,7 @@ def test_register_shows_the_current_step_of_a_running_case(system, tx, clock):
     case = SopCase.open(system, tx, "Rapat Pleno", "2025-05-06")
     case.do("tim", "submit")
     with tx() as s:
-        (row,) = register_rows(s, MAY)
+        (row,) = register_rows(s, MAY, system.rules)
     assert row.outcome == "berjalan"
     assert row.current_steps == ("Menerima hasil dokumentasi kegiatan dan konten berita",)
 
@@ -105,14 +105,14 @@ def test_register_number_format_is_configuration(system, tx, clock):
     case = SopCase.open(system, tx, "Rapat Pleno", "2025-05-06")
     case.do("tim", "submit")
     with tx() as s:
-        assert [r.number for r in register_rows(s, MAY)] == ["REG-2025-05-0001"]
+        assert [r.number for r in register_rows(s, MAY, system.rules)] == ["REG-2025-05-0001"]
 
 
 # ------------------------------------------------------------------------------- written responses
-def test_written_responses_of_the_period(sc, tx):
+def test_written_responses_of_the_period(system, sc, tx):
     with tx() as s:
-        may = written_responses(s, MAY)
-        june = written_responses(s, JUNE)
+        may = written_responses(s, MAY, rulebook=system.rules)
+        june = written_responses(s, JUNE, rulebook=system.rules)
     assert [c.instance_id for c in may] == sc.may
     assert [c.instance_id for c in june] == sc.june
     first = may[0]
@@ -133,15 +133,15 @@ def test_written_responses_use_display_names(sc, system, tx):
     with tx() as s:
         user(s, "pimred").full_name = "Dra. Yuliani"
     with tx() as s:
-        (case,) = written_responses(s, instance_id=sc.mei.instance_id)
+        (case,) = written_responses(s, rulebook=system.rules, instance_id=sc.mei.instance_id)
     assert case.responses[-1].name == "Dra. Yuliani"
     assert case.responses[0].name == "admin"  # no full name: the username
 
 
-def test_written_responses_of_one_case_ignore_the_period(sc, tx):
+def test_written_responses_of_one_case_ignore_the_period(system, sc, tx):
     with tx() as s:
-        (case,) = written_responses(s, instance_id=sc.juni.instance_id)
-        assert written_responses(s, instance_id=999999) == []
+        (case,) = written_responses(s, rulebook=system.rules, instance_id=sc.juni.instance_id)
+        assert written_responses(s, rulebook=system.rules, instance_id=999999) == []
     assert case.number == "004/REG-MEDSOS/VI/2025" and len(case.responses) == 4
 
 
@@ -149,9 +149,9 @@ def test_written_responses_of_one_case_ignore_the_period(sc, tx):
 def test_recap_has_the_cases_whose_step_5_ended_in_the_period(sc, system, tx):
     platforms = system.settings.platforms
     with tx() as s:
-        may = recap(s, MAY, platforms)
-        june = recap(s, JUNE, platforms)
-        last_day = recap(s, Period(date(2025, 5, 31), date(2025, 5, 31)), platforms)
+        may = recap(s, MAY, system.rules, platforms)
+        june = recap(s, JUNE, system.rules, platforms)
+        last_day = recap(s, Period(date(2025, 5, 31), date(2025, 5, 31)), system.rules, platforms)
     # published 31 May 23:59:59 WIB: May; published 1 June 00:00 WIB: June. The rejected case has no posts.
     assert [p.instance_id for p in may.posts] == [sc.mei.instance_id, sc.akhir.instance_id]
     assert [p.instance_id for p in june.posts] == [sc.batas.instance_id]
@@ -164,8 +164,8 @@ def test_recap_has_the_cases_whose_step_5_ended_in_the_period(sc, system, tx):
 
 def test_recap_on_time_flags_against_the_step_5_deadline(sc, system, tx):
     with tx() as s:
-        may = recap(s, MAY, system.settings.platforms)
-        june = recap(s, JUNE, system.settings.platforms)
+        may = recap(s, MAY, system.rules, system.settings.platforms)
+        june = recap(s, JUNE, system.rules, system.settings.platforms)
     mei, akhir = may.posts
     # Step 5 is due at the end of the activity day + 1 (WIB).
     assert mei.due_at == datetime(2025, 5, 7, 23, 59, 59, tzinfo=WIB)
@@ -178,7 +178,7 @@ def test_recap_on_time_flags_against_the_step_5_deadline(sc, system, tx):
 
 def test_recap_totals_per_platform(sc, system, tx):
     with tx() as s:
-        both = recap(s, Period(date(2025, 5, 1), date(2025, 6, 30)), system.settings.platforms)
+        both = recap(s, Period(date(2025, 5, 1), date(2025, 6, 30)), system.rules, system.settings.platforms)
     totals = {t.platform: (t.posts, t.on_time, t.late) for t in both.totals}
     assert list(totals) == list(system.settings.platforms)  # every configured platform, in order
     assert totals["Instagram"] == (3, 2, 1)
@@ -200,7 +200,7 @@ def test_recap_several_platforms_and_post_times(system, tx, clock):
         {"platform": "Instagram", "url": "https://instagram.com/p/2", "waktu": "2025-05-08T08:00:00+07:00"},
     ], "catatan_unggah": "Facebook diunggah kemarin malam."})
     with tx() as s:
-        result = recap(s, MAY, system.settings.platforms)
+        result = recap(s, MAY, system.rules, system.settings.platforms)
     assert [p.platform for p in result.posts] == ["Instagram", "Facebook"]  # configured platform order
     instagram, facebook = result.posts
     assert facebook.on_time is True  # ... but Facebook went up on time (the time given for the post counts)
@@ -213,7 +213,7 @@ def test_recap_several_platforms_and_post_times(system, tx, clock):
 def test_empty_period(sc, system, tx):
     empty = Period.month(2025, 4)
     with tx() as s:
-        assert register_rows(s, empty) == []
-        assert written_responses(s, empty) == []
-        result = recap(s, empty, system.settings.platforms)
+        assert register_rows(s, empty, system.rules) == []
+        assert written_responses(s, empty, rulebook=system.rules) == []
+        result = recap(s, empty, system.rules, system.settings.platforms)
     assert result.posts == [] and result.total.posts == 0 and len(result.totals) == len(system.settings.platforms)

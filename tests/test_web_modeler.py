@@ -283,9 +283,9 @@ def test_migration_page_pre_check_and_form(users, system, tx, login):
      "Fungsi yang tersedia: akhir_hari."),
     (Problem(None, "xml.too_large", {"size": 3000000, "limit": 2097152}),
      "Berkas berukuran 3000000 bita; batasnya 2097152 bita."),
-    (Problem("Task_Terima", "sop.element_missing", {"type": "userTask", "rules": ["sop.rule.checklist_terima"]}),
-     "Task_Terima: Diagram tidak lagi memuat Tugas ber-id \u201cTask_Terima\u201d, yang diperlukan aturan SOP: daftar "
-     "periksa kelengkapan sebelum diterima (langkah 2)."),
+    (Problem("Task_Putuskan", "decl.target_missing", {"target": "Task_Hilang", "attribute": "return/to"}),
+     "Task_Putuskan: Langkah tujuan pengembalian menunjuk langkah \u201cTask_Hilang\u201d, yang tidak ada (lagi) di "
+     "diagram. Pilih langkah yang ada."),
     (Problem(None, "migration.no_case", {"case": 3}), "Kasus #3 tidak ada."),
     (Problem("X", "a.code.nobody.wrote"), "X: Masalah yang tidak dikenal pada elemen ini."),
 ])

@@ -150,7 +150,7 @@ def test_full_walk_through_html_forms(system, case, login):
     task = ready_task(system, case.instance_id)
     assert task.bpmn_id == "Task_Koreksi"
     page = html(wapimred.get(f"/tugas/{task.id}"))
-    assert "Perubahan narasi dan caption" in page and "Dokumentasi lengkap." in page
+    assert "Perubahan teks" in page and "Dokumentasi lengkap." in page
     assert "Sosialisasi #KPUSumbar</textarea>" in page  # caption_koreksi pre-filled from the caption
     submit(wapimred, task.id, KOREKSI)
 
@@ -228,7 +228,11 @@ def test_diff_is_word_level_and_escaped():
     assert '<ins class="diff-ins">muda di Padang</ins>' in out
     assert "<b>" not in out and "&lt;b&gt;" in out
     first = {"narasi": "a b c", "caption": "x"}
-    diffs = text_diffs(first, [first, {"caption_koreksi": "x y"}, {"caption": "z"}])
+    from process.declarations import Declarations, TextRule
+
+    rules = Declarations("p", "p", texts=(TextRule("narasi", "Narasi", "narasi_koreksi"),
+                                          TextRule("caption", "Caption", "caption_koreksi")))
+    diffs = text_diffs(rules, first, [first, {"caption_koreksi": "x y"}, {"caption": "z"}])
     assert [(d.key, d.latest, d.changed) for d in diffs] == [("narasi", "a b c", False), ("caption", "z", True)]
 
 
@@ -320,10 +324,10 @@ def test_self_approval_is_403(system, tx, case, login):
     assert task.bpmn_id == "Task_Putuskan"
     assert tim.post(f"/tugas/{task.id}/ambil").status_code == 302
     page = html(tim.get(f"/tugas/{task.id}"))
-    assert "tidak dapat memutuskannya sendiri" in page and 'id="task-form"' not in page
+    assert "pemisahan tugas" in page and 'id="task-form"' not in page
     before = snapshot(system)
     resp = tim.post(f"/tugas/{task.id}", data={**SETUJU, "lock_version": lock_version_of(system, case)})
-    assert resp.status_code == 403 and "tidak dapat memutuskannya sendiri" in html(resp)
+    assert resp.status_code == 403 and "pemisahan tugas" in html(resp)
     assert snapshot(system) == before
 
 

@@ -22,8 +22,8 @@ from engine.models import Instance, TaskRow
 from process import inputs, modeling, permissions
 from process.casefile import can_view_case, case_view
 from process.cases import CaseInput
-from process.contract import STEP_OF
 from process.deadlines import WIB
+from process.declarations import Declarations
 from process.errors import BadRequest, NotPermitted
 from process.files import store_file
 from process.forms import FieldError, FormInvalid, blank_form_values
@@ -142,18 +142,21 @@ def _is_overdue(due_at: datetime | None, overdue_at: datetime | None, now: datet
     return bool(overdue_at or (due_at and due_at < now))
 
 
-def _inbox_json(item: InboxItem) -> dict:
+def _inbox_json(item: InboxItem, rules: Declarations) -> dict:
     return {"id": item.task_id, "case_id": item.instance_id, "activity": item.activity,
-            "activity_date": _iso(item.activity_date), "step": item.step, "step_number": STEP_OF.get(item.bpmn_id),
+            "activity_date": _iso(item.activity_date), "step": item.step, "step_number": rules.number(item.bpmn_id),
             "bpmn_id": item.bpmn_id, "lane": item.lane, "state": "ready", "due_at": _iso(item.due_at),
             "overdue": item.overdue, "claimed_by": item.claimed_by, "created_at": _iso(item.created_at)}
 
 
-def _task_json(row: TaskRow, now: datetime | None = None) -> dict:
+def _task_json(row: TaskRow, now: datetime | None = None, rules: Declarations | None = None) -> dict:
+    """A task as the API shows it; ``rules``: the declarations of its case's version (looked up when not given)."""
     now = now or _now()
+    if rules is None:
+        rules = system().rules.of_instance(db(), row.instance_id)
     overdue = _is_overdue(row.due_at, row.overdue_at, now) if row.state == "ready" else bool(row.overdue_at)
     return {"id": row.id, "case_id": row.instance_id, "activity": row.case_title,
-            "activity_date": _iso(row.case_date), "step": row.name, "step_number": STEP_OF.get(row.bpmn_id),
+            "activity_date": _iso(row.case_date), "step": row.name, "step_number": rules.number(row.bpmn_id),
             "bpmn_id": row.bpmn_id, "lane": row.lane, "state": row.state, "due_at": _iso(row.due_at),
             "overdue": overdue, "claimed_by": row.claimed_by, "created_at": _iso(row.created_at),
             "completed_at": _iso(row.completed_at), "completed_by": row.completed_by}
@@ -248,8 +251,11 @@ def list_tasks():
         errors.append(FieldError.of("q", "q", "q", "field.query"))
     if errors:
         raise FormInvalid(errors)
-    items = inbox(db(), api_user(), scope, now=_now(), q=q, date_from=_date_arg("from"), date_to=_date_arg("to"))
-    return jsonify([_inbox_json(item) for item in items])
+    session, rulebook = db(), system().rules
+    items = inbox(session, api_user(), scope, now=_now(), q=q, date_from=_date_arg("from"), date_to=_date_arg("to"),
+                  overdue_lanes=rulebook.overdue_lanes(session))
+    rules = rulebook.of_instances(session, {item.instance_id for item in items})
+    return jsonify([_inbox_json(item, rules[item.instance_id]) for item in items])
 
 
 @bp.get("/tasks/<uid:task_id>")
@@ -303,8 +309,10 @@ def complete_task(task_id: str):
     session.flush()  # the lock version the client should send next
     instance = result.instance
     now = _now()
+    rules = system().rules.of_definition(session, instance.definition_id)
     return jsonify({"case_id": instance.id, "status": instance.status, "end_event": instance.end_event,
-                    "lock_version": instance.lock_version, "ready": [_task_json(r, now) for r in result.ready]})
+                    "lock_version": instance.lock_version,
+                    "ready": [_task_json(r, now, rules) for r in result.ready]})
 
 
 @bp.post("/cases")
@@ -332,7 +340,7 @@ def create_case():
 
 @bp.get("/cases/<id:case_id>")
 def get_case(case_id: int):
-    view = case_view(db(), api_user(), case_id)
+    view = case_view(db(), api_user(), case_id, system().rules)
     instance = view.instance
     now = _now()
     body = {
@@ -347,7 +355,7 @@ def get_case(case_id: int):
         "lock_version": instance.lock_version,
         "created_at": _iso(instance.created_at),
         "completed_at": _iso(instance.completed_at),
-        "tasks": [_task_json(row, now) for row in view.tasks],
+        "tasks": [_task_json(row, now, view.rules) for row in view.tasks],
         "responses": [{"step": r.step, "bpmn_id": r.bpmn_id, "lane": r.lane, "actor": r.actor, "at": _iso(r.at),
                        "decision": r.decision, "text": r.text} for r in view.responses],
         "attachments": [{"id": f.id, "sha256": f.sha256, "name": f.original_name, "kind": f.kind, "mime": f.mime,
@@ -489,6 +497,8 @@ def openapi():
         parsed, version = system_.engine.parsed(definition), definition.version
     except NotFound:  # nothing deployed yet: describe the bundled diagram
         parsed, version = system_.engine.validate(system_.settings.diagram_path.read_bytes()), None
+    numbers = {s.bpmn_id: s.number for s in system_.rules.of(parsed).numbered}
     document = build_document(parsed.user_tasks, platforms=system_.settings.platforms, definition_version=version,
-                              token_max_age=TOKEN_MAX_AGE, server_url=url_for("api.openapi").rsplit("/", 1)[0])
+                              token_max_age=TOKEN_MAX_AGE, server_url=url_for("api.openapi").rsplit("/", 1)[0],
+                              numbers=numbers)
     return Response(json.dumps(document, ensure_ascii=False, indent=1), mimetype="application/json")

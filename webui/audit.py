@@ -9,20 +9,21 @@ from typing import Any
 from flask import Blueprint, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from engine import eventlog
 from engine.errors import NotFound
-from engine.models import EventRow, Instance
+from engine.models import Definition, EventRow, Instance
 from engine.replay import StepState, definition_xml, replay, states
 from process import inputs, messages
 from process.casefile import case_list, display_names
 from process.compliance import collisions, compliance
-from process.contract import STEP_OF
 from process.deadlines import WIB
+from process.declarations import Declarations
 
 from . import i18n
 from .access import me, role_required
-from .cases import OUTCOME_LABELS, HistoryEvent, _name, _sentence, decision_label
+from .cases import HistoryEvent, _name, _sentence, outcomes
 from .db import db, system
 from .ids import query_id
 
@@ -71,7 +72,7 @@ def index():
     report = eventlog.verify(session)
     q = (request.args.get("q") or "").strip()[:100]
     page = query_id("halaman", 1)
-    cases = case_list(session, me(), q=q or None, page=page, per_page=50)
+    cases = case_list(session, me(), system().rules, q=q or None, page=page, per_page=50)
     bad_event = None
     if report.first_bad_seq is not None:
         row = session.get(EventRow, report.first_bad_seq)
@@ -79,7 +80,7 @@ def index():
             bad_event = {"seq": row.seq, "type": row.type, "at": i18n.when(row.at), "actor": row.actor,
                          "instance_id": row.instance_id}
     return render_template("audit/index.html", report=report, bad_event=bad_event, cases=cases, q=q,
-                           outcome_labels=OUTCOME_LABELS)
+                           outcome_labels=outcomes())
 
 
 # -------------------------------------------------------------------------------------------- replay
@@ -87,20 +88,31 @@ def _step_context(instance: Instance, steps: list[StepState], n: int) -> dict[st
     """Everything one step shows: the event in words, the tasks as they stood, the data as it was."""
     step = steps[n - 1]
     names = display_names(db(), _actors(steps) | {t.holder for t in step.tasks} | {t.completed_by for t in step.tasks})
+    rules = _rules_at(step, instance)
     tasks = []
     for t in step.tasks:
         late = t.late_at(step.at)
         tasks.append({
-            "task": t, "step": STEP_OF.get(t.bpmn_id), "state": str(TASK_STATES.get(t.state, t.state)),
+            "task": t, "step": rules.number(t.bpmn_id), "state": str(TASK_STATES.get(t.state, t.state)),
             "holder": _name(names, t.holder) if t.holder else None,
             "due": i18n.when(t.due) if t.due else None,
             "completed_at": i18n.when(t.completed_at) if t.completed_at else None,
             "completed_by": _name(names, t.completed_by) if t.completed_by else None,
             "late": late, "met": t.deadline_met(),
         })
-    return {"step": step, "n": n, "total": len(steps), "sentence": event_sentence(step, names),
+    return {"step": step, "n": n, "total": len(steps), "sentence": event_sentence(step, names, rules),
             "at": i18n.when(step.at), "who": _name(names, step.actor), "tasks": tasks,
-            "data": _data_rows(step.data), "instance": instance}
+            "data": _data_rows(step.data, rules), "instance": instance}
+
+
+def _rules_at(step: StepState, instance: Instance) -> Declarations:
+    """The declarations of the version the case was on at ``step`` (its current one when unknown)."""
+    session = db()
+    definition_id = None
+    if step.process_key and step.version:
+        definition_id = session.execute(select(Definition.id).where(Definition.process_key == step.process_key,
+                                                                    Definition.version == step.version)).scalar()
+    return system().rules.of_definition(session, definition_id or instance.definition_id)
 
 
 def _actors(steps: list[StepState]) -> set[str | None]:
@@ -115,7 +127,7 @@ def _told(payload: dict) -> list[str]:
     return list(payload.get("recipients") or ([payload["recipient"]] if payload.get("recipient") else []))
 
 
-def event_sentence(step: StepState, names: dict[str, str]) -> str:
+def event_sentence(step: StepState, names: dict[str, str], rules: Declarations | None = None) -> str:
     d = step.payload
     if step.type == "notification_sent":
         kind = str(d.get("kind", ""))
@@ -127,14 +139,14 @@ def event_sentence(step: StepState, names: dict[str, str]) -> str:
                  new=d.get("to_version", "?"))
     ev = HistoryEvent(step.seq, step.type, step.at, step.actor, step.task_id, d)
     task_names = {t.task_id: t.name for t in step.tasks}
-    return _sentence(ev, names, task_names)
+    return _sentence(ev, names, task_names, rules)
 
 
 def _quoted(text) -> str:
     return "\u201c" + str(text) + "\u201d"
 
 
-def _value_text(value) -> str:
+def _value_text(value, key: str = "", rules: Declarations | None = None) -> str:
     """A submitted value in a few words: files by their SHA-256, posts by platform and link."""
     if value is None or value == "":
         return "—"
@@ -150,14 +162,13 @@ def _value_text(value) -> str:
             else:
                 parts.append(str(item))
         return "; ".join(parts) if parts else "—"
-    decision = decision_label(value) if isinstance(value, str) and value in (
-        "diterima", "dikembalikan", "lanjut", "kembalikan", "setuju", "revisi", "tolak") else None
-    return decision or str(value)
+    choice = rules.value_label(key, value) if rules is not None and isinstance(value, str) else None
+    return choice or str(value)
 
 
-def _data_rows(data: dict) -> list[dict]:
-    return [{"key": key, "value": _value_text(value), "multiline": isinstance(value, str) and "\n" in value}
-            for key, value in data.items()]
+def _data_rows(data: dict, rules: Declarations | None = None) -> list[dict]:
+    return [{"key": key, "value": _value_text(value, key, rules),
+             "multiline": isinstance(value, str) and "\n" in value} for key, value in data.items()]
 
 
 def _diagram_state(step: StepState) -> dict[str, Any]:
@@ -175,7 +186,8 @@ def _steps_or_404(instance_id: int) -> tuple[Instance, list[StepState]]:
 
 def _step_list(steps: list[StepState], instance: Instance) -> list[dict]:
     names = display_names(db(), _actors(steps))
-    return [{"n": s.n, "seq": s.seq, "type": s.type, "at": i18n.when(s.at), "text": event_sentence(s, names),
+    rules = system().rules.of_definition(db(), instance.definition_id)
+    return [{"n": s.n, "seq": s.seq, "type": s.type, "at": i18n.when(s.at), "text": event_sentence(s, names, rules),
              "late": s.type in ("overdue", "timer_fired") or bool(s.payload.get("late"))} for s in steps]
 
 
@@ -332,7 +344,8 @@ def compliance_page():
     per = request.args.get("per") if request.args.get("per") in PER_LABELS else "bulan"
     granularity = PER_LABELS[per][0]
     session = db()
-    report = compliance(session, date_from=date_from, date_to=date_to, now=now, granularity=granularity)
+    report = compliance(session, rulebook=system().rules, date_from=date_from, date_to=date_to, now=now,
+                        granularity=granularity)
     totals = [t for t in report.totals if t.count]
     charts = []
     charts.append(bar_chart(
@@ -364,7 +377,7 @@ def compliance_page():
         "chart-lateness", _("Keterlambatan per langkah"),
         _("Median dan keterlambatan terburuk dari langkah yang terlambat, dalam jam; langkah yang tepat waktu "
           "tidak dihitung."), late_bars, worst))
-    cases = collisions(session, date_from=date_from, date_to=date_to)
+    cases = collisions(session, rulebook=system().rules, date_from=date_from, date_to=date_to)
     return render_template(
         "audit/compliance.html", report=report, totals=totals, charts=charts, cases=cases, problems=problems,
         date_from=date_from, date_to=date_to, per=per, per_labels=PER_LABELS, rate=_rate, duration=_duration,

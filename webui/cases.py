@@ -18,8 +18,6 @@ from engine.errors import Problem
 from engine.models import TaskRow
 from process import permissions
 from process.casefile import (
-    OUTCOME_OF_END,
-    RESPONSE_FIELDS,
     CaseView,
     HistoryEvent,
     case_diagram,
@@ -27,10 +25,12 @@ from process.casefile import (
     case_outcome,
     case_view,
     display_names,
+    outcome_labels,
+    outcome_success,
 )
 from process.cases import CaseInput
-from process.contract import STEP_OF
 from process.deadlines import WIB
+from process.declarations import Declarations
 from process.errors import BadRequest
 from process.forms import FieldError, FormInvalid
 from process.models import Team
@@ -46,22 +46,11 @@ bp = Blueprint("cases", __name__)
 
 PER_PAGE = 50
 
-OUTCOME_LABELS = {
+#: How a case stands when its end declares no outcome of its own (process.casefile.GENERIC_OUTCOMES).
+GENERIC_OUTCOME_LABELS = {
     "berjalan": _l("Berjalan"),
-    "dipublikasikan": _l("Selesai: dipublikasikan"),
-    "ditolak": _l("Selesai: ditolak"),
     "selesai": _l("Selesai"),
     "galat": _l("Terhenti karena galat"),
-}
-
-DECISION_LABELS = {
-    "diterima": _l("Diterima: lengkap, diteruskan ke Wakil Pimpinan Redaksi"),
-    "dikembalikan": _l("Dikembalikan ke Tim Pelaksana (belum lengkap)"),
-    "lanjut": _l("Diteruskan ke Pimpinan Redaksi"),
-    "kembalikan": _l("Dikembalikan ke Tim Pelaksana"),
-    "setuju": _l("Setuju diunggah"),
-    "revisi": _l("Revisi"),
-    "tolak": _l("Ditolak"),
 }
 
 TASK_STATE_LABELS = {"ready": _l("Aktif"), "completed": _l("Selesai"), "cancelled": _l("Dibatalkan")}
@@ -82,10 +71,38 @@ class NewCaseForm(FlaskForm):
     tim = SelectField(NEW_CASE_LABELS["tim"], validate_choice=False)
 
 
-def decision_label(value) -> str | None:
-    if value in (None, ""):
-        return None
-    return str(DECISION_LABELS.get(value, value))
+class Outcomes(dict):
+    """``{outcome code: label}`` for templates: the generic states in the reader's language and every outcome the
+    stored versions declare ("Selesai: <label>"); ``tone(code)`` gives the tag's colour class."""
+
+    def __init__(self, rules):
+        rules = list(rules)
+        super().__init__({code: str(label) for code, label in GENERIC_OUTCOME_LABELS.items()})
+        for code, label in outcome_labels(rules).items():
+            self[code] = _("Selesai: %(outcome)s", outcome=label)
+        self.success = outcome_success(rules)
+
+    def __missing__(self, code):
+        return str(code)
+
+    def tone(self, code: str) -> str:
+        if code == "galat" or self.success.get(code) is False:
+            return "tag-late"
+        return "tag-ok" if self.success.get(code) else ""
+
+
+def outcomes() -> Outcomes:
+    """The outcome labels of every stored version (for lists that span versions and procedures)."""
+    return Outcomes(system().rules.all_versions(db()))
+
+
+def decision_label(rules: Declarations | None, bpmn_id: str | None, value) -> str | None:
+    """A decision as the step's form names the choice (``alur:response decision``)."""
+    if value in (None, "") or rules is None:
+        return None if value in (None, "") else str(value)
+    step = rules.step(bpmn_id)
+    field_id = step.response[0] if step is not None and step.response is not None else None
+    return rules.option_label(bpmn_id, field_id, value)
 
 
 def _field_message(err: FieldError) -> str:
@@ -136,17 +153,19 @@ def index():
     q = (request.args.get("q") or "").strip()[:100]
     page = query_id("halaman", 1)
     session = db()
-    result = case_list(session, me(), q=q or None, page=page, per_page=PER_PAGE)
+    rulebook = system().rules
+    result = case_list(session, me(), rulebook, q=q or None, page=page, per_page=PER_PAGE)
+    rules = rulebook.of_instances(session, [i.instance.id for i in result.items])
     now = system().clock.now()
     rows = []
     for item in result.items:
-        current = [{"task": t, "step": STEP_OF.get(t.bpmn_id),
+        current = [{"task": t, "step": rules[item.instance.id].number(t.bpmn_id),
                     "deadline": deadline_info(t.due_at, now, _late(t, now))} for t in item.current]
         rows.append({"item": item, "current": current, "late": any(c["deadline"]["status"] == "late"
                                                                     for c in current)})
     teams = _team_names(session, {i.instance.group for i in result.items})
     return render_template("cases/index.html", rows=rows, page=result, q=q, teams=teams,
-                           outcome_labels=OUTCOME_LABELS, team_only=not (me().roles - {"tim_pelaksana"}))
+                           outcome_labels=outcomes(), team_only=not (me().roles - {"tim_pelaksana"}))
 
 
 # ------------------------------------------------------------------------------------------ one case
@@ -155,23 +174,24 @@ def index():
 def show(instance_id: int):
     session = db()
     user = me()
-    cv = case_view(session, user, instance_id)
+    cv = case_view(session, user, instance_id, system().rules)
+    rules = cv.rules
     now = system().clock.now()
     actors = {e.actor for e in cv.history} | {t.claimed_by for t in cv.tasks} | {t.completed_by for t in cv.tasks}
     actors |= {e.data.get("to") for e in cv.history if e.type == "task_delegated"}
     actors |= {r.actor for r in cv.responses} | {f.uploaded_by for f in cv.attachments}
     names = display_names(session, actors)
-    steps = [{"task": t, "step": STEP_OF.get(t.bpmn_id), "late": _late(t, now),
+    steps = [{"task": t, "step": rules.number(t.bpmn_id), "late": _late(t, now),
               "deadline": deadline_info(t.due_at, now, _late(t, now)) if t.state == "ready" else None,
               "may_open": t.state == "ready" and permissions.may_act(user, t)} for t in cv.tasks]
     instance = cv.instance
     team = _team_names(session, {instance.group}).get(instance.group, instance.group)
     texts = _texts(cv)
     return render_template(
-        "cases/show.html", cv=cv, instance=instance, team=team, outcome=case_outcome(instance),
-        outcome_labels=OUTCOME_LABELS, steps=steps, current=[s for s in steps if s["task"].state == "ready"],
-        responses=[{"r": r, "step": STEP_OF.get(r.bpmn_id), "who": _name(names, r.actor),
-                    "decision": decision_label(r.decision)} for r in cv.responses],
+        "cases/show.html", cv=cv, instance=instance, team=team, outcome=case_outcome(instance, rules),
+        outcome_labels=Outcomes([rules]), steps=steps, current=[s for s in steps if s["task"].state == "ready"],
+        responses=[{"r": r, "step": rules.number(r.bpmn_id), "who": _name(names, r.actor),
+                    "decision": decision_label(rules, r.bpmn_id, r.decision)} for r in cv.responses],
         timeline=timeline(cv, names), texts=texts, names=names,
         state_labels=TASK_STATE_LABELS,
         late_steps=sum(1 for s in steps if s["late"]))
@@ -207,22 +227,38 @@ def _name(names: dict[str, str], actor: str | None) -> str:
 
 
 def _texts(cv: CaseView) -> list[dict]:
-    """Narrative and caption: first handed in, latest handed in (after returns), latest corrected."""
+    """The procedure's texts (``alur:text``): first handed in, latest handed in (after returns), latest corrected;
+    each labelled with the step (and lane) that wrote it."""
+    rules = cv.rules
     out = []
-    for key, corrected_key, label in (("narasi", "narasi_koreksi", _("Narasi berita")),
-                                      ("caption", "caption_koreksi", _("Caption"))):
-        first = cv.first_submission.get(key)
-        latest = cv.data.get(key)
+    for text in rules.texts if rules is not None else ():
+        written = {}  # field -> [(step number, lane)] of the completions that wrote it, in order
+        for ev in cv.history:
+            if ev.type == "task_completed":
+                for key in (text.field, text.correction):
+                    if key and (ev.data.get("data") or {}).get(key):
+                        written.setdefault(key, []).append((rules.number(ev.data.get("bpmn_id")),
+                                                            ev.data.get("lane") or ""))
+        first = cv.first_submission.get(text.field)
+        latest = cv.data.get(text.field)
         versions = []
+        by = written.get(text.field, [(None, "")])
         if first:
-            versions.append({"label": _("Diserahkan pertama kali (langkah 1)"), "text": first})
+            versions.append({"label": _step_note(_("Diserahkan pertama kali"), by[0][0]), "text": first})
         if latest and latest != first:
-            versions.append({"label": _("Diserahkan terakhir (langkah 1, setelah dikembalikan)"), "text": latest})
-        corrected = cv.data.get(corrected_key)
+            versions.append({"label": _step_note(_("Diserahkan terakhir (setelah dikembalikan)"), by[-1][0]),
+                             "text": latest})
+        corrected = cv.data.get(text.correction) if text.correction else None
         if corrected:
-            versions.append({"label": _("Koreksi terakhir Wakil Pimpinan Redaksi (langkah 3)"), "text": corrected})
-        out.append({"label": label, "versions": versions})
+            number, lane = written.get(text.correction, [(None, "")])[-1]
+            label = _("Koreksi terakhir %(lane)s", lane=lane) if lane else _("Koreksi terakhir")
+            versions.append({"label": _step_note(label, number), "text": corrected})
+        out.append({"label": text.label, "versions": versions})
     return out
+
+
+def _step_note(label: str, number: int | None) -> str:
+    return _("%(label)s (langkah %(n)s)", label=label, n=number) if number else label
 
 
 def _quoted(text) -> str:
@@ -232,12 +268,13 @@ def _quoted(text) -> str:
 def timeline(cv: CaseView, names: dict[str, str]) -> list[dict]:
     """Each event of the case as one sentence in the user's language."""
     task_names = {t.id: t.name for t in cv.tasks}
+    rules = cv.rules
     entries = []
     for ev in cv.history:
         if ev.type == "notification_sent":  # who was told what is on the auditor's replay page
             continue
         entries.append({"at": i18n.when(ev.at), "iso": ev.at.isoformat(), "who": _name(names, ev.actor),
-                        "type": ev.type, "text": _sentence(ev, names, task_names),
+                        "type": ev.type, "text": _sentence(ev, names, task_names, rules),
                         "late": ev.type in ("overdue", "timer_fired") or bool(ev.data.get("late"))})
     return entries
 
@@ -256,12 +293,14 @@ class _Said(NamedTuple):
     who: str
     step: str
     names: dict[str, str]
+    rules: Declarations | None
 
 
 def _completed(e: _Said) -> str:
     text = _("%(who)s menyelesaikan langkah %(step)s.", who=e.who, step=e.step)
-    keys = RESPONSE_FIELDS.get(e.data.get("bpmn_id", ""))
-    decision = decision_label((e.data.get("data") or {}).get(keys[0])) if keys else None
+    bpmn_id = e.data.get("bpmn_id")
+    value = e.rules.decision_of(bpmn_id, e.data.get("data") or {}) if e.rules is not None else None
+    decision = decision_label(e.rules, bpmn_id, value)
     if decision:
         text += " " + _("Keputusan: %(decision)s.", decision=decision)
     if e.data.get("late"):
@@ -286,9 +325,8 @@ def _overdue(e: _Said) -> str:
 
 
 def _case_completed(e: _Said) -> str:
-    outcome = {"dipublikasikan": _("konten dipublikasikan"),
-               "ditolak": _("konten ditolak")}.get(OUTCOME_OF_END.get(e.data.get("end_event") or "", ""))
-    return _("Kasus selesai: %(outcome)s.", outcome=outcome) if outcome else _("Kasus selesai.")
+    outcome = e.rules.outcome(e.data.get("end_event")) if e.rules is not None else None
+    return _("Kasus selesai: %(outcome)s.", outcome=outcome.label) if outcome else _("Kasus selesai.")
 
 
 #: One sentence per event type, in the reader's language.
@@ -318,11 +356,12 @@ _SENTENCES: dict[str, Callable[[_Said], str]] = {
 }
 
 
-def _sentence(ev: HistoryEvent, names: dict[str, str], task_names: dict[str, str]) -> str:
+def _sentence(ev: HistoryEvent, names: dict[str, str], task_names: dict[str, str],
+              rules: Declarations | None = None) -> str:
     d = ev.data
     step = _quoted(d.get("name") or task_names.get(ev.task_id or "", "") or d.get("bpmn_id") or "?")
     say = _SENTENCES.get(ev.type)
     if say is None:
         return _("Kejadian %(type)s.", type=ev.type)
-    return say(_Said(d, _name(names, ev.actor), step, names))
+    return say(_Said(d, _name(names, ev.actor), step, names, rules))
 

@@ -88,12 +88,13 @@ def index():
         problems.append(_("Tanggal awal lebih akhir daripada tanggal akhir; kedua tanggal ditukar."))
         date_from, date_to = date_to, date_from
     filters = {"q": q or None, "date_from": date_from, "date_to": date_to}
-    counts = inbox_counts(session, user, now=now, **filters)
+    lanes = system().rules.overdue_lanes(session)
+    counts = inbox_counts(session, user, now=now, overdue_lanes=lanes, **filters)
     tab = request.args.get("tab")
     if tab not in SCOPES:
-        held = counts if not any(filters.values()) else inbox_counts(session, user, now=now)
+        held = counts if not any(filters.values()) else inbox_counts(session, user, now=now, overdue_lanes=lanes)
         tab = "mine" if held["mine"] else "lane"
-    items = inbox(session, user, tab, now=now, **filters)
+    items = inbox(session, user, tab, now=now, overdue_lanes=lanes, **filters)
     names = display_names(session, {i.claimed_by for i in items})
     rows = [{"item": i, "deadline": deadline_info(i.due_at, now, i.overdue),
              "holder": names.get(i.claimed_by, i.claimed_by) if i.claimed_by else None,

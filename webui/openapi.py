@@ -6,12 +6,11 @@ diagram, so the document follows the process owner's edits without anyone touchi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from engine.definitions import UserTaskInfo
 from engine.forms import FormField
-from process.contract import STEP_OF
 
 from .ids import ID_SCHEMA, MAX_ID, UID_SCHEMA
 
@@ -171,7 +170,7 @@ def _default(f: FormField) -> Any:
     return f.default
 
 
-def form_schema(info: UserTaskInfo, platforms: Sequence[str]) -> dict:
+def form_schema(info: UserTaskInfo, platforms: Sequence[str], numbers: Mapping[str, int] | None = None) -> dict:
     """``Form_<bpmn_id>``: the body of ``/tasks/{id}/complete`` for one user task."""
     properties = {f.id: field_schema(f, platforms) for f in info.form}
     properties[VERSION_KEY] = {
@@ -187,7 +186,7 @@ def form_schema(info: UserTaskInfo, platforms: Sequence[str]) -> dict:
     schema = {
         "type": "object",
         "title": info.name,
-        "description": _step_description(info),
+        "description": _step_description(info, numbers or {}),
         "properties": properties,
         "additionalProperties": False,
     }
@@ -197,14 +196,14 @@ def form_schema(info: UserTaskInfo, platforms: Sequence[str]) -> dict:
     return schema
 
 
-def _step_description(info: UserTaskInfo) -> str:
-    step = STEP_OF.get(info.bpmn_id)
+def _step_description(info: UserTaskInfo, numbers: Mapping[str, int]) -> str:
+    step = numbers.get(info.bpmn_id)
     prefix = f"Langkah {step}" if step else "Langkah"
     return f"{prefix} ({info.bpmn_id}): {info.name}. Lajur: {info.lane or '-'}."
 
 
-def _ordered(user_tasks: Iterable[UserTaskInfo]) -> list[UserTaskInfo]:
-    return sorted(user_tasks, key=lambda u: (STEP_OF.get(u.bpmn_id, 99), u.bpmn_id))
+def _ordered(user_tasks: Iterable[UserTaskInfo], numbers: Mapping[str, int]) -> list[UserTaskInfo]:
+    return sorted(user_tasks, key=lambda u: (numbers.get(u.bpmn_id, 10**6), u.bpmn_id))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -637,8 +636,8 @@ def _definition_paths() -> dict:
     }
 
 
-def _paths(steps: list[UserTaskInfo]) -> dict:
-    task_form = {"oneOf": [{**_ref(form_schema_name(u.bpmn_id)), "description": _step_description(u)}
+def _paths(steps: list[UserTaskInfo], numbers: Mapping[str, int]) -> dict:
+    task_form = {"oneOf": [{**_ref(form_schema_name(u.bpmn_id)), "description": _step_description(u, numbers)}
                            for u in steps]} if steps else {"type": "object"}
     return {
         "/auth/token": {"post": {
@@ -739,12 +738,14 @@ def _with_common_answers(paths: dict) -> dict:
 
 def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[str],
                    definition_version: int | None = None, token_max_age: int | None = None,
-                   server_url: str = "/api/v1") -> dict:
-    """The whole OpenAPI 3.1 document; one ``Form_<bpmn_id>`` schema per user task."""
-    steps = _ordered(user_tasks)
+                   server_url: str = "/api/v1", numbers: Mapping[str, int] | None = None) -> dict:
+    """The whole OpenAPI 3.1 document; one ``Form_<bpmn_id>`` schema per user task, in step order (``numbers``:
+    the step number of each task, as its diagram declares)."""
+    numbers = numbers or {}
+    steps = _ordered(user_tasks, numbers)
     schemas = _schemas(platforms)
     for info in steps:
-        schemas[form_schema_name(info.bpmn_id)] = form_schema(info, platforms)
+        schemas[form_schema_name(info.bpmn_id)] = form_schema(info, platforms, numbers)
     version_note = (f" Formulir diambil dari versi {definition_version} definisi proses yang terpasang."
                     if definition_version else " Formulir diambil dari diagram bawaan (belum ada versi terpasang).")
     expiry = f" Token berlaku {token_max_age // 3600} jam." if token_max_age else ""
@@ -763,7 +764,7 @@ def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[st
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],
         "tags": [{"name": "akses"}, {"name": "tugas"}, {"name": "kasus"}, {"name": "berkas"}, {"name": "definisi"}],
-        "paths": _with_common_answers(_paths(steps)),
+        "paths": _with_common_answers(_paths(steps, numbers)),
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "Token dari POST /auth/token"}},

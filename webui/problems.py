@@ -157,27 +157,35 @@ MESSAGES: dict[str, Any] = {
                                 "mana pun. Pindahkan ke lajur sebuah peran: %(lanes)s."),
     "sop.task_without_form": _l("Tugas ini tidak memiliki field formulir (camunda:formData). Tambahkan "
                                 "formulirnya."),
-    "sop.task_without_deadline": _l("Tugas ini tidak memiliki batas waktu. Lekatkan peristiwa batas timer "
-                                    "(non-interrupting) padanya."),
-    "sop.element_missing": _l("Diagram tidak lagi memuat %(type)s ber-id \u201c%(id)s\u201d, yang diperlukan "
-                              "aturan SOP: %(rules)s. Kembalikan id itu (ubah nama tampilan saja, bukan id)."),
-    "sop.element_wrong_type": _l("Aturan SOP memerlukan %(type)s di sini, tetapi elemen ini %(found)s: %(rules)s. "
-                                 "Kembalikan jenis elemennya."),
-    "sop.field_missing": _l("Field formulir \u201c%(field)s\u201d tidak ada lagi, padahal diperlukan aturan SOP: "
-                            "%(rules)s. Kembalikan field itu dengan ID yang sama."),
-    "sop.option_missing": _l("Field \u201c%(field)s\u201d tidak lagi memiliki pilihan \u201c%(option)s\u201d, "
-                             "padahal diperlukan aturan SOP: %(rules)s. Kembalikan pilihan itu dengan ID yang sama."),
-    "sop.rule.steps": _l("nomor langkah SOP 1\u20135 (kotak tugas, halaman kasus, laporan)"),
-    "sop.rule.register": _l("nomor register saat dokumentasi diserahkan (langkah 1)"),
-    "sop.rule.self_approval": _l("larangan memutuskan kasus yang diserahkan sendiri (langkah 1 dan 4)"),
-    "sop.rule.checklist_terima": _l("daftar periksa kelengkapan sebelum diterima (langkah 2)"),
-    "sop.rule.checklist_koreksi": _l("pernyataan konten valid sebelum diteruskan (langkah 3)"),
-    "sop.rule.written_responses": _l("tanggapan tertulis pada langkah 2\u20134"),
-    "sop.rule.returns": _l("pengembalian ke Tim Pelaksana dengan tanggapan tertulis (langkah 2\u20134)"),
-    "sop.rule.text_versions": _l("versi narasi dan caption (langkah 1, 3\u20135)"),
-    "sop.rule.publications": _l("rekapitulasi publikasi (langkah 5)"),
-    "sop.rule.compliance": _l("grafik kepatuhan batas waktu per langkah (audit)"),
-    "sop.rule.outcomes": _l("hasil akhir kasus: dipublikasikan atau ditolak"),
+    # The procedure's declarations (alur:, docs/extension-namespace.md)
+    "decl.unknown": _l("Deklarasi \u201calur:%(declaration)s\u201d tidak dikenal di sini. Hapus atau perbaiki "
+                       "lewat panel Aturan prosedur."),
+    "decl.misplaced": _l("Deklarasi \u201calur:%(declaration)s\u201d hanya berlaku pada %(places)s; pindahkan ke "
+                         "elemen yang tepat."),
+    "decl.attribute_missing": _l("Aturan prosedur belum lengkap: %(attribute)s belum diisi."),
+    "decl.number_invalid": _l("Nomor langkah \u201c%(value)s\u201d bukan bilangan bulat positif."),
+    "decl.number_duplicate": _l("Nomor langkah %(number)s sudah dipakai oleh \u201c%(other)s\u201d; setiap langkah "
+                                "perlu nomor sendiri."),
+    "decl.deadline_invalid": _l("Batas waktu langkah harus \u201cwajib\u201d (required) atau \u201copsional\u201d "
+                                "(optional), bukan \u201c%(value)s\u201d."),
+    "decl.deadline_missing": _l("Langkah ini wajib memiliki batas waktu, tetapi belum ada peristiwa batas timer "
+                                "padanya. Lekatkan timer (non-interrupting), atau jadikan batas waktunya opsional."),
+    "decl.field_missing": _l("%(attribute)s menyebut field \u201c%(field)s\u201d, yang tidak ada pada formulir. "
+                             "Pilih field yang ada, atau tambahkan field itu."),
+    "decl.field_invalid": _l("%(attribute)s: \u201c%(field)s\u201d bukan ID field yang sah (huruf kecil, angka "
+                             "dan garis bawah, diawali huruf)."),
+    "decl.option_missing": _l("Field \u201c%(field)s\u201d tidak memiliki pilihan \u201c%(option)s\u201d yang "
+                              "disebut aturan prosedur. Pilih salah satu pilihan field itu."),
+    "decl.target_missing": _l("%(attribute)s menunjuk langkah \u201c%(target)s\u201d, yang tidak ada (lagi) di "
+                              "diagram. Pilih langkah yang ada."),
+    "decl.register_twice": _l("Nomor register sudah diberikan pada langkah \u201c%(other)s\u201d; hanya satu "
+                              "langkah yang dapat memberi nomor register."),
+    "decl.outcome_code_invalid": _l("Kode hasil akhir \u201c%(code)s\u201d tidak sah: pakai huruf kecil, angka dan "
+                                    "garis bawah, diawali huruf."),
+    "decl.record_kind": _l("Jenis catatan \u201c%(kind)s\u201d tidak dikenal; yang dikenal: %(kinds)s."),
+    "decl.record_field_type": _l("Field \u201c%(field)s\u201d harus berjenis %(type)s untuk catatan ini."),
+    "decl.flag_invalid": _l("%(attribute)s harus \u201ctrue\u201d atau \u201cfalse\u201d, bukan "
+                            "\u201c%(value)s\u201d."),
     # Moving cases between versions
     "migration.case_not_running": _l("Kasus ini tidak sedang berjalan (status: %(status)s)."),
     "migration.other_process": _l("Versi %(version)s milik proses lain (%(process)s)."),
@@ -293,6 +301,34 @@ MESSAGES: dict[str, Any] = {
     "expression.service": _l("Panggilan layanan tidak dijalankan."),
 }
 
+#: The declarations' attributes as the properties panel names them (parameter ``attribute`` of the decl.* codes).
+ATTRIBUTE_LABELS = {
+    "register/field": _l("Field nomor register"),
+    "stamp/date": _l("Field tanggal yang dicatat"),
+    "stamp/time": _l("Field waktu yang dicatat"),
+    "response/decision": _l("Field keputusan tanggapan tertulis"),
+    "response/text": _l("Field teks tanggapan tertulis"),
+    "return/field": _l("Field keputusan pengembalian"),
+    "return/value": _l("Pilihan yang mengembalikan kasus"),
+    "return/to": _l("Langkah tujuan pengembalian"),
+    "return/response": _l("Field alasan pengembalian"),
+    "reject/field": _l("Field keputusan penolakan"),
+    "reject/value": _l("Pilihan yang menolak"),
+    "separate/from": _l("Langkah yang pelaksananya tidak boleh mengerjakan langkah ini"),
+    "require/when": _l("Field syarat kelengkapan"),
+    "require/equals": _l("Nilai syarat kelengkapan"),
+    "require/fields": _l("Field yang wajib menurut syarat kelengkapan"),
+    "record/field": _l("Field catatan"),
+    "procedure/title": _l("Field judul kasus"),
+    "procedure/date": _l("Field tanggal kasus"),
+    "procedure/place": _l("Field tempat"),
+    "procedure/team": _l("Field tim"),
+    "text/field": _l("Field teks yang dilacak"),
+    "text/correction": _l("Field koreksi teks"),
+    "teamScoped": _l("Hanya tim pembuat kasus"),
+    "hearsOverdue": _l("Diberi tahu setiap langkah terlambat"),
+}
+
 #: Parameters given to every message (texts that several messages share).
 _COMMON = {"safe_language": _SAFE_LANGUAGE}
 
@@ -306,6 +342,8 @@ def _value(key: str, value: Any) -> str:
         return "; ".join(str(MESSAGES.get(rule, rule)) for rule in (value or []))
     if key in ("type", "found"):
         return type_label(value)
+    if key == "attribute" and value in ATTRIBUTE_LABELS:
+        return str(ATTRIBUTE_LABELS[value])
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     return "" if value is None else str(value)

@@ -24,7 +24,7 @@ from process.register import register_document
 
 from . import i18n
 from .access import role_required
-from .cases import DECISION_LABELS, OUTCOME_LABELS
+from .cases import decision_label, outcomes
 from .db import db, system
 from .ids import query_id
 
@@ -139,12 +139,9 @@ def _lateness(delta: timedelta | None) -> str:
     return format_timedelta(delta, granularity="second", threshold=1.0, add_direction=False)
 
 
-def _outcome(code: str) -> str:
-    return str(OUTCOME_LABELS.get(code, code))
-
-
-def _decision(code: str | None) -> str:
-    return str(DECISION_LABELS.get(code or "", code or ""))
+def _decision(case: records.CaseResponses, response: records.ResponseRow) -> str:
+    """A response's decision as its step's form names the choice."""
+    return decision_label(case.rules, response.bpmn_id, response.decision) or ""
 
 
 # -------------------------------------------------------------------------------------------- pages
@@ -166,10 +163,10 @@ def index():
 def register():
     period = period_from_request()
     fmt = _format_arg()
-    rows = records.register_rows(db(), period)
+    rows = records.register_rows(db(), period, system().rules)
     if fmt:
         return _send_document(register_document(rows, period, system().clock.now()), fmt)
-    return render_template("reports/register.html", rows=rows, outcome=_outcome,
+    return render_template("reports/register.html", rows=rows, outcome=outcomes().__getitem__,
                            **_context(period, "register"))
 
 
@@ -181,15 +178,15 @@ def tanggapan():
     fmt = _format_arg()
     session = db()
     if instance_id is not None:
-        cases = records.written_responses(session, instance_id=instance_id)
+        cases = records.written_responses(session, instance_id=instance_id, rulebook=system().rules)
         doc_period = None
     else:
-        cases = records.written_responses(session, period)
+        cases = records.written_responses(session, period, rulebook=system().rules)
         doc_period = period
     if fmt:
         doc = documents.responses_document(cases, system().clock.now(), period=doc_period)
         return _send_document(doc, fmt)
-    return render_template("reports/tanggapan.html", cases=cases, single=instance_id, outcome=_outcome,
+    return render_template("reports/tanggapan.html", cases=cases, single=instance_id, outcome=outcomes().__getitem__,
                            decision=_decision, **_context(period, "tanggapan"))
 
 
@@ -198,7 +195,7 @@ def tanggapan():
 def rekap():
     period = period_from_request()
     fmt = _format_arg()
-    result = records.recap(db(), period, system().settings.platforms)
+    result = records.recap(db(), period, system().rules, system().settings.platforms)
     if fmt:
         return _send_document(documents.recap_document(result, system().clock.now()), fmt)
     return render_template("reports/rekap.html", recap=result, lateness=_lateness,
@@ -220,7 +217,8 @@ def log_csv():
 def log_xes():
     instance_id = _case_arg()
     period = None if instance_id is not None and not request.args.get("dari") else period_from_request()
-    data = exports.events_xes(db(), period=period, instance_id=instance_id, now=system().clock.now())
+    data = exports.events_xes(db(), rulebook=system().rules, period=period, instance_id=instance_id,
+                              now=system().clock.now())
     return _download(data, _log_name(period, instance_id, "xes"), "application/xml; charset=utf-8")
 
 

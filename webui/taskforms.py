@@ -2,8 +2,8 @@
 dict that :meth:`process.tasks.Tasks.complete` validates.
 
 Field types come from ``camunda:formData`` (see :mod:`engine.forms`); nothing here knows which step it
-is rendering beyond a few display rules (which choices send a case back, which text fields are edited
-copies of step 1's narrative and caption).
+is rendering: which choices send a case back, which text fields are edited copies of others and which get
+the per-platform length counter come from the diagram's declarations (process/declarations.py).
 """
 from __future__ import annotations
 
@@ -20,26 +20,11 @@ from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from engine.forms import FormField
-from process.contract import TASK_KOREKSI, TASK_PUTUSKAN, TASK_UNGGAH
 from process.deadlines import WIB
+from process.declarations import Declarations, Step, TextRule
 
 #: Form keys that are never form fields (the CSRF token, the optimistic-lock version).
 RESERVED_KEYS = frozenset({"csrf_token", "lock_version"})
-
-#: Text fields that get live character counters against each platform's caption limit.
-CAPTION_FIELDS = frozenset({"caption", "caption_koreksi"})
-
-#: Step 3's editable copies of step 1's texts: pre-filled from the latest version of the original.
-CORRECTED_FROM = {"narasi_koreksi": "narasi", "caption_koreksi": "caption"}
-
-#: How a decision choice is shown: ``return`` sends the case back with a written response, ``reject``
-#: ends it. The labels themselves come from the diagram.
-OPTION_TONE = {"dikembalikan": "return", "kembalikan": "return", "revisi": "return", "tolak": "reject"}
-
-#: Steps (BPMN ids) at which the editor sees the narrative and caption against the first submission.
-DIFF_STEPS = frozenset({TASK_KOREKSI, TASK_PUTUSKAN, TASK_UNGGAH})
-#: The step that copies the latest text out: its text without change marks is open from the start.
-COPY_STEP = TASK_UNGGAH
 
 #: How many rows of a ``posts`` field are read at most (one per configured platform).
 MAX_POST_ROWS = 50
@@ -84,6 +69,7 @@ class FieldView:
     files: list[FileItem] = field(default_factory=list)
     posts: list[PostRow] = field(default_factory=list)
     counters: list[dict] = field(default_factory=list)
+    step: Step | None = None  # the declarations of the step the form is of (how its choices are shown)
 
     @property
     def id(self) -> str:
@@ -116,7 +102,9 @@ class FieldView:
         return self.field.constraints.get(name)
 
     def option_tone(self, option_id: str) -> str:
-        return OPTION_TONE.get(option_id, "")
+        """``return`` for a choice that sends the case back with a written response, ``reject`` for one that ends
+        it (``alur:return``, ``alur:reject``)."""
+        return self.step.tone(self.field.id, option_id) if self.step is not None else ""
 
     @property
     def datetime_value(self) -> str:
@@ -190,19 +178,28 @@ def is_uuid(value: str) -> bool:
     return True
 
 
+def counted_fields(rules: Declarations | None) -> frozenset[str]:
+    """Text fields that get live character counters against each platform's caption limit (``alur:text
+    counter``): the text and its corrected copy."""
+    texts = rules.texts if rules is not None else ()
+    return frozenset(k for t in texts if t.counter for k in (t.field, t.correction) if k)
+
+
 def field_views(fields: Sequence[FormField], values: Mapping[str, Any], *, errors: Mapping[str, list[str]],
                 files: Mapping[str, FileItem], platforms: Sequence[str],
-                caption_limits: Mapping[str, int]) -> list[FieldView]:
+                caption_limits: Mapping[str, int], rules: Declarations | None = None,
+                step: Step | None = None) -> list[FieldView]:
     """Every field with its value, its messages and what its widget needs."""
     views = []
+    counted = counted_fields(rules)
     for f in fields:
         value = values.get(f.id)
-        view = FieldView(f, value, list(errors.get(f.id, [])))
+        view = FieldView(f, value, list(errors.get(f.id, [])), step=step)
         if f.type == "files":
             view.files = [files[i] for i in file_ids(value) if i in files]
         elif f.type == "posts":
             view.posts = post_rows(platforms, value)
-        elif f.type == "text" and f.id in CAPTION_FIELDS:
+        elif f.type == "text" and f.id in counted:
             view.counters = caption_counters(str(value or ""), platforms, caption_limits)
         views.append(view)
     return views
@@ -294,6 +291,7 @@ def word_diff(old: str, new: str) -> Markup:
 @dataclass(frozen=True)
 class TextDiff:
     key: str
+    label: str
     first: str
     latest: str
 
@@ -306,24 +304,24 @@ class TextDiff:
         return word_diff(self.first, self.latest)
 
 
-def latest_text(submissions: Iterable[Mapping[str, Any]], key: str) -> str | None:
-    """The newest version of step 1's ``key`` (``narasi``/``caption``) across submitted forms in order:
-    a correction (``<key>_koreksi``) or a resubmission, whichever came last."""
+def latest_text(submissions: Iterable[Mapping[str, Any]], text: TextRule) -> str | None:
+    """The newest version of a procedure's text across submitted forms in order: its correction or a
+    resubmission, whichever came last."""
     latest = None
-    corrected = f"{key}_koreksi"
     for data in submissions:
-        if data.get(corrected):
-            latest = data[corrected]
-        elif data.get(key):
-            latest = data[key]
+        if text.correction and data.get(text.correction):
+            latest = data[text.correction]
+        elif data.get(text.field):
+            latest = data[text.field]
     return latest
 
 
-def text_diffs(first: Mapping[str, Any], submissions: Sequence[Mapping[str, Any]]) -> list[TextDiff]:
-    """Narrative and caption: as first submitted at step 1 against the latest version."""
+def text_diffs(rules: Declarations, first: Mapping[str, Any], submissions: Sequence[Mapping[str, Any]]
+               ) -> list[TextDiff]:
+    """The procedure's texts (``alur:text``): as first handed in against the latest version."""
     diffs = []
-    for key in ("narasi", "caption"):
-        original = str(first.get(key) or "")
-        latest = latest_text(submissions, key)
-        diffs.append(TextDiff(key, original, str(latest if latest is not None else original)))
+    for text in rules.texts:
+        original = str(first.get(text.field) or "")
+        latest = latest_text(submissions, text)
+        diffs.append(TextDiff(text.field, text.label, original, str(latest if latest is not None else original)))
     return diffs

@@ -17,7 +17,6 @@ from sqlalchemy import select
 from engine.models import Instance, TaskRow
 from process import messages, permissions
 from process.casefile import CaseView, can_view_case, case_view
-from process.contract import DECIDE_TASK, STEP_OF, SUBMIT_TASK
 from process.errors import BadRequest, NotPermitted, TooLarge
 from process.files import file_path, resolver, store_file
 from process.forms import FieldError, FormInvalid, blank_form_values, validate_form
@@ -104,6 +103,10 @@ class Page:
     colleagues: list[User] = field(default_factory=list)
     lock_version: int | None = None
     self_approval: bool = False
+    #: The name of the step whose completer may not do this one (``alur:separate``), when that is the user.
+    self_approval_step: str | None = None
+    step_total: int = 0
+    copy_open: bool = False  # the latest texts shown open, ready to copy (``alur:compare copy``)
     #: ``{"field", "message"}`` per problem, in the user's language.
     errors: list[dict] = field(default_factory=list)
     dropped_uploads: int = 0
@@ -116,31 +119,21 @@ def _submissions(cv: CaseView) -> list[dict]:
     return [(e.data.get("data") or {}) for e in cv.history if e.type == "task_completed"]
 
 
-def _decision_labels(cv: CaseView) -> dict[str, dict[str, str]]:
-    """``{bpmn_id: {choice id: label}}`` of each decision field, from the case's own diagram version."""
-    from process.casefile import RESPONSE_FIELDS
-
-    labels: dict[str, dict[str, str]] = {}
-    for task in cv.tasks:
-        if task.bpmn_id in RESPONSE_FIELDS and task.bpmn_id not in labels:
-            decision_key = RESPONSE_FIELDS[task.bpmn_id][0]
-            for f in system().tasks.form_of(db(), task):
-                if f.id == decision_key:
-                    labels[task.bpmn_id] = dict(f.options)
-            labels.setdefault(task.bpmn_id, {})
-    return labels
-
-
 def _responses(cv: CaseView) -> list[Response]:
-    labels = _decision_labels(cv)
+    """The case's written responses, each decision named and toned as its step declares (``alur:response``,
+    ``alur:return``, ``alur:reject``)."""
+    rules = cv.rules
     names = _names(r.actor for r in cv.responses)
     out = []
     for r in cv.responses:
-        out.append(Response(step=STEP_OF.get(r.bpmn_id), title=r.step, lane=r.lane,
+        step = rules.step(r.bpmn_id)
+        decision_field = step.response[0] if step is not None and step.response is not None else None
+        out.append(Response(step=rules.number(r.bpmn_id), title=r.step, lane=r.lane,
                             actor=names.get(r.actor or "", r.actor or ""), at=i18n.when(r.at),
-                            decision=r.decision, decision_label=labels.get(r.bpmn_id, {}).get(r.decision or "",
-                                                                                            r.decision),
-                            tone=taskforms.OPTION_TONE.get(r.decision or "", ""), text=r.text))
+                            decision=r.decision,
+                            decision_label=rules.option_label(r.bpmn_id, decision_field, r.decision),
+                            tone=step.tone(decision_field or "", r.decision or "") if step is not None else "",
+                            text=r.text))
     return out
 
 
@@ -180,8 +173,10 @@ def _build_page(row: TaskRow, *, invalid: FormInvalid | None = None, shown: dict
                 dropped_uploads: int = 0) -> Page:
     session, user, system_ = db(), me(), system()
     settings = system().settings
-    cv = case_view(session, user, row.instance_id)
+    cv = case_view(session, user, row.instance_id, system_.rules)
     instance = cv.instance
+    rules = cv.rules
+    step = rules.step(row.bpmn_id)
     may_act = permissions.may_act(user, row)
     mode = _mode(row, user, may_act)
     team = session.execute(select(Team).where(Team.code == instance.group)).scalar_one_or_none() \
@@ -191,34 +186,37 @@ def _build_page(row: TaskRow, *, invalid: FormInvalid | None = None, shown: dict
     if row.state == "ready" and responses and responses[-1].tone == "return" and \
             cv.responses[-1].at <= row.created_at:
         returned = responses[-1]
-    page = Page(row=row, mode=mode, step=STEP_OF.get(row.bpmn_id), case=cv,
+    page = Page(row=row, mode=mode, step=rules.number(row.bpmn_id), case=cv,
                 team_name=team.name if team else instance.group,
                 activity_date=format_date(instance.business_date, "full") if instance.business_date else None,
-                place=cv.data.get("tempat_kegiatan"), deadline=_deadline(row), responses=responses,
-                returned=returned, attachments=cv.attachments, case_url=_case_url(instance.id),
-                lock_version=instance.lock_version)
+                place=cv.data.get(rules.place_field) if rules.place_field else None, deadline=_deadline(row),
+                responses=responses, returned=returned, attachments=cv.attachments, case_url=_case_url(instance.id),
+                lock_version=instance.lock_version, step_total=rules.step_count,
+                copy_open=bool(step is not None and step.copy))
     submissions = _submissions(cv)
-    if row.bpmn_id in taskforms.DIFF_STEPS and cv.first_submission:
-        page.diffs = taskforms.text_diffs(cv.first_submission, submissions)
+    if step is not None and step.compare and cv.first_submission:
+        page.diffs = taskforms.text_diffs(rules, cv.first_submission, submissions)
     if row.claimed_by and row.claimed_by != user.actor:
         page.holder = _names([row.claimed_by]).get(row.claimed_by, row.claimed_by)
     if mode == "work":
-        page.self_approval = row.bpmn_id == DECIDE_TASK and any(
-            t.bpmn_id == SUBMIT_TASK and t.state == "completed" and t.completed_by == user.actor for t in cv.tasks)
+        if step is not None and step.separate_from:
+            page.self_approval_step = next((t.name for t in cv.tasks if t.bpmn_id in step.separate_from
+                                            and t.state == "completed" and t.completed_by == user.actor), None)
+            page.self_approval = page.self_approval_step is not None
         page.colleagues = [u for u in system_.people.eligible_users(session, row.lane, row.group) if u.id != user.id]
         fields = system_.tasks.form_of(session, row)
         values = blank_form_values(fields, system_.engine.task_data(session, row.id))
-        for key, source in taskforms.CORRECTED_FROM.items():
-            latest = taskforms.latest_text(submissions, source)
-            if key in values and latest:
-                values[key] = latest
+        for text in rules.texts:  # an editable copy of a text starts from its latest version
+            latest = taskforms.latest_text(submissions, text)
+            if text.correction and text.correction in values and latest:
+                values[text.correction] = latest
         if shown is not None:
             values = taskforms.redisplay_values(fields, shown, values)
         ids = [i for f in fields if f.type == "files" for i in taskforms.file_ids(values.get(f.id))]
         page.errors = [{"field": e.field, "message": i18n.field_text(e)} for e in invalid.errors] if invalid else []
         page.fields = taskforms.field_views(
             fields, values, errors=_by_field(page.errors), files=_file_items(ids, row),
-            platforms=settings.platforms, caption_limits=settings.caption_limits)
+            platforms=settings.platforms, caption_limits=settings.caption_limits, rules=rules, step=step)
         page.multipart = any(f.type == "files" for f in fields)
         page.dropped_uploads = dropped_uploads
     elif mode == "done":
@@ -263,7 +261,7 @@ def _submitted_values(row: TaskRow, cv: CaseView) -> list[dict]:
 def _render(row: TaskRow, status: int = 200, **kw):
     page = _build_page(row, **kw)
     return render_template("tasks/show.html", page=page, row=row, settings=system().settings,
-                           input_id=taskforms.input_id, copy_step=taskforms.COPY_STEP,
+                           input_id=taskforms.input_id,
                            limits_json=taskforms.caption_limits_json(system().settings.platforms,
                                                                      system().settings.caption_limits)), status
 

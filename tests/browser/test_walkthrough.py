@@ -74,7 +74,7 @@ def test_case_through_revisi_to_published(live_server, open_as, photos, diagram_
 
     open_case(tim, name)
     expect(tim.get_by_text("Selesai: dipublikasikan")).to_be_visible()
-    expect(tim.get_by_role("region", name="Linimasa")).to_contain_text("Kasus selesai: konten dipublikasikan.")
+    expect(tim.get_by_role("region", name="Linimasa")).to_contain_text("Kasus selesai: dipublikasikan.")
     wait_for_diagram(tim, "alur-done")
     expect(tim.locator(".djs-element.alur-active")).to_have_count(0)
 

@@ -1,0 +1,616 @@
+"""The procedure's rules as its diagram declares them, in the ``alur:`` namespace (docs/extension-namespace.md).
+
+Every rule of a procedure beyond what BPMN itself says — step numbers, the register, written responses, returns,
+segregation of duties, completeness rules, records, text versions, outcomes, team-scoped lanes, who hears of late
+steps, which steps must have a deadline — is read here from the diagram of the case's version, never keyed on an
+element id in code. :func:`declarations_of` reads a parsed diagram once per content hash; :func:`declaration_problems`
+is the deploy-time check that every declaration points to something that is there; :class:`Rulebook` finds the
+declarations of a case's or a task's version.
+
+A version deployed before the namespace existed (its XML declares nothing in it) takes the declarations of the
+bundled diagram of the same process for each element that exists in it with the same type (:meth:`Rulebook.of`).
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.definitions import BPMN_NS, ParsedDefinition, harden_and_parse
+from engine.errors import Problem
+from engine.forms import FIELD_ID_RE, FormField
+from engine.models import Definition, Instance
+from engine.runtime import WorkflowEngine
+
+NS = "urn:alur-medsos:bpmn:1"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+
+#: Where each declaration may stand: the BPMN element types it is about.
+_PLACES = {
+    "procedure": ("process",),
+    "lane": ("lane",),
+    "step": ("userTask", "manualTask", "task"),
+    "outcome": ("endEvent",),
+}
+_STEP_CHILDREN = frozenset({"register", "stamp", "response", "return", "reject", "separate", "require", "record",
+                            "compare"})
+_OUTCOME_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+RECORD_KINDS = ("posts",)
+
+#: Every code :func:`declaration_problems` reports (webui/problems.py has a message for each).
+DECLARATION_CODES = frozenset({
+    "decl.unknown", "decl.misplaced", "decl.attribute_missing", "decl.number_invalid", "decl.number_duplicate",
+    "decl.deadline_invalid", "decl.deadline_missing", "decl.field_missing", "decl.field_invalid",
+    "decl.option_missing", "decl.target_missing", "decl.register_twice", "decl.outcome_code_invalid",
+    "decl.record_kind", "decl.record_field_type", "decl.flag_invalid",
+})
+
+
+@dataclass(frozen=True)
+class Return:
+    """A decision that sends the case back: ``field`` == ``value`` → to step ``to``, reason in ``response``."""
+
+    field: str
+    value: str
+    to: str | None
+    response: str | None
+
+
+@dataclass(frozen=True)
+class Require:
+    """When ``when`` == ``equals``, every one of ``fields`` must be filled or ticked."""
+
+    when: str
+    equals: str
+    fields: tuple[str, ...]
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    bpmn_id: str
+    name: str
+    number: int | None = None
+    label: str | None = None
+    deadline_required: bool = False
+    register_field: str | None = None  # set: the register entry is numbered at this step
+    registers: bool = False
+    stamp_date: str | None = None
+    stamp_time: str | None = None
+    response: tuple[str, str] | None = None  # (decision field, text field)
+    returns: tuple[Return, ...] = ()
+    rejects: tuple[tuple[str, str], ...] = ()  # (field, value)
+    separate_from: tuple[str, ...] = ()
+    requires: tuple[Require, ...] = ()
+    records: tuple[tuple[str, str], ...] = ()  # (kind, field)
+    compare: bool = False
+    copy: bool = False
+
+    @property
+    def short(self) -> str:
+        return self.label or self.name
+
+    def return_for(self, data: Mapping) -> Return | None:
+        """The return rule the submitted ``data`` triggers, if any."""
+        return next((r for r in self.returns if str(data.get(r.field)) == r.value and data.get(r.field) is not None),
+                    None)
+
+    def tone(self, field_id: str, value: str) -> str:
+        """``return`` for a choice that sends the case back, ``reject`` for one that ends it, else ``""``."""
+        if any(r.field == field_id and r.value == value for r in self.returns):
+            return "return"
+        if (field_id, value) in self.rejects:
+            return "reject"
+        return ""
+
+    def record_field(self, kind: str) -> str | None:
+        return next((f for k, f in self.records if k == kind), None)
+
+
+@dataclass(frozen=True)
+class LaneRule:
+    name: str
+    element_id: str | None = None
+    group: str | None = None
+    team_scoped: bool = False
+    hears_overdue: bool = False
+
+
+@dataclass(frozen=True)
+class TextRule:
+    field: str
+    label: str
+    correction: str | None = None
+    counter: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: str
+    label: str
+    success: bool = True  # False: the case ended without what it was for (a refusal)
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """What one version of a procedure declares. ``declared``: the diagram uses the namespace at all."""
+
+    process_key: str
+    name: str
+    declared: bool = False
+    title_field: str | None = None
+    date_field: str | None = None
+    place_field: str | None = None
+    team_field: str | None = None
+    texts: tuple[TextRule, ...] = ()
+    steps: Mapping[str, Step] = field(default_factory=dict)
+    lanes: Mapping[str, LaneRule] = field(default_factory=dict)  # by lane name
+    outcomes: Mapping[str, Outcome] = field(default_factory=dict)  # by end event id
+    #: The form of each user task (from the diagram itself, not a declaration): for option labels and file fields.
+    forms: Mapping[str, tuple[FormField, ...]] = field(default_factory=dict)
+
+    def step(self, bpmn_id: str | None) -> Step | None:
+        return self.steps.get(bpmn_id or "")
+
+    def number(self, bpmn_id: str | None) -> int | None:
+        step = self.steps.get(bpmn_id or "")
+        return step.number if step else None
+
+    @property
+    def numbered(self) -> list[Step]:
+        """The numbered steps, in number order."""
+        return sorted((s for s in self.steps.values() if s.number is not None), key=lambda s: s.number)
+
+    @property
+    def step_count(self) -> int:
+        return len(self.numbered)
+
+    @property
+    def register_step(self) -> Step | None:
+        return next((s for s in self.steps.values() if s.registers), None)
+
+    @property
+    def team_lanes(self) -> frozenset[str]:
+        return frozenset(name for name, lane in self.lanes.items() if lane.team_scoped)
+
+    @property
+    def overdue_lanes(self) -> frozenset[str]:
+        return frozenset(name for name, lane in self.lanes.items() if lane.hears_overdue)
+
+    def steps_with(self, kind: str) -> list[Step]:
+        return [s for s in self.steps.values() if s.record_field(kind)]
+
+    def outcome(self, end_event: str | None) -> Outcome | None:
+        return self.outcomes.get(end_event or "")
+
+    def option_label(self, bpmn_id: str | None, field_id: str | None, value) -> str | None:
+        """How the form of ``bpmn_id`` names the choice ``value`` of ``field_id`` (the value itself otherwise)."""
+        if value in (None, ""):
+            return None
+        for f in self.forms.get(bpmn_id or "", ()):
+            if f.id == field_id:
+                return next((label for option, label in f.options if option == value), str(value))
+        return str(value)
+
+    def value_label(self, field_id: str, value) -> str | None:
+        """How any form of this version names the choice ``value`` of the enum field ``field_id``, if one does."""
+        for form in self.forms.values():
+            for f in form:
+                if f.id == field_id and f.type == "enum":
+                    found = next((label for option, label in f.options if option == value), None)
+                    if found is not None:
+                        return found
+        return None
+
+    def decision_of(self, bpmn_id: str | None, data: Mapping) -> str | None:
+        """The decision a completion of ``bpmn_id`` took (its response's decision field), if it has one."""
+        step = self.step(bpmn_id)
+        if step is None or step.response is None or not step.response[0]:
+            return None
+        value = data.get(step.response[0])
+        return None if value in (None, "") else str(value)
+
+    def file_counts(self, bpmn_id: str | None, data: Mapping) -> tuple[int, int]:
+        """(images, other files) handed in at ``bpmn_id``: files of fields that accept only images, and the rest."""
+        images = others = 0
+        for f in self.forms.get(bpmn_id or "", ()):
+            if f.type != "files":
+                continue
+            count = len(data.get(f.id) or [])
+            kinds = {k.strip() for k in f.constraints.get("accept", "").split(",") if k.strip()}
+            if kinds == {"image"}:
+                images += count
+            else:
+                others += count
+        return images, others
+
+    @property
+    def first_step(self) -> Step | None:
+        numbered = self.numbered
+        return numbered[0] if numbered else None
+
+    @property
+    def last_step(self) -> Step | None:
+        numbered = self.numbered
+        return numbered[-1] if numbered else None
+
+    def text_sources(self) -> dict[str, str]:
+        """``{correction field: original field}`` of the procedure's texts."""
+        return {t.correction: t.field for t in self.texts if t.correction}
+
+
+# -------------------------------------------------------------------------------------------- reading
+
+def _local(tag) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "1", "ya", "yes")
+
+
+def _text(value: str | None) -> str | None:
+    value = " ".join((value or "").split())
+    return value or None
+
+
+def _decls(element, name: str | None = None) -> list:
+    """The ``alur:`` elements directly in ``element``'s extensionElements."""
+    ext = element.find(f"{{{BPMN_NS}}}extensionElements")
+    if ext is None:
+        return []
+    return [c for c in ext if isinstance(c.tag, str) and etree.QName(c.tag).namespace == NS
+            and (name is None or _local(c.tag) == name)]
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        number = int((value or "").strip())
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
+def _executable(root):
+    return next((p for p in root.findall(f"{{{BPMN_NS}}}process")
+                 if p.get("isExecutable", "false").strip().lower() == "true"), None)
+
+
+def _read_step(node, decl) -> Step:
+    step = Step(bpmn_id=node.get("id"), name=_text(node.get("name")) or node.get("id"),
+                number=_int(decl.get("number")), label=_text(decl.get("label")),
+                deadline_required=(decl.get("deadline") or "").strip() == "required")
+    values: dict = {"returns": [], "rejects": [], "separate_from": [], "requires": [], "records": []}
+    for child in decl:
+        if not isinstance(child.tag, str) or etree.QName(child.tag).namespace != NS:
+            continue
+        kind, get = _local(child.tag), child.get
+        if kind == "register":
+            values.update(registers=True, register_field=_text(get("field")))
+        elif kind == "stamp":
+            values.update(stamp_date=_text(get("date")), stamp_time=_text(get("time")))
+        elif kind == "response":
+            values["response"] = (_text(get("decision")) or "", _text(get("text")) or "")
+        elif kind == "return":
+            values["returns"].append(Return(_text(get("field")) or "", (get("value") or "").strip(),
+                                            _text(get("to")), _text(get("response"))))
+        elif kind == "reject":
+            values["rejects"].append((_text(get("field")) or "", (get("value") or "").strip()))
+        elif kind == "separate" and _text(get("from")):
+            values["separate_from"].append(_text(get("from")))
+        elif kind == "require":
+            values["requires"].append(Require(_text(get("when")) or "", (get("equals") or "").strip(),
+                                              tuple((get("fields") or "").split()), _text(get("message"))))
+        elif kind == "record":
+            values["records"].append(((get("kind") or "").strip(), _text(get("field")) or ""))
+        elif kind == "compare":
+            values.update(compare=True, copy=_flag(get("copy")))
+    for key in ("returns", "rejects", "separate_from", "requires", "records"):
+        values[key] = tuple(values[key])
+    return replace(step, **values)
+
+
+def read_declarations(root, process_key: str, name: str) -> Declarations:
+    """The declarations of the executable process in the document ``root`` (an lxml element)."""
+    process = _executable(root)
+    if process is None:
+        return Declarations(process_key, name)
+    declared = any(etree.QName(n.tag).namespace == NS for n in root.iter() if isinstance(n.tag, str))
+    values: dict = {}
+    texts = []
+    for decl in _decls(process, "procedure")[:1]:
+        values = {"title_field": _text(decl.get("title")), "date_field": _text(decl.get("date")),
+                  "place_field": _text(decl.get("place")), "team_field": _text(decl.get("team"))}
+        for child in decl:
+            if isinstance(child.tag, str) and etree.QName(child.tag).namespace == NS and _local(child.tag) == "text":
+                field_id = _text(child.get("field"))
+                if field_id:
+                    texts.append(TextRule(field_id, _text(child.get("label")) or field_id,
+                                          _text(child.get("correction")), _flag(child.get("counter"))))
+    lanes = {}
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
+        lane_name = _text(lane.get("name"))
+        if not lane_name:
+            continue
+        decl = next(iter(_decls(lane, "lane")), None)
+        lanes[lane_name] = LaneRule(lane_name, lane.get("id"),
+                                    _text(decl.get("group")) if decl is not None else None,
+                                    decl is not None and _flag(decl.get("teamScoped")),
+                                    decl is not None and _flag(decl.get("hearsOverdue")))
+    steps, outcomes = {}, {}
+    for node in process.iter(f"{{{BPMN_NS}}}*"):
+        kind = _local(node.tag)
+        if kind in _PLACES["step"] and node.get("id"):
+            decl = next(iter(_decls(node, "step")), None)
+            if decl is not None:
+                steps[node.get("id")] = _read_step(node, decl)
+        elif kind == "endEvent" and node.get("id"):
+            decl = next(iter(_decls(node, "outcome")), None)
+            if decl is not None and (decl.get("code") or "").strip():
+                code = decl.get("code").strip()
+                outcomes[node.get("id")] = Outcome(code, _text(decl.get("label")) or _text(node.get("name")) or code,
+                                                   (decl.get("success") or "true").strip().lower() != "false")
+    return Declarations(process_key, name, declared, texts=tuple(texts), steps=steps, lanes=lanes,
+                        outcomes=outcomes, **values)
+
+
+_CACHE: dict[str, Declarations] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def declarations_of(parsed: ParsedDefinition) -> Declarations:
+    """The declarations of a parsed diagram, read once per content hash."""
+    found = _CACHE.get(parsed.sha256)
+    if found is None:
+        found = replace(read_declarations(harden_and_parse(parsed.xml).getroot(), parsed.process_key, parsed.name),
+                        forms={info.bpmn_id: info.form for info in parsed.user_tasks})
+        with _CACHE_LOCK:
+            if len(_CACHE) > 256:
+                _CACHE.clear()
+            _CACHE[parsed.sha256] = found
+    return found
+
+
+def inherit(own: Declarations, bundled: Declarations, elements: Mapping[str, tuple[str, str | None]]) -> Declarations:
+    """``own`` (a version that declares nothing) with the declarations of ``bundled`` for each element it has with
+    the same type (steps, outcomes) and each lane of the same name."""
+    def same(eid: str, kind: str | None = None) -> bool:
+        return eid in elements and (kind is None or elements[eid][0] == kind)
+
+    steps = {eid: replace(step, name=elements[eid][1] or step.name)
+             for eid, step in bundled.steps.items() if same(eid) and elements[eid][0] in _PLACES["step"]}
+    outcomes = {eid: o for eid, o in bundled.outcomes.items() if same(eid, "endEvent")}
+    lanes = {name: bundled.lanes.get(name, lane) for name, lane in own.lanes.items()}
+    return replace(bundled, process_key=own.process_key, name=own.name, declared=False, steps=steps,
+                   outcomes=outcomes, lanes=lanes, forms=own.forms)
+
+
+# ------------------------------------------------------------------------------------------ checking
+
+def _forms(parsed: ParsedDefinition) -> dict[str, dict[str, FormField]]:
+    return {info.bpmn_id: {f.id: f for f in info.form} for info in parsed.user_tasks}
+
+
+class _Checker:
+    def __init__(self, parsed: ParsedDefinition, decl: Declarations):
+        self.parsed, self.decl = parsed, decl
+        self.forms = _forms(parsed)
+        self.all_fields: dict[str, FormField] = {}
+        for form in self.forms.values():
+            for fid, f in form.items():
+                self.all_fields.setdefault(fid, f)
+        self.problems: list[Problem] = []
+
+    def add(self, eid: str | None, code: str, **params) -> None:
+        self.problems.append(Problem(eid, code, params))
+
+    def field_of(self, eid: str, fid: str | None, what: str, own_form: bool = True) -> FormField | None:
+        """The field ``fid`` a declaration on ``eid`` names (``what``: the attribute), reported when missing."""
+        if not fid:
+            self.add(eid, "decl.attribute_missing", attribute=what)
+            return None
+        if not FIELD_ID_RE.fullmatch(fid):
+            self.add(eid, "decl.field_invalid", field=fid[:63], attribute=what)
+            return None
+        found = (self.forms.get(eid, {}) if own_form else self.all_fields).get(fid)
+        if found is None:
+            self.add(eid, "decl.field_missing", field=fid, attribute=what)
+        return found
+
+    def option(self, eid: str, found: FormField | None, value: str, what: str) -> None:
+        if found is None:
+            return
+        if not value:
+            self.add(eid, "decl.attribute_missing", attribute=what)
+        elif found.type == "enum" and value not in {o for o, _label in found.options}:
+            self.add(eid, "decl.option_missing", field=found.id, option=value)
+
+    def target(self, eid: str, target: str | None, what: str) -> None:
+        if not target:
+            self.add(eid, "decl.attribute_missing", attribute=what)
+            return
+        element = self.parsed.elements.get(target)
+        if element is None or element[0] not in _PLACES["step"]:
+            self.add(eid, "decl.target_missing", target=target[:200], attribute=what)
+
+    def identifier(self, eid: str, fid: str | None, what: str) -> None:
+        if fid and not FIELD_ID_RE.fullmatch(fid):
+            self.add(eid, "decl.field_invalid", field=fid[:63], attribute=what)
+
+    def step(self, step: Step) -> None:
+        eid = step.bpmn_id
+        if step.registers:
+            self.identifier(eid, step.register_field, "register/field")
+        self.identifier(eid, step.stamp_date, "stamp/date")
+        self.identifier(eid, step.stamp_time, "stamp/time")
+        if step.response is not None:
+            self.field_of(eid, step.response[0] or None, "response/decision")
+            self.field_of(eid, step.response[1] or None, "response/text")
+        for rule in step.returns:
+            self.option(eid, self.field_of(eid, rule.field or None, "return/field"), rule.value, "return/value")
+            self.target(eid, rule.to, "return/to")
+            if rule.response:
+                self.field_of(eid, rule.response, "return/response")
+        for fid, value in step.rejects:
+            self.option(eid, self.field_of(eid, fid or None, "reject/field"), value, "reject/value")
+        for target in step.separate_from:
+            self.target(eid, target, "separate/from")
+        for rule in step.requires:
+            self.option(eid, self.field_of(eid, rule.when or None, "require/when"), rule.equals, "require/equals")
+            if not rule.fields:
+                self.add(eid, "decl.attribute_missing", attribute="require/fields")
+            for fid in rule.fields:
+                self.field_of(eid, fid, "require/fields")
+        for kind, fid in step.records:
+            if kind not in RECORD_KINDS:
+                self.add(eid, "decl.record_kind", kind=kind[:40], kinds=", ".join(RECORD_KINDS))
+                continue
+            found = self.field_of(eid, fid or None, "record/field")
+            if found is not None and found.type != kind:
+                self.add(eid, "decl.record_field_type", field=fid, type=kind)
+
+
+def _placement_problems(root, checker: _Checker) -> None:
+    """Every ``alur:`` element is one this version knows, where it may stand, with its numbers and flags readable."""
+    for node in root.iter():
+        if not isinstance(node.tag, str) or etree.QName(node.tag).namespace != NS:
+            continue
+        kind = _local(node.tag)
+        parent = node.getparent()
+        holder = parent.getparent() if parent is not None and _local(parent.tag) == "extensionElements" else None
+        owner = holder.get("id") if holder is not None else None
+        if kind in _PLACES:
+            if holder is None or _local(holder.tag) not in _PLACES[kind]:
+                checker.add(owner, "decl.misplaced", declaration=kind, places=", ".join(_PLACES[kind]))
+        elif not ((kind in _STEP_CHILDREN and _local(parent.tag) == "step") or
+                  (kind == "text" and _local(parent.tag) == "procedure")):
+            element = node
+            while element is not None and not (etree.QName(element.tag).namespace == BPMN_NS and element.get("id")):
+                element = element.getparent()
+            checker.add(element.get("id") if element is not None else None, "decl.unknown", declaration=kind[:40])
+        if kind == "step":
+            if node.get("number") is not None and _int(node.get("number")) is None:
+                checker.add(owner, "decl.number_invalid", value=(node.get("number") or "")[:20])
+            if (node.get("deadline") or "optional").strip() not in ("required", "optional"):
+                checker.add(owner, "decl.deadline_invalid", value=(node.get("deadline") or "")[:20])
+        if kind == "lane":
+            for attribute in ("teamScoped", "hearsOverdue"):
+                value = node.get(attribute)
+                if value is not None and value.strip().lower() not in ("true", "false", "1", "0", "ya", "yes", ""):
+                    checker.add(owner, "decl.flag_invalid", attribute=attribute, value=value[:20])
+
+
+def declaration_problems(parsed: ParsedDefinition) -> list[Problem]:
+    """Each declaration that cannot be followed: unknown or misplaced, a field, option or step it names that is not
+    there, a step number used twice, a required deadline without a timer, two register steps."""
+    decl = declarations_of(parsed)
+    checker = _Checker(parsed, decl)
+    _placement_problems(harden_and_parse(parsed.xml).getroot(), checker)
+    numbers: dict[int, str] = {}
+    timed = {info.bpmn_id for info in parsed.user_tasks if info.deadline is not None}
+    registers = [s for s in decl.steps.values() if s.registers]
+    for step in decl.steps.values():
+        if step.number is not None:
+            if step.number in numbers:
+                checker.add(step.bpmn_id, "decl.number_duplicate", number=step.number,
+                            other=parsed.elements.get(numbers[step.number], ("", numbers[step.number]))[1]
+                            or numbers[step.number])
+            numbers.setdefault(step.number, step.bpmn_id)
+        if step.deadline_required and step.bpmn_id not in timed:
+            checker.add(step.bpmn_id, "decl.deadline_missing")
+        checker.step(step)
+    for step in registers[1:]:
+        checker.add(step.bpmn_id, "decl.register_twice", other=registers[0].name)
+    for what, fid in (("procedure/title", decl.title_field), ("procedure/date", decl.date_field),
+                      ("procedure/place", decl.place_field), ("procedure/team", decl.team_field)):
+        checker.identifier(None, fid, what)
+    for text in decl.texts:
+        checker.field_of(parsed.process_key, text.field, "text/field", own_form=False)
+        if text.correction:
+            checker.field_of(parsed.process_key, text.correction, "text/correction", own_form=False)
+    for eid, outcome in decl.outcomes.items():
+        if not _OUTCOME_CODE.fullmatch(outcome.code):
+            checker.add(eid, "decl.outcome_code_invalid", code=outcome.code[:40])
+    return checker.problems
+
+
+# ------------------------------------------------------------------------------------------ finding them
+
+class Rulebook:
+    """The declarations in force for a version, a case or a task; bundled diagrams (``bundled``: a directory of
+    ``.bpmn`` files) lend theirs to versions of the same process that declare nothing."""
+
+    def __init__(self, engine: WorkflowEngine, bundled: Path | Iterable[Path]):
+        self.engine = engine
+        self._bundled_paths = [bundled] if isinstance(bundled, Path) else list(bundled)
+        self._bundled: dict[str, Declarations] | None = None
+        self._all: tuple[tuple[int, ...], list[Declarations]] | None = None
+        self._lock = threading.Lock()
+
+    def _bundled_by_key(self) -> dict[str, Declarations]:
+        if self._bundled is None:
+            found: dict[str, Declarations] = {}
+            for path in self._bundled_paths:
+                for file in sorted(path.glob("*.bpmn") if path.is_dir() else [path]):
+                    try:
+                        parsed = self.engine.validate(file.read_bytes())
+                    except Exception:  # noqa: BLE001, S112 - a broken bundled file lends nothing; deploying it says why
+                        continue
+                    found.setdefault(parsed.process_key, declarations_of(parsed))
+            with self._lock:
+                self._bundled = found
+        return self._bundled
+
+    def of(self, parsed: ParsedDefinition) -> Declarations:
+        own = declarations_of(parsed)
+        if own.declared:
+            return own
+        bundled = self._bundled_by_key().get(parsed.process_key)
+        return inherit(own, bundled, parsed.elements) if bundled is not None else own
+
+    def of_definition(self, session: Session, definition_id: int) -> Declarations:
+        return self.of(self.engine.parsed_for(session, definition_id))
+
+    def of_instance(self, session: Session, instance: Instance | int) -> Declarations:
+        if isinstance(instance, int):
+            definition_id = session.execute(select(Instance.definition_id).where(Instance.id == instance)).scalar()
+        else:
+            definition_id = instance.definition_id
+        return self.of_definition(session, definition_id)
+
+    def of_instances(self, session: Session, instance_ids: Iterable[int]) -> dict[int, Declarations]:
+        """``{instance id: declarations}`` for many cases (one query for their versions)."""
+        ids = sorted({i for i in instance_ids if i is not None})
+        if not ids:
+            return {}
+        versions: dict[int, int] = {}
+        for start in range(0, len(ids), 500):
+            versions.update(session.execute(select(Instance.id, Instance.definition_id)
+                                            .where(Instance.id.in_(ids[start:start + 500]))).tuples().all())
+        by_definition = {d: self.of_definition(session, d) for d in set(versions.values())}
+        return {i: by_definition[d] for i, d in versions.items()}
+
+    def latest(self, session: Session, process_key: str) -> Declarations | None:
+        definition_id = session.execute(select(Definition.id).where(Definition.process_key == process_key)
+                                        .order_by(Definition.version.desc()).limit(1)).scalar()
+        return self.of_definition(session, definition_id) if definition_id is not None else None
+
+    def all_versions(self, session: Session) -> list[Declarations]:
+        """The declarations of every stored version, oldest first (read again only when a version was added)."""
+        ids = tuple(session.execute(select(Definition.id).order_by(Definition.id)).scalars().all())
+        cached = self._all
+        if cached is not None and cached[0] == ids:
+            return cached[1]
+        found = [self.of_definition(session, d) for d in ids]
+        self._all = (ids, found)
+        return found
+
+    def overdue_lanes(self, session: Session) -> frozenset[str]:
+        """The lanes told of every late step, in any version of any procedure."""
+        return frozenset().union(*(d.overdue_lanes for d in self.all_versions(session)))

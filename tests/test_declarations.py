@@ -1,0 +1,298 @@
+"""The procedure's rules are declared in its diagram (process/declarations.py, docs/extension-namespace.md), never
+keyed on element ids in code.
+
+* No string literal equal to an element id of a bundled diagram appears in process/ or webui/ (code or templates).
+* The differential test: every element id of the bundled SOP renamed (the process id, which names the procedure,
+  kept), the same story run on the original and on the renamed diagram — returns at steps 2 and 3, a *revisi*, a
+  refusal, a late step with its timer, publications — gives the same events, notifications, records, documents,
+  exports and reports, once the ids are mapped back.
+* Validation refuses declarations that point to what is not there, in the process owner's words.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import json
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from sqlalchemy import select
+
+from engine import eventlog
+from engine.clock import ManualClock
+from engine.db import create_schema, make_engine, transaction
+from engine.errors import InvalidDefinition
+from engine.models import EventRow
+from process import records
+from process.compliance import collisions, compliance
+from process.config import Settings
+from process.deadlines import WIB
+from process.declarations import NS, declarations_of
+from process.documents import recap_document, responses_document, to_csv
+from process.exports import events_csv, events_xes
+from process.models import Notification
+from process.register import register_document
+from process.system import build_system
+from tests import diagram_corpus as corpus
+from tests.conftest import DIAGRAM, ROOT
+from tests.records_scenario import SopCase, at, build
+
+BPMN = corpus.NS["bpmn"]
+_KEEP = {"process"}  # the process id names the procedure (its versions, its cases): not an element of the flow
+
+
+# ------------------------------------------------------------------------------------------ no ids in code
+
+def element_ids(path: Path = DIAGRAM) -> set[str]:
+    tree = etree.fromstring(path.read_bytes())
+    return {node.get("id") for node in tree.iter(f"{{{BPMN}}}*")
+            if node.get("id") and etree.QName(node).localname not in _KEEP | {"definitions"}}
+
+
+_TEMPLATE_LITERAL = re.compile(r"[\"']([A-Za-z_][\w.]*)[\"']")
+
+
+def id_literals(source: str, kind: str, ids: set[str]) -> set[str]:
+    if kind == "py":
+        found = {node.value for node in ast.walk(ast.parse(source))
+                 if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    else:
+        found = set(_TEMPLATE_LITERAL.findall(source))
+    return found & ids
+
+
+def test_the_scan_would_catch_an_id_keyed_table():
+    ids = element_ids()
+    assert {"Task_Terima", "EndEvent_Ditolak", "Gateway_Keputusan", "Flow_Tolak", "Lane_Pimred"} <= ids
+    assert id_literals('RULE = {"Task_Terima": 1, "Gateway_Keputusan": 2}\n', "py", ids) == {
+        "Task_Terima", "Gateway_Keputusan"}
+    assert id_literals('{% if row.bpmn_id == "Task_Unggah" %}', "html", ids) == {"Task_Unggah"}
+
+
+def test_no_element_id_of_a_bundled_diagram_is_written_in_process_or_webui():
+    ids = set().union(*(element_ids(p) for p in (ROOT / "bpmn").glob("*.bpmn")))
+    sources = [(p, "py") for folder in ("process", "webui") for p in sorted((ROOT / folder).rglob("*.py"))]
+    sources += [(p, "html") for p in sorted((ROOT / "webui" / "templates").rglob("*.html"))]
+    found = {str(p.relative_to(ROOT)): sorted(hits) for p, kind in sources
+             if (hits := id_literals(p.read_text(encoding="utf-8"), kind, ids))}
+    assert not found, f"element ids written in code (declare the rule in the diagram instead): {found}"
+
+
+# ------------------------------------------------------------------------------------------ renaming
+
+def renamed(xml: bytes) -> tuple[bytes, dict[str, str]]:
+    """The diagram with every element id (and every reference to one, in BPMN, DI and ``alur:`` attributes and in
+    reference texts) replaced; returns it and ``{new id: old id}``."""
+    root = etree.fromstring(xml)
+    keep = {n.get("id") for n in root.iter(f"{{{BPMN}}}*") if etree.QName(n).localname in _KEEP | {"definitions"}}
+    old_ids = [n.get("id") for n in root.iter() if isinstance(n.tag, str) and n.get("id")
+               and n.get("id") not in keep and etree.QName(n).namespace != corpus.NS["camunda"]]
+    mapping = {old: "E" + hashlib.sha1(old.encode()).hexdigest()[:12] for old in old_ids}
+    for node in root.iter():
+        if not isinstance(node.tag, str):
+            continue
+        for name, value in node.attrib.items():
+            if value in mapping:
+                node.set(name, mapping[value])
+        if node.text and node.text.strip() in mapping and len(node) == 0:
+            node.text = mapping[node.text.strip()]
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8"), {v: k for k, v in mapping.items()}
+
+
+def test_renaming_touches_every_id_and_every_reference():
+    xml, back = renamed(DIAGRAM.read_bytes())
+    text = xml.decode()
+    assert not any(re.search(rf"[\"'>]{re.escape(old)}[\"'<]", text) for old in back.values())
+    root = etree.fromstring(xml)
+    steps = [n for n in root.iter(f"{{{NS}}}return")]
+    assert steps and all(s.get("to") in back for s in steps)
+
+
+# ------------------------------------------------------------------------------------------ the story
+
+def _more(system, tx, clock) -> None:
+    """Beyond the records scenario: returns at steps 2 and 3, a revisi, a step done late after its timer fired."""
+    clock.set(at(6, 3, 8))
+    case = SopCase.open(system, tx, "Rapat Pleno Terbuka", "2025-06-03")
+    for hour, who, form in ((9, "tim", "submit"), (10, "admin", "terima"), (11, "wapimred", "wapimred_kembalikan"),
+                            (12, "tim", "submit"), (13, "admin", "terima"), (14, "wapimred", "koreksi"),
+                            (15, "pimred", "revisi")):
+        clock.set(at(6, 3, hour))
+        case.do(who, form)
+    clock.set(at(6, 5, 8))  # step 3's deadline (H+1 after the hand-in: 4 June 23:59:59 WIB) has passed
+    with tx() as s:
+        system.timers.fire_due_timers(s)
+    for hour, who, form in ((9, "wapimred", "koreksi"), (10, "pimred", "setuju"), (11, "admin", "unggah")):
+        clock.set(at(6, 5, hour))
+        case.do(who, form)
+    clock.set(at(6, 6, 9))
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+class _Normal:
+    """Maps a system's random ids (task and file UUIDs, in order of appearance) and renamed element ids back."""
+
+    def __init__(self, back: dict[str, str]):
+        self.back, self.seen = back, {}
+        self.ids = re.compile("|".join(map(re.escape, sorted(back, key=len, reverse=True)))) if back else None
+
+    def text(self, value: str) -> str:
+        value = _UUID.sub(lambda m: self.seen.setdefault(m.group(0), f"<uuid{len(self.seen)}>"), value)
+        return self.ids.sub(lambda m: self.back[m.group(0)], value) if self.ids else value
+
+    def __call__(self, value):
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self(k): self(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self(v) for v in value]
+        if isinstance(value, bytes):
+            return self.text(value.decode("utf-8"))
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: self(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "rules"}
+        if isinstance(value, (datetime, date)):
+            return value.isoformat()
+        return value
+
+
+def _run(tmp_path: Path, name: str, diagram: Path, back: dict[str, str]) -> dict:
+    url = f"sqlite:///{tmp_path / name}.db"
+    create_schema(make_engine(url))
+    clock = ManualClock(datetime(2025, 5, 6, 8, 0, tzinfo=WIB))
+    system = build_system(Settings(database_url=url, files_dir=tmp_path / f"{name}-files", diagram_path=diagram),
+                          clock)
+
+    def tx():
+        return transaction(system.sessions)
+
+    try:
+        build(system, tx, clock)
+        _more(system, tx, clock)
+        norm = _Normal(back)
+        period = records.Period(date(2025, 5, 1), date(2025, 6, 30))
+        with tx() as s:
+            events = [norm({"type": e.type, "at": e.at, "actor": e.actor, "case": e.instance_id, "task": e.task_id,
+                            "data": eventlog.decode(e)})
+                      for e in s.execute(select(EventRow).order_by(EventRow.seq)).scalars()
+                      if e.type != "definition_deployed"]
+            notes = [norm({"user": n.user_id, "kind": n.kind, "code": n.code, "params": n.params,
+                           "case": n.instance_id, "task": n.task_id, "at": n.created_at})
+                     for n in s.execute(select(Notification).order_by(Notification.id)).scalars()]
+            register = records.register_rows(s, period, system.rules)
+            responses = records.written_responses(s, period, rulebook=system.rules)
+            recap = records.recap(s, period, system.rules, system.settings.platforms)
+            now = clock.now()
+            out = {
+                "events": events, "notifications": notes, "register": norm(register),
+                "responses": norm(responses), "recap": norm(recap),
+                "documents": [norm(to_csv(register_document(register, period, now))),
+                              norm(to_csv(responses_document(responses, now, period=period))),
+                              norm(to_csv(recap_document(recap, now)))],
+                "xes": norm(events_xes(s, rulebook=system.rules, period=period, now=now)),
+                "csv": norm(events_csv(s, period=period)),
+                "compliance": norm(compliance(s, rulebook=system.rules, date_from=period.start, date_to=period.end,
+                                              now=now)),
+                "collisions": norm(collisions(s, rulebook=system.rules, date_from=period.start, date_to=period.end)),
+            }
+        return out
+    finally:
+        system.dispose()
+
+
+def _hashes_out(value):
+    """Hash-chain values differ with the diagram's bytes: compare everything but them."""
+    return json.loads(_HEX64.sub("<hash>", json.dumps(value, sort_keys=True, default=str)))
+
+
+def test_renaming_every_element_id_changes_nothing_a_user_or_an_auditor_sees(tmp_path):
+    xml, back = renamed(DIAGRAM.read_bytes())
+    renamed_path = tmp_path / "renamed" / DIAGRAM.name
+    renamed_path.parent.mkdir()
+    renamed_path.write_bytes(xml)
+    original = _hashes_out(_run(tmp_path, "original", DIAGRAM, {}))
+    other = _hashes_out(_run(tmp_path, "renamed", renamed_path, back))
+    # The story did what it says: returns, a revisi, a refusal, a late step, publications.
+    types = [e["type"] for e in original["events"]]
+    assert types.count("task_returned") >= 3 and "overdue" in types
+    assert {c["outcome"] for c in original["register"]} >= {"dipublikasikan", "ditolak"}
+    assert {r["decision"] for c in original["responses"] for r in c["responses"]} >= {
+        "dikembalikan", "kembalikan", "revisi", "tolak", "setuju"}
+    assert [r["step"] for c in original["responses"] for r in c["responses"]][:3] == [2, 3, 4]
+    assert len(original["recap"]["posts"]) == 4 and any(e["kind"] == "overdue" for e in original["notifications"])
+    assert any(t["step"] == 3 and t["late"] for t in original["compliance"]["totals"])
+    for key in original:
+        assert other[key] == original[key], key
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+@pytest.fixture(scope="module")
+def engine():
+    from process.procedure import build_engine
+
+    return build_engine(ManualClock(datetime(2025, 5, 6, tzinfo=WIB)))[0]
+
+
+def replaced(*pairs: tuple[str, str]) -> bytes:
+    """The bundled diagram with each text replaced (each must occur)."""
+    text = DIAGRAM.read_text(encoding="utf-8")
+    for old, new in pairs:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text.encode("utf-8")
+
+
+def _problems(engine, xml: bytes):
+    with pytest.raises(InvalidDefinition) as info:
+        engine.validate(xml)
+    return [(p.element_id, p.code, p.params) for p in info.value.problems]
+
+
+def test_the_bundled_diagram_declares_the_sops_rules(engine):
+    decl = declarations_of(engine.validate(DIAGRAM.read_bytes()))
+    assert [s.number for s in decl.numbered] == [1, 2, 3, 4, 5]
+    assert decl.register_step.number == 1 and decl.team_lanes == {"Tim Pelaksana"}
+    assert decl.overdue_lanes == {"Pimpinan Redaksi"}
+    assert {o.code for o in decl.outcomes.values()} == {"dipublikasikan", "ditolak"}
+    decide = decl.numbered[3]
+    assert decide.separate_from == (decl.numbered[0].bpmn_id,) and decide.returns[0].to == decl.numbered[2].bpmn_id
+
+
+def test_a_declaration_pointing_to_a_step_that_is_gone_is_refused(engine):
+    xml = replaced(('to="Task_Koreksi"', 'to="Task_Hilang"'))
+    problems = _problems(engine, xml)
+    assert ("Task_Putuskan", "decl.target_missing", {"target": "Task_Hilang", "attribute": "return/to"}) in problems
+
+
+def test_declarations_naming_missing_fields_options_and_duplicate_numbers_are_refused(engine):
+    xml = replaced(('fields="cek_foto cek_narasi cek_caption"', 'fields="cek_foto cek_video"'),
+                   ('<alur:reject field="keputusan_pimred" value="tolak"/>',
+                    '<alur:reject field="keputusan_pimred" value="buang"/>'),
+                   ('number="5"', 'number="4"'))
+    codes = {(e, c, p.get("option") or p.get("field") or p.get("number")) for e, c, p in _problems(engine, xml)}
+    assert ("Task_Terima", "decl.field_missing", "cek_video") in codes
+    assert ("Task_Putuskan", "decl.option_missing", "buang") in codes
+    assert any(c == "decl.number_duplicate" for _e, c, _p in codes)
+
+
+def test_a_required_deadline_needs_a_timer_and_an_optional_one_does_not(engine):
+    moved = ('attachedToRef="Task_Unggah"', 'attachedToRef="Task_Koreksi"')  # step 5's timer now on step 3
+    assert ("Task_Unggah", "decl.deadline_missing", {}) in _problems(engine, replaced(moved))
+    optional = replaced(moved, ('number="5" label="Pengunggahan" deadline="required"',
+                                'number="5" label="Pengunggahan" deadline="optional"'))
+    assert engine.validate(optional).process_key == "alur_pengunggahan"
+
+
+def test_a_misplaced_or_unknown_declaration_is_refused(engine):
+    xml = replaced(('<alur:compare copy="true"/>', '<alur:compare copy="true"/><alur:banana/>'),
+                   ('<alur:lane hearsOverdue="true"/>', '<alur:step number="9"/>'))
+    codes = {(c, p.get("declaration")) for _e, c, p in _problems(engine, xml)}
+    assert ("decl.unknown", "banana") in codes and ("decl.misplaced", "step") in codes
