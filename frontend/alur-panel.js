@@ -131,9 +131,11 @@ function alurProperties(obj) {
   return obj.$descriptor.properties.filter((p) => p.ns && p.ns.prefix === ALUR);
 }
 
-// Whether ``obj`` would hold nothing once ``changes`` are made.
+// Whether ``obj`` would hold nothing once ``changes`` are made (an attribute this modeler does not know, e.g. of a
+// later version of the namespace, counts as something).
 function emptyWith(obj, changes) {
-  return alurProperties(obj).every((p) => blank(p.name in changes ? changes[p.name] : obj.get(p.name)));
+  return Object.keys(obj.$attrs || {}).length === 0
+    && alurProperties(obj).every((p) => blank(p.name in changes ? changes[p.name] : obj.get(p.name)));
 }
 
 // "" and false are "not set": the attribute is left out.
