@@ -23,6 +23,7 @@ import {
 } from "bpmn-js-properties-panel";
 import CamundaPlatformBehaviorsModule from "camunda-bpmn-js-behaviors/lib/camunda-platform";
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
+import { AlurPropertiesModule, alurModdle } from "./alur-panel.js";
 
 // Properties-panel groups for Camunda 7 features that Alur Medsos does not execute: hidden so that nobody edits
 // what would be refused (or silently ignored). The server refuses listeners and I/O mappings anyway.
@@ -130,8 +131,11 @@ class ModelerPage {
         CamundaPlatformPropertiesProviderModule,
         CamundaPlatformBehaviorsModule,
         HiddenGroupsModule,
+        AlurPropertiesModule,
       ],
-      moddleExtensions: { camunda: camundaModdle },
+      // alur: the procedure's rules (docs/extension-namespace.md), group "Aturan prosedur" (frontend/alur-panel.js)
+      alurPanel: { texts: this.texts.rules || {} },
+      moddleExtensions: { camunda: camundaModdle, alur: alurModdle },
     });
     this.bindEvents();
   }
