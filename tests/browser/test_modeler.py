@@ -65,7 +65,7 @@ def open_group(page: Page, group_id: str):
 
 
 def select_shape(page: Page, element_id: str, label: str) -> None:
-    page.locator(f'[data-element-id="{element_id}"]').click()
+    page.locator(f'.djs-element[data-element-id="{element_id}"]').click()
     expect(page.locator("[data-properties] .bio-properties-panel-header-label")).to_have_text(label)
 
 

@@ -56,15 +56,17 @@ DECLARATIONS = {
 }
 
 
-def declared_diagram() -> bytes:
-    """The bundled diagram with exactly DECLARATIONS (whatever alur: declarations it has itself are left out)."""
+def declared_diagram(declared: dict[str, str] | None = None) -> bytes:
+    """The bundled diagram with exactly ``declared`` (DECLARATIONS by default; whatever alur: declarations it has
+    itself are left out)."""
+    declared = DECLARATIONS if declared is None else declared
     tree = etree.parse(str(BUNDLED), etree.XMLParser(remove_blank_text=True))
     old = tree.getroot()
     for node in list(old.iter(f"{A}*")):
         node.getparent().remove(node)
     root = etree.Element(old.tag, nsmap={**old.nsmap, "alur": ALUR}, attrib=dict(old.attrib))
     root.extend(list(old))
-    for element_id, xml in DECLARATIONS.items():
+    for element_id, xml in declared.items():
         (element,) = root.xpath("//*[@id=$id]", id=element_id)
         ext = element.find(f"{{{BPMN}}}extensionElements")
         if ext is None:
@@ -114,6 +116,10 @@ def open_the_modeler(page: Page) -> None:
 def test_a_return_rule_follows_its_step_when_the_step_is_renamed(open_as, artifacts):
     page = open_as("owner")
     open_the_modeler(page)
+    page.get_by_label("Impor .bpmn").set_input_files(  # the SOP without any rule declared yet
+        {"name": "tanpa-aturan.bpmn", "mimeType": "application/xml", "buffer": declared_diagram({})})
+    expect(page.locator("[data-status]")).to_contain_text("tanpa-aturan.bpmn")
+    expect(page.locator("[data-modeler]")).to_have_attribute("data-state", "ready")
 
     select_shape(page, "Task_Putuskan", "Memberikan keputusan dan pertimbangan atas konten yang akan diunggah")
     rules = open_group(page, "group-alur-rules")
