@@ -614,3 +614,73 @@ class Rulebook:
     def overdue_lanes(self, session: Session) -> frozenset[str]:
         """The lanes told of every late step, in any version of any procedure."""
         return frozenset().union(*(d.overdue_lanes for d in self.all_versions(session)))
+
+
+# ------------------------------------------------------------------------------------------ what changed
+
+def _named(decl: Declarations, eid: str | None) -> str:
+    step = decl.steps.get(eid or "")
+    return step.name if step is not None else (eid or "")
+
+
+def rule_changes(old: Declarations | None, new: Declarations) -> list[dict]:
+    """The rules a new version changes against the previous one, as messages (``{"code", "params"}``,
+    process/messages.py ``rule.*``): "the register number is now given at step 'Menerima …'"."""
+    if old is None:
+        return []
+    out: list[dict] = []
+
+    def say(code: str, **params) -> None:
+        out.append({"code": code, "params": params})
+
+    for eid in sorted(old.steps.keys() | new.steps.keys()):
+        _step_changes(old, new, old.steps.get(eid), new.steps.get(eid), say)
+    before, after = old.register_step, new.register_step
+    if (before.bpmn_id if before else None) != (after.bpmn_id if after else None):
+        if after is not None:
+            say("rule.register_at", step=after.name)
+        else:
+            say("rule.register_none")
+    for lane in sorted(old.lanes.keys() | new.lanes.keys()):
+        a, b = old.lanes.get(lane), new.lanes.get(lane)
+        if bool(a and a.team_scoped) != bool(b and b.team_scoped):
+            say("rule.lane_team_scoped" if b and b.team_scoped else "rule.lane_all_teams", lane=lane)
+        if bool(a and a.hears_overdue) != bool(b and b.hears_overdue):
+            say("rule.lane_hears_overdue" if b and b.hears_overdue else "rule.lane_not_told", lane=lane)
+    codes_before = {o.code for o in old.outcomes.values()}
+    codes_after = {o.code for o in new.outcomes.values()}
+    for code in sorted(codes_after - codes_before):
+        say("rule.outcome_added", outcome=code)
+    for code in sorted(codes_before - codes_after):
+        say("rule.outcome_removed", outcome=code)
+    return out
+
+
+def _step_changes(old: Declarations, new: Declarations, a: Step | None, b: Step | None, say) -> None:
+    """What changed in the rules of one step (``a`` before, ``b`` after; either may be missing)."""
+    name = (b or a).name
+
+    def added(attribute: str) -> list:
+        return sorted(set(getattr(b, attribute, ()) or ()) - set(getattr(a, attribute, ()) or ()), key=str)
+
+    def removed(attribute: str) -> list:
+        return sorted(set(getattr(a, attribute, ()) or ()) - set(getattr(b, attribute, ()) or ()), key=str)
+
+    if (a.number if a else None) != (b.number if b else None):
+        say("rule.step_number", step=name, old=a.number if a else None, new=b.number if b else None)
+    if bool(a and a.deadline_required) != bool(b and b.deadline_required):
+        say("rule.deadline_required" if b and b.deadline_required else "rule.deadline_optional", step=name)
+    for rule in added("returns"):
+        say("rule.return_added", step=name, value=rule.value, to=_named(new, rule.to))
+    for rule in removed("returns"):
+        say("rule.return_removed", step=name, value=rule.value, to=_named(old, rule.to))
+    for target in added("separate_from"):
+        say("rule.separate_added", step=name, other=_named(new, target))
+    for target in removed("separate_from"):
+        say("rule.separate_removed", step=name, other=_named(old, target))
+    for rule in added("requires"):
+        say("rule.require_added", step=name, fields=", ".join(rule.fields), when=rule.when, equals=rule.equals)
+    for rule in removed("requires"):
+        say("rule.require_removed", step=name, fields=", ".join(rule.fields), when=rule.when, equals=rule.equals)
+    if (a.response if a else None) != (b.response if b else None):
+        say("rule.response_on" if b and b.response else "rule.response_off", step=name)

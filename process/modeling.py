@@ -13,6 +13,7 @@ from engine.errors import EngineError, InvalidDefinition, MigrationRefused, NotF
 from engine.models import Definition, Instance
 from engine.runtime import MigrationCheck
 
+from .declarations import rule_changes
 from .errors import NotPermitted
 from .models import User
 
@@ -62,6 +63,10 @@ def deploy(session: Session, system, user: User, xml: bytes | str) -> tuple[Defi
     except NotFound:
         previous = None
     summary = summarize_changes(previous.xml if previous else None, xml)
+    rules = rule_changes(system.rules.of_definition(session, previous.id) if previous else None,
+                         system.rules.of(parsed))
+    if rules:
+        summary["rules"] = rules
     definition = system.engine.deploy(session, xml, actor=user.actor, summary=summary)
     return definition, summary_of(definition)  # as stored: a rollback says which version it restores
 

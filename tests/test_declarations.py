@@ -296,3 +296,28 @@ def test_a_misplaced_or_unknown_declaration_is_refused(engine):
                    ('<alur:lane hearsOverdue="true"/>', '<alur:step number="9"/>'))
     codes = {(c, p.get("declaration")) for _e, c, p in _problems(engine, xml)}
     assert ("decl.unknown", "banana") in codes and ("decl.misplaced", "step") in codes
+
+
+def test_the_change_summary_says_how_the_rules_changed_in_words(system, tx):
+    """Moving the register to step 2, a new return and a deadline made optional, in the owner's words."""
+    from process import modeling
+    from process.messages import render
+    from tests.factories import make_users, user
+
+    make_users(system, tx)
+    xml = replaced(('<alur:register field="nomor_register"/>', ''),
+                   ('<alur:step number="2" label="Penerimaan" deadline="required">',
+                    '<alur:step number="2" label="Penerimaan" deadline="optional">'
+                    '<alur:register field="nomor_register"/>'),
+                   ('<alur:reject field="keputusan_pimred" value="tolak"/>',
+                    '<alur:return field="keputusan_pimred" value="tolak" to="Task_Serahkan" response="pertimbangan"/>'))
+    with tx() as s:
+        _definition, summary = modeling.deploy(s, system, user(s, "owner"), xml)
+    said = [render(m["code"], m["params"], "id") for m in summary["rules"]]
+    assert "Nomor register kini diberikan pada langkah \u201cMenerima hasil dokumentasi kegiatan dan konten " \
+           "berita\u201d." in said
+    assert "Batas waktu langkah \u201cMenerima hasil dokumentasi kegiatan dan konten berita\u201d kini " \
+           "opsional." in said
+    assert any(line.startswith("Pada langkah \u201cMemberikan keputusan") and "\u201ctolak\u201d kini mengembalikan"
+               in line for line in said)
+    assert len(said) == 3

@@ -20,6 +20,7 @@ from engine.models import Definition, Instance
 from process import modeling
 from process.casefile import display_names
 
+from . import i18n
 from .access import me, role_required
 from .bodies import accepts_body
 from .db import db, system
@@ -123,6 +124,7 @@ def describe_summary(summary: dict | None) -> dict:
         "changed": [{"element": element_label(e), "id": e.get("id"),
                      "details": [_aspect_text(c) for c in e.get("changes") or []]}
                     for e in summary.get("changed") or []],
+        "rules": [i18n.message(m) for m in summary.get("rules") or []],
     }
 
 
@@ -134,6 +136,7 @@ def summary_lines(summary: dict | None) -> list[str]:
     lines += [_("Dihapus: %(element)s", element=e) for e in described["removed"]]
     for entry in described["changed"]:
         lines += [f"{entry['element']}: {detail}" for detail in entry["details"]]
+    lines += [_("Aturan: %(change)s", change=rule) for rule in described["rules"]]
     return lines
 
 
