@@ -33,7 +33,7 @@ from .expressions import (
     check_expression,
     check_script,
 )
-from .forms import FIELD_ID_RE, FormField, form_fields_of
+from .forms import FIELD_ID_RE, FormField, form_fields_of, xml_form_fields
 from .state import attach_clock, parallel_loop_problems
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,11 @@ class ParsedDefinition:
     elements: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     #: Lanes whose tasks go only to the case's group (set by the engine that parsed it).
     group_lanes: frozenset[str] = frozenset()
+    #: The form a case is started with: the (first plain) start event's ``camunda:formData``.
+    start_form: tuple[FormField, ...] = ()
+    #: The id and lane of that start event.
+    start_event: str | None = None
+    start_lane: str | None = None
 
 
 @lru_cache(maxsize=1)
@@ -465,6 +470,20 @@ def _user_tasks(spec) -> list[UserTaskInfo]:
     return infos
 
 
+def _start_of(tree) -> tuple[str | None, str | None, list[FormField]]:
+    """The executable process's plain start event (no event definition; else its first): id, lane name, form."""
+    process = _executable(tree)[0]
+    starts = process.findall(f"{{{BPMN_NS}}}startEvent")
+    plain = [s for s in starts if not any(_local(c.tag).endswith("EventDefinition") for c in s)]
+    start = (plain or starts or [None])[0]
+    if start is None:
+        return None, None, []
+    refs = f"{{{BPMN_NS}}}flowNodeRef"
+    lane = next((ln.get("name") for ln in process.iter(f"{{{BPMN_NS}}}lane")
+                 if any((ref.text or "").strip() == start.get("id") for ref in ln.findall(refs))), None)
+    return start.get("id"), lane, xml_form_fields(start)
+
+
 def check_forms(user_tasks: Iterable[UserTaskInfo], functions: FunctionRegistry) -> list[Problem]:
     problems = []
     for info in user_tasks:
@@ -592,6 +611,7 @@ def parse_definition(xml: bytes | str, functions: FunctionRegistry,
         raise InvalidDefinition("diagram refused", _named(
             [Problem(element if element in elements else None, "parser.refused")], elements)) from None
     attach_clock(spec)
+    start_id, start_lane, start_form = _start_of(tree)
     parsed = ParsedDefinition(
         process_key=key,
         name=spec.description or key,
@@ -601,10 +621,14 @@ def parse_definition(xml: bytes | str, functions: FunctionRegistry,
         subprocess_specs=subprocess_specs,
         user_tasks=_user_tasks(spec),
         elements=elements,
+        start_form=tuple(start_form),
+        start_event=start_id,
+        start_lane=start_lane,
     )
     problems += check_spec_names(spec, elements)
     problems += parallel_loop_problems(spec)
-    problems += check_forms(parsed.user_tasks, functions)
+    problems += check_forms([*parsed.user_tasks, UserTaskInfo(start_id or key, "", start_lane, parsed.start_form,
+                                                              None)] if start_form else parsed.user_tasks, functions)
     for check in extra_checks:
         problems += check(parsed)
     problems = _gate(problems, stored)

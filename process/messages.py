@@ -141,6 +141,7 @@ MESSAGES: dict[str, str] = {
                              "mengerjakan langkah ini juga (pemisahan tugas)."),
     "task.delegate_outside_lane": N_("Tugas hanya dapat didelegasikan kepada anggota lain dari lajur yang sama."),
     "task.delegate_self": N_("Tugas tidak dapat didelegasikan kepada diri sendiri."),
+    "procedure.unknown": N_("Prosedur “%(procedure)s” tidak dikenal."),
     "case.start_team_only": N_("Hanya Tim Pelaksana yang dapat membuat kasus baru."),
     "case.not_team_member": N_("Anda bukan anggota tim “%(team)s”."),
     # A completeness rule of the diagram (alur:require): its own sentence (the diagram's language), or the standard one.
