@@ -1,4 +1,5 @@
-"""Process owners: validate, deploy and migrate diagrams of this SOP (role ``process_owner`` only)."""
+"""Process owners: validate, deploy and migrate the procedures' diagrams (role ``process_owner`` only). A diagram
+whose process id is new becomes a new procedure when deployed; it never replaces another."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.changes import summarize_changes
 from engine.definitions import check_warnings, harden_and_parse
-from engine.errors import EngineError, InvalidDefinition, MigrationRefused, NotFound, Problem
+from engine.errors import EngineError, MigrationRefused, NotFound, Problem
 from engine.models import Definition, Instance
 from engine.runtime import MigrationCheck
 
@@ -18,8 +19,8 @@ from .errors import NotPermitted
 from .models import User
 
 OWNER_ROLE = "process_owner"
-#: Codes of the problems this module reports itself.
-MODELING_CODES = frozenset({"process.key_mismatch"})
+#: Codes of the problems this module reports itself (a diagram of another process id is a new procedure: none).
+MODELING_CODES: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -33,21 +34,11 @@ def _require_owner(user: User) -> None:
         raise NotPermitted("only the process owner validates, deploys or migrates", code="modeling.owner_only")
 
 
-def _check_process_key(system, process_key: str) -> None:
-    """A diagram of another process would be stored but never run: refuse it, saying which id to use."""
-    expected = system.settings.process_key
-    if process_key != expected:
-        raise InvalidDefinition("diagram refused", [Problem(process_key, "process.key_mismatch",
-                                                            {"found": process_key, "expected": expected},
-                                                            element_type="process")])
-
-
 def validate(system, user: User, xml: bytes | str) -> ValidationReport:
     """Check a diagram without deploying it; raises InvalidDefinition with every problem. Warnings (things that do
     not stop a deploy: engine.definitions.check_warnings) come with the report."""
     _require_owner(user)
     parsed = system.engine.validate(xml)
-    _check_process_key(system, parsed.process_key)
     return ValidationReport(parsed.process_key, check_warnings(harden_and_parse(xml)))
 
 
@@ -57,7 +48,6 @@ def deploy(session: Session, system, user: User, xml: bytes | str) -> tuple[Defi
     the newest version's own content changes nothing."""
     _require_owner(user)
     parsed = system.engine.validate(xml)
-    _check_process_key(system, parsed.process_key)
     try:
         previous = system.engine.latest(session, parsed.process_key)
     except NotFound:

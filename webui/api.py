@@ -142,7 +142,8 @@ def _is_overdue(due_at: datetime | None, overdue_at: datetime | None, now: datet
 
 
 def _inbox_json(item: InboxItem, rules: Declarations) -> dict:
-    return {"id": item.task_id, "case_id": item.instance_id, "activity": item.activity,
+    return {"id": item.task_id, "case_id": item.instance_id, "procedure": rules.process_key,
+            "procedure_name": rules.name, "activity": item.activity,
             "activity_date": _iso(item.activity_date), "step": item.step, "step_number": rules.number(item.bpmn_id),
             "bpmn_id": item.bpmn_id, "lane": item.lane, "state": "ready", "due_at": _iso(item.due_at),
             "overdue": item.overdue, "claimed_by": item.claimed_by, "created_at": _iso(item.created_at)}
@@ -353,6 +354,8 @@ def get_case(case_id: int):
     now = _now()
     body = {
         "id": instance.id,
+        "procedure": view.rules.process_key,
+        "procedure_name": view.rules.name,
         "status": instance.status,
         "end_event": instance.end_event,
         "activity": instance.title,

@@ -152,7 +152,8 @@ def index():
                                                                     for c in current)})
     teams = _team_names(session, {i.instance.group for i in result.items})
     return render_template("cases/index.html", rows=rows, page=result, q=q, teams=teams,
-                           outcome_labels=outcomes(), team_only=not (me().roles - {"tim_pelaksana"}))
+                           outcome_labels=outcomes(), team_only=not (me().roles - {"tim_pelaksana"}),
+                           several=len({d.process_key for d in system().rules.all_versions(session)}) > 1)
 
 
 # ------------------------------------------------------------------------------------------ one case

@@ -79,8 +79,6 @@ MESSAGES: dict[str, Any] = {
     "process.count": _l("Diagram harus memuat tepat satu proses yang dapat dijalankan (isExecutable); ditemukan "
                         "%(count)s. Tandai satu proses sebagai dapat dijalankan."),
     "process.no_start_event": _l("Proses tidak memiliki peristiwa awal. Tambahkan satu peristiwa awal tanpa jenis."),
-    "process.key_mismatch": _l("Proses dalam diagram ini ber-id \u201c%(found)s\u201d; aplikasi ini menjalankan "
-                               "proses \u201c%(expected)s\u201d. Ubah id proses agar sama."),
     "id.internal_name": _l("Id \u201c%(id)s\u201d dipakai mesin alur kerja untuk bagiannya sendiri, sehingga "
                            "tidak ada kasus yang dapat berjalan. Beri elemen ini id lain (mis. "
                            "\u201c%(id)s_1\u201d)."),
