@@ -51,7 +51,7 @@ UNSUPPORTED = frozenset({
     "complexGateway", "eventBasedGateway", "callActivity", "adHocSubProcess", "eventSubProcess",
     "transaction", "businessRuleTask", "serviceTask", "sendTask", "receiveTask",
     "messageEventDefinition", "conditionalEventDefinition", "compensateEventDefinition", "linkEventDefinition",
-    "timeCycle", "multiInstanceLoopCharacteristics", "standardLoopCharacteristics",
+    "cancelEventDefinition", "timeCycle", "multiInstanceLoopCharacteristics", "standardLoopCharacteristics",
 })
 
 #: Script languages that run here: the safe Python-like expressions of engine/expressions.py.
@@ -320,7 +320,10 @@ def check_structure(tree) -> list[Problem]:
     problems: list[Problem] = []
     executable = _executable(tree)
     if len(executable) != 1:
-        problems.append(Problem(None, "process.count", {"count": len(executable)}))
+        # Named on each process that could be the one (each of several executable ones, or each process when none
+        # is executable), so the owner sees where to tick "executable"; on none when there is no process at all.
+        candidates = [p.get("id") for p in (executable or _processes(tree)) if p.get("id")]
+        problems += [Problem(pid, "process.count", {"count": len(executable)}) for pid in candidates or [None]]
     for process in executable:
         for node in process.iter(f"{{{BPMN_NS}}}*"):
             node_id = node.get("id")

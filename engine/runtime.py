@@ -524,6 +524,7 @@ class WorkflowEngine:
             rows = persistence.ready_rows(session, instance)
 
         new_rows: list[TaskRow] = []
+        self._record_passed(session, instance, run, result)
         # Human tasks now ready, and those that stopped being ready.
         ready = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id]
         ready_ids = {str(t.id) for t in ready}
@@ -585,8 +586,9 @@ class WorkflowEngine:
 
     def _record_finished(self, session: Session, instance: Instance, run: ActionRun, result: ActionResult,
                          rows: dict[str, TaskRow]) -> None:
-        """Events for what the engine ran by itself: timers that fired (the overdue of the task they
-        are attached to) and signals thrown. Consumes ``run.finished``."""
+        """Events for what the engine ran by itself: untyped and manual tasks it went through, timers that fired
+        (the overdue of the task they are attached to) and signals thrown. Consumes ``run.finished``."""
+        self._record_passed(session, instance, run, result)
         now = run.now
         for task in run.finished:
             definition = getattr(task.task_spec, "event_definition", None)
@@ -610,15 +612,21 @@ class WorkflowEngine:
                 result.events.append(eventlog.append(
                     session, type="signal_thrown", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
                     data={"element": task.task_spec.bpmn_id, "signal": definition.name}))
-            elif passes_by_itself(task.task_spec):
-                # An untyped or manual task is no inbox task: it is done when reached, and the history says so.
-                spec = task.task_spec
-                result.events.append(eventlog.append(
-                    session, type="task_passed", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
-                    data={"bpmn_id": spec.bpmn_id, "name": spec.bpmn_name or spec.bpmn_id, "lane": spec.lane,
-                          "kind": bpmn_type(spec)}))
         run.finished_ends.extend(process_ends(run.finished))
         run.finished.clear()
+
+    @staticmethod
+    def _record_passed(session: Session, instance: Instance, run: ActionRun, result: ActionResult) -> None:
+        """An event for each untyped or manual task the engine went through: no inbox task, done when reached, and
+        the history says so (before the tasks made ready after it). Takes them out of ``run.finished``."""
+        for task in run.finished:
+            spec = task.task_spec
+            if passes_by_itself(spec):
+                result.events.append(eventlog.append(
+                    session, type="task_passed", at=run.now, actor=SYSTEM_ACTOR, instance_id=instance.id,
+                    data={"bpmn_id": spec.bpmn_id, "name": spec.bpmn_name or spec.bpmn_id, "lane": spec.lane,
+                          "kind": bpmn_type(spec)}))
+        run.finished[:] = [t for t in run.finished if not passes_by_itself(t.task_spec)]
 
     @staticmethod
     def _record_timer_errors(session: Session, instance: Instance, wf: BpmnWorkflow, run: ActionRun,

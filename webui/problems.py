@@ -252,6 +252,8 @@ MESSAGES: dict[str, Any] = {
                                                 "dijalankan. Gambarkan langkah pembatalannya sebagai tugas."),
     "unsupported.linkEventDefinition": _l("Peristiwa tautan (link) tidak dijalankan oleh mesin alur kerja. "
                                           "Hubungkan dengan alur biasa."),
+    "unsupported.cancelEventDefinition": _l("Peristiwa pembatalan (cancel) hanya berlaku di dalam transaksi, "
+                                            "yang tidak dijalankan. Pakai peristiwa akhir biasa atau terminate."),
     "unsupported.timeCycle": _l("Timer berulang (timeCycle) tidak dijalankan. Pakai tanggal (timeDate) atau durasi "
                                 "(timeDuration)."),
     "unsupported.multiInstanceLoopCharacteristics": _l("Aktivitas multi-instance (satu langkah dikerjakan beberapa "
