@@ -320,10 +320,7 @@ def check_structure(tree) -> list[Problem]:
     problems: list[Problem] = []
     executable = _executable(tree)
     if len(executable) != 1:
-        # Named on each process that could be the one (each of several executable ones, or each process when none
-        # is executable), so the owner sees where to tick "executable"; on none when there is no process at all.
-        candidates = [p.get("id") for p in (executable or _processes(tree)) if p.get("id")]
-        problems += [Problem(pid, "process.count", {"count": len(executable)}) for pid in candidates or [None]]
+        problems.append(Problem(None, "process.count", {"count": len(executable)}))
     for process in executable:
         for node in process.iter(f"{{{BPMN_NS}}}*"):
             node_id = node.get("id")

@@ -32,7 +32,7 @@ from engine.replay import replay
 from process.casefile import HistoryEvent
 from process.procedure import build_engine
 from tests.conftest import ROOT
-from tests.prune_corpus import CORPUS
+from tests.prune_corpus import CORPUS, INITIAL
 
 DATA = ROOT / "tests" / "data" / "bpmn-support"
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -231,6 +231,41 @@ def test_a_case_moves_to_another_version_with_its_subprocess(engine, tx, clock):
     with tx() as s:
         assert list(ready(s, case)) == ["Caption"]
     consistent(engine, tx, case)
+
+
+def test_an_error_end_inside_a_subprocess_is_caught_on_its_border(system, tx):
+    """The corpus's sub-process (tests/prune_corpus.py): a nested sub-process, a manual task in a parallel region, an
+    error end event caught by an error boundary event on the sub-process, which leads to a user task."""
+    from engine.runtime import WorkflowEngine
+
+    engine = WorkflowEngine(clock=system.engine.clock, functions=system.engine.functions, warm_cases=0)
+    with tx() as s:
+        engine.deploy(s, CORPUS["sub_proses"].xml(), actor="pemilik")
+        case = engine.start(s, "sub_proses", data=INITIAL, actor="tim").instance.id
+        assert sorted(ready(s, case)) == ["Foto", "Pantau"]
+    for step, data in (("Foto", {"pilih": 0}), ("Naskah", {"pilih": 0}), ("Periksa", {"pilih": 2})):
+        complete(engine, tx, case, step, data)
+    with tx() as s:
+        assert sorted(ready(s, case)) == ["Pantau", "Perbaiki"]
+        types = [(t, d.get("bpmn_id") or d.get("element")) for t, d in events(s, case)]
+        assert ("task_passed", "Cetak") in types and ("signal_thrown", "Kabari") in types
+    complete(engine, tx, case, "Perbaiki", {"pilih": 0})
+    complete(engine, tx, case, "Putuskan", {"pilih": 0})
+    result = complete(engine, tx, case, "Pantau", {"pilih": 0})
+    assert result.instance.status == "completed" and result.instance.end_event == "Selesai"
+    consistent(engine, tx, case)
+
+
+def test_unreachable_elements_inside_a_subprocess_are_warned_of():
+    from engine.definitions import check_warnings, harden_and_parse
+
+    def unreachable(xml) -> set[str]:
+        return {p.element_id for p in check_warnings(harden_and_parse(xml)) if p.code == "flow.unreachable"}
+
+    assert unreachable(xml_of("sub_proses")) == set()
+    tree = etree.fromstring(xml_of("sub_proses"))
+    etree.SubElement(tree.find(".//bpmn:subProcess", NS), f"{{{BPMN}}}userTask", id="Yatim", name="Tanpa alur")
+    assert unreachable(etree.tostring(tree)) == {"Yatim"}
 
 
 def test_the_change_summary_names_the_elements_inside_a_subprocess():
