@@ -3,8 +3,13 @@
 Together they cover every construct the validator (``engine.definitions.parse_definition``) accepts: user and
 script tasks, exclusive gateways with conditions and a default, parallel split and join, loops back through an
 exclusive merge, through a parallel join, nested, and into a parallel region, non-interrupting and interrupting
-timer and signal boundary events, intermediate timer and signal catch events, signal throw events, and end events
-of every accepted kind (none, terminate, signal, error, escalation). The bundled SOP diagram is added by the test.
+timer and signal boundary events, intermediate timer and signal catch events, signal throw events, end events
+of every accepted kind (none, terminate, signal, error, escalation), untyped and manual tasks (which pass by
+themselves), inclusive gateways (split with conditions and a default, a join waiting for the branches taken, branches
+that leave before the join, a split in a loop, and a join in a loop, which deploying refuses), and embedded
+sub-processes (in a loop, nested, with their own loop and parallel region, deadlines inside, timers and an error
+boundary on the sub-process, a signal thrown inside and caught outside, branches ending inside). The bundled SOP
+diagram is added by the test.
 
 Each entry gives the diagram and the values its user tasks may submit: ``pilih`` steers the exclusive gateways
 (``pilih == 1`` loops back, ``pilih == 2`` takes the other branch, anything else the default), ``berkas`` is a list
@@ -459,6 +464,31 @@ def inclusive() -> Diagram:
     return d
 
 
+def inclusive_leaving() -> Diagram:
+    """Inclusive branches that may leave before the join: an interrupting deadline to an end event, an exclusive
+    gateway with a way out; and a sub-process as a branch. The join goes on once no branch taken can still come."""
+    d = Diagram("inklusif_keluar")
+    d.start(), d.user("Awal"), d.ior("Sebar"), d.user("Kiri"), d.user("Kanan", "Admin")
+    d.boundary("Habis", "Kanan", value="PT2H", interrupting=True), d.end("KananHabis"), d.user("Tengah")
+    d.xor("Pilah"), d.end("TengahKeluar"), d.sub("Bagian", "Admin")
+    with d.inside("Bagian"):
+        d.start("MulaiBagian"), d.user("Isi"), d.end("SelesaiBagian")
+        d.chain("MulaiBagian", "Isi", "SelesaiBagian")
+    d.ior("Kumpul"), d.user("Akhir", "Admin"), d.end("Selesai")
+    d.chain("Mulai", "Awal", "Sebar")
+    d.nodes["Sebar"][1]["default"] = d.flow("Sebar", "Kiri")
+    d.flow("Sebar", "Kanan", LOOP)
+    d.flow("Sebar", "Tengah", "len(berkas) >= 1")
+    d.flow("Sebar", "Bagian", "len(berkas) == 2")
+    d.chain("Kiri", "Kumpul"), d.chain("Kanan", "Kumpul"), d.flow("Habis", "KananHabis")
+    d.chain("Tengah", "Pilah")
+    d.nodes["Pilah"][1]["default"] = d.flow("Pilah", "Kumpul")
+    d.flow("Pilah", "TengahKeluar", OTHER)
+    d.chain("Bagian", "Kumpul")
+    d.chain("Kumpul", "Akhir", "Selesai")
+    return d
+
+
 def inclusive_loop() -> Diagram:
     """The same region in a loop: refused at deploy (gateway.inclusive_loop), and pruning still changes nothing."""
     d = Diagram("putaran_inklusif")
@@ -544,6 +574,6 @@ CORPUS = {d.key: d for d in (
     sequence(), exclusive_loop(), parallel_merge_loop(), parallel_region(), parallel_region_loop(2),
     parallel_region_loop(3), parallel_split_reentry(), join_with_loop_input(), nested_loops(),
     nested_parallel_loops(), timers_noninterrupting(), timers_interrupting(), timer_catch(), signals(), end_kinds(),
-    everything_in_a_loop(), starts_and_events(), timer_start(), passing_tasks(), inclusive(), inclusive_loop(),
-    inclusive_split_loop(), subprocesses(), subprocess_branches(),
+    everything_in_a_loop(), starts_and_events(), timer_start(), passing_tasks(), inclusive(), inclusive_leaving(),
+    inclusive_loop(), inclusive_split_loop(), subprocesses(), subprocess_branches(),
 )}

@@ -304,6 +304,31 @@ def test_an_inclusive_join_waits_for_the_branches_taken_only(engine, tx, ig, web
     consistent(engine, tx, case)
 
 
+def test_an_inclusive_join_goes_on_once_no_branch_taken_can_still_come(system, tx, clock):
+    """The corpus's inclusive region (tests/prune_corpus.py) whose branches may leave before the join: by an
+    interrupting deadline to an end event, by an exclusive gateway's way out; one branch is a sub-process."""
+    from engine.runtime import WorkflowEngine
+
+    engine = WorkflowEngine(clock=clock, functions=system.engine.functions, warm_cases=0)
+    with tx() as s:
+        engine.deploy(s, CORPUS["inklusif_keluar"].xml(), actor="pemilik")
+        case = engine.start(s, "inklusif_keluar", data=INITIAL, actor="tim").instance.id
+    complete(engine, tx, case, "Awal", {"pilih": 1, "berkas": ["a", "b"]})
+    with tx() as s:
+        assert sorted(ready(s, case)) == ["Isi", "Kanan", "Tengah"]  # every condition that holds; not the default
+    complete(engine, tx, case, "Isi")  # the sub-process arrives
+    complete(engine, tx, case, "Tengah", {"pilih": 2})  # leaves by the exclusive gateway
+    with tx() as s:
+        assert sorted(ready(s, case)) == ["Kanan"]  # still waited for
+    clock.advance(hours=3)
+    with tx() as s:
+        engine.fire_due_timers(s)  # Kanan's deadline interrupts it, its branch ends: nothing more can come
+        assert sorted(ready(s, case)) == ["Akhir"]
+    result = complete(engine, tx, case, "Akhir")
+    assert result.instance.status == "completed" and result.instance.end_event == "Selesai"
+    consistent(engine, tx, case)
+
+
 def test_an_inclusive_join_in_a_loop_is_refused_and_a_split_in_a_loop_is_not(engine):
     with pytest.raises(InvalidDefinition) as refused:
         engine.validate(CORPUS["putaran_inklusif"].xml())
