@@ -294,9 +294,16 @@ def _parallel_inputs(spec) -> frozenset:
     return found
 
 
+_JOINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _joins(spec) -> bool:
     """Whether the spec has a gateway that reads other tasks of its spec (parallel or inclusive)."""
-    return any(isinstance(ts, (ParallelGateway, InclusiveGateway)) for ts in spec.task_specs.values())
+    found = _JOINS.get(spec)
+    if found is None:
+        found = any(isinstance(ts, (ParallelGateway, InclusiveGateway)) for ts in spec.task_specs.values())
+        _JOINS[spec] = found
+    return found
 
 
 def _kept_tasks(workflow, live: list) -> set:
