@@ -339,6 +339,8 @@ _SENTENCES: dict[str, Callable[[_Said], str]] = {
     "signal_thrown": lambda e: _("Keterlambatan dicatat dan notifikasi dikirim (sinyal %(signal)s).",
                                  signal=_quoted(e.data.get("signal", ""))),
     "task_cancelled": lambda e: _("Langkah %(step)s dibatalkan oleh proses.", step=e.step),
+    "task_passed": lambda e: _("Proses melewati langkah %(step)s (dikerjakan tanpa tugas di kotak masuk).",
+                               step=e.step),
     "case_completed": _case_completed,
     "execution_failed": lambda e: _("Proses tidak dapat dilanjutkan: %(error)s", error=e.data.get("error", "")),
 }
