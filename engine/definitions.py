@@ -33,13 +33,8 @@ from .expressions import (
     check_expression,
     check_script,
 )
-<<<<<<< HEAD
 from .forms import FIELD_ID_RE, FormField, form_fields_of, xml_form_fields
-from .state import attach_clock, parallel_loop_problems
-=======
-from .forms import FIELD_ID_RE, FormField, form_fields_of
 from .state import attach_clock, inclusive_loop_problems, parallel_loop_problems, pass_by_themselves
->>>>>>> wider-bpmn
 
 log = logging.getLogger(__name__)
 
@@ -692,15 +687,11 @@ def parse_definition(xml: bytes | str, functions: FunctionRegistry,
         log.info("SpiffWorkflow refused a diagram our checks accepted (element %s): %r", element, exc)
         raise InvalidDefinition("diagram refused", _named(
             [Problem(element if element in elements else None, "parser.refused")], elements)) from None
-<<<<<<< HEAD
-    attach_clock(spec)
-    start_id, start_lane, start_form = _start_of(tree)
-=======
     specs = all_specs(spec, subprocess_specs)
     for each in specs:
         attach_clock(each)
         pass_by_themselves(each)
->>>>>>> wider-bpmn
+    start_id, start_lane, start_form = _start_of(tree)
     parsed = ParsedDefinition(
         process_key=key,
         name=spec.description or key,
@@ -714,17 +705,11 @@ def parse_definition(xml: bytes | str, functions: FunctionRegistry,
         start_event=start_id,
         start_lane=start_lane,
     )
-<<<<<<< HEAD
-    problems += check_spec_names(spec, elements)
-    problems += parallel_loop_problems(spec)
-    problems += check_forms([*parsed.user_tasks, UserTaskInfo(start_id or key, "", start_lane, parsed.start_form,
-                                                              None)] if start_form else parsed.user_tasks, functions)
-=======
     problems += check_spec_names(specs, elements)
     for each in specs:
         problems += parallel_loop_problems(each) + inclusive_loop_problems(each)
-    problems += check_forms(parsed.user_tasks, functions)
->>>>>>> wider-bpmn
+    problems += check_forms([*parsed.user_tasks, UserTaskInfo(start_id or key, "", start_lane, parsed.start_form,
+                                                              None)] if start_form else parsed.user_tasks, functions)
     for check in extra_checks:
         problems += check(parsed)
     problems = _gate(problems, stored)
