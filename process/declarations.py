@@ -48,7 +48,7 @@ DECLARATION_CODES = frozenset({
     "decl.unknown", "decl.misplaced", "decl.attribute_missing", "decl.number_invalid", "decl.number_duplicate",
     "decl.deadline_invalid", "decl.deadline_missing", "decl.field_missing", "decl.field_invalid",
     "decl.option_missing", "decl.target_missing", "decl.register_twice", "decl.outcome_code_invalid",
-    "decl.record_kind", "decl.record_field_type", "decl.flag_invalid",
+    "decl.record_kind", "decl.record_field_type", "decl.flag_invalid", "decl.register_format",
 })
 
 
@@ -81,6 +81,7 @@ class Step:
     deadline_required: bool = False
     register_field: str | None = None  # set: the register entry is numbered at this step
     registers: bool = False
+    register_format: str | None = None  # how its numbers are written (the configured format otherwise)
     stamp_date: str | None = None
     stamp_time: str | None = None
     response: tuple[str, str] | None = None  # (decision field, text field)
@@ -301,7 +302,7 @@ def _read_step(node, decl) -> Step:
             continue
         kind, get = _local(child.tag), child.get
         if kind == "register":
-            values.update(registers=True, register_field=_text(get("field")))
+            values.update(registers=True, register_field=_text(get("field")), register_format=_text(get("format")))
         elif kind == "stamp":
             values.update(stamp_date=_text(get("date")), stamp_time=_text(get("time")))
         elif kind == "response":
@@ -456,6 +457,8 @@ class _Checker:
         eid = step.bpmn_id
         if step.registers:
             self.identifier(eid, step.register_field, "register/field")
+            if step.register_format and not _format_ok(step.register_format):
+                self.add(eid, "decl.register_format", format=step.register_format[:100])
         self.identifier(eid, step.stamp_date, "stamp/date")
         self.identifier(eid, step.stamp_time, "stamp/time")
         if step.response is not None:
@@ -483,6 +486,14 @@ class _Checker:
             found = self.field_of(eid, fid or None, "record/field")
             if found is not None and found.type != kind:
                 self.add(eid, "decl.record_field_type", field=fid, type=kind)
+
+
+def _format_ok(fmt: str) -> bool:
+    """Whether a register number format writes a number with the fields it may use (seq, year, month, month_roman)."""
+    try:
+        return "{seq" in fmt and bool(fmt.format(seq=1, year=2025, month=1, month_roman="I"))
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return False
 
 
 def _placement_problems(root, checker: _Checker) -> None:

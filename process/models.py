@@ -75,12 +75,14 @@ class FileRecord(Base):
 
 
 class RegisterEntry(Base):
-    """Register Dokumentasi dan Konten: one numbered entry per submitted case."""
+    """A procedure's register (the SOP's Register Dokumentasi dan Konten): one numbered entry per case, numbered per
+    procedure and year at the step its diagram declares (``alur:register``)."""
 
     __tablename__ = "register_entry"
-    __table_args__ = (UniqueConstraint("year", "seq", name="uq_register_year_seq"),)
+    __table_args__ = (UniqueConstraint("process_key", "year", "seq", name="uq_register_key_year_seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200))
     instance_id: Mapped[int] = mapped_column(Integer, unique=True)
     year: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
@@ -89,10 +91,11 @@ class RegisterEntry(Base):
 
 
 class RegisterCounter(Base):
-    """The last register number given out per year; its row lock orders concurrent submissions."""
+    """The last register number given out per procedure and year; its row lock orders concurrent submissions."""
 
     __tablename__ = "register_counter"
 
+    process_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -185,12 +185,14 @@ class RegisterRow:
     rules: Declarations | None = None  # of the case's version: how its outcome is named
 
 
-def register_rows(session: Session, period: Period, rulebook: Rulebook) -> list[RegisterRow]:
-    """The register entries dated in ``period``, in the order they were numbered."""
-    pairs = session.execute(
-        select(RegisterEntry, Instance).join(Instance, Instance.id == RegisterEntry.instance_id)
-        .where(RegisterEntry.created_at >= period.starts_at, RegisterEntry.created_at < period.ends_before)
-        .order_by(RegisterEntry.created_at, RegisterEntry.year, RegisterEntry.seq)).all()
+def register_rows(session: Session, period: Period, rulebook: Rulebook, process_key: str | None = None
+                  ) -> list[RegisterRow]:
+    """The register entries dated in ``period`` (of one procedure's register, or of all), in numbering order."""
+    stmt = (select(RegisterEntry, Instance).join(Instance, Instance.id == RegisterEntry.instance_id)
+            .where(RegisterEntry.created_at >= period.starts_at, RegisterEntry.created_at < period.ends_before))
+    if process_key is not None:
+        stmt = stmt.where(RegisterEntry.process_key == process_key)
+    pairs = session.execute(stmt.order_by(RegisterEntry.created_at, RegisterEntry.year, RegisterEntry.seq)).all()
     return _register_rows(session, pairs, rulebook)
 
 
@@ -272,7 +274,7 @@ class CaseResponses:
 
 
 def written_responses(session: Session, period: Period | None = None, *, rulebook: Rulebook,
-                      instance_id: int | None = None) -> list[CaseResponses]:
+                      instance_id: int | None = None, process_key: str | None = None) -> list[CaseResponses]:
     """The written responses (of the steps that declare ``alur:response``), per case: of the cases registered in
     ``period`` (in register order), or of one case (``instance_id``, registered or not)."""
     if instance_id is not None:
@@ -283,10 +285,11 @@ def written_responses(session: Session, period: Period | None = None, *, ruleboo
                                 ).scalar_one_or_none()
         cases = [(entry, instance)]
     elif period is not None:
-        cases = session.execute(
-            select(RegisterEntry, Instance).join(Instance, Instance.id == RegisterEntry.instance_id)
-            .where(RegisterEntry.created_at >= period.starts_at, RegisterEntry.created_at < period.ends_before)
-            .order_by(RegisterEntry.created_at, RegisterEntry.year, RegisterEntry.seq)).all()
+        stmt = (select(RegisterEntry, Instance).join(Instance, Instance.id == RegisterEntry.instance_id)
+                .where(RegisterEntry.created_at >= period.starts_at, RegisterEntry.created_at < period.ends_before))
+        if process_key is not None:
+            stmt = stmt.where(RegisterEntry.process_key == process_key)
+        cases = session.execute(stmt.order_by(RegisterEntry.created_at, RegisterEntry.year, RegisterEntry.seq)).all()
     else:
         raise ValueError("give a period or a case")
     ids = [instance.id for _, instance in cases]

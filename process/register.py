@@ -23,15 +23,16 @@ def register_number(fmt: str, seq: int, when: datetime) -> str:
     return fmt.format(seq=seq, month=local.month, month_roman=_ROMAN[local.month - 1], year=local.year)
 
 
-def _next_seq(session: Session, year: int) -> int:
-    """Next number of the year. The counter row is locked (PostgreSQL), so racing submissions queue
+def _next_seq(session: Session, process_key: str, year: int) -> int:
+    """Next number of the procedure's year. The counter row is locked (PostgreSQL), so racing submissions queue
     instead of colliding; the first of a new year is created in a savepoint in case two race for it."""
-    stmt = select(RegisterCounter).where(RegisterCounter.year == year).with_for_update()
+    stmt = select(RegisterCounter).where(RegisterCounter.process_key == process_key,
+                                         RegisterCounter.year == year).with_for_update()
     counter = session.execute(stmt).scalar_one_or_none()
     if counter is None:
         try:
             with session.begin_nested():
-                session.add(RegisterCounter(year=year, last_seq=0))
+                session.add(RegisterCounter(process_key=process_key, year=year, last_seq=0))
         except IntegrityError:
             pass
         counter = session.execute(stmt).scalar_one()
@@ -39,16 +40,16 @@ def _next_seq(session: Session, year: int) -> int:
     return counter.last_seq
 
 
-def ensure_entry(session: Session, instance_id: int, fmt: str, now: datetime) -> RegisterEntry:
-    """The case's register entry, created at its first submission."""
+def ensure_entry(session: Session, instance_id: int, fmt: str, now: datetime, process_key: str) -> RegisterEntry:
+    """The case's register entry, created at its first submission: numbered in its procedure's register."""
     entry = session.execute(
         select(RegisterEntry).where(RegisterEntry.instance_id == instance_id)
     ).scalar_one_or_none()
     if entry is not None:
         return entry
     year = now.astimezone(WIB).year
-    seq = _next_seq(session, year)
-    entry = RegisterEntry(instance_id=instance_id, year=year, seq=seq,
+    seq = _next_seq(session, process_key, year)
+    entry = RegisterEntry(process_key=process_key, instance_id=instance_id, year=year, seq=seq,
                           number=register_number(fmt, seq, now), created_at=now)
     session.add(entry)
     session.flush()

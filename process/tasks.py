@@ -106,7 +106,8 @@ class Tasks:
         if step is not None:
             completeness_rules(step, cleaned, fields)
             if step.registers:
-                entry = ensure_entry(session, row.instance_id, self.settings.register_format, now)
+                entry = ensure_entry(session, row.instance_id, step.register_format or self.settings.register_format,
+                                     now, rules.process_key)
                 if step.register_field:
                     cleaned[step.register_field] = entry.number
             cleaned.update(stamp_fields(now, step.stamp_date, step.stamp_time))  # what later deadlines count from

@@ -217,3 +217,32 @@ def test_empty_period(sc, system, tx):
         assert written_responses(s, empty, rulebook=system.rules) == []
         result = recap(s, empty, system.rules, system.settings.platforms)
     assert result.posts == [] and result.total.posts == 0 and len(result.totals) == len(system.settings.platforms)
+
+
+def test_each_procedure_numbers_its_own_register_in_its_own_format(system, tx, clock):
+    """A second procedure (the SOP under another process id, its register numbered "{seq:02d}/LAIN/{year}") counts
+    from 1 beside the SOP's register; each register lists only its own entries."""
+    from tests.conftest import DIAGRAM
+    from tests.factories import Case, make_users
+
+    make_users(system, tx)
+    xml = (DIAGRAM.read_text(encoding="utf-8").replace('id="alur_pengunggahan"', 'id="proses_lain"')
+           .replace('processRef="alur_pengunggahan"', 'processRef="proses_lain"')
+           .replace('<alur:register field="nomor_register"/>',
+                    '<alur:register field="nomor_register" format="{seq:02d}/LAIN/{year}"/>'))
+    with tx() as s:
+        system.engine.deploy(s, xml.encode(), actor="owner")
+    sop = Case.start(system, tx)
+    sop.do("tim", "submit")
+    with tx() as s:
+        from tests.factories import CaseInput, user
+        result = system.cases.start_case(s, user(s, "tim"), CaseInput("Lain", "2025-05-06", "Padang"),
+                                         procedure="proses_lain")
+        other = Case(system, tx, result.instance.id, result.ready[0].id)
+    other.do("tim", "submit")
+    period = Period(date(2025, 5, 1), date(2025, 5, 31))
+    with tx() as s:
+        assert [r.number for r in register_rows(s, period, system.rules, "alur_pengunggahan")] == [
+            "001/REG-MEDSOS/V/2025"]
+        assert [r.number for r in register_rows(s, period, system.rules, "proses_lain")] == ["01/LAIN/2025"]
+        assert len(register_rows(s, period, system.rules)) == 2

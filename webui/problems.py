@@ -198,6 +198,8 @@ MESSAGES: dict[str, Any] = {
                                     "garis bawah, diawali huruf."),
     "decl.record_kind": _l("Jenis catatan \u201c%(kind)s\u201d tidak dikenal; yang dikenal: %(kinds)s."),
     "decl.record_field_type": _l("Field \u201c%(field)s\u201d harus berjenis %(type)s untuk catatan ini."),
+    "decl.register_format": _l("Format nomor register \u201c%(format)s\u201d tidak dapat dipakai: tulis teks dengan "
+                               "{seq} (nomor urut, mis. {seq:03d}) dan boleh {year}, {month}, {month_roman}."),
     "decl.flag_invalid": _l("%(attribute)s harus \u201ctrue\u201d atau \u201cfalse\u201d, bukan "
                             "\u201c%(value)s\u201d."),
     # Moving cases between versions

@@ -139,6 +139,11 @@ def _lateness(delta: timedelta | None) -> str:
     return format_timedelta(delta, granularity="second", threshold=1.0, add_direction=False)
 
 
+def _procedure_arg() -> str:
+    """Whose register: ``?prosedur=<process id>``, the default procedure's otherwise."""
+    return (request.args.get("prosedur") or "").strip()[:200] or system().settings.process_key
+
+
 def _decision(case: records.CaseResponses, response: records.ResponseRow) -> str:
     """A response's decision as its step's form names the choice."""
     return decision_label(case.rules, response.bpmn_id, response.decision) or ""
@@ -163,7 +168,7 @@ def index():
 def register():
     period = period_from_request()
     fmt = _format_arg()
-    rows = records.register_rows(db(), period, system().rules)
+    rows = records.register_rows(db(), period, system().rules, _procedure_arg())
     if fmt:
         return _send_document(register_document(rows, period, system().clock.now()), fmt)
     return render_template("reports/register.html", rows=rows, outcome=outcomes().__getitem__,
@@ -181,7 +186,7 @@ def tanggapan():
         cases = records.written_responses(session, instance_id=instance_id, rulebook=system().rules)
         doc_period = None
     else:
-        cases = records.written_responses(session, period, rulebook=system().rules)
+        cases = records.written_responses(session, period, rulebook=system().rules, process_key=_procedure_arg())
         doc_period = period
     if fmt:
         doc = documents.responses_document(cases, system().clock.now(), period=doc_period)
