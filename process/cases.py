@@ -40,7 +40,7 @@ class Cases:
 
     def start_case(self, session: Session, user: User, case: CaseInput) -> ActionResult:
         """Open a case for an activity; its first task goes to the team that ran it."""
-        check_may_start(user)
+        check_may_start(user, self.rules.lane_map(session), self.settings.process_key)
         errors = []
         today = self.clock.now().astimezone(WIB).date()
         checked = {}

@@ -36,7 +36,7 @@ from process.forms import FieldError, FormInvalid
 from process.models import Team
 
 from . import i18n
-from .access import me, role_required
+from .access import access_required, may_start_case, me, my_lanes, sees_all_cases
 from .db import db, system
 from .ids import query_id
 from .inbox import deadline_info
@@ -113,7 +113,7 @@ def _field_message(err: FieldError) -> str:
 
 # -------------------------------------------------------------------------------------------- new case
 @bp.route("/kasus/baru", methods=["GET", "POST"])
-@role_required("tim_pelaksana")
+@access_required(may_start_case)
 def new():
     user = me()
     form = NewCaseForm()
@@ -165,7 +165,7 @@ def index():
                                                                     for c in current)})
     teams = _team_names(session, {i.instance.group for i in result.items})
     return render_template("cases/index.html", rows=rows, page=result, q=q, teams=teams,
-                           outcome_labels=outcomes(), team_only=not (me().roles - {"tim_pelaksana"}))
+                           outcome_labels=outcomes(), team_only=not sees_all_cases())
 
 
 # ------------------------------------------------------------------------------------------ one case
@@ -183,7 +183,7 @@ def show(instance_id: int):
     names = display_names(session, actors)
     steps = [{"task": t, "step": rules.number(t.bpmn_id), "late": _late(t, now),
               "deadline": deadline_info(t.due_at, now, _late(t, now)) if t.state == "ready" else None,
-              "may_open": t.state == "ready" and permissions.may_act(user, t)} for t in cv.tasks]
+              "may_open": t.state == "ready" and permissions.may_act(user, t, my_lanes())} for t in cv.tasks]
     instance = cv.instance
     team = _team_names(session, {instance.group}).get(instance.group, instance.group)
     texts = _texts(cv)
@@ -200,7 +200,7 @@ def show(instance_id: int):
 @bp.get("/kasus/<id:instance_id>/diagram.json")
 @login_required
 def diagram(instance_id: int):
-    d = case_diagram(db(), me(), instance_id, now=system().clock.now())
+    d = case_diagram(db(), me(), instance_id, system().rules, now=system().clock.now())
     response = jsonify({"xml": d.xml, "completed": d.completed, "active": d.active, "overdue": d.overdue})
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -376,7 +376,12 @@ def _schemas(platforms: Sequence[str]) -> dict:
             "type": "object",
             "required": ["username", "roles"],
             "properties": {"username": {"type": "string"}, "full_name": {"type": "string"},
-                           "roles": {"type": "array", "items": {"type": "string"}}, "team": _NULL_STR},
+                           "roles": {"type": "array", "items": {"type": "string"},
+                                     "description": "Peran aplikasi: process_owner, auditor, admin"},
+                           "groups": {"type": "array", "items": {"type": "string"}, "description": "Kode grup"},
+                           "lanes": {"type": "array", "items": {"type": "string"},
+                                     "description": "Lajur yang dikerjakan grup Anda"},
+                           "team": _NULL_STR},
         },
         "Task": {
             "type": "object",
@@ -410,7 +415,7 @@ def _schemas(platforms: Sequence[str]) -> dict:
                                                                 "formulir)"},
                     "lock_version": {"type": "integer", "description": "Kirim kembali sebagai If-Match atau "
                                                                       "_version saat menyelesaikan"},
-                    "may_act": {"type": "boolean", "description": "Peran dan tim Anda sesuai lajur tugas ini"},
+                    "may_act": {"type": "boolean", "description": "Grup dan tim Anda sesuai lajur tugas ini"},
                     "case_status": {"type": "string"},
                 },
             }],
