@@ -196,7 +196,8 @@ class Declarations:
 
     @property
     def team_lanes(self) -> frozenset[str]:
-        return frozenset(name for name, lane in self.lanes.items() if lane.team_scoped)
+        """The team-scoped lanes, as their tasks name them (the engine compares a task's lane with these)."""
+        return frozenset(lane.task_lane for lane in self.lanes.values() if lane.team_scoped)
 
     @property
     def overdue_lanes(self) -> frozenset[str]:

@@ -294,10 +294,53 @@ def test_teams_page_add_and_duplicate(system, admin_client):
     assert len(_events(system, "team_created")) == 1
 
 
+def test_groups_page_add_rename_and_members(system, admin_client, login):
+    page = admin_client.get("/admin/grup").get_data(as_text=True)
+    # Each group with the lanes it works and its active members.
+    row = re.search(r"<tr>\s*<td[^>]*><a[^>]*><code>admin_medsos</code></a></td>.*?</tr>", page, re.S)[0]
+    assert "Admin Medsos" in row and '<td data-label="Anggota aktif">1</td>' in row
+    resp = admin_client.post("/admin/grup", data={"code": "humas", "name": "Humas"})
+    assert resp.status_code == 302
+    for data, field, message in (({"code": "humas", "name": "Lain"}, "code", "sudah dipakai"),
+                                 ({"code": "lain", "name": "HUMAS"}, "name", "sudah dipakai"),
+                                 ({"code": "Lain-1", "name": "Lain"}, "code", "diawali huruf kecil"),
+                                 ({"code": "", "name": ""}, "code", "wajib diisi")):
+        bad = admin_client.post("/admin/grup", data=data)
+        assert bad.status_code == 422, data
+        m = re.search(rf'<p class="field-error" id="{field}-error">([^<]*)</p>', bad.get_data(as_text=True))
+        assert m and message in m[1], (data, bad.get_data(as_text=True)[-2000:])
+    with system.sessions() as s:
+        group = system.people.find_group(s, "humas")
+        admin_id = user(s, "admin").id
+    # Membership is edited on the user's page.
+    assert admin_client.post(f"/admin/pengguna/{admin_id}", data={
+        "groups": ["admin_medsos", "humas"], "team": ""}).status_code == 302
+    assert _get(system, "admin").group_codes == {"admin_medsos", "humas"}
+    one = admin_client.get(f"/admin/grup/{group.id}").get_data(as_text=True)
+    assert f'href="/admin/pengguna/{admin_id}">admin</a>' in one and "Belum ada lajur diagram" in one
+    renamed = admin_client.post(f"/admin/grup/{group.id}", data={"name": "Admin  medsos"})
+    assert renamed.status_code == 422 and "sudah dipakai" in renamed.get_data(as_text=True)
+    assert admin_client.post(f"/admin/grup/{group.id}", data={"name": "Hubungan Masyarakat"}).status_code == 302
+    with system.sessions() as s:
+        assert system.people.find_group(s, "humas").name == "Hubungan Masyarakat"
+    (event,) = _events(system, "group_renamed")
+    assert event.actor == "root" and '"to":"Hubungan Masyarakat"' in event.payload
+    assert [e.actor for e in _events(system, "group_created")][-1] == "root"
+    assert _events(system, "group_changed")[-1].actor == "root"
+    assert admin_client.get("/admin/grup/999999").status_code == 404
+    for who in ("owner", "admin", "pimred"):
+        c = login(who)
+        assert c.get("/admin/grup").status_code == 403
+        assert c.post("/admin/grup", data={"code": "x", "name": "X"}).status_code == 403
+        assert c.post(f"/admin/grup/{group.id}", data={"name": "Y"}).status_code == 403
+
+
 def test_admin_pages_in_english(admin_client):
     admin_client.get("/bahasa/en")
     assert admin_client.get("/admin/pengguna").status_code == 200
     assert admin_client.get("/admin/tim").status_code == 200
+    page = admin_client.get("/admin/grup").get_data(as_text=True)
+    assert "<h2>Add group</h2>" in page and "Active members" in page
 
 
 # ------------------------------------------------------------------------------ CLI
