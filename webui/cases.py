@@ -1,4 +1,4 @@
-"""Cases: opening one (Tim Pelaksana), the list, one case's file and its diagram's state."""
+"""Cases: opening one (who works the start lane: Tim Pelaksana), the list, one case's file and its diagram's state."""
 from __future__ import annotations
 
 from collections.abc import Callable

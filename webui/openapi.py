@@ -697,7 +697,8 @@ def _paths(steps: list[UserTaskInfo], numbers: Mapping[str, int]) -> dict:
                        "dalam error.fields."),
             [_IF_MATCH])},
         "/cases": {"post": {
-            "operationId": "createCase", "tags": ["kasus"], "summary": "Buat kasus baru (Tim Pelaksana)",
+            "operationId": "createCase", "tags": ["kasus"],
+            "summary": "Buat kasus baru (anggota grup lajur awal, mis. Tim Pelaksana)",
             "requestBody": _json_body(_ref("CaseInput")),
             "responses": {"201": _ok("Kasus dibuat; langkah 1 siap", _ref("CaseCreated"), {
                 "Location": {"description": "GET /cases/{case_id}", "schema": {"type": "string"}}}),
