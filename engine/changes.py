@@ -46,7 +46,7 @@ def _signature(node, lanes: dict[str, str]) -> dict:
                 # The same text as a date or as a duration means something else: the kind is an aspect of its own.
                 sig["timer"] = (value.text or "").strip()
                 sig["timer_kind"] = kind
-    fields = _fields(node)
+    fields = _fields(node) if sig["type"] != "subProcess" else {}  # its tasks' forms are theirs
     if fields:
         sig["form"] = fields
     return sig
@@ -62,10 +62,18 @@ def _elements(xml: bytes | str) -> dict[str, dict]:
         for ref in lane.findall("bpmn:flowNodeRef", _NS):
             lanes[(ref.text or "").strip()] = lane.get("name")
     elements = {}
-    for node in process:
-        if not isinstance(node.tag, str) or etree.QName(node).localname in _SKIP or not node.get("id"):
-            continue
-        elements[node.get("id")] = _signature(node, lanes)
+
+    def add(container, lane: str | None) -> None:
+        for node in container:
+            if not isinstance(node.tag, str) or etree.QName(node).localname in _SKIP or not node.get("id"):
+                continue
+            if lane is not None:  # a node inside a sub-process works in that sub-process's lane
+                lanes[node.get("id")] = lane
+            elements[node.get("id")] = _signature(node, lanes)
+            if etree.QName(node).localname == "subProcess":
+                add(node, lanes.get(node.get("id")))
+
+    add(process, None)
     for lane in process.findall(".//bpmn:lane", _NS):
         elements[lane.get("id")] = {"type": "lane", "name": lane.get("name")}
     return elements

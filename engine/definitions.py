@@ -33,8 +33,8 @@ from .expressions import (
     check_expression,
     check_script,
 )
-from .forms import FIELD_ID_RE, FormField, form_fields_of
-from .state import attach_clock, parallel_loop_problems
+from .forms import FIELD_ID_RE, FormField, form_fields_of, xml_form_fields
+from .state import attach_clock, inclusive_loop_problems, parallel_loop_problems, pass_by_themselves
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,13 @@ DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 
 #: Elements we do not execute (problem code ``unsupported.<element>``).
+#: Why each one is refused, in plain words: docs/bpmn-support.md. ``eventSubProcess`` is a ``bpmn:subProcess`` with
+#: ``triggeredByEvent="true"`` (an embedded sub-process without it runs).
 UNSUPPORTED = frozenset({
-    "complexGateway", "eventBasedGateway", "inclusiveGateway", "callActivity", "subProcess", "adHocSubProcess",
-    "transaction", "businessRuleTask", "serviceTask", "sendTask", "receiveTask", "manualTask", "task",
+    "complexGateway", "eventBasedGateway", "callActivity", "adHocSubProcess", "eventSubProcess",
+    "transaction", "businessRuleTask", "serviceTask", "sendTask", "receiveTask",
     "messageEventDefinition", "conditionalEventDefinition", "compensateEventDefinition", "linkEventDefinition",
-    "timeCycle", "multiInstanceLoopCharacteristics", "standardLoopCharacteristics",
+    "cancelEventDefinition", "timeCycle", "multiInstanceLoopCharacteristics", "standardLoopCharacteristics",
 })
 
 #: Script languages that run here: the safe Python-like expressions of engine/expressions.py.
@@ -76,11 +78,12 @@ ENGINE_CODES = frozenset({
     "xml.schema_attribute_not_allowed", "xml.schema_attribute_missing", "xml.schema_value",
     "xml.schema_duplicate_id", "process.count", "process.no_start_event", "id.internal_name",
     "event.boundary_untyped", "timer.empty", "timer.date_is_duration", "timer.duration_is_date", "timer.cron",
-    "timer.cycle_value", "gateway.flow_without_condition", "gateway.parallel_loop", "flow.multiple_outgoing",
-    "flow.dangling",
+    "timer.cycle_value", "gateway.flow_without_condition", "gateway.parallel_loop", "gateway.inclusive_loop",
+    "flow.multiple_outgoing", "flow.dangling",
     "script.language", "script.empty", "camunda.expression_attribute", "camunda.not_executed",
     "form.field_id_missing", "form.field_id_invalid", "form.field_id_function", "form.field_id_duplicate",
     "parser.refused", "diagram.no_shape", "diagram.task_without_name", "flow.unreachable",
+    "subprocess.start_count", "subprocess.start_typed", "subprocess.no_end_event", "subprocess.lane_conflict",
     *(f"unsupported.{name}" for name in UNSUPPORTED),
 }) | EXPRESSION_CODES
 
@@ -107,6 +110,11 @@ class ParsedDefinition:
     elements: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     #: Lanes whose tasks go only to the case's group (set by the engine that parsed it).
     group_lanes: frozenset[str] = frozenset()
+    #: The form a case is started with: the (first plain) start event's ``camunda:formData``.
+    start_form: tuple[FormField, ...] = ()
+    #: The id and lane of that start event.
+    start_event: str | None = None
+    start_lane: str | None = None
 
 
 @lru_cache(maxsize=1)
@@ -276,9 +284,17 @@ def check_schema(tree) -> list[Problem]:
 
 # ------------------------------------------------------------------------------------------ our own checks
 
+def _kind(node) -> str:
+    """The element's BPMN type, an event sub-process told apart from an embedded one."""
+    kind = _local(node.tag)
+    if kind == "subProcess" and (node.get("triggeredByEvent") or "").strip().lower() == "true":
+        return "eventSubProcess"
+    return kind
+
+
 def check_unsupported(tree) -> list[Problem]:
-    return [_problem(node, f"unsupported.{_local(node.tag)}")
-            for node in tree.iter(f"{{{BPMN_NS}}}*") if _local(node.tag) in UNSUPPORTED]
+    return [_problem(node, f"unsupported.{_kind(node)}")
+            for node in tree.iter(f"{{{BPMN_NS}}}*") if _kind(node) in UNSUPPORTED]
 
 
 def _processes(tree) -> list:
@@ -294,6 +310,16 @@ def internal_name(element_id: str) -> bool:
     return element_id in INTERNAL_NAMES or element_id.endswith(INTERNAL_SUFFIXES)
 
 
+def _containers(process) -> list:
+    """The process and each sub-process in it: each holds its own nodes, flows, start and end events."""
+    return [process, *(n for n in process.iter(f"{{{BPMN_NS}}}subProcess") if _kind(n) == "subProcess")]
+
+
+def _direct_nodes(container) -> dict:
+    return {n.get("id"): n for n in container if isinstance(n.tag, str) and _local(n.tag) in FLOW_NODES
+            and n.get("id")}
+
+
 def check_structure(tree) -> list[Problem]:
     """What SpiffWorkflow's parser would refuse in its own words, or accept and fail on when a case runs."""
     problems: list[Problem] = []
@@ -301,34 +327,73 @@ def check_structure(tree) -> list[Problem]:
     if len(executable) != 1:
         problems.append(Problem(None, "process.count", {"count": len(executable)}))
     for process in executable:
-        nodes = {n.get("id"): n for n in process.iter(f"{{{BPMN_NS}}}*")
-                 if _local(n.tag) in FLOW_NODES and n.get("id")}
-        flows = [f for f in process.iter(f"{{{BPMN_NS}}}sequenceFlow")]
-        for node_id in nodes:
-            if internal_name(node_id) or node_id == f"{process.get('id')}.EndJoin":
+        for node in process.iter(f"{{{BPMN_NS}}}*"):
+            node_id = node.get("id")
+            if node_id and _local(node.tag) in FLOW_NODES and (
+                    internal_name(node_id) or node_id == f"{process.get('id')}.EndJoin"):
                 problems.append(Problem(node_id, "id.internal_name", {"id": node_id}))
-        if not process.findall(f"{{{BPMN_NS}}}startEvent"):
-            problems.append(_problem(process, "process.no_start_event"))
-        outgoing: dict[str, list] = {}
-        for flow in flows:
-            source, target = flow.get("sourceRef"), flow.get("targetRef")
-            if source not in nodes or target not in nodes:
-                problems.append(_problem(flow, "flow.dangling", source=source or "", target=target or ""))
-            outgoing.setdefault(source, []).append(flow)
-        for node_id, node in nodes.items():
-            kind = _local(node.tag)
-            leaving = outgoing.get(node_id, [])
-            if len(leaving) > 1 and kind not in GATEWAYS and kind != "startEvent":
-                problems.append(_problem(node, "flow.multiple_outgoing", count=len(leaving)))
-            if kind == "exclusiveGateway" and len(leaving) > 1:
-                for flow in leaving:
-                    condition = flow.find(f"{{{BPMN_NS}}}conditionExpression")
-                    if flow.get("id") != node.get("default") and (condition is None or not (condition.text or "")
-                                                                     .strip()):
-                        problems.append(_problem(flow, "gateway.flow_without_condition", gateway=node_id,
-                                                 gateway_name=node.get("name") or ""))
-            if kind == "boundaryEvent" and not any(_local(c.tag).endswith("EventDefinition") for c in node):
-                problems.append(_problem(node, "event.boundary_untyped"))
+        for container in _containers(process):
+            problems += _container_problems(container, container is process)
+        problems += _lane_problems(tree, process)
+    return problems
+
+
+def _container_problems(container, is_process: bool) -> list[Problem]:
+    """The structure of one process or sub-process: its start and end events, and its flows, each of which must
+    join two nodes drawn directly in it (a sequence flow never crosses a sub-process's border)."""
+    problems: list[Problem] = []
+    nodes = _direct_nodes(container)
+    starts = [n for n in nodes.values() if _local(n.tag) == "startEvent"]
+    if is_process and not starts:
+        problems.append(_problem(container, "process.no_start_event"))
+    if not is_process:
+        if len(starts) != 1:
+            problems.append(_problem(container, "subprocess.start_count", count=len(starts)))
+        for start in starts:
+            if any(_local(c.tag).endswith("EventDefinition") for c in start):
+                problems.append(_problem(start, "subprocess.start_typed"))
+        if not any(_local(n.tag) == "endEvent" for n in nodes.values()):
+            problems.append(_problem(container, "subprocess.no_end_event"))
+    outgoing: dict[str, list] = {}
+    for flow in container.findall(f"{{{BPMN_NS}}}sequenceFlow"):
+        source, target = flow.get("sourceRef"), flow.get("targetRef")
+        if source not in nodes or target not in nodes:
+            problems.append(_problem(flow, "flow.dangling", source=source or "", target=target or ""))
+        outgoing.setdefault(source, []).append(flow)
+    for node_id, node in nodes.items():
+        kind = _local(node.tag)
+        leaving = outgoing.get(node_id, [])
+        if len(leaving) > 1 and kind not in GATEWAYS and kind != "startEvent":
+            problems.append(_problem(node, "flow.multiple_outgoing", count=len(leaving)))
+        if kind in ("exclusiveGateway", "inclusiveGateway") and len(leaving) > 1:
+            for flow in leaving:
+                condition = flow.find(f"{{{BPMN_NS}}}conditionExpression")
+                if flow.get("id") != node.get("default") and (condition is None or not (condition.text or "")
+                                                                 .strip()):
+                    problems.append(_problem(flow, "gateway.flow_without_condition", gateway=node_id,
+                                             gateway_name=node.get("name") or ""))
+        if kind == "boundaryEvent" and not any(_local(c.tag).endswith("EventDefinition") for c in node):
+            problems.append(_problem(node, "event.boundary_untyped"))
+    return problems
+
+
+def _lane_problems(tree, process) -> list[Problem]:
+    """SpiffWorkflow gives every node inside a sub-process that is in a lane that sub-process's lane, whatever lane
+    the node itself is listed in: a node listed in another lane would not go where the diagram says."""
+    lanes = {(ref.text or "").strip(): lane.get("name") for lane in tree.iter(f"{{{BPMN_NS}}}lane")
+             for ref in lane.findall(f"{{{BPMN_NS}}}flowNodeRef")}
+    problems = []
+
+    def walk(container, lane: str | None, sub) -> None:
+        for node_id, node in _direct_nodes(container).items():
+            own = lanes.get(node_id)
+            if lane is not None and own is not None and own != lane:
+                problems.append(_problem(node, "subprocess.lane_conflict", lane=own, subprocess_lane=lane,
+                                         subprocess=sub.get("name") or sub.get("id")))
+            if _local(node.tag) == "subProcess":
+                walk(node, lane if lane is not None else own, node if lane is None else sub)
+
+    walk(process, None, process)
     return problems
 
 
@@ -447,22 +512,43 @@ def check_timers(tree, functions: FunctionRegistry) -> list[Problem]:
     return problems
 
 
-def _user_tasks(spec) -> list[UserTaskInfo]:
-    attached: dict[str, str] = {}
-    for ts in spec.task_specs.values():
-        # BoundaryEventSplit's outputs are the main task and its boundary events.
-        if type(ts).__name__ == "BoundaryEventSplit":
-            main = next((o for o in ts.outputs if isinstance(o, UserTask)), None)
-            for o in ts.outputs:
-                definition = getattr(o, "event_definition", None)
-                if main is not None and o is not main and hasattr(definition, "expression"):
-                    attached[main.bpmn_id] = definition.expression
+def all_specs(spec, subprocess_specs: dict) -> list:
+    """The process spec and the spec of each sub-process in it (SpiffWorkflow parses each into a spec of its own)."""
+    return [spec, *subprocess_specs.values()]
+
+
+def _user_tasks(specs: Iterable) -> list[UserTaskInfo]:
+    """Every user task of the process and of its sub-processes, with its form and its deadline."""
     infos = []
-    for ts in spec.task_specs.values():
-        if isinstance(ts, UserTask) and ts.bpmn_id:
-            infos.append(UserTaskInfo(ts.bpmn_id, ts.bpmn_name or ts.bpmn_id, ts.lane,
-                                      tuple(form_fields_of(ts)), attached.get(ts.bpmn_id)))
+    for spec in specs:
+        attached: dict[str, str] = {}
+        for ts in spec.task_specs.values():
+            # BoundaryEventSplit's outputs are the main task and its boundary events.
+            if type(ts).__name__ == "BoundaryEventSplit":
+                main = next((o for o in ts.outputs if isinstance(o, UserTask)), None)
+                for o in ts.outputs:
+                    definition = getattr(o, "event_definition", None)
+                    if main is not None and o is not main and hasattr(definition, "expression"):
+                        attached[main.bpmn_id] = definition.expression
+        for ts in spec.task_specs.values():
+            if isinstance(ts, UserTask) and ts.bpmn_id:
+                infos.append(UserTaskInfo(ts.bpmn_id, ts.bpmn_name or ts.bpmn_id, ts.lane,
+                                          tuple(form_fields_of(ts)), attached.get(ts.bpmn_id)))
     return infos
+
+
+def _start_of(tree) -> tuple[str | None, str | None, list[FormField]]:
+    """The executable process's plain start event (no event definition; else its first): id, lane name, form."""
+    process = _executable(tree)[0]
+    starts = process.findall(f"{{{BPMN_NS}}}startEvent")
+    plain = [s for s in starts if not any(_local(c.tag).endswith("EventDefinition") for c in s)]
+    start = (plain or starts or [None])[0]
+    if start is None:
+        return None, None, []
+    refs = f"{{{BPMN_NS}}}flowNodeRef"
+    lane = next((ln.get("name") for ln in process.iter(f"{{{BPMN_NS}}}lane")
+                 if any((ref.text or "").strip() == start.get("id") for ref in ln.findall(refs))), None)
+    return start.get("id"), lane, xml_form_fields(start)
 
 
 def check_forms(user_tasks: Iterable[UserTaskInfo], functions: FunctionRegistry) -> list[Problem]:
@@ -484,16 +570,18 @@ def check_forms(user_tasks: Iterable[UserTaskInfo], functions: FunctionRegistry)
     return problems
 
 
-def check_spec_names(spec, elements: dict[str, tuple[str, str | None]]) -> list[Problem]:
-    """Every flow node became a task spec of its own id, and none of SpiffWorkflow's own specs took an element's id
-    (the general form of the INTERNAL_NAMES check, in case SpiffWorkflow adds names)."""
+def check_spec_names(specs: Iterable, elements: dict[str, tuple[str, str | None]]) -> list[Problem]:
+    """Every flow node became a task spec of its own id (in the process's spec or its sub-process's), and none of
+    SpiffWorkflow's own specs took an element's id (the general form of the INTERNAL_NAMES check, in case
+    SpiffWorkflow adds names)."""
+    specs = list(specs)
     problems = []
     for eid, (kind, _name) in elements.items():
         if kind not in FLOW_NODES:
             continue
-        task_spec = spec.task_specs.get(eid)
-        if task_spec is None or getattr(task_spec, "bpmn_id", None) != eid:
-            if task_spec is not None or internal_name(eid):
+        found = [s.task_specs[eid] for s in specs if eid in s.task_specs]
+        if not any(getattr(task_spec, "bpmn_id", None) == eid for task_spec in found):
+            if found or internal_name(eid):
                 problems.append(Problem(eid, "id.internal_name", {"id": eid}))
     return problems
 
@@ -504,17 +592,25 @@ def check_warnings(tree) -> list[Problem]:
     warnings: list[Problem] = []
     drawn = {s.get("bpmnElement") for s in tree.iter(f"{{{BPMNDI_NS}}}BPMNShape", f"{{{BPMNDI_NS}}}BPMNEdge")}
     for process in _executable(tree):
-        nodes = {n.get("id"): n for n in process if isinstance(n.tag, str) and _local(n.tag) in FLOW_NODES
-                 and n.get("id")}
+        nodes: dict = {}
         following: dict[str, list[str]] = {}
-        for flow in process.findall(f"{{{BPMN_NS}}}sequenceFlow"):
-            following.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
-            if flow.get("id") not in drawn:
-                warnings.append(Problem(flow.get("id"), "diagram.no_shape", severity="warning"))
+        starts: list[str] = []
+        for container in _containers(process):
+            inner = _direct_nodes(container)
+            nodes.update(inner)
+            container_starts = [i for i, n in inner.items() if _local(n.tag) == "startEvent"]
+            if container is process:
+                starts += container_starts
+            else:  # reaching a sub-process reaches its start event
+                following.setdefault(container.get("id"), []).extend(container_starts)
+            for flow in container.findall(f"{{{BPMN_NS}}}sequenceFlow"):
+                following.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
+                if flow.get("id") not in drawn:
+                    warnings.append(Problem(flow.get("id"), "diagram.no_shape", severity="warning"))
         for node_id, node in nodes.items():
             if _local(node.tag) == "boundaryEvent" and node.get("attachedToRef"):
                 following.setdefault(node.get("attachedToRef"), []).append(node_id)
-        reached, todo = set(), [i for i, n in nodes.items() if _local(n.tag) == "startEvent"]
+        reached, todo = set(), list(starts)
         while todo:
             current = todo.pop()
             if current in reached:
@@ -591,7 +687,11 @@ def parse_definition(xml: bytes | str, functions: FunctionRegistry,
         log.info("SpiffWorkflow refused a diagram our checks accepted (element %s): %r", element, exc)
         raise InvalidDefinition("diagram refused", _named(
             [Problem(element if element in elements else None, "parser.refused")], elements)) from None
-    attach_clock(spec)
+    specs = all_specs(spec, subprocess_specs)
+    for each in specs:
+        attach_clock(each)
+        pass_by_themselves(each)
+    start_id, start_lane, start_form = _start_of(tree)
     parsed = ParsedDefinition(
         process_key=key,
         name=spec.description or key,
@@ -599,12 +699,17 @@ def parse_definition(xml: bytes | str, functions: FunctionRegistry,
         xml=data.decode("utf-8"),
         spec=spec,
         subprocess_specs=subprocess_specs,
-        user_tasks=_user_tasks(spec),
+        user_tasks=_user_tasks(specs),
         elements=elements,
+        start_form=tuple(start_form),
+        start_event=start_id,
+        start_lane=start_lane,
     )
-    problems += check_spec_names(spec, elements)
-    problems += parallel_loop_problems(spec)
-    problems += check_forms(parsed.user_tasks, functions)
+    problems += check_spec_names(specs, elements)
+    for each in specs:
+        problems += parallel_loop_problems(each) + inclusive_loop_problems(each)
+    problems += check_forms([*parsed.user_tasks, UserTaskInfo(start_id or key, "", start_lane, parsed.start_form,
+                                                              None)] if start_form else parsed.user_tasks, functions)
     for check in extra_checks:
         problems += check(parsed)
     problems = _gate(problems, stored)

@@ -54,3 +54,32 @@ def form_fields_of(task_spec) -> list[FormField]:
             )
         )
     return fields
+
+
+_CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
+
+
+def xml_form_fields(element) -> list[FormField]:
+    """The ``camunda:formData`` of a BPMN element read straight from its XML (lxml element), the way SpiffWorkflow's
+    Camunda parser reads a user task's: for a start event's form, which that parser does not read."""
+    fields = []
+    for xml_field in element.iterfind(f"./{{http://www.omg.org/spec/BPMN/20100524/MODEL}}extensionElements/"
+                                      f"{_CAMUNDA}formData/{_CAMUNDA}formField"):
+        constraints: dict[str, str] = {}
+        props: dict[str, str] = {}
+        options = []
+        for child in xml_field:
+            if child.tag == f"{_CAMUNDA}properties":
+                props.update({p.get("id"): p.get("value") for p in child if p.get("id")})
+            elif child.tag == f"{_CAMUNDA}validation":
+                constraints.update({v.get("name"): (v.get("config") or "") for v in child if v.get("name")})
+            elif child.tag == f"{_CAMUNDA}value":
+                options.append((child.get("id"), child.get("name")))
+        required, readonly = "required" in constraints, "readonly" in constraints
+        constraints.pop("required", None)
+        constraints.pop("readonly", None)
+        field_id = xml_field.get("id")
+        fields.append(FormField(id=field_id, label=xml_field.get("label") or field_id, type=xml_field.get("type")
+                                or "string", required=required, readonly=readonly, constraints=constraints,
+                                options=tuple(options), properties=props, default=xml_field.get("defaultValue")))
+    return fields

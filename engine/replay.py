@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
@@ -38,14 +37,24 @@ from . import eventlog
 from .errors import EngineError, NotFound
 from .models import Definition, EventRow, Instance, TaskRow
 from .runtime import WorkflowEngine
-from .spiff import ActionRun, attached_user_task, due_of, migrate_in_memory, new_workflow, run_user_task
+from .spiff import (
+    ActionRun,
+    attached_user_task,
+    due_of,
+    find_task,
+    migrate_in_memory,
+    new_workflow,
+    passes_by_itself,
+    process_ends,
+    run_user_task,
+)
 from .state import prune
 
 #: Events that feed the engine an input.
 INPUT_EVENTS = frozenset({"case_started", "task_completed", "case_migrated"})
 #: Events the engine writes about what it did by itself during an action.
 ENGINE_EVENTS = frozenset({"task_ready", "task_cancelled", "timer_fired", "overdue", "signal_thrown",
-                           "case_completed", "execution_failed"})
+                           "task_passed", "case_completed", "execution_failed"})
 
 
 def _iso(value: datetime | str | None) -> str | None:
@@ -150,9 +159,11 @@ class _Recorded:
 
 
 def _observation(ready: list[str], cancelled: list[str], timers: list[str], overdue: list[str],
-                 signals: list[str], end: str | None, error: bool) -> dict[str, Any]:
+                 signals: list[str], end: str | None, error: bool, passed: list[str] = ()) -> dict[str, Any]:
     obs: dict[str, Any] = {"ready": ready, "cancelled": sorted(cancelled), "timers": sorted(timers),
                            "overdue": sorted(overdue), "signals": sorted(signals), "end": end}
+    if passed:  # untyped and manual tasks the action went through (absent when none, as before they ran)
+        obs["passed"] = sorted(passed)
     if error:
         obs["error"] = True
     return obs
@@ -316,7 +327,7 @@ class _Replayer:
         recorded_id = action.anchor.task_id
         bpmn_id = action.payload.get("bpmn_id")
         uid = self.task_map.get(recorded_id or "")
-        task = wf.tasks.get(uid) if uid is not None else None
+        task = find_task(wf, uid) if uid is not None else None
         if task is None or task.state != TaskState.READY or task.task_spec.bpmn_id != bpmn_id:
             candidates = [t for t in _ready_tasks(wf) if t.task_spec.bpmn_id == bpmn_id]
             task = candidates[0] if candidates else None
@@ -334,8 +345,7 @@ class _Replayer:
         ready = _ready_tasks(wf)
         ready_ids = {t.id for t in ready}
         cancelled = [t.task_spec.bpmn_id for uid, t in before.items() if uid not in ready_ids and uid != completed_uid]
-        timers, overdue, signals = [], [], []
-        ends = []
+        timers, overdue, signals, passed = [], [], [], []
         for task in run.finished:
             definition = getattr(task.task_spec, "event_definition", None)
             if isinstance(definition, TimerEventDefinition):
@@ -346,14 +356,15 @@ class _Replayer:
                     overdue.append(attached.task_spec.bpmn_id)
             elif isinstance(task.task_spec, ThrowingEvent) and isinstance(definition, SignalEventDefinition):
                 signals.append(task.task_spec.bpmn_id)
-            if isinstance(task.task_spec, EndEvent):
-                ends.append(task.task_spec.bpmn_id)
+            elif passes_by_itself(task.task_spec):
+                passed.append(task.task_spec.bpmn_id)
+        ends = [t.task_spec.bpmn_id for t in process_ends(run.finished)]
         end = None
         if not error and wf.is_completed() and not self.finished_case:
             self.finished_case = True
             end = ends[-1] if ends else None
             self.end_event = end
-        return _observation(_ready_list(ready), cancelled, timers, overdue, signals, end, error)
+        return _observation(_ready_list(ready), cancelled, timers, overdue, signals, end, error, passed)
 
     def _expected(self, action: _Action, error: bool) -> dict[str, Any]:
         rec = self.recorded
@@ -363,7 +374,7 @@ class _Replayer:
             for item in action.payload.get("ready") or []:
                 if item.get("task_id") in rec.ready:
                     rec.ready[item["task_id"]] = (item.get("bpmn_id"), _iso(item.get("due")))
-        cancelled, timers, overdue, signals = [], [], [], []
+        cancelled, timers, overdue, signals, passed = [], [], [], [], []
         end = None
         failed = False
         for row, data in action.outputs:
@@ -378,11 +389,13 @@ class _Replayer:
                 overdue.append(data.get("bpmn_id"))
             elif row.type == "signal_thrown":
                 signals.append(data.get("element"))
+            elif row.type == "task_passed":
+                passed.append(data.get("bpmn_id"))
             elif row.type == "case_completed":
                 end = data.get("end_event")
             elif row.type == "execution_failed":
                 failed = True
-        return _observation(rec.ready_list(), cancelled, timers, overdue, signals, end, failed)
+        return _observation(rec.ready_list(), cancelled, timers, overdue, signals, end, failed, passed)
 
     def _map_new_tasks(self, action: _Action, wf, before: dict) -> None:
         """Pair the tasks the replay made ready with the recorded ones, by BPMN id in order."""

@@ -21,7 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
@@ -52,8 +52,11 @@ from .spiff import (
     attached_user_task,
     bpmn_type,
     due_of,
+    find_task,
     migrate_in_memory,
     new_workflow,
+    passes_by_itself,
+    process_ends,
     run_user_task,
     timer_due,
 )
@@ -246,7 +249,7 @@ class WorkflowEngine:
         """A copy of the data a ready task sees (for pre-filling its form)."""
         row = self._task_row(session, task_id)
         wf = self.load(session, session.get(Instance, row.instance_id))
-        task = wf.get_task_from_id(UUID(task_id)) if UUID(task_id) in wf.tasks else None
+        task = find_task(wf, UUID(task_id))
         return dict(task.data) if task is not None else {}
 
     @_stale_to_typed
@@ -273,8 +276,7 @@ class WorkflowEngine:
             # run: every state is stored after an advance, and only time (a timer) can make work ready.
             run.advance(wf)
             self._record_finished(session, instance, run, result, rows)
-        uid = UUID(task_id)
-        task = wf.tasks.get(uid)
+        task = find_task(wf, UUID(task_id))
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             raise TaskNotReady(f"task '{row.name}' is not ready in the process", code="task.not_ready",
                                task=row.name, task_id=task_id)
@@ -436,13 +438,18 @@ class WorkflowEngine:
         from SpiffWorkflow.bpmn.util.diff import diff_workflow
 
         parsed = self.parsed(target)
-        diff, _sub = diff_workflow(self.codec.registry, wf, parsed.spec, parsed.subprocess_specs)
+        diff, sub_diffs = diff_workflow(self.codec.registry, wf, parsed.spec, parsed.subprocess_specs)
+        removed = list(diff.removed)
+        for sub_id, sub_diff in sub_diffs.items():
+            if sub_diff is not None:
+                removed += sub_diff.removed
+            else:  # the sub-process itself is gone: what waits in it is
+                removed += wf.subprocesses[sub_id].tasks.values()
         reasons = []
-        for task in diff.removed:
+        for task in removed:
             if isinstance(task.task_spec, BoundaryEvent):
                 continue  # a deadline on a removed task: the task itself is named
-            if task.has_state(TaskState.NOT_FINISHED_MASK) and task.task_spec.bpmn_id and \
-                    task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
+            if task.task_spec.bpmn_id and task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
                 reasons.append(Problem(task.task_spec.bpmn_id, "migration.task_removed", {"version": target.version},
                                        element_name=task.task_spec.bpmn_name,
                                        element_type=bpmn_type(task.task_spec)))
@@ -517,6 +524,7 @@ class WorkflowEngine:
             rows = persistence.ready_rows(session, instance)
 
         new_rows: list[TaskRow] = []
+        self._record_passed(session, instance, run, result)
         # Human tasks now ready, and those that stopped being ready.
         ready = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id]
         ready_ids = {str(t.id) for t in ready}
@@ -578,8 +586,9 @@ class WorkflowEngine:
 
     def _record_finished(self, session: Session, instance: Instance, run: ActionRun, result: ActionResult,
                          rows: dict[str, TaskRow]) -> None:
-        """Events for what the engine ran by itself: timers that fired (the overdue of the task they
-        are attached to) and signals thrown. Consumes ``run.finished``."""
+        """Events for what the engine ran by itself: untyped and manual tasks it went through, timers that fired
+        (the overdue of the task they are attached to) and signals thrown. Consumes ``run.finished``."""
+        self._record_passed(session, instance, run, result)
         now = run.now
         for task in run.finished:
             definition = getattr(task.task_spec, "event_definition", None)
@@ -603,8 +612,21 @@ class WorkflowEngine:
                 result.events.append(eventlog.append(
                     session, type="signal_thrown", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
                     data={"element": task.task_spec.bpmn_id, "signal": definition.name}))
-        run.finished_ends.extend(t for t in run.finished if isinstance(t.task_spec, EndEvent))
+        run.finished_ends.extend(process_ends(run.finished))
         run.finished.clear()
+
+    @staticmethod
+    def _record_passed(session: Session, instance: Instance, run: ActionRun, result: ActionResult) -> None:
+        """An event for each untyped or manual task the engine went through: no inbox task, done when reached, and
+        the history says so (before the tasks made ready after it). Takes them out of ``run.finished``."""
+        for task in run.finished:
+            spec = task.task_spec
+            if passes_by_itself(spec):
+                result.events.append(eventlog.append(
+                    session, type="task_passed", at=run.now, actor=SYSTEM_ACTOR, instance_id=instance.id,
+                    data={"bpmn_id": spec.bpmn_id, "name": spec.bpmn_name or spec.bpmn_id, "lane": spec.lane,
+                          "kind": bpmn_type(spec)}))
+        run.finished[:] = [t for t in run.finished if not passes_by_itself(t.task_spec)]
 
     @staticmethod
     def _record_timer_errors(session: Session, instance: Instance, wf: BpmnWorkflow, run: ActionRun,

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
-from SpiffWorkflow.bpmn.specs.defaults import UserTask
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent, UserTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -23,7 +24,7 @@ from .definitions import ParsedDefinition
 from .errors import ExecutionFailed
 from .expressions import FunctionRegistry, SafeScriptEnvironment
 from .models import TaskRow
-from .state import ClockedScriptEngine, StateCodec, stored_form
+from .state import PASSING_TASKS, ClockedScriptEngine, StateCodec, stored_form
 
 
 class FixedClock:
@@ -73,10 +74,33 @@ def all_tasks(wf: BpmnWorkflow) -> Iterable:
         yield from sub.tasks.values()
 
 
+#: Spec classes whose BPMN type is not their name with a small first letter. Embedded sub-processes are parsed by
+#: the Camunda parser into call activities (call activities themselves are refused at deploy).
+_TYPES = {"NoneTask": "task", "CallActivity": "subProcess", "SubWorkflowTask": "subProcess"}
+
+
 def bpmn_type(task_spec) -> str:
     """The BPMN type of a task spec as the diagram names it (``UserTask`` → ``userTask``)."""
     name = type(task_spec).__name__
-    return name[:1].lower() + name[1:]
+    return _TYPES.get(name) or name[:1].lower() + name[1:]
+
+
+def passes_by_itself(task_spec) -> bool:
+    """An untyped or a manual task: it completes when reached (engine.state.PASSING_TASKS)."""
+    return isinstance(task_spec, PASSING_TASKS)
+
+
+def find_task(wf: BpmnWorkflow, task_id: UUID):
+    """The task ``task_id`` of the workflow or of one of its sub-processes, or None."""
+    task = wf.tasks.get(task_id)
+    if task is None:
+        task = next((sub.tasks[task_id] for sub in wf.subprocesses.values() if task_id in sub.tasks), None)
+    return task
+
+
+def process_ends(tasks: Iterable) -> list:
+    """The end events among ``tasks`` that end the process itself (not one of its sub-processes)."""
+    return [t for t in tasks if isinstance(t.task_spec, EndEvent) and t.workflow is t.workflow.top_workflow]
 
 
 def timer_due(task, waiting_only: bool = True) -> datetime | None:
@@ -127,14 +151,26 @@ def run_user_task(task, data: Mapping[str, Any]) -> None:
 
 
 def migrate_in_memory(codec: StateCodec, wf: BpmnWorkflow, parsed: ParsedDefinition) -> list[str]:
-    """Move a loaded workflow onto another spec; returns the BPMN ids whose definition changed."""
+    """Move a loaded workflow, and each of its running sub-processes, onto another spec; returns the BPMN ids whose
+    definition changed. A running sub-process the new version no longer has stops the move (the caller checks
+    first: engine.runtime.WorkflowEngine.check_migration)."""
     from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 
-    diff, _sub = diff_workflow(codec.registry, wf, parsed.spec, parsed.subprocess_specs)
-    changed = sorted({t.task_spec.bpmn_id for t in diff.changed if t.task_spec.bpmn_id})
+    diff, sub_diffs = diff_workflow(codec.registry, wf, parsed.spec, parsed.subprocess_specs)
+    changed = {t.task_spec.bpmn_id for t in diff.changed if t.task_spec.bpmn_id}
+    for sub_diff in sub_diffs.values():
+        if sub_diff is not None:
+            changed.update(t.task_spec.bpmn_id for t in sub_diff.changed if t.task_spec.bpmn_id)
     try:
         migrate_workflow(diff, wf, parsed.spec)
+        for sub_id, sub_diff in sub_diffs.items():
+            sub = wf.subprocesses[sub_id]
+            if sub_diff is None:
+                raise ExecutionFailed(f"the sub-process {sub.spec.name} is not in the new version",
+                                      code="case.migration_failed")
+            migrate_workflow(sub_diff, sub, parsed.subprocess_specs[sub.spec.name])
+        wf.subprocess_specs = parsed.subprocess_specs
     except SpiffWorkflowException as exc:
         raise ExecutionFailed(f"the case could not be migrated: {str(exc).splitlines()[0]}",
                               code="case.migration_failed") from exc
-    return changed
+    return sorted(changed)

@@ -30,6 +30,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
+from SpiffWorkflow.bpmn.specs.mixins.none_task import NoneTask
 from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -128,6 +131,10 @@ class ClockedDuration(DurationTimerEventDefinition):
 
 _CLOCKED = {TimeDateEventDefinition: ClockedTimeDate, DurationTimerEventDefinition: ClockedDuration}
 
+#: Tasks that do nothing here: an untyped task and a manual task (work done outside the system). SpiffWorkflow makes
+#: both wait for someone to run them, like user tasks; here they complete as soon as they are reached.
+PASSING_TASKS = (NoneTask, ManualTask)
+
 
 def attach_clock(spec) -> None:
     """Swap SpiffWorkflow's wall-clock timer definitions in a freshly parsed spec for clocked ones."""
@@ -136,6 +143,14 @@ def attach_clock(spec) -> None:
         replacement = _CLOCKED.get(type(definition))
         if replacement is not None:
             definition.__class__ = replacement
+
+
+def pass_by_themselves(spec) -> None:
+    """Untyped and manual tasks in a freshly parsed spec run as engine steps (never an inbox task), see
+    :data:`PASSING_TASKS`."""
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, PASSING_TASKS):
+            task_spec.manual = False
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
@@ -252,14 +267,15 @@ class StateCodec:
         return workflow
 
 
-def _is_live(task) -> bool:
+def _is_live(task, top: bool = True) -> bool:
     if not task.has_state(TaskState.NOT_FINISHED_MASK):
         return False
     # A WAITING end-join (and the end task predicted under it) only says "this branch has ended": nothing can reach
     # it again, and the join that ends the process waits for every unfinished task itself. What it would still do
     # is merge its branch's data into the process's final data (``workflow.data``), which nothing reads; keeping it
     # for that would let the state grow with every branch that ended (each deadline that passed), so it is not kept.
-    return not (_ended(task) or task.parent is not None and _ended(task.parent))
+    # In a sub-process that data is what the sub-process hands back to the process (its end task's data): kept.
+    return not top or not (_ended(task) or task.parent is not None and _ended(task.parent))
 
 
 def _ended(task) -> bool:
@@ -278,10 +294,23 @@ def _parallel_inputs(spec) -> frozenset:
     return found
 
 
-def _kept_tasks(workflow: BpmnWorkflow, live: list) -> set:
+_JOINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _joins(spec) -> bool:
+    """Whether the spec has a gateway that reads other tasks of its spec (parallel or inclusive)."""
+    found = _JOINS.get(spec)
+    if found is None:
+        found = any(isinstance(ts, (ParallelGateway, InclusiveGateway)) for ts in spec.task_specs.values())
+        _JOINS[spec] = found
+    return found
+
+
+def _kept_tasks(workflow, live: list) -> set:
     """The ids of the tasks SpiffWorkflow 3.2 can still read while the ``live`` tasks run on (see :func:`prune`)."""
     keep = {workflow.task_tree.id}
     climb_specs = _parallel_inputs(workflow.spec)
+    joins = bool(climb_specs) or _joins(workflow.spec)
     # Whatever every live task descends from; every task created from now on descends from a live task.
     shared: set | None = None
     for task in live:
@@ -294,7 +323,7 @@ def _kept_tasks(workflow: BpmnWorkflow, live: list) -> set:
             if found is not None:
                 keep.add(found.id)
                 keep.update(found._children)
-        if not climb_specs:
+        if not joins:
             continue
         ancestors = set()
         wanted = set(climb_specs)
@@ -306,12 +335,19 @@ def _kept_tasks(workflow: BpmnWorkflow, live: list) -> set:
                 keep.add(node.id)
             node = node.parent
         shared = ancestors if shared is None else shared & ancestors
-    if climb_specs:
+    if joins:
         shared = shared or set()
         for task in workflow.tasks.values():
+            spec = task.task_spec
             # A parallel gateway deciding whether to fire reads every other task of its spec that it does not
-            # descend from: the state and spec of its parent, and when finished, its parent's data.
-            if isinstance(task.task_spec, ParallelGateway) and task.id not in shared:
+            # descend from: the state and spec of its parent, and when finished, its parent's data. An inclusive
+            # gateway that joins reads every task of its spec that no other one is above (and hides what is below
+            # them): each is kept with its parent (a join in a loop is refused, so they are few).
+            if isinstance(spec, InclusiveGateway) and len(spec.inputs) > 1:
+                kept = True
+            else:
+                kept = isinstance(spec, (ParallelGateway, InclusiveGateway)) and task.id not in shared
+            if kept:
                 keep.add(task.id)
                 if task._parent is not None:
                     keep.add(task._parent)
@@ -335,16 +371,27 @@ def prune(workflow: BpmnWorkflow) -> int:
       re-enters a parallel region these are one per branch and round: correct, but not bounded in that construct
       (SpiffWorkflow itself counts earlier rounds' branches there, see :func:`parallel_loop_problems`);
     * a boundary-event join finds its split among its ancestors and reads the state of the split's children;
-    * the join that ends the process reads the unfinished tasks only (and see :func:`_is_live`).
+    * an inclusive gateway deciding whether to fire reads every task of its spec that no other task of its spec is
+      above, with its parent, and the ready and waiting tasks no task of its spec is above: every task of a joining
+      inclusive gateway is kept with its parent (a loop through such a join is refused, so they are few);
+    * the join that ends the process reads the unfinished tasks only (and see :func:`_is_live`); in a sub-process
+      the data of every branch that ended goes back to the process, so there every unfinished task is kept;
+    * sub-processes (``workflow.subprocesses``) are pruned each on its own tree, and forgotten once over.
 
     Everything else goes. The kept tasks stay in the same order and each under its nearest kept ancestor, so
     which task descends from which, and the order SpiffWorkflow visits them in, do not change: the next action
     does exactly what it would have done on the whole tree (tests/test_prune_differential.py).
     """
-    if workflow.subprocesses:
-        return 0  # call activities keep their own trees; we do not execute them (refused at deploy)
+    removed = _prune_tree(workflow, top=True)
+    for sub in list(workflow.subprocesses.values()):
+        removed += _prune_tree(sub, top=False)
+    return removed + _drop_finished_subprocesses(workflow)
+
+
+def _prune_tree(workflow, top: bool) -> int:
+    """Prune the task tree of one workflow: the process's own, or one of its sub-processes'."""
     tasks = workflow.tasks
-    live = [t for t in tasks.values() if _is_live(t)]
+    live = [t for t in tasks.values() if _is_live(t, top)]
     if not live:
         return 0
     keep = _kept_tasks(workflow, live)
@@ -369,6 +416,26 @@ def prune(workflow: BpmnWorkflow) -> int:
     if workflow.last_task is not None and workflow.last_task.id not in keep:
         workflow.last_task = None
     return len(removed)
+
+
+def _drop_finished_subprocesses(workflow: BpmnWorkflow) -> int:
+    """Forget the sub-processes that are over: the task that ran one is finished (or pruned: reading the state back
+    drops a sub-process whose task is gone) and nothing in it waits or is ready. SpiffWorkflow keeps each forever,
+    one more for every round of a loop through a sub-process. Returns how many tasks went with them."""
+    removed = 0
+    changed = True
+    while changed:
+        changed = False
+        for task_id, sub in list(workflow.subprocesses.items()):
+            parent_workflow = workflow if sub.parent_task_id in workflow.tasks else next(
+                (other for other in workflow.subprocesses.values() if sub.parent_task_id in other.tasks), None)
+            parent = parent_workflow.tasks[sub.parent_task_id] if parent_workflow is not None else None
+            if parent is None or parent.has_state(TaskState.FINISHED_MASK) and not any(
+                    t.has_state(TaskState.DEFINITE_MASK) for t in sub.tasks.values()):
+                del workflow.subprocesses[task_id]
+                removed += len(sub.tasks)
+                changed = True
+    return removed
 
 
 def _reachable(starts, stop=None) -> set:
@@ -410,3 +477,16 @@ def parallel_loop_problems(spec) -> list[Problem]:
                 problems.append(Problem(join.bpmn_id, "gateway.parallel_loop", {"branches": names}))
                 break
     return problems
+
+
+def inclusive_loop_problems(spec) -> list[Problem]:
+    """Inclusive gateways that join and lie on a loop (code ``gateway.inclusive_loop``), refused at validation.
+
+    Deciding whether to go on, SpiffWorkflow 3.2's inclusive gateway looks at the tasks of its spec that no other one
+    is above, which from the second round on are those of the first round: the branches that arrived then count as
+    arrived now, and it goes on as soon as one of this round's branches arrives (a loop back to before an inclusive
+    split into two user tasks: completing one of them in round 2 makes the step after the join ready while the other
+    is still open). An inclusive gateway with one incoming flow only splits and may be on a loop."""
+    return [Problem(ts.bpmn_id, "gateway.inclusive_loop")
+            for ts in spec.task_specs.values()
+            if isinstance(ts, InclusiveGateway) and len(ts.inputs) > 1 and ts in _reachable(ts.outputs)]

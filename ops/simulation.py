@@ -12,7 +12,6 @@ from PIL import Image
 from sqlalchemy import select
 
 from engine.db import transaction
-from process.cases import CaseInput
 from process.deadlines import WIB
 from process.files import store_file
 from process.models import User
@@ -75,9 +74,9 @@ class Driver:
         """Start case number ``n`` for today's activity; returns (instance id, step-1 task id)."""
         day = self.system.clock.now().astimezone(WIB).date()
         with transaction(self.system.sessions) as session:
-            result = self.system.cases.start_case(session, self.user(session, "tim_pelaksana"), CaseInput(
-                nama_kegiatan=f"Kegiatan simulasi {n}", tanggal_kegiatan=day.isoformat(),
-                tempat_kegiatan="Padang", tim="sim"))
+            result = self.system.cases.start_case(session, self.user(session, "tim_pelaksana"), {
+                "nama_kegiatan": f"Kegiatan simulasi {n}", "tanggal_kegiatan": day.isoformat(),
+                "tempat_kegiatan": "Padang", "tim": "sim"})
             return result.instance.id, result.ready[0].id
 
     def step1_form(self, n: int) -> dict:

@@ -165,6 +165,7 @@ class CaseSummary:
     register_number: str | None
     outcome: str
     current: list[TaskRow]
+    procedure: str = ""  # the name of its procedure
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,8 @@ def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None
                                    .order_by(TaskRow.created_at)).scalars():
             current.setdefault(row.instance_id, []).append(row)
     rules = rulebook.of_instances(session, ids)
-    items = [CaseSummary(i, numbers.get(i.id), case_outcome(i, rules[i.id]), current.get(i.id, [])) for i in instances]
+    items = [CaseSummary(i, numbers.get(i.id), case_outcome(i, rules[i.id]), current.get(i.id, []), rules[i.id].name)
+             for i in instances]
     return CasePage(items, total, page, per_page)
 
 

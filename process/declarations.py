@@ -173,6 +173,15 @@ class Declarations:
     outcomes: Mapping[str, Outcome] = field(default_factory=dict)  # by end event id
     #: The form of each user task (from the diagram itself, not a declaration): for option labels and file fields.
     forms: Mapping[str, tuple[FormField, ...]] = field(default_factory=dict)
+    #: The start form (the start event's ``camunda:formData``).
+    start_form: tuple[FormField, ...] = ()
+
+    def field_label(self, field_id: str | None, default: str = "") -> str:
+        """How the diagram's forms (the start form first) label a field."""
+        for f in (*self.start_form, *(f for form in self.forms.values() for f in form)):
+            if f.id == field_id:
+                return f.label
+        return default
 
     def step(self, bpmn_id: str | None) -> Step | None:
         return self.steps.get(bpmn_id or "")
@@ -417,7 +426,7 @@ def declarations_of(parsed: ParsedDefinition) -> Declarations:
     found = _CACHE.get(parsed.sha256)
     if found is None:
         found = replace(read_declarations(harden_and_parse(parsed.xml).getroot(), parsed.process_key, parsed.name),
-                        forms={info.bpmn_id: info.form for info in parsed.user_tasks})
+                        forms={info.bpmn_id: info.form for info in parsed.user_tasks}, start_form=parsed.start_form)
         with _CACHE_LOCK:
             if len(_CACHE) > 256:
                 _CACHE.clear()
@@ -439,7 +448,8 @@ def inherit(own: Declarations, bundled: Declarations, elements: Mapping[str, tup
                            raw_name=lane.raw_name, has_tasks=lane.has_tasks) if name in bundled.lanes else lane
              for name, lane in own.lanes.items()}
     return replace(bundled, process_key=own.process_key, name=own.name, declared=False, steps=steps,
-                   outcomes=outcomes, lanes=lanes, start_lane=own.start_lane, forms=own.forms)
+                   outcomes=outcomes, lanes=lanes, start_lane=own.start_lane, forms=own.forms,
+                   start_form=own.start_form)
 
 
 # ------------------------------------------------------------------------------------------ checking

@@ -117,6 +117,7 @@ XES_EXTENSIONS = (
 XES_EVENT_TYPES = {
     "case_started": ("start", "Kasus dimulai"),
     "task_completed": ("complete", None),
+    "task_passed": ("complete", None),  # an untyped or manual task: done when the case reached it
     "overdue": ("complete", "Batas waktu terlewati: {step}"),
     "task_delegated": ("reassign", None),
     "task_cancelled": ("ate_abort", None),

@@ -145,6 +145,7 @@ MESSAGES: dict[str, str] = {
                              "mengerjakan langkah ini juga (pemisahan tugas)."),
     "task.delegate_outside_lane": N_("Tugas hanya dapat didelegasikan kepada anggota lain dari lajur yang sama."),
     "task.delegate_self": N_("Tugas tidak dapat didelegasikan kepada diri sendiri."),
+    "procedure.unknown": N_("Prosedur “%(procedure)s” tidak dikenal."),
     "case.start_not_in_lane": N_("Hanya anggota grup yang mengerjakan lajur %(lane)s yang dapat membuat kasus baru."),
     "case.start_no_lane": N_("Hanya anggota grup yang mengerjakan lajur prosedur ini yang dapat membuat kasus baru."),
     "case.not_team_member": N_("Anda bukan anggota tim “%(team)s”."),

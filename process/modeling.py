@@ -1,4 +1,5 @@
-"""Process owners: validate, deploy and migrate diagrams of this SOP (role ``process_owner`` only).
+"""Process owners: validate, deploy and migrate the procedures' diagrams (role ``process_owner`` only). A diagram
+whose process id is new becomes a new procedure when deployed; it never replaces another.
 
 Validating and deploying also checks what only the database knows: that a group works each lane with a user task
 (``lane.no_group``, naming the group that would: the owner may create it, :func:`add_group`, and an administrator then
@@ -26,8 +27,8 @@ from .errors import NotPermitted
 from .models import Group, User
 
 OWNER_ROLE = "process_owner"
-#: Codes of the problems this module reports itself.
-MODELING_CODES = frozenset({"process.key_mismatch", "lane.no_group", "lane.group_empty"})
+#: Codes of the problems this module reports itself (a diagram of another process id is a new procedure).
+MODELING_CODES = frozenset({"lane.no_group", "lane.group_empty"})
 
 
 @dataclass
@@ -39,15 +40,6 @@ class ValidationReport:
 def _require_owner(user: User) -> None:
     if OWNER_ROLE not in user.roles or not user.active:
         raise NotPermitted("only the process owner validates, deploys or migrates", code="modeling.owner_only")
-
-
-def _check_process_key(system, process_key: str) -> None:
-    """A diagram of another process would be stored but never run: refuse it, saying which id to use."""
-    expected = system.settings.process_key
-    if process_key != expected:
-        raise InvalidDefinition("diagram refused", [Problem(process_key, "process.key_mismatch",
-                                                            {"found": process_key, "expected": expected},
-                                                            element_type="process")])
 
 
 def suggested_group_code(lane: LaneRule) -> str:
@@ -97,7 +89,6 @@ def _checked(session: Session, system, xml: bytes | str):
             raise exc from None
         exc.problems += [p for p in lane_group_problems(session, system, decl) if p.severity == "error"]
         raise
-    _check_process_key(system, parsed.process_key)
     lanes = lane_group_problems(session, system, system.rules.of(parsed), [u.lane for u in parsed.user_tasks])
     errors = [p for p in lanes if p.severity == "error"]
     if errors:

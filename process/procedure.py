@@ -4,10 +4,13 @@ process/modeling.py), the engine wired with the WIB deadline functions and each 
 bundled diagram deployed when no version exists yet."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
-from engine.definitions import ParsedDefinition
+from engine.definitions import BPMN_NS, ParsedDefinition, harden_and_parse
 from engine.errors import NotFound, Problem
 from engine.expressions import DEFAULT_FUNCTIONS
 from engine.models import Definition
@@ -50,9 +53,47 @@ def build_engine(clock: Clock, warm_cases: int = 256,
     return engine, holder[0]
 
 
+def bundled_diagrams(settings: Settings) -> list[Path]:
+    """The diagrams shipped with the application: the default procedure's first, then the others of its folder."""
+    others = sorted(p for p in settings.diagram_path.parent.glob("*.bpmn") if p != settings.diagram_path)
+    return [settings.diagram_path, *others]
+
+
+def ensure_definitions(session: Session, engine: WorkflowEngine, settings: Settings,
+                       actor: str | None = "system") -> None:
+    """Deploy each bundled diagram whose procedure has no version yet (a new procedure shipped with an upgrade
+    starts with it; one a process owner already changed keeps its versions). One query when all are there."""
+    bundled = [(path, _process_key_of(path)) for path in bundled_diagrams(settings)]
+    keys = set(session.execute(select(Definition.process_key).where(
+        Definition.process_key.in_([k for _p, k in bundled if k]))).scalars()) if bundled else set()
+    for path, key in bundled:
+        if key and key not in keys:
+            engine.deploy(session, path.read_bytes(), actor=actor, summary={"note": "versi awal (bawaan)"})
+            keys.add(key)
+
+
+_KEYS: dict[tuple[Path, float], str | None] = {}
+
+
+def _process_key_of(path: Path) -> str | None:
+    """The executable process id of a bundled diagram (read once per file version)."""
+    stamp = (path, path.stat().st_mtime)
+    if stamp not in _KEYS:
+        _KEYS[stamp] = _read_key(path.read_bytes())
+    return _KEYS[stamp]
+
+
+def _read_key(xml: bytes) -> str | None:
+    root = harden_and_parse(xml).getroot()
+    process = next((p for p in root.iter(f"{{{BPMN_NS}}}process")
+                    if p.get("isExecutable", "false").strip().lower() == "true"), None)
+    return process.get("id") if process is not None else None
+
+
 def ensure_definition(session: Session, engine: WorkflowEngine, settings: Settings,
                       actor: str | None = "system") -> Definition:
-    """Deploy the bundled diagram when no version of the process exists yet; the latest version otherwise."""
+    """Deploy the bundled diagrams whose procedure has no version yet; the default procedure's latest version."""
+    ensure_definitions(session, engine, settings, actor)
     try:
         return engine.latest(session, settings.process_key)
     except NotFound:

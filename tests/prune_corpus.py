@@ -3,8 +3,13 @@
 Together they cover every construct the validator (``engine.definitions.parse_definition``) accepts: user and
 script tasks, exclusive gateways with conditions and a default, parallel split and join, loops back through an
 exclusive merge, through a parallel join, nested, and into a parallel region, non-interrupting and interrupting
-timer and signal boundary events, intermediate timer and signal catch events, signal throw events, and end events
-of every accepted kind (none, terminate, signal, error, escalation). The bundled SOP diagram is added by the test.
+timer and signal boundary events, intermediate timer and signal catch events, signal throw events, end events
+of every accepted kind (none, terminate, signal, error, escalation), untyped and manual tasks (which pass by
+themselves), inclusive gateways (split with conditions and a default, a join waiting for the branches taken, branches
+that leave before the join, a split in a loop, and a join in a loop, which deploying refuses), and embedded
+sub-processes (in a loop, nested, with their own loop and parallel region, deadlines inside, timers and an error
+boundary on the sub-process, a signal thrown inside and caught outside, branches ending inside). The bundled SOP
+diagram is added by the test.
 
 Each entry gives the diagram and the values its user tasks may submit: ``pilih`` steers the exclusive gateways
 (``pilih == 1`` loops back, ``pilih == 2`` takes the other branch, anything else the default), ``berkas`` is a list
@@ -12,6 +17,7 @@ Each entry gives the diagram and the values its user tasks may submit: ``pilih``
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
@@ -34,14 +40,28 @@ class Diagram:
     key: str
     nodes: dict[str, tuple[str, dict, str]] = field(default_factory=dict)
     flows: list[tuple[str, str, str, str | None]] = field(default_factory=list)
-    lanes: dict[str, str] = field(default_factory=dict)
+    lanes: dict[str, str | None] = field(default_factory=dict)
     signals: set[str] = field(default_factory=set)
+    #: The sub-process each node is drawn in (None: the process itself).
+    within: dict[str, str | None] = field(default_factory=dict)
+    _inside: list[str] = field(default_factory=list)
 
     def _add(self, node_id: str, tag: str, attrs: dict | None = None, inner: str = "", lane: str = "Tim") -> str:
         assert node_id not in self.nodes, node_id
         self.nodes[node_id] = (tag, attrs or {}, inner)
-        self.lanes[node_id] = lane
+        # Inside a sub-process a node is in no lane of its own, as bpmn-js draws it: it works in the sub-process's.
+        self.within[node_id] = self._inside[-1] if self._inside else None
+        self.lanes[node_id] = None if self._inside else lane
         return node_id
+
+    @contextmanager
+    def inside(self, sub_id: str):
+        """Nodes added in this block are drawn inside the sub-process ``sub_id``."""
+        self._inside.append(sub_id)
+        try:
+            yield
+        finally:
+            self._inside.pop()
 
     # -- nodes
     def start(self, node_id: str = "Mulai", kind: str | None = None, value: str = "PT1H",
@@ -50,6 +70,17 @@ class Diagram:
 
     def user(self, node_id: str, lane: str = "Tim") -> str:
         return self._add(node_id, "userTask", {"name": node_id}, lane=lane)
+
+    def manual(self, node_id: str, lane: str = "Tim") -> str:
+        return self._add(node_id, "manualTask", {"name": node_id}, lane=lane)
+
+    def task(self, node_id: str, lane: str = "Tim") -> str:
+        """An untyped task (``bpmn:task``)."""
+        return self._add(node_id, "task", {"name": node_id}, lane=lane)
+
+    def sub(self, node_id: str, lane: str = "Tim") -> str:
+        """An embedded sub-process; add its nodes in ``with d.inside(node_id):``."""
+        return self._add(node_id, "subProcess", {"name": node_id}, lane=lane)
 
     def script(self, node_id: str, code: str = COUNT) -> str:
         script = f"<bpmn:script>{escape(code)}</bpmn:script>"
@@ -60,6 +91,9 @@ class Diagram:
 
     def par(self, node_id: str) -> str:
         return self._add(node_id, "parallelGateway")
+
+    def ior(self, node_id: str, default: str | None = None) -> str:
+        return self._add(node_id, "inclusiveGateway", {"default": default} if default else {})
 
     def end(self, node_id: str, kind: str | None = None, signal: str = "Sinyal") -> str:
         return self._add(node_id, "endEvent", inner=self._definition(node_id, kind, signal))
@@ -102,11 +136,13 @@ class Diagram:
         incoming: dict[str, list[str]] = {n: [] for n in self.nodes}
         outgoing: dict[str, list[str]] = {n: [] for n in self.nodes}
         for flow_id, source, target, _ in self.flows:
+            assert self.within[source] == self.within[target], (source, target)
             outgoing[source].append(flow_id)
             incoming[target].append(flow_id)
         by_lane: dict[str, list[str]] = {}
         for node_id, lane in self.lanes.items():
-            by_lane.setdefault(lane, []).append(node_id)
+            if lane is not None:
+                by_lane.setdefault(lane, []).append(node_id)
         out = ['<?xml version="1.0" encoding="UTF-8"?>',
                f'<bpmn:definitions xmlns:bpmn="{BPMN_NS}" id="Defs_{self.key}" '
                'targetNamespace="http://example.org/alur/prune-corpus">']
@@ -117,17 +153,32 @@ class Diagram:
             refs = "".join(f"<bpmn:flowNodeRef>{m}</bpmn:flowNodeRef>" for m in members)
             out.append(f'      <bpmn:lane id="Lane_{lane}" name="{lane}">{refs}</bpmn:lane>')
         out.append("    </bpmn:laneSet>")
+        out += self._content(None, incoming, outgoing, "    ")
+        out += ["  </bpmn:process>", "</bpmn:definitions>", ""]
+        return "\n".join(out)
+
+    def _content(self, container: str | None, incoming: dict, outgoing: dict, indent: str) -> list[str]:
+        """The nodes and flows drawn directly in ``container`` (a sub-process, or the process)."""
+        out = []
         for node_id, (tag, attrs, inner) in self.nodes.items():
+            if self.within[node_id] != container:
+                continue
             attributes = "".join(f" {k}={quoteattr(v)}" for k, v in attrs.items())
             links = ("".join(f"<bpmn:incoming>{f}</bpmn:incoming>" for f in incoming[node_id])
                      + "".join(f"<bpmn:outgoing>{f}</bpmn:outgoing>" for f in outgoing[node_id]))
-            out.append(f'    <bpmn:{tag} id="{node_id}"{attributes}>{links}{inner}</bpmn:{tag}>')
+            if tag == "subProcess":
+                out.append(f'{indent}<bpmn:{tag} id="{node_id}"{attributes}>{links}')
+                out += self._content(node_id, incoming, outgoing, indent + "  ")
+                out.append(f"{indent}</bpmn:{tag}>")
+            else:
+                out.append(f'{indent}<bpmn:{tag} id="{node_id}"{attributes}>{links}{inner}</bpmn:{tag}>')
         for flow_id, source, target, condition in self.flows:
+            if self.within[source] != container:
+                continue
             body = f"<bpmn:conditionExpression>{escape(condition)}</bpmn:conditionExpression>" if condition else ""
-            out.append(f'    <bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}">{body}'
-                       "</bpmn:sequenceFlow>")
-        out += ["  </bpmn:process>", "</bpmn:definitions>", ""]
-        return "\n".join(out)
+            out.append(f'{indent}<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}">'
+                       f"{body}</bpmn:sequenceFlow>")
+        return out
 
 
 def _decide(d: Diagram, gateway: str, *, loop_to: str, default_to: str, other_to: str | None = None) -> None:
@@ -372,9 +423,157 @@ def timer_start() -> Diagram:
     return d
 
 
+def passing_tasks() -> Diagram:
+    """Untyped and manual tasks: in sequence, in a loop, and in a parallel branch; they complete when reached."""
+    d = Diagram("tugas_lewat")
+    d.start(), d.task("Catat"), d.xor("Masuk"), d.user("Kerjakan"), d.manual("Kirim"), d.xor("Lagi")
+    d.par("Pecah"), d.manual("Cetak", "Admin"), d.task("Arsip"), d.user("Samping", "Admin"), d.par("Satukan")
+    d.end("Selesai")
+    d.chain("Mulai", "Catat", "Masuk", "Kerjakan", "Kirim", "Lagi")
+    _decide(d, "Lagi", loop_to="Masuk", default_to="Pecah")
+    d.chain("Pecah", "Cetak", "Arsip", "Satukan")
+    d.chain("Pecah", "Samping", "Satukan")
+    d.chain("Satukan", "Selesai")
+    return d
+
+
+def _inclusive_region(d: Diagram, split: str, join: str) -> None:
+    """An inclusive split into a default branch and two conditional ones (one with a deadline, one through an
+    exclusive gateway), joined by an inclusive gateway."""
+    d.ior(split), d.user("Kiri"), d.user("Kanan", "Admin"), d.boundary("TenggatKanan", "Kanan", value="PT2H")
+    d.end("KananTerlambat"), d.user("Tengah"), d.xor("Pilah"), d.user("Tambahan", "Admin"), d.xor("Rapikan")
+    d.script("Hitung"), d.ior(join)
+    d.nodes[split][1]["default"] = d.flow(split, "Kiri")
+    d.flow(split, "Kanan", LOOP)
+    d.flow(split, "Tengah", "len(berkas) >= 1")
+    d.chain("Kiri", join), d.chain("Kanan", join), d.flow("TenggatKanan", "KananTerlambat")
+    d.chain("Tengah", "Pilah")
+    d.nodes["Pilah"][1]["default"] = d.flow("Pilah", "Rapikan")
+    d.flow("Pilah", "Tambahan", OTHER)
+    d.chain("Tambahan", "Rapikan", "Hitung", join)
+
+
+def inclusive() -> Diagram:
+    """An inclusive split and join (conditions and a default), the join waiting for the branches taken only."""
+    d = Diagram("inklusif")
+    d.start(), d.user("Awal")
+    _inclusive_region(d, "Sebar", "Kumpul")
+    d.user("Akhir", "Admin"), d.end("Selesai")
+    d.chain("Mulai", "Awal", "Sebar")
+    d.chain("Kumpul", "Akhir", "Selesai")
+    return d
+
+
+def inclusive_leaving() -> Diagram:
+    """Inclusive branches that may leave before the join: an interrupting deadline to an end event, an exclusive
+    gateway with a way out; and a sub-process as a branch. The join goes on once no branch taken can still come."""
+    d = Diagram("inklusif_keluar")
+    d.start(), d.user("Awal"), d.ior("Sebar"), d.user("Kiri"), d.user("Kanan", "Admin")
+    d.boundary("Habis", "Kanan", value="PT2H", interrupting=True), d.end("KananHabis"), d.user("Tengah")
+    d.xor("Pilah"), d.end("TengahKeluar"), d.sub("Bagian", "Admin")
+    with d.inside("Bagian"):
+        d.start("MulaiBagian"), d.user("Isi"), d.end("SelesaiBagian")
+        d.chain("MulaiBagian", "Isi", "SelesaiBagian")
+    d.ior("Kumpul"), d.user("Akhir", "Admin"), d.end("Selesai")
+    d.chain("Mulai", "Awal", "Sebar")
+    d.nodes["Sebar"][1]["default"] = d.flow("Sebar", "Kiri")
+    d.flow("Sebar", "Kanan", LOOP)
+    d.flow("Sebar", "Tengah", "len(berkas) >= 1")
+    d.flow("Sebar", "Bagian", "len(berkas) == 2")
+    d.chain("Kiri", "Kumpul"), d.chain("Kanan", "Kumpul"), d.flow("Habis", "KananHabis")
+    d.chain("Tengah", "Pilah")
+    d.nodes["Pilah"][1]["default"] = d.flow("Pilah", "Kumpul")
+    d.flow("Pilah", "TengahKeluar", OTHER)
+    d.chain("Bagian", "Kumpul")
+    d.chain("Kumpul", "Akhir", "Selesai")
+    return d
+
+
+def inclusive_loop() -> Diagram:
+    """The same region in a loop: refused at deploy (gateway.inclusive_loop), and pruning still changes nothing."""
+    d = Diagram("putaran_inklusif")
+    d.start(), d.xor("Masuk"), d.user("Awal")
+    _inclusive_region(d, "Sebar", "Kumpul")
+    d.user("Akhir", "Admin"), d.xor("Lagi"), d.end("Selesai")
+    d.chain("Mulai", "Masuk", "Awal", "Sebar")
+    d.chain("Kumpul", "Akhir", "Lagi")
+    _decide(d, "Lagi", loop_to="Masuk", default_to="Selesai")
+    return d
+
+
+def inclusive_split_loop() -> Diagram:
+    """An inclusive gateway that only splits, in a loop, its branches merged by an exclusive gateway and ended."""
+    d = Diagram("sebar_putaran")
+    d.start(), d.xor("Masuk"), d.user("Awal"), d.ior("Sebar"), d.user("Kiri"), d.user("Kanan", "Admin")
+    d.end("KananSelesai"), d.xor("Lagi"), d.end("Selesai")
+    d.chain("Mulai", "Masuk", "Awal", "Sebar")
+    d.nodes["Sebar"][1]["default"] = d.flow("Sebar", "Kiri")
+    d.flow("Sebar", "Kanan", "len(berkas) >= 1")
+    d.chain("Kanan", "KananSelesai")
+    d.chain("Kiri", "Lagi")
+    _decide(d, "Lagi", loop_to="Masuk", default_to="Selesai")
+    return d
+
+
+def subprocesses() -> Diagram:
+    """An embedded sub-process in a loop (in one branch of a parallel region): user tasks inside (a deadline, a loop
+    of its own, a parallel region, a manual task), a nested sub-process, a signal thrown inside and caught in the
+    other branch, an interrupting timer on the sub-process back into the loop, a non-interrupting one, and an error
+    end caught on the sub-process's border."""
+    d = Diagram("sub_proses")
+    d.start(), d.par("Pecah"), d.xor("Masuk"), d.sub("Produksi", "Admin")
+    with d.inside("Produksi"):
+        d.start("MulaiProduksi"), d.xor("MasukDalam"), d.user("Foto"), d.boundary("TenggatFoto", "Foto", value="PT2H")
+        d.end("FotoTerlambat"), d.xor("LagiDalam"), d.par("PecahDalam"), d.user("Naskah"), d.manual("Cetak")
+        d.par("SatukanDalam"), d.sub("Sunting"), d.throw("Kabari", "Isyarat"), d.xor("Gagal")
+        d.end("SelesaiProduksi"), d.end("Galat", "error")
+        with d.inside("Sunting"):
+            d.start("MulaiSunting"), d.user("Periksa"), d.script("Hitung"), d.end("SelesaiSunting")
+            d.chain("MulaiSunting", "Periksa", "Hitung", "SelesaiSunting")
+        d.chain("MulaiProduksi", "MasukDalam", "Foto", "LagiDalam")
+        d.flow("TenggatFoto", "FotoTerlambat")
+        d.nodes["LagiDalam"][1]["default"] = d.flow("LagiDalam", "PecahDalam")
+        d.flow("LagiDalam", "MasukDalam", "pilih == 1 and len(berkas) == 1")
+        d.chain("PecahDalam", "Naskah", "SatukanDalam")
+        d.chain("PecahDalam", "Cetak", "SatukanDalam")
+        d.chain("SatukanDalam", "Sunting", "Kabari", "Gagal")
+        d.nodes["Gagal"][1]["default"] = d.flow("Gagal", "SelesaiProduksi")
+        d.flow("Gagal", "Galat", OTHER)
+    d.boundary("Batas", "Produksi", value="P1D", interrupting=True), d.script("Catat")
+    d.boundary("Ingatkan", "Produksi", value="PT3H"), d.end("Diingatkan")
+    d.boundary("Gagalnya", "Produksi", "error", interrupting=True), d.user("Perbaiki", "Admin")
+    d.xor("Susul"), d.user("Putuskan", "Admin"), d.xor("Lagi")
+    d.user("Pantau"), d.boundary("Diberi", "Pantau", "signal", signal="Isyarat"), d.end("Diberitahu")
+    d.par("Satukan"), d.end("Selesai")
+    d.chain("Mulai", "Pecah", "Masuk", "Produksi", "Susul", "Putuskan", "Lagi")
+    _decide(d, "Lagi", loop_to="Masuk", default_to="Satukan")
+    d.chain("Batas", "Catat", "Susul")
+    d.flow("Ingatkan", "Diingatkan")
+    d.chain("Gagalnya", "Perbaiki", "Susul")
+    d.chain("Pecah", "Pantau", "Satukan")
+    d.flow("Diberi", "Diberitahu")
+    d.chain("Satukan", "Selesai")
+    return d
+
+
+def subprocess_branches() -> Diagram:
+    """A sub-process whose parallel branches end at end events of their own (the data of each goes back to the
+    process), beside an inclusive region in the process."""
+    d = Diagram("sub_cabang")
+    d.start(), d.user("Awal"), d.sub("Kerja"), d.user("Akhir", "Admin"), d.end("Selesai")
+    with d.inside("Kerja"):
+        d.start("MulaiKerja"), d.par("Pecah"), d.user("Kiri"), d.end("KiriSelesai"), d.user("Kanan")
+        d.task("Tandai"), d.end("KananSelesai")
+        d.chain("MulaiKerja", "Pecah", "Kiri", "KiriSelesai")
+        d.chain("Pecah", "Kanan", "Tandai", "KananSelesai")
+    d.chain("Mulai", "Awal", "Kerja", "Akhir", "Selesai")
+    return d
+
+
 CORPUS = {d.key: d for d in (
     sequence(), exclusive_loop(), parallel_merge_loop(), parallel_region(), parallel_region_loop(2),
     parallel_region_loop(3), parallel_split_reentry(), join_with_loop_input(), nested_loops(),
     nested_parallel_loops(), timers_noninterrupting(), timers_interrupting(), timer_catch(), signals(), end_kinds(),
-    everything_in_a_loop(), starts_and_events(), timer_start(),
+    everything_in_a_loop(), starts_and_events(), timer_start(), passing_tasks(), inclusive(), inclusive_leaving(),
+    inclusive_loop(), inclusive_split_loop(), subprocesses(), subprocess_branches(),
 )}

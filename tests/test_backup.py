@@ -32,12 +32,11 @@ from engine.db import make_engine, make_session_factory, transaction
 from engine.models import Base, ChainHead, Instance, TaskRow
 from ops.cli import main
 from ops.schema import init_database
-from process.cases import CaseInput
 from process.config import Settings
 from process.deadlines import WIB
 from process.models import FileRecord
 from process.system import System, build_system
-from tests.factories import Case, make_users, user
+from tests.factories import Case, CaseInput, make_users, user
 
 PG_PROBE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 

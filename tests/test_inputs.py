@@ -194,8 +194,8 @@ def test_new_case_web_form_and_api_answer_as_the_name_rule(system, users, login,
 @given(nama=ANY_TEXT, tempat=ANY_TEXT)
 def test_the_service_and_the_api_refuse_what_http_forms_cannot_send(system, users, tx, app, nama, tempat):
     """Lone surrogates and every other character, through JSON and straight into the service."""
-    from process.cases import CaseInput
     from process.forms import FormInvalid as Invalid
+    from tests.factories import CaseInput
 
     api = Api(app.test_client())
     ok = all(outcome(inputs.name, v)[0] and len(inputs.name(v)) <= 200 for v in (nama, tempat))

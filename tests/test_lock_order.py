@@ -16,8 +16,7 @@ from engine.db import transaction
 from engine.models import Instance, TaskRow
 from ops.worker import Worker
 from process import modeling
-from process.cases import CaseInput
-from tests.factories import Case, make_users, step1_form, user
+from tests.factories import Case, CaseInput, make_users, step1_form, user
 from tests.test_migration import version2
 
 CASE_LOCK = re.compile(r"^(SELECT .* FROM instance\b.* FOR (NO KEY )?UPDATE|INSERT INTO instance\b)", re.S)

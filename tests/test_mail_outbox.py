@@ -306,7 +306,7 @@ def test_reminder_lead_time_is_configurable_and_near_deadlines_get_none(system, 
     built = build_system(replace(system.settings, reminder_hours=48), clock)
     try:
         with tx() as s:  # due in 40 h: closer than 48 h, the "new task" notice carries the deadline
-            from process.cases import CaseInput
+            from tests.factories import CaseInput
             built.cases.start_case(s, user(s, "tim"), CaseInput(nama_kegiatan="A", tanggal_kegiatan="2025-05-06",
                                                                 tempat_kegiatan="Padang"))
             assert s.execute(select(func.count()).select_from(DeadlineReminder)).scalar() == 0

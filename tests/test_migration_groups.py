@@ -18,7 +18,7 @@ from process.config import Settings
 from process.people import hash_password
 from process.procedure import ensure_definition
 from process.system import build_system
-from tests.factories import Case, user
+from tests.factories import Case, CaseInput, user
 
 #: The accounts before the migration: username → (roles, team).
 BEFORE = {
@@ -138,7 +138,5 @@ def test_staff_roles_become_groups_and_come_back(url, tmp_path, clock):
         engine.dispose()
 
 
-def _case_input():
-    from process.cases import CaseInput
-
+def _case_input() -> dict:
     return CaseInput(nama_kegiatan="Rapat Pleno", tanggal_kegiatan="2025-05-06", tempat_kegiatan="Padang")

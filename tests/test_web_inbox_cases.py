@@ -250,8 +250,8 @@ def test_new_case_invalid_is_422_and_changes_nothing(system, tx, users, login):
                                          "tempat_kegiatan": "", "tim": "humas"})
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
-    assert 'id="nama_kegiatan-error"' in page and "Nama kegiatan: wajib diisi." in page
-    assert 'id="tempat_kegiatan-error"' in page and 'id="tanggal_kegiatan-error"' in page
+    assert 'id="err-nama_kegiatan"' in page and "Nama kegiatan: wajib diisi." in page
+    assert 'id="err-tempat_kegiatan"' in page and 'id="err-tanggal_kegiatan"' in page
     assert 'aria-invalid="true"' in page and 'value="2025-02-30"' in page
     assert instances(tx) == before
     # Another team than one's own is refused, too.

@@ -95,7 +95,7 @@ def test_bad_periods_are_refused_with_a_message(sc, login):
 def test_responses_page_per_period_and_per_case(sc, login):
     c = login("wapimred")
     html = c.get("/laporan/tanggapan", query_string=JUNE).get_data(as_text=True)
-    assert "004/REG-MEDSOS/VI/2025" in html and "Foto kurang jelas." in html and "Ditolak" in html
+    assert "004/REG-MEDSOS/VI/2025" in html and "Foto kurang jelas." in html and "Tolak" in html
     one = c.get("/laporan/tanggapan", query_string={"kasus": sc.mei.instance_id}).get_data(as_text=True)
     assert "001/REG-MEDSOS/V/2025" in one and "004/REG-MEDSOS/VI/2025" not in one
     assert "Layak diunggah." in one

@@ -156,8 +156,7 @@ def test_a_savepoint_rolled_back_before_any_read_leaves_the_earlier_events_waiti
 
 def test_a_case_action_then_a_raw_read_in_the_same_transaction(system, tx):
     """What the engine appends during an action is counted by a raw read of the same transaction."""
-    from process.cases import CaseInput
-    from tests.factories import user
+    from tests.factories import CaseInput, user
 
     make_users(system, tx)
     with tx() as s:

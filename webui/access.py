@@ -71,8 +71,9 @@ def acting_user() -> User:
 
 
 def may_start_case(user: User | None = None) -> bool:
-    """Whether the user works the lane of the start event of this application's procedure (opens its cases)."""
-    return permissions.may_start(user or acting_user(), lane_map(), system().settings.process_key)
+    """Whether the user works the lane of the start event of one of the procedures (opens its cases)."""
+    user, lanes = user or acting_user(), lane_map()
+    return any(permissions.may_start(user, lanes, key) for key in lanes.starts)
 
 
 def sees_all_cases(user: User | None = None) -> bool:

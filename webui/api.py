@@ -21,7 +21,7 @@ from engine.forms import FormField
 from engine.models import Instance, TaskRow
 from process import inputs, modeling, permissions
 from process.casefile import can_view_case, case_view
-from process.cases import CaseInput
+from process.cases import PROCEDURE_KEY
 from process.deadlines import WIB
 from process.declarations import Declarations
 from process.errors import BadRequest, NotPermitted
@@ -48,7 +48,6 @@ csrf.exempt(bp)
 PUBLIC_ENDPOINTS = frozenset({"api.token", "api.openapi"})
 MAX_USERNAME = 100
 MAX_PASSWORD = 200
-CASE_FIELDS = ("nama_kegiatan", "tanggal_kegiatan", "tempat_kegiatan", "tim")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _ETAG_RE = re.compile(r'^(?:W/)?"?(-?\d{1,18})"?$')
 
@@ -143,7 +142,8 @@ def _is_overdue(due_at: datetime | None, overdue_at: datetime | None, now: datet
 
 
 def _inbox_json(item: InboxItem, rules: Declarations) -> dict:
-    return {"id": item.task_id, "case_id": item.instance_id, "activity": item.activity,
+    return {"id": item.task_id, "case_id": item.instance_id, "procedure": rules.process_key,
+            "procedure_name": rules.name, "activity": item.activity,
             "activity_date": _iso(item.activity_date), "step": item.step, "step_number": rules.number(item.bpmn_id),
             "bpmn_id": item.bpmn_id, "lane": item.lane, "state": "ready", "due_at": _iso(item.due_at),
             "overdue": item.overdue, "claimed_by": item.claimed_by, "created_at": _iso(item.created_at)}
@@ -318,17 +318,26 @@ def complete_task(task_id: str):
 
 @bp.post("/cases")
 def create_case():
+    """Open a case: the body is the procedure's start form (its start event's fields), the team (``tim`` or the
+    field its diagram names) and, for another procedure than the default one, ``procedure`` (its process id)."""
     body = _json_object()
-    errors = [FieldError.of("unknown_field", str(key)[:70], str(key)[:70]) for key in body if key not in CASE_FIELDS]
-    for key in CASE_FIELDS:
-        if body.get(key) is not None and not isinstance(body[key], str):
-            errors.append(FieldError.of("type", key, key))
+    session = db()
+    key = body.pop(PROCEDURE_KEY, None)
+    if key is not None and not isinstance(key, str):
+        raise FormInvalid([FieldError.of("type", PROCEDURE_KEY, PROCEDURE_KEY)])
+    try:
+        chosen = system().cases.procedure(session, key, deploy=True)
+    except NotFound:
+        raise FormInvalid([FieldError.of("enum", PROCEDURE_KEY, PROCEDURE_KEY, options=[
+            p.key for p in system().cases.procedures(session)])]) from None
+    team_key = chosen.rules.team_field or "tim"
+    allowed = {f.id for f in chosen.start_form} | ({team_key} if chosen.needs_team else set())
+    errors = [FieldError.of("unknown_field", str(k)[:70], str(k)[:70]) for k in body if k not in allowed]
+    if body.get(team_key) is not None and not isinstance(body[team_key], str):
+        errors.append(FieldError.of("type", team_key, team_key))
     if errors:
         raise FormInvalid(errors)
-    session = db()
-    result = system().cases.start_case(session, api_user(), CaseInput(
-        nama_kegiatan=body.get("nama_kegiatan") or "", tanggal_kegiatan=body.get("tanggal_kegiatan") or "",
-        tempat_kegiatan=body.get("tempat_kegiatan") or "", tim=body.get("tim") or None))
+    result = system().cases.start_case(session, api_user(), body, procedure=chosen.key)
     session.flush()
     instance = result.instance
     first = result.ready[0].id if result.ready else None
@@ -346,6 +355,8 @@ def get_case(case_id: int):
     now = _now()
     body = {
         "id": instance.id,
+        "procedure": view.rules.process_key,
+        "procedure_name": view.rules.name,
         "status": instance.status,
         "end_event": instance.end_event,
         "activity": instance.title,
@@ -498,8 +509,12 @@ def openapi():
         parsed, version = system_.engine.parsed(definition), definition.version
     except NotFound:  # nothing deployed yet: describe the bundled diagram
         parsed, version = system_.engine.validate(system_.settings.diagram_path.read_bytes()), None
-    numbers = {s.bpmn_id: s.number for s in system_.rules.of(parsed).numbered}
+    rules = system_.rules.of(parsed)
+    numbers = {s.bpmn_id: s.number for s in rules.numbered}
+    procedures = [p.key for p in system_.cases.procedures(db())]
+    team_key = (rules.team_field or "tim") if (rules.team_field or rules.team_lanes) else None
     document = build_document(parsed.user_tasks, platforms=system_.settings.platforms, definition_version=version,
                               token_max_age=TOKEN_MAX_AGE, server_url=url_for("api.openapi").rsplit("/", 1)[0],
-                              numbers=numbers)
+                              numbers=numbers, start_form=parsed.start_form, team_key=team_key,
+                              procedures=procedures)
     return Response(json.dumps(document, ensure_ascii=False, indent=1), mimetype="application/json")

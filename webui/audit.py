@@ -46,6 +46,7 @@ OBSERVATION_LABELS = {
     "timers": _l("Timer yang berbunyi"),
     "overdue": _l("Tanda terlambat"),
     "signals": _l("Sinyal"),
+    "passed": _l("Langkah yang dilewati tanpa tugas"),
     "end": _l("Akhir proses"),
     "late": _l("Diselesaikan terlambat"),
     "definition": _l("SHA-256 diagram"),

@@ -9,10 +9,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectField, StringField
-from wtforms.widgets import DateInput
 
 from engine.errors import Problem
 from engine.models import TaskRow
@@ -28,15 +25,14 @@ from process.casefile import (
     outcome_labels,
     outcome_success,
 )
-from process.cases import CaseInput
 from process.deadlines import WIB
 from process.declarations import Declarations
 from process.errors import BadRequest
-from process.forms import FieldError, FormInvalid
+from process.forms import FormInvalid
 from process.models import Team
 
-from . import i18n
-from .access import access_required, may_start_case, me, my_lanes, sees_all_cases
+from . import i18n, taskforms
+from .access import access_required, lane_map, may_start_case, me, my_lanes, sees_all_cases
 from .db import db, system
 from .ids import query_id
 from .inbox import deadline_info
@@ -54,22 +50,6 @@ GENERIC_OUTCOME_LABELS = {
 }
 
 TASK_STATE_LABELS = {"ready": _l("Aktif"), "completed": _l("Selesai"), "cancelled": _l("Dibatalkan")}
-
-NEW_CASE_LABELS = {
-    "nama_kegiatan": _l("Nama kegiatan"),
-    "tanggal_kegiatan": _l("Tanggal kegiatan"),
-    "tempat_kegiatan": _l("Tempat kegiatan"),
-    "tim": _l("Tim"),
-}
-
-
-class NewCaseForm(FlaskForm):
-    # The rules (required, lengths, date range, team membership) live in the service, for HTML and API alike.
-    nama_kegiatan = StringField(NEW_CASE_LABELS["nama_kegiatan"])
-    tanggal_kegiatan = StringField(NEW_CASE_LABELS["tanggal_kegiatan"], widget=DateInput())
-    tempat_kegiatan = StringField(NEW_CASE_LABELS["tempat_kegiatan"])
-    tim = SelectField(NEW_CASE_LABELS["tim"], validate_choice=False)
-
 
 class Outcomes(dict):
     """``{outcome code: label}`` for templates: the generic states in the reader's language and every outcome the
@@ -105,45 +85,52 @@ def decision_label(rules: Declarations | None, bpmn_id: str | None, value) -> st
     return rules.option_label(bpmn_id, field_id, value)
 
 
-def _field_message(err: FieldError) -> str:
-    """The rule's sentence after the field's label as this form names it, in the user's language."""
-    label = NEW_CASE_LABELS.get(err.field)
-    return i18n.field_text(err, str(label) if label is not None else None)
-
-
 # -------------------------------------------------------------------------------------------- new case
 @bp.route("/kasus/baru", methods=["GET", "POST"])
 @access_required(may_start_case)
 def new():
-    user = me()
-    form = NewCaseForm()
-    form.tim.choices = [(user.team.code, user.team.name)] if user.team else []
-    if request.method == "GET":
-        form.tanggal_kegiatan.data = system().clock.now().astimezone(WIB).date().isoformat()
-        form.tim.data = user.team.code if user.team else None
-        return render_template("cases/new.html", form=form, errors={})
+    """Open a case: the procedure's own start form (its start event's fields), rendered like a task's form; with
+    several procedures the user first chooses one."""
+    user, session = me(), db()
+    procedures = [p for p in system().cases.procedures(session) if permissions.may_start(user, lane_map(), p.key)]
+    key = request.values.get("prosedur") or (procedures[0].key if len(procedures) == 1 else None)
+    if key is None:
+        return render_template("cases/choose.html", procedures=procedures)
+    chosen = next((p for p in procedures if p.key == key), None)
+    if chosen is None:
+        return render_template("cases/choose.html", procedures=procedures,
+                               problem=_("Prosedur \u201c%(key)s\u201d tidak dikenal.", key=key[:100])), 404
+    fields = list(chosen.start_form)
+    team_key = chosen.rules.team_field or "tim"
+    teams = [(user.team.code, user.team.name)] if user.team else []
     errors: dict[str, list[str]] = {}
-    if form.validate_on_submit():
-        case = CaseInput(nama_kegiatan=form.nama_kegiatan.data or "", tanggal_kegiatan=form.tanggal_kegiatan.data or "",
-                         tempat_kegiatan=form.tempat_kegiatan.data or "", tim=form.tim.data or None)
+    if request.method == "GET":
+        today = system().clock.now().astimezone(WIB).date().isoformat()
+        values = {f.id: today for f in fields if f.type == "date"}
+        team = teams[0][0] if teams else None
+    else:
+        values = taskforms.parse_form(fields, request.form, platforms=system().settings.platforms)
+        team = request.form.get(team_key) or None
+        body = {**values, **({team_key: team} if chosen.needs_team else {})}
         try:
-            result = system().cases.start_case(db(), user, case)
+            result = system().cases.start_case(session, user, body, procedure=chosen.key)
         except FormInvalid as exc:
+            labels = {f.id: f.label for f in fields}
             for err in exc.errors:
-                errors.setdefault(err.field, []).append(_field_message(err))
+                errors.setdefault(err.field, []).append(i18n.field_text(err, labels.get(err.field)))
         except BadRequest as exc:  # an unknown team
-            errors.setdefault("tim", []).append(i18n.error_text(exc))
+            errors.setdefault(team_key, []).append(i18n.error_text(exc))
         else:
-            flash(_("Kasus \u201c%(nama)s\u201d dibuat. Lanjutkan dengan langkah 1: serahkan dokumentasinya.",
+            flash(_("Kasus \u201c%(nama)s\u201d dibuat. Lanjutkan dengan langkah pertamanya.",
                     nama=result.instance.title), "success")
             first = result.ready[0] if result.ready else None
             if first is not None:
                 return redirect(url_for("tasks.show", task_id=first.id))
             return redirect(url_for(".show", instance_id=result.instance.id))
-    else:
-        for name, messages in form.errors.items():
-            errors.setdefault(name, []).extend(str(m) for m in messages)
-    return render_template("cases/new.html", form=form, errors=errors), 422
+    views = taskforms.field_views(fields, values, errors=errors, files={}, platforms=system().settings.platforms,
+                                  caption_limits=system().settings.caption_limits, rules=chosen.rules)
+    return render_template("cases/new.html", procedure=chosen, fields=views, errors=errors, teams=teams, team=team,
+                           team_key=team_key, several=len(procedures) > 1), (422 if errors else 200)
 
 
 # ------------------------------------------------------------------------------------------ case list
@@ -165,7 +152,8 @@ def index():
                                                                     for c in current)})
     teams = _team_names(session, {i.instance.group for i in result.items})
     return render_template("cases/index.html", rows=rows, page=result, q=q, teams=teams,
-                           outcome_labels=outcomes(), team_only=not sees_all_cases())
+                           outcome_labels=outcomes(), team_only=not sees_all_cases(),
+                           several=len({d.process_key for d in system().rules.all_versions(session)}) > 1)
 
 
 # ------------------------------------------------------------------------------------------ one case
@@ -351,6 +339,8 @@ _SENTENCES: dict[str, Callable[[_Said], str]] = {
     "signal_thrown": lambda e: _("Keterlambatan dicatat dan notifikasi dikirim (sinyal %(signal)s).",
                                  signal=_quoted(e.data.get("signal", ""))),
     "task_cancelled": lambda e: _("Langkah %(step)s dibatalkan oleh proses.", step=e.step),
+    "task_passed": lambda e: _("Proses melewati langkah %(step)s (dikerjakan tanpa tugas di kotak masuk).",
+                               step=e.step),
     "case_completed": _case_completed,
     "execution_failed": lambda e: _("Proses tidak dapat dilanjutkan: %(error)s", error=e.data.get("error", "")),
 }

@@ -98,7 +98,10 @@ def index():
         tab = "mine" if held["mine"] else "lane"
     items = inbox(session, user, tab, now=now, lanes=mine, overdue_lanes=lanes, **filters)
     names = display_names(session, {i.claimed_by for i in items})
+    several = len({d.process_key for d in system().rules.all_versions(session)}) > 1
+    rules = system().rules.of_instances(session, {i.instance_id for i in items}) if several else {}
     rows = [{"item": i, "deadline": deadline_info(i.due_at, now, i.overdue),
+             "procedure": rules[i.instance_id].name if several else None,
              "holder": names.get(i.claimed_by, i.claimed_by) if i.claimed_by else None,
              "mine": i.claimed_by == user.actor} for i in items]
     args = {k: v for k, v in {"q": q, "dari": request.args.get("dari", "").strip(),

@@ -8,7 +8,7 @@ modeler asks it while the owner draws and shows exactly its problems (frontend/m
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
@@ -147,7 +147,27 @@ def summary_lines(summary: dict | None) -> list[str]:
 
 
 def process_key() -> str:
-    return system().settings.process_key
+    """The procedure the process owner works on: ``?prosedur=<process id>`` when that procedure is deployed, else
+    the default one. Links of these pages keep it (``_keep_procedure``)."""
+    if "prosedur" not in g:
+        wanted = request.args.get("prosedur", "")[:200]
+        known = wanted and db().execute(select(Definition.id).where(Definition.process_key == wanted)
+                                        .limit(1)).scalar() is not None
+        g.prosedur = wanted if known else system().settings.process_key
+    return g.prosedur
+
+
+@bp.url_defaults
+def _keep_procedure(endpoint: str, values: dict) -> None:
+    """Every link of the modeler's pages stays on the procedure being worked on (none is added for the default)."""
+    current = g.get("prosedur")
+    if current and current != system().settings.process_key and "prosedur" not in values:
+        values["prosedur"] = current
+
+
+def procedure_names() -> list[tuple[str, str]]:
+    """(process id, name) of every deployed procedure, the default one first."""
+    return [(p.key, p.name) for p in system().cases.procedures(db())]
 
 
 def xml_body() -> bytes:
@@ -158,7 +178,7 @@ def xml_body() -> bytes:
 
 
 def validate_xml(xml: bytes) -> modeling.ValidationReport:
-    """process.modeling.validate (which also checks that the diagram is of this application's process)."""
+    """process.modeling.validate (a diagram of a new process id is a new procedure; a group must work each lane)."""
     return modeling.validate(system(), me_or_api(), xml, db())
 
 
@@ -166,9 +186,9 @@ def deploy_xml(xml: bytes) -> tuple[Definition, dict, bool]:
     """Deploy; ``created`` is False when the same content was already a version (nothing new is stored)."""
     session = db()
     user = me_or_api()
-    validate_xml(xml)
+    key = validate_xml(xml).process_key
     before = session.execute(select(func.max(Definition.version))
-                             .where(Definition.process_key == process_key())).scalar() or 0
+                             .where(Definition.process_key == key)).scalar() or 0
     try:
         definition, summary = modeling.deploy(session, system(), user, xml)
     except IntegrityError:  # another owner deployed the same version number a moment ago
@@ -236,6 +256,7 @@ def index():
     names = display_names(session, {v.created_by for v in versions})
     older_running = sum(n for v, n in counts.items() if latest is None or v != latest.version)
     return render_template("modeler/index.html", latest=latest, versions=versions, counts=counts, names=names,
+                           procedures=procedure_names(), current=process_key(),
                            older_running=older_running,
                            summary=summary_lines(modeling.summary_of(latest)) if latest else [])
 
@@ -304,10 +325,13 @@ def deploy():
         definition, summary, created = deploy_xml(xml_body())
     except InvalidDefinition as exc:
         return _invalid(exc)
+    g.prosedur = definition.process_key
     counts = running_counts(db())
     older = sum(n for v, n in counts.items() if v != definition.version)
     body = {"version": definition.version, "sha256": definition.sha256, "created": created, "summary": summary,
-            "summary_text": summary_lines(summary), "versions_url": url_for(".versions"),
+            "summary_text": summary_lines(summary),
+            # the procedure named only when it is not the default one
+            "versions_url": url_for(".versions"),
             "version_url": url_for(".version", number=definition.version),
             "migration_url": url_for(".migration", number=definition.version) if older else None}
     return jsonify(body), 201 if created else 200

@@ -196,6 +196,27 @@ def form_schema(info: UserTaskInfo, platforms: Sequence[str], numbers: Mapping[s
     return schema
 
 
+def case_input_schema(start_form: Sequence[FormField], platforms: Sequence[str], team_key: str | None,
+                      procedures: Sequence[str]) -> dict:
+    """``CaseInput``: the body of ``POST /cases`` — the default procedure's start form (its start event's fields), its
+    team and, for another procedure, ``procedure`` (whose own start form then applies)."""
+    properties = {f.id: field_schema(f, platforms) for f in start_form if not f.readonly}
+    if team_key:
+        properties[team_key] = {"type": ["string", "null"], "title": "Kode tim",
+                                "description": "Bawaan: tim Anda sendiri; hanya anggota tim yang dapat membuat "
+                                               "kasusnya."}
+    properties["procedure"] = {"type": "string", "title": "Prosedur", "enum": list(procedures) or None,
+                               "description": "Id proses prosedur; bawaan: prosedur utama. Prosedur lain memakai "
+                                              "formulir awalnya sendiri (lihat halaman prosedurnya)."}
+    if not procedures:
+        del properties["procedure"]["enum"]
+    schema = {"type": "object", "additionalProperties": False, "properties": properties}
+    required = [f.id for f in start_form if f.required and not f.readonly]
+    if required:
+        schema["required"] = required
+    return schema
+
+
 def _step_description(info: UserTaskInfo, numbers: Mapping[str, int]) -> str:
     step = numbers.get(info.bpmn_id)
     prefix = f"Langkah {step}" if step else "Langkah"
@@ -419,20 +440,6 @@ def _schemas(platforms: Sequence[str]) -> dict:
                     "case_status": {"type": "string"},
                 },
             }],
-        },
-        "CaseInput": {
-            "type": "object",
-            "required": ["nama_kegiatan", "tanggal_kegiatan", "tempat_kegiatan"],
-            "additionalProperties": False,
-            "properties": {
-                "nama_kegiatan": {"type": "string", "minLength": 1, "maxLength": 200, "title": "Nama kegiatan"},
-                "tanggal_kegiatan": {"type": "string", "format": "date", "title": "Tanggal kegiatan",
-                                     "description": "Dalam satu tahun dari hari ini."},
-                "tempat_kegiatan": {"type": "string", "minLength": 1, "maxLength": 200,
-                                    "title": "Tempat kegiatan"},
-                "tim": {"type": ["string", "null"], "title": "Kode tim",
-                        "description": "Bawaan: tim Anda sendiri; hanya anggota tim yang dapat membuat kasusnya."},
-            },
         },
         "CaseCreated": {
             "type": "object",
@@ -744,12 +751,15 @@ def _with_common_answers(paths: dict) -> dict:
 
 def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[str],
                    definition_version: int | None = None, token_max_age: int | None = None,
-                   server_url: str = "/api/v1", numbers: Mapping[str, int] | None = None) -> dict:
+                   server_url: str = "/api/v1", numbers: Mapping[str, int] | None = None,
+                   start_form: Sequence[FormField] = (), team_key: str | None = None,
+                   procedures: Sequence[str] = ()) -> dict:
     """The whole OpenAPI 3.1 document; one ``Form_<bpmn_id>`` schema per user task, in step order (``numbers``:
     the step number of each task, as its diagram declares)."""
     numbers = numbers or {}
     steps = _ordered(user_tasks, numbers)
     schemas = _schemas(platforms)
+    schemas["CaseInput"] = case_input_schema(start_form, platforms, team_key, procedures)
     for info in steps:
         schemas[form_schema_name(info.bpmn_id)] = form_schema(info, platforms, numbers)
     version_note = (f" Formulir diambil dari versi {definition_version} definisi proses yang terpasang."

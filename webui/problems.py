@@ -79,8 +79,6 @@ MESSAGES: dict[str, Any] = {
     "process.count": _l("Diagram harus memuat tepat satu proses yang dapat dijalankan (isExecutable); ditemukan "
                         "%(count)s. Tandai satu proses sebagai dapat dijalankan."),
     "process.no_start_event": _l("Proses tidak memiliki peristiwa awal. Tambahkan satu peristiwa awal tanpa jenis."),
-    "process.key_mismatch": _l("Proses dalam diagram ini ber-id \u201c%(found)s\u201d; aplikasi ini menjalankan "
-                               "proses \u201c%(expected)s\u201d. Ubah id proses agar sama."),
     "id.internal_name": _l("Id \u201c%(id)s\u201d dipakai mesin alur kerja untuk bagiannya sendiri, sehingga "
                            "tidak ada kasus yang dapat berjalan. Beri elemen ini id lain (mis. "
                            "\u201c%(id)s_1\u201d)."),
@@ -94,6 +92,22 @@ MESSAGES: dict[str, Any] = {
                                 "perulangan (%(branches)s): pada putaran kedua mesin akan melanjutkan sebelum semua "
                                 "cabang putaran itu selesai. Gambarkan perulangan agar kembali ke titik setelah "
                                 "percabangan paralel, atau pisahkan cabangnya menjadi langkah berurutan."),
+    "gateway.inclusive_loop": _l("Gateway inklusif yang menggabungkan cabang tidak dapat berada dalam perulangan: "
+                                 "pada putaran kedua mesin akan melanjutkan sebelum semua cabang yang diambil pada "
+                                 "putaran itu selesai. Pindahkan percabangan dan penggabungan inklusif ke luar "
+                                 "perulangan, atau gambarkan pilihan cabangnya dengan gateway eksklusif."),
+    # Sub-processes
+    "subprocess.start_count": _l("Sub-proses ini memiliki %(count)s peristiwa awal; sub-proses perlu tepat satu "
+                                 "peristiwa awal tanpa jenis."),
+    "subprocess.start_typed": _l("Peristiwa awal di dalam sub-proses harus tanpa jenis: sub-proses dimulai ketika "
+                                 "alur mencapainya. Hapus jenis peristiwa ini (timer, sinyal, dan sebagainya)."),
+    "subprocess.no_end_event": _l("Sub-proses ini tidak memiliki peristiwa akhir, jadi tidak pernah selesai. "
+                                  "Tambahkan peristiwa akhir di dalamnya."),
+    "subprocess.lane_conflict": _l("Elemen ini tercatat di lajur “%(lane)s”, tetapi berada di dalam "
+                                   "sub-proses “%(subprocess)s” yang berada di lajur "
+                                   "“%(subprocess_lane)s”; semua langkah sebuah sub-proses dikerjakan oleh "
+                                   "lajur sub-proses itu. Samakan lajurnya, atau keluarkan elemen ini dari "
+                                   "sub-proses."),
     "flow.multiple_outgoing": _l("Elemen ini memiliki %(count)s alur keluar. Percabangan perlu gateway: tambahkan "
                                  "gateway eksklusif (dengan kondisi) atau paralel setelah elemen ini."),
     "flow.dangling": _l("Alur ini menghubungkan elemen yang tidak ada (dari \u201c%(source)s\u201d ke "
@@ -206,38 +220,51 @@ MESSAGES: dict[str, Any] = {
     "migration.failed": _l("Kasus tidak dapat dilanjutkan pada versi %(version)s; kasus tetap pada versinya."),
     # The one answer for whatever else the workflow library refuses
     "parser.refused": _l("Mesin alur kerja tidak dapat membaca elemen ini. Periksa jenis dan sambungannya, atau "
-                         "ganti dengan bentuk yang didukung (tugas pengguna, gateway eksklusif/paralel, timer)."),
+                         "ganti dengan bentuk yang didukung (tugas pengguna, gateway eksklusif/paralel/inklusif, "
+                         "sub-proses, timer)."),
     # Elements that are not executed
-    "unsupported.complexGateway": _l("Gateway kompleks tidak dijalankan. Pakai gateway eksklusif atau paralel."),
+    "unsupported.complexGateway": _l("Gateway kompleks tidak dijalankan: aturan kapan ia melanjutkan tidak dapat "
+                                     "dibaca dari diagram. Pakai gateway eksklusif, paralel atau inklusif."),
     "unsupported.eventBasedGateway": _l("Gateway berbasis peristiwa tidak dijalankan (tidak andal bersama timer). "
                                         "Pakai gateway eksklusif."),
-    "unsupported.inclusiveGateway": _l("Gateway inklusif tidak dijalankan. Pakai gateway eksklusif."),
-    "unsupported.callActivity": _l("Call activity tidak dijalankan. Gambarkan langkah-langkahnya di proses ini."),
-    "unsupported.subProcess": _l("Sub-proses tidak dijalankan. Gambarkan langkah-langkahnya di proses utama."),
-    "unsupported.adHocSubProcess": _l("Sub-proses ad-hoc tidak dijalankan. Gambarkan langkah-langkahnya di proses "
-                                      "utama."),
-    "unsupported.transaction": _l("Transaksi tidak dijalankan. Gambarkan langkah-langkahnya di proses utama."),
+    "unsupported.callActivity": _l("Call activity tidak dijalankan: call activity memanggil proses lain, "
+                                   "sedangkan satu kasus di sini menjalankan satu proses. Gambarkan "
+                                   "langkah-langkahnya di dalam sebuah sub-proses."),
+    "unsupported.adHocSubProcess": _l("Sub-proses ad-hoc (langkah-langkah dalam urutan bebas) tidak dijalankan. "
+                                      "Pakai sub-proses biasa, dengan gateway paralel untuk langkah yang boleh "
+                                      "dikerjakan bersamaan."),
+    "unsupported.eventSubProcess": _l("Sub-proses peristiwa (yang dimulai oleh sebuah peristiwa) tidak dijalankan. "
+                                      "Pakai peristiwa batas (timer atau sinyal) pada tugas atau sub-proses."),
+    "unsupported.transaction": _l("Transaksi tidak dijalankan (pembatalan dan kompensasinya tidak didukung). "
+                                  "Pakai sub-proses biasa."),
     "unsupported.businessRuleTask": _l("Tugas aturan bisnis (DMN) tidak dijalankan. Pakai gateway eksklusif dengan "
                                        "kondisi."),
     "unsupported.serviceTask": _l("Tugas layanan tidak dijalankan (diagram tidak boleh memanggil sistem luar). "
                                   "Pakai tugas pengguna."),
-    "unsupported.sendTask": _l("Tugas kirim tidak dijalankan. Pakai tugas pengguna; notifikasi dikirim oleh "
-                               "aplikasi."),
-    "unsupported.receiveTask": _l("Tugas terima tidak dijalankan. Pakai tugas pengguna."),
-    "unsupported.manualTask": _l("Tugas manual tidak dijalankan. Pakai tugas pengguna dengan formulir."),
-    "unsupported.task": _l("Tugas tanpa jenis tidak dijalankan. Jadikan tugas pengguna (user task) dengan "
-                           "formulir."),
-    "unsupported.messageEventDefinition": _l("Peristiwa pesan (message) tidak dijalankan. Hapus atau pakai tugas "
-                                             "pengguna."),
-    "unsupported.conditionalEventDefinition": _l("Peristiwa bersyarat tidak dijalankan. Pakai gateway eksklusif "
-                                                 "dengan kondisi."),
-    "unsupported.compensateEventDefinition": _l("Kompensasi tidak dijalankan. Gambarkan langkah pembatalannya "
-                                                "sebagai tugas."),
-    "unsupported.linkEventDefinition": _l("Peristiwa tautan (link) tidak dijalankan. Hubungkan dengan alur biasa."),
+    "unsupported.sendTask": _l("Tugas kirim tidak dijalankan: pesan dikirim ke proses lain, sedangkan satu kasus "
+                               "di sini adalah satu proses. Pakai tugas pengguna; notifikasi dikirim oleh aplikasi."),
+    "unsupported.receiveTask": _l("Tugas terima tidak dijalankan: tugas ini menunggu pesan dari proses lain, "
+                                  "sedangkan satu kasus di sini adalah satu proses. Pakai tugas pengguna untuk "
+                                  "mencatat kabar yang diterima."),
+    "unsupported.messageEventDefinition": _l("Peristiwa pesan (message) tidak dijalankan: pesan dikirim antarproses "
+                                             "(antar-pool), sedangkan satu kasus di sini adalah satu proses. Untuk "
+                                             "memberi tahu bagian lain proses ini pakai sinyal; untuk menunggu kabar "
+                                             "dari luar pakai tugas pengguna."),
+    "unsupported.conditionalEventDefinition": _l("Peristiwa bersyarat tidak dijalankan: mesin tidak memeriksa ulang "
+                                                 "syaratnya ketika data berubah. Pakai gateway eksklusif dengan "
+                                                 "kondisi."),
+    "unsupported.compensateEventDefinition": _l("Kompensasi (membatalkan langkah yang sudah selesai) tidak "
+                                                "dijalankan. Gambarkan langkah pembatalannya sebagai tugas."),
+    "unsupported.linkEventDefinition": _l("Peristiwa tautan (link) tidak dijalankan oleh mesin alur kerja. "
+                                          "Hubungkan dengan alur biasa."),
+    "unsupported.cancelEventDefinition": _l("Peristiwa pembatalan (cancel) hanya berlaku di dalam transaksi, "
+                                            "yang tidak dijalankan. Pakai peristiwa akhir biasa atau terminate."),
     "unsupported.timeCycle": _l("Timer berulang (timeCycle) tidak dijalankan. Pakai tanggal (timeDate) atau durasi "
                                 "(timeDuration)."),
-    "unsupported.multiInstanceLoopCharacteristics": _l("Aktivitas multi-instance tidak dijalankan. Hapus penanda "
-                                                       "multi-instance."),
+    "unsupported.multiInstanceLoopCharacteristics": _l("Aktivitas multi-instance (satu langkah dikerjakan beberapa "
+                                                       "kali sekaligus) tidak dijalankan. Hapus penanda "
+                                                       "multi-instance; gambarkan cabangnya dengan gateway "
+                                                       "paralel."),
     "unsupported.standardLoopCharacteristics": _l("Aktivitas berulang (loop) tidak dijalankan. Gambarkan "
                                                   "perulangannya dengan gateway."),
     # Expressions (engine/expressions.py)

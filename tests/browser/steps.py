@@ -27,7 +27,7 @@ def new_case(page: Page, nama: str, tempat: str) -> None:
     page.get_by_label("Nama kegiatan").fill(nama)
     expect(page.get_by_label("Tanggal kegiatan")).not_to_have_value("")  # today (server clock) by default
     page.get_by_label("Tempat kegiatan").fill(tempat)
-    page.get_by_role("button", name="Buat kasus dan buka langkah 1").click()
+    page.get_by_role("button", name="Buat kasus dan buka langkah pertama").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(STEP_NAMES[1])
     take_if_needed(page)
 

@@ -73,7 +73,7 @@ def test_case_through_revisi_to_published(live_server, open_as, photos, diagram_
     step5_publish(admin, "https://www.instagram.com/p/KPUSumbar250/", "2025-05-06T13:45")
 
     open_case(tim, name)
-    expect(tim.get_by_text("Selesai: dipublikasikan")).to_be_visible()
+    expect(tim.get_by_text("Selesai: dipublikasikan", exact=True)).to_be_visible()
     expect(tim.get_by_role("region", name="Linimasa")).to_contain_text("Kasus selesai: dipublikasikan.")
     wait_for_diagram(tim, "alur-done")
     expect(tim.locator(".djs-element.alur-active")).to_have_count(0)
@@ -93,7 +93,7 @@ def test_case_ends_in_tolak(live_server, open_as, photos, diagram_bundle):
     step4_decide(pimred, "Tolak", "Kegiatan internal, tidak untuk media sosial.")
 
     open_case(tim, name)
-    expect(tim.get_by_text("Selesai: ditolak")).to_be_visible()
+    expect(tim.get_by_text("Selesai: ditolak", exact=True)).to_be_visible()
     expect(tim.get_by_role("region", name="Tanggapan tertulis")).to_contain_text(
         "Kegiatan internal, tidak untuk media sosial.")
     # Nothing is left to do on that case for anyone.

@@ -15,9 +15,9 @@ from engine.clock import ManualClock
 from engine.db import transaction
 from engine.eventlog import decode
 from engine.models import EventRow, Instance, TaskRow
-from process.cases import CaseInput
 from process.deadlines import WIB
 from process.models import User
+from tests.factories import CaseInput
 from tests.integration.live import (
     audit_verify,
     events_per,
