@@ -25,10 +25,12 @@ from engine.models import Instance, TaskRow
 from ops.simulation import FORMS, SIM_USERS, Driver
 from process.deadlines import WIB
 from process.models import DeadlineReminder
-from process.roles import LANE_ROLES
+from process.roles import LEGACY_GROUPS
 from process.system import System
 
 #: Teams a copied case may belong to ("sim" is the bench's Tim Pelaksana user's own team).
+#: The group (and simulation user) of each lane of the bundled diagram.
+LANE_GROUPS = {lane: code for code, lane in LEGACY_GROUPS.items()}
 TEAMS = ("sim", *(f"tim{k:02d}" for k in range(1, 20)))
 ACTIVITIES = ("Sosialisasi pendidikan pemilih", "Rapat koordinasi tahapan", "Bimbingan teknis KPPS",
               "Uji publik daerah pemilihan", "Pemutakhiran data pemilih", "Kunjungan kerja",
@@ -227,7 +229,7 @@ class Cloner:
                         group=team if t["group"] is not None else None)
             if task["state"] == "ready" and task["claimed_by"] is None and rng.random() < self.claimed_share:
                 mine = rng.random() < 0.05 and task["group"] in (None, "sim")
-                task.update(claimed_by=SIM_USERS[LANE_ROLES[task["lane"]]] if mine else f"staf{rng.randrange(40)}",
+                task.update(claimed_by=SIM_USERS[LANE_GROUPS[task["lane"]]] if mine else f"staf{rng.randrange(40)}",
                             claimed_at=self.system.clock.now())
             tasks.append(task)
         for r in template.reminders:

@@ -10,6 +10,8 @@
 //   data-validate-url   POST the XML → 200 {"process_key", "warnings"} | 422 {"error": {"message", "fields"}}; each
 //                       problem is {"element_id", "code", "severity", "label", "text", "message", ...}
 //   data-deploy-url     POST the XML → 201/200 {"version", "sha256", "created", "summary_text", ...} | 422 as above
+//   data-group-url      POST {"code", "name"} → 201 {"code", "name", "message"} | 422 {"error": {"message"}}: creates
+//                       the group a lane lacks (problem "lane.no_group" offers it, with the code and the lane's name)
 //   data-csrf           the CSRF token, sent as X-CSRFToken
 //   data-texts          JSON object of the page's texts in the user's language
 // The page says how far the server's answer is in data-validation ("pending", "running", "done", "failed") on the same
@@ -423,9 +425,46 @@ class ModelerPage {
       ? el("button", { type: "button", class: "link problem-target", "data-target-id": id,
         title: this.t("show_element"), text: label })
       : el("span", { class: "problem-target", text: label });
+    const offer = this.groupOffer(problem);
     return el("li", { class: `problem problem-${category}`, "data-element-id": id || "", "data-code": problem.code,
       "data-severity": category === "warn" ? "warning" : "error" },
-    target, el("span", { text: ` ${problem.text || problem.message || ""}` }));
+    target, el("span", { text: ` ${problem.text || problem.message || ""}` }), ...(offer ? [" ", offer] : []));
+  }
+
+  // A lane no group works: offer to create the group the server names (the lane's name as the group's name).
+  groupOffer(problem) {
+    const url = this.root.dataset.groupUrl;
+    const params = problem.params || {};
+    if (problem.code !== "lane.no_group" || !url || !params.group) return null;
+    const name = params.lane || params.group;
+    const button = el("button", { type: "button", class: "link", "data-action": "create-group",
+      "data-group-code": params.group, text: this.t("create_group", { name, code: params.group }) });
+    button.addEventListener("click", () => this.createGroup(params.group, name, button));
+    return button;
+  }
+
+  async createGroup(code, name, button) {
+    if (this.busy) return;
+    button.disabled = true;
+    try {
+      const response = await this.request(this.root.dataset.groupUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": this.csrf },
+        body: JSON.stringify({ code, name }),
+      });
+      const body = await response.json().catch(() => null);
+      if (response.ok) {
+        this.setStatus(body.message, "ok");
+        await this.runValidation();
+      } else {
+        const reason = (body && body.error && body.error.message) || this.failure(response.status, body);
+        this.setStatus(this.t("group_failed", { reason }), "error");
+        button.disabled = false;
+      }
+    } catch (error) {
+      this.setStatus(this.requestFailure(error), "error");
+      button.disabled = false;
+    }
   }
 
   // The server's answer: its problems on the canvas (errors and warnings marked apart) and in the list, exactly.

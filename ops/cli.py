@@ -25,7 +25,7 @@ from process.config import Settings
 from process.deadlines import WIB
 from process.forms import FormInvalid
 from process.models import Team, User
-from process.roles import ALL_ROLES, ROLE_LABELS
+from process.roles import ALL_ROLES, LEGACY_GROUPS, ROLE_LABELS
 from process.system import System, build_system
 
 
@@ -96,7 +96,8 @@ def init_db(demo: bool) -> None:
 
 DEMO_URL = "http://127.0.0.1:5000/"
 DEMO_TEAM = ("humas", "Divisi Sosialisasi, Pendidikan Pemilih, Partisipasi Masyarakat dan SDM")
-#: (username, role, team, full name): one account per role, enough to take a case from step 1 to published.
+#: (username, role or group, team, full name): one account per role and per group of the bundled diagram's lanes,
+#: enough to take a case from step 1 to published.
 DEMO_ACCOUNTS = (
     ("tim", "tim_pelaksana", DEMO_TEAM[0], "Demo Tim Pelaksana"),
     ("admin.medsos", "admin_medsos", None, "Demo Admin Media Sosial"),
@@ -128,12 +129,18 @@ def _demo_accounts(system: System) -> None:
         rows = []
         for username, role, team, full_name in DEMO_ACCOUNTS:
             password = secrets.token_urlsafe(12)
-            system.people.add_user(session, username, password, [role], full_name=full_name, team_code=team,
-                                   actor="demo")
-            rows.append((username, ROLE_LABELS[role], password))
+            if role in LEGACY_GROUPS:  # a group of the bundled diagram's lanes (made by migration 0006)
+                group = system.people.ensure_group(session, role, LEGACY_GROUPS[role], actor="demo")
+                system.people.add_user(session, username, password, groups=[role], full_name=full_name,
+                                       team_code=team, actor="demo")
+                rows.append((username, group.name, password))
+            else:
+                system.people.add_user(session, username, password, [role], full_name=full_name, team_code=team,
+                                       actor="demo")
+                rows.append((username, ROLE_LABELS[role], password))
         width = max(len(r[1]) for r in rows)
         lines = [f"Alur Medsos demo accounts. Open {DEMO_URL} and log in with:", "",
-                 f"  {'username':<14} {'role':<{width}}  password"]
+                 f"  {'username':<14} {'role/group':<{width}}  password"]
         lines += [f"  {u:<14} {label:<{width}}  {pw}" for u, label, pw in rows]
         text = "\n".join(lines) + "\n"
         # Written before the commit: when the file cannot be written, no accounts with lost passwords remain.
@@ -151,29 +158,54 @@ def user() -> None:
     """Manage accounts."""
 
 
+def _roles_and_groups(roles: tuple[str, ...], groups: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """``--role`` takes application roles; a staff role of before groups is taken as the group of that code, with a
+    deprecation note (old scripts keep working)."""
+    app_roles, codes = [], list(groups)
+    for role in roles:
+        if role in LEGACY_GROUPS:
+            click.echo(f"note: --role {role} is deprecated; {role} is a group now: use --group {role}", err=True)
+            codes.append(role)
+        elif role in ALL_ROLES:
+            app_roles.append(role)
+        else:
+            _fail(f"unknown role {role!r} (roles: {', '.join(ALL_ROLES)}; lanes are worked by groups: --group)")
+    if not app_roles and not codes:
+        _fail("give at least one --role or --group")
+    return app_roles, sorted(set(codes))
+
+
 @user.command("add")
 @click.argument("name")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ALL_ROLES),
-              help="Role (repeatable).")
+@click.option("--role", "roles", multiple=True, metavar="ROLE",
+              help=f"Application role (repeatable): {', '.join(ALL_ROLES)}.")
+@click.option("--group", "groups", multiple=True, metavar="CODE",
+              help="Group code (repeatable): the lanes of the diagram the user works.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.option("--team", default=None, help="Team code (created if new) for Tim Pelaksana members.")
+@click.option("--team", default=None, help="Team code (created if new), for members of team-scoped lanes.")
 @click.option("--full-name", default="", help="Full name shown in the app.")
 @click.option("--email", default=None, help="E-mail address for notifications.")
-def user_add(name: str, roles: tuple[str, ...], password_stdin: bool, team: str | None, full_name: str,
-             email: str | None) -> None:
-    """Add an account NAME with one or more roles."""
+def user_add(name: str, roles: tuple[str, ...], groups: tuple[str, ...], password_stdin: bool, team: str | None,
+             full_name: str, email: str | None) -> None:
+    """Add an account NAME with roles and/or groups."""
     if not password_stdin:
         _fail("give the password on standard input with --password-stdin")
+    app_roles, codes = _roles_and_groups(roles, groups)
     password = sys.stdin.readline().rstrip("\n")
     try:
         with _system() as system, transaction(system.sessions) as session:
+            for code in codes:  # a legacy staff role's group is there after migration 0006; made if not
+                if code in LEGACY_GROUPS:
+                    system.people.ensure_group(session, code, LEGACY_GROUPS[code], actor="cli")
             if team and session.execute(select(Team.id).where(Team.code == team.strip())).first() is None:
                 team = system.people.add_team(session, team, team.strip(), actor="cli").code
-            added = system.people.add_user(session, name, password, roles, full_name=full_name, team_code=team,
-                                         email=email, actor="cli").username
+            added = system.people.add_user(session, name, password, app_roles, groups=codes, full_name=full_name,
+                                           team_code=team, email=email, actor="cli").username
     except EngineError as exc:
         _fail(messages.error_text(exc, messages.locale_from_env()))
-    click.echo(f"user {added} added with roles {', '.join(sorted(set(roles)))}")
+    parts = ([f"roles {', '.join(sorted(set(app_roles)))}"] if app_roles else []) + \
+        ([f"groups {', '.join(codes)}"] if codes else [])
+    click.echo(f"user {added} added with {' and '.join(parts)}")
 
 
 def _password_from_stdin(flag: bool) -> str:
@@ -210,18 +242,74 @@ def user_passwd(name: str, password_stdin: bool) -> None:
 
 @user.command("list")
 def user_list() -> None:
-    """List the accounts with their roles and teams."""
+    """List the accounts with their roles, groups and teams."""
     with _system() as system, system.readers() as session:
         users = list(session.execute(select(User).order_by(User.username)).scalars())
-        rows = [(u.username, "active" if u.active else "INACTIVE", ",".join(sorted(u.roles)),
-                 u.team.code if u.team else "-", u.full_name) for u in users]
+        rows = [(u.username, "active" if u.active else "INACTIVE", ",".join(sorted(u.roles)) or "-",
+                 ",".join(sorted(u.group_codes)) or "-", u.team.code if u.team else "-", u.full_name) for u in users]
     if not rows:
         click.echo("no users yet (see `alur user add` or `alur init-db --demo`)")
         return
-    header = ("username", "status", "roles", "team", "full name")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(4)]
+    _table(("username", "status", "roles", "groups", "team", "full name"), rows)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> None:
+    """Columns padded to their widest cell; the last one as it is."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
     for row in [header, *rows]:
-        click.echo("  ".join(f"{row[i]:<{widths[i]}}" for i in range(4)) + "  " + row[4])
+        click.echo("  ".join(f"{str(row[i]):<{widths[i]}}" for i in range(len(widths))) + "  " + str(row[-1]))
+
+
+@main.group("group")
+def group_cmd() -> None:
+    """Manage groups: who works which lane of the diagrams."""
+
+
+@group_cmd.command("add")
+@click.argument("code")
+@click.argument("name")
+def group_add(code: str, name: str) -> None:
+    """Add a group CODE named NAME (a lane of that name, or naming CODE, is worked by its members)."""
+    try:
+        with _system() as system, transaction(system.sessions) as session:
+            group = system.people.add_group(session, code, name, actor="cli")
+            code, name = group.code, group.name
+    except EngineError as exc:
+        _fail(messages.error_text(exc, messages.locale_from_env()))
+    click.echo(f"group {code} ({name}) added; add its members with `alur group members {code} --add USER`")
+
+
+@group_cmd.command("list")
+def group_list() -> None:
+    """List the groups, the lanes each works and their members."""
+    with _system() as system, system.readers() as session:
+        lanes = system.rules.lane_map(session)
+        rows = []
+        for group in system.people.groups(session):
+            members = system.people.members(session, group)
+            worked = sorted(lanes.lanes_for(frozenset({group.code}), frozenset({group.name})))
+            rows.append((group.code, group.name, ",".join(worked) or "-",
+                         ",".join(u.username + ("" if u.active else "(inactive)") for u in members) or "-"))
+    if not rows:
+        click.echo("no groups yet (see `alur group add`)")
+        return
+    _table(("code", "name", "lanes", "members"), rows)
+
+
+@group_cmd.command("members")
+@click.argument("code")
+@click.option("--add", "add", multiple=True, metavar="USER", help="Make USER a member (repeatable).")
+@click.option("--remove", "remove", multiple=True, metavar="USER", help="Take USER out (repeatable).")
+def group_members(code: str, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
+    """Show the members of group CODE; with --add/--remove, change them first."""
+    try:
+        with _system() as system, transaction(system.sessions) as session:
+            group = system.people.find_group(session, code)
+            members = system.people.change_members(session, group, add=add, remove=remove, actor="cli")
+            names = [u.username + ("" if u.active else " (inactive)") for u in members]
+    except EngineError as exc:
+        _fail(messages.error_text(exc, messages.locale_from_env()))
+    click.echo(f"group {code}: " + (", ".join(names) if names else "no members"))
 
 
 @main.command()

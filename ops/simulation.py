@@ -15,8 +15,10 @@ from engine.db import transaction
 from process.deadlines import WIB
 from process.files import store_file
 from process.models import User
+from process.roles import LEGACY_GROUPS
 from process.system import System
 
+#: One user per group of the bundled diagram's lanes (by group code).
 SIM_USERS = {"tim_pelaksana": "sim_tim", "admin_medsos": "sim_admin", "wapimred": "sim_wapimred",
              "pimred": "sim_pimred"}
 NARASI = ("Komisi Pemilihan Umum Provinsi Sumatera Barat melaksanakan kegiatan sosialisasi pendidikan pemilih "
@@ -59,9 +61,10 @@ class Driver:
             for role, username in SIM_USERS.items():
                 user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
                 if user is None:
-                    user = self.system.people.add_user(session, username, secrets.token_urlsafe(12), [role],
-                                              team_code=team.code if role == "tim_pelaksana" else None,
-                                              actor="simulate")
+                    self.system.people.ensure_group(session, role, LEGACY_GROUPS[role], actor="simulate")
+                    user = self.system.people.add_user(session, username, secrets.token_urlsafe(12), groups=[role],
+                                                       team_code=team.code if role == "tim_pelaksana" else None,
+                                                       actor="simulate")
                 self._user_ids[role] = user.id
 
     def user(self, session, role: str) -> User:

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from engine import eventlog
 from engine.models import Definition, Instance, TaskRow
 
-from .declarations import Declarations, Rulebook
+from .declarations import Declarations, LaneMap, Rulebook
 from .errors import NotPermitted
 from .models import FileRecord, RegisterEntry, User
-from .roles import ALL_ROLES
+from .roles import VIEW_ALL_ROLES
 
 
 @dataclass(frozen=True)
@@ -58,28 +58,45 @@ class CaseView:
         return self.instance.business_date
 
 
-def can_view_case(user: User, instance: Instance) -> bool:
-    """Tim Pelaksana see their own team's cases; every other role of the office sees all cases."""
-    if not user.active or not (user.roles & set(ALL_ROLES)):
-        return False
-    if user.roles - {"tim_pelaksana"}:
-        return True
-    return user.team is not None and user.team.code == instance.group
+#: What :func:`case_scope` answers: every case, the user's team's cases, none.
+ALL, TEAM, NONE = "all", "team", "none"
 
 
-def _visible_instance(session: Session, user: User, instance_id: int) -> Instance:
+def case_scope(user: User, lane_map: LaneMap) -> str:
+    """Which cases ``user`` sees: the application roles (process owner, auditor, administrator) every case; who works
+    lanes every case too, unless every lane they work is team-scoped (``alur:lane teamScoped``): then their own
+    team's; anyone else none."""
+    if not user.active:
+        return NONE
+    if user.roles & VIEW_ALL_ROLES:
+        return ALL
+    lanes = lane_map.lanes_of(user)
+    if not lanes:
+        return NONE
+    return TEAM if lane_map.team_only(lanes) else ALL
+
+
+def can_view_case(user: User, instance: Instance, lane_map: LaneMap) -> bool:
+    """Whether ``user`` sees the case (the rule of :func:`case_scope`)."""
+    scope = case_scope(user, lane_map)
+    if scope == TEAM:
+        return user.team is not None and user.team.code == instance.group
+    return scope == ALL
+
+
+def _visible_instance(session: Session, user: User, instance_id: int, lane_map: LaneMap) -> Instance:
     from engine.errors import NotFound
 
     instance = session.get(Instance, instance_id)
     if instance is None:
         raise NotFound(f"no case {instance_id}", code="case.not_found", case=instance_id)
-    if not can_view_case(user, instance):
+    if not can_view_case(user, instance, lane_map):
         raise NotPermitted(f"case {instance_id} is not visible to this user", code="case.not_visible")
     return instance
 
 
 def case_view(session: Session, user: User, instance_id: int, rulebook: Rulebook) -> CaseView:
-    instance = _visible_instance(session, user, instance_id)
+    instance = _visible_instance(session, user, instance_id, rulebook.lane_map(session))
     definition = session.get(Definition, instance.definition_id)
     rules = rulebook.of_definition(session, instance.definition_id)
     entry = session.execute(select(RegisterEntry).where(RegisterEntry.instance_id == instance_id)).scalar_one_or_none()
@@ -168,9 +185,10 @@ def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None
     """The cases ``user`` may see (the rule of :func:`can_view_case`), newest first, one page."""
     page = max(1, page)
     stmt = select(Instance)
-    if not user.active or not (user.roles & set(ALL_ROLES)):
+    scope = case_scope(user, rulebook.lane_map(session))
+    if scope == NONE:
         stmt = stmt.where(Instance.id.is_(None))
-    elif not (user.roles - {"tim_pelaksana"}):
+    elif scope == TEAM:
         stmt = stmt.where(Instance.group == (user.team.code if user.team else None))
     if q and q.strip():
         stmt = stmt.where(Instance.title.ilike(f"%{q.strip()[:100]}%"))
@@ -208,9 +226,10 @@ class CaseDiagram:
     overdue: list[str]
 
 
-def case_diagram(session: Session, user: User, instance_id: int, *, now: datetime) -> CaseDiagram:
+def case_diagram(session: Session, user: User, instance_id: int, rulebook: Rulebook, *, now: datetime
+                 ) -> CaseDiagram:
     """The definition version's XML and which user tasks are done, waiting, or late (by BPMN id)."""
-    instance = _visible_instance(session, user, instance_id)
+    instance = _visible_instance(session, user, instance_id, rulebook.lane_map(session))
     definition = session.get(Definition, instance.definition_id)
     tasks = session.execute(select(TaskRow).where(TaskRow.instance_id == instance_id)).scalars().all()
     completed = {t.bpmn_id for t in tasks if t.state == "completed"}

@@ -96,8 +96,8 @@ class Cases:
                    procedure: str | None = None) -> ActionResult:
         """Open a case of ``procedure`` (the default one when not given) with the start form's ``data``; its first
         task goes to the team that opened it."""
-        check_may_start(user)
         chosen = self.procedure(session, procedure, deploy=True)
+        check_may_start(user, self.rules.lane_map(session), chosen.key)
         rules = chosen.rules
         raw = dict(data)
         team_key = rules.team_field or "tim"

@@ -118,9 +118,26 @@ class Step:
 class LaneRule:
     name: str
     element_id: str | None = None
-    group: str | None = None
+    group: str | None = None  # alur:lane group: the code of the group that works it
     team_scoped: bool = False
     hears_overdue: bool = False
+    #: The group codes the lane's tasks name in ``camunda:candidateGroups`` (from the diagram, not a declaration).
+    candidate_groups: tuple[str, ...] = ()
+    #: The lane's name as the diagram writes it, which is how its tasks name it (``name`` is whitespace-normalised).
+    raw_name: str | None = None
+    #: Whether a user task stands in it.
+    has_tasks: bool = False
+
+    @property
+    def task_lane(self) -> str:
+        """The lane as the task projection names it (``TaskRow.lane``)."""
+        return self.raw_name or self.name
+
+    @property
+    def group_codes(self) -> frozenset[str]:
+        """The codes of the groups that work it: the declared group, else the codes its tasks name; a group whose
+        name is the lane's name works it too (:func:`lane_key`)."""
+        return frozenset((self.group,) if self.group else self.candidate_groups)
 
 
 @dataclass(frozen=True)
@@ -152,6 +169,8 @@ class Declarations:
     texts: tuple[TextRule, ...] = ()
     steps: Mapping[str, Step] = field(default_factory=dict)
     lanes: Mapping[str, LaneRule] = field(default_factory=dict)  # by lane name
+    #: The name of the lane holding the process's start event (whose workers open its cases), if one does.
+    start_lane: str | None = None
     outcomes: Mapping[str, Outcome] = field(default_factory=dict)  # by end event id
     #: The form of each user task (from the diagram itself, not a declaration): for option labels and file fields.
     forms: Mapping[str, tuple[FormField, ...]] = field(default_factory=dict)
@@ -187,7 +206,8 @@ class Declarations:
 
     @property
     def team_lanes(self) -> frozenset[str]:
-        return frozenset(name for name, lane in self.lanes.items() if lane.team_scoped)
+        """The team-scoped lanes, as their tasks name them (the engine compares a task's lane with these)."""
+        return frozenset(lane.task_lane for lane in self.lanes.values() if lane.team_scoped)
 
     @property
     def overdue_lanes(self) -> frozenset[str]:
@@ -326,6 +346,43 @@ def _read_step(node, decl) -> Step:
     return replace(step, **values)
 
 
+def candidate_groups(value: str | None) -> tuple[str, ...]:
+    """The group codes of a ``camunda:candidateGroups`` attribute (comma-separated), in order, each once."""
+    found: list[str] = []
+    for code in (value or "").split(","):
+        code = code.strip()
+        if code and code not in found:
+            found.append(code)
+    return tuple(found)
+
+
+def _read_lanes(process) -> tuple[dict[str, LaneRule], str | None]:
+    """The lanes of ``process`` by name (their declaration, the groups their user tasks name in
+    ``camunda:candidateGroups``), and the name of the lane holding its start event."""
+    nodes = {n.get("id"): n for n in process if isinstance(n.tag, str) and n.get("id")}
+    lanes: dict[str, LaneRule] = {}
+    start_lane = None
+    starts = [eid for eid, n in nodes.items() if _local(n.tag) == "startEvent"]
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
+        lane_name = _text(lane.get("name"))
+        if not lane_name:
+            continue
+        decl = next(iter(_decls(lane, "lane")), None)
+        refs = [(ref.text or "").strip() for ref in lane.findall(f"{{{BPMN_NS}}}flowNodeRef")]
+        tasks = [nodes[r] for r in refs if r in nodes and _local(nodes[r].tag) == "userTask"]
+        codes: list[str] = []
+        for task in tasks:
+            codes += [c for c in candidate_groups(task.get(f"{{{CAMUNDA_NS}}}candidateGroups")) if c not in codes]
+        lanes[lane_name] = LaneRule(lane_name, lane.get("id"),
+                                    _text(decl.get("group")) if decl is not None else None,
+                                    decl is not None and _flag(decl.get("teamScoped")),
+                                    decl is not None and _flag(decl.get("hearsOverdue")),
+                                    candidate_groups=tuple(codes), raw_name=lane.get("name"), has_tasks=bool(tasks))
+        if start_lane is None and any(r in starts for r in refs):
+            start_lane = lane_name
+    return lanes, start_lane
+
+
 def read_declarations(root, process_key: str, name: str) -> Declarations:
     """The declarations of the executable process in the document ``root`` (an lxml element)."""
     process = _executable(root)
@@ -343,16 +400,7 @@ def read_declarations(root, process_key: str, name: str) -> Declarations:
                 if field_id:
                     texts.append(TextRule(field_id, _text(child.get("label")) or field_id,
                                           _text(child.get("correction")), _flag(child.get("counter"))))
-    lanes = {}
-    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
-        lane_name = _text(lane.get("name"))
-        if not lane_name:
-            continue
-        decl = next(iter(_decls(lane, "lane")), None)
-        lanes[lane_name] = LaneRule(lane_name, lane.get("id"),
-                                    _text(decl.get("group")) if decl is not None else None,
-                                    decl is not None and _flag(decl.get("teamScoped")),
-                                    decl is not None and _flag(decl.get("hearsOverdue")))
+    lanes, start_lane = _read_lanes(process)
     steps, outcomes = {}, {}
     for node in process.iter(f"{{{BPMN_NS}}}*"):
         kind = _local(node.tag)
@@ -367,7 +415,7 @@ def read_declarations(root, process_key: str, name: str) -> Declarations:
                 outcomes[node.get("id")] = Outcome(code, _text(decl.get("label")) or _text(node.get("name")) or code,
                                                    (decl.get("success") or "true").strip().lower() != "false")
     return Declarations(process_key, name, declared, texts=tuple(texts), steps=steps, lanes=lanes,
-                        outcomes=outcomes, **values)
+                        start_lane=start_lane, outcomes=outcomes, **values)
 
 
 _CACHE: dict[str, Declarations] = {}
@@ -396,9 +444,13 @@ def inherit(own: Declarations, bundled: Declarations, elements: Mapping[str, tup
     steps = {eid: replace(step, name=elements[eid][1] or step.name)
              for eid, step in bundled.steps.items() if same(eid) and elements[eid][0] in _PLACES["step"]}
     outcomes = {eid: o for eid, o in bundled.outcomes.items() if same(eid, "endEvent")}
-    lanes = {name: bundled.lanes.get(name, lane) for name, lane in own.lanes.items()}
+    # A lane keeps what its own diagram says (its tasks' candidate groups, its name); the declarations are lent.
+    lanes = {name: replace(bundled.lanes[name], element_id=lane.element_id, candidate_groups=lane.candidate_groups,
+                           raw_name=lane.raw_name, has_tasks=lane.has_tasks) if name in bundled.lanes else lane
+             for name, lane in own.lanes.items()}
     return replace(bundled, process_key=own.process_key, name=own.name, declared=False, steps=steps,
-                   outcomes=outcomes, lanes=lanes, forms=own.forms, start_form=own.start_form)
+                   outcomes=outcomes, lanes=lanes, start_lane=own.start_lane, forms=own.forms,
+                   start_form=own.start_form)
 
 
 # ------------------------------------------------------------------------------------------ checking
@@ -560,6 +612,110 @@ def declaration_problems(parsed: ParsedDefinition) -> list[Problem]:
     return checker.problems
 
 
+# ------------------------------------------------------------------------------------------ who works a lane
+
+def lane_key(name: str | None) -> str:
+    """A lane's or a group's name as the two are compared: whitespace-normalised and case-insensitive."""
+    return " ".join((name or "").split()).casefold()
+
+
+@dataclass
+class LaneMap:
+    """Which groups work which lane, over every stored version of every procedure.
+
+    The task projection knows a task's lane by its name (``TaskRow.lane``), so a lane is one name across versions: it
+    is worked by the groups every version names for it — the ``alur:lane group`` code, else the codes its tasks name
+    in ``camunda:candidateGroups`` — and by the group whose name is the lane's name (:func:`lane_key`). Whether a lane
+    is team-scoped, and which lane opens a procedure's cases, is as the newest version says. Built once per set of
+    stored versions (:meth:`Rulebook.lane_map`); a user's lanes are remembered per set of groups."""
+
+    #: lane (by :func:`lane_key`) → codes of the groups that work it
+    codes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: every lane name as tasks carry it → its key
+    names: Mapping[str, str] = field(default_factory=dict)
+    team_scoped: frozenset[str] = frozenset()  # keys
+    hears_overdue: frozenset[str] = frozenset()  # keys
+    #: process key → (key of the lane of its start event or None, keys of its lanes with user tasks): newest version
+    starts: Mapping[str, tuple[str | None, frozenset[str]]] = field(default_factory=dict)
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, versions: Iterable[Declarations]) -> LaneMap:
+        codes: dict[str, set[str]] = {}
+        names: dict[str, str] = {}
+        scoped: dict[str, bool] = {}
+        hears: set[str] = set()
+        starts: dict[str, tuple[str | None, frozenset[str]]] = {}
+        for decl in versions:  # oldest first: the newest says last
+            for lane in decl.lanes.values():
+                key = lane_key(lane.name)
+                codes.setdefault(key, set()).update(lane.group_codes)
+                names[lane.task_lane] = key
+                names.setdefault(lane.name, key)
+                scoped[key] = lane.team_scoped
+                if lane.hears_overdue:
+                    hears.add(key)
+            starts[decl.process_key] = (lane_key(decl.start_lane) if decl.start_lane else None,
+                                        frozenset(lane_key(n) for n, lane in decl.lanes.items() if lane.has_tasks))
+        return cls({k: frozenset(v) for k, v in codes.items()}, names,
+                   frozenset(k for k, v in scoped.items() if v), frozenset(hears), starts)
+
+    def lanes_for(self, codes: frozenset[str], group_names: frozenset[str]) -> frozenset[str]:
+        """The lanes (as tasks name them) worked by the groups of these codes and names."""
+        memo_key = (codes, group_names)
+        found = self._memo.get(memo_key)
+        if found is None:
+            named = {lane_key(n) for n in group_names}
+            found = frozenset(lane for lane, key in self.names.items()
+                              if key in named or self.codes.get(key, frozenset()) & codes)
+            if len(self._memo) < 4096:
+                self._memo[memo_key] = found
+        return found
+
+    def lanes_of(self, user) -> frozenset[str]:
+        """The lanes ``user`` (a process.models.User, with its groups) works."""
+        return self.lanes_for(user.group_codes, frozenset(g.name for g in user.groups))
+
+    def group_codes(self, lane: str | None) -> frozenset[str]:
+        """The codes of the groups that work ``lane`` (besides the group named as it)."""
+        return self.codes.get(lane_key(lane), frozenset())
+
+    def works(self, lane: str | None, code: str, name: str) -> bool:
+        """Whether the group ``code`` named ``name`` works ``lane``."""
+        return code in self.group_codes(lane) or (lane is not None and lane_key(name) == lane_key(lane))
+
+    def team_only(self, lanes: Iterable[str]) -> bool:
+        """Whether every one of ``lanes`` is team-scoped (``alur:lane teamScoped``; none: False)."""
+        keys = {self.names.get(lane, lane_key(lane)) for lane in lanes}
+        return bool(keys) and keys <= self.team_scoped
+
+    def hears_of_overdue(self, lanes: Iterable[str]) -> bool:
+        """Whether one of ``lanes`` is told of every late step (``alur:lane hearsOverdue``)."""
+        return any(self.names.get(lane, lane_key(lane)) in self.hears_overdue for lane in lanes)
+
+    @property
+    def overdue_lanes(self) -> frozenset[str]:
+        """The lanes (as tasks name them) told of every late step."""
+        return frozenset(lane for lane, key in self.names.items() if key in self.hears_overdue)
+
+    def may_start(self, lanes: Iterable[str], process_key: str) -> bool:
+        """Whether who works ``lanes`` opens cases of ``process_key``: the lane of its start event in its newest
+        version is one of them (a start event in no lane: any lane of that version with a task is)."""
+        start = self.starts.get(process_key)
+        if start is None:
+            return False
+        keys = {self.names.get(lane, lane_key(lane)) for lane in lanes}
+        start_lane, with_tasks = start
+        return start_lane in keys if start_lane is not None else bool(keys & with_tasks)
+
+    def start_lane(self, process_key: str) -> str | None:
+        """The lane (as tasks name it) of the start event of ``process_key``'s newest version, if it is in one."""
+        start = self.starts.get(process_key)
+        if start is None or start[0] is None:
+            return None
+        return next((lane for lane, key in self.names.items() if key == start[0]), None)
+
+
 # ------------------------------------------------------------------------------------------ finding them
 
 class Rulebook:
@@ -571,6 +727,7 @@ class Rulebook:
         self._bundled_paths = [bundled] if isinstance(bundled, Path) else list(bundled)
         self._bundled: dict[str, Declarations] | None = None
         self._all: tuple[tuple[int, ...], list[Declarations]] | None = None
+        self._lanes: tuple[list[Declarations], LaneMap] | None = None
         self._lock = threading.Lock()
 
     def _bundled_by_key(self) -> dict[str, Declarations]:
@@ -633,7 +790,18 @@ class Rulebook:
 
     def overdue_lanes(self, session: Session) -> frozenset[str]:
         """The lanes told of every late step, in any version of any procedure."""
-        return frozenset().union(*(d.overdue_lanes for d in self.all_versions(session)))
+        return self.lane_map(session).overdue_lanes
+
+    def lane_map(self, session: Session) -> LaneMap:
+        """Which groups work which lane, over every stored version (built again only when a version was added); on a
+        database without any, the bundled diagrams'."""
+        versions = self.all_versions(session)
+        cached = self._lanes
+        if cached is not None and cached[0] is versions:
+            return cached[1]
+        found = LaneMap.of(versions or list(self._bundled_by_key().values()))
+        self._lanes = (versions, found)
+        return found
 
 
 # ------------------------------------------------------------------------------------------ what changed

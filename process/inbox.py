@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -17,7 +18,6 @@ from sqlalchemy.orm import Session
 from engine.models import TaskRow
 
 from .models import User
-from .roles import lanes_of
 
 SCOPES = ("mine", "lane", "overdue")
 
@@ -47,11 +47,11 @@ class InboxItem:
 _READY = bindparam("ready_state", "ready", literal_execute=True)
 
 
-def _lane_groups(user: User) -> list[tuple[str, str | None]]:
-    """Every (lane, group) whose free tasks the user may take: a task is for its whole lane (no group) or
-    for one team of it."""
+def _lane_groups(user: User, lanes: Collection[str]) -> list[tuple[str, str | None]]:
+    """Every (lane, group) whose free tasks the user, who works ``lanes``, may take: a task is for its whole lane (no
+    group) or for one team of it."""
     team = user.team.code if user.team else None
-    return [(lane, group) for lane in sorted(lanes_of(user.roles)) for group in ((None, team) if team else (None,))]
+    return [(lane, group) for lane in sorted(lanes) for group in ((None, team) if team else (None,))]
 
 
 def _in_lane(lane: str, group: str | None) -> list:
@@ -79,11 +79,12 @@ def _not_in_lane(lane: str, group: str | None):
 
 
 def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: date | None,
-           date_to: date | None, overdue_lanes: frozenset[str] = frozenset()) -> list[_Part]:
+           date_to: date | None, lanes: Collection[str], overdue_lanes: frozenset[str] = frozenset()) -> list[_Part]:
     """The filter of one inbox tab as a union of disjoint parts, each one range of an index.
 
     * mine: the tasks one holds (``ix_task_claimed_state``);
-    * lane: per (lane, group) one may work in, the tasks nobody holds (``ix_task_queue``);
+    * lane: per (lane, group) one may work in (``lanes``: those one's groups work), the tasks nobody holds
+      (``ix_task_queue``);
     * overdue: per (lane, group), those marked overdue (``ix_task_late``) and those whose deadline passed
       before the worker fired their timer (``ix_task_pending_due``); plus late tasks one holds in other lanes.
       Who works a lane that is told of every late step (``overdue_lanes``: ``alur:lane hearsOverdue``) sees every
@@ -93,13 +94,13 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
         raise ValueError(f"unknown inbox scope {scope!r}")
     ready = TaskRow.state == _READY
     marked, passed = TaskRow.overdue_at.is_not(None), and_(TaskRow.overdue_at.is_(None), TaskRow.due_at < now)
-    lane_groups = _lane_groups(user)
+    lane_groups = _lane_groups(user, lanes)
     if scope == "mine":
         parts = [_Part([ready, TaskRow.claimed_by == user.actor])]
     elif scope == "lane":
         parts = [_Part([ready, TaskRow.claimed_by.is_(None), *_in_lane(lane, group)], in_lane=True)
                  for lane, group in lane_groups]
-    elif overdue_lanes & lanes_of(user.roles):
+    elif overdue_lanes & frozenset(lanes):
         # Split on the lane only so that the planners read ``ix_task_late`` (SQLite ignores a partial index
         # none of whose columns the query constrains).
         parts = [_Part([ready, marked, TaskRow.lane.is_not(None)]), _Part([ready, marked, TaskRow.lane.is_(None)]),
@@ -122,14 +123,16 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
     return [_Part(part.where + extra, part.in_lane) for part in parts]
 
 
-def inbox(session: Session, user: User, scope: str, *, now: datetime, q: str | None = None,
+def inbox(session: Session, user: User, scope: str, *, now: datetime, lanes: Collection[str], q: str | None = None,
           date_from: date | None = None, date_to: date | None = None, limit: int = 200,
           overdue_lanes: frozenset[str] = frozenset()) -> list[InboxItem]:
-    """Ready tasks for ``user``: ``mine`` (held by them), ``lane`` (free in their lanes) or ``overdue``.
+    """Ready tasks for ``user``, who works ``lanes``: ``mine`` (held by them), ``lane`` (free in their lanes) or
+    ``overdue``.
 
     Sorted by deadline, earliest first, tasks without one last.
     """
-    parts = _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to, overdue_lanes=overdue_lanes)
+    parts = _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
+                   overdue_lanes=overdue_lanes)
     connection = session.connection()
     rows = []
     for part in parts:  # each read in index order, only as far as ``limit``
@@ -156,7 +159,7 @@ def _order(row) -> tuple:
     return (due_at is None, due_at or created_at, created_at)
 
 
-def inbox_counts(session: Session, user: User, *, now: datetime, q: str | None = None,
+def inbox_counts(session: Session, user: User, *, now: datetime, lanes: Collection[str], q: str | None = None,
                  date_from: date | None = None, date_to: date | None = None,
                  overdue_lanes: frozenset[str] = frozenset()) -> dict[str, int]:
     """How many tasks each inbox tab holds (same filters as :func:`inbox`, without its limit), in one statement.
@@ -166,7 +169,7 @@ def inbox_counts(session: Session, user: User, *, now: datetime, q: str | None =
     totals = []
     for scope in SCOPES:
         counts = [select(func.count()).select_from(TaskRow).where(*part.where).scalar_subquery()
-                  for part in _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to,
+                  for part in _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
                                      overdue_lanes=overdue_lanes)]
         totals.append(functools.reduce(operator.add, counts, literal(0)).label(scope))
     return dict(session.execute(select(*totals)).one()._mapping)

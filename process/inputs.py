@@ -47,6 +47,7 @@ _KEPT_FORMAT = frozenset({"\u200c", "\u200d"} | {chr(c) for c in range(0xE0020, 
 _LINE_BREAKS = re.compile("\r\n|[\r\x85\u2028\u2029]")
 _USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _TEAM_CODE_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_GROUP_CODE_RE = re.compile(r"[a-z][a-z0-9_]*")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -172,6 +173,18 @@ def team_code(value: Any) -> str:
         raise Refused("maxlength", n=MAX_TEAM_CODE, length=len(text))
     if not _TEAM_CODE_RE.fullmatch(text):
         raise Refused("team_code")
+    return text
+
+
+def group_code(value: Any) -> str:
+    """A group's code: a lower-case ASCII letter, then lower-case letters, digits and ``_`` (at most 50)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise Refused("required")
+    if len(text) > MAX_TEAM_CODE:
+        raise Refused("maxlength", n=MAX_TEAM_CODE, length=len(text))
+    if not _GROUP_CODE_RE.fullmatch(text):
+        raise Refused("group_code")
     return text
 
 

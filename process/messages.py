@@ -122,7 +122,8 @@ MESSAGES: dict[str, str] = {
     "upload.not_an_image": N_("Bukan foto yang dapat dibaca."),
     # -- People (process/people.py)
     "user.password_too_short": N_("Kata sandi minimal %(n)s karakter."),
-    "user.no_role": N_("Setiap pengguna perlu setidaknya satu peran."),
+    "user.no_role": N_("Setiap pengguna perlu setidaknya satu peran atau satu grup."),
+    "user.role_unknown": N_("Peran tidak dikenal: %(role)s (pilihan: %(roles)s)."),
     "user.username_taken": N_("Nama pengguna “%(username)s” sudah dipakai."),
     "user.unknown": N_("Pengguna “%(username)s” tidak ditemukan."),
     "user.self_deactivate": N_("Anda tidak dapat menonaktifkan akun Anda sendiri."),
@@ -130,9 +131,12 @@ MESSAGES: dict[str, str] = {
     "user.email_invalid": N_("Alamat surel “%(email)s” tidak sah (contoh: nama@kpu.go.id)."),
     "team.unknown": N_("Tim “%(team)s” tidak dikenal."),
     "team.code_taken": N_("Kode tim “%(team)s” sudah dipakai."),
+    "group.unknown": N_("Grup “%(group)s” tidak dikenal."),
+    "group.code_taken": N_("Kode grup “%(group)s” sudah dipakai."),
+    "group.name_taken": N_("Nama grup “%(name)s” sudah dipakai oleh grup “%(group)s”."),
     # -- Who may do what (process/permissions.py), tasks (process/tasks.py), cases (process/cases.py)
     "user.inactive": N_("Akun Anda tidak aktif."),
-    "task.wrong_lane": N_("Tugas ini untuk %(lane)s; peran Anda tidak termasuk."),
+    "task.wrong_lane": N_("Tugas ini untuk lajur %(lane)s; grup Anda tidak mengerjakannya."),
     "task.other_team": N_("Tugas ini hanya untuk anggota tim pelaksana kegiatan tersebut."),
     "task.waiting_no_more": N_("Tugas ini sudah tidak menunggu (sudah diselesaikan atau dibatalkan)."),
     "task.claim_first": N_("Ambil tugas ini terlebih dahulu sebelum menyelesaikannya."),
@@ -142,7 +146,8 @@ MESSAGES: dict[str, str] = {
     "task.delegate_outside_lane": N_("Tugas hanya dapat didelegasikan kepada anggota lain dari lajur yang sama."),
     "task.delegate_self": N_("Tugas tidak dapat didelegasikan kepada diri sendiri."),
     "procedure.unknown": N_("Prosedur “%(procedure)s” tidak dikenal."),
-    "case.start_team_only": N_("Hanya Tim Pelaksana yang dapat membuat kasus baru."),
+    "case.start_not_in_lane": N_("Hanya anggota grup yang mengerjakan lajur %(lane)s yang dapat membuat kasus baru."),
+    "case.start_no_lane": N_("Hanya anggota grup yang mengerjakan lajur prosedur ini yang dapat membuat kasus baru."),
     "case.not_team_member": N_("Anda bukan anggota tim “%(team)s”."),
     # A completeness rule of the diagram (alur:require): its own sentence (the diagram's language), or the standard one.
     "field.declared_rule": N_("Belum lengkap: %(message)s"),
@@ -174,6 +179,8 @@ MESSAGES: dict[str, str] = {
     "label.full_name": N_("Nama lengkap"),
     "label.team_code": N_("Kode tim"),
     "label.team_name": N_("Nama tim"),
+    "label.group_code": N_("Kode grup"),
+    "label.group_name": N_("Nama grup"),
     "label.email": N_("Surel"),
     "label.activity_name": N_("Nama kegiatan"),
     "label.activity_date": N_("Tanggal kegiatan"),
@@ -190,6 +197,7 @@ MESSAGES: dict[str, str] = {
     "task.not_openable": N_("Anda tidak berhak membuka tugas ini."),
     "task.choose_delegate": N_("Pilih anggota yang akan menerima tugas ini."),
     "user.not_found": N_("Pengguna tidak ditemukan."),
+    "group.not_found": N_("Grup tidak ditemukan."),
     "report.date_unreadable": N_("%(label)s tidak dapat dibaca: gunakan format TTTT-BB-HH (misalnya 2025-05-06)."),
     "report.period_reversed": N_("Tanggal akhir tidak boleh sebelum tanggal awal."),
     "report.format_unknown": N_("Format unduhan tidak dikenal: pilih XLSX, CSV atau PDF."),
@@ -210,6 +218,7 @@ MESSAGES: dict[str, str] = {
     "field.username": N_("hanya boleh berisi huruf a–z, angka, titik, garis bawah dan tanda hubung, diawali huruf "
                          "atau angka (tanpa spasi, huruf beraksen atau huruf lain)."),
     "field.team_code": N_("hanya boleh berisi huruf kecil a–z, angka, garis bawah dan tanda hubung."),
+    "field.group_code": N_("harus diawali huruf kecil a–z, lalu hanya huruf kecil, angka dan garis bawah."),
     "field.date": N_("harus tanggal dengan format TTTT-BB-HH, mis. 2025-05-06."),
     "field.date_invalid": N_("tanggal tidak sah."),
     "field.date_window": N_("harus antara %(first)s dan %(last)s."),
@@ -269,10 +278,9 @@ MESSAGES: dict[str, str] = {
     #: A refusal whose own sentence this catalogue does not have (the legacy path, in another language).
     "field.invalid": N_("nilai ini tidak dapat diterima."),
     # -- Roles (process/roles.py), for messages that name one
-    "role.tim_pelaksana": N_("Tim Pelaksana"),
-    "role.admin_medsos": N_("Admin Media Sosial"),
-    "role.wapimred": N_("Wakil Pimpinan Redaksi"),
-    "role.pimred": N_("Pimpinan Redaksi"),
+    "role.process_owner": N_("Pemilik Proses"),
+    "role.auditor": N_("Auditor"),
+    "role.admin": N_("Administrator"),
     # -- Notifications (process/notify.py), stored as kind + params and rendered when read
     "notice.task_ready": N_("Tugas baru: %(task)s — %(title)s."),
     "notice.task_ready_due": N_("Tugas baru: %(task)s — %(title)s. Batas waktu: %(due_at)s."),

@@ -1,8 +1,15 @@
 """Process owners: validate, deploy and migrate the procedures' diagrams (role ``process_owner`` only). A diagram
-whose process id is new becomes a new procedure when deployed; it never replaces another."""
+whose process id is new becomes a new procedure when deployed; it never replaces another.
+
+Validating and deploying also checks what only the database knows: that a group works each lane with a user task
+(``lane.no_group``, naming the group that would: the owner may create it, :func:`add_group`, and an administrator then
+adds its members), and warns of a lane whose groups have no active member (``lane.group_empty``).
+"""
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -10,17 +17,18 @@ from sqlalchemy.orm import Session
 
 from engine.changes import summarize_changes
 from engine.definitions import check_warnings, harden_and_parse
-from engine.errors import EngineError, MigrationRefused, NotFound, Problem
+from engine.errors import EngineError, InvalidDefinition, MigrationRefused, NotFound, Problem
 from engine.models import Definition, Instance
 from engine.runtime import MigrationCheck
 
-from .declarations import rule_changes
+from . import inputs
+from .declarations import Declarations, LaneRule, lane_key, read_declarations, rule_changes
 from .errors import NotPermitted
-from .models import User
+from .models import Group, User
 
 OWNER_ROLE = "process_owner"
-#: Codes of the problems this module reports itself (a diagram of another process id is a new procedure: none).
-MODELING_CODES: frozenset[str] = frozenset()
+#: Codes of the problems this module reports itself (a diagram of another process id is a new procedure).
+MODELING_CODES = frozenset({"lane.no_group", "lane.group_empty"})
 
 
 @dataclass
@@ -34,12 +42,76 @@ def _require_owner(user: User) -> None:
         raise NotPermitted("only the process owner validates, deploys or migrates", code="modeling.owner_only")
 
 
-def validate(system, user: User, xml: bytes | str) -> ValidationReport:
+def suggested_group_code(lane: LaneRule) -> str:
+    """The code of the group that would work ``lane``: the one it names, else one made of its name."""
+    for code in sorted(lane.group_codes):
+        try:
+            return inputs.group_code(code)
+        except inputs.Refused:
+            continue
+    ascii_name = unicodedata.normalize("NFKD", lane.name).encode("ascii", "ignore").decode().lower()
+    code = re.sub(r"[^a-z0-9]+", "_", ascii_name).strip("_")
+    if not code[:1].isalpha():
+        code = f"grup_{code}".rstrip("_")
+    return code[:50].rstrip("_")
+
+
+def lane_group_problems(session: Session, system, decl: Declarations, task_lanes=()) -> list[Problem]:
+    """Each lane with a user task (``task_lanes``: as the engine read them, besides the XML's own) that no group works
+    — an error, ``lane.no_group``, naming the group code that would — and each whose groups have no active member (a
+    warning, ``lane.group_empty``)."""
+    groups = session.execute(select(Group.id, Group.code, Group.name).order_by(Group.name)).all()
+    with_tasks = {lane_key(lane) for lane in task_lanes if lane}
+    problems = []
+    for lane in decl.lanes.values():
+        if not (lane.has_tasks or lane_key(lane.name) in with_tasks):
+            continue
+        working = [g for g in groups if g.code in lane.group_codes or lane_key(g.name) == lane_key(lane.name)]
+        if not working:
+            problems.append(Problem(lane.element_id, "lane.no_group",
+                                    {"lane": lane.name, "group": suggested_group_code(lane)}).named(lane.name, "lane"))
+        elif not system.people.active_members(session, [g.id for g in working]):
+            problems.append(Problem(lane.element_id, "lane.group_empty",
+                                    {"lane": lane.name, "groups": ", ".join(g.name for g in working)},
+                                    severity="warning").named(lane.name, "lane"))
+    return problems
+
+
+def _checked(session: Session, system, xml: bytes | str):
+    """The parsed diagram, with the lane check; InvalidDefinition with every problem found (the lane check runs on the
+    XML itself when the engine refuses the diagram, so that the owner sees them all at once)."""
+    try:
+        parsed = system.engine.validate(xml)
+    except InvalidDefinition as exc:
+        try:
+            decl = read_declarations(harden_and_parse(xml).getroot(), "", "")
+        except (EngineError, ValueError):  # a file lxml cannot read: its own problems say so
+            raise exc from None
+        exc.problems += [p for p in lane_group_problems(session, system, decl) if p.severity == "error"]
+        raise
+    lanes = lane_group_problems(session, system, system.rules.of(parsed), [u.lane for u in parsed.user_tasks])
+    errors = [p for p in lanes if p.severity == "error"]
+    if errors:
+        raise InvalidDefinition("diagram refused", errors)
+    return parsed, lanes
+
+
+def validate(system, user: User, xml: bytes | str, session: Session | None = None) -> ValidationReport:
     """Check a diagram without deploying it; raises InvalidDefinition with every problem. Warnings (things that do
-    not stop a deploy: engine.definitions.check_warnings) come with the report."""
+    not stop a deploy: engine.definitions.check_warnings, a lane whose groups have no active member) come with the
+    report. ``session``: the request's (one is opened to read the groups otherwise)."""
     _require_owner(user)
-    parsed = system.engine.validate(xml)
-    return ValidationReport(parsed.process_key, check_warnings(harden_and_parse(xml)))
+    if session is None:
+        with system.readers() as reading:
+            return validate(system, user, xml, reading)
+    parsed, lanes = _checked(session, system, xml)
+    return ValidationReport(parsed.process_key, check_warnings(harden_and_parse(xml)) + lanes)
+
+
+def add_group(session: Session, system, user: User, code: str, name: str) -> Group:
+    """A process owner creates the group a lane needs (``lane.no_group``); administrators then add its members."""
+    _require_owner(user)
+    return system.people.add_group(session, code, name, by=user)
 
 
 def deploy(session: Session, system, user: User, xml: bytes | str) -> tuple[Definition, dict]:
@@ -47,7 +119,7 @@ def deploy(session: Session, system, user: User, xml: bytes | str) -> tuple[Defi
     an older version becomes a new version too (a rollback, recorded as such: engine.runtime.WorkflowEngine.deploy);
     the newest version's own content changes nothing."""
     _require_owner(user)
-    parsed = system.engine.validate(xml)
+    parsed, _lanes = _checked(session, system, xml)
     try:
         previous = system.engine.latest(session, parsed.process_key)
     except NotFound:

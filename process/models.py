@@ -19,6 +19,29 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(200))
 
 
+class Group(Base):
+    """A group of people who work the lanes of a diagram that name it (process/declarations.py :class:`LaneMap`):
+    by its ``code`` (``alur:lane group``, ``camunda:candidateGroups``) or by its ``name`` (a lane of the same name)."""
+
+    __tablename__ = "app_group"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UserGroup(Base):
+    """A user's membership of a group (a user may be in several)."""
+
+    __tablename__ = "user_group"
+    __table_args__ = (UniqueConstraint("user_id", "group_id", name="uq_user_group"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("app_group.id", ondelete="CASCADE"), index=True)
+
+
 class User(Base):
     __tablename__ = "app_user"
 
@@ -33,10 +56,17 @@ class User(Base):
 
     team: Mapped[Team | None] = relationship(lazy="joined")
     role_rows: Mapped[list[UserRole]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+    #: The groups the user is a member of (written through this relationship only; ``UserGroup`` is for queries).
+    groups: Mapped[list[Group]] = relationship(secondary="user_group", lazy="selectin", order_by="Group.code")
 
     @property
     def roles(self) -> frozenset[str]:
+        """The user's application roles (process_owner, auditor, admin)."""
         return frozenset(r.role for r in self.role_rows)
+
+    @property
+    def group_codes(self) -> frozenset[str]:
+        return frozenset(g.code for g in self.groups)
 
     @property
     def actor(self) -> str:

@@ -1,6 +1,7 @@
-"""The procedures as the engine runs them: the deploy-time checks of this application (lanes worked by people,
-forms it can show, declarations that point to what is there), the engine wired with the WIB deadline functions and
-each diagram's team-scoped lanes, and the bundled diagram deployed when no version exists yet."""
+"""The procedures as the engine runs them: the deploy-time checks of this application (tasks in lanes, forms it can
+show, declarations that point to what is there; that a group works each lane needs the database:
+process/modeling.py), the engine wired with the WIB deadline functions and each diagram's team-scoped lanes, and the
+bundled diagram deployed when no version exists yet."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,23 +20,19 @@ from .config import Settings
 from .deadlines import timer_functions
 from .declarations import DECLARATION_CODES, Rulebook, declaration_problems
 from .forms import FORM_DEFINITION_CODES, form_definition_problems
-from .roles import LANE_ROLES
 
 #: Codes of the problems :func:`sop_checks` reports (the web layer has a message for each).
-SOP_CODES = frozenset({"sop.task_not_in_lane", "sop.task_lane_unknown", "sop.task_without_form"}) | \
-    FORM_DEFINITION_CODES | DECLARATION_CODES
+SOP_CODES = frozenset({"sop.task_not_in_lane", "sop.task_without_form"}) | FORM_DEFINITION_CODES | DECLARATION_CODES
 
 
 def sop_checks(parsed: ParsedDefinition) -> list[Problem]:
-    """Deploy-time rules of this application: each user task in a lane people work, with a form it can show; and
-    every ``alur:`` declaration pointing to what is there (process/declarations.py)."""
+    """Deploy-time rules of this application: each user task in a lane (the group that works it is checked against
+    the database by process/modeling.py), with a form it can show; and every ``alur:`` declaration pointing to what
+    is there (process/declarations.py)."""
     problems: list[Problem] = []
-    lanes = ", ".join(LANE_ROLES)
     for info in parsed.user_tasks:
         if info.lane is None:
-            problems.append(Problem(info.bpmn_id, "sop.task_not_in_lane", {"lanes": lanes}))
-        elif info.lane not in LANE_ROLES:
-            problems.append(Problem(info.bpmn_id, "sop.task_lane_unknown", {"lane": info.lane, "lanes": lanes}))
+            problems.append(Problem(info.bpmn_id, "sop.task_not_in_lane"))
         if not info.form:
             problems.append(Problem(info.bpmn_id, "sop.task_without_form"))
         for code, params in form_definition_problems(list(info.form)):

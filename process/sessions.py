@@ -2,9 +2,9 @@
 
 A browser's session cookie and an API token each carry a random secret (``open_session``); the ``user_session``
 row is keyed by its SHA-256. Every request looks its secret up in the one statement that loads the user with their
-roles and team (``session_user``): a row that has ended, or a user who is not active, lets nothing in. The row's
-``last_seen_at`` is written at most every ``TOUCH_EVERY``; in a reading transaction (a GET page) that write is done
-after it, in a short write transaction of its own (``engine.db.write_after_reading``). Ending rows:
+roles, groups and team (``session_user``): a row that has ended, or a user who is not active, lets nothing in. The
+row's ``last_seen_at`` is written at most every ``TOUCH_EVERY``; in a reading transaction (a GET page) that write is
+done after it, in a short write transaction of its own (``engine.db.write_after_reading``). Ending rows:
 ``end_session`` (logout), ``end_sessions_of`` (password reset, deactivation: every row of the user).
 """
 from __future__ import annotations
@@ -50,11 +50,11 @@ def open_session(session: Session, user: User, kind: str, now: datetime) -> str:
     return secret
 
 
-#: Built once: every request runs it. The user, their roles (joined) and team (joined by the relationship), and
-#: their session's last-seen time, through the session row's primary key.
+#: Built once: every request runs it. The user, their roles and groups (joined) and team (joined by the
+#: relationship), and their session's last-seen time, through the session row's primary key.
 _SESSION_USER = (select(User, UserSession.last_seen_at)
                  .join(UserSession, UserSession.user_id == User.id)
-                 .options(joinedload(User.role_rows))
+                 .options(joinedload(User.role_rows), joinedload(User.groups))
                  .where(UserSession.id == bindparam("sid"), UserSession.kind == bindparam("kind"),
                         UserSession.ended_at.is_(None), User.active.is_(True)))
 _TOUCH = (update(UserSession).where(UserSession.id == bindparam("sid"))

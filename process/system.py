@@ -41,7 +41,7 @@ class System:
 
     def __post_init__(self) -> None:
         self.readers = make_reading_session_factory(self.db)
-        self.people = People(self.engine, self.settings)
+        self.people = People(self.engine, self.settings, self.rules)
         self.cases = Cases(self.engine, self.settings, self.people, self.rules)
         self.tasks = Tasks(self.engine, self.settings, self.people, self.rules)
         self.timers = Timers(self.engine, self.settings, self.people, self.rules)

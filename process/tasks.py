@@ -42,10 +42,14 @@ class Tasks:
             raise NotFound(f"no task {task_id!r}", code="task.not_found", task_id=task_id)
         return row
 
+    def lanes_of(self, session: Session, user: User) -> frozenset[str]:
+        """The lanes ``user``'s groups work (process/declarations.py LaneMap)."""
+        return self.rules.lane_map(session).lanes_of(user)
+
     def open_task(self, session: Session, user: User, task_id: str) -> TaskRow:
         """Open a task to work on it: claimed implicitly when the user is the only one who could."""
         row = self.task(session, task_id)
-        check_may_act(user, row)
+        check_may_act(user, row, self.lanes_of(session, user))
         if row.state == "ready" and row.claimed_by is None:
             if len(self.people.eligible_users(session, row.lane, row.group)) == 1:
                 self.engine.claim(session, row.id, user.actor)
@@ -53,20 +57,20 @@ class Tasks:
 
     def claim(self, session: Session, user: User, task_id: str) -> TaskRow:
         row = self.task(session, task_id)
-        check_may_act(user, row)
+        check_may_act(user, row, self.lanes_of(session, user))
         return self.engine.claim(session, row.id, user.actor)
 
     def unclaim(self, session: Session, user: User, task_id: str) -> TaskRow:
         row = self.task(session, task_id)
-        check_may_act(user, row)
+        check_may_act(user, row, self.lanes_of(session, user))
         return self.engine.unclaim(session, row.id, user.actor)
 
     def delegate(self, session: Session, user: User, task_id: str, to_username: str) -> TaskRow:
         row = self.task(session, task_id)
-        check_may_act(user, row)
+        check_may_act(user, row, self.lanes_of(session, user))
         check_may_hold(user, row)
         target = by_username(session, to_username)
-        if target is None or not may_act(target, row):
+        if target is None or not may_act(target, row, self.lanes_of(session, target)):
             raise BadRequest("delegate outside the lane", code="task.delegate_outside_lane")
         if target.id == user.id:
             raise BadRequest("delegate to oneself", code="task.delegate_self")
@@ -83,7 +87,7 @@ class Tasks:
 
     def complete(self, session: Session, user: User, task_id: str, raw: Mapping[str, Any], *,
                  expected_version: int | None = None, claim: bool = False) -> ActionResult:
-        """Validate and submit a task's form, after checking role, team, claim and self-approval. With ``claim``,
+        """Validate and submit a task's form, after checking lane, team, claim and self-approval. With ``claim``,
         a task nobody holds is taken first, in the same transaction (one request instead of two; a task someone
         else holds is still refused)."""
         # The task and its case in one statement; the case is held for the whole action (the session's identity
@@ -94,10 +98,11 @@ class Tasks:
             raise NotFound(f"no task {task_id!r}", code="task.not_found", task_id=task_id) from None
         rules = self.rules.of_definition(session, instance.definition_id)
         step = rules.step(row.bpmn_id)
+        lanes = self.lanes_of(session, user)
         if claim and row.claimed_by is None and row.state == "ready":
-            check_may_act(user, row)
+            check_may_act(user, row, lanes)
             self.engine.claim(session, row.id, user.actor)
-        check_may_complete(session, user, row, step)
+        check_may_complete(session, user, row, lanes, step)
         now = self.clock.now()
         fields = self.form_of(session, row)
         cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id, user.actor),

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine.models import TaskRow
 from process.files import store_file
 from process.models import User
+from process.roles import LEGACY_GROUPS
 
 NARASI = ("KPU Provinsi Sumatera Barat menggelar sosialisasi pendidikan pemilih bagi pemilih pemula di "
           "Kota Padang, diikuti oleh ratusan pelajar.")
@@ -24,6 +25,7 @@ def png(color=(200, 30, 30), size=(16, 16)) -> bytes:
     return out.getvalue()
 
 
+#: username → (the group of a lane of the bundled diagram, or an application role; team).
 USERS = {
     "tim": ("tim_pelaksana", "humas"),
     "tim2": ("tim_pelaksana", "humas"),
@@ -44,13 +46,23 @@ def CaseInput(nama_kegiatan: str, tanggal_kegiatan: str, tempat_kegiatan: str, t
     return body
 
 
+def make_groups(system, session) -> None:
+    """The groups of the bundled diagram's lanes (as migration 0006 makes them)."""
+    for code, name in LEGACY_GROUPS.items():
+        system.people.ensure_group(session, code, name)
+
+
 def make_users(system, tx) -> None:
     with tx() as s:
         system.cases.ensure_definition(s)
         system.people.team(s, "humas", create=True, name="Divisi Humas")
         system.people.team(s, "teknis", create=True, name="Divisi Teknis")
+        make_groups(system, s)
         for name, (role, team) in USERS.items():
-            system.people.add_user(s, name, "rahasia-" + name, [role], team_code=team)
+            if role in LEGACY_GROUPS:
+                system.people.add_user(s, name, "rahasia-" + name, groups=[role], team_code=team)
+            else:
+                system.people.add_user(s, name, "rahasia-" + name, [role], team_code=team)
 
 
 def user(session, name: str) -> User:

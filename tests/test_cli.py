@@ -6,25 +6,78 @@ import re
 import pytest
 from sqlalchemy import select
 
-from engine.models import Instance
+from engine.models import EventRow, Instance
 from process.models import User
+
+
+def _user(system, name: str) -> User:
+    with system.sessions() as s:
+        return s.execute(select(User).where(User.username == name)).scalar_one()
 
 
 def test_init_db_and_user_add(cli, system):
     assert "version 1" in cli("init-db").output
-    out = cli("user", "add", "budi", "--role", "tim_pelaksana", "--team", "humas", "--password-stdin",
+    out = cli("user", "add", "budi", "--group", "tim_pelaksana", "--team", "humas", "--password-stdin",
               input="kata-sandi-panjang\n")
     assert out.exit_code == 0, out.output
-    with system.sessions() as s:
-        budi = s.execute(select(User).where(User.username == "budi")).scalar_one()
-        assert budi.roles == {"tim_pelaksana"} and budi.team.code == "humas"
-        assert "kata-sandi" not in budi.password_hash
+    assert "groups tim_pelaksana" in out.output and "deprecated" not in out.output
+    budi = _user(system, "budi")
+    assert budi.roles == set() and budi.group_codes == {"tim_pelaksana"} and budi.team.code == "humas"
+    assert "kata-sandi" not in budi.password_hash
     again = cli("user", "add", "budi", "--role", "admin", "--password-stdin", input="kata-sandi-panjang\n")
     assert again.exit_code != 0 and "sudah dipakai" in again.output
     short = cli("user", "add", "ani", "--role", "admin", "--password-stdin", input="pendek\n")
     assert short.exit_code != 0 and "minimal 8" in short.output
     bad_role = cli("user", "add", "ani", "--role", "raja", "--password-stdin", input="kata-sandi-panjang\n")
-    assert bad_role.exit_code != 0
+    assert bad_role.exit_code != 0 and "unknown role 'raja'" in bad_role.output
+    nothing = cli("user", "add", "ani", "--password-stdin", input="kata-sandi-panjang\n")
+    assert nothing.exit_code != 0 and "--role or --group" in nothing.output
+    unknown = cli("user", "add", "ani", "--group", "tidak_ada", "--password-stdin", input="kata-sandi-panjang\n")
+    assert unknown.exit_code != 0 and "tidak_ada" in unknown.output
+
+
+def test_a_staff_role_given_to_role_is_taken_as_its_group(cli, system):
+    """Old scripts keep working: ``--role admin_medsos`` makes the user a member of the group admin_medsos, with a
+    note that the option is deprecated for it."""
+    cli("init-db")
+    out = cli("user", "add", "sari", "--role", "admin_medsos", "--role", "auditor", "--password-stdin",
+              input="kata-sandi-panjang\n")
+    assert out.exit_code == 0, out.output
+    assert "--role admin_medsos is deprecated" in out.output and "--group admin_medsos" in out.output
+    sari = _user(system, "sari")
+    assert sari.roles == {"auditor"} and sari.group_codes == {"admin_medsos"}
+    with system.sessions() as s:
+        assert system.rules.lane_map(s).lanes_of(sari) == {"Admin Medsos"}
+
+
+def test_group_add_list_members(cli, system):
+    cli("init-db")
+    for name in ("ani", "budi"):
+        assert cli("user", "add", name, "--role", "auditor", "--password-stdin",
+                   input="kata-sandi-panjang\n").exit_code == 0
+    out = cli("group", "add", "humas", "Humas")
+    assert out.exit_code == 0 and "group humas (Humas) added" in out.output, out.output
+    assert cli("group", "add", "humas", "Humas Lagi").exit_code != 0  # the code is taken
+    taken = cli("group", "add", "humas2", "humas")
+    assert taken.exit_code != 0 and "sudah dipakai" in taken.output  # so is the name (compared case-blind)
+    bad = cli("group", "add", "1humas", "Humas Satu")
+    assert bad.exit_code != 0 and "huruf kecil" in bad.output
+    out = cli("group", "members", "humas", "--add", "ani", "--add", "budi")
+    assert out.exit_code == 0 and out.output.strip() == "group humas: ani, budi", out.output
+    out = cli("group", "members", "humas", "--remove", "budi")
+    assert out.output.strip() == "group humas: ani"
+    assert cli("group", "members", "humas").output.strip() == "group humas: ani"
+    assert cli("group", "members", "tidak_ada").exit_code != 0
+    assert cli("group", "members", "humas", "--add", "siapa").exit_code != 0
+    listing = cli("group", "list").output
+    assert re.search(r"^humas\s+Humas\s+-\s+ani$", listing, re.M), listing  # no lane of the diagram is Humas
+    assert cli("group", "add", "medsos", "Admin Medsos").exit_code == 0  # works the lane of that name
+    listing = cli("group", "list").output
+    assert re.search(r"^medsos\s+Admin Medsos\s+Admin Medsos\s+-$", listing, re.M), listing
+    with system.sessions() as s:
+        events = [(e.type, e.actor) for e in s.execute(select(EventRow).where(
+            EventRow.type.in_(("group_created", "group_changed"))).order_by(EventRow.seq)).scalars()]
+    assert events == [("group_created", "cli")] + [("group_changed", "cli")] * 3 + [("group_created", "cli")]
 
 
 def test_simulate_and_worker(cli, system):

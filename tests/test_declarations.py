@@ -266,6 +266,33 @@ def test_the_bundled_diagram_declares_the_sops_rules(engine):
     assert decide.separate_from == (decl.numbered[0].bpmn_id,) and decide.returns[0].to == decl.numbered[2].bpmn_id
 
 
+def test_the_groups_of_each_lane_and_the_start_lane_are_read_from_the_diagram(engine):
+    """Per lane: the ``camunda:candidateGroups`` codes of its user tasks (comma-separated, each once) and its declared
+    group; the lane of the start event; a map of lane name → group codes over every version, groups matched by name
+    too (whitespace and case aside)."""
+    from process.declarations import LaneMap, candidate_groups
+
+    assert candidate_groups(" a, b ,,a ,c") == ("a", "b", "c") and candidate_groups(None) == ()
+    decl = declarations_of(engine.validate(DIAGRAM.read_bytes()))
+    assert {name: (lane.candidate_groups, lane.group, lane.has_tasks) for name, lane in decl.lanes.items()} == {
+        "Tim Pelaksana": (("tim_pelaksana",), None, True), "Admin Medsos": (("admin_medsos",), None, True),
+        "Wakil Pimpinan Redaksi": (("wapimred",), None, True), "Pimpinan Redaksi": (("pimred",), None, True)}
+    assert decl.start_lane == "Tim Pelaksana"
+    xml = replaced(('<alur:lane hearsOverdue="true"/>', '<alur:lane group="redaksi" hearsOverdue="true"/>'),
+                   ('camunda:candidateGroups="admin_medsos"', 'camunda:candidateGroups="admin_medsos, humas"'))
+    other = declarations_of(engine.validate(xml))
+    assert other.lanes["Pimpinan Redaksi"].group_codes == {"redaksi"}  # declared: its tasks' codes give way
+    assert other.lanes["Admin Medsos"].group_codes == {"admin_medsos", "humas"}
+    lanes = LaneMap.of([decl, other])
+    assert lanes.group_codes("Pimpinan Redaksi") == {"pimred", "redaksi"}  # a lane is one name across versions
+    assert lanes.lanes_for(frozenset({"humas"}), frozenset()) == {"Admin Medsos"}
+    assert lanes.lanes_for(frozenset(), frozenset({" wakil PIMPINAN  redaksi"})) == {"Wakil Pimpinan Redaksi"}
+    assert lanes.team_only({"Tim Pelaksana"}) and not lanes.team_only({"Tim Pelaksana", "Admin Medsos"})
+    assert lanes.may_start({"Tim Pelaksana"}, "alur_pengunggahan")
+    assert not lanes.may_start({"Admin Medsos"}, "alur_pengunggahan") and not lanes.may_start({"x"}, "lain")
+    assert lanes.overdue_lanes == {"Pimpinan Redaksi"}
+
+
 def test_a_declaration_pointing_to_a_step_that_is_gone_is_refused(engine):
     xml = replaced(('to="Task_Koreksi"', 'to="Task_Hilang"'))
     problems = _problems(engine, xml)

@@ -115,14 +115,23 @@ def test_hostile_xml_refused_quickly(system, xml):
     assert info.value.problems
 
 
-def test_sop_rules_at_deploy(system):
+def test_sop_rules_at_deploy(system, tx):
+    """A lane no group works is refused when a process owner validates or deploys (it needs the database: the engine
+    alone accepts it), on the lane, naming the group that would work it."""
+    from process import modeling
+    from tests.factories import user
+
     def edit(tree):
         lane = tree.find(".//bpmn:lane[@name='Admin Medsos']", NS)
         lane.set("name", "Humas")
-    with pytest.raises(InvalidDefinition) as info:
-        system.engine.validate(diagram_with(edit))
-    ids = [p.element_id for p in info.value.problems]
-    assert "Task_Terima" in ids and "Task_Unggah" in ids
+        for task in tree.iterfind(".//bpmn:userTask", NS):  # else the group its tasks name works it
+            task.attrib.pop(f"{{{NS['camunda']}}}candidateGroups", None)
+    system.engine.validate(diagram_with(edit))
+    make_users(system, tx)
+    with tx() as s, pytest.raises(InvalidDefinition) as info:
+        modeling.validate(system, user(s, "owner"), diagram_with(edit), s)
+    assert [(p.element_id, p.code, p.params, p.element_type) for p in info.value.problems] == [
+        ("Lane_AdminMedsos", "lane.no_group", {"lane": "Humas", "group": "humas"}, "lane")]
 
 
 def test_unsafe_definition_refused_changes_nothing(system, tx):

@@ -83,8 +83,9 @@ def test_admin_pages_and_role_names_in_english(english_app, system, tx):
     assert c.post("/masuk", data={"username": "root", "password": "rahasia-root"}).status_code == 302
     c.get("/bahasa/en")
     html = c.get("/admin/pengguna").get_data(as_text=True)
-    assert "<h1>Users</h1>" in html and "Administrator" in html and "Social Media Admin" in html
+    assert "<h1>Users</h1>" in html and "Administrator" in html and "Process Owner" in html
+    assert ">Groups</legend>" in html
     resp = c.post("/admin/pengguna", data={"username": "", "roles": [], "team": ""})
     assert resp.status_code == 422
     text = resp.get_data(as_text=True)
-    assert "Username is required." in text and "Choose at least one role." in text
+    assert "Username is required." in text and "Choose at least one role or group." in text

@@ -76,7 +76,7 @@ def test_every_code_has_a_message_in_both_languages():
 
 
 _CODE_LITERAL = re.compile(r"[\"'](?P<code>(?:xml|process|id|event|timer|gateway|flow|script|camunda|form|parser|"
-                           r"diagram|sop|migration|expression|unsupported|subprocess)\.[A-Za-z_.]+)[\"']")
+                           r"diagram|sop|lane|migration|expression|unsupported|subprocess)\.[A-Za-z_.]+)[\"']")
 
 
 def test_no_code_is_written_that_the_table_lacks():

@@ -77,20 +77,21 @@ def test_list_shows_users_with_role_labels_and_teams(admin_client):
     html = page.get_data(as_text=True)
     for name in ("tim", "tim_lain", "wapimred", "root"):
         assert f">{name}</a>" in html
-    assert "Admin Media Sosial" in html and "Pemilik Proses" in html and "Divisi Humas" in html
+    assert "Admin Medsos" in html and "Pemilik Proses" in html and "Divisi Humas" in html
     assert "aktif" in html and "WIB" in html
 
 
 def test_create_user_with_generated_password_shown_once(system, admin_client, app):
     resp = admin_client.post("/admin/pengguna", data={
         "username": "sari", "full_name": "Sari Dewi", "email": "sari@example.org",
-        "roles": ["tim_pelaksana", "admin_medsos"], "team": "humas", "password": ""})
+        "roles": ["auditor"], "groups": ["tim_pelaksana", "admin_medsos"], "team": "humas", "password": ""})
     assert resp.status_code == 201, resp.data[:2000]
     assert resp.headers["Cache-Control"] == "no-store"
     password = _password_on(resp.data)
     assert len(password) >= 16
     sari = _get(system, "sari")
-    assert sari.roles == {"tim_pelaksana", "admin_medsos"} and sari.team.code == "humas"
+    assert sari.roles == {"auditor"} and sari.group_codes == {"tim_pelaksana", "admin_medsos"}
+    assert sari.team.code == "humas"
     assert sari.full_name == "Sari Dewi" and sari.email == "sari@example.org"
     assert password not in sari.password_hash
     # The password is on no other page.
@@ -101,11 +102,12 @@ def test_create_user_with_generated_password_shown_once(system, admin_client, ap
     assert c.post("/masuk", data={"username": "sari", "password": password}).status_code == 302
     (event,) = [e for e in _events(system, "user_created") if '"sari"' in e.payload]
     assert event.actor == "root" and password not in event.payload
+    assert '"groups":["admin_medsos","tim_pelaksana"]' in event.payload
 
 
 def test_create_user_with_given_password_and_new_team(system, admin_client, app):
     resp = admin_client.post("/admin/pengguna", data={
-        "username": "budi.s", "roles": ["tim_pelaksana"], "team": "", "new_team_code": "hukum",
+        "username": "budi.s", "groups": ["tim_pelaksana"], "team": "", "new_team_code": "hukum",
         "new_team_name": "Divisi Hukum", "password": "kata-sandi-budi"})
     assert resp.status_code == 201
     assert b'class="secret"' not in resp.data and b"kata-sandi-budi" not in resp.data
@@ -120,20 +122,22 @@ def test_create_user_with_given_password_and_new_team(system, admin_client, app)
     ({"username": "", "roles": ["auditor"]}, "username", "wajib diisi"),
     ({"username": "ada spasi", "roles": ["auditor"]}, "username", "hanya boleh berisi"),
     ({"username": "tim", "roles": ["auditor"]}, "username", "sudah dipakai"),
-    ({"username": "baru", "roles": []}, "roles", "setidaknya satu peran"),
+    ({"username": "baru", "roles": []}, "roles", "setidaknya satu peran atau grup"),
     ({"username": "baru", "roles": ["raja"]}, "roles", "Peran tidak dikenal: raja"),
-    ({"username": "baru", "roles": ["tim_pelaksana"], "team": ""}, "team", "harus masuk satu tim"),
+    ({"username": "baru", "roles": ["tim_pelaksana"]}, "roles", "Peran tidak dikenal: tim_pelaksana"),
+    ({"username": "baru", "groups": ["raja"]}, "groups", "Grup tidak dikenal: raja"),
+    ({"username": "baru", "groups": ["tim_pelaksana"], "team": ""}, "team", "harus masuk satu tim"),
     ({"username": "baru", "roles": ["auditor"], "team": "tidak-ada"}, "team", "Tim tidak dikenal"),
     ({"username": "x" * 101, "roles": ["auditor"]}, "username", "Paling banyak 100 karakter"),
     ({"username": "baru", "roles": ["auditor"], "email": "bukan-surel"}, "email", "tidak sah"),
     ({"username": "baru", "roles": ["auditor"], "password": "pendek"}, "password", "minimal 8"),
-    ({"username": "baru", "roles": ["tim_pelaksana"], "new_team_code": "humas", "new_team_name": "X"},
+    ({"username": "baru", "groups": ["tim_pelaksana"], "new_team_code": "humas", "new_team_name": "X"},
      "new_team_code", "sudah dipakai"),
-    ({"username": "baru", "roles": ["tim_pelaksana"], "team": "humas", "new_team_code": "baru",
+    ({"username": "baru", "groups": ["tim_pelaksana"], "team": "humas", "new_team_code": "baru",
       "new_team_name": "Baru"}, "new_team_code", "tidak keduanya"),
-    ({"username": "baru", "roles": ["tim_pelaksana"], "new_team_code": "Huruf Besar", "new_team_name": "X"},
+    ({"username": "baru", "groups": ["tim_pelaksana"], "new_team_code": "Huruf Besar", "new_team_name": "X"},
      "new_team_code", "huruf kecil"),
-    ({"username": "baru", "roles": ["tim_pelaksana"], "new_team_code": "baru"}, "new_team_name", "wajib diisi"),
+    ({"username": "baru", "groups": ["tim_pelaksana"], "new_team_code": "baru"}, "new_team_name", "wajib diisi"),
 ])
 def test_create_user_invalid_is_422_inline_and_changes_nothing(system, admin_client, data, field, message):
     before_users = _count_users(system)
@@ -150,32 +154,41 @@ def test_create_user_invalid_is_422_inline_and_changes_nothing(system, admin_cli
     assert len(_events(system, "user_created")) + len(_events(system, "team_created")) == before_events
 
 
-def test_edit_roles_team_and_profile(system, admin_client):
+def test_edit_roles_groups_team_and_profile(system, admin_client):
     tim = _get(system, "tim")
     page = admin_client.get(f"/admin/pengguna/{tim.id}")
     assert page.status_code == 200 and b'value="tim_pelaksana" checked' in page.data
+    assert b'value="wapimred">' in page.data  # a group the user is not in: unticked
     resp = admin_client.post(f"/admin/pengguna/{tim.id}", data={
-        "full_name": "Tim Satu", "email": "tim@example.org", "roles": ["tim_pelaksana", "wapimred"],
-        "team": "teknis"})
+        "full_name": "Tim Satu", "email": "tim@example.org", "roles": ["auditor"],
+        "groups": ["tim_pelaksana", "wapimred"], "team": "teknis"})
     assert resp.status_code == 302
     tim = _get(system, "tim")
-    assert tim.roles == {"tim_pelaksana", "wapimred"} and tim.team.code == "teknis"
-    assert tim.full_name == "Tim Satu" and tim.email == "tim@example.org"
+    assert tim.roles == {"auditor"} and tim.group_codes == {"tim_pelaksana", "wapimred"}
+    assert tim.team.code == "teknis" and tim.full_name == "Tim Satu" and tim.email == "tim@example.org"
     (role_event,) = _events(system, "role_changed")
-    assert role_event.actor == "root" and '"wapimred"' in role_event.payload
+    assert role_event.actor == "root" and '"to":["auditor"]' in role_event.payload
+    (group_event,) = _events(system, "group_changed")
+    assert group_event.actor == "root" and '"from":["tim_pelaksana"]' in group_event.payload
+    assert '"to":["tim_pelaksana","wapimred"]' in group_event.payload
     (team_event,) = _events(system, "team_changed")
     assert '"from":"humas"' in team_event.payload and '"to":"teknis"' in team_event.payload
     assert "tim@example.org" not in _events(system, "profile_changed")[0].payload
     # Saving again without changes writes no new events.
     admin_client.post(f"/admin/pengguna/{tim.id}", data={
-        "full_name": "Tim Satu", "email": "tim@example.org", "roles": ["tim_pelaksana", "wapimred"],
-        "team": "teknis"})
+        "full_name": "Tim Satu", "email": "tim@example.org", "roles": ["auditor"],
+        "groups": ["tim_pelaksana", "wapimred"], "team": "teknis"})
     assert len(_events(system, "role_changed")) == 1 and len(_events(system, "team_changed")) == 1
+    assert len(_events(system, "group_changed")) == 1
+    # Out of every group and role: refused, nothing changes.
+    resp = admin_client.post(f"/admin/pengguna/{tim.id}", data={"team": "teknis"})
+    assert resp.status_code == 422 and "setidaknya satu peran atau grup" in resp.get_data(as_text=True)
+    assert _get(system, "tim").group_codes == {"tim_pelaksana", "wapimred"}
 
 
 def test_edit_invalid_is_422(system, admin_client):
     tim = _get(system, "tim")
-    resp = admin_client.post(f"/admin/pengguna/{tim.id}", data={"roles": ["tim_pelaksana"], "team": ""})
+    resp = admin_client.post(f"/admin/pengguna/{tim.id}", data={"groups": ["tim_pelaksana"], "team": ""})
     assert resp.status_code == 422 and b"harus masuk satu tim" in resp.data
     assert _get(system, "tim").team.code == "humas"
     assert admin_client.get("/admin/pengguna/999999").status_code == 404
@@ -281,10 +294,53 @@ def test_teams_page_add_and_duplicate(system, admin_client):
     assert len(_events(system, "team_created")) == 1
 
 
+def test_groups_page_add_rename_and_members(system, admin_client, login):
+    page = admin_client.get("/admin/grup").get_data(as_text=True)
+    # Each group with the lanes it works and its active members.
+    row = re.search(r"<tr>\s*<td[^>]*><a[^>]*><code>admin_medsos</code></a></td>.*?</tr>", page, re.S)[0]
+    assert "Admin Medsos" in row and '<td data-label="Anggota aktif">1</td>' in row
+    resp = admin_client.post("/admin/grup", data={"code": "humas", "name": "Humas"})
+    assert resp.status_code == 302
+    for data, field, message in (({"code": "humas", "name": "Lain"}, "code", "sudah dipakai"),
+                                 ({"code": "lain", "name": "HUMAS"}, "name", "sudah dipakai"),
+                                 ({"code": "Lain-1", "name": "Lain"}, "code", "diawali huruf kecil"),
+                                 ({"code": "", "name": ""}, "code", "wajib diisi")):
+        bad = admin_client.post("/admin/grup", data=data)
+        assert bad.status_code == 422, data
+        m = re.search(rf'<p class="field-error" id="{field}-error">([^<]*)</p>', bad.get_data(as_text=True))
+        assert m and message in m[1], (data, bad.get_data(as_text=True)[-2000:])
+    with system.sessions() as s:
+        group = system.people.find_group(s, "humas")
+        admin_id = user(s, "admin").id
+    # Membership is edited on the user's page.
+    assert admin_client.post(f"/admin/pengguna/{admin_id}", data={
+        "groups": ["admin_medsos", "humas"], "team": ""}).status_code == 302
+    assert _get(system, "admin").group_codes == {"admin_medsos", "humas"}
+    one = admin_client.get(f"/admin/grup/{group.id}").get_data(as_text=True)
+    assert f'href="/admin/pengguna/{admin_id}">admin</a>' in one and "Belum ada lajur diagram" in one
+    renamed = admin_client.post(f"/admin/grup/{group.id}", data={"name": "Admin  medsos"})
+    assert renamed.status_code == 422 and "sudah dipakai" in renamed.get_data(as_text=True)
+    assert admin_client.post(f"/admin/grup/{group.id}", data={"name": "Hubungan Masyarakat"}).status_code == 302
+    with system.sessions() as s:
+        assert system.people.find_group(s, "humas").name == "Hubungan Masyarakat"
+    (event,) = _events(system, "group_renamed")
+    assert event.actor == "root" and '"to":"Hubungan Masyarakat"' in event.payload
+    assert [e.actor for e in _events(system, "group_created")][-1] == "root"
+    assert _events(system, "group_changed")[-1].actor == "root"
+    assert admin_client.get("/admin/grup/999999").status_code == 404
+    for who in ("owner", "admin", "pimred"):
+        c = login(who)
+        assert c.get("/admin/grup").status_code == 403
+        assert c.post("/admin/grup", data={"code": "x", "name": "X"}).status_code == 403
+        assert c.post(f"/admin/grup/{group.id}", data={"name": "Y"}).status_code == 403
+
+
 def test_admin_pages_in_english(admin_client):
     admin_client.get("/bahasa/en")
     assert admin_client.get("/admin/pengguna").status_code == 200
     assert admin_client.get("/admin/tim").status_code == 200
+    page = admin_client.get("/admin/grup").get_data(as_text=True)
+    assert "<h2>Add group</h2>" in page and "Active members" in page
 
 
 # ------------------------------------------------------------------------------ CLI
@@ -319,7 +375,7 @@ def test_init_db_demo_creates_one_account_per_role_once(cli, system, tmp_path, a
         c = app.test_client()  # ...and each one logs in
         assert c.post("/masuk", data={"username": username, "password": password}).status_code == 302, username
     with system.sessions() as s:
-        roles = {u.username: (set(u.roles), u.team.code if u.team else None)
+        roles = {u.username: (set(u.roles) | set(u.group_codes), u.team.code if u.team else None)
                  for u in s.execute(select(User)).scalars()}
         team = s.execute(select(Team).where(Team.code == "humas")).scalar_one()
     assert roles["tim"] == ({"tim_pelaksana"}, "humas") and roles["pemilik"] == ({"process_owner"}, None)
@@ -352,11 +408,11 @@ def test_init_db_demo_replaces_a_stale_credentials_file(cli, system, tmp_path):
 
 def test_cli_user_deactivate_passwd_list(cli, system, app):
     cli("init-db")
-    cli("user", "add", "budi", "--role", "tim_pelaksana", "--team", "humas", "--full-name", "Budi",
+    cli("user", "add", "budi", "--group", "tim_pelaksana", "--team", "humas", "--full-name", "Budi",
         "--password-stdin", input="kata-sandi-panjang\n")
     listing = cli("user", "list")
     assert listing.exit_code == 0
-    assert re.search(r"^budi\s+active\s+tim_pelaksana\s+humas\s+Budi$", listing.output, re.M), listing.output
+    assert re.search(r"^budi\s+active\s+-\s+tim_pelaksana\s+humas\s+Budi$", listing.output, re.M), listing.output
 
     out = cli("user", "passwd", "budi", "--password-stdin", input="sandi-baru-budi\n")
     assert out.exit_code == 0, out.output

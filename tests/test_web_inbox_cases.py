@@ -427,9 +427,12 @@ def test_inbox_counts_match_inbox(system, tx, clock, users):
         for who in ("tim", "tim2", "pimred", "admin"):
             u = user(s, who)
             now = system.clock.now()
-            counts = inbox_counts(s, u, now=now)
-            assert counts == {k: len(inbox(s, u, k, now=now)) for k in ("mine", "lane", "overdue")}, who
-        assert inbox_counts(s, user(s, "tim"), now=now, q="b") == {"mine": 1, "lane": 0, "overdue": 1}
+            lanes = system.rules.lane_map(s).lanes_of(u)
+            counts = inbox_counts(s, u, now=now, lanes=lanes)
+            assert counts == {k: len(inbox(s, u, k, now=now, lanes=lanes)) for k in ("mine", "lane", "overdue")}, who
+        tim_lanes = system.rules.lane_map(s).lanes_of(user(s, "tim"))
+        assert inbox_counts(s, user(s, "tim"), now=now, lanes=tim_lanes, q="b") == {"mine": 1, "lane": 0,
+                                                                                    "overdue": 1}
 
 
 def test_case_list_paging_and_visibility(system, tx, users):
@@ -465,8 +468,8 @@ def test_case_outcome_and_diagram_visibility(system, tx, users):
         s.rollback()
     with tx() as s:
         with pytest.raises(NotPermitted):
-            case_diagram(s, user(s, "tim_lain"), case.instance_id, now=system.clock.now())
+            case_diagram(s, user(s, "tim_lain"), case.instance_id, system.rules, now=system.clock.now())
         with pytest.raises(NotFound):
-            case_diagram(s, user(s, "tim"), 424242, now=system.clock.now())
-        d = case_diagram(s, user(s, "tim"), case.instance_id, now=system.clock.now())
+            case_diagram(s, user(s, "tim"), 424242, system.rules, now=system.clock.now())
+        d = case_diagram(s, user(s, "tim"), case.instance_id, system.rules, now=system.clock.now())
         assert (d.completed, d.active, d.overdue) == ([], ["Task_Serahkan"], [])

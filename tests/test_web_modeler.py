@@ -338,10 +338,11 @@ def test_pages_and_summaries_in_english(english_app, system, tx):
     modeler_page = c.get("/proses/modeler").get_data(as_text=True)
     texts = json.loads(unescape(re.search(r"data-texts='([^']*)'", modeler_page)[1]))
     assert texts["deployable"] == "The diagram can be deployed." and "Import .bpmn" in modeler_page
-    refused = c.post("/proses/validasi", data=(DIAGRAM.read_bytes().replace(b'name="Admin Medsos"',
-                                                                            b'name="Humas"')), headers=XML)
+    refused = c.post("/proses/validasi", data=(DIAGRAM.read_bytes().replace(b'name="Admin Medsos"', b'name="Humas"')
+                                               .replace(b' camunda:candidateGroups="admin_medsos"', b'')),
+                     headers=XML)
     assert refused.status_code == 422
-    assert any("which no role works in" in p["message"] for p in refused.json["error"]["fields"])
+    assert any("No group works the lane \u201cHumas\u201d" in p["message"] for p in refused.json["error"]["fields"])
 
 
 # --------------------------------------------------------------------------------------------------

@@ -200,7 +200,7 @@ def test_auditor_is_refused_on_every_write_endpoint(app, system, tx, clock, logi
     running.do("tim", "submit")  # now at step 2, ready in Admin Medsos' lane
     with tx() as s:
         values = {"task_id": running.task_id, "instance_id": running.instance_id, "case_id": running.instance_id,
-                  "user_id": user(s, "tim").id, "number": 1, "version": 1, "outbox_id": 1}
+                  "user_id": user(s, "tim").id, "number": 1, "version": 1, "outbox_id": 1, "group_id": 1}
     auditor = login("auditor")
     token = client.post("/api/v1/auth/token", json={"username": "auditor", "password": "rahasia-auditor"}
                         ).get_json()["token"]

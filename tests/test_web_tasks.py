@@ -12,7 +12,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from engine.models import Instance, TaskRow
-from process.models import FileRecord, UserRole
+from process.models import FileRecord
 from tests.factories import NARASI, Case, make_users, png, user
 from tests.test_engine import snapshot
 from webui.taskforms import parse_form, text_diffs, word_diff
@@ -317,8 +317,7 @@ def test_visibility_404_403_and_other_team(system, case, login):
 def test_self_approval_is_403(system, tx, case, login):
     to_step(case, 4)
     with tx() as s:
-        tim_user = user(s, "tim")
-        tim_user.role_rows.append(UserRole(role="pimred"))
+        system.people.set_groups(s, user(s, "tim"), ["tim_pelaksana", "pimred"])
     tim = login("tim")
     task = ready_task(system, case.instance_id)
     assert task.bpmn_id == "Task_Putuskan"

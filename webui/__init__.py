@@ -111,8 +111,10 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
             unread = request_db.db().execute(
                 select(func.count()).select_from(Notification)
                 .where(Notification.user_id == current_user.user.id, Notification.read_at.is_(None))).scalar()
+        from .access import may_start_case, sees_audit
+
         return {"ROLE_LABELS": ROLE_LABELS, "current_locale": str(get_locale()), "unread_count": unread,
-                "sop_number": "Nomor 21 Tahun 2025"}
+                "sop_number": "Nomor 21 Tahun 2025", "may_start_case": may_start_case, "sees_audit": sees_audit}
 
     @app.get("/healthz")
     def healthz():

@@ -1,5 +1,5 @@
-"""User administration (role ``admin`` only): accounts, roles, teams, deactivation, password resets, and the
-e-mail queue (what was not delivered, and why).
+"""User administration (role ``admin`` only): accounts, roles, groups and their members, teams, deactivation,
+password resets, and the e-mail queue (what was not delivered, and why).
 
 Every change goes through process/people.py, which writes it to the event log.
 Generated passwords are shown once, in the response to the POST that made them, and never stored in clear.
@@ -19,22 +19,19 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from engine.errors import NotFound
 from process import inputs, outbox
+from process.declarations import lane_key
 from process.errors import BadRequest, NotPermitted
-from process.models import Team, User
+from process.models import Group, Team, User, UserGroup
 from process.roles import ALL_ROLES
 
 from . import i18n
-from .access import me, my_session_id, role_required
+from .access import lane_map, me, my_session_id, role_required
 from .db import db, system
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 #: Role names in the user's language. The msgids are process.roles.ROLE_LABELS (a test keeps them equal).
 ROLE_NAMES = {
-    "tim_pelaksana": _l("Tim Pelaksana"),
-    "admin_medsos": _l("Admin Media Sosial"),
-    "wapimred": _l("Wakil Pimpinan Redaksi"),
-    "pimred": _l("Pimpinan Redaksi"),
     "process_owner": _l("Pemilik Proses"),
     "auditor": _l("Auditor"),
     "admin": _l("Administrator"),
@@ -76,8 +73,11 @@ def role_name(role: str) -> str:
 def _role_field():
     return SelectMultipleField(
         _l("Peran"), choices=[SelectChoice(r, ROLE_NAMES[r]) for r in ALL_ROLES],
-        validators=[DataRequired(message=_l("Pilih setidaknya satu peran."))],
         invalid_choice_message=_l("Peran tidak dikenal: %(value)s."))
+
+
+def _group_field():
+    return SelectMultipleField(_l("Grup"), choices=[], invalid_choice_message=_l("Grup tidak dikenal: %(value)s."))
 
 
 def _team_field():
@@ -95,6 +95,7 @@ class UserCreateForm(FlaskForm):
     full_name = StringField(_l("Nama lengkap"), validators=[Optional(), _at_most(200), _rule(_optional_name)])
     email = _email_field()
     roles = _role_field()
+    groups = _group_field()
     team = _team_field()
     new_team_code = StringField(_l("Kode tim baru"), validators=[Optional(), _at_most(50), _rule(inputs.team_code)])
     new_team_name = StringField(_l("Nama tim baru"), validators=[Optional(), _at_most(200), _rule(inputs.name)])
@@ -106,6 +107,7 @@ class UserEditForm(FlaskForm):
     full_name = StringField(_l("Nama lengkap"), validators=[Optional(), _at_most(200), _rule(_optional_name)])
     email = _email_field()
     roles = _role_field()
+    groups = _group_field()
     team = _team_field()
 
 
@@ -124,6 +126,18 @@ class TeamForm(FlaskForm):
                                                    _at_most(200), _rule(inputs.name)])
 
 
+class GroupForm(FlaskForm):
+    code = StringField(_l("Kode grup"), validators=[
+        DataRequired(message=_l("Kode grup wajib diisi.")), _at_most(50), _rule(inputs.group_code)])
+    name = StringField(_l("Nama grup"), validators=[DataRequired(message=_l("Nama grup wajib diisi.")),
+                                                    _at_most(200), _rule(inputs.name)])
+
+
+class GroupRenameForm(FlaskForm):
+    name = StringField(_l("Nama grup"), validators=[DataRequired(message=_l("Nama grup wajib diisi.")),
+                                                    _at_most(200), _rule(inputs.name)])
+
+
 # --------------------------------------------------------------------------- helpers
 def _teams() -> list[Team]:
     return list(db().execute(select(Team).order_by(Team.name)).scalars())
@@ -132,6 +146,31 @@ def _teams() -> list[Team]:
 def _team_choices(field: SelectField) -> None:
     field.choices = [SelectChoice("", _("— tanpa tim —"))] + [
         SelectChoice(t.code, f"{t.name} ({t.code})") for t in _teams()]
+
+
+def _group_choices(field: SelectMultipleField) -> None:
+    field.choices = [SelectChoice(g.code, f"{g.name} ({g.code})") for g in system().people.groups(db())]
+
+
+def _choices(form) -> None:
+    _team_choices(form.team)
+    _group_choices(form.groups)
+
+
+def _member_of_something(form) -> bool:
+    """A role or a group is chosen; an error on the roles otherwise."""
+    if form.roles.data or form.groups.data:
+        return True
+    form.roles.errors = [*form.roles.errors, _("Pilih setidaknya satu peran atau grup.")]
+    return False
+
+
+def _team_lanes(codes) -> list[str]:
+    """The team-scoped lanes the groups of ``codes`` work (their members need a team)."""
+    groups = [g for g in system().people.groups(db()) if g.code in set(codes or ())]
+    lanes = lane_map()
+    worked = lanes.lanes_for(frozenset(g.code for g in groups), frozenset(g.name for g in groups))
+    return sorted(lane for lane in worked if lanes.team_only([lane]))
 
 
 def _user_or_404(user_id: int) -> User:
@@ -160,7 +199,7 @@ def _secret_page(template: str, status: int = 200, **context):
     return body, status, {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _team_choice(form, roles, new_code: str = "") -> str | None | bool:
+def _team_choice(form, groups, new_code: str = "") -> str | None | bool:
     """The team code to use, None for no team, or False after adding inline errors to ``form``."""
     chosen = form.team.data or None
     ok = True
@@ -176,8 +215,10 @@ def _team_choice(form, roles, new_code: str = "") -> str | None | bool:
             form.new_team_name.errors.append(_("Nama tim baru wajib diisi."))
             ok = False
         chosen = new_code
-    if "tim_pelaksana" in (roles or []) and not chosen:
-        form.team.errors.append(_("Anggota Tim Pelaksana harus masuk satu tim."))
+    scoped = _team_lanes(groups) if not chosen else []
+    if scoped:
+        form.team.errors.append(_("Anggota grup yang mengerjakan lajur %(lanes)s harus masuk satu tim: tugas lajur itu "
+                                  "hanya untuk tim kegiatan.", lanes=", ".join(scoped)))
         ok = False
     return chosen if ok else False
 
@@ -193,13 +234,14 @@ def index():
 @role_required("admin")
 def users():
     form = UserCreateForm()
-    _team_choices(form.team)
+    _choices(form)
     if form.is_submitted():
         # Every check runs, so that all problems show at once.
         valid = form.validate()
+        valid = _member_of_something(form) and valid
         username = (form.username.data or "").strip()
         new_team = (form.new_team_code.data or "").strip()
-        team_code = _team_choice(form, form.roles.data, new_team)
+        team_code = _team_choice(form, form.groups.data, new_team)
         if username and not form.username.errors and _username_taken(username):
             form.username.errors.append(_("Nama pengguna '%(name)s' sudah dipakai.", name=username))
         if valid and team_code is not False and not form.username.errors:
@@ -209,7 +251,7 @@ def users():
             try:
                 if new_team:
                     system_.people.add_team(db(), new_team, form.new_team_name.data, actor=me().actor)
-                user = system_.people.add_user(db(), username, password, form.roles.data,
+                user = system_.people.add_user(db(), username, password, form.roles.data, groups=form.groups.data,
                                      full_name=(form.full_name.data or "").strip(),
                                      email=(form.email.data or "").strip() or None,
                                      team_code=team_code, actor=me().actor)
@@ -227,8 +269,9 @@ def users():
 def _edit_page(user: User, form: UserEditForm | None = None, status: int = 200, refusal: str | None = None):
     if form is None:
         form = UserEditForm(formdata=None, data={"full_name": user.full_name, "email": user.email or "",
-                                  "roles": sorted(user.roles), "team": user.team.code if user.team else ""})
-        _team_choices(form.team)
+                                  "roles": sorted(user.roles), "groups": sorted(user.group_codes),
+                                  "team": user.team.code if user.team else ""})
+        _choices(form)
     return _render("admin/edit_user.html", status, user=user, form=form, refusal=refusal,
                    status_form=StatusForm(formdata=None, data={"active": "0" if user.active else "1"}),
                    reset_form=ConfirmForm(formdata=None),
@@ -242,9 +285,10 @@ def edit_user(user_id: int):
     if request.method != "POST":
         return _edit_page(user)
     form = UserEditForm()
-    _team_choices(form.team)
+    _choices(form)
     valid = form.validate()
-    team_code = _team_choice(form, form.roles.data)
+    valid = _member_of_something(form) and valid
+    team_code = _team_choice(form, form.groups.data)
     if not valid or team_code is False:
         return _edit_page(user, form, 422)
     if user.id == me().id and "admin" in user.roles and "admin" not in form.roles.data:
@@ -253,7 +297,7 @@ def edit_user(user_id: int):
     system_, actor = system(), me()
     try:
         system_.people.set_profile(db(), user, full_name=form.full_name.data, email=form.email.data, by=actor)
-        system_.people.set_roles(db(), user, form.roles.data, by=actor)
+        system_.people.set_membership(db(), user, form.roles.data, form.groups.data, by=actor)
         system_.people.set_team(db(), user, team_code, by=actor)
     except (BadRequest, NotPermitted) as exc:
         return _edit_page(user, form, 403 if isinstance(exc, NotPermitted) else 422,
@@ -312,6 +356,59 @@ def teams():
     members = dict(db().execute(select(User.team_id, func.count(User.id)).group_by(User.team_id)).all())
     return _render("admin/teams.html", 422 if form.is_submitted() else 200, form=form, teams=_teams(),
                    members=members)
+
+
+@bp.route("/grup", methods=["GET", "POST"])
+@role_required("admin")
+def groups():
+    """Every group, the lanes it works and how many members it has; a new group (code and name)."""
+    form = GroupForm()
+    if form.validate_on_submit():
+        try:
+            group = system().people.add_group(db(), form.code.data, form.name.data, by=me())
+        except BadRequest as exc:
+            (form.name if exc.code == "group.name_taken" else form.code).errors.append(i18n.error_text(exc))
+        else:
+            flash(_("Grup %(name)s ditambahkan. Tambahkan anggotanya di halaman setiap pengguna.", name=group.name),
+                  "success")
+            return redirect(url_for("admin.groups"))
+    return _render("admin/groups.html", 422 if form.is_submitted() else 200, form=form, rows=_group_rows())
+
+
+def _group_rows() -> list[dict]:
+    session, lanes = db(), lane_map()
+    counts = dict(session.execute(select(UserGroup.group_id, func.count(UserGroup.user_id))
+                                  .join(User, User.id == UserGroup.user_id).where(User.active.is_(True))
+                                  .group_by(UserGroup.group_id)).all())
+    return [{"group": g, "members": counts.get(g.id, 0),
+             "lanes": sorted(lanes.lanes_for(frozenset({g.code}), frozenset({g.name})), key=lane_key)}
+            for g in system().people.groups(session)]
+
+
+def _group_or_404(group_id: int) -> Group:
+    group = db().get(Group, group_id)
+    if group is None:
+        raise NotFound(f"no group {group_id}", code="group.not_found", group=group_id)
+    return group
+
+
+@bp.route("/grup/<id:group_id>", methods=["GET", "POST"])
+@role_required("admin")
+def edit_group(group_id: int):
+    """One group: its members and lanes; a new name (its code stays)."""
+    group = _group_or_404(group_id)
+    form = GroupRenameForm(data={"name": group.name}) if request.method == "GET" else GroupRenameForm()
+    if request.method == "POST" and form.validate():
+        try:
+            system().people.rename_group(db(), group, form.name.data, by=me())
+        except BadRequest as exc:
+            form.name.errors.append(i18n.error_text(exc))
+        else:
+            flash(_("Grup %(code)s sekarang bernama %(name)s.", code=group.code, name=group.name), "success")
+            return redirect(url_for("admin.edit_group", group_id=group.id))
+    lanes = sorted(lane_map().lanes_for(frozenset({group.code}), frozenset({group.name})), key=lane_key)
+    return _render("admin/group.html", 422 if request.method == "POST" else 200, group=group, form=form,
+                   members=system().people.members(db(), group), lanes=lanes)
 
 
 @bp.get("/surel")

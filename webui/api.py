@@ -29,9 +29,9 @@ from process.files import store_file
 from process.forms import FieldError, FormInvalid, blank_form_values
 from process.inbox import SCOPES, InboxItem, inbox
 from process.models import User
-from process.roles import lanes_of
 
 from . import modeler
+from .access import lane_map, lanes_of
 from .auth import TOKEN_MAX_AGE, check_credentials, issue_token, user_from_token
 from .bodies import accepts_body
 from .db import db, system
@@ -237,6 +237,7 @@ def token():
 def me():
     user = api_user()
     return jsonify({"username": user.username, "full_name": user.full_name, "roles": sorted(user.roles),
+                    "groups": sorted(user.group_codes), "lanes": sorted(lanes_of(user)),
                     "team": user.team.code if user.team else None})
 
 
@@ -252,8 +253,8 @@ def list_tasks():
     if errors:
         raise FormInvalid(errors)
     session, rulebook = db(), system().rules
-    items = inbox(session, api_user(), scope, now=_now(), q=q, date_from=_date_arg("from"), date_to=_date_arg("to"),
-                  overdue_lanes=rulebook.overdue_lanes(session))
+    items = inbox(session, api_user(), scope, now=_now(), lanes=lanes_of(api_user()), q=q,
+                  date_from=_date_arg("from"), date_to=_date_arg("to"), overdue_lanes=lane_map().overdue_lanes)
     rules = rulebook.of_instances(session, {item.instance_id for item in items})
     return jsonify([_inbox_json(item, rules[item.instance_id]) for item in items])
 
@@ -263,8 +264,8 @@ def get_task(task_id: str):
     session, system_, user = db(), system(), api_user()
     row = system_.tasks.task(session, task_id)
     instance = session.get(Instance, row.instance_id)
-    may_act = permissions.may_act(user, row)
-    if not may_act and not can_view_case(user, instance):
+    may_act = permissions.may_act(user, row, lanes_of(user))
+    if not may_act and not can_view_case(user, instance, lane_map()):
         raise NotPermitted("the user may not see this task", code="task.not_visible")
     fields = system_.tasks.form_of(session, row)
     data = system_.engine.task_data(session, row.id) if row.state == "ready" else {}
@@ -383,7 +384,7 @@ def get_case(case_id: int):
 @accepts_body("upload")
 def upload_file():
     user = api_user()
-    if not lanes_of(user.roles):
+    if not lanes_of(user):
         raise NotPermitted("only staff of the SOP's steps upload files", code="api.upload_staff_only")
     upload = request.files.get("file")  # a body over the upload limit is a 413 here (webui/bodies.py)
     if upload is None:

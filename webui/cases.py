@@ -1,4 +1,4 @@
-"""Cases: opening one (Tim Pelaksana), the list, one case's file and its diagram's state."""
+"""Cases: opening one (who works the start lane: Tim Pelaksana), the list, one case's file and its diagram's state."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -32,7 +32,7 @@ from process.forms import FormInvalid
 from process.models import Team
 
 from . import i18n, taskforms
-from .access import me, role_required
+from .access import access_required, lane_map, may_start_case, me, my_lanes, sees_all_cases
 from .db import db, system
 from .ids import query_id
 from .inbox import deadline_info
@@ -87,12 +87,12 @@ def decision_label(rules: Declarations | None, bpmn_id: str | None, value) -> st
 
 # -------------------------------------------------------------------------------------------- new case
 @bp.route("/kasus/baru", methods=["GET", "POST"])
-@role_required("tim_pelaksana")
+@access_required(may_start_case)
 def new():
     """Open a case: the procedure's own start form (its start event's fields), rendered like a task's form; with
     several procedures the user first chooses one."""
     user, session = me(), db()
-    procedures = system().cases.procedures(session)
+    procedures = [p for p in system().cases.procedures(session) if permissions.may_start(user, lane_map(), p.key)]
     key = request.values.get("prosedur") or (procedures[0].key if len(procedures) == 1 else None)
     if key is None:
         return render_template("cases/choose.html", procedures=procedures)
@@ -152,7 +152,7 @@ def index():
                                                                     for c in current)})
     teams = _team_names(session, {i.instance.group for i in result.items})
     return render_template("cases/index.html", rows=rows, page=result, q=q, teams=teams,
-                           outcome_labels=outcomes(), team_only=not (me().roles - {"tim_pelaksana"}),
+                           outcome_labels=outcomes(), team_only=not sees_all_cases(),
                            several=len({d.process_key for d in system().rules.all_versions(session)}) > 1)
 
 
@@ -171,7 +171,7 @@ def show(instance_id: int):
     names = display_names(session, actors)
     steps = [{"task": t, "step": rules.number(t.bpmn_id), "late": _late(t, now),
               "deadline": deadline_info(t.due_at, now, _late(t, now)) if t.state == "ready" else None,
-              "may_open": t.state == "ready" and permissions.may_act(user, t)} for t in cv.tasks]
+              "may_open": t.state == "ready" and permissions.may_act(user, t, my_lanes())} for t in cv.tasks]
     instance = cv.instance
     team = _team_names(session, {instance.group}).get(instance.group, instance.group)
     texts = _texts(cv)
@@ -188,7 +188,7 @@ def show(instance_id: int):
 @bp.get("/kasus/<id:instance_id>/diagram.json")
 @login_required
 def diagram(instance_id: int):
-    d = case_diagram(db(), me(), instance_id, now=system().clock.now())
+    d = case_diagram(db(), me(), instance_id, system().rules, now=system().clock.now())
     response = jsonify({"xml": d.xml, "completed": d.completed, "active": d.active, "overdue": d.overdue})
     response.headers["Cache-Control"] = "private, no-store"
     return response

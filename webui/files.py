@@ -20,10 +20,9 @@ from process.casefile import can_view_case
 from process.errors import BadRequest
 from process.files import file_path, store_file, thumbnail
 from process.models import FileRecord
-from process.roles import lanes_of
 
 from . import errors
-from .access import me
+from .access import lane_map, me, my_lanes
 from .bodies import accepts_body
 from .db import db, system
 
@@ -62,7 +61,7 @@ def _too_large(exc):
 def upload():
     """One file (multipart field ``file``) → 201 with its id, or a JSON error (403, 413, 422)."""
     user = me()
-    if not lanes_of(user.roles):
+    if not my_lanes():
         return _json_error(403, "forbidden", _("Hanya petugas yang mengerjakan tugas yang dapat mengunggah berkas."))
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -96,7 +95,7 @@ def visible_file(file_id: str) -> FileRecord:
     user = me()
     if record.instance_id is not None:
         instance = db().get(Instance, record.instance_id)
-        allowed = instance is not None and can_view_case(user, instance)
+        allowed = instance is not None and can_view_case(user, instance, lane_map())
     else:
         allowed = record.uploaded_by == user.actor
     if not allowed:

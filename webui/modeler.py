@@ -19,6 +19,7 @@ from engine.errors import InvalidDefinition
 from engine.models import Definition, Instance
 from process import modeling
 from process.casefile import display_names
+from process.errors import BadRequest
 
 from . import i18n
 from .access import me, role_required
@@ -177,8 +178,8 @@ def xml_body() -> bytes:
 
 
 def validate_xml(xml: bytes) -> modeling.ValidationReport:
-    """process.modeling.validate (a diagram of a new process id is a new procedure)."""
-    return modeling.validate(system(), me_or_api(), xml)
+    """process.modeling.validate (a diagram of a new process id is a new procedure; a group must work each lane)."""
+    return modeling.validate(system(), me_or_api(), xml, db())
 
 
 def deploy_xml(xml: bytes) -> tuple[Definition, dict, bool]:
@@ -336,6 +337,23 @@ def deploy():
     return jsonify(body), 201 if created else 200
 
 
+@bp.post("/grup")
+@role_required(OWNER)
+def add_group():
+    """The group a lane needs (problem ``lane.no_group``): JSON ``{"code", "name"}`` → 201 ``{"code", "name",
+    "message"}``, or 422 with the reason. Administrators then add its members (/admin/grup)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        body = request.form
+    try:
+        group = modeling.add_group(db(), system(), me(), body.get("code") or "", body.get("name") or "")
+    except BadRequest as exc:
+        return jsonify({"error": {"code": exc.code, "message": i18n.error_text(exc), "params": exc.params}}), 422
+    return jsonify({"code": group.code, "name": group.name,
+                    "message": _("Grup %(name)s (%(code)s) dibuat. Administrator menambahkan anggotanya di halaman "
+                                 "Grup.", name=group.name, code=group.code)}), 201
+
+
 @bp.get("/versi")
 @role_required(OWNER)
 def versions():
@@ -456,4 +474,6 @@ def _modeler_texts() -> dict:
         "http_error": _("Server menjawab dengan galat {status}. Coba lagi."),
         "network_error": _("Server tidak dapat dihubungi. Periksa jaringan lalu coba lagi."),
         "timeout": _("Server tidak menjawab dalam 30 detik. Coba lagi."),
+        "create_group": _("Buat grup \u201c{name}\u201d ({code})"),
+        "group_failed": _("Grup tidak dapat dibuat: {reason}"),
     }

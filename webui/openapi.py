@@ -397,7 +397,12 @@ def _schemas(platforms: Sequence[str]) -> dict:
             "type": "object",
             "required": ["username", "roles"],
             "properties": {"username": {"type": "string"}, "full_name": {"type": "string"},
-                           "roles": {"type": "array", "items": {"type": "string"}}, "team": _NULL_STR},
+                           "roles": {"type": "array", "items": {"type": "string"},
+                                     "description": "Peran aplikasi: process_owner, auditor, admin"},
+                           "groups": {"type": "array", "items": {"type": "string"}, "description": "Kode grup"},
+                           "lanes": {"type": "array", "items": {"type": "string"},
+                                     "description": "Lajur yang dikerjakan grup Anda"},
+                           "team": _NULL_STR},
         },
         "Task": {
             "type": "object",
@@ -431,7 +436,7 @@ def _schemas(platforms: Sequence[str]) -> dict:
                                                                 "formulir)"},
                     "lock_version": {"type": "integer", "description": "Kirim kembali sebagai If-Match atau "
                                                                       "_version saat menyelesaikan"},
-                    "may_act": {"type": "boolean", "description": "Peran dan tim Anda sesuai lajur tugas ini"},
+                    "may_act": {"type": "boolean", "description": "Grup dan tim Anda sesuai lajur tugas ini"},
                     "case_status": {"type": "string"},
                 },
             }],
@@ -699,7 +704,8 @@ def _paths(steps: list[UserTaskInfo], numbers: Mapping[str, int]) -> dict:
                        "dalam error.fields."),
             [_IF_MATCH])},
         "/cases": {"post": {
-            "operationId": "createCase", "tags": ["kasus"], "summary": "Buat kasus baru (Tim Pelaksana)",
+            "operationId": "createCase", "tags": ["kasus"],
+            "summary": "Buat kasus baru (anggota grup lajur awal, mis. Tim Pelaksana)",
             "requestBody": _json_body(_ref("CaseInput")),
             "responses": {"201": _ok("Kasus dibuat; langkah 1 siap", _ref("CaseCreated"), {
                 "Location": {"description": "GET /cases/{case_id}", "schema": {"type": "string"}}}),

@@ -166,9 +166,16 @@ MESSAGES: dict[str, Any] = {
                               "Jenis yang dikenal: %(known)s."),
     # The SOP's own rules
     "sop.task_not_in_lane": _l("Tugas ini tidak berada di lajur mana pun, jadi tidak ada yang dapat "
-                               "mengerjakannya. Letakkan di lajur sebuah peran: %(lanes)s."),
-    "sop.task_lane_unknown": _l("Tugas ini berada di lajur \u201c%(lane)s\u201d, yang tidak dikerjakan oleh peran "
-                                "mana pun. Pindahkan ke lajur sebuah peran: %(lanes)s."),
+                               "mengerjakannya. Letakkan di sebuah lajur; lajur dikerjakan oleh grup yang bernama "
+                               "sama dengan lajur itu atau yang disebut kodenya."),
+    # Who works each lane (process/modeling.py: needs the database)
+    "lane.no_group": _l("Tidak ada grup yang mengerjakan lajur \u201c%(lane)s\u201d, jadi tugasnya tidak akan "
+                        "sampai ke siapa pun. Buat grup \u201c%(group)s\u201d bernama \u201c%(lane)s\u201d (lalu "
+                        "administrator menambahkan anggotanya), atau pindahkan tugasnya ke lajur yang sudah "
+                        "dikerjakan sebuah grup."),
+    "lane.group_empty": _l("Grup yang mengerjakan lajur \u201c%(lane)s\u201d (%(groups)s) belum memiliki anggota "
+                           "aktif, jadi tugasnya belum sampai ke siapa pun. Minta administrator menambahkan "
+                           "anggotanya."),
     "sop.task_without_form": _l("Tugas ini tidak memiliki field formulir (camunda:formData). Tambahkan "
                                 "formulirnya."),
     # The procedure's declarations (alur:, docs/extension-namespace.md)

@@ -1,8 +1,9 @@
 """The SOP's records for a period (register, written responses, recap) as pages and downloads
 (XLSX, CSV, PDF), and the event log as CSV and XES.
 
-Who: auditors, Admin Medsos, Wakil Pimpinan Redaksi, Pimpinan Redaksi and administrators. Tim Pelaksana
-get 403: the records cover every team's cases, and a team sees its own cases on the case pages.
+Who: auditors, administrators, and who sees every case through the lanes they work (Admin Medsos, Wakil Pimpinan
+Redaksi, Pimpinan Redaksi: webui/access.py sees_records). Who works only team-scoped lanes (Tim Pelaksana) gets 403:
+the records cover every team's cases, and a team sees its own cases on the case pages.
 Every view here only reads; nothing is written.
 """
 from __future__ import annotations
@@ -23,15 +24,13 @@ from process.records import Period
 from process.register import register_document
 
 from . import i18n
-from .access import role_required
+from .access import access_required, sees_records
 from .cases import decision_label, outcomes
 from .db import db, system
 from .ids import query_id
 
 bp = Blueprint("reports", __name__)
 
-#: Roles that may see the records and export the event log.
-REPORT_ROLES = ("auditor", "admin_medsos", "wapimred", "pimred", "admin")
 
 FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -59,7 +58,7 @@ REPORTS = {
 
 @bp.app_context_processor
 def _nav():
-    visible = bool(current_user.is_authenticated and current_user.user.roles & set(REPORT_ROLES))
+    visible = bool(current_user.is_authenticated and sees_records())
     return {"reports_visible": visible}
 
 
@@ -151,7 +150,7 @@ def _decision(case: records.CaseResponses, response: records.ResponseRow) -> str
 
 # -------------------------------------------------------------------------------------------- pages
 @bp.get("/laporan")
-@role_required(*REPORT_ROLES)
+@access_required(sees_records)
 def index():
     try:
         period = period_from_request()
@@ -164,7 +163,7 @@ def index():
 
 
 @bp.get("/laporan/register")
-@role_required(*REPORT_ROLES)
+@access_required(sees_records)
 def register():
     period = period_from_request()
     fmt = _format_arg()
@@ -176,7 +175,7 @@ def register():
 
 
 @bp.get("/laporan/tanggapan")
-@role_required(*REPORT_ROLES)
+@access_required(sees_records)
 def tanggapan():
     instance_id = _case_arg()
     period = period_from_request()
@@ -196,7 +195,7 @@ def tanggapan():
 
 
 @bp.get("/laporan/rekap")
-@role_required(*REPORT_ROLES)
+@access_required(sees_records)
 def rekap():
     period = period_from_request()
     fmt = _format_arg()
@@ -209,7 +208,7 @@ def rekap():
 
 # ------------------------------------------------------------------------------------ event log
 @bp.get("/laporan/log.csv")
-@role_required(*REPORT_ROLES)
+@access_required(sees_records)
 def log_csv():
     instance_id = _case_arg()
     period = None if instance_id is not None and not request.args.get("dari") else period_from_request()
@@ -218,7 +217,7 @@ def log_csv():
 
 
 @bp.get("/laporan/log.xes")
-@role_required(*REPORT_ROLES)
+@access_required(sees_records)
 def log_xes():
     instance_id = _case_arg()
     period = None if instance_id is not None and not request.args.get("dari") else period_from_request()

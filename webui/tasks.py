@@ -23,7 +23,7 @@ from process.forms import FieldError, FormInvalid, blank_form_values, validate_f
 from process.models import FileRecord, Team, User
 
 from . import i18n, taskforms
-from .access import me
+from .access import lane_map, me, my_lanes
 from .bodies import accepts_body
 from .db import db, system, write_instead
 
@@ -177,7 +177,7 @@ def _build_page(row: TaskRow, *, invalid: FormInvalid | None = None, shown: dict
     instance = cv.instance
     rules = cv.rules
     step = rules.step(row.bpmn_id)
-    may_act = permissions.may_act(user, row)
+    may_act = permissions.may_act(user, row, my_lanes())
     mode = _mode(row, user, may_act)
     team = session.execute(select(Team).where(Team.code == instance.group)).scalar_one_or_none() \
         if instance.group else None
@@ -272,9 +272,9 @@ def show(task_id: str):
     row = _task_row(task_id)
     user = me()
     system_ = system()
-    if not permissions.may_act(user, row):
+    if not permissions.may_act(user, row, my_lanes()):
         instance = db().get(Instance, row.instance_id)
-        if instance is None or not can_view_case(user, instance):
+        if instance is None or not can_view_case(user, instance, lane_map()):
             raise NotPermitted("the user may neither act on this task nor see its case", code="task.not_openable")
     elif row.state == "ready":
         if row.claimed_by is None and len(system_.people.eligible_users(db(), row.lane, row.group)) == 1:
@@ -343,7 +343,7 @@ def complete(task_id: str):
     row = _task_row(task_id)
     session, user, system_ = db(), me(), system()
     settings = system().settings
-    permissions.check_may_complete(session, user, row)  # before anything from the request is stored
+    permissions.check_may_complete(session, user, row, my_lanes())  # before anything from the request is stored
     fields = system_.tasks.form_of(session, row)
     stored, upload_problems, written = _store_form_uploads(fields, row)
     raw = taskforms.parse_form(fields, request.form, platforms=settings.platforms, extra_files=stored)
