@@ -100,7 +100,7 @@ def test_staff_roles_become_groups_and_come_back(url, tmp_path, clock):
             instance_id, task_id = _fill_at_0005(engine, before)
         roles_before = _rows(engine, "user_role")
 
-        upgrade(engine, "0006")
+        upgrade(engine)  # 0006 (groups) and 0007 (a register per procedure)
         assert {"app_group", "user_group"} <= set(inspect(engine).get_table_names())
         with build_system(settings, clock) as system:
             tx = lambda: transaction(system.sessions)  # noqa: E731 - as tests/conftest.py's tx
@@ -116,6 +116,9 @@ def test_staff_roles_become_groups_and_come_back(url, tmp_path, clock):
             # Everyone acts on their step as before.
             case = Case(system, tx, instance_id, task_id)
             assert case.do("tim", "submit") == ["Task_Terima"]
+            with tx() as s:  # numbered in the SOP's own register
+                assert s.execute(text("SELECT process_key, seq FROM register_entry")).all() == [
+                    ("alur_pengunggahan", 1)]
             assert case.do("admin", "terima") == ["Task_Koreksi"]
             assert case.do("wapimred", "koreksi") == ["Task_Putuskan"]
             assert case.do("pimred", "setuju") == ["Task_Unggah"]
