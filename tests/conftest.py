@@ -22,6 +22,29 @@ DIAGRAM = ROOT / "bpmn" / "alur_pengunggahan.bpmn"
 MIWG = ROOT / "tests" / "data" / "bpmn-miwg"
 
 
+#: The password hash method in this process's tests: one PBKDF2 round instead of werkzeug's default scrypt
+#: (about 0.1 s a hash on CI, so 8 users per test cost most of the suite's time). Stored hashes name their method,
+#: so checking them follows; processes the tests start (CLI subprocesses, live servers) keep the real method, and
+#: tests/test_web_auth.py checks that the application's own hash is werkzeug's default.
+TEST_PASSWORD_METHOD = "pbkdf2:sha256:1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hash():
+    from functools import partial
+
+    from werkzeug.security import generate_password_hash
+
+    import process.people
+
+    with pytest.MonkeyPatch.context() as mp:
+        process.people._dummy_hash.cache_clear()
+        mp.setattr(process.people, "generate_password_hash",
+                   partial(generate_password_hash, method=TEST_PASSWORD_METHOD))
+        yield
+    process.people._dummy_hash.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("ALUR_TEST_DATABASE_URL")

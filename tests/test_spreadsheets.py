@@ -124,6 +124,7 @@ def test_numbers_stay_numbers_and_text_keeps_its_content():
 @given(values=st.lists(HOSTILE, min_size=3, max_size=3))
 def test_the_event_log_csv_never_starts_a_formula(system, tx, values):
     actor, name, step = values
+    step = step[:36]  # a task id is at most 36 characters (event.task_id; PostgreSQL refuses a longer one)
     with tx() as s:
         eventlog.append(s, type="team_created", at=AT, actor=actor, data={"code": "x", "name": name})
         eventlog.append(s, type="task_completed", at=AT, actor=actor, instance_id=1, task_id=step,

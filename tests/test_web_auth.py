@@ -14,6 +14,24 @@ def test_login_page_and_headers(client):
     assert b"Masuk" in resp.data
 
 
+def test_the_application_hashes_passwords_with_werkzeugs_default_scrypt(system, tx, monkeypatch):
+    """The other tests hash with one cheap round (tests/conftest.py, TEST_PASSWORD_METHOD); the application's own
+    hash, for the stored password and the unknown user's comparison alike, is werkzeug's default."""
+    from werkzeug import security
+
+    import process.people as people
+
+    monkeypatch.setattr(people, "generate_password_hash", security.generate_password_hash)
+    people._dummy_hash.cache_clear()
+    try:
+        with tx() as s:
+            hashed = system.people.add_user(s, "sari", "kata-sandi-sari", ["auditor"]).password_hash
+        assert hashed.startswith("scrypt:") and people._dummy_hash().startswith("scrypt:")
+        assert people.check_password_hash(hashed, "kata-sandi-sari")
+    finally:
+        people._dummy_hash.cache_clear()
+
+
 def test_login_wrong_password_and_unknown_user_look_the_same(system, tx, client):
     make_users(system, tx)
     a = client.post("/masuk", data={"username": "tim", "password": "salah-sekali"})
