@@ -130,11 +130,10 @@ def test_bad_input_changes_nothing(system, tx, scenario):
         case.do("tim", "submit")
         case.do("admin", "terima")
         case.do("wapimred", "koreksi")
-        with tx() as s:  # "tim" also holds the pimred role in this scenario
-            from process.models import UserRole
-
+        with tx() as s:  # "tim" is also in the pimred group in this scenario
             tim = user(s, "tim")
-            tim.role_rows.append(UserRole(role="pimred"))
+            alur.people.set_groups(s, tim, sorted(tim.group_codes | {"pimred"}))
+        with tx() as s:
             alur.tasks.claim(s, user(s, "tim"), case.task_id)
     if scenario == "not_ready":
         old = case.task_id
