@@ -6,6 +6,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import jinja2
 import pytest
 from sqlalchemy import text
 
@@ -43,6 +44,32 @@ def _cheap_password_hash():
                    partial(generate_password_hash, method=TEST_PASSWORD_METHOD))
         yield
     process.people._dummy_hash.cache_clear()
+
+
+class _SharedTemplateCode(jinja2.BytecodeCache):
+    """Compiled templates kept in memory for the whole session, by template and source checksum: every test makes
+    a Flask app of its own, and each app's Jinja environment would compile again every template it renders."""
+
+    def __init__(self):
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _templates_compiled_once():
+    """Every app of this process (they are made alike, by webui.create_app) shares one bytecode cache."""
+    import flask
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(flask.Flask, "jinja_options", {**flask.Flask.jinja_options,
+                                                  "bytecode_cache": _SharedTemplateCode()})
+        yield
 
 
 @pytest.fixture(scope="session")
