@@ -242,6 +242,14 @@ def pg_system(pg_database, tmp_path, clock) -> System:
     system.dispose()
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test marked ``nodb`` is left out of the PostgreSQL pass of .ci/run: it must not use the suite's database."""
+    wrong = [item.nodeid for item in items
+             if item.get_closest_marker("nodb") and "database_url" in getattr(item, "fixturenames", ())]
+    if wrong:
+        raise pytest.UsageError("marked nodb but using the suite's database: " + ", ".join(wrong))
+
+
 def pytest_terminal_summary(terminalreporter):
     """The generated walks (tests/test_fuzz_api.py, tests/test_fuzz_html.py) say how many cases they ran."""
     from tests.fuzzing import COUNTS, COVERAGE
