@@ -6,6 +6,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import jinja2
 import pytest
 from sqlalchemy import text
 
@@ -43,6 +44,32 @@ def _cheap_password_hash():
                    partial(generate_password_hash, method=TEST_PASSWORD_METHOD))
         yield
     process.people._dummy_hash.cache_clear()
+
+
+class _SharedTemplateCode(jinja2.BytecodeCache):
+    """Compiled templates kept in memory for the whole session, by template and source checksum: every test makes
+    a Flask app of its own, and each app's Jinja environment would compile again every template it renders."""
+
+    def __init__(self):
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _templates_compiled_once():
+    """Every app of this process (they are made alike, by webui.create_app) shares one bytecode cache."""
+    import flask
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(flask.Flask, "jinja_options", {**flask.Flask.jinja_options,
+                                                  "bytecode_cache": _SharedTemplateCode()})
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -213,6 +240,14 @@ def pg_system(pg_database, tmp_path, clock) -> System:
     system = build_system(Settings(database_url=url, files_dir=tmp_path / "files"), clock)
     yield system
     system.dispose()
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test marked ``nodb`` is left out of the PostgreSQL pass of .ci/run: it must not use the suite's database."""
+    wrong = [item.nodeid for item in items
+             if item.get_closest_marker("nodb") and "database_url" in getattr(item, "fixturenames", ())]
+    if wrong:
+        raise pytest.UsageError("marked nodb but using the suite's database: " + ", ".join(wrong))
 
 
 def pytest_terminal_summary(terminalreporter):

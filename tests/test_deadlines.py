@@ -15,6 +15,8 @@ from process.deadlines import (
 )
 from process.timefmt import format_datetime, humanize_delta
 
+pytestmark = pytest.mark.nodb  # date arithmetic and text (process.deadlines, process.timefmt): no database
+
 
 def _id_holidays(year: int):
     return holidays.country_holidays("ID", years=year, categories=("public", "government"))

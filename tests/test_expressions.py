@@ -25,6 +25,8 @@ from engine.expressions import (
     execute,
 )
 
+pytestmark = pytest.mark.nodb  # the expression engine on in-memory SpiffWorkflow workflows: no database
+
 DATA = {
     "keputusan_pimred": "setuju",
     "jumlah_revisi": 2,

@@ -16,6 +16,8 @@ from process.forms import (
 )
 from process.messages import field_text
 
+pytestmark = pytest.mark.nodb  # form field parsing and checks: no database
+
 PLATFORMS = ("instagram", "facebook", "x", "youtube", "tiktok")
 NOW = datetime(2025, 5, 7, 10, 0, tzinfo=WIB)
 

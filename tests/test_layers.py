@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.nodb  # import-linter and source scans on copies of the tree: no database
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("engine", "process", "webui", "ops", "bench")
 

@@ -23,6 +23,8 @@ from process.inputs import Refused
 from process.messages import MESSAGES, error_text, field_text, render
 from webui.problems import MESSAGES as PROBLEM_MESSAGES
 
+pytestmark = pytest.mark.nodb  # the message catalogue, read from the source with ast: no database
+
 ROOT = Path(__file__).resolve().parents[1]
 PO = ROOT / "webui" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 #: Where codes are raised.

@@ -207,6 +207,10 @@ class _Drawer:
         return self.data.draw(strategy, label=label)
 
 
+NODB = pytest.mark.nodb  # workflows in memory, their states written to text and read back: no database
+
+
+@NODB
 @pytest.mark.parametrize("name", [*CORPUS, "sop"])
 def test_pruning_changes_nothing_a_workflow_does(name):
     @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=FIXED, phases=PHASES,
@@ -218,6 +222,7 @@ def test_pruning_changes_nothing_a_workflow_does(name):
     story()
 
 
+@NODB
 def test_the_issue_story_goes_on_with_pruning():
     """Issue 13: a loop merged back through a parallel gateway; with prune the case stalled after the first round
     with no ready task, where plain SpiffWorkflow goes on (the join looks back through earlier rounds)."""
@@ -268,6 +273,7 @@ def _long_story(name: str, actions: int = 90) -> list[int]:
     return sizes
 
 
+@NODB
 @pytest.mark.parametrize("name", ["sop", "putaran_eksklusif", "putaran_paralel", "gabung_tiga", "putaran_bersarang",
                                   "tenggat", "tenggat_putus", "akhir", "mulai_waktu", "tugas_lewat", "sebar_putaran",
                                   "sub_proses"])
@@ -278,6 +284,7 @@ def test_the_pruned_state_stays_bounded_over_rounds(name):
     assert max(sizes[-30:]) <= max(sizes[:30]), sizes
 
 
+@NODB
 def test_joins_of_branches_a_loop_runs_again_are_named():
     """The one construct prune cannot keep bounded, because SpiffWorkflow reads every earlier round there: a parallel
     join of branches that a loop runs again. ``parallel_loop_problems`` names its join; the SOP has none."""
@@ -293,6 +300,7 @@ def test_joins_of_branches_a_loop_runs_again_are_named():
         assert "gateway.parallel_loop" in {p.code for p in refused.value.problems}, name
 
 
+@NODB
 def test_spiffworkflow_counts_earlier_rounds_at_such_a_join():
     """Why such a join is named: in round 2, completing one of the two parallel tasks makes the step after the join
     ready while the other is still open (pruned or not: prune changes nothing), and the state grows per round."""

@@ -19,6 +19,9 @@ from sqlalchemy.exc import OperationalError
 from engine.db import make_engine
 from engine.sqlite_turns import TurnTakingConnection, WriterTurns
 
+# SQLite files of its own in tmp_path, whatever ALUR_TEST_DATABASE_URL says: a PostgreSQL pass runs the same.
+pytestmark = pytest.mark.nodb
+
 HOLDER = """
 import sys, time
 from sqlalchemy import text
