@@ -164,28 +164,26 @@ def username(value: Any) -> str:
     return text
 
 
-def team_code(value: Any) -> str:
-    """A team's code: lower-case ASCII letters, digits, ``_`` and ``-``."""
+def _code(value: Any, pattern, refusal: str) -> str:
+    """A code typed by an administrator: trimmed, at most MAX_TEAM_CODE characters, matching ``pattern``."""
     text = value.strip() if isinstance(value, str) else ""
     if not text:
         raise Refused("required")
     if len(text) > MAX_TEAM_CODE:
         raise Refused("maxlength", n=MAX_TEAM_CODE, length=len(text))
-    if not _TEAM_CODE_RE.fullmatch(text):
-        raise Refused("team_code")
+    if not pattern.fullmatch(text):
+        raise Refused(refusal)
     return text
+
+
+def team_code(value: Any) -> str:
+    """A team's code: lower-case ASCII letters, digits, ``_`` and ``-``."""
+    return _code(value, _TEAM_CODE_RE, "team_code")
 
 
 def group_code(value: Any) -> str:
     """A group's code: a lower-case ASCII letter, then lower-case letters, digits and ``_`` (at most 50)."""
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise Refused("required")
-    if len(text) > MAX_TEAM_CODE:
-        raise Refused("maxlength", n=MAX_TEAM_CODE, length=len(text))
-    if not _GROUP_CODE_RE.fullmatch(text):
-        raise Refused("group_code")
-    return text
+    return _code(value, _GROUP_CODE_RE, "group_code")
 
 
 # --------------------------------------------------------------------------------------------------
