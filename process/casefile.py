@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import eventlog
@@ -14,6 +14,7 @@ from engine.models import Definition, Instance, TaskRow
 
 from .declarations import Declarations, LaneMap, Rulebook
 from .errors import NotPermitted
+from .inputs import contains
 from .models import FileRecord, RegisterEntry, User
 from .roles import VIEW_ALL_ROLES
 
@@ -180,9 +181,11 @@ class CasePage:
         return max(1, -(-self.total // self.per_page))
 
 
-def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None = None, page: int = 1,
-              per_page: int = 50) -> CasePage:
-    """The cases ``user`` may see (the rule of :func:`can_view_case`), newest first, one page."""
+def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None = None,
+              procedure: str | None = None, page: int = 1, per_page: int = 50) -> CasePage:
+    """The cases ``user`` may see (the rule of :func:`can_view_case`), newest first, one page; across every
+    procedure unless ``procedure`` (a process id) is given. ``q`` finds a case by its title or its register
+    number."""
     page = max(1, page)
     stmt = select(Instance)
     scope = case_scope(user, rulebook.lane_map(session))
@@ -190,8 +193,13 @@ def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None
         stmt = stmt.where(Instance.id.is_(None))
     elif scope == TEAM:
         stmt = stmt.where(Instance.group == (user.team.code if user.team else None))
+    if procedure:
+        stmt = stmt.where(Instance.definition_id.in_(select(Definition.id).where(Definition.process_key == procedure)))
     if q and q.strip():
-        stmt = stmt.where(Instance.title.ilike(f"%{q.strip()[:100]}%"))
+        pattern = contains(q)
+        stmt = stmt.where(or_(Instance.title.ilike(pattern, escape="\\"),
+                              Instance.id.in_(select(RegisterEntry.instance_id)
+                                              .where(RegisterEntry.number.ilike(pattern, escape="\\")))))
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     instances = list(session.execute(stmt.order_by(Instance.created_at.desc(), Instance.id.desc())
                                      .offset((page - 1) * per_page).limit(per_page)).scalars())

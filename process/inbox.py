@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.models import TaskRow
 
+from .inputs import contains
 from .models import User
 
 SCOPES = ("mine", "lane", "overdue")
@@ -115,7 +116,7 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
         parts.append(_Part([ready, TaskRow.claimed_by == user.actor, late, *elsewhere]))
     extra = []
     if q:
-        extra.append(TaskRow.case_title.ilike(f"%{q.strip()[:100]}%"))
+        extra.append(TaskRow.case_title.ilike(contains(q), escape="\\"))
     if date_from:
         extra.append(TaskRow.case_date >= date_from)
     if date_to:

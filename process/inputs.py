@@ -230,3 +230,8 @@ def entry_date(value: Any, today: date) -> date:
 def query_date(value: Any, today: date) -> date:
     """A date that selects data (one end of a report period or of a filter)."""
     return within(parse_day(value), query_window(today))
+
+
+def contains(text: str) -> str:
+    """A LIKE pattern that finds ``text`` anywhere, its own ``%`` and ``_`` taken literally (escape ``\\``)."""
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text.strip()[:100]) + "%"

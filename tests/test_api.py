@@ -624,3 +624,52 @@ def test_openapi_without_a_deployed_definition_uses_the_bundled_diagram(client):
     doc = client.get(f"{API}/openapi.json").json
     validate_openapi(doc)
     assert doc["components"]["schemas"]["Form_Task_Serahkan"]["properties"]["foto"]["minItems"] == 4
+
+
+def test_case_list_spans_procedures_and_finds_by_register_number(api, system, tx):
+    """GET /cases: every procedure's cases, each named; ``q`` finds a title or a register number (its own ``%`` and
+    ``_`` taken literally); ``procedure`` narrows to one; paging with a total; bad parameters are 422."""
+    from tests.conftest import DIAGRAM
+
+    xml = (DIAGRAM.read_text(encoding="utf-8").replace('id="alur_pengunggahan"', 'id="proses_lain"')
+           .replace('processRef="alur_pengunggahan"', 'processRef="proses_lain"')
+           .replace('name="Alur Pengunggahan Konten Media Sosial"', 'name="Prosedur Lain"', 1)
+           .replace('<alur:register field="nomor_register"/>',
+                    '<alur:register field="nomor_register" format="{seq:02d}/LAIN/{year}"/>'))
+    with tx() as s:
+        system.engine.deploy(s, xml.encode(), actor="owner")
+    photos = api.upload_photos("tim")
+    sop_id, task_id = api.new_case("tim", nama="Sosialisasi 100% Pemilih")
+    api.act("tim", task_id, step1(photos, nama_kegiatan="Sosialisasi 100% Pemilih"))
+    resp = api.post("tim", "/cases", json={"procedure": "proses_lain", "nama_kegiatan": "Rapat Pleno",
+                                          "tanggal_kegiatan": "2025-05-06", "tempat_kegiatan": "Padang"})
+    assert resp.status_code == 201, resp.json
+    other_id = resp.json["case_id"]
+    api.act("tim", resp.json["task_id"], step1(api.upload_photos("tim"), nama_kegiatan="Rapat Pleno"))
+
+    listed = api.get("auditor", "/cases")
+    assert listed.status_code == 200, listed.json
+    doc = api.client.get(f"{API}/openapi.json").json
+    conforms(doc, component("CasePage"), listed.json)
+    by_id = {c["id"]: c for c in listed.json["items"]}
+    assert listed.json["total"] == 2 and set(by_id) == {sop_id, other_id}
+    assert by_id[other_id]["procedure"] == "proses_lain" and by_id[sop_id]["procedure"] == "alur_pengunggahan"
+    assert by_id[other_id]["register_number"].endswith("/LAIN/2025")
+    assert by_id[sop_id]["register_number"].startswith("001/REG-MEDSOS/")
+
+    def ids(query: str) -> list[int]:
+        resp = api.get("auditor", "/cases" + query)
+        assert resp.status_code == 200, resp.json
+        return [c["id"] for c in resp.json["items"]]
+
+    assert ids("?q=LAIN") == [other_id]  # by register number
+    assert ids("?q=pleno") == [other_id]  # by title, any case
+    assert ids("?q=100%25") == [sop_id]  # "100%": the % is a character, not a wildcard
+    assert ids("?q=%25") == [sop_id] and ids("?q=_") == []
+    assert ids("?procedure=alur_pengunggahan") == [sop_id]
+    assert ids("?per_page=1") == [other_id] and ids("?per_page=1&page=2") == [sop_id]
+    assert api.get("tim_lain", "/cases").json["total"] == 0  # another team's cases stay hidden
+    for query, field in (("?procedure=tidak_ada", "procedure"), ("?per_page=101", "per_page"),
+                         ("?page=0", "page"), ("?page=x", "page"), ("?q=" + "a" * 101, "q")):
+        resp = api.get("auditor", "/cases" + query)
+        assert resp.status_code == 422 and resp.json["error"]["fields"][0]["field"] == field, (query, resp.json)

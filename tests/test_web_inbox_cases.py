@@ -473,3 +473,30 @@ def test_case_outcome_and_diagram_visibility(system, tx, users):
             case_diagram(s, user(s, "tim"), 424242, system.rules, now=system.clock.now())
         d = case_diagram(s, user(s, "tim"), case.instance_id, system.rules, now=system.clock.now())
         assert (d.completed, d.active, d.overdue) == ([], ["Task_Serahkan"], [])
+
+
+def test_case_list_search_by_register_number_and_procedure(system, tx, users, login):
+    """Kasus: one search box finds a title or a register number across procedures; with two procedures a chooser
+    narrows the list to one (an unknown one shows every case, as without the filter)."""
+    from tests.conftest import DIAGRAM
+
+    xml = (DIAGRAM.read_text(encoding="utf-8").replace('id="alur_pengunggahan"', 'id="proses_lain"')
+           .replace('processRef="alur_pengunggahan"', 'processRef="proses_lain"')
+           .replace('name="Alur Pengunggahan Konten Media Sosial"', 'name="Prosedur Lain"', 1))
+    with tx() as s:
+        system.engine.deploy(s, xml.encode(), actor="owner")
+    a = Case.start(system, tx, nama="Sosialisasi Pemilih Pemula")
+    a.do("tim", "submit")
+    Case.start(system, tx, nama="Rapat Pleno")
+    with tx() as s:
+        system.cases.start_case(s, user(s, "tim"), {"nama_kegiatan": "Bimtek Lain", "tanggal_kegiatan": "2025-05-06",
+                                                    "tempat_kegiatan": "Padang"}, procedure="proses_lain")
+    auditor = login("auditor")
+    page = auditor.get("/kasus").text
+    assert len(rows_of(page)) == 3 and 'name="prosedur"' in page and "Prosedur Lain" in page
+    [row] = rows_of(auditor.get("/kasus?q=REG-MEDSOS").text)
+    assert "Sosialisasi Pemilih Pemula" in row
+    [row] = rows_of(auditor.get("/kasus?prosedur=proses_lain").text)
+    assert "Bimtek Lain" in row and "Prosedur Lain" in row
+    assert len(rows_of(auditor.get("/kasus?prosedur=alur_pengunggahan").text)) == 2
+    assert len(rows_of(auditor.get("/kasus?prosedur=tidak_ada").text)) == 3

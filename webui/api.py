@@ -20,7 +20,7 @@ from engine.errors import InvalidDefinition, NotFound
 from engine.forms import FormField
 from engine.models import Instance, TaskRow
 from process import inputs, modeling, permissions
-from process.casefile import can_view_case, case_view
+from process.casefile import can_view_case, case_list, case_view
 from process.cases import PROCEDURE_KEY
 from process.deadlines import WIB
 from process.declarations import Declarations
@@ -346,6 +346,49 @@ def create_case():
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_case", case_id=instance.id)
     return response
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter between ``low`` and ``high``."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise FormInvalid([FieldError.of("type", name, name, "field.integer")])
+    value = int(raw)
+    if value < low:
+        raise FormInvalid([FieldError.of("min", name, name, n=low)])
+    if value > high:
+        raise FormInvalid([FieldError.of("max", name, name, n=high)])
+    return value
+
+
+@bp.get("/cases")
+def list_cases():
+    """The cases the caller may see, newest first, one page, across every procedure unless ``procedure`` is given;
+    ``q`` finds a case by its title or its register number."""
+    q = (request.args.get("q") or "").strip() or None
+    if q is not None and (len(q) > 100 or _CONTROL_RE.search(q)):
+        raise FormInvalid([FieldError.of("q", "q", "q", "field.query")])
+    session, rulebook = db(), system().rules
+    procedure = (request.args.get("procedure") or "").strip() or None
+    if procedure is not None:
+        known = [p.key for p in system().cases.procedures(session)]
+        if procedure not in known:
+            raise FormInvalid([FieldError.of("enum", "procedure", "procedure", options=known)])
+    page = _int_arg("page", 1, 1, 1_000_000)
+    per_page = _int_arg("per_page", 50, 1, 100)
+    result = case_list(session, api_user(), rulebook, q=q, procedure=procedure, page=page, per_page=per_page)
+    now = _now()
+    rules = rulebook.of_instances(session, [c.instance.id for c in result.items])
+    return jsonify({
+        "total": result.total, "page": result.page, "per_page": result.per_page, "pages": result.pages,
+        "items": [{"id": c.instance.id, "procedure": rules[c.instance.id].process_key, "procedure_name": c.procedure,
+                   "activity": c.instance.title, "activity_date": _iso(c.instance.business_date),
+                   "team": c.instance.group, "status": c.instance.status, "outcome": c.outcome,
+                   "register_number": c.register_number, "created_at": _iso(c.instance.created_at),
+                   "tasks": [_task_json(row, now, rules[c.instance.id]) for row in c.current]}
+                  for c in result.items]})
 
 
 @bp.get("/cases/<id:case_id>")

@@ -141,7 +141,12 @@ def index():
     page = query_id("halaman", 1)
     session = db()
     rulebook = system().rules
-    result = case_list(session, me(), rulebook, q=q or None, page=page, per_page=PER_PAGE)
+    procedures = system().cases.procedures(session)
+    chosen = (request.args.get("prosedur") or "").strip()[:200]
+    if chosen and chosen not in {p.key for p in procedures}:
+        chosen = ""  # a procedure that is not (or no longer) deployed: every case, as without the filter
+    result = case_list(session, me(), rulebook, q=q or None, procedure=chosen or None, page=page,
+                       per_page=PER_PAGE)
     rules = rulebook.of_instances(session, [i.instance.id for i in result.items])
     now = system().clock.now()
     rows = []
@@ -152,8 +157,8 @@ def index():
                                                                     for c in current)})
     teams = _team_names(session, {i.instance.group for i in result.items})
     return render_template("cases/index.html", rows=rows, page=result, q=q, teams=teams,
-                           outcome_labels=outcomes(), team_only=not sees_all_cases(),
-                           several=len({d.process_key for d in system().rules.all_versions(session)}) > 1)
+                           outcome_labels=outcomes(), team_only=not sees_all_cases(), procedures=procedures,
+                           chosen=chosen, several=len(procedures) > 1)
 
 
 # ------------------------------------------------------------------------------------------ one case

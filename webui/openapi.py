@@ -529,6 +529,35 @@ def _schemas(platforms: Sequence[str]) -> dict:
                 "data": {"type": "object", "description": "Nilai terakhir yang diserahkan, per field"},
             },
         },
+        "CaseSummary": {
+            "type": "object",
+            "required": ["id", "procedure", "procedure_name", "activity", "activity_date", "team", "status",
+                         "outcome", "register_number", "created_at", "tasks"],
+            "properties": {
+                "id": {"type": "integer"},
+                "procedure": {"type": "string", "description": "Id proses prosedurnya"},
+                "procedure_name": {"type": "string"},
+                "activity": {"type": "string"},
+                "activity_date": _NULL_DATE,
+                "team": _NULL_STR,
+                "status": {"type": "string"},
+                "outcome": {"type": "string", "description": "berjalan, selesai, atau hasil yang dinyatakan "
+                                                             "diagramnya"},
+                "register_number": _NULL_STR,
+                "created_at": _DATETIME,
+                "tasks": {"type": "array", "items": _ref("Task"), "description": "Langkah yang sedang menunggu"},
+            },
+        },
+        "CasePage": {
+            "type": "object",
+            "required": ["total", "page", "per_page", "pages", "items"],
+            "properties": {
+                "total": {"type": "integer", "minimum": 0}, "page": {"type": "integer", "minimum": 1},
+                "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+                "pages": {"type": "integer", "minimum": 1},
+                "items": {"type": "array", "items": _ref("CaseSummary")},
+            },
+        },
     }
 
 
@@ -703,7 +732,22 @@ def _paths(steps: list[UserTaskInfo], numbers: Mapping[str, int]) -> dict:
                        "Isian formulir langkah ini (lihat Form_<bpmn_id>). Setiap field yang salah disebut "
                        "dalam error.fields."),
             [_IF_MATCH])},
-        "/cases": {"post": {
+        "/cases": {"get": {
+            "operationId": "listCases", "tags": ["kasus"],
+            "summary": "Daftar kasus yang boleh Anda lihat, terbaru dahulu, dari semua prosedur",
+            "parameters": [
+                {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100},
+                 "description": "Cari nama kegiatan atau nomor register"},
+                {"name": "procedure", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "Hanya kasus prosedur ini (id prosesnya)"},
+                {"name": "page", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 1}},
+                {"name": "per_page", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+            ],
+            "responses": {"200": _ok("Satu halaman kasus", _ref("CasePage")), "401": _r("Unauthorized"),
+                          "422": _r("Unprocessable")},
+        }, "post": {
             "operationId": "createCase", "tags": ["kasus"],
             "summary": "Buat kasus baru (anggota grup lajur awal, mis. Tim Pelaksana)",
             "requestBody": _json_body(_ref("CaseInput")),
