@@ -44,7 +44,7 @@ from .errors import (
     StaleInstance,
     TaskNotReady,
 )
-from .expressions import DEFAULT_FUNCTIONS, NAME_RE, FunctionRegistry
+from .expressions import DEFAULT_FUNCTIONS, NAME_RE, FunctionRegistry, evaluate
 from .models import Definition, Instance, TaskRow
 from .spiff import (
     ActionRun,
@@ -216,6 +216,19 @@ class WorkflowEngine:
             parsed = self.parsed(session.get(Definition, definition_id))
         return parsed
 
+    def projected_due(self, parsed: ParsedDefinition, bpmn_id: str, data: Mapping[str, Any]) -> datetime | None:
+        """When the user task ``bpmn_id`` would be due, its deadline's expression evaluated on ``data`` (what a case
+        knows before the task is reached); None when the task has no deadline or the expression needs more than
+        ``data`` gives."""
+        info = next((u for u in parsed.user_tasks if u.bpmn_id == bpmn_id), None)
+        if info is None or info.deadline is None:
+            return None
+        try:
+            value = evaluate(info.deadline, data, self.functions)
+            return TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+        except (ValueError, TypeError, NameError, KeyError, EngineError):  # needs data the case does not have yet
+            return None
+
     # ------------------------------------------------------------------- instances
     def start(self, session: Session, process_key: str, *, data: Mapping[str, Any], actor: str | None,
               title: str = "", business_date: date | None = None, group: str | None = None) -> ActionResult:
@@ -345,10 +358,10 @@ class WorkflowEngine:
         return row
 
     def due_instance_ids(self, session: Session, now: datetime, limit: int = 200) -> list[int]:
-        """Instances whose earliest timer is due, through the ``next_timer_at`` index only, earliest first. Nothing
+        """Instances whose earliest timer is due, through the ``next_timer_at`` index only, earliest first (ties by case id). Nothing
         is locked: :meth:`fire_timers` takes each case (several workers share the work that way)."""
         stmt = (select(Instance.id).where(Instance.next_timer_at < now, Instance.status == "running")
-                .order_by(Instance.next_timer_at).limit(limit))
+                .order_by(Instance.next_timer_at, Instance.id).limit(limit))
         return list(session.execute(stmt).scalars())
 
     def next_timer_at(self, session: Session) -> datetime | None:

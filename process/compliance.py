@@ -5,9 +5,11 @@
   completed, or it is still waiting past its deadline (then it is late by "until now"). Tasks still
   within their deadline and cancelled tasks do not count. Periods are calendar months or ISO weeks
   of the deadline's WIB date.
-* Per case: the collision the SOP builds in. Step 5 is due at the end of activity day + 1, steps 2–4
-  at the end of submission day + 1, so the review's allowance reaches to (or past) the upload
-  deadline; the report shows by how much, and whether step 5 was already late when it began.
+* Per case: the collision a procedure may build in, between the last step's deadline and the review's. In SOP
+  21/2025 step 5 is due at the end of activity day + 1, steps 2–4 at the end of submission day + 1, so the
+  review's allowance reaches to (or past) the upload deadline; the report shows by how much, and whether the
+  last step was already late when it began. Every deadline is the diagram's (nothing assumed here): the last
+  step's before it is reached is its timer expression evaluated on the case's declared date.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine.models import Instance, TaskRow
 
-from .deadlines import WIB, end_of_day_plus
+from .deadlines import WIB
 from .declarations import Rulebook
 
 GRANULARITIES = ("month", "week")
@@ -212,12 +214,11 @@ def collisions(session: Session, *, rulebook: Rulebook, date_from: date, date_to
         submitted_at = submits[-1].completed_at if submits else None
         uploads = [r for r in rows if r.bpmn_id == upload_step and r.state != "cancelled"]
         upload = uploads[-1] if uploads else None
-        upload_due = upload.due_at if upload is not None and upload.due_at else (
-            end_of_day_plus(instance.business_date, 1) if instance.business_date else None)
+        # Before the upload step is reached, its deadline as the diagram would set it from what the case knows.
+        upload_due = upload.due_at if upload is not None and upload.due_at else \
+            rulebook.projected_due(session, instance, upload_step)
         reviews = [r for r in rows if r.bpmn_id in review_steps and r.due_at is not None]
         review_due = max((r.due_at for r in reviews), default=None)
-        if review_due is None and submitted_at is not None:
-            review_due = end_of_day_plus(submitted_at, 1)
         decisions = [r for r in rows if r.bpmn_id == decide_step and r.state == "completed"]
         out.append(CaseCollision(
             instance.id, instance.title, instance.business_date, submitted_at, upload_due, review_due,

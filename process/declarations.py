@@ -16,6 +16,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from lxml import etree
@@ -760,6 +761,15 @@ class Rulebook:
         else:
             definition_id = instance.definition_id
         return self.of_definition(session, definition_id)
+
+    def projected_due(self, session: Session, instance: Instance, bpmn_id: str) -> datetime | None:
+        """When step ``bpmn_id`` of ``instance`` would be due, from what the case knows when it opens (its declared
+        date field); None when its deadline needs more than that."""
+        parsed = self.engine.parsed_for(session, instance.definition_id)
+        field_id = self.of(parsed).date_field
+        if field_id is None or instance.business_date is None:
+            return None
+        return self.engine.projected_due(parsed, bpmn_id, {field_id: instance.business_date.isoformat()})
 
     def of_instances(self, session: Session, instance_ids: Iterable[int]) -> dict[int, Declarations]:
         """``{instance id: declarations}`` for many cases (one query for their versions)."""

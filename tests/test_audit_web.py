@@ -217,6 +217,33 @@ def test_collision_per_case(system, tx, users, clock, login):
     assert "ya, batasnya sama" in page and "ya, batas pemeriksaan 1 hari sesudah batas unggah" in page
 
 
+def test_collision_takes_the_last_steps_deadline_from_the_diagram(system, tx, users, clock, login):
+    """Before the last step is reached, its deadline is the diagram's timer evaluated on the case's date: a version
+    giving the upload three days moves it; a deadline that needs data the case does not have yet is unknown."""
+    from tests.conftest import DIAGRAM
+
+    xml = DIAGRAM.read_text(encoding="utf-8")
+    last = xml.rindex("akhir_hari(tanggal_kegiatan, 1)")
+    with tx() as s:
+        system.engine.deploy(s, (xml[:last] + "akhir_hari(tanggal_kegiatan, 3)" + xml[last + 31:]).encode(),
+                             actor="owner")
+    three = Case.start(system, tx, nama="Tiga hari", tanggal="2025-05-06")
+    with tx() as s:
+        system.engine.deploy(s, (xml[:last] + "akhir_hari(tanggal_pengumpulan, 1)" + xml[last + 31:]).encode(),
+                             actor="owner")
+    unknown = Case.start(system, tx, nama="Belum diketahui", tanggal="2025-05-06")
+    clock.set(wib(2025, 5, 6, 15, 0))
+    three.do("tim", "submit")
+    unknown.do("tim", "submit")
+    with tx() as s:
+        rows = {c.title: c for c in collisions(s, rulebook=system.rules,
+                                                date_from=date(2025, 5, 1), date_to=date(2025, 5, 31))}
+    assert rows["Tiga hari"].upload_due == wib(2025, 5, 9, 23, 59, 59) and not rows["Tiga hari"].collides
+    assert rows["Belum diketahui"].upload_due is None and not rows["Belum diketahui"].collides
+    page = login("auditor").get("/audit/kepatuhan?dari=2025-05-01&sampai=2025-05-31")
+    assert page.status_code == 200 and "Belum diketahui" in page.text
+
+
 def test_english(login, case):
     c = login("auditor")
     c.get("/bahasa/en")
