@@ -20,10 +20,10 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.models import Instance, TaskRow
+from engine.models import Definition, Instance, TaskRow
 
 from .deadlines import WIB
-from .declarations import Rulebook
+from .declarations import Declarations, Rulebook
 
 GRANULARITIES = ("month", "week")
 
@@ -103,14 +103,21 @@ def _counted(task: TaskRow, now: datetime) -> bool:
     return task.state == "completed" or task.due_at < now
 
 
+def _of_procedure(procedure: str):
+    """The cases of one procedure (a process id), as a subquery of instance ids."""
+    return select(Instance.id).where(Instance.definition_id.in_(
+        select(Definition.id).where(Definition.process_key == procedure)))
+
+
 def compliance(session: Session, *, rulebook: Rulebook, date_from: date, date_to: date, now: datetime,
-               granularity: str = "month", names: dict[str, str] | None = None) -> ComplianceReport:
+               granularity: str = "month", names: dict[str, str] | None = None,
+               procedure: str | None = None) -> ComplianceReport:
     """On-time rate and lateness per numbered step (``alur:step number``) and period, for deadlines from
-    ``date_from`` to ``date_to``. A step is known by its element id; its number is the one of the newest version that
-    numbers it."""
+    ``date_from`` to ``date_to``, of one procedure (a process id; every one when None). A step is known by its
+    element id; its number is the one of the newest version that numbers it."""
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {GRANULARITIES}")
-    versions = rulebook.all_versions(session)
+    versions = [d for d in rulebook.all_versions(session) if procedure is None or d.process_key == procedure]
     step_of: dict[str, int] = {}
     for decl in versions:  # oldest first: the newest version's number wins
         step_of.update({s.bpmn_id: s.number for s in decl.numbered})
@@ -118,7 +125,8 @@ def compliance(session: Session, *, rulebook: Rulebook, date_from: date, date_to
     tasks = session.execute(
         select(TaskRow).where(TaskRow.bpmn_id.in_(list(step_of)), TaskRow.due_at.is_not(None),
                               TaskRow.due_at >= _day_start(date_from),
-                              TaskRow.due_at < _day_start(date_to + timedelta(days=1)))
+                              TaskRow.due_at < _day_start(date_to + timedelta(days=1)),
+                              *([TaskRow.instance_id.in_(_of_procedure(procedure))] if procedure else []))
         .order_by(TaskRow.due_at)).scalars().all() if step_of else []
     names = dict(names or {})
     for task in tasks:
@@ -144,8 +152,40 @@ def compliance(session: Session, *, rulebook: Rulebook, date_from: date, date_to
 
 
 # ------------------------------------------------------------------------------------------------
-# The step 5 / steps 2–4 collision per case
+# The last step / review steps collision per case (steps 5 and 2–4 in SOP 21/2025)
 # ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CollisionSteps:
+    """Which numbered steps collide in a version: the hand-in (the step that numbers the register, else the first),
+    the review (the steps between), the last step."""
+
+    submit: str
+    review: tuple[str, ...]
+    last: str
+    last_number: int
+    review_numbers: tuple[int, ...]
+
+    @property
+    def review_label(self) -> str:
+        """``"2–4"``, ``"2"``: the review's step numbers as a range."""
+        low, high = min(self.review_numbers), max(self.review_numbers)
+        return str(low) if low == high else f"{low}–{high}"
+
+
+def collision_steps(decl: Declarations) -> CollisionSteps | None:
+    """The collision's steps of a version; None when it has no hand-in, review and last step to collide."""
+    numbered = list(decl.numbered)
+    if len(numbered) < 3:
+        return None
+    submit = decl.register_step.bpmn_id if decl.register_step is not None else numbered[0].bpmn_id
+    last = numbered[-1]
+    review = [s for s in numbered[:-1] if s.bpmn_id != submit]
+    if not review:
+        return None
+    return CollisionSteps(submit, tuple(s.bpmn_id for s in review), last.bpmn_id, last.number,
+                          tuple(s.number for s in review))
 
 
 @dataclass(frozen=True)
@@ -186,12 +226,14 @@ class CaseCollision:
         return self.upload_due - self.decided_at
 
 
-def collisions(session: Session, *, rulebook: Rulebook, date_from: date, date_to: date) -> list[CaseCollision]:
+def collisions(session: Session, *, rulebook: Rulebook, date_from: date, date_to: date,
+               procedure: str | None = None) -> list[CaseCollision]:
     """Every case whose activity date is in the range, with both deadlines of the collision. By the case's numbered
     steps: the hand-in is the step that numbers the register (else the first), the upload the last step, the review
     the steps between, the decision the last of those."""
     instances = session.execute(
-        select(Instance).where(Instance.business_date >= date_from, Instance.business_date <= date_to)
+        select(Instance).where(Instance.business_date >= date_from, Instance.business_date <= date_to,
+                               *([Instance.id.in_(_of_procedure(procedure))] if procedure else []))
         .order_by(Instance.business_date, Instance.id)).scalars().all()
     if not instances:
         return []
@@ -203,13 +245,11 @@ def collisions(session: Session, *, rulebook: Rulebook, date_from: date, date_to
     out = []
     for instance in instances:
         rows = tasks.get(instance.id, [])
-        numbered = [s.bpmn_id for s in rules[instance.id].numbered]
-        if len(numbered) < 3:
+        steps = collision_steps(rules[instance.id])
+        if steps is None:
             continue  # no hand-in, review and upload to collide
-        register = rules[instance.id].register_step
-        submit_step = register.bpmn_id if register is not None else numbered[0]
-        upload_step, review_steps = numbered[-1], [b for b in numbered[:-1] if b != submit_step]
-        decide_step = review_steps[-1] if review_steps else None
+        submit_step, upload_step, review_steps = steps.submit, steps.last, steps.review
+        decide_step = review_steps[-1]
         submits = [r for r in rows if r.bpmn_id == submit_step and r.state == "completed"]
         submitted_at = submits[-1].completed_at if submits else None
         uploads = [r for r in rows if r.bpmn_id == upload_step and r.state != "cancelled"]

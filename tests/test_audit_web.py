@@ -187,6 +187,30 @@ def test_compliance_numbers_are_exact(system, tx, constructed, clock):
         assert outside.rows == [] and all(t.count == 0 for t in outside.totals)
 
 
+def test_compliance_is_per_procedure(system, tx, constructed, clock, login):
+    """Steps of two procedures never mix: another procedure (same element ids, another process id) has its own
+    figures, chosen on the page; the default procedure's are unchanged by its cases."""
+    from tests.conftest import DIAGRAM
+
+    xml = (DIAGRAM.read_text(encoding="utf-8").replace('id="alur_pengunggahan"', 'id="proses_lain"')
+           .replace('processRef="alur_pengunggahan"', 'processRef="proses_lain"')
+           .replace('name="Alur Pengunggahan Konten Media Sosial"', 'name="Prosedur Lain"', 1))
+    with tx() as s:
+        system.engine.deploy(s, xml.encode(), actor="owner")
+        system.cases.start_case(s, user(s, "tim"), {"nama_kegiatan": "Lain", "tanggal_kegiatan": "2025-05-06",
+                                                    "tempat_kegiatan": "Padang"}, procedure="proses_lain")
+    window = {"date_from": date(2025, 5, 1), "date_to": date(2025, 5, 31), "now": clock.now()}
+    with tx() as s:
+        sop = compliance(s, rulebook=system.rules, procedure="alur_pengunggahan", **window)
+        other = compliance(s, rulebook=system.rules, procedure="proses_lain", **window)
+        both = compliance(s, rulebook=system.rules, **window)
+    assert sop.row("Task_Serahkan", "2025-05").count == 4 and other.row("Task_Serahkan", "2025-05").count == 1
+    assert both.row("Task_Serahkan", "2025-05").count == 5
+    page = login("auditor").get("/audit/kepatuhan?dari=2025-05-01&sampai=2025-05-31&prosedur=proses_lain").text
+    assert '<option value="proses_lain" selected>' in page
+    assert re.search(r'<tr data-step="1" data-period="2025-05".*?</tr>', page, flags=re.S).group(0).count(">1<")
+
+
 def test_compliance_page_shows_the_numbers_and_charts(login, constructed):
     page = login("auditor").get("/audit/kepatuhan?dari=2025-05-01&sampai=2025-05-31&per=bulan").get_data(as_text=True)
     row = re.search(r'<tr data-step="2" data-period="2025-05".*?</tr>', page, flags=re.S).group(0)
@@ -214,7 +238,8 @@ def test_collision_per_case(system, tx, users, clock, login):
     assert b.upload_due == wib(2025, 5, 6, 23, 59, 59) and b.review_due == wib(2025, 5, 7, 23, 59, 59)
     assert b.collides and b.overlap == timedelta(days=1) and not b.started_late
     page = login("auditor").get("/audit/kepatuhan?dari=2025-05-01&sampai=2025-05-31").get_data(as_text=True)
-    assert "ya, batasnya sama" in page and "ya, batas pemeriksaan 1 hari sesudah batas unggah" in page
+    assert "ya, batasnya sama" in page and "ya, batas pemeriksaan 1 hari sesudah batas langkah terakhir" in page
+    assert "Tabrakan batas waktu langkah 5 dengan langkah 2–4" in page
 
 
 def test_collision_takes_the_last_steps_deadline_from_the_diagram(system, tx, users, clock, login):

@@ -17,7 +17,7 @@ from engine.models import Definition, EventRow, Instance
 from engine.replay import StepState, definition_xml, replay, states
 from process import inputs, messages
 from process.casefile import case_list, display_names
-from process.compliance import collisions, compliance
+from process.compliance import collision_steps, collisions, compliance
 from process.deadlines import WIB
 from process.declarations import Declarations
 
@@ -345,8 +345,12 @@ def compliance_page():
     per = request.args.get("per") if request.args.get("per") in PER_LABELS else "bulan"
     granularity = PER_LABELS[per][0]
     session = db()
+    procedures = system().cases.procedures(session)
+    chosen = request.args.get("prosedur", "")[:200]
+    if chosen not in {p.key for p in procedures}:
+        chosen = procedures[0].key if procedures else system().settings.process_key  # the default procedure
     report = compliance(session, rulebook=system().rules, date_from=date_from, date_to=date_to, now=now,
-                        granularity=granularity)
+                        granularity=granularity, procedure=chosen)
     totals = [t for t in report.totals if t.count]
     charts = []
     charts.append(bar_chart(
@@ -378,8 +382,11 @@ def compliance_page():
         "chart-lateness", _("Keterlambatan per langkah"),
         _("Median dan keterlambatan terburuk dari langkah yang terlambat, dalam jam; langkah yang tepat waktu "
           "tidak dihitung."), late_bars, worst))
-    cases = collisions(session, rulebook=system().rules, date_from=date_from, date_to=date_to)
+    cases = collisions(session, rulebook=system().rules, date_from=date_from, date_to=date_to, procedure=chosen)
+    latest = system().rules.latest(session, chosen)
+    steps = collision_steps(latest) if latest is not None else None
     return render_template(
         "audit/compliance.html", report=report, totals=totals, charts=charts, cases=cases, problems=problems,
+        procedures=procedures, chosen=chosen, steps=steps,
         date_from=date_from, date_to=date_to, per=per, per_labels=PER_LABELS, rate=_rate, duration=_duration,
         step_label=_step_label, now=now)
