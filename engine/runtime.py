@@ -358,8 +358,9 @@ class WorkflowEngine:
         return row
 
     def due_instance_ids(self, session: Session, now: datetime, limit: int = 200) -> list[int]:
-        """Instances whose earliest timer is due, through the ``next_timer_at`` index only, earliest first (ties by case id). Nothing
-        is locked: :meth:`fire_timers` takes each case (several workers share the work that way)."""
+        """Instances whose earliest timer is due, through the ``next_timer_at`` index only, earliest first (ties by
+        case id). Nothing is locked: :meth:`fire_timers` takes each case (several workers share the work that
+        way)."""
         stmt = (select(Instance.id).where(Instance.next_timer_at < now, Instance.status == "running")
                 .order_by(Instance.next_timer_at, Instance.id).limit(limit))
         return list(session.execute(stmt).scalars())
