@@ -82,6 +82,7 @@ def test_replay_page_steps_through_the_events(system, tx, login, case):
         total = len(s.execute(select(EventRow.seq).where(EventRow.instance_id == case.instance_id)).all())
     page = c.get(f"/audit/kasus/{case.instance_id}/replay?langkah=2").get_data(as_text=True)
     assert f"Kejadian 2 dari {total}" in page and f'max="{total}"' in page
+    assert "Prosedur: Alur Pengunggahan Konten Media Sosial" in page
     assert f'data-src="/audit/kasus/{case.instance_id}/replay/2.json"' in page
     assert f'href="/audit/kasus/{case.instance_id}/replay?langkah=1"' in page  # previous without scripts
     actives = []

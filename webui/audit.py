@@ -81,7 +81,7 @@ def index():
             bad_event = {"seq": row.seq, "type": row.type, "at": i18n.when(row.at), "actor": row.actor,
                          "instance_id": row.instance_id}
     return render_template("audit/index.html", report=report, bad_event=bad_event, cases=cases, q=q,
-                           outcome_labels=outcomes())
+                           outcome_labels=outcomes(), several=len(system().cases.procedures(session)) > 1)
 
 
 # -------------------------------------------------------------------------------------------- replay
@@ -198,6 +198,7 @@ def replay_page(instance_id: int):
     instance, steps = _steps_or_404(instance_id)
     n = min(query_id("langkah", 1), len(steps))
     return render_template("audit/replay.html", steps=_step_list(steps, instance),
+                           procedure=system().rules.of_instance(db(), instance).name,
                            verification=None, **_step_context(instance, steps, n))
 
 
@@ -246,6 +247,7 @@ def verify_case(instance_id: int):
                                   "actual": _obs_text(s.actual.get(k)), "differs": k in diffs} for k in shown]})
     n = min(query_id("langkah", 1), len(steps))
     return render_template("audit/replay.html", steps=_step_list(steps, instance),
+                           procedure=system().rules.of_instance(db(), instance).name,
                            verification={"result": result, "rows": rows}, **_step_context(instance, steps, n))
 
 
