@@ -470,7 +470,7 @@ def test_unknown_things_are_404_and_wrong_methods_405(api, system):
         refused(system, lambda t=task_id: api.get("tim", f"/tasks/{t}"), 404)
     refused(system, lambda: api.get("tim", "/cases/999999"), 404)
     refused(system, lambda: api.get("tim", "/tidak-ada"), 404)
-    refused(system, lambda: api.get("tim", "/cases"), 405)
+    refused(system, lambda: api.client.put(f"{API}/cases", headers=api.headers("tim", None)), 405)
 
 
 def test_finished_task_and_stale_version_are_409(api, system):
@@ -600,7 +600,7 @@ def test_openapi_document_is_valid_and_describes_each_step(api, system, app):
     assert publikasi["minItems"] == 1 and publikasi["items"] == component("Post")
 
     one_of = doc["paths"]["/tasks/{task_id}/complete"]["post"]["requestBody"]["content"]["application/json"][
-        "schema"]["oneOf"]
+        "schema"]["anyOf"]
     assert [o["$ref"].rsplit("/", 1)[1] for o in one_of] == [
         "Form_Task_Serahkan", "Form_Task_Terima", "Form_Task_Koreksi", "Form_Task_Putuskan", "Form_Task_Unggah"]
     assert all(o["description"].startswith("Langkah ") for o in one_of)
@@ -608,7 +608,7 @@ def test_openapi_document_is_valid_and_describes_each_step(api, system, app):
     # The payloads the walks send are exactly one step's form each; an empty one is none.
     photos = [{"id": "3f2b0c1e-8a4d-4c1e-9f00-000000000001"}, {"id": "3f2b0c1e-8a4d-4c1e-9f00-000000000002"},
               {"id": "3f2b0c1e-8a4d-4c1e-9f00-000000000003"}, {"id": "3f2b0c1e-8a4d-4c1e-9f00-000000000004"}]
-    body_schema = {"oneOf": one_of}
+    body_schema = {"oneOf": one_of}  # one procedure: each payload is exactly one step's form
     for name, payload in [("Form_Task_Serahkan", step1(photos)), ("Form_Task_Terima", FORMS["terima"]),
                           ("Form_Task_Koreksi", FORMS["koreksi"]), ("Form_Task_Putuskan", FORMS["revisi"]),
                           ("Form_Task_Unggah", unggah(system))]:
@@ -673,3 +673,32 @@ def test_case_list_spans_procedures_and_finds_by_register_number(api, system, tx
                          ("?page=0", "page"), ("?page=x", "page"), ("?q=" + "a" * 101, "q")):
         resp = api.get("auditor", "/cases" + query)
         assert resp.status_code == 422 and resp.json["error"]["fields"][0]["field"] == field, (query, resp.json)
+
+
+def test_openapi_describes_every_procedure(api, system, tx):
+    """A second procedure's steps and start form are in the document under their own names (so clients and the fuzzer
+    see them), and the bodies it takes conform: its start form with ``procedure``, its steps' forms."""
+    from tests.conftest import DIAGRAM
+
+    xml = (DIAGRAM.read_text(encoding="utf-8").replace('id="alur_pengunggahan"', 'id="proses_lain"')
+           .replace('processRef="alur_pengunggahan"', 'processRef="proses_lain"')
+           .replace('name="Alur Pengunggahan Konten Media Sosial"', 'name="Prosedur Lain"', 1)
+           .replace('id="tempat_kegiatan"', 'id="lokasi"'))
+    with tx() as s:
+        system.engine.deploy(s, xml.encode(), actor="owner")
+    doc = api.client.get(f"{API}/openapi.json").json
+    validate_openapi(doc)
+    schemas = doc["components"]["schemas"]
+    assert "Form_Task_Serahkan" in schemas and "Form_proses_lain__Task_Serahkan" in schemas
+    assert "lokasi" in schemas["Form_proses_lain__Task_Serahkan"]["properties"]
+    assert "Prosedur: Prosedur Lain" in schemas["Form_proses_lain__Task_Serahkan"]["description"]
+    other = schemas["CaseInput_proses_lain"]
+    assert "procedure" in other["required"] and "lokasi" in other["properties"]
+    body = doc["paths"]["/cases"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    start = {"nama_kegiatan": "Rapat", "tanggal_kegiatan": "2025-05-06", "lokasi": "Padang"}
+    conforms(doc, body, {**start, "procedure": "proses_lain"})
+    with pytest.raises(ValidationError):  # the main procedure's form has no "lokasi"; the other needs "procedure"
+        conforms(doc, body, start)
+    resp = api.post("tim", "/cases", json={**start, "procedure": "proses_lain"})
+    assert resp.status_code == 201, resp.json
+    assert "Prosedur Lain versi 1" in doc["info"]["description"]

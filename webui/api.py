@@ -38,7 +38,7 @@ from .db import db, system
 from .errors import engine_error_message, error_response
 from .extensions import csrf, limiter
 from .ids import body_ids
-from .openapi import CLAIM_KEY, VERSION_KEY, build_document
+from .openapi import CLAIM_KEY, VERSION_KEY, ProcedureDoc, build_document
 from .problems import problems_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -544,20 +544,26 @@ def migrate_to_definition(version: int):
     return jsonify({"version": target.version, **outcome})
 
 
+def _numbers(rules: Declarations) -> dict[str, int]:
+    return {s.bpmn_id: s.number for s in rules.numbered}
+
+
+def _team_key(rules: Declarations) -> str | None:
+    """The start form's field that holds the case's team, when the procedure has team-scoped lanes."""
+    return (rules.team_field or "tim") if (rules.team_field or rules.team_lanes) else None
+
+
 @bp.get("/openapi.json")
 def openapi():
     system_ = system()
-    try:
-        definition = system_.engine.latest(db(), system_.settings.process_key)
-        parsed, version = system_.engine.parsed(definition), definition.version
-    except NotFound:  # nothing deployed yet: describe the bundled diagram
-        parsed, version = system_.engine.validate(system_.settings.diagram_path.read_bytes()), None
-    rules = system_.rules.of(parsed)
-    numbers = {s.bpmn_id: s.number for s in rules.numbered}
-    procedures = [p.key for p in system_.cases.procedures(db())]
-    team_key = (rules.team_field or "tim") if (rules.team_field or rules.team_lanes) else None
-    document = build_document(parsed.user_tasks, platforms=system_.settings.platforms, definition_version=version,
-                              token_max_age=TOKEN_MAX_AGE, server_url=url_for("api.openapi").rsplit("/", 1)[0],
-                              numbers=numbers, start_form=parsed.start_form, team_key=team_key,
-                              procedures=procedures)
+    procedures = [ProcedureDoc(p.key, p.name, p.version, tuple(p.parsed.user_tasks), _numbers(p.rules),
+                               tuple(p.parsed.start_form), _team_key(p.rules))
+                  for p in system_.cases.procedures(db())]
+    if not procedures:  # nothing deployed yet: describe the bundled diagram
+        parsed = system_.engine.validate(system_.settings.diagram_path.read_bytes())
+        rules = system_.rules.of(parsed)
+        procedures = [ProcedureDoc(parsed.process_key, parsed.name, None, tuple(parsed.user_tasks), _numbers(rules),
+                                   tuple(parsed.start_form), _team_key(rules))]
+    document = build_document(procedures, platforms=system_.settings.platforms, token_max_age=TOKEN_MAX_AGE,
+                              server_url=url_for("api.openapi").rsplit("/", 1)[0])
     return Response(json.dumps(document, ensure_ascii=False, indent=1), mimetype="application/json")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from engine.definitions import UserTaskInfo
@@ -14,7 +15,7 @@ from engine.forms import FormField
 
 from .ids import ID_SCHEMA, MAX_ID, UID_SCHEMA
 
-__all__ = ["build_document", "field_schema", "form_schema", "form_schema_name"]
+__all__ = ["ProcedureDoc", "build_document", "field_schema", "form_schema", "form_schema_name"]
 
 VERSION_KEY = "_version"
 CLAIM_KEY = "_claim"
@@ -26,8 +27,24 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def form_schema_name(bpmn_id: str) -> str:
-    return "Form_" + _NAME_SAFE.sub("_", bpmn_id)
+def form_schema_name(bpmn_id: str, procedure: str | None = None) -> str:
+    """``Form_<task id>`` for a step of the main procedure, ``Form_<process id>__<task id>`` for another's."""
+    prefix = f"Form_{_NAME_SAFE.sub('_', procedure)}__" if procedure else "Form_"
+    return prefix + _NAME_SAFE.sub("_", bpmn_id)
+
+
+@dataclass(frozen=True)
+class ProcedureDoc:
+    """What the document says of one procedure: its process id and name, the version its forms come from (None: the
+    bundled diagram), its user tasks with their step numbers, its start form and the field holding the team."""
+
+    key: str
+    name: str
+    version: int | None
+    user_tasks: tuple[UserTaskInfo, ...]
+    numbers: Mapping[str, int]
+    start_form: tuple[FormField, ...] = ()
+    team_key: str | None = None
 
 
 def _int(value: Any) -> int | None:
@@ -170,7 +187,8 @@ def _default(f: FormField) -> Any:
     return f.default
 
 
-def form_schema(info: UserTaskInfo, platforms: Sequence[str], numbers: Mapping[str, int] | None = None) -> dict:
+def form_schema(info: UserTaskInfo, platforms: Sequence[str], numbers: Mapping[str, int] | None = None,
+                procedure: str | None = None) -> dict:
     """``Form_<bpmn_id>``: the body of ``/tasks/{id}/complete`` for one user task."""
     properties = {f.id: field_schema(f, platforms) for f in info.form}
     properties[VERSION_KEY] = {
@@ -186,7 +204,7 @@ def form_schema(info: UserTaskInfo, platforms: Sequence[str], numbers: Mapping[s
     schema = {
         "type": "object",
         "title": info.name,
-        "description": _step_description(info, numbers or {}),
+        "description": _step_description(info, numbers or {}, procedure),
         "properties": properties,
         "additionalProperties": False,
     }
@@ -196,31 +214,34 @@ def form_schema(info: UserTaskInfo, platforms: Sequence[str], numbers: Mapping[s
     return schema
 
 
-def case_input_schema(start_form: Sequence[FormField], platforms: Sequence[str], team_key: str | None,
-                      procedures: Sequence[str]) -> dict:
-    """``CaseInput``: the body of ``POST /cases`` — the default procedure's start form (its start event's fields), its
-    team and, for another procedure, ``procedure`` (whose own start form then applies)."""
-    properties = {f.id: field_schema(f, platforms) for f in start_form if not f.readonly}
-    if team_key:
-        properties[team_key] = {"type": ["string", "null"], "title": "Kode tim",
-                                "description": "Bawaan: tim Anda sendiri; hanya anggota tim yang dapat membuat "
-                                               "kasusnya."}
-    properties["procedure"] = {"type": "string", "title": "Prosedur", "enum": list(procedures) or None,
-                               "description": "Id proses prosedur; bawaan: prosedur utama. Prosedur lain memakai "
-                                              "formulir awalnya sendiri (lihat halaman prosedurnya)."}
-    if not procedures:
-        del properties["procedure"]["enum"]
-    schema = {"type": "object", "additionalProperties": False, "properties": properties}
-    required = [f.id for f in start_form if f.required and not f.readonly]
+def case_input_schema(proc: ProcedureDoc, platforms: Sequence[str], *, main: bool) -> dict:
+    """``CaseInput`` (the main procedure) or ``CaseInput_<process id>``: the body of ``POST /cases`` that opens a case
+    of ``proc`` — its start form (its start event's fields), its team, and ``procedure`` (required for another
+    procedure than the main one)."""
+    properties = {f.id: field_schema(f, platforms) for f in proc.start_form if not f.readonly}
+    if proc.team_key:
+        properties[proc.team_key] = {"type": ["string", "null"], "title": "Kode tim",
+                                     "description": "Bawaan: tim Anda sendiri; hanya anggota tim yang dapat membuat "
+                                                    "kasusnya."}
+    properties["procedure"] = {"type": "string", "title": "Prosedur", "const": proc.key,
+                               "description": f"Id proses prosedur {proc.name}"
+                                              + ("; boleh dihilangkan (prosedur utama)." if main else ".")}
+    schema = {"type": "object", "title": proc.name, "additionalProperties": False, "properties": properties}
+    required = [f.id for f in proc.start_form if f.required and not f.readonly] + ([] if main else ["procedure"])
     if required:
         schema["required"] = required
     return schema
 
 
-def _step_description(info: UserTaskInfo, numbers: Mapping[str, int]) -> str:
+def case_input_name(proc: ProcedureDoc, *, main: bool) -> str:
+    return "CaseInput" if main else "CaseInput_" + _NAME_SAFE.sub("_", proc.key)
+
+
+def _step_description(info: UserTaskInfo, numbers: Mapping[str, int], procedure: str | None = None) -> str:
     step = numbers.get(info.bpmn_id)
     prefix = f"Langkah {step}" if step else "Langkah"
-    return f"{prefix} ({info.bpmn_id}): {info.name}. Lajur: {info.lane or '-'}."
+    return f"{prefix} ({info.bpmn_id}): {info.name}. Lajur: {info.lane or '-'}." + (
+        f" Prosedur: {procedure}." if procedure else "")
 
 
 def _ordered(user_tasks: Iterable[UserTaskInfo], numbers: Mapping[str, int]) -> list[UserTaskInfo]:
@@ -677,9 +698,10 @@ def _definition_paths() -> dict:
     }
 
 
-def _paths(steps: list[UserTaskInfo], numbers: Mapping[str, int]) -> dict:
-    task_form = {"oneOf": [{**_ref(form_schema_name(u.bpmn_id)), "description": _step_description(u, numbers)}
-                           for u in steps]} if steps else {"type": "object"}
+def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
+    # anyOf, not oneOf: two procedures may well have a step with the same form
+    task_form = {"anyOf": task_forms} if task_forms else {"type": "object"}
+    case_input = case_inputs[0] if len(case_inputs) == 1 else {"anyOf": case_inputs}
     return {
         "/auth/token": {"post": {
             "operationId": "createToken", "tags": ["akses"], "security": [],
@@ -750,7 +772,7 @@ def _paths(steps: list[UserTaskInfo], numbers: Mapping[str, int]) -> dict:
         }, "post": {
             "operationId": "createCase", "tags": ["kasus"],
             "summary": "Buat kasus baru (anggota grup lajur awal, mis. Tim Pelaksana)",
-            "requestBody": _json_body(_ref("CaseInput")),
+            "requestBody": _json_body(case_input),
             "responses": {"201": _ok("Kasus dibuat; langkah 1 siap", _ref("CaseCreated"), {
                 "Location": {"description": "GET /cases/{case_id}", "schema": {"type": "string"}}}),
                 "401": _r("Unauthorized"), "403": _r("Forbidden"), "422": _r("Unprocessable")},
@@ -793,28 +815,33 @@ def _with_common_answers(paths: dict) -> dict:
     return paths
 
 
-def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[str],
-                   definition_version: int | None = None, token_max_age: int | None = None,
-                   server_url: str = "/api/v1", numbers: Mapping[str, int] | None = None,
-                   start_form: Sequence[FormField] = (), team_key: str | None = None,
-                   procedures: Sequence[str] = ()) -> dict:
-    """The whole OpenAPI 3.1 document; one ``Form_<bpmn_id>`` schema per user task, in step order (``numbers``:
-    the step number of each task, as its diagram declares)."""
-    numbers = numbers or {}
-    steps = _ordered(user_tasks, numbers)
+def build_document(procedures: Sequence[ProcedureDoc], *, platforms: Sequence[str],
+                   token_max_age: int | None = None, server_url: str = "/api/v1") -> dict:
+    """The whole OpenAPI 3.1 document. Per procedure (the main one first): one ``Form_…`` schema per user task in step
+    order (the numbers its diagram declares) and one ``CaseInput…`` schema for ``POST /cases``."""
     schemas = _schemas(platforms)
-    schemas["CaseInput"] = case_input_schema(start_form, platforms, team_key, procedures)
-    for info in steps:
-        schemas[form_schema_name(info.bpmn_id)] = form_schema(info, platforms, numbers)
-    version_note = (f" Formulir diambil dari versi {definition_version} definisi proses yang terpasang."
-                    if definition_version else " Formulir diambil dari diagram bawaan (belum ada versi terpasang).")
+    task_forms, case_inputs = [], []
+    for i, proc in enumerate(procedures):
+        main = i == 0
+        name = case_input_name(proc, main=main)
+        schemas[name] = case_input_schema(proc, platforms, main=main)
+        case_inputs.append(_ref(name))
+        for info in _ordered(proc.user_tasks, proc.numbers):
+            form_name = form_schema_name(info.bpmn_id, None if main else proc.key)
+            schemas[form_name] = form_schema(info, platforms, proc.numbers, None if main else proc.name)
+            task_forms.append({**_ref(form_name),
+                               "description": _step_description(info, proc.numbers, None if main else proc.name)})
+    version_note = " Formulir diambil dari " + "; ".join(
+        f"{p.name} versi {p.version}" if p.version else f"{p.name}: diagram bawaan (belum ada versi terpasang)"
+        for p in procedures) + "." if procedures else ""
     expiry = f" Token berlaku {token_max_age // 3600} jam." if token_max_age else ""
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Alur Medsos API",
             "version": "1",
-            "summary": "SOP 21/2025 KPU Provinsi Sumatera Barat: alur pengunggahan konten media sosial",
+            "summary": "Prosedur kerja KPU Provinsi Sumatera Barat: "
+                       + (", ".join(p.name for p in procedures) or "belum ada prosedur"),
             "description": "Semua permintaan (kecuali /auth/token dan /openapi.json) memakai header "
                            "`Authorization: Bearer <token>`; cookie sesi tidak berlaku di sini. Kesalahan "
                            "selalu berupa JSON `{\"error\": {\"code\", \"type\", \"message\", \"params\"}}` "
@@ -824,7 +851,7 @@ def build_document(user_tasks: Iterable[UserTaskInfo], *, platforms: Sequence[st
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],
         "tags": [{"name": "akses"}, {"name": "tugas"}, {"name": "kasus"}, {"name": "berkas"}, {"name": "definisi"}],
-        "paths": _with_common_answers(_paths(steps, numbers)),
+        "paths": _with_common_answers(_paths(task_forms, case_inputs)),
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "Token dari POST /auth/token"}},
