@@ -9,9 +9,10 @@ renderers draw that one layout: :func:`to_pdf` with ReportLab's canvas, :func:`m
 
 How the diagram becomes the matrix:
 
-- *Pelaksana*: the lanes, in lane order, one column each; a step whose lane's column lies left of the previous step's
-  column opens a new column for that lane on the right (the flow reads left to right, as the SOP's own table repeats
-  "Admin Medsos" for step 5); columns without a symbol are left out.
+- *Pelaksana*: the lanes, in lane order, one column each; when the procedure ends in a lane met earlier, left of the
+  step before (every step from there on in that lane), those steps get a column of their own on the right, so that
+  the flow ends reading left to right — as the SOP's own table repeats "Admin Medsos" for step 5. A procedure going
+  back and forth between lanes keeps one column per lane. Columns without a symbol are left out.
 - rows: the user tasks, numbered ones in their number's order, then the others in flow order. A row holds the
   task's rectangle in its actor's column; a start terminator above the first step; the decision diamond of an
   exclusive (or inclusive) gateway the task leads to, beneath it, with each outcome labelled; an end terminator
@@ -38,6 +39,7 @@ from engine.definitions import BPMN_NS, ParsedDefinition, harden_and_parse
 from engine.forms import FormField
 
 from . import messages
+from .deadlines import WIB
 from .declarations import SOP_LISTS, Declarations, SopIdentity, Step, nip_digits
 from .documents import KOP, KOP_ADDRESS, printable
 from .records import tanggal_id
@@ -367,12 +369,13 @@ def build(parsed: ParsedDefinition, decl: Declarations, *, version: int | None =
     current = {name: i for i, name in enumerate(columns)}
     task_column: dict[str, int] = {}
     last = -1
-    for task in order:
-        lane = _norm(infos[task].lane) or flow.lane_of.get(task) or "Pelaksana"
+    lane_of = {task: _norm(infos[task].lane) or flow.lane_of.get(task) or "Pelaksana" for task in order}
+    for at, task in enumerate(order):
+        lane = lane_of[task]
         if lane not in current:
             columns.append(lane)
             current[lane] = len(columns) - 1
-        if current[lane] < last:
+        if current[lane] < last and all(lane_of[t] == lane for t in order[at:]):
             columns.append(lane)
             current[lane] = len(columns) - 1
         task_column[task] = current[lane]
@@ -443,6 +446,8 @@ def changes(old: SopDocument, new: SopDocument, rule_changes: Sequence[Mapping] 
     out: list[str] = []
     for attribute, words in _IDENTITY_WORDS:
         a, b = getattr(old.identity, attribute), getattr(new.identity, attribute)
+        if a != b and attribute in ("created", "revised", "effective"):
+            a, b = _date_words(a, upper=False), _date_words(b, upper=False)
         if a != b:
             out.append(f"{words}: {a or DASH} \u2192 {b or DASH}.")
     for kind in SOP_LISTS:
@@ -812,11 +817,12 @@ def _offpage_in(b: dict, letter: str, y_top: float) -> list[Shape]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _date_words(value: str | None) -> str:
+def _date_words(value: str | None, upper: bool = True) -> str:
     if not value:
         return DASH
     try:
-        return tanggal_id(date.fromisoformat(value)).upper()
+        words = tanggal_id(date.fromisoformat(value))
+        return words.upper() if upper else words
     except ValueError:
         return value
 
@@ -1029,7 +1035,7 @@ def to_pdf(doc: SopDocument, printed_at: datetime | None = None) -> bytes:
         c.setFillGray(0.35)
         foot = f"SOP {doc.identity.number or doc.name}" + (f" \u2014 versi {doc.version}" if doc.version else "")
         if printed_at is not None:
-            foot += f" \u2014 dicetak {tanggal_id(printed_at.date())}"
+            foot += f" \u2014 dicetak {tanggal_id(printed_at.astimezone(WIB).date())}"
         c.drawString(MARGIN, MARGIN - 4 * MM, printable(foot))
         c.drawRightString(PAGE[0] - MARGIN, MARGIN - 4 * MM, f"Halaman {number} dari {len(pages)}")
         c.showPage()
