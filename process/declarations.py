@@ -589,11 +589,7 @@ class _Checker:
                 self.add(eid, "decl.attribute_missing", attribute="require/fields")
             for fid in rule.fields:
                 self.field_of(eid, fid, "require/fields")
-        for fid, text in step.inputs:
-            if fid:
-                self.field_of(eid, fid, "input/field", own_form=False)
-            elif not text:
-                self.add(eid, "decl.attribute_missing", attribute="input/text")
+        _inputs_checked(self, step)
         for kind, fid in step.records:
             if kind not in RECORD_KINDS:
                 self.add(eid, "decl.record_kind", kind=kind[:40], kinds=", ".join(RECORD_KINDS))
@@ -601,6 +597,15 @@ class _Checker:
             found = self.field_of(eid, fid or None, "record/field")
             if found is not None and found.type != kind:
                 self.add(eid, "decl.record_field_type", field=fid, type=kind)
+
+
+def _inputs_checked(checker: _Checker, step: Step) -> None:
+    """Each ``alur:input`` names a field of some form, or says its words."""
+    for fid, text in step.inputs:
+        if fid:
+            checker.field_of(step.bpmn_id, fid, "input/field", own_form=False)
+        elif not text:
+            checker.add(step.bpmn_id, "decl.attribute_missing", attribute="input/text")
 
 
 def _format_ok(fmt: str) -> bool:

@@ -443,6 +443,26 @@ def _q(text: str) -> str:
 
 def changes(old: SopDocument, new: SopDocument, rule_changes: Sequence[Mapping] = ()) -> list[str]:
     """What changed between two versions' SOP documents, one sentence each, in the SOP's own terms."""
+    out = _identity_changes(old, new)
+    if [c.title for c in old.columns] != [c.title for c in new.columns]:
+        out.append("Kolom pelaksana: " + ", ".join(c.title for c in old.columns) + " \u2192 "
+                   + ", ".join(c.title for c in new.columns) + ".")
+    before = {r.bpmn_id: r for r in old.rows}
+    after = {r.bpmn_id: r for r in new.rows}
+    for row in new.rows:
+        was = before.get(row.bpmn_id)
+        if was is None:
+            out.append(f"Langkah baru {row.number}: {_q(row.text)} oleh {new.columns[row.column].title}.")
+        else:
+            out += _row_changes(old, new, was, row)
+    for row in old.rows:
+        if row.bpmn_id not in after:
+            out.append(f"Langkah {row.number} {_q(row.text)} dihapus.")
+    out += [messages.render_message(m) for m in rule_changes if messages.is_message(m)]
+    return out
+
+
+def _identity_changes(old: SopDocument, new: SopDocument) -> list[str]:
     out: list[str] = []
     for attribute, words in _IDENTITY_WORDS:
         a, b = getattr(old.identity, attribute), getattr(new.identity, attribute)
@@ -458,34 +478,25 @@ def changes(old: SopDocument, new: SopDocument, rule_changes: Sequence[Mapping] 
         for text in a:
             if text not in b:
                 out.append(f"{LIST_TITLES[kind]} dihapus: {_q(text)}.")
-    if [c.title for c in old.columns] != [c.title for c in new.columns]:
-        out.append("Kolom pelaksana: " + ", ".join(c.title for c in old.columns) + " \u2192 "
-                   + ", ".join(c.title for c in new.columns) + ".")
-    before = {r.bpmn_id: r for r in old.rows}
-    after = {r.bpmn_id: r for r in new.rows}
-    for row in new.rows:
-        was = before.get(row.bpmn_id)
-        if was is None:
-            out.append(f"Langkah baru {row.number}: {_q(row.text)} oleh {new.columns[row.column].title}.")
-            continue
-        name = f"Langkah {row.number} ({row.short})"
-        if was.number != row.number:
-            out.append(f"{_q(row.text)} kini langkah {row.number} (sebelumnya {was.number}).")
-        if was.text != row.text:
-            out.append(f"{name}: uraian {_q(was.text)} \u2192 {_q(row.text)}.")
-        if old.columns[was.column].title != new.columns[row.column].title:
-            out.append(f"{name}: pelaksana {old.columns[was.column].title} \u2192 {new.columns[row.column].title}.")
-        if was.kelengkapan != row.kelengkapan:
-            out.append(f"{name}: kelengkapan {'; '.join(was.kelengkapan) or DASH} \u2192 "
-                       f"{'; '.join(row.kelengkapan) or DASH}.")
-        if was.waktu != row.waktu:
-            out.append(f"{name}: waktu {_q(was.waktu)} \u2192 {_q(row.waktu)}.")
-        if was.output != row.output:
-            out.append(f"{name}: output {_q(was.output)} \u2192 {_q(row.output)}.")
-    for row in old.rows:
-        if row.bpmn_id not in after:
-            out.append(f"Langkah {row.number} {_q(row.text)} dihapus.")
-    out += [messages.render_message(m) for m in rule_changes if messages.is_message(m)]
+    return out
+
+
+def _row_changes(old: SopDocument, new: SopDocument, was: Row, row: Row) -> list[str]:
+    out: list[str] = []
+    name = f"Langkah {row.number} ({row.short})"
+    if was.number != row.number:
+        out.append(f"{_q(row.text)} kini langkah {row.number} (sebelumnya {was.number}).")
+    if was.text != row.text:
+        out.append(f"{name}: uraian {_q(was.text)} \u2192 {_q(row.text)}.")
+    if old.columns[was.column].title != new.columns[row.column].title:
+        out.append(f"{name}: pelaksana {old.columns[was.column].title} \u2192 {new.columns[row.column].title}.")
+    if was.kelengkapan != row.kelengkapan:
+        out.append(f"{name}: kelengkapan {'; '.join(was.kelengkapan) or DASH} \u2192 "
+                   f"{'; '.join(row.kelengkapan) or DASH}.")
+    if was.waktu != row.waktu:
+        out.append(f"{name}: waktu {_q(was.waktu)} \u2192 {_q(row.waktu)}.")
+    if was.output != row.output:
+        out.append(f"{name}: output {_q(was.output)} \u2192 {_q(row.output)}.")
     return out
 
 

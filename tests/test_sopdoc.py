@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pypdfium2 as pdfium
@@ -346,8 +345,9 @@ def test_a_bad_nip_or_date_is_refused_naming_what_is_wrong(bundled):
     assert len(found) == 3
     letters = _problems(engine, _replaced(('approverNip="19740310 199303 1 002"', 'approverNip="1974031019930310AB"')))
     assert letters == {("decl.nip_invalid", None, "1974031019930310AB")}
-    missing = _problems(engine, _replaced(('<alur:input field="narasi"/>', '<alur:input field="narasi_x"/><alur:input/>'),
-                                          ('<alur:legalBasis text=', '<alur:pisang/><alur:legalBasis text=')))
+    missing = _problems(engine, _replaced(
+        ('<alur:input field="narasi"/>', '<alur:input field="narasi_x"/><alur:input/>'),
+        ('<alur:legalBasis text=', '<alur:pisang/><alur:legalBasis text=')))
     assert ("decl.field_missing", "input/field", None) in missing
     assert ("decl.attribute_missing", "input/text", None) in missing
     assert ("decl.unknown", None, None) in missing
@@ -394,12 +394,10 @@ def test_process_owners_auditors_and_admins_read_the_sop_page_and_pdf(system, tx
 
 def test_a_new_version_says_what_changed_in_the_sops_terms(system, tx):
     make_users(system, tx)
-    xml = _replaced(('<bpmn:timeDate xsi:type="bpmn:tFormalExpression">akhir_hari(tanggal_pengumpulan, 1)</bpmn:timeDate>'
-                     '\n      </bpmn:timerEventDefinition>\n    </bpmn:boundaryEvent>\n    <bpmn:intermediateThrowEvent '
-                     'id="Notif_Koreksi"',
-                     '<bpmn:timeDate xsi:type="bpmn:tFormalExpression">akhir_hari_kerja(tanggal_pengumpulan, 2)'
-                     '</bpmn:timeDate>\n      </bpmn:timerEventDefinition>\n    </bpmn:boundaryEvent>\n    '
-                     '<bpmn:intermediateThrowEvent id="Notif_Koreksi"'),
+    timer = ('<bpmn:timeDate xsi:type="bpmn:tFormalExpression">{}</bpmn:timeDate>\n      </bpmn:timerEventDefinition>'
+             '\n    </bpmn:boundaryEvent>\n    <bpmn:intermediateThrowEvent id="Notif_Koreksi"')  # step 3's timer
+    xml = _replaced((timer.format("akhir_hari(tanggal_pengumpulan, 1)"),
+                     timer.format("akhir_hari_kerja(tanggal_pengumpulan, 2)")),
                     ('revised="2025-05-06"', 'revised="2025-07-01"'),
                     ('<alur:equipment text="Jaringan internet"/>', ''))
     with tx() as s:
@@ -410,8 +408,8 @@ def test_a_new_version_says_what_changed_in_the_sops_terms(system, tx):
     assert first.changes is None and doc.previous_version == 1
     assert doc.changes == ("Tanggal revisi: 6 Mei 2025 \u2192 1 Juli 2025.",
                            "Peralatan/Perlengkapan dihapus: \u201cJaringan internet\u201d.",
-                           "Langkah 3 (Koreksi): waktu \u201cH+1 setelah pengumpulan dokumentasi dan konten\u201d \u2192 "
-                           "\u201c2 hari kerja setelah pengumpulan dokumentasi dan konten\u201d.")
+                           "Langkah 3 (Koreksi): waktu \u201cH+1 setelah pengumpulan dokumentasi dan konten\u201d "
+                           "\u2192 \u201c2 hari kerja setelah pengumpulan dokumentasi dan konten\u201d.")
     rendered = pdfium.PdfDocument(sopdoc.to_pdf(doc))
     text = _text(rendered[len(rendered) - 1])
     assert "PERUBAHAN DIBANDING VERSI 1" in text and "2 hari kerja setelah pengumpulan" in text
