@@ -787,7 +787,7 @@ def _arrow_down(a: dict, b: dict, o: Outcome, geo: Geometry, row: Row) -> list[S
     if not blocked:
         pts = ((ex, ebottom), (ex, edge), (tx, edge), (tx, ttop)) if abs(tx - ex) > 0.5 else ((ex, ebottom),
                                                                                               (tx, ttop))
-        return [Shape("line", points=pts, arrow=True), *_label_near(ex + 1 * MM, ebottom + 3 * MM, o.label)]
+        return [Shape("line", points=pts, arrow=True), *_label_near(ex + 1 * MM, ebottom + 2 * MM, o.label)]
     y = a["mid_y"]
     if tx > ex + 0.5:
         pts = ((ex + half, y), (tx, y), (tx, ttop))
@@ -1061,7 +1061,8 @@ def to_pdf(doc: SopDocument, printed_at: datetime | None = None) -> bytes:
 
 def matrix_svg(page: Page, label: str) -> str:
     """One matrix page as an SVG element (the same shapes as the PDF), with a title for screen readers."""
-    w, h = PAGE
+    w = PAGE[0]
+    h = max([s.y + s.h for s in page.shapes] + [s.y for s in page.shapes if s.kind == "text"] + [0]) + MARGIN
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.1f} {h:.1f}" role="img" '
            f'class="sop-matrix" aria-labelledby="sop-svg-title"><title id="sop-svg-title">{html.escape(label)}'
            '</title><defs><marker id="sop-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" '
