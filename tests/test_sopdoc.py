@@ -432,3 +432,23 @@ def test_alur_sop_print(cli, tmp_path):
     nowhere = cli("sop", "print", "-o", str(tmp_path / "no" / "such" / "dir.pdf"))
     assert nowhere.exit_code != 0 and "cannot write" in nowhere.output
     assert not (tmp_path / "c.pdf").exists() and not (tmp_path / "d.pdf").exists()
+
+
+def test_each_procedure_has_its_own_sop_documents(system, tx, login):
+    make_users(system, tx)
+    other = _replaced(('<bpmn:process id="alur_pengunggahan" name="Alur Pengunggahan Konten Media Sosial"',
+                       '<bpmn:process id="prosedur_lain" name="Prosedur Lain"'),
+                      ('processRef="alur_pengunggahan"', 'processRef="prosedur_lain"'),
+                      ('number="Nomor 21 Tahun 2025"', 'number="Nomor 7 Tahun 2026"'))
+    with tx() as s:
+        modeling.deploy(s, system, user(s, "owner"), other)
+    c = login("auditor")
+    index = html.unescape(c.get("/proses/sop").get_data(as_text=True))
+    assert 'href="/proses/versi/1/sop"' in index and 'href="/proses/versi/1/sop?prosedur=prosedur_lain"' in index
+    page = html.unescape(c.get("/proses/versi/1/sop?prosedur=prosedur_lain").get_data(as_text=True))
+    assert "Prosedur Lain" in page and "Nomor 7 Tahun 2026" in page
+    assert 'href="/proses/versi/1/sop.pdf?prosedur=prosedur_lain"' in page
+    pdf = c.get("/proses/versi/1/sop.pdf?prosedur=prosedur_lain")
+    assert 'filename="sop-prosedur_lain-v1.pdf"' in pdf.headers["Content-Disposition"]
+    assert "Nomor 7 Tahun 2026" in _text(pdfium.PdfDocument(pdf.data)[0])
+    assert "Nomor 21 Tahun 2025" in html.unescape(c.get("/proses/versi/1/sop").get_data(as_text=True))
