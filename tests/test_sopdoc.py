@@ -345,6 +345,8 @@ def test_a_bad_nip_or_date_is_refused_naming_what_is_wrong(bundled):
     assert len(found) == 3
     letters = _problems(engine, _replaced(('approverNip="19740310 199303 1 002"', 'approverNip="1974031019930310AB"')))
     assert letters == {("decl.nip_invalid", None, "1974031019930310AB")}
+    twice = _problems(engine, _replaced(('</alur:sop>', '</alur:sop><alur:sop number="lagi"/>')))
+    assert twice == {("decl.sop_twice", None, None)}
     missing = _problems(engine, _replaced(
         ('<alur:input field="narasi"/>', '<alur:input field="narasi_x"/><alur:input/>'),
         ('<alur:legalBasis text=', '<alur:pisang/><alur:legalBasis text=')))
