@@ -1059,14 +1059,15 @@ def to_pdf(doc: SopDocument, printed_at: datetime | None = None) -> bytes:
 # --------------------------------------------------------------------------------------------------
 
 
-def matrix_svg(page: Page, label: str) -> str:
-    """One matrix page as an SVG element (the same shapes as the PDF), with a title for screen readers."""
+def matrix_svg(page: Page, label: str, index: int = 1) -> str:
+    """One matrix page as an SVG element (the same shapes as the PDF), with a title for screen readers; ``index``
+    keeps its ids apart from the other pages' on the same HTML page."""
     w = PAGE[0]
     h = max([s.y + s.h for s in page.shapes] + [s.y for s in page.shapes if s.kind == "text"] + [0]) + MARGIN
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.1f} {h:.1f}" role="img" '
-           f'class="sop-matrix" aria-labelledby="sop-svg-title"><title id="sop-svg-title">{html.escape(label)}'
-           '</title><defs><marker id="sop-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" '
-           'markerHeight="5" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z"/></marker></defs>'
+           f'class="sop-matrix" aria-labelledby="sop-svg-title-{index}"><title id="sop-svg-title-{index}">'
+           f'{html.escape(label)}</title><defs><marker id="sop-arrow-{index}" viewBox="0 0 10 10" refX="9" refY="5" '
+           'markerWidth="5" markerHeight="5" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z"/></marker></defs>'
            '<rect width="100%" height="100%" fill="#fff"/>']
     for s in page.shapes:
         if s.kind == "fill":
@@ -1081,7 +1082,7 @@ def matrix_svg(page: Page, label: str) -> str:
                        f'sans-serif" text-anchor="{anchor}"{weight}>{html.escape(s.text)}</text>')
         elif s.kind == "line":
             pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in s.points)
-            marker = ' marker-end="url(#sop-arrow)"' if s.arrow else ""
+            marker = f' marker-end="url(#sop-arrow-{index})"' if s.arrow else ""
             out.append(f'<polyline points="{pts}" fill="none" stroke="#000" stroke-width="0.5"{marker}/>')
         else:
             fill = FILLS.get(s.kind, "#fff")

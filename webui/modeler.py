@@ -513,8 +513,9 @@ def sop(number: int):
     document = _sop_document(number)
     label = _("Bagan alur SOP %(name)s, versi %(n)s: simbol tiap langkah di kolom pelaksananya.",
               name=document.name, n=number)
-    pages = [Markup(sopdoc.matrix_svg(page, label)) for page in sopdoc.matrix_pages(document)]  # noqa: S704 - built
-    # from escaped parts only (sopdoc.matrix_svg escapes every text)
+    # built from escaped parts only (sopdoc.matrix_svg escapes every text)
+    pages = [Markup(sopdoc.matrix_svg(page, label, i))  # noqa: S704
+             for i, page in enumerate(sopdoc.matrix_pages(document), 1)]
     return render_template("modeler/sop.html", doc=document, number=number, pages=pages,
                            identity=sopdoc.identity_rows(document), lists=sopdoc.LIST_TITLES,
                            owner=OWNER in me().roles)
