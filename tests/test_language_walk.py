@@ -80,10 +80,10 @@ class _Visible(HTMLParser):
     def handle_endtag(self, tag):
         if tag in ("script", "style", "template") and self._hidden:
             self._hidden -= 1
-        for at in range(len(self._open) - 1, -1, -1):
-            if self._open[at][0] == tag:
-                self._foreign -= sum(foreign for _tag, foreign in self._open[at:])
-                del self._open[at:]
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i][0] == tag:
+                self._foreign -= sum(foreign for _tag, foreign in self._open[i:])
+                del self._open[i:]
                 break
 
     def handle_data(self, data):
