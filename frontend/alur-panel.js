@@ -1,10 +1,12 @@
 // The properties-panel group "Aturan prosedur": the procedure's rules in the `alur:` extension namespace
 // (docs/extension-namespace.md), edited with the panel's own entries by process owners who are not BPMN experts.
 //
-//   process / participant  alur:procedure (title, date, place, team) and its alur:text list
+//   process / participant  alur:procedure (title, date, place, team) and its alur:text list; alur:sop (the SOP
+//                          document's identity page: number, dates, approver, and its six lists)
 //   lane                   alur:lane (group, teamScoped, hearsOverdue)
-//   task                   alur:step (number, label, deadline) and its children: register, stamp, response, the
-//                          alur:return list, reject, separate, the alur:require list, record, compare
+//   task                   alur:step (number, label, deadline, output) and its children: register, stamp, response, the
+//                          alur:return list, reject, separate, the alur:require list, record, compare, the alur:input
+//                          list (the SOP document's Kelengkapan)
 //   end event              alur:outcome (code, label)
 //
 // A declaration is created when its first value is entered and removed when its last value is emptied (with the
@@ -107,6 +109,39 @@ export const TEXTS = {
   require_message: "Pesan bila belum lengkap (opsional)",
   require_message_help: "Bila kosong, pesan baku yang ditampilkan.",
   require_item: "{when} = {equals}",
+  // alur:sop (the SOP document's identity page) and the SOP columns of a step
+  sop_group: "Aturan prosedur: identitas SOP",
+  sop_number: "Nomor SOP",
+  sop_number_help: "Seperti tertulis di dokumen, misalnya Nomor 21 Tahun 2025.",
+  sop_created: "Tanggal pembuatan",
+  sop_created_help: "TTTT-BB-HH, misalnya 2023-03-14.",
+  sop_revised: "Tanggal revisi",
+  sop_revised_help: "TTTT-BB-HH.",
+  sop_effective: "Tanggal efektif",
+  sop_effective_help: "TTTT-BB-HH.",
+  sop_approverTitle: "Disahkan oleh: jabatan",
+  sop_approverTitle_help: "Misalnya Sekretaris KPU Provinsi Sumatera Barat.",
+  sop_approverName: "Disahkan oleh: nama",
+  sop_approverNip: "Disahkan oleh: NIP",
+  sop_approverNip_help: "Tepat 18 angka; spasi di antara kelompok angka boleh.",
+  sop_office: "Nama instansi di kop (opsional)",
+  sop_office_help: "Misalnya KPU Provinsi Sumatera Barat.",
+  sop_item: "Teks",
+  sop_legalBases: "SOP: dasar hukum",
+  sop_qualifications: "SOP: kualifikasi pelaksana",
+  sop_relateds: "SOP: keterkaitan",
+  sop_equipments: "SOP: peralatan/perlengkapan",
+  sop_warnings: "SOP: peringatan",
+  sop_recordings: "SOP: pencatatan dan pendataan",
+  output: "Output di dokumen SOP (opsional)",
+  output_help: "Misalnya Register dokumentasi dan konten. Bila kosong: register, tanggapan tertulis atau rekapitulasi, menurut aturan langkah ini.",
+  stamp_label: "Tanggal selesai disebut",
+  stamp_label_help: "Cara dokumen SOP menyebut tanggal ini di kolom Waktu, misalnya pengumpulan dokumentasi dan konten (H+1 setelah …).",
+  inputs_group: "Aturan: kelengkapan (dokumen SOP)",
+  input_field: "Field formulir (opsional)",
+  input_field_help: "Labelnya dipakai; untuk field berkas, minimal jumlah berkas ditambahkan (Dokumentasi minimal 4).",
+  input_text: "Teks (opsional)",
+  input_text_help: "Kata-kata sendiri, menggantikan label field. Tanpa kelengkapan: field wajib langkah ini yang dipakai.",
   // alur:outcome
   outcome_code: "Kode hasil akhir",
   outcome_code_help: "Huruf, angka dan _ : nama hasil kasus di daftar, filter, laporan dan ekspor, misalnya dipublikasikan.",
@@ -468,7 +503,36 @@ function procedureGroups(ctx, element, process) {
       };
     }),
   };
-  return [group, list];
+  return [group, list, ...sopGroups(ctx, element, process)];
+}
+
+const SOP_ATTRS = ["number", "created", "revised", "effective", "approverTitle", "approverName", "approverNip", "office"];
+const SOP_LISTS = [["legalBases", "alur:LegalBasis"], ["qualifications", "alur:Qualification"],
+  ["relateds", "alur:Related"], ["equipments", "alur:Equipment"], ["warnings", "alur:Warning"],
+  ["recordings", "alur:Recording"]];
+
+// The identity page of the procedure's SOP document (alur:sop): its fields, then one list per kind.
+function sopGroups(ctx, element, process) {
+  const slot = new ExtensionSlot(ctx, element, process, "alur:Sop");
+  const p = element.id;
+  const group = {
+    id: "alur-sop", label: ctx.t("sop_group"), component: Group,
+    entries: SOP_ATTRS.map((attr) => entry(`${p}-alurSop-${attr}`, TextEntry, {
+      ctx, slot, attr, label: ctx.t(`sop_${attr}`), description: ctx.texts[`sop_${attr}_help`],
+    }, isTextFieldEntryEdited)),
+  };
+  const lists = SOP_LISTS.map(([property, type]) => ({
+    id: `alur-sop-${property}`, label: ctx.t(`sop_${property}`), component: ListGroup,
+    add: ctx.adder(slot, property, type),
+    items: ((slot.get() && slot.get().get(property)) || []).map((item, index) => {
+      const id = `${p}-alurSop-${property}-${index}`;
+      return {
+        id, label: item.get("text") || "", autoFocusEntry: `${id}-text`, remove: ctx.remover(slot, property, item),
+        entries: [entry(`${id}-text`, TextEntry, { ctx, slot: new ItemSlot(ctx, element, item), attr: "text", label: ctx.t("sop_item") })],
+      };
+    }),
+  }));
+  return [group, ...lists];
 }
 
 function laneGroups(ctx, element, bo) {
@@ -504,11 +568,13 @@ function stepGroups(ctx, element, bo) {
     entries: [
       entry(`${p}-alur-number`, TextEntry, { ...on(step), attr: "number", ...t("number") }, isTextFieldEntryEdited),
       entry(`${p}-alur-label`, TextEntry, { ...on(step), attr: "label", ...t("label") }, isTextFieldEntryEdited),
+      entry(`${p}-alur-output`, TextEntry, { ...on(step), attr: "output", ...t("output") }, isTextFieldEntryEdited),
       entry(`${p}-alur-deadline`, ChoiceEntry, { ...on(step), attr: "deadline", ...t("deadline"), fallback: "optional",
         choices: [["optional", "deadline_optional"], ["required", "deadline_required"]] }),
       entry(`${p}-alur-register`, TextEntry, { ...on(register), attr: "field", ...t("register") }, isTextFieldEntryEdited),
       entry(`${p}-alur-stampDate`, TextEntry, { ...on(stamp), attr: "date", ...t("stamp_date") }, isTextFieldEntryEdited),
       entry(`${p}-alur-stampTime`, TextEntry, { ...on(stamp), attr: "time", ...t("stamp_time") }, isTextFieldEntryEdited),
+      entry(`${p}-alur-stampLabel`, TextEntry, { ...on(stamp), attr: "label", ...t("stamp_label") }, isTextFieldEntryEdited),
       entry(`${p}-alur-responseDecision`, FieldSelect, { ...on(response), attr: "decision", ...t("response_decision") }, isSelectEntryEdited),
       entry(`${p}-alur-responseText`, FieldSelect, { ...on(response), attr: "text", ...t("response_text") }, isSelectEntryEdited),
       entry(`${p}-alur-rejectField`, FieldSelect, { ...on(reject), attr: "field", ...t("reject_field") }, isSelectEntryEdited),
@@ -559,7 +625,23 @@ function stepGroups(ctx, element, bo) {
       };
     }),
   };
-  return [group, returns, requires];
+  const inputs = {
+    id: "alur-inputs", label: ctx.t("inputs_group"), component: ListGroup,
+    add: ctx.adder(step, "inputs", "alur:Input"),
+    items: ((current && current.get("inputs")) || []).map((item, index) => {
+      const id = `${p}-alurInput-${index}`;
+      const slot = on(new ItemSlot(ctx, element, item));
+      return {
+        id, autoFocusEntry: `${id}-field`, remove: ctx.remover(step, "inputs", item),
+        label: item.get("text") || item.get("field") || "?",
+        entries: [
+          entry(`${id}-field`, FieldSelect, { ...slot, attr: "field", ...t("input_field") }),
+          entry(`${id}-text`, TextEntry, { ...slot, attr: "text", ...t("input_text") }),
+        ],
+      };
+    }),
+  };
+  return [group, returns, requires, inputs];
 }
 
 function outcomeGroups(ctx, element, bo) {

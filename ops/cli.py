@@ -500,3 +500,41 @@ main.add_command(restore)  # alur restore PATH [--force]
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.group("sop")
+def sop_cmd() -> None:
+    """The procedures' official SOP documents (Permenpan RB 35/2012), printed from their diagrams."""
+
+
+@sop_cmd.command("print")
+@click.option("--procedure", "procedure", metavar="KEY",
+              help="The procedure's process id (default: the bundled SOP's).")
+@click.option("--version", "number", type=click.IntRange(1), metavar="N", help="Its version (default: the newest).")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="The PDF file to write.")
+def sop_print(procedure: str | None, number: int | None, output: Path) -> None:
+    """Write a procedure's SOP document (identity page, flowchart matrix, changes) as an A4 PDF."""
+    from engine.errors import NotFound
+    from process import modeling, sopdoc
+
+    with _system() as system, transaction(system.sessions) as session:
+        key = procedure or system.settings.process_key
+        found = modeling.versions(session, key)
+        if not found:
+            known = ", ".join(p.key for p in system.cases.procedures(session)) or "none"
+            _fail(f"procedure {key!r} has no deployed version (deployed procedures: {known})")
+        if number is not None and number not in {d.version for d in found}:
+            _fail(f"procedure {key!r} has no version {number} (its versions: "
+                  f"{', '.join(str(d.version) for d in reversed(found))})")
+        try:
+            document = sopdoc.document_of(session, system, key, number)
+        except NotFound as exc:  # pragma: no cover - checked above; the same words if it happens meanwhile
+            _fail(messages.error_text(exc, messages.locale_from_env()))
+        pdf = sopdoc.to_pdf(document, printed_at=system.clock.now())
+    try:
+        output.write_bytes(pdf)
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+    click.echo(f"{output}: SOP {document.name}, version {document.version}, {len(document.rows)} steps, "
+               f"{len(pdf)} bytes")

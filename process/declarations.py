@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from lxml import etree
@@ -38,9 +38,15 @@ _PLACES = {
     "lane": ("lane",),
     "step": ("userTask", "manualTask", "task"),
     "outcome": ("endEvent",),
+    "sop": ("process",),
 }
 _STEP_CHILDREN = frozenset({"register", "stamp", "response", "return", "reject", "separate", "require", "record",
-                            "compare"})
+                            "compare", "input"})
+#: The lists of the SOP document's identity page (``alur:sop`` children, each ``text="…"``), in the printed order.
+SOP_LISTS = ("legalBasis", "qualification", "related", "equipment", "warning", "recording")
+#: The dated attributes of ``alur:sop`` (ISO dates, YYYY-MM-DD).
+SOP_DATES = ("created", "revised", "effective")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _OUTCOME_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 RECORD_KINDS = ("posts",)
 
@@ -50,6 +56,7 @@ DECLARATION_CODES = frozenset({
     "decl.deadline_invalid", "decl.deadline_missing", "decl.field_missing", "decl.field_invalid",
     "decl.option_missing", "decl.target_missing", "decl.register_twice", "decl.outcome_code_invalid",
     "decl.record_kind", "decl.record_field_type", "decl.flag_invalid", "decl.register_format",
+    "decl.date_invalid", "decl.nip_invalid", "decl.sop_twice",
 })
 
 
@@ -85,6 +92,7 @@ class Step:
     register_format: str | None = None  # how its numbers are written (the configured format otherwise)
     stamp_date: str | None = None
     stamp_time: str | None = None
+    stamp_label: str | None = None  # the stamped day in words ("pengumpulan dokumentasi dan konten"), for the SOP
     response: tuple[str, str] | None = None  # (decision field, text field)
     returns: tuple[Return, ...] = ()
     rejects: tuple[tuple[str, str], ...] = ()  # (field, value)
@@ -93,6 +101,10 @@ class Step:
     records: tuple[tuple[str, str], ...] = ()  # (kind, field)
     compare: bool = False
     copy: bool = False
+    #: The SOP document's *Output* column in the owner's words (``alur:step output``); derived otherwise.
+    output: str | None = None
+    #: The SOP document's *Kelengkapan* (``alur:input field text``): (field id or None, text or None) each.
+    inputs: tuple[tuple[str | None, str | None], ...] = ()
 
     @property
     def short(self) -> str:
@@ -150,6 +162,26 @@ class TextRule:
 
 
 @dataclass(frozen=True)
+class SopIdentity:
+    """The identity page of the procedure's SOP document (``alur:sop``, Permenpan RB 35/2012): its number, dates
+    (ISO, as written), who approved it, and the lists (``SOP_LISTS``: legal basis, qualifications, related SOPs,
+    equipment, warnings, recording)."""
+
+    number: str | None = None
+    created: str | None = None
+    revised: str | None = None
+    effective: str | None = None
+    approver_title: str | None = None
+    approver_name: str | None = None
+    approver_nip: str | None = None
+    office: str | None = None  # the letterhead's office line ("KPU PROVINSI SUMATERA BARAT")
+    lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def items(self, kind: str) -> tuple[str, ...]:
+        return tuple(self.lists.get(kind, ()))
+
+
+@dataclass(frozen=True)
 class Outcome:
     code: str
     label: str
@@ -177,6 +209,8 @@ class Declarations:
     forms: Mapping[str, tuple[FormField, ...]] = field(default_factory=dict)
     #: The start form (the start event's ``camunda:formData``).
     start_form: tuple[FormField, ...] = ()
+    #: The identity page of its SOP document (``alur:sop``), if declared.
+    sop: SopIdentity | None = None
 
     def field_label(self, field_id: str | None, default: str = "") -> str:
         """How the diagram's forms (the start form first) label a field."""
@@ -316,8 +350,8 @@ def _executable(root):
 def _read_step(node, decl) -> Step:
     step = Step(bpmn_id=node.get("id"), name=_text(node.get("name")) or node.get("id"),
                 number=_int(decl.get("number")), label=_text(decl.get("label")),
-                deadline_required=(decl.get("deadline") or "").strip() == "required")
-    values: dict = {"returns": [], "rejects": [], "separate_from": [], "requires": [], "records": []}
+                deadline_required=(decl.get("deadline") or "").strip() == "required", output=_text(decl.get("output")))
+    values: dict = {"returns": [], "rejects": [], "separate_from": [], "requires": [], "records": [], "inputs": []}
     for child in decl:
         if not isinstance(child.tag, str) or etree.QName(child.tag).namespace != NS:
             continue
@@ -325,7 +359,7 @@ def _read_step(node, decl) -> Step:
         if kind == "register":
             values.update(registers=True, register_field=_text(get("field")), register_format=_text(get("format")))
         elif kind == "stamp":
-            values.update(stamp_date=_text(get("date")), stamp_time=_text(get("time")))
+            values.update(stamp_date=_text(get("date")), stamp_time=_text(get("time")), stamp_label=_text(get("label")))
         elif kind == "response":
             values["response"] = (_text(get("decision")) or "", _text(get("text")) or "")
         elif kind == "return":
@@ -342,7 +376,9 @@ def _read_step(node, decl) -> Step:
             values["records"].append(((get("kind") or "").strip(), _text(get("field")) or ""))
         elif kind == "compare":
             values.update(compare=True, copy=_flag(get("copy")))
-    for key in ("returns", "rejects", "separate_from", "requires", "records"):
+        elif kind == "input":
+            values["inputs"].append((_text(get("field")), _text(get("text"))))
+    for key in ("returns", "rejects", "separate_from", "requires", "records", "inputs"):
         values[key] = tuple(values[key])
     return replace(step, **values)
 
@@ -384,6 +420,25 @@ def _read_lanes(process) -> tuple[dict[str, LaneRule], str | None]:
     return lanes, start_lane
 
 
+def _read_sop(decl) -> SopIdentity:
+    lists: dict[str, list[str]] = {kind: [] for kind in SOP_LISTS}
+    for child in decl:
+        if isinstance(child.tag, str) and etree.QName(child.tag).namespace == NS and _local(child.tag) in lists:
+            text = _text(child.get("text"))
+            if text:
+                lists[_local(child.tag)].append(text)
+    get = decl.get
+    return SopIdentity(_text(get("number")), _text(get("created")), _text(get("revised")), _text(get("effective")),
+                       _text(get("approverTitle")), _text(get("approverName")), _text(get("approverNip")),
+                       _text(get("office")), {k: tuple(v) for k, v in lists.items() if v})
+
+
+def nip_digits(value: str | None) -> str | None:
+    """A NIP (Nomor Induk Pegawai) as its 18 digits (spaces allowed between groups), None when it is not one."""
+    digits = "".join((value or "").split())
+    return digits if len(digits) == 18 and digits.isascii() and digits.isdigit() else None
+
+
 def read_declarations(root, process_key: str, name: str) -> Declarations:
     """The declarations of the executable process in the document ``root`` (an lxml element)."""
     process = _executable(root)
@@ -401,6 +456,8 @@ def read_declarations(root, process_key: str, name: str) -> Declarations:
                 if field_id:
                     texts.append(TextRule(field_id, _text(child.get("label")) or field_id,
                                           _text(child.get("correction")), _flag(child.get("counter"))))
+    for decl in _decls(process, "sop")[:1]:
+        values["sop"] = _read_sop(decl)
     lanes, start_lane = _read_lanes(process)
     steps, outcomes = {}, {}
     for node in process.iter(f"{{{BPMN_NS}}}*"):
@@ -532,6 +589,7 @@ class _Checker:
                 self.add(eid, "decl.attribute_missing", attribute="require/fields")
             for fid in rule.fields:
                 self.field_of(eid, fid, "require/fields")
+        _inputs_checked(self, step)
         for kind, fid in step.records:
             if kind not in RECORD_KINDS:
                 self.add(eid, "decl.record_kind", kind=kind[:40], kinds=", ".join(RECORD_KINDS))
@@ -539,6 +597,15 @@ class _Checker:
             found = self.field_of(eid, fid or None, "record/field")
             if found is not None and found.type != kind:
                 self.add(eid, "decl.record_field_type", field=fid, type=kind)
+
+
+def _inputs_checked(checker: _Checker, step: Step) -> None:
+    """Each ``alur:input`` names a field of some form, or says its words."""
+    for fid, text in step.inputs:
+        if fid:
+            checker.field_of(step.bpmn_id, fid, "input/field", own_form=False)
+        elif not text:
+            checker.add(step.bpmn_id, "decl.attribute_missing", attribute="input/text")
 
 
 def _format_ok(fmt: str) -> bool:
@@ -562,7 +629,8 @@ def _placement_problems(root, checker: _Checker) -> None:
             if holder is None or _local(holder.tag) not in _PLACES[kind]:
                 checker.add(owner, "decl.misplaced", declaration=kind, places=", ".join(_PLACES[kind]))
         elif not ((kind in _STEP_CHILDREN and _local(parent.tag) == "step") or
-                  (kind == "text" and _local(parent.tag) == "procedure")):
+                  (kind == "text" and _local(parent.tag) == "procedure") or
+                  (kind in SOP_LISTS and _local(parent.tag) == "sop")):
             element = node
             while element is not None and not (etree.QName(element.tag).namespace == BPMN_NS and element.get("id")):
                 element = element.getparent()
@@ -572,11 +640,33 @@ def _placement_problems(root, checker: _Checker) -> None:
                 checker.add(owner, "decl.number_invalid", value=(node.get("number") or "")[:20])
             if (node.get("deadline") or "optional").strip() not in ("required", "optional"):
                 checker.add(owner, "decl.deadline_invalid", value=(node.get("deadline") or "")[:20])
+        if kind == "sop":
+            _sop_problems(node, owner, checker)
         if kind == "lane":
             for attribute in ("teamScoped", "hearsOverdue"):
                 value = node.get(attribute)
                 if value is not None and value.strip().lower() not in ("true", "false", "1", "0", "ya", "yes", ""):
                     checker.add(owner, "decl.flag_invalid", attribute=attribute, value=value[:20])
+
+
+def _sop_problems(node, owner: str | None, checker: _Checker) -> None:
+    """The identity page's dates are ISO dates (YYYY-MM-DD) and the approver's NIP has 18 digits; one per process."""
+    for attribute in SOP_DATES:
+        value = (node.get(attribute) or "").strip()
+        if not value:
+            continue
+        try:
+            ok = bool(_ISO_DATE.fullmatch(value)) and date.fromisoformat(value) is not None
+        except ValueError:
+            ok = False
+        if not ok:
+            checker.add(owner, "decl.date_invalid", attribute=f"sop/{attribute}", value=value[:40])
+    nip = (node.get("approverNip") or "").strip()
+    if nip and nip_digits(nip) is None:
+        checker.add(owner, "decl.nip_invalid", value=nip[:40])
+    siblings = [s for s in node.getparent() if isinstance(s.tag, str) and s.tag == node.tag]
+    if len(siblings) > 1 and siblings[0] is not node:
+        checker.add(owner, "decl.sop_twice")
 
 
 def declaration_problems(parsed: ParsedDefinition) -> list[Problem]:

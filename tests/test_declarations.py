@@ -333,9 +333,10 @@ def test_the_change_summary_says_how_the_rules_changed_in_words(system, tx):
 
     make_users(system, tx)
     xml = replaced(('<alur:register field="nomor_register"/>', ''),
-                   ('<alur:step number="2" label="Penerimaan" deadline="required">',
-                    '<alur:step number="2" label="Penerimaan" deadline="optional">'
-                    '<alur:register field="nomor_register"/>'),
+                   ('<alur:step number="2" label="Penerimaan" deadline="required" output="Tanggapan tertulis dari '
+                    'Tim Pertimbangan">',
+                    '<alur:step number="2" label="Penerimaan" deadline="optional" output="Tanggapan tertulis dari '
+                    'Tim Pertimbangan"><alur:register field="nomor_register"/>'),
                    ('<alur:reject field="keputusan_pimred" value="tolak"/>',
                     '<alur:return field="keputusan_pimred" value="tolak" to="Task_Serahkan" response="pertimbangan"/>'))
     with tx() as s:

@@ -114,7 +114,7 @@ class Walk:
         url = f"{path}?{urlencode(query)}" if query else path
         _Reads.query, _Reads.form = set(), set()
         with self.client.open(url, method=method, data=form if method not in ("GET", "HEAD") else None) as resp:
-            status, text = resp.status_code, resp.get_data(as_text=True)[:300]
+            status, text = resp.status_code, resp.get_data()[:300].decode(errors="replace")  # PDFs too
         self.sent += 1
         assert status < 500, f"{method} {url!r} form={form!r} -> {status}: {text}"
 

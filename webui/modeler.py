@@ -477,3 +477,57 @@ def _modeler_texts() -> dict:
         "create_group": _("Buat grup \u201c{name}\u201d ({code})"),
         "group_failed": _("Grup tidak dapat dibuat: {reason}"),
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# The SOP document of each version (process/sopdoc.py): a page and its A4 PDF
+# --------------------------------------------------------------------------------------------------
+
+#: Who reads the SOP documents: the process owner, auditors, administrators.
+SOP_READERS = (OWNER, "auditor", "admin")
+
+
+def _sop_document(number: int):
+    from process import sopdoc
+
+    get_version(number)  # 404 for a version that does not exist
+    return sopdoc.document_of(db(), system(), process_key(), number)
+
+
+@bp.get("/sop")
+@role_required(*SOP_READERS)
+def sop_index():
+    """Every procedure's versions, each with its SOP document."""
+    session = db()
+    procedures = [(key, name, modeling.versions(session, key)) for key, name in procedure_names()]
+    return render_template("modeler/sop_index.html", procedures=procedures, default=system().settings.process_key)
+
+
+@bp.get("/versi/<id:number>/sop")
+@role_required(*SOP_READERS)
+def sop(number: int):
+    from markupsafe import Markup
+
+    from process import sopdoc
+
+    document = _sop_document(number)
+    label = _("Bagan alur SOP %(name)s, versi %(n)s: simbol tiap langkah di kolom pelaksananya.",
+              name=document.name, n=number)
+    # built from escaped parts only (sopdoc.matrix_svg escapes every text)
+    pages = [Markup(sopdoc.matrix_svg(page, label, i))  # noqa: S704
+             for i, page in enumerate(sopdoc.matrix_pages(document), 1)]
+    return render_template("modeler/sop.html", doc=document, number=number, pages=pages,
+                           identity=sopdoc.identity_rows(document), lists=sopdoc.LIST_TITLES,
+                           owner=OWNER in me().roles)
+
+
+@bp.get("/versi/<id:number>/sop.pdf")
+@role_required(*SOP_READERS)
+def sop_pdf(number: int):
+    from process import sopdoc
+
+    document = _sop_document(number)
+    response = Response(sopdoc.to_pdf(document, printed_at=system().clock.now()), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{document.filename()}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -209,6 +209,11 @@ MESSAGES: dict[str, Any] = {
                                "{seq} (nomor urut, mis. {seq:03d}) dan boleh {year}, {month}, {month_roman}."),
     "decl.flag_invalid": _l("%(attribute)s harus \u201ctrue\u201d atau \u201cfalse\u201d, bukan "
                             "\u201c%(value)s\u201d."),
+    "decl.date_invalid": _l("Tanggal %(attribute)s \u201c%(value)s\u201d tidak sah: tulis tanggal yang ada dalam "
+                            "bentuk TTTT-BB-HH, misalnya 2025-05-06."),
+    "decl.nip_invalid": _l("NIP \u201c%(value)s\u201d tidak sah: NIP terdiri atas tepat 18 angka (spasi di antara "
+                           "kelompok angka boleh), misalnya 19740310 199303 1 002."),
+    "decl.sop_twice": _l("Identitas SOP (alur:sop) hanya boleh ada satu pada proses; hapus yang lain."),
     # Moving cases between versions
     "migration.case_not_running": _l("Kasus ini tidak sedang berjalan (status: %(status)s)."),
     "migration.other_process": _l("Versi %(version)s milik proses lain (%(process)s)."),

@@ -30,11 +30,19 @@ DECLARATIONS = {
     "alur_pengunggahan": '<alur:procedure title="nama_kegiatan" date="tanggal_kegiatan" place="tempat_kegiatan" '
                          'team="tim"><alur:text field="narasi" label="Narasi berita" correction="narasi_koreksi"/>'
                          '<alur:text field="caption" label="Caption" correction="caption_koreksi" counter="true"/>'
-                         '</alur:procedure>',
+                         '</alur:procedure>'
+                         '<alur:sop number="Nomor 21 Tahun 2025" created="2023-03-14" revised="2025-05-06" '
+                         'effective="2025-05-06" approverTitle="Sekretaris" approverName="Irzal Zamzami" '
+                         'approverNip="19740310 199303 1 002" office="KPU Provinsi Sumatera Barat">'
+                         '<alur:legalBasis text="UU 14/2008"/><alur:legalBasis text="PP 61/2010"/>'
+                         '<alur:qualification text="Menguasai aplikasi"/><alur:related text="SOP Website"/>'
+                         '<alur:equipment text="Komputer"/><alur:warning text="Konten valid"/>'
+                         '<alur:recording text="Softcopy dan hardcopy"/></alur:sop>',
     "Lane_TimPelaksana": '<alur:lane teamScoped="true"/>',
     "Lane_Pimred": '<alur:lane group="pimred" hearsOverdue="true"/>',
-    "Task_Serahkan": '<alur:step number="1" label="Penyerahan" deadline="required">'
-                     '<alur:stamp date="tanggal_pengumpulan" time="waktu_pengumpulan"/></alur:step>',
+    "Task_Serahkan": '<alur:step number="1" label="Penyerahan" deadline="required" output="Register">'
+                     '<alur:stamp date="tanggal_pengumpulan" time="waktu_pengumpulan" label="pengumpulan"/>'
+                     '<alur:input field="foto" text="Dokumentasi"/><alur:input text="Narasi"/></alur:step>',
     "Task_Terima": '<alur:step number="2" label="Penerimaan"><alur:register field="nomor_register"/>'
                    '<alur:response decision="keputusan_admin" text="tanggapan_admin"/>'
                    '<alur:return field="keputusan_admin" value="dikembalikan" to="Task_Serahkan" '
@@ -198,3 +206,41 @@ def test_every_declaration_comes_back_from_the_modeler(open_as):
                 if (owner, path) == ("Task_Koreksi", "step") else (owner, path, attrs)
                 for owner, path, attrs in declarations(source)}
     assert declarations(xml) == expected
+
+
+def test_the_sop_identity_and_a_steps_sop_columns_are_edited_in_the_panel(open_as):
+    """The process's group "identitas SOP" (alur:sop: number, dates, approver, lists) and a step's Output and
+    Kelengkapan (alur:step output, alur:input) go into the exported diagram."""
+    page = open_as("owner")
+    open_the_modeler(page)
+    page.get_by_label("Impor .bpmn").set_input_files(
+        {"name": "tanpa-aturan.bpmn", "mimeType": "application/xml", "buffer": declared_diagram({})})
+    expect(page.locator("[data-modeler]")).to_have_attribute("data-state", "ready")
+    page.locator('.djs-element[data-element-id="Participant_KPU"] .djs-hit-all').first.click()  # its name strip
+    expect(page.locator("[data-properties] .bio-properties-panel-header-label")).to_have_text(
+        "KPU Provinsi Sumatera Barat")
+    sop = open_group(page, "group-alur-sop")
+    expect(sop.locator(".bio-properties-panel-group-header-title")).to_have_text("Aturan prosedur: identitas SOP")
+    sop.get_by_label("Nomor SOP").fill("Nomor 21 Tahun 2025")
+    sop.get_by_label("Tanggal efektif").fill("2025-05-06")
+    sop.get_by_label("Disahkan oleh: NIP").fill("19740310 199303 1 002")
+    legal = page.locator('[data-properties] [data-group-id="group-alur-sop-legalBases"]')
+    legal.locator(":scope > .bio-properties-panel-group-header").get_by_title("Create new list item").click()
+    open_item(legal.locator('[data-entry-id="Participant_KPU-alurSop-legalBases-0"]')).get_by_label("Teks").fill(
+        "UU 14/2008")
+
+    select_shape(page, "Task_Terima", "Menerima hasil dokumentasi kegiatan dan konten berita")
+    open_group(page, "group-alur-rules").get_by_label("Output di dokumen SOP").fill("Tanggapan tertulis")
+    inputs = page.locator('[data-properties] [data-group-id="group-alur-inputs"]')
+    inputs.locator(":scope > .bio-properties-panel-group-header").get_by_title("Create new list item").click()
+    item = open_item(inputs.locator('[data-entry-id="Task_Terima-alurInput-0"]'))
+    item.get_by_label("Field formulir").select_option("cek_foto")
+    item.get_by_label("Teks (opsional)").fill("Hasil dokumentasi")
+    page.keyboard.press("Tab")
+
+    found = declarations(exported(page))
+    assert ("alur_pengunggahan", "sop", (("approverNip", "19740310 199303 1 002"), ("effective", "2025-05-06"),
+                                         ("number", "Nomor 21 Tahun 2025"))) in found
+    assert ("alur_pengunggahan", "sop/legalBasis", (("text", "UU 14/2008"),)) in found
+    assert ("Task_Terima", "step", (("output", "Tanggapan tertulis"),)) in found
+    assert ("Task_Terima", "step/input", (("field", "cek_foto"), ("text", "Hasil dokumentasi"))) in found
