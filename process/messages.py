@@ -77,7 +77,7 @@ MESSAGES: dict[str, str] = {
     "case.not_found": N_("Kasus #%(case)s tidak ada."),
     "case.not_running": N_("Kasus ini sudah tidak berjalan."),
     "case.migration_failed": N_("Kasus tidak dapat dipindahkan ke versi itu."),
-    "migration.mapping_invalid": N_("Pemetaan langkah pada rencana pemindahan tidak dapat dipakai; tidak ada kasus "
+    "plan.mapping_invalid": N_("Pemetaan langkah pada rencana pemindahan tidak dapat dipakai; tidak ada kasus "
                                     "yang dipindahkan."),
     "task.not_found": N_("Tugas tidak ditemukan."),
     "task.not_ready": N_("Tugas \u201c%(task)s\u201d sudah tidak menunggu tindakan."),

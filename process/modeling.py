@@ -169,7 +169,7 @@ def migrate(session: Session, system, user: User, target: Definition, instance_i
     ``mapping`` ({old task id: new task id}) is the plan's explicit choice, per waiting task whose id the target
     lacks, of the task it becomes there; nothing is guessed. It is checked as a whole first (each old id a task one
     of the cases waits on and the target lacks, each new id a task of the target of the same kind and lane): a bad
-    entry refuses the whole request (MigrationRefused ``migration.mapping_invalid``), nothing moves. A case
+    entry refuses the whole request (MigrationRefused ``plan.mapping_invalid``), nothing moves. A case
     waiting on a removed task the mapping leaves out is refused, naming that task."""
     _require_owner(user)
     mapping = dict(mapping or {})
@@ -179,7 +179,7 @@ def migrate(session: Session, system, user: User, target: Definition, instance_i
         problems = system.engine.mapping_problems(target, mapping, removed)
         if problems:
             raise MigrationRefused("the migration plan's mapping cannot be used", problems,
-                                   code="migration.mapping_invalid")
+                                   code="plan.mapping_invalid")
     moved, refused = [], []
     for instance_id in ids:
         try:
