@@ -207,7 +207,8 @@ def mapping_choices(system, target: Definition, plan: list[MigrationCheck]) -> l
     steps: dict[str, dict] = {}
     for check in plan:
         for task in check.removed:
-            entry = steps.setdefault(task.bpmn_id, {"task": task, "cases": [],
-                                                    "choices": system.engine.mapping_choices(target, task)})
-            entry["cases"].append(check.instance_id)
+            if task.bpmn_id not in steps:
+                steps[task.bpmn_id] = {"task": task, "cases": [],
+                                       "choices": system.engine.mapping_choices(target, task)}
+            steps[task.bpmn_id]["cases"].append(check.instance_id)
     return list(steps.values())

@@ -122,6 +122,9 @@ def test_a_case_at_a_renamed_step_moves_by_the_mapping_and_finishes_on_the_new_v
         instance = s.get(Instance, case.instance_id)
         assert instance.status == "completed" and instance.end_event == "EndEvent_Dipublikasikan"
     assert_replays(system, tx, case.instance_id)
+    history = text(login("auditor").get(f"/audit/kasus/{case.instance_id}/replay"))
+    assert ("Kasus dipindahkan dari versi 1 ke versi 2. Langkah yang dipetakan: Task_Koreksi \u2192 Task_Cek."
+            in history)
 
 
 def test_without_a_mapping_the_case_stays_and_the_refusal_names_the_step(system, tx, users):
