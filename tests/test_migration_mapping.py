@@ -9,6 +9,8 @@ from html import unescape
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
+from SpiffWorkflow.bpmn.util.diff import diff_workflow
 from sqlalchemy import select
 
 from engine import eventlog
@@ -19,12 +21,14 @@ from process import modeling
 from tests.conftest import DIAGRAM
 from tests.factories import Case, make_users, user
 from tests.test_api import Api
+from tests.test_definitions import NS
 
 #: The bundled diagram's user tasks in the order a case meets them, with the form that moves each one on.
 HAPPY_PATH = (("Task_Serahkan", "tim", "submit"), ("Task_Terima", "admin", "terima"),
               ("Task_Koreksi", "wapimred", "koreksi"), ("Task_Putuskan", "pimred", "setuju"),
               ("Task_Unggah", "admin", "unggah"))
 WIB = timezone(timedelta(hours=7))
+ALUR = "urn:alur-medsos:bpmn:1"
 
 
 def renamed(renames: dict[str, str], xml: str | None = None) -> bytes:
@@ -299,4 +303,48 @@ def test_any_renaming_of_the_steps_and_any_waiting_step(system, tx, users, renam
         assert s.get(Instance, case.instance_id).status == "completed"
         assert s.execute(select(TaskRow.bpmn_id).where(TaskRow.instance_id == case.instance_id,
                                                        TaskRow.state == "ready")).first() is None
+    assert_replays(system, tx, case.instance_id)
+
+
+# --------------------------------------------------------------------------------------------------
+# No guess by shape
+# --------------------------------------------------------------------------------------------------
+
+
+def without_step3_timer() -> str:
+    """The bundled diagram with no deadline on step 3 (its timer branch gone): a plain user task between two
+    gateways, which SpiffWorkflow can align with a renamed one by the shape around it."""
+    tree = etree.fromstring(DIAGRAM.read_bytes())
+    gone = {"Timer_Koreksi", "Notif_Koreksi", "End_Terlambat_Koreksi", "Flow_Timer_Koreksi", "Flow_Notif_Koreksi"}
+    for node in list(tree.iter()):
+        if node.get("id") in gone or node.get("bpmnElement") in gone or (
+                node.tag == f"{{{NS['bpmn']}}}flowNodeRef" and node.text in gone):
+            node.getparent().remove(node)
+    step = tree.find(".//bpmn:userTask[@id='Task_Koreksi']//alur:step", {**NS, "alur": ALUR})
+    del step.attrib["deadline"]
+    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8").decode()
+
+
+def test_spiffworkflows_guess_by_shape_is_not_taken(system, tx, users):
+    with tx() as s:
+        plain = system.engine.deploy(s, without_step3_timer().encode(), actor="owner")
+    case = at_step3_claimed(system, tx)
+    with tx() as s:
+        assert s.get(Instance, case.instance_id).definition_id == plain.id
+        v_renamed = system.engine.deploy(s, renamed({"Task_Koreksi": "Task_Cek"}, without_step3_timer()),
+                                         actor="owner")
+        instance = s.get(Instance, case.instance_id)
+        wf = system.engine.load(s, instance)
+        parsed = system.engine.parsed(v_renamed)
+        guessed, _subs = diff_workflow(system.engine.codec.registry, wf, parsed.spec, parsed.subprocess_specs)
+        waiting = next(t for t in guessed.alignment if t.task_spec.name == "Task_Koreksi")
+        assert guessed.alignment[waiting].name == "Task_Cek"  # SpiffWorkflow alone would move it there
+        check = system.engine.check_migration(s, instance, v_renamed)
+        assert [(p.element_id, p.code) for p in check.reasons] == [("Task_Koreksi", "migration.task_removed")]
+        assert system.engine.check_migration(s, instance, v_renamed, {"Task_Koreksi": "Task_Cek"}).can_move
+    with tx() as s:
+        modeling.migrate(s, system, user(s, "owner"), v_renamed, [case.instance_id], {"Task_Koreksi": "Task_Cek"})
+    assert (case.task().bpmn_id, case.task().due_at) == ("Task_Cek", None)
+    for _task, who, form in HAPPY_PATH[2:]:
+        case.do(who, form, claim=who != "wapimred")
     assert_replays(system, tx, case.instance_id)
