@@ -66,6 +66,9 @@ _SAVE_CASE = (update(_CASE_TABLE)
 _SAVE_TASKS = (update(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("w_id"))
                .values({key: bindparam(f"w_{key}", type_=_TASK_TABLE.c[key].type) for key in TASK_WRITES}))
 _INSERT_TASKS = insert(_TASK_TABLE)
+#: A ready task a migration moved to a task of another id (engine.runtime.WorkflowEngine.migrate).
+_RETARGET = (update(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("r_id"))
+             .values(bpmn_id=bindparam("r_bpmn_id", type_=String()), name=bindparam("r_name", type_=String())))
 #: A ready task passes from one holder (or nobody) to another (or nobody), if it is still as the caller saw it.
 _HAND_OVER = (update(_TASK_TABLE)
               .where(_TASK_TABLE.c.id == bindparam("h_id"), _TASK_TABLE.c.state == "ready",
@@ -195,6 +198,14 @@ def ready_rows(session: Session, instance: Instance) -> dict[str, TaskRow]:
     if known is not None:
         return {tid: row for tid, row in known.items() if row.state == "ready"}
     return {r.id: r for r in session.execute(_READY_ROWS, {"instance_id": instance.id}).scalars()}
+
+
+def retarget_task(session: Session, row: TaskRow, bpmn_id: str, name: str) -> None:
+    """A ready task is now of another BPMN task (a migration's explicit mapping): its row says so; everything else
+    (holder, deadline, lane) is kept or updated as for any task."""
+    session.connection().execute(_RETARGET, {"r_id": row.id, "r_bpmn_id": bpmn_id, "r_name": name})
+    set_committed_value(row, "bpmn_id", bpmn_id)
+    set_committed_value(row, "name", name)
 
 
 def hand_over(session: Session, task_id: str, holder: str | None, to: str | None, at: datetime | None) -> bool:

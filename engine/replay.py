@@ -6,8 +6,9 @@ Two views, both read-only:
   user tasks were waiting, done or late, who held them, the data as it was and whether each deadline
   was met. Cheap enough to step through a case in a browser.
 * :func:`replay` re-executes the case: the recorded inputs (the initial data, each completed task's
-  submitted data, migrations to another version) run again on the recorded definition version, with
-  the clock set to each event's time, so timers fire when the clock passes them exactly as they did.
+  submitted data, migrations to another version with their explicit mapping of renamed tasks) run again on the
+  recorded definition version, with the clock set to each event's time, so timers fire when the clock passes
+  them exactly as they did.
   After each action what the engine does (user tasks made ready with their deadlines, tasks
   cancelled, timers fired, overdue marks, the end reached) is compared with what was recorded.
 
@@ -290,7 +291,7 @@ class _Replayer:
                 elif action.type == "case_migrated":
                     target = action.payload.get("to_version")
                     self._use_version(target)
-                    migrate_in_memory(self.engine.codec, wf, self.parsed)
+                    migrate_in_memory(self.engine.codec, wf, self.parsed, action.payload.get("mapping"))
                     run.advance(wf)
                     note = f"migrated: replay continues on version {target}"
                     note_message = _message("replay.migrated", version=target)
@@ -586,7 +587,10 @@ class _Fold:
         self.version = payload.get("to_version", self.version)
         for item in payload.get("ready") or []:
             if item.get("task_id") in self.tasks:
-                self.tasks[item["task_id"]] = replace(self.tasks[item["task_id"]], due=_aware(item.get("due")))
+                task = self.tasks[item["task_id"]]
+                self.tasks[item["task_id"]] = replace(  # a task the migration's mapping moved has a new id, name
+                    task, due=_aware(item.get("due")), bpmn_id=item.get("bpmn_id") or task.bpmn_id,
+                    name=item.get("name") or task.name)
 
     def task_ready(self, row: EventRow, payload: dict) -> None:
         key = row.task_id or ""

@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -59,6 +60,7 @@ from .spiff import (
     process_ends,
     run_user_task,
     timer_due,
+    workflow_diff,
 )
 from .state import StateCodec, WarmWorkflows, prune
 
@@ -68,7 +70,9 @@ SYSTEM_ACTOR = "system"
 #: Codes of the problems that keep a case from moving to another version (MigrationCheck.reasons, MigrationRefused).
 MIGRATION_CODES = frozenset({"migration.case_not_running", "migration.other_process", "migration.same_version",
                              "migration.older_version", "migration.task_removed", "migration.no_case",
-                             "migration.failed"})
+                             "migration.failed", "migration.mapping_unknown", "migration.mapping_target_missing",
+                             "migration.mapping_target_kind", "migration.mapping_other_lane",
+                             "migration.mapping_boundary"})
 MAX_KEY_LENGTH = 63
 
 
@@ -96,6 +100,28 @@ def _task_id(task_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class RemovedTask:
+    """A human task a case waits on whose BPMN id the target version lacks: it moves only if mapped to a task of
+    the target (see :meth:`WorkflowEngine.check_migration`)."""
+
+    bpmn_id: str
+    name: str | None
+    lane: str | None
+    type: str  # the BPMN tag, e.g. userTask
+    process: str  # the id of the (sub-)process it is in
+    boundary: bool  # it has boundary events (a deadline)
+
+
+@dataclass(frozen=True)
+class MappingChoice:
+    """A task of the target version a removed task may be mapped to (:meth:`WorkflowEngine.mapping_choices`)."""
+
+    bpmn_id: str
+    name: str | None
+    same_name: bool  # a hint for the owner, never a choice made for them
+
+
+@dataclass(frozen=True)
 class MigrationCheck:
     """Whether a case can move to another version of its process, and why not."""
 
@@ -104,6 +130,8 @@ class MigrationCheck:
     can_move: bool
     reasons: tuple[Problem, ...]
     tasks: tuple[str, ...]  # the human tasks it waits on
+    removed: tuple[RemovedTask, ...] = ()  # of those, the ones whose id the target lacks
+    mapping: dict[str, str] = field(default_factory=dict)  # the entries of the given mapping this case uses
 
 
 @dataclass
@@ -125,6 +153,29 @@ def _check_keys(data: Mapping[str, Any]) -> None:
     if bad:
         raise InvalidData(f"data keys not allowed: {', '.join(map(str, bad))}", code="data.keys_not_allowed",
                           keys=[str(k)[:70] for k in bad])
+
+
+def _mapping_entry_problems(parsed: ParsedDefinition, target: Definition, task: RemovedTask,
+                            new_id: object) -> list[Problem]:
+    """What is wrong with mapping the removed ``task`` to ``new_id`` of ``target`` (nothing: an empty list)."""
+    specs = parsed.spec if task.process == parsed.spec.name else parsed.subprocess_specs.get(task.process)
+    params: dict[str, Any] = {"task": task.name or task.bpmn_id, "target": str(new_id)[:200],
+                              "version": target.version}
+    spec = specs.task_specs.get(new_id) if specs is not None and isinstance(new_id, str) else None
+    code = None
+    if spec is None or not spec.bpmn_id:
+        code = "migration.mapping_target_missing"
+    else:
+        params["target"] = spec.bpmn_name or spec.bpmn_id
+        if bpmn_type(spec) != task.type or not spec.manual:
+            code = "migration.mapping_target_kind"
+            params["kind"] = task.type
+        elif spec.lane != task.lane:
+            code = "migration.mapping_other_lane"
+            params.update(lane=task.lane or "", target_lane=spec.lane or "")
+        elif (f"{spec.name}.BoundaryEventSplit" in specs.task_specs) != task.boundary:
+            code = "migration.mapping_boundary"
+    return [Problem(task.bpmn_id, code, params, element_name=task.name, element_type=task.type)] if code else []
 
 
 #: The group lanes of each parsed process spec (a workflow knows its spec, not the parsed definition).
@@ -424,12 +475,17 @@ class WorkflowEngine:
         return result
 
     # ------------------------------------------------------------------- migration
-    def check_migration(self, session: Session, instance: Instance, target: Definition) -> MigrationCheck:
+    def check_migration(self, session: Session, instance: Instance, target: Definition,
+                        mapping: Mapping[str, str] | None = None) -> MigrationCheck:
         """Can this case move to ``target``? Only to a newer version of its process (to go back, deploy the older
         content again: it becomes the newest version, see :meth:`deploy`), and every task it waits on must still
-        exist there."""
+        exist there, or be mapped by ``mapping`` ({old BPMN id: new BPMN id}, never guessed) to a task of the
+        same type and lane. Entries of ``mapping`` for tasks this case does not wait on are not used (a plan's
+        mapping covers several cases; :meth:`mapping_problems` checks it as a whole)."""
         reasons: list[Problem] = []
         tasks: tuple[str, ...] = ()
+        removed: tuple[RemovedTask, ...] = ()
+        used: dict[str, str] = {}
         current = session.get(Definition, instance.definition_id)
         if instance.status != "running":
             reasons.append(Problem(None, "migration.case_not_running", {"status": instance.status}))
@@ -445,61 +501,121 @@ class WorkflowEngine:
             wf = self.load(session, instance)
             tasks = tuple(t.task_spec.bpmn_name or t.task_spec.bpmn_id
                           for t in wf.get_tasks(state=TaskState.READY, manual=True))
-            reasons += self._migration_blockers(wf, target)
-        return MigrationCheck(instance.id, instance.title, not reasons, tuple(reasons), tasks)
+            blockers, removed = self._migration_blockers(wf, target)
+            reasons += blockers
+            mapping = dict(mapping or {})
+            parsed = self.parsed(target)
+            for task in removed:
+                if task.bpmn_id not in mapping:
+                    reasons.append(Problem(task.bpmn_id, "migration.task_removed",
+                                           {"version": target.version, "task": task.name or task.bpmn_id},
+                                           element_name=task.name, element_type=task.type))
+                else:
+                    used[task.bpmn_id] = mapping[task.bpmn_id]
+                    reasons += _mapping_entry_problems(parsed, target, task, mapping[task.bpmn_id])
+        return MigrationCheck(instance.id, instance.title, not reasons, tuple(reasons), tasks, tuple(removed), used)
 
-    def _migration_blockers(self, wf: BpmnWorkflow, target: Definition) -> list[Problem]:
-        from SpiffWorkflow.bpmn.util.diff import diff_workflow
-
+    def mapping_problems(self, target: Definition, mapping: Mapping[str, str],
+                         removed: Iterable[RemovedTask]) -> list[Problem]:
+        """What is wrong with a migration plan's ``mapping`` for cases waiting on the ``removed`` tasks (those of
+        their :class:`MigrationCheck`): each old id must be one of them, each new id a task of the target of the
+        same type, in the same (sub-)process and lane, with boundary events (a deadline) if and only if the old
+        one had them."""
+        by_id = {task.bpmn_id: task for task in removed}
         parsed = self.parsed(target)
-        diff, sub_diffs = diff_workflow(self.codec.registry, wf, parsed.spec, parsed.subprocess_specs)
-        removed = list(diff.removed)
+        problems: list[Problem] = []
+        for old, new in mapping.items():
+            task = by_id.get(old)
+            if task is None:
+                problems.append(Problem(old, "migration.mapping_unknown", {"task": old, "version": target.version}))
+            else:
+                problems += _mapping_entry_problems(parsed, target, task, new)
+        return problems
+
+    def mapping_choices(self, target: Definition, task: RemovedTask) -> list[MappingChoice]:
+        """The tasks of ``target`` that ``task`` may be mapped to (those :meth:`mapping_problems` accepts), in the
+        diagram's order."""
+        parsed = self.parsed(target)
+        specs = parsed.spec if task.process == parsed.spec.name else parsed.subprocess_specs.get(task.process)
+        if specs is None:
+            return []
+        return [MappingChoice(spec.bpmn_id, spec.bpmn_name, bool(task.name) and spec.bpmn_name == task.name)
+                for spec in specs.task_specs.values()
+                if spec.bpmn_id and spec.name == spec.bpmn_id
+                and not _mapping_entry_problems(parsed, target, task, spec.bpmn_id)]
+
+    def _migration_blockers(self, wf: BpmnWorkflow, target: Definition) -> tuple[list[Problem], list[RemovedTask]]:
+        """What keeps the case where it is: a task waiting on an element the target lacks (a human task may be
+        mapped: those are returned apart, once each). SpiffWorkflow's guess by shape for a renamed human task is
+        not taken (engine.spiff.workflow_diff)."""
+        diff, sub_diffs = workflow_diff(self.codec.registry, wf, self.parsed(target))
+        removed, gone = list(diff.removed), set()
         for sub_id, sub_diff in sub_diffs.items():
             if sub_diff is not None:
                 removed += sub_diff.removed
-            else:  # the sub-process itself is gone: what waits in it is
+            else:  # the sub-process itself is gone: what waits in it is (and cannot be mapped)
                 removed += wf.subprocesses[sub_id].tasks.values()
-        reasons = []
+                gone.update(wf.subprocesses[sub_id].tasks)
+        reasons, human = [], {}
         for task in removed:
-            if isinstance(task.task_spec, BoundaryEvent):
+            spec = task.task_spec
+            if isinstance(spec, BoundaryEvent):
                 continue  # a deadline on a removed task: the task itself is named
-            if task.task_spec.bpmn_id and task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
-                reasons.append(Problem(task.task_spec.bpmn_id, "migration.task_removed", {"version": target.version},
-                                       element_name=task.task_spec.bpmn_name,
-                                       element_type=bpmn_type(task.task_spec)))
-        return reasons
+            if not spec.bpmn_id or task.state not in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
+                continue
+            if spec.manual and task.state in (TaskState.READY, TaskState.STARTED) and task.id not in gone:
+                human.setdefault(spec.bpmn_id, RemovedTask(
+                    spec.bpmn_id, spec.bpmn_name, spec.lane, bpmn_type(spec), task.workflow.spec.name,
+                    isinstance(getattr(task.parent, "task_spec", None), BoundaryEventSplit)))
+            else:
+                reasons.append(Problem(spec.bpmn_id, "migration.task_removed",
+                                       {"version": target.version, "task": spec.bpmn_name or spec.bpmn_id},
+                                       element_name=spec.bpmn_name, element_type=bpmn_type(spec)))
+        return reasons, list(human.values())
 
     @_stale_to_typed
-    def migrate(self, session: Session, instance_id: int, target: Definition, *, actor: str) -> ActionResult:
-        """Move one waiting case to ``target``, all or nothing; recorded as an event."""
+    def migrate(self, session: Session, instance_id: int, target: Definition, *, actor: str,
+                mapping: Mapping[str, str] | None = None) -> ActionResult:
+        """Move one waiting case to ``target``, all or nothing; recorded as an event. A task it waits on whose id the
+        target lacks moves only by ``mapping`` (see :meth:`check_migration`): it becomes the mapped task, the same
+        task (id, data, state, holder) with the new task's definition and deadline; the event records the mapping
+        used, so that a replay does the same."""
         persistence.lock_case(session, case_id=instance_id)
         instance = session.get(Instance, instance_id)
         if instance is None:
             raise MigrationRefused(f"no case {instance_id}",
                                    [Problem(None, "migration.no_case", {"case": instance_id})])
-        check = self.check_migration(session, instance, target)
+        check = self.check_migration(session, instance, target, mapping)
         if not check.can_move:
             raise MigrationRefused(f"case {instance_id} cannot move", list(check.reasons))
         source = session.get(Definition, instance.definition_id)
         run = self._run(self.clock.now())
         wf = self._load_for_action(session, instance, run)
         try:
-            changed = migrate_in_memory(self.codec, wf, self.parsed(target))
+            changed = migrate_in_memory(self.codec, wf, self.parsed(target), check.mapping)
         except ExecutionFailed as exc:
             raise MigrationRefused(f"case {instance_id}: {exc.message}",
                                    [Problem(None, "migration.failed", {"version": target.version})]) from exc
         run.advance(wf)
         instance.definition_id = target.id
         result = ActionResult(instance)
+        rows = persistence.ready_rows(session, instance)
+        ready = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id]
+        for task in ready:  # a mapped task: the same row, now of the new task
+            row = rows.get(str(task.id))
+            if row is not None and row.bpmn_id != task.task_spec.bpmn_id:
+                persistence.retarget_task(session, row, task.task_spec.bpmn_id,
+                                          task.task_spec.bpmn_name or task.task_spec.bpmn_id)
         # The deadlines of the waiting tasks may change with the version; the projection updates them
         # without an event of their own, so the migration records them (replay compares against these).
-        waiting = [{"task_id": str(t.id), "bpmn_id": t.task_spec.bpmn_id, "due": due_of(t)}
-                   for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id]
+        waiting = [{"task_id": str(t.id), "bpmn_id": t.task_spec.bpmn_id, "due": due_of(t),
+                    "name": t.task_spec.bpmn_name or t.task_spec.bpmn_id} for t in ready]
+        data = {"from_version": source.version, "to_version": target.version, "changed": changed, "ready": waiting}
+        if check.mapping:
+            data["mapping"] = dict(sorted(check.mapping.items()))
         result.events.append(eventlog.append(
-            session, type="case_migrated", at=run.now, actor=actor, instance_id=instance.id,
-            data={"from_version": source.version, "to_version": target.version, "changed": changed,
-                  "ready": waiting}))
-        self._sync(session, instance, wf, run, result, actor=actor)
+            session, type="case_migrated", at=run.now, actor=actor, instance_id=instance.id, data=data))
+        self._sync(session, instance, wf, run, result, actor=actor, rows=rows)
         return result
 
     def task_and_case(self, session: Session, task_id: str) -> tuple[TaskRow, Instance]:

@@ -14,8 +14,9 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
-from SpiffWorkflow.bpmn.specs.defaults import EndEvent, UserTask
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, UserTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm.attributes import set_committed_value
@@ -150,13 +151,86 @@ def run_user_task(task, data: Mapping[str, Any]) -> None:
                               code="task.completion_failed") from exc
 
 
-def migrate_in_memory(codec: StateCodec, wf: BpmnWorkflow, parsed: ParsedDefinition) -> list[str]:
-    """Move a loaded workflow, and each of its running sub-processes, onto another spec; returns the BPMN ids whose
-    definition changed. A running sub-process the new version no longer has stops the move (the caller checks
-    first: engine.runtime.WorkflowEngine.check_migration)."""
-    from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+#: The names SpiffWorkflow gives the control tasks it puts around a task with boundary events ("<id>.<suffix>").
+_BOUNDARY_PARTS = (".BoundaryEventSplit", ".BoundaryEventJoin")
 
-    diff, sub_diffs = diff_workflow(codec.registry, wf, parsed.spec, parsed.subprocess_specs)
+
+def _stands_for(name: str) -> tuple[str, str]:
+    """The BPMN id a task spec's name stands for, and the suffix of a boundary-event control task (else "")."""
+    for suffix in _BOUNDARY_PARTS:
+        if name.endswith(suffix):
+            return name[: -len(suffix)], suffix
+    return name, ""
+
+
+def _is_human(spec) -> bool:
+    return spec is not None and bool(spec.bpmn_id) and bool(getattr(spec, "manual", False))
+
+
+def _spec_diff(registry, original, new, mapping: Mapping[str, str]) -> SpecDiff:
+    """SpiffWorkflow's alignment of ``original``'s task specs with ``new``'s, made explicit for human tasks: a task
+    whose id ``mapping`` names goes to the task it is mapped to (with its boundary-event control tasks), and
+    SpiffWorkflow's own guess by shape for a human task whose id is gone is not taken (it is removed unless
+    mapped). Everything else aligns as SpiffWorkflow aligns it (by id, then by shape)."""
+    diff = SpecDiff(registry, original, new)
+    for old, aligned in list(diff.alignment.items()):
+        base, suffix = _stands_for(old.name)
+        if base in mapping:
+            candidate = new.task_specs.get(mapping[base] + suffix)
+        elif aligned is not None and aligned.name != old.name and _is_human(original.task_specs.get(base)):
+            candidate = None
+        else:
+            continue
+        diff.alignment[old] = candidate
+        diff.comparisons.pop(old, None)
+        if candidate is not None:
+            before, after = registry.convert(old), registry.convert(candidate)
+            diff.comparisons[old] = (["typename"] if before.get("typename") != after.get("typename")
+                                     else [key for key, value in before.items() if after.get(key) != value])
+    return diff
+
+
+def workflow_diff(registry, wf: BpmnWorkflow, parsed: ParsedDefinition, mapping: Mapping[str, str] | None = None):
+    """SpiffWorkflow's ``diff_workflow`` (the case against another version, and each of its running sub-processes
+    against the sub-process of the same name, None if there is none) with the alignment of :func:`_spec_diff`."""
+    mapping = dict(mapping or {})
+    top = WorkflowDiff(wf, _spec_diff(registry, wf.spec, parsed.spec, mapping))
+    subs = {}
+    for sub_id, sub in wf.subprocesses.items():
+        new = parsed.subprocess_specs.get(sub.spec.name)
+        subs[sub_id] = WorkflowDiff(sub, _spec_diff(registry, sub.spec, new, mapping)) if new is not None else None
+    return top, subs
+
+
+def _resync_boundary_events(task) -> None:
+    """A waiting task moved to a task of another id: the split above it (its boundary events) now has the new
+    task's boundary events as outputs; a waiting boundary event the new task lacks goes, one it has is added
+    (and waits, with its due time computed now, as after any migration)."""
+    split = task.parent
+    if split is None or not isinstance(split.task_spec, BoundaryEventSplit):
+        return
+    outputs = split.task_spec.outputs
+    for child in list(split.children):
+        if child.task_spec not in outputs and isinstance(child.task_spec, BoundaryEvent) \
+                and child.has_state(TaskState.WAITING | TaskState.PREDICTED_MASK):
+            child.workflow.top_workflow.event_manager.remove_task(child)  # it waits no more
+            child.workflow._remove_task(child.id)
+    present = {child.task_spec for child in split.children}
+    for spec in outputs:
+        if spec not in present:
+            child = split._add_child(spec, TaskState.FUTURE)
+            spec._update(child)
+
+
+def migrate_in_memory(codec: StateCodec, wf: BpmnWorkflow, parsed: ParsedDefinition,
+                      mapping: Mapping[str, str] | None = None) -> list[str]:
+    """Move a loaded workflow, and each of its running sub-processes, onto another spec; returns the BPMN ids whose
+    definition changed. ``mapping`` ({old BPMN id: new BPMN id}) moves the tasks of an id the new version lacks to
+    the given task, keeping the task (its id, data and state); without it such a task is not moved (the caller
+    checks first: engine.runtime.WorkflowEngine.check_migration, which refuses a case waiting on one). A running
+    sub-process the new version no longer has stops the move."""
+    mapping = dict(mapping or {})
+    diff, sub_diffs = workflow_diff(codec.registry, wf, parsed, mapping)
     changed = {t.task_spec.bpmn_id for t in diff.changed if t.task_spec.bpmn_id}
     for sub_diff in sub_diffs.values():
         if sub_diff is not None:
@@ -170,6 +244,12 @@ def migrate_in_memory(codec: StateCodec, wf: BpmnWorkflow, parsed: ParsedDefinit
                                       code="case.migration_failed")
             migrate_workflow(sub_diff, sub, parsed.subprocess_specs[sub.spec.name])
         wf.subprocess_specs = parsed.subprocess_specs
+        if mapping:
+            targets = set(mapping.values())
+            for task in list(all_tasks(wf)):
+                if task.task_spec.bpmn_id in targets and _is_human(task.task_spec) \
+                        and task.has_state(TaskState.READY | TaskState.STARTED):
+                    _resync_boundary_events(task)
     except SpiffWorkflowException as exc:
         raise ExecutionFailed(f"the case could not be migrated: {str(exc).splitlines()[0]}",
                               code="case.migration_failed") from exc

@@ -77,6 +77,8 @@ MESSAGES: dict[str, str] = {
     "case.not_found": N_("Kasus #%(case)s tidak ada."),
     "case.not_running": N_("Kasus ini sudah tidak berjalan."),
     "case.migration_failed": N_("Kasus tidak dapat dipindahkan ke versi itu."),
+    "plan.mapping_invalid": N_("Pemetaan langkah pada rencana pemindahan tidak dapat dipakai; tidak ada kasus "
+                                    "yang dipindahkan."),
     "task.not_found": N_("Tugas tidak ditemukan."),
     "task.not_ready": N_("Tugas \u201c%(task)s\u201d sudah tidak menunggu tindakan."),
     "task.already_claimed": N_("Tugas \u201c%(task)s\u201d sudah diambil orang lain."),
@@ -218,6 +220,8 @@ MESSAGES: dict[str, str] = {
     "field.username": N_("hanya boleh berisi huruf a–z, angka, titik, garis bawah dan tanda hubung, diawali huruf "
                          "atau angka (tanpa spasi, huruf beraksen atau huruf lain)."),
     "field.team_code": N_("hanya boleh berisi huruf kecil a–z, angka, garis bawah dan tanda hubung."),
+    "field.task_mapping": N_("harus berupa pasangan {ID langkah lama: ID langkah baru} (teks, paling banyak "
+                             "%(n)s pasangan)."),
     "field.group_code": N_("harus diawali huruf kecil a–z, lalu hanya huruf kecil, angka dan garis bawah."),
     "field.date": N_("harus tanggal dengan format TTTT-BB-HH, mis. 2025-05-06."),
     "field.date_invalid": N_("tanggal tidak sah."),

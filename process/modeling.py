@@ -161,15 +161,30 @@ def migration_plan(session: Session, system, user: User, target: Definition) -> 
     return [system.engine.check_migration(session, instance, target) for instance in older]
 
 
-def migrate(session: Session, system, user: User, target: Definition, instance_ids: list[int]) -> dict:
+def migrate(session: Session, system, user: User, target: Definition, instance_ids: list[int],
+            mapping: dict[str, str] | None = None) -> dict:
     """Move the given cases; each moves whole or not at all (a savepoint each). Returns ``moved`` (case ids) and
-    ``refused`` (``{"case_id", "problems"}``, the problems coded as for a diagram)."""
+    ``refused`` (``{"case_id", "problems"}``, the problems coded as for a diagram).
+
+    ``mapping`` ({old task id: new task id}) is the plan's explicit choice, per waiting task whose id the target
+    lacks, of the task it becomes there; nothing is guessed. It is checked as a whole first (each old id a task one
+    of the cases waits on and the target lacks, each new id a task of the target of the same kind and lane): a bad
+    entry refuses the whole request (MigrationRefused ``plan.mapping_invalid``), nothing moves. A case
+    waiting on a removed task the mapping leaves out is refused, naming that task."""
     _require_owner(user)
+    mapping = dict(mapping or {})
+    ids = sorted(instance_ids)  # several cases are locked in ascending id (engine.persistence)
+    if mapping:
+        removed = [task for check in _checks(session, system, target, ids) for task in check.removed]
+        problems = system.engine.mapping_problems(target, mapping, removed)
+        if problems:
+            raise MigrationRefused("the migration plan's mapping cannot be used", problems,
+                                   code="plan.mapping_invalid")
     moved, refused = [], []
-    for instance_id in sorted(instance_ids):  # several cases are locked in ascending id (engine.persistence)
+    for instance_id in ids:
         try:
             with session.begin_nested():
-                system.engine.migrate(session, instance_id, target, actor=user.actor)
+                system.engine.migrate(session, instance_id, target, actor=user.actor, mapping=mapping)
             moved.append(instance_id)
         except MigrationRefused as exc:  # reported per case; the others still move
             refused.append({"case_id": instance_id, "problems": exc.problems})
@@ -177,3 +192,23 @@ def migrate(session: Session, system, user: User, target: Definition, instance_i
             refused.append({"case_id": instance_id,
                             "problems": [Problem(None, "migration.failed", {"version": target.version})]})
     return {"moved": moved, "refused": refused}
+
+
+def _checks(session: Session, system, target: Definition, instance_ids: list[int]) -> list[MigrationCheck]:
+    """The pre-check of each of these cases that exists (one that does not is refused when it is moved)."""
+    found = session.execute(select(Instance).where(Instance.id.in_(instance_ids)).order_by(Instance.id)).scalars()
+    return [system.engine.check_migration(session, instance, target) for instance in found]
+
+
+def mapping_choices(system, target: Definition, plan: list[MigrationCheck]) -> list[dict]:
+    """For each task some case of ``plan`` waits on whose id ``target`` lacks: the task (``task``: a
+    RemovedTask), the cases waiting on it, and the tasks of ``target`` it may be mapped to (``choices``:
+    MappingChoice, each with whether it has the same name: a hint, never a choice made for the owner)."""
+    steps: dict[str, dict] = {}
+    for check in plan:
+        for task in check.removed:
+            if task.bpmn_id not in steps:
+                steps[task.bpmn_id] = {"task": task, "cases": [],
+                                       "choices": system.engine.mapping_choices(target, task)}
+            steps[task.bpmn_id]["cases"].append(check.instance_id)
+    return list(steps.values())

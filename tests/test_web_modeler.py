@@ -236,9 +236,13 @@ def test_migration_page_pre_check_and_form(users, system, tx, login):
     for case in (waiting, at_step5):
         assert f'<tr data-case-id="{case.instance_id}">' in page
     assert f'name="case_ids" value="{waiting.instance_id}"' in page
-    assert f'name="case_ids" value="{at_step5.instance_id}"' not in page  # cannot move: no checkbox
-    assert "dapat pindah" in page and "tidak dapat pindah" in page
-    assert "(Task_Unggah): Langkah yang sedang ditunggu kasus ini tidak ada di versi 2." in page
+    # Step 5 is gone: the case moves only if the owner maps it to a task of the same lane (none is pre-chosen)
+    assert f'name="case_ids" value="{at_step5.instance_id}"' in page
+    assert "dapat pindah" in page and "pindah bila langkahnya dipetakan" in page
+    assert ("(Task_Unggah): Langkah yang sedang ditunggu kasus ini tidak ada di versi 2. Kasus pindah hanya bila "
+            "langkah ini dipetakan ke langkah pengganti di versi itu.") in page
+    assert 'name="peta-Task_Unggah"' in page and '<option value="" selected>' in page
+    assert '<option value="Task_Terima">' in page and " selected>Menerima" not in page
     assert "Menyerahkan dokumentasi kegiatan" in page  # the waiting task
     assert 'data-confirm="Pindahkan kasus yang dipilih ke versi 2?"' in page
 
@@ -248,7 +252,7 @@ def test_migration_page_pre_check_and_form(users, system, tx, login):
     assert f"1 kasus dipindahkan ke versi 2: #{waiting.instance_id}." in after
     assert (f"Kasus #{at_step5.instance_id} tidak dipindahkan: Tugas \u201cMengunggah konten ke platform media "
             "sosial KPU Provinsi Sumatera Barat\u201d (Task_Unggah): Langkah yang sedang ditunggu kasus ini tidak ada "
-            "di versi 2.") in after
+            "di versi 2. Kasus pindah hanya bila langkah ini dipetakan ke langkah pengganti di versi itu.") in after
     assert f'<tr data-case-id="{waiting.instance_id}">' not in after  # it runs on version 2 now
     with tx() as s:
         assert s.get(Definition, s.get(Instance, waiting.instance_id).definition_id).version == 2

@@ -524,23 +524,29 @@ def definition_migration_plan(version: int):
     _require_owner()
     session = db()
     target = modeler.get_version(version)
-    return jsonify({"version": target.version, "cases": modeler.migration_rows(session, target)})
+    return jsonify({"version": target.version, **modeler.migration_plan(session, target)})
 
 
 @bp.post("/definitions/<id:version>/migration")
 def migrate_to_definition(version: int):
     _require_owner()
     body = _json_object()
-    errors = [FieldError.of("unknown_field", str(key)[:70], str(key)[:70]) for key in body if key != "case_ids"]
+    errors = [FieldError.of("unknown_field", str(key)[:70], str(key)[:70]) for key in body
+              if key not in ("case_ids", "mapping")]
+    ids, mapping = [], {}
     try:
         ids = body_ids("case_ids", body.get("case_ids"), max_items=MAX_MIGRATION_IDS)
+    except FormInvalid as invalid:
+        errors.extend(invalid.errors)
+    try:
+        mapping = modeler.task_mapping(body.get("mapping"))
     except FormInvalid as invalid:
         errors.extend(invalid.errors)
     if errors:
         raise FormInvalid(errors)
     session = db()
     target = modeler.get_version(version)
-    outcome = modeler.migrate_cases(session, target, ids)
+    outcome = modeler.migrate_cases(session, target, ids, mapping)
     return jsonify({"version": target.version, **outcome})
 
 

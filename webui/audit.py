@@ -136,8 +136,13 @@ def event_sentence(step: StepState, names: dict[str, str], rules: Declarations |
         return _("Notifikasi %(kind)s dikirim kepada %(to)s.", kind=_quoted(label),
                  to=", ".join(_name(names, who) for who in _told(d)))
     if step.type == "case_migrated":
-        return _("Kasus dipindahkan dari versi %(old)s ke versi %(new)s.", old=d.get("from_version", "?"),
-                 new=d.get("to_version", "?"))
+        moved = _("Kasus dipindahkan dari versi %(old)s ke versi %(new)s.", old=d.get("from_version", "?"),
+                  new=d.get("to_version", "?"))
+        mapping = d.get("mapping") if isinstance(d.get("mapping"), dict) else {}
+        if mapping:
+            moved += " " + _("Langkah yang dipetakan: %(pairs)s.",
+                             pairs=", ".join(f"{old} \u2192 {new}" for old, new in sorted(mapping.items())))
+        return moved
     ev = HistoryEvent(step.seq, step.type, step.at, step.actor, step.task_id, d)
     task_names = {t.task_id: t.name for t in step.tasks}
     return _sentence(ev, names, task_names, rules)

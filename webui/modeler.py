@@ -15,11 +15,12 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.errors import InvalidDefinition
+from engine.errors import InvalidDefinition, MigrationRefused
 from engine.models import Definition, Instance
 from process import modeling
 from process.casefile import display_names
 from process.errors import BadRequest
+from process.forms import FieldError, FormInvalid
 
 from . import i18n
 from .access import me, role_required
@@ -220,21 +221,58 @@ def get_version(number: int) -> Definition:
     return modeling.version(db(), process_key(), number)
 
 
-def migration_rows(session, target: Definition) -> list[dict]:
+def migration_plan(session, target: Definition) -> dict:
+    """The migration plan as the page and the API show it: ``cases`` (each with whether it can move as it is, and
+    the tasks it waits on that ``target`` lacks: ``removed``) and ``removed_tasks`` (each such task once, with
+    the cases waiting on it and the tasks of ``target`` it may be mapped to; never a choice made for the owner,
+    only a hint: ``same_name``)."""
     plan = modeling.migration_plan(session, system(), me_or_api(), target)
     versions = dict(session.execute(
         select(Instance.id, Definition.version).join(Definition, Instance.definition_id == Definition.id)
         .where(Instance.id.in_([c.instance_id for c in plan] or [-1]))).all())
-    return [{"case_id": c.instance_id, "title": c.title, "version": versions.get(c.instance_id),
-             "can_move": c.can_move, "reasons": [problem_message(r) for r in c.reasons],
-             "problems": problems_json(c.reasons), "tasks": list(c.tasks)}
-            for c in plan]
+    cases = []
+    for c in plan:
+        removed = [t.bpmn_id for t in c.removed]
+        unmapped = [r for r in c.reasons if r.code == "migration.task_removed" and r.element_id in removed]
+        cases.append({"case_id": c.instance_id, "title": c.title, "version": versions.get(c.instance_id),
+                      "can_move": c.can_move, "reasons": [problem_message(r) for r in c.reasons],
+                      "problems": problems_json(c.reasons), "tasks": list(c.tasks), "removed": removed,
+                      # blocked only by removed tasks: it moves once each of them is mapped
+                      "needs_mapping": bool(removed) and len(unmapped) == len(c.reasons)})
+    removed_tasks = [{"task": e["task"].bpmn_id, "name": e["task"].name, "lane": e["task"].lane,
+                      "cases": e["cases"],
+                      "choices": [{"task": ch.bpmn_id, "name": ch.name, "same_name": ch.same_name}
+                                  for ch in e["choices"]]}
+                     for e in modeling.mapping_choices(system(), target, plan)]
+    return {"cases": cases, "removed_tasks": removed_tasks}
 
 
+def migration_rows(session, target: Definition) -> list[dict]:
+    return migration_plan(session, target)["cases"]
 
 
-def migrate_cases(session, target: Definition, ids: list[int]) -> dict:
-    outcome = modeling.migrate(session, system(), me_or_api(), target, ids)
+#: Most entries of a migration plan's mapping, and the longest id in it.
+MAX_MAPPING, MAX_TASK_ID = 200, 200
+
+
+def task_mapping(value, field: str = "mapping") -> dict[str, str]:
+    """A migration plan's mapping as sent ({old task id: new task id}, both texts): a 422 naming ``field`` when it
+    is anything else. Whether the ids make sense is the engine's check (process.modeling.migrate)."""
+    if value is None:
+        return {}
+    problem = FieldError.of("task_mapping", field, field, "field.task_mapping", n=MAX_MAPPING)
+    if not isinstance(value, dict) or len(value) > MAX_MAPPING:
+        raise FormInvalid([problem])
+    mapping = {}
+    for old, new in value.items():
+        if not isinstance(new, str) or not 0 < len(old) <= MAX_TASK_ID or not 0 < len(new) <= MAX_TASK_ID:
+            raise FormInvalid([problem])
+        mapping[old] = new
+    return mapping
+
+
+def migrate_cases(session, target: Definition, ids: list[int], mapping: dict[str, str] | None = None) -> dict:
+    outcome = modeling.migrate(session, system(), me_or_api(), target, ids, mapping)
     return {"moved": outcome["moved"],
             "refused": [{"case_id": r["case_id"], "reason": " ".join(problem_message(p) for p in r["problems"]),
                          "problems": problems_json(r["problems"])} for r in outcome["refused"]]}
@@ -415,29 +453,45 @@ def bpmn_download(definition: Definition) -> Response:
     return response
 
 
+#: The form field of the migration page that maps one removed task: "<prefix><old task id>" = new task id.
+MAPPING_FIELD = "peta-"
+
+
 @bp.route("/migrasi/<id:number>", methods=["GET", "POST"])
 @role_required(OWNER)
 def migration(number: int):
     session = db()
     target = get_version(number)
+    chosen_mapping: dict[str, str] = {}
+    problems = []
     if request.method == "POST":
         chosen = request.form.getlist("case_ids")
+        chosen_mapping = task_mapping({key[len(MAPPING_FIELD):]: value for key, value in request.form.items()
+                                       if key.startswith(MAPPING_FIELD) and value}, "peta")
         if not chosen:
             flash(_("Pilih dulu kasus yang akan dipindahkan."), "error")
             return redirect(url_for(".migration", number=number))
         ids = body_ids("case_ids", chosen, max_items=MAX_CASES, text=True)
-        outcome = migrate_cases(session, target, ids)
-        if outcome["moved"]:
-            flash(_("%(n)s kasus dipindahkan ke versi %(v)s: %(ids)s.", n=len(outcome["moved"]), v=number,
-                    ids=", ".join(f"#{i}" for i in outcome["moved"])), "success")
-        for refused in outcome["refused"]:
-            flash(_("Kasus #%(id)s tidak dipindahkan: %(reason)s", id=refused["case_id"],
-                    reason=refused["reason"]), "error")
-        return redirect(url_for(".migration", number=number))
-    rows = migration_rows(session, target)
-    return render_template("modeler/migration.html", target=target, rows=rows,
-                           movable=sum(1 for r in rows if r["can_move"]),
-                           latest=modeling.versions(session, process_key())[0])
+        try:
+            outcome = migrate_cases(session, target, ids, chosen_mapping)
+        except MigrationRefused as exc:  # the mapping itself: nothing moved; the page again, with the choices
+            problems = [problem_message(p) for p in exc.problems]
+        else:
+            if outcome["moved"]:
+                flash(_("%(n)s kasus dipindahkan ke versi %(v)s: %(ids)s.", n=len(outcome["moved"]), v=number,
+                        ids=", ".join(f"#{i}" for i in outcome["moved"])), "success")
+            for refused in outcome["refused"]:
+                flash(_("Kasus #%(id)s tidak dipindahkan: %(reason)s", id=refused["case_id"],
+                        reason=refused["reason"]), "error")
+            return redirect(url_for(".migration", number=number))
+    plan = migration_plan(session, target)
+    rows = plan["cases"]
+    response = render_template("modeler/migration.html", target=target, rows=rows,
+                               removed_tasks=plan["removed_tasks"], chosen=chosen_mapping, problems=problems,
+                               mapping_field=MAPPING_FIELD,
+                               movable=sum(1 for r in rows if r["can_move"] or r["needs_mapping"]),
+                               latest=modeling.versions(session, process_key())[0])
+    return (response, 422) if problems else response
 
 
 def _modeler_texts() -> dict:

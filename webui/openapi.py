@@ -336,12 +336,32 @@ def _definition_schemas() -> dict:
                                "reasons": {"type": "array", "items": {"type": "string"}},
                                "problems": {"type": "array", "items": _ref("DefinitionProblem")},
                                "tasks": {"type": "array", "items": {"type": "string"},
-                                         "description": "Langkah yang sedang ditunggu"}}}}},
+                                         "description": "Langkah yang sedang ditunggu"},
+                               "removed": {"type": "array", "items": {"type": "string"},
+                                           "description": "ID langkah yang ditunggu tetapi tidak ada di versi ini"},
+                               "needs_mapping": {"type": "boolean",
+                                                 "description": "Pindah bila setiap langkah di removed dipetakan"}}}},
+                           "removed_tasks": {"type": "array", "items": {
+                               "type": "object", "required": ["task", "cases", "choices"],
+                               "description": "Langkah yang ditunggu kasus tetapi ID-nya tidak ada di versi ini, "
+                                              "dengan pilihan penggantinya (tidak ada yang dipilihkan)",
+                               "properties": {"task": {"type": "string"}, "name": _NULL_STR, "lane": _NULL_STR,
+                                              "cases": {"type": "array", "items": {"type": "integer"}},
+                                              "choices": {"type": "array", "items": {
+                                                  "type": "object", "required": ["task", "same_name"],
+                                                  "properties": {"task": {"type": "string"}, "name": _NULL_STR,
+                                                                 "same_name": {"type": "boolean"}}}}}}}},
         },
         "MigrationRequest": {
             "type": "object", "required": ["case_ids"], "additionalProperties": False,
             "properties": {"case_ids": {"type": "array", "minItems": 1, "maxItems": 1000,
-                                        "items": ID_SCHEMA}},
+                                        "items": ID_SCHEMA},
+                           "mapping": {"type": "object", "maxProperties": 200,
+                                       "additionalProperties": {"type": "string", "minLength": 1,
+                                                                "maxLength": 200},
+                                       "description": "Pemetaan eksplisit {ID langkah lama: ID langkah baru} untuk "
+                                                      "langkah yang ditunggu tetapi tidak ada di versi ini; tidak "
+                                                      "ada yang ditebak"}},
         },
         "MigrationResult": {
             "type": "object", "required": ["version", "moved", "refused"],

@@ -222,7 +222,20 @@ MESSAGES: dict[str, Any] = {
                                   "versi yang lebih baru, bukan ke versi %(version)s. Untuk kembali ke isi versi "
                                   "lama, terapkan ulang versi itu (menjadi versi terbaru), lalu pindahkan kasus ke "
                                   "sana."),
-    "migration.task_removed": _l("Langkah yang sedang ditunggu kasus ini tidak ada di versi %(version)s."),
+    "migration.task_removed": _l("Langkah yang sedang ditunggu kasus ini tidak ada di versi %(version)s. Kasus "
+                                 "pindah hanya bila langkah ini dipetakan ke langkah pengganti di versi itu."),
+    "migration.mapping_unknown": _l("\u201c%(task)s\u201d bukan langkah yang ditunggu kasus terpilih dan tidak ada "
+                                    "di versi %(version)s; hanya langkah seperti itu yang dapat dipetakan."),
+    "migration.mapping_target_missing": _l("Langkah pengganti \u201c%(target)s\u201d tidak ada di versi "
+                                           "%(version)s."),
+    "migration.mapping_target_kind": _l("Langkah pengganti \u201c%(target)s\u201d bukan tugas pengguna; sebuah "
+                                        "langkah hanya dapat dipetakan ke tugas pengguna."),
+    "migration.mapping_other_lane": _l("Langkah pengganti \u201c%(target)s\u201d ada di lajur %(target_lane)s, "
+                                       "bukan di lajur %(lane)s seperti langkah yang diganti; pilih langkah di "
+                                       "lajur yang sama."),
+    "migration.mapping_boundary": _l("Langkah pengganti \u201c%(target)s\u201d berbeda dalam batas waktu "
+                                     "(peristiwa batas) dengan langkah yang diganti; pilih langkah yang sama-sama "
+                                     "mempunyai, atau sama-sama tidak mempunyai, batas waktu."),
     "migration.no_case": _l("Kasus #%(case)s tidak ada."),
     "migration.failed": _l("Kasus tidak dapat dilanjutkan pada versi %(version)s; kasus tetap pada versinya."),
     # The one answer for whatever else the workflow library refuses
