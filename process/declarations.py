@@ -514,7 +514,8 @@ class _Checker:
         self.identifier(eid, step.stamp_date, "stamp/date")
         self.identifier(eid, step.stamp_time, "stamp/time")
         if step.response is not None:
-            self.field_of(eid, step.response[0] or None, "response/decision")
+            if step.response[0]:  # a written response may be a text alone, with no decision
+                self.field_of(eid, step.response[0], "response/decision")
             self.field_of(eid, step.response[1] or None, "response/text")
         for rule in step.returns:
             self.option(eid, self.field_of(eid, rule.field or None, "return/field"), rule.value, "return/value")
