@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from engine.models import Instance, TaskRow
 
 from .deadlines import WIB, end_of_day_plus
-from .declarations import Rulebook
+from .declarations import Declarations, Rulebook, Step
 
 GRANULARITIES = ("month", "week")
 
@@ -184,10 +184,34 @@ class CaseCollision:
         return self.upload_due - self.decided_at
 
 
+@dataclass(frozen=True)
+class CollisionSteps:
+    """Which numbered steps of a version hand in, review, decide and upload (:func:`collision_steps`)."""
+
+    submit: Step
+    review: tuple[Step, ...]
+    decide: Step | None
+    upload: Step
+
+
+def collision_steps(decl: Declarations) -> CollisionSteps | None:
+    """By the numbered steps: the hand-in is the step that numbers the register (else the first), the upload the last
+    step, the review the steps between, the decision the last of those that decides (a response with a decision
+    field, a return or a refusal; else the last of them). ``None`` with fewer than three numbered steps."""
+    numbered = decl.numbered
+    if len(numbered) < 3:
+        return None
+    register = decl.register_step
+    submit = register if register is not None else numbered[0]
+    review = tuple(s for s in numbered[:-1] if s.bpmn_id != submit.bpmn_id)
+    deciding = [s for s in review if (s.response and s.response[0]) or s.returns or s.rejects]
+    decide = deciding[-1] if deciding else (review[-1] if review else None)
+    return CollisionSteps(submit, review, decide, numbered[-1])
+
+
 def collisions(session: Session, *, rulebook: Rulebook, date_from: date, date_to: date) -> list[CaseCollision]:
-    """Every case whose activity date is in the range, with both deadlines of the collision. By the case's numbered
-    steps: the hand-in is the step that numbers the register (else the first), the upload the last step, the review
-    the steps between, the decision the last of those."""
+    """Every case whose activity date is in the range, with both deadlines of the collision, by the steps of the
+    case's version (:func:`collision_steps`)."""
     instances = session.execute(
         select(Instance).where(Instance.business_date >= date_from, Instance.business_date <= date_to)
         .order_by(Instance.business_date, Instance.id)).scalars().all()
@@ -201,13 +225,12 @@ def collisions(session: Session, *, rulebook: Rulebook, date_from: date, date_to
     out = []
     for instance in instances:
         rows = tasks.get(instance.id, [])
-        numbered = [s.bpmn_id for s in rules[instance.id].numbered]
-        if len(numbered) < 3:
+        steps = collision_steps(rules[instance.id])
+        if steps is None:
             continue  # no hand-in, review and upload to collide
-        register = rules[instance.id].register_step
-        submit_step = register.bpmn_id if register is not None else numbered[0]
-        upload_step, review_steps = numbered[-1], [b for b in numbered[:-1] if b != submit_step]
-        decide_step = review_steps[-1] if review_steps else None
+        submit_step, upload_step = steps.submit.bpmn_id, steps.upload.bpmn_id
+        review_steps = [s.bpmn_id for s in steps.review]
+        decide_step = steps.decide.bpmn_id if steps.decide is not None else None
         submits = [r for r in rows if r.bpmn_id == submit_step and r.state == "completed"]
         submitted_at = submits[-1].completed_at if submits else None
         uploads = [r for r in rows if r.bpmn_id == upload_step and r.state != "cancelled"]

@@ -17,7 +17,7 @@ from engine.models import Definition, EventRow, Instance
 from engine.replay import StepState, definition_xml, replay, states
 from process import inputs, messages
 from process.casefile import case_list, display_names
-from process.compliance import collisions, compliance
+from process.compliance import collision_steps, collisions, compliance
 from process.deadlines import WIB
 from process.declarations import Declarations
 
@@ -322,6 +322,18 @@ def _step_label(step: int) -> str:
     return _("Langkah %(n)s", n=step)
 
 
+def _collision_numbers(decl) -> dict[str, str]:
+    """The numbers of the hand-in, review, decision and upload steps of the procedure's newest version, for the
+    collision table's headings ("2–4", "5", ...)."""
+    steps = collision_steps(decl) if decl is not None else None
+    if steps is None:
+        return {"review": "—", "decide": "—", "upload": "—"}
+    review = [s.number for s in steps.review]
+    return {"review": (f"{review[0]}–{review[-1]}" if len(review) > 1 else str(review[0])) if review else "—",
+            "decide": str(steps.decide.number) if steps.decide is not None else "—",
+            "upload": str(steps.upload.number)}
+
+
 @bp.get("/audit/kepatuhan")
 @access_required(sees_audit)
 def compliance_page():
@@ -381,5 +393,6 @@ def compliance_page():
     cases = collisions(session, rulebook=system().rules, date_from=date_from, date_to=date_to)
     return render_template(
         "audit/compliance.html", report=report, totals=totals, charts=charts, cases=cases, problems=problems,
+        steps=_collision_numbers(system().rules.latest(session, system().settings.process_key)),
         date_from=date_from, date_to=date_to, per=per, per_labels=PER_LABELS, rate=_rate, duration=_duration,
         step_label=_step_label, now=now)

@@ -13,11 +13,12 @@ the group and deploying go through the page's buttons.
 This test deploys a version, so it runs on a server of its own (other browser tests walk version 1)."""
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
+import openpyxl
 import pytest
-from lxml import etree
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
@@ -27,16 +28,10 @@ from tests.browser.conftest import serve_app
 from tests.browser.steps import step5_publish, submit, take_if_needed, textbox
 from tests.browser.test_modeler import open_group, select_shape
 from tests.factories import Case
+from tests.humas_diagram import HUMAS_TASK, UPLOAD_TASK, drawn_with_humas
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-BUNDLED = ROOT / "bpmn" / "alur_pengunggahan.bpmn"
-BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-NS = {"bpmn": BPMN, "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
-      "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}
-HUMAS_TASK = "Memeriksa kesesuaian konten dengan pedoman kehumasan"
-UPLOAD_TASK = "Mengunggah konten ke platform media sosial KPU Provinsi Sumatera Barat"
 CASE = "Sosialisasi Tahapan Pilkada di Kabupaten Agam"
 
 
@@ -46,67 +41,6 @@ def live_server(tmp_path_factory):
         with transaction(server.system.sessions) as s:  # an administrator of accounts (the test users have none)
             server.system.people.add_user(s, "sekretaris", "rahasia-sekretaris", ["admin"])
         yield server
-
-
-def _el(tag: str, parent=None, **attrs):
-    prefix, name = tag.split(":")
-    node = etree.Element(f"{{{NS[prefix]}}}{name}", {k.replace("__", ":"): str(v) for k, v in attrs.items()})
-    if parent is not None:
-        parent.append(node)
-    return node
-
-
-def _edge(plane, flow_id: str, points) -> None:
-    edge = _el("bpmndi:BPMNEdge", plane, id=f"{flow_id}_di", bpmnElement=flow_id)
-    for x, y in points:
-        _el("di:waypoint", edge, x=x, y=y)
-
-
-def drawn_with_humas() -> bytes:
-    """The bundled diagram with what a process owner draws, nothing declared or filled in yet: a lane "Humas" at the
-    bottom of the pool, a user task in it on the "Setuju" path between step 4's gateway and the upload step, and a
-    non-interrupting timer on that task with no value yet."""
-    tree = etree.parse(str(BUNDLED), etree.XMLParser(remove_blank_text=True))
-    root = tree.getroot()
-    (process,) = root.xpath("//bpmn:process", namespaces=NS)
-    (lane_set,) = process.xpath("bpmn:laneSet", namespaces=NS)
-    lane = _el("bpmn:lane", lane_set, id="Lane_Humas", name="Humas")
-    for ref in ("Task_Humas", "Timer_Humas"):
-        _el("bpmn:flowNodeRef", lane).text = ref
-
-    (setuju,) = process.xpath("bpmn:sequenceFlow[@name='Setuju']", namespaces=NS)
-    upload = process.xpath("bpmn:userTask[@id=$id]", namespaces=NS, id=setuju.get("targetRef"))[0]
-    setuju.set("targetRef", "Task_Humas")
-    (incoming,) = upload.xpath("bpmn:incoming[text()=$id]", namespaces=NS, id=setuju.get("id"))
-    incoming.text = "Flow_Humas_Unggah"
-    task = _el("bpmn:userTask", None, id="Task_Humas", name=HUMAS_TASK)
-    upload.addprevious(task)
-    _el("bpmn:incoming", task).text = setuju.get("id")
-    _el("bpmn:outgoing", task).text = "Flow_Humas_Unggah"
-    timer = _el("bpmn:boundaryEvent", None, id="Timer_Humas", cancelActivity="false", attachedToRef="Task_Humas")
-    task.addnext(timer)
-    _el("bpmn:timerEventDefinition", timer, id="TimerDef_Humas")
-    _el("bpmn:sequenceFlow", process, id="Flow_Humas_Unggah", sourceRef="Task_Humas", targetRef=upload.get("id"))
-
-    (plane,) = root.xpath("//bpmndi:BPMNPlane", namespaces=NS)
-    (pool,) = plane.xpath("bpmndi:BPMNShape[contains(@bpmnElement, 'Participant')]/dc:Bounds", namespaces=NS)
-    top, height = float(pool.get("y")), float(pool.get("height"))
-    pool.set("height", str(height + 220))
-    shape = _el("bpmndi:BPMNShape", plane, id="Lane_Humas_di", bpmnElement="Lane_Humas", isHorizontal="true")
-    _el("dc:Bounds", shape, x=190, y=top + height, width=2330, height=220)
-    shape = _el("bpmndi:BPMNShape", plane, id="Task_Humas_di", bpmnElement="Task_Humas")
-    _el("dc:Bounds", shape, x=1930, y=top + height + 70, width=120, height=80)
-    shape = _el("bpmndi:BPMNShape", plane, id="Timer_Humas_di", bpmnElement="Timer_Humas")
-    _el("dc:Bounds", shape, x=2002, y=top + height + 132, width=36, height=36)
-    (old,) = plane.xpath("bpmndi:BPMNEdge[@bpmnElement=$id]", namespaces=NS, id=setuju.get("id"))
-    first = old.xpath("di:waypoint", namespaces=NS)[0]
-    for point in old.xpath("di:waypoint", namespaces=NS)[1:]:
-        old.remove(point)
-    _el("di:waypoint", old, x=1990, y=float(first.get("y")) + 25)
-    _el("di:waypoint", old, x=1990, y=top + height + 70)
-    first.set("x", "1990")
-    _edge(plane, "Flow_Humas_Unggah", [(2050, top + height + 110), (2130, top + height + 110), (2130, 410)])
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 # ------------------------------------------------------------------------------------------- the owner
@@ -285,10 +219,22 @@ def test_owner_adds_a_humas_step_and_a_case_goes_through_it(live_server, open_as
     # The reports: the case's written responses, the recap of posts, the register.
     auditor = open_as("auditor")
     auditor.goto(f"/laporan/tanggapan?kasus={case.instance_id}")
-    expect(auditor.locator("main")).to_contain_text("Sesuai pedoman kehumasan; sebut nama kecamatan di caption.")
+    row = auditor.get_by_role("row").filter(has_text="Sesuai pedoman kehumasan; sebut nama kecamatan di caption.")
+    expect(row.get_by_role("cell").first).to_have_text(f"Langkah 5: {HUMAS_TASK}")
+    with auditor.expect_download() as download:
+        auditor.get_by_role("link", name=re.compile("XLSX")).click()
+    sheet = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).worksheets[0]
+    cells = [[str(c.value or "") for c in r] for r in sheet.iter_rows()]
+    assert any(f"5. {HUMAS_TASK}" in r and "Sesuai pedoman kehumasan; sebut nama kecamatan di caption." in r
+               for r in cells), cells
     auditor.goto("/laporan/rekap?dari=2025-05-01&sampai=2025-05-31")
-    expect(auditor.locator("main")).to_contain_text("https://www.instagram.com/p/KPUSumbarAgam/")
-    # expect(auditor.locator("main")).not_to_contain_text("langkah 5")  # the upload is step 6 now
+    main = auditor.locator("main")
+    expect(main).to_contain_text("https://www.instagram.com/p/KPUSumbarAgam/")
+    expect(main).to_contain_text("langkah unggahnya (langkah 6 (Pengunggahan))")
+    auditor.goto("/audit/kepatuhan?dari=2025-05-01&sampai=2025-05-31")
+    expect(auditor.locator('tr.total[data-step="5"]')).to_contain_text(f"Langkah 5: {HUMAS_TASK}")
+    expect(auditor.locator('tr.total[data-step="6"]')).to_contain_text(f"Langkah 6: {UPLOAD_TASK}")
+    expect(auditor.locator("#tabrakan-title")).to_have_text("Tabrakan batas waktu langkah 6 dengan langkah 2–5")
 
     # The auditor's replay shows the Humas task waiting, then done.
     auditor.goto(f"/audit/kasus/{case.instance_id}/replay")
