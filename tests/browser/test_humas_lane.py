@@ -89,12 +89,16 @@ def owner_adds_the_humas_step(page: Page, artifacts: Path) -> None:
     timer.get_by_label("Type", exact=True).select_option(label="Date")
     timer.get_by_label("Value").fill("akhir_hari_kerja(tanggal_pengumpulan, 2)")
 
-    # The upload step becomes step 6.
-    select_shape(page, "Task_Unggah", UPLOAD_TASK)
+    # Number 5 is the upload's: the panel offers to insert the step there, moving the upload to 6.
+    select_shape(page, "Task_Humas", HUMAS_TASK)
     rules = open_group(page, "group-alur-rules")
+    expect(rules.get_by_role("button", name="Sisipkan sebagai langkah 5")).to_be_visible()
+    page.screenshot(path=str(artifacts / "humas-renumber.png"))
+    rules.get_by_role("button", name="Sisipkan sebagai langkah 5").click()
+    expect(rules.get_by_role("button", name="Sisipkan sebagai langkah 5")).to_have_count(0)
     expect(rules.get_by_label("Nomor langkah")).to_have_value("5")
-    rules.get_by_label("Nomor langkah").fill("6")
-    select_shape(page, "Task_Humas", HUMAS_TASK)  # leaves the field: the last edit is taken
+    select_shape(page, "Task_Unggah", UPLOAD_TASK)
+    expect(open_group(page, "group-alur-rules").get_by_label("Nomor langkah")).to_have_value("6")
 
     # Validate: the lane has no group; the problem offers to create it.
     page.get_by_role("button", name="Validasi").click()
