@@ -15,10 +15,11 @@ from engine.models import TaskRow
 from process import modeling, records
 from process.compliance import collision_steps, collisions
 from process.deadlines import WIB
+from process.messages import render
 from process.models import Notification
 from process.records import Period
 from tests.factories import Case, make_users, user
-from tests.humas_diagram import declared_with_humas
+from tests.humas_diagram import HUMAS_TASK, UPLOAD_TASK, declared_with_humas
 
 
 def _deploy(system, tx) -> None:
@@ -32,8 +33,11 @@ def _deploy(system, tx) -> None:
         owner = user(s, "owner")
         modeling.add_group(s, system, owner, "humas", "Humas")
         system.people.add_user(s, "rina", "rahasia-rina", groups=["humas"])
-        definition, _summary = modeling.deploy(s, system, owner, xml)
+        definition, summary = modeling.deploy(s, system, owner, xml)
     assert definition.version == 2
+    said = [render(m["code"], m["params"], "id") for m in summary["rules"]]
+    assert f"Langkah \u201c{HUMAS_TASK}\u201d kini bernomor 5." in said
+    assert f"Nomor langkah \u201c{UPLOAD_TASK}\u201d: 5 \u2192 6." in said
 
 
 def test_a_case_goes_through_the_humas_step_and_the_reports_follow_the_new_numbers(system, tx, clock):
