@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from lxml import etree
 from sqlalchemy import select
 
 from engine.errors import InvalidDefinition
 from engine.models import TaskRow
 from process import modeling, records
+from process.exports import XES_NS, events_xes
 from process.compliance import collision_steps, collisions
 from process.deadlines import WIB
 from process.messages import render
@@ -20,6 +22,8 @@ from process.models import Notification
 from process.records import Period
 from tests.factories import Case, make_users, user
 from tests.humas_diagram import HUMAS_TASK, UPLOAD_TASK, declared_with_humas
+
+XES = {"x": XES_NS}
 
 
 def _deploy(system, tx) -> None:
@@ -84,3 +88,10 @@ def test_a_case_goes_through_the_humas_step_and_the_reports_follow_the_new_numbe
             TaskRow.instance_id == case.instance_id, TaskRow.bpmn_id == decl.numbered[3].bpmn_id)).scalar_one()
         assert collision.decided_at == decided
         assert collision.review_due.astimezone(WIB) == datetime(2025, 5, 8, 23, 59, 59, tzinfo=WIB)
+
+        # The auditor's event log names the new step by its number.
+        xes = etree.fromstring(events_xes(s, rulebook=system.rules, instance_id=case.instance_id))
+        steps_seen = {e.find("x:string[@key='concept:name']", XES).get("value"): e.find("x:int[@key='langkah']", XES)
+                      .get("value") for e in xes.iter(f"{{{XES['x']}}}event")
+                      if e.find("x:int[@key='langkah']", XES) is not None}
+        assert steps_seen[HUMAS_TASK] == "5" and steps_seen[UPLOAD_TASK] == "6"
