@@ -14,9 +14,9 @@ from sqlalchemy import select
 from engine.errors import InvalidDefinition
 from engine.models import TaskRow
 from process import modeling, records
-from process.exports import XES_NS, events_xes
 from process.compliance import collision_steps, collisions
 from process.deadlines import WIB
+from process.exports import XES_NS, events_xes
 from process.messages import render
 from process.models import Notification
 from process.records import Period
