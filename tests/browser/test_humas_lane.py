@@ -24,11 +24,12 @@ from sqlalchemy import select
 
 from engine.db import transaction
 from engine.models import Definition, Instance, TaskRow
+from process.declarations import declarations_of
 from tests.browser.conftest import serve_app
 from tests.browser.steps import step5_publish, submit, take_if_needed, textbox
 from tests.browser.test_modeler import open_group, select_shape
 from tests.factories import Case
-from tests.humas_diagram import HUMAS_TASK, UPLOAD_TASK, drawn_with_humas
+from tests.humas_diagram import HUMAS_TASK, UPLOAD_TASK, declared_with_humas, drawn_with_humas
 
 pytestmark = pytest.mark.browser
 
@@ -164,6 +165,11 @@ def open_task(page: Page, name: str) -> None:
 
 # --------------------------------------------------------------------------------------------- the test
 
+def _rules(step) -> tuple:
+    return (step.bpmn_id, step.number, step.short, step.deadline_required, step.response, step.returns,
+            step.records)
+
+
 def test_owner_adds_a_humas_step_and_a_case_goes_through_it(live_server, open_as, artifacts, diagram_bundle):
     system, clock = live_server.system, live_server.clock
 
@@ -172,6 +178,13 @@ def test_owner_adds_a_humas_step_and_a_case_goes_through_it(live_server, open_as
 
     def tx():
         return transaction(system.sessions)
+
+    # What the modeler deployed declares what tests/humas_diagram.py says it does (the non-browser tests use that).
+    with tx() as s:
+        deployed = system.rules.latest(s, system.settings.process_key)
+    expected = declarations_of(system.engine.validate(declared_with_humas()))
+    assert [_rules(step) for step in deployed.numbered] == [_rules(step) for step in expected.numbered]
+    assert deployed.forms["Task_Humas"] == expected.forms["Task_Humas"]
 
     # Steps 1–4 through the service layer; the case takes version 2.
     case = Case.start(system, tx, nama=CASE)
