@@ -134,7 +134,7 @@ class GroupForm(FlaskForm):
 
 
 class GroupMemberForm(FlaskForm):
-    username = SelectField(_l("Pengguna"), choices=[], validate_choice=True,
+    username = SelectField(_l("Anggota baru"), choices=[], validate_choice=True,
                            invalid_choice_message=_l("Pengguna tidak dikenal."))
 
 
