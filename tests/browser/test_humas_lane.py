@@ -130,19 +130,25 @@ def owner_adds_the_humas_step(page: Page, artifacts: Path) -> None:
 # ------------------------------------------------------------------------------------------ the admin
 
 def admin_adds_a_member(page: Page) -> None:
+    """The group's list shows the new group with its lane and no member; on its page the administrator adds a member
+    of the Divisi Humas team (``tim2``, who also hands in documentation for that team); the users list shows it."""
     page.goto("/admin/grup")
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name="humas", exact=True))
-    expect(row).to_contain_text("Humas")
+    expect(row.locator("td").nth(1)).to_have_text("Humas")
     expect(row.locator("td").nth(2)).to_have_text("Humas")  # the lane it works
     expect(row.locator("td").nth(3)).to_have_text("0")
+    row.get_by_role("link", name="humas", exact=True).click()
+    expect(page.get_by_text("Grup ini belum memiliki anggota.")).to_be_visible()
+    page.get_by_label("Anggota baru").select_option("tim2")
+    page.get_by_role("button", name="Tambah anggota").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "tim2 sekarang anggota grup Humas.")
+    expect(page.get_by_role("list", name="Anggota")).to_contain_text("tim2")
     page.goto("/admin/pengguna")
-    form = page.locator("#tambah")
-    form.get_by_label("Nama pengguna").fill("rina")
-    form.get_by_label("Nama lengkap").fill("Rina Humas")
-    form.get_by_role("group", name=re.compile("Grup")).get_by_label("Humas (humas)", exact=True).check()
-    form.get_by_label("Kata sandi awal").fill("rahasia-rina")
-    form.get_by_role("button", name="Tambah pengguna").click()
-    expect(page.get_by_text("rina").first).to_be_visible()
+    groups = page.get_by_role("row").filter(has=page.get_by_role("link", name="tim2", exact=True)).locator(
+        'td[data-label="Grup"]')
+    expect(groups).to_contain_text("Humas")
+    expect(groups).to_contain_text("Tim Pelaksana")
     page.goto("/admin/grup")
     expect(page.get_by_role("row").filter(has=page.get_by_role("link", name="humas", exact=True))
            .locator("td").nth(3)).to_have_text("1")
@@ -197,13 +203,13 @@ def test_owner_adds_a_humas_step_and_a_case_goes_through_it(live_server, open_as
 
     # The Humas step, by the group's new member.
     clock.advance(hours=1)
-    rina = open_as("rina")
-    open_task(rina, HUMAS_TASK)
-    expect(rina.get_by_text("Langkah 5 dari 6")).to_be_visible()
-    expect(rina.get_by_text("08 Mei 2025 23.59").first).to_be_visible()  # two working days after 6 May
-    textbox(rina, "Catatan Humas").fill("Sesuai pedoman kehumasan; sebut nama kecamatan di caption.")
-    rina.screenshot(path=str(artifacts / "humas-step.png"), full_page=True)
-    submit(rina)
+    member = open_as("tim2")
+    open_task(member, HUMAS_TASK)
+    expect(member.get_by_text("Langkah 5 dari 6")).to_be_visible()
+    expect(member.get_by_text("08 Mei 2025 23.59").first).to_be_visible()  # two working days after 6 May
+    textbox(member, "Catatan Humas").fill("Sesuai pedoman kehumasan; sebut nama kecamatan di caption.")
+    member.screenshot(path=str(artifacts / "humas-step.png"), full_page=True)
+    submit(member)
 
     # The upload, now step 6.
     clock.advance(hours=1)
@@ -218,20 +224,20 @@ def test_owner_adds_a_humas_step_and_a_case_goes_through_it(live_server, open_as
         assert instance.status == "completed" and instance.end_event == "EndEvent_Dipublikasikan"
         humas = s.execute(select(TaskRow).where(TaskRow.instance_id == case.instance_id,
                                                 TaskRow.bpmn_id == "Task_Humas")).scalar_one()
-        assert humas.completed_by == "rina"
+        assert humas.completed_by == "tim2"
 
     # The case page: steps numbered 1–6 with Humas as 5, its written response among the others.
-    rina.goto(f"/kasus/{case.instance_id}")
-    expect(rina.get_by_text("Selesai: dipublikasikan", exact=True)).to_be_visible()
-    steps = rina.get_by_role("table", name="Langkah")
+    member.goto(f"/kasus/{case.instance_id}")
+    expect(member.get_by_text("Selesai: dipublikasikan", exact=True)).to_be_visible()
+    steps = member.get_by_role("table", name="Langkah")
     expect(steps.get_by_role("row").filter(has_text=HUMAS_TASK).locator("td, th").first).to_have_text(
         f"5. {HUMAS_TASK}")
     expect(steps.get_by_role("row").filter(has_text=UPLOAD_TASK).locator("td, th").first).to_have_text(
         f"6. {UPLOAD_TASK}")
-    responses = rina.get_by_role("region", name="Tanggapan tertulis")
+    responses = member.get_by_role("region", name="Tanggapan tertulis")
     humas_response = responses.get_by_role("row").filter(has_text="Sesuai pedoman kehumasan")
     expect(humas_response.get_by_role("cell").first).to_have_text(f"5. {HUMAS_TASK}")
-    expect(humas_response.get_by_role("cell").nth(1)).to_contain_text("Rina Humas")
+    expect(humas_response.get_by_role("cell").nth(1)).to_contain_text("tim2")
 
     # The reports: the case's written responses, the recap of posts, the register.
     auditor = open_as("auditor")
