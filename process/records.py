@@ -368,7 +368,7 @@ class Recap:
     posts: list[PostRow]
     totals: list[PlatformTotal]  # one per platform (configured ones first, also when 0)
     cases: int  # cases whose upload step was completed in the period
-    #: The upload step as the versions of those cases number and name it ("6 (Pengunggahan)"; the newest version's
+    #: The upload step as the versions of those cases number and name it ('6 “Pengunggahan”'; the newest version's
     #: when there is no case), each way once.
     steps: tuple[str, ...] = ()
 
@@ -442,6 +442,6 @@ def recap(session: Session, period: Period, rulebook: Rulebook, platforms: Seque
 
 
 def _step_names(steps: Iterable[Step]) -> tuple[str, ...]:
-    """Each step as "number (short name)", or its short name when it has no number; each once, in number order."""
+    """Each step as 'number “short name”', or its short name when it has no number; each once, in number order."""
     named = sorted({(s.number or 0, s.short) for s in steps})
-    return tuple(f"{n} ({short})" if n else short for n, short in named)
+    return tuple(f"{n} \u201c{short}\u201d" if n else f"\u201c{short}\u201d" for n, short in named)

@@ -77,7 +77,7 @@ def test_a_case_goes_through_the_humas_step_and_the_reports_follow_the_new_numbe
         assert [(r.step, r.decision, r.text) for r in responses.responses][-1] == (
             5, None, "Sesuai pedoman kehumasan.")
         recap = records.recap(s, may, system.rules, system.settings.platforms)
-        assert recap.cases == 1 and recap.steps == ("6 (Pengunggahan)",)
+        assert recap.cases == 1 and recap.steps == ("6 \u201cPengunggahan\u201d",)
 
         decl = system.rules.of_instance(s, case.instance_id)
         steps = collision_steps(decl)
