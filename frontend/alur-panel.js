@@ -65,6 +65,8 @@ export const TEXTS = {
   // alur:step
   number: "Nomor langkah",
   number_help: "Bilangan bulat mulai 1, tidak boleh sama dengan langkah lain (\"Langkah 4 dari 5\"). Kosongkan bila tidak bernomor.",
+  renumber: "Sisipkan sebagai langkah {number}",
+  renumber_help: "Nomor {number} sudah dipakai langkah lain. Tombol ini menaikkan satu nomor setiap langkah lain bernomor {number} ke atas, sehingga langkah ini menjadi langkah {number}.",
   label: "Nama singkat",
   label_help: "Nama pendek untuk tabel dan grafik, misalnya Keputusan. Bila kosong, nama tugas yang dipakai.",
   deadline: "Batas waktu",
@@ -466,6 +468,39 @@ function StepSelect(props) {
   });
 }
 
+// The alur:step of each other step of the process with a number (as a whole number) of at least ``number``.
+function stepsFrom(process, owner, number) {
+  const found = [];
+  for (const node of steps(process)) {
+    if (node === owner) continue;
+    const decl = extensionValues(node).find((value) => is(value, "alur:Step"));
+    const n = decl ? Number.parseInt(decl.get("number"), 10) : Number.NaN;
+    if (Number.isInteger(n) && n >= number) found.push({ node, decl, n });
+  }
+  return found;
+}
+
+// Inserting a step: when its number is another step's, one button moves that step and every later one up by one
+// (one command, one undo). The numbers stay the owner's; nothing is renumbered unasked.
+function RenumberEntry(props) {
+  const { id, ctx, slot, owner, process } = props;
+  const number = Number.parseInt((slot.get() && slot.get().get("number")) || "", 10);
+  if (!Number.isInteger(number) || number < 1) return null;
+  const later = stepsFrom(process, owner, number);
+  if (!later.some((s) => s.n === number)) return null;
+  const shift = () => {
+    const elements = ctx.elementRegistry;
+    const commands = later.map((s) => update(elements.get(s.node.id) || s.node, s.decl, { number: String(s.n + 1) }));
+    // The step itself is touched too, so that the panel shows it (the button goes).
+    commands.push(update(props.element, slot.get(), { number: String(number) }));
+    ctx.run(commands);
+  };
+  return h("div", { class: "bio-properties-panel-entry alur-renumber", "data-entry-id": id },
+    h("button", { type: "button", class: "bio-properties-panel-add-entry alur-renumber-button", onClick: shift },
+      fill(ctx.t("renumber"), { number })),
+    h("div", { class: "bio-properties-panel-description" }, fill(ctx.t("renumber_help"), { number })));
+}
+
 // ----------------------------------------------------------------------------------------- groups
 function entry(id, component, props, isEdited) {
   return { id, component, isEdited, ...props };
@@ -567,6 +602,7 @@ function stepGroups(ctx, element, bo) {
     id: "alur-rules", label: ctx.t("group"), component: Group, shouldOpen: true,
     entries: [
       entry(`${p}-alur-number`, TextEntry, { ...on(step), attr: "number", ...t("number") }, isTextFieldEntryEdited),
+      entry(`${p}-alur-renumber`, RenumberEntry, { ...on(step), element }),
       entry(`${p}-alur-label`, TextEntry, { ...on(step), attr: "label", ...t("label") }, isTextFieldEntryEdited),
       entry(`${p}-alur-output`, TextEntry, { ...on(step), attr: "output", ...t("output") }, isTextFieldEntryEdited),
       entry(`${p}-alur-deadline`, ChoiceEntry, { ...on(step), attr: "deadline", ...t("deadline"), fallback: "optional",

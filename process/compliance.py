@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from engine.models import Definition, Instance, TaskRow
 
 from .deadlines import WIB
-from .declarations import Declarations, Rulebook
+from .declarations import Declarations, Rulebook, Step
 
 GRANULARITIES = ("month", "week")
 
@@ -157,38 +157,6 @@ def compliance(session: Session, *, rulebook: Rulebook, date_from: date, date_to
 
 
 @dataclass(frozen=True)
-class CollisionSteps:
-    """Which numbered steps collide in a version: the hand-in (the step that numbers the register, else the first),
-    the review (the steps between), the last step."""
-
-    submit: str
-    review: tuple[str, ...]
-    last: str
-    last_number: int
-    review_numbers: tuple[int, ...]
-
-    @property
-    def review_label(self) -> str:
-        """``"2–4"``, ``"2"``: the review's step numbers as a range."""
-        low, high = min(self.review_numbers), max(self.review_numbers)
-        return str(low) if low == high else f"{low}–{high}"
-
-
-def collision_steps(decl: Declarations) -> CollisionSteps | None:
-    """The collision's steps of a version; None when it has no hand-in, review and last step to collide."""
-    numbered = list(decl.numbered)
-    if len(numbered) < 3:
-        return None
-    submit = decl.register_step.bpmn_id if decl.register_step is not None else numbered[0].bpmn_id
-    last = numbered[-1]
-    review = [s for s in numbered[:-1] if s.bpmn_id != submit]
-    if not review:
-        return None
-    return CollisionSteps(submit, tuple(s.bpmn_id for s in review), last.bpmn_id, last.number,
-                          tuple(s.number for s in review))
-
-
-@dataclass(frozen=True)
 class CaseCollision:
     instance_id: int
     title: str
@@ -226,11 +194,35 @@ class CaseCollision:
         return self.upload_due - self.decided_at
 
 
+@dataclass(frozen=True)
+class CollisionSteps:
+    """Which numbered steps of a version hand in, review, decide and upload (:func:`collision_steps`)."""
+
+    submit: Step
+    review: tuple[Step, ...]
+    decide: Step | None
+    upload: Step
+
+
+def collision_steps(decl: Declarations) -> CollisionSteps | None:
+    """By the numbered steps: the hand-in is the step that numbers the register (else the first), the upload the last
+    step, the review the steps between, the decision the last of those that decides (a response with a decision
+    field, a return or a refusal; else the last of them). ``None`` with fewer than three numbered steps."""
+    numbered = decl.numbered
+    if len(numbered) < 3:
+        return None
+    register = decl.register_step
+    submit = register if register is not None else numbered[0]
+    review = tuple(s for s in numbered[:-1] if s.bpmn_id != submit.bpmn_id)
+    deciding = [s for s in review if (s.response and s.response[0]) or s.returns or s.rejects]
+    decide = deciding[-1] if deciding else (review[-1] if review else None)
+    return CollisionSteps(submit, review, decide, numbered[-1])
+
+
 def collisions(session: Session, *, rulebook: Rulebook, date_from: date, date_to: date,
                procedure: str | None = None) -> list[CaseCollision]:
-    """Every case whose activity date is in the range, with both deadlines of the collision. By the case's numbered
-    steps: the hand-in is the step that numbers the register (else the first), the upload the last step, the review
-    the steps between, the decision the last of those."""
+    """Every case whose activity date is in the range, with both deadlines of the collision, by the steps of the
+    case's version (:func:`collision_steps`), of one procedure (a process id; every one when None)."""
     instances = session.execute(
         select(Instance).where(Instance.business_date >= date_from, Instance.business_date <= date_to,
                                *([Instance.id.in_(_of_procedure(procedure))] if procedure else []))
@@ -248,8 +240,9 @@ def collisions(session: Session, *, rulebook: Rulebook, date_from: date, date_to
         steps = collision_steps(rules[instance.id])
         if steps is None:
             continue  # no hand-in, review and upload to collide
-        submit_step, upload_step, review_steps = steps.submit, steps.last, steps.review
-        decide_step = review_steps[-1]
+        submit_step, upload_step = steps.submit.bpmn_id, steps.upload.bpmn_id
+        review_steps = [s.bpmn_id for s in steps.review]
+        decide_step = steps.decide.bpmn_id if steps.decide is not None else None
         submits = [r for r in rows if r.bpmn_id == submit_step and r.state == "completed"]
         submitted_at = submits[-1].completed_at if submits else None
         uploads = [r for r in rows if r.bpmn_id == upload_step and r.state != "cancelled"]

@@ -572,7 +572,8 @@ class _Checker:
         self.identifier(eid, step.stamp_date, "stamp/date")
         self.identifier(eid, step.stamp_time, "stamp/time")
         if step.response is not None:
-            self.field_of(eid, step.response[0] or None, "response/decision")
+            if step.response[0]:  # a written response may be a text alone, with no decision
+                self.field_of(eid, step.response[0], "response/decision")
             self.field_of(eid, step.response[1] or None, "response/text")
         for rule in step.returns:
             self.option(eid, self.field_of(eid, rule.field or None, "return/field"), rule.value, "return/value")
@@ -954,8 +955,14 @@ def _step_changes(old: Declarations, new: Declarations, a: Step | None, b: Step 
     def removed(attribute: str) -> list:
         return sorted(set(getattr(a, attribute, ()) or ()) - set(getattr(b, attribute, ()) or ()), key=str)
 
-    if (a.number if a else None) != (b.number if b else None):
-        say("rule.step_number", step=name, old=a.number if a else None, new=b.number if b else None)
+    before, after = (a.number if a else None), (b.number if b else None)
+    if before != after:
+        if before is None:
+            say("rule.step_numbered", step=name, new=after)
+        elif after is None:
+            say("rule.step_unnumbered", step=name, old=before)
+        else:
+            say("rule.step_number", step=name, old=before, new=after)
     if bool(a and a.deadline_required) != bool(b and b.deadline_required):
         say("rule.deadline_required" if b and b.deadline_required else "rule.deadline_optional", step=name)
     for rule in added("returns"):

@@ -204,8 +204,9 @@ def recap_document(recap: Recap, now: datetime) -> Document:
     totals = [(t.platform, t.posts, t.on_time, t.late, t.unknown) for t in recap.totals]
     totals.append(("Jumlah", total.posts, total.on_time, total.late, total.unknown))
     totals_table = Table(total_columns, totals, heading="Jumlah per platform", width_fraction=0.6, total_row=True)
-    notes = (f"Kasus yang langkah 5 (unggah) diselesaikan dalam periode ini: {recap.cases}; unggahan: {total.posts}.",
-             "Tepat waktu: waktu unggah tidak melewati batas waktu langkah 5 (H+1 setelah kegiatan berlangsung).")
+    step = " / ".join(recap.steps) or "—"
+    notes = (f"Kasus yang langkah unggahnya (langkah {step}) diselesaikan dalam periode ini: {recap.cases}; "
+             f"unggahan: {total.posts}.", "Tepat waktu: waktu unggah tidak melewati batas waktu langkah itu.")
     posts = Table(columns, body, heading="Unggahan")
     return Document("rekap", TITLES["rekap"], f"Periode: {recap.period.label}", f"rekap-{recap.period.slug}",
                     posts, now, sections=(posts, totals_table),

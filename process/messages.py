@@ -157,6 +157,8 @@ MESSAGES: dict[str, str] = {
     "field.required_choice": N_("wajib dipilih."),
     # -- How a new version changes the procedure's rules (process/declarations.py rule_changes)
     "rule.step_number": N_("Nomor langkah “%(step)s”: %(old)s → %(new)s."),
+    "rule.step_numbered": N_("Langkah “%(step)s” kini bernomor %(new)s."),
+    "rule.step_unnumbered": N_("Langkah “%(step)s” tidak lagi bernomor (sebelumnya %(old)s)."),
     "rule.deadline_required": N_("Langkah “%(step)s” kini wajib memiliki batas waktu."),
     "rule.deadline_optional": N_("Batas waktu langkah “%(step)s” kini opsional."),
     "rule.return_added": N_("Pada langkah “%(step)s”, pilihan “%(value)s” kini mengembalikan kasus ke “%(to)s”."),

@@ -27,7 +27,7 @@ from engine.models import EventRow, Instance, TaskRow
 from . import timefmt
 from .casefile import case_outcome, display_names
 from .deadlines import WIB
-from .declarations import Declarations, Rulebook
+from .declarations import Declarations, Rulebook, Step
 from .models import RegisterEntry, Team
 
 #: Ids per IN (...) clause: well below SQLite's and PostgreSQL's parameter limits.
@@ -367,7 +367,10 @@ class Recap:
     period: Period
     posts: list[PostRow]
     totals: list[PlatformTotal]  # one per platform (configured ones first, also when 0)
-    cases: int  # cases whose step 5 was completed in the period
+    cases: int  # cases whose upload step was completed in the period
+    #: The upload step as the versions of those cases number and name it ('6 “Pengunggahan”'; the newest version's
+    #: when there is no case), each way once.
+    steps: tuple[str, ...] = ()
 
     @property
     def total(self) -> PlatformTotal:
@@ -433,4 +436,12 @@ def recap(session: Session, period: Period, rulebook: Rulebook, platforms: Seque
         c[1] += post.on_time is True
         c[2] += post.on_time is False
     totals = [PlatformTotal(p, *c) for p, c in counts.items()]
-    return Recap(period=period, posts=posts, totals=totals, cases=len(ids))
+    declared = [rules[i] for i in ids] or [d for d in rulebook.all_versions(session) if d.steps_with("posts")][-1:]
+    return Recap(period=period, posts=posts, totals=totals, cases=len(ids), steps=_step_names(
+        s for decl in declared for s in decl.steps_with("posts")))
+
+
+def _step_names(steps: Iterable[Step]) -> tuple[str, ...]:
+    """Each step as 'number “short name”', or its short name when it has no number; each once, in number order."""
+    named = sorted({(s.number or 0, s.short) for s in steps})
+    return tuple(f"{n} \u201c{short}\u201d" if n else f"\u201c{short}\u201d" for n, short in named)

@@ -318,6 +318,20 @@ def test_a_required_deadline_needs_a_timer_and_an_optional_one_does_not(engine):
     assert engine.validate(optional).process_key == "alur_pengunggahan"
 
 
+def test_a_written_response_may_be_a_text_without_a_decision(engine):
+    """A step that only writes a note (a check by another unit) declares its text field alone; a text field that is
+    not in the form is still refused."""
+    alone = ('<alur:response decision="keputusan_wapimred" text="tanggapan_wapimred"/>',
+             '<alur:response text="tanggapan_wapimred"/>')
+    decl = declarations_of(engine.validate(replaced(alone)))
+    assert decl.step("Task_Koreksi").response == ("", "tanggapan_wapimred")
+    assert decl.decision_of("Task_Koreksi", {"tanggapan_wapimred": "Sudah."}) is None
+    missing = replaced(('<alur:response decision="keputusan_wapimred" text="tanggapan_wapimred"/>',
+                        '<alur:response text="catatan_hilang"/>'))
+    assert [(e, c, p) for e, c, p in _problems(engine, missing) if c.startswith("decl.")] == [
+        ("Task_Koreksi", "decl.field_missing", {"field": "catatan_hilang", "attribute": "response/text"})]
+
+
 def test_a_misplaced_or_unknown_declaration_is_refused(engine):
     xml = replaced(('<alur:compare copy="true"/>', '<alur:compare copy="true"/><alur:banana/>'),
                    ('<alur:lane hearsOverdue="true"/>', '<alur:step number="9"/>'))

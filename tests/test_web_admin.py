@@ -335,6 +335,43 @@ def test_groups_page_add_rename_and_members(system, admin_client, login):
         assert c.post(f"/admin/grup/{group.id}", data={"name": "Y"}).status_code == 403
 
 
+def test_members_are_added_and_removed_on_the_group_page(system, admin_client, login):
+    """The group a process owner created for a new lane gets its members on its own page; a group that works a
+    team-only lane takes only people with a team; nobody is left with neither role nor group."""
+    with system.sessions() as s:
+        humas = system.people.add_group(s, "humas", "Humas")
+        s.commit()
+        humas_id, tim_id = humas.id, system.people.find_group(s, "tim_pelaksana").id
+        wapimred_id = user(s, "wapimred").id
+    page = admin_client.get(f"/admin/grup/{humas_id}").get_data(as_text=True)
+    assert "Grup ini belum memiliki anggota." in page and '<option value="wapimred">wapimred</option>' in page
+    added = admin_client.post(f"/admin/grup/{humas_id}/anggota", data={"username": "wapimred"})
+    assert added.status_code == 302 and added.headers["Location"].endswith(f"/admin/grup/{humas_id}#anggota")
+    assert _get(system, "wapimred").group_codes == {"wapimred", "humas"}
+    assert _events(system, "group_changed")[-1].actor == "root"
+    page = admin_client.get(f"/admin/grup/{humas_id}").get_data(as_text=True)
+    assert f'href="/admin/pengguna/{wapimred_id}">wapimred</a>' in page
+    assert '<option value="wapimred">' not in page  # a member is not offered again
+    for data, message in (({"username": ""}, "Pilih pengguna"), ({"username": "siapa"}, "tidak dikenal")):
+        bad = admin_client.post(f"/admin/grup/{humas_id}/anggota", data=data)
+        assert bad.status_code == 422 and message in bad.get_data(as_text=True)
+    # Tim Pelaksana works a lane only for the case's team: someone without a team is refused.
+    scoped = admin_client.post(f"/admin/grup/{tim_id}/anggota", data={"username": "wapimred"})
+    assert scoped.status_code == 422 and "harus masuk satu tim" in scoped.get_data(as_text=True)
+    assert "tim_pelaksana" not in _get(system, "wapimred").group_codes
+
+    removed = admin_client.post(f"/admin/grup/{humas_id}/anggota/{wapimred_id}/keluarkan")
+    assert removed.status_code == 302 and _get(system, "wapimred").group_codes == {"wapimred"}
+    with system.sessions() as s:
+        pimred_id = user(s, "pimred").id
+        pimred_group = system.people.find_group(s, "pimred").id
+    last = admin_client.post(f"/admin/grup/{pimred_group}/anggota/{pimred_id}/keluarkan")
+    assert last.status_code == 422 and _get(system, "pimred").group_codes == {"pimred"}  # its only group
+    c = login("owner")
+    assert c.post(f"/admin/grup/{humas_id}/anggota", data={"username": "wapimred"}).status_code == 403
+    assert c.post(f"/admin/grup/{humas_id}/anggota/{wapimred_id}/keluarkan").status_code == 403
+
+
 def test_admin_pages_in_english(admin_client):
     admin_client.get("/bahasa/en")
     assert admin_client.get("/admin/pengguna").status_code == 200

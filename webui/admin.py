@@ -133,6 +133,11 @@ class GroupForm(FlaskForm):
                                                     _at_most(200), _rule(inputs.name)])
 
 
+class GroupMemberForm(FlaskForm):
+    username = SelectField(_l("Anggota baru"), choices=[], validate_choice=True,
+                           invalid_choice_message=_l("Pengguna tidak dikenal."))
+
+
 class GroupRenameForm(FlaskForm):
     name = StringField(_l("Nama grup"), validators=[DataRequired(message=_l("Nama grup wajib diisi.")),
                                                     _at_most(200), _rule(inputs.name)])
@@ -369,7 +374,7 @@ def groups():
         except BadRequest as exc:
             (form.name if exc.code == "group.name_taken" else form.code).errors.append(i18n.error_text(exc))
         else:
-            flash(_("Grup %(name)s ditambahkan. Tambahkan anggotanya di halaman setiap pengguna.", name=group.name),
+            flash(_("Grup %(name)s ditambahkan. Tambahkan anggotanya di halaman grup.", name=group.name),
                   "success")
             return redirect(url_for("admin.groups"))
     return _render("admin/groups.html", 422 if form.is_submitted() else 200, form=form, rows=_group_rows())
@@ -406,9 +411,67 @@ def edit_group(group_id: int):
         else:
             flash(_("Grup %(code)s sekarang bernama %(name)s.", code=group.code, name=group.name), "success")
             return redirect(url_for("admin.edit_group", group_id=group.id))
+    return _group_page(group, form=form, status=422 if request.method == "POST" else 200)
+
+
+def _member_form(members: list[User], from_request: bool = True) -> GroupMemberForm:
+    """Who may join: the active users not in the group yet."""
+    form = GroupMemberForm() if from_request else GroupMemberForm(formdata=None)
+    inside = {u.id for u in members}
+    users = db().execute(select(User).where(User.active.is_(True)).order_by(User.username)).scalars()
+    form.username.choices = [SelectChoice("", _("(pilih pengguna)"))] + [
+        SelectChoice(u.username, f"{u.full_name} ({u.username})" if u.full_name else u.username)
+        for u in users if u.id not in inside]
+    return form
+
+
+def _group_page(group: Group, *, form: GroupRenameForm | None = None, member_form: GroupMemberForm | None = None,
+                status: int = 200, refusal: str | None = None):
+    members = system().people.members(db(), group)
+    if form is None:
+        form = GroupRenameForm(formdata=None, data={"name": group.name})
+    if member_form is None:
+        member_form = _member_form(members, from_request=False)
     lanes = sorted(lane_map().lanes_for(frozenset({group.code}), frozenset({group.name})), key=lane_key)
-    return _render("admin/group.html", 422 if request.method == "POST" else 200, group=group, form=form,
-                   members=system().people.members(db(), group), lanes=lanes)
+    return _render("admin/group.html", status, group=group, form=form, member_form=member_form,
+                   remove_form=ConfirmForm(formdata=None), members=members, lanes=lanes, refusal=refusal)
+
+
+@bp.post("/grup/<id:group_id>/anggota")
+@role_required("admin")
+def add_member(group_id: int):
+    """One more member of the group (a lane worked only for the case's team needs members with a team)."""
+    group = _group_or_404(group_id)
+    members = system().people.members(db(), group)
+    form = _member_form(members)
+    if not form.validate() or not form.username.data:
+        if not form.username.errors:
+            form.username.errors.append(_("Pilih pengguna yang ditambahkan."))
+        return _group_page(group, member_form=form, status=422)
+    target = system().people.find_user(db(), form.username.data)
+    scoped = _team_lanes([group.code])
+    if scoped and target.team is None:
+        form.username.errors.append(_("Anggota grup yang mengerjakan lajur %(lanes)s harus masuk satu tim: tugas lajur "
+                                      "itu hanya untuk tim kegiatan.", lanes=", ".join(scoped)))
+        return _group_page(group, member_form=form, status=422)
+    system().people.change_members(db(), group, add=[target.username], by=me())
+    flash(_("%(name)s sekarang anggota grup %(group)s.", name=target.username, group=group.name), "success")
+    return redirect(url_for("admin.edit_group", group_id=group.id) + "#anggota")
+
+
+@bp.post("/grup/<id:group_id>/anggota/<id:user_id>/keluarkan")
+@role_required("admin")
+def remove_member(group_id: int, user_id: int):
+    group, target = _group_or_404(group_id), _user_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        return _group_page(group, status=422, refusal=_("Permintaan tidak valid."))
+    try:
+        system().people.change_members(db(), group, remove=[target.username], by=me())
+    except (BadRequest, NotPermitted) as exc:
+        return _group_page(group, status=403 if isinstance(exc, NotPermitted) else 422,
+                           refusal=i18n.error_text(exc))
+    flash(_("%(name)s dikeluarkan dari grup %(group)s.", name=target.username, group=group.name), "success")
+    return redirect(url_for("admin.edit_group", group_id=group.id) + "#anggota")
 
 
 @bp.get("/surel")

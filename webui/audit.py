@@ -329,6 +329,18 @@ def _step_label(step: int) -> str:
     return _("Langkah %(n)s", n=step)
 
 
+def _collision_numbers(decl) -> dict[str, str]:
+    """The numbers of the hand-in, review, decision and upload steps of the procedure's newest version, for the
+    collision table's headings ("2–4", "5", ...)."""
+    steps = collision_steps(decl) if decl is not None else None
+    if steps is None:
+        return {"review": "—", "decide": "—", "upload": "—"}
+    review = [s.number for s in steps.review]
+    return {"review": (f"{review[0]}–{review[-1]}" if len(review) > 1 else str(review[0])) if review else "—",
+            "decide": str(steps.decide.number) if steps.decide is not None else "—",
+            "upload": str(steps.upload.number)}
+
+
 @bp.get("/audit/kepatuhan")
 @access_required(sees_audit)
 def compliance_page():
@@ -390,10 +402,9 @@ def compliance_page():
         _("Median dan keterlambatan terburuk dari langkah yang terlambat, dalam jam; langkah yang tepat waktu "
           "tidak dihitung."), late_bars, worst))
     cases = collisions(session, rulebook=system().rules, date_from=date_from, date_to=date_to, procedure=chosen)
-    latest = system().rules.latest(session, chosen)
-    steps = collision_steps(latest) if latest is not None else None
     return render_template(
         "audit/compliance.html", report=report, totals=totals, charts=charts, cases=cases, problems=problems,
-        procedures=procedures, chosen=chosen, steps=steps,
+        procedures=procedures, chosen=chosen,
+        steps=_collision_numbers(system().rules.latest(session, chosen)),
         date_from=date_from, date_to=date_to, per=per, per_labels=PER_LABELS, rate=_rate, duration=_duration,
         step_label=_step_label, now=now)

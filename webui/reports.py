@@ -48,11 +48,11 @@ REPORTS = {
     "register": (_l("Register Dokumentasi dan Konten"),
                  _l("Satu entri bernomor per kasus, dicatat saat dokumentasi diserahkan (keluaran langkah 1).")),
     "tanggapan": (_l("Tanggapan Tertulis"),
-                  _l("Tanggapan tertulis Tim Pertimbangan pada langkah 2–4, per kasus yang diregister dalam "
+                  _l("Tanggapan tertulis setiap langkah yang memberikannya, per kasus yang diregister dalam "
                      "periode.")),
     "rekap": (_l("Rekapitulasi Konten Media Sosial"),
-              _l("Setiap unggahan per platform dari kasus yang langkah 5-nya selesai dalam periode, dengan "
-                 "ketepatan waktunya (keluaran langkah 5).")),
+              _l("Setiap unggahan per platform dari kasus yang langkah unggahnya selesai dalam periode, dengan "
+                 "ketepatan waktunya.")),
 }
 
 
