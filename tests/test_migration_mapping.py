@@ -238,7 +238,8 @@ def test_the_api_plan_lists_the_choices_and_the_move_takes_the_mapping(app, syst
     assert (row["can_move"], row["needs_mapping"], row["removed"]) == (False, True, ["Task_Koreksi"])
     assert plan["removed_tasks"] == [{
         "task": "Task_Koreksi", "name": "Mengontrol dan mengoreksi hasil dokumentasi dan konten",
-        "lane": "Wakil Pimpinan Redaksi", "cases": [case.instance_id],
+        "lane": "Wakil Pimpinan Redaksi", "cases": [case.instance_id], "waiting": [case.instance_id],
+        "completed": [], "step": 3, "if_kept": [],
         "choices": [{"task": "Task_Cek", "name": "Mengontrol dan mengoreksi hasil dokumentasi dan konten",
                      "same_name": True}]}]
 
@@ -287,11 +288,13 @@ def test_any_renaming_of_the_steps_and_any_waiting_step(system, tx, users, renam
     assert case.task().bpmn_id == waiting_at
     with tx() as s:
         target, _summary = modeling.deploy(s, system, user(s, "owner"), renamed(renames))
-    mapping = {waiting_at: renames[waiting_at]} if waiting_at in renames else {}
+    # the waiting step and the steps already completed, each mapped if renamed (the history too)
+    mapping = {t: renames[t] for t, _w, _f in HAPPY_PATH[:position + 1] if t in renames}
     if mapping:
         with tx() as s:
             outcome = modeling.migrate(s, system, user(s, "owner"), target, [case.instance_id])
-        assert [p.code for p in outcome["refused"][0]["problems"]] == ["migration.task_removed"]
+        assert sorted((p.element_id, p.code) for p in outcome["refused"][0]["problems"]) == sorted(
+            (t, "migration.task_removed" if t == waiting_at else "migration.completed_unmapped") for t in mapping)
     with tx() as s:
         outcome = modeling.migrate(s, system, user(s, "owner"), target, [case.instance_id], mapping)
     assert outcome == {"moved": [case.instance_id], "refused": []}
@@ -302,6 +305,9 @@ def test_any_renaming_of_the_steps_and_any_waiting_step(system, tx, users, renam
         assert s.get(Instance, case.instance_id).status == "completed"
         assert s.execute(select(TaskRow.bpmn_id).where(TaskRow.instance_id == case.instance_id,
                                                        TaskRow.state == "ready")).first() is None
+        done = s.execute(select(TaskRow.bpmn_id).where(TaskRow.instance_id == case.instance_id)
+                         .order_by(TaskRow.created_at)).scalars().all()
+    assert done == [renames.get(t, t) for t, _w, _f in HAPPY_PATH]  # its whole history under the new ids
     assert_replays(system, tx, case.instance_id)
 
 
