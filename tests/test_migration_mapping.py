@@ -19,6 +19,8 @@ from process.errors import SelfApproval
 from engine.models import Definition, EventRow, Instance, TaskRow
 from engine.replay import replay
 from process import modeling
+from process.casefile import case_view
+from process.records import written_responses
 from tests.conftest import DIAGRAM
 from tests.factories import Case, make_users, user
 from tests.test_api import Api
@@ -503,3 +505,19 @@ def test_the_api_lists_completed_removed_steps_and_takes_keep(app, system, tx, u
     assert [p["code"] for p in unmapped.json["refused"][0]["problems"]] == ["migration.completed_unmapped"]
     moved = api.post("owner", path, json={"case_ids": [case.instance_id], "keep": ["Task_Serahkan"]})
     assert moved.status_code == 200 and moved.json["moved"] == [case.instance_id]
+
+
+def test_the_written_response_of_a_mapped_completed_step_is_still_its_response(system, tx, users):
+    """Step 2 (it declares a written response) renamed Task_Terima → Task_Terima2 while the case waits at step 3:
+    with the mapping, the case page and the Tanggapan Tertulis record still list step 2's response."""
+    case = at_step3_claimed(system, tx)
+    v2 = deploy(system, tx, renamed({"Task_Terima": "Task_Terima2"}))
+    with tx() as s:
+        outcome = modeling.migrate(s, system, user(s, "owner"), v2, [case.instance_id], {"Task_Terima": "Task_Terima2"})
+    assert outcome["moved"] == [case.instance_id]
+    with tx() as s:
+        view = case_view(s, user(s, "owner"), case.instance_id, system.rules)
+        assert [(r.bpmn_id, r.decision) for r in view.responses] == [("Task_Terima2", "diterima")]
+        [record] = written_responses(s, rulebook=system.rules, instance_id=case.instance_id)
+        assert [(r.step, r.bpmn_id) for r in record.responses] == [(2, "Task_Terima2")]
+    assert_replays(system, tx, case.instance_id)
