@@ -479,6 +479,9 @@ def test_the_page_says_what_stops_applying_and_an_explicit_keep_moves_the_case(s
     assert case.do("tim", {"keputusan_pimred": "setuju", "pertimbangan": "Layak."}, claim=False) == ["Task_Unggah"]
     case.do("admin", "unggah")
     assert_replays(system, tx, case.instance_id)
+    history = text(login("auditor").get(f"/audit/kasus/{case.instance_id}/replay"))
+    assert ("Kasus dipindahkan dari versi 1 ke versi 2. Riwayat langkah yang tidak dipetakan (tetap dengan ID lama): "
+            "Task_Serahkan.") in history
 
 
 def test_the_api_lists_completed_removed_steps_and_takes_keep(app, system, tx, users):
