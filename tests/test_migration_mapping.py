@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from engine import eventlog
 from engine.errors import MigrationRefused
-from process.errors import SelfApproval
 from engine.models import Definition, EventRow, Instance, TaskRow
 from engine.replay import replay
 from process import modeling
 from process.casefile import case_view
+from process.errors import SelfApproval
 from process.records import written_responses
 from tests.conftest import DIAGRAM
 from tests.factories import Case, make_users, user
