@@ -308,9 +308,8 @@ def test_any_renaming_of_the_steps_and_any_waiting_step(system, tx, users, renam
         assert s.get(Instance, case.instance_id).status == "completed"
         assert s.execute(select(TaskRow.bpmn_id).where(TaskRow.instance_id == case.instance_id,
                                                        TaskRow.state == "ready")).first() is None
-        done = s.execute(select(TaskRow.bpmn_id).where(TaskRow.instance_id == case.instance_id)
-                         .order_by(TaskRow.created_at)).scalars().all()
-    assert done == [renames.get(t, t) for t, _w, _f in HAPPY_PATH]  # its whole history under the new ids
+        done = s.execute(select(TaskRow.bpmn_id).where(TaskRow.instance_id == case.instance_id)).scalars().all()
+    assert sorted(done) == sorted(renames.get(t, t) for t, _w, _f in HAPPY_PATH)  # its whole history, new ids
     assert_replays(system, tx, case.instance_id)
 
 
@@ -405,7 +404,7 @@ def test_a_completed_renamed_step_is_mapped_and_the_separation_rule_still_sees_i
     assert outcome == {"moved": [case.instance_id], "refused": []}
     with tx() as s:
         rows = s.execute(select(TaskRow).where(TaskRow.instance_id == case.instance_id)
-                         .order_by(TaskRow.created_at)).scalars().all()
+                         .order_by(TaskRow.bpmn_id)).scalars().all()
         assert [(r.bpmn_id, r.state, r.completed_by) for r in rows] == [
             ("Task_Kirim", "completed", "tim"), ("Task_Terima", "ready", None)]
         migrated = s.execute(select(EventRow).where(EventRow.instance_id == case.instance_id,
@@ -471,8 +470,8 @@ def test_the_page_says_what_stops_applying_and_an_explicit_keep_moves_the_case(s
                                                     EventRow.type == "case_migrated")).scalar_one()
         data = eventlog.decode(migrated)
         assert data["kept"] == ["Task_Serahkan"] and "mapping" not in data
-        first = s.execute(select(TaskRow).where(TaskRow.instance_id == case.instance_id)
-                          .order_by(TaskRow.created_at)).scalars().first()
+        first = s.execute(select(TaskRow).where(TaskRow.instance_id == case.instance_id,
+                                                TaskRow.state == "completed")).scalar_one()
         assert (first.bpmn_id, first.completed_by) == ("Task_Serahkan", "tim")  # the history as it was
     # What the page said: the separation rule does not see the kept completion (the owner chose this)
     to_step4_claimed_by_tim(system, tx, case)
