@@ -360,3 +360,21 @@ def events_of(session: Session, instance_id: int) -> list[EventRow]:
 
 def decode(row: EventRow) -> dict:
     return json.loads(row.payload)
+
+
+def step_ids_now(events: list[tuple[str, dict]]) -> list[str | None]:
+    """For a case's events in log order, as (type, payload): the BPMN id each event's task has in the version the
+    case runs on now. A migration's explicit mapping (``case_migrated`` ``mapping``, {old id: new id}) renames
+    the steps recorded before it; an id it kept, or one no migration renamed, stays as recorded."""
+    out: list[str | None] = [None] * len(events)
+    later: list[dict] = []  # the mappings of the migrations after the event, earliest first
+    for i in range(len(events) - 1, -1, -1):
+        type_, payload = events[i]
+        if type_ == "case_migrated":
+            later.insert(0, payload.get("mapping") or {})
+            continue
+        bpmn_id = payload.get("bpmn_id")
+        for mapping in later:
+            bpmn_id = mapping.get(bpmn_id, bpmn_id)
+        out[i] = bpmn_id
+    return out

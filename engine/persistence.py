@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, event, insert, or_, select, update
+from sqlalchemy import String, bindparam, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session, SessionTransaction, aliased, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -198,6 +198,23 @@ def ready_rows(session: Session, instance: Instance) -> dict[str, TaskRow]:
     if known is not None:
         return {tid: row for tid, row in known.items() if row.state == "ready"}
     return {r.id: r for r in session.execute(_READY_ROWS, {"instance_id": instance.id}).scalars()}
+
+
+def completed_steps(session: Session, instance: Instance) -> list[str]:
+    """The BPMN ids of the tasks the case has completed, each once, in the order first made ready."""
+    rows = session.execute(select(TaskRow.bpmn_id, func.min(TaskRow.created_at).label("first"))
+                           .where(TaskRow.instance_id == instance.id, TaskRow.state == "completed")
+                           .group_by(TaskRow.bpmn_id).order_by("first", TaskRow.bpmn_id)).all()
+    return [bpmn_id for bpmn_id, _first in rows]
+
+
+def retarget_history(session: Session, instance: Instance, old: str, new: str, name: str) -> None:
+    """A migration's explicit mapping of ``old`` to ``new``: every finished task row of the case of ``old`` (its
+    history) is now of ``new``, so the rules of the new version that name the step see it (waiting rows:
+    :func:`retarget_task`)."""
+    session.execute(update(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.bpmn_id == old,
+                                          TaskRow.state != "ready")
+                    .values(bpmn_id=new, name=name).execution_options(synchronize_session="fetch"))
 
 
 def retarget_task(session: Session, row: TaskRow, bpmn_id: str, name: str) -> None:

@@ -591,6 +591,14 @@ class _Fold:
                 self.tasks[item["task_id"]] = replace(  # a task the migration's mapping moved has a new id, name
                     task, due=_aware(item.get("due")), bpmn_id=item.get("bpmn_id") or task.bpmn_id,
                     name=item.get("name") or task.name)
+        mapping = payload.get("mapping") or {}
+        names = {item.get("bpmn_id"): item.get("name") for item in payload.get("ready") or []}
+        for key, task in list(self.tasks.items()):  # the history of a mapped step carries the new id from now on
+            if task.state != "ready" and task.bpmn_id in mapping:
+                new = mapping[task.bpmn_id]
+                self.tasks[key] = replace(task, bpmn_id=new, name=names.get(new) or task.name)
+        if mapping:
+            self.path = [mapping.get(b, b) for b in self.path]
 
     def task_ready(self, row: EventRow, payload: dict) -> None:
         key = row.task_id or ""

@@ -72,7 +72,7 @@ MIGRATION_CODES = frozenset({"migration.case_not_running", "migration.other_proc
                              "migration.older_version", "migration.task_removed", "migration.no_case",
                              "migration.failed", "migration.mapping_unknown", "migration.mapping_target_missing",
                              "migration.mapping_target_kind", "migration.mapping_other_lane",
-                             "migration.mapping_boundary"})
+                             "migration.mapping_boundary", "migration.completed_unmapped"})
 MAX_KEY_LENGTH = 63
 
 
@@ -101,8 +101,9 @@ def _task_id(task_id: str) -> str:
 
 @dataclass(frozen=True)
 class RemovedTask:
-    """A human task a case waits on whose BPMN id the target version lacks: it moves only if mapped to a task of
-    the target (see :meth:`WorkflowEngine.check_migration`)."""
+    """A human task a case waits on, or has completed, whose BPMN id the target version lacks: a waiting one moves
+    only if mapped to a task of the target; a completed one (its history) is mapped too, or explicitly kept under
+    its old id (see :meth:`WorkflowEngine.check_migration`)."""
 
     bpmn_id: str
     name: str | None
@@ -110,6 +111,7 @@ class RemovedTask:
     type: str  # the BPMN tag, e.g. userTask
     process: str  # the id of the (sub-)process it is in
     boundary: bool  # it has boundary events (a deadline)
+    waiting: bool = True  # the case waits on it (False: only its history, completed rounds, has the id)
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,9 @@ class MigrationCheck:
     can_move: bool
     reasons: tuple[Problem, ...]
     tasks: tuple[str, ...]  # the human tasks it waits on
-    removed: tuple[RemovedTask, ...] = ()  # of those, the ones whose id the target lacks
+    removed: tuple[RemovedTask, ...] = ()  # tasks it waits on or has completed whose id the target lacks
     mapping: dict[str, str] = field(default_factory=dict)  # the entries of the given mapping this case uses
+    kept: tuple[str, ...] = ()  # completed removed tasks the plan explicitly keeps under their old id
 
 
 @dataclass
@@ -153,6 +156,10 @@ def _check_keys(data: Mapping[str, Any]) -> None:
     if bad:
         raise InvalidData(f"data keys not allowed: {', '.join(map(str, bad))}", code="data.keys_not_allowed",
                           keys=[str(k)[:70] for k in bad])
+
+
+def _is_human_spec(spec) -> bool:
+    return bool(spec.bpmn_id) and spec.name == spec.bpmn_id and bool(getattr(spec, "manual", False))
 
 
 def _mapping_entry_problems(parsed: ParsedDefinition, target: Definition, task: RemovedTask,
@@ -476,16 +483,21 @@ class WorkflowEngine:
 
     # ------------------------------------------------------------------- migration
     def check_migration(self, session: Session, instance: Instance, target: Definition,
-                        mapping: Mapping[str, str] | None = None) -> MigrationCheck:
+                        mapping: Mapping[str, str] | None = None, keep: Iterable[str] = ()) -> MigrationCheck:
         """Can this case move to ``target``? Only to a newer version of its process (to go back, deploy the older
         content again: it becomes the newest version, see :meth:`deploy`), and every task it waits on must still
         exist there, or be mapped by ``mapping`` ({old BPMN id: new BPMN id}, never guessed) to a task of the
-        same type and lane. Entries of ``mapping`` for tasks this case does not wait on are not used (a plan's
-        mapping covers several cases; :meth:`mapping_problems` checks it as a whole)."""
+        same type and lane. A user task the case has *completed* whose id the target lacks is mapped the same way
+        (its history rows then carry the new id, so the target's rules naming that step see them), or explicitly
+        kept under its old id (``keep``); neither refuses the case (``migration.completed_unmapped``): the
+        target's rules would silently not see that history. Entries of ``mapping`` and ``keep`` for tasks this
+        case does not have are not used (a plan's mapping covers several cases; :meth:`mapping_problems` checks
+        it as a whole)."""
         reasons: list[Problem] = []
         tasks: tuple[str, ...] = ()
         removed: tuple[RemovedTask, ...] = ()
         used: dict[str, str] = {}
+        kept: list[str] = []
         current = session.get(Definition, instance.definition_id)
         if instance.status != "running":
             reasons.append(Problem(None, "migration.case_not_running", {"status": instance.status}))
@@ -502,28 +514,60 @@ class WorkflowEngine:
             tasks = tuple(t.task_spec.bpmn_name or t.task_spec.bpmn_id
                           for t in wf.get_tasks(state=TaskState.READY, manual=True))
             blockers, removed = self._migration_blockers(wf, target)
+            removed += self._completed_removed(session, instance, current, target, removed)
             reasons += blockers
-            mapping = dict(mapping or {})
+            mapping, keep = dict(mapping or {}), set(keep)
             parsed = self.parsed(target)
             for task in removed:
-                if task.bpmn_id not in mapping:
+                if not task.waiting and task.bpmn_id in keep and task.bpmn_id not in mapping:
+                    kept.append(task.bpmn_id)
+                elif not task.waiting and task.bpmn_id not in mapping:
+                    reasons.append(Problem(task.bpmn_id, "migration.completed_unmapped",
+                                           {"version": target.version, "task": task.name or task.bpmn_id},
+                                           element_name=task.name, element_type=task.type))
+                elif task.bpmn_id not in mapping:
                     reasons.append(Problem(task.bpmn_id, "migration.task_removed",
                                            {"version": target.version, "task": task.name or task.bpmn_id},
                                            element_name=task.name, element_type=task.type))
                 else:
                     used[task.bpmn_id] = mapping[task.bpmn_id]
                     reasons += _mapping_entry_problems(parsed, target, task, mapping[task.bpmn_id])
-        return MigrationCheck(instance.id, instance.title, not reasons, tuple(reasons), tasks, tuple(removed), used)
+        return MigrationCheck(instance.id, instance.title, not reasons, tuple(reasons), tasks, tuple(removed), used,
+                              tuple(kept))
+
+    def _completed_removed(self, session: Session, instance: Instance, current: Definition, target: Definition,
+                           waiting: Iterable[RemovedTask]) -> list[RemovedTask]:
+        """The user tasks of ``current`` the case has completed (its task rows) whose id the target lacks in the
+        same (sub-)process, once each, in the order first completed; a task it also waits on is among
+        ``waiting`` already. A row whose id ``current`` lacks too was kept by an earlier migration."""
+        source, parsed = self.parsed(current), self.parsed(target)
+        seen = {task.bpmn_id for task in waiting}
+        found: list[RemovedTask] = []
+        for bpmn_id in persistence.completed_steps(session, instance):
+            if bpmn_id in seen:
+                continue
+            seen.add(bpmn_id)
+            for name, specs in [(source.spec.name, source.spec), *source.subprocess_specs.items()]:
+                spec = specs.task_specs.get(bpmn_id)
+                if spec is None or not _is_human_spec(spec):
+                    continue
+                new = parsed.spec if name == parsed.spec.name else parsed.subprocess_specs.get(name)
+                if new is None or bpmn_id not in new.task_specs:
+                    found.append(RemovedTask(bpmn_id, spec.bpmn_name, spec.lane, bpmn_type(spec), name,
+                                             f"{bpmn_id}.BoundaryEventSplit" in specs.task_specs, waiting=False))
+                break
+        return found
 
     def mapping_problems(self, target: Definition, mapping: Mapping[str, str],
-                         removed: Iterable[RemovedTask]) -> list[Problem]:
-        """What is wrong with a migration plan's ``mapping`` for cases waiting on the ``removed`` tasks (those of
-        their :class:`MigrationCheck`): each old id must be one of them, each new id a task of the target of the
-        same type, in the same (sub-)process and lane, with boundary events (a deadline) if and only if the old
-        one had them."""
+                         removed: Iterable[RemovedTask], keep: Iterable[str] = ()) -> list[Problem]:
+        """What is wrong with a migration plan's ``mapping`` for cases waiting on (or having completed) the
+        ``removed`` tasks (those of their :class:`MigrationCheck`): each old id must be one of them, each new id a
+        task of the target of the same type, in the same (sub-)process and lane, with boundary events (a
+        deadline) if and only if the old one had them; each id ``keep`` names must be one of them too."""
         by_id = {task.bpmn_id: task for task in removed}
         parsed = self.parsed(target)
-        problems: list[Problem] = []
+        problems: list[Problem] = [Problem(old, "migration.mapping_unknown", {"task": old, "version": target.version})
+                                   for old in keep if old not in by_id]
         for old, new in mapping.items():
             task = by_id.get(old)
             if task is None:
@@ -575,17 +619,19 @@ class WorkflowEngine:
 
     @_stale_to_typed
     def migrate(self, session: Session, instance_id: int, target: Definition, *, actor: str,
-                mapping: Mapping[str, str] | None = None) -> ActionResult:
+                mapping: Mapping[str, str] | None = None, keep: Iterable[str] = ()) -> ActionResult:
         """Move one waiting case to ``target``, all or nothing; recorded as an event. A task it waits on whose id the
         target lacks moves only by ``mapping`` (see :meth:`check_migration`): it becomes the mapped task, the same
         task (id, data, state, holder) with the new task's definition and deadline; the event records the mapping
-        used, so that a replay does the same."""
+        used, so that a replay does the same. A completed task mapped so has its history rows carry the new id and
+        name (and SpiffWorkflow's task, if the state still holds it, the new task's spec); one in ``keep`` keeps
+        its old id (recorded as ``kept``)."""
         persistence.lock_case(session, case_id=instance_id)
         instance = session.get(Instance, instance_id)
         if instance is None:
             raise MigrationRefused(f"no case {instance_id}",
                                    [Problem(None, "migration.no_case", {"case": instance_id})])
-        check = self.check_migration(session, instance, target, mapping)
+        check = self.check_migration(session, instance, target, mapping, keep)
         if not check.can_move:
             raise MigrationRefused(f"case {instance_id} cannot move", list(check.reasons))
         source = session.get(Definition, instance.definition_id)
@@ -601,6 +647,11 @@ class WorkflowEngine:
         result = ActionResult(instance)
         rows = persistence.ready_rows(session, instance)
         ready = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id]
+        parsed = self.parsed(target)
+        for old_id, new_id in check.mapping.items():  # its history too: the rules of the target name the new id
+            specs = [parsed.spec, *parsed.subprocess_specs.values()]
+            spec = next(s.task_specs[new_id] for s in specs if new_id in s.task_specs)
+            persistence.retarget_history(session, instance, old_id, new_id, spec.bpmn_name or new_id)
         for task in ready:  # a mapped task: the same row, now of the new task
             row = rows.get(str(task.id))
             if row is not None and row.bpmn_id != task.task_spec.bpmn_id:
@@ -613,6 +664,8 @@ class WorkflowEngine:
         data = {"from_version": source.version, "to_version": target.version, "changed": changed, "ready": waiting}
         if check.mapping:
             data["mapping"] = dict(sorted(check.mapping.items()))
+        if check.kept:
+            data["kept"] = sorted(check.kept)
         result.events.append(eventlog.append(
             session, type="case_migrated", at=run.now, actor=actor, instance_id=instance.id, data=data))
         self._sync(session, instance, wf, run, result, actor=actor, rows=rows)

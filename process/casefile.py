@@ -38,6 +38,8 @@ class HistoryEvent:
     actor: str | None
     task_id: str | None
     data: dict
+    #: The BPMN id of its task in the version the case runs on now (a migration may have mapped the recorded one).
+    step_id: str | None = None
 
 
 @dataclass
@@ -106,16 +108,17 @@ def case_view(session: Session, user: User, instance_id: int, rulebook: Rulebook
     history, responses = [], []
     data: dict[str, Any] = {}
     first_submission: dict[str, Any] = {}
-    for row in eventlog.events_of(session, instance_id):
-        payload = eventlog.decode(row)
-        history.append(HistoryEvent(row.seq, row.type, row.at, row.actor, row.task_id, payload))
+    rows = [(row, eventlog.decode(row)) for row in eventlog.events_of(session, instance_id)]
+    step_ids = eventlog.step_ids_now([(row.type, payload) for row, payload in rows])
+    for (row, payload), step_id in zip(rows, step_ids, strict=True):
+        history.append(HistoryEvent(row.seq, row.type, row.at, row.actor, row.task_id, payload, step_id))
         if row.type == "case_started":
             data.update(payload.get("data") or {})
         if row.type != "task_completed":
             continue
         submitted = payload.get("data") or {}
         data.update(submitted)
-        bpmn_id = payload.get("bpmn_id")
+        bpmn_id = step_id
         for key, value in submitted.items():
             first_submission.setdefault(key, value)
         step = rules.step(bpmn_id)

@@ -224,6 +224,8 @@ MESSAGES: dict[str, str] = {
     "field.team_code": N_("hanya boleh berisi huruf kecil a–z, angka, garis bawah dan tanda hubung."),
     "field.task_mapping": N_("harus berupa pasangan {ID langkah lama: ID langkah baru} (teks, paling banyak "
                              "%(n)s pasangan)."),
+    "field.task_keep": N_("harus berupa daftar ID langkah lama (teks, paling banyak %(n)s, tidak juga "
+                          "dipetakan)."),
     "field.group_code": N_("harus diawali huruf kecil a–z, lalu hanya huruf kecil, angka dan garis bawah."),
     "field.date": N_("harus tanggal dengan format TTTT-BB-HH, mis. 2025-05-06."),
     "field.date_invalid": N_("tanggal tidak sah."),

@@ -162,7 +162,7 @@ def migration_plan(session: Session, system, user: User, target: Definition) -> 
 
 
 def migrate(session: Session, system, user: User, target: Definition, instance_ids: list[int],
-            mapping: dict[str, str] | None = None) -> dict:
+            mapping: dict[str, str] | None = None, keep: list[str] | None = None) -> dict:
     """Move the given cases; each moves whole or not at all (a savepoint each). Returns ``moved`` (case ids) and
     ``refused`` (``{"case_id", "problems"}``, the problems coded as for a diagram).
 
@@ -170,13 +170,18 @@ def migrate(session: Session, system, user: User, target: Definition, instance_i
     lacks, of the task it becomes there; nothing is guessed. It is checked as a whole first (each old id a task one
     of the cases waits on and the target lacks, each new id a task of the target of the same kind and lane): a bad
     entry refuses the whole request (MigrationRefused ``plan.mapping_invalid``), nothing moves. A case
-    waiting on a removed task the mapping leaves out is refused, naming that task."""
+    waiting on a removed task the mapping leaves out is refused, naming that task.
+
+    A step a case has already *completed* whose id the target lacks is mapped the same way (its history then
+    carries the new id, so the target's rules naming that step, such as ``alur:separate``, see it), or listed
+    in ``keep``: its history keeps the old id, and the target's rules do not see it. A case with such a step in
+    neither is refused, naming the step (``migration.completed_unmapped``): nothing is left to a guess."""
     _require_owner(user)
-    mapping = dict(mapping or {})
+    mapping, keep = dict(mapping or {}), sorted(set(keep or ()))
     ids = sorted(instance_ids)  # several cases are locked in ascending id (engine.persistence)
-    if mapping:
+    if mapping or keep:
         removed = [task for check in _checks(session, system, target, ids) for task in check.removed]
-        problems = system.engine.mapping_problems(target, mapping, removed)
+        problems = system.engine.mapping_problems(target, mapping, removed, keep)
         if problems:
             raise MigrationRefused("the migration plan's mapping cannot be used", problems,
                                    code="plan.mapping_invalid")
@@ -184,7 +189,7 @@ def migrate(session: Session, system, user: User, target: Definition, instance_i
     for instance_id in ids:
         try:
             with session.begin_nested():
-                system.engine.migrate(session, instance_id, target, actor=user.actor, mapping=mapping)
+                system.engine.migrate(session, instance_id, target, actor=user.actor, mapping=mapping, keep=keep)
             moved.append(instance_id)
         except MigrationRefused as exc:  # reported per case; the others still move
             refused.append({"case_id": instance_id, "problems": exc.problems})
@@ -200,15 +205,50 @@ def _checks(session: Session, system, target: Definition, instance_ids: list[int
     return [system.engine.check_migration(session, instance, target) for instance in found]
 
 
-def mapping_choices(system, target: Definition, plan: list[MigrationCheck]) -> list[dict]:
-    """For each task some case of ``plan`` waits on whose id ``target`` lacks: the task (``task``: a
-    RemovedTask), the cases waiting on it, and the tasks of ``target`` it may be mapped to (``choices``:
-    MappingChoice, each with whether it has the same name: a hint, never a choice made for the owner)."""
+def mapping_choices(session: Session, system, target: Definition, plan: list[MigrationCheck]) -> list[dict]:
+    """For each task some case of ``plan`` waits on, or has completed, whose id ``target`` lacks: the task
+    (``task``: a RemovedTask), the cases having it (``cases``; of those, ``waiting`` and ``completed``), the
+    tasks of ``target`` it may be mapped to (``choices``: MappingChoice, each with whether it has the same name:
+    a hint, never a choice made for the owner), its step number in the case's version (``number``) and, for a
+    completed one, the rules of ``target`` that would not see its history if it is kept under its old id
+    (``unseen``: see :func:`rules_naming`)."""
     steps: dict[str, dict] = {}
+    rules = system.rules.of_definition(session, target.id)
     for check in plan:
+        instance = session.get(Instance, check.instance_id)
+        old_rules = system.rules.of_definition(session, instance.definition_id)
         for task in check.removed:
             if task.bpmn_id not in steps:
-                steps[task.bpmn_id] = {"task": task, "cases": [],
-                                       "choices": system.engine.mapping_choices(target, task)}
-            steps[task.bpmn_id]["cases"].append(check.instance_id)
+                choices = system.engine.mapping_choices(target, task)
+                steps[task.bpmn_id] = {"task": task, "cases": [], "waiting": [], "completed": [],
+                                       "choices": choices, "number": old_rules.number(task.bpmn_id),
+                                       "unseen": rules_naming(rules, [c.bpmn_id for c in choices])}
+            entry = steps[task.bpmn_id]
+            entry["cases"].append(check.instance_id)
+            entry["waiting" if task.waiting else "completed"].append(check.instance_id)
     return list(steps.values())
+
+
+def rules_naming(rules: Declarations, steps: list[str]) -> list[dict]:
+    """The rules of a version that read the case's history of one of ``steps`` (element ids), which a completion
+    kept under an old id escapes: ``alur:separate from`` (``kind`` "separate": whoever completed ``step`` may not
+    complete ``at``) and the step's written response (``kind`` "response": listed on the case page and in the
+    Tanggapan Tertulis record). Each with the step numbers (``step``, ``at``) and short names."""
+    out: list[dict] = []
+    wanted = set(steps)
+    for step in rules.steps.values():
+        for other in step.separate_from:
+            if other in wanted:
+                out.append({"kind": "separate", "step": rules.number(other), "step_name": _step_name(rules, other),
+                            "at": step.number, "at_name": step.short})
+    for bpmn_id in steps:
+        step = rules.step(bpmn_id)
+        if step is not None and step.response is not None:
+            out.append({"kind": "response", "step": step.number, "step_name": step.short, "at": step.number,
+                        "at_name": step.short})
+    return out
+
+
+def _step_name(rules: Declarations, bpmn_id: str) -> str:
+    step = rules.step(bpmn_id)
+    return step.short if step is not None else bpmn_id

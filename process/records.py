@@ -201,7 +201,7 @@ def _register_rows(session: Session, pairs, rulebook: Rulebook) -> list[Register
     register at (``alur:register``), the place is the field its version declares (``alur:procedure place``)."""
     ids = [instance.id for _, instance in pairs]
     rules = rulebook.of_instances(session, ids)
-    events = _case_events(session, ids, ("case_started", "task_completed"))
+    events = _case_events(session, ids, ("case_started", "task_completed", "case_migrated"))
     teams = _team_names(session)
     current = _current_steps(session, ids)
     facts = {}
@@ -210,11 +210,12 @@ def _register_rows(session: Session, pairs, rulebook: Rulebook) -> list[Register
         started: dict = {}
         submissions: list[tuple[str | None, dict]] = []
         register_step = rules[instance_id].register_step
-        for row in events.get(instance_id, []):
-            payload = eventlog.decode(row)
+        rows = [(row, eventlog.decode(row)) for row in events.get(instance_id, [])]
+        step_ids = eventlog.step_ids_now([(row.type, payload) for row, payload in rows])
+        for (row, payload), step_id in zip(rows, step_ids, strict=True):
             if row.type == "case_started":
                 started = payload.get("data") or {}
-            elif register_step is not None and payload.get("bpmn_id") == register_step.bpmn_id:
+            elif row.type == "task_completed" and register_step is not None and step_id == register_step.bpmn_id:
                 submissions.append((row.actor, payload.get("data") or {}))
         first_actor = submissions[0][0] if submissions else None
         latest = submissions[-1][1] if submissions else {}
@@ -294,16 +295,19 @@ def written_responses(session: Session, period: Period | None = None, *, ruleboo
         raise ValueError("give a period or a case")
     ids = [instance.id for _, instance in cases]
     rules = rulebook.of_instances(session, ids)
-    events = _case_events(session, ids, ("task_completed",))
-    names = display_names(session, {row.actor for rows in events.values() for row in rows})
+    events = _case_events(session, ids, ("task_completed", "case_migrated"))
+    names = display_names(session, {row.actor for rows in events.values() for row in rows
+                                    if row.type == "task_completed"})
     teams = _team_names(session)
     result = []
     for entry, instance in cases:
         responses = []
         decl = rules[instance.id]
-        for row in events.get(instance.id, []):
-            payload = eventlog.decode(row)
-            bpmn_id = payload.get("bpmn_id")
+        rows = [(row, eventlog.decode(row)) for row in events.get(instance.id, [])]
+        step_ids = eventlog.step_ids_now([(row.type, payload) for row, payload in rows])
+        for (row, payload), bpmn_id in zip(rows, step_ids, strict=True):
+            if row.type != "task_completed":
+                continue
             step = decl.step(bpmn_id)
             if step is None or step.response is None:
                 continue

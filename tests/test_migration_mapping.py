@@ -18,6 +18,9 @@ from engine.errors import MigrationRefused
 from engine.models import Definition, EventRow, Instance, TaskRow
 from engine.replay import replay
 from process import modeling
+from process.casefile import case_view
+from process.errors import SelfApproval
+from process.records import written_responses
 from tests.conftest import DIAGRAM
 from tests.factories import Case, make_users, user
 from tests.test_api import Api
@@ -238,7 +241,8 @@ def test_the_api_plan_lists_the_choices_and_the_move_takes_the_mapping(app, syst
     assert (row["can_move"], row["needs_mapping"], row["removed"]) == (False, True, ["Task_Koreksi"])
     assert plan["removed_tasks"] == [{
         "task": "Task_Koreksi", "name": "Mengontrol dan mengoreksi hasil dokumentasi dan konten",
-        "lane": "Wakil Pimpinan Redaksi", "cases": [case.instance_id],
+        "lane": "Wakil Pimpinan Redaksi", "cases": [case.instance_id], "waiting": [case.instance_id],
+        "completed": [], "step": 3, "if_kept": [],
         "choices": [{"task": "Task_Cek", "name": "Mengontrol dan mengoreksi hasil dokumentasi dan konten",
                      "same_name": True}]}]
 
@@ -287,11 +291,13 @@ def test_any_renaming_of_the_steps_and_any_waiting_step(system, tx, users, renam
     assert case.task().bpmn_id == waiting_at
     with tx() as s:
         target, _summary = modeling.deploy(s, system, user(s, "owner"), renamed(renames))
-    mapping = {waiting_at: renames[waiting_at]} if waiting_at in renames else {}
+    # the waiting step and the steps already completed, each mapped if renamed (the history too)
+    mapping = {t: renames[t] for t, _w, _f in HAPPY_PATH[:position + 1] if t in renames}
     if mapping:
         with tx() as s:
             outcome = modeling.migrate(s, system, user(s, "owner"), target, [case.instance_id])
-        assert [p.code for p in outcome["refused"][0]["problems"]] == ["migration.task_removed"]
+        assert sorted((p.element_id, p.code) for p in outcome["refused"][0]["problems"]) == sorted(
+            (t, "migration.task_removed" if t == waiting_at else "migration.completed_unmapped") for t in mapping)
     with tx() as s:
         outcome = modeling.migrate(s, system, user(s, "owner"), target, [case.instance_id], mapping)
     assert outcome == {"moved": [case.instance_id], "refused": []}
@@ -302,6 +308,8 @@ def test_any_renaming_of_the_steps_and_any_waiting_step(system, tx, users, renam
         assert s.get(Instance, case.instance_id).status == "completed"
         assert s.execute(select(TaskRow.bpmn_id).where(TaskRow.instance_id == case.instance_id,
                                                        TaskRow.state == "ready")).first() is None
+        done = s.execute(select(TaskRow.bpmn_id).where(TaskRow.instance_id == case.instance_id)).scalars().all()
+    assert sorted(done) == sorted(renames.get(t, t) for t, _w, _f in HAPPY_PATH)  # its whole history, new ids
     assert_replays(system, tx, case.instance_id)
 
 
@@ -346,4 +354,172 @@ def test_spiffworkflows_guess_by_shape_is_not_taken(system, tx, users):
     assert (case.task().bpmn_id, case.task().due_at) == ("Task_Cek", None)
     for _task, who, form in HAPPY_PATH[2:]:
         case.do(who, form, claim=who != "wapimred")
+    assert_replays(system, tx, case.instance_id)
+
+
+# --------------------------------------------------------------------------------------------------
+# Steps a case has already completed (its history)
+# --------------------------------------------------------------------------------------------------
+
+SERAHKAN = "Menyerahkan dokumentasi kegiatan beserta narasi dan konten lainnya"
+
+
+def kirim_version() -> bytes:
+    """Step 1 renamed Task_Serahkan → Task_Kirim everywhere, so step 4's `alur:separate from` names Task_Kirim."""
+    xml = renamed({"Task_Serahkan": "Task_Kirim"})
+    assert b'<alur:separate from="Task_Kirim"/>' in xml
+    return xml
+
+
+def at_step2_tim_decides_too(system, tx) -> Case:
+    """Step 1 completed by tim, who is in the Pimred's group as well (so only the separation rule keeps tim from
+    deciding step 4); the case waits at step 2."""
+    case = Case.start(system, tx)
+    case.do("tim", "submit")
+    with tx() as s:
+        tim = user(s, "tim")
+        system.people.set_groups(s, tim, sorted(tim.group_codes | {"pimred"}))
+    return case
+
+
+def to_step4_claimed_by_tim(system, tx, case: Case) -> None:
+    case.do("admin", "terima")
+    case.do("wapimred", "koreksi")
+    with tx() as s:
+        system.tasks.claim(s, user(s, "tim"), case.task_id)
+
+
+def test_a_completed_renamed_step_is_mapped_and_the_separation_rule_still_sees_it(system, tx, users):
+    case = at_step2_tim_decides_too(system, tx)
+    v2 = deploy(system, tx, kirim_version())
+    with tx() as s:
+        check = system.engine.check_migration(s, s.get(Instance, case.instance_id), v2)
+        assert [(t.bpmn_id, t.waiting) for t in check.removed] == [("Task_Serahkan", False)]
+        assert [(p.element_id, p.code, p.element_name) for p in check.reasons] == [
+            ("Task_Serahkan", "migration.completed_unmapped", SERAHKAN)]
+        assert [(c.bpmn_id, c.same_name) for c in system.engine.mapping_choices(v2, check.removed[0])] == [
+            ("Task_Kirim", True)]
+    with tx() as s:
+        outcome = modeling.migrate(s, system, user(s, "owner"), v2, [case.instance_id], {"Task_Serahkan": "Task_Kirim"})
+    assert outcome == {"moved": [case.instance_id], "refused": []}
+    with tx() as s:
+        rows = s.execute(select(TaskRow).where(TaskRow.instance_id == case.instance_id)
+                         .order_by(TaskRow.bpmn_id)).scalars().all()
+        assert [(r.bpmn_id, r.state, r.completed_by) for r in rows] == [
+            ("Task_Kirim", "completed", "tim"), ("Task_Terima", "ready", None)]
+        migrated = s.execute(select(EventRow).where(EventRow.instance_id == case.instance_id,
+                                                    EventRow.type == "case_migrated")).scalar_one()
+        assert eventlog.decode(migrated)["mapping"] == {"Task_Serahkan": "Task_Kirim"}
+        assert system.rules.of_instance(s, case.instance_id).number(rows[0].bpmn_id) == 1
+    to_step4_claimed_by_tim(system, tx, case)
+    with pytest.raises(SelfApproval) as info, tx() as s:  # who handed in may not decide, under the new id too
+        system.tasks.complete(s, user(s, "tim"), case.task_id, {"keputusan_pimred": "setuju",
+                                                                "pertimbangan": "Layak."})
+    assert info.value.code == "task.self_approval"
+    with tx() as s:
+        system.tasks.unclaim(s, user(s, "tim"), case.task_id)
+    for _task, who, form in HAPPY_PATH[3:]:
+        case.do(who, form)
+    assert_replays(system, tx, case.instance_id)
+
+
+def test_a_completed_renamed_step_neither_mapped_nor_kept_refuses_the_case(system, tx, users):
+    case = at_step2_tim_decides_too(system, tx)
+    v2 = deploy(system, tx, kirim_version())
+    with tx() as s:
+        outcome = modeling.migrate(s, system, user(s, "owner"), v2, [case.instance_id])
+    assert outcome["moved"] == []
+    [problem] = outcome["refused"][0]["problems"]
+    assert (problem.element_id, problem.code, problem.element_name) == (
+        "Task_Serahkan", "migration.completed_unmapped", SERAHKAN)
+    with pytest.raises(MigrationRefused), tx() as s:  # the engine's own rule
+        system.engine.migrate(s, case.instance_id, v2, actor="owner")
+    with pytest.raises(MigrationRefused) as info, tx() as s:  # keeping a step no selected case has is a bad plan
+        modeling.migrate(s, system, user(s, "owner"), v2, [case.instance_id], keep=["Task_Terima"])
+    assert [(p.element_id, p.code) for p in info.value.problems] == [("Task_Terima", "migration.mapping_unknown")]
+    with tx() as s:
+        assert s.get(Instance, case.instance_id).definition_id != v2.id
+
+
+def test_the_page_says_what_stops_applying_and_an_explicit_keep_moves_the_case(system, tx, users, login):
+    case = at_step2_tim_decides_too(system, tx)
+    v2 = deploy(system, tx, kirim_version())
+    owner = login("owner")
+    page = text(owner.get(f"/proses/migrasi/{v2.version}"))
+    assert (f'Langkah 1: {SERAHKAN} <span class="muted">(Task_Serahkan; lajur Tim Pelaksana; sudah diselesaikan '
+            f'kasus #{case.instance_id})</span>') in page
+    assert '<select name="peta-Task_Serahkan" id="peta-Task_Serahkan">' in page
+    assert '<option value="" selected>— pilih langkah pengganti —</option>' in page
+    assert f'<option value="Task_Kirim">{SERAHKAN} (Task_Kirim) — nama sama di versi baru</option>' in page
+    assert '<option value=":tetap">tidak dipetakan (riwayat tetap dengan ID lama)</option>' in page
+    assert re.search("Aturan \u201cbukan orang yang menyelesaikan langkah 1\u201d pada langkah 4 \\([^)]+\\) tidak "
+                     "akan mengenali penyelesaian lama ini", page)
+    assert "Riwayat langkah 1 tetap tercatat dengan ID lama Task_Serahkan" in page
+
+    refused = text(owner.post(f"/proses/migrasi/{v2.version}", data={"case_ids": [str(case.instance_id)],
+                                                                      "peta-Task_Serahkan": ""},
+                              follow_redirects=True))
+    assert (f"Kasus #{case.instance_id} tidak dipindahkan: Tugas \u201c{SERAHKAN}\u201d (Task_Serahkan): Langkah "
+            "yang sudah diselesaikan kasus ini tidak ada di versi 2.") in refused
+    done = text(owner.post(f"/proses/migrasi/{v2.version}", data={"case_ids": [str(case.instance_id)],
+                                                                   "peta-Task_Serahkan": ":tetap"},
+                           follow_redirects=True))
+    assert f"1 kasus dipindahkan ke versi 2: #{case.instance_id}." in done
+    with tx() as s:
+        migrated = s.execute(select(EventRow).where(EventRow.instance_id == case.instance_id,
+                                                    EventRow.type == "case_migrated")).scalar_one()
+        data = eventlog.decode(migrated)
+        assert data["kept"] == ["Task_Serahkan"] and "mapping" not in data
+        first = s.execute(select(TaskRow).where(TaskRow.instance_id == case.instance_id,
+                                                TaskRow.state == "completed")).scalar_one()
+        assert (first.bpmn_id, first.completed_by) == ("Task_Serahkan", "tim")  # the history as it was
+    # What the page said: the separation rule does not see the kept completion (the owner chose this)
+    to_step4_claimed_by_tim(system, tx, case)
+    assert case.do("tim", {"keputusan_pimred": "setuju", "pertimbangan": "Layak."}, claim=False) == ["Task_Unggah"]
+    case.do("admin", "unggah")
+    assert_replays(system, tx, case.instance_id)
+    history = text(login("auditor").get(f"/audit/kasus/{case.instance_id}/replay"))
+    assert ("Kasus dipindahkan dari versi 1 ke versi 2. Riwayat langkah yang tidak dipetakan (tetap dengan ID lama): "
+            "Task_Serahkan.") in history
+
+
+def test_the_api_lists_completed_removed_steps_and_takes_keep(app, system, tx, users):
+    api = Api(app.test_client())
+    case = at_step2_tim_decides_too(system, tx)
+    v2 = deploy(system, tx, kirim_version())
+    path = f"/definitions/{v2.version}/migration"
+    plan = api.get("owner", path).json
+    [row] = plan["cases"]
+    assert (row["can_move"], row["needs_mapping"], row["removed"]) == (False, True, ["Task_Serahkan"])
+    [step] = plan["removed_tasks"]
+    assert (step["task"], step["waiting"], step["completed"], step["step"]) == (
+        "Task_Serahkan", [], [case.instance_id], 1)
+    assert [c["task"] for c in step["choices"]] == ["Task_Kirim"]
+    assert any("bukan orang yang menyelesaikan langkah 1" in line for line in step["if_kept"])
+    for body in ({"case_ids": [case.instance_id], "keep": "Task_Serahkan"},
+                 {"case_ids": [case.instance_id], "keep": [7]},
+                 {"case_ids": [case.instance_id], "keep": ["Task_Serahkan"],
+                  "mapping": {"Task_Serahkan": "Task_Kirim"}}):
+        bad = api.post("owner", path, json=body)
+        assert bad.status_code == 422 and bad.json["error"]["code"] == "form_invalid", body
+        assert bad.json["error"]["fields"][0]["field"] == "keep"
+    unmapped = api.post("owner", path, json={"case_ids": [case.instance_id]})
+    assert [p["code"] for p in unmapped.json["refused"][0]["problems"]] == ["migration.completed_unmapped"]
+    moved = api.post("owner", path, json={"case_ids": [case.instance_id], "keep": ["Task_Serahkan"]})
+    assert moved.status_code == 200 and moved.json["moved"] == [case.instance_id]
+
+
+def test_the_written_response_of_a_mapped_completed_step_is_still_its_response(system, tx, users):
+    """Step 2 (it declares a written response) renamed Task_Terima → Task_Terima2 while the case waits at step 3:
+    with the mapping, the case page and the Tanggapan Tertulis record still list step 2's response."""
+    case = at_step3_claimed(system, tx)
+    v2 = deploy(system, tx, renamed({"Task_Terima": "Task_Terima2"}))
+    with tx() as s:
+        outcome = modeling.migrate(s, system, user(s, "owner"), v2, [case.instance_id], {"Task_Terima": "Task_Terima2"})
+    assert outcome["moved"] == [case.instance_id]
+    with tx() as s:
+        view = case_view(s, user(s, "owner"), case.instance_id, system.rules)
+        assert [(r.bpmn_id, r.decision) for r in view.responses] == [("Task_Terima2", "diterima")]
+        [record] = written_responses(s, rulebook=system.rules, instance_id=case.instance_id)
+        assert [(r.step, r.bpmn_id) for r in record.responses] == [(2, "Task_Terima2")]
     assert_replays(system, tx, case.instance_id)

@@ -532,8 +532,8 @@ def migrate_to_definition(version: int):
     _require_owner()
     body = _json_object()
     errors = [FieldError.of("unknown_field", str(key)[:70], str(key)[:70]) for key in body
-              if key not in ("case_ids", "mapping")]
-    ids, mapping = [], {}
+              if key not in ("case_ids", "mapping", "keep")]
+    ids, mapping, keep = [], {}, []
     try:
         ids = body_ids("case_ids", body.get("case_ids"), max_items=MAX_MIGRATION_IDS)
     except FormInvalid as invalid:
@@ -542,11 +542,15 @@ def migrate_to_definition(version: int):
         mapping = modeler.task_mapping(body.get("mapping"))
     except FormInvalid as invalid:
         errors.extend(invalid.errors)
+    try:
+        keep = modeler.task_keep(body.get("keep"), mapping)
+    except FormInvalid as invalid:
+        errors.extend(invalid.errors)
     if errors:
         raise FormInvalid(errors)
     session = db()
     target = modeler.get_version(version)
-    outcome = modeler.migrate_cases(session, target, ids, mapping)
+    outcome = modeler.migrate_cases(session, target, ids, mapping, keep)
     return jsonify({"version": target.version, **outcome})
 
 

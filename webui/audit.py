@@ -142,6 +142,10 @@ def event_sentence(step: StepState, names: dict[str, str], rules: Declarations |
         if mapping:
             moved += " " + _("Langkah yang dipetakan: %(pairs)s.",
                              pairs=", ".join(f"{old} \u2192 {new}" for old, new in sorted(mapping.items())))
+        kept = d.get("kept") if isinstance(d.get("kept"), list) else []
+        if kept:
+            moved += " " + _("Riwayat langkah yang tidak dipetakan (tetap dengan ID lama): %(ids)s.",
+                             ids=", ".join(str(k) for k in kept))
         return moved
     ev = HistoryEvent(step.seq, step.type, step.at, step.actor, step.task_id, d)
     task_names = {t.task_id: t.name for t in step.tasks}

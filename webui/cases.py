@@ -230,7 +230,7 @@ def _texts(cv: CaseView) -> list[dict]:
             if ev.type == "task_completed":
                 for key in (text.field, text.correction):
                     if key and (ev.data.get("data") or {}).get(key):
-                        written.setdefault(key, []).append((rules.number(ev.data.get("bpmn_id")),
+                        written.setdefault(key, []).append((rules.number(ev.step_id),
                                                             ev.data.get("lane") or ""))
         first = cv.first_submission.get(text.field)
         latest = cv.data.get(text.field)
@@ -287,11 +287,12 @@ class _Said(NamedTuple):
     step: str
     names: dict[str, str]
     rules: Declarations | None
+    step_id: str | None = None  # the step's id in the case's version now (a migration may have mapped it)
 
 
 def _completed(e: _Said) -> str:
     text = _("%(who)s menyelesaikan langkah %(step)s.", who=e.who, step=e.step)
-    bpmn_id = e.data.get("bpmn_id")
+    bpmn_id = e.step_id or e.data.get("bpmn_id")
     value = e.rules.decision_of(bpmn_id, e.data.get("data") or {}) if e.rules is not None else None
     decision = decision_label(e.rules, bpmn_id, value)
     if decision:
@@ -358,5 +359,5 @@ def _sentence(ev: HistoryEvent, names: dict[str, str], task_names: dict[str, str
     say = _SENTENCES.get(ev.type)
     if say is None:
         return _("Kejadian %(type)s.", type=ev.type)
-    return say(_Said(d, _name(names, ev.actor), step, names, rules))
+    return say(_Said(d, _name(names, ev.actor), step, names, rules, getattr(ev, "step_id", None)))
 

@@ -233,18 +233,39 @@ def migration_plan(session, target: Definition) -> dict:
     cases = []
     for c in plan:
         removed = [t.bpmn_id for t in c.removed]
-        unmapped = [r for r in c.reasons if r.code == "migration.task_removed" and r.element_id in removed]
+        unmapped = [r for r in c.reasons if r.code in ("migration.task_removed", "migration.completed_unmapped")
+                    and r.element_id in removed]
         cases.append({"case_id": c.instance_id, "title": c.title, "version": versions.get(c.instance_id),
                       "can_move": c.can_move, "reasons": [problem_message(r) for r in c.reasons],
                       "problems": problems_json(c.reasons), "tasks": list(c.tasks), "removed": removed,
                       # blocked only by removed tasks: it moves once each of them is mapped
                       "needs_mapping": bool(removed) and len(unmapped) == len(c.reasons)})
     removed_tasks = [{"task": e["task"].bpmn_id, "name": e["task"].name, "lane": e["task"].lane,
-                      "cases": e["cases"],
+                      "cases": e["cases"], "waiting": e["waiting"], "completed": e["completed"],
+                      "step": e["number"], "if_kept": _if_kept(e) if e["completed"] else [],
                       "choices": [{"task": ch.bpmn_id, "name": ch.name, "same_name": ch.same_name}
                                   for ch in e["choices"]]}
-                     for e in modeling.mapping_choices(system(), target, plan)]
+                     for e in modeling.mapping_choices(session, system(), target, plan)]
     return {"cases": cases, "removed_tasks": removed_tasks}
+
+
+def _if_kept(entry: dict) -> list[str]:
+    """In words, what stops applying to the cases' history of a completed removed step kept under its old id."""
+    task, number = entry["task"], entry["number"]
+    old = _("langkah %(n)s", n=number) if number else f"“{task.name or task.bpmn_id}”"
+    out = [_("Riwayat %(step)s tetap tercatat dengan ID lama %(id)s, yang tidak dikenal versi baru: tanpa nomor "
+             "langkah di halaman kasus dan laporan.", step=old, id=task.bpmn_id)]
+    for rule in entry["unseen"]:
+        if rule["kind"] == "separate":
+            out.append(_("Aturan “bukan orang yang menyelesaikan langkah %(step)s” pada langkah %(at)s "
+                         "(%(at_name)s) tidak akan mengenali penyelesaian lama ini, bila langkah %(step)s "
+                         "(%(step_name)s) adalah penggantinya.", step=rule["step"], at=rule["at"],
+                         at_name=rule["at_name"], step_name=rule["step_name"]))
+        else:
+            out.append(_("Tanggapan tertulis lama pada langkah ini tidak akan tampil sebagai tanggapan langkah "
+                         "%(step)s (%(step_name)s), bila itu penggantinya.", step=rule["step"],
+                         step_name=rule["step_name"]))
+    return out
 
 
 def migration_rows(session, target: Definition) -> list[dict]:
@@ -271,8 +292,21 @@ def task_mapping(value, field: str = "mapping") -> dict[str, str]:
     return mapping
 
 
-def migrate_cases(session, target: Definition, ids: list[int], mapping: dict[str, str] | None = None) -> dict:
-    outcome = modeling.migrate(session, system(), me_or_api(), target, ids, mapping)
+def task_keep(value, mapping: dict[str, str], field: str = "keep") -> list[str]:
+    """A migration plan's list of completed removed steps kept under their old id (texts, none also mapped): a 422
+    naming ``field`` when it is anything else."""
+    if value is None:
+        return []
+    problem = FieldError.of("task_keep", field, field, "field.task_keep", n=MAX_MAPPING)
+    if not isinstance(value, list) or len(value) > MAX_MAPPING or any(
+            not isinstance(old, str) or not 0 < len(old) <= MAX_TASK_ID or old in mapping for old in value):
+        raise FormInvalid([problem])
+    return sorted(set(value))
+
+
+def migrate_cases(session, target: Definition, ids: list[int], mapping: dict[str, str] | None = None,
+                  keep: list[str] | None = None) -> dict:
+    outcome = modeling.migrate(session, system(), me_or_api(), target, ids, mapping, keep)
     return {"moved": outcome["moved"],
             "refused": [{"case_id": r["case_id"], "reason": " ".join(problem_message(p) for p in r["problems"]),
                          "problems": problems_json(r["problems"])} for r in outcome["refused"]]}
@@ -455,6 +489,8 @@ def bpmn_download(definition: Definition) -> Response:
 
 #: The form field of the migration page that maps one removed task: "<prefix><old task id>" = new task id.
 MAPPING_FIELD = "peta-"
+#: Its value for a completed step explicitly not mapped (kept under its old id); no BPMN id has a colon.
+KEEP = ":tetap"
 
 
 @bp.route("/migrasi/<id:number>", methods=["GET", "POST"])
@@ -468,12 +504,14 @@ def migration(number: int):
         chosen = request.form.getlist("case_ids")
         chosen_mapping = task_mapping({key[len(MAPPING_FIELD):]: value for key, value in request.form.items()
                                        if key.startswith(MAPPING_FIELD) and value}, "peta")
+        keep = task_keep([old for old, new in chosen_mapping.items() if new == KEEP], {}, "peta")
+        mapping = {old: new for old, new in chosen_mapping.items() if new != KEEP}
         if not chosen:
             flash(_("Pilih dulu kasus yang akan dipindahkan."), "error")
             return redirect(url_for(".migration", number=number))
         ids = body_ids("case_ids", chosen, max_items=MAX_CASES, text=True)
         try:
-            outcome = migrate_cases(session, target, ids, chosen_mapping)
+            outcome = migrate_cases(session, target, ids, mapping, keep)
         except MigrationRefused as exc:  # the mapping itself: nothing moved; the page again, with the choices
             problems = [problem_message(p) for p in exc.problems]
         else:
@@ -488,7 +526,7 @@ def migration(number: int):
     rows = plan["cases"]
     response = render_template("modeler/migration.html", target=target, rows=rows,
                                removed_tasks=plan["removed_tasks"], chosen=chosen_mapping, problems=problems,
-                               mapping_field=MAPPING_FIELD,
+                               mapping_field=MAPPING_FIELD, keep_value=KEEP,
                                movable=sum(1 for r in rows if r["can_move"] or r["needs_mapping"]),
                                latest=modeling.versions(session, process_key())[0])
     return (response, 422) if problems else response

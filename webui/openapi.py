@@ -338,15 +338,27 @@ def _definition_schemas() -> dict:
                                "tasks": {"type": "array", "items": {"type": "string"},
                                          "description": "Langkah yang sedang ditunggu"},
                                "removed": {"type": "array", "items": {"type": "string"},
-                                           "description": "ID langkah yang ditunggu tetapi tidak ada di versi ini"},
+                                           "description": "ID langkah yang ditunggu atau sudah diselesaikan "
+                                                          "tetapi tidak ada di versi ini"},
                                "needs_mapping": {"type": "boolean",
                                                  "description": "Pindah bila setiap langkah di removed dipetakan"}}}},
                            "removed_tasks": {"type": "array", "items": {
                                "type": "object", "required": ["task", "cases", "choices"],
-                               "description": "Langkah yang ditunggu kasus tetapi ID-nya tidak ada di versi ini, "
+                               "description": "Langkah yang ditunggu (atau sudah diselesaikan) kasus tetapi ID-nya "
+                                              "tidak ada di versi ini, "
                                               "dengan pilihan penggantinya (tidak ada yang dipilihkan)",
                                "properties": {"task": {"type": "string"}, "name": _NULL_STR, "lane": _NULL_STR,
                                               "cases": {"type": "array", "items": {"type": "integer"}},
+                                              "waiting": {"type": "array", "items": {"type": "integer"},
+                                                          "description": "Kasus yang menunggu langkah ini"},
+                                              "completed": {"type": "array", "items": {"type": "integer"},
+                                                            "description": "Kasus yang sudah menyelesaikan "
+                                                                           "langkah ini (riwayatnya)"},
+                                              "step": {"type": ["integer", "null"],
+                                                       "description": "Nomor langkah di versi kasus"},
+                                              "if_kept": {"type": "array", "items": {"type": "string"},
+                                                          "description": "Yang tidak berlaku lagi bila riwayat "
+                                                                         "langkah ini tidak dipetakan (keep)"},
                                               "choices": {"type": "array", "items": {
                                                   "type": "object", "required": ["task", "same_name"],
                                                   "properties": {"task": {"type": "string"}, "name": _NULL_STR,
@@ -361,7 +373,12 @@ def _definition_schemas() -> dict:
                                                                 "maxLength": 200},
                                        "description": "Pemetaan eksplisit {ID langkah lama: ID langkah baru} untuk "
                                                       "langkah yang ditunggu tetapi tidak ada di versi ini; tidak "
-                                                      "ada yang ditebak"}},
+                                                      "ada yang ditebak"},
+                           "keep": {"type": "array", "maxItems": 200, "uniqueItems": True,
+                                    "items": {"type": "string", "minLength": 1, "maxLength": 200},
+                                    "description": "Langkah yang sudah diselesaikan kasus tetapi tidak ada di "
+                                                   "versi ini, yang secara eksplisit tidak dipetakan: riwayatnya "
+                                                   "tetap dengan ID lama dan aturan versi ini tidak melihatnya"}},
         },
         "MigrationResult": {
             "type": "object", "required": ["version", "moved", "refused"],

@@ -224,8 +224,13 @@ MESSAGES: dict[str, Any] = {
                                   "sana."),
     "migration.task_removed": _l("Langkah yang sedang ditunggu kasus ini tidak ada di versi %(version)s. Kasus "
                                  "pindah hanya bila langkah ini dipetakan ke langkah pengganti di versi itu."),
-    "migration.mapping_unknown": _l("\u201c%(task)s\u201d bukan langkah yang ditunggu kasus terpilih dan tidak ada "
-                                    "di versi %(version)s; hanya langkah seperti itu yang dapat dipetakan."),
+    "migration.completed_unmapped": _l("Langkah yang sudah diselesaikan kasus ini tidak ada di versi %(version)s. "
+                                       "Petakan riwayatnya ke langkah pengganti, atau pilih \u201ctidak "
+                                       "dipetakan\u201d secara eksplisit (aturan versi itu tidak akan mengenali "
+                                       "penyelesaian lama ini)."),
+    "migration.mapping_unknown": _l("\u201c%(task)s\u201d bukan langkah yang ditunggu atau sudah diselesaikan kasus "
+                                    "terpilih dan tidak ada di versi %(version)s; hanya langkah seperti itu yang "
+                                    "dapat dipetakan."),
     "migration.mapping_target_missing": _l("Langkah pengganti \u201c%(target)s\u201d tidak ada di versi "
                                            "%(version)s."),
     "migration.mapping_target_kind": _l("Langkah pengganti \u201c%(target)s\u201d bukan tugas pengguna; sebuah "
