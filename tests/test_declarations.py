@@ -190,12 +190,13 @@ def _run(tmp_path: Path, name: str, diagram: Path, back: dict[str, str]) -> dict
             responses = records.written_responses(s, period, rulebook=system.rules)
             recap = records.recap(s, period, system.rules, system.settings.platforms)
             now = clock.now()
+            procedure = system.rules.all_versions(s)[-1]  # the one procedure: its records' titles and columns
             out = {
                 "events": events, "notifications": notes, "register": norm(register),
                 "responses": norm(responses), "recap": norm(recap),
-                "documents": [norm(to_csv(register_document(register, period, now))),
-                              norm(to_csv(responses_document(responses, now, period=period))),
-                              norm(to_csv(recap_document(recap, now)))],
+                "documents": [norm(to_csv(register_document(register, period, now, procedure))),
+                              norm(to_csv(responses_document(responses, now, period=period, procedure=procedure))),
+                              norm(to_csv(recap_document(recap, now, procedure)))],
                 "xes": norm(events_xes(s, rulebook=system.rules, period=period, now=now)),
                 "csv": norm(events_csv(s, period=period)),
                 "compliance": norm(compliance(s, rulebook=system.rules, date_from=period.start, date_to=period.end,
@@ -217,7 +218,11 @@ def test_renaming_every_element_id_changes_nothing_a_user_or_an_auditor_sees(tmp
     renamed_path = tmp_path / "renamed" / DIAGRAM.name
     renamed_path.parent.mkdir()
     renamed_path.write_bytes(xml)
-    original = _hashes_out(_run(tmp_path, "original", DIAGRAM, {}))
+    # Each run deploys its diagram alone (the bundled diagrams are those of its folder; bpmn/ holds more procedures).
+    original_path = tmp_path / "original" / DIAGRAM.name
+    original_path.parent.mkdir()
+    original_path.write_bytes(DIAGRAM.read_bytes())
+    original = _hashes_out(_run(tmp_path, "original", original_path, {}))
     other = _hashes_out(_run(tmp_path, "renamed", renamed_path, back))
     # The story did what it says: returns, a revisi, a refusal, a late step, publications.
     types = [e["type"] for e in original["events"]]
@@ -332,7 +337,7 @@ def test_the_change_summary_says_how_the_rules_changed_in_words(system, tx):
     from tests.factories import make_users, user
 
     make_users(system, tx)
-    xml = replaced(('<alur:register field="nomor_register"/>', ''),
+    xml = replaced(('<alur:register field="nomor_register" title="Register Dokumentasi dan Konten" by="Diserahkan oleh"/>', ''),
                    ('<alur:step number="2" label="Penerimaan" deadline="required">',
                     '<alur:step number="2" label="Penerimaan" deadline="optional">'
                     '<alur:register field="nomor_register"/>'),
