@@ -574,17 +574,21 @@ class _Checker:
         if fid and not FIELD_ID_RE.fullmatch(fid):
             self.add(eid, "decl.field_invalid", field=fid[:63], attribute=what)
 
+    def register(self, step: Step) -> None:
+        eid = step.bpmn_id
+        self.identifier(eid, step.register_field, "register/field")
+        if step.register_format and not _format_ok(step.register_format):
+            self.add(eid, "decl.register_format", format=step.register_format[:100])
+        start = {f.id for f in self.parsed.start_form}
+        for fid in step.register_columns:  # a field of the start form, or of any step's form
+            if fid in start and FIELD_ID_RE.fullmatch(fid):
+                continue
+            self.field_of(eid, fid, "register/columns", own_form=False)
+
     def step(self, step: Step) -> None:
         eid = step.bpmn_id
         if step.registers:
-            self.identifier(eid, step.register_field, "register/field")
-            if step.register_format and not _format_ok(step.register_format):
-                self.add(eid, "decl.register_format", format=step.register_format[:100])
-            start = {f.id for f in self.parsed.start_form}
-            for fid in step.register_columns:
-                if fid in start and FIELD_ID_RE.fullmatch(fid):
-                    continue
-                self.field_of(eid, fid, "register/columns", own_form=False)
+            self.register(step)
         self.identifier(eid, step.stamp_date, "stamp/date")
         self.identifier(eid, step.stamp_time, "stamp/time")
         if step.response is not None:

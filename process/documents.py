@@ -45,7 +45,13 @@ def field_title(rules: Declarations | None, field_id: str | None, default: str) 
     """A column title from the label a form gives ``field_id``, each word capitalised ("Nama kegiatan" → "Nama
     Kegiatan"); ``default`` when no form names it."""
     label = rules.field_label(field_id, "") if rules is not None and field_id else ""
-    return " ".join(w[:1].upper() + w[1:] for w in label.split()) or default
+    words = label.split()
+    return " ".join(w if i and w in _MINOR_WORDS else w[:1].upper() + w[1:] for i, w in enumerate(words)) or default
+
+
+#: Words Indonesian titles keep in lower case (but at the start): "Informasi yang Diminta".
+_MINOR_WORDS = frozenset({"yang", "dan", "atau", "di", "ke", "dari", "untuk", "dengan", "atas", "dalam", "pada",
+                          "oleh", "per"})
 
 #: How a case stands when its end declares no outcome of its own (casefile.GENERIC_OUTCOMES).
 OUTCOME_TEXT = {

@@ -1,6 +1,6 @@
 """A procedure's register: one entry per case, numbered per procedure and year when the step that declares
-`alur:register` is first completed, and the register as a document (its columns; process/records.py reads its rows, process/documents.py
-writes it as CSV, XLSX or PDF)."""
+``alur:register`` is first completed, and the register as a document (its columns; process/records.py reads its
+rows, process/documents.py writes it as CSV, XLSX or PDF)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -83,7 +83,8 @@ def register_document(rows: Sequence[RegisterRow], period: Period, now: datetime
     if rules is not None and rules.team_field:
         spec.append((Column("Tim", 1.0), lambda r: r.team_name or ""))
     for fid in extra:
-        spec.append((Column(field_title(rules, fid, fid), 1.3), lambda r, fid=fid: _shown(rules, fid, r.fields.get(fid))))
+        spec.append((Column(field_title(rules, fid, fid), 1.3),
+                     lambda r, fid=fid: _shown(rules, fid, r.fields.get(fid))))
     spec.append((Column((step.register_by if step is not None else None) or "Dicatat oleh", 1.1),
                  lambda r: person_name(r.submitted_by_name, r.submitted_by)))
     if files:

@@ -337,7 +337,8 @@ def test_the_change_summary_says_how_the_rules_changed_in_words(system, tx):
     from tests.factories import make_users, user
 
     make_users(system, tx)
-    xml = replaced(('<alur:register field="nomor_register" title="Register Dokumentasi dan Konten" by="Diserahkan oleh"/>', ''),
+    register = '<alur:register field="nomor_register" title="Register Dokumentasi dan Konten" by="Diserahkan oleh"/>'
+    xml = replaced((register, ''),
                    ('<alur:step number="2" label="Penerimaan" deadline="required">',
                     '<alur:step number="2" label="Penerimaan" deadline="optional">'
                     '<alur:register field="nomor_register"/>'),

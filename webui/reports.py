@@ -20,8 +20,8 @@ from flask_login import current_user
 from engine.errors import NotFound
 from engine.models import Instance
 from process import documents, exports, inputs, records
-from process.declarations import Declarations
 from process.deadlines import WIB
+from process.declarations import Declarations
 from process.errors import BadRequest
 from process.records import Period
 from process.register import register_document
