@@ -271,6 +271,54 @@ def test_the_bundled_diagram_declares_the_sops_rules(engine):
     assert decide.separate_from == (decl.numbered[0].bpmn_id,) and decide.returns[0].to == decl.numbered[2].bpmn_id
 
 
+def test_what_the_records_print_is_declared_and_checked(engine):
+    """``alur:procedure reference responsesTitle recapTitle``, ``alur:basis``, ``alur:sign`` and ``alur:register
+    title by columns``: read, and refused when they point to nothing or say nothing."""
+    decl = declarations_of(engine.validate(DIAGRAM.read_bytes()))
+    assert decl.record_reference == "SOP Nomor 21 Tahun 2025 — Alur Pengunggahan Konten Media Sosial"
+    assert len(decl.basis) == 3 and decl.signatures[0] == ("Dibuat oleh,", "Admin Media Sosial")
+    assert (decl.register_title, decl.register_step.register_by) == ("Register Dokumentasi dan Konten",
+                                                                      "Diserahkan oleh")
+    register = '<alur:register field="nomor_register" title="Register Dokumentasi dan Konten" by="Diserahkan oleh"/>'
+    xml = replaced((register, '<alur:register field="nomor_register" columns="tempat_kegiatan caption tidak_ada"/>'),
+                   ('<alur:basis text="Undang-Undang Nomor 14 Tahun 2008 tentang Keterbukaan Informasi Publik"/>',
+                    '<alur:basis text=" "/>'),
+                   ('<alur:sign heading="Mengetahui," role="Pimpinan Redaksi"/>', '<alur:sign/>'))
+    problems = _problems(engine, xml)
+    assert ("Task_Serahkan", "decl.field_missing",
+            {"field": "tidak_ada", "attribute": "register/columns"}) in problems  # a start-form field is fine
+    assert ("alur_pengunggahan", "decl.attribute_missing", {"attribute": "basis/text"}) in problems
+    assert ("alur_pengunggahan", "decl.attribute_missing", {"attribute": "sign/role"}) in problems
+    assert len(problems) == 3, problems
+    bare = declarations_of(engine.validate(replaced(
+        (register, '<alur:register field="nomor_register"/>'),
+        (' reference="SOP Nomor 21 Tahun 2025 — Alur Pengunggahan Konten Media Sosial" responsesTitle="Tanggapan '
+         'Tertulis Tim Pertimbangan" recapTitle="Rekapitulasi Konten Media Sosial"', ''))))
+    assert (bare.record_reference, bare.register_title, bare.responses_heading) == (
+        "Alur Pengunggahan Konten Media Sosial", "Register Alur Pengunggahan Konten Media Sosial",
+        "Tanggapan Tertulis")
+
+
+def test_a_version_without_record_declarations_prints_as_its_bundled_diagram(system, tx):
+    """A version deployed before records were declared (it declares rules, not what its records print) takes them
+    from the bundled diagram of its procedure; one that declares some keeps its own."""
+    from process.declarations import lend_records
+
+    bundled = declarations_of(system.engine.validate(DIAGRAM.read_bytes()))
+    text = DIAGRAM.read_text(encoding="utf-8")
+    old = re.sub(r' reference="[^"]*" responsesTitle="[^"]*" recapTitle="[^"]*"', "", text)
+    old = re.sub(r"\s*<alur:(basis|sign) [^>]*/>", "", old)
+    old = old.replace(' title="Register Dokumentasi dan Konten" by="Diserahkan oleh"', "")
+    own = declarations_of(system.engine.validate(old.encode()))
+    assert not own.declares_records and own.declared
+    lent = lend_records(own, bundled)
+    assert (lent.register_title, lent.responses_heading, lent.signatures, lent.basis) == (
+        bundled.register_title, bundled.responses_heading, bundled.signatures, bundled.basis)
+    assert system.rules.of(system.engine.validate(old.encode())).register_title == "Register Dokumentasi dan Konten"
+    mine = declarations_of(system.engine.validate(old.replace('team="tim"', 'team="tim" reference="Lain"').encode()))
+    assert lend_records(mine, bundled) is mine
+
+
 def test_the_groups_of_each_lane_and_the_start_lane_are_read_from_the_diagram(engine):
     """Per lane: the ``camunda:candidateGroups`` codes of its user tasks (comma-separated, each once) and its declared
     group; the lane of the start event; a map of lane name → group codes over every version, groups matched by name
