@@ -84,7 +84,7 @@ def main(verbose: bool) -> None:
 @click.option("--demo", is_flag=True,
               help="On a database without users, also create one demo account per role and print their passwords.")
 def init_db(demo: bool) -> None:
-    """Create the tables and deploy the bundled diagram (safe to run again)."""
+    """Create the tables, deploy the bundled diagrams and give their lanes groups (safe to run again)."""
     with _system() as system:
         init_database(system)
         with transaction(system.sessions) as session:
