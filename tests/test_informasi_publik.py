@@ -234,6 +234,9 @@ def test_information_requests_beside_the_sop(api, system, tx, clock, app, login)
                      "Keberatan ditolak: menguatkan putusan PPID"):
         assert expected in text, expected
 
+    single = auditor.get("/laporan/tanggapan", query_string={"kasus": c}).get_data(as_text=True)
+    assert "Tanggapan Tertulis atas Permohonan Informasi Publik" in single and "Keberatan ditolak" in single
+
     # The SOP's records are untouched by the other procedure.
     sop_page = auditor.get("/laporan/register", query_string={**PERIOD, "prosedur": "alur_pengunggahan"})
     assert "001/REG-MEDSOS/V/2025" in sop_page.get_data(as_text=True)

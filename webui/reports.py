@@ -129,7 +129,7 @@ def _context(period: Period, key: str | None = None, **extra) -> dict:
     now = system().clock.now()
     chosen, rules = _procedure()
     procedures = system().cases.procedures(db())
-    shown = chosen if len(procedures) > 1 else None
+    shown = chosen if request.args.get("prosedur") else None  # links keep a procedure that was chosen
     presets = [{"key": k, "label": label, "args": _period_args(make(now), shown)}
                for k, (label, make) in PRESETS.items()]
     return {"period": period, "period_args": _period_args(period, shown), "presets": presets,
@@ -240,8 +240,11 @@ def tanggapan():
     if fmt:
         doc = documents.responses_document(cases, system().clock.now(), period=doc_period, procedure=rules)
         return _send_document(doc, fmt)
+    context = _context(period, "tanggapan")
+    if instance_id is not None and rules is not None:  # one case: titled as its own procedure declares
+        context.update(reports=reports_of(rules), procedure_rules=rules)
     return render_template("reports/tanggapan.html", cases=cases, single=instance_id, outcome=outcomes().__getitem__,
-                           decision=_decision, **_context(period, "tanggapan"))
+                           decision=_decision, **context)
 
 
 @bp.get("/laporan/rekap")
