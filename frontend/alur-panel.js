@@ -1,12 +1,13 @@
 // The properties-panel group "Aturan prosedur": the procedure's rules in the `alur:` extension namespace
 // (docs/extension-namespace.md), edited with the panel's own entries by process owners who are not BPMN experts.
 //
-//   process / participant  alur:procedure (title, date, place, team) and its alur:text list; alur:sop (the SOP
-//                          document's identity page: number, dates, approver, and its six lists)
+//   process / participant  alur:procedure (title, date, place, team; what its records print: reference,
+//                          responsesTitle, recapTitle) and its alur:text, alur:basis and alur:sign lists; alur:sop
+//                          (the SOP document's identity page: number, dates, approver, and its six lists)
 //   lane                   alur:lane (group, teamScoped, hearsOverdue)
-//   task                   alur:step (number, label, deadline, output) and its children: register, stamp, response, the
-//                          alur:return list, reject, separate, the alur:require list, record, compare, the alur:input
-//                          list (the SOP document's Kelengkapan)
+//   task                   alur:step (number, label, deadline, output) and its children: register (field, format,
+//                          title, by, columns), stamp, response, the alur:return list, reject, separate, the
+//                          alur:require list, record, compare, the alur:input list (the SOP document's Kelengkapan)
 //   end event              alur:outcome (code, label)
 //
 // A declaration is created when its first value is entered and removed when its last value is emptied (with the
@@ -28,6 +29,8 @@ export { alurModdle };
 export const TEXTS = {
   group: "Aturan prosedur",
   texts_group: "Aturan: teks yang dibandingkan",
+  basis_group: "Catatan: dasar hukum",
+  signs_group: "Catatan: kolom tanda tangan",
   returns_group: "Aturan: pengembalian",
   requires_group: "Aturan: syarat kelengkapan",
   none: "(tidak ada)",
@@ -55,6 +58,18 @@ export const TEXTS = {
   text_correction_help: "Salinan yang disunting oleh langkah berikutnya.",
   text_counter: "Tampilkan penghitung panjang per platform",
   text_counter_help: "Untuk caption media sosial.",
+  reference: "Baris di bawah judul catatan (opsional)",
+  reference_help: "Dicetak di bawah judul register dan tanggapan tertulis, misalnya nomor dan nama SOP. Bila kosong: nama proses.",
+  responses_title: "Judul catatan tanggapan tertulis (opsional)",
+  responses_title_help: "Bila kosong: Tanggapan Tertulis.",
+  recap_title: "Judul rekapitulasi (opsional)",
+  recap_title_help: "Untuk prosedur yang langkahnya menulis daftar unggahan. Bila kosong: Rekapitulasi Unggahan.",
+  basis_text: "Dasar hukum",
+  basis_text_help: "Satu peraturan, misalnya Undang-Undang Nomor 14 Tahun 2008 tentang Keterbukaan Informasi Publik.",
+  sign_heading: "Judul kolom",
+  sign_heading_help: "Misalnya Dibuat oleh, atau Mengetahui,",
+  sign_role: "Jabatan",
+  sign_role_help: "Misalnya Petugas Layanan Informasi.",
   // alur:lane
   lane_group: "Kode grup (opsional)",
   lane_group_help: "Grup yang mengerjakan lajur ini. Bila kosong: grup di tugas-tugasnya, atau grup yang namanya sama dengan nama lajur.",
@@ -75,6 +90,14 @@ export const TEXTS = {
   deadline_required: "Wajib",
   register: "Nomor register ditulis ke",
   register_help: "Isi bila langkah ini memberi nomor register kasus (satu langkah per diagram): nama field yang menerima nomornya.",
+  register_format: "Format nomor register (opsional)",
+  register_format_help: "Misalnya {seq:03d}/PPID/{month_roman}/{year}: {seq} nomor urut per tahun, {year}, {month}, {month_roman}. Bila kosong: format aplikasi.",
+  register_title: "Judul register (opsional)",
+  register_title_help: "Judul catatan register, misalnya Register Permohonan Informasi Publik. Bila kosong: Register dan nama proses.",
+  register_by: "Kolom siapa yang mencatat (opsional)",
+  register_by_help: "Judul kolom orang yang pertama menyelesaikan langkah ini, misalnya Diserahkan oleh. Bila kosong: Dicatat oleh.",
+  register_columns: "Kolom tambahan register (opsional)",
+  register_columns_help: "Id field dipisah spasi, misalnya nama_pemohon alamat_pemohon: nilainya ikut dicetak di register.",
   stamp_date: "Tanggal selesai ditulis ke",
   stamp_date_help: "Saat langkah selesai, tanggalnya (WIB) ditulis ke field ini: acuan batas waktu berikutnya (misalnya H+1).",
   stamp_time: "Waktu selesai ditulis ke",
@@ -517,6 +540,9 @@ function procedureGroups(ctx, element, process) {
       entry(`${p}-alur-date`, FieldSelect, { ...base, attr: "date", label: ctx.t("date"), description: ctx.t("date_help") }, isSelectEntryEdited),
       entry(`${p}-alur-place`, FieldSelect, { ...base, attr: "place", label: ctx.t("place"), description: ctx.t("place_help") }, isSelectEntryEdited),
       entry(`${p}-alur-team`, TextEntry, { ...base, attr: "team", label: ctx.t("team"), description: ctx.t("team_help") }, isTextFieldEntryEdited),
+      entry(`${p}-alur-reference`, TextEntry, { ...base, attr: "reference", label: ctx.t("reference"), description: ctx.t("reference_help") }, isTextFieldEntryEdited),
+      entry(`${p}-alur-responsesTitle`, TextEntry, { ...base, attr: "responsesTitle", label: ctx.t("responses_title"), description: ctx.t("responses_title_help") }, isTextFieldEntryEdited),
+      entry(`${p}-alur-recapTitle`, TextEntry, { ...base, attr: "recapTitle", label: ctx.t("recap_title"), description: ctx.t("recap_title_help") }, isTextFieldEntryEdited),
     ],
   };
   const texts = (slot.get() && slot.get().get("texts")) || [];
@@ -538,7 +564,37 @@ function procedureGroups(ctx, element, process) {
       };
     }),
   };
-  return [group, list, ...sopGroups(ctx, element, process)];
+  const basis = (slot.get() && slot.get().get("basis")) || [];
+  const basisList = {
+    id: "alur-basis", label: ctx.t("basis_group"), component: ListGroup,
+    add: ctx.adder(slot, "basis", "alur:Basis"),
+    items: basis.map((item, index) => {
+      const id = `${p}-alurBasis-${index}`;
+      const on = { ctx, process, slot: new ItemSlot(ctx, element, item) };
+      return {
+        id, label: item.get("text") || "", autoFocusEntry: `${id}-text`, remove: ctx.remover(slot, "basis", item),
+        entries: [entry(`${id}-text`, TextEntry, { ...on, attr: "text", label: ctx.t("basis_text"), description: ctx.t("basis_text_help") })],
+      };
+    }),
+  };
+  const signs = (slot.get() && slot.get().get("signs")) || [];
+  const signList = {
+    id: "alur-signs", label: ctx.t("signs_group"), component: ListGroup,
+    add: ctx.adder(slot, "signs", "alur:Sign"),
+    items: signs.map((item, index) => {
+      const id = `${p}-alurSign-${index}`;
+      const on = { ctx, process, slot: new ItemSlot(ctx, element, item) };
+      return {
+        id, label: [item.get("heading"), item.get("role")].filter(Boolean).join(" "), autoFocusEntry: `${id}-heading`,
+        remove: ctx.remover(slot, "signs", item),
+        entries: [
+          entry(`${id}-heading`, TextEntry, { ...on, attr: "heading", label: ctx.t("sign_heading"), description: ctx.t("sign_heading_help") }),
+          entry(`${id}-role`, TextEntry, { ...on, attr: "role", label: ctx.t("sign_role"), description: ctx.t("sign_role_help") }),
+        ],
+      };
+    }),
+  };
+  return [group, list, basisList, signList, ...sopGroups(ctx, element, process)];
 }
 
 const SOP_ATTRS = ["number", "created", "revised", "effective", "approverTitle", "approverName", "approverNip", "office"];
@@ -608,6 +664,10 @@ function stepGroups(ctx, element, bo) {
       entry(`${p}-alur-deadline`, ChoiceEntry, { ...on(step), attr: "deadline", ...t("deadline"), fallback: "optional",
         choices: [["optional", "deadline_optional"], ["required", "deadline_required"]] }),
       entry(`${p}-alur-register`, TextEntry, { ...on(register), attr: "field", ...t("register") }, isTextFieldEntryEdited),
+      entry(`${p}-alur-registerFormat`, TextEntry, { ...on(register), attr: "format", ...t("register_format") }, isTextFieldEntryEdited),
+      entry(`${p}-alur-registerTitle`, TextEntry, { ...on(register), attr: "title", ...t("register_title") }, isTextFieldEntryEdited),
+      entry(`${p}-alur-registerBy`, TextEntry, { ...on(register), attr: "by", ...t("register_by") }, isTextFieldEntryEdited),
+      entry(`${p}-alur-registerColumns`, TextEntry, { ...on(register), attr: "columns", ...t("register_columns") }, isTextFieldEntryEdited),
       entry(`${p}-alur-stampDate`, TextEntry, { ...on(stamp), attr: "date", ...t("stamp_date") }, isTextFieldEntryEdited),
       entry(`${p}-alur-stampTime`, TextEntry, { ...on(stamp), attr: "time", ...t("stamp_time") }, isTextFieldEntryEdited),
       entry(`${p}-alur-stampLabel`, TextEntry, { ...on(stamp), attr: "label", ...t("stamp_label") }, isTextFieldEntryEdited),

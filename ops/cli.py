@@ -24,7 +24,8 @@ from process import messages
 from process.config import Settings
 from process.deadlines import WIB
 from process.forms import FormInvalid
-from process.models import Team, User
+from process.modeling import ensure_lane_groups
+from process.models import Group, Team, User
 from process.roles import ALL_ROLES, LEGACY_GROUPS, ROLE_LABELS
 from process.system import System, build_system
 
@@ -83,11 +84,12 @@ def main(verbose: bool) -> None:
 @click.option("--demo", is_flag=True,
               help="On a database without users, also create one demo account per role and print their passwords.")
 def init_db(demo: bool) -> None:
-    """Create the tables and deploy the bundled diagram (safe to run again)."""
+    """Create the tables, deploy the bundled diagrams and give their lanes groups (safe to run again)."""
     with _system() as system:
         init_database(system)
         with transaction(system.sessions) as session:
             definition = system.cases.ensure_definition(session)
+            ensure_lane_groups(session, system, actor="system")  # each bundled procedure's lanes have a group
         click.echo(f"database ready: {system.settings.database_url.split('@')[-1]}; "
                    f"process {definition.process_key} version {definition.version}")
         if demo:
@@ -99,14 +101,25 @@ DEMO_TEAM = ("humas", "Divisi Sosialisasi, Pendidikan Pemilih, Partisipasi Masya
 #: (username, role or group, team, full name): one account per role and per group of the bundled diagram's lanes,
 #: enough to take a case from step 1 to published.
 DEMO_ACCOUNTS = (
-    ("tim", "tim_pelaksana", DEMO_TEAM[0], "Demo Tim Pelaksana"),
-    ("admin.medsos", "admin_medsos", None, "Demo Admin Media Sosial"),
-    ("wapimred", "wapimred", None, "Demo Wakil Pimpinan Redaksi"),
-    ("pimred", "pimred", None, "Demo Pimpinan Redaksi"),
     ("pemilik", "process_owner", None, "Demo Pemilik Proses"),
     ("auditor", "auditor", None, "Demo Auditor"),
     ("admin", "admin", None, "Demo Administrator"),
 )
+
+
+def demo_lane_accounts(system: System, session) -> list[tuple[str, str, str | None, str]]:
+    """(username, group code, team, full name): one account per group of a lane of every deployed procedure (read
+    from the diagrams, ``alur:lane`` and ``camunda:candidateGroups``), enough to take a case of each to its end; the
+    username is the group code with dots (``admin_medsos`` → ``admin.medsos``); team-scoped lanes' accounts are in the
+    demo team."""
+    out, seen = [], set()
+    for group, lane in ensure_lane_groups(session, system, actor="demo"):
+        if group.code in seen:
+            continue
+        seen.add(group.code)
+        out.append((group.code.replace("_", "."), group.code, DEMO_TEAM[0] if lane.team_scoped else None,
+                    f"Demo {group.name}"))
+    return out
 
 
 def _instance_dir() -> Path:
@@ -127,13 +140,14 @@ def _demo_accounts(system: System) -> None:
 
         system.people.team(session, DEMO_TEAM[0], create=True, name=DEMO_TEAM[1])
         rows = []
-        for username, role, team, full_name in DEMO_ACCOUNTS:
+        lanes = demo_lane_accounts(system, session)
+        names = {g.code: g.name for g in session.execute(select(Group)).scalars()}
+        for username, role, team, full_name in [*lanes, *DEMO_ACCOUNTS]:
             password = secrets.token_urlsafe(12)
-            if role in LEGACY_GROUPS:  # a group of the bundled diagram's lanes (made by migration 0006)
-                group = system.people.ensure_group(session, role, LEGACY_GROUPS[role], actor="demo")
+            if role in names:  # the group of a lane
                 system.people.add_user(session, username, password, groups=[role], full_name=full_name,
                                        team_code=team, actor="demo")
-                rows.append((username, group.name, password))
+                rows.append((username, names[role], password))
             else:
                 system.people.add_user(session, username, password, [role], full_name=full_name, team_code=team,
                                        actor="demo")

@@ -47,6 +47,9 @@ SOP_LISTS = ("legalBasis", "qualification", "related", "equipment", "warning", "
 #: The dated attributes of ``alur:sop`` (ISO dates, YYYY-MM-DD).
 SOP_DATES = ("created", "revised", "effective")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: What an ``alur:procedure`` may hold: texts whose versions are kept, the legal basis and the signature blocks its
+#: records print.
+_PROCEDURE_CHILDREN = frozenset({"text", "basis", "sign"})
 _OUTCOME_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 RECORD_KINDS = ("posts",)
 
@@ -90,6 +93,9 @@ class Step:
     register_field: str | None = None  # set: the register entry is numbered at this step
     registers: bool = False
     register_format: str | None = None  # how its numbers are written (the configured format otherwise)
+    register_title: str | None = None  # the register's title on its record ("Register <procedure>" otherwise)
+    register_by: str | None = None  # the column naming who completed this step first ("Dicatat oleh" otherwise)
+    register_columns: tuple[str, ...] = ()  # case data fields the register lists too
     stamp_date: str | None = None
     stamp_time: str | None = None
     stamp_label: str | None = None  # the stamped day in words ("pengumpulan dokumentasi dan konten"), for the SOP
@@ -211,6 +217,43 @@ class Declarations:
     start_form: tuple[FormField, ...] = ()
     #: The identity page of its SOP document (``alur:sop``), if declared.
     sop: SopIdentity | None = None
+    #: What the procedure's records print (``alur:procedure reference responsesTitle recapTitle``, ``alur:basis``,
+    #: ``alur:sign``): the line under each record's title, the titles, the legal basis, the signature blocks.
+    reference: str | None = None
+    responses_title: str | None = None
+    recap_title: str | None = None
+    basis: tuple[str, ...] = ()
+    signatures: tuple[tuple[str, str], ...] = ()  # (heading, role)
+
+    @property
+    def record_reference(self) -> str:
+        """The line printed under each record's title: the declared reference, else the procedure's name."""
+        return self.reference or self.name
+
+    @property
+    def register_title(self) -> str:
+        step = self.register_step
+        return (step.register_title if step is not None else None) or f"Register {self.name}"
+
+    @property
+    def responses_heading(self) -> str:
+        return self.responses_title or "Tanggapan Tertulis"
+
+    @property
+    def recap_heading(self) -> str:
+        return self.recap_title or "Rekapitulasi Unggahan"
+
+    @property
+    def has_recap(self) -> bool:
+        """Whether a step writes the recap's post list (``alur:record kind="posts"``)."""
+        return bool(self.steps_with("posts"))
+
+    @property
+    def declares_records(self) -> bool:
+        """Whether this version says anything about how its records are printed."""
+        step = self.register_step
+        return bool(self.reference or self.responses_title or self.recap_title or self.basis or self.signatures
+                    or (step is not None and (step.register_title or step.register_by)))
 
     def field_label(self, field_id: str | None, default: str = "") -> str:
         """How the diagram's forms (the start form first) label a field."""
@@ -357,7 +400,9 @@ def _read_step(node, decl) -> Step:
             continue
         kind, get = _local(child.tag), child.get
         if kind == "register":
-            values.update(registers=True, register_field=_text(get("field")), register_format=_text(get("format")))
+            values.update(registers=True, register_field=_text(get("field")), register_format=_text(get("format")),
+                          register_title=_text(get("title")), register_by=_text(get("by")),
+                          register_columns=tuple((get("columns") or "").split()))
         elif kind == "stamp":
             values.update(stamp_date=_text(get("date")), stamp_time=_text(get("time")), stamp_label=_text(get("label")))
         elif kind == "response":
@@ -439,6 +484,30 @@ def nip_digits(value: str | None) -> str | None:
     return digits if len(digits) == 18 and digits.isascii() and digits.isdigit() else None
 
 
+def _read_procedure(decl) -> tuple[dict, list[TextRule]]:
+    """``alur:procedure``: its attributes (as Declarations fields) and its tracked texts."""
+    values = {"title_field": _text(decl.get("title")), "date_field": _text(decl.get("date")),
+              "place_field": _text(decl.get("place")), "team_field": _text(decl.get("team")),
+              "reference": _text(decl.get("reference")), "responses_title": _text(decl.get("responsesTitle")),
+              "recap_title": _text(decl.get("recapTitle"))}
+    texts, basis, signatures = [], [], []
+    for child in decl:
+        if not isinstance(child.tag, str) or etree.QName(child.tag).namespace != NS:
+            continue
+        kind = _local(child.tag)
+        if kind == "text":
+            field_id = _text(child.get("field"))
+            if field_id:
+                texts.append(TextRule(field_id, _text(child.get("label")) or field_id,
+                                      _text(child.get("correction")), _flag(child.get("counter"))))
+        elif kind == "basis" and _text(child.get("text")):
+            basis.append(_text(child.get("text")))
+        elif kind == "sign" and (_text(child.get("heading")) or _text(child.get("role"))):
+            signatures.append((_text(child.get("heading")) or "", _text(child.get("role")) or ""))
+    values.update(basis=tuple(basis), signatures=tuple(signatures))
+    return values, texts
+
+
 def read_declarations(root, process_key: str, name: str) -> Declarations:
     """The declarations of the executable process in the document ``root`` (an lxml element)."""
     process = _executable(root)
@@ -446,18 +515,13 @@ def read_declarations(root, process_key: str, name: str) -> Declarations:
         return Declarations(process_key, name)
     declared = any(etree.QName(n.tag).namespace == NS for n in root.iter() if isinstance(n.tag, str))
     values: dict = {}
-    texts = []
+    texts: list[TextRule] = []
     for decl in _decls(process, "procedure")[:1]:
-        values = {"title_field": _text(decl.get("title")), "date_field": _text(decl.get("date")),
-                  "place_field": _text(decl.get("place")), "team_field": _text(decl.get("team"))}
-        for child in decl:
-            if isinstance(child.tag, str) and etree.QName(child.tag).namespace == NS and _local(child.tag) == "text":
-                field_id = _text(child.get("field"))
-                if field_id:
-                    texts.append(TextRule(field_id, _text(child.get("label")) or field_id,
-                                          _text(child.get("correction")), _flag(child.get("counter"))))
+        values, texts = _read_procedure(decl)
     for decl in _decls(process, "sop")[:1]:
         values["sop"] = _read_sop(decl)
+        if not values.get("basis"):  # the records print the SOP's legal basis unless the procedure declares its own
+            values["basis"] = values["sop"].items("legalBasis")
     lanes, start_lane = _read_lanes(process)
     steps, outcomes = {}, {}
     for node in process.iter(f"{{{BPMN_NS}}}*"):
@@ -509,6 +573,20 @@ def inherit(own: Declarations, bundled: Declarations, elements: Mapping[str, tup
     return replace(bundled, process_key=own.process_key, name=own.name, declared=False, steps=steps,
                    outcomes=outcomes, lanes=lanes, start_lane=own.start_lane, forms=own.forms,
                    start_form=own.start_form)
+
+
+def lend_records(own: Declarations, bundled: Declarations) -> Declarations:
+    """``own`` with the record declarations (reference, titles, legal basis, signature blocks, the register's title
+    and who-column) of the bundled diagram of the same process, when ``own`` declares none of them: a version deployed
+    before records were declared keeps printing them as it did."""
+    if own.declares_records or not bundled.declares_records:
+        return own
+    values = {k: getattr(bundled, k) for k in ("reference", "responses_title", "recap_title", "basis", "signatures")}
+    steps = dict(own.steps)
+    mine, theirs = own.register_step, bundled.register_step
+    if mine is not None and theirs is not None:
+        steps[mine.bpmn_id] = replace(mine, register_title=theirs.register_title, register_by=theirs.register_by)
+    return replace(own, steps=steps, **values)
 
 
 # ------------------------------------------------------------------------------------------ checking
@@ -563,12 +641,21 @@ class _Checker:
         if fid and not FIELD_ID_RE.fullmatch(fid):
             self.add(eid, "decl.field_invalid", field=fid[:63], attribute=what)
 
+    def register(self, step: Step) -> None:
+        eid = step.bpmn_id
+        self.identifier(eid, step.register_field, "register/field")
+        if step.register_format and not _format_ok(step.register_format):
+            self.add(eid, "decl.register_format", format=step.register_format[:100])
+        start = {f.id for f in self.parsed.start_form}
+        for fid in step.register_columns:  # a field of the start form, or of any step's form
+            if fid in start and FIELD_ID_RE.fullmatch(fid):
+                continue
+            self.field_of(eid, fid, "register/columns", own_form=False)
+
     def step(self, step: Step) -> None:
         eid = step.bpmn_id
         if step.registers:
-            self.identifier(eid, step.register_field, "register/field")
-            if step.register_format and not _format_ok(step.register_format):
-                self.add(eid, "decl.register_format", format=step.register_format[:100])
+            self.register(step)
         self.identifier(eid, step.stamp_date, "stamp/date")
         self.identifier(eid, step.stamp_time, "stamp/time")
         if step.response is not None:
@@ -617,6 +704,14 @@ def _format_ok(fmt: str) -> bool:
         return False
 
 
+def owner_of(node) -> str | None:
+    """The id of the BPMN element whose extensionElements hold ``node`` (at any depth)."""
+    element = node
+    while element is not None and not (etree.QName(element.tag).namespace == BPMN_NS and element.get("id")):
+        element = element.getparent()
+    return element.get("id") if element is not None else None
+
+
 def _placement_problems(root, checker: _Checker) -> None:
     """Every ``alur:`` element is one this version knows, where it may stand, with its numbers and flags readable."""
     for node in root.iter():
@@ -630,24 +725,33 @@ def _placement_problems(root, checker: _Checker) -> None:
             if holder is None or _local(holder.tag) not in _PLACES[kind]:
                 checker.add(owner, "decl.misplaced", declaration=kind, places=", ".join(_PLACES[kind]))
         elif not ((kind in _STEP_CHILDREN and _local(parent.tag) == "step") or
-                  (kind == "text" and _local(parent.tag) == "procedure") or
+                  (kind in _PROCEDURE_CHILDREN and _local(parent.tag) == "procedure") or
                   (kind in SOP_LISTS and _local(parent.tag) == "sop")):
             element = node
             while element is not None and not (etree.QName(element.tag).namespace == BPMN_NS and element.get("id")):
                 element = element.getparent()
             checker.add(element.get("id") if element is not None else None, "decl.unknown", declaration=kind[:40])
-        if kind == "step":
-            if node.get("number") is not None and _int(node.get("number")) is None:
-                checker.add(owner, "decl.number_invalid", value=(node.get("number") or "")[:20])
-            if (node.get("deadline") or "optional").strip() not in ("required", "optional"):
-                checker.add(owner, "decl.deadline_invalid", value=(node.get("deadline") or "")[:20])
-        if kind == "sop":
-            _sop_problems(node, owner, checker)
-        if kind == "lane":
-            for attribute in ("teamScoped", "hearsOverdue"):
-                value = node.get(attribute)
-                if value is not None and value.strip().lower() not in ("true", "false", "1", "0", "ya", "yes", ""):
-                    checker.add(owner, "decl.flag_invalid", attribute=attribute, value=value[:20])
+        _value_problems(kind, node, owner, checker)
+
+
+def _value_problems(kind: str, node, owner: str | None, checker: _Checker) -> None:
+    """The values of one ``alur:`` element that must be readable: numbers, choices, flags, dates, texts."""
+    if kind == "step":
+        if node.get("number") is not None and _int(node.get("number")) is None:
+            checker.add(owner, "decl.number_invalid", value=(node.get("number") or "")[:20])
+        if (node.get("deadline") or "optional").strip() not in ("required", "optional"):
+            checker.add(owner, "decl.deadline_invalid", value=(node.get("deadline") or "")[:20])
+    elif kind == "sop":
+        _sop_problems(node, owner, checker)
+    elif kind == "basis" and not _text(node.get("text")):
+        checker.add(owner_of(node), "decl.attribute_missing", attribute="basis/text")
+    elif kind == "sign" and not (_text(node.get("heading")) or _text(node.get("role"))):
+        checker.add(owner_of(node), "decl.attribute_missing", attribute="sign/role")
+    elif kind == "lane":
+        for attribute in ("teamScoped", "hearsOverdue"):
+            value = node.get(attribute)
+            if value is not None and value.strip().lower() not in ("true", "false", "1", "0", "ya", "yes", ""):
+                checker.add(owner, "decl.flag_invalid", attribute=attribute, value=value[:20])
 
 
 def _sop_problems(node, owner: str | None, checker: _Checker) -> None:
@@ -838,9 +942,9 @@ class Rulebook:
 
     def of(self, parsed: ParsedDefinition) -> Declarations:
         own = declarations_of(parsed)
-        if own.declared:
-            return own
         bundled = self._bundled_by_key().get(parsed.process_key)
+        if own.declared:
+            return lend_records(own, bundled) if bundled is not None else own
         return inherit(own, bundled, parsed.elements) if bundled is not None else own
 
     def of_definition(self, session: Session, definition_id: int) -> Declarations:

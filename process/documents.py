@@ -1,4 +1,4 @@
-"""The SOP's records as files: softcopy (XLSX, CSV) and hardcopy (PDF, A4, ready to sign).
+"""A procedure's records as files: softcopy (XLSX, CSV) and hardcopy (PDF, A4, ready to sign).
 
 The records are official documents of the Secretariat, so their text is Bahasa Indonesia whatever the
 language of the page they were downloaded from. A record is built once as a :class:`Document` (a flat
@@ -27,25 +27,31 @@ from .spreadsheets import csv_writer, set_cell
 
 KOP = "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT"
 KOP_ADDRESS = "Sekretariat — Jalan Pramuka Nomor 9 Padang"
-SOP_LINE = "SOP Nomor 21 Tahun 2025 — Alur Pengunggahan Konten Media Sosial"
-#: "Dasar hukum" of the SOP, as printed in it.
-LEGAL_BASIS = (
-    "Undang-Undang Nomor 14 Tahun 2008 tentang Keterbukaan Informasi Publik",
-    "Peraturan Pemerintah Republik Indonesia Nomor 61 Tahun 2010 tentang Pelaksanaan Undang-Undang Nomor 14 "
-    "Tahun 2008 tentang Keterbukaan Informasi Publik",
-    "Peraturan Komisi Pemilihan Umum Nomor 9 Tahun 2022 tentang Partisipasi Masyarakat dalam Pemilihan Umum dan "
-    "Pemilihan Gubernur dan Wakil Gubernur, Bupati dan Wakil Bupati, dan/atau Walikota dan Wakil Walikota",
-)
 PLACE = "Padang"
-#: (heading, function) of each signature block, left to right.
-SIGNATURES = (("Dibuat oleh,", "Admin Media Sosial"), ("Diperiksa oleh,", "Wakil Pimpinan Redaksi"),
-              ("Mengetahui,", "Pimpinan Redaksi"))
+#: The signature blocks of a procedure that declares none (``alur:sign``): (heading, function), left to right.
+DEFAULT_SIGNATURES = (("Dibuat oleh,", ""), ("Mengetahui,", ""))
 
-TITLES = {
-    "register": "Register Dokumentasi dan Konten",
-    "tanggapan": "Tanggapan Tertulis Tim Pertimbangan",
-    "rekap": "Rekapitulasi Konten Media Sosial",
-}
+
+def record_header(rules: Declarations | None) -> dict:
+    """What a procedure's records print around their table (its declarations: ``alur:procedure reference``,
+    ``alur:basis``, ``alur:sign``): the line under the title, the legal basis, the signature blocks."""
+    if rules is None:
+        return {"reference": "", "basis": (), "signatures": DEFAULT_SIGNATURES}
+    return {"reference": rules.record_reference, "basis": rules.basis,
+            "signatures": rules.signatures or DEFAULT_SIGNATURES}
+
+
+def field_title(rules: Declarations | None, field_id: str | None, default: str) -> str:
+    """A column title from the label a form gives ``field_id``, each word capitalised ("Nama kegiatan" → "Nama
+    Kegiatan"); ``default`` when no form names it."""
+    label = rules.field_label(field_id, "") if rules is not None and field_id else ""
+    words = label.split()
+    return " ".join(w if i and w in _MINOR_WORDS else w[:1].upper() + w[1:] for i, w in enumerate(words)) or default
+
+
+#: Words Indonesian titles keep in lower case (but at the start): "Informasi yang Diminta".
+_MINOR_WORDS = frozenset({"yang", "dan", "atau", "di", "ke", "dari", "untuk", "dengan", "atas", "dalam", "pada",
+                          "oleh", "per"})
 
 #: How a case stands when its end declares no outcome of its own (casefile.GENERIC_OUTCOMES).
 OUTCOME_TEXT = {
@@ -103,6 +109,9 @@ class Document:
     extra_sheets: tuple[tuple[str, Table], ...] = ()
     notes: tuple[str, ...] = ()
     landscape: bool = True
+    reference: str = ""  # the line under the title (the procedure, e.g. "SOP Nomor 21 Tahun 2025 — ...")
+    basis: tuple[str, ...] = ()  # "Dasar hukum", printed when there is one
+    signatures: tuple[tuple[str, str], ...] = DEFAULT_SIGNATURES
 
     def filename(self, ext: str) -> str:
         return f"{self.file_stem}.{ext}"
@@ -153,9 +162,15 @@ def _decision_text(case: CaseResponses, response) -> str:
     return case.rules.option_label(response.bpmn_id, step.response[0], response.decision) or ""
 
 
-def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period: Period | None = None) -> Document:
-    """Per case, the written responses of steps 2-4 (of a period's registered cases, or of one case)."""
-    flat_columns = (Column("No.", 0.45, "int"), Column("Nomor Register", 1.6), Column("Nama Kegiatan", 1.8),
+def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period: Period | None = None,
+                       procedure: Declarations | None = None) -> Document:
+    """Per case, the written responses of the steps that declare one (of a period's registered cases of one
+    procedure, or of one case); ``procedure``: the declarations that title and head the record (the case's own
+    for one case)."""
+    if procedure is None and period is None and cases:
+        procedure = cases[0].rules
+    title_column = field_title(procedure, procedure.title_field if procedure else None, "Nama")
+    flat_columns = (Column("No.", 0.45, "int"), Column("Nomor Register", 1.6), Column(title_column, 1.8),
                     Column("Langkah", 1.3), Column("Keputusan", 1.2), Column("Tanggapan Tertulis", 3.0),
                     Column("Nama", 1.2), Column("Peran", 1.2), Column("Waktu (WIB)", 1.25, "datetime"),
                     Column("Terlambat", 0.7, "bool"))
@@ -186,13 +201,19 @@ def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period:
         scope = f"Kasus: {case.number or f'#{case.instance_id}'} — {case.activity}" if case else "Kasus"
         stem = f"tanggapan-kasus-{case.instance_id}" if case else "tanggapan-kasus"
         notes = ()
-    return Document("tanggapan", TITLES["tanggapan"], scope, stem, Table(flat_columns, flat), now,
-                    sections=tuple(sections) if sections else (Table(section_columns, []),), notes=notes)
+    title = procedure.responses_heading if procedure is not None else "Tanggapan Tertulis"
+    return Document("tanggapan", title, scope, stem, Table(flat_columns, flat), now,
+                    sections=tuple(sections) if sections else (Table(section_columns, []),), notes=notes,
+                    **record_header(procedure))
 
 
-def recap_document(recap: Recap, now: datetime) -> Document:
+def recap_document(recap: Recap, now: datetime, procedure: Declarations | None = None) -> Document:
+    """Every post of the period (of the procedures whose steps write a post list), titled and headed as
+    ``procedure`` declares."""
+    title_field, date_field = (procedure.title_field, procedure.date_field) if procedure else (None, None)
     columns = (Column("No.", 0.4, "int"), Column("Platform", 0.85), Column("Nomor Register", 1.8),
-               Column("Nama Kegiatan", 1.7), Column("Tanggal Kegiatan", 0.95, "date"), Column("Tautan", 2.3, "url"),
+               Column(field_title(procedure, title_field, "Nama"), 1.7),
+               Column(field_title(procedure, date_field, "Tanggal"), 0.95, "date"), Column("Tautan", 2.3, "url"),
                Column("Waktu Unggah (WIB)", 1.25, "datetime"), Column("Batas Waktu (WIB)", 1.25, "datetime"),
                Column("Tepat Waktu", 0.65, "bool"), Column("Lama Terlambat", 1.0), Column("Diunggah oleh", 1.0))
     body = [(i, p.platform, p.number or "", p.activity, p.activity_date, p.url, p.posted_at or p.recorded_at,
@@ -208,9 +229,10 @@ def recap_document(recap: Recap, now: datetime) -> Document:
     notes = (f"Kasus yang langkah unggahnya (langkah {step}) diselesaikan dalam periode ini: {recap.cases}; "
              f"unggahan: {total.posts}.", "Tepat waktu: waktu unggah tidak melewati batas waktu langkah itu.")
     posts = Table(columns, body, heading="Unggahan")
-    return Document("rekap", TITLES["rekap"], f"Periode: {recap.period.label}", f"rekap-{recap.period.slug}",
+    title = procedure.recap_heading if procedure is not None else "Rekapitulasi Unggahan"
+    return Document("rekap", title, f"Periode: {recap.period.label}", f"rekap-{recap.period.slug}",
                     posts, now, sections=(posts, totals_table),
-                    extra_sheets=(("Jumlah per platform", totals_table),), notes=notes)
+                    extra_sheets=(("Jumlah per platform", totals_table),), notes=notes, **record_header(procedure))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -268,7 +290,7 @@ def to_xlsx(doc: Document) -> bytes:
         _fill_sheet(ws, doc, table)
     wb.properties.title = f"{doc.title} — {doc.scope}"
     wb.properties.creator = "Alur Medsos — KPU Provinsi Sumatera Barat"
-    wb.properties.subject = SOP_LINE
+    wb.properties.subject = doc.reference or doc.title
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -287,7 +309,7 @@ def _fill_sheet(ws, doc: Document, table: Table) -> None:
     ncols = max(1, len(table.columns))
     last = get_column_letter(ncols)
     title_block = [(KOP, Font(bold=True, size=12)), (doc.title.upper(), Font(bold=True, size=14)),
-                   (SOP_LINE, Font(size=10)), (doc.scope, Font(size=10)),
+                   (doc.reference, Font(size=10)), (doc.scope, Font(size=10)),
                    (f"Dicetak: {_printed_at(doc.generated_at)}", Font(size=9, italic=True))]
     for r, (text, font) in enumerate(title_block, 1):
         cell = ws.cell(row=r, column=1)
@@ -465,7 +487,7 @@ def to_pdf(doc: Document) -> bytes:
     out = io.BytesIO()
     template = SimpleDocTemplate(out, pagesize=pagesize, leftMargin=15 * mm, rightMargin=15 * mm,
                                  topMargin=14 * mm, bottomMargin=15 * mm, title=printable(f"{doc.title} — {doc.scope}"),
-                                 author="KPU Provinsi Sumatera Barat", subject=printable(SOP_LINE),
+                                 author="KPU Provinsi Sumatera Barat", subject=printable(doc.reference or doc.title),
                                  creator="Alur Medsos")
     width = template.width
     story: list = [
@@ -475,15 +497,18 @@ def to_pdf(doc: Document) -> bytes:
         HRFlowable(width="100%", thickness=1.6, color=colors.black, spaceAfter=0.8),
         HRFlowable(width="100%", thickness=0.5, color=colors.black, spaceAfter=4 * mm),
         Paragraph(_para_text(doc.title.upper()), st["title"]),
-        Paragraph(_para_text(SOP_LINE), st["center"]),
+        *([Paragraph(_para_text(doc.reference), st["center"])] if doc.reference else []),
         Paragraph(_para_text(doc.scope), st["center"]),
         Spacer(1, 4 * mm),
-        Paragraph("<b>Dasar hukum:</b>", st["small"]),
-        ListFlowable([ListItem(Paragraph(_para_text(text), st["small"]), value=i)
-                      for i, text in enumerate(LEGAL_BASIS, 1)], bulletType="1", bulletFormat="%s.", bulletFontSize=8,
-                     leftIndent=12, bulletFontName="Helvetica"),
-        Spacer(1, 3 * mm),
     ]
+    if doc.basis:
+        story += [
+            Paragraph("<b>Dasar hukum:</b>", st["small"]),
+            ListFlowable([ListItem(Paragraph(_para_text(text), st["small"]), value=i)
+                          for i, text in enumerate(doc.basis, 1)], bulletType="1", bulletFormat="%s.",
+                         bulletFontSize=8, leftIndent=12, bulletFontName="Helvetica"),
+            Spacer(1, 3 * mm),
+        ]
     for section in doc.pdf_sections:
         block: list = []
         if section.heading and (len(doc.pdf_sections) > 1 or section.heading != doc.title):
@@ -537,13 +562,18 @@ def _signatures(doc: Document, width: float, st):
     from reportlab.platypus import Table as RLTable
 
     place_date = f"{PLACE}, {tanggal_id(_wib(doc.generated_at).date())}"
-    heads = [Paragraph(_para_text(h), st["sign"]) for h, _ in SIGNATURES]
-    roles = [Paragraph(f"<b>{_para_text(r)}</b>", st["sign"]) for _, r in SIGNATURES]
-    blanks = [Spacer(1, 18 * mm) for _ in SIGNATURES]
-    names = [Paragraph("(....................................................)", st["sign"]) for _ in SIGNATURES]
-    nips = [Paragraph("NIP. ..............................................", st["sign"]) for _ in SIGNATURES]
-    grid = RLTable([heads, roles, blanks, names, nips], colWidths=[width / 3] * 3)
+    blocks = doc.signatures or DEFAULT_SIGNATURES
+    columns = max(3, len(blocks))
+    heads = [Paragraph(_para_text(h), st["sign"]) for h, _ in blocks]
+    roles = [Paragraph(f"<b>{_para_text(r)}</b>", st["sign"]) for _, r in blocks]
+    blanks = [Spacer(1, 18 * mm) for _ in blocks]
+    names = [Paragraph("(....................................................)", st["sign"]) for _ in blocks]
+    nips = [Paragraph("NIP. ..............................................", st["sign"]) for _ in blocks]
+    pad = [""] * (columns - len(blocks))  # fewer blocks than three: they stand on the right, as on a letter
+    grid = RLTable([pad + heads, pad + roles, pad + blanks, pad + names, pad + nips],
+                   colWidths=[width / columns] * columns)
     grid.setStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 1),
                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
-    place = RLTable([["", "", Paragraph(_para_text(place_date), st["sign"])]], colWidths=[width / 3] * 3)
+    place = RLTable([[*([""] * (columns - 1)), Paragraph(_para_text(place_date), st["sign"])]],
+                    colWidths=[width / columns] * columns)
     return KeepTogether([place, Spacer(1, 2 * mm), grid])

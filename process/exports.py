@@ -190,7 +190,9 @@ def events_xes(session: Session, *, rulebook: Rulebook, period: Period | None = 
     _attr(event_globals, "date", "time:timestamp", datetime(1970, 1, 1, tzinfo=UTC))
     etree.SubElement(root, "classifier", name="Aktivitas", keys="concept:name")
     etree.SubElement(root, "classifier", name="AktivitasDanSiklus", keys="concept:name lifecycle:transition")
-    title = "SOP Nomor 21 Tahun 2025 - Alur Pengunggahan Konten Media Sosial"
+    # The log is named after the procedures of its cases (their declared reference, else their names).
+    references = {d.process_key: d.record_reference for d in rulebook.of_instances(session, ids).values()}
+    title = "; ".join(references[k] for k in sorted(references)) or "Alur Medsos"
     if period is not None:
         title += f" ({period.label})"
     _attr(root, "string", "concept:name", title)

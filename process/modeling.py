@@ -77,6 +77,25 @@ def lane_group_problems(session: Session, system, decl: Declarations, task_lanes
     return problems
 
 
+def ensure_lane_groups(session: Session, system, *, actor: str | None = None) -> list[tuple[Group, LaneRule]]:
+    """Every lane with a user task, in the newest version of every procedure, with the group that works it: an
+    existing one (by code or by name), else one created with the code the lane names (:func:`suggested_group_code`)
+    and the lane's name. ``alur init-db`` runs this, so a bundled procedure's lanes have their groups (an
+    administrator then adds the members)."""
+    found: list[tuple[Group, LaneRule]] = []
+    for procedure in system.cases.procedures(session):
+        decl = system.rules.latest(session, procedure.key)
+        for lane in (decl.lanes.values() if decl is not None else ()):
+            if not lane.has_tasks:
+                continue
+            groups = session.execute(select(Group).order_by(Group.code)).scalars().all()
+            working = [g for g in groups if g.code in lane.group_codes or lane_key(g.name) == lane_key(lane.name)]
+            group = working[0] if working else system.people.add_group(session, suggested_group_code(lane),
+                                                                       lane.name, actor=actor)
+            found.append((group, lane))
+    return found
+
+
 def _checked(session: Session, system, xml: bytes | str):
     """The parsed diagram, with the lane check; InvalidDefinition with every problem found (the lane check runs on the
     XML itself when the engine refuses the diagram, so that the owner sees them all at once)."""

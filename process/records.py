@@ -1,10 +1,11 @@
-"""The SOP's three records for a period, read from the register, the task projection and the event log.
+"""A procedure's records for a period, read from the register, the task projection and the event log (titled as
+its diagram declares; the SOP's in brackets).
 
-* **Register Dokumentasi dan Konten** (output of step 1): one numbered entry per case, dated when the
-  team first handed in its documentation.
-* **Tanggapan Tertulis** (output of steps 2-4): the written responses of the review team, per case.
-* **Rekapitulasi Konten Media Sosial** (output of step 5): every post, per platform, of the cases whose
-  upload step was completed in the period, measured against the step's deadline.
+* **Register** (Register Dokumentasi dan Konten, output of step 1): one numbered entry per case, dated when the
+  step that declares ``alur:register`` was first completed.
+* **Tanggapan Tertulis** (output of steps 2-4): the written responses (``alur:response``), per case.
+* **Rekapitulasi** (Rekapitulasi Konten Media Sosial, output of step 5): every post, per platform, of the cases whose
+  step with ``alur:record kind="posts"`` was completed in the period, measured against the step's deadline.
 
 A period is a range of calendar days in WIB, both ends included: a case registered at 23:59 WIB on the
 last day is in, one registered at 00:00 WIB the next day is not. Nothing here knows Flask; labels for
@@ -183,6 +184,9 @@ class RegisterRow:
     outcome: str  # casefile.case_outcome: berjalan | an outcome code its version declares | selesai | galat
     current_steps: tuple[str, ...] = ()
     rules: Declarations | None = None  # of the case's version: how its outcome is named
+    #: The case data the register's extra columns show (``alur:register columns``): the start form's values, then
+    #: the latest completion of the register step's.
+    fields: dict = field(default_factory=dict)
 
 
 def register_rows(session: Session, period: Period, rulebook: Rulebook, process_key: str | None = None
@@ -238,7 +242,9 @@ def _register_rows(session: Session, pairs, rulebook: Rulebook) -> list[Register
             submitted_by=first_actor, submitted_by_name=names.get(first_actor or "", first_actor),
             submissions=len(submissions), photos=photos, other_files=other_files,
             outcome=case_outcome(instance, decl),
-            current_steps=tuple(current.get(instance.id, [])), rules=decl))
+            current_steps=tuple(current.get(instance.id, [])), rules=decl,
+            fields={k: v for k in (decl.register_step.register_columns if decl.register_step else ())
+                    if (v := latest.get(k, started.get(k))) is not None}))
     return rows
 
 

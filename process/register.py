@@ -1,6 +1,6 @@
-"""Register Dokumentasi dan Konten: one entry per case, numbered per year when its documentation is first handed
-in (step 1), and the register as a document (its columns; process/records.py reads its rows, process/documents.py
-writes it as CSV, XLSX or PDF)."""
+"""A procedure's register: one entry per case, numbered per procedure and year when the step that declares
+``alur:register`` is first completed, and the register as a document (its columns; process/records.py reads its
+rows, process/documents.py writes it as CSV, XLSX or PDF)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .deadlines import WIB
-from .documents import TITLES, Column, Document, Table, outcome_text, person_name
+from .declarations import Declarations
+from .documents import Column, Document, Table, field_title, outcome_text, person_name, record_header
 from .models import RegisterCounter, RegisterEntry
 from .records import Period, RegisterRow
 
@@ -56,21 +57,60 @@ def ensure_entry(session: Session, instance_id: int, fmt: str, now: datetime, pr
     return entry
 
 
-def register_document(rows: Sequence[RegisterRow], period: Period, now: datetime) -> Document:
-    columns = (
-        Column("No.", 0.4, "int"), Column("Nomor Register", 2.0), Column("Tanggal Register (WIB)", 1.3, "datetime"),
-        Column("Nama Kegiatan", 2.1), Column("Tanggal Kegiatan", 1.0, "date"), Column("Tempat", 1.1),
-        Column("Tim", 1.0), Column("Diserahkan oleh", 1.1), Column("Foto", 0.5, "int"),
-        Column("Berkas Lain", 0.6, "int"), Column("Diserahkan (kali)", 0.85, "int"), Column("Status", 1.5),
-    )
-    body = [(i, r.number, r.registered_at, r.activity, r.activity_date, r.place, r.team_name or "",
-             person_name(r.submitted_by_name, r.submitted_by), r.photos, r.other_files, r.submissions, status_text(r))
-            for i, r in enumerate(rows, 1)]
-    notes = (f"Jumlah entri register: {len(body)}.",
-             "Satu entri per kasus, bernomor saat dokumentasi pertama kali diserahkan (langkah 1); "
-             "jumlah foto dan berkas lain menurut penyerahan terakhir.")
-    return Document("register", TITLES["register"], f"Periode: {period.label}", f"register-{period.slug}",
-                    Table(columns, body), now, notes=notes)
+def register_document(rows: Sequence[RegisterRow], period: Period, now: datetime,
+                      procedure: Declarations | None = None) -> Document:
+    """The register of one procedure for a period. Its columns follow ``procedure``'s declarations: the case's name
+    and date as its forms label them, the place and team when it declares them, the fields ``alur:register columns``
+    lists, who completed the register step first (``alur:register by``), the photos and other files when that step's
+    form takes files, how often it was completed when a step can send the case back to it."""
+    rules = procedure
+    step = rules.register_step if rules is not None else None
+    form = rules.forms.get(step.bpmn_id, ()) if rules is not None and step is not None else ()
+    files = any(f.type == "files" for f in form)
+    returned_to = rules is not None and step is not None and any(
+        r.to == step.bpmn_id for s in rules.steps.values() for r in s.returns)
+    extra = step.register_columns if step is not None else ()
+    spec: list[tuple[Column, object]] = [
+        (Column("No.", 0.4, "int"), None), (Column("Nomor Register", 2.0), lambda r: r.number),
+        (Column("Tanggal Register (WIB)", 1.3, "datetime"), lambda r: r.registered_at),
+        (Column(field_title(rules, rules.title_field if rules else None, "Nama"), 2.1), lambda r: r.activity),
+    ]
+    if rules is None or rules.date_field:
+        spec.append((Column(field_title(rules, rules.date_field if rules else None, "Tanggal"), 1.0, "date"),
+                     lambda r: r.activity_date))
+    if rules is not None and rules.place_field:
+        spec.append((Column("Tempat", 1.1), lambda r: r.place))
+    if rules is not None and rules.team_field:
+        spec.append((Column("Tim", 1.0), lambda r: r.team_name or ""))
+    for fid in extra:
+        spec.append((Column(field_title(rules, fid, fid), 1.3),
+                     lambda r, fid=fid: _shown(rules, fid, r.fields.get(fid))))
+    spec.append((Column((step.register_by if step is not None else None) or "Dicatat oleh", 1.1),
+                 lambda r: person_name(r.submitted_by_name, r.submitted_by)))
+    if files:
+        spec += [(Column("Foto", 0.5, "int"), lambda r: r.photos), (Column("Berkas Lain", 0.6, "int"),
+                                                                      lambda r: r.other_files)]
+    if returned_to:
+        spec.append((Column("Diserahkan (kali)", 0.85, "int"), lambda r: r.submissions))
+    spec.append((Column("Status", 1.5), status_text))
+    columns = tuple(c for c, _ in spec)
+    body = [tuple(i if get is None else get(r) for _c, get in spec) for i, r in enumerate(rows, 1)]
+    at = f"langkah {step.number} ({step.short})" if step is not None and step.number else "langkah register"
+    note = f"Satu entri per kasus, bernomor saat {at} pertama kali diselesaikan"
+    if files:
+        note += "; jumlah foto dan berkas lain menurut penyelesaian terakhir"
+    notes = (f"Jumlah entri register: {len(body)}.", note + ".")
+    title = rules.register_title if rules is not None else "Register"
+    return Document("register", title, f"Periode: {period.label}", f"register-{period.slug}",
+                    Table(columns, body), now, notes=notes, **record_header(rules))
+
+
+def _shown(rules: Declarations | None, field_id: str, value) -> str:
+    """A case data value as the register prints it: a choice by its label."""
+    if value in (None, ""):
+        return ""
+    label = rules.value_label(field_id, value) if rules is not None else None
+    return label if label is not None else str(value)
 
 
 def status_text(row: RegisterRow) -> str:

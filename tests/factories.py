@@ -153,3 +153,21 @@ def statements_sent(system, prefix: str) -> Iterator[list[str]]:
         yield seen
     finally:
         sa_event.remove(system.db, "before_cursor_execute", listener)
+
+
+_BUNDLED_RULES: dict = {}
+
+
+def bundled_rules(name: str = "alur_pengunggahan.bpmn"):
+    """The declarations of a bundled diagram (``bpmn/<name>``), read without a database: what its records print."""
+    if name not in _BUNDLED_RULES:
+        from datetime import UTC, datetime
+        from pathlib import Path
+
+        from engine.clock import ManualClock
+        from process.procedure import build_engine
+
+        engine, rulebook = build_engine(ManualClock(datetime(2025, 1, 1, tzinfo=UTC)))
+        path = Path(__file__).resolve().parents[1] / "bpmn" / name
+        _BUNDLED_RULES[name] = rulebook.of(engine.validate(path.read_bytes()))
+    return _BUNDLED_RULES[name]

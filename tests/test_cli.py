@@ -71,13 +71,14 @@ def test_group_add_list_members(cli, system):
     assert cli("group", "members", "humas", "--add", "siapa").exit_code != 0
     listing = cli("group", "list").output
     assert re.search(r"^humas\s+Humas\s+-\s+ani$", listing, re.M), listing  # no lane of the diagram is Humas
-    assert cli("group", "add", "medsos", "Admin Medsos").exit_code == 0  # works the lane of that name
-    listing = cli("group", "list").output
-    assert re.search(r"^medsos\s+Admin Medsos\s+Admin Medsos\s+-$", listing, re.M), listing
+    # init-db gave every lane of the bundled procedures its group (code from the diagram, named as the lane)
+    assert re.search(r"^admin_medsos\s+Admin Medsos\s+Admin Medsos\s+-$", listing, re.M), listing
+    assert re.search(r"^atasan_ppid\s+Atasan PPID\s+Atasan PPID\s+-$", listing, re.M), listing
+    assert cli("group", "add", "medsos", "admin  MEDSOS").exit_code != 0  # a lane's group has that name already
     with system.sessions() as s:
         events = [(e.type, e.actor) for e in s.execute(select(EventRow).where(
             EventRow.type.in_(("group_created", "group_changed"))).order_by(EventRow.seq)).scalars()]
-    assert events == [("group_created", "cli")] + [("group_changed", "cli")] * 3 + [("group_created", "cli")]
+    assert events == [("group_created", "system")] * 7 + [("group_created", "cli")] + [("group_changed", "cli")] * 3
 
 
 def test_simulate_and_worker(cli, system):

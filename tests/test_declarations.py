@@ -190,12 +190,13 @@ def _run(tmp_path: Path, name: str, diagram: Path, back: dict[str, str]) -> dict
             responses = records.written_responses(s, period, rulebook=system.rules)
             recap = records.recap(s, period, system.rules, system.settings.platforms)
             now = clock.now()
+            procedure = system.rules.all_versions(s)[-1]  # the one procedure: its records' titles and columns
             out = {
                 "events": events, "notifications": notes, "register": norm(register),
                 "responses": norm(responses), "recap": norm(recap),
-                "documents": [norm(to_csv(register_document(register, period, now))),
-                              norm(to_csv(responses_document(responses, now, period=period))),
-                              norm(to_csv(recap_document(recap, now)))],
+                "documents": [norm(to_csv(register_document(register, period, now, procedure))),
+                              norm(to_csv(responses_document(responses, now, period=period, procedure=procedure))),
+                              norm(to_csv(recap_document(recap, now, procedure)))],
                 "xes": norm(events_xes(s, rulebook=system.rules, period=period, now=now)),
                 "csv": norm(events_csv(s, period=period)),
                 "compliance": norm(compliance(s, rulebook=system.rules, date_from=period.start, date_to=period.end,
@@ -217,7 +218,11 @@ def test_renaming_every_element_id_changes_nothing_a_user_or_an_auditor_sees(tmp
     renamed_path = tmp_path / "renamed" / DIAGRAM.name
     renamed_path.parent.mkdir()
     renamed_path.write_bytes(xml)
-    original = _hashes_out(_run(tmp_path, "original", DIAGRAM, {}))
+    # Each run deploys its diagram alone (the bundled diagrams are those of its folder; bpmn/ holds more procedures).
+    original_path = tmp_path / "original" / DIAGRAM.name
+    original_path.parent.mkdir()
+    original_path.write_bytes(DIAGRAM.read_bytes())
+    original = _hashes_out(_run(tmp_path, "original", original_path, {}))
     other = _hashes_out(_run(tmp_path, "renamed", renamed_path, back))
     # The story did what it says: returns, a revisi, a refusal, a late step, publications.
     types = [e["type"] for e in original["events"]]
@@ -264,6 +269,54 @@ def test_the_bundled_diagram_declares_the_sops_rules(engine):
     assert {o.code for o in decl.outcomes.values()} == {"dipublikasikan", "ditolak"}
     decide = decl.numbered[3]
     assert decide.separate_from == (decl.numbered[0].bpmn_id,) and decide.returns[0].to == decl.numbered[2].bpmn_id
+
+
+def test_what_the_records_print_is_declared_and_checked(engine):
+    """``alur:procedure reference responsesTitle recapTitle``, ``alur:basis``, ``alur:sign`` and ``alur:register
+    title by columns``: read, and refused when they point to nothing or say nothing."""
+    decl = declarations_of(engine.validate(DIAGRAM.read_bytes()))
+    assert decl.record_reference == "SOP Nomor 21 Tahun 2025 — Alur Pengunggahan Konten Media Sosial"
+    assert len(decl.basis) == 3 and decl.signatures[0] == ("Dibuat oleh,", "Admin Media Sosial")
+    assert (decl.register_title, decl.register_step.register_by) == ("Register Dokumentasi dan Konten",
+                                                                      "Diserahkan oleh")
+    register = '<alur:register field="nomor_register" title="Register Dokumentasi dan Konten" by="Diserahkan oleh"/>'
+    xml = replaced((register, '<alur:register field="nomor_register" columns="tempat_kegiatan caption tidak_ada"/>'),
+                   ('<alur:basis text="Undang-Undang Nomor 14 Tahun 2008 tentang Keterbukaan Informasi Publik"/>',
+                    '<alur:basis text=" "/>'),
+                   ('<alur:sign heading="Mengetahui," role="Pimpinan Redaksi"/>', '<alur:sign/>'))
+    problems = _problems(engine, xml)
+    assert ("Task_Serahkan", "decl.field_missing",
+            {"field": "tidak_ada", "attribute": "register/columns"}) in problems  # a start-form field is fine
+    assert ("alur_pengunggahan", "decl.attribute_missing", {"attribute": "basis/text"}) in problems
+    assert ("alur_pengunggahan", "decl.attribute_missing", {"attribute": "sign/role"}) in problems
+    assert len(problems) == 3, problems
+    bare = declarations_of(engine.validate(replaced(
+        (register, '<alur:register field="nomor_register"/>'),
+        (' reference="SOP Nomor 21 Tahun 2025 — Alur Pengunggahan Konten Media Sosial" responsesTitle="Tanggapan '
+         'Tertulis Tim Pertimbangan" recapTitle="Rekapitulasi Konten Media Sosial"', ''))))
+    assert (bare.record_reference, bare.register_title, bare.responses_heading) == (
+        "Alur Pengunggahan Konten Media Sosial", "Register Alur Pengunggahan Konten Media Sosial",
+        "Tanggapan Tertulis")
+
+
+def test_a_version_without_record_declarations_prints_as_its_bundled_diagram(system, tx):
+    """A version deployed before records were declared (it declares rules, not what its records print) takes them
+    from the bundled diagram of its procedure; one that declares some keeps its own."""
+    from process.declarations import lend_records
+
+    bundled = declarations_of(system.engine.validate(DIAGRAM.read_bytes()))
+    text = DIAGRAM.read_text(encoding="utf-8")
+    old = re.sub(r' reference="[^"]*" responsesTitle="[^"]*" recapTitle="[^"]*"', "", text)
+    old = re.sub(r"\s*<alur:(basis|sign) [^>]*/>", "", old)
+    old = old.replace(' title="Register Dokumentasi dan Konten" by="Diserahkan oleh"', "")
+    own = declarations_of(system.engine.validate(old.encode()))
+    assert not own.declares_records and own.declared
+    lent = lend_records(own, bundled)
+    assert (lent.register_title, lent.responses_heading, lent.signatures, lent.basis) == (
+        bundled.register_title, bundled.responses_heading, bundled.signatures, bundled.basis)
+    assert system.rules.of(system.engine.validate(old.encode())).register_title == "Register Dokumentasi dan Konten"
+    mine = declarations_of(system.engine.validate(old.replace('team="tim"', 'team="tim" reference="Lain"').encode()))
+    assert lend_records(mine, bundled) is mine
 
 
 def test_the_groups_of_each_lane_and_the_start_lane_are_read_from_the_diagram(engine):
@@ -346,7 +399,8 @@ def test_the_change_summary_says_how_the_rules_changed_in_words(system, tx):
     from tests.factories import make_users, user
 
     make_users(system, tx)
-    xml = replaced(('<alur:register field="nomor_register"/>', ''),
+    register = '<alur:register field="nomor_register" title="Register Dokumentasi dan Konten" by="Diserahkan oleh"/>'
+    xml = replaced((register, ''),
                    ('<alur:step number="2" label="Penerimaan" deadline="required" output="Tanggapan tertulis dari '
                     'Tim Pertimbangan">',
                     '<alur:step number="2" label="Penerimaan" deadline="optional" output="Tanggapan tertulis dari '

@@ -139,7 +139,8 @@ def test_unsafe_definition_refused_changes_nothing(system, tx):
     with pytest.raises(InvalidDefinition), tx() as s:
         system.engine.deploy(s, diagram_with(set_condition("Flow_Tolak", "__import__('os')")), actor="owner")
     with tx() as s:
-        assert s.execute(select(func.count()).select_from(Definition)).scalar() == 1
+        assert s.execute(select(func.count()).select_from(Definition)
+                         .where(Definition.process_key == "alur_pengunggahan")).scalar() == 1
 
 
 def test_runtime_check_catches_a_tampered_definition(system, tx, tmp_path):
@@ -150,7 +151,7 @@ def test_runtime_check_catches_a_tampered_definition(system, tx, tmp_path):
     case = Case.start(system, tx)
     case.do("tim", "submit")
     with tx() as s:
-        d = s.execute(select(Definition)).scalar_one()
+        d = s.execute(select(Definition).where(Definition.process_key == "alur_pengunggahan")).scalar_one()
         d.xml = diagram_with(set_condition("Flow_AdminTerima", payload)).decode()
         d.sha256 = "tampered"
     with pytest.raises(InvalidDefinition):
@@ -176,12 +177,12 @@ def test_a_version_stored_before_a_stricter_check_keeps_running_its_cases(system
     case = Case.start(system, tx)
     case.do("tim", "submit")
     with tx() as s:  # as an earlier release stored it
-        d = s.execute(select(Definition)).scalar_one()
+        d = s.execute(select(Definition).where(Definition.process_key == "alur_pengunggahan")).scalar_one()
         d.xml, d.sha256 = older.decode(), "stored-by-an-earlier-release"
     assert case.do("admin", "terima") == ["Task_Koreksi"]
     # ... and an unsafe text in the same place still refuses the stored version (checked again when loaded).
     with tx() as s:
-        d = s.execute(select(Definition)).scalar_one()
+        d = s.execute(select(Definition).where(Definition.process_key == "alur_pengunggahan")).scalar_one()
         d.xml = diagram_with(lambda t: (_with_language("Flow_WapimredLanjut", "groovy")(t), set_condition(
             "Flow_WapimredLanjut", "__import__('os')")(t))).decode()
         d.sha256 = "stored-and-altered"

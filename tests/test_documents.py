@@ -15,7 +15,6 @@ from PIL import Image, ImageStat
 from process import documents
 from process.deadlines import WIB
 from process.documents import (
-    LEGAL_BASIS,
     Document,
     durasi,
     printable,
@@ -27,7 +26,10 @@ from process.documents import (
 )
 from process.records import Period, RegisterRow, recap, register_rows, written_responses
 from process.register import register_document
+from tests.factories import bundled_rules
 from tests.records_scenario import build
+
+SOP = bundled_rules()
 
 MAY = Period.month(2025, 5)
 JUNE = Period.month(2025, 6)
@@ -45,10 +47,11 @@ def docs(system, tx, clock) -> dict[str, Document]:
     sc = build(system, tx, clock)
     with tx() as s:
         out = {
-            "register": register_document(register_rows(s, MAY, system.rules), MAY, NOW),
-            "tanggapan": responses_document(written_responses(s, MAY, rulebook=system.rules), NOW, period=MAY),
+            "register": register_document(register_rows(s, MAY, system.rules), MAY, NOW, SOP),
+            "tanggapan": responses_document(written_responses(s, MAY, rulebook=system.rules), NOW, period=MAY,
+                                            procedure=SOP),
             "rekap": recap_document(recap(s, Period(date(2025, 5, 1), date(2025, 6, 30)), system.rules,
-                                          system.settings.platforms), NOW),
+                                          system.settings.platforms), NOW, SOP),
             "kasus": responses_document(written_responses(s, rulebook=system.rules, instance_id=sc.juni.instance_id),
                                         NOW),
         }
@@ -161,7 +164,7 @@ def _row(**kw) -> RegisterRow:
 
 def test_spreadsheets_never_run_text_as_a_formula():
     doc = register_document([_row(activity='=HYPERLINK("http://evil.example","klik")', place="+62 751",
-                                  team_name="@tim")], MAY, NOW)
+                                  team_name="@tim")], MAY, NOW, SOP)
     rows = list(csv.reader(io.StringIO(to_csv(doc).decode("utf-8-sig"))))
     assert rows[1][3].startswith("'=") and rows[1][5] == "'+62 751" and rows[1][6] == "'@tim"
     ws = load_workbook(io.BytesIO(to_xlsx(doc)))["Register"]
@@ -194,7 +197,7 @@ def test_pdf_text_has_header_sop_legal_basis_and_signatures(docs, key):
                 "Peraturan Pemerintah Republik Indonesia Nomor 61 Tahun 2010",
                 "Peraturan Komisi Pemilihan Umum Nomor 9 Tahun 2022 tentang Partisipasi Masyarakat"):
         assert law in whole
-    assert len(LEGAL_BASIS) == 3
+    assert len(SOP.basis) == 3
     for text in ("Dibuat oleh,", "Admin Media Sosial", "Diperiksa oleh,", "Wakil Pimpinan Redaksi", "Mengetahui,",
                  "Pimpinan Redaksi", "Padang, 2 Juni 2025", "NIP."):
         assert text in last, text
@@ -218,7 +221,7 @@ def test_pdf_content_of_each_record(docs):
 def test_pdf_long_table_repeats_its_header_and_numbers_pages():
     rows = [_row(number=f"{i:03d}/REG-MEDSOS/V/2025", seq=i, instance_id=i, activity=f"Kegiatan nomor {i}")
             for i in range(1, 121)]
-    pages = pdf_pages(to_pdf(register_document(rows, MAY, NOW)))
+    pages = pdf_pages(to_pdf(register_document(rows, MAY, NOW, SOP)))
     assert len(pages) >= 3
     for number, text in enumerate(pages, 1):
         assert f"Halaman {number} dari {len(pages)}" in text
@@ -232,7 +235,7 @@ def test_pdf_prints_characters_outside_latin_1_safely():
     assert printable("Şeker Ğ ı") == "Seker G ?"
     assert printable("kotak 🗳 suara\x07") == "kotak ? suara "
     doc = register_document([_row(activity="Sosialisasi “Pemilu Damai” — Kota Padang 🗳 <b>&amp;",
-                                  place="Ruang Rapat Ş")], MAY, NOW)
+                                  place="Ruang Rapat Ş")], MAY, NOW, SOP)
     data = to_pdf(doc)
     text = " ".join(pdf_pages(data))
     assert "Sosialisasi “Pemilu Damai” — Kota Padang ? <b>&amp;" in text
@@ -241,7 +244,7 @@ def test_pdf_prints_characters_outside_latin_1_safely():
 
 
 def test_empty_period_prints_a_note():
-    doc = register_document([], Period.month(2025, 4), NOW)
+    doc = register_document([], Period.month(2025, 4), NOW, SOP)
     text = " ".join(pdf_pages(to_pdf(doc)))
     assert "Tidak ada data dalam periode ini." in text and "Dibuat oleh," in text
     ws = load_workbook(io.BytesIO(to_xlsx(doc)))["Register"]
@@ -256,6 +259,23 @@ def test_durations_in_words():
     assert durasi(timedelta(days=1, hours=3, minutes=20)) == "1 hari 3 jam 20 menit"
 
 
-def test_documents_module_names_the_sop():
-    assert documents.SOP_LINE == "SOP Nomor 21 Tahun 2025 — Alur Pengunggahan Konten Media Sosial"
+def test_the_sop_diagram_declares_what_its_records_print():
+    assert SOP.record_reference == "SOP Nomor 21 Tahun 2025 — Alur Pengunggahan Konten Media Sosial"
+    assert (SOP.register_title, SOP.responses_heading, SOP.recap_heading) == (
+        "Register Dokumentasi dan Konten", "Tanggapan Tertulis Tim Pertimbangan", "Rekapitulasi Konten Media Sosial")
+    assert SOP.signatures == (("Dibuat oleh,", "Admin Media Sosial"), ("Diperiksa oleh,", "Wakil Pimpinan Redaksi"),
+                              ("Mengetahui,", "Pimpinan Redaksi"))
     assert documents.KOP_ADDRESS == "Sekretariat — Jalan Pramuka Nomor 9 Padang"
+
+
+def test_a_procedure_without_record_declarations_prints_generic_titles():
+    from dataclasses import replace
+
+    bare = replace(SOP, reference=None, responses_title=None, recap_title=None, basis=(), signatures=(),
+                   steps={k: replace(v, register_title=None, register_by=None) for k, v in SOP.steps.items()})
+    doc = register_document([_row()], MAY, NOW, bare)
+    assert doc.title == "Register Alur Pengunggahan Konten Media Sosial"
+    assert "Dicatat oleh" in [c.title for c in doc.table.columns]
+    text = " ".join(pdf_pages(to_pdf(doc)))
+    assert "Dasar hukum" not in text and "Alur Pengunggahan Konten Media Sosial" in text
+    assert responses_document([], NOW, period=MAY, procedure=bare).title == "Tanggapan Tertulis"

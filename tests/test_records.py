@@ -228,8 +228,8 @@ def test_each_procedure_numbers_its_own_register_in_its_own_format(system, tx, c
     make_users(system, tx)
     xml = (DIAGRAM.read_text(encoding="utf-8").replace('id="alur_pengunggahan"', 'id="proses_lain"')
            .replace('processRef="alur_pengunggahan"', 'processRef="proses_lain"')
-           .replace('<alur:register field="nomor_register"/>',
-                    '<alur:register field="nomor_register" format="{seq:02d}/LAIN/{year}"/>'))
+           .replace('<alur:register field="nomor_register" title=',
+                    '<alur:register field="nomor_register" format="{seq:02d}/LAIN/{year}" title='))
     with tx() as s:
         system.engine.deploy(s, xml.encode(), actor="owner")
     sop = Case.start(system, tx)

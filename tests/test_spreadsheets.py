@@ -23,7 +23,7 @@ from process.exports import events_csv
 from process.records import CaseResponses, Period, PlatformTotal, PostRow, Recap, RegisterRow, ResponseRow
 from process.register import register_document
 from process.spreadsheets import FORMULA_START, csv_cell
-from tests.factories import FORMS, Case, make_users
+from tests.factories import FORMS, Case, bundled_rules, make_users
 
 ROOT = Path(__file__).resolve().parents[1]
 MAY = Period.month(2025, 5)
@@ -100,9 +100,10 @@ def assert_xlsx_safe(data: bytes) -> int:
 def test_hostile_text_in_every_field_of_every_record_stays_text(values):
     register, responses, recap = records()
     pool = itertools.cycle(values)
-    documents = [register_document(hostile(register, pool), MAY, NOW),
-                 responses_document(hostile(responses, pool), NOW, period=MAY),
-                 recap_document(hostile(recap, pool), NOW)]
+    sop = bundled_rules()
+    documents = [register_document(hostile(register, pool), MAY, NOW, sop),
+                 responses_document(hostile(responses, pool), NOW, period=MAY, procedure=sop),
+                 recap_document(hostile(recap, pool), NOW, sop)]
     for doc in documents:
         assert assert_csv_safe(to_csv(doc)) > 0
         assert assert_xlsx_safe(to_xlsx(doc)) > 0, doc.key  # hostile text was there, and quoted
@@ -112,7 +113,7 @@ def test_numbers_stay_numbers_and_text_keeps_its_content():
     assert csv_cell(-5) == -5 and csv_cell(2.5) == 2.5 and csv_cell(True) is True
     assert csv_cell("-5") == "'-5" and csv_cell("=1+1") == "'=1+1" and csv_cell("Padang") == "Padang"
     register, _responses, _recap = records()
-    doc = register_document([replace(register[0], team_name="=HYPERLINK(\"x\")")], MAY, NOW)
+    doc = register_document([replace(register[0], team_name="=HYPERLINK(\"x\")")], MAY, NOW, bundled_rules())
     row = cells_of_csv(to_csv(doc))[1]
     assert row[0] == "1" and "'=HYPERLINK(\"x\")" in row  # the number column is a plain number
     ws = load_workbook(io.BytesIO(to_xlsx(doc))).active

@@ -405,8 +405,10 @@ def test_init_db_demo_creates_one_account_per_role_once(cli, system, tmp_path, a
     text = path.read_text()
     assert DEMO_URL in text
     creds = dict(re.findall(r"^  (\S+) .*?  (\S+)$", text, re.M)[1:])  # skip the header row
-    assert set(creds) == {u for u, *_ in DEMO_ACCOUNTS} == {"tim", "admin.medsos", "wapimred", "pimred",
-                                                             "pemilik", "auditor", "admin"}
+    # one account per application role, and one per group of a lane of each bundled procedure (from the diagrams)
+    assert {u for u, *_ in DEMO_ACCOUNTS} == {"pemilik", "auditor", "admin"}
+    assert set(creds) == {"tim.pelaksana", "admin.medsos", "wapimred", "pimred", "petugas.informasi", "ppid",
+                          "atasan.ppid", "pemilik", "auditor", "admin"}
     for username, password in creds.items():
         assert password in out.output  # printed once...
         c = app.test_client()  # ...and each one logs in
@@ -415,14 +417,16 @@ def test_init_db_demo_creates_one_account_per_role_once(cli, system, tmp_path, a
         roles = {u.username: (set(u.roles) | set(u.group_codes), u.team.code if u.team else None)
                  for u in s.execute(select(User)).scalars()}
         team = s.execute(select(Team).where(Team.code == "humas")).scalar_one()
-    assert roles["tim"] == ({"tim_pelaksana"}, "humas") and roles["pemilik"] == ({"process_owner"}, None)
+    assert roles["tim.pelaksana"] == ({"tim_pelaksana"}, "humas") and roles["pemilik"] == ({"process_owner"}, None)
+    assert roles["ppid"] == ({"ppid"}, None) and roles["atasan.ppid"] == ({"atasan_ppid"}, None)
+    assert roles["petugas.informasi"] == ({"petugas_informasi"}, None)
     assert roles["admin"] == ({"admin"}, None) and roles["admin.medsos"] == ({"admin_medsos"}, None)
     assert team.name == "Divisi Sosialisasi, Pendidikan Pemilih, Partisipasi Masyarakat dan SDM"
 
     again = cli("init-db", "--demo")
     assert again.exit_code == 0 and str(path) in again.output
     assert not any(pw in again.output for pw in creds.values())
-    assert path.read_text() == text and _count_users(system) == len(DEMO_ACCOUNTS)
+    assert path.read_text() == text and _count_users(system) == len(creds)
 
 
 def test_init_db_demo_leaves_an_existing_user_base_alone(cli, system, tmp_path):

@@ -262,7 +262,8 @@ def test_pages_in_english_documents_stay_indonesian(sc, english_app):
     assert c.post("/masuk", data={"username": "auditor", "password": "rahasia-auditor"}).status_code == 302
     c.get("/bahasa/en")
     html = c.get("/laporan", query_string=MAY).get_data(as_text=True)
-    assert ">Reports</a>" in html and "Register of Documentation and Content" in html and "Download:" in html
+    assert ">Reports</a>" in html and "Download:" in html and "One numbered entry per case" in html
+    assert "Register Dokumentasi dan Konten" in html  # the record's title is the diagram's, as the step names are
     rekap = c.get("/laporan/rekap", query_string=JUNE).get_data(as_text=True)
     assert "Totals per platform" in rekap and "1 second late" in rekap
     # the records themselves are official documents of the Secretariat: Bahasa Indonesia

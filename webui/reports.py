@@ -1,5 +1,6 @@
-"""The SOP's records for a period (register, written responses, recap) as pages and downloads
-(XLSX, CSV, PDF), and the event log as CSV and XES.
+"""A procedure's records for a period (register, written responses, and the recap when a step of it writes a post
+list) as pages and downloads (XLSX, CSV, PDF), titled as its diagram declares; the event log as CSV and XES. The
+procedure is chosen with ``?prosedur=<process id>`` (the default procedure otherwise).
 
 Who: auditors, administrators, and who sees every case through the lanes they work (Admin Medsos, Wakil Pimpinan
 Redaksi, Pimpinan Redaksi: webui/access.py sees_records). Who works only team-scoped lanes (Tim Pelaksana) gets 403:
@@ -16,9 +17,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from engine.errors import NotFound
 from engine.models import Instance
 from process import documents, exports, inputs, records
 from process.deadlines import WIB
+from process.declarations import Declarations
 from process.errors import BadRequest
 from process.records import Period
 from process.register import register_document
@@ -44,16 +47,32 @@ PRESETS = {
     "tahun-ini": (_l("Tahun ini"), Period.this_year),
 }
 
-REPORTS = {
-    "register": (_l("Register Dokumentasi dan Konten"),
-                 _l("Satu entri bernomor per kasus, dicatat saat dokumentasi diserahkan (keluaran langkah 1).")),
-    "tanggapan": (_l("Tanggapan Tertulis"),
-                  _l("Tanggapan tertulis setiap langkah yang memberikannya, per kasus yang diregister dalam "
-                     "periode.")),
-    "rekap": (_l("Rekapitulasi Konten Media Sosial"),
-              _l("Setiap unggahan per platform dari kasus yang langkah unggahnya selesai dalam periode, dengan "
-                 "ketepatan waktunya.")),
-}
+def _step_text(rules: Declarations, steps) -> str:
+    """"langkah 2, 3, 4" (or the steps' names when they have no number)."""
+    numbers = sorted(s.number for s in steps if s.number is not None)
+    if numbers:
+        return _("langkah %(numbers)s", numbers=", ".join(map(str, numbers)))
+    return ", ".join(s.short for s in steps) or "—"
+
+
+def reports_of(rules: Declarations) -> dict[str, tuple[str, str]]:
+    """``{report: (title, description)}`` of a procedure: its register and written responses, and its recap when a
+    step of it writes a post list; titles as its diagram declares them (the records themselves are in Bahasa
+    Indonesia)."""
+    register = rules.register_step
+    found = {
+        "register": (rules.register_title,
+                     _("Satu entri bernomor per kasus, dicatat saat %(step)s diselesaikan.",
+                       step=_step_text(rules, [register] if register else []))),
+        "tanggapan": (rules.responses_heading,
+                      _("Tanggapan tertulis pada %(steps)s, per kasus yang diregister dalam periode.",
+                        steps=_step_text(rules, [s for s in rules.steps.values() if s.response]))),
+    }
+    if rules.has_recap:
+        found["rekap"] = (rules.recap_heading,
+                          _("Setiap unggahan per platform dari kasus yang %(step)s-nya selesai dalam periode, dengan "
+                            "ketepatan waktunya.", step=_step_text(rules, rules.steps_with("posts"))))
+    return found
 
 
 @bp.app_context_processor
@@ -99,15 +118,23 @@ def _case_arg() -> int | None:
     return instance_id
 
 
-def _period_args(period: Period) -> dict:
-    return {"dari": period.start.isoformat(), "sampai": period.end.isoformat()}
+def _period_args(period: Period, procedure: str | None = None) -> dict:
+    args = {"dari": period.start.isoformat(), "sampai": period.end.isoformat()}
+    if procedure:
+        args["prosedur"] = procedure
+    return args
 
 
 def _context(period: Period, key: str | None = None, **extra) -> dict:
     now = system().clock.now()
-    presets = [{"key": k, "label": label, "args": _period_args(make(now))} for k, (label, make) in PRESETS.items()]
-    return {"period": period, "period_args": _period_args(period), "presets": presets, "reports": REPORTS,
-            "report_key": key, "formats": tuple(FORMATS), **extra}
+    chosen, rules = _procedure()
+    procedures = system().cases.procedures(db())
+    shown = chosen if request.args.get("prosedur") else None  # links keep a procedure that was chosen
+    presets = [{"key": k, "label": label, "args": _period_args(make(now), shown)}
+               for k, (label, make) in PRESETS.items()]
+    return {"period": period, "period_args": _period_args(period, shown), "presets": presets,
+            "reports": reports_of(rules), "report_key": key, "formats": tuple(FORMATS), "procedure": chosen,
+            "procedure_rules": rules, "procedures": procedures if len(procedures) > 1 else [], **extra}
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -139,8 +166,25 @@ def _lateness(delta: timedelta | None) -> str:
 
 
 def _procedure_arg() -> str:
-    """Whose register: ``?prosedur=<process id>``, the default procedure's otherwise."""
+    """Whose records: ``?prosedur=<process id>``, the default procedure's otherwise."""
     return (request.args.get("prosedur") or "").strip()[:200] or system().settings.process_key
+
+
+def _procedure() -> tuple[str, Declarations]:
+    """The chosen procedure and the declarations of its newest version (404 for one that is not deployed)."""
+    key = _procedure_arg()
+    rules = system().rules.latest(db(), key)
+    if rules is None:
+        raise NotFound(f"no procedure {key!r}", code="procedure.unknown", procedure=key[:100])
+    return key, rules
+
+
+def _shown_value(rules: Declarations | None, field_id: str, value) -> str:
+    """A case data value in a register column: a choice by its label."""
+    if value in (None, ""):
+        return "—"
+    label = rules.value_label(field_id, value) if rules is not None else None
+    return label if label is not None else str(value)
 
 
 def _decision(case: records.CaseResponses, response: records.ResponseRow) -> str:
@@ -167,11 +211,16 @@ def index():
 def register():
     period = period_from_request()
     fmt = _format_arg()
-    rows = records.register_rows(db(), period, system().rules, _procedure_arg())
+    key, rules = _procedure()
+    rows = records.register_rows(db(), period, system().rules, key)
     if fmt:
-        return _send_document(register_document(rows, period, system().clock.now()), fmt)
-    return render_template("reports/register.html", rows=rows, outcome=outcomes().__getitem__,
-                           **_context(period, "register"))
+        return _send_document(register_document(rows, period, system().clock.now(), rules), fmt)
+    step = rules.register_step
+    columns = [(documents.field_title(rules, fid, fid), fid) for fid in (step.register_columns if step else ())]
+    files = step is not None and any(f.type == "files" for f in rules.forms.get(step.bpmn_id, ()))
+    return render_template("reports/register.html", rows=rows, outcome=outcomes().__getitem__, columns=columns,
+                           show_files=files, by_label=(step.register_by if step else None) or "Dicatat oleh",
+                           shown=_shown_value, **_context(period, "register"))
 
 
 @bp.get("/laporan/tanggapan")
@@ -183,15 +232,19 @@ def tanggapan():
     session = db()
     if instance_id is not None:
         cases = records.written_responses(session, instance_id=instance_id, rulebook=system().rules)
-        doc_period = None
+        doc_period, rules = None, cases[0].rules if cases else None
     else:
-        cases = records.written_responses(session, period, rulebook=system().rules, process_key=_procedure_arg())
+        key, rules = _procedure()
+        cases = records.written_responses(session, period, rulebook=system().rules, process_key=key)
         doc_period = period
     if fmt:
-        doc = documents.responses_document(cases, system().clock.now(), period=doc_period)
+        doc = documents.responses_document(cases, system().clock.now(), period=doc_period, procedure=rules)
         return _send_document(doc, fmt)
+    context = _context(period, "tanggapan")
+    if instance_id is not None and rules is not None:  # one case: titled as its own procedure declares
+        context.update(reports=reports_of(rules), procedure_rules=rules)
     return render_template("reports/tanggapan.html", cases=cases, single=instance_id, outcome=outcomes().__getitem__,
-                           decision=_decision, **_context(period, "tanggapan"))
+                           decision=_decision, **context)
 
 
 @bp.get("/laporan/rekap")
@@ -199,9 +252,12 @@ def tanggapan():
 def rekap():
     period = period_from_request()
     fmt = _format_arg()
+    _key, rules = _procedure()
+    if not rules.has_recap:
+        abort(404)  # no step of this procedure writes a post list: it has no recap
     result = records.recap(db(), period, system().rules, system().settings.platforms)
     if fmt:
-        return _send_document(documents.recap_document(result, system().clock.now()), fmt)
+        return _send_document(documents.recap_document(result, system().clock.now(), rules), fmt)
     return render_template("reports/rekap.html", recap=result, lateness=_lateness,
                            **_context(period, "rekap"))
 

@@ -28,8 +28,13 @@ A = f"{{{ALUR}}}"
 #: (``Task_Hilang``): the modeler keeps it as it is, the server names the problem.
 DECLARATIONS = {
     "alur_pengunggahan": '<alur:procedure title="nama_kegiatan" date="tanggal_kegiatan" place="tempat_kegiatan" '
-                         'team="tim"><alur:text field="narasi" label="Narasi berita" correction="narasi_koreksi"/>'
+                         'team="tim" reference="SOP Nomor 21 Tahun 2025" responsesTitle="Tanggapan Tertulis" '
+                         'recapTitle="Rekapitulasi"><alur:text field="narasi" label="Narasi berita" '
+                         'correction="narasi_koreksi"/>'
                          '<alur:text field="caption" label="Caption" correction="caption_koreksi" counter="true"/>'
+                         '<alur:basis text="Undang-Undang Nomor 14 Tahun 2008"/>'
+                         '<alur:sign heading="Dibuat oleh," role="Admin Media Sosial"/>'
+                         '<alur:sign heading="Mengetahui," role="Pimpinan Redaksi"/>'
                          '</alur:procedure>'
                          '<alur:sop number="Nomor 21 Tahun 2025" created="2023-03-14" revised="2025-05-06" '
                          'effective="2025-05-06" approverTitle="Sekretaris" approverName="Irzal Zamzami" '
@@ -43,7 +48,8 @@ DECLARATIONS = {
     "Task_Serahkan": '<alur:step number="1" label="Penyerahan" deadline="required" output="Register">'
                      '<alur:stamp date="tanggal_pengumpulan" time="waktu_pengumpulan" label="pengumpulan"/>'
                      '<alur:input field="foto" text="Dokumentasi"/><alur:input text="Narasi"/></alur:step>',
-    "Task_Terima": '<alur:step number="2" label="Penerimaan"><alur:register field="nomor_register"/>'
+    "Task_Terima": '<alur:step number="2" label="Penerimaan"><alur:register field="nomor_register" '
+                   'format="{seq:03d}/REG/{year}" title="Register" by="Diserahkan oleh" columns="caption"/>'
                    '<alur:response decision="keputusan_admin" text="tanggapan_admin"/>'
                    '<alur:return field="keputusan_admin" value="dikembalikan" to="Task_Serahkan" '
                    'response="tanggapan_admin"/>'
@@ -199,6 +205,10 @@ def test_every_declaration_comes_back_from_the_modeler(open_as):
     rules.get_by_label("Nama singkat").fill("Koreksi isi")
     select_shape(page, "Task_Putuskan", "Memberikan keputusan dan pertimbangan atas konten yang akan diunggah")
     expect(open_group(page, "group-alur-rules").get_by_label("Ditolak bila field")).to_have_value("keputusan_pimred")
+    select_shape(page, "Task_Terima", "Menerima hasil dokumentasi kegiatan dan konten berita")
+    register = open_group(page, "group-alur-rules")
+    expect(register.get_by_label("Judul register (opsional)")).to_have_value("Register")
+    expect(register.get_by_label("Kolom tambahan register (opsional)")).to_have_value("caption")
 
     xml = exported(page)
     assert etree.fromstring(xml).nsmap.get("alur") == ALUR
