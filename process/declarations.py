@@ -287,6 +287,14 @@ class Declarations:
         """The team-scoped lanes, as their tasks name them (the engine compares a task's lane with these)."""
         return frozenset(lane.task_lane for lane in self.lanes.values() if lane.team_scoped)
 
+    def heard_lanes(self, lanes: Iterable[str]) -> frozenset[str]:
+        """The lanes (as tasks name them) whose late steps who works ``lanes`` is told of: every lane of each
+        procedure in which one of ``lanes`` hears of every late step (``alur:lane hearsOverdue``)."""
+        found: set[str] = set()
+        for lane in lanes:
+            found |= self.heard.get(self.names.get(lane, lane_key(lane)), frozenset())
+        return frozenset(found)
+
     @property
     def overdue_lanes(self) -> frozenset[str]:
         return frozenset(name for name, lane in self.lanes.items() if lane.hears_overdue)
@@ -833,6 +841,8 @@ class LaneMap:
     hears_overdue: frozenset[str] = frozenset()  # keys
     #: process key → (key of the lane of its start event or None, keys of its lanes with user tasks): newest version
     starts: Mapping[str, tuple[str | None, frozenset[str]]] = field(default_factory=dict)
+    #: key of a lane told of every late step → the lanes (as tasks name them) of the procedures it is told of
+    heard: Mapping[str, frozenset[str]] = field(default_factory=dict)
     _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -842,6 +852,7 @@ class LaneMap:
         scoped: dict[str, bool] = {}
         hears: set[str] = set()
         starts: dict[str, tuple[str | None, frozenset[str]]] = {}
+        heard: dict[str, set[str]] = {}
         for decl in versions:  # oldest first: the newest says last
             for lane in decl.lanes.values():
                 key = lane_key(lane.name)
@@ -851,10 +862,12 @@ class LaneMap:
                 scoped[key] = lane.team_scoped
                 if lane.hears_overdue:
                     hears.add(key)
+                    heard.setdefault(key, set()).update(other.task_lane for other in decl.lanes.values())
             starts[decl.process_key] = (lane_key(decl.start_lane) if decl.start_lane else None,
                                         frozenset(lane_key(n) for n, lane in decl.lanes.items() if lane.has_tasks))
         return cls({k: frozenset(v) for k, v in codes.items()}, names,
-                   frozenset(k for k, v in scoped.items() if v), frozenset(hears), starts)
+                   frozenset(k for k, v in scoped.items() if v), frozenset(hears), starts,
+                   {k: frozenset(v) for k, v in heard.items()})
 
     def lanes_for(self, codes: frozenset[str], group_names: frozenset[str]) -> frozenset[str]:
         """The lanes (as tasks name them) worked by the groups of these codes and names."""
@@ -888,6 +901,14 @@ class LaneMap:
     def hears_of_overdue(self, lanes: Iterable[str]) -> bool:
         """Whether one of ``lanes`` is told of every late step (``alur:lane hearsOverdue``)."""
         return any(self.names.get(lane, lane_key(lane)) in self.hears_overdue for lane in lanes)
+
+    def heard_lanes(self, lanes: Iterable[str]) -> frozenset[str]:
+        """The lanes (as tasks name them) whose late steps who works ``lanes`` is told of: every lane of each
+        procedure in which one of ``lanes`` hears of every late step (``alur:lane hearsOverdue``)."""
+        found: set[str] = set()
+        for lane in lanes:
+            found |= self.heard.get(self.names.get(lane, lane_key(lane)), frozenset())
+        return frozenset(found)
 
     @property
     def overdue_lanes(self) -> frozenset[str]:

@@ -79,8 +79,25 @@ def _not_in_lane(lane: str, group: str | None):
                TaskRow.group.is_not(None) if group is None else TaskRow.group.is_distinct_from(group))
 
 
+def _own_late_parts(user: User, now: datetime, lane_groups, outside=None) -> list[_Part]:
+    """The late tasks of one's own lanes (``lane_groups``), and those one holds elsewhere (and ``outside``)."""
+    ready = TaskRow.state == _READY
+    marked, passed = TaskRow.overdue_at.is_not(None), and_(TaskRow.overdue_at.is_(None), TaskRow.due_at < now)
+    parts = [_Part([ready, *_in_lane(lane, group), marked], in_lane=True) for lane, group in lane_groups]
+    parts += [_Part([ready, *_in_lane(lane, group), passed]) for lane, group in lane_groups]
+    elsewhere = [_not_in_lane(lane, group) for lane, group in lane_groups]
+    if outside is not None:
+        elsewhere.append(outside)
+    # "Late" as a CASE, which no index serves: the planners then start from the few tasks one holds rather
+    # than from every late task (PostgreSQL would otherwise, misled by the many finished tasks one held).
+    late = case((TaskRow.overdue_at.is_not(None), True), else_=TaskRow.due_at < now)
+    parts.append(_Part([ready, TaskRow.claimed_by == user.actor, late, *elsewhere]))
+    return parts
+
+
 def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: date | None,
-           date_to: date | None, lanes: Collection[str], overdue_lanes: frozenset[str] = frozenset()) -> list[_Part]:
+           date_to: date | None, lanes: Collection[str], overdue_lanes: frozenset[str] = frozenset(),
+           heard: Collection[str] | None = None) -> list[_Part]:
     """The filter of one inbox tab as a union of disjoint parts, each one range of an index.
 
     * mine: the tasks one holds (``ix_task_claimed_state``);
@@ -89,7 +106,7 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
     * overdue: per (lane, group), those marked overdue (``ix_task_late``) and those whose deadline passed
       before the worker fired their timer (``ix_task_pending_due``); plus late tasks one holds in other lanes.
       Who works a lane that is told of every late step (``overdue_lanes``: ``alur:lane hearsOverdue``) sees every
-      lane's.
+      lane's — of its own procedures when ``heard`` (:meth:`LaneMap.heard_lanes`) names their lanes.
     """
     if scope not in SCOPES:
         raise ValueError(f"unknown inbox scope {scope!r}")
@@ -104,16 +121,16 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
     elif overdue_lanes & frozenset(lanes):
         # Split on the lane only so that the planners read ``ix_task_late`` (SQLite ignores a partial index
         # none of whose columns the query constrains).
-        parts = [_Part([ready, marked, TaskRow.lane.is_not(None)]), _Part([ready, marked, TaskRow.lane.is_(None)]),
-                 _Part([ready, passed])]
+        if heard is None:
+            parts = [_Part([ready, marked, TaskRow.lane.is_not(None)]),
+                     _Part([ready, marked, TaskRow.lane.is_(None)]), _Part([ready, passed])]
+        else:  # every lane of the procedures one hears of; elsewhere, one's own lanes and what one holds
+            heard = sorted(heard)
+            parts = [_Part([ready, marked, TaskRow.lane.in_(heard)]), _Part([ready, passed, TaskRow.lane.in_(heard)])]
+            parts += _own_late_parts(user, now, [(lane, group) for lane, group in lane_groups if lane not in heard],
+                                     outside=or_(TaskRow.lane.is_(None), TaskRow.lane.not_in(heard)))
     else:
-        parts = [_Part([ready, *_in_lane(lane, group), marked], in_lane=True) for lane, group in lane_groups]
-        parts += [_Part([ready, *_in_lane(lane, group), passed]) for lane, group in lane_groups]
-        elsewhere = [_not_in_lane(lane, group) for lane, group in lane_groups]
-        # "Late" as a CASE, which no index serves: the planners then start from the few tasks one holds rather
-        # than from every late task (PostgreSQL would otherwise, misled by the many finished tasks one held).
-        late = case((TaskRow.overdue_at.is_not(None), True), else_=TaskRow.due_at < now)
-        parts.append(_Part([ready, TaskRow.claimed_by == user.actor, late, *elsewhere]))
+        parts = _own_late_parts(user, now, lane_groups)
     extra = []
     if q:
         extra.append(TaskRow.case_title.ilike(contains(q), escape="\\"))
@@ -126,14 +143,14 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
 
 def inbox(session: Session, user: User, scope: str, *, now: datetime, lanes: Collection[str], q: str | None = None,
           date_from: date | None = None, date_to: date | None = None, limit: int = 200,
-          overdue_lanes: frozenset[str] = frozenset()) -> list[InboxItem]:
+          overdue_lanes: frozenset[str] = frozenset(), heard: Collection[str] | None = None) -> list[InboxItem]:
     """Ready tasks for ``user``, who works ``lanes``: ``mine`` (held by them), ``lane`` (free in their lanes) or
     ``overdue``.
 
     Sorted by deadline, earliest first, tasks without one last.
     """
     parts = _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
-                   overdue_lanes=overdue_lanes)
+                   overdue_lanes=overdue_lanes, heard=heard)
     connection = session.connection()
     rows = []
     for part in parts:  # each read in index order, only as far as ``limit``
@@ -162,7 +179,7 @@ def _order(row) -> tuple:
 
 def inbox_counts(session: Session, user: User, *, now: datetime, lanes: Collection[str], q: str | None = None,
                  date_from: date | None = None, date_to: date | None = None,
-                 overdue_lanes: frozenset[str] = frozenset()) -> dict[str, int]:
+                 overdue_lanes: frozenset[str] = frozenset(), heard: Collection[str] | None = None) -> dict[str, int]:
     """How many tasks each inbox tab holds (same filters as :func:`inbox`, without its limit), in one statement.
 
     Each part is counted on its own (``SELECT count(*)`` of one index range, which the index alone answers).
@@ -171,6 +188,6 @@ def inbox_counts(session: Session, user: User, *, now: datetime, lanes: Collecti
     for scope in SCOPES:
         counts = [select(func.count()).select_from(TaskRow).where(*part.where).scalar_subquery()
                   for part in _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
-                                     overdue_lanes=overdue_lanes)]
+                                     overdue_lanes=overdue_lanes, heard=heard)]
         totals.append(functools.reduce(operator.add, counts, literal(0)).label(scope))
     return dict(session.execute(select(*totals)).one()._mapping)

@@ -148,6 +148,13 @@ def test_information_requests_beside_the_sop(api, system, tx, clock, app, login)
     assert {"ppid", "atasan"} <= told and "pimred" not in told
     late = [t for t in api.get("atasan", "/tasks?scope=overdue").json if t["case_id"] == b]
     assert [(t["step_number"], t["overdue"], t["procedure"]) for t in late] == [(3, True, KEY)]
+    # Each lane told of every late step hears of its own procedure's: the SOP's late step 2 is the Pimpinan
+    # Redaksi's to see, not the Atasan PPID's, and the other way round.
+    assert {t["procedure"] for t in api.get("atasan", "/tasks?scope=overdue").json} == {KEY}
+    pimred_late = api.get("pimred", "/tasks?scope=overdue").json
+    assert sop.instance_id in {t["case_id"] for t in pimred_late} and KEY not in {t["procedure"] for t in pimred_late}
+    page = login("atasan").get("/kotak-tugas?tab=overdue").text
+    assert "Anggaran sosialisasi pemilu" in page and "Sosialisasi Pemilih Pemula" not in page
     end = api.act("ppid", step3["id"], {"jawaban_ppid": "diberikan",
                                         "pemberitahuan_akhir": "Informasi anggaran diberikan melalui surel."})
     assert end["end_event"] == "EndEvent_Diberikan"  # the late answer is still taken

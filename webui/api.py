@@ -253,8 +253,10 @@ def list_tasks():
     if errors:
         raise FormInvalid(errors)
     session, rulebook = db(), system().rules
-    items = inbox(session, api_user(), scope, now=_now(), lanes=lanes_of(api_user()), q=q,
-                  date_from=_date_arg("from"), date_to=_date_arg("to"), overdue_lanes=lane_map().overdue_lanes)
+    mine = lanes_of(api_user())
+    items = inbox(session, api_user(), scope, now=_now(), lanes=mine, q=q,
+                  date_from=_date_arg("from"), date_to=_date_arg("to"), overdue_lanes=lane_map().overdue_lanes,
+                  heard=lane_map().heard_lanes(mine))
     rules = rulebook.of_instances(session, {item.instance_id for item in items})
     return jsonify([_inbox_json(item, rules[item.instance_id]) for item in items])
 

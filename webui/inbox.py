@@ -90,11 +90,12 @@ def index():
         date_from, date_to = date_to, date_from
     filters = {"q": q or None, "date_from": date_from, "date_to": date_to}
     lanes = lane_map().overdue_lanes
+    filters["heard"] = lane_map().heard_lanes(mine)
     counts = inbox_counts(session, user, now=now, lanes=mine, overdue_lanes=lanes, **filters)
     tab = request.args.get("tab")
     if tab not in SCOPES:
-        held = counts if not any(filters.values()) else inbox_counts(session, user, now=now, lanes=mine,
-                                                                     overdue_lanes=lanes)
+        held = counts if not any((q, date_from, date_to)) else inbox_counts(
+            session, user, now=now, lanes=mine, overdue_lanes=lanes, heard=filters["heard"])
         tab = "mine" if held["mine"] else "lane"
     items = inbox(session, user, tab, now=now, lanes=mine, overdue_lanes=lanes, **filters)
     names = display_names(session, {i.claimed_by for i in items})

@@ -20,7 +20,10 @@ def test_an_auditor_reads_and_downloads_the_sop_document(live_server, open_as, a
     violations = _axe(page, axe_script, "/proses/sop")
     assert not violations, _report("/proses/sop", violations)
 
-    page.get_by_role("link", name="Versi 1", exact=True).click()
+    sop = page.get_by_role("region", name="Alur Pengunggahan Konten Media Sosial (alur_pengunggahan)")
+    expect(page.get_by_role("region", name="Layanan Permohonan Informasi Publik (layanan_informasi_publik)")
+           ).to_be_visible()  # every procedure shipped has its SOP document
+    sop.get_by_role("link", name="Versi 1", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Alur Pengunggahan Konten Media Sosial")
     expect(page.get_by_role("img", name="Bagan alur SOP")).to_be_visible()
     rows = page.locator("table.sop-rows tbody tr")
