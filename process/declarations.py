@@ -287,14 +287,6 @@ class Declarations:
         """The team-scoped lanes, as their tasks name them (the engine compares a task's lane with these)."""
         return frozenset(lane.task_lane for lane in self.lanes.values() if lane.team_scoped)
 
-    def heard_lanes(self, lanes: Iterable[str]) -> frozenset[str]:
-        """The lanes (as tasks name them) whose late steps who works ``lanes`` is told of: every lane of each
-        procedure in which one of ``lanes`` hears of every late step (``alur:lane hearsOverdue``)."""
-        found: set[str] = set()
-        for lane in lanes:
-            found |= self.heard.get(self.names.get(lane, lane_key(lane)), frozenset())
-        return frozenset(found)
-
     @property
     def overdue_lanes(self) -> frozenset[str]:
         return frozenset(name for name, lane in self.lanes.items() if lane.hears_overdue)
