@@ -938,17 +938,26 @@ class Rulebook:
         self._all: tuple[tuple[int, ...], list[Declarations]] | None = None
         self._lanes: tuple[list[Declarations], LaneMap] | None = None
         self._lock = threading.Lock()
+        self._reading = threading.local()  # set while this thread reads the bundled diagrams
 
     def _bundled_by_key(self) -> dict[str, Declarations]:
         if self._bundled is None:
+            if getattr(self._reading, "active", False):
+                # Parsing a bundled diagram asks for its declarations (the engine's lane callback), which would read
+                # the bundled diagrams again, and again: while they are being read, they lend nothing.
+                return {}
             found: dict[str, Declarations] = {}
-            for path in self._bundled_paths:
-                for file in sorted(path.glob("*.bpmn") if path.is_dir() else [path]):
-                    try:
-                        parsed = self.engine.validate(file.read_bytes())
-                    except Exception:  # noqa: BLE001, S112 - a broken bundled file lends nothing; deploying it says why
-                        continue
-                    found.setdefault(parsed.process_key, declarations_of(parsed))
+            self._reading.active = True
+            try:
+                for path in self._bundled_paths:
+                    for file in sorted(path.glob("*.bpmn") if path.is_dir() else [path]):
+                        try:
+                            parsed = self.engine.validate(file.read_bytes())
+                        except Exception:  # noqa: BLE001, S112 - a broken bundled file lends nothing; deploying it says why
+                            continue
+                        found.setdefault(parsed.process_key, declarations_of(parsed))
+            finally:
+                self._reading.active = False
             with self._lock:
                 self._bundled = found
         return self._bundled

@@ -417,3 +417,19 @@ def test_the_change_summary_says_how_the_rules_changed_in_words(system, tx):
     assert any(line.startswith("Pada langkah \u201cMemberikan keputusan") and "\u201ctolak\u201d kini mengembalikan"
                in line for line in said)
     assert len(said) == 3
+
+
+def test_the_bundled_diagrams_are_read_once_each(system, monkeypatch):
+    """Reading a bundled diagram asks the rulebook for its declarations (the engine's lane callback); that must not
+    read the bundled diagrams again (it once did, recursively: ten seconds at a worker's first timer)."""
+    from pathlib import Path
+
+    bundled = Path(__file__).resolve().parents[1] / "bpmn"
+    rules = system.rules  # the rulebook the engine's lane callback asks
+    rules._bundled = None
+    calls = []
+    validate = system.engine.validate
+    monkeypatch.setattr(system.engine, "validate", lambda xml: calls.append(1) or validate(xml))
+    found = rules._bundled_by_key()
+    assert len(calls) == len(list(bundled.glob("*.bpmn"))) >= 2
+    assert {"alur_pengunggahan", "layanan_informasi_publik"} <= set(found)
