@@ -520,8 +520,6 @@ def read_declarations(root, process_key: str, name: str) -> Declarations:
         values, texts = _read_procedure(decl)
     for decl in _decls(process, "sop")[:1]:
         values["sop"] = _read_sop(decl)
-        if not values.get("basis"):  # the records print the SOP's legal basis unless the procedure declares its own
-            values["basis"] = values["sop"].items("legalBasis")
     lanes, start_lane = _read_lanes(process)
     steps, outcomes = {}, {}
     for node in process.iter(f"{{{BPMN_NS}}}*"):
