@@ -51,7 +51,7 @@ class Procedure:
     @property
     def needs_team(self) -> bool:
         """Whether a case of it belongs to a team (it names a team field, or has lanes only the team works)."""
-        return bool(self.rules.team_field or self.rules.team_lanes)
+        return self.rules.needs_team
 
 
 class Cases:
@@ -100,7 +100,7 @@ class Cases:
         check_may_start(user, self.rules.lane_map(session), chosen.key)
         rules = chosen.rules
         raw = dict(data)
-        team_key = rules.team_field or "tim"
+        team_key = rules.team_key
         team_code = raw.pop(team_key, None) if chosen.needs_team else None
         errors: list[FieldError] = []
         cleaned: dict[str, Any] = {}

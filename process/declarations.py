@@ -283,6 +283,16 @@ class Declarations:
         return next((s for s in self.steps.values() if s.registers), None)
 
     @property
+    def needs_team(self) -> bool:
+        """Whether a case belongs to a team (a team field is declared, or some lane only the case's team works)."""
+        return bool(self.team_field or self.team_lanes)
+
+    @property
+    def team_key(self) -> str:
+        """The case field that holds its team: the declared one, ``tim`` otherwise."""
+        return self.team_field or "tim"
+
+    @property
     def team_lanes(self) -> frozenset[str]:
         """The team-scoped lanes, as their tasks name them (the engine compares a task's lane with these)."""
         return frozenset(lane.task_lane for lane in self.lanes.values() if lane.team_scoped)

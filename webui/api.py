@@ -332,7 +332,7 @@ def create_case():
     except NotFound:
         raise FormInvalid([FieldError.of("enum", PROCEDURE_KEY, PROCEDURE_KEY, options=[
             p.key for p in system().cases.procedures(session)])]) from None
-    team_key = chosen.rules.team_field or "tim"
+    team_key = chosen.rules.team_key
     allowed = {f.id for f in chosen.start_form} | ({team_key} if chosen.needs_team else set())
     errors = [FieldError.of("unknown_field", str(k)[:70], str(k)[:70]) for k in body if k not in allowed]
     if body.get(team_key) is not None and not isinstance(body[team_key], str):
@@ -562,7 +562,7 @@ def _numbers(rules: Declarations) -> dict[str, int]:
 
 def _team_key(rules: Declarations) -> str | None:
     """The start form's field that holds the case's team, when the procedure has team-scoped lanes."""
-    return (rules.team_field or "tim") if (rules.team_field or rules.team_lanes) else None
+    return rules.team_key if rules.needs_team else None
 
 
 @bp.get("/openapi.json")

@@ -25,7 +25,7 @@ from . import i18n
 from .access import access_required, me, sees_audit
 from .cases import HistoryEvent, _name, _sentence, outcomes
 from .db import db, system
-from .ids import query_id
+from .ids import query_id, query_procedure
 
 bp = Blueprint("audit", __name__)
 
@@ -369,9 +369,8 @@ def compliance_page():
     granularity = PER_LABELS[per][0]
     session = db()
     procedures = system().cases.procedures(session)
-    chosen = request.args.get("prosedur", "")[:200]
-    if chosen not in {p.key for p in procedures}:
-        chosen = procedures[0].key if procedures else system().settings.process_key  # the default procedure
+    chosen = query_procedure([p.key for p in procedures],
+                             procedures[0].key if procedures else system().settings.process_key)  # the main one
     report = compliance(session, rulebook=system().rules, date_from=date_from, date_to=date_to, now=now,
                         granularity=granularity, procedure=chosen)
     totals = [t for t in report.totals if t.count]

@@ -34,7 +34,7 @@ from process.models import Team
 from . import i18n, taskforms
 from .access import access_required, lane_map, may_start_case, me, my_lanes, sees_all_cases
 from .db import db, system
-from .ids import query_id
+from .ids import query_id, query_procedure
 from .inbox import deadline_info
 from .problems import problem_text
 
@@ -101,7 +101,7 @@ def new():
         return render_template("cases/choose.html", procedures=procedures,
                                problem=_("Prosedur \u201c%(key)s\u201d tidak dikenal.", key=key[:100])), 404
     fields = list(chosen.start_form)
-    team_key = chosen.rules.team_field or "tim"
+    team_key = chosen.rules.team_key
     teams = [(user.team.code, user.team.name)] if user.team else []
     errors: dict[str, list[str]] = {}
     if request.method == "GET":
@@ -142,10 +142,8 @@ def index():
     session = db()
     rulebook = system().rules
     procedures = system().cases.procedures(session)
-    chosen = (request.args.get("prosedur") or "").strip()[:200]
-    if chosen and chosen not in {p.key for p in procedures}:
-        chosen = ""  # a procedure that is not (or no longer) deployed: every case, as without the filter
-    result = case_list(session, me(), rulebook, q=q or None, procedure=chosen or None, page=page,
+    chosen = query_procedure([p.key for p in procedures], None)  # none: every procedure's cases
+    result = case_list(session, me(), rulebook, q=q or None, procedure=chosen, page=page,
                        per_page=PER_PAGE)
     rules = rulebook.of_instances(session, [i.instance.id for i in result.items])
     now = system().clock.now()

@@ -122,6 +122,13 @@ def query_id(name: str, default: int | None = None) -> int | None:
     return number
 
 
+def query_procedure(known, default: str | None) -> str | None:
+    """The procedure in ``?prosedur=<process id>`` when it is one of ``known``, else ``default``: a procedure not (or
+    no longer) deployed is no error, the page shows its default."""
+    wanted = (request.args.get("prosedur") or "").strip()[:200]
+    return wanted if wanted and wanted in set(known) else default
+
+
 def body_ids(field: str, values: Any, *, max_items: int, text: bool = False) -> list[int]:
     """The ids in a JSON body's list ``field`` (JSON integers; ``text=True``: a form's strings), duplicates
     dropped, in order; a 422 naming the field when it is not a list of 1..``max_items`` ids."""
