@@ -312,9 +312,8 @@ MESSAGES: dict[str, str] = {
     "mail.greeting": N_("Yth. %(name)s,"),
     "mail.open_task": N_("Buka tugas: %(url)s"),
     "mail.open_case": N_("Lihat kasus: %(url)s"),
-    "mail.footer": N_("Pesan otomatis dari Alur Medsos, SOP Nomor 21 Tahun 2025 \"Alur Pengunggahan Konten Media "
-                      "Sosial\",\nKPU Provinsi Sumatera Barat. Mohon tidak membalas e-mail ini; tindak lanjuti lewat "
-                      "aplikasi."),
+    "mail.footer": N_("Pesan otomatis dari Alur Medsos, aplikasi prosedur kerja KPU Provinsi Sumatera Barat.\n"
+                      "Mohon tidak membalas e-mail ini; tindak lanjuti lewat aplikasi."),
     # -- Time (process/timefmt.py)
     "time.in": N_("%(span_seconds)s lagi"),
     "time.overdue": N_("terlambat %(span_seconds)s"),
