@@ -53,6 +53,7 @@ export const TEXTS = {
   item_options_help: "Pisahkan dengan titik koma, misalnya Setuju; Revisi; Tolak.",
   item_in_sop: "Kelengkapan {n}: di dokumen SOP",
   item_remove: "Hapus kelengkapan {n}",
+  items_other: "Dicetak juga di Kelengkapan: {items} (diubah di Aturan: kelengkapan).",
   item_new: "Kelengkapan baru: nama",
   item_new_help: "Misalnya Surat tugas. Kode isiannya dibuat dari nama ini.",
   item_add: "Tambah kelengkapan",
@@ -650,6 +651,13 @@ function kelengkapanEntries(sop, p) {
       () => printed.has(field.get("id")), (value) => sop.run(() => sop.setPrinted(field.get("id"), Boolean(value)))));
     entries.push({ id: `${id}-remove`, component: Button, label: sop.t("item_remove", { n }), onClick: () => sop.removeField(field) });
   });
+  // Items the SOP prints that are not this step's fields (words of their own, another step's field): shown, kept.
+  const own = new Set(fields.map((f) => f.get("id")));
+  const others = ((sop.step && sop.step.get("inputs")) || []).filter((i) => !own.has(i.get("field")))
+    .map((i) => i.get("text") || i.get("field")).filter(Boolean);
+  if (others.length) {
+    entries.push({ id: `${p}-sop-items-other`, component: Note, text: sop.t("items_other", { items: others.join("; ") }) });
+  }
   entries.push({ id: `${p}-sop-newItem`, component: NewItem, sop });
   return entries;
 }

@@ -603,6 +603,7 @@ def _sop_panel_texts() -> dict:
         "item_options_help": _("Pisahkan dengan titik koma, misalnya Setuju; Revisi; Tolak."),
         "item_in_sop": _("Kelengkapan {n}: di dokumen SOP"),
         "item_remove": _("Hapus kelengkapan {n}"),
+        "items_other": _("Dicetak juga di Kelengkapan: {items} (diubah di Aturan: kelengkapan)."),
         "item_new": _("Kelengkapan baru: nama"),
         "item_new_help": _("Misalnya Surat tugas. Kode isiannya dibuat dari nama ini."),
         "item_add": _("Tambah kelengkapan"),

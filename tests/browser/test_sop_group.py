@@ -161,3 +161,38 @@ def test_an_owner_adds_a_step_with_the_sop_group_and_its_sop_pdf_shows_it(live_s
     after = flat[flat.index("Memverifikasi surat tugas"):]
     assert "Surat tugas" in after[len("Memverifikasi surat tugas"):] and "Catatan" in after, after[:600]
     assert "2 hari kerja" in after and "Surat tugas terverifikasi" in after, after[:600]
+
+
+def test_the_sop_group_moves_a_step_between_actors_and_takes_its_deadline_out(open_as):
+    """An existing step (5, the upload): the group shows its deadline in the SOP's words and the items it prints that
+    are not its fields; choosing another Pelaksana moves it (its timer with it) into that lane; Waktu "Tidak ada"
+    takes out the timer, the late notice only it leads to, and the rule that the step must have a deadline."""
+    page = open_as("owner")
+    open_the_modeler(page)
+    upload = "Mengunggah konten ke platform media sosial KPU Provinsi Sumatera Barat"
+    page.locator('.djs-element[data-element-id="Task_Unggah"]').click()
+    expect(page.locator("[data-properties] .bio-properties-panel-header-label")).to_have_text(upload)
+    group = sop_group(page)
+    expect(group.get_by_label("Waktu", exact=True)).to_have_value("calendar")
+    expect(group.get_by_label("Waktu: jumlah hari")).to_have_value("1")
+    expect(group.get_by_label("Waktu: dihitung dari")).to_have_value("tanggal_kegiatan")
+    expect(group).to_contain_text("Di dokumen SOP: H+1 setelah kegiatan")
+    expect(group).to_contain_text("Dicetak juga di Kelengkapan: Konten media sosial")
+    expect(group.get_by_label("Output", exact=True)).to_have_value("other")
+    expect(group.get_by_label("Output: kata-kata sendiri")).to_have_value("Rekapitulasi konten media sosial")
+
+    group.get_by_label("Pelaksana", exact=True).select_option(label="Pimpinan Redaksi")
+    expect(group.get_by_label("Pelaksana", exact=True)).to_have_value("Lane_Pimred")
+    expect(group.get_by_label("Nama pelaksana (nama lajur)")).to_have_value("Pimpinan Redaksi")
+    root = etree.fromstring(exported(page))
+    refs = set(root.xpath("//bpmn:lane[@id='Lane_Pimred']/bpmn:flowNodeRef/text()", namespaces=NS))
+    assert {"Task_Unggah", "Timer_Unggah"} <= refs, refs
+
+    group.get_by_label("Waktu", exact=True).select_option(label="Tidak ada")
+    expect(group.get_by_label("Waktu: jumlah hari")).to_have_count(0)
+    root = etree.fromstring(exported(page))
+    for gone in ("Timer_Unggah", "Notif_Unggah", "End_Terlambat_Unggah", "Flow_Timer_Unggah", "Flow_Notif_Unggah"):
+        assert not root.xpath("//*[@id=$id]", id=gone), gone
+    (step,) = root.xpath("//bpmn:userTask[@id='Task_Unggah']/bpmn:extensionElements/alur:step", namespaces=NS)
+    assert step.get("deadline") is None and step.get("number") == "5"
+    assert root.xpath("//bpmn:boundaryEvent[@id='Timer_Putuskan']", namespaces=NS)  # other steps' timers stay
