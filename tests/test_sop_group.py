@@ -130,3 +130,44 @@ def test_a_minimum_of_files_above_one_is_printed_with_the_item(system, tx):
         doc = sopdoc.document_of(s, system, definition.process_key, definition.version)
     (row,) = [r for r in doc.rows if r.text == STEP]
     assert row.kelengkapan == ("Surat tugas minimal 2", "Catatan")
+
+
+def _script_texts() -> dict[str, str]:
+    import json
+    import re
+
+    from tests.conftest import ROOT
+
+    source = (ROOT / "frontend" / "sop-panel.js").read_text(encoding="utf-8")
+    body = source[source.index("export const TEXTS = {"):source.index("};", source.index("export const TEXTS = {"))]
+    return {key: json.loads(value) for key, value in re.findall(r'^\s*(\w+): ("(?:[^"\\]|\\.)*"),$', body, re.M)}
+
+
+def test_the_modeler_page_gives_the_groups_texts_in_the_users_language(english_app, system, tx):
+    """The page's texts for the group are the script's keys, the Indonesian ones word for word (the script's own
+    are the fallback), and in English when the user reads English. The timer's name is the diagram's words: not
+    translated."""
+    script = _script_texts()
+    with tx() as s:
+        system.cases.ensure_definition(s)
+    make_users(system, tx)
+    c = english_app.test_client()
+    assert c.post("/masuk", data={"username": "owner", "password": "rahasia-owner"}).status_code == 302
+
+    def page_texts() -> dict[str, str]:
+        import html
+        import json
+        import re
+
+        page = c.get("/proses/modeler").get_data(as_text=True)
+        return json.loads(html.unescape(re.search(r"data-texts='([^']*)'", page).group(1)))["sop"]
+
+    indonesian = page_texts()
+    assert set(indonesian) == set(script) - {"waktu_event", "waktu_event_plain"}
+    assert indonesian == {key: script[key] for key in indonesian}
+    c.get("/bahasa/en")
+    english = page_texts()
+    assert english["group"] == "SOP: actor, requirements, time, output"
+    assert english["item_required"] == "Requirement {n}: required"
+    same = {key for key in english if english[key] == indonesian[key]}
+    assert same <= {"output", "output_register"}, same
