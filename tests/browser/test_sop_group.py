@@ -196,3 +196,14 @@ def test_the_sop_group_moves_a_step_between_actors_and_takes_its_deadline_out(op
     (step,) = root.xpath("//bpmn:userTask[@id='Task_Unggah']/bpmn:extensionElements/alur:step", namespaces=NS)
     assert step.get("deadline") is None and step.get("number") == "5"
     assert root.xpath("//bpmn:boundaryEvent[@id='Timer_Putuskan']", namespaces=NS)  # other steps' timers stay
+
+    # One choice, one undo: the timer, its late-notice path and the rule come back together.
+    page.locator('.djs-element[data-element-id="Task_Unggah"]').click()
+    page.keyboard.press("Control+z")
+    expect(page.locator('.djs-element[data-element-id="Timer_Unggah"]')).to_be_attached()
+    expect(page.locator('.djs-element[data-element-id="End_Terlambat_Unggah"]')).to_be_attached()
+    page.locator('.djs-element[data-element-id="Task_Unggah"]').click()
+    expect(sop_group(page).get_by_label("Waktu", exact=True)).to_have_value("calendar")
+    (step,) = etree.fromstring(exported(page)).xpath(
+        "//bpmn:userTask[@id='Task_Unggah']/bpmn:extensionElements/alur:step", namespaces=NS)
+    assert step.get("deadline") == "required"
