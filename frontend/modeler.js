@@ -26,6 +26,7 @@ import {
 import CamundaPlatformBehaviorsModule from "camunda-bpmn-js-behaviors/lib/camunda-platform";
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
 import { AlurPropertiesModule, alurModdle } from "./alur-panel.js";
+import { SopPropertiesModule } from "./sop-panel.js";
 
 // Properties-panel groups for Camunda 7 features that Alur Medsos does not execute: hidden so that nobody edits
 // what would be refused (or silently ignored). The server refuses listeners and I/O mappings anyway.
@@ -134,9 +135,11 @@ class ModelerPage {
         CamundaPlatformBehaviorsModule,
         HiddenGroupsModule,
         AlurPropertiesModule,
+        SopPropertiesModule, // group "SOP": Pelaksana, Kelengkapan, Waktu, Output (frontend/sop-panel.js)
       ],
       // alur: the procedure's rules (docs/extension-namespace.md), group "Aturan prosedur" (frontend/alur-panel.js)
       alurPanel: { texts: this.texts.rules || {} },
+      sopPanel: { texts: this.texts.sop || {} },
       moddleExtensions: { camunda: camundaModdle, alur: alurModdle },
     });
     this.bindEvents();
