@@ -2,7 +2,7 @@
 writes for a step with two *Kelengkapan* items and a *Waktu* of "2 hari kerja" validates, deploys, and the SOP document
 prints both items, the deadline in words and the output in that step's row (page model and PDF).
 
-What the group writes for such a step (tests/browser/test_sop_group.py drives the group itself):
+What the group writes for such a step (tests/browser/test_modeler_sop_group.py drives the group itself):
 
 - the form fields in ``camunda:formData``: ids made from the labels, types ``files`` / ``text``, ``required`` and
   ``min_files`` as ``camunda:constraint``;
