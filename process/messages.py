@@ -352,6 +352,8 @@ MESSAGES: dict[str, str] = {
     "sop_import.outcome_unreadable": N_("hasil keputusan \u201c%(value)s\u201d tidak terbaca; tulis \u201clabel: "
                                         "nomor langkah\u201d, \u201clabel: selesai\u201d atau \u201clabel: "
                                         "berhenti (alasan)\u201d."),
+    "sop_import.unreachable": N_("tidak ada langkah yang menuju langkah %(number)s (langkah sebelumnya selesai atau "
+                                 "memutuskan ke tempat lain); tambahkan hasil keputusan yang menuju ke sini."),
     "sop_import.outcome_missing_row": N_("hasil \u201c%(label)s\u201d menuju langkah %(number)s, yang tidak ada."),
     "sop_import.waktu_unreadable": N_("Waktu \u201c%(value)s\u201d tidak terbaca, jadi langkah ini belum diberi "
                                       "batas waktu; tulis mis. H, H+1, 3 hari, 2 hari kerja setelah langkah 1."),

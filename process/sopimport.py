@@ -504,9 +504,31 @@ def read_matrix(data: bytes, file_name: str = "") -> tuple[Matrix, list[Finding]
             if target not in numbers or target >= step.number:
                 findings.append(Finding("sop_import.waktu_step_missing", {"number": target}, row=step.sheet_row,
                                         column=letters["waktu"]))
+    if rows and not any(f.severity == "error" for f in findings):
+        for step in _unreachable(rows):
+            findings.append(Finding("sop_import.unreachable", {"number": step.number}, row=step.sheet_row,
+                                    column=letters["number"]))
     if not name:
         name = re.sub(r"\.xlsx$", "", file_name or "", flags=re.IGNORECASE).replace("_", " ").strip() or ws.title
     return Matrix(name[:200], number, actors, rows, letters), findings
+
+
+def _unreachable(rows: Sequence[Row]) -> list[Row]:
+    """The rows no flow reaches from the first: a row leads to the next one unless it ends the procedure or
+    decides (then to its outcomes' rows)."""
+    at = {r.number: i for i, r in enumerate(rows)}
+    seen, todo = set(), [0]
+    while todo:
+        i = todo.pop()
+        if i in seen:
+            continue
+        seen.add(i)
+        row = rows[i]
+        if row.symbol == DECISION:
+            todo += [at[o.to] for o in row.outcomes if o.to in at]
+        elif row.symbol != END and i + 1 < len(rows):
+            todo.append(i + 1)
+    return [r for i, r in enumerate(rows) if i not in seen]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -752,6 +774,9 @@ class _Builder:
                                  f'to="Task_{o.to}" response="{note}"/>')
                 elif o.to is None and o.end:
                     extra.append(f'<alur:reject field="{decision}" value={_a(slug(o.label, 40))}/>')
+        if not fields:  # a step has a form (sop.task_without_form): a note, for the owner to replace
+            fields.append(_field(f"catatan_{row.number}", "Catatan", "text", required=False,
+                                 constraints=[("maxlength", "4000")]))
         expression = self.expressions[row.number]
         stamp = self.stamps.get(row.number)
         if stamp is not None:
