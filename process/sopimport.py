@@ -172,8 +172,8 @@ class Waktu:
 _NO_DEADLINE = {"", "-", "\u2013", "\u2014", "tidak ada", "tanpa batas waktu"}
 _REF_SPLIT = re.compile(r"\s+(?:setelah|sesudah|sejak|dari)\s+", re.IGNORECASE)
 _STEP_REF = re.compile(r"^(?:selesainya\s+)?(?:langkah|no\.?|nomor|baris)\s*(\d+)\s*(?:\((.+)\))?$", re.IGNORECASE)
-_AT_MOST = re.compile(r",?\s*(?:maksimal|paling lambat)\s+(\d+)\s*(?:\([^)]*\)\s*)?hari(\s+kerja)?\s+(?:sesudahnya|setelahnya|berikutnya)"
-                      r"\s*$", re.IGNORECASE)
+_AT_MOST = re.compile(r",?\s*(?:maksimal|paling lambat)\s+(\d+)\s*(?:\([^)]*\)\s*)?hari(\s+kerja)?\s+"
+                      r"(?:sesudahnya|setelahnya|berikutnya)\s*$", re.IGNORECASE)
 
 
 def _count(head: str) -> tuple[int, bool] | None:
@@ -377,16 +377,18 @@ def _sheet(wb):
     return wb.worksheets[0]
 
 
-def read_matrix(data: bytes, file_name: str = "") -> tuple[Matrix, list[Finding]]:
-    """The matrix of an XLSX workbook, and what is wrong with it (errors and warnings)."""
-    wb = _open(data)
-    ws = _sheet(wb)
-    cells = _cells(ws)
-    findings: list[Finding] = []
-    head = next((i for i, row in enumerate(cells[:HEADER_SEARCH])
-                 if any(_kind(c) == "number" for c in row) and any(_kind(c) == "text" for c in row)), None)
-    if head is None:
-        raise ImportRefused([Finding("sop_import.no_header", {"sheet": ws.title})])
+@dataclass
+class _Header:
+    row: int  # the sheet row (1-based) of the last header row
+    width: int
+    kinds: dict  # kind -> column index (0-based)
+    actor_cols: list
+    titles: list
+    letters: dict  # kind -> column letter
+
+
+def _identity(cells: list[list[str]], head: int) -> tuple[str, str | None]:
+    """``Nama SOP`` and ``Nomor SOP`` from the rows above the header ("Nama SOP: x" or two cells)."""
     name, number = "", None
     for row in cells[:head]:
         texts = [c for c in row if c]
@@ -397,6 +399,10 @@ def read_matrix(data: bytes, file_name: str = "") -> tuple[Matrix, list[Finding]
                 name = value
             elif _key(label) == "nomor sop" and value:
                 number = value
+    return name, number
+
+
+def _header(cells: list[list[str]], head: int, findings: list[Finding]) -> _Header:
     top = cells[head]
     sub = cells[head + 1] if head + 1 < len(cells) else []
     width = max(len(top), len(sub))
@@ -406,7 +412,7 @@ def read_matrix(data: bytes, file_name: str = "") -> tuple[Matrix, list[Finding]
     two_rows = bool(sub) and not sub[number_col] and any(sub[i] for i in range(width) if i != number_col)
     titles = [(sub[i] if two_rows and sub[i] else top[i]) for i in range(width)]
     header_row = head + (2 if two_rows else 1)
-    kinds = {}
+    kinds: dict = {}
     for i, t in enumerate(titles):
         k = _kind(t)
         if k and k != "group" and k not in kinds:
@@ -423,94 +429,121 @@ def read_matrix(data: bytes, file_name: str = "") -> tuple[Matrix, list[Finding]
         raise ImportRefused([Finding("sop_import.no_actors", {}, row=header_row)])
     if len(actor_cols) > MAX_ACTORS:
         raise ImportRefused([Finding("sop_import.too_many_actors", {"n": MAX_ACTORS}, row=header_row)])
-    actors = [titles[i] for i in actor_cols]
-    letters = {k: _col(i + 1) for k, i in kinds.items()}
-    rows: list[Row] = []
-    seen_numbers: dict[int, int] = {}
-    for r in range(header_row, len(cells)):
-        row = cells[r] + [""] * (width - len(cells[r]))
-        sheet_row = r + 1
-        if not any(row[:width]):
-            continue
-        no, text = row[kinds["number"]], row[kinds["text"]]
-        if not no and not text:
-            findings.append(Finding("sop_import.row_without_step", {}, row=sheet_row, column=letters["number"]))
-            continue
-        if not re.fullmatch(r"\d{1,3}\.?", no):
-            findings.append(Finding("sop_import.number_invalid", {"value": no[:40]}, row=sheet_row,
-                                    column=letters["number"]))
-            continue
-        n = int(no.rstrip("."))
-        if n in seen_numbers:
-            findings.append(Finding("sop_import.number_twice", {"number": n, "first": seen_numbers[n]},
-                                    row=sheet_row, column=letters["number"]))
-            continue
-        seen_numbers[n] = sheet_row
-        if rows and n < rows[-1].number:
-            findings.append(Finding("sop_import.number_order", {"number": n, "before": rows[-1].number},
-                                    row=sheet_row, column=letters["number"]))
-        if not text:
-            findings.append(Finding("sop_import.text_missing", {}, row=sheet_row, column=letters["text"]))
-        marked = [(j, i) for j, i in enumerate(actor_cols) if row[i]]
-        if not marked:
-            findings.append(Finding("sop_import.no_actor", {"first": _col(actor_cols[0] + 1),
-                                                            "last": _col(actor_cols[-1] + 1)}, row=sheet_row))
-            continue
-        if len(marked) > 1:
-            findings.append(Finding("sop_import.two_actors", {"columns": ", ".join(_col(i + 1) for _j, i in marked),
-                                                              "actors": ", ".join(actors[j] for j, _i in marked)},
-                                    row=sheet_row, column=_col(marked[1][1] + 1)))
-            continue
-        j, i = marked[0]
-        symbol = SYMBOLS.get(_key(row[i]).strip(".()[] "))
-        if symbol is None:
-            findings.append(Finding("sop_import.symbol_unknown", {"value": row[i][:40]}, row=sheet_row,
-                                    column=_col(i + 1)))
-            continue
-        waktu_text = row[kinds["waktu"]]
-        waktu = parse_waktu(waktu_text)
-        if waktu is None:
-            findings.append(Finding("sop_import.waktu_unreadable", {"value": waktu_text[:120]}, row=sheet_row,
-                                    column=letters["waktu"], severity="warning"))
-        note = row[kinds["keterangan"]] if "keterangan" in kinds else ""
-        step = Row(sheet_row, n, text, j, _col(i + 1), symbol, parse_kelengkapan(row[kinds["kelengkapan"]]), waktu,
-                   waktu_text, row[kinds["output"]], note)
-        if symbol == DECISION:
-            where = letters.get("keterangan", letters["text"])
-            read = parse_outcomes(note) if "keterangan" in kinds else []
-            if isinstance(read, str):
-                findings.append(Finding("sop_import.outcome_unreadable", {"value": read[:120]}, row=sheet_row,
-                                        column=where))
-            elif len(read) < 2:
-                findings.append(Finding("sop_import.decision_outcomes", {}, row=sheet_row, column=where))
-            else:
-                step.outcomes = read
-        rows.append(step)
-        if len(rows) > MAX_ROWS:
-            raise ImportRefused([*findings, Finding("sop_import.too_many_rows", {"n": MAX_ROWS}, row=sheet_row)])
-    if not rows and not any(f.severity == "error" for f in findings):
-        findings.append(Finding("sop_import.no_rows", {}, row=header_row + 1))
-    numbers = set(seen_numbers)  # a row refused for another reason still exists
+    return _Header(header_row, width, kinds, actor_cols, titles, {k: _col(i + 1) for k, i in kinds.items()})
+
+
+def _row(h: _Header, row: list[str], sheet_row: int, rows: list[Row], seen: dict[int, int],
+         findings: list[Finding]) -> Row | None:
+    """One activity row, or None (its problems added to ``findings``)."""
+    kinds, letters = h.kinds, h.letters
+    no, text = row[kinds["number"]], row[kinds["text"]]
+    if not no and not text:
+        findings.append(Finding("sop_import.row_without_step", {}, row=sheet_row, column=letters["number"]))
+        return None
+    if not re.fullmatch(r"\d{1,3}\.?", no):
+        findings.append(Finding("sop_import.number_invalid", {"value": no[:40]}, row=sheet_row,
+                                column=letters["number"]))
+        return None
+    n = int(no.rstrip("."))
+    if n in seen:
+        findings.append(Finding("sop_import.number_twice", {"number": n, "first": seen[n]}, row=sheet_row,
+                                column=letters["number"]))
+        return None
+    seen[n] = sheet_row
+    if rows and n < rows[-1].number:
+        findings.append(Finding("sop_import.number_order", {"number": n, "before": rows[-1].number},
+                                row=sheet_row, column=letters["number"]))
+    if not text:
+        findings.append(Finding("sop_import.text_missing", {}, row=sheet_row, column=letters["text"]))
+    actors = [h.titles[i] for i in h.actor_cols]
+    marked = [(j, i) for j, i in enumerate(h.actor_cols) if row[i]]
+    if not marked:
+        findings.append(Finding("sop_import.no_actor", {"first": _col(h.actor_cols[0] + 1),
+                                                        "last": _col(h.actor_cols[-1] + 1)}, row=sheet_row))
+        return None
+    if len(marked) > 1:
+        findings.append(Finding("sop_import.two_actors", {"columns": ", ".join(_col(i + 1) for _j, i in marked),
+                                                          "actors": ", ".join(actors[j] for j, _i in marked)},
+                                row=sheet_row, column=_col(marked[1][1] + 1)))
+        return None
+    j, i = marked[0]
+    symbol = SYMBOLS.get(_key(row[i]).strip(".()[] "))
+    if symbol is None:
+        findings.append(Finding("sop_import.symbol_unknown", {"value": row[i][:40]}, row=sheet_row,
+                                column=_col(i + 1)))
+        return None
+    waktu_text = row[kinds["waktu"]]
+    waktu = parse_waktu(waktu_text)
+    if waktu is None:
+        findings.append(Finding("sop_import.waktu_unreadable", {"value": waktu_text[:120]}, row=sheet_row,
+                                column=letters["waktu"], severity="warning"))
+    note = row[kinds["keterangan"]] if "keterangan" in kinds else ""
+    step = Row(sheet_row, n, text, j, _col(i + 1), symbol, parse_kelengkapan(row[kinds["kelengkapan"]]), waktu,
+               waktu_text, row[kinds["output"]], note)
+    if symbol == DECISION:
+        where = letters.get("keterangan", letters["text"])
+        read = parse_outcomes(note) if "keterangan" in kinds else []
+        if isinstance(read, str):
+            findings.append(Finding("sop_import.outcome_unreadable", {"value": read[:120]}, row=sheet_row,
+                                    column=where))
+        elif len(read) < 2:
+            findings.append(Finding("sop_import.decision_outcomes", {}, row=sheet_row, column=where))
+        else:
+            step.outcomes = read
+    return step
+
+
+def _cross_checks(h: _Header, rows: list[Row], numbers: set[int], findings: list[Finding]) -> None:
+    """What a row says of other rows: outcomes to rows that exist, deadlines counting from earlier rows, "mulai"
+    first, every row reached."""
     for step in rows:
         for o in step.outcomes:
             if o.to is not None and o.to not in numbers:
                 findings.append(Finding("sop_import.outcome_missing_row", {"label": o.label, "number": o.to},
-                                        row=step.sheet_row, column=letters.get("keterangan")))
-        if step.symbol == START and rows and step is not rows[0]:
+                                        row=step.sheet_row, column=h.letters.get("keterangan")))
+        if step.symbol == START and step is not rows[0]:
             findings.append(Finding("sop_import.start_not_first", {}, row=step.sheet_row, column=step.actor_column))
         w = step.waktu
         if w is not None and w.reference and w.reference[0] == "step":
             target = w.reference[1]
             if target not in numbers or target >= step.number:
                 findings.append(Finding("sop_import.waktu_step_missing", {"number": target}, row=step.sheet_row,
-                                        column=letters["waktu"]))
+                                        column=h.letters["waktu"]))
     if rows and not any(f.severity == "error" for f in findings):
         for step in _unreachable(rows):
             findings.append(Finding("sop_import.unreachable", {"number": step.number}, row=step.sheet_row,
-                                    column=letters["number"]))
+                                    column=h.letters["number"]))
+
+
+def read_matrix(data: bytes, file_name: str = "") -> tuple[Matrix, list[Finding]]:
+    """The matrix of an XLSX workbook, and what is wrong with it (errors and warnings)."""
+    wb = _open(data)
+    ws = _sheet(wb)
+    cells = _cells(ws)
+    findings: list[Finding] = []
+    head = next((i for i, row in enumerate(cells[:HEADER_SEARCH])
+                 if any(_kind(c) == "number" for c in row) and any(_kind(c) == "text" for c in row)), None)
+    if head is None:
+        raise ImportRefused([Finding("sop_import.no_header", {"sheet": ws.title})])
+    name, number = _identity(cells, head)
+    h = _header(cells, head, findings)
+    rows: list[Row] = []
+    seen: dict[int, int] = {}
+    for r in range(h.row, len(cells)):
+        row = cells[r] + [""] * (h.width - len(cells[r]))
+        if not any(row[:h.width]):
+            continue
+        step = _row(h, row, r + 1, rows, seen, findings)
+        if step is not None:
+            rows.append(step)
+        if len(rows) > MAX_ROWS:
+            raise ImportRefused([*findings, Finding("sop_import.too_many_rows", {"n": MAX_ROWS}, row=r + 1)])
+    if not rows and not any(f.severity == "error" for f in findings):
+        findings.append(Finding("sop_import.no_rows", {}, row=h.row + 1))
+    _cross_checks(h, rows, set(seen), findings)  # a row refused for another reason still exists
     if not name:
         name = re.sub(r"\.xlsx$", "", file_name or "", flags=re.IGNORECASE).replace("_", " ").strip() or ws.title
-    return Matrix(name[:200], number, actors, rows, letters), findings
+    return Matrix(name[:200], number, [h.titles[i] for i in h.actor_cols], rows, h.letters), findings
 
 
 def _unreachable(rows: Sequence[Row]) -> list[Row]:
@@ -805,7 +838,8 @@ class _Builder:
                       f'{escape(expression)}</bpmn:timeDate></bpmn:timerEventDefinition>')))
             notif = self.add(_Node(f"Notif_{n}", "intermediateThrowEvent", lane, x + 130, y + TASK_H + 45, EV, EV,
                                    name="Catat keterlambatan dan kirim notifikasi",
-                                   body=f'<bpmn:signalEventDefinition id="SignalDef_{n}" signalRef="Signal_Terlambat"/>'))
+                                   body=f'<bpmn:signalEventDefinition id="SignalDef_{n}" '
+                                        'signalRef="Signal_Terlambat"/>'))
             late = self.add(_Node(f"End_Terlambat_{n}", "endEvent", lane, x + 200, y + TASK_H + 45, EV, EV,
                                   name="Keterlambatan tercatat"))
             f1 = self.flow(timer.id, notif.id)
@@ -861,7 +895,8 @@ class _Builder:
         m = self.m
         out = ['<?xml version="1.0" encoding="UTF-8"?>',
                '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-               'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" '
+               'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" '
+               'xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" '
                'xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
                'xmlns:alur="urn:alur-medsos:bpmn:1" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
                'id="Definitions_1" targetNamespace="urn:alur-medsos:sop-import" exporter="Alur Medsos (impor SOP)" '

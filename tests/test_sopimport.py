@@ -5,7 +5,6 @@ server accepts and prints back the same rows; ``alur sop import``; ``POST /prose
 from __future__ import annotations
 
 import io
-import re
 from datetime import datetime
 
 import pytest
