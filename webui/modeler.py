@@ -409,6 +409,47 @@ def deploy():
     return jsonify(body), 201 if created else 200
 
 
+@bp.post("/impor-sop")
+@role_required(OWNER)
+@accepts_body("diagram")
+def import_sop():
+    """An SOP matrix (XLSX, the body as it is; its name in ``X-File-Name``) as a BPMN draft for the modeler:
+    200 ``{"xml", "process_key", "name", "warnings": [...]}``, or 422 ``{"error": {"code", "message", "findings"}}``
+    naming the row and column of each problem (process/sopimport.py). Nothing is stored."""
+    from flask_babel import get_translations
+
+    from process import sopimport
+
+    data = xml_body()
+    from urllib.parse import unquote
+
+    name = unquote(request.headers.get("X-File-Name", "")[:600])[:200]  # percent-encoded by the page (any script)
+    lang, translations = i18n.locale(), get_translations()
+    try:
+        draft = sopimport.import_xlsx(data, name)
+    except sopimport.ImportRefused as exc:
+        return jsonify({"error": {"code": exc.code, "message": i18n.error_text(exc),
+                                  "findings": [f.as_dict(lang, translations) for f in exc.findings]}}), 422
+    response = jsonify({"xml": draft.xml, "process_key": draft.process_key, "name": draft.name,
+                        "warnings": [f.as_dict(lang, translations) for f in draft.warnings]})
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/templat-sop.xlsx")
+@role_required(OWNER)
+def sop_template():
+    """The XLSX template of an SOP matrix (``?contoh=1``: filled with SOP Nomor 21 Tahun 2025), made on request."""
+    from process import sopimport
+
+    example = request.args.get("contoh") == "1"
+    data = sopimport.example_xlsx() if example else sopimport.template_xlsx()
+    response = Response(data, mimetype=sopimport.XLSX_MIME)
+    filename = "contoh-sop-21-2025.xlsx" if example else "templat-matriks-sop.xlsx"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 @bp.post("/grup")
 @role_required(OWNER)
 def add_group():
@@ -568,6 +609,10 @@ def _modeler_texts() -> dict:
         "timeout": _("Server tidak menjawab dalam 30 detik. Coba lagi."),
         "create_group": _("Buat grup \u201c{name}\u201d ({code})"),
         "group_failed": _("Grup tidak dapat dibuat: {reason}"),
+        "sop_importing": _("Membaca matriks SOP {name}\u2026"),
+        "sop_imported": _("Matriks SOP {name} diubah menjadi draf diagram dengan {count} catatan impor. Periksa, "
+                          "lalu Validasi."),
+        "sop_refused": _("Matriks SOP {name} tidak dapat diimpor:"),
         "sop": _sop_panel_texts(),
     }
 
