@@ -570,10 +570,10 @@ def _unreachable(rows: Sequence[Row]) -> list[Row]:
 
 # Layout (BPMN DI, pixels)
 POOL_X, POOL_Y, LANE_HEAD = 120, 60, 30
-LANE_H = 250
+LANE_H = 270
 SLOT_X0 = POOL_X + LANE_HEAD + 130  # the first row's task
 SLOT_W = 300
-TASK_W, TASK_H = 120, 80
+TASK_W, TASK_H = 160, 100  # room for a whole "Uraian Prosedur" sentence (5 lines)
 TASK_DY = 70  # from the lane's top
 GW = 50
 EV = 36
