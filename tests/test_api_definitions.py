@@ -146,6 +146,8 @@ def test_a_diagram_of_another_process_is_a_new_procedure_beside_the_sop(api, sys
         tree.find(".//bpmn:process", NS).set("id", "proses_lain")
         tree.find(".//bpmn:process", NS).set("name", "Prosedur Lain")
         tree.find(".//bpmn:participant", NS).set("processRef", "proses_lain")
+        # its own register numbers: the SOP's format would be refused (register.format_taken)
+        tree.find(".//{urn:alur-medsos:bpmn:1}register").set("format", "{seq:03d}/LAIN/{year}")
     assert post_xml(api, "owner", "/definitions/validate", diagram_with(edit)).status_code == 200
     resp = post_xml(api, "owner", "/definitions", diagram_with(edit))
     assert resp.status_code == 201, resp.json
