@@ -102,3 +102,22 @@ export function draftTime(saved, lang) {
   }).format(new Date(saved));
   return `${text} WIB`;
 }
+
+// ------------------------------------------------------------------------------------------ the first view
+// The whole diagram in view, beside the palette rather than under it (diagram-js' "fit-viewport" uses the whole canvas,
+// and the palette covered the start event at 1366×768). Narrow canvases (phones) keep the plain fit.
+export function fitDiagram(canvas, container) {
+  canvas.zoom("fit-viewport", "auto");
+  const palette = container.querySelector(".djs-palette");
+  const { inner, outer } = canvas.viewbox();
+  if (!palette || outer.width < 600 || !inner.width || !inner.height) return;
+  const left = palette.getBoundingClientRect().right - container.getBoundingClientRect().left + MARGIN;
+  const scale = Math.min((outer.width - left - MARGIN) / inner.width, (outer.height - 2 * MARGIN) / inner.height, 1);
+  if (scale <= 0) return;
+  canvas.viewbox({
+    x: inner.x - left / scale,
+    y: inner.y - (outer.height / scale - inner.height) / 2,
+    width: outer.width / scale,
+    height: outer.height / scale,
+  });
+}

@@ -30,7 +30,7 @@ import CamundaPlatformBehaviorsModule from "camunda-bpmn-js-behaviors/lib/camund
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
 import { AlurPropertiesModule, alurModdle } from "./alur-panel.js";
 import { AlurTranslateModule, pageLanguage } from "./modeler-i18n.js";
-import { DraftStore, PopupFitModule, bindHistory, draftTime, fitEditor } from "./modeler-screen.js";
+import { DraftStore, PopupFitModule, bindHistory, draftTime, fitDiagram, fitEditor } from "./modeler-screen.js";
 
 // Properties-panel groups for Camunda 7 features that Alur Medsos does not execute: hidden so that nobody edits
 // what would be refused (or silently ignored). The server refuses listeners and I/O mappings anyway.
@@ -243,7 +243,7 @@ class ModelerPage {
       const { warnings } = await this.modeler.importXML(xml);
       this.sourceXml = bytes || xml;
       this.edited = false;
-      this.service("canvas").zoom("fit-viewport", "auto");
+      fitDiagram(this.service("canvas"), this.canvasBox);
       if (fileName) this.fileName = fileName;
       this.root.dataset.state = "ready";
       this.importWarnings = warnings || [];
@@ -551,7 +551,11 @@ class ModelerPage {
   // ------------------------------------------------------------- the screen: size, undo/redo, draft, languages
   bindScreen() {
     const body = this.root.querySelector(".modeler-body");
-    this.resizeEditor = body ? fitEditor(body) : () => {};
+    const resize = body ? fitEditor(body) : () => {};
+    this.resizeEditor = () => {
+      resize();
+      this.service("canvas").resized();
+    };
     this.updateHistory = bindHistory(this.modeler, {
       undo: this.root.querySelector("[data-action=undo]"),
       redo: this.root.querySelector("[data-action=redo]"),
