@@ -176,6 +176,10 @@ const ID = {
   "Create new list item": "Tambah butir baru",
   "Delete item": "Hapus butir",
   "Toggle list item": "Buka/tutup butir",
+  "List contains {numOfItems} item": "Daftar berisi {numOfItems} butir",
+  "List contains {numOfItems} items": "Daftar berisi {numOfItems} butir",
+  "Click to set a dynamic value with FEEL expression": "Klik untuk menulis nilai sebagai ungkapan",
+  "Click to remove dynamic value with FEEL expression": "Klik untuk berhenti memakai ungkapan",
   "Open documentation": "Buka dokumentasi",
   "Open pop-up editor": "Buka penyunting besar",
   "Opened in editor": "Dibuka di penyunting",
@@ -433,5 +437,22 @@ function TranslateFactory(config) {
 }
 TranslateFactory.$inject = ["config.alurI18n"];
 
-//: The bpmn-js module: `additionalModules: [AlurTranslateModule]`, configured by `alurI18n: {lang, onMissing}`.
-export const AlurTranslateModule = { translate: ["factory", TranslateFactory] };
+// The properties panel's list groups (form fields, returns, ...) and plain groups translate their own buttons ("Create
+// new list item", "Section contains edits") only with a `translate` given to the group: every group gets the service,
+// whichever provider made it. Registered last (priority 1), so it sees the groups of every other provider.
+function GroupTranslateProvider(propertiesPanel, translate) {
+  propertiesPanel.registerProvider(1, this);
+  this.translate = translate;
+}
+GroupTranslateProvider.prototype.getGroups = function getGroups() {
+  return (groups) => groups.map((group) => (group.translate ? group : { ...group, translate: this.translate }));
+};
+GroupTranslateProvider.$inject = ["propertiesPanel", "translate"];
+
+//: The bpmn-js module: `additionalModules: [AlurTranslateModule]` (after the properties panel's), configured by
+//: `alurI18n: {lang, onMissing}`.
+export const AlurTranslateModule = {
+  __init__: ["alurGroupTranslate"],
+  translate: ["factory", TranslateFactory],
+  alurGroupTranslate: ["type", GroupTranslateProvider],
+};

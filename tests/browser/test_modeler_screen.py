@@ -150,7 +150,8 @@ def test_the_modeler_speaks_indonesian_without_camunda_words(live_server, open_a
     tour(page)
     words = visible_words(page)
     assert "camunda" not in words.lower()
-    for english in ("Create task", "Append task", "General", "Documentation", "Form fields", "Change element"):
+    for english in ("Create task", "Append task", "General", "Documentation", "Form fields", "Change element",
+                    "Create new list item", "Section contains edits", "Toggle section"):
         assert english not in words, english
     untranslated = json.loads(page.locator("[data-modeler]").get_attribute("data-untranslated") or "[]")
     assert untranslated == [], f"no Indonesian for: {untranslated}"
