@@ -14,6 +14,8 @@
 // "Timer Boundary Event (Non Interrupting)" (the panel's header) are one entry. A template with no entry is shown as it
 // is and reported to `config.alurI18n.onMissing` (the page lists them for the browser tests).
 
+import { setListTranslate } from "@bpmn-io/properties-panel";
+
 const ID = {
   // ---------------------------------------------------------------------------------------- palette, tools
   "Activate hand tool": "Geser tampilan (alat tangan)",
@@ -443,6 +445,7 @@ TranslateFactory.$inject = ["config.alurI18n"];
 function GroupTranslateProvider(propertiesPanel, translate) {
   propertiesPanel.registerProvider(1, this);
   this.translate = translate;
+  setListTranslate(translate); // the lists inside entries (frontend/properties-panel-lists.js)
 }
 GroupTranslateProvider.prototype.getGroups = function getGroups() {
   return (groups) => groups.map((group) => (group.translate ? group : { ...group, translate: this.translate }));

@@ -176,7 +176,7 @@ def test_a_return_rule_follows_its_step_when_the_step_is_renamed(open_as, artifa
 
     # Emptying what was entered takes the declaration out again.
     rule.locator(".bio-properties-panel-collapsible-entry-header").first.hover()  # the button shows on hover
-    rule.get_by_title("Delete item").click()
+    rule.get_by_title("Hapus butir").click()
     rules.get_by_label("Nomor langkah").fill("")
     rules.get_by_label("Nama singkat").fill("")
     rules.get_by_label("Batas waktu").select_option(label="Opsional")
