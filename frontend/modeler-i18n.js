@@ -33,6 +33,8 @@ const ID = {
   "Create pool/participant": "Buat wadah proses (pool)",
   "Create group": "Buat kelompok gambar",
   "Search in diagram": "Cari di diagram",
+  "{count} result found": "{count} hasil",
+  "{count} results found": "{count} hasil",
   // ---------------------------------------------------------------------------------------- context pad
   "Append task": "Tambah langkah sesudahnya",
   "Append end event": "Tambah akhir proses sesudahnya",
@@ -384,6 +386,8 @@ const ID = {
 
 // English: the libraries' own words, but for Camunda's product vocabulary.
 const EN = {
+  "{count} result found": "{count} result found",
+  "{count} results found": "{count} results found",
   "Generated Task Forms": "Form fields",
   "Embedded or External Task Forms": "External form (form key)",
   "Camunda Forms": "Linked form (form reference)",

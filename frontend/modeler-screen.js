@@ -17,11 +17,30 @@ export function fitInWindow(size, position, view = { width: window.innerWidth, h
   return { x: fit(position.x, size.width, view.width), y: fit(position.y, size.height, view.height) };
 }
 
-function PopupFit(popupMenu) {
+function PopupFit(popupMenu, canvas, translate) {
   // PopupMenu#_ensureVisible is the one place diagram-js computes where the popup goes (its initial position).
   popupMenu._ensureVisible = (container, position) => fitInWindow(container.getBoundingClientRect(), position);
+  wordSearchCounts(canvas.getContainer(), translate);
 }
-PopupFit.$inject = ["popupMenu"];
+PopupFit.$inject = ["popupMenu", "canvas", "translate"];
+
+// The popup's search writes its count in words diagram-js does not translate ("3 results found"): rewritten in the
+// page's language, in place (the text nodes stay the ones its renderer owns).
+function wordSearchCounts(container, translate) {
+  const reword = (box) => {
+    const count = Number.parseInt(box.textContent, 10);
+    if (Number.isNaN(count)) return;
+    const text = translate(count === 1 ? "{count} result found" : "{count} results found", { count });
+    if (box.textContent === text) return;
+    const nodes = [...box.childNodes].filter((node) => node.nodeType === Node.TEXT_NODE);
+    if (!nodes.length) return;
+    nodes[0].data = text;
+    for (const node of nodes.slice(1)) node.data = "";
+  };
+  new MutationObserver(() => {
+    for (const box of container.querySelectorAll(".djs-popup-search-count")) reword(box);
+  }).observe(container, { childList: true, subtree: true, characterData: true });
+}
 
 export const PopupFitModule = { __init__: ["alurPopupFit"], alurPopupFit: ["type", PopupFit] };
 

@@ -147,6 +147,18 @@ def test_the_modeler_speaks_indonesian_without_camunda_words(live_server, open_a
     timer_type = open_group(page, "group-timer").get_by_label("Jenis", exact=True)
     expect(timer_type.locator("option:checked")).to_have_text("Tanggal")
 
+    # the replace menu's entries and its search, in Indonesian
+    page.locator('.djs-context-pad .entry[data-action="replace"]').click()
+    menu = page.locator(".djs-popup")
+    expect(menu.locator(".entry", has_text="Batas waktu (menghentikan langkah)")).to_have_count(1)
+    menu.locator("input").press_sequentially("pesan")  # the menu searches as keys go up
+    expect(menu.locator(".djs-popup-search-count")).to_have_text(re.compile(r"^\s*[1-9]\d* hasil\s*$"))
+    expect(menu.locator(".entry", has_text="Pesan pada langkah (langkah tetap berjalan)")).to_be_visible()
+    menu.locator("input").press("Control+a")
+    menu.locator("input").press_sequentially("sinyal")
+    expect(menu.locator(".djs-popup-search-count")).to_have_text(re.compile(r"^\s*[1-9]\d* hasil\s*$"))
+    page.keyboard.press("Escape")
+
     tour(page)
     words = visible_words(page)
     assert "camunda" not in words.lower()
