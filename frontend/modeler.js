@@ -31,6 +31,7 @@ import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
 import { AlurPropertiesModule, alurModdle } from "./alur-panel.js";
 import { AlurTranslateModule, pageLanguage } from "./modeler-i18n.js";
 import { DraftStore, PopupFitModule, bindHistory, draftTime, fitDiagram, fitEditor } from "./modeler-screen.js";
+import { SopPropertiesModule } from "./sop-panel.js";
 
 // Properties-panel groups for Camunda 7 features that Alur Medsos does not execute: hidden so that nobody edits
 // what would be refused (or silently ignored). The server refuses listeners and I/O mappings anyway.
@@ -54,6 +55,7 @@ HiddenGroupsProvider.prototype.getGroups = function getGroups() {
 HiddenGroupsProvider.$inject = ["propertiesPanel"];
 const HiddenGroupsModule = { __init__: ["alurHiddenGroups"], alurHiddenGroups: ["type", HiddenGroupsProvider] };
 
+const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 const MAX_BYTES = 2 * 1024 * 1024; // the server's limit (engine/definitions.py MAX_XML_BYTES)
 const REQUEST_TIMEOUT_MS = 30_000;
 //: How long the owner may pause before the server checks what was drawn.
@@ -145,11 +147,13 @@ class ModelerPage {
         AlurPropertiesModule,
         AlurTranslateModule,
         PopupFitModule,
+        SopPropertiesModule, // group "SOP": Pelaksana, Kelengkapan, Waktu, Output (frontend/sop-panel.js)
       ],
       // the palette, menus and panel in the page's language; what no dictionary has is listed on the page
       alurI18n: { lang: this.lang, onMissing: (text) => this.noteUntranslated(text) },
       // alur: the procedure's rules (docs/extension-namespace.md), group "Aturan prosedur" (frontend/alur-panel.js)
       alurPanel: { texts: this.texts.rules || {} },
+      sopPanel: { texts: this.texts.sop || {} },
       moddleExtensions: { camunda: camundaModdle, alur: alurModdle },
     });
     this.bindEvents();
@@ -268,6 +272,11 @@ class ModelerPage {
     this.root.dataset.state = "loading";
     const bytes = await file.arrayBuffer();
     this.fileInput.value = "";
+    if (/\.xlsx$/i.test(file.name)) {
+      await this.importSop(file.name, bytes);
+      return;
+    }
+    this.showSopNotes(null);
     if (await this.open(decodeXml(bytes), file.name, bytes)) {
       const warnings = this.importWarnings.length;
       this.setStatus(warnings ? this.t("imported_warnings", { name: file.name, count: warnings })
@@ -342,6 +351,65 @@ class ModelerPage {
     if (status === 403) return this.t("forbidden");
     if (status === 400) return this.t("csrf");
     return message || this.t("http_error", { status });
+  }
+
+  // An SOP matrix (XLSX, process/sopimport.py): the server makes a BPMN draft of it; the draft opens here, and the
+  // import's notes (warnings, or the refusal's findings, each naming its row and column) stay listed under the
+  // server's problems until the next import.
+  async importSop(name, bytes) {
+    this.setStatus(this.t("sop_importing", { name }));
+    let answer;
+    try {
+      const response = await this.request(this.root.dataset.sopImportUrl, {
+        method: "POST",
+        headers: { "Content-Type": XLSX_TYPE, Accept: "application/json", "X-CSRFToken": this.csrf,
+                   "X-File-Name": encodeURIComponent(name) },
+        body: bytes,
+      });
+      const body = (response.headers.get("Content-Type") || "").includes("json")
+        ? await response.json().catch(() => null) : null;
+      answer = { status: response.status, ok: response.ok, body };
+    } catch (error) {
+      this.root.dataset.state = "ready";
+      this.setStatus(this.requestFailure(error), "error");
+      return;
+    }
+    const { status, ok, body } = answer;
+    if (!ok || !body || !body.xml) {
+      this.root.dataset.state = "ready";
+      const findings = (body && body.error && body.error.findings) || [];
+      this.showSopNotes(findings, this.t("sop_refused", { name }));
+      this.setStatus(findings.length ? this.t("sop_refused", { name }) : this.failure(status, body), "error");
+      return;
+    }
+    const draftName = `${body.process_key || "draf"}.bpmn`;
+    if (await this.open(body.xml, draftName)) {
+      const warnings = body.warnings || [];
+      this.showSopNotes(warnings, this.t("sop_imported", { name, count: warnings.length }));
+      this.setStatus(this.t("sop_imported", { name, count: warnings.length }), warnings.length ? "warn" : "info");
+      this.dirty = true;
+      this.root.dataset.dirty = "true";
+      this.scheduleDraft();
+    }
+  }
+
+  showSopNotes(notes, title) {
+    let box = this.root.querySelector("[data-sop-notes]");
+    if (!notes) {
+      if (box) box.remove();
+      return;
+    }
+    if (!box) {
+      box = el("div", { "data-sop-notes": true });
+      this.problemList.after(box);
+    }
+    box.replaceChildren(
+      el("p", { text: title }),
+      el("ul", { class: "problems" }, ...notes.map((note) => el("li", {
+        class: `problem problem-${note.severity === "warning" ? "warn" : "error"}`, "data-code": note.code,
+        "data-severity": note.severity, text: note.message,
+      }))),
+    );
   }
 
   // ---------------------------------------------------------------------- the server's validation, as one draws

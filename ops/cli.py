@@ -552,3 +552,51 @@ def sop_print(procedure: str | None, number: int | None, output: Path) -> None:
         _fail(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"{output}: SOP {document.name}, version {document.version}, {len(document.rows)} steps, "
                f"{len(pdf)} bytes")
+
+
+@sop_cmd.command("import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="The BPMN draft to write (default: the XLSX file's name with .bpmn).")
+def sop_import(source: Path, output: Path | None) -> None:
+    """Turn an SOP matrix in the official form (XLSX: No., Uraian Prosedur, one column per actor, Kelengkapan,
+    Waktu, Output, Keterangan) into a BPMN draft for the modeler. Warnings are printed; errors name the row and
+    column of their cell and nothing is written. ``alur sop template`` writes the template."""
+    from process import sopimport
+
+    locale = messages.locale_from_env()
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {source}: {exc.strerror or exc}")
+    try:
+        draft = sopimport.import_xlsx(data, source.name)
+    except sopimport.ImportRefused as exc:
+        click.echo(messages.error_text(exc, locale), err=True)
+        for finding in exc.findings:
+            click.echo(f"  {'!' if finding.severity == 'warning' else '-'} {finding.text(locale)}", err=True)
+        sys.exit(1)
+    for finding in draft.warnings:
+        click.echo(f"! {finding.text(locale)}", err=True)
+    target = output or source.with_suffix(".bpmn")
+    try:
+        target.write_text(draft.xml, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {target}: {exc.strerror or exc}")
+    click.echo(f"{target}: {draft.name} ({draft.process_key}), {draft.xml.count('<bpmn:userTask ')} steps, "
+               f"{len(draft.warnings)} warnings")
+
+
+@sop_cmd.command("template")
+@click.option("--example", is_flag=True, help="The filled example (SOP Nomor 21 Tahun 2025) instead of the template.")
+@click.argument("output", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def sop_template(example: bool, output: Path) -> None:
+    """Write the XLSX template of an SOP matrix (with its instructions sheet), or the filled example."""
+    from process import sopimport
+
+    data = sopimport.example_xlsx() if example else sopimport.template_xlsx()
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+    click.echo(f"{output}: {len(data)} bytes")

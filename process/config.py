@@ -16,6 +16,16 @@ DEFAULT_PLATFORMS = ("Instagram", "Facebook", "X", "YouTube", "TikTok")
 DEFAULT_CAPTION_LIMITS = {"Instagram": 2200, "Facebook": 63206, "X": 280, "YouTube": 5000, "TikTok": 2200}
 
 
+def register_format_ok(fmt: str) -> bool:
+    """Whether a register number format writes a number with the fields it may use (seq, year, month, month_roman):
+    the sequence number and the year, since numbering starts again each year (without the year, January's 001 would
+    be last January's number)."""
+    try:
+        return "{seq" in fmt and "{year" in fmt and bool(fmt.format(seq=1, year=2025, month=1, month_roman="I"))
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return False
+
+
 @dataclass(frozen=True)
 class MailSettings:
     """SMTP server for e-mail notifications. Without a host no e-mail is written or sent."""
@@ -146,7 +156,12 @@ class Settings:
         if platforms:
             kwargs["platforms"] = platforms
         if env.get("ALUR_REGISTER_FORMAT"):
-            kwargs["register_format"] = env["ALUR_REGISTER_FORMAT"]
+            fmt = env["ALUR_REGISTER_FORMAT"]
+            # Refused at start-up: a format that cannot number would stop every case at its first submission.
+            if not register_format_ok(fmt):
+                raise ValueError("ALUR_REGISTER_FORMAT must write {seq} and {year} (and may write {month}, "
+                                 f"{{month_roman}}), e.g. {{seq:03d}}/REG-MEDSOS/{{month_roman}}/{{year}}, not {fmt!r}")
+            kwargs["register_format"] = fmt
         for key, name, convert, valid, must in _NUMBERS:
             text = env.get(name)
             if not text:

@@ -29,6 +29,8 @@ from engine.forms import FIELD_ID_RE, FormField
 from engine.models import Definition, Instance
 from engine.runtime import WorkflowEngine
 
+from .config import register_format_ok
+
 NS = "urn:alur-medsos:bpmn:1"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
@@ -652,7 +654,7 @@ class _Checker:
     def register(self, step: Step) -> None:
         eid = step.bpmn_id
         self.identifier(eid, step.register_field, "register/field")
-        if step.register_format and not _format_ok(step.register_format):
+        if step.register_format and not register_format_ok(step.register_format):
             self.add(eid, "decl.register_format", format=step.register_format[:100])
         start = {f.id for f in self.parsed.start_form}
         for fid in step.register_columns:  # a field of the start form, or of any step's form
@@ -702,14 +704,6 @@ def _inputs_checked(checker: _Checker, step: Step) -> None:
             checker.field_of(step.bpmn_id, fid, "input/field", own_form=False)
         elif not text:
             checker.add(step.bpmn_id, "decl.attribute_missing", attribute="input/text")
-
-
-def _format_ok(fmt: str) -> bool:
-    """Whether a register number format writes a number with the fields it may use (seq, year, month, month_roman)."""
-    try:
-        return "{seq" in fmt and bool(fmt.format(seq=1, year=2025, month=1, month_roman="I"))
-    except (KeyError, IndexError, ValueError, AttributeError):
-        return False
 
 
 def owner_of(node) -> str | None:

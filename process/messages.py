@@ -312,13 +312,58 @@ MESSAGES: dict[str, str] = {
     "mail.greeting": N_("Yth. %(name)s,"),
     "mail.open_task": N_("Buka tugas: %(url)s"),
     "mail.open_case": N_("Lihat kasus: %(url)s"),
-    "mail.footer": N_("Pesan otomatis dari Alur Medsos, SOP Nomor 21 Tahun 2025 \"Alur Pengunggahan Konten Media "
-                      "Sosial\",\nKPU Provinsi Sumatera Barat. Mohon tidak membalas e-mail ini; tindak lanjuti lewat "
-                      "aplikasi."),
+    "mail.footer": N_("Pesan otomatis dari Alur Medsos, aplikasi prosedur kerja KPU Provinsi Sumatera Barat.\n"
+                      "Mohon tidak membalas e-mail ini; tindak lanjuti lewat aplikasi."),
     # -- Time (process/timefmt.py)
     "time.in": N_("%(span_seconds)s lagi"),
     "time.overdue": N_("terlambat %(span_seconds)s"),
     "time.less_than_a_minute": N_("kurang dari 1 menit"),
+    # -- Importing an SOP matrix from XLSX (process/sopimport.py); "kolom" is the spreadsheet's column letter
+    "sop_import.refused": N_("Matriks SOP tidak dapat diimpor: %(count)s masalah."),
+    "sop_import.at_cell": N_("Baris %(row)s, kolom %(column)s: %(text)s"),
+    "sop_import.at_row": N_("Baris %(row)s: %(text)s"),
+    "sop_import.not_xlsx": N_("berkas ini bukan buku kerja Excel (.xlsx) yang dapat dibaca."),
+    "sop_import.too_large": N_("berkas terlalu besar: %(size_bytes)s; batasnya %(limit_bytes)s."),
+    "sop_import.too_large_unpacked": N_("isi berkas terlalu besar setelah dibuka (batasnya %(limit_bytes)s)."),
+    "sop_import.no_header": N_("judul kolom \u201cNo.\u201d dan \u201cUraian Prosedur\u201d tidak ditemukan di "
+                               "lembar %(sheet)s."),
+    "sop_import.header_missing": N_("kolom %(columns)s tidak ada di judul kolom."),
+    "sop_import.no_actors": N_("tidak ada kolom pelaksana antara \u201cUraian Prosedur\u201d dan "
+                               "\u201cKelengkapan\u201d."),
+    "sop_import.too_many_actors": N_("terlalu banyak kolom pelaksana (maksimal %(n)s)."),
+    "sop_import.actor_unnamed": N_("kolom pelaksana tanpa nama jabatan atau unit."),
+    "sop_import.too_many_rows": N_("terlalu banyak baris kegiatan (maksimal %(n)s)."),
+    "sop_import.no_rows": N_("tidak ada baris kegiatan di bawah judul kolom."),
+    "sop_import.row_without_step": N_("baris berisi tetapi tanpa No. dan Uraian Prosedur."),
+    "sop_import.number_invalid": N_("No. harus angka, bukan \u201c%(value)s\u201d."),
+    "sop_import.number_twice": N_("No. %(number)s sudah dipakai di baris %(first)s."),
+    "sop_import.number_order": N_("No. %(number)s ditulis sesudah No. %(before)s; urutkan baris menurut nomornya."),
+    "sop_import.text_missing": N_("Uraian Prosedur kosong."),
+    "sop_import.no_actor": N_("tidak ada pelaksana yang ditandai (kolom %(first)s sampai %(last)s); tandai satu "
+                              "dengan x atau nama simbol."),
+    "sop_import.two_actors": N_("dua pelaksana ditandai (kolom %(columns)s: %(actors)s); satu kegiatan hanya punya "
+                                "satu pelaksana."),
+    "sop_import.symbol_unknown": N_("simbol \u201c%(value)s\u201d tidak dikenal; pakai x, keputusan, mulai atau "
+                                    "selesai."),
+    "sop_import.start_not_first": N_("\u201cmulai\u201d hanya untuk kegiatan pertama."),
+    "sop_import.decision_outcomes": N_("keputusan tanpa hasil: tulis di Keterangan, mis. \u201cYa: 5; Tidak: "
+                                       "kembali ke 3\u201d (paling sedikit dua)."),
+    "sop_import.outcome_unreadable": N_("hasil keputusan \u201c%(value)s\u201d tidak terbaca; tulis \u201clabel: "
+                                        "nomor langkah\u201d, \u201clabel: selesai\u201d atau \u201clabel: "
+                                        "berhenti (alasan)\u201d."),
+    "sop_import.unreachable": N_("tidak ada langkah yang menuju langkah %(number)s (langkah sebelumnya selesai atau "
+                                 "memutuskan ke tempat lain); tambahkan hasil keputusan yang menuju ke sini."),
+    "sop_import.outcome_missing_row": N_("hasil \u201c%(label)s\u201d menuju langkah %(number)s, yang tidak ada."),
+    "sop_import.waktu_unreadable": N_("Waktu \u201c%(value)s\u201d tidak terbaca, jadi langkah ini belum diberi "
+                                      "batas waktu; tulis mis. H, H+1, 3 hari, 2 hari kerja setelah langkah 1."),
+    "sop_import.waktu_step_missing": N_("Waktu dihitung dari langkah %(number)s, yang tidak ada sebelum langkah ini."),
+    "sop_import.waktu_no_reference": N_("Waktu \u201c%(value)s\u201d tidak menyebut sejak kapan dihitung, jadi "
+                                        "langkah pertama ini belum diberi batas waktu; tulis \u201csetelah ...\u201d."),
+    "sop_import.waktu_previous": N_("Waktu tidak menyebut sejak kapan; dihitung dari selesainya langkah %(number)s "
+                                    "(tulis \u201csetelah ...\u201d bila maksudnya lain)."),
+    "sop_import.waktu_case_date": N_("Waktu dihitung \u201csetelah %(words)s\u201d: menjadi isian tanggal "
+                                     "\u201c%(label)s\u201d saat kasus dibuka (tulis \u201csetelah langkah "
+                                     "n\u201d bila maksudnya selesainya suatu langkah)."),
 }
 
 

@@ -25,10 +25,11 @@ from . import inputs
 from .declarations import Declarations, LaneRule, lane_key, read_declarations, rule_changes
 from .errors import NotPermitted
 from .models import Group, User
+from .register import formats_collide
 
 OWNER_ROLE = "process_owner"
 #: Codes of the problems this module reports itself (a diagram of another process id is a new procedure).
-MODELING_CODES = frozenset({"lane.no_group", "lane.group_empty"})
+MODELING_CODES = frozenset({"lane.no_group", "lane.group_empty", "register.format_taken"})
 
 
 @dataclass
@@ -77,6 +78,27 @@ def lane_group_problems(session: Session, system, decl: Declarations, task_lanes
     return problems
 
 
+def register_format_problems(session: Session, system, decl: Declarations) -> list[Problem]:
+    """The register of a procedure numbers its own cases; another procedure's register (any of its versions, the
+    configured format standing in where a step declares none) that could write one of the same numbers is refused
+    (``register.format_taken``): two cases of one office with one register number is a record nobody can cite,
+    and the owner, not a case, must meet that."""
+    step = decl.register_step
+    if step is None:
+        return []
+    default = system.settings.register_format
+    mine = step.register_format or default
+    for other in system.rules.all_versions(session):
+        theirs = other.register_step
+        if other.process_key == decl.process_key or theirs is None:
+            continue
+        if formats_collide(mine, theirs.register_format or default):
+            return [Problem(step.bpmn_id, "register.format_taken",
+                            {"format": mine[:100], "procedure": (other.name or other.process_key)[:200]})
+                    .named(step.name, "userTask")]
+    return []
+
+
 def ensure_lane_groups(session: Session, system, *, actor: str | None = None) -> list[tuple[Group, LaneRule]]:
     """Every lane with a user task, in the newest version of every procedure, with the group that works it: an
     existing one (by code or by name), else one created with the code the lane names (:func:`suggested_group_code`)
@@ -108,8 +130,9 @@ def _checked(session: Session, system, xml: bytes | str):
             raise exc from None
         exc.problems += [p for p in lane_group_problems(session, system, decl) if p.severity == "error"]
         raise
-    lanes = lane_group_problems(session, system, system.rules.of(parsed), [u.lane for u in parsed.user_tasks])
-    errors = [p for p in lanes if p.severity == "error"]
+    decl = system.rules.of(parsed)
+    lanes = lane_group_problems(session, system, decl, [u.lane for u in parsed.user_tasks])
+    errors = [p for p in lanes if p.severity == "error"] + register_format_problems(session, system, decl)
     if errors:
         raise InvalidDefinition("diagram refused", errors)
     return parsed, lanes

@@ -116,7 +116,7 @@ class RegisterEntry(Base):
     instance_id: Mapped[int] = mapped_column(Integer, unique=True)
     year: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
-    number: Mapped[str] = mapped_column(String(100), unique=True)
+    number: Mapped[str] = mapped_column(String(100), index=True)  # unique by key, year and seq
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

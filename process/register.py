@@ -24,6 +24,30 @@ def register_number(fmt: str, seq: int, when: datetime) -> str:
     return fmt.format(seq=seq, month=local.month, month_roman=_ROMAN[local.month - 1], year=local.year)
 
 
+#: Where two formats are compared: every sequence number a year of cases may reach in the widths formats pad to,
+#: every month, two years. Two formats that write one number for any of these would give two cases one number.
+_SAMPLE_SEQS = (*range(1, 130), *range(990, 1010), *range(9990, 10010))
+_SAMPLE_YEARS = (2025, 2026)
+
+
+def _samples(fmt: str) -> set[str]:
+    out = set()
+    for year in _SAMPLE_YEARS:
+        for month in range(1, 13):
+            when = datetime(year, month, 15, 5, tzinfo=WIB)
+            out.update(register_number(fmt, seq, when) for seq in _SAMPLE_SEQS)
+    return out
+
+
+def formats_collide(a: str, b: str) -> bool:
+    """Whether registers numbered in formats ``a`` and ``b`` (both valid: process/declarations.py checks them) can
+    give two cases the same number — e.g. a second procedure with the first one's format, or ``{seq:03d}/X/{year}``
+    beside ``{seq}/X/{year}`` (both write 123/X/2026)."""
+    if a == b:
+        return True
+    return not _samples(a).isdisjoint(_samples(b))
+
+
 def _next_seq(session: Session, process_key: str, year: int) -> int:
     """Next number of the procedure's year. The counter row is locked (PostgreSQL), so racing submissions queue
     instead of colliding; the first of a new year is created in a savepoint in case two race for it."""

@@ -209,7 +209,12 @@ def test_compliance_is_per_procedure(system, tx, constructed, clock, login):
     assert both.row("Task_Serahkan", "2025-05").count == 5
     page = login("auditor").get("/audit/kepatuhan?dari=2025-05-01&sampai=2025-05-31&prosedur=proses_lain").text
     assert '<option value="proses_lain" selected>' in page
-    assert re.search(r'<tr data-step="1" data-period="2025-05".*?</tr>', page, flags=re.S).group(0).count(">1<")
+    row = re.search(r'<tr data-step="1" data-period="2025-05".*?</tr>', page, flags=re.S).group(0)
+    # its one case's step-1 deadline, not the SOP's four
+    assert re.search(r'data-label="Batas waktu" class="num">1</td>', row), row
+    sop_page = login("auditor").get("/audit/kepatuhan?dari=2025-05-01&sampai=2025-05-31").text
+    sop_row = re.search(r'<tr data-step="1" data-period="2025-05".*?</tr>', sop_page, flags=re.S).group(0)
+    assert re.search(r'data-label="Batas waktu" class="num">4</td>', sop_row), sop_row
 
 
 def test_compliance_page_shows_the_numbers_and_charts(login, constructed):

@@ -160,7 +160,7 @@ def test_the_worker_sends_each_email_once(mail_system, tx, smtp):
     returned = next(m for m in inbox.messages if "Dikembalikan" in m["Subject"])
     assert returned["Message-ID"] == f"<alur-outbox-{returned['X-Alur-Outbox-Id']}@kpu-sumbar.go.id>"
     body = returned.get_content()
-    assert "Tanggapan: Foto kurang jelas." in body and "SOP Nomor 21 Tahun 2025" in body
+    assert "Tanggapan: Foto kurang jelas." in body and "aplikasi prosedur kerja KPU Provinsi Sumatera Barat" in body
     assert returned["To"] in {"tim@kpu-sumbar.go.id", "tim2@kpu-sumbar.go.id"}
     worker.close()
 

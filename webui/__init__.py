@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
         from .access import may_start_case, sees_audit
 
         return {"ROLE_LABELS": ROLE_LABELS, "current_locale": str(get_locale()), "unread_count": unread,
-                "sop_number": "Nomor 21 Tahun 2025", "may_start_case": may_start_case, "sees_audit": sees_audit}
+                "may_start_case": may_start_case, "sees_audit": sees_audit}
 
     @app.get("/healthz")
     def healthz():

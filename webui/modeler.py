@@ -415,6 +415,47 @@ def deploy():
     return jsonify(body), 201 if created else 200
 
 
+@bp.post("/impor-sop")
+@role_required(OWNER)
+@accepts_body("diagram")
+def import_sop():
+    """An SOP matrix (XLSX, the body as it is; its name in ``X-File-Name``) as a BPMN draft for the modeler:
+    200 ``{"xml", "process_key", "name", "warnings": [...]}``, or 422 ``{"error": {"code", "message", "findings"}}``
+    naming the row and column of each problem (process/sopimport.py). Nothing is stored."""
+    from flask_babel import get_translations
+
+    from process import sopimport
+
+    data = xml_body()
+    from urllib.parse import unquote
+
+    name = unquote(request.headers.get("X-File-Name", "")[:600])[:200]  # percent-encoded by the page (any script)
+    lang, translations = i18n.locale(), get_translations()
+    try:
+        draft = sopimport.import_xlsx(data, name)
+    except sopimport.ImportRefused as exc:
+        return jsonify({"error": {"code": exc.code, "message": i18n.error_text(exc),
+                                  "findings": [f.as_dict(lang, translations) for f in exc.findings]}}), 422
+    response = jsonify({"xml": draft.xml, "process_key": draft.process_key, "name": draft.name,
+                        "warnings": [f.as_dict(lang, translations) for f in draft.warnings]})
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/templat-sop.xlsx")
+@role_required(OWNER)
+def sop_template():
+    """The XLSX template of an SOP matrix (``?contoh=1``: filled with SOP Nomor 21 Tahun 2025), made on request."""
+    from process import sopimport
+
+    example = request.args.get("contoh") == "1"
+    data = sopimport.example_xlsx() if example else sopimport.template_xlsx()
+    response = Response(data, mimetype=sopimport.XLSX_MIME)
+    filename = "contoh-sop-21-2025.xlsx" if example else "templat-matriks-sop.xlsx"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 @bp.post("/grup")
 @role_required(OWNER)
 def add_group():
@@ -580,6 +621,11 @@ def _modeler_texts() -> dict:
         "draft_resumed": _("Draf yang disimpan {time} dibuka. Validasi dan Terapkan bila sudah selesai."),
         "draft_discarded": _("Draf dibuang. Yang terbuka adalah diagram dari server."),
         "rules": _rules_texts(),
+        "sop_importing": _("Membaca matriks SOP {name}\u2026"),
+        "sop_imported": _("Matriks SOP {name} diubah menjadi draf diagram dengan {count} catatan impor. Periksa, "
+                          "lalu Validasi."),
+        "sop_refused": _("Matriks SOP {name} tidak dapat diimpor:"),
+        "sop": _sop_panel_texts(),
     }
 
 
@@ -747,6 +793,81 @@ def _rules_texts() -> dict:
         "outcome_label": _("Nama hasil akhir"),
         "outcome_label_help": _("Cara orang membacanya, misalnya Dipublikasikan. Kasus tanpa hasil akhir ditampilkan "
             "Selesai."),
+    }
+
+
+def _sop_panel_texts() -> dict:
+    """The texts of the modeler's group "SOP" (frontend/sop-panel.js TEXTS, the same keys)."""
+    return {
+        "group": _("SOP: Pelaksana, Kelengkapan, Waktu, Output"),
+        "lane_group": _("SOP: Pelaksana"),
+        "make_step": _("Jadikan langkah SOP (tugas pengguna)"),
+        "make_step_help": _("Hanya tugas pengguna yang punya kelengkapan, waktu dan output di dokumen SOP."),
+        "name": _("Uraian prosedur"),
+        "name_help": _("Kalimat kegiatan di kolom Uraian Prosedur, misalnya Menerima hasil dokumentasi."),
+        "lane": _("Pelaksana"),
+        "lane_help": _("Lajur tempat langkah ini berada; memilih lajur lain memindahkan langkahnya."),
+        "lane_none": _("(di luar lajur)"),
+        "lane_name": _("Nama pelaksana (nama lajur)"),
+        "lane_name_help": _("Nama kolom Pelaksana di dokumen SOP, misalnya Admin Medsos."),
+        "lane_code": _("Kode grup pelaksana (opsional)"),
+        "lane_code_help": _("Grup pengguna yang mengerjakan lajur ini. Bila kosong: grup yang namanya sama dengan "
+                            "nama lajur."),
+        "items": _("Kelengkapan"),
+        "items_help": _("Isian formulir langkah ini. Yang dicentang \u201cdi dokumen SOP\u201d dicetak di kolom "
+                        "Kelengkapan."),
+        "items_none": _("Belum ada kelengkapan."),
+        "item": _("Kelengkapan {n}"),
+        "item_label": _("Kelengkapan {n}: nama"),
+        "item_type": _("Kelengkapan {n}: jenis"),
+        "item_required": _("Kelengkapan {n}: wajib diisi"),
+        "item_min": _("Kelengkapan {n}: minimal jumlah berkas"),
+        "item_min_help": _("Dicetak \u201cminimal n\u201d bila lebih dari 1."),
+        "item_options": _("Kelengkapan {n}: pilihan"),
+        "item_options_help": _("Pisahkan dengan titik koma, misalnya Setuju; Revisi; Tolak."),
+        "item_in_sop": _("Kelengkapan {n}: di dokumen SOP"),
+        "item_remove": _("Hapus kelengkapan {n}"),
+        "items_other": _("Dicetak juga di Kelengkapan: {items} (diubah di Aturan: kelengkapan)."),
+        "item_new": _("Kelengkapan baru: nama"),
+        "item_new_help": _("Misalnya Surat tugas. Kode isiannya dibuat dari nama ini."),
+        "item_add": _("Tambah kelengkapan"),
+        "type_string": _("Teks singkat"),
+        "type_text": _("Teks panjang"),
+        "type_files": _("Berkas/foto"),
+        "type_date": _("Tanggal"),
+        "type_long": _("Angka"),
+        "type_boolean": _("Ya/Tidak"),
+        "type_enum": _("Pilihan"),
+        "whole_number": _("Harus bilangan bulat {min} sampai {max}."),
+        "waktu": _("Waktu"),
+        "waktu_help": _("Batas waktu langkah ini. Bila lewat, keterlambatan dicatat dan diberitahukan."),
+        "waktu_none": _("Tidak ada"),
+        "waktu_same": _("Hari yang sama (H)"),
+        "waktu_calendar": _("H+n hari kalender"),
+        "waktu_working": _("n hari kerja"),
+        "waktu_custom": _("Ekspresi sendiri (ahli)"),
+        "waktu_days": _("Waktu: jumlah hari"),
+        "waktu_from": _("Waktu: dihitung dari"),
+        "waktu_from_help": _("Tanggal kegiatan, atau tanggal suatu langkah selesai (misalnya pengumpulan)."),
+        "waktu_expression": _("Waktu: ekspresi"),
+        "waktu_expression_help": _("Misalnya akhir_hari_kerja(tanggal_pengumpulan, 10). Diperiksa server saat "
+                                   "validasi."),
+        "waktu_words": _("Di dokumen SOP: {words}"),
+        "waktu_as_written": _("{words} (ditulis apa adanya)"),
+        "ref_date": _("tanggal acuan prosedur: {words}"),
+        "ref_stamp": _("selesainya langkah: {words}"),
+        "output": _("Output"),
+        "output_help": _("Kolom Output di dokumen SOP. Bila kosong: menurut aturan langkah (register, tanggapan "
+                         "tertulis, rekap)."),
+        "output_auto": _("(menurut aturan langkah)"),
+        "output_register": _("Register"),
+        "output_response": _("Tanggapan tertulis"),
+        "output_recap": _("Rekapitulasi"),
+        "output_other": _("Kata-kata sendiri\u2026"),
+        "output_text": _("Output: kata-kata sendiri"),
+        "output_register_missing": _("Langkah ini belum memberi nomor register: isi \u201cNomor register ditulis "
+                                     "ke\u201d di Aturan prosedur."),
+        "output_response_missing": _("Langkah ini belum punya tanggapan tertulis: isi di Aturan prosedur."),
     }
 
 

@@ -206,7 +206,11 @@ MESSAGES: dict[str, Any] = {
     "decl.record_kind": _l("Jenis catatan \u201c%(kind)s\u201d tidak dikenal; yang dikenal: %(kinds)s."),
     "decl.record_field_type": _l("Field \u201c%(field)s\u201d harus berjenis %(type)s untuk catatan ini."),
     "decl.register_format": _l("Format nomor register \u201c%(format)s\u201d tidak dapat dipakai: tulis teks dengan "
-                               "{seq} (nomor urut, mis. {seq:03d}) dan boleh {year}, {month}, {month_roman}."),
+                               "{seq} (nomor urut, mis. {seq:03d}) dan {year} (nomor urut dimulai lagi setiap "
+                               "tahun); boleh juga {month} dan {month_roman}."),
+    "register.format_taken": _l("Format nomor register \u201c%(format)s\u201d dapat menulis nomor yang sama dengan "
+                                "register prosedur \u201c%(procedure)s\u201d: dua kasus akan bernomor sama. Bedakan "
+                                "formatnya, misalnya dengan kode prosedur di dalamnya."),
     "decl.flag_invalid": _l("%(attribute)s harus \u201ctrue\u201d atau \u201cfalse\u201d, bukan "
                             "\u201c%(value)s\u201d."),
     "decl.date_invalid": _l("Tanggal %(attribute)s \u201c%(value)s\u201d tidak sah: tulis tanggal yang ada dalam "

@@ -287,7 +287,7 @@ def test_on_a_phone_the_panel_sits_below_the_canvas(live_server, open_as, artifa
     assert panel["y"] >= canvas["y"] + canvas["height"] - 1, (canvas, panel)
     assert canvas["width"] <= PHONE["width"] and panel["width"] <= PHONE["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
-    for label in ("Impor .bpmn", "Unduh .bpmn", "Validasi", "Terapkan"):
+    for label in ("Impor .bpmn / .xlsx", "Unduh .bpmn", "Validasi", "Terapkan"):
         expect(page.get_by_text(label, exact=True).first).to_be_in_viewport()
     page.screenshot(path=str(artifacts / "modeler-phone.png"), full_page=True)
 
