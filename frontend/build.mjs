@@ -9,6 +9,17 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = join(root, "webui", "static", "dist");
 const entries = ["diagram.js", "diagram.css", "modeler.js", "modeler.css"];
 
+// The bare "@bpmn-io/properties-panel" is frontend/properties-panel-lists.js (its list entries translated; that file
+// imports the package's own dist/index.esm.js, which this does not touch).
+const panelLists = {
+  name: "alur-properties-panel-lists",
+  setup(buildApi) {
+    buildApi.onResolve({ filter: /^@bpmn-io\/properties-panel$/ }, () => ({
+      path: join(root, "frontend", "properties-panel-lists.js"),
+    }));
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
@@ -21,6 +32,7 @@ const result = await build({
   loader: { ".json": "json", ".woff": "dataurl", ".woff2": "dataurl", ".ttf": "dataurl", ".eot": "dataurl", ".svg": "dataurl" },
   legalComments: "eof",
   metafile: true,
+  plugins: [panelLists],
   logLevel: "warning",
 });
 for (const [file, { bytes }] of Object.entries(result.metafile.outputs)) {

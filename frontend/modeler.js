@@ -13,7 +13,10 @@
 //   data-group-url      POST {"code", "name"} → 201 {"code", "name", "message"} | 422 {"error": {"message"}}: creates
 //                       the group a lane lacks (problem "lane.no_group" offers it, with the code and the lane's name)
 //   data-csrf           the CSRF token, sent as X-CSRFToken
-//   data-texts          JSON object of the page's texts in the user's language
+//   data-texts          JSON object of the page's texts in the user's language (its "rules": the group "Aturan
+//                       prosedur"'s texts); the library's own texts (palette, menus, panel) are frontend/modeler-i18n.js'
+//   data-draft-key      localStorage key of this user's draft of this procedure from this version (frontend/modeler-screen.js)
+//   data-base-version   the version the editor opened (none: the bundled diagram)
 // The page says how far the server's answer is in data-validation ("pending", "running", "done", "failed") on the same
 // element, for people using assistive technology (the list is a live region) and for the browser tests.
 // Loaded as a module from /static/dist/ (built by frontend/build.mjs); nothing is made global, no inline code.
@@ -26,6 +29,8 @@ import {
 import CamundaPlatformBehaviorsModule from "camunda-bpmn-js-behaviors/lib/camunda-platform";
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
 import { AlurPropertiesModule, alurModdle } from "./alur-panel.js";
+import { AlurTranslateModule, pageLanguage } from "./modeler-i18n.js";
+import { DraftStore, PopupFitModule, bindHistory, draftTime, fitDiagram, fitEditor } from "./modeler-screen.js";
 import { SopPropertiesModule } from "./sop-panel.js";
 
 // Properties-panel groups for Camunda 7 features that Alur Medsos does not execute: hidden so that nobody edits
@@ -58,6 +63,8 @@ const VALIDATE_AFTER_MS = 600;
 const PROBLEM_MARKER = "alur-problem";
 const WARNING_MARKER = "alur-warning";
 const FOCUS_MARKER = "alur-focus";
+//: How long after an edit the draft is written to the browser's storage.
+const DRAFT_AFTER_MS = 400;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -125,6 +132,8 @@ class ModelerPage {
       download: root.querySelector("[data-action=download]"),
     };
     this.fileInput = root.querySelector("[data-action=import]");
+    this.lang = pageLanguage();
+    this.untranslated = new Set();
 
     this.modeler = new BpmnModeler({
       container: this.canvasBox,
@@ -136,14 +145,19 @@ class ModelerPage {
         CamundaPlatformBehaviorsModule,
         HiddenGroupsModule,
         AlurPropertiesModule,
+        AlurTranslateModule,
+        PopupFitModule,
         SopPropertiesModule, // group "SOP": Pelaksana, Kelengkapan, Waktu, Output (frontend/sop-panel.js)
       ],
+      // the palette, menus and panel in the page's language; what no dictionary has is listed on the page
+      alurI18n: { lang: this.lang, onMissing: (text) => this.noteUntranslated(text) },
       // alur: the procedure's rules (docs/extension-namespace.md), group "Aturan prosedur" (frontend/alur-panel.js)
       alurPanel: { texts: this.texts.rules || {} },
       sopPanel: { texts: this.texts.sop || {} },
       moddleExtensions: { camunda: camundaModdle, alur: alurModdle },
     });
     this.bindEvents();
+    this.bindScreen();
   }
 
   t(key, vars = {}) {
@@ -164,6 +178,7 @@ class ModelerPage {
       this.dirty = true;
       this.root.dataset.dirty = "true";
       this.scheduleValidation(VALIDATE_AFTER_MS);
+      this.scheduleDraft();
     });
     this.buttons.validate.addEventListener("click", () => this.validate());
     this.buttons.deploy.addEventListener("click", () => this.confirmDeploy());
@@ -220,6 +235,7 @@ class ModelerPage {
       this.setStatus(data.version ? this.t("loaded", { version: data.version }) : this.t("loaded_default"));
       this.dirty = false;
       delete this.root.dataset.dirty;
+      this.offerDraft(data.xml);
     }
   }
 
@@ -231,7 +247,7 @@ class ModelerPage {
       const { warnings } = await this.modeler.importXML(xml);
       this.sourceXml = bytes || xml;
       this.edited = false;
-      this.service("canvas").zoom("fit-viewport", "auto");
+      fitDiagram(this.service("canvas"), this.canvasBox);
       if (fileName) this.fileName = fileName;
       this.root.dataset.state = "ready";
       this.importWarnings = warnings || [];
@@ -267,6 +283,7 @@ class ModelerPage {
         : this.t("imported", { name: file.name }), warnings ? "warn" : "info");
       this.dirty = true;
       this.root.dataset.dirty = "true";
+      this.scheduleDraft();
     }
   }
 
@@ -372,6 +389,7 @@ class ModelerPage {
       this.setStatus(this.t("sop_imported", { name, count: warnings.length }), warnings.length ? "warn" : "info");
       this.dirty = true;
       this.root.dataset.dirty = "true";
+      this.scheduleDraft();
     }
   }
 
@@ -575,6 +593,8 @@ class ModelerPage {
   }
 
   showDeployed(body) {
+    this.draft.clear(); // deployed: what the draft kept is now a version on the server
+    clearTimeout(this.draftTimer);
     this.clearServerResult(false);
     this.dirty = false;
     delete this.root.dataset.dirty;
@@ -594,6 +614,90 @@ class ModelerPage {
       links,
     );
     this.setStatus(headline, "ok");
+  }
+
+  // ------------------------------------------------------------- the screen: size, undo/redo, draft, languages
+  bindScreen() {
+    const body = this.root.querySelector(".modeler-body");
+    const resize = body ? fitEditor(body) : () => {};
+    this.resizeEditor = () => {
+      resize();
+      this.service("canvas").resized();
+    };
+    this.updateHistory = bindHistory(this.modeler, {
+      undo: this.root.querySelector("[data-action=undo]"),
+      redo: this.root.querySelector("[data-action=redo]"),
+    });
+    this.draft = new DraftStore(this.root.dataset.draftKey);
+    this.draftTimer = null;
+    this.draftBox = this.root.querySelector("[data-draft]");
+  }
+
+  noteUntranslated(text) {
+    if (this.untranslated.has(text)) return;
+    this.untranslated.add(text);
+    this.root.dataset.untranslated = JSON.stringify([...this.untranslated]);
+  }
+
+  scheduleDraft() {
+    clearTimeout(this.draftTimer);
+    this.draftTimer = setTimeout(() => this.saveDraft(), DRAFT_AFTER_MS);
+  }
+
+  async saveDraft() {
+    if ((!this.edited && !this.dirty) || this.draftPending) return;
+    try {
+      const { xml } = await this.modeler.saveXML({ format: false });
+      if (this.draft.write(xml, { fileName: this.fileName, base: this.root.dataset.baseVersion || "" })) {
+        this.root.dataset.draftSaved = "true";
+      }
+    } catch (error) {
+      console.warn("modeler: the draft cannot be written:", error);
+    }
+  }
+
+  // A draft kept from an earlier visit that differs from the server's diagram: continue with it, or drop it.
+  offerDraft(serverXml) {
+    const draft = this.draft.read();
+    if (!draft || !this.draftBox) return;
+    if (draft.xml === serverXml) {
+      this.draft.clear();
+      return;
+    }
+    const time = draftTime(draft.saved, this.lang);
+    const resume = el("button", { type: "button", class: "primary", "data-draft-action": "resume",
+      text: this.t("draft_resume", { time }) });
+    const discard = el("button", { type: "button", "data-draft-action": "discard", text: this.t("draft_discard") });
+    this.draftPending = true; // the kept draft stays as it is until the owner chooses
+    const close = () => {
+      this.draftPending = false;
+      this.draftBox.replaceChildren();
+      this.draftBox.hidden = true;
+      this.resizeEditor();
+    };
+    resume.addEventListener("click", async () => {
+      close();
+      if (await this.open(draft.xml, draft.fileName)) {
+        this.edited = true;
+        this.dirty = true;
+        this.root.dataset.dirty = "true";
+        this.setStatus(this.t("draft_resumed", { time }));
+        this.saveDraft();
+      }
+      this.buttons.validate.focus();
+    });
+    discard.addEventListener("click", () => {
+      this.draft.clear();
+      close();
+      this.setStatus(this.t("draft_discarded"));
+      this.buttons.validate.focus();
+    });
+    this.draftBox.replaceChildren(
+      el("p", { id: "draf-judul", text: this.t("draft_found", { time }) }),
+      el("div", { class: "actions" }, resume, discard));
+    this.draftBox.hidden = false;
+    this.resizeEditor();
+    resume.focus();
   }
 
   focusElement(id, select = true) {

@@ -283,7 +283,7 @@ def test_migration_page_pre_check_and_form(users, system, tx, login):
      "Tugas layanan \u201cKirim\u201d (T1): Tugas layanan tidak dijalankan (diagram tidak boleh memanggil sistem "
      "luar). Pakai tugas pengguna."),
     (Problem("Task_A", "sop.task_without_form", element_name="Periksa", element_type="userTask"),
-     "Tugas \u201cPeriksa\u201d (Task_A): Tugas ini tidak memiliki field formulir"),
+     "Tugas \u201cPeriksa\u201d (Task_A): Langkah ini tidak memiliki field formulir"),
     (Problem("Timer_A", "expression.call_unknown", {"text": "open(1)", "name": "open", "functions": "akhir_hari"},
              element_type="boundaryEvent"),
      "Peristiwa batas Timer_A: Ekspresi \u201copen(1)\u201d memanggil \u201copen\u201d, yang bukan fungsi terdaftar. "

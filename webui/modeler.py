@@ -349,7 +349,13 @@ def edit():
         "modeler/edit.html", source=source, latest=versions[0] if versions else None, texts=texts,
         csrf=generate_csrf(),
         src=url_for(".source", versi=source.version) if source else url_for(".source"),
-        file_name=f"{process_key()}.bpmn")
+        file_name=f"{process_key()}.bpmn", draft_key=draft_key(source.version if source else None))
+
+
+def draft_key(base_version: int | None) -> str:
+    """The browser's key for the draft the modeler keeps (localStorage): one per user, procedure and the version the
+    editor opened, so that a draft is never offered over another version or to another person on the same computer."""
+    return f"alur-modeler-draft:{me().id}:{process_key()}:{base_version or 0}"
 
 
 @bp.get("/modeler/diagram.json")
@@ -609,11 +615,184 @@ def _modeler_texts() -> dict:
         "timeout": _("Server tidak menjawab dalam 30 detik. Coba lagi."),
         "create_group": _("Buat grup \u201c{name}\u201d ({code})"),
         "group_failed": _("Grup tidak dapat dibuat: {reason}"),
+        "draft_found": _("Ada draf diagram yang belum diterapkan di peramban ini, disimpan {time}."),
+        "draft_resume": _("Lanjutkan draf (disimpan {time})"),
+        "draft_discard": _("Buang draf"),
+        "draft_resumed": _("Draf yang disimpan {time} dibuka. Validasi dan Terapkan bila sudah selesai."),
+        "draft_discarded": _("Draf dibuang. Yang terbuka adalah diagram dari server."),
+        "rules": _rules_texts(),
         "sop_importing": _("Membaca matriks SOP {name}\u2026"),
         "sop_imported": _("Matriks SOP {name} diubah menjadi draf diagram dengan {count} catatan impor. Periksa, "
                           "lalu Validasi."),
         "sop_refused": _("Matriks SOP {name} tidak dapat diimpor:"),
         "sop": _sop_panel_texts(),
+    }
+
+
+def _rules_texts() -> dict:
+    """The texts of the properties-panel group "Aturan prosedur" (frontend/alur-panel.js ``TEXTS``, whose Indonesian
+    they repeat key by key: tests/test_modeler_texts.py holds the two together) in the user's language."""
+    return {
+        "group": _("Aturan prosedur"),
+        "texts_group": _("Aturan: teks yang dibandingkan"),
+        "basis_group": _("Catatan: dasar hukum"),
+        "signs_group": _("Catatan: kolom tanda tangan"),
+        "returns_group": _("Aturan: pengembalian"),
+        "requires_group": _("Aturan: syarat kelengkapan"),
+        "none": _("(tidak ada)"),
+        "choose": _("(pilih)"),
+        "own_fields": _("Field formulir langkah ini"),
+        "other_fields": _("Field formulir langkah lain"),
+        "all_fields": _("Field formulir"),
+        "not_in_form": _("tidak ada di formulir"),
+        "not_in_diagram": _("tidak ada di diagram"),
+        "not_a_choice": _("bukan pilihan field ini"),
+        "title": _("Field nama kasus"),
+        "title_help": _("Isian yang menjadi nama kasus di daftar, pemberitahuan dan rekap."),
+        "date": _("Field tanggal acuan"),
+        "date_help": _("Isian tanggal kasus (hari kegiatan): kolom tanggal di rekap dan periode kasus."),
+        "place": _("Field tempat (opsional)"),
+        "place_help": _("Isian yang ditampilkan sebagai tempat di buku register."),
+        "team": _("Field tim pembuat (opsional)"),
+        "team_help": _("Nama data kasus tempat aplikasi menulis tim yang membuat kasus, misalnya tim."),
+        "text_field": _("Field teks"),
+        "text_field_help": _("Teks yang diserahkan; versinya disimpan dan dibandingkan."),
+        "text_label": _("Nama teks"),
+        "text_label_help": _("Nama yang dibaca orang, misalnya Narasi berita."),
+        "text_correction": _("Field koreksi (opsional)"),
+        "text_correction_help": _("Salinan yang disunting oleh langkah berikutnya."),
+        "text_counter": _("Tampilkan penghitung panjang per platform"),
+        "text_counter_help": _("Untuk caption media sosial."),
+        "reference": _("Baris di bawah judul catatan (opsional)"),
+        "reference_help": _("Dicetak di bawah judul register dan tanggapan tertulis, misalnya nomor dan nama SOP. "
+            "Bila kosong: nama proses."),
+        "responses_title": _("Judul catatan tanggapan tertulis (opsional)"),
+        "responses_title_help": _("Bila kosong: Tanggapan Tertulis."),
+        "recap_title": _("Judul rekapitulasi (opsional)"),
+        "recap_title_help": _("Untuk prosedur yang langkahnya menulis daftar unggahan. Bila kosong: Rekapitulasi "
+            "Unggahan."),
+        "basis_text": _("Dasar hukum"),
+        "basis_text_help": _("Satu peraturan, misalnya Undang-Undang Nomor 14 Tahun 2008 tentang Keterbukaan "
+            "Informasi Publik."),
+        "sign_heading": _("Judul kolom"),
+        "sign_heading_help": _("Misalnya Dibuat oleh, atau Mengetahui,"),
+        "sign_role": _("Jabatan"),
+        "sign_role_help": _("Misalnya Petugas Layanan Informasi."),
+        "lane_group": _("Kode grup (opsional)"),
+        "lane_group_help": _("Grup yang mengerjakan lajur ini. Bila kosong: grup di tugas-tugasnya, atau grup yang "
+            "namanya sama dengan nama lajur."),
+        "team_scoped": _("Hanya tim pembuat kasus"),
+        "team_scoped_help": _("Tugas lajur ini hanya untuk anggota tim yang membuat kasus; mereka hanya melihat "
+            "kasus timnya."),
+        "hears_overdue": _("Diberi tahu setiap langkah terlambat"),
+        "hears_overdue_help": _("Lajur ini diberi tahu setiap kali langkah mana pun melewati batas waktunya."),
+        "number": _("Nomor langkah"),
+        "number_help": _("Bilangan bulat mulai 1, tidak boleh sama dengan langkah lain (\"Langkah 4 dari 5\"). "
+            "Kosongkan bila tidak bernomor."),
+        "renumber": _("Sisipkan sebagai langkah {number}"),
+        "renumber_help": _("Nomor {number} sudah dipakai langkah lain. Tombol ini menaikkan satu nomor setiap "
+            "langkah lain bernomor {number} ke atas, sehingga langkah ini menjadi langkah {number}."),
+        "label": _("Nama singkat"),
+        "label_help": _("Nama pendek untuk tabel dan grafik, misalnya Keputusan. Bila kosong, nama tugas yang "
+            "dipakai."),
+        "deadline": _("Batas waktu"),
+        "deadline_help": _("Wajib: langkah ini harus punya timer batas waktu."),
+        "deadline_optional": _("Opsional"),
+        "deadline_required": _("Wajib"),
+        "register": _("Nomor register ditulis ke"),
+        "register_help": _("Isi bila langkah ini memberi nomor register kasus (satu langkah per diagram): nama field "
+            "yang menerima nomornya."),
+        "register_format": _("Format nomor register (opsional)"),
+        "register_format_help": _("Misalnya {seq:03d}/PPID/{month_roman}/{year}: {seq} nomor urut per tahun, {year}, "
+            "{month}, {month_roman}. Bila kosong: format aplikasi."),
+        "register_title": _("Judul register (opsional)"),
+        "register_title_help": _("Judul catatan register, misalnya Register Permohonan Informasi Publik. Bila "
+            "kosong: Register dan nama proses."),
+        "register_by": _("Kolom siapa yang mencatat (opsional)"),
+        "register_by_help": _("Judul kolom orang yang pertama menyelesaikan langkah ini, misalnya Diserahkan oleh. "
+            "Bila kosong: Dicatat oleh."),
+        "register_columns": _("Kolom tambahan register (opsional)"),
+        "register_columns_help": _("Id field dipisah spasi, misalnya nama_pemohon alamat_pemohon: nilainya ikut "
+            "dicetak di register."),
+        "stamp_date": _("Tanggal selesai ditulis ke"),
+        "stamp_date_help": _("Saat langkah selesai, tanggalnya (WIB) ditulis ke field ini: acuan batas waktu "
+            "berikutnya (misalnya H+1)."),
+        "stamp_time": _("Waktu selesai ditulis ke"),
+        "stamp_time_help": _("Saat langkah selesai, jam dan menitnya ditulis ke field ini."),
+        "response_decision": _("Tanggapan tertulis: field keputusan"),
+        "response_decision_help": _("Keputusan langkah ini yang dicatat sebagai tanggapan tertulis."),
+        "response_text": _("Tanggapan tertulis: field teks"),
+        "response_text_help": _("Isi tanggapan tertulisnya."),
+        "reject_field": _("Ditolak bila field"),
+        "reject_field_help": _("Pilihan yang mengakhiri kasus tanpa publikasi (ditampilkan sebagai penolakan)."),
+        "reject_value": _("bernilai"),
+        "separate": _("Tidak boleh dikerjakan oleh yang menyelesaikan"),
+        "separate_help": _("Pemisahan tugas: orang yang menyelesaikan langkah itu pada kasus ini tidak boleh "
+            "menyelesaikan langkah ini."),
+        "record_kind": _("Langkah ini menulis rekap"),
+        "record_kind_help": _("Rekapitulasi: daftar unggahan (field jenis posts) masuk ke rekap."),
+        "record_posts": _("Rekapitulasi unggahan (posts)"),
+        "record_field": _("Field daftar unggahan"),
+        "compare": _("Tampilkan perbandingan teks"),
+        "compare_help": _("Pekerja melihat teks prosedur dibandingkan dengan versi pertamanya (kata demi kata)."),
+        "compare_copy": _("Tampilkan teks akhir siap disalin"),
+        "return_field": _("Bila field"),
+        "return_value": _("bernilai"),
+        "return_to": _("Kembalikan ke langkah"),
+        "return_to_help": _("Kasus dikirim kembali ke langkah ini; pekerjanya diberi tahu beserta alasannya."),
+        "return_response": _("Field alasan"),
+        "return_response_help": _("Isian yang memuat alasan tertulis pengembalian."),
+        "return_item": _("{field} = {value} \u2192 {to}"),
+        "require_when": _("Bila field"),
+        "require_equals": _("bernilai"),
+        "require_fields": _("Field yang wajib diisi"),
+        "require_fields_help": _("Id field dipisah spasi, misalnya cek_foto cek_narasi: semuanya harus diisi atau "
+            "dicentang."),
+        "require_message": _("Pesan bila belum lengkap (opsional)"),
+        "require_message_help": _("Bila kosong, pesan baku yang ditampilkan."),
+        "require_item": _("{when} = {equals}"),
+        "sop_group": _("Aturan prosedur: identitas SOP"),
+        "sop_number": _("Nomor SOP"),
+        "sop_number_help": _("Seperti tertulis di dokumen, misalnya Nomor 21 Tahun 2025."),
+        "sop_created": _("Tanggal pembuatan"),
+        "sop_created_help": _("TTTT-BB-HH, misalnya 2023-03-14."),
+        "sop_revised": _("Tanggal revisi"),
+        "sop_revised_help": _("TTTT-BB-HH."),
+        "sop_effective": _("Tanggal efektif"),
+        "sop_effective_help": _("TTTT-BB-HH."),
+        "sop_approverTitle": _("Disahkan oleh: jabatan"),
+        "sop_approverTitle_help": _("Misalnya Sekretaris KPU Provinsi Sumatera Barat."),
+        "sop_approverName": _("Disahkan oleh: nama"),
+        "sop_approverNip": _("Disahkan oleh: NIP"),
+        "sop_approverNip_help": _("Tepat 18 angka; spasi di antara kelompok angka boleh."),
+        "sop_office": _("Nama instansi di kop (opsional)"),
+        "sop_office_help": _("Misalnya KPU Provinsi Sumatera Barat."),
+        "sop_item": _("Teks"),
+        "sop_legalBases": _("SOP: dasar hukum"),
+        "sop_qualifications": _("SOP: kualifikasi pelaksana"),
+        "sop_relateds": _("SOP: keterkaitan"),
+        "sop_equipments": _("SOP: peralatan/perlengkapan"),
+        "sop_warnings": _("SOP: peringatan"),
+        "sop_recordings": _("SOP: pencatatan dan pendataan"),
+        "output": _("Output di dokumen SOP (opsional)"),
+        "output_help": _("Misalnya Register dokumentasi dan konten. Bila kosong: register, tanggapan tertulis atau "
+            "rekapitulasi, menurut aturan langkah ini."),
+        "stamp_label": _("Tanggal selesai disebut"),
+        "stamp_label_help": _("Cara dokumen SOP menyebut tanggal ini di kolom Waktu, misalnya pengumpulan "
+            "dokumentasi dan konten (H+1 setelah \u2026)."),
+        "inputs_group": _("Aturan: kelengkapan (dokumen SOP)"),
+        "input_field": _("Field formulir (opsional)"),
+        "input_field_help": _("Labelnya dipakai; untuk field berkas, minimal jumlah berkas ditambahkan (Dokumentasi "
+            "minimal 4)."),
+        "input_text": _("Teks (opsional)"),
+        "input_text_help": _("Kata-kata sendiri, menggantikan label field. Tanpa kelengkapan: field wajib langkah "
+            "ini yang dipakai."),
+        "outcome_code": _("Kode hasil akhir"),
+        "outcome_code_help": _("Huruf, angka dan _ : nama hasil kasus di daftar, filter, laporan dan ekspor, "
+            "misalnya dipublikasikan."),
+        "outcome_label": _("Nama hasil akhir"),
+        "outcome_label_help": _("Cara orang membacanya, misalnya Dipublikasikan. Kasus tanpa hasil akhir ditampilkan "
+            "Selesai."),
     }
 
 

@@ -176,8 +176,8 @@ MESSAGES: dict[str, Any] = {
     "lane.group_empty": _l("Grup yang mengerjakan lajur \u201c%(lane)s\u201d (%(groups)s) belum memiliki anggota "
                            "aktif, jadi tugasnya belum sampai ke siapa pun. Minta administrator menambahkan "
                            "anggotanya."),
-    "sop.task_without_form": _l("Tugas ini tidak memiliki field formulir (camunda:formData). Tambahkan "
-                                "formulirnya."),
+    "sop.task_without_form": _l("Langkah ini tidak memiliki field formulir. Tambahkan formulirnya (panel properti, "
+                                "bagian Field formulir)."),
     # The procedure's declarations (alur:, docs/extension-namespace.md)
     "decl.unknown": _l("Deklarasi \u201calur:%(declaration)s\u201d tidak dikenal di sini. Hapus atau perbaiki "
                        "lewat panel Aturan prosedur."),
@@ -343,7 +343,7 @@ MESSAGES: dict[str, Any] = {
     "expression.walrus": _l("Ekspresi \u201c%(text)s\u201d memakai :=, yang tidak diizinkan."),
     "expression.syntax": _l("Ekspresi \u201c%(text)s\u201d tidak dapat dibaca (baris %(line)s, kolom %(column)s). "
                             "%(safe_language)s"),
-    "expression.foreign_language": _l("\u201c%(text)s\u201d ditulis dalam bahasa ekspresi Camunda (${\u2026}), "
+    "expression.foreign_language": _l("\u201c%(text)s\u201d ditulis dalam bahasa ekspresi ${\u2026} perangkat lain, "
                                       "yang tidak dijalankan di sini. Tulis tanpa ${ }, mis. \u201c%(inner)s\u201d "
                                       "atau %(inner)s == True. %(safe_language)s"),
     "expression.not_text": _l("Ekspresi ini bukan teks."),

@@ -48,14 +48,14 @@ def live_server(tmp_path_factory):
 
 def add_form_field(page: Page, element_id: str, index: int, field_id: str, label: str, type_: str) -> None:
     fields = open_group(page, "group-CamundaPlatform__FormData")
-    fields.locator(":scope > .bio-properties-panel-group-header").get_by_title("Create new list item").click()
+    fields.locator(":scope > .bio-properties-panel-group-header").get_by_title("Tambah butir baru").click()
     field = fields.locator(f'[data-entry-id="{element_id}-formField-{index}"]')
     field.get_by_label("ID", exact=True).fill(field_id)
     field.get_by_label("Label", exact=True).fill(label)
-    field.get_by_label("Type", exact=True).select_option(type_)
+    field.get_by_label("Jenis", exact=True).select_option(type_)
     constraints = field.locator(f'[data-entry-id="{element_id}-formField-{index}-formFieldConstraints"]')
-    constraints.locator(".bio-properties-panel-list-entry-header").get_by_title("Create new list item").click()
-    constraints.get_by_label("Name", exact=True).fill("required")
+    constraints.locator(".bio-properties-panel-list-entry-header").get_by_title("Tambah butir baru").click()
+    constraints.get_by_label("Nama", exact=True).fill("required")
     expect(field.locator(".bio-properties-panel-collapsible-entry-header-title").first).to_have_text(field_id)
 
 
@@ -71,8 +71,8 @@ def owner_adds_the_humas_step(page: Page, artifacts: Path) -> None:
 
     # The new task's form: generated task form with a required written note.
     select_shape(page, "Task_Humas", HUMAS_TASK)
-    open_group(page, "group-CamundaPlatform__Form").get_by_label("Type", exact=True).select_option(
-        label="Generated Task Forms")
+    open_group(page, "group-CamundaPlatform__Form").get_by_label("Jenis", exact=True).select_option(
+        label="Field formulir (isian)")
     add_form_field(page, "Task_Humas", 0, "catatan_humas", "Catatan Humas", "string")
 
     # Its procedure rules: step 5, "Humas", a deadline it must have, its note is a written response.
@@ -84,11 +84,11 @@ def owner_adds_the_humas_step(page: Page, artifacts: Path) -> None:
 
     # Two working days after the documentation was handed in.
     page.locator('.djs-element[data-element-id="Timer_Humas"]').click()
-    expect(page.locator("[data-properties] .bio-properties-panel-header-type")).to_contain_text("Timer")
-    open_group(page, "group-general").get_by_label("Name", exact=True).fill("Batas waktu 2 hari kerja")
+    expect(page.locator("[data-properties] .bio-properties-panel-header-type")).to_contain_text("Batas waktu")
+    open_group(page, "group-general").get_by_label("Nama", exact=True).fill("Batas waktu 2 hari kerja")
     timer = open_group(page, "group-timer")
-    timer.get_by_label("Type", exact=True).select_option(label="Date")
-    timer.get_by_label("Value").fill("akhir_hari_kerja(tanggal_pengumpulan, 2)")
+    timer.get_by_label("Jenis", exact=True).select_option(label="Tanggal")
+    timer.get_by_label("Nilai").fill("akhir_hari_kerja(tanggal_pengumpulan, 2)")
 
     # Number 5 is the upload's: the panel offers to insert the step there, moving the upload to 6.
     select_shape(page, "Task_Humas", HUMAS_TASK)

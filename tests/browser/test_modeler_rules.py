@@ -143,7 +143,7 @@ def test_a_return_rule_follows_its_step_when_the_step_is_renamed(open_as, artifa
     rules.get_by_label("Batas waktu").select_option(label="Wajib")
 
     returns = page.locator('[data-properties] [data-group-id="group-alur-returns"]')
-    returns.locator(":scope > .bio-properties-panel-group-header").get_by_title("Create new list item").click()
+    returns.locator(":scope > .bio-properties-panel-group-header").get_by_title("Tambah butir baru").click()
     rule = open_item(returns.locator('[data-entry-id="Task_Putuskan-alurReturn-0"]'))
     rule.get_by_label("Bila field").select_option("keputusan_pimred")
     rule.get_by_label("bernilai").select_option(label="Revisi (revisi)")  # the field's own choices
@@ -176,7 +176,7 @@ def test_a_return_rule_follows_its_step_when_the_step_is_renamed(open_as, artifa
 
     # Emptying what was entered takes the declaration out again.
     rule.locator(".bio-properties-panel-collapsible-entry-header").first.hover()  # the button shows on hover
-    rule.get_by_title("Delete item").click()
+    rule.get_by_title("Hapus butir").click()
     rules.get_by_label("Nomor langkah").fill("")
     rules.get_by_label("Nama singkat").fill("")
     rules.get_by_label("Batas waktu").select_option(label="Opsional")
@@ -235,14 +235,14 @@ def test_the_sop_identity_and_a_steps_sop_columns_are_edited_in_the_panel(open_a
     sop.get_by_label("Tanggal efektif").fill("2025-05-06")
     sop.get_by_label("Disahkan oleh: NIP").fill("19740310 199303 1 002")
     legal = page.locator('[data-properties] [data-group-id="group-alur-sop-legalBases"]')
-    legal.locator(":scope > .bio-properties-panel-group-header").get_by_title("Create new list item").click()
+    legal.locator(":scope > .bio-properties-panel-group-header").get_by_title("Tambah butir baru").click()
     open_item(legal.locator('[data-entry-id="Participant_KPU-alurSop-legalBases-0"]')).get_by_label("Teks").fill(
         "UU 14/2008")
 
     select_shape(page, "Task_Terima", "Menerima hasil dokumentasi kegiatan dan konten berita")
     open_group(page, "group-alur-rules").get_by_label("Output di dokumen SOP").fill("Tanggapan tertulis")
     inputs = page.locator('[data-properties] [data-group-id="group-alur-inputs"]')
-    inputs.locator(":scope > .bio-properties-panel-group-header").get_by_title("Create new list item").click()
+    inputs.locator(":scope > .bio-properties-panel-group-header").get_by_title("Tambah butir baru").click()
     item = open_item(inputs.locator('[data-entry-id="Task_Terima-alurInput-0"]'))
     item.get_by_label("Field formulir").select_option("cek_foto")
     item.get_by_label("Teks (opsional)").fill("Hasil dokumentasi")
