@@ -317,13 +317,13 @@ class ItemSlot {
 }
 
 // ------------------------------------------------------------------------------------ the diagram
-function processOf(bo) {
+export function processOf(bo) {
   let node = bo;
   while (node && !is(node, "bpmn:Process")) node = node.$parent;
   return node;
 }
 
-function flowElements(container, out = []) {
+export function flowElements(container, out = []) {
   for (const node of (container && container.get("flowElements")) || []) {
     out.push(node);
     if (is(node, "bpmn:SubProcess")) flowElements(node, out);

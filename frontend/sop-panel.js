@@ -25,6 +25,7 @@ import {
   CheckboxEntry, Group, SelectEntry, TextFieldEntry, isSelectEntryEdited, isTextFieldEntryEdited,
 } from "@bpmn-io/properties-panel";
 import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
+import { flowElements, processOf } from "./alur-panel.js";
 
 export const TEXTS = {
   group: "SOP: Pelaksana, Kelengkapan, Waktu, Output",
@@ -128,20 +129,6 @@ function extOf(bo, type) {
   return extValues(bo).find((value) => is(value, type));
 }
 
-function processOf(bo) {
-  let node = bo;
-  while (node && !is(node, "bpmn:Process")) node = node.$parent;
-  return node;
-}
-
-function flowNodes(container, out = []) {
-  for (const node of (container && container.get("flowElements")) || []) {
-    out.push(node);
-    if (is(node, "bpmn:SubProcess")) flowNodes(node, out);
-  }
-  return out;
-}
-
 function constraintsOf(field) {
   const validation = field.get("validation");
   return validation ? validation.get("constraints") || [] : [];
@@ -194,7 +181,7 @@ class Sop {
   // Every form field id of the process (start form included) and the names the declarations write to.
   takenIds() {
     const taken = new Set();
-    for (const node of [this.process, ...flowNodes(this.process)]) {
+    for (const node of [this.process, ...flowElements(this.process)]) {
       for (const value of extValues(node)) {
         if (is(value, "camunda:FormData")) for (const f of value.get("fields") || []) taken.add(f.get("id"));
         if (is(value, "alur:Step")) {
@@ -403,14 +390,14 @@ class Sop {
     const out = [];
     const procedure = extOf(this.process, "alur:Procedure");
     const fields = new Map();
-    for (const node of [this.process, ...flowNodes(this.process)]) {
+    for (const node of [this.process, ...flowElements(this.process)]) {
       for (const value of extValues(node)) {
         if (is(value, "camunda:FormData")) for (const f of value.get("fields") || []) if (!fields.has(f.get("id"))) fields.set(f.get("id"), f);
       }
     }
     // Bound to the start event's form too: its fields are the case's first data.
     if (procedure && procedure.get("date")) out.push([procedure.get("date"), "date"]);
-    const steps = flowNodes(this.process).map((node) => [node, extOf(node, "alur:Step")]).filter(([, s]) => s && s.get("stamp") && s.get("stamp").get("date"));
+    const steps = flowElements(this.process).map((node) => [node, extOf(node, "alur:Step")]).filter(([, s]) => s && s.get("stamp") && s.get("stamp").get("date"));
     steps.sort(([, a], [, b]) => (Number.parseInt(a.get("number"), 10) || 1e9) - (Number.parseInt(b.get("number"), 10) || 1e9));
     for (const [, s] of steps) out.push([s.get("stamp").get("date"), "stamp"]);
     const seen = new Set();
@@ -419,7 +406,7 @@ class Sop {
 
   // How process/sopdoc.py names the day ``name`` (_reference_words).
   referenceWords(name, fields) {
-    for (const node of flowNodes(this.process)) {
+    for (const node of flowElements(this.process)) {
       const step = extOf(node, "alur:Step");
       const stamp = step && step.get("stamp");
       if (stamp && stamp.get("date") === name) {
@@ -430,7 +417,7 @@ class Sop {
     }
     let field = fields && fields.get(name);
     if (!fields) {
-      for (const node of [this.process, ...flowNodes(this.process)]) {
+      for (const node of [this.process, ...flowElements(this.process)]) {
         const fd = extOf(node, "camunda:FormData");
         field = field || (fd && (fd.get("fields") || []).find((f) => f.get("id") === name));
       }

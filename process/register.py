@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -30,13 +31,14 @@ _SAMPLE_SEQS = (*range(1, 130), *range(990, 1010), *range(9990, 10010))
 _SAMPLE_YEARS = (2025, 2026)
 
 
-def _samples(fmt: str) -> set[str]:
+@lru_cache(maxsize=256)
+def _samples(fmt: str) -> frozenset[str]:
     out = set()
     for year in _SAMPLE_YEARS:
         for month in range(1, 13):
             when = datetime(year, month, 15, 5, tzinfo=WIB)
             out.update(register_number(fmt, seq, when) for seq in _SAMPLE_SEQS)
-    return out
+    return frozenset(out)
 
 
 def formats_collide(a: str, b: str) -> bool:

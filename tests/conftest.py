@@ -93,6 +93,30 @@ def _schema(database_url):
     eng.dispose()
 
 
+def _drop_everything(eng) -> None:
+    Base.metadata.drop_all(eng)
+    with eng.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    """An empty database of the kind under test, for the migration tests: a new SQLite file, or the PostgreSQL
+    database of ALUR_TEST_DATABASE_URL emptied (and given the test schema again afterwards, for the tests after)."""
+    configured = os.environ.get("ALUR_TEST_DATABASE_URL")
+    if not configured or not configured.startswith("postgres"):
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    eng = make_engine(configured)
+    _drop_everything(eng)
+    try:
+        yield configured
+    finally:
+        _drop_everything(eng)
+        create_schema(eng)
+        eng.dispose()
+
+
 def _wipe(eng) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with eng.begin() as conn:

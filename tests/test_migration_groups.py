@@ -3,15 +3,13 @@
 act on their tasks after the upgrade; the downgrade gives the roles back as they were."""
 from __future__ import annotations
 
-import os
 from datetime import date
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, insert, inspect, select, text
 
-from engine.db import create_schema, ensure_chain_head, make_engine, transaction
+from engine.db import ensure_chain_head, make_engine, transaction
 from engine.models import Base
 from ops.schema import downgrade, upgrade
 from process.config import Settings
@@ -31,30 +29,6 @@ BEFORE = {
 #: The lane each staff role worked (process/roles.py before groups).
 ROLE_LANES = {"tim_pelaksana": "Tim Pelaksana", "admin_medsos": "Admin Medsos", "wapimred": "Wakil Pimpinan Redaksi",
               "pimred": "Pimpinan Redaksi"}
-
-
-def _drop_everything(engine) -> None:
-    Base.metadata.drop_all(engine)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-
-
-@pytest.fixture
-def url(tmp_path):
-    """An empty database of the kind under test: a new SQLite file, or the PostgreSQL database of
-    ALUR_TEST_DATABASE_URL emptied (and left with the test schema again afterwards, for the tests after this one)."""
-    configured = os.environ.get("ALUR_TEST_DATABASE_URL")
-    if not configured or not configured.startswith("postgres"):
-        yield f"sqlite:///{tmp_path / 'groups.db'}"
-        return
-    engine = make_engine(configured)
-    _drop_everything(engine)
-    try:
-        yield configured
-    finally:
-        _drop_everything(engine)
-        create_schema(engine)
-        engine.dispose()
 
 
 def _rows(engine, table: str) -> set[tuple]:
@@ -91,7 +65,8 @@ def _fill_at_0005(engine, system) -> tuple[int, str]:
         return result.instance.id, result.ready[0].id
 
 
-def test_staff_roles_become_groups_and_come_back(url, tmp_path, clock):
+def test_staff_roles_become_groups_and_come_back(empty_database_url, tmp_path, clock):
+    url = empty_database_url
     engine = make_engine(url)
     settings = Settings(database_url=url, files_dir=tmp_path / "files")
     try:
