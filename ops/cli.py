@@ -152,10 +152,10 @@ def _demo_accounts(system: System) -> None:
                 system.people.add_user(session, username, password, [role], full_name=full_name, team_code=team,
                                        actor="demo")
                 rows.append((username, ROLE_LABELS[role], password))
-        width = max(len(r[1]) for r in rows)
+        width, names_width = max(len(r[1]) for r in rows), max(len("username"), *(len(r[0]) for r in rows))
         lines = [f"Alur Medsos demo accounts. Open {DEMO_URL} and log in with:", "",
-                 f"  {'username':<14} {'role/group':<{width}}  password"]
-        lines += [f"  {u:<14} {label:<{width}}  {pw}" for u, label, pw in rows]
+                 f"  {'username':<{names_width}}  {'role/group':<{width}}  password"]
+        lines += [f"  {u:<{names_width}}  {label:<{width}}  {pw}" for u, label, pw in rows]
         text = "\n".join(lines) + "\n"
         # Written before the commit: when the file cannot be written, no accounts with lost passwords remain.
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -405,6 +405,9 @@ def test_init_db_demo_creates_one_account_per_role_once(cli, system, tmp_path, a
     text = path.read_text()
     assert DEMO_URL in text
     creds = dict(re.findall(r"^  (\S+) .*?  (\S+)$", text, re.M)[1:])  # skip the header row
+    table = text.splitlines()[2:]  # the columns line up, however long a username is
+    assert len({re.match(r"  \S+ +", line).end() for line in table}) == 1, text
+    assert len({line.rindex(" ") for line in table}) == 1, text
     # one account per application role, and one per group of a lane of each bundled procedure (from the diagrams)
     assert {u for u, *_ in DEMO_ACCOUNTS} == {"pemilik", "auditor", "admin"}
     assert set(creds) == {"tim.pelaksana", "admin.medsos", "wapimred", "pimred", "petugas.informasi", "ppid",
