@@ -343,3 +343,33 @@ def test_xes_validates_against_the_ieee_1849_schema(system, sc, delegated, tx):
             root = etree.fromstring(events_xes(s, rulebook=system.rules, now=at(6, 3, 15), **kwargs))
             assert etree.QName(root).namespace == XES_NS  # as written: the default namespace is not removed
             assert schema.validate(root), schema.error_log
+
+
+def test_xes_steps_the_engine_passed_and_steps_never_claimed(system, tx, clock):
+    """A manual or untyped task the engine passes through is a start/complete pair at that moment; a user task
+    completed without a claim starts when it became ready; a ready task nobody took has no event yet."""
+    from tests.test_bpmn_support import xml_of
+
+    engine = system.tasks.engine
+    clock.set(at(7, 1, 8))
+    with tx() as s:
+        engine.deploy(s, xml_of("tugas_lewat"), actor="pemilik")
+        case = engine.start(s, "uji_tugas_lewat", data={}, actor="tim").instance.id
+    clock.set(at(7, 1, 11))
+    with tx() as s:
+        (task,) = s.execute(select(EventRow.task_id).where(EventRow.instance_id == case,
+                                                           EventRow.type == "task_ready")).scalars()
+        engine.complete(s, task, {"narasi": "Naskah"}, actor="tim")
+    with tx() as s:
+        root = check_ieee_1849_structure(events_xes(s, rulebook=system.rules, instance_id=case))
+    events = [(e["concept:name"], e["lifecycle:transition"], e["org:resource"], e["time:timestamp"][11:16],
+               e.get("mulai_dari")) for e in events_of(root.find(f"{{{XES_NS}}}trace"))]
+    assert events[0] == ("Kasus dimulai", "complete", "tim", "08:00", None)
+    assert ("Siapkan berkas", "start", "system", "08:00", "siap") in events
+    assert events.index(("Siapkan berkas", "start", "system", "08:00", "siap")) + 1 == events.index(
+        ("Siapkan berkas", "complete", "system", "08:00", None))
+    tulis = [e for e in events if e[0] not in ("Kasus dimulai", "Siapkan berkas", "Cetak poster")]
+    assert [e[1:] for e in tulis[:2]] == [("start", "tim", "08:00", "siap"), ("complete", "tim", "11:00", None)]
+    starts = [e for e in events if e[1] == "start"]
+    completes = [e for e in events if e[1] == "complete" and e[0] != "Kasus dimulai"]
+    assert [e[0] for e in starts] == [e[0] for e in completes]  # the next step (ready, untaken) has no start
