@@ -328,3 +328,27 @@ def test_a_procedure_without_record_declarations_prints_generic_titles():
     text = " ".join(pdf_pages(to_pdf(doc)))
     assert "Dasar hukum" not in text and "Alur Pengunggahan Konten Media Sosial" in text
     assert responses_document([], NOW, period=MAY, procedure=bare).title == "Tanggapan Tertulis"
+
+
+def test_register_columns_keep_numbers_and_yes_no_typed():
+    """A field the register lists (``alur:register columns``) that holds a number or a yes/no stays one in the
+    XLSX (and reads Ya/Tidak in the CSV); a choice is still shown by its label."""
+    import dataclasses
+
+    step = SOP.register_step
+    rules = dataclasses.replace(SOP, steps={**SOP.steps, step.bpmn_id: dataclasses.replace(
+        step, register_columns=("jumlah_peserta", "siaran_langsung"))})
+    doc = register_document([_row(fields={"jumlah_peserta": 120, "siaran_langsung": True}),
+                             _row(number="002/REG-MEDSOS/V/2025", fields={"jumlah_peserta": 0.5,
+                                                                          "siaran_langsung": False})],
+                            MAY, NOW, rules)
+    titles = [c.title for c in doc.table.columns]
+    peserta, langsung = titles.index("jumlah_peserta") + 1, titles.index("siaran_langsung") + 1
+    ws = load_workbook(io.BytesIO(to_xlsx(doc)))["Register"]
+    assert (ws.cell(8, peserta).value, ws.cell(8, peserta).data_type) == (120, "n")
+    assert (ws.cell(9, peserta).value, ws.cell(9, peserta).data_type) == (0.5, "n")
+    assert [(ws.cell(r, langsung).value, ws.cell(r, langsung).data_type) for r in (8, 9)] == [(True, "b"),
+                                                                                                 (False, "b")]
+    assert ws.cell(8, langsung).number_format == '"Ya";"Ya";"Tidak"'
+    rows = list(csv.reader(io.StringIO(to_csv(doc).decode("utf-8-sig"))))
+    assert [r[langsung - 1] for r in rows[1:]] == ["Ya", "Tidak"] and rows[1][peserta - 1] == "120"
