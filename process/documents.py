@@ -84,7 +84,7 @@ EMPTY_TEXT = "Tidak ada data dalam periode ini."
 class Column:
     title: str
     width: float = 1.0  # relative share of the page width (PDF) and of ~12 characters (XLSX)
-    kind: str = "text"  # text | int | date | datetime | bool | url
+    kind: str = "text"  # text | int | date | datetime | bool | url | duration (a timedelta)
 
 
 @dataclass(frozen=True)
@@ -215,9 +215,10 @@ def recap_document(recap: Recap, now: datetime, procedure: Declarations | None =
                Column(field_title(procedure, title_field, "Nama"), 1.7),
                Column(field_title(procedure, date_field, "Tanggal"), 0.95, "date"), Column("Tautan", 2.3, "url"),
                Column("Waktu Unggah (WIB)", 1.25, "datetime"), Column("Batas Waktu (WIB)", 1.25, "datetime"),
-               Column("Tepat Waktu", 0.65, "bool"), Column("Lama Terlambat", 1.0), Column("Diunggah oleh", 1.0))
+               Column("Tepat Waktu", 0.65, "bool"), Column("Lama Terlambat", 1.0, "duration"),
+               Column("Diunggah oleh", 1.0))
     body = [(i, p.platform, p.number or "", p.activity, p.activity_date, p.url, p.posted_at or p.recorded_at,
-             p.due_at, p.on_time, durasi(p.lateness) if p.lateness is not None else "", person_name(p.name, p.actor))
+             p.due_at, p.on_time, p.lateness, person_name(p.name, p.actor))
             for i, p in enumerate(recap.posts, 1)]
     total_columns = (Column("Platform", 1.5), Column("Unggahan", 1.0, "int"), Column("Tepat Waktu", 1.0, "int"),
                      Column("Terlambat", 1.0, "int"), Column("Tanpa Batas Waktu", 1.0, "int"))
@@ -251,6 +252,8 @@ def _text(value: Any, kind: str, *, printed: bool) -> str:
         return "—" if printed else ""
     if isinstance(value, bool):
         return "Ya" if value else "Tidak"
+    if isinstance(value, timedelta):
+        return durasi(value)
     if isinstance(value, datetime):
         local = _wib(value)
         return local.strftime("%d-%m-%Y %H.%M") if printed else local.strftime("%Y-%m-%d %H:%M")
@@ -326,7 +329,7 @@ def _fill_sheet(ws, doc: Document, table: Table) -> None:
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     for c, column in enumerate(table.columns, 1):
         cell = ws.cell(row=header_row, column=c)
-        set_cell(cell, column.title)
+        set_cell(cell, xlsx_title(column))
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="E6E6E6")
         cell.alignment = Alignment(wrap_text=True, vertical="center")
@@ -334,15 +337,20 @@ def _fill_sheet(ws, doc: Document, table: Table) -> None:
         ws.column_dimensions[get_column_letter(c)].width = max(8, min(60, round(column.width * 12)))
     wrap = Alignment(wrap_text=True, vertical="top")
     for r, row in enumerate(table.rows, header_row + 1):
+        total = table.total_row and r == header_row + len(table.rows)
         for c, (value, column) in enumerate(zip(row, table.columns), 1):
             cell = ws.cell(row=r, column=c)
             _set_xlsx_value(cell, value, column)
             cell.alignment = wrap
             cell.border = border
+            if total:
+                cell.font = Font(bold=True)
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
-    if table.rows:
-        ws.auto_filter.ref = f"A{header_row}:{last}{header_row + len(table.rows)}"
-    else:
+    # the filter covers the data rows; a total row stays below it (filtering or sorting never moves the sum)
+    data_rows = len(table.rows) - (1 if table.total_row else 0)
+    if data_rows > 0:
+        ws.auto_filter.ref = f"A{header_row}:{last}{header_row + data_rows}"
+    if not table.rows:
         cell = ws.cell(row=header_row + 1, column=1)
         set_cell(cell, table.empty)
         cell.font = Font(italic=True)
@@ -354,9 +362,26 @@ def _fill_sheet(ws, doc: Document, table: Table) -> None:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
+#: How a yes/no cell shows its boolean (positive;negative;zero: TRUE is 1, FALSE is 0).
+XLSX_YES_NO = '"Ya";"Ya";"Tidak"'
+#: A duration is a number of days, as Excel subtracts two times; shown as hours, minutes and seconds.
+XLSX_DURATION = "[h]:mm:ss"
+#: What the header of a column says about the unit of its numbers.
+XLSX_UNITS = {"duration": "jam:menit:detik"}
+
+
+def xlsx_title(column: Column) -> str:
+    """A column's header in a worksheet: its title, and the unit its numbers are shown in."""
+    unit = XLSX_UNITS.get(column.kind)
+    return f"{column.title} ({unit})" if unit else column.title
+
+
 def _set_xlsx_value(cell, value: Any, column: Column) -> None:
+    """Typed cells: booleans (shown Ya/Tidak), numbers, durations (days, shown as hours), WIB times, text."""
     if isinstance(value, bool):
-        set_cell(cell, "Ya" if value else "Tidak")
+        set_cell(cell, value, XLSX_YES_NO)
+    elif isinstance(value, timedelta):
+        set_cell(cell, value.total_seconds() / 86400, XLSX_DURATION)
     elif isinstance(value, datetime):
         set_cell(cell, _wib(value).replace(tzinfo=None), "dd-mm-yyyy hh:mm")  # Excel has no time zones: WIB
     elif isinstance(value, date):

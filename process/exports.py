@@ -3,10 +3,18 @@
 * **CSV** has every event of the log of record that happened in a period (or every event of one case),
   one row each, with the payload as canonical JSON and the row's hash chain, so the export can be checked
   against ``alur audit verify`` or re-hashed elsewhere.
+  Its own time columns (``time``, and ``due``: the deadline a ready task or a timer carries) are ISO 8601
+  in WIB with the offset ``+07:00``; the ``payload`` is the JSON exactly as recorded and hashed, so its times
+  stay as stored (UTC, ``+00:00``).
 * **XES** has one trace per case started in the period (or the one case), with the case's whole history,
-  so traces are never cut off at the period's edge. It keeps the events that describe the work: case
-  started, each step completed, deadlines missed, tasks delegated or cancelled, case migrated or finished.
-  Bookkeeping events (task ready, claimed, unclaimed, timer fired) are in the CSV only.
+  so traces are never cut off at the period's edge. It keeps the events that describe the work, in the
+  standard lifecycle model: the case start (``complete``), each step as a ``start``/``complete`` pair, deadlines
+  missed, delegations (``reassign``, the new holder as ``org:resource``), steps withdrawn or aborted, the case
+  migrated or finished. A step *starts* when it was first taken (claimed, or delegated to someone); a step
+  completed without ever being taken starts when it became ready (an untyped or manual task the engine
+  passed through: when it was reached). Each ``start`` says which (``mulai_dari``: ``diambil`` or ``siap``),
+  and the log says so in its ``keterangan``. The rest of the bookkeeping (unclaimed, timer fired) is in the
+  CSV only.
 
 Nothing here knows Flask.
 """
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 from lxml import etree
@@ -31,13 +40,23 @@ from .models import RegisterEntry, Team
 from .records import Period
 from .spreadsheets import csv_writer
 
-CSV_COLUMNS = ("seq", "time", "case_id", "type", "actor", "task_id", "step", "payload", "prev_hash", "hash")
+CSV_COLUMNS = ("seq", "time", "case_id", "type", "actor", "task_id", "step", "due", "payload", "prev_hash",
+               "hash")
 
 _BATCH = 2000
 
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(WIB).isoformat(timespec="seconds")
+
+
+def _due(payload: dict) -> str:
+    """The deadline a payload carries (stored in UTC) in WIB, or ``""``."""
+    due = payload.get("due")
+    if not isinstance(due, str) or not due:
+        return ""
+    moment = datetime.fromisoformat(due)
+    return _iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def iter_events(session: Session, *, period: Period | None = None, instance_id: int | None = None,
@@ -85,7 +104,8 @@ def _batches(rows: Iterator[EventRow], size: int = _BATCH) -> Iterator[list[Even
 
 
 def events_csv(session: Session, *, period: Period | None = None, instance_id: int | None = None) -> str:
-    """The events as CSV text (header row first); times are ISO 8601 in WIB (+07:00)."""
+    """The events as CSV text (header row first); ``time`` and ``due`` are ISO 8601 in WIB (+07:00), the
+    payload is as recorded (its hash covers it)."""
     out = io.StringIO()
     writer = csv_writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -95,7 +115,7 @@ def events_csv(session: Session, *, period: Period | None = None, instance_id: i
             payload = eventlog.decode(row)
             step = payload.get("name") or (names.get(row.task_id, (None, ""))[1] if row.task_id else "")
             writer.writerow((row.seq, _iso(row.at), row.instance_id if row.instance_id is not None else "",
-                             row.type, row.actor or "", row.task_id or "", step or "", row.payload,
+                             row.type, row.actor or "", row.task_id or "", step or "", _due(payload), row.payload,
                              row.prev_hash, row.hash))
     return out.getvalue()
 
@@ -113,9 +133,10 @@ XES_EXTENSIONS = (
     ("Time", "time", "http://www.xes-standard.org/time.xesext"),
 )
 
-#: Event type → (lifecycle:transition, how the event is named; None: the step's name).
+#: Event type → (lifecycle:transition, how the event is named; None: the step's name). Task events also give a
+#: ``start`` (see :class:`_TaskStory`); a cancelled task nobody took is withdrawn (``withdraw``), not aborted.
 XES_EVENT_TYPES = {
-    "case_started": ("start", "Kasus dimulai"),
+    "case_started": ("complete", "Kasus dimulai"),
     "task_completed": ("complete", None),
     "task_passed": ("complete", None),  # an untyped or manual task: done when the case reached it
     "overdue": ("complete", "Batas waktu terlewati: {step}"),
@@ -125,6 +146,20 @@ XES_EVENT_TYPES = {
     "execution_failed": ("pi_abort", "Proses terhenti karena galat"),
     "case_completed": ("complete", "Kasus selesai"),
 }
+#: Events read only to place a step's ``start`` (and its lane): not events of the XES themselves.
+XES_START_SOURCES = ("task_ready", "task_claimed")
+#: Where a step's ``start`` comes from (the event attribute ``mulai_dari``).
+START_TAKEN, START_READY = "diambil", "siap"
+#: The log's ``keterangan``: what its lifecycle transitions mean.
+XES_DESCRIPTION = (
+    "Siklus hidup standar IEEE 1849: setiap langkah punya 'start' dan 'complete'. 'start' = saat tugas pertama kali "
+    "diambil (diklaim atau didelegasikan kepada seseorang); bila tidak pernah diambil sebelum diselesaikan, saat "
+    "tugas siap (atribut mulai_dari: diambil/siap). 'complete' = saat langkah diselesaikan. 'reassign' = delegasi, "
+    "org:resource = pemegang baru (bukan kemunculan langkah; pengklasifikasi: nama dan transisi). "
+    "'Kasus dimulai' dan 'Kasus selesai' = 'complete'. Waktu dalam WIB (+07:00).")
+#: The log's classifier: an event class is an activity *and* its transition, so a step's start, its reassign and
+#: its completion are three classes and a step occurs once per completion (xs:NCName, no spaces).
+XES_CLASSIFIERS = (("AktivitasDanTransisi", "concept:name lifecycle:transition"),)
 
 
 def _xes_time(moment: datetime) -> str:
@@ -172,8 +207,10 @@ def events_xes(session: Session, *, rulebook: Rulebook, period: Period | None = 
 
     Trace ``concept:name`` is ``"<case id>: <activity>"``; events carry ``concept:name`` (the step, or
     what happened), ``lifecycle:transition`` (standard model), ``org:resource`` (the username, ``system``
-    for the engine), ``org:role`` (the lane) and ``time:timestamp`` (WIB offset), plus ``seq`` (position
-    in the hash-chained log), ``langkah`` (SOP step), ``keputusan`` (decision) and ``terlambat`` (late).
+    for the engine; for a ``reassign`` the new holder), ``org:role`` (the lane) and ``time:timestamp`` (WIB
+    offset), plus ``seq`` (position in the hash-chained log), ``langkah`` (SOP step), ``keputusan``
+    (decision), ``terlambat`` (late), ``mulai_dari`` (what a ``start`` marks) and, for a ``reassign``,
+    ``dialihkan_oleh`` (who delegated) and ``pemegang_sebelumnya`` (the previous holder).
     """
     ids = _xes_case_ids(session, period, instance_id)
     root = etree.Element("log", nsmap={None: XES_NS})
@@ -188,8 +225,8 @@ def events_xes(session: Session, *, rulebook: Rulebook, period: Period | None = 
     _attr(event_globals, "string", "lifecycle:transition", "complete")
     _attr(event_globals, "string", "org:resource", SYSTEM_ACTOR)
     _attr(event_globals, "date", "time:timestamp", datetime(1970, 1, 1, tzinfo=UTC))
-    etree.SubElement(root, "classifier", name="Aktivitas", keys="concept:name")
-    etree.SubElement(root, "classifier", name="AktivitasDanSiklus", keys="concept:name lifecycle:transition")
+    for name, keys in XES_CLASSIFIERS:
+        etree.SubElement(root, "classifier", name=name, keys=keys)
     # The log is named after the procedures of its cases (their declared reference, else their names).
     references = {d.process_key: d.record_reference for d in rulebook.of_instances(session, ids).values()}
     title = "; ".join(references[k] for k in sorted(references)) or "Alur Medsos"
@@ -197,6 +234,7 @@ def events_xes(session: Session, *, rulebook: Rulebook, period: Period | None = 
         title += f" ({period.label})"
     _attr(root, "string", "concept:name", title)
     _attr(root, "string", "lifecycle:model", "standard")
+    _attr(root, "string", "keterangan", XES_DESCRIPTION)
     _attr(root, "string", "sumber", "Alur Medsos, KPU Provinsi Sumatera Barat")
     if now is not None:
         _attr(root, "date", "dibuat", now)
@@ -208,15 +246,55 @@ def events_xes(session: Session, *, rulebook: Rulebook, period: Period | None = 
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
+@dataclass
+class _TaskStory:
+    """What one task's events say about it: where its ``start`` goes, its lane, who finished it."""
+
+    ready: EventRow | None = None
+    taken: EventRow | None = None  # the first claim or delegation to someone
+    completed_by: str | None = None
+    ended: str | None = None  # task_completed | task_cancelled
+    lane: str | None = None
+
+    @property
+    def start(self) -> tuple[EventRow, str] | None:
+        """(the event the step starts at, mulai_dari), or None: not started (never taken, not completed)."""
+        if self.taken is not None:
+            return self.taken, START_TAKEN
+        if self.ended == "task_completed" and self.ready is not None:
+            return self.ready, START_READY
+        return None
+
+
+def _task_stories(rows: Sequence[EventRow], payloads: dict[int, dict]) -> dict[str, _TaskStory]:
+    stories: dict[str, _TaskStory] = {}
+    for row in rows:
+        if not row.task_id:
+            continue
+        story = stories.setdefault(row.task_id, _TaskStory())
+        payload = payloads[row.seq]
+        if row.type == "task_ready":
+            story.ready = story.ready or row
+            story.lane = payload.get("lane") or story.lane
+        elif story.taken is None and (row.type == "task_claimed"
+                                      or (row.type == "task_delegated" and payload.get("to"))):
+            story.taken = row
+        elif row.type in ("task_completed", "task_cancelled"):
+            story.ended = row.type
+            story.completed_by = row.actor if row.type == "task_completed" else story.completed_by
+    return stories
+
+
 def _xes_traces(session: Session, root, ids: Sequence[int], teams: dict[str, str], rulebook: Rulebook) -> None:
     instances = {i.id: i for i in session.execute(select(Instance).where(Instance.id.in_(ids))).scalars()}
     rules = rulebook.of_instances(session, ids)
     numbers = dict(session.execute(select(RegisterEntry.instance_id, RegisterEntry.number)
                                    .where(RegisterEntry.instance_id.in_(ids))).all())
-    rows = list(session.execute(select(EventRow).where(EventRow.instance_id.in_(ids),
-                                                       EventRow.type.in_(tuple(XES_EVENT_TYPES)))
+    wanted = (*XES_EVENT_TYPES, *XES_START_SOURCES)
+    rows = list(session.execute(select(EventRow).where(EventRow.instance_id.in_(ids), EventRow.type.in_(wanted))
                                 .order_by(EventRow.seq)).scalars())
     names = _task_names(session, {r.task_id for r in rows if r.task_id})
+    payloads = {r.seq: eventlog.decode(r) for r in rows}
     by_case: dict[int, list[EventRow]] = {i: [] for i in ids}
     for row in rows:
         by_case[row.instance_id].append(row)
@@ -233,27 +311,73 @@ def _xes_traces(session: Session, root, ids: Sequence[int], teams: dict[str, str
             _attr(trace, "string", "tim", teams.get(instance.group, instance.group))
         decl = rules[instance_id]
         _attr(trace, "string", "hasil", case_outcome(instance, decl))
-        for row in by_case[instance_id]:
-            payload = eventlog.decode(row)
-            concept, transition, bpmn_id = _event_name(row, payload, names)
-            event = etree.SubElement(trace, "event")
-            _attr(event, "string", "concept:name", concept)
-            _attr(event, "string", "lifecycle:transition", transition)
-            _attr(event, "string", "org:resource", row.actor or SYSTEM_ACTOR)
-            if payload.get("lane"):
-                _attr(event, "string", "org:role", payload["lane"])
-            _attr(event, "date", "time:timestamp", row.at)
-            _attr(event, "int", "seq", row.seq)
-            if row.task_id:
-                _attr(event, "string", "tugas", row.task_id)
-            if decl.number(bpmn_id) is not None:
-                _attr(event, "int", "langkah", decl.number(bpmn_id))
-            if row.type == "task_completed":
-                decision = decl.decision_of(bpmn_id, payload.get("data") or {})
-                if decision:
-                    _attr(event, "string", "keputusan", decision)
-                _attr(event, "boolean", "terlambat", bool(payload.get("late")))
-            if row.type == "case_completed" and payload.get("end_event"):
-                outcome = decl.outcome(payload["end_event"])
-                _attr(event, "string", "akhir", outcome.code if outcome is not None else payload["end_event"])
+        _xes_case_events(trace, by_case[instance_id], payloads, names, decl)
 
+
+def _xes_case_events(trace, rows: Sequence[EventRow], payloads: dict[int, dict],
+                     names: dict[str, tuple[str, str]], decl) -> None:
+    """One case's events, in log order, each step's ``start`` placed at the event it comes from."""
+    stories = _task_stories(rows, payloads)
+    for row in rows:
+        payload = payloads[row.seq]
+        story = stories.get(row.task_id) if row.task_id else None
+        start = story.start if story is not None else None
+        if row.type in XES_START_SOURCES:
+            if start is not None and start[0] is row:
+                resource = row.actor if start[1] == START_TAKEN else story.completed_by
+                _xes_start(trace, row, payload, names, decl, story, resource, start[1])
+            continue
+        concept, transition, bpmn_id = _event_name(row, payload, names)
+        if row.type == "task_passed":  # reached and done at once: its start is its completion's moment
+            _xes_start(trace, row, payload, names, decl, None, row.actor or SYSTEM_ACTOR, START_READY)
+        if row.type == "task_cancelled" and start is None:
+            transition = "withdraw"  # never started: withdrawn, not aborted
+        resource = row.actor or SYSTEM_ACTOR
+        if row.type == "task_delegated":
+            resource = payload.get("to") or resource
+        event = _xes_event(trace, row, concept, transition, resource,
+                           payload.get("lane") or (story.lane if story else None), decl, bpmn_id)
+        if row.type == "task_delegated":
+            _attr(event, "string", "dialihkan_oleh", row.actor or SYSTEM_ACTOR)
+            if payload.get("from"):
+                _attr(event, "string", "pemegang_sebelumnya", payload["from"])
+            if start is not None and start[0] is row:  # the first holder: the step starts now
+                _xes_start(trace, row, payload, names, decl, story, resource, START_TAKEN)
+        if row.type == "task_completed":
+            decision = decl.decision_of(bpmn_id, payload.get("data") or {})
+            if decision:
+                _attr(event, "string", "keputusan", decision)
+            _attr(event, "boolean", "terlambat", bool(payload.get("late")))
+        if row.type == "case_completed" and payload.get("end_event"):
+            outcome = decl.outcome(payload["end_event"])
+            _attr(event, "string", "akhir", outcome.code if outcome is not None else payload["end_event"])
+
+
+def _xes_event(trace, row: EventRow, concept: str, transition: str, resource: str, lane: str | None, decl,
+               bpmn_id: str | None):
+    event = etree.SubElement(trace, "event")
+    _attr(event, "string", "concept:name", concept)
+    _attr(event, "string", "lifecycle:transition", transition)
+    _attr(event, "string", "org:resource", resource)
+    if lane:
+        _attr(event, "string", "org:role", lane)
+    _attr(event, "date", "time:timestamp", row.at)
+    _attr(event, "int", "seq", row.seq)
+    if row.task_id:
+        _attr(event, "string", "tugas", row.task_id)
+    if decl.number(bpmn_id) is not None:
+        _attr(event, "int", "langkah", decl.number(bpmn_id))
+    return event
+
+
+def _xes_start(trace, row: EventRow, payload: dict, names: dict[str, tuple[str, str]], decl,
+               story: _TaskStory | None, resource: str | None, source: str) -> None:
+    """A step's ``start`` at ``row`` (its first taking, its becoming ready, or its passing)."""
+    bpmn_id, step = payload.get("bpmn_id"), payload.get("name")
+    if row.task_id and (not step or not bpmn_id) and row.task_id in names:
+        known = names[row.task_id]
+        bpmn_id, step = bpmn_id or known[0], step or known[1]
+    lane = payload.get("lane") or (story.lane if story else None)
+    event = _xes_event(trace, row, step or bpmn_id or row.type, "start", resource or SYSTEM_ACTOR, lane, decl,
+                       bpmn_id)
+    _attr(event, "string", "mulai_dari", source)

@@ -131,12 +131,17 @@ def register_document(rows: Sequence[RegisterRow], period: Period, now: datetime
                     Table(columns, body), now, notes=notes, **record_header(rules))
 
 
-def _shown(rules: Declarations | None, field_id: str, value) -> str:
-    """A case data value as the register prints it: a choice by its label."""
-    if value in (None, ""):
+def _shown(rules: Declarations | None, field_id: str, value):
+    """A case data value as the register shows it: a choice by its label; a number or a yes/no as it is (a
+    spreadsheet keeps it typed, the printed page writes it), anything else as text."""
+    if value is None or value == "":
         return ""
     label = rules.value_label(field_id, value) if rules is not None else None
-    return label if label is not None else str(value)
+    if label is not None:
+        return label
+    if isinstance(value, (bool, int, float)):
+        return value
+    return str(value)
 
 
 def status_text(row: RegisterRow) -> str:

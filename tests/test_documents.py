@@ -121,13 +121,60 @@ def test_register_xlsx_opens_and_has_the_rows(docs):
 def test_recap_xlsx_has_posts_and_totals_sheets(docs):
     wb = load_workbook(io.BytesIO(to_xlsx(docs["rekap"])))
     assert wb.sheetnames == ["Rekapitulasi", "Jumlah per platform"]
-    posts = [r for r in wb["Rekapitulasi"].iter_rows(min_row=8, values_only=True)]
-    assert [(r[1], r[8]) for r in posts] == [("Instagram", "Ya"), ("Instagram", "Ya"), ("Instagram", "Tidak")]
-    assert posts[2][9] == "kurang dari 1 menit"
-    assert wb["Rekapitulasi"]["F8"].hyperlink.target == "https://www.instagram.com/p/abc123/"
-    totals = [r for r in wb["Jumlah per platform"].iter_rows(min_row=8, values_only=True)]
+    ws = wb["Rekapitulasi"]
+    posts = [r for r in ws.iter_rows(min_row=8, values_only=True)]
+    assert [(r[1], r[8]) for r in posts] == [("Instagram", True), ("Instagram", True), ("Instagram", False)]
+    assert ws["F8"].hyperlink.target == "https://www.instagram.com/p/abc123/"
+    assert ws.auto_filter.ref == "A7:K10"
+
+
+SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def _xlsx_cell_xml(data: bytes, ref: str, sheet: int = 1):
+    """A cell of a workbook's sheet as stored (``<c r=.. t=..><v>..</v></c>``)."""
+    import zipfile
+
+    from lxml import etree
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        root = etree.fromstring(z.read(f"xl/worksheets/sheet{sheet}.xml"))
+    (cell,) = [c for c in root.iter(f"{{{SHEET_NS}}}c") if c.get("r") == ref]
+    return cell
+
+
+def test_recap_xlsx_cells_are_typed(docs):
+    ws = load_workbook(io.BytesIO(to_xlsx(docs["rekap"])))["Rekapitulasi"]
+    header = [c.value for c in ws[7]]
+    assert header[8] == "Tepat Waktu" and header[9] == "Lama Terlambat (jam:menit:detik)"
+    # yes/no: a boolean shown as Ya/Tidak (positive;negative;zero — TRUE is 1)
+    for cell in ws["I"][7:10]:
+        assert cell.data_type == "b" and cell.number_format == '"Ya";"Ya";"Tidak"'
+    assert [c.value for c in ws["I"][7:10]] == [True, True, False]
+    # a duration: a number of days (as Excel subtracts times), shown in hours, the same as upload minus due
+    late = ws["J10"]
+    assert late.number_format == "[h]:mm:ss" and isinstance(late.value, timedelta)  # openpyxl reads it back so
+    stored = _xlsx_cell_xml(to_xlsx(docs["rekap"]), "J10")
+    assert stored.get("t") in (None, "n")  # stored as a number (no type: numeric), not as text
+    uploaded, due = ws["G10"].value, ws["H10"].value
+    assert isinstance(uploaded, datetime) and isinstance(due, datetime)
+    assert abs(float(stored.findtext(f"{{{SHEET_NS}}}v")) - (uploaded - due) / timedelta(days=1)) < 1e-8
+    assert abs(late.value - (uploaded - due)) < timedelta(milliseconds=1)
+    assert timedelta(0) < late.value < timedelta(minutes=1)  # "kurang dari 1 menit" on the printed page
+    assert ws["J8"].value is None and ws["J9"].value is None  # on time: no lateness
+    assert ws["A8"].data_type == "n" and ws["A8"].value == 1
+
+
+def test_recap_totals_sheet_filters_only_the_platforms(docs):
+    ws = load_workbook(io.BytesIO(to_xlsx(docs["rekap"])))["Jumlah per platform"]
+    totals = [r for r in ws.iter_rows(min_row=8, values_only=True)]
     assert totals[0] == ("Instagram", 3, 2, 1, 0)
     assert totals[-1] == ("Jumlah", 3, 2, 1, 0)
+    jumlah = 7 + len(totals)  # the header is row 7
+    assert ws[f"A{jumlah}"].value == "Jumlah" and ws[f"A{jumlah}"].font.bold and len(totals) > 2
+    assert all(c.data_type == "n" for row in ws.iter_rows(min_row=8, min_col=2) for c in row)
+    # the filter ends above the Jumlah row: filtering or sorting the platforms never moves the total
+    assert ws.auto_filter.ref == f"A7:E{jumlah - 1}"
 
 
 def test_responses_xlsx_one_row_per_response(docs):
@@ -137,6 +184,8 @@ def test_responses_xlsx_one_row_per_response(docs):
     assert rows[0][3].startswith("2. ") and rows[0][6] == "admin"
     assert rows[0][4] == "Lengkap, teruskan ke Wakil Pimpinan Redaksi"  # the form's own words for the choice
     assert rows[2][4] == "Setuju diunggah" and rows[2][7] == "Pimpinan Redaksi"
+    late = wb["Tanggapan Tertulis"]["J8"]
+    assert late.data_type == "b" and late.value is False and late.number_format == '"Ya";"Ya";"Tidak"'
 
 
 # ----------------------------------------------------------------------------------------------- CSV
@@ -279,3 +328,27 @@ def test_a_procedure_without_record_declarations_prints_generic_titles():
     text = " ".join(pdf_pages(to_pdf(doc)))
     assert "Dasar hukum" not in text and "Alur Pengunggahan Konten Media Sosial" in text
     assert responses_document([], NOW, period=MAY, procedure=bare).title == "Tanggapan Tertulis"
+
+
+def test_register_columns_keep_numbers_and_yes_no_typed():
+    """A field the register lists (``alur:register columns``) that holds a number or a yes/no stays one in the
+    XLSX (and reads Ya/Tidak in the CSV); a choice is still shown by its label."""
+    import dataclasses
+
+    step = SOP.register_step
+    rules = dataclasses.replace(SOP, steps={**SOP.steps, step.bpmn_id: dataclasses.replace(
+        step, register_columns=("jumlah_peserta", "siaran_langsung"))})
+    doc = register_document([_row(fields={"jumlah_peserta": 120, "siaran_langsung": True}),
+                             _row(number="002/REG-MEDSOS/V/2025", fields={"jumlah_peserta": 0.5,
+                                                                          "siaran_langsung": False})],
+                            MAY, NOW, rules)
+    titles = [c.title for c in doc.table.columns]
+    peserta, langsung = titles.index("jumlah_peserta") + 1, titles.index("siaran_langsung") + 1
+    ws = load_workbook(io.BytesIO(to_xlsx(doc)))["Register"]
+    assert (ws.cell(8, peserta).value, ws.cell(8, peserta).data_type) == (120, "n")
+    assert (ws.cell(9, peserta).value, ws.cell(9, peserta).data_type) == (0.5, "n")
+    assert [(ws.cell(r, langsung).value, ws.cell(r, langsung).data_type) for r in (8, 9)] == [(True, "b"),
+                                                                                                 (False, "b")]
+    assert ws.cell(8, langsung).number_format == '"Ya";"Ya";"Tidak"'
+    rows = list(csv.reader(io.StringIO(to_csv(doc).decode("utf-8-sig"))))
+    assert [r[langsung - 1] for r in rows[1:]] == ["Ya", "Tidak"] and rows[1][peserta - 1] == "120"
