@@ -218,12 +218,13 @@ def test_information_requests_beside_the_sop(api, system, tx, clock, app, login)
     step2 = "2. Memberikan pemberitahuan tertulis atas permohonan"
     step3 = "3. Memberikan jawaban dalam masa perpanjangan"
     step5, given = "5. Memberikan tanggapan tertulis atas keberatan", "Informasi diberikan (seluruhnya atau sebagian)"
+    # "Terlambat" is a yes/no cell: a boolean, shown Ya/Tidak by its number format
     assert [(r[1], r[3], r[4], r[9]) for r in rows] == [
-        ("001/PPID/V/2025", step2, given, "Tidak"),
-        ("002/PPID/V/2025", step2, "Waktu diperpanjang 7 hari kerja", "Tidak"),
-        ("002/PPID/V/2025", step3, given, "Ya"),  # answered after the extended deadline
-        ("003/PPID/V/2025", step2, "Permohonan ditolak", "Tidak"),
-        ("003/PPID/V/2025", step5, "Keberatan ditolak: menguatkan putusan PPID", "Tidak")]
+        ("001/PPID/V/2025", step2, given, False),
+        ("002/PPID/V/2025", step2, "Waktu diperpanjang 7 hari kerja", False),
+        ("002/PPID/V/2025", step3, given, True),  # answered after the extended deadline
+        ("003/PPID/V/2025", step2, "Permohonan ditolak", False),
+        ("003/PPID/V/2025", step5, "Keberatan ditolak: menguatkan putusan PPID", False)]
     assert rows[4][5].startswith("Keberatan ditolak: menguatkan putusan PPID karena")
 
     pdf = auditor.get("/laporan/register", query_string={**PERIOD, "format": "pdf"}).data

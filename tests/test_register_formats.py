@@ -19,7 +19,7 @@ from engine.errors import InvalidDefinition
 from engine.models import Base
 from ops.schema import downgrade, upgrade
 from process import modeling
-from process.config import Settings, register_format_ok
+from process.config import Settings
 from process.models import RegisterEntry
 from process.register import formats_collide
 from tests.conftest import DIAGRAM
