@@ -417,7 +417,7 @@ def _styles():
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=8, leading=10),
         "heading": ParagraphStyle("heading", parent=body, fontName="Helvetica-Bold", fontSize=9.5, leading=12,
-                                  spaceBefore=8, spaceAfter=3, keepWithNext=1),
+                                  spaceBefore=8, spaceAfter=3),
         "cell": ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9.2),
         "cell_url": ParagraphStyle("cell_url", parent=body, fontSize=7.5, leading=9.2, wordWrap="CJK"),
         "th": ParagraphStyle("th", parent=body, fontName="Helvetica-Bold", fontSize=7.5, leading=9.2),
@@ -472,6 +472,7 @@ def to_pdf(doc: Document) -> bytes:
     from reportlab.lib.pagesizes import A4, landscape, portrait
     from reportlab.lib.units import mm
     from reportlab.platypus import (
+        CondPageBreak,
         HRFlowable,
         KeepTogether,
         ListFlowable,
@@ -532,6 +533,10 @@ def to_pdf(doc: Document) -> bytes:
             ("TOPPADDING", (0, 0), (-1, -1), 2),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
         ])
+        # A heading stays with the start of its table: a new page only when not even the header and a few rows fit.
+        # (keepWithNext would bind the heading to the whole table, and a table taller than the page then starts on
+        # the next page, leaving page 1 blank below the letterhead.)
+        story.append(CondPageBreak(40 * mm))
         if block:
             story.append(block[0])
         story.append(table)

@@ -24,7 +24,16 @@ from process.documents import (
     to_pdf,
     to_xlsx,
 )
-from process.records import Period, RegisterRow, recap, register_rows, written_responses
+from process.records import (
+    Period,
+    PlatformTotal,
+    PostRow,
+    Recap,
+    RegisterRow,
+    recap,
+    register_rows,
+    written_responses,
+)
 from process.register import register_document
 from tests.factories import bundled_rules
 from tests.records_scenario import build
@@ -93,6 +102,48 @@ def assert_not_blank(image: Image.Image) -> None:
     dark = sum(image.histogram()[:128])
     assert dark > 2000, f"only {dark} dark pixels: nothing printed"
     assert ImageStat.Stat(image).mean[0] > 200  # mostly paper, as a printed table should be
+
+
+def render_pages(data: bytes, scale: float = 1.0) -> list[Image.Image]:
+    pdf = pdfium.PdfDocument(data)
+    try:
+        images = []
+        for i in range(len(pdf)):
+            page = pdf[i]
+            bitmap = page.render(scale=scale)
+            images.append(bitmap.to_pil().convert("L"))
+            bitmap.close()
+            page.close()
+        return images
+    finally:
+        pdf.close()
+
+
+def ink(image: Image.Image, top: float, bottom: float) -> int:
+    """Dark pixels between two heights (fractions of the page, from the top)."""
+    width, height = image.size
+    return sum(image.crop((0, int(height * top), width, int(height * bottom))).histogram()[:128])
+
+
+def assert_no_blank_page(data: bytes) -> None:
+    """Every page but the last is printed down to its lower half (above the footer), and the last has something
+    between the running header and the footer: no page is blank below the letterhead or the running header."""
+    pages = render_pages(data)
+    footer = 1 - 16 / 210  # the footer line sits 8 mm above the bottom edge
+    for number, image in enumerate(pages, 1):
+        if number < len(pages):
+            assert ink(image, 0.55, footer) > 1500, f"page {number} of {len(pages)} is blank in its lower half"
+        else:
+            assert ink(image, 16 / 210, footer) > 1500, f"the last page ({number}) is blank"
+
+
+def recap_of(n: int, platform: str = "Instagram") -> Recap:
+    """A recap of ``n`` posts made up in memory (the PDF only needs rows)."""
+    day = datetime(2025, 5, 6, 13, tzinfo=WIB)
+    posts = [PostRow(i, f"{i:03d}/REG-MEDSOS/V/2025", f"Kegiatan nomor {i}", date(2025, 5, 6), platform,
+                     f"https://www.instagram.com/p/abc{i}/", day, day, "admin", "Admin Media Sosial",
+                     day + timedelta(hours=8), True) for i in range(1, n + 1)]
+    return Recap(MAY, posts, [PlatformTotal(platform, n, n, 0)], n, ("6 “Pengunggahan”",))
 
 
 # ---------------------------------------------------------------------------------------------- XLSX
@@ -228,6 +279,21 @@ def test_pdf_long_table_repeats_its_header_and_numbers_pages():
     assert "Nomor Register" in pages[1]  # the header row is repeated on the next page
     assert "Kegiatan nomor 120" in " ".join(pages)
     assert "Dibuat oleh," in pages[-1]
+
+
+def test_a_long_recap_starts_its_table_on_page_one():
+    """A table longer than a page is split (its header row repeated), so page 1 is not blank below the letterhead."""
+    data = to_pdf(recap_document(recap_of(60), NOW, SOP))
+    pages = pdf_pages(data)
+    assert len(pages) >= 2
+    assert "Unggahan" in pages[0] and "001/REG-MEDSOS/V/2025" in pages[0]
+    assert all("Nomor Register" in text for text in pages[:-1])  # the header row on every page of the table
+    assert_no_blank_page(data)
+
+
+@pytest.mark.parametrize("key", ["register", "tanggapan", "rekap", "kasus"])
+def test_no_pdf_record_has_a_blank_page(docs, key):
+    assert_no_blank_page(to_pdf(docs[key]))
 
 
 def test_pdf_prints_characters_outside_latin_1_safely():
