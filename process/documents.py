@@ -95,6 +95,11 @@ class Table:
     empty: str = EMPTY_TEXT
     width_fraction: float = 1.0  # of the printed page's width
     total_row: bool = False  # the last row sums the others (printed bold)
+    #: Rows (indices) that head a group of the rows after them, printed across all columns (the PDF's case
+    #: headings in the written responses): such a row holds one text.
+    heading_rows: frozenset[int] = frozenset()
+    #: Rows (indices) of one text printed across all columns in italics ("no response yet").
+    note_rows: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,13 @@ def _decision_text(case: CaseResponses, response) -> str:
     return case.rules.option_label(response.bpmn_id, step.response[0], response.decision) or ""
 
 
+def _step_label(case: CaseResponses, response) -> str:
+    """The step as the printed record names it: its number and short label ("4. Keputusan"), else its name."""
+    step = case.rules.step(response.bpmn_id) if case.rules is not None else None
+    name = step.short if step is not None else response.step_name
+    return f"{response.step}. {name}" if response.step else name
+
+
 def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period: Period | None = None,
                        procedure: Declarations | None = None) -> Document:
     """Per case, the written responses of the steps that declare one (of a period's registered cases of one
@@ -174,25 +186,30 @@ def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period:
                     Column("Langkah", 1.3), Column("Keputusan", 1.2), Column("Tanggapan Tertulis", 3.0),
                     Column("Nama", 1.2), Column("Peran", 1.2), Column("Waktu (WIB)", 1.25, "datetime"),
                     Column("Terlambat", 0.7, "bool"))
-    section_columns = (Column("Langkah", 1.4), Column("Keputusan", 1.4), Column("Tanggapan Tertulis", 4.0),
-                       Column("Nama", 1.3), Column("Peran", 1.3), Column("Waktu (WIB)", 1.25, "datetime"),
-                       Column("Terlambat", 0.7, "bool"))
-    flat, sections = [], []
+    # The printed record is one continuous table: a heading row per case, then its responses (no page per case).
+    section_columns = (Column("Langkah", 0.85), Column("Keputusan", 2.35), Column("Tanggapan Tertulis", 2.5),
+                       Column("Nama", 0.95), Column("Peran", 1.3), Column("Waktu (WIB)", 1.05, "datetime"),
+                       Column("Terlambat", 0.62, "bool"))
+    flat, printed, headings, notes_at = [], [], set(), set()
     n = 0
     for case in cases:
-        rows = []
+        heading = " — ".join(p for p in (
+            case.number or f"Kasus #{case.instance_id} (belum diregister)", case.activity,
+            tanggal_id(case.activity_date) if case.activity_date else "", case.team_name or "",
+            outcome_text(case.outcome, case.rules)) if p)
+        headings.add(len(printed))
+        printed.append((heading,))
+        if not case.responses:
+            notes_at.add(len(printed))
+            printed.append(("Belum ada tanggapan tertulis.",))
         for r in case.responses:
             step = f"{r.step}. {r.step_name}" if r.step else r.step_name
             decision = _decision_text(case, r)
             n += 1
             flat.append((n, case.number or "", case.activity, step, decision, r.text, person_name(r.name, r.actor),
                          r.lane or "", r.at, r.late))
-            rows.append((step, decision, r.text, person_name(r.name, r.actor), r.lane or "", r.at, r.late))
-        heading = " — ".join(p for p in (
-            case.number or f"Kasus #{case.instance_id} (belum diregister)", case.activity,
-            tanggal_id(case.activity_date) if case.activity_date else "", case.team_name or "",
-            outcome_text(case.outcome, case.rules)) if p)
-        sections.append(Table(section_columns, rows, heading=heading, empty="Belum ada tanggapan tertulis."))
+            printed.append((_step_label(case, r), decision, r.text, person_name(r.name, r.actor), r.lane or "",
+                            r.at, r.late))
     if period is not None:
         scope, stem = f"Periode: {period.label}", f"tanggapan-{period.slug}"
         notes = (f"Kasus yang diregister dalam periode ini: {len(cases)}; tanggapan tertulis: {n}.",)
@@ -203,7 +220,8 @@ def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period:
         notes = ()
     title = procedure.responses_heading if procedure is not None else "Tanggapan Tertulis"
     return Document("tanggapan", title, scope, stem, Table(flat_columns, flat), now,
-                    sections=tuple(sections) if sections else (Table(section_columns, []),), notes=notes,
+                    sections=(Table(section_columns, printed, heading_rows=frozenset(headings),
+                                    note_rows=frozenset(notes_at)),), notes=notes,
                     **record_header(procedure))
 
 
@@ -419,6 +437,9 @@ def _styles():
         "heading": ParagraphStyle("heading", parent=body, fontName="Helvetica-Bold", fontSize=9.5, leading=12,
                                   spaceBefore=8, spaceAfter=3),
         "cell": ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9.2),
+        "cell_note": ParagraphStyle("cell_note", parent=body, fontName="Helvetica-Oblique", fontSize=7.5,
+                                    leading=9.2),
+        "case": ParagraphStyle("case", parent=body, fontName="Helvetica-Bold", fontSize=7.5, leading=9.2),
         "cell_url": ParagraphStyle("cell_url", parent=body, fontSize=7.5, leading=9.2, wordWrap="CJK"),
         "th": ParagraphStyle("th", parent=body, fontName="Helvetica-Bold", fontSize=7.5, leading=9.2),
         "right": ParagraphStyle("right", parent=body, alignment=TA_RIGHT),
@@ -521,8 +542,17 @@ def to_pdf(doc: Document) -> bytes:
         total_weight = sum(c.width for c in section.columns)
         widths = [width * section.width_fraction * c.width / total_weight for c in section.columns]
         header = [Paragraph(_para_text(c.title), st["th"]) for c in section.columns]
-        body = [[_pdf_cell(v, c, st, bold=section.total_row and i == len(section.rows) - 1)
-                 for v, c in zip(row, section.columns)] for i, row in enumerate(section.rows)]
+        body, spans = [], []
+        for i, row in enumerate(section.rows):
+            if i in section.heading_rows or i in section.note_rows:
+                style = st["case"] if i in section.heading_rows else st["cell_note"]
+                body.append([Paragraph(_para_text(str(row[0])), style)] + [""] * (len(section.columns) - 1))
+                spans.append(("SPAN", (0, i + 1), (-1, i + 1)))
+                if i in section.heading_rows:
+                    spans.append(("BACKGROUND", (0, i + 1), (-1, i + 1), colors.HexColor("#F2F2F2")))
+            else:
+                body.append([_pdf_cell(v, c, st, bold=section.total_row and i == len(section.rows) - 1)
+                             for v, c in zip(row, section.columns)])
         table = LongTable([header, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
         table.setStyle([
             ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
@@ -530,8 +560,10 @@ def to_pdf(doc: Document) -> bytes:
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("LEFTPADDING", (0, 0), (-1, -1), 3),
             ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-            ("TOPPADDING", (0, 0), (-1, -1), 2),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+            *spans,
+            *_kept_groups(section),
         ])
         # A heading stays with the start of its table: a new page only when not even the header and a few rows fit.
         # (keepWithNext would bind the heading to the whole table, and a table taller than the page then starts on
@@ -547,6 +579,15 @@ def to_pdf(doc: Document) -> bytes:
     story.append(_signatures(doc, width, st))
     template.build(story, canvasmaker=_numbered_canvas(doc))
     return out.getvalue()
+
+
+def _kept_groups(section: Table) -> list[tuple]:
+    """``NOSPLIT`` ranges (table rows, after the header): a heading row never ends a page alone — it keeps its
+    whole group when that is short (up to 8 rows), else its first two rows."""
+    starts = sorted(section.heading_rows)
+    ends = [*(s - 1 for s in starts[1:]), len(section.rows) - 1]
+    return [("NOSPLIT", (0, start + 1), (-1, min(end, start + 2) + 1 if end - start > 8 else end + 1))
+            for start, end in zip(starts, ends)]
 
 
 def _pdf_cell(value: Any, column: Column, st, *, bold: bool = False):

@@ -25,11 +25,13 @@ from process.documents import (
     to_xlsx,
 )
 from process.records import (
+    CaseResponses,
     Period,
     PlatformTotal,
     PostRow,
     Recap,
     RegisterRow,
+    ResponseRow,
     recap,
     register_rows,
     written_responses,
@@ -144,6 +146,30 @@ def recap_of(n: int, platform: str = "Instagram") -> Recap:
                      f"https://www.instagram.com/p/abc{i}/", day, day, "admin", "Admin Media Sosial",
                      day + timedelta(hours=8), True) for i in range(1, n + 1)]
     return Recap(MAY, posts, [PlatformTotal(platform, n, n, 0)], n, ("6 “Pengunggahan”",))
+
+
+#: The written responses of a case as the simulator (ops/simulation.py) writes them: steps 2, 3 and 4 of the SOP.
+SIM_RESPONSES = (
+    (2, "Menerima hasil dokumentasi kegiatan dan konten berita", "Task_Terima", "diterima", "Dokumentasi lengkap.",
+     "sim_admin", "Admin Medsos"),
+    (3, "Mengontrol dan mengoreksi hasil dokumentasi dan konten", "Task_Koreksi", "lanjut", "Sudah dikoreksi.",
+     "sim_wapimred", "Wakil Pimpinan Redaksi"),
+    (4, "Memberikan keputusan dan pertimbangan atas konten yang akan diunggah", "Task_Putuskan", "setuju",
+     "Layak diunggah.", "sim_pimred", "Pimpinan Redaksi"),
+)
+
+
+def responses_of(n: int) -> list[CaseResponses]:
+    """``n`` registered cases with the simulator's three written responses each, made up in memory."""
+    start = datetime(2025, 1, 2, 9, tzinfo=WIB)
+    cases = []
+    for i in range(1, n + 1):
+        at = start + timedelta(hours=i)
+        rows = [ResponseRow(step, name, bpmn, decision, text, who, who, lane, at, i % 10 == 0)
+                for step, name, bpmn, decision, text, who, lane in SIM_RESPONSES]
+        cases.append(CaseResponses(i, f"{i:03d}/REG-MEDSOS/I/2025", at, f"Kegiatan simulasi {i}", date(2025, 1, 2),
+                                   "Tim Simulasi", "selesai", rows, SOP))
+    return cases
 
 
 # ---------------------------------------------------------------------------------------------- XLSX
@@ -294,6 +320,30 @@ def test_a_long_recap_starts_its_table_on_page_one():
 @pytest.mark.parametrize("key", ["register", "tanggapan", "rekap", "kasus"])
 def test_no_pdf_record_has_a_blank_page(docs, key):
     assert_no_blank_page(to_pdf(docs[key]))
+
+
+def test_written_responses_print_as_one_continuous_document():
+    """A heading per case and no page per case. Measured for these 300 cases: main's layout before this change
+    (one table per case, kept whole) printed 101 pages, three cases a page; the issue counted one page per case
+    (148 pages for 148 cases)."""
+    cases = responses_of(300)
+    data = to_pdf(responses_document(cases, NOW, period=Period.year(2025), procedure=SOP))
+    pages = pdf_pages(data)
+    assert len(pages) < 101 / 2.5, len(pages)
+    whole = " ".join(pages)
+    assert all(f"{i:03d}/REG-MEDSOS/I/2025 — Kegiatan simulasi {i} — 2 Januari 2025 — Tim Simulasi" in whole
+               for i in range(1, 301))
+    assert whole.count("Dokumentasi lengkap.") == 300 and "4. Keputusan" in pages[0]
+    assert all(text.count("/REG-MEDSOS/I/2025 —") >= 8 for text in pages[1:-2])  # many cases to a full page
+    assert_no_blank_page(data)
+
+
+def test_a_case_without_responses_still_has_its_heading():
+    from dataclasses import replace
+
+    case = replace(responses_of(1)[0], responses=[])
+    text = " ".join(pdf_pages(to_pdf(responses_document([case], NOW, period=MAY, procedure=SOP))))
+    assert "001/REG-MEDSOS/I/2025 — Kegiatan simulasi 1" in text and "Belum ada tanggapan tertulis." in text
 
 
 def test_pdf_prints_characters_outside_latin_1_safely():
