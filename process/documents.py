@@ -5,21 +5,20 @@ language of the page they were downloaded from. A record is built once as a :cla
 table for spreadsheets, sections for the printed page) and written by :func:`to_xlsx`, :func:`to_csv`
 and :func:`to_pdf`.
 
-The PDF uses ReportLab's built-in Helvetica: its WinAnsi (cp1252) encoding covers Bahasa Indonesia,
-dashes and curly quotes; any other character is replaced by its closest Latin form (or ``?``) so that
-nothing prints as an empty box. Nothing here knows Flask.
+The PDF embeds DejaVu Sans (:mod:`process.fonts`), which prints any name users type ("Şəki", Cyrillic, Greek);
+only a character the font lacks is replaced (emoji beyond the emoticons become U+FFFD), so that nothing prints
+as an empty box. Nothing here knows Flask.
 """
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from . import timefmt
+from . import fonts, timefmt
 from .casefile import outcome_labels
 from .declarations import Declarations
 from .records import RECORD_LOCALE, CaseResponses, Period, Recap, tanggal_id
@@ -391,29 +390,8 @@ def _set_xlsx_value(cell, value: Any, column: Column) -> None:
 
 
 def printable(text: str) -> str:
-    """Text that Helvetica (WinAnsi, cp1252) can print: other characters become their closest Latin
-    form (``ş`` → ``s``) or ``?``; control characters become spaces."""
-    out = []
-    for ch in unicodedata.normalize("NFC", str(text)):
-        if ch in "\n\t":
-            out.append(ch)
-            continue
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
-            out.append(" " if unicodedata.category(ch) == "Cc" else "")
-            continue
-        try:
-            ch.encode("cp1252")
-            out.append(ch)
-            continue
-        except UnicodeEncodeError:
-            pass
-        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        try:
-            base.encode("cp1252")
-            out.append(base or "?")
-        except UnicodeEncodeError:
-            out.append("?")
-    return "".join(out)
+    """Text as the records' font can print it (:func:`process.fonts.printable`)."""
+    return fonts.printable(text)
 
 
 def _para_text(text: str) -> str:
@@ -424,24 +402,27 @@ def _styles():
     from reportlab.lib.enums import TA_CENTER, TA_RIGHT
     from reportlab.lib.styles import ParagraphStyle
 
-    body = ParagraphStyle("body", fontName="Helvetica", fontSize=9, leading=11.5)
+    fonts.register()
+    regular, bold = fonts.REGULAR, fonts.BOLD
+    # Body text and table cells 9 pt (DejaVu Sans is a little wider than Helvetica: the tables are landscape and
+    # wrap their cells).
+    body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=11.5)
+    cell = ParagraphStyle("cell", parent=body, fontSize=9, leading=10.6)
     return {
-        "kop": ParagraphStyle("kop", parent=body, fontName="Helvetica-Bold", fontSize=13, leading=16,
-                              alignment=TA_CENTER),
+        "kop": ParagraphStyle("kop", parent=body, fontName=bold, fontSize=13, leading=16, alignment=TA_CENTER),
         "kop2": ParagraphStyle("kop2", parent=body, fontSize=10, leading=13, alignment=TA_CENTER),
-        "title": ParagraphStyle("title", parent=body, fontName="Helvetica-Bold", fontSize=12, leading=15,
+        "title": ParagraphStyle("title", parent=body, fontName=bold, fontSize=12, leading=15,
                                 alignment=TA_CENTER, spaceBefore=6),
         "center": ParagraphStyle("center", parent=body, alignment=TA_CENTER),
         "body": body,
-        "small": ParagraphStyle("small", parent=body, fontSize=8, leading=10),
-        "heading": ParagraphStyle("heading", parent=body, fontName="Helvetica-Bold", fontSize=9.5, leading=12,
+        "small": ParagraphStyle("small", parent=body, fontSize=9, leading=11),
+        "heading": ParagraphStyle("heading", parent=body, fontName=bold, fontSize=10, leading=12.5,
                                   spaceBefore=8, spaceAfter=3),
-        "cell": ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9.2),
-        "cell_note": ParagraphStyle("cell_note", parent=body, fontName="Helvetica-Oblique", fontSize=7.5,
-                                    leading=9.2),
-        "case": ParagraphStyle("case", parent=body, fontName="Helvetica-Bold", fontSize=7.5, leading=9.2),
-        "cell_url": ParagraphStyle("cell_url", parent=body, fontSize=7.5, leading=9.2, wordWrap="CJK"),
-        "th": ParagraphStyle("th", parent=body, fontName="Helvetica-Bold", fontSize=7.5, leading=9.2),
+        "cell": cell,
+        "cell_note": ParagraphStyle("cell_note", parent=cell, textColor="#444444"),
+        "case": ParagraphStyle("case", parent=cell, fontName=bold),
+        "cell_url": ParagraphStyle("cell_url", parent=cell, wordWrap="CJK"),
+        "th": ParagraphStyle("th", parent=cell, fontName=bold),
         "right": ParagraphStyle("right", parent=body, alignment=TA_RIGHT),
         "sign": ParagraphStyle("sign", parent=body, alignment=TA_CENTER),
     }
@@ -457,6 +438,7 @@ def _numbered_canvas(doc: Document):
         """Defers each page until the end, so every footer can say "Halaman x dari y"."""
 
         def __init__(self, *args, **kwargs):
+            kwargs["initialFontName"] = fonts.REGULAR  # no unused Helvetica in the file
             super().__init__(*args, **kwargs)
             self._pages: list[dict] = []
 
@@ -477,7 +459,7 @@ def _numbered_canvas(doc: Document):
 
             width, height = self._pagesize
             self.saveState()
-            self.setFont("Helvetica", 7.5)
+            self.setFont(fonts.REGULAR, 8)
             self.setFillGray(0.35)
             if number > 1:
                 self.drawString(15 * mm, height - 10 * mm, running[:160])
@@ -528,7 +510,7 @@ def to_pdf(doc: Document) -> bytes:
             Paragraph("<b>Dasar hukum:</b>", st["small"]),
             ListFlowable([ListItem(Paragraph(_para_text(text), st["small"]), value=i)
                           for i, text in enumerate(doc.basis, 1)], bulletType="1", bulletFormat="%s.",
-                         bulletFontSize=8, leftIndent=12, bulletFontName="Helvetica"),
+                         bulletFontSize=9, leftIndent=14, bulletFontName=fonts.REGULAR),
             Spacer(1, 3 * mm),
         ]
     for section in doc.pdf_sections:
@@ -539,8 +521,7 @@ def to_pdf(doc: Document) -> bytes:
             block.append(Paragraph(f"<i>{_para_text(section.empty)}</i>", st["body"]))
             story.append(KeepTogether(block))
             continue
-        total_weight = sum(c.width for c in section.columns)
-        widths = [width * section.width_fraction * c.width / total_weight for c in section.columns]
+        widths = _column_widths(section, (width - 12) * section.width_fraction)  # the frame pads 6 pt each side
         header = [Paragraph(_para_text(c.title), st["th"]) for c in section.columns]
         body, spans = [], []
         for i, row in enumerate(section.rows):
@@ -555,13 +536,14 @@ def to_pdf(doc: Document) -> bytes:
                              for v, c in zip(row, section.columns)])
         table = LongTable([header, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
         table.setStyle([
+            ("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR),  # for empty cells (ReportLab's default: Helvetica)
             ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6E6E6")),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("LEFTPADDING", (0, 0), (-1, -1), 3),
             ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+            ("TOPPADDING", (0, 0), (-1, -1), 1),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.8),
             *spans,
             *_kept_groups(section),
         ])
@@ -581,12 +563,45 @@ def to_pdf(doc: Document) -> bytes:
     return out.getvalue()
 
 
+_PAD = 6.5  # a cell's left and right padding and the grid line, points
+
+
+def _column_widths(section: Table, available: float) -> list[float]:
+    """Column widths from what the cells hold: each column gets its longest text on one line when all fit (the
+    room left is shared by the columns' weights); else the columns that can wrap give way, but never below their
+    longest word (so "Terlambat" or a date is never broken inside)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    size = 9
+    natural, least = [], []
+    for index, column in enumerate(section.columns):
+        texts = [(column.title, fonts.BOLD)]
+        texts += [(printable(_text(row[index], column.kind, printed=True)), fonts.REGULAR)
+                  for i, row in enumerate(section.rows)
+                  if i not in section.heading_rows and i not in section.note_rows and index < len(row)]
+        whole = max(stringWidth(t, font, size) for t, font in texts)
+        word = max(stringWidth(w, font, size) for t, font in texts for w in (t.split() or [""]))
+        if column.kind == "url":
+            word = min(word, 60)  # a link breaks anywhere
+        natural.append(min(whole, available * 0.45) + _PAD)
+        least.append(min(word, available * 0.2) + _PAD)
+    weights = [c.width for c in section.columns]
+    if sum(natural) <= available:
+        spare = available - sum(natural)
+        return [n + spare * w / sum(weights) for n, w in zip(natural, weights)]
+    if sum(least) >= available:  # cannot help wrapping inside words: by weight
+        return [available * w / sum(weights) for w in weights]
+    give = [n - m for n, m in zip(natural, least)]
+    excess = sum(natural) - available
+    return [n - excess * g / sum(give) for n, g in zip(natural, give)]
+
+
 def _kept_groups(section: Table) -> list[tuple]:
     """``NOSPLIT`` ranges (table rows, after the header): a heading row never ends a page alone — it keeps its
-    whole group when that is short (up to 8 rows), else its first two rows."""
+    whole group when that is short (a case with up to four responses), else its first two rows."""
     starts = sorted(section.heading_rows)
     ends = [*(s - 1 for s in starts[1:]), len(section.rows) - 1]
-    return [("NOSPLIT", (0, start + 1), (-1, min(end, start + 2) + 1 if end - start > 8 else end + 1))
+    return [("NOSPLIT", (0, start + 1), (-1, min(end, start + 2) + 1 if end - start > 4 else end + 1))
             for start, end in zip(starts, ends)]
 
 
@@ -618,8 +633,10 @@ def _signatures(doc: Document, width: float, st):
     pad = [""] * (columns - len(blocks))  # fewer blocks than three: they stand on the right, as on a letter
     grid = RLTable([pad + heads, pad + roles, pad + blanks, pad + names, pad + nips],
                    colWidths=[width / columns] * columns)
-    grid.setStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 1),
+    grid.setStyle([("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                   ("TOPPADDING", (0, 0), (-1, -1), 1),
                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
     place = RLTable([[*([""] * (columns - 1)), Paragraph(_para_text(place_date), st["sign"])]],
                     colWidths=[width / columns] * columns)
+    place.setStyle([("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR)])
     return KeepTogether([place, Spacer(1, 2 * mm), grid])

@@ -38,7 +38,7 @@ from datetime import date, datetime
 from engine.definitions import BPMN_NS, ParsedDefinition, harden_and_parse
 from engine.forms import FormField
 
-from . import messages
+from . import fonts, messages
 from .deadlines import WIB
 from .declarations import SOP_LISTS, Declarations, SopIdentity, Step, nip_digits
 from .documents import KOP, KOP_ADDRESS, printable
@@ -507,7 +507,8 @@ def _row_changes(old: SopDocument, new: SopDocument, was: Row, row: Row) -> list
 MM = 72 / 25.4
 PAGE = (297 * MM, 210 * MM)  # A4 landscape, points
 MARGIN = 12 * MM
-FONT, BOLD = "Helvetica", "Helvetica-Bold"
+#: The records' font (process/fonts.py): DejaVu Sans, embedded, so any name prints as typed.
+FONT, BOLD = fonts.REGULAR, fonts.BOLD
 #: Fills that tell the symbols apart (the picture test finds them by these colours).
 FILLS = {"activity": "#dcebfa", "decision": "#fff2b3", "terminator": "#d9f2d9", "connector": "#ffffff",
          "offpage": "#f2dcf2"}
@@ -560,6 +561,7 @@ def geometry(doc: SopDocument) -> Geometry:
 def _wrap(text: str, width: float, size: float, font: str = FONT) -> list[str]:
     from reportlab.lib.utils import simpleSplit
 
+    fonts.register()
     lines: list[str] = []
     for part in printable(text).split("\n"):
         lines += simpleSplit(part, font, size, width) or [""]
@@ -766,9 +768,13 @@ def _symbols(row: Row, index: int, geo: Geometry, y: float, h: float, rect, shap
             shapes.append(Shape("line", points=((cx - half, mid_y), (ccx + r, cy)), arrow=True))
             shapes.append(Shape("connector", ccx - r, cy - r, 2 * r, 2 * r, text=numbers[o.to], size=_SYMBOL,
                                 bold=True))
-            if o.label:
-                shapes.append(Shape("text", left + 0.6 * MM, cy + r + _SYMBOL, text=printable(o.label),
-                                    size=_SYMBOL - 1, align="left"))
+            if o.label:  # under the connector, wrapped so that it stays left of the diamond
+                from reportlab.pdfbase.pdfmetrics import stringWidth
+
+                room = max(8 * MM, cx - half - left - 1.2 * MM)
+                widest = max(stringWidth(w, FONT, _SYMBOL - 1) for w in printable(o.label).split() or [""])
+                size = max(3.5, min(_SYMBOL - 1, (_SYMBOL - 1) * room / max(widest, 1)))  # a long word: smaller
+                shapes += _text_block(_wrap(o.label, room, size), left + 0.6 * MM, cy + r + 1.2, size, align="left")
             connectors += 1
     pos["stack_bottom"] = exit_y
     return pos
@@ -1028,8 +1034,9 @@ def to_pdf(doc: SopDocument, printed_at: datetime | None = None) -> bytes:
     """The SOP document as an A4 landscape PDF: identity page, matrix pages, changes page."""
     from reportlab.pdfgen import canvas as pdfcanvas
 
+    fonts.register()
     out = io.BytesIO()
-    c = pdfcanvas.Canvas(out, pagesize=PAGE, pageCompression=1)
+    c = pdfcanvas.Canvas(out, pagesize=PAGE, pageCompression=1, initialFontName=FONT)
     c.setTitle(printable(f"SOP {doc.identity.number or ''} {doc.name}".strip()))
     c.setAuthor(printable(doc.identity.office or KOP))
     c.setSubject(printable(doc.title))
@@ -1078,8 +1085,9 @@ def matrix_svg(page: Page, label: str, index: int = 1) -> str:
         elif s.kind == "text":
             anchor = "middle" if s.align == "center" else "start"
             weight = ' font-weight="bold"' if s.bold else ""
-            out.append(f'<text x="{s.x:.1f}" y="{s.y:.1f}" font-size="{s.size}" font-family="Helvetica, Arial, '
-                       f'sans-serif" text-anchor="{anchor}"{weight}>{html.escape(s.text)}</text>')
+            out.append(f'<text x="{s.x:.1f}" y="{s.y:.1f}" font-size="{s.size}" '
+                       f'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" text-anchor="{anchor}"{weight}>'
+                       f'{html.escape(s.text)}</text>')
         elif s.kind == "line":
             pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in s.points)
             marker = f' marker-end="url(#sop-arrow-{index})"' if s.arrow else ""
@@ -1105,7 +1113,7 @@ def matrix_svg(page: Page, label: str, index: int = 1) -> str:
             if s.text:
                 weight = ' font-weight="bold"' if s.bold else ""
                 out.append(f'<text x="{s.x + s.w / 2:.1f}" y="{s.y + s.h / 2 + s.size * 0.35:.1f}" '
-                           f'font-size="{s.size}" font-family="Helvetica, Arial, sans-serif" '
+                           f'font-size="{s.size}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
                            f'text-anchor="middle"{weight}>{html.escape(s.text)}</text>')
     out.append("</svg>")
     return "".join(out)

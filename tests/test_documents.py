@@ -324,12 +324,12 @@ def test_no_pdf_record_has_a_blank_page(docs, key):
 
 def test_written_responses_print_as_one_continuous_document():
     """A heading per case and no page per case. Measured for these 300 cases: main's layout before this change
-    (one table per case, kept whole) printed 101 pages, three cases a page; the issue counted one page per case
-    (148 pages for 148 cases)."""
+    (one table per case, kept whole, 7.5 pt Helvetica) printed 101 pages, three cases a page; the issue counted one
+    page per case (148 pages for 148 cases). Now, at 9 pt DejaVu Sans and each case kept whole on a page: 39."""
     cases = responses_of(300)
     data = to_pdf(responses_document(cases, NOW, period=Period.year(2025), procedure=SOP))
     pages = pdf_pages(data)
-    assert len(pages) < 101 / 2.5, len(pages)
+    assert len(pages) < 101 * 0.4, len(pages)
     whole = " ".join(pages)
     assert all(f"{i:03d}/REG-MEDSOS/I/2025 — Kegiatan simulasi {i} — 2 Januari 2025 — Tim Simulasi" in whole
                for i in range(1, 301))
@@ -346,17 +346,46 @@ def test_a_case_without_responses_still_has_its_heading():
     assert "001/REG-MEDSOS/I/2025 — Kegiatan simulasi 1" in text and "Belum ada tanggapan tertulis." in text
 
 
-def test_pdf_prints_characters_outside_latin_1_safely():
-    assert printable("“Pemilu” — 2025 – ‘aman’ …") == "“Pemilu” — 2025 – ‘aman’ …"  # all in cp1252
-    assert printable("Şeker Ğ ı") == "Seker G ?"
-    assert printable("kotak 🗳 suara\x07") == "kotak ? suara "
-    doc = register_document([_row(activity="Sosialisasi “Pemilu Damai” — Kota Padang 🗳 <b>&amp;",
-                                  place="Ruang Rapat Ş")], MAY, NOW, SOP)
+def test_pdf_prints_every_character_the_font_has():
+    """DejaVu Sans is embedded: "Şəki", Cyrillic and Greek print as typed (the base fonts printed "S?ki"); only
+    what the font lacks is replaced — an emoji beyond the emoticons by one U+FFFD per run."""
+    assert printable("“Pemilu” — 2025 – ‘aman’ …") == "“Pemilu” — 2025 – ‘aman’ …"
+    assert printable("Şəki Ğ ı Москва Αθήνα") == "Şəki Ğ ı Москва Αθήνα"
+    assert printable("kotak 🗳\ufe0f suara\x07 👍🏽 😀") == "kotak \ufffd suara  \ufffd 😀"
+    assert printable("a\u202eb\u200dc") == "abc"  # no invisible bidi override or joiner
+    doc = register_document([_row(activity="Sosialisasi “Pemilu Damai” di Şəki 🗳 <b>&amp;",
+                                  place="Ruang Rapat Ş", team_name="Тим Москва")], MAY, NOW, SOP)
     data = to_pdf(doc)
     text = " ".join(pdf_pages(data))
-    assert "Sosialisasi “Pemilu Damai” — Kota Padang ? <b>&amp;" in text
-    assert "Ruang Rapat S" in text
+    assert "Sosialisasi “Pemilu Damai” di Şəki \ufffd <b>&amp;" in text
+    assert "Ruang Rapat Ş" in text and "Тим Москва" in text and "?" not in text.replace("\ufffd", "")
+    assert b"DejaVuSans" in data and b"Helvetica" not in data  # embedded, no base font left
     assert_not_blank(render_first_page(data))
+
+
+def test_a_missing_font_is_a_clear_error(tmp_path, monkeypatch):
+    from process import fonts
+
+    monkeypatch.setenv("ALUR_FONT_DIR", str(tmp_path))
+    with pytest.raises(fonts.FontMissing, match="fonts-dejavu-core.*ALUR_FONT_DIR"):
+        fonts.check()
+
+
+@pytest.mark.parametrize("key", ["register", "tanggapan", "rekap"])
+def test_pdf_text_is_at_least_9_points(docs, key):
+    """Everything on page 1 is at least 9 pt but the 8 pt footer (the table cells were 7.5 pt)."""
+    pdf = pdfium.PdfDocument(to_pdf(docs[key]))
+    try:
+        page = pdf[0]
+        textpage = page.get_textpage()
+        small = "".join(textpage.get_text_range(i, 1) for i in range(textpage.count_chars())
+                        if pdfium.raw.FPDFText_GetFontSize(textpage, i) < 9)
+        textpage.close()
+        page.close()
+    finally:
+        pdf.close()
+    assert "".join(small.split()) == "".join("Dicetak 2 Juni 2025 09.00 WIB — Alur Medsos Halaman 1 dari".split()) + \
+        small.split("dari")[-1].strip()
 
 
 def test_empty_period_prints_a_note():
