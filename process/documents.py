@@ -583,17 +583,34 @@ def _column_widths(section: Table, available: float) -> list[float]:
         word = max(stringWidth(w, font, size) for t, font in texts for w in (t.split() or [""]))
         if column.kind == "url":
             word = min(word, 60)  # a link breaks anywhere
+        if column.kind not in ("text", "url"):  # a date or number on one line; its title may wrap
+            whole = max([stringWidth(w, fonts.BOLD, size) for w in column.title.split() or [""]]
+                        + [stringWidth(t, font, size) for t, font in texts[1:]])
         natural.append(min(whole, available * 0.45) + _PAD)
         least.append(min(word, available * 0.2) + _PAD)
-    weights = [c.width for c in section.columns]
-    if sum(natural) <= available:
-        spare = available - sum(natural)
-        return [n + spare * w / sum(weights) for n, w in zip(natural, weights)]
-    if sum(least) >= available:  # cannot help wrapping inside words: by weight
+    # Numbers, dates, times and yes/no keep their one line; the text columns share the rest by their weights
+    # (water-filling: one whose text is shorter than its share takes only what it needs, the others get more).
+    widths = {i: natural[i] for i, c in enumerate(section.columns) if c.kind not in ("text", "url")}
+    if sum(widths.values()) + sum(least[i] for i in range(len(natural)) if i not in widths) > available:
+        weights = [c.width for c in section.columns]  # too many columns to keep any whole: by weight
         return [available * w / sum(weights) for w in weights]
-    give = [n - m for n, m in zip(natural, least)]
-    excess = sum(natural) - available
-    return [n - excess * g / sum(give) for n, g in zip(natural, give)]
+    open_ = [i for i in range(len(section.columns)) if i not in widths]
+    while open_:
+        room = available - sum(widths.values())
+        weight = sum(section.columns[i].width for i in open_)
+        share = {i: room * section.columns[i].width / weight for i in open_}
+        fixed = [i for i in open_ if natural[i] <= share[i] or least[i] >= share[i]]
+        if not fixed:
+            widths.update(share)
+            break
+        for i in fixed:
+            widths[i] = natural[i] if natural[i] <= share[i] else least[i]
+        open_ = [i for i in open_ if i not in fixed]
+    if not open_ and sum(widths.values()) < available:  # everything fits on one line: spread the room
+        spare = available - sum(widths.values())
+        weights = [c.width for c in section.columns]
+        return [widths[i] + spare * w / sum(weights) for i, w in enumerate(weights)]
+    return [widths[i] for i in range(len(section.columns))]
 
 
 def _kept_groups(section: Table) -> list[tuple]:
