@@ -388,6 +388,25 @@ def test_pdf_text_is_at_least_9_points(docs, key):
         small.split("dari")[-1].strip()
 
 
+def _long_records() -> dict[str, bytes]:
+    rows = [_row(number=f"{i:03d}/REG-MEDSOS/V/2025", seq=i, instance_id=i) for i in range(1, 61)]
+    return {"register": to_pdf(register_document(rows, MAY, NOW, SOP)),
+            "tanggapan": to_pdf(responses_document(responses_of(40), NOW, period=MAY, procedure=SOP)),
+            "kasus": to_pdf(responses_document(responses_of(1), NOW)),
+            "rekap": to_pdf(recap_document(recap_of(45), NOW, SOP))}
+
+
+def test_every_page_of_every_record_says_page_x_of_y(docs):
+    records = {**_long_records(), **{f"{k} (skenario)": to_pdf(d) for k, d in docs.items()}}
+    assert len(records) == 8
+    for name, data in records.items():
+        pages = pdf_pages(data)
+        for number, text in enumerate(pages, 1):
+            assert text.count(f"Halaman {number} dari {len(pages)}") == 1, (name, number)
+            assert text.rstrip().endswith(f"Halaman {number} dari {len(pages)}"), (name, number)  # the footer
+    assert max(len(pdf_pages(d)) for d in records.values()) >= 3
+
+
 def test_empty_period_prints_a_note():
     doc = register_document([], Period.month(2025, 4), NOW, SOP)
     text = " ".join(pdf_pages(to_pdf(doc)))
