@@ -20,12 +20,14 @@ from xml.sax.saxutils import escape, quoteattr
 
 from . import fonts, timefmt
 from .casefile import outcome_labels
+from .config import Letterhead
 from .declarations import Declarations
 from .records import RECORD_LOCALE, CaseResponses, Period, Recap, tanggal_id
 from .spreadsheets import csv_writer, set_cell
 
-KOP = "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT"
-KOP_ADDRESS = "Sekretariat — Jalan Pramuka Nomor 9 Padang"
+#: The default letterhead (``Settings.letterhead`` sets the printed one, from ``ALUR_KOP_*``).
+KOP = Letterhead.office
+KOP_ADDRESS = Letterhead.address
 PLACE = "Padang"
 #: The signature blocks of a procedure that declares none (``alur:sign``): (heading, function), left to right.
 DEFAULT_SIGNATURES = (("Dibuat oleh,", ""), ("Mengetahui,", ""))
@@ -411,6 +413,7 @@ def _styles():
     return {
         "kop": ParagraphStyle("kop", parent=body, fontName=bold, fontSize=13, leading=16, alignment=TA_CENTER),
         "kop2": ParagraphStyle("kop2", parent=body, fontSize=10, leading=13, alignment=TA_CENTER),
+        "kop3": ParagraphStyle("kop3", parent=body, fontSize=9, leading=11.5, alignment=TA_CENTER),
         "title": ParagraphStyle("title", parent=body, fontName=bold, fontSize=12, leading=15,
                                 alignment=TA_CENTER, spaceBefore=6),
         "center": ParagraphStyle("center", parent=body, alignment=TA_CENTER),
@@ -428,10 +431,10 @@ def _styles():
     }
 
 
-def _numbered_canvas(doc: Document):
+def _numbered_canvas(doc: Document, office: str):
     from reportlab.pdfgen import canvas
 
-    running = printable(f"{KOP} — {doc.title} — {doc.scope}")
+    running = printable(f"{office} — {doc.title} — {doc.scope}")
     printed = printable(f"Dicetak {_printed_at(doc.generated_at)} — Alur Medsos")
 
     class NumberedCanvas(canvas.Canvas):
@@ -470,13 +473,40 @@ def _numbered_canvas(doc: Document):
     return NumberedCanvas
 
 
-def to_pdf(doc: Document) -> bytes:
+def letterhead_flowables(letterhead: Letterhead, width: float, st) -> list:
+    """The letterhead: the office's name, its address, its telephone / e-mail / website, the logo at the left
+    (the text stays centred on the page), and the double rule under it."""
+    from reportlab.lib import colors
+    from reportlab.lib.units import mm
+    from reportlab.platypus import HRFlowable, Image, Paragraph, Spacer
+    from reportlab.platypus import Table as RLTable
+
+    text = [Paragraph(_para_text(letterhead.office), st["kop"]),
+            Paragraph(_para_text(letterhead.address), st["kop2"])]
+    if letterhead.contacts:
+        text.append(Paragraph(_para_text(letterhead.contacts), st["kop3"]))
+    if letterhead.logo is not None:
+        logo = Image(str(letterhead.logo), width=20 * mm, height=20 * mm, kind="proportional")
+        side = 24 * mm
+        head = RLTable([[logo, text, ""]], colWidths=[side, width - 2 * side, side])
+        head.setStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("ALIGN", (0, 0), (0, 0), "LEFT"),
+                       ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                       ("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR)])
+        block = [head]
+    else:
+        block = text
+    return [*block, Spacer(1, 2 * mm),
+            HRFlowable(width="100%", thickness=1.6, color=colors.black, spaceAfter=0.8),
+            HRFlowable(width="100%", thickness=0.5, color=colors.black, spaceAfter=4 * mm)]
+
+
+def to_pdf(doc: Document, letterhead: Letterhead | None = None) -> bytes:
+    """The record as an A4 PDF under ``letterhead`` (the default one when not given)."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape, portrait
     from reportlab.lib.units import mm
     from reportlab.platypus import (
         CondPageBreak,
-        HRFlowable,
         KeepTogether,
         ListFlowable,
         ListItem,
@@ -486,20 +516,17 @@ def to_pdf(doc: Document) -> bytes:
         Spacer,
     )
 
+    letterhead = letterhead or Letterhead()
     st = _styles()
     pagesize = landscape(A4) if doc.landscape else portrait(A4)
     out = io.BytesIO()
     template = SimpleDocTemplate(out, pagesize=pagesize, leftMargin=15 * mm, rightMargin=15 * mm,
                                  topMargin=14 * mm, bottomMargin=15 * mm, title=printable(f"{doc.title} — {doc.scope}"),
-                                 author="KPU Provinsi Sumatera Barat", subject=printable(doc.reference or doc.title),
+                                 author=printable(letterhead.office), subject=printable(doc.reference or doc.title),
                                  creator="Alur Medsos")
     width = template.width
     story: list = [
-        Paragraph(_para_text(KOP), st["kop"]),
-        Paragraph(_para_text(KOP_ADDRESS), st["kop2"]),
-        Spacer(1, 2 * mm),
-        HRFlowable(width="100%", thickness=1.6, color=colors.black, spaceAfter=0.8),
-        HRFlowable(width="100%", thickness=0.5, color=colors.black, spaceAfter=4 * mm),
+        *letterhead_flowables(letterhead, width, st),
         Paragraph(_para_text(doc.title.upper()), st["title"]),
         *([Paragraph(_para_text(doc.reference), st["center"])] if doc.reference else []),
         Paragraph(_para_text(doc.scope), st["center"]),
@@ -559,7 +586,7 @@ def to_pdf(doc: Document) -> bytes:
         story.extend(Paragraph(_para_text(note), st["small"]) for note in doc.notes)
     story.append(Spacer(1, 8 * mm))
     story.append(_signatures(doc, width, st))
-    template.build(story, canvasmaker=_numbered_canvas(doc))
+    template.build(story, canvasmaker=_numbered_canvas(doc, letterhead.office))
     return out.getvalue()
 
 

@@ -39,9 +39,10 @@ from engine.definitions import BPMN_NS, ParsedDefinition, harden_and_parse
 from engine.forms import FormField
 
 from . import fonts, messages
+from .config import Letterhead
 from .deadlines import WIB
 from .declarations import SOP_LISTS, Declarations, SopIdentity, Step, nip_digits
-from .documents import KOP, KOP_ADDRESS, printable
+from .documents import printable
 from .records import tanggal_id
 
 #: The identity page's lists, as printed, in the order of ``SOP_LISTS``.
@@ -938,16 +939,23 @@ def _arrowhead(canvas, a, b, height: float) -> None:
     canvas.drawPath(path, stroke=0, fill=1)
 
 
-def _kop(canvas, doc: SopDocument, width: float, height: float) -> float:
-    """The letterhead; returns the y (from the top) below it."""
+def _kop(canvas, doc: SopDocument, width: float, height: float, letterhead: Letterhead) -> float:
+    """The letterhead, as on the records (process/documents.py): office, address, contacts, the logo at the left;
+    returns the y (from the top) below it."""
     from reportlab.lib.units import mm
 
     top = height - MARGIN
     canvas.setFillColorRGB(0, 0, 0)
+    if letterhead.logo is not None:
+        canvas.drawImage(str(letterhead.logo), MARGIN, top - 13.2 * mm, width=12.5 * mm, height=12.5 * mm,
+                         preserveAspectRatio=True, anchor="w", mask="auto")
     canvas.setFont(BOLD, 13)
-    canvas.drawCentredString(width / 2, top - 6 * mm, printable(KOP))
-    canvas.setFont(FONT, 9.5)
-    canvas.drawCentredString(width / 2, top - 11 * mm, printable(KOP_ADDRESS))
+    canvas.drawCentredString(width / 2, top - 5 * mm, printable(letterhead.office))
+    canvas.setFont(FONT, 9)
+    canvas.drawCentredString(width / 2, top - 9 * mm, printable(letterhead.address))
+    if letterhead.contacts:
+        canvas.setFont(FONT, 8)
+        canvas.drawCentredString(width / 2, top - 12.5 * mm, printable(letterhead.contacts))
     canvas.setLineWidth(1.6)
     canvas.line(MARGIN, top - 14 * mm, width - MARGIN, top - 14 * mm)
     canvas.setLineWidth(0.5)
@@ -977,15 +985,15 @@ def _ol(items: Sequence[str], style):
     return _p("\n".join(f"{i}. {t}" for i, t in enumerate(items, 1)), style)
 
 
-def _draw_identity(canvas, doc: SopDocument) -> None:
+def _draw_identity(canvas, doc: SopDocument, letterhead: Letterhead) -> None:
     from reportlab.lib import colors
     from reportlab.platypus import Table
 
     width, height = PAGE
-    y = _kop(canvas, doc, width, height)
+    y = _kop(canvas, doc, width, height, letterhead)
     st = _st()
     inner = width - 2 * MARGIN
-    office = (doc.identity.office or KOP).upper()
+    office = (doc.identity.office or letterhead.office).upper()
     fields = identity_rows(doc)
     left = [[_p(office, st["head"])]]
     right = [[_p(label.upper(), st["bold"]), _p(value, st["body"])] for label, value in fields[:-1]]
@@ -1014,9 +1022,9 @@ def _draw_identity(canvas, doc: SopDocument) -> None:
         y += h
 
 
-def _draw_changes(canvas, doc: SopDocument) -> None:
+def _draw_changes(canvas, doc: SopDocument, letterhead: Letterhead) -> None:
     width, height = PAGE
-    y = _kop(canvas, doc, width, height)
+    y = _kop(canvas, doc, width, height, letterhead)
     st = _st()
     title = (f"PERUBAHAN DIBANDING VERSI {doc.previous_version}" if doc.previous_version
              else "PERUBAHAN DIBANDING VERSI SEBELUMNYA")
@@ -1030,23 +1038,25 @@ def _draw_changes(canvas, doc: SopDocument) -> None:
         y += h + 1.5 * MM
 
 
-def to_pdf(doc: SopDocument, printed_at: datetime | None = None) -> bytes:
-    """The SOP document as an A4 landscape PDF: identity page, matrix pages, changes page."""
+def to_pdf(doc: SopDocument, printed_at: datetime | None = None, letterhead: Letterhead | None = None) -> bytes:
+    """The SOP document as an A4 landscape PDF: identity page, matrix pages, changes page, under ``letterhead``
+    (the default one when not given)."""
     from reportlab.pdfgen import canvas as pdfcanvas
 
     fonts.register()
     out = io.BytesIO()
     c = pdfcanvas.Canvas(out, pagesize=PAGE, pageCompression=1, initialFontName=FONT)
     c.setTitle(printable(f"SOP {doc.identity.number or ''} {doc.name}".strip()))
-    c.setAuthor(printable(doc.identity.office or KOP))
+    letterhead = letterhead or Letterhead()
+    c.setAuthor(printable(doc.identity.office or letterhead.office))
     c.setSubject(printable(doc.title))
     c.setCreator("Alur Medsos")
     pages = layout(doc)
     for number, page in enumerate(pages, 1):
         if page.kind == "identity":
-            _draw_identity(c, doc)
+            _draw_identity(c, doc, letterhead)
         elif page.kind == "changes":
-            _draw_changes(c, doc)
+            _draw_changes(c, doc, letterhead)
         else:
             _draw_shapes(c, page.shapes)
         c.setFont(FONT, 7)
