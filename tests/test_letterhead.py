@@ -105,3 +105,13 @@ def _render_colour(data: bytes) -> Image.Image:
         return bitmap.to_pil().convert("RGB")
     finally:
         pdf.close()
+
+
+def test_the_app_does_not_start_without_the_pdf_font(tmp_path, monkeypatch):
+    from process import fonts
+    from webui import create_app
+
+    monkeypatch.setenv("ALUR_FONT_DIR", str(tmp_path))
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'alur.db'}", files_dir=tmp_path / "files")
+    with pytest.raises(fonts.FontMissing, match="apt-get install fonts-dejavu-core"):
+        create_app(settings)
