@@ -15,6 +15,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -502,7 +503,6 @@ def letterhead_flowables(letterhead: Letterhead, width: float, st) -> list:
 
 def to_pdf(doc: Document, letterhead: Letterhead | None = None) -> bytes:
     """The record as an A4 PDF under ``letterhead`` (the default one when not given)."""
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape, portrait
     from reportlab.lib.units import mm
     from reportlab.platypus import (
@@ -510,7 +510,6 @@ def to_pdf(doc: Document, letterhead: Letterhead | None = None) -> bytes:
         KeepTogether,
         ListFlowable,
         ListItem,
-        LongTable,
         Paragraph,
         SimpleDocTemplate,
         Spacer,
@@ -549,38 +548,14 @@ def to_pdf(doc: Document, letterhead: Letterhead | None = None) -> bytes:
             story.append(KeepTogether(block))
             continue
         widths = _column_widths(section, (width - 12) * section.width_fraction)  # the frame pads 6 pt each side
-        header = [Paragraph(_para_text(c.title), st["th"]) for c in section.columns]
-        body, spans = [], []
-        for i, row in enumerate(section.rows):
-            if i in section.heading_rows or i in section.note_rows:
-                style = st["case"] if i in section.heading_rows else st["cell_note"]
-                body.append([Paragraph(_para_text(str(row[0])), style)] + [""] * (len(section.columns) - 1))
-                spans.append(("SPAN", (0, i + 1), (-1, i + 1)))
-                if i in section.heading_rows:
-                    spans.append(("BACKGROUND", (0, i + 1), (-1, i + 1), colors.HexColor("#F2F2F2")))
-            else:
-                body.append([_pdf_cell(v, c, st, bold=section.total_row and i == len(section.rows) - 1)
-                             for v, c in zip(row, section.columns)])
-        table = LongTable([header, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
-        table.setStyle([
-            ("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR),  # for empty cells (ReportLab's default: Helvetica)
-            ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6E6E6")),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-            ("TOPPADDING", (0, 0), (-1, -1), 1),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.8),
-            *spans,
-            *_kept_groups(section),
-        ])
+        parts = _table_parts(section, widths, st)
         # A heading stays with the start of its table: a new page only when not even the header and a few rows fit.
         # (keepWithNext would bind the heading to the whole table, and a table taller than the page then starts on
         # the next page, leaving page 1 blank below the letterhead.)
         story.append(CondPageBreak(40 * mm))
         if block:
             story.append(block[0])
-        story.append(table)
+        story.extend(parts)
     if doc.notes:
         story.append(Spacer(1, 3 * mm))
         story.extend(Paragraph(_para_text(note), st["small"]) for note in doc.notes)
@@ -591,6 +566,100 @@ def to_pdf(doc: Document, letterhead: Letterhead | None = None) -> bytes:
 
 
 _PAD = 6.5  # a cell's left and right padding and the grid line, points
+#: Rows per part of a long table (whole groups: a case's responses are never cut between parts).
+_PART_ROWS = 60
+
+
+def _table_parts(section: Table, widths: list[float], st) -> list:
+    """A section's table as a list of parts of about :data:`_PART_ROWS` rows each, printed one under the other
+    as one table. ReportLab splits a table at a page end by re-measuring everything after it, so one table of
+    thousands of rows takes quadratic time (a year of responses: minutes); parts keep each split short. A part
+    prints the header row when it starts a page (as the repeated header would), not in the middle of one."""
+    starts = [0]
+    groups = sorted(section.heading_rows)
+    for i in range(1, len(section.rows)):
+        if i - starts[-1] >= _PART_ROWS and (not groups or i in section.heading_rows):
+            starts.append(i)
+    ends = [*starts[1:], len(section.rows)]
+    part = _table_part_class()
+    return [part(section, widths, st, start, end, first=index == 0)
+            for index, (start, end) in enumerate(zip(starts, ends))]
+
+
+def _rl_table(section: Table, widths: list[float], st, start: int, end: int, header: bool):
+    """The ReportLab table of rows ``start``..``end`` of a section, with its header row or without."""
+    from reportlab.lib import colors
+    from reportlab.platypus import LongTable, Paragraph
+
+    top = 1 if header else 0
+    rows = [[Paragraph(_para_text(c.title), st["th"]) for c in section.columns]] if header else []
+    styles: list[tuple] = []
+    for i in range(start, end):
+        row, at = section.rows[i], i - start + top
+        if i in section.heading_rows or i in section.note_rows:
+            style = st["case"] if i in section.heading_rows else st["cell_note"]
+            rows.append([Paragraph(_para_text(str(row[0])), style)] + [""] * (len(section.columns) - 1))
+            styles.append(("SPAN", (0, at), (-1, at)))
+            if i in section.heading_rows:
+                styles.append(("BACKGROUND", (0, at), (-1, at), colors.HexColor("#F2F2F2")))
+        else:
+            rows.append([_pdf_cell(v, c, st, bold=section.total_row and i == len(section.rows) - 1)
+                         for v, c in zip(row, section.columns)])
+    styles += [("NOSPLIT", (0, a - start + top), (-1, b - start + top)) for a, b in _kept_groups(section)
+               if start <= a and b < end]
+    table = LongTable(rows, colWidths=widths, repeatRows=top, hAlign="LEFT")
+    table.setStyle([
+        ("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR),  # for empty cells (ReportLab's default: Helvetica)
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
+        *([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6E6E6"))] if header else []),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("TOPPADDING", (0, 0), (-1, -1), 1),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.8),
+        *styles,
+    ])
+    return table
+
+
+@lru_cache(maxsize=1)
+def _table_part_class():
+    """The flowable class (made on first use: ReportLab is imported only when a PDF is made)."""
+    from reportlab.platypus import Flowable
+
+    class TablePart(Flowable):
+        """Rows of a long table: with the header row when first, or when it starts a page (the frame it is being
+        placed in is still empty)."""
+
+        def __init__(self, section, widths, st, start, end, first):
+            super().__init__()
+            self.args = (section, widths, st, start, end)
+            self.first = first
+            self._table = self._with_header = None
+
+        def _inner(self):
+            header = self.first or bool(getattr(getattr(self, "_frame", None), "_atTop", False))
+            if self._table is None or self._with_header != header:
+                self._table, self._with_header = _rl_table(*self.args, header), header
+            return self._table
+
+        def wrap(self, available_width, available_height):
+            self.width, self.height = self._inner().wrapOn(self.canv, available_width, available_height)
+            return self.width, self.height
+
+        def split(self, available_width, available_height):
+            pieces = self._inner().splitOn(self.canv, available_width, available_height)
+            if len(pieces) < 2:
+                return pieces
+            # The rest goes on as a part of its own, which starts the next page and so prints the header row.
+            taken = len(pieces[0]._cellvalues) - (1 if self._with_header else 0)
+            section, widths, st, start, end = self.args
+            return [pieces[0], TablePart(section, widths, st, start + taken, end, first=False)]
+
+        def draw(self):
+            self._table.drawOn(self.canv, 0, 0)
+
+    return TablePart
 
 
 def _column_widths(section: Table, available: float) -> list[float]:
@@ -640,13 +709,12 @@ def _column_widths(section: Table, available: float) -> list[float]:
     return [widths[i] for i in range(len(section.columns))]
 
 
-def _kept_groups(section: Table) -> list[tuple]:
-    """``NOSPLIT`` ranges (table rows, after the header): a heading row never ends a page alone — it keeps its
-    whole group when that is short (a case with up to four responses), else its first two rows."""
+def _kept_groups(section: Table) -> list[tuple[int, int]]:
+    """Row ranges (first, last; section rows) printed on one page: a heading row never ends a page alone — it
+    keeps its whole group when that is short (a case with up to four responses), else its first two rows."""
     starts = sorted(section.heading_rows)
     ends = [*(s - 1 for s in starts[1:]), len(section.rows) - 1]
-    return [("NOSPLIT", (0, start + 1), (-1, min(end, start + 2) + 1 if end - start > 4 else end + 1))
-            for start, end in zip(starts, ends)]
+    return [(start, min(end, start + 2) if end - start > 4 else end) for start, end in zip(starts, ends)]
 
 
 def _pdf_cell(value: Any, column: Column, st, *, bold: bool = False):

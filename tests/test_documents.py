@@ -325,7 +325,8 @@ def test_no_pdf_record_has_a_blank_page(docs, key):
 def test_written_responses_print_as_one_continuous_document():
     """A heading per case and no page per case. Measured for these 300 cases: main's layout before this change
     (one table per case, kept whole, 7.5 pt Helvetica) printed 101 pages, three cases a page; the issue counted one
-    page per case (148 pages for 148 cases). Now, at 9 pt DejaVu Sans and each case kept whole on a page: 39."""
+    page per case (148 pages for 148 cases). Now, at 9 pt DejaVu Sans and each case kept whole on a page: 39.
+    The table is printed in parts (a split re-measures only its part): the header row heads every page, once."""
     cases = responses_of(300)
     data = to_pdf(responses_document(cases, NOW, period=Period.year(2025), procedure=SOP))
     pages = pdf_pages(data)
@@ -335,6 +336,9 @@ def test_written_responses_print_as_one_continuous_document():
                for i in range(1, 301))
     assert whole.count("Dokumentasi lengkap.") == 300 and "4. Keputusan" in pages[0]
     assert all(text.count("/REG-MEDSOS/I/2025 —") >= 8 for text in pages[1:-2])  # many cases to a full page
+    header = "Langkah Keputusan Tanggapan Tertulis Nama Peran Waktu (WIB) Terlambat"
+    assert all(text.count(header) == 1 for text in pages[:-1])  # at the top of each page, never in between
+    assert all(text.startswith(header) for text in pages[1:-1])
     assert_no_blank_page(data)
 
 
