@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 DIST_STAMP := webui/static/dist/.built
 FRONTEND_SRC := $(wildcard frontend/*)
 
-.PHONY: run test test-pg lint clean assets
+.PHONY: run test test-pg lint clean assets fonts
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,13 +38,30 @@ $(MO): webui/translations/en/LC_MESSAGES/messages.po $(STAMP)
 
 assets: $(DIST_STAMP) $(MO)
 
-run: $(STAMP) assets
+# The PDF font (process/fonts.py): DejaVu Sans from Debian's fonts-dejavu-core, installed here when it is missing
+# and this runs as root with apt-get; otherwise the message says what to install (or set ALUR_FONT_DIR).
+fonts:
+	@dir="$${ALUR_FONT_DIR:-/usr/share/fonts/truetype/dejavu}"; \
+	if [ ! -f "$$dir/DejaVuSans.ttf" ] || [ ! -f "$$dir/DejaVuSans-Bold.ttf" ]; then \
+	  if [ -z "$$ALUR_FONT_DIR" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "== installing Debian fonts-dejavu-core (the font of the PDF records) =="; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq fonts-dejavu-core >/dev/null 2>&1 || \
+	      { apt-get update -qq && apt-get install -y -qq fonts-dejavu-core >/dev/null; }; \
+	  else \
+	    echo "The PDF font DejaVu Sans is missing in $$dir: install it with 'sudo apt-get install" \
+	      "fonts-dejavu-core', or set ALUR_FONT_DIR to a folder holding DejaVuSans.ttf and DejaVuSans-Bold.ttf." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+run: $(STAMP) assets fonts
 	$(BIN)/alur init-db --demo
 	@# The deadline worker runs beside the web app and stops with it.
 	$(BIN)/alur worker --loop & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/alur serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) assets
+test: $(STAMP) assets fonts
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

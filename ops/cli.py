@@ -545,7 +545,7 @@ def sop_print(procedure: str | None, number: int | None, output: Path) -> None:
             document = sopdoc.document_of(session, system, key, number)
         except NotFound as exc:  # pragma: no cover - checked above; the same words if it happens meanwhile
             _fail(messages.error_text(exc, messages.locale_from_env()))
-        pdf = sopdoc.to_pdf(document, printed_at=system.clock.now())
+        pdf = sopdoc.to_pdf(document, printed_at=system.clock.now(), letterhead=system.settings.letterhead)
     try:
         output.write_bytes(pdf)
     except OSError as exc:

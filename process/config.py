@@ -59,6 +59,71 @@ class MailSettings:
                    sender=env.get("ALUR_MAIL_FROM") or cls.sender)
 
 
+#: What a logo may be: read by content, not by its name.
+LOGO_FORMATS = ("PNG", "JPEG")
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    """The office's letterhead (*kop surat*) on every printed record and on the SOP document."""
+
+    office: str = "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT"
+    address: str = "Sekretariat — Jalan Pramuka Nomor 9 Padang"
+    #: The SOP's own letterhead gives this number.
+    telephone: str = "0751-446654"
+    email: str = ""
+    website: str = ""
+    #: A PNG or JPEG printed at the letterhead's left (checked at start-up).
+    logo: Path | None = None
+
+    ENV = {"office": "ALUR_KOP_OFFICE", "address": "ALUR_KOP_ADDRESS", "telephone": "ALUR_KOP_TELEPHONE",
+           "email": "ALUR_KOP_EMAIL", "website": "ALUR_KOP_WEBSITE", "logo": "ALUR_KOP_LOGO"}
+
+    @property
+    def contacts(self) -> str:
+        """The contact line under the address: "Telepon 0751-446654 — Pos-el … — Laman …" (what is set)."""
+        parts = (("Telepon", self.telephone), ("Pos-el", self.email), ("Laman", self.website))
+        return " — ".join(f"{label} {value}" for label, value in parts if value)
+
+    @classmethod
+    def from_env(cls, env) -> Letterhead:
+        values: dict = {}
+        for key, name in cls.ENV.items():
+            text = " ".join((env.get(name) or "").split())  # one line: no newlines or runs of spaces
+            if text:
+                values[key] = text
+        if "office" in values and len(values["office"]) > 120:
+            raise ValueError(f"{cls.ENV['office']} must be at most 120 characters, not {len(values['office'])}")
+        email = values.get("email")
+        if email and (email.count("@") != 1 or " " in email or not email.split("@")[1]):
+            raise ValueError(f"{cls.ENV['email']} must be an e-mail address, not {email!r}")
+        if "logo" in values:
+            values["logo"] = check_logo(Path(values["logo"]), cls.ENV["logo"])
+        return cls(**values)
+
+
+def check_logo(path: Path, name: str = "ALUR_KOP_LOGO") -> Path:
+    """The logo's path if it is a readable PNG or JPEG (by content) of a sensible size; ValueError naming the
+    variable and the problem otherwise."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise ValueError(f"{name}: no such file {str(path)!r}")
+    try:
+        with Image.open(path) as image:
+            fmt, (width, height) = image.format, image.size
+            if fmt in LOGO_FORMATS and width * height <= 25_000_000:
+                image.load()  # a truncated file fails here, not while printing
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"{name}: {str(path)!r} is not a readable PNG or JPEG image ({exc})") from None
+    if fmt not in LOGO_FORMATS:
+        raise ValueError(f"{name}: {str(path)!r} is a {fmt} image; the letterhead takes PNG or JPEG")
+    if width * height > 25_000_000 or min(width, height) < 16:
+        raise ValueError(f"{name}: {str(path)!r} is {width}×{height} pixels; a logo must be at least 16 pixels "
+                         "and at most 25 megapixels")
+    return path.resolve()
+
+
 _MB = 1024 * 1024
 
 #: The numeric settings read from the environment: (field, variable, value from its text, whether the value is
@@ -116,6 +181,8 @@ class Settings:
     warm_cases: int = 256
     #: Address of the app as users reach it, for links in e-mails.
     base_url: str = "http://127.0.0.1:5000"
+    #: The letterhead of the printed records and of the SOP document (``ALUR_KOP_*``).
+    letterhead: Letterhead = field(default_factory=Letterhead)
 
     #: Kinds of process, for :meth:`database_waits`.
     PURPOSES = ("web", "worker", "cli")
@@ -176,4 +243,5 @@ class Settings:
         if env.get("ALUR_BASE_URL"):
             kwargs["base_url"] = env["ALUR_BASE_URL"].rstrip("/")
         files_dir = Path(env.get("ALUR_FILES_DIR") or instance_dir / "files")
-        return cls(database_url=url, files_dir=files_dir, mail=MailSettings.from_env(env), **kwargs)
+        return cls(database_url=url, files_dir=files_dir, mail=MailSettings.from_env(env),
+                   letterhead=Letterhead.from_env(env), **kwargs)

@@ -5,28 +5,30 @@ language of the page they were downloaded from. A record is built once as a :cla
 table for spreadsheets, sections for the printed page) and written by :func:`to_xlsx`, :func:`to_csv`
 and :func:`to_pdf`.
 
-The PDF uses ReportLab's built-in Helvetica: its WinAnsi (cp1252) encoding covers Bahasa Indonesia,
-dashes and curly quotes; any other character is replaced by its closest Latin form (or ``?``) so that
-nothing prints as an empty box. Nothing here knows Flask.
+The PDF embeds DejaVu Sans (:mod:`process.fonts`), which prints any name users type ("Şəki", Cyrillic, Greek);
+only a character the font lacks is replaced (emoji beyond the emoticons become U+FFFD), so that nothing prints
+as an empty box. Nothing here knows Flask.
 """
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from . import timefmt
+from . import fonts, timefmt
 from .casefile import outcome_labels
+from .config import Letterhead
 from .declarations import Declarations
 from .records import RECORD_LOCALE, CaseResponses, Period, Recap, tanggal_id
 from .spreadsheets import csv_writer, set_cell
 
-KOP = "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT"
-KOP_ADDRESS = "Sekretariat — Jalan Pramuka Nomor 9 Padang"
+#: The default letterhead (``Settings.letterhead`` sets the printed one, from ``ALUR_KOP_*``).
+KOP = Letterhead.office
+KOP_ADDRESS = Letterhead.address
 PLACE = "Padang"
 #: The signature blocks of a procedure that declares none (``alur:sign``): (heading, function), left to right.
 DEFAULT_SIGNATURES = (("Dibuat oleh,", ""), ("Mengetahui,", ""))
@@ -95,6 +97,11 @@ class Table:
     empty: str = EMPTY_TEXT
     width_fraction: float = 1.0  # of the printed page's width
     total_row: bool = False  # the last row sums the others (printed bold)
+    #: Rows (indices) that head a group of the rows after them, printed across all columns (the PDF's case
+    #: headings in the written responses): such a row holds one text.
+    heading_rows: frozenset[int] = frozenset()
+    #: Rows (indices) of one text printed across all columns in italics ("no response yet").
+    note_rows: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,13 @@ def _decision_text(case: CaseResponses, response) -> str:
     return case.rules.option_label(response.bpmn_id, step.response[0], response.decision) or ""
 
 
+def _step_label(case: CaseResponses, response) -> str:
+    """The step as the printed record names it: its number and short label ("4. Keputusan"), else its name."""
+    step = case.rules.step(response.bpmn_id) if case.rules is not None else None
+    name = step.short if step is not None else response.step_name
+    return f"{response.step}. {name}" if response.step else name
+
+
 def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period: Period | None = None,
                        procedure: Declarations | None = None) -> Document:
     """Per case, the written responses of the steps that declare one (of a period's registered cases of one
@@ -174,25 +188,30 @@ def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period:
                     Column("Langkah", 1.3), Column("Keputusan", 1.2), Column("Tanggapan Tertulis", 3.0),
                     Column("Nama", 1.2), Column("Peran", 1.2), Column("Waktu (WIB)", 1.25, "datetime"),
                     Column("Terlambat", 0.7, "bool"))
-    section_columns = (Column("Langkah", 1.4), Column("Keputusan", 1.4), Column("Tanggapan Tertulis", 4.0),
-                       Column("Nama", 1.3), Column("Peran", 1.3), Column("Waktu (WIB)", 1.25, "datetime"),
-                       Column("Terlambat", 0.7, "bool"))
-    flat, sections = [], []
+    # The printed record is one continuous table: a heading row per case, then its responses (no page per case).
+    section_columns = (Column("Langkah", 0.85), Column("Keputusan", 2.35), Column("Tanggapan Tertulis", 2.5),
+                       Column("Nama", 0.95), Column("Peran", 1.3), Column("Waktu (WIB)", 1.05, "datetime"),
+                       Column("Terlambat", 0.62, "bool"))
+    flat, printed, headings, notes_at = [], [], set(), set()
     n = 0
     for case in cases:
-        rows = []
+        heading = " — ".join(p for p in (
+            case.number or f"Kasus #{case.instance_id} (belum diregister)", case.activity,
+            tanggal_id(case.activity_date) if case.activity_date else "", case.team_name or "",
+            outcome_text(case.outcome, case.rules)) if p)
+        headings.add(len(printed))
+        printed.append((heading,))
+        if not case.responses:
+            notes_at.add(len(printed))
+            printed.append(("Belum ada tanggapan tertulis.",))
         for r in case.responses:
             step = f"{r.step}. {r.step_name}" if r.step else r.step_name
             decision = _decision_text(case, r)
             n += 1
             flat.append((n, case.number or "", case.activity, step, decision, r.text, person_name(r.name, r.actor),
                          r.lane or "", r.at, r.late))
-            rows.append((step, decision, r.text, person_name(r.name, r.actor), r.lane or "", r.at, r.late))
-        heading = " — ".join(p for p in (
-            case.number or f"Kasus #{case.instance_id} (belum diregister)", case.activity,
-            tanggal_id(case.activity_date) if case.activity_date else "", case.team_name or "",
-            outcome_text(case.outcome, case.rules)) if p)
-        sections.append(Table(section_columns, rows, heading=heading, empty="Belum ada tanggapan tertulis."))
+            printed.append((_step_label(case, r), decision, r.text, person_name(r.name, r.actor), r.lane or "",
+                            r.at, r.late))
     if period is not None:
         scope, stem = f"Periode: {period.label}", f"tanggapan-{period.slug}"
         notes = (f"Kasus yang diregister dalam periode ini: {len(cases)}; tanggapan tertulis: {n}.",)
@@ -203,7 +222,8 @@ def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period:
         notes = ()
     title = procedure.responses_heading if procedure is not None else "Tanggapan Tertulis"
     return Document("tanggapan", title, scope, stem, Table(flat_columns, flat), now,
-                    sections=tuple(sections) if sections else (Table(section_columns, []),), notes=notes,
+                    sections=(Table(section_columns, printed, heading_rows=frozenset(headings),
+                                    note_rows=frozenset(notes_at)),), notes=notes,
                     **record_header(procedure))
 
 
@@ -398,29 +418,8 @@ def _set_xlsx_value(cell, value: Any, column: Column) -> None:
 
 
 def printable(text: str) -> str:
-    """Text that Helvetica (WinAnsi, cp1252) can print: other characters become their closest Latin
-    form (``ş`` → ``s``) or ``?``; control characters become spaces."""
-    out = []
-    for ch in unicodedata.normalize("NFC", str(text)):
-        if ch in "\n\t":
-            out.append(ch)
-            continue
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
-            out.append(" " if unicodedata.category(ch) == "Cc" else "")
-            continue
-        try:
-            ch.encode("cp1252")
-            out.append(ch)
-            continue
-        except UnicodeEncodeError:
-            pass
-        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        try:
-            base.encode("cp1252")
-            out.append(base or "?")
-        except UnicodeEncodeError:
-            out.append("?")
-    return "".join(out)
+    """Text as the records' font can print it (:func:`process.fonts.printable`)."""
+    return fonts.printable(text)
 
 
 def _para_text(text: str) -> str:
@@ -431,36 +430,44 @@ def _styles():
     from reportlab.lib.enums import TA_CENTER, TA_RIGHT
     from reportlab.lib.styles import ParagraphStyle
 
-    body = ParagraphStyle("body", fontName="Helvetica", fontSize=9, leading=11.5)
+    fonts.register()
+    regular, bold = fonts.REGULAR, fonts.BOLD
+    # Body text and table cells 9 pt (DejaVu Sans is a little wider than Helvetica: the tables are landscape and
+    # wrap their cells).
+    body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=11.5)
+    cell = ParagraphStyle("cell", parent=body, fontSize=9, leading=10.6)
     return {
-        "kop": ParagraphStyle("kop", parent=body, fontName="Helvetica-Bold", fontSize=13, leading=16,
-                              alignment=TA_CENTER),
+        "kop": ParagraphStyle("kop", parent=body, fontName=bold, fontSize=13, leading=16, alignment=TA_CENTER),
         "kop2": ParagraphStyle("kop2", parent=body, fontSize=10, leading=13, alignment=TA_CENTER),
-        "title": ParagraphStyle("title", parent=body, fontName="Helvetica-Bold", fontSize=12, leading=15,
+        "kop3": ParagraphStyle("kop3", parent=body, fontSize=9, leading=11.5, alignment=TA_CENTER),
+        "title": ParagraphStyle("title", parent=body, fontName=bold, fontSize=12, leading=15,
                                 alignment=TA_CENTER, spaceBefore=6),
         "center": ParagraphStyle("center", parent=body, alignment=TA_CENTER),
         "body": body,
-        "small": ParagraphStyle("small", parent=body, fontSize=8, leading=10),
-        "heading": ParagraphStyle("heading", parent=body, fontName="Helvetica-Bold", fontSize=9.5, leading=12,
-                                  spaceBefore=8, spaceAfter=3, keepWithNext=1),
-        "cell": ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9.2),
-        "cell_url": ParagraphStyle("cell_url", parent=body, fontSize=7.5, leading=9.2, wordWrap="CJK"),
-        "th": ParagraphStyle("th", parent=body, fontName="Helvetica-Bold", fontSize=7.5, leading=9.2),
+        "small": ParagraphStyle("small", parent=body, fontSize=9, leading=11),
+        "heading": ParagraphStyle("heading", parent=body, fontName=bold, fontSize=10, leading=12.5,
+                                  spaceBefore=8, spaceAfter=3),
+        "cell": cell,
+        "cell_note": ParagraphStyle("cell_note", parent=cell, textColor="#444444"),
+        "case": ParagraphStyle("case", parent=cell, fontName=bold),
+        "cell_url": ParagraphStyle("cell_url", parent=cell, wordWrap="CJK"),
+        "th": ParagraphStyle("th", parent=cell, fontName=bold),
         "right": ParagraphStyle("right", parent=body, alignment=TA_RIGHT),
         "sign": ParagraphStyle("sign", parent=body, alignment=TA_CENTER),
     }
 
 
-def _numbered_canvas(doc: Document):
+def _numbered_canvas(doc: Document, office: str):
     from reportlab.pdfgen import canvas
 
-    running = printable(f"{KOP} — {doc.title} — {doc.scope}")
+    running = printable(f"{office} — {doc.title} — {doc.scope}")
     printed = printable(f"Dicetak {_printed_at(doc.generated_at)} — Alur Medsos")
 
     class NumberedCanvas(canvas.Canvas):
         """Defers each page until the end, so every footer can say "Halaman x dari y"."""
 
         def __init__(self, *args, **kwargs):
+            kwargs["initialFontName"] = fonts.REGULAR  # no unused Helvetica in the file
             super().__init__(*args, **kwargs)
             self._pages: list[dict] = []
 
@@ -481,7 +488,7 @@ def _numbered_canvas(doc: Document):
 
             width, height = self._pagesize
             self.saveState()
-            self.setFont("Helvetica", 7.5)
+            self.setFont(fonts.REGULAR, 8)
             self.setFillGray(0.35)
             if number > 1:
                 self.drawString(15 * mm, height - 10 * mm, running[:160])
@@ -492,35 +499,58 @@ def _numbered_canvas(doc: Document):
     return NumberedCanvas
 
 
-def to_pdf(doc: Document) -> bytes:
+def letterhead_flowables(letterhead: Letterhead, width: float, st) -> list:
+    """The letterhead: the office's name, its address, its telephone / e-mail / website, the logo at the left
+    (the text stays centred on the page), and the double rule under it."""
     from reportlab.lib import colors
+    from reportlab.lib.units import mm
+    from reportlab.platypus import HRFlowable, Image, Paragraph, Spacer
+    from reportlab.platypus import Table as RLTable
+
+    text = [Paragraph(_para_text(letterhead.office), st["kop"]),
+            Paragraph(_para_text(letterhead.address), st["kop2"])]
+    if letterhead.contacts:
+        text.append(Paragraph(_para_text(letterhead.contacts), st["kop3"]))
+    if letterhead.logo is not None:
+        logo = Image(str(letterhead.logo), width=20 * mm, height=20 * mm, kind="proportional")
+        side = 24 * mm
+        head = RLTable([[logo, text, ""]], colWidths=[side, width - 2 * side, side])
+        head.setStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("ALIGN", (0, 0), (0, 0), "LEFT"),
+                       ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                       ("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR)])
+        block = [head]
+    else:
+        block = text
+    return [*block, Spacer(1, 2 * mm),
+            HRFlowable(width="100%", thickness=1.6, color=colors.black, spaceAfter=0.8),
+            HRFlowable(width="100%", thickness=0.5, color=colors.black, spaceAfter=4 * mm)]
+
+
+def to_pdf(doc: Document, letterhead: Letterhead | None = None) -> bytes:
+    """The record as an A4 PDF under ``letterhead`` (the default one when not given)."""
     from reportlab.lib.pagesizes import A4, landscape, portrait
     from reportlab.lib.units import mm
     from reportlab.platypus import (
-        HRFlowable,
+        CondPageBreak,
         KeepTogether,
         ListFlowable,
         ListItem,
-        LongTable,
         Paragraph,
         SimpleDocTemplate,
         Spacer,
     )
 
+    letterhead = letterhead or Letterhead()
     st = _styles()
     pagesize = landscape(A4) if doc.landscape else portrait(A4)
     out = io.BytesIO()
     template = SimpleDocTemplate(out, pagesize=pagesize, leftMargin=15 * mm, rightMargin=15 * mm,
                                  topMargin=14 * mm, bottomMargin=15 * mm, title=printable(f"{doc.title} — {doc.scope}"),
-                                 author="KPU Provinsi Sumatera Barat", subject=printable(doc.reference or doc.title),
+                                 author=printable(letterhead.office), subject=printable(doc.reference or doc.title),
                                  creator="Alur Medsos")
     width = template.width
     story: list = [
-        Paragraph(_para_text(KOP), st["kop"]),
-        Paragraph(_para_text(KOP_ADDRESS), st["kop2"]),
-        Spacer(1, 2 * mm),
-        HRFlowable(width="100%", thickness=1.6, color=colors.black, spaceAfter=0.8),
-        HRFlowable(width="100%", thickness=0.5, color=colors.black, spaceAfter=4 * mm),
+        *letterhead_flowables(letterhead, width, st),
         Paragraph(_para_text(doc.title.upper()), st["title"]),
         *([Paragraph(_para_text(doc.reference), st["center"])] if doc.reference else []),
         Paragraph(_para_text(doc.scope), st["center"]),
@@ -531,7 +561,7 @@ def to_pdf(doc: Document) -> bytes:
             Paragraph("<b>Dasar hukum:</b>", st["small"]),
             ListFlowable([ListItem(Paragraph(_para_text(text), st["small"]), value=i)
                           for i, text in enumerate(doc.basis, 1)], bulletType="1", bulletFormat="%s.",
-                         bulletFontSize=8, leftIndent=12, bulletFontName="Helvetica"),
+                         bulletFontSize=9, leftIndent=14, bulletFontName=fonts.REGULAR),
             Spacer(1, 3 * mm),
         ]
     for section in doc.pdf_sections:
@@ -542,31 +572,174 @@ def to_pdf(doc: Document) -> bytes:
             block.append(Paragraph(f"<i>{_para_text(section.empty)}</i>", st["body"]))
             story.append(KeepTogether(block))
             continue
-        total_weight = sum(c.width for c in section.columns)
-        widths = [width * section.width_fraction * c.width / total_weight for c in section.columns]
-        header = [Paragraph(_para_text(c.title), st["th"]) for c in section.columns]
-        body = [[_pdf_cell(v, c, st, bold=section.total_row and i == len(section.rows) - 1)
-                 for v, c in zip(row, section.columns)] for i, row in enumerate(section.rows)]
-        table = LongTable([header, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
-        table.setStyle([
-            ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6E6E6")),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-            ("TOPPADDING", (0, 0), (-1, -1), 2),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-        ])
+        widths = _column_widths(section, (width - 12) * section.width_fraction)  # the frame pads 6 pt each side
+        parts = _table_parts(section, widths, st)
+        # A heading stays with the start of its table: a new page only when not even the header and a few rows fit.
+        # (keepWithNext would bind the heading to the whole table, and a table taller than the page then starts on
+        # the next page, leaving page 1 blank below the letterhead.)
+        story.append(CondPageBreak(40 * mm))
         if block:
             story.append(block[0])
-        story.append(table)
+        story.extend(parts)
     if doc.notes:
         story.append(Spacer(1, 3 * mm))
         story.extend(Paragraph(_para_text(note), st["small"]) for note in doc.notes)
     story.append(Spacer(1, 8 * mm))
     story.append(_signatures(doc, width, st))
-    template.build(story, canvasmaker=_numbered_canvas(doc))
+    template.build(story, canvasmaker=_numbered_canvas(doc, letterhead.office))
     return out.getvalue()
+
+
+_PAD = 6.5  # a cell's left and right padding and the grid line, points
+#: Rows per part of a long table (whole groups: a case's responses are never cut between parts).
+_PART_ROWS = 60
+
+
+def _table_parts(section: Table, widths: list[float], st) -> list:
+    """A section's table as a list of parts of about :data:`_PART_ROWS` rows each, printed one under the other
+    as one table. ReportLab splits a table at a page end by re-measuring everything after it, so one table of
+    thousands of rows takes quadratic time (a year of responses: minutes); parts keep each split short. A part
+    prints the header row when it starts a page (as the repeated header would), not in the middle of one."""
+    starts = [0]
+    groups = sorted(section.heading_rows)
+    for i in range(1, len(section.rows)):
+        if i - starts[-1] >= _PART_ROWS and (not groups or i in section.heading_rows):
+            starts.append(i)
+    ends = [*starts[1:], len(section.rows)]
+    part = _table_part_class()
+    return [part(section, widths, st, start, end, first=index == 0)
+            for index, (start, end) in enumerate(zip(starts, ends))]
+
+
+def _rl_table(section: Table, widths: list[float], st, start: int, end: int, header: bool):
+    """The ReportLab table of rows ``start``..``end`` of a section, with its header row or without."""
+    from reportlab.lib import colors
+    from reportlab.platypus import LongTable, Paragraph
+
+    top = 1 if header else 0
+    rows = [[Paragraph(_para_text(c.title), st["th"]) for c in section.columns]] if header else []
+    styles: list[tuple] = []
+    for i in range(start, end):
+        row, at = section.rows[i], i - start + top
+        if i in section.heading_rows or i in section.note_rows:
+            style = st["case"] if i in section.heading_rows else st["cell_note"]
+            rows.append([Paragraph(_para_text(str(row[0])), style)] + [""] * (len(section.columns) - 1))
+            styles.append(("SPAN", (0, at), (-1, at)))
+            if i in section.heading_rows:
+                styles.append(("BACKGROUND", (0, at), (-1, at), colors.HexColor("#F2F2F2")))
+        else:
+            rows.append([_pdf_cell(v, c, st, bold=section.total_row and i == len(section.rows) - 1)
+                         for v, c in zip(row, section.columns)])
+    styles += [("NOSPLIT", (0, a - start + top), (-1, b - start + top)) for a, b in _kept_groups(section)
+               if start <= a and b < end]
+    table = LongTable(rows, colWidths=widths, repeatRows=top, hAlign="LEFT")
+    table.setStyle([
+        ("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR),  # for empty cells (ReportLab's default: Helvetica)
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
+        *([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6E6E6"))] if header else []),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("TOPPADDING", (0, 0), (-1, -1), 1),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.8),
+        *styles,
+    ])
+    return table
+
+
+@lru_cache(maxsize=1)
+def _table_part_class():
+    """The flowable class (made on first use: ReportLab is imported only when a PDF is made)."""
+    from reportlab.platypus import Flowable
+
+    class TablePart(Flowable):
+        """Rows of a long table: with the header row when first, or when it starts a page (the frame it is being
+        placed in is still empty)."""
+
+        def __init__(self, section, widths, st, start, end, first):
+            super().__init__()
+            self.args = (section, widths, st, start, end)
+            self.first = first
+            self._table = self._with_header = None
+
+        def _inner(self):
+            header = self.first or bool(getattr(getattr(self, "_frame", None), "_atTop", False))
+            if self._table is None or self._with_header != header:
+                self._table, self._with_header = _rl_table(*self.args, header), header
+            return self._table
+
+        def wrap(self, available_width, available_height):
+            self.width, self.height = self._inner().wrapOn(self.canv, available_width, available_height)
+            return self.width, self.height
+
+        def split(self, available_width, available_height):
+            pieces = self._inner().splitOn(self.canv, available_width, available_height)
+            if len(pieces) < 2:
+                return pieces
+            # The rest goes on as a part of its own, which starts the next page and so prints the header row.
+            taken = len(pieces[0]._cellvalues) - (1 if self._with_header else 0)
+            section, widths, st, start, end = self.args
+            return [pieces[0], TablePart(section, widths, st, start + taken, end, first=False)]
+
+        def draw(self):
+            self._table.drawOn(self.canv, 0, 0)
+
+    return TablePart
+
+
+def _column_widths(section: Table, available: float) -> list[float]:
+    """Column widths from what the cells hold: each column gets its longest text on one line when all fit (the
+    room left is shared by the columns' weights); else the columns that can wrap give way, but never below their
+    longest word (so "Terlambat" or a date is never broken inside)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    size = 9
+    natural, least = [], []
+    for index, column in enumerate(section.columns):
+        texts = [(column.title, fonts.BOLD)]
+        texts += [(printable(_text(row[index], column.kind, printed=True)), fonts.REGULAR)
+                  for i, row in enumerate(section.rows)
+                  if i not in section.heading_rows and i not in section.note_rows and index < len(row)]
+        whole = max(stringWidth(t, font, size) for t, font in texts)
+        word = max(stringWidth(w, font, size) for t, font in texts for w in (t.split() or [""]))
+        if column.kind == "url":
+            word = min(word, 60)  # a link breaks anywhere
+        if column.kind not in ("text", "url"):  # a date or number on one line; its title may wrap
+            whole = max([stringWidth(w, fonts.BOLD, size) for w in column.title.split() or [""]]
+                        + [stringWidth(t, font, size) for t, font in texts[1:]])
+        natural.append(min(whole, available * 0.45) + _PAD)
+        least.append(min(word, available * 0.2) + _PAD)
+    # Numbers, dates, times and yes/no keep their one line; the text columns share the rest by their weights
+    # (water-filling: one whose text is shorter than its share takes only what it needs, the others get more).
+    widths = {i: natural[i] for i, c in enumerate(section.columns) if c.kind not in ("text", "url")}
+    if sum(widths.values()) + sum(least[i] for i in range(len(natural)) if i not in widths) > available:
+        weights = [c.width for c in section.columns]  # too many columns to keep any whole: by weight
+        return [available * w / sum(weights) for w in weights]
+    open_ = [i for i in range(len(section.columns)) if i not in widths]
+    while open_:
+        room = available - sum(widths.values())
+        weight = sum(section.columns[i].width for i in open_)
+        share = {i: room * section.columns[i].width / weight for i in open_}
+        fixed = [i for i in open_ if natural[i] <= share[i] or least[i] >= share[i]]
+        if not fixed:
+            widths.update(share)
+            break
+        for i in fixed:
+            widths[i] = natural[i] if natural[i] <= share[i] else least[i]
+        open_ = [i for i in open_ if i not in fixed]
+    if not open_ and sum(widths.values()) < available:  # everything fits on one line: spread the room
+        spare = available - sum(widths.values())
+        weights = [c.width for c in section.columns]
+        return [widths[i] + spare * w / sum(weights) for i, w in enumerate(weights)]
+    return [widths[i] for i in range(len(section.columns))]
+
+
+def _kept_groups(section: Table) -> list[tuple[int, int]]:
+    """Row ranges (first, last; section rows) printed on one page: a heading row never ends a page alone — it
+    keeps its whole group when that is short (a case with up to four responses), else its first two rows."""
+    starts = sorted(section.heading_rows)
+    ends = [*(s - 1 for s in starts[1:]), len(section.rows) - 1]
+    return [(start, min(end, start + 2) if end - start > 4 else end) for start, end in zip(starts, ends)]
 
 
 def _pdf_cell(value: Any, column: Column, st, *, bold: bool = False):
@@ -597,8 +770,10 @@ def _signatures(doc: Document, width: float, st):
     pad = [""] * (columns - len(blocks))  # fewer blocks than three: they stand on the right, as on a letter
     grid = RLTable([pad + heads, pad + roles, pad + blanks, pad + names, pad + nips],
                    colWidths=[width / columns] * columns)
-    grid.setStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("TOPPADDING", (0, 0), (-1, -1), 1),
+    grid.setStyle([("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                   ("TOPPADDING", (0, 0), (-1, -1), 1),
                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
     place = RLTable([[*([""] * (columns - 1)), Paragraph(_para_text(place_date), st["sign"])]],
                     colWidths=[width / columns] * columns)
+    place.setStyle([("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR)])
     return KeepTogether([place, Spacer(1, 2 * mm), grid])

@@ -38,10 +38,11 @@ from datetime import date, datetime
 from engine.definitions import BPMN_NS, ParsedDefinition, harden_and_parse
 from engine.forms import FormField
 
-from . import messages
+from . import fonts, messages
+from .config import Letterhead
 from .deadlines import WIB
 from .declarations import SOP_LISTS, Declarations, SopIdentity, Step, nip_digits
-from .documents import KOP, KOP_ADDRESS, printable
+from .documents import printable
 from .records import tanggal_id
 
 #: The identity page's lists, as printed, in the order of ``SOP_LISTS``.
@@ -507,7 +508,8 @@ def _row_changes(old: SopDocument, new: SopDocument, was: Row, row: Row) -> list
 MM = 72 / 25.4
 PAGE = (297 * MM, 210 * MM)  # A4 landscape, points
 MARGIN = 12 * MM
-FONT, BOLD = "Helvetica", "Helvetica-Bold"
+#: The records' font (process/fonts.py): DejaVu Sans, embedded, so any name prints as typed.
+FONT, BOLD = fonts.REGULAR, fonts.BOLD
 #: Fills that tell the symbols apart (the picture test finds them by these colours).
 FILLS = {"activity": "#dcebfa", "decision": "#fff2b3", "terminator": "#d9f2d9", "connector": "#ffffff",
          "offpage": "#f2dcf2"}
@@ -560,6 +562,7 @@ def geometry(doc: SopDocument) -> Geometry:
 def _wrap(text: str, width: float, size: float, font: str = FONT) -> list[str]:
     from reportlab.lib.utils import simpleSplit
 
+    fonts.register()
     lines: list[str] = []
     for part in printable(text).split("\n"):
         lines += simpleSplit(part, font, size, width) or [""]
@@ -766,9 +769,13 @@ def _symbols(row: Row, index: int, geo: Geometry, y: float, h: float, rect, shap
             shapes.append(Shape("line", points=((cx - half, mid_y), (ccx + r, cy)), arrow=True))
             shapes.append(Shape("connector", ccx - r, cy - r, 2 * r, 2 * r, text=numbers[o.to], size=_SYMBOL,
                                 bold=True))
-            if o.label:
-                shapes.append(Shape("text", left + 0.6 * MM, cy + r + _SYMBOL, text=printable(o.label),
-                                    size=_SYMBOL - 1, align="left"))
+            if o.label:  # under the connector, wrapped so that it stays left of the diamond
+                from reportlab.pdfbase.pdfmetrics import stringWidth
+
+                room = max(8 * MM, cx - half - left - 1.2 * MM)
+                widest = max(stringWidth(w, FONT, _SYMBOL - 1) for w in printable(o.label).split() or [""])
+                size = max(3.5, min(_SYMBOL - 1, (_SYMBOL - 1) * room / max(widest, 1)))  # a long word: smaller
+                shapes += _text_block(_wrap(o.label, room, size), left + 0.6 * MM, cy + r + 1.2, size, align="left")
             connectors += 1
     pos["stack_bottom"] = exit_y
     return pos
@@ -932,16 +939,23 @@ def _arrowhead(canvas, a, b, height: float) -> None:
     canvas.drawPath(path, stroke=0, fill=1)
 
 
-def _kop(canvas, doc: SopDocument, width: float, height: float) -> float:
-    """The letterhead; returns the y (from the top) below it."""
+def _kop(canvas, doc: SopDocument, width: float, height: float, letterhead: Letterhead) -> float:
+    """The letterhead, as on the records (process/documents.py): office, address, contacts, the logo at the left;
+    returns the y (from the top) below it."""
     from reportlab.lib.units import mm
 
     top = height - MARGIN
     canvas.setFillColorRGB(0, 0, 0)
+    if letterhead.logo is not None:
+        canvas.drawImage(str(letterhead.logo), MARGIN, top - 13.2 * mm, width=12.5 * mm, height=12.5 * mm,
+                         preserveAspectRatio=True, anchor="w", mask="auto")
     canvas.setFont(BOLD, 13)
-    canvas.drawCentredString(width / 2, top - 6 * mm, printable(KOP))
-    canvas.setFont(FONT, 9.5)
-    canvas.drawCentredString(width / 2, top - 11 * mm, printable(KOP_ADDRESS))
+    canvas.drawCentredString(width / 2, top - 5 * mm, printable(letterhead.office))
+    canvas.setFont(FONT, 9)
+    canvas.drawCentredString(width / 2, top - 9 * mm, printable(letterhead.address))
+    if letterhead.contacts:
+        canvas.setFont(FONT, 8)
+        canvas.drawCentredString(width / 2, top - 12.5 * mm, printable(letterhead.contacts))
     canvas.setLineWidth(1.6)
     canvas.line(MARGIN, top - 14 * mm, width - MARGIN, top - 14 * mm)
     canvas.setLineWidth(0.5)
@@ -971,15 +985,15 @@ def _ol(items: Sequence[str], style):
     return _p("\n".join(f"{i}. {t}" for i, t in enumerate(items, 1)), style)
 
 
-def _draw_identity(canvas, doc: SopDocument) -> None:
+def _draw_identity(canvas, doc: SopDocument, letterhead: Letterhead) -> None:
     from reportlab.lib import colors
     from reportlab.platypus import Table
 
     width, height = PAGE
-    y = _kop(canvas, doc, width, height)
+    y = _kop(canvas, doc, width, height, letterhead)
     st = _st()
     inner = width - 2 * MARGIN
-    office = (doc.identity.office or KOP).upper()
+    office = (doc.identity.office or letterhead.office).upper()
     fields = identity_rows(doc)
     left = [[_p(office, st["head"])]]
     right = [[_p(label.upper(), st["bold"]), _p(value, st["body"])] for label, value in fields[:-1]]
@@ -1008,9 +1022,9 @@ def _draw_identity(canvas, doc: SopDocument) -> None:
         y += h
 
 
-def _draw_changes(canvas, doc: SopDocument) -> None:
+def _draw_changes(canvas, doc: SopDocument, letterhead: Letterhead) -> None:
     width, height = PAGE
-    y = _kop(canvas, doc, width, height)
+    y = _kop(canvas, doc, width, height, letterhead)
     st = _st()
     title = (f"PERUBAHAN DIBANDING VERSI {doc.previous_version}" if doc.previous_version
              else "PERUBAHAN DIBANDING VERSI SEBELUMNYA")
@@ -1024,22 +1038,25 @@ def _draw_changes(canvas, doc: SopDocument) -> None:
         y += h + 1.5 * MM
 
 
-def to_pdf(doc: SopDocument, printed_at: datetime | None = None) -> bytes:
-    """The SOP document as an A4 landscape PDF: identity page, matrix pages, changes page."""
+def to_pdf(doc: SopDocument, printed_at: datetime | None = None, letterhead: Letterhead | None = None) -> bytes:
+    """The SOP document as an A4 landscape PDF: identity page, matrix pages, changes page, under ``letterhead``
+    (the default one when not given)."""
     from reportlab.pdfgen import canvas as pdfcanvas
 
+    fonts.register()
     out = io.BytesIO()
-    c = pdfcanvas.Canvas(out, pagesize=PAGE, pageCompression=1)
+    c = pdfcanvas.Canvas(out, pagesize=PAGE, pageCompression=1, initialFontName=FONT)
     c.setTitle(printable(f"SOP {doc.identity.number or ''} {doc.name}".strip()))
-    c.setAuthor(printable(doc.identity.office or KOP))
+    letterhead = letterhead or Letterhead()
+    c.setAuthor(printable(doc.identity.office or letterhead.office))
     c.setSubject(printable(doc.title))
     c.setCreator("Alur Medsos")
     pages = layout(doc)
     for number, page in enumerate(pages, 1):
         if page.kind == "identity":
-            _draw_identity(c, doc)
+            _draw_identity(c, doc, letterhead)
         elif page.kind == "changes":
-            _draw_changes(c, doc)
+            _draw_changes(c, doc, letterhead)
         else:
             _draw_shapes(c, page.shapes)
         c.setFont(FONT, 7)
@@ -1078,8 +1095,9 @@ def matrix_svg(page: Page, label: str, index: int = 1) -> str:
         elif s.kind == "text":
             anchor = "middle" if s.align == "center" else "start"
             weight = ' font-weight="bold"' if s.bold else ""
-            out.append(f'<text x="{s.x:.1f}" y="{s.y:.1f}" font-size="{s.size}" font-family="Helvetica, Arial, '
-                       f'sans-serif" text-anchor="{anchor}"{weight}>{html.escape(s.text)}</text>')
+            out.append(f'<text x="{s.x:.1f}" y="{s.y:.1f}" font-size="{s.size}" '
+                       f'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" text-anchor="{anchor}"{weight}>'
+                       f'{html.escape(s.text)}</text>')
         elif s.kind == "line":
             pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in s.points)
             marker = f' marker-end="url(#sop-arrow-{index})"' if s.arrow else ""
@@ -1105,7 +1123,7 @@ def matrix_svg(page: Page, label: str, index: int = 1) -> str:
             if s.text:
                 weight = ' font-weight="bold"' if s.bold else ""
                 out.append(f'<text x="{s.x + s.w / 2:.1f}" y="{s.y + s.h / 2 + s.size * 0.35:.1f}" '
-                           f'font-size="{s.size}" font-family="Helvetica, Arial, sans-serif" '
+                           f'font-size="{s.size}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
                            f'text-anchor="middle"{weight}>{html.escape(s.text)}</text>')
     out.append("</svg>")
     return "".join(out)

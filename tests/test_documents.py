@@ -24,7 +24,18 @@ from process.documents import (
     to_pdf,
     to_xlsx,
 )
-from process.records import Period, RegisterRow, recap, register_rows, written_responses
+from process.records import (
+    CaseResponses,
+    Period,
+    PlatformTotal,
+    PostRow,
+    Recap,
+    RegisterRow,
+    ResponseRow,
+    recap,
+    register_rows,
+    written_responses,
+)
 from process.register import register_document
 from tests.factories import bundled_rules
 from tests.records_scenario import build
@@ -93,6 +104,72 @@ def assert_not_blank(image: Image.Image) -> None:
     dark = sum(image.histogram()[:128])
     assert dark > 2000, f"only {dark} dark pixels: nothing printed"
     assert ImageStat.Stat(image).mean[0] > 200  # mostly paper, as a printed table should be
+
+
+def render_pages(data: bytes, scale: float = 1.0) -> list[Image.Image]:
+    pdf = pdfium.PdfDocument(data)
+    try:
+        images = []
+        for i in range(len(pdf)):
+            page = pdf[i]
+            bitmap = page.render(scale=scale)
+            images.append(bitmap.to_pil().convert("L"))
+            bitmap.close()
+            page.close()
+        return images
+    finally:
+        pdf.close()
+
+
+def ink(image: Image.Image, top: float, bottom: float) -> int:
+    """Dark pixels between two heights (fractions of the page, from the top)."""
+    width, height = image.size
+    return sum(image.crop((0, int(height * top), width, int(height * bottom))).histogram()[:128])
+
+
+def assert_no_blank_page(data: bytes) -> None:
+    """Every page but the last is printed down to its lower half (above the footer), and the last has something
+    between the running header and the footer: no page is blank below the letterhead or the running header."""
+    pages = render_pages(data)
+    footer = 1 - 16 / 210  # the footer line sits 8 mm above the bottom edge
+    for number, image in enumerate(pages, 1):
+        if number < len(pages):
+            assert ink(image, 0.55, footer) > 1500, f"page {number} of {len(pages)} is blank in its lower half"
+        else:
+            assert ink(image, 16 / 210, footer) > 1500, f"the last page ({number}) is blank"
+
+
+def recap_of(n: int, platform: str = "Instagram") -> Recap:
+    """A recap of ``n`` posts made up in memory (the PDF only needs rows)."""
+    day = datetime(2025, 5, 6, 13, tzinfo=WIB)
+    posts = [PostRow(i, f"{i:03d}/REG-MEDSOS/V/2025", f"Kegiatan nomor {i}", date(2025, 5, 6), platform,
+                     f"https://www.instagram.com/p/abc{i}/", day, day, "admin", "Admin Media Sosial",
+                     day + timedelta(hours=8), True) for i in range(1, n + 1)]
+    return Recap(MAY, posts, [PlatformTotal(platform, n, n, 0)], n, ("6 “Pengunggahan”",))
+
+
+#: The written responses of a case as the simulator (ops/simulation.py) writes them: steps 2, 3 and 4 of the SOP.
+SIM_RESPONSES = (
+    (2, "Menerima hasil dokumentasi kegiatan dan konten berita", "Task_Terima", "diterima", "Dokumentasi lengkap.",
+     "sim_admin", "Admin Medsos"),
+    (3, "Mengontrol dan mengoreksi hasil dokumentasi dan konten", "Task_Koreksi", "lanjut", "Sudah dikoreksi.",
+     "sim_wapimred", "Wakil Pimpinan Redaksi"),
+    (4, "Memberikan keputusan dan pertimbangan atas konten yang akan diunggah", "Task_Putuskan", "setuju",
+     "Layak diunggah.", "sim_pimred", "Pimpinan Redaksi"),
+)
+
+
+def responses_of(n: int) -> list[CaseResponses]:
+    """``n`` registered cases with the simulator's three written responses each, made up in memory."""
+    start = datetime(2025, 1, 2, 9, tzinfo=WIB)
+    cases = []
+    for i in range(1, n + 1):
+        at = start + timedelta(hours=i)
+        rows = [ResponseRow(step, name, bpmn, decision, text, who, who, lane, at, i % 10 == 0)
+                for step, name, bpmn, decision, text, who, lane in SIM_RESPONSES]
+        cases.append(CaseResponses(i, f"{i:03d}/REG-MEDSOS/I/2025", at, f"Kegiatan simulasi {i}", date(2025, 1, 2),
+                                   "Tim Simulasi", "selesai", rows, SOP))
+    return cases
 
 
 # ---------------------------------------------------------------------------------------------- XLSX
@@ -279,17 +356,108 @@ def test_pdf_long_table_repeats_its_header_and_numbers_pages():
     assert "Dibuat oleh," in pages[-1]
 
 
-def test_pdf_prints_characters_outside_latin_1_safely():
-    assert printable("“Pemilu” — 2025 – ‘aman’ …") == "“Pemilu” — 2025 – ‘aman’ …"  # all in cp1252
-    assert printable("Şeker Ğ ı") == "Seker G ?"
-    assert printable("kotak 🗳 suara\x07") == "kotak ? suara "
-    doc = register_document([_row(activity="Sosialisasi “Pemilu Damai” — Kota Padang 🗳 <b>&amp;",
-                                  place="Ruang Rapat Ş")], MAY, NOW, SOP)
+def test_a_long_recap_starts_its_table_on_page_one():
+    """A table longer than a page is split (its header row repeated), so page 1 is not blank below the letterhead."""
+    data = to_pdf(recap_document(recap_of(60), NOW, SOP))
+    pages = pdf_pages(data)
+    assert len(pages) >= 2
+    assert "Unggahan" in pages[0] and "001/REG-MEDSOS/V/2025" in pages[0]
+    assert all("Nomor Register" in text for text in pages[:-1])  # the header row on every page of the table
+    assert_no_blank_page(data)
+
+
+@pytest.mark.parametrize("key", ["register", "tanggapan", "rekap", "kasus"])
+def test_no_pdf_record_has_a_blank_page(docs, key):
+    assert_no_blank_page(to_pdf(docs[key]))
+
+
+def test_written_responses_print_as_one_continuous_document():
+    """A heading per case and no page per case. Measured for these 300 cases: main's layout before this change
+    (one table per case, kept whole, 7.5 pt Helvetica) printed 101 pages, three cases a page; the issue counted one
+    page per case (148 pages for 148 cases). Now, at 9 pt DejaVu Sans and each case kept whole on a page: 39.
+    The table is printed in parts (a split re-measures only its part): the header row heads every page, once."""
+    cases = responses_of(300)
+    data = to_pdf(responses_document(cases, NOW, period=Period.year(2025), procedure=SOP))
+    pages = pdf_pages(data)
+    assert len(pages) < 101 * 0.4, len(pages)
+    whole = " ".join(pages)
+    assert all(f"{i:03d}/REG-MEDSOS/I/2025 — Kegiatan simulasi {i} — 2 Januari 2025 — Tim Simulasi" in whole
+               for i in range(1, 301))
+    assert whole.count("Dokumentasi lengkap.") == 300 and "4. Keputusan" in pages[0]
+    assert all(text.count("/REG-MEDSOS/I/2025 —") >= 8 for text in pages[1:-2])  # many cases to a full page
+    header = "Langkah Keputusan Tanggapan Tertulis Nama Peran Waktu (WIB) Terlambat"
+    assert all(text.count(header) == 1 for text in pages[:-1])  # at the top of each page, never in between
+    assert all(text.startswith(header) for text in pages[1:-1])
+    assert_no_blank_page(data)
+
+
+def test_a_case_without_responses_still_has_its_heading():
+    from dataclasses import replace
+
+    case = replace(responses_of(1)[0], responses=[])
+    text = " ".join(pdf_pages(to_pdf(responses_document([case], NOW, period=MAY, procedure=SOP))))
+    assert "001/REG-MEDSOS/I/2025 — Kegiatan simulasi 1" in text and "Belum ada tanggapan tertulis." in text
+
+
+def test_pdf_prints_every_character_the_font_has():
+    """DejaVu Sans is embedded: "Şəki", Cyrillic and Greek print as typed (the base fonts printed "S?ki"); only
+    what the font lacks is replaced — an emoji beyond the emoticons by one U+FFFD per run."""
+    assert printable("“Pemilu” — 2025 – ‘aman’ …") == "“Pemilu” — 2025 – ‘aman’ …"
+    assert printable("Şəki Ğ ı Москва Αθήνα") == "Şəki Ğ ı Москва Αθήνα"
+    assert printable("kotak 🗳\ufe0f suara\x07 👍🏽 😀") == "kotak \ufffd suara  \ufffd 😀"
+    assert printable("a\u202eb\u200dc") == "abc"  # no invisible bidi override or joiner
+    doc = register_document([_row(activity="Sosialisasi “Pemilu Damai” di Şəki 🗳 <b>&amp;",
+                                  place="Ruang Rapat Ş", team_name="Тим Москва")], MAY, NOW, SOP)
     data = to_pdf(doc)
     text = " ".join(pdf_pages(data))
-    assert "Sosialisasi “Pemilu Damai” — Kota Padang ? <b>&amp;" in text
-    assert "Ruang Rapat S" in text
+    assert "Sosialisasi “Pemilu Damai” di Şəki \ufffd <b>&amp;" in text
+    assert "Ruang Rapat Ş" in text and "Тим Москва" in text and "?" not in text.replace("\ufffd", "")
+    assert b"DejaVuSans" in data and b"Helvetica" not in data  # embedded, no base font left
     assert_not_blank(render_first_page(data))
+
+
+def test_a_missing_font_is_a_clear_error(tmp_path, monkeypatch):
+    from process import fonts
+
+    monkeypatch.setenv("ALUR_FONT_DIR", str(tmp_path))
+    with pytest.raises(fonts.FontMissing, match="fonts-dejavu-core.*ALUR_FONT_DIR"):
+        fonts.check()
+
+
+@pytest.mark.parametrize("key", ["register", "tanggapan", "rekap"])
+def test_pdf_text_is_at_least_9_points(docs, key):
+    """Everything on page 1 is at least 9 pt but the 8 pt footer (the table cells were 7.5 pt)."""
+    pdf = pdfium.PdfDocument(to_pdf(docs[key]))
+    try:
+        page = pdf[0]
+        textpage = page.get_textpage()
+        small = "".join(textpage.get_text_range(i, 1) for i in range(textpage.count_chars())
+                        if pdfium.raw.FPDFText_GetFontSize(textpage, i) < 9)
+        textpage.close()
+        page.close()
+    finally:
+        pdf.close()
+    assert "".join(small.split()) == "".join("Dicetak 2 Juni 2025 09.00 WIB — Alur Medsos Halaman 1 dari".split()) + \
+        small.split("dari")[-1].strip()
+
+
+def _long_records() -> dict[str, bytes]:
+    rows = [_row(number=f"{i:03d}/REG-MEDSOS/V/2025", seq=i, instance_id=i) for i in range(1, 61)]
+    return {"register": to_pdf(register_document(rows, MAY, NOW, SOP)),
+            "tanggapan": to_pdf(responses_document(responses_of(40), NOW, period=MAY, procedure=SOP)),
+            "kasus": to_pdf(responses_document(responses_of(1), NOW)),
+            "rekap": to_pdf(recap_document(recap_of(45), NOW, SOP))}
+
+
+def test_every_page_of_every_record_says_page_x_of_y(docs):
+    records = {**_long_records(), **{f"{k} (skenario)": to_pdf(d) for k, d in docs.items()}}
+    assert len(records) == 8
+    for name, data in records.items():
+        pages = pdf_pages(data)
+        for number, text in enumerate(pages, 1):
+            assert text.count(f"Halaman {number} dari {len(pages)}") == 1, (name, number)
+            assert text.rstrip().endswith(f"Halaman {number} dari {len(pages)}"), (name, number)  # the footer
+    assert max(len(pdf_pages(d)) for d in records.values()) >= 3
 
 
 def test_empty_period_prints_a_note():

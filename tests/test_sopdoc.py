@@ -457,3 +457,11 @@ def test_each_procedure_has_its_own_sop_documents(system, tx, login):
     assert 'filename="sop-prosedur_lain-v1.pdf"' in pdf.headers["Content-Disposition"]
     assert "Nomor 7 Tahun 2026" in _text(pdfium.PdfDocument(pdf.data)[0])
     assert "Nomor 21 Tahun 2025" in html.unescape(c.get("/proses/versi/1/sop").get_data(as_text=True))
+
+
+def test_every_page_says_page_x_of_y_and_has_the_letterhead(pdf):
+    for number in range(1, len(pdf) + 1):
+        text = _text(pdf[number - 1])
+        assert f"Halaman {number} dari {len(pdf)}" in text
+    first = _text(pdf[0])
+    assert "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT" in first and "Jalan Pramuka Nomor 9 Padang" in first

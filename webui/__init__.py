@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask, jsonify, redirect, url_for
 from flask_login import current_user
 
+from process import fonts
 from process.config import Settings
 from process.system import System, build_system
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
     """The application factory: nothing is read or connected at import time."""
     app = Flask(__name__)
     system = system or build_system(settings or Settings.from_env(), purpose="web")
+    fonts.check()  # no printed record without its font: refuse to start, saying what to install
     app.extensions["alur"] = system
     instance_dir = Path(os.environ.get("ALUR_INSTANCE_DIR") or Path.cwd() / "instance")
     app.config.update(

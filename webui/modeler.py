@@ -919,7 +919,8 @@ def sop_pdf(number: int):
     from process import sopdoc
 
     document = _sop_document(number)
-    response = Response(sopdoc.to_pdf(document, printed_at=system().clock.now()), mimetype="application/pdf")
+    pdf = sopdoc.to_pdf(document, printed_at=system().clock.now(), letterhead=system().settings.letterhead)
+    response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{document.filename()}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
