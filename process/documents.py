@@ -302,17 +302,19 @@ def to_csv(doc: Document) -> bytes:
 # --------------------------------------------------------------------------------------------------
 
 
-def to_xlsx(doc: Document) -> bytes:
+def to_xlsx(doc: Document, letterhead: Letterhead | None = None) -> bytes:
+    """The record as a workbook headed by ``letterhead``'s office (the default one when not given), as its PDF is."""
     from openpyxl import Workbook
 
+    letterhead = letterhead or Letterhead()
     wb = Workbook()
     sheets = [(SHEETS.get(doc.key, doc.title), doc.table), *doc.extra_sheets]
     for index, (name, table) in enumerate(sheets):
         ws = wb.active if index == 0 else wb.create_sheet()
         ws.title = _sheet_name(name)
-        _fill_sheet(ws, doc, table)
+        _fill_sheet(ws, doc, table, letterhead.office)
     wb.properties.title = f"{doc.title} — {doc.scope}"
-    wb.properties.creator = "Alur Medsos — KPU Provinsi Sumatera Barat"
+    wb.properties.creator = f"Alur Medsos — {letterhead.office}"
     wb.properties.subject = doc.reference or doc.title
     out = io.BytesIO()
     wb.save(out)
@@ -325,13 +327,13 @@ def _sheet_name(name: str) -> str:
     return name[:31]
 
 
-def _fill_sheet(ws, doc: Document, table: Table) -> None:
+def _fill_sheet(ws, doc: Document, table: Table, office: str = KOP) -> None:
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
 
     ncols = max(1, len(table.columns))
     last = get_column_letter(ncols)
-    title_block = [(KOP, Font(bold=True, size=12)), (doc.title.upper(), Font(bold=True, size=14)),
+    title_block = [(office, Font(bold=True, size=12)), (doc.title.upper(), Font(bold=True, size=14)),
                    (doc.reference, Font(size=10)), (doc.scope, Font(size=10)),
                    (f"Dicetak: {_printed_at(doc.generated_at)}", Font(size=9, italic=True))]
     for r, (text, font) in enumerate(title_block, 1):

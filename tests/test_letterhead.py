@@ -2,17 +2,19 @@
 e-mail, website and a logo, the same on the records and on the SOP document; a bad logo is refused at start-up."""
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
+from openpyxl import load_workbook
 from PIL import Image
 
 from process import sopdoc
 from process.config import Letterhead, Settings
 from process.deadlines import WIB
-from process.documents import to_pdf
+from process.documents import to_pdf, to_xlsx
 from process.register import register_document
 from tests.test_documents import MAY, NOW, SOP, _row, pdf_pages
 
@@ -94,6 +96,9 @@ def test_records_and_the_sop_document_print_the_configured_letterhead(tmp_path):
         assert _logo_pixels(_render_colour(data)) > 500  # the logo is printed
     assert "KOMISI PEMILIHAN UMUM KOTA PADANG" in pdf_pages(to_pdf(register_document(
         [_row(seq=i, number=f"{i:03d}") for i in range(1, 60)], MAY, NOW, SOP), head))[1]  # the running header
+    workbook = load_workbook(io.BytesIO(to_xlsx(register_document([_row()], MAY, NOW, SOP), head)))
+    assert workbook.active["A1"].value == "KOMISI PEMILIHAN UMUM KOTA PADANG"  # the spreadsheet's head too
+    assert workbook.properties.creator == "Alur Medsos — KOMISI PEMILIHAN UMUM KOTA PADANG"
     plain = pdf_pages(to_pdf(register_document([_row()], MAY, NOW, SOP)))[0]
     assert "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT" in plain and "Telepon 0751-446654" in plain
 

@@ -155,7 +155,7 @@ def _format_arg() -> str | None:
 
 
 def _send_document(doc: documents.Document, fmt: str) -> Response:
-    writer = {"xlsx": documents.to_xlsx, "csv": documents.to_csv,
+    writer = {"xlsx": lambda d: documents.to_xlsx(d, system().settings.letterhead), "csv": documents.to_csv,
               "pdf": lambda d: documents.to_pdf(d, system().settings.letterhead)}[fmt]
     return _download(writer(doc), doc.filename(fmt), FORMATS[fmt])
 
