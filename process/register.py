@@ -25,8 +25,8 @@ def register_number(fmt: str, seq: int, when: datetime) -> str:
     return fmt.format(seq=seq, month=local.month, month_roman=_ROMAN[local.month - 1], year=local.year)
 
 
-#: Where two formats are compared: every sequence number a year of cases may reach in the widths formats pad to,
-#: every month, two years. Two formats that write one number for any of these would give two cases one number.
+#: Where two formats are compared: the sequence numbers around the widths formats pad to (1-129, 990-1009,
+#: 9990-10009), every month of two years. Two formats that write one number for any of these are taken to collide.
 _SAMPLE_SEQS = (*range(1, 130), *range(990, 1010), *range(9990, 10010))
 _SAMPLE_YEARS = (2025, 2026)
 

@@ -8,7 +8,10 @@ modeler asks it while the owner draws and shows exactly its problems (frontend/m
 """
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
@@ -17,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.errors import InvalidDefinition, MigrationRefused
 from engine.models import Definition, Instance
-from process import modeling
+from process import modeling, sopimport
 from process.casefile import display_names
 from process.errors import BadRequest
 from process.forms import FieldError, FormInvalid
@@ -422,13 +425,7 @@ def import_sop():
     """An SOP matrix (XLSX, the body as it is; its name in ``X-File-Name``) as a BPMN draft for the modeler:
     200 ``{"xml", "process_key", "name", "warnings": [...]}``, or 422 ``{"error": {"code", "message", "findings"}}``
     naming the row and column of each problem (process/sopimport.py). Nothing is stored."""
-    from flask_babel import get_translations
-
-    from process import sopimport
-
     data = xml_body()
-    from urllib.parse import unquote
-
     name = unquote(request.headers.get("X-File-Name", "")[:600])[:200]  # percent-encoded by the page (any script)
     lang, translations = i18n.locale(), get_translations()
     try:
@@ -446,8 +443,6 @@ def import_sop():
 @role_required(OWNER)
 def sop_template():
     """The XLSX template of an SOP matrix (``?contoh=1``: filled with SOP Nomor 21 Tahun 2025), made on request."""
-    from process import sopimport
-
     example = request.args.get("contoh") == "1"
     data = sopimport.example_xlsx() if example else sopimport.template_xlsx()
     response = Response(data, mimetype=sopimport.XLSX_MIME)
