@@ -176,8 +176,17 @@ def _step_label(case: CaseResponses, response) -> str:
     return f"{response.step}. {name}" if response.step else name
 
 
+#: How each record says what puts a row in its period (records.RESPONSE_BASES, records.RECAP_BASES).
+BASIS_TEXT = {
+    "register": "menurut tanggal register kasus (semua tanggapan tertulis kasus itu)",
+    "tanggapan": "menurut tanggal tanggapan tertulis (hanya tanggapan yang ditulis dalam periode)",
+    "unggah": "menurut waktu unggah (yang diisi admin; bila kosong, waktu pencatatan)",
+    "selesai": "menurut waktu langkah unggah diselesaikan (dicatat)",
+}
+
+
 def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period: Period | None = None,
-                       procedure: Declarations | None = None) -> Document:
+                       procedure: Declarations | None = None, basis: str = "register") -> Document:
     """Per case, the written responses of the steps that declare one (of a period's registered cases of one
     procedure, or of one case); ``procedure``: the declarations that title and head the record (the case's own
     for one case)."""
@@ -212,19 +221,32 @@ def responses_document(cases: Sequence[CaseResponses], now: datetime, *, period:
                          r.lane or "", r.at, r.late))
             printed.append((_step_label(case, r), decision, r.text, person_name(r.name, r.actor), r.lane or "",
                             r.at, r.late))
+    late = sum(1 for case in cases for r in case.responses if r.late)
+    on_time = (f"Terlambat: ditulis setelah batas waktu langkahnya menurut SOP ({n - late} tepat waktu, "
+               f"{late} terlambat).")
     if period is not None:
-        scope, stem = f"Periode: {period.label}", f"tanggapan-{period.slug}"
-        notes = (f"Kasus yang diregister dalam periode ini: {len(cases)}; tanggapan tertulis: {n}.",)
+        scope = f"Periode: {period.label} ({BASIS_TEXT[basis].split(' (')[0]})"
+        stem = f"tanggapan-{period.slug}" + ("-menurut-tanggapan" if basis == "tanggapan" else "")
+        counted = ("Kasus yang diregister dalam periode ini" if basis == "register"
+                   else "Kasus dengan tanggapan tertulis dalam periode ini")
+        notes = (f"{counted}: {len(cases)}; tanggapan tertulis: {n}.", f"Periode {BASIS_TEXT[basis]}.", on_time)
     else:
         case = cases[0] if cases else None
         scope = f"Kasus: {case.number or f'#{case.instance_id}'} — {case.activity}" if case else "Kasus"
         stem = f"tanggapan-kasus-{case.instance_id}" if case else "tanggapan-kasus"
-        notes = ()
+        notes = (on_time,)
     title = procedure.responses_heading if procedure is not None else "Tanggapan Tertulis"
     return Document("tanggapan", title, scope, stem, Table(flat_columns, flat), now,
                     sections=(Table(section_columns, printed, heading_rows=frozenset(headings),
                                     note_rows=frozenset(notes_at)),), notes=notes,
                     **record_header(procedure))
+
+
+def _upload_cell(post) -> str:
+    text = _text(post.uploaded_at, "datetime", printed=True)
+    if post.apart:
+        text += f"\n(dicatat {_text(post.recorded_at, 'datetime', printed=True)})"
+    return text
 
 
 def recap_document(recap: Recap, now: datetime, procedure: Declarations | None = None) -> Document:
@@ -234,11 +256,12 @@ def recap_document(recap: Recap, now: datetime, procedure: Declarations | None =
     columns = (Column("No.", 0.4, "int"), Column("Platform", 0.85), Column("Nomor Register", 1.8),
                Column(field_title(procedure, title_field, "Nama"), 1.7),
                Column(field_title(procedure, date_field, "Tanggal"), 0.95, "date"), Column("Tautan", 2.3, "url"),
-               Column("Waktu Unggah (WIB)", 1.25, "datetime"), Column("Batas Waktu (WIB)", 1.25, "datetime"),
+               Column("Waktu Unggah (WIB)", 1.25, "datetime"), Column("Dicatat (WIB)", 1.25, "datetime"),
+               Column("Batas Waktu (WIB)", 1.25, "datetime"),
                Column("Tepat Waktu", 0.65, "bool"), Column("Lama Terlambat", 1.0, "duration"),
                Column("Diunggah oleh", 1.0))
-    body = [(i, p.platform, p.number or "", p.activity, p.activity_date, p.url, p.posted_at or p.recorded_at,
-             p.due_at, p.on_time, p.lateness, person_name(p.name, p.actor))
+    body = [(i, p.platform, p.number or "", p.activity, p.activity_date, p.url, p.uploaded_at,
+             p.recorded_at if p.apart else None, p.due_at, p.on_time, p.lateness, person_name(p.name, p.actor))
             for i, p in enumerate(recap.posts, 1)]
     total_columns = (Column("Platform", 1.5), Column("Unggahan", 1.0, "int"), Column("Tepat Waktu", 1.0, "int"),
                      Column("Terlambat", 1.0, "int"), Column("Tanpa Batas Waktu", 1.0, "int"))
@@ -247,12 +270,24 @@ def recap_document(recap: Recap, now: datetime, procedure: Declarations | None =
     totals.append(("Jumlah", total.posts, total.on_time, total.late, total.unknown))
     totals_table = Table(total_columns, totals, heading="Jumlah per platform", width_fraction=0.6, total_row=True)
     step = " / ".join(recap.steps) or "—"
-    notes = (f"Kasus yang langkah unggahnya (langkah {step}) diselesaikan dalam periode ini: {recap.cases}; "
-             f"unggahan: {total.posts}.", "Tepat waktu: waktu unggah tidak melewati batas waktu langkah itu.")
+    apart = sum(1 for p in recap.posts if p.apart)
+    notes = (f"Kasus dengan unggahan dalam periode ini: {recap.cases}; unggahan: {total.posts}.",
+             f"Periode {BASIS_TEXT[recap.basis]}.",
+             f"Tepat waktu: waktu unggah (yang diisi admin; bila kosong, waktu langkah {step} diselesaikan) tidak "
+             "melewati batas waktu langkah itu menurut SOP.",
+             f"Bila waktu unggah yang diisi dan waktu pencatatan berbeda lebih dari satu hari, keduanya dicantumkan "
+             f"({apart} unggahan).")
     posts = Table(columns, body, heading="Unggahan")
+    # The printed page writes the recording under the upload time (when they are apart), in one column.
+    printed_columns = columns[:7] + columns[8:]
+    printed = [(*row[:6], _upload_cell(p), *row[8:]) for row, p in zip(body, recap.posts, strict=True)]
+    printed_posts = Table(tuple(c if c.title != "Waktu Unggah (WIB)" else Column(c.title, 1.35) for c in printed_columns),
+                          printed, heading="Unggahan")
     title = procedure.recap_heading if procedure is not None else "Rekapitulasi Unggahan"
-    return Document("rekap", title, f"Periode: {recap.period.label}", f"rekap-{recap.period.slug}",
-                    posts, now, sections=(posts, totals_table),
+    scope = f"Periode: {recap.period.label} ({BASIS_TEXT[recap.basis].split(' (')[0]})"
+    stem = f"rekap-{recap.period.slug}" + ("-menurut-selesai" if recap.basis == "selesai" else "")
+    return Document("rekap", title, scope, stem,
+                    posts, now, sections=(printed_posts, totals_table),
                     extra_sheets=(("Jumlah per platform", totals_table),), notes=notes, **record_header(procedure))
 
 

@@ -205,6 +205,7 @@ MESSAGES: dict[str, str] = {
     "report.date_unreadable": N_("%(label)s tidak dapat dibaca: gunakan format TTTT-BB-HH (misalnya 2025-05-06)."),
     "report.period_reversed": N_("Tanggal akhir tidak boleh sebelum tanggal awal."),
     "report.format_unknown": N_("Format unduhan tidak dikenal: pilih XLSX, CSV atau PDF."),
+    "report.basis_unknown": N_("Dasar periode tidak dikenal: pilih salah satu pilihan \u201cPeriode menurut\u201d."),
     "audit.no_history": N_("Kasus #%(case)s belum punya riwayat."),
     "audit.step_missing": N_("Langkah %(n)s tidak ada."),
     # -- Refusals of the input rules (process/inputs.py) and of a form's fields (process/forms.py): the sentence

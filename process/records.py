@@ -187,6 +187,22 @@ class RegisterRow:
     #: The case data the register's extra columns show (``alur:register columns``): the start form's values, then
     #: the latest completion of the register step's.
     fields: dict = field(default_factory=dict)
+    #: The register step's deadline for its first hand-in (None: the step has none).
+    due_at: datetime | None = None
+    #: What the register step's form requires that the latest hand-in left empty or short of its minimum number of
+    #: files (field labels; a hand-in through the form always has them, a case of an older version may not).
+    missing: tuple[str, ...] = ()
+    #: The optional fields of the register step's form the latest hand-in left empty (e.g. the video).
+    without: tuple[str, ...] = ()
+
+    @property
+    def late(self) -> bool | None:
+        """Whether the first hand-in came after the register step's deadline (None: no deadline)."""
+        return None if self.due_at is None else self.registered_at > self.due_at
+
+    @property
+    def late_by(self) -> timedelta | None:
+        return self.registered_at - self.due_at if self.late else None
 
 
 def register_rows(session: Session, period: Period, rulebook: Rulebook, process_key: str | None = None
@@ -208,6 +224,8 @@ def _register_rows(session: Session, pairs, rulebook: Rulebook) -> list[Register
     events = _case_events(session, ids, ("case_started", "task_completed", "case_migrated"))
     teams = _team_names(session)
     current = _current_steps(session, ids)
+    dues = _first_dues(session, ids, {i: d.register_step.bpmn_id for i, d in rules.items()
+                                      if d.register_step is not None})
     facts = {}
     actors = set()
     for instance_id in ids:
@@ -244,8 +262,39 @@ def _register_rows(session: Session, pairs, rulebook: Rulebook) -> list[Register
             outcome=case_outcome(instance, decl),
             current_steps=tuple(current.get(instance.id, [])), rules=decl,
             fields={k: v for k in (decl.register_step.register_columns if decl.register_step else ())
-                    if (v := latest.get(k, started.get(k))) is not None}))
+                    if (v := latest.get(k, started.get(k))) is not None},
+            due_at=dues.get(instance.id), missing=_missing(decl, register_id, latest, True),
+            without=_missing(decl, register_id, latest, False)))
     return rows
+
+
+def _first_dues(session: Session, ids: Sequence[int], step_of: dict[int, str]) -> dict[int, datetime]:
+    """``{case: deadline}`` of the first task of each case's register step (the step-1 deadline of the SOP)."""
+    dues: dict[int, datetime] = {}
+    for chunk in _chunks(ids):
+        rows = session.execute(select(TaskRow.instance_id, TaskRow.bpmn_id, TaskRow.due_at)
+                               .where(TaskRow.instance_id.in_(chunk)).order_by(TaskRow.created_at, TaskRow.id))
+        for instance_id, bpmn_id, due_at in rows:
+            if step_of.get(instance_id) == bpmn_id and instance_id not in dues and due_at is not None:
+                dues[instance_id] = due_at
+    return dues
+
+
+def _missing(decl: Declarations, bpmn_id: str | None, data: dict, required: bool) -> tuple[str, ...]:
+    """The register step's (``required``: required, else optional) fields the hand-in left empty, or with fewer
+    files than the form's minimum."""
+    missing = []
+    for f in decl.forms.get(bpmn_id or "", ()):
+        if f.readonly or bool(f.required or f.constraints.get("min_files") or f.constraints.get("min_posts")) != required:
+            continue
+        value = data.get(f.id)
+        if f.type in ("files", "posts"):
+            least = f.constraints.get("min_files" if f.type == "files" else "min_posts", "")
+            if len(value or []) < (int(least) if least.isdigit() else 1):
+                missing.append(f.label)
+        elif f.type != "boolean" and (value is None or str(value).strip() == ""):
+            missing.append(f.label)
+    return tuple(missing)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -280,10 +329,23 @@ class CaseResponses:
     rules: Declarations | None = None  # of the case's version: how its decisions and outcome are named
 
 
+#: What puts a case's written responses in a period: the case's registration (all its responses), or the
+#: responses' own dates (only those written in the period, of any case).
+RESPONSE_BASES = ("register", "tanggapan")
+#: What puts a post in a period: its upload time (as the admin gave it; else when the step was completed), or the
+#: completion of the upload step.
+RECAP_BASES = ("unggah", "selesai")
+
+
 def written_responses(session: Session, period: Period | None = None, *, rulebook: Rulebook,
-                      instance_id: int | None = None, process_key: str | None = None) -> list[CaseResponses]:
+                      instance_id: int | None = None, process_key: str | None = None,
+                      basis: str = "register") -> list[CaseResponses]:
     """The written responses (of the steps that declare ``alur:response``), per case: of the cases registered in
-    ``period`` (in register order), or of one case (``instance_id``, registered or not)."""
+    ``period`` (``basis="register"``, in register order), or those written in ``period`` (``basis="tanggapan"``,
+    per case in register order, unregistered cases last), or of one case (``instance_id``, registered or not)."""
+    if basis not in RESPONSE_BASES:
+        raise ValueError(f"unknown basis {basis!r}")
+    within = None
     if instance_id is not None:
         instance = session.get(Instance, instance_id)
         if instance is None:
@@ -291,6 +353,9 @@ def written_responses(session: Session, period: Period | None = None, *, ruleboo
         entry = session.execute(select(RegisterEntry).where(RegisterEntry.instance_id == instance_id)
                                 ).scalar_one_or_none()
         cases = [(entry, instance)]
+    elif period is not None and basis == "tanggapan":
+        within = period
+        cases = _cases_responding_in(session, period, rulebook, process_key)
     elif period is not None:
         stmt = (select(RegisterEntry, Instance).join(Instance, Instance.id == RegisterEntry.instance_id)
                 .where(RegisterEntry.created_at >= period.starts_at, RegisterEntry.created_at < period.ends_before))
@@ -315,7 +380,7 @@ def written_responses(session: Session, period: Period | None = None, *, ruleboo
             if row.type != "task_completed":
                 continue
             step = decl.step(bpmn_id)
-            if step is None or step.response is None:
+            if step is None or step.response is None or (within is not None and not within.contains(row.at)):
                 continue
             submitted = payload.get("data") or {}
             decision_key, text_key = step.response
@@ -330,6 +395,30 @@ def written_responses(session: Session, period: Period | None = None, *, ruleboo
             activity_date=instance.business_date, team_name=teams.get(instance.group or "", instance.group),
             outcome=case_outcome(instance, decl), responses=responses, rules=decl))
     return result
+
+
+def _cases_responding_in(session: Session, period: Period, rulebook: Rulebook, process_key: str | None):
+    """(register entry or None, case) of the cases with a written response in ``period``: registered ones in
+    register order, then the others by case number."""
+    response_ids = sorted({s.bpmn_id for decl in rulebook.all_versions(session)
+                           if process_key is None or decl.process_key == process_key
+                           for s in decl.steps.values() if s.response is not None})
+    if not response_ids:
+        return []
+    ids = sorted(set(session.execute(
+        select(EventRow.instance_id).join(TaskRow, TaskRow.id == EventRow.task_id)
+        .where(EventRow.type == "task_completed", TaskRow.bpmn_id.in_(response_ids),
+               EventRow.at >= period.starts_at, EventRow.at < period.ends_before)).scalars()))
+    if process_key is not None:
+        ids = [i for i, decl in rulebook.of_instances(session, ids).items() if decl.process_key == process_key]
+    pairs = []
+    for chunk in _chunks(sorted(ids)):
+        pairs += session.execute(select(RegisterEntry, Instance).select_from(Instance)
+                                 .outerjoin(RegisterEntry, RegisterEntry.instance_id == Instance.id)
+                                 .where(Instance.id.in_(chunk))).all()
+    far = datetime.max.replace(tzinfo=WIB)
+    return sorted(pairs, key=lambda p: (p[0] is None, p[0].created_at if p[0] else far,
+                                        p[0].seq if p[0] else 0, p[1].id))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -351,6 +440,17 @@ class PostRow:
     name: str | None
     due_at: datetime | None  # the step-5 deadline
     on_time: bool | None  # None: the step had no deadline
+
+    @property
+    def uploaded_at(self) -> datetime:
+        """The time the recap judges and dates the post by: the time the admin gave, else the recording."""
+        return self.posted_at or self.recorded_at
+
+    @property
+    def apart(self) -> bool:
+        """The upload time the admin gave and the recording (completion of the step) are more than a day apart:
+        the records show both."""
+        return self.posted_at is not None and abs(self.recorded_at - self.posted_at) > timedelta(days=1)
 
     @property
     def lateness(self) -> timedelta | None:
@@ -377,10 +477,11 @@ class Recap:
     period: Period
     posts: list[PostRow]
     totals: list[PlatformTotal]  # one per platform (configured ones first, also when 0)
-    cases: int  # cases whose upload step was completed in the period
+    cases: int  # cases with a post in the period (by the basis)
     #: The upload step as the versions of those cases number and name it ('6 “Pengunggahan”'; the newest version's
     #: when there is no case), each way once.
     steps: tuple[str, ...] = ()
+    basis: str = "unggah"  # RECAP_BASES
 
     @property
     def total(self) -> PlatformTotal:
@@ -398,22 +499,35 @@ def _posted_at(value) -> datetime | None:
     return moment.replace(tzinfo=WIB) if moment.tzinfo is None else moment
 
 
-def recap(session: Session, period: Period, rulebook: Rulebook, platforms: Sequence[str] = ()) -> Recap:
-    """Every post of the cases whose upload step (the step that declares ``alur:record kind="posts"``, step 5 of the
-    SOP) was completed in ``period``.
+#: With ``basis="unggah"``, completions of the upload step read before the period's start: a post is dated by the
+#: time the admin gave, which comes before its recording; one given more than this after it is not found.
+UPLOAD_LOOKBACK = timedelta(days=31)
 
-    A post is on time when the time given for it (or, when missing, the completion of step 5) is not
-    after the step's deadline ("H+1 setelah kegiatan berlangsung").
+
+def recap(session: Session, period: Period, rulebook: Rulebook, platforms: Sequence[str] = (),
+          basis: str = "unggah") -> Recap:
+    """Every post uploaded in ``period`` (``basis="unggah"``: by the time the admin gave for it, else when the
+    upload step was completed), or every post of the cases whose upload step (the step that declares
+    ``alur:record kind="posts"``, step 5 of the SOP) was completed in ``period`` (``basis="selesai"``).
+
+    One definition of on time: a post is on time when its upload time (the time given for it or, when missing,
+    the completion of the step) is not after the step's deadline ("H+1 setelah kegiatan berlangsung"). Where the
+    time given and the completion are more than a day apart (:attr:`PostRow.apart`) the records show both.
     """
+    if basis not in RECAP_BASES:
+        raise ValueError(f"unknown basis {basis!r}")
     upload_ids = sorted({s.bpmn_id for decl in rulebook.all_versions(session) for s in decl.steps_with("posts")})
-    completions = session.execute(
-        select(EventRow, TaskRow).join(TaskRow, TaskRow.id == EventRow.task_id)
-        .where(EventRow.type == "task_completed", TaskRow.bpmn_id.in_(upload_ids),
-               EventRow.at >= period.starts_at, EventRow.at < period.ends_before)
-        .order_by(EventRow.seq)).all() if upload_ids else []
+    since = period.starts_at - UPLOAD_LOOKBACK if basis == "unggah" else period.starts_at
+    stmt = (select(EventRow, TaskRow).join(TaskRow, TaskRow.id == EventRow.task_id)
+            .where(EventRow.type == "task_completed", TaskRow.bpmn_id.in_(upload_ids), EventRow.at >= since))
+    if basis == "selesai":
+        stmt = stmt.where(EventRow.at < period.ends_before)
+    completions = session.execute(stmt.order_by(EventRow.seq)).all() if upload_ids else []
     rules = rulebook.of_instances(session, {event.instance_id for event, _ in completions})
     completions = [(e, t) for e, t in completions
                    if (step := rules[e.instance_id].step(t.bpmn_id)) is not None and step.record_field("posts")]
+    if basis == "unggah":
+        completions = [(e, t) for e, t in completions if _posts_in(e, rules[e.instance_id].step(t.bpmn_id), period)]
     ids = sorted({event.instance_id for event, _ in completions})
     instances = {}
     numbers = {}
@@ -429,13 +543,14 @@ def recap(session: Session, period: Period, rulebook: Rulebook, platforms: Seque
         posts_field = rules[event.instance_id].step(task.bpmn_id).record_field("posts")
         for item in (payload.get("data") or {}).get(posts_field) or []:
             posted = _posted_at(item.get("waktu"))
-            basis = posted or event.at
+            if basis == "unggah" and not period.contains(posted or event.at):
+                continue
             posts.append(PostRow(
                 instance_id=instance.id, number=numbers.get(instance.id), activity=instance.title,
                 activity_date=instance.business_date, platform=str(item.get("platform") or ""),
                 url=str(item.get("url") or ""), posted_at=posted, recorded_at=event.at, actor=event.actor,
                 name=names.get(event.actor or "", event.actor), due_at=task.due_at,
-                on_time=None if task.due_at is None else basis <= task.due_at))
+                on_time=None if task.due_at is None else (posted or event.at) <= task.due_at))
     order = {p: i for i, p in enumerate(platforms)}
     posts.sort(key=lambda p: (order.get(p.platform, len(order)), p.platform, p.posted_at or p.recorded_at,
                               p.instance_id))
@@ -447,8 +562,14 @@ def recap(session: Session, period: Period, rulebook: Rulebook, platforms: Seque
         c[2] += post.on_time is False
     totals = [PlatformTotal(p, *c) for p, c in counts.items()]
     declared = [rules[i] for i in ids] or [d for d in rulebook.all_versions(session) if d.steps_with("posts")][-1:]
-    return Recap(period=period, posts=posts, totals=totals, cases=len(ids), steps=_step_names(
-        s for decl in declared for s in decl.steps_with("posts")))
+    return Recap(period=period, posts=posts, totals=totals, cases=len({p.instance_id for p in posts}),
+                 steps=_step_names(s for decl in declared for s in decl.steps_with("posts")), basis=basis)
+
+
+def _posts_in(event: EventRow, step: Step, period: Period) -> bool:
+    """Whether a completion of the upload step lists a post uploaded in ``period``."""
+    items = (eventlog.decode(event).get("data") or {}).get(step.record_field("posts")) or []
+    return any(period.contains(_posted_at(item.get("waktu")) or event.at) for item in items)
 
 
 def _step_names(steps: Iterable[Step]) -> tuple[str, ...]:

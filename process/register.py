@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from .deadlines import WIB
 from .declarations import Declarations
-from .documents import Column, Document, Table, field_title, outcome_text, person_name, record_header
+from .documents import Column, Document, Table, durasi, field_title, outcome_text, person_name, record_header
 from .models import RegisterCounter, RegisterEntry
 from .records import Period, RegisterRow
 
@@ -96,39 +96,86 @@ def register_document(rows: Sequence[RegisterRow], period: Period, now: datetime
     returned_to = rules is not None and step is not None and any(
         r.to == step.bpmn_id for s in rules.steps.values() for r in s.returns)
     extra = step.register_columns if step is not None else ()
-    spec: list[tuple[Column, object]] = [
+    deadline = step is not None and (step.deadline_required or any(r.due_at is not None for r in rows))
+    head: list[tuple[Column, object]] = [
         (Column("No.", 0.4, "int"), None), (Column("Nomor Register", 2.0), lambda r: r.number),
-        (Column("Tanggal Register (WIB)", 1.3, "datetime"), lambda r: r.registered_at),
-        (Column(field_title(rules, rules.title_field if rules else None, "Nama"), 2.1), lambda r: r.activity),
+        (Column("Diserahkan (WIB)", 1.3, "datetime"), lambda r: r.registered_at),
     ]
+    timing: list[tuple[Column, object]] = [
+        (Column("Batas Serah (WIB)", 1.3, "datetime"), lambda r: r.due_at),
+        (Column("Terlambat", 0.7, "bool"), lambda r: r.late),
+        (Column("Lama Terlambat", 1.0, "duration"), lambda r: r.late_by),
+    ] if deadline else []
+    case: list[tuple[Column, object]] = [
+        (Column(field_title(rules, rules.title_field if rules else None, "Nama"), 2.1), lambda r: r.activity)]
     if rules is None or rules.date_field:
-        spec.append((Column(field_title(rules, rules.date_field if rules else None, "Tanggal"), 1.0, "date"),
+        case.append((Column(field_title(rules, rules.date_field if rules else None, "Tanggal"), 1.0, "date"),
                      lambda r: r.activity_date))
     if rules is not None and rules.place_field:
-        spec.append((Column("Tempat", 1.1), lambda r: r.place))
+        case.append((Column("Tempat", 1.1), lambda r: r.place))
     if rules is not None and rules.team_field:
-        spec.append((Column("Tim", 1.0), lambda r: r.team_name or ""))
+        case.append((Column("Tim", 1.2), lambda r: r.team_name or ""))
     for fid in extra:
-        spec.append((Column(field_title(rules, fid, fid), 1.3),
+        case.append((Column(field_title(rules, fid, fid), 1.3),
                      lambda r, fid=fid: _shown(rules, fid, r.fields.get(fid))))
-    spec.append((Column((step.register_by if step is not None else None) or "Dicatat oleh", 1.1),
+    case.append((Column((step.register_by if step is not None else None) or "Dicatat oleh", 1.1),
                  lambda r: person_name(r.submitted_by_name, r.submitted_by)))
-    if files:
-        spec += [(Column("Foto", 0.5, "int"), lambda r: r.photos), (Column("Berkas Lain", 0.6, "int"),
-                                                                      lambda r: r.other_files)]
+    counts: list[tuple[Column, object]] = [
+        (Column("Foto", 0.5, "int"), lambda r: r.photos),
+        (Column("Berkas Lain", 0.6, "int"), lambda r: r.other_files)] if files else []
+    tail: list[tuple[Column, object]] = [(Column("Kelengkapan", 1.4), completeness_text)]
     if returned_to:
-        spec.append((Column("Diserahkan (kali)", 0.85, "int"), lambda r: r.submissions))
-    spec.append((Column("Status", 1.5), status_text))
+        tail.append((Column("Diserahkan (kali)", 0.85, "int"), lambda r: r.submissions))
+    tail.append((Column("Status", 1.5), status_text))
+    # The spreadsheet keeps every figure in a column of its own (typed); the printed page merges the hand-in
+    # with its deadline and the counts with the completeness, so a landscape page keeps names and numbers whole.
+    spec = head + timing + case + counts + tail
+    printed = [head[0], head[1], (Column("Diserahkan / Batas (WIB)", 1.5), _timing_text)] if deadline else head
+    printed = printed + case + [(Column("Kelengkapan", 1.5), lambda r: _counts_text(r, files))] + tail[1:]
     columns = tuple(c for c, _ in spec)
     body = [tuple(i if get is None else get(r) for _c, get in spec) for i, r in enumerate(rows, 1)]
+    pdf_body = [tuple(i if get is None else get(r) for _c, get in printed) for i, r in enumerate(rows, 1)]
     at = f"langkah {step.number} ({step.short})" if step is not None and step.number else "langkah register"
-    note = f"Satu entri per kasus, bernomor saat {at} pertama kali diselesaikan"
-    if files:
-        note += "; jumlah foto dan berkas lain menurut penyelesaian terakhir"
-    notes = (f"Jumlah entri register: {len(body)}.", note + ".")
+    notes = [f"Jumlah entri register: {len(body)}.",
+             f"Satu entri per kasus, bernomor dan bertanggal saat {at} pertama kali diserahkan (waktu WIB); "
+             "periode menurut tanggal register itu."]
+    if deadline:
+        late = sum(1 for r in rows if r.late)
+        notes.append(f"Tepat waktu: diserahkan paling lambat pada batas waktu {at} menurut SOP "
+                     f"({len(rows) - late} tepat waktu, {late} terlambat).")
+    notes.append("Kelengkapan menurut penyerahan terakhir: isian wajib formulir langkah itu yang kosong, atau berkas "
+                 "di bawah jumlah minimalnya, disebut satu per satu; isian tidak wajib yang kosong disebut \u201ctanpa\u201d.")
     title = rules.register_title if rules is not None else "Register"
-    return Document("register", title, f"Periode: {period.label}", f"register-{period.slug}",
-                    Table(columns, body), now, notes=notes, **record_header(rules))
+    return Document("register", title, f"Periode: {period.label} (menurut tanggal register)",
+                    f"register-{period.slug}", Table(columns, body), now,
+                    sections=(Table(tuple(c for c, _ in printed), pdf_body),), notes=tuple(notes),
+                    **record_header(rules))
+
+
+def completeness_text(row: RegisterRow) -> str:
+    """"Lengkap", "Lengkap; tanpa <optional>" or "Belum lengkap: <required>" (the step form's labels)."""
+    if row.missing:
+        return "Belum lengkap: " + ", ".join(row.missing)
+    return "Lengkap" + ("; tanpa " + ", ".join(row.without) if row.without else "")
+
+
+def _counts_text(row: RegisterRow, files: bool) -> str:
+    text = completeness_text(row)
+    return f"{row.photos} foto, {row.other_files} berkas lain — {text[0].lower()}{text[1:]}" if files else text
+
+
+def _timing_text(row: RegisterRow) -> str:
+    handed = _when(row.registered_at)
+    if row.due_at is None:
+        return f"{handed}\nbatas: —"
+    text = f"{handed}\nbatas {_when(row.due_at)}"
+    if row.late:
+        text += f"\nTERLAMBAT {durasi(row.late_by)}"
+    return text
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(WIB).strftime("%d-%m-%Y %H.%M")
 
 
 def _shown(rules: Declarations | None, field_id: str, value):

@@ -122,15 +122,15 @@ def test_a_passed_step_reads_as_a_sentence_in_both_languages(app, english_app, c
 
 
 def test_a_passed_step_is_an_activity_of_the_process_mining_log(system, engine, tx):
-    from process.exports import XES_NS, events_xes
+    from process.exports import events_xes
 
     case = start(engine, tx, "tugas_lewat")
     complete(engine, tx, case, "Tulis", {"narasi": "Naskah"})
     with tx() as s:
         log = etree.fromstring(events_xes(s, rulebook=system.rules, instance_id=case))
-    events = [(e.find(f"{{{XES_NS}}}string[@key='concept:name']").get("value"),
-               e.find(f"{{{XES_NS}}}string[@key='lifecycle:transition']").get("value"))
-              for e in log.iter(f"{{{XES_NS}}}event")]
+    events = [(e.find(f"string[@key='concept:name']").get("value"),
+               e.find(f"string[@key='lifecycle:transition']").get("value"))
+              for e in log.iter(f"event")]
     assert [name for name, transition in events[1:] if transition == "complete"] == [
         "Siapkan berkas", "Tulis naskah", "Cetak poster"]
     assert [name for name, transition in events[1:] if transition == "start"] == [

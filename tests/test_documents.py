@@ -181,9 +181,11 @@ def test_register_xlsx_opens_and_has_the_rows(docs):
     assert ws["A1"].value == "KOMISI PEMILIHAN UMUM PROVINSI SUMATERA BARAT"
     assert ws["A2"].value == "REGISTER DOKUMENTASI DAN KONTEN"
     assert ws["A3"].value.startswith("SOP Nomor 21 Tahun 2025")
-    assert ws["A4"].value == "Periode: Mei 2025"
+    assert ws["A4"].value == "Periode: Mei 2025 (menurut tanggal register)"
     header = [c.value for c in ws[7]]
-    assert header[:3] == ["No.", "Nomor Register", "Tanggal Register (WIB)"]
+    assert header[:6] == ["No.", "Nomor Register", "Diserahkan (WIB)", "Batas Serah (WIB)", "Terlambat",
+                          "Lama Terlambat (jam:menit:detik)"]
+    col = {title: i for i, title in enumerate(header)}
     assert all(c.font.bold for c in ws[7])
     assert ws.freeze_panes == "A8"
     assert ws.column_dimensions["D"].width > ws.column_dimensions["A"].width
@@ -191,8 +193,9 @@ def test_register_xlsx_opens_and_has_the_rows(docs):
     assert [r[1] for r in rows] == ["001/REG-MEDSOS/V/2025", "002/REG-MEDSOS/V/2025", "003/REG-MEDSOS/V/2025"]
     # typed cells: numbers are numbers, times are WIB wall-clock times
     assert rows[2][2] == datetime(2025, 5, 31, 23, 59)
-    assert rows[0][4] == datetime(2025, 5, 6, 0, 0) and rows[0][8] == 4
-    assert rows[0][11] == "Selesai: dipublikasikan"
+    assert rows[0][col["Tanggal Kegiatan"]] == datetime(2025, 5, 6, 0, 0) and rows[0][col["Foto"]] == 4
+    assert rows[0][col["Status"]] == "Selesai: dipublikasikan"
+    assert rows[0][col["Kelengkapan"]] == "Lengkap; tanpa Video, infografis dan konten lainnya"
 
 
 def test_recap_xlsx_has_posts_and_totals_sheets(docs):
@@ -200,9 +203,9 @@ def test_recap_xlsx_has_posts_and_totals_sheets(docs):
     assert wb.sheetnames == ["Rekapitulasi", "Jumlah per platform"]
     ws = wb["Rekapitulasi"]
     posts = [r for r in ws.iter_rows(min_row=8, values_only=True)]
-    assert [(r[1], r[8]) for r in posts] == [("Instagram", True), ("Instagram", True), ("Instagram", False)]
+    assert [(r[1], r[9]) for r in posts] == [("Instagram", True), ("Instagram", True), ("Instagram", False)]
     assert ws["F8"].hyperlink.target == "https://www.instagram.com/p/abc123/"
-    assert ws.auto_filter.ref == "A7:K10"
+    assert ws.auto_filter.ref == "A7:L10"
 
 
 SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -223,22 +226,23 @@ def _xlsx_cell_xml(data: bytes, ref: str, sheet: int = 1):
 def test_recap_xlsx_cells_are_typed(docs):
     ws = load_workbook(io.BytesIO(to_xlsx(docs["rekap"])))["Rekapitulasi"]
     header = [c.value for c in ws[7]]
-    assert header[8] == "Tepat Waktu" and header[9] == "Lama Terlambat (jam:menit:detik)"
+    assert header[7] == "Dicatat (WIB)"
+    assert header[9] == "Tepat Waktu" and header[10] == "Lama Terlambat (jam:menit:detik)"
     # yes/no: a boolean shown as Ya/Tidak (positive;negative;zero — TRUE is 1)
-    for cell in ws["I"][7:10]:
+    for cell in ws["J"][7:10]:
         assert cell.data_type == "b" and cell.number_format == '"Ya";"Ya";"Tidak"'
-    assert [c.value for c in ws["I"][7:10]] == [True, True, False]
+    assert [c.value for c in ws["J"][7:10]] == [True, True, False]
     # a duration: a number of days (as Excel subtracts times), shown in hours, the same as upload minus due
-    late = ws["J10"]
+    late = ws["K10"]
     assert late.number_format == "[h]:mm:ss" and isinstance(late.value, timedelta)  # openpyxl reads it back so
-    stored = _xlsx_cell_xml(to_xlsx(docs["rekap"]), "J10")
+    stored = _xlsx_cell_xml(to_xlsx(docs["rekap"]), "K10")
     assert stored.get("t") in (None, "n")  # stored as a number (no type: numeric), not as text
-    uploaded, due = ws["G10"].value, ws["H10"].value
+    uploaded, due = ws["G10"].value, ws["I10"].value
     assert isinstance(uploaded, datetime) and isinstance(due, datetime)
     assert abs(float(stored.findtext(f"{{{SHEET_NS}}}v")) - (uploaded - due) / timedelta(days=1)) < 1e-8
     assert abs(late.value - (uploaded - due)) < timedelta(milliseconds=1)
     assert timedelta(0) < late.value < timedelta(minutes=1)  # "kurang dari 1 menit" on the printed page
-    assert ws["J8"].value is None and ws["J9"].value is None  # on time: no lateness
+    assert ws["K8"].value is None and ws["K9"].value is None  # on time: no lateness
     assert ws["A8"].data_type == "n" and ws["A8"].value == 1
 
 
@@ -292,9 +296,12 @@ def test_spreadsheets_never_run_text_as_a_formula():
     doc = register_document([_row(activity='=HYPERLINK("http://evil.example","klik")', place="+62 751",
                                   team_name="@tim")], MAY, NOW, SOP)
     rows = list(csv.reader(io.StringIO(to_csv(doc).decode("utf-8-sig"))))
-    assert rows[1][3].startswith("'=") and rows[1][5] == "'+62 751" and rows[1][6] == "'@tim"
+    col = {title: i for i, title in enumerate(rows[0])}
+    assert rows[1][col["Nama Kegiatan"]].startswith("'=") and rows[1][col["Tempat"]] == "'+62 751"
+    assert rows[1][col["Tim"]] == "'@tim"
     ws = load_workbook(io.BytesIO(to_xlsx(doc)))["Register"]
-    assert ws["D8"].data_type == "s" and ws["D8"].value.startswith("=HYPERLINK")
+    (cell,) = [c for c in ws[8] if isinstance(c.value, str) and "HYPERLINK" in c.value]
+    assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
 
 
 # ----------------------------------------------------------------------------------------------- PDF

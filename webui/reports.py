@@ -154,6 +154,30 @@ def _format_arg() -> str | None:
     return fmt
 
 
+#: ``?menurut=`` of the records whose period can be read two ways (offices differ): value → label.
+BASES = {
+    "tanggapan": {"register": _l("tanggal register kasus (semua tanggapannya)"),
+                  "tanggapan": _l("tanggal tanggapan ditulis")},
+    "rekap": {"unggah": _l("waktu unggah (yang diisi admin)"),
+              "selesai": _l("waktu langkah unggah diselesaikan")},
+}
+
+
+def _basis_arg(report: str) -> str:
+    """``?menurut=`` for ``report`` (its first choice when absent)."""
+    choices = BASES[report]
+    value = request.args.get("menurut")
+    if value is None or value == "":
+        return next(iter(choices))
+    if value not in choices:
+        raise BadRequest(f"unknown period basis {value!r}", code="report.basis_unknown")
+    return value
+
+
+def _bases(report: str, chosen: str) -> dict:
+    return {"bases": [(k, label) for k, label in BASES[report].items()], "basis": chosen}
+
+
 def _send_document(doc: documents.Document, fmt: str) -> Response:
     writer = {"xlsx": lambda d: documents.to_xlsx(d, system().settings.letterhead), "csv": documents.to_csv,
               "pdf": lambda d: documents.to_pdf(d, system().settings.letterhead)}[fmt]
@@ -219,8 +243,9 @@ def register():
     step = rules.register_step
     columns = [(documents.field_title(rules, fid, fid), fid) for fid in (step.register_columns if step else ())]
     files = step is not None and any(f.type == "files" for f in rules.forms.get(step.bpmn_id, ()))
+    deadline = step is not None and (step.deadline_required or any(r.due_at is not None for r in rows))
     return render_template("reports/register.html", rows=rows, outcome=outcomes().__getitem__, columns=columns,
-                           show_files=files, by_label=(step.register_by if step else None) or "Dicatat oleh",
+                           show_files=files, show_deadline=deadline, lateness=_lateness, by_label=(step.register_by if step else None) or "Dicatat oleh",
                            shown=_shown_value, **_context(period, "register"))
 
 
@@ -230,18 +255,20 @@ def tanggapan():
     instance_id = _case_arg()
     period = period_from_request()
     fmt = _format_arg()
+    basis = _basis_arg("tanggapan")
     session = db()
     if instance_id is not None:
         cases = records.written_responses(session, instance_id=instance_id, rulebook=system().rules)
         doc_period, rules = None, cases[0].rules if cases else None
     else:
         key, rules = _procedure()
-        cases = records.written_responses(session, period, rulebook=system().rules, process_key=key)
+        cases = records.written_responses(session, period, rulebook=system().rules, process_key=key, basis=basis)
         doc_period = period
     if fmt:
-        doc = documents.responses_document(cases, system().clock.now(), period=doc_period, procedure=rules)
+        doc = documents.responses_document(cases, system().clock.now(), period=doc_period, procedure=rules,
+                                           basis=basis)
         return _send_document(doc, fmt)
-    context = _context(period, "tanggapan")
+    context = _context(period, "tanggapan", **_bases("tanggapan", basis))
     if instance_id is not None and rules is not None:  # one case: titled as its own procedure declares
         context.update(reports=reports_of(rules), procedure_rules=rules)
     return render_template("reports/tanggapan.html", cases=cases, single=instance_id, outcome=outcomes().__getitem__,
@@ -256,11 +283,12 @@ def rekap():
     _key, rules = _procedure()
     if not rules.has_recap:
         abort(404)  # no step of this procedure writes a post list: it has no recap
-    result = records.recap(db(), period, system().rules, system().settings.platforms)
+    basis = _basis_arg("rekap")
+    result = records.recap(db(), period, system().rules, system().settings.platforms, basis=basis)
     if fmt:
         return _send_document(documents.recap_document(result, system().clock.now(), rules), fmt)
     return render_template("reports/rekap.html", recap=result, lateness=_lateness,
-                           **_context(period, "rekap"))
+                           **_context(period, "rekap", **_bases("rekap", basis)))
 
 
 # ------------------------------------------------------------------------------------ event log
