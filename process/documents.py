@@ -12,6 +12,7 @@ as an empty box. Nothing here knows Flask.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -724,6 +725,9 @@ def _table_part_class():
     return TablePart
 
 
+_BREAKS = re.compile(r"[ \t\n]+")
+
+
 def _column_widths(section: Table, available: float) -> list[float]:
     """Column widths from what the cells hold: each column gets its longest text on one line when all fit (the
     room left is shared by the columns' weights); else the columns that can wrap give way, but never below their
@@ -738,7 +742,8 @@ def _column_widths(section: Table, available: float) -> list[float]:
                   for i, row in enumerate(section.rows)
                   if i not in section.heading_rows and i not in section.note_rows and index < len(row)]
         whole = max(stringWidth(t, font, size) for t, font in texts)
-        word = max(stringWidth(w, font, size) for t, font in texts for w in (t.split() or [""]))
+        # (a no-break space joins, as ReportLab prints it: a date and its hour stay on one line)
+        word = max(stringWidth(w, font, size) for t, font in texts for w in (_BREAKS.split(t) or [""]))
         if column.kind == "url":
             word = min(word, 60)  # a link breaks anywhere
         if column.kind not in ("text", "url"):  # a date or number on one line; its title may wrap

@@ -106,20 +106,22 @@ def register_document(rows: Sequence[RegisterRow], period: Period, now: datetime
         (Column("Terlambat", 0.7, "bool"), lambda r: r.late),
         (Column("Lama Terlambat", 1.0, "duration"), lambda r: r.late_by),
     ] if deadline else []
-    case: list[tuple[Column, object]] = [
-        (Column(field_title(rules, rules.title_field if rules else None, "Nama"), 2.1), lambda r: r.activity)]
-    if rules is None or rules.date_field:
-        case.append((Column(field_title(rules, rules.date_field if rules else None, "Tanggal"), 1.0, "date"),
-                     lambda r: r.activity_date))
+    name_column = Column(field_title(rules, rules.title_field if rules else None, "Nama"), 2.1)
+    date_column = Column(field_title(rules, rules.date_field if rules else None, "Tanggal"), 1.0, "date")
+    dated = rules is None or bool(rules.date_field)
+    case: list[tuple[Column, object]] = [(name_column, lambda r: r.activity)]
+    if dated:
+        case.append((date_column, lambda r: r.activity_date))
+    middle: list[tuple[Column, object]] = []
     if rules is not None and rules.place_field:
-        case.append((Column("Tempat", 1.1), lambda r: r.place))
+        middle.append((Column("Tempat", 1.3), lambda r: r.place))
     if rules is not None and rules.team_field:
-        case.append((Column("Tim", 1.2), lambda r: r.team_name or ""))
+        middle.append((Column("Tim", 1.6), lambda r: r.team_name or ""))
     for fid in extra:
-        case.append((Column(field_title(rules, fid, fid), 1.3),
-                     lambda r, fid=fid: _shown(rules, fid, r.fields.get(fid))))
-    case.append((Column((step.register_by if step is not None else None) or "Dicatat oleh", 1.1),
-                 lambda r: person_name(r.submitted_by_name, r.submitted_by)))
+        middle.append((Column(field_title(rules, fid, fid), 1.3),
+                       lambda r, fid=fid: _shown(rules, fid, r.fields.get(fid))))
+    by_column = Column((step.register_by if step is not None else None) or "Dicatat oleh", 1.1)
+    by: list[tuple[Column, object]] = [(by_column, lambda r: person_name(r.submitted_by_name, r.submitted_by))]
     counts: list[tuple[Column, object]] = [
         (Column("Foto", 0.5, "int"), lambda r: r.photos),
         (Column("Berkas Lain", 0.6, "int"), lambda r: r.other_files)] if files else []
@@ -127,11 +129,14 @@ def register_document(rows: Sequence[RegisterRow], period: Period, now: datetime
     if returned_to:
         tail.append((Column("Diserahkan (kali)", 0.85, "int"), lambda r: r.submissions))
     tail.append((Column("Status", 1.5), status_text))
-    # The spreadsheet keeps every figure in a column of its own (typed); the printed page merges the hand-in
-    # with its deadline and the counts with the completeness, so a landscape page keeps names and numbers whole.
-    spec = head + timing + case + counts + tail
-    printed = [head[0], head[1], (Column("Diserahkan / Batas (WIB)", 1.5), _timing_text)] if deadline else head
-    printed = printed + case + [(Column("Kelengkapan", 1.5), lambda r: _counts_text(r, files))] + tail[1:]
+    # The spreadsheet keeps every figure in a column of its own (typed). The printed page merges what belongs
+    # together — the hand-in with its deadline, the name with its date, who handed in with how often, the counts
+    # with the completeness — so a landscape page keeps names, numbers and dates whole.
+    spec = head + timing + case + middle + by + counts + tail
+    printed = [head[0], head[1], (Column("Diserahkan / Batas (WIB)", 1.4), _timing_text) if deadline else head[2],
+               (Column(name_column.title, 2.1), lambda r: _name_text(r, dated)), *middle,
+               (Column(by_column.title, 1.1), lambda r: _by_text(r, returned_to)),
+               (Column("Kelengkapan", 1.5), lambda r: _counts_text(r, files)), tail[-1]]
     columns = tuple(c for c, _ in spec)
     body = [tuple(i if get is None else get(r) for _c, get in spec) for i, r in enumerate(rows, 1)]
     pdf_body = [tuple(i if get is None else get(r) for _c, get in printed) for i, r in enumerate(rows, 1)]
@@ -174,8 +179,20 @@ def _timing_text(row: RegisterRow) -> str:
     return text
 
 
+def _name_text(row: RegisterRow, dated: bool) -> str:
+    if dated and row.activity_date is not None:
+        return f"{row.activity}\n{row.activity_date.strftime('%d-%m-%Y')}"
+    return row.activity
+
+
+def _by_text(row: RegisterRow, returned_to: bool) -> str:
+    name = person_name(row.submitted_by_name, row.submitted_by)
+    return f"{name}\n(diserahkan {row.submissions} kali)" if returned_to and row.submissions > 1 else name
+
+
 def _when(moment: datetime) -> str:
-    return moment.astimezone(WIB).strftime("%d-%m-%Y %H.%M")
+    """A WIB time that never breaks between its date and its hour."""
+    return moment.astimezone(WIB).strftime("%d-%m-%Y\u00a0%H.%M")
 
 
 def _shown(rules: Declarations | None, field_id: str, value):
