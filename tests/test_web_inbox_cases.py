@@ -500,3 +500,14 @@ def test_case_list_search_by_register_number_and_procedure(system, tx, users, lo
     assert "Bimtek Lain" in row and "Prosedur Lain" in row
     assert len(rows_of(auditor.get("/kasus?prosedur=alur_pengunggahan").text)) == 2
     assert len(rows_of(auditor.get("/kasus?prosedur=tidak_ada").text)) == 3
+
+
+def test_a_late_notice_says_late_once(system, tx, clock, users, login):
+    """The overdue tag is only the ⚠ sign: the notice itself begins with "Terlambat:" (not "Terlambat Terlambat")."""
+    Case.start(system, tx, nama="Sosialisasi Pemilih Pemula")
+    past_deadline(system, tx, clock, hours=5)
+    rows = [r for r in rows_of(login("tim2").get("/notifikasi").get_data(as_text=True)) if "⚠" in r]
+    assert rows
+    for row in rows:
+        text = re.sub(r"<[^>]+>", " ", row)
+        assert text.count("Terlambat") == 1, text

@@ -562,3 +562,15 @@ def test_task_page_in_english(system, case, login):
     tim.get("/bahasa/en")
     resp = tim.get(f"/tugas/{case.task_id}")
     assert resp.status_code == 200 and "in 1 day" in html(resp)
+
+
+def test_a_finished_task_names_who_finished_it_by_name(system, tx, case, login):
+    tim = login("tim")
+    assert tim.post(f"/tugas/{case.task_id}/ambil").status_code == 302
+    with tx() as s:
+        user(s, "tim").full_name = "Rina Pelaksana"
+    resp = submit(tim, case.task_id, {**STEP1, "foto": upload_photos(tim)})
+    assert resp.status_code == 302
+    page = html(login("tim2").get(f"/tugas/{case.task_id}"))
+    assert "Tugas ini sudah diselesaikan oleh Rina Pelaksana" in page
+    assert "oleh tim," not in page

@@ -113,6 +113,7 @@ class Page:
     case_url: str | None = None
     multipart: bool = False
     completed_at_text: str = ""
+    completed_by_name: str = ""  # the display name of who completed it
 
 
 def _submissions(cv: CaseView) -> list[dict]:
@@ -222,6 +223,8 @@ def _build_page(row: TaskRow, *, invalid: FormInvalid | None = None, shown: dict
     elif mode == "done":
         page.readonly_values = _submitted_values(row, cv)
         page.completed_at_text = i18n.when(row.completed_at) if row.completed_at else ""
+        page.completed_by_name = _names([row.completed_by]).get(row.completed_by, row.completed_by) \
+            if row.completed_by else ""
     return page
 
 
