@@ -331,3 +331,15 @@ def test_every_write_route_refuses_the_auditor(app, system, tx, login, case):
     assert {e: s for e, s in answers.items() if s != 403} == {}
     with tx() as s:
         assert s.execute(select(EventRow.seq).order_by(EventRow.seq.desc()).limit(1)).scalar() == before
+
+
+def test_verification_names_steps_and_keeps_the_position(system, tx, login, case):
+    """The re-execution's table names each step as the diagram does (no BPMN ids), its results never wrap inside a
+    word, and the page comes back at the event the auditor asked it for."""
+    c = login("auditor")
+    page = c.post(f"/audit/kasus/{case.instance_id}/replay/verifikasi?langkah=7").get_data(as_text=True)
+    table = page[page.index('class="responsive verification-table"'):]
+    assert "Task_" not in re.sub(r'data-[a-z-]+="[^"]*"', "", table)
+    assert "Mengontrol dan mengoreksi" in table
+    assert 'class="tag tag-ok nowrap"' in table
+    assert 'value="7"' in page and 'data-replay-verify' in page

@@ -245,38 +245,42 @@ def verify_case(instance_id: int):
     """Re-execute the case in memory and show, action by action, whether the engine does what was recorded."""
     instance, steps = _steps_or_404(instance_id)
     result = replay(db(), system().engine, instance_id)
-    names = {t.bpmn_id: t.name for t in steps[-1].tasks}
+    names = {t.bpmn_id: t.name for step in steps for t in step.tasks}  # every step the case met, by its name
     rows = []
     for s in result.steps:
         diffs = s.differences
         shown = diffs or [k for k in ("ready", "timers", "overdue", "end", "late") if s.actual.get(k)]
         rows.append({"s": s, "at": i18n.when(s.at), "label": str(REPLAY_TYPES.get(s.type, s.type)),
                      "task": names.get(s.bpmn_id or "", s.bpmn_id),
-                     "details": [{"key": str(OBSERVATION_LABELS.get(k, k)), "expected": _obs_text(s.expected.get(k)),
-                                  "actual": _obs_text(s.actual.get(k)), "differs": k in diffs} for k in shown]})
+                     "details": [{"key": str(OBSERVATION_LABELS.get(k, k)),
+                                  "expected": _obs_text(s.expected.get(k), names),
+                                  "actual": _obs_text(s.actual.get(k), names), "differs": k in diffs}
+                                 for k in shown]})
     n = min(query_id("langkah", 1), len(steps))
     return render_template("audit/replay.html", steps=_step_list(steps, instance),
                            procedure=system().rules.of_instance(db(), instance).name,
                            verification={"result": result, "rows": rows}, **_step_context(instance, steps, n))
 
 
-def _obs_text(value) -> str:
+def _obs_text(value, names: dict[str, str]) -> str:
     if value is None or value == []:
         return "—"
     if isinstance(value, bool):
         return _("ya") if value else _("tidak")
     if isinstance(value, list):
-        return "; ".join(_obs_item(v) for v in value)
-    return str(value)
+        return "; ".join(_obs_item(str(v), names) for v in value)
+    return names.get(str(value), str(value))
 
 
-def _obs_item(item: str) -> str:
-    """``Task_Koreksi@2025-05-07T16:59:59+00:00`` → ``Task_Koreksi (batas Rabu, 07 Mei 2025 23.59 WIB)``."""
+def _obs_item(item: str, names: dict[str, str]) -> str:
+    """``Task_Koreksi@2025-05-07T16:59:59+00:00`` → ``Mengontrol … (batas Rabu, 07 Mei 2025 23.59 WIB)``: the step by
+    its name (its BPMN id only when the case never showed it), the deadline in words."""
     if "@" not in item:
-        return item
+        return names.get(item, item)
     bpmn_id, due = item.split("@", 1)
     try:
-        return _("%(task)s (batas %(due)s)", task=bpmn_id, due=i18n.when(datetime.fromisoformat(due)))
+        return _("%(task)s (batas %(due)s)", task=names.get(bpmn_id, bpmn_id),
+                 due=i18n.when(datetime.fromisoformat(due)))
     except ValueError:
         return item
 

@@ -74,6 +74,12 @@ if (root) {
     root.dataset.n = String(n);
     details.innerHTML = data.html;
     history.replaceState(null, "", `${base}?langkah=${n}`);
+    // The re-execution comes back to the event on screen, not to the one the page was loaded at.
+    for (const form of document.querySelectorAll("[data-replay-verify]")) {
+      const action = new URL(form.action, window.location.href);
+      action.searchParams.set("langkah", String(n));
+      form.action = action.toString();
+    }
     if (diagram) {
       diagram.dispatchEvent(new CustomEvent("alur:diagram-load", {
         detail: { data: { xml: data.xml, completed: data.completed, active: data.active, overdue: data.overdue } },
