@@ -282,8 +282,8 @@ def recap_document(recap: Recap, now: datetime, procedure: Declarations | None =
     # The printed page writes the recording under the upload time (when they are apart), in one column.
     printed_columns = columns[:7] + columns[8:]
     printed = [(*row[:6], _upload_cell(p), *row[8:]) for row, p in zip(body, recap.posts, strict=True)]
-    printed_posts = Table(tuple(c if c.title != "Waktu Unggah (WIB)" else Column(c.title, 1.35) for c in printed_columns),
-                          printed, heading="Unggahan")
+    printed_posts = Table(tuple(c if c.title != "Waktu Unggah (WIB)" else Column(c.title, 1.35)
+                                for c in printed_columns), printed, heading="Unggahan")
     title = procedure.recap_heading if procedure is not None else "Rekapitulasi Unggahan"
     scope = f"Periode: {recap.period.label} ({BASIS_TEXT[recap.basis].split(' (')[0]})"
     stem = f"rekap-{recap.period.slug}" + ("-menurut-selesai" if recap.basis == "selesai" else "")

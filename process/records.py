@@ -285,7 +285,8 @@ def _missing(decl: Declarations, bpmn_id: str | None, data: dict, required: bool
     files than the form's minimum."""
     missing = []
     for f in decl.forms.get(bpmn_id or "", ()):
-        if f.readonly or bool(f.required or f.constraints.get("min_files") or f.constraints.get("min_posts")) != required:
+        needed = bool(f.required or f.constraints.get("min_files") or f.constraints.get("min_posts"))
+        if f.readonly or needed != required:
             continue
         value = data.get(f.id)
         if f.type in ("files", "posts"):

@@ -149,7 +149,8 @@ def register_document(rows: Sequence[RegisterRow], period: Period, now: datetime
         notes.append(f"Tepat waktu: diserahkan paling lambat pada batas waktu {at} menurut SOP "
                      f"({len(rows) - late} tepat waktu, {late} terlambat).")
     notes.append("Kelengkapan menurut penyerahan terakhir: isian wajib formulir langkah itu yang kosong, atau berkas "
-                 "di bawah jumlah minimalnya, disebut satu per satu; isian tidak wajib yang kosong disebut \u201ctanpa\u201d.")
+                 "di bawah jumlah minimalnya, disebut satu per satu; isian tidak wajib yang kosong disebut "
+                 "\u201ctanpa\u201d.")
     title = rules.register_title if rules is not None else "Register"
     return Document("register", title, f"Periode: {period.label} (menurut tanggal register)",
                     f"register-{period.slug}", Table(columns, body), now,

@@ -128,9 +128,9 @@ def test_a_passed_step_is_an_activity_of_the_process_mining_log(system, engine, 
     complete(engine, tx, case, "Tulis", {"narasi": "Naskah"})
     with tx() as s:
         log = etree.fromstring(events_xes(s, rulebook=system.rules, instance_id=case))
-    events = [(e.find(f"string[@key='concept:name']").get("value"),
-               e.find(f"string[@key='lifecycle:transition']").get("value"))
-              for e in log.iter(f"event")]
+    events = [(e.find("string[@key='concept:name']").get("value"),
+               e.find("string[@key='lifecycle:transition']").get("value"))
+              for e in log.iter("event")]
     assert [name for name, transition in events[1:] if transition == "complete"] == [
         "Siapkan berkas", "Tulis naskah", "Cetak poster"]
     assert [name for name, transition in events[1:] if transition == "start"] == [

@@ -186,7 +186,7 @@ def test_xes_whole_log_discovers_the_sop_flow(system, sc, tx, tmp_path):
         n_events = xes_counts(s, [sc.mei.instance_id, sc.akhir.instance_id, sc.batas.instance_id,
                                   sc.juni.instance_id])
     root = check_ieee_1849_structure(data)
-    assert len(root.findall(f"trace")) == 4
+    assert len(root.findall("trace")) == 4
     log = read_with_pm4py(data, tmp_path, "iterparse")
     assert log["case:concept:name"].nunique() == 4 and len(log) == n_events
     dfg, starts, ends = pm4py.discover_dfg(log)
@@ -205,7 +205,7 @@ def test_xes_of_one_case(system, sc, tx, tmp_path):
         data = events_xes(s, rulebook=system.rules, instance_id=sc.juni.instance_id)
         n_events = xes_counts(s, [sc.juni.instance_id])
     root = check_ieee_1849_structure(data)
-    (trace,) = root.findall(f"trace")
+    (trace,) = root.findall("trace")
     attrs = {a.get("key"): a.get("value") for a in trace if etree.QName(a).localname != "event"}
     assert attrs["concept:name"] == f"{sc.juni.instance_id}: Sosialisasi di Pasar Raya"
     assert attrs["nomor_register"] == "004/REG-MEDSOS/VI/2025" and attrs["hasil"] == "ditolak"
@@ -218,11 +218,11 @@ def test_xes_of_an_empty_period_is_still_a_log(system, sc, tx, tmp_path):
     with tx() as s:
         data = events_xes(s, rulebook=system.rules, period=Period.month(2025, 4))
     root = check_ieee_1849_structure(data)
-    assert root.findall(f"trace") == []
+    assert root.findall("trace") == []
 
 
 def events_of(trace) -> list[dict]:
-    return [{a.get("key"): a.get("value") for a in e} for e in trace.iter(f"event")]
+    return [{a.get("key"): a.get("value") for a in e} for e in trace.iter("event")]
 
 
 def test_xes_each_step_is_a_start_complete_pair_and_the_case_start_is_complete(system, sc, tx):
@@ -233,10 +233,10 @@ def test_xes_each_step_is_a_start_complete_pair_and_the_case_start_is_complete(s
             EventRow.type == "task_completed")).scalars()}
     log_keys = {a.get("key"): a.get("value") for a in root if etree.QName(a).localname == "string"}
     assert "start" in log_keys["keterangan"] and "siap" in log_keys["keterangan"]  # the log says what start is
-    classifiers = {c.get("name"): c.get("keys") for c in root.iter(f"classifier")}
+    classifiers = {c.get("name"): c.get("keys") for c in root.iter("classifier")}
     assert classifiers == {"AktivitasDanTransisi": "concept:name lifecycle:transition"}
     seen = set()
-    for trace in root.iter(f"trace"):
+    for trace in root.iter("trace"):
         events = events_of(trace)
         assert events[0]["concept:name"] == "Kasus dimulai" and events[0]["lifecycle:transition"] == "complete"
         assert events[-1]["concept:name"] == "Kasus selesai"
@@ -282,7 +282,7 @@ def delegated(system, sc, tx, clock):
 def test_xes_delegation_is_a_reassign_to_the_new_holder(system, delegated, tx, tmp_path):
     with tx() as s:
         root = check_ieee_1849_structure(events_xes(s, rulebook=system.rules, instance_id=delegated.instance_id))
-    events = events_of(root.find(f"trace"))
+    events = events_of(root.find("trace"))
     step1 = [e for e in events if e["concept:name"] == STEP_1]
     assert [(e["lifecycle:transition"], e["org:resource"], e["time:timestamp"]) for e in step1] == [
         ("start", "tim", "2025-06-03T08:00:00.000+07:00"),
@@ -362,7 +362,7 @@ def test_xes_steps_the_engine_passed_and_steps_never_claimed(system, tx, clock):
     with tx() as s:
         root = check_ieee_1849_structure(events_xes(s, rulebook=system.rules, instance_id=case))
     events = [(e["concept:name"], e["lifecycle:transition"], e["org:resource"], e["time:timestamp"][11:16],
-               e.get("mulai_dari")) for e in events_of(root.find(f"trace"))]
+               e.get("mulai_dari")) for e in events_of(root.find("trace"))]
     assert events[0] == ("Kasus dimulai", "complete", "tim", "08:00", None)
     assert ("Siapkan berkas", "start", "system", "08:00", "siap") in events
     assert events.index(("Siapkan berkas", "start", "system", "08:00", "siap")) + 1 == events.index(

@@ -24,7 +24,6 @@ from tests.factories import Case, make_users, user
 from tests.humas_diagram import HUMAS_TASK, UPLOAD_TASK, declared_with_humas
 
 
-
 def _deploy(system, tx) -> None:
     xml = declared_with_humas()
     with tx() as s:

@@ -245,7 +245,8 @@ def register():
     files = step is not None and any(f.type == "files" for f in rules.forms.get(step.bpmn_id, ()))
     deadline = step is not None and (step.deadline_required or any(r.due_at is not None for r in rows))
     return render_template("reports/register.html", rows=rows, outcome=outcomes().__getitem__, columns=columns,
-                           show_files=files, show_deadline=deadline, lateness=_lateness, by_label=(step.register_by if step else None) or "Dicatat oleh",
+                           show_files=files, show_deadline=deadline, lateness=_lateness,
+                           by_label=(step.register_by if step else None) or "Dicatat oleh",
                            shown=_shown_value, **_context(period, "register"))
 
 
