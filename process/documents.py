@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, BinaryIO
 from xml.sax.saxutils import escape, quoteattr
 
 from . import fonts, timefmt
@@ -103,6 +103,9 @@ class Table:
     heading_rows: frozenset[int] = frozenset()
     #: Rows (indices) of one text printed across all columns in italics ("no response yet").
     note_rows: frozenset[int] = frozenset()
+    #: The PDF prints each heading row in a first column of this title, beside the rows of its group (its first
+    #: line bold, the others under it), instead of across all columns above them.
+    group_column: Column | None = None
 
 
 @dataclass(frozen=True)
@@ -495,44 +498,75 @@ def _styles():
     }
 
 
+#: The form XObject that prints a record's page total in every footer: drawn by each page, defined once at the end.
+_TOTAL_FORM = "AlurPageTotal"
+
+
 def _numbered_canvas(doc: Document, office: str):
+    """The canvas of a record: each page gets its running header and its footer ("Halaman x dari y") as it ends and
+    is written out at once; y, unknown until the last page, is a form XObject that every footer draws and that is
+    defined when the document is saved. No page is kept back: a page's content is compressed as it ends."""
+    import zlib
+
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfdoc
+    from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.pdfgen import canvas
 
     running = printable(f"{office} — {doc.title} — {doc.scope}")
     printed = printable(f"Dicetak {_printed_at(doc.generated_at)} — Alur Medsos")
+    size = 8
 
     class NumberedCanvas(canvas.Canvas):
-        """Defers each page until the end, so every footer can say "Halaman x dari y"."""
-
         def __init__(self, *args, **kwargs):
             kwargs["initialFontName"] = fonts.REGULAR  # no unused Helvetica in the file
             super().__init__(*args, **kwargs)
-            self._pages: list[dict] = []
 
         def showPage(self):  # noqa: N802 (ReportLab's name)
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
+            self._decorate(self._pageNumber)
+            super().showPage()
+            self._compress_last_page()
 
         def save(self):
-            total = len(self._pages)
-            for number, state in enumerate(self._pages, 1):
-                self.__dict__.update(state)
-                self._decorate(number, total)
-                super().showPage()
+            total = self._pageNumber - (0 if self._code else 1)
+            if self._code:  # (ReportLab's save ends a page that has content: it gets its footer too)
+                self.showPage()
+            self.beginForm(_TOTAL_FORM, lowerx=0, lowery=-3, upperx=60, uppery=size + 2)
+            self.setFont(fonts.REGULAR, size)
+            self.setFillGray(0.35)
+            self.drawString(0, 0, str(total))
+            self.endForm()
             super().save()
 
-        def _decorate(self, number: int, total: int) -> None:
-            from reportlab.lib.units import mm
-
+        def _decorate(self, number: int) -> None:
             width, height = self._pagesize
             self.saveState()
-            self.setFont(fonts.REGULAR, 8)
+            self.setFont(fonts.REGULAR, size)
             self.setFillGray(0.35)
             if number > 1:
                 self.drawString(15 * mm, height - 10 * mm, running[:160])
             self.drawString(15 * mm, 8 * mm, printed)
-            self.drawRightString(width - 15 * mm, 8 * mm, f"Halaman {number} dari {total}")
+            # "Halaman x dari " ends where the total begins, room kept for as many digits as x has (the total has
+            # at least as many; it is never shorter, and is as long on all pages from the tenth, hundredth, ...).
+            label = f"Halaman {number} dari "
+            x = width - 15 * mm - stringWidth(label + str(number), fonts.REGULAR, size)
+            self.drawString(x, 8 * mm, label)
+            self.translate(x + stringWidth(label, fonts.REGULAR, size), 8 * mm)
+            self.doForm(_TOTAL_FORM)
             self.restoreState()
+
+        def _compress_last_page(self) -> None:
+            """The page just ended, its content stream compressed now (ReportLab would keep it as text until the
+            document is saved)."""
+            page = self._doc.Pages.pages[-1]
+            if not getattr(page, "stream", None) or page.Contents:
+                return
+            stream = page.stream.encode("utf8") if isinstance(page.stream, str) else page.stream
+            contents = pdfdoc.PDFStream(pdfdoc.PDFDictionary({"Filter": pdfdoc.PDFArray([pdfdoc.PDFName(
+                "FlateDecode")])}), zlib.compress(stream))
+            contents.__Comment__ = "page stream"
+            page.Contents = contents
+            page.stream = None
 
     return NumberedCanvas
 
@@ -564,8 +598,23 @@ def letterhead_flowables(letterhead: Letterhead, width: float, st) -> list:
             HRFlowable(width="100%", thickness=0.5, color=colors.black, spaceAfter=4 * mm)]
 
 
+#: ``progress(done, total)``: rows rendered so far of all rows to render.
+Progress = Callable[[int, int], None]
+
+
 def to_pdf(doc: Document, letterhead: Letterhead | None = None) -> bytes:
     """The record as an A4 PDF under ``letterhead`` (the default one when not given)."""
+    out = io.BytesIO()
+    write_pdf(doc, out, letterhead)
+    return out.getvalue()
+
+
+def write_pdf(doc: Document, out: BinaryIO, letterhead: Letterhead | None = None,
+              progress: Progress | None = None) -> None:
+    """Write the record as an A4 PDF to ``out`` (a binary file). Its tables are made a part (about
+    :data:`_PART_ROWS` rows) at a time as the pages are filled, and each page is written out as it ends, so the
+    memory used does not grow with the number of rows; ``progress(done, total)`` is called as the rows are
+    printed (total: the rows of the printed tables), last with ``done == total``."""
     from reportlab.lib.pagesizes import A4, landscape, portrait
     from reportlab.lib.units import mm
     from reportlab.platypus import (
@@ -581,123 +630,250 @@ def to_pdf(doc: Document, letterhead: Letterhead | None = None) -> bytes:
     letterhead = letterhead or Letterhead()
     st = _styles()
     pagesize = landscape(A4) if doc.landscape else portrait(A4)
-    out = io.BytesIO()
     template = SimpleDocTemplate(out, pagesize=pagesize, leftMargin=15 * mm, rightMargin=15 * mm,
                                  topMargin=14 * mm, bottomMargin=15 * mm, title=printable(f"{doc.title} — {doc.scope}"),
                                  author=printable(letterhead.office), subject=printable(doc.reference or doc.title),
                                  creator="Alur Medsos")
     width = template.width
-    story: list = [
-        *letterhead_flowables(letterhead, width, st),
-        Paragraph(_para_text(doc.title.upper()), st["title"]),
-        *([Paragraph(_para_text(doc.reference), st["center"])] if doc.reference else []),
-        Paragraph(_para_text(doc.scope), st["center"]),
-        Spacer(1, 4 * mm),
-    ]
-    if doc.basis:
-        story += [
-            Paragraph("<b>Dasar hukum:</b>", st["small"]),
-            ListFlowable([ListItem(Paragraph(_para_text(text), st["small"]), value=i)
-                          for i, text in enumerate(doc.basis, 1)], bulletType="1", bulletFormat="%s.",
-                         bulletFontSize=9, leftIndent=14, bulletFontName=fonts.REGULAR),
-            Spacer(1, 3 * mm),
-        ]
-    for section in doc.pdf_sections:
-        block: list = []
-        if section.heading and (len(doc.pdf_sections) > 1 or section.heading != doc.title):
-            block.append(Paragraph(_para_text(section.heading), st["heading"]))
-        if not section.rows:
-            block.append(Paragraph(f"<i>{_para_text(section.empty)}</i>", st["body"]))
-            story.append(KeepTogether(block))
-            continue
-        widths = _column_widths(section, (width - 12) * section.width_fraction)  # the frame pads 6 pt each side
-        parts = _table_parts(section, widths, st)
-        # A heading stays with the start of its table: a new page only when not even the header and a few rows fit.
-        # (keepWithNext would bind the heading to the whole table, and a table taller than the page then starts on
-        # the next page, leaving page 1 blank below the letterhead.)
-        story.append(CondPageBreak(40 * mm))
-        if block:
-            story.append(block[0])
-        story.extend(parts)
-    if doc.notes:
-        story.append(Spacer(1, 3 * mm))
-        story.extend(Paragraph(_para_text(note), st["small"]) for note in doc.notes)
-    story.append(Spacer(1, 8 * mm))
-    story.append(_signatures(doc, width, st))
-    template.build(story, canvasmaker=_numbered_canvas(doc, letterhead.office))
-    return out.getvalue()
+    total = sum(len(section.rows) for section in doc.pdf_sections)
+    counter = _Counter(total, progress)
+
+    def story():
+        yield from letterhead_flowables(letterhead, width, st)
+        yield Paragraph(_para_text(doc.title.upper()), st["title"])
+        if doc.reference:
+            yield Paragraph(_para_text(doc.reference), st["center"])
+        yield Paragraph(_para_text(doc.scope), st["center"])
+        yield Spacer(1, 4 * mm)
+        if doc.basis:
+            yield Paragraph("<b>Dasar hukum:</b>", st["small"])
+            yield ListFlowable([ListItem(Paragraph(_para_text(text), st["small"]), value=i)
+                                for i, text in enumerate(doc.basis, 1)], bulletType="1", bulletFormat="%s.",
+                               bulletFontSize=9, leftIndent=14, bulletFontName=fonts.REGULAR)
+            yield Spacer(1, 3 * mm)
+        for section in doc.pdf_sections:
+            heading = None
+            if section.heading and (len(doc.pdf_sections) > 1 or section.heading != doc.title):
+                heading = Paragraph(_para_text(section.heading), st["heading"])
+            if not section.rows:
+                yield KeepTogether([*([heading] if heading else []),
+                                    Paragraph(f"<i>{_para_text(section.empty)}</i>", st["body"])])
+                continue
+            widths = _column_widths(section, (width - 12) * section.width_fraction)  # the frame pads 6 pt a side
+            # A heading stays with the start of its table: a new page only when not even the header and a few rows
+            # fit. (keepWithNext would bind the heading to the whole table, and a table taller than the page then
+            # starts on the next page, leaving page 1 blank below the letterhead.)
+            yield CondPageBreak(40 * mm)
+            if heading:
+                yield heading
+            yield from _table_parts(section, widths, counter)
+        if doc.notes:
+            yield Spacer(1, 3 * mm)
+            for note in doc.notes:
+                yield Paragraph(_para_text(note), st["small"])
+        yield Spacer(1, 8 * mm)
+        yield _signatures(doc, width, st)
+
+    template.build(_Story(story()), canvasmaker=_numbered_canvas(doc, letterhead.office))
+    counter.finish()
+
+
+class _Story(list):
+    """The flowables of a document, made as the document template takes them: ReportLab's build consumes its list
+    from the front (and puts split pieces back there), so a list that refills itself from a generator whenever it
+    runs short holds only the flowables being laid out, never the whole story."""
+
+    def __init__(self, flowables: Iterable):
+        super().__init__()
+        self._more: Iterator | None = iter(flowables)
+
+    def _fill(self, n: int) -> None:
+        while self._more is not None and list.__len__(self) < n:
+            try:
+                self.append(next(self._more))
+            except StopIteration:
+                self._more = None
+
+    def __len__(self) -> int:
+        self._fill(2)
+        return list.__len__(self)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __getitem__(self, index):
+        if isinstance(index, int) and index >= 0:
+            self._fill(index + 1)
+        elif not isinstance(index, int):
+            self._fill(1 << 62)  # a slice: the whole rest (ReportLab does not take one)
+        return list.__getitem__(self, index)
+
+
+class _Counter:
+    """Rows printed so far, reported to ``progress`` (never backwards, last with ``done == total``)."""
+
+    def __init__(self, total: int, progress: Progress | None):
+        self.total, self.done, self.progress = total, 0, progress
+
+    def add(self, rows: int) -> None:
+        self.done = min(self.total, self.done + rows)
+        if self.progress is not None and rows:
+            self.progress(self.done, self.total)
+
+    def finish(self) -> None:
+        if self.progress is not None and (self.done < self.total or not self.total):
+            self.done = self.total
+            self.progress(self.total, self.total)
 
 
 _PAD = 6.5  # a cell's left and right padding and the grid line, points
 #: Rows per part of a long table (whole groups: a case's responses are never cut between parts).
 _PART_ROWS = 60
+#: The table cells' type: 9 pt on 10.6 pt lines.
+_SIZE, _LEADING = 9, 10.6
+#: A cell's padding (points): left and right, top, bottom.
+_CELL_PAD = (3, 1, 1.8)
 
 
-def _table_parts(section: Table, widths: list[float], st) -> list:
-    """A section's table as a list of parts of about :data:`_PART_ROWS` rows each, printed one under the other
-    as one table. ReportLab splits a table at a page end by re-measuring everything after it, so one table of
-    thousands of rows takes quadratic time (a year of responses: minutes); parts keep each split short. A part
-    prints the header row when it starts a page (as the repeated header would), not in the middle of one."""
-    starts = [0]
-    groups = sorted(section.heading_rows)
-    for i in range(1, len(section.rows)):
-        if i - starts[-1] >= _PART_ROWS and (not groups or i in section.heading_rows):
-            starts.append(i)
-    ends = [*starts[1:], len(section.rows)]
+def _table_parts(section: Table, widths: list[float], counter: _Counter | None = None) -> Iterator:
+    """A section's table as parts of about :data:`_PART_ROWS` rows each (made one at a time, as the pages are
+    filled), printed one under the other as one table. ReportLab splits a table at a page end by re-measuring
+    everything after it, so one table of thousands of rows takes quadratic time (a year of responses: minutes);
+    parts keep each split short. A part prints the header row when it starts a page (as the repeated header would),
+    not in the middle of one."""
     part = _table_part_class()
-    return [part(section, widths, st, start, end, first=index == 0)
-            for index, (start, end) in enumerate(zip(starts, ends))]
+    start, rows = 0, len(section.rows)
+    while start < rows:
+        end = min(rows, start + _PART_ROWS)
+        if section.heading_rows:  # whole groups: the part ends before a heading row
+            while end < rows and end not in section.heading_rows:
+                end += 1
+        yield part(section, widths, start, end, first=start == 0, counter=counter)
+        start = end
 
 
-def _rl_table(section: Table, widths: list[float], st, start: int, end: int, header: bool):
-    """The ReportLab table of rows ``start``..``end`` of a section, with its header row or without."""
+def _rl_table(section: Table, widths: list[float], start: int, end: int, header: bool):
+    """The ReportLab table of rows ``start``..``end`` of a section, with its header row or without. Cells are
+    text wrapped here to their column's width (a ReportLab Paragraph per cell costs ten times as much to make and
+    to measure); only a link is a Paragraph (it carries the link)."""
     from reportlab.lib import colors
-    from reportlab.platypus import LongTable, Paragraph
+    from reportlab.platypus import LongTable
 
+    grouped = section.group_column is not None
+    columns = ((section.group_column,) if grouped else ()) + section.columns
     top = 1 if header else 0
-    rows = [[Paragraph(_para_text(c.title), st["th"]) for c in section.columns]] if header else []
-    styles: list[tuple] = []
+    inner = [w - 2 * _CELL_PAD[0] for w in widths]
+    rows: list[list] = [[_wrapped(c.title, fonts.BOLD, w) for c, w in zip(columns, inner)]] if header else []
+    styles: list[tuple] = [("FONTNAME", (0, 0), (-1, 0), fonts.BOLD),
+                           ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6E6E6"))] if header else []
+    last = len(section.rows) - 1
+    group_at = None  # (grouped) the table row of the current group's heading, and the group's first row
     for i in range(start, end):
-        row, at = section.rows[i], i - start + top
+        row, at = section.rows[i], len(rows)
+        if grouped and (i in section.heading_rows or (i == start and start > 0)):
+            heading = i if i in section.heading_rows else max(h for h in section.heading_rows if h < i)
+            group_at = _group_cell(str(section.rows[heading][0]), continued=heading != i)
+            if heading == i:
+                continue  # printed in the first column of its group's rows
+        cells: list = []
+        if grouped:
+            if group_at is not None:  # the group's first row carries its heading, spanned down to its last row
+                cells.append(group_at)
+                group_end = _group_end(section, i, end)
+                if group_end > i:
+                    styles.append(("SPAN", (0, at), (0, at + group_end - i)))
+                styles.append(("LINEABOVE", (0, at), (-1, at), 0.6, colors.HexColor("#666666")))
+                group_at = None
+            else:
+                cells.append("")
         if i in section.heading_rows or i in section.note_rows:
-            style = st["case"] if i in section.heading_rows else st["cell_note"]
-            rows.append([Paragraph(_para_text(str(row[0])), style)] + [""] * (len(section.columns) - 1))
-            styles.append(("SPAN", (0, at), (-1, at)))
+            font = fonts.BOLD if i in section.heading_rows else fonts.REGULAR
+            col = len(cells)
+            cells.append(_wrapped(str(row[0]), font, sum(widths[col:]) - 2 * _CELL_PAD[0]))
+            cells += [""] * (len(columns) - len(cells))
+            styles.append(("SPAN", (col, at), (-1, at)))
             if i in section.heading_rows:
-                styles.append(("BACKGROUND", (0, at), (-1, at), colors.HexColor("#F2F2F2")))
+                styles += [("BACKGROUND", (0, at), (-1, at), colors.HexColor("#F2F2F2")),
+                           ("FONTNAME", (0, at), (-1, at), fonts.BOLD)]
+            else:
+                styles.append(("TEXTCOLOR", (col, at), (-1, at), colors.HexColor("#444444")))
         else:
-            rows.append([_pdf_cell(v, c, st, bold=section.total_row and i == len(section.rows) - 1)
-                         for v, c in zip(row, section.columns)])
-    styles += [("NOSPLIT", (0, a - start + top), (-1, b - start + top)) for a, b in _kept_groups(section)
-               if start <= a and b < end]
+            bold = section.total_row and i == last
+            offset = len(cells)
+            cells += [_pdf_cell(v, c, inner[offset + k], bold) for k, (v, c) in enumerate(zip(row, section.columns))]
+            if bold:
+                styles.append(("FONTNAME", (0, at), (-1, at), fonts.BOLD))
+        rows.append(cells)
+    styles += [("NOSPLIT", (0, a), (-1, b)) for a, b in _kept_groups(section, start, end, top)]
     table = LongTable(rows, colWidths=widths, repeatRows=top, hAlign="LEFT")
+    grid = colors.HexColor("#888888")
+    lines = [("GRID", (0, 0), (-1, -1), 0.4, grid)] if not grouped else [
+        # a case's responses in one box: columns ruled, rows apart only by a faint line; a rule between cases
+        ("BOX", (0, 0), (-1, -1), 0.4, grid), ("INNERGRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#C8C8C8")),
+        ("LINEAFTER", (0, 0), (-1, -1), 0.4, grid), *([("LINEBELOW", (0, 0), (-1, 0), 0.4, grid)] if header else [])]
     table.setStyle([
-        ("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR),  # for empty cells (ReportLab's default: Helvetica)
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
-        *([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6E6E6"))] if header else []),
+        ("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR),
+        ("FONTSIZE", (0, 0), (-1, -1), _SIZE),
+        ("LEADING", (0, 0), (-1, -1), _LEADING),
+        *lines,
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-        ("TOPPADDING", (0, 0), (-1, -1), 1),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.8),
+        ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PAD[0]),
+        ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PAD[0]),
+        ("TOPPADDING", (0, 0), (-1, -1), _CELL_PAD[1]),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), _CELL_PAD[2]),
         *styles,
     ])
     return table
 
 
+def _group_cell(text: str, continued: bool):
+    """A group's heading beside its rows: its first line (the case's number) bold."""
+    from reportlab.platypus import Paragraph
+
+    first, _, rest = text.partition("\n")
+    more = " (lanjutan)" if continued else ""
+    return Paragraph(f"<b>{_para_text(first)}</b>{_para_text(more)}" + (f"<br/>{_para_text(rest)}" if rest else ""),
+                     _cell_style())
+
+
+def _group_end(section: Table, i: int, end: int) -> int:
+    """The last row (section index, before ``end``) of the group whose first row after its heading is ``i``."""
+    j = i
+    while j + 1 < end and j + 1 not in section.heading_rows:
+        j += 1
+    return j
+
+
 @lru_cache(maxsize=1)
 def _table_part_class():
-    """The flowable class (made on first use: ReportLab is imported only when a PDF is made)."""
+    """The flowable classes (made on first use: ReportLab is imported only when a PDF is made)."""
     from reportlab.platypus import Flowable
+
+    class Printed(Flowable):
+        """The rows of a part that fitted on a page (split off it): counted as printed when drawn."""
+
+        def __init__(self, table, rows: int, counter: _Counter | None):
+            super().__init__()
+            self.table, self.rows, self.counter = table, rows, counter
+
+        def wrap(self, available_width, available_height):
+            self.width, self.height = self.table.wrapOn(self.canv, available_width, available_height)
+            return self.width, self.height
+
+        def draw(self):
+            self.table.drawOn(self.canv, 0, 0)
+            self.table = None  # drawn: its cells are not needed any more
+            if self.counter is not None:
+                self.counter.add(self.rows)
 
     class TablePart(Flowable):
         """Rows of a long table: with the header row when first, or when it starts a page (the frame it is being
-        placed in is still empty)."""
+        placed in is still empty). Its ReportLab table is made when it is first measured and let go once drawn."""
 
-        def __init__(self, section, widths, st, start, end, first):
+        def __init__(self, section, widths, start, end, first, counter=None):
             super().__init__()
-            self.args = (section, widths, st, start, end)
-            self.first = first
+            self.args = (section, widths, start, end)
+            self.first, self.counter = first, counter
             self._table = self._with_header = None
 
         def _inner(self):
@@ -715,53 +891,152 @@ def _table_part_class():
             if len(pieces) < 2:
                 return pieces
             # The rest goes on as a part of its own, which starts the next page and so prints the header row.
-            taken = len(pieces[0]._cellvalues) - (1 if self._with_header else 0)
-            section, widths, st, start, end = self.args
-            return [pieces[0], TablePart(section, widths, st, start + taken, end, first=False)]
+            section, widths, start, end = self.args
+            taken = self._taken(len(pieces[0]._cellvalues) - (1 if self._with_header else 0))
+            self._table = None
+            return [Printed(pieces[0], taken, self.counter),
+                    TablePart(section, widths, start + taken, end, first=False, counter=self.counter)]
+
+        def _taken(self, table_rows: int) -> int:
+            """Section rows printed by the first ``table_rows`` rows of the table (grouped: a heading is printed
+            beside its group's rows, in no row of its own)."""
+            section, _, start, end = self.args
+            if section.group_column is None:
+                return table_rows
+            i = start
+            while i < end and table_rows > 0:
+                table_rows -= i not in section.heading_rows
+                i += 1
+            return i - start
 
         def draw(self):
             self._table.drawOn(self.canv, 0, 0)
+            self._table = None
+            if self.counter is not None:
+                section, _, start, end = self.args
+                self.counter.add(end - start)
 
     return TablePart
 
 
 _BREAKS = re.compile(r"[ \t\n]+")
+_SPACES = re.compile(r"[ \t]+")
+
+
+def _width(text: str, font: str) -> float:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    return stringWidth(text, font, _SIZE)
+
+
+@lru_cache(maxsize=8192)
+def _wrapped(text: str, font: str, width: float, anywhere: bool = False) -> str:
+    """``text`` broken into lines (joined by ``\\n``) no wider than ``width`` at 9 pt: at spaces (a no-break space
+    joins), a word longer than the line cut where it must; ``anywhere``: at any character (a link)."""
+    lines: list[str] = []
+    space = _width(" ", font)
+    for paragraph in text.split("\n"):
+        line, used = "", 0.0
+        for word in ([paragraph] if anywhere else _SPACES.split(paragraph.strip())):
+            size = _width(word, font)
+            if line and used + space + size <= width:
+                line, used = f"{line} {word}", used + space + size
+                continue
+            if line:
+                lines.append(line)
+            while size > width and len(word) > 1:  # cut a long word (or a link) where the line ends
+                low, high = 1, len(word) - 1  # the longest head that fits (at least one character)
+                while low < high:
+                    mid = (low + high + 1) // 2
+                    low, high = (mid, high) if _width(word[:mid], font) <= width else (low, mid - 1)
+                cut = low
+                lines.append(word[:cut])
+                word = word[cut:]
+                size = _width(word, font)
+            line, used = word, size
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _pdf_cell(value: Any, column: Column, width: float, bold: bool = False):
+    text = printable(_text(value, column.kind, printed=True))
+    if column.kind == "url" and isinstance(value, str) and value.startswith(("https://", "http://")):
+        return _link_cell(value, text, width, bold)
+    return _wrapped(text, fonts.BOLD if bold else fonts.REGULAR, width)
+
+
+def _link_cell(url: str, text: str, width: float, bold: bool):
+    """A link: a Paragraph (it carries the link), broken anywhere."""
+    from reportlab.platypus import Paragraph
+
+    body = _para_text(text)
+    return Paragraph(f"<link href={quoteattr(printable(url))}>{f'<b>{body}</b>' if bold else body}</link>",
+                     _cell_style("CJK"))
+
+
+@lru_cache(maxsize=4)
+def _cell_style(word_wrap: str | None = None):
+    """A table cell's Paragraph style (9 pt on 10.6), ``word_wrap="CJK"``: broken anywhere (a link)."""
+    from reportlab.lib.styles import ParagraphStyle
+
+    fonts.register()
+    return ParagraphStyle("cell", fontName=fonts.REGULAR, fontSize=_SIZE, leading=_LEADING, wordWrap=word_wrap)
 
 
 def _column_widths(section: Table, available: float) -> list[float]:
     """Column widths from what the cells hold: each column gets its longest text on one line when all fit (the
     room left is shared by the columns' weights); else the columns that can wrap give way, but never below their
-    longest word (so "Terlambat" or a date is never broken inside)."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    size = 9
+    longest word (so "Terlambat" or a date is never broken inside). The cells are measured as strings, one row at a
+    time; a grouped table's group column (:attr:`Table.group_column`) by the lines of its heading rows."""
+    columns = ((section.group_column,) if section.group_column is not None else ()) + section.columns
+    offset = len(columns) - len(section.columns)
+    whole = [_width(c.title, fonts.BOLD) for c in columns]
+    word = [max(_width(w, fonts.BOLD) for w in (_BREAKS.split(c.title) or [""])) for c in columns]
+    title_word = list(word)
+    values = [0.0] * len(columns)  # the longest value of each column (a date or number stays on one line)
+    for i, row in enumerate(section.rows):
+        if i in section.note_rows:
+            continue
+        if i in section.heading_rows:
+            if offset:
+                for line in str(row[0]).split("\n"):
+                    size = _width(printable(line), fonts.BOLD)
+                    whole[0] = max(whole[0], size)
+                    values[0] = max(values[0], size)
+                    word[0] = max([word[0]] + [_width(w, fonts.BOLD) for w in _BREAKS.split(printable(line))])
+            continue
+        for index, column in enumerate(section.columns):
+            if index >= len(row):
+                continue
+            text = printable(_text(row[index], column.kind, printed=True))
+            size = _width(text, fonts.REGULAR)
+            at = index + offset
+            if size > values[at]:
+                values[at] = size
+                whole[at] = max(whole[at], size)
+            if size > word[at]:  # (no word is longer than its text)
+                word[at] = max([word[at]] + [_width(w, fonts.REGULAR) for w in _BREAKS.split(text)])
     natural, least = [], []
-    for index, column in enumerate(section.columns):
-        texts = [(column.title, fonts.BOLD)]
-        texts += [(printable(_text(row[index], column.kind, printed=True)), fonts.REGULAR)
-                  for i, row in enumerate(section.rows)
-                  if i not in section.heading_rows and i not in section.note_rows and index < len(row)]
-        whole = max(stringWidth(t, font, size) for t, font in texts)
-        # (a no-break space joins, as ReportLab prints it: a date and its hour stay on one line)
-        word = max(stringWidth(w, font, size) for t, font in texts for w in (_BREAKS.split(t) or [""]))
+    for index, column in enumerate(columns):
+        w = word[index]
         if column.kind == "url":
-            word = min(word, 60)  # a link breaks anywhere
+            w = min(w, 60)  # a link breaks anywhere
+        h = whole[index]
         if column.kind not in ("text", "url"):  # a date or number on one line; its title may wrap
-            whole = max([stringWidth(w, fonts.BOLD, size) for w in column.title.split() or [""]]
-                        + [stringWidth(t, font, size) for t, font in texts[1:]])
-        natural.append(min(whole, available * 0.45) + _PAD)
-        least.append(min(word, available * 0.2) + _PAD)
+            h = max(title_word[index], values[index])
+        natural.append(min(h, available * 0.45) + _PAD)
+        least.append(min(w, available * 0.2) + _PAD)
     # Numbers, dates, times and yes/no keep their one line; the text columns share the rest by their weights
     # (water-filling: one whose text is shorter than its share takes only what it needs, the others get more).
-    widths = {i: natural[i] for i, c in enumerate(section.columns) if c.kind not in ("text", "url")}
+    widths = {i: natural[i] for i, c in enumerate(columns) if c.kind not in ("text", "url")}
     if sum(widths.values()) + sum(least[i] for i in range(len(natural)) if i not in widths) > available:
-        weights = [c.width for c in section.columns]  # too many columns to keep any whole: by weight
+        weights = [c.width for c in columns]  # too many columns to keep any whole: by weight
         return [available * w / sum(weights) for w in weights]
-    open_ = [i for i in range(len(section.columns)) if i not in widths]
+    open_ = [i for i in range(len(columns)) if i not in widths]
     while open_:
         room = available - sum(widths.values())
-        weight = sum(section.columns[i].width for i in open_)
-        share = {i: room * section.columns[i].width / weight for i in open_}
+        weight = sum(columns[i].width for i in open_)
+        share = {i: room * columns[i].width / weight for i in open_}
         fixed = [i for i in open_ if natural[i] <= share[i] or least[i] >= share[i]]
         if not fixed:
             widths.update(share)
@@ -771,28 +1046,30 @@ def _column_widths(section: Table, available: float) -> list[float]:
         open_ = [i for i in open_ if i not in fixed]
     if not open_ and sum(widths.values()) < available:  # everything fits on one line: spread the room
         spare = available - sum(widths.values())
-        weights = [c.width for c in section.columns]
+        weights = [c.width for c in columns]
         return [widths[i] + spare * w / sum(weights) for i, w in enumerate(weights)]
-    return [widths[i] for i in range(len(section.columns))]
+    return [widths[i] for i in range(len(columns))]
 
 
-def _kept_groups(section: Table) -> list[tuple[int, int]]:
-    """Row ranges (first, last; section rows) printed on one page: a heading row never ends a page alone — it
-    keeps its whole group when that is short (a case with up to four responses), else its first two rows."""
-    starts = sorted(section.heading_rows)
-    ends = [*(s - 1 for s in starts[1:]), len(section.rows) - 1]
-    return [(start, min(end, start + 2) if end - start > 4 else end) for start, end in zip(starts, ends)]
-
-
-def _pdf_cell(value: Any, column: Column, st, *, bold: bool = False):
-    from reportlab.platypus import Paragraph
-
-    text = _para_text(_text(value, column.kind, printed=True))
-    if bold:
-        text = f"<b>{text}</b>"
-    if column.kind == "url" and isinstance(value, str) and value.startswith(("https://", "http://")):
-        return Paragraph(f"<link href={quoteattr(printable(value))}>{text}</link>", st["cell_url"])
-    return Paragraph(text, st["cell"])
+def _kept_groups(section: Table, start: int, end: int, top: int) -> list[tuple[int, int]]:
+    """Rows (first, last; of the table of section rows ``start``..``end`` under ``top`` header rows) printed on one
+    page: a heading never ends a page alone — it keeps its whole group when that is short (a case with up to four
+    responses), else its first two responses."""
+    grouped = section.group_column is not None
+    kept, at, i = [], top, start
+    while i < end:
+        if i not in section.heading_rows:
+            at, i = at + 1, i + 1
+            continue
+        j = i
+        while j + 1 < end and j + 1 not in section.heading_rows:
+            j += 1
+        rows = j - i + (0 if grouped else 1)  # the group's rows in the table (grouped: its heading is beside them)
+        responses = j - i
+        if rows > 0:
+            kept.append((at, at + rows - 1 if responses <= 4 else at + rows - responses + 1))
+        at, i = at + rows, j + 1
+    return kept
 
 
 def _signatures(doc: Document, width: float, st):
