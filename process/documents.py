@@ -730,9 +730,9 @@ _PAD = 6.5  # a cell's left and right padding and the grid line, points
 #: Rows per part of a long table (whole groups: a case's responses are never cut between parts).
 _PART_ROWS = 60
 #: The table cells' type: 9 pt on 10.6 pt lines.
-_SIZE, _LEADING = 9, 10.6
+_SIZE, _LEADING = 9, 10.2
 #: A cell's padding (points): left and right, top, bottom.
-_CELL_PAD = (3, 1, 1.8)
+_CELL_PAD = (3, 0.5, 1.2)
 
 
 def _table_parts(section: Table, widths: list[float], counter: _Counter | None = None) -> Iterator:
