@@ -25,7 +25,7 @@ from .casefile import outcome_labels
 from .config import Letterhead
 from .declarations import Declarations
 from .records import RECORD_LOCALE, CaseResponses, Period, Recap, tanggal_id
-from .spreadsheets import csv_writer, set_cell
+from .spreadsheets import append_row, csv_writer, set_cell
 
 #: The default letterhead (``Settings.letterhead`` sets the printed one, from ``ALUR_KOP_*``).
 KOP = Letterhead.office
@@ -103,9 +103,6 @@ class Table:
     heading_rows: frozenset[int] = frozenset()
     #: Rows (indices) of one text printed across all columns in italics ("no response yet").
     note_rows: frozenset[int] = frozenset()
-    #: The PDF prints each heading row in a first column of this title, beside the rows of its group (its first
-    #: line bold, the others under it), instead of across all columns above them.
-    group_column: Column | None = None
 
 
 @dataclass(frozen=True)
@@ -343,21 +340,29 @@ def to_csv(doc: Document) -> bytes:
 
 def to_xlsx(doc: Document, letterhead: Letterhead | None = None) -> bytes:
     """The record as a workbook headed by ``letterhead``'s office (the default one when not given), as its PDF is."""
+    out = io.BytesIO()
+    write_xlsx(doc, out, letterhead)
+    return out.getvalue()
+
+
+def write_xlsx(doc: Document, out: BinaryIO, letterhead: Letterhead | None = None,
+               progress: Progress | None = None) -> None:
+    """Write the record as a workbook to ``out`` (a binary file): openpyxl's write-only mode streams each row to the
+    sheet's file as it is made, so memory does not grow with the rows; ``progress(done, total)`` is called as the
+    rows are written (total: the rows of all sheets), last with ``done == total``."""
     from openpyxl import Workbook
 
     letterhead = letterhead or Letterhead()
-    wb = Workbook()
+    wb = Workbook(write_only=True)
     sheets = [(SHEETS.get(doc.key, doc.title), doc.table), *doc.extra_sheets]
-    for index, (name, table) in enumerate(sheets):
-        ws = wb.active if index == 0 else wb.create_sheet()
-        ws.title = _sheet_name(name)
-        _fill_sheet(ws, doc, table, letterhead.office)
+    counter = _Counter(sum(len(table.rows) for _, table in sheets), progress)
+    for name, table in sheets:
+        _fill_sheet(wb.create_sheet(_sheet_name(name)), doc, table, letterhead.office, counter)
     wb.properties.title = f"{doc.title} — {doc.scope}"
     wb.properties.creator = f"Alur Medsos — {letterhead.office}"
     wb.properties.subject = doc.reference or doc.title
-    out = io.BytesIO()
     wb.save(out)
-    return out.getvalue()
+    counter.finish()
 
 
 def _sheet_name(name: str) -> str:
@@ -366,61 +371,81 @@ def _sheet_name(name: str) -> str:
     return name[:31]
 
 
-def _fill_sheet(ws, doc: Document, table: Table, office: str = KOP) -> None:
+#: Rows written between two calls of ``progress``.
+_XLSX_PROGRESS_ROWS = 500
+
+
+def _fill_sheet(ws, doc: Document, table: Table, office: str = KOP, counter: _Counter | None = None) -> None:
+    """One sheet of a write-only workbook: everything but the rows is set before the first row is appended."""
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.cell_range import CellRange
+    from openpyxl.worksheet.worksheet import Worksheet
 
     ncols = max(1, len(table.columns))
     last = get_column_letter(ncols)
     title_block = [(office, Font(bold=True, size=12)), (doc.title.upper(), Font(bold=True, size=14)),
                    (doc.reference, Font(size=10)), (doc.scope, Font(size=10)),
                    (f"Dicetak: {_printed_at(doc.generated_at)}", Font(size=9, italic=True))]
-    for r, (text, font) in enumerate(title_block, 1):
-        cell = ws.cell(row=r, column=1)
-        set_cell(cell, text)
-        cell.font = font
-        if ncols > 1:
-            ws.merge_cells(f"A{r}:{last}{r}")
     header_row = len(title_block) + 2
-    if table.heading and table.heading != doc.title:
-        cell = ws.cell(row=header_row - 1, column=1)
-        set_cell(cell, table.heading)
-        cell.font = Font(bold=True)
+    for c, column in enumerate(table.columns, 1):
+        ws.column_dimensions[get_column_letter(c)].width = max(8, min(60, round(column.width * 12)))
+    ws.freeze_panes = f"A{header_row + 1}"
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.page_setup.orientation = "landscape" if doc.landscape else "portrait"
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+    def cell(value, font=None, number_format=None, **style):
+        made = WriteOnlyCell(ws)
+        set_cell(made, value, number_format)
+        if font is not None:
+            made.font = font
+        for key, v in style.items():
+            setattr(made, key, v)
+        return made
+
+    for r, (text, font) in enumerate(title_block, 1):
+        append_row(ws, [cell(text, font)])
+        if ncols > 1:
+            ws.merged_cells.add(CellRange(f"A{r}:{last}{r}"))
+    append_row(ws, [cell(table.heading, Font(bold=True))] if table.heading and table.heading != doc.title else [])
     thin = Side(style="thin", color="999999")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    for c, column in enumerate(table.columns, 1):
-        cell = ws.cell(row=header_row, column=c)
-        set_cell(cell, xlsx_title(column))
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="E6E6E6")
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
-        cell.border = border
-        ws.column_dimensions[get_column_letter(c)].width = max(8, min(60, round(column.width * 12)))
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for r, row in enumerate(table.rows, header_row + 1):
-        total = table.total_row and r == header_row + len(table.rows)
-        for c, (value, column) in enumerate(zip(row, table.columns), 1):
-            cell = ws.cell(row=r, column=c)
-            _set_xlsx_value(cell, value, column)
-            cell.alignment = wrap
-            cell.border = border
-            if total:
-                cell.font = Font(bold=True)
-    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
+    append_row(ws, [cell(xlsx_title(column), Font(bold=True), fill=PatternFill("solid", fgColor="E6E6E6"),
+                    alignment=Alignment(wrap_text=True, vertical="center"), border=border)
+               for column in table.columns])
+    # A body cell's style, made once: a cell copies it (openpyxl would hash the border and alignment for each cell).
+    plain = cell(None, alignment=Alignment(wrap_text=True, vertical="top"), border=border)._style
+    bold = cell(None, Font(bold=True), alignment=Alignment(wrap_text=True, vertical="top"), border=border)._style
+    total_at = len(table.rows) - 1 if table.total_row else -1
+    for i, row in enumerate(table.rows):
+        style = bold if i == total_at else plain
+        append_row(ws, [_xlsx_cell(ws, value, column, style) for value, column in zip(row, table.columns)])
+        if counter is not None and (i + 1) % _XLSX_PROGRESS_ROWS == 0:
+            counter.add(_XLSX_PROGRESS_ROWS)
+    if counter is not None:
+        counter.add(len(table.rows) % _XLSX_PROGRESS_ROWS)
     # the filter covers the data rows; a total row stays below it (filtering or sorting never moves the sum)
     data_rows = len(table.rows) - (1 if table.total_row else 0)
     if data_rows > 0:
         ws.auto_filter.ref = f"A{header_row}:{last}{header_row + data_rows}"
     if not table.rows:
-        cell = ws.cell(row=header_row + 1, column=1)
-        set_cell(cell, table.empty)
-        cell.font = Font(italic=True)
-    ws.print_title_rows = f"{header_row}:{header_row}"
-    ws.page_setup.orientation = "landscape" if doc.landscape else "portrait"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+        append_row(ws, [cell(table.empty, Font(italic=True))])
+
+
+def _xlsx_cell(ws, value: Any, column: Column, style):
+    """A body cell of a write-only sheet: ``style`` (a cell's style array) copied, then the typed value."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles.cell_style import StyleArray
+
+    made = WriteOnlyCell(ws)
+    made._style = StyleArray(style)
+    _set_xlsx_value(made, value, column)
+    return made
 
 
 #: How a yes/no cell shows its boolean (positive;negative;zero: TRUE is 1, FALSE is 0).
@@ -759,63 +784,36 @@ def _rl_table(section: Table, widths: list[float], start: int, end: int, header:
     from reportlab.lib import colors
     from reportlab.platypus import LongTable
 
-    grouped = section.group_column is not None
-    columns = ((section.group_column,) if grouped else ()) + section.columns
+    columns = section.columns
     top = 1 if header else 0
     inner = [w - 2 * _CELL_PAD[0] for w in widths]
     rows: list[list] = [[_wrapped(c.title, fonts.BOLD, w) for c, w in zip(columns, inner)]] if header else []
     styles: list[tuple] = [("FONTNAME", (0, 0), (-1, 0), fonts.BOLD),
                            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6E6E6"))] if header else []
     last = len(section.rows) - 1
-    group_at = None  # (grouped) the table row of the current group's heading, and the group's first row
     for i in range(start, end):
         row, at = section.rows[i], len(rows)
-        if grouped and (i in section.heading_rows or (i == start and start > 0)):
-            heading = i if i in section.heading_rows else max(h for h in section.heading_rows if h < i)
-            group_at = _group_cell(str(section.rows[heading][0]), continued=heading != i)
-            if heading == i:
-                continue  # printed in the first column of its group's rows
-        cells: list = []
-        if grouped:
-            if group_at is not None:  # the group's first row carries its heading, spanned down to its last row
-                cells.append(group_at)
-                group_end = _group_end(section, i, end)
-                if group_end > i:
-                    styles.append(("SPAN", (0, at), (0, at + group_end - i)))
-                styles.append(("LINEABOVE", (0, at), (-1, at), 0.6, colors.HexColor("#666666")))
-                group_at = None
-            else:
-                cells.append("")
         if i in section.heading_rows or i in section.note_rows:
             font = fonts.BOLD if i in section.heading_rows else fonts.REGULAR
-            col = len(cells)
-            cells.append(_wrapped(str(row[0]), font, sum(widths[col:]) - 2 * _CELL_PAD[0]))
-            cells += [""] * (len(columns) - len(cells))
-            styles.append(("SPAN", (col, at), (-1, at)))
+            rows.append([_wrapped(str(row[0]), font, sum(widths) - 2 * _CELL_PAD[0])] + [""] * (len(columns) - 1))
+            styles.append(("SPAN", (0, at), (-1, at)))
             if i in section.heading_rows:
                 styles += [("BACKGROUND", (0, at), (-1, at), colors.HexColor("#F2F2F2")),
                            ("FONTNAME", (0, at), (-1, at), fonts.BOLD)]
             else:
-                styles.append(("TEXTCOLOR", (col, at), (-1, at), colors.HexColor("#444444")))
-        else:
-            bold = section.total_row and i == last
-            offset = len(cells)
-            cells += [_pdf_cell(v, c, inner[offset + k], bold) for k, (v, c) in enumerate(zip(row, section.columns))]
-            if bold:
-                styles.append(("FONTNAME", (0, at), (-1, at), fonts.BOLD))
-        rows.append(cells)
+                styles.append(("TEXTCOLOR", (0, at), (-1, at), colors.HexColor("#444444")))
+            continue
+        bold = section.total_row and i == last
+        rows.append([_pdf_cell(v, c, w, bold) for v, c, w in zip(row, columns, inner)])
+        if bold:
+            styles.append(("FONTNAME", (0, at), (-1, at), fonts.BOLD))
     styles += [("NOSPLIT", (0, a), (-1, b)) for a, b in _kept_groups(section, start, end, top)]
     table = LongTable(rows, colWidths=widths, repeatRows=top, hAlign="LEFT")
-    grid = colors.HexColor("#888888")
-    lines = [("GRID", (0, 0), (-1, -1), 0.4, grid)] if not grouped else [
-        # a case's responses in one box: columns ruled, rows apart only by a faint line; a rule between cases
-        ("BOX", (0, 0), (-1, -1), 0.4, grid), ("INNERGRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#C8C8C8")),
-        ("LINEAFTER", (0, 0), (-1, -1), 0.4, grid), *([("LINEBELOW", (0, 0), (-1, 0), 0.4, grid)] if header else [])]
     table.setStyle([
         ("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR),
         ("FONTSIZE", (0, 0), (-1, -1), _SIZE),
         ("LEADING", (0, 0), (-1, -1), _LEADING),
-        *lines,
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PAD[0]),
         ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PAD[0]),
@@ -824,24 +822,6 @@ def _rl_table(section: Table, widths: list[float], start: int, end: int, header:
         *styles,
     ])
     return table
-
-
-def _group_cell(text: str, continued: bool):
-    """A group's heading beside its rows: its first line (the case's number) bold."""
-    from reportlab.platypus import Paragraph
-
-    first, _, rest = text.partition("\n")
-    more = " (lanjutan)" if continued else ""
-    return Paragraph(f"<b>{_para_text(first)}</b>{_para_text(more)}" + (f"<br/>{_para_text(rest)}" if rest else ""),
-                     _cell_style())
-
-
-def _group_end(section: Table, i: int, end: int) -> int:
-    """The last row (section index, before ``end``) of the group whose first row after its heading is ``i``."""
-    j = i
-    while j + 1 < end and j + 1 not in section.heading_rows:
-        j += 1
-    return j
 
 
 @lru_cache(maxsize=1)
@@ -892,22 +872,10 @@ def _table_part_class():
                 return pieces
             # The rest goes on as a part of its own, which starts the next page and so prints the header row.
             section, widths, start, end = self.args
-            taken = self._taken(len(pieces[0]._cellvalues) - (1 if self._with_header else 0))
+            taken = len(pieces[0]._cellvalues) - (1 if self._with_header else 0)
             self._table = None
             return [Printed(pieces[0], taken, self.counter),
                     TablePart(section, widths, start + taken, end, first=False, counter=self.counter)]
-
-        def _taken(self, table_rows: int) -> int:
-            """Section rows printed by the first ``table_rows`` rows of the table (grouped: a heading is printed
-            beside its group's rows, in no row of its own)."""
-            section, _, start, end = self.args
-            if section.group_column is None:
-                return table_rows
-            i = start
-            while i < end and table_rows > 0:
-                table_rows -= i not in section.heading_rows
-                i += 1
-            return i - start
 
         def draw(self):
             self._table.drawOn(self.canv, 0, 0)
@@ -983,39 +951,33 @@ def _cell_style(word_wrap: str | None = None):
     return ParagraphStyle("cell", fontName=fonts.REGULAR, fontSize=_SIZE, leading=_LEADING, wordWrap=word_wrap)
 
 
-def _column_widths(section: Table, available: float) -> list[float]:
-    """Column widths from what the cells hold: each column gets its longest text on one line when all fit (the
-    room left is shared by the columns' weights); else the columns that can wrap give way, but never below their
-    longest word (so "Terlambat" or a date is never broken inside). The cells are measured as strings, one row at a
-    time; a grouped table's group column (:attr:`Table.group_column`) by the lines of its heading rows."""
-    columns = ((section.group_column,) if section.group_column is not None else ()) + section.columns
-    offset = len(columns) - len(section.columns)
+def _measure(section: Table, columns: tuple[Column, ...]):
+    """Per column: its longest text, its longest word, its title's longest word and its longest value (points)."""
     whole = [_width(c.title, fonts.BOLD) for c in columns]
     word = [max(_width(w, fonts.BOLD) for w in (_BREAKS.split(c.title) or [""])) for c in columns]
     title_word = list(word)
     values = [0.0] * len(columns)  # the longest value of each column (a date or number stays on one line)
     for i, row in enumerate(section.rows):
-        if i in section.note_rows:
+        if i in section.note_rows or i in section.heading_rows:
             continue
-        if i in section.heading_rows:
-            if offset:
-                for line in str(row[0]).split("\n"):
-                    size = _width(printable(line), fonts.BOLD)
-                    whole[0] = max(whole[0], size)
-                    values[0] = max(values[0], size)
-                    word[0] = max([word[0]] + [_width(w, fonts.BOLD) for w in _BREAKS.split(printable(line))])
-            continue
-        for index, column in enumerate(section.columns):
-            if index >= len(row):
-                continue
-            text = printable(_text(row[index], column.kind, printed=True))
+        for at, column in enumerate(columns[:len(row)]):
+            text = printable(_text(row[at], column.kind, printed=True))
             size = _width(text, fonts.REGULAR)
-            at = index + offset
             if size > values[at]:
                 values[at] = size
                 whole[at] = max(whole[at], size)
             if size > word[at]:  # (no word is longer than its text)
                 word[at] = max([word[at]] + [_width(w, fonts.REGULAR) for w in _BREAKS.split(text)])
+    return whole, word, title_word, values
+
+
+def _column_widths(section: Table, available: float) -> list[float]:
+    """Column widths from what the cells hold: each column gets its longest text on one line when all fit (the
+    room left is shared by the columns' weights); else the columns that can wrap give way, but never below their
+    longest word (so "Terlambat" or a date is never broken inside). The cells are measured as strings, a row at a
+    time."""
+    columns = section.columns
+    whole, word, title_word, values = _measure(section, columns)
     natural, least = [], []
     for index, column in enumerate(columns):
         w = word[index]
@@ -1055,7 +1017,6 @@ def _kept_groups(section: Table, start: int, end: int, top: int) -> list[tuple[i
     """Rows (first, last; of the table of section rows ``start``..``end`` under ``top`` header rows) printed on one
     page: a heading never ends a page alone — it keeps its whole group when that is short (a case with up to four
     responses), else its first two responses."""
-    grouped = section.group_column is not None
     kept, at, i = [], top, start
     while i < end:
         if i not in section.heading_rows:
@@ -1064,10 +1025,8 @@ def _kept_groups(section: Table, start: int, end: int, top: int) -> list[tuple[i
         j = i
         while j + 1 < end and j + 1 not in section.heading_rows:
             j += 1
-        rows = j - i + (0 if grouped else 1)  # the group's rows in the table (grouped: its heading is beside them)
-        responses = j - i
-        if rows > 0:
-            kept.append((at, at + rows - 1 if responses <= 4 else at + rows - responses + 1))
+        rows = j - i + 1  # the heading and its group's rows
+        kept.append((at, at + rows - 1 if rows <= 5 else at + 2))
         at, i = at + rows, j + 1
     return kept
 

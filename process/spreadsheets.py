@@ -74,3 +74,18 @@ def set_cell(cell, value: Any, number_format: str | None = None) -> None:
     cell.data_type = "s"  # openpyxl would otherwise store text beginning with "=" as a formula
     if is_formula_like(text):
         cell.quotePrefix = True
+
+
+def append_row(ws, cells) -> None:
+    """Append a row to a write-only worksheet (openpyxl's streaming mode): cells made and filled with
+    :func:`set_cell`; any other value is put into a new cell by :func:`set_cell` first."""
+    from openpyxl.cell import Cell, WriteOnlyCell
+
+    row = []
+    for item in cells:
+        if not isinstance(item, Cell):
+            made = WriteOnlyCell(ws)
+            set_cell(made, item)
+            item = made
+        row.append(item)
+    ws.append(row)
