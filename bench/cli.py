@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from bench import records
 from bench.bulk import SHORTCUT
 from bench.common import DEFAULT_PG_URL
 from bench.runner import run_bench
@@ -46,6 +47,24 @@ def _cell(value) -> str:
     return str(value)
 
 
+#: The records' rows: (label, key, target); "seconds" and "peak extra MB" of each record in each format.
+RECORD_TARGETS = {"xlsx": ("<= 5", "<= 150"), "pdf": ("<= 30", "<= 150")}
+
+
+def record_rows(figures: dict) -> list[str]:
+    """Time and peak extra memory of each record in each format (a year of cases, each made in a fresh process)."""
+    if not figures.get("records_cases"):
+        return []
+    lines = [f"records of a year of {figures['records_cases']:,} cases (SQLite; each made in a fresh process)",
+             f"{'record':14} {'format':6} {'rows':>7} {'seconds':>8} {'peak extra MB':>14}  target (s, MB)"]
+    for kind in records.KINDS:
+        for fmt in records.FORMATS:
+            seconds, peak = figures.get(f"records_{kind}_{fmt}_s"), figures.get(f"records_{kind}_{fmt}_peak_mb")
+            lines.append(f"{kind:14} {fmt:6} {_cell(figures.get(f'records_{kind}_rows')):>7} {_cell(seconds):>8} "
+                         f"{_cell(peak):>14}  {', '.join(RECORD_TARGETS[fmt])}")
+    return lines
+
+
 def table(figures: dict) -> list[str]:
     lines = [f"{'figure':48} {'SQLite':>10} {'PostgreSQL':>11}  target", "-" * 80]
     for label, key, target in ROWS:
@@ -58,7 +77,7 @@ def table(figures: dict) -> list[str]:
             who = "ours" if k == "revision_ms" else "raw "
             lines.append(f"{who} by revision rounds (ms): "
                          + ", ".join(f"{r}: {_cell(v)}" for r, v in figures[k].items()))
-    return lines
+    return lines + record_rows(figures)
 
 
 def notes(figures: dict) -> list[str]:
@@ -71,6 +90,8 @@ def notes(figures: dict) -> list[str]:
                    f"{figures.get('simulate_half_rss_mb')} MB after {figures.get('simulate_half_cases')} cases, "
                    f"{figures['simulate_end_rss_mb']} MB at the end (x{growth}): memory {verdict}; "
                    f"peak {figures['simulate_peak_rss_mb']} MB.")
+    if figures.get("records_cases"):
+        out.append(f"{records.SHORTCUT}; seeded in {figures['records_seed_s']:.0f} s.")
     if figures.get("http_errors") or figures.get("http_errors_pg"):
         out.append(f"HTTP errors: {figures.get('http_errors')} (SQLite), {figures.get('http_errors_pg')} (PostgreSQL); "
                    f"e.g. {(figures.get('http_error_examples') or figures.get('http_error_examples_pg') or [''])[0]}")

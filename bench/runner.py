@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import action, large, memory, replay
+from bench import action, large, memory, records, replay
 
 from .common import DEFAULT_PG_URL, fresh_pg_database, pg_reachable, sqlite_url
 
@@ -29,6 +29,8 @@ class Plan:
         self.http = {"threads": 4, "per_thread": 10, "rounds": 1} if quick else \
             {"threads": 4, "per_thread": 120, "rounds": 3}
         self.simulate_cases = None if quick else 10_000
+        #: A year of cases for the records (Register, Tanggapan Tertulis, Rekapitulasi as XLSX and PDF).
+        self.record_cases = 500 if quick else 5_000
 
 
 def _machine() -> dict:
@@ -74,6 +76,9 @@ def run_bench(quick: bool, json_path: str | None = None, *, pg: bool | None = No
         figures.update(step("replay of a 50-event case (SQLite)", lambda: replay.run(work / "replay", quick=quick)))
         figures.update(step("HTTP completions through gunicorn, 2 workers (SQLite)",
                             lambda: _http(work / "http", "sqlite", plan)))
+        figures.update(step(f"the three records of a year of {plan.record_cases:,} cases, XLSX and PDF (SQLite)",
+                            lambda: records.run(work / "records", sqlite_url(work, "records"), plan.record_cases,
+                                                log=log)))
         if plan.simulate_cases:
             figures.update(step(f"peak memory of alur simulate --cases {plan.simulate_cases}",
                                 lambda: memory.run(work / "memory", plan.simulate_cases)))

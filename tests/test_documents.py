@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pypdfium2 as pdfium
@@ -15,6 +16,8 @@ from PIL import Image, ImageStat
 from process import documents
 from process.deadlines import WIB
 from process.documents import (
+    XLSX_DURATION,
+    XLSX_YES_NO,
     Document,
     durasi,
     printable,
@@ -402,8 +405,6 @@ def test_written_responses_print_as_one_continuous_document():
 
 
 def test_a_case_without_responses_still_has_its_heading():
-    from dataclasses import replace
-
     case = replace(responses_of(1)[0], responses=[])
     text = " ".join(pdf_pages(to_pdf(responses_document([case], NOW, period=MAY, procedure=SOP))))
     assert "001/REG-MEDSOS/I/2025 — Kegiatan simulasi 1" in text and "Belum ada tanggapan tertulis." in text
@@ -530,3 +531,92 @@ def test_register_columns_keep_numbers_and_yes_no_typed():
     assert ws.cell(8, langsung).number_format == '"Ya";"Ya";"Tidak"'
     rows = list(csv.reader(io.StringIO(to_csv(doc).decode("utf-8-sig"))))
     assert [r[langsung - 1] for r in rows[1:]] == ["Ya", "Tidak"] and rows[1][peserta - 1] == "120"
+
+
+# ------------------------------------------------------------------------------------ written to a file (issue 17)
+def _progress_log():
+    calls: list[tuple[int, int]] = []
+    return calls, lambda done, total: calls.append((done, total))
+
+
+def assert_progress(calls: list[tuple[int, int]], total: int) -> None:
+    """``progress`` was called with one total, never going backwards, last with everything done."""
+    assert calls, "progress was never called"
+    assert {t for _, t in calls} == {total}
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and done[-1] == total and all(0 <= d <= total for d in done)
+
+
+def test_write_pdf_to_a_file_says_page_x_of_the_right_total_on_every_page(tmp_path):
+    """The total is a form every footer draws, defined once at the end: each page of a long record shows the real
+    count, and progress goes up to every printed row."""
+    doc = responses_document(responses_of(60), NOW, period=Period.year(2025), procedure=SOP)
+    calls, progress = _progress_log()
+    path = tmp_path / "tanggapan.pdf"
+    with path.open("wb") as out:
+        documents.write_pdf(doc, out, progress=progress)
+    data = path.read_bytes()
+    pages = pdf_pages(data)
+    assert len(pages) >= 6
+    for number, text in enumerate(pages, 1):
+        assert text.rstrip().endswith(f"Halaman {number} dari {len(pages)}"), (number, text[-40:])
+    assert_progress(calls, len(doc.sections[0].rows))
+    assert len(calls) > 2  # as the parts are printed, not once at the end
+    assert pdf_pages(to_pdf(doc)) == pages  # to_pdf is write_pdf into memory
+
+
+def test_write_pdf_of_an_empty_record_reports_progress_and_has_one_total():
+    doc = register_document([], MAY, NOW, SOP)
+    calls, progress = _progress_log()
+    out = io.BytesIO()
+    documents.write_pdf(doc, out, progress=progress)
+    assert calls == [(0, 0)]
+    assert pdf_pages(out.getvalue())[-1].endswith("Halaman 1 dari 1")
+
+
+def test_a_case_with_many_responses_splits_across_pages_under_repeated_headers():
+    """A case longer than a page is not kept whole (that would fail): it runs on, the header row on every page."""
+    case = responses_of(1)[0]
+    many = [replace(case.responses[k % 3], text=f"Tanggapan nomor {k}") for k in range(80)]
+    doc = responses_document([replace(case, responses=many)], NOW, period=MAY, procedure=SOP)
+    pages = pdf_pages(to_pdf(doc))
+    assert len(pages) >= 3
+    whole = " ".join(pages)
+    assert all(f"Tanggapan nomor {k} " in whole for k in range(80))
+    assert all(text.count("Langkah Keputusan Tanggapan Tertulis") == 1 for text in pages[:-1])
+
+
+def test_write_xlsx_streams_rows_keeping_types_formats_and_layout(tmp_path):
+    """Write-only mode keeps what the workbook had: merged title rows, the frozen header, column widths, typed
+    cells with their display formats, the total row bold and outside the filter; progress reaches every row."""
+    doc = recap_document(recap_of(1200), NOW, SOP)
+    calls, progress = _progress_log()
+    path = tmp_path / "rekap.xlsx"
+    with path.open("wb") as out:
+        documents.write_xlsx(doc, out, progress=progress)
+    assert_progress(calls, 1200 + len(doc.extra_sheets[0][1].rows))
+    wb = load_workbook(path)
+    ws = wb["Rekapitulasi"]
+    assert "A1:L1" in {str(r) for r in ws.merged_cells.ranges} and ws["A2"].font.bold
+    assert ws.freeze_panes == "A8" and ws.print_title_rows == "$7:$7"
+    assert ws.page_setup.orientation == "landscape" and ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.column_dimensions["F"].width > ws.column_dimensions["A"].width
+    assert ws.auto_filter.ref == "A7:L1207" and ws.max_row == 1207
+    assert ws["A8"].value == 1 and ws["A1207"].value == 1200 and ws["A8"].border.left.style == "thin"
+    assert ws["G8"].value == datetime(2025, 5, 6, 13, 0) and ws["G8"].number_format == "dd-mm-yyyy hh:mm"
+    assert ws["E8"].number_format == "dd-mm-yyyy" and ws["E8"].alignment.wrap_text
+    assert ws["J8"].value is True and ws["J8"].number_format == XLSX_YES_NO
+    assert ws["F8"].hyperlink.target == "https://www.instagram.com/p/abc1/"
+    totals = wb["Jumlah per platform"]
+    assert totals["A9"].value == "Jumlah" and totals["A9"].font.bold and totals.auto_filter.ref == "A7:E8"
+    assert path.read_bytes()[:2] == b"PK"
+
+
+def test_xlsx_durations_keep_their_format_in_write_only_mode():
+    late = datetime(2025, 5, 7, 9, 30, tzinfo=WIB)
+    post = PostRow(1, "001/REG-MEDSOS/V/2025", "Kegiatan", date(2025, 5, 6), "Instagram", "https://x.example/1",
+                   late, late, "admin", "Admin", late - timedelta(hours=26, minutes=30), False)
+    ws = load_workbook(io.BytesIO(to_xlsx(recap_document(Recap(MAY, [post], [PlatformTotal("Instagram", 1, 0, 1)], 1),
+                                                         NOW, SOP))))["Rekapitulasi"]
+    assert ws["K8"].number_format == XLSX_DURATION and ws["K8"].value == timedelta(hours=26, minutes=30)
+    assert ws["J8"].value is False and ws["J8"].number_format == XLSX_YES_NO
