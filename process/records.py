@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine import eventlog
 from engine.models import EventRow, Instance, TaskRow
@@ -159,12 +159,24 @@ def _current_steps(session: Session, instance_ids: Sequence[int]) -> dict[int, l
     return current
 
 
+#: Cases are read without their workflow state (tens of kilobytes each, which no record reads).
+_NO_STATE = defer(Instance.state)
+
+
+def _names(session: Session, usernames: Iterable[str | None], known: dict) -> dict:
+    """Display names of ``usernames``, added to ``known`` (those of earlier chunks are not read again)."""
+    missing = {u for u in usernames if u and u not in known}
+    if missing:
+        known.update(display_names(session, missing))
+    return known
+
+
 # --------------------------------------------------------------------------------------------------
 # Register Dokumentasi dan Konten
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegisterRow:
     number: str
     seq: int
@@ -209,14 +221,19 @@ def register_rows(session: Session, period: Period, rulebook: Rulebook, process_
                   ) -> list[RegisterRow]:
     """The register entries dated in ``period`` (of one procedure's register, or of all), in numbering order."""
     stmt = (select(RegisterEntry, Instance).join(Instance, Instance.id == RegisterEntry.instance_id)
-            .where(RegisterEntry.created_at >= period.starts_at, RegisterEntry.created_at < period.ends_before))
+            .where(RegisterEntry.created_at >= period.starts_at, RegisterEntry.created_at < period.ends_before)
+            .options(_NO_STATE))
     if process_key is not None:
         stmt = stmt.where(RegisterEntry.process_key == process_key)
     pairs = session.execute(stmt.order_by(RegisterEntry.created_at, RegisterEntry.year, RegisterEntry.seq)).all()
-    return _register_rows(session, pairs, rulebook)
+    rows: list[RegisterRow] = []
+    names: dict = {}
+    for start in range(0, len(pairs), _CHUNK):  # a chunk of cases at a time: their events are let go after it
+        rows += _register_rows(session, pairs[start:start + _CHUNK], rulebook, names)
+    return rows
 
 
-def _register_rows(session: Session, pairs, rulebook: Rulebook) -> list[RegisterRow]:
+def _register_rows(session: Session, pairs, rulebook: Rulebook, names: dict | None = None) -> list[RegisterRow]:
     """Each entry with the facts of its case: the hand-ins are the completions of the step its version numbers the
     register at (``alur:register``), the place is the field its version declares (``alur:procedure place``)."""
     ids = [instance.id for _, instance in pairs]
@@ -232,7 +249,7 @@ def _register_rows(session: Session, pairs, rulebook: Rulebook) -> list[Register
         started: dict = {}
         submissions: list[tuple[str | None, dict]] = []
         register_step = rules[instance_id].register_step
-        rows = [(row, eventlog.decode(row)) for row in events.get(instance_id, [])]
+        rows = [(row, eventlog.decode(row)) for row in events.pop(instance_id, [])]
         step_ids = eventlog.step_ids_now([(row.type, payload) for row, payload in rows])
         for (row, payload), step_id in zip(rows, step_ids, strict=True):
             if row.type == "case_started":
@@ -243,7 +260,7 @@ def _register_rows(session: Session, pairs, rulebook: Rulebook) -> list[Register
         latest = submissions[-1][1] if submissions else {}
         actors.add(first_actor)
         facts[instance_id] = (started, submissions, first_actor, latest)
-    names = display_names(session, actors)
+    names = _names(session, actors, {} if names is None else names)
     rows = []
     for entry, instance in pairs:
         started, submissions, first_actor, latest = facts[instance.id]
@@ -303,7 +320,7 @@ def _missing(decl: Declarations, bpmn_id: str | None, data: dict, required: bool
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResponseRow:
     step: int | None  # 2, 3 or 4
     step_name: str
@@ -317,7 +334,7 @@ class ResponseRow:
     late: bool  # written after the step's deadline
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseResponses:
     instance_id: int
     number: str | None
@@ -359,23 +376,34 @@ def written_responses(session: Session, period: Period | None = None, *, ruleboo
         cases = _cases_responding_in(session, period, rulebook, process_key)
     elif period is not None:
         stmt = (select(RegisterEntry, Instance).join(Instance, Instance.id == RegisterEntry.instance_id)
-                .where(RegisterEntry.created_at >= period.starts_at, RegisterEntry.created_at < period.ends_before))
+                .where(RegisterEntry.created_at >= period.starts_at, RegisterEntry.created_at < period.ends_before)
+                .options(_NO_STATE))
         if process_key is not None:
             stmt = stmt.where(RegisterEntry.process_key == process_key)
         cases = session.execute(stmt.order_by(RegisterEntry.created_at, RegisterEntry.year, RegisterEntry.seq)).all()
     else:
         raise ValueError("give a period or a case")
+    teams = _team_names(session)
+    names: dict = {}
+    result = []
+    for start in range(0, len(cases), _CHUNK):  # a chunk of cases at a time: their events are let go after it
+        result += _case_responses(session, cases[start:start + _CHUNK], rulebook, within, teams, names)
+    return result
+
+
+def _case_responses(session: Session, cases, rulebook: Rulebook, within: Period | None, teams: dict,
+                    names: dict) -> list[CaseResponses]:
+    """The written responses of (register entry or None, case) pairs, from their events."""
     ids = [instance.id for _, instance in cases]
     rules = rulebook.of_instances(session, ids)
     events = _case_events(session, ids, ("task_completed", "case_migrated"))
-    names = display_names(session, {row.actor for rows in events.values() for row in rows
-                                    if row.type == "task_completed"})
-    teams = _team_names(session)
+    names = _names(session, {row.actor for rows in events.values() for row in rows if row.type == "task_completed"},
+                   names)
     result = []
     for entry, instance in cases:
         responses = []
         decl = rules[instance.id]
-        rows = [(row, eventlog.decode(row)) for row in events.get(instance.id, [])]
+        rows = [(row, eventlog.decode(row)) for row in events.pop(instance.id, [])]
         step_ids = eventlog.step_ids_now([(row.type, payload) for row, payload in rows])
         for (row, payload), bpmn_id in zip(rows, step_ids, strict=True):
             if row.type != "task_completed":
@@ -416,7 +444,7 @@ def _cases_responding_in(session: Session, period: Period, rulebook: Rulebook, p
     for chunk in _chunks(sorted(ids)):
         pairs += session.execute(select(RegisterEntry, Instance).select_from(Instance)
                                  .outerjoin(RegisterEntry, RegisterEntry.instance_id == Instance.id)
-                                 .where(Instance.id.in_(chunk))).all()
+                                 .where(Instance.id.in_(chunk)).options(_NO_STATE)).all()
     far = datetime.max.replace(tzinfo=WIB)
     return sorted(pairs, key=lambda p: (p[0] is None, p[0].created_at if p[0] else far,
                                         p[0].seq if p[0] else 0, p[1].id))
@@ -427,7 +455,7 @@ def _cases_responding_in(session: Session, period: Period, rulebook: Rulebook, p
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PostRow:
     instance_id: int
     number: str | None
@@ -533,7 +561,8 @@ def recap(session: Session, period: Period, rulebook: Rulebook, platforms: Seque
     instances = {}
     numbers = {}
     for chunk in _chunks(ids):
-        instances.update({i.id: i for i in session.execute(select(Instance).where(Instance.id.in_(chunk))).scalars()})
+        instances.update({i.id: i for i in session.execute(select(Instance).where(Instance.id.in_(chunk))
+                                                           .options(_NO_STATE)).scalars()})
         numbers.update(dict(session.execute(select(RegisterEntry.instance_id, RegisterEntry.number)
                                             .where(RegisterEntry.instance_id.in_(chunk))).all()))
     names = display_names(session, {event.actor for event, _ in completions})
