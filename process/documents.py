@@ -483,8 +483,10 @@ def _set_xlsx_value(cell, value: Any, column: Column) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=16384)
 def printable(text: str) -> str:
-    """Text as the records' font can print it (:func:`process.fonts.printable`)."""
+    """Text as the records' font can print it (:func:`process.fonts.printable`); the same cell text (a name, a
+    step, a decision) is looked at once."""
     return fonts.printable(text)
 
 

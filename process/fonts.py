@@ -70,9 +70,12 @@ def printable(text: str) -> str:
     the font has that (a letter with an accent the font does not combine), a combining mark or variation selector
     it lacks is dropped, anything else (emoji beyond the emoticons: 🗳, 👍🏽, flags) becomes one U+FFFD per run, so
     the reader sees that something was there. Control characters become spaces (tab and newline stay)."""
+    text = str(text)
+    if text.isascii() and text.replace("\n", "").replace("\t", "").isprintable():
+        return text  # (printable ASCII: the font has every character)
     covered = register()
     out: list[str] = []
-    for ch in unicodedata.normalize("NFC", str(text)):
+    for ch in unicodedata.normalize("NFC", text):
         category = unicodedata.category(ch)
         if ch in "\n\t":
             out.append(ch)
