@@ -25,7 +25,7 @@ from .casefile import outcome_labels
 from .config import Letterhead
 from .declarations import Declarations
 from .records import RECORD_LOCALE, CaseResponses, Period, Recap, tanggal_id
-from .spreadsheets import append_row, csv_writer, set_cell
+from .spreadsheets import SheetRows, csv_writer
 
 #: The default letterhead (``Settings.letterhead`` sets the printed one, from ``ALUR_KOP_*``).
 KOP = Letterhead.office
@@ -376,8 +376,8 @@ _XLSX_PROGRESS_ROWS = 500
 
 
 def _fill_sheet(ws, doc: Document, table: Table, office: str = KOP, counter: _Counter | None = None) -> None:
-    """One sheet of a write-only workbook: everything but the rows is set before the first row is appended."""
-    from openpyxl.cell import WriteOnlyCell
+    """One sheet of a write-only workbook: everything but the rows is set before the first row is written; the rows
+    go straight into the sheet's file (:class:`process.spreadsheets.SheetRows`)."""
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.cell_range import CellRange
@@ -398,33 +398,25 @@ def _fill_sheet(ws, doc: Document, table: Table, office: str = KOP, counter: _Co
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-
-    def cell(value, font=None, number_format=None, **style):
-        made = WriteOnlyCell(ws)
-        set_cell(made, value, number_format)
-        if font is not None:
-            made.font = font
-        for key, v in style.items():
-            setattr(made, key, v)
-        return made
-
+    rows = SheetRows(ws)
     for r, (text, font) in enumerate(title_block, 1):
-        append_row(ws, [cell(text, font)])
+        rows.append([(text, rows.style(font=font), None, None)])
         if ncols > 1:
             ws.merged_cells.add(CellRange(f"A{r}:{last}{r}"))
-    append_row(ws, [cell(table.heading, Font(bold=True))] if table.heading and table.heading != doc.title else [])
+    heading = table.heading and table.heading != doc.title
+    rows.append([(table.heading, rows.style(font=Font(bold=True)), None, None)] if heading else [])
     thin = Side(style="thin", color="999999")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    append_row(ws, [cell(xlsx_title(column), Font(bold=True), fill=PatternFill("solid", fgColor="E6E6E6"),
-                    alignment=Alignment(wrap_text=True, vertical="center"), border=border)
-               for column in table.columns])
-    # A body cell's style, made once: a cell copies it (openpyxl would hash the border and alignment for each cell).
-    plain = cell(None, alignment=Alignment(wrap_text=True, vertical="top"), border=border)._style
-    bold = cell(None, Font(bold=True), alignment=Alignment(wrap_text=True, vertical="top"), border=border)._style
+    head = rows.style(font=Font(bold=True), fill=PatternFill("solid", fgColor="E6E6E6"),
+                      alignment=Alignment(wrap_text=True, vertical="center"), border=border)
+    rows.append([(xlsx_title(column), head, None, None) for column in table.columns])
+    body = rows.style(alignment=Alignment(wrap_text=True, vertical="top"), border=border)
+    bold = rows.style(font=Font(bold=True), alignment=Alignment(wrap_text=True, vertical="top"), border=border)
     total_at = len(table.rows) - 1 if table.total_row else -1
     for i, row in enumerate(table.rows):
-        style = bold if i == total_at else plain
-        append_row(ws, [_xlsx_cell(ws, value, column, style) for value, column in zip(row, table.columns)])
+        style = bold if i == total_at else body
+        rows.append([_xlsx_cell(value, column, style)
+                     for value, column in zip(row, table.columns)])
         if counter is not None and (i + 1) % _XLSX_PROGRESS_ROWS == 0:
             counter.add(_XLSX_PROGRESS_ROWS)
     if counter is not None:
@@ -434,18 +426,15 @@ def _fill_sheet(ws, doc: Document, table: Table, office: str = KOP, counter: _Co
     if data_rows > 0:
         ws.auto_filter.ref = f"A{header_row}:{last}{header_row + data_rows}"
     if not table.rows:
-        append_row(ws, [cell(table.empty, Font(italic=True))])
+        rows.append([(table.empty, rows.style(font=Font(italic=True)), None, None)])
 
 
-def _xlsx_cell(ws, value: Any, column: Column, style):
-    """A body cell of a write-only sheet: ``style`` (a cell's style array) copied, then the typed value."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles.cell_style import StyleArray
-
-    made = WriteOnlyCell(ws)
-    made._style = StyleArray(style)
-    _set_xlsx_value(made, value, column)
-    return made
+def _xlsx_cell(value: Any, column: Column, style) -> tuple:
+    """A body cell for :meth:`SheetRows.append`: (value, style, number format, link)."""
+    value, number_format = _xlsx_value(value, column)
+    link = value if column.kind == "url" and isinstance(value, str) and value.startswith(("https://", "http://")) \
+        else None
+    return value, style, number_format, link
 
 
 #: How a yes/no cell shows its boolean (positive;negative;zero: TRUE is 1, FALSE is 0).
@@ -462,20 +451,18 @@ def xlsx_title(column: Column) -> str:
     return f"{column.title} ({unit})" if unit else column.title
 
 
-def _set_xlsx_value(cell, value: Any, column: Column) -> None:
-    """Typed cells: booleans (shown Ya/Tidak), numbers, durations (days, shown as hours), WIB times, text."""
+def _xlsx_value(value: Any, column: Column) -> tuple[Any, str | None]:
+    """A typed cell's value and display format: booleans (shown Ya/Tidak), numbers, durations (days, shown as hours),
+    WIB times, text."""
     if isinstance(value, bool):
-        set_cell(cell, value, XLSX_YES_NO)
-    elif isinstance(value, timedelta):
-        set_cell(cell, value.total_seconds() / 86400, XLSX_DURATION)
-    elif isinstance(value, datetime):
-        set_cell(cell, _wib(value).replace(tzinfo=None), "dd-mm-yyyy hh:mm")  # Excel has no time zones: WIB
-    elif isinstance(value, date):
-        set_cell(cell, value, "dd-mm-yyyy")
-    else:
-        set_cell(cell, value)
-        if column.kind == "url" and isinstance(value, str) and value.startswith(("https://", "http://")):
-            cell.hyperlink = value
+        return value, XLSX_YES_NO
+    if isinstance(value, timedelta):
+        return value.total_seconds() / 86400, XLSX_DURATION
+    if isinstance(value, datetime):
+        return _wib(value).replace(tzinfo=None), "dd-mm-yyyy hh:mm"  # Excel has no time zones: WIB
+    if isinstance(value, date):
+        return value, "dd-mm-yyyy"
+    return value, None
 
 
 # --------------------------------------------------------------------------------------------------
