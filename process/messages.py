@@ -274,6 +274,12 @@ MESSAGES: dict[str, str] = {
     "field.post_waktu_required": N_("unggahan ke-%(number)s: waktu unggah wajib diisi."),
     "field.post_waktu": N_("unggahan ke-%(number)s: waktu unggah %(problem)s"),
     "field.post_future": N_("unggahan ke-%(number)s: waktu unggah tidak boleh di masa depan."),
+    # The same, for a row whose platform is known: named by it (the person sees which row to mend).
+    "field.post_url_required_on": N_("unggahan %(platform)s: tautan wajib diisi."),
+    "field.post_url_on": N_("unggahan %(platform)s: %(problem)s"),
+    "field.post_waktu_required_on": N_("unggahan %(platform)s: waktu unggah wajib diisi."),
+    "field.post_waktu_on": N_("unggahan %(platform)s: waktu unggah %(problem)s"),
+    "field.post_future_on": N_("unggahan %(platform)s: waktu unggah tidak boleh di masa depan."),
     "field.min_posts": N_("minimal %(n)s unggahan."),
     "field.max_posts": N_("maksimal %(n)s unggahan."),
     "field.field_name": N_("nama field tidak sah."),
