@@ -21,6 +21,7 @@ from process.nip import nip, printed
 from process.records import Period
 from tests.factories import make_users, user
 from tests.test_documents import assert_no_blank_page, pdf_pages
+from tests.test_lock_order import _waiting_for_a_lock
 
 MAY = {"dari": "2025-05-01", "sampai": "2025-05-31"}
 JUNE = {"dari": "2025-06-01", "sampai": "2025-06-30"}
@@ -304,3 +305,35 @@ def test_the_number_format_is_checked_at_start_up(tmp_path, fmt, ok):
     else:
         with pytest.raises(ValueError, match="ALUR_DOCUMENT_NUMBER_FORMAT"):
             Settings.from_env(env=env)
+
+
+def test_two_first_prints_of_one_record_at_once_take_one_number(pg_system):
+    """PostgreSQL: the second waits for the counter's row lock, then finds the record issued and prints it as a
+    re-print; no number is skipped."""
+    import threading
+
+    record = docnumbers.Record("register", "p", Period.month(2025, 5))
+    now = datetime(2025, 5, 6, 9, tzinfo=WIB)
+    fmt = "{seq:03d}/{kode}/{tahun}"
+    first = pg_system.sessions()
+    result: dict = {}
+
+    def second():
+        with pg_system.sessions() as s:
+            result["found"] = docnumbers.issue(s, record, fmt=fmt, kode="REG", now=now, by="b")
+            s.commit()
+
+    try:
+        issued = docnumbers.issue(first, record, fmt=fmt, kode="REG", now=now, by="a")  # holds the counter's lock
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert _waiting_for_a_lock(pg_system)
+        first.commit()
+    finally:
+        first.close()
+    thread.join(30)
+    assert issued.number == result["found"].number == "001/REG/2025" and result["found"].reprint
+    with pg_system.sessions() as s:
+        fresh = docnumbers.issue(s, docnumbers.Record("register", "p", Period.month(2025, 6)), fmt=fmt, kode="REG",
+                                 now=now, by="c")
+    assert fresh.number == "002/REG/2025"
