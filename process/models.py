@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, literal_column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.models import Base, UTCDateTime
@@ -45,8 +45,8 @@ class UserGroup(Base):
 class User(Base):
     __tablename__ = "app_user"
     #: A NIP names one active user (an inactive account may keep the NIP its successor is given again).
-    __table_args__ = (Index("uq_app_user_nip_active", "nip", unique=True, postgresql_where=text("active"),
-                            sqlite_where=text("active")),)
+    __table_args__ = (Index("uq_app_user_nip_active", "nip", unique=True, postgresql_where=literal_column("active"),
+                            sqlite_where=literal_column("active")),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
