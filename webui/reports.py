@@ -160,15 +160,6 @@ def _format_arg() -> str | None:
     return fmt
 
 
-def _print_format() -> str | None:
-    """``?format=`` of a record; a PDF is numbered when first printed, so its request writes (a write transaction
-    from the start, taken before anything is read)."""
-    fmt = _format_arg()
-    if fmt == "pdf":
-        write_instead()
-    return fmt
-
-
 #: ``?menurut=`` of the records whose period can be read two ways (offices differ): value → label.
 BASES = {
     "tanggapan": {"register": _l("tanggal register kasus (semua tanggapannya)"),
@@ -200,9 +191,15 @@ def _send_document(doc: documents.Document, fmt: str, record: docnumbers.Record 
     if signing is not None:
         doc = replace(doc, signers=signing.signers)
     if record is not None and fmt == "pdf":
-        found = docnumbers.issue(db(), record, fmt=system().settings.document_number_format,
-                                 kode=signing.code if signing else record.kind.upper(), now=system().clock.now(),
-                                 by=me().actor, signer_ids=signing.ids if signing else ())
+        found = docnumbers.issued(db(), record)  # a re-print only reads
+        if found is None:
+            # The first print writes its number: the request's reading transaction gives way to a write one (what
+            # was read stays as read), committed with the response. It holds the series' counter (PostgreSQL: its
+            # row; SQLite: the write turn) while the PDF is made.
+            found = docnumbers.issue(write_instead(), record, fmt=system().settings.document_number_format,
+                                     kode=signing.code if signing else record.kind.upper(),
+                                     now=system().clock.now(), by=me().actor,
+                                     signer_ids=signing.ids if signing else ())
         doc = docnumbers.numbered(doc, found)
     elif record is not None and fmt == "xlsx":
         doc = docnumbers.numbered(doc, docnumbers.issued(db(), record), pdf=False)
@@ -340,7 +337,7 @@ def index():
 @access_required(sees_records)
 def register():
     period = period_from_request()
-    fmt = _print_format()
+    fmt = _format_arg()
     key, rules = _procedure()
     signing = _signing(rules, "register")
     rows = records.register_rows(db(), period, system().rules, key)
@@ -360,7 +357,7 @@ def register():
 @bp.get("/laporan/tanggapan")
 @access_required(sees_records)
 def tanggapan():
-    fmt = _print_format()
+    fmt = _format_arg()
     instance_id = _case_arg()
     period = period_from_request()
     basis = _basis_arg("tanggapan")
@@ -391,7 +388,7 @@ def tanggapan():
 @access_required(sees_records)
 def rekap():
     period = period_from_request()
-    fmt = _print_format()
+    fmt = _format_arg()
     key, rules = _procedure()
     if not rules.has_recap:
         abort(404)  # no step of this procedure writes a post list: it has no recap
