@@ -26,6 +26,22 @@ def register_format_ok(fmt: str) -> bool:
         return False
 
 
+#: The number a printed record is given (process/docnumbers.py): ``{seq}`` the sequence number of its series and
+#: year, ``{kode}`` the record's code (``REG-MEDSOS``), ``{bulan}`` / ``{bulan_romawi}`` the month it is issued in,
+#: ``{tahun}`` its year.
+DEFAULT_DOCUMENT_NUMBER_FORMAT = "{seq:03d}/{kode}/{bulan_romawi}/{tahun}"
+
+
+def document_number_format_ok(fmt: str) -> bool:
+    """Whether a document number format writes a number from the fields it may use (seq, kode, bulan,
+    bulan_romawi, tahun): with the sequence number and the year, since numbering starts again each year."""
+    try:
+        return "{seq" in fmt and "{tahun" in fmt and bool(
+            fmt.format(seq=1, kode="REG-MEDSOS", bulan=1, bulan_romawi="I", tahun=2025))
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return False
+
+
 @dataclass(frozen=True)
 class MailSettings:
     """SMTP server for e-mail notifications. Without a host no e-mail is written or sent."""
@@ -155,6 +171,8 @@ class Settings:
     caption_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPTION_LIMITS))
     #: ``{seq}``, ``{month_roman}``, ``{month}``, ``{year}`` are filled in.
     register_format: str = "{seq:03d}/REG-MEDSOS/{month_roman}/{year}"
+    #: The number of a printed record (``ALUR_DOCUMENT_NUMBER_FORMAT``): :data:`DEFAULT_DOCUMENT_NUMBER_FORMAT`.
+    document_number_format: str = DEFAULT_DOCUMENT_NUMBER_FORMAT
     max_image_bytes: int = 25 * 1024 * 1024
     max_other_bytes: int = 200 * 1024 * 1024
     #: Width × height a photo may have (checked from its header, before decoding).
@@ -229,6 +247,14 @@ class Settings:
                 raise ValueError("ALUR_REGISTER_FORMAT must write {seq} and {year} (and may write {month}, "
                                  f"{{month_roman}}), e.g. {{seq:03d}}/REG-MEDSOS/{{month_roman}}/{{year}}, not {fmt!r}")
             kwargs["register_format"] = fmt
+        if env.get("ALUR_DOCUMENT_NUMBER_FORMAT"):
+            fmt = env["ALUR_DOCUMENT_NUMBER_FORMAT"]
+            # Refused at start-up: a format that cannot number would fail every printed record.
+            if not document_number_format_ok(fmt):
+                raise ValueError("ALUR_DOCUMENT_NUMBER_FORMAT must write {seq} and {tahun} (and may write {kode}, "
+                                 "{bulan}, {bulan_romawi}), e.g. {seq:03d}/{kode}/{bulan_romawi}/{tahun}, "
+                                 f"not {fmt!r}")
+            kwargs["document_number_format"] = fmt
         for key, name, convert, valid, must in _NUMBERS:
             text = env.get(name)
             if not text:

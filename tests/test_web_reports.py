@@ -64,8 +64,8 @@ def test_register_page_lists_the_period(sc, login):
     june = c.get("/laporan/register", query_string=JUNE).get_data(as_text=True)
     assert "004/REG-MEDSOS/VI/2025" in june and "001/REG-MEDSOS/V/2025" not in june
     assert "diserahkan 2 kali" in june
-    # download links keep the period
-    assert 'href="/laporan/register?format=xlsx&amp;dari=2025-06-01&amp;sampai=2025-06-30"' in june
+    # download links keep the period (and the signers chosen)
+    assert 'href="/laporan/register?format=xlsx&amp;dari=2025-06-01&amp;sampai=2025-06-30&amp;ttd1=' in june
 
 
 def test_default_period_is_this_month_and_presets(sc, login, clock):
