@@ -29,7 +29,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -38,10 +38,11 @@ from sqlalchemy.orm import Session
 
 from engine.db import transaction
 from engine.errors import NotFound
-from engine.models import EventRow, Instance
+from engine.models import Instance
 
 from . import documents, exports, records
 from .errors import BadRequest
+from .messages import known
 from .models import ExportJob, Notification, RegisterEntry, User
 from .records import Period
 from .register import register_document
@@ -460,7 +461,6 @@ def run(system, mine: Claim, progress_every: float = PROGRESS_EVERY) -> bool:
         temp.unlink(missing_ok=True)
         log.exception("export job %s failed", job.id)
         code = getattr(exc, "code", None)
-        from .messages import known
         params = dict(getattr(exc, "params", None) or {}) if known(code) else {}
         with transaction(system.sessions) as session:
             _fail(session, job.id, mine.attempt, system.clock.now(),
@@ -530,11 +530,3 @@ def remove_files(exports_dir: Path, names: list[str]) -> None:
         if os.sep in name or "/" in name:
             continue
         (exports_dir / name).unlink(missing_ok=True)
-
-
-def keep_until(now: datetime, hours: float) -> datetime:
-    return now + timedelta(hours=hours)
-
-
-__all__ = ["KINDS", "Request", "check", "claim", "create", "next_due", "purge_expired", "run", "run_next", "size",
-           "date", "EventRow"]
