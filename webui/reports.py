@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,7 +19,7 @@ from flask_login import current_user
 
 from engine.errors import NotFound
 from engine.models import Instance
-from process import documents, exports, inputs, records
+from process import documents, exportjobs, exports, inputs, records
 from process.deadlines import WIB
 from process.declarations import Declarations
 from process.errors import BadRequest
@@ -217,6 +217,29 @@ def _decision(case: records.CaseResponses, response: records.ResponseRow) -> str
     return decision_label(case.rules, response.bpmn_id, response.decision) or ""
 
 
+# ------------------------------------------------------------------------------- large periods
+def _job(kind: str, period: Period, key: str | None) -> dict | None:
+    """``{"kind", "cases"}`` when ``period`` holds more cases than ``ALUR_EXPORT_INSTANT_MAX``: its downloads are made
+    by the worker (webui/exportjobs.py); None when they are instant."""
+    cases = exportjobs.size(db(), kind, period, key)
+    return {"kind": kind, "cases": cases} if cases > system().settings.export_instant_max else None
+
+
+def _too_large(kind: str, period: Period | None, key: str | None):
+    """A redirect to the record's page, saying why, for a direct download of a period too large to make within a
+    request (the page offers "Siapkan unduhan" instead); None when the download may go ahead."""
+    if period is None:
+        return None
+    job = _job(kind, period, key)
+    if job is None:
+        return None
+    flash(_("Periode ini memuat %(n)s kasus, terlalu banyak untuk diunduh langsung: pilih “Siapkan unduhan” "
+            "dan berkasnya disusun di latar belakang.", n=job["cases"]), "info")
+    args = {k: v for k, v in request.args.items() if k != "format"}
+    endpoint = "reports.index" if kind == "log" else f"reports.{kind}"
+    return redirect(url_for(endpoint, **args), 303)
+
+
 # -------------------------------------------------------------------------------------------- pages
 @bp.get("/laporan")
 @access_required(sees_records)
@@ -226,9 +249,13 @@ def index():
         problem = None
     except BadRequest as exc:
         period, problem = Period.this_month(system().clock.now()), i18n.error_text(exc)
-    return render_template("reports/index.html", problem=problem,
+    context = _context(period)
+    records_job = _job("register", period, context["procedure"])
+    jobs = {key: dict(records_job, kind=key) if records_job else None for key in context["reports"]}
+    jobs["log"] = _job("log", period, None)
+    return render_template("reports/index.html", problem=problem, jobs=jobs,
                            dari=request.args.get("dari", ""), sampai=request.args.get("sampai", ""),
-                           **_context(period)), (422 if problem else 200)
+                           **context), (422 if problem else 200)
 
 
 @bp.get("/laporan/register")
@@ -237,6 +264,9 @@ def register():
     period = period_from_request()
     fmt = _format_arg()
     key, rules = _procedure()
+    if fmt and (too_large := _too_large("register", period, key)):
+        return too_large
+    job = None if fmt else _job("register", period, key)
     rows = records.register_rows(db(), period, system().rules, key)
     if fmt:
         return _send_document(register_document(rows, period, system().clock.now(), rules), fmt)
@@ -247,7 +277,7 @@ def register():
     return render_template("reports/register.html", rows=rows, outcome=outcomes().__getitem__, columns=columns,
                            show_files=files, show_deadline=deadline, lateness=_lateness,
                            by_label=(step.register_by if step else None) or "Dicatat oleh",
-                           shown=_shown_value, **_context(period, "register"))
+                           shown=_shown_value, job=job, **_context(period, "register"))
 
 
 @bp.get("/laporan/tanggapan")
@@ -258,11 +288,15 @@ def tanggapan():
     fmt = _format_arg()
     basis = _basis_arg("tanggapan")
     session = db()
+    job = None
     if instance_id is not None:
         cases = records.written_responses(session, instance_id=instance_id, rulebook=system().rules)
         doc_period, rules = None, cases[0].rules if cases else None
     else:
         key, rules = _procedure()
+        if fmt and (too_large := _too_large("tanggapan", period, key)):
+            return too_large
+        job = None if fmt else _job("tanggapan", period, key)
         cases = records.written_responses(session, period, rulebook=system().rules, process_key=key, basis=basis)
         doc_period = period
     if fmt:
@@ -273,7 +307,7 @@ def tanggapan():
     if instance_id is not None and rules is not None:  # one case: titled as its own procedure declares
         context.update(reports=reports_of(rules), procedure_rules=rules)
     return render_template("reports/tanggapan.html", cases=cases, single=instance_id, outcome=outcomes().__getitem__,
-                           decision=_decision, **context)
+                           decision=_decision, job=job, **context)
 
 
 @bp.get("/laporan/rekap")
@@ -281,14 +315,17 @@ def tanggapan():
 def rekap():
     period = period_from_request()
     fmt = _format_arg()
-    _key, rules = _procedure()
+    key, rules = _procedure()
     if not rules.has_recap:
         abort(404)  # no step of this procedure writes a post list: it has no recap
     basis = _basis_arg("rekap")
+    if fmt and (too_large := _too_large("rekap", period, key)):
+        return too_large
+    job = None if fmt else _job("rekap", period, key)
     result = records.recap(db(), period, system().rules, system().settings.platforms, basis=basis)
     if fmt:
         return _send_document(documents.recap_document(result, system().clock.now(), rules), fmt)
-    return render_template("reports/rekap.html", recap=result, lateness=_lateness,
+    return render_template("reports/rekap.html", recap=result, lateness=_lateness, job=job,
                            **_context(period, "rekap", **_bases("rekap", basis)))
 
 
@@ -298,6 +335,8 @@ def rekap():
 def log_csv():
     instance_id = _case_arg()
     period = None if instance_id is not None and not request.args.get("dari") else period_from_request()
+    if instance_id is None and (too_large := _too_large("log", period, None)):
+        return too_large
     text = exports.events_csv(db(), period=period, instance_id=instance_id)
     return _download(text.encode("utf-8"), _log_name(period, instance_id, "csv"), FORMATS["csv"])
 
@@ -307,6 +346,8 @@ def log_csv():
 def log_xes():
     instance_id = _case_arg()
     period = None if instance_id is not None and not request.args.get("dari") else period_from_request()
+    if instance_id is None and (too_large := _too_large("log", period, None)):
+        return too_large
     data = exports.events_xes(db(), rulebook=system().rules, period=period, instance_id=instance_id,
                               now=system().clock.now())
     return _download(data, _log_name(period, instance_id, "xes"), "application/xml; charset=utf-8")
