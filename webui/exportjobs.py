@@ -54,9 +54,10 @@ def _form_period() -> Period | None:
     """The period of the form (``dari``/``sampai``, as the record pages read them), None without one."""
     from .reports import period_from_request
 
-    if not (request.values.get("dari") or request.values.get("sampai") or request.values.get("periode")):
+    form = request.form
+    if not (form.get("dari") or form.get("sampai") or form.get("periode")):
         return None
-    return period_from_request()
+    return period_from_request(form)
 
 
 def _form_case() -> int | None:

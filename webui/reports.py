@@ -82,10 +82,10 @@ def _nav():
 
 
 # ------------------------------------------------------------------------------------------- period
-def _day(name: str, label: str) -> date | None:
+def _day(name: str, label: str, args=None) -> date | None:
     """One end of the period, by the date rule of process/inputs.py (TTTT-BB-HH, between the earliest day a
     record can have and a year from today)."""
-    raw = (request.args.get(name) or "").strip()
+    raw = ((request.args if args is None else args).get(name) or "").strip()
     if not raw:
         return None
     try:
@@ -96,13 +96,15 @@ def _day(name: str, label: str) -> date | None:
         raise BadRequest(f"unreadable date in ?{name}=", code="report.date_unreadable", label=label) from None
 
 
-def period_from_request() -> Period:
-    """``?periode=bulan-ini|bulan-lalu|tahun-ini`` or ``?dari=…&sampai=…`` (WIB days); this month by default."""
+def period_from_request(args=None) -> Period:
+    """``?periode=bulan-ini|bulan-lalu|tahun-ini`` or ``?dari=…&sampai=…`` (WIB days); this month by default.
+    ``args``: where to read them (a POSTed form), the query string by default."""
+    args = request.args if args is None else args
     now = system().clock.now()
-    preset = request.args.get("periode")
+    preset = args.get("periode")
     if preset in PRESETS:
         return PRESETS[preset][1](now)
-    start, end = _day("dari", _("Tanggal awal")), _day("sampai", _("Tanggal akhir"))
+    start, end = _day("dari", _("Tanggal awal"), args), _day("sampai", _("Tanggal akhir"), args)
     if start is None and end is None:
         return Period.this_month(now)
     start, end = start or end, end or start
