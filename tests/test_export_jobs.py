@@ -14,7 +14,6 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from engine.db import transaction
 from ops.worker import Worker
 from process import exportjobs
 from process.config import Settings
