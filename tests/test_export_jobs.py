@@ -384,3 +384,45 @@ def test_a_job_is_its_owners_only(sc, system, tx, login):
     tim = login("tim")  # works team-scoped lanes only: no records at all
     assert tim.get(f"/laporan/ekspor/{job_id}").status_code == 403
     assert tim.post("/laporan/ekspor", data={**MAY, "jenis": "register", "format": "pdf"}).status_code == 403
+
+
+def test_an_export_in_progress_does_not_hold_back_due_timers(sc, system, tx, clock, monkeypatch):
+    """The export thread is stuck rendering (a PDF builder that waits); the worker's main loop still fires a
+    deadline that falls due meanwhile."""
+    from engine.models import TaskRow
+    from process import documents
+    from tests.records_scenario import SopCase
+
+    rendering, release = threading.Event(), threading.Event()
+    real = documents.to_pdf
+
+    def slow_pdf(*args, **kwargs):
+        rendering.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(documents, "to_pdf", slow_pdf)
+    monkeypatch.delattr(documents, "write_pdf", raising=False)
+    case = SopCase.open(system, tx, "Rapat Evaluasi", "2025-06-02")
+    case.do("tim", "submit")  # step 2 is ready, with a deadline
+    worker = Worker(system, interval=0.05)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        job_id = _ask(system, tx)
+        assert rendering.wait(30), "the export did not start"
+        clock.advance(days=5)  # step 2's deadline has passed: its timer is due
+        marked = threading.Event()
+        for _ in range(400):
+            with tx() as s:
+                if s.get(TaskRow, case.task_id).overdue_at is not None:
+                    marked.set()
+                    break
+            marked.wait(0.05)
+        assert marked.is_set(), "the due timer waited for the export"
+        assert _job(tx, job_id).status == "running"  # ... which was still being rendered
+    finally:
+        release.set()
+        worker.stopping.set()
+        thread.join(30)
+    assert not thread.is_alive()
