@@ -351,7 +351,8 @@ def group_members(code: str, add: tuple[str, ...], remove: tuple[str, ...]) -> N
 @click.option("--interval", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
               help="Longest sleep between cycles with --loop, in seconds.")
 def worker(mode: str | None, interval: float) -> None:
-    """Fire due deadline timers, send "deadline soon" reminders and the queued e-mails."""
+    """Fire due deadline timers, send "deadline soon" reminders and the queued e-mails; make the export files
+    asked for (large record downloads)."""
     from ops.worker import Worker
 
     if mode is None:
@@ -362,7 +363,7 @@ def worker(mode: str | None, interval: float) -> None:
         def show(report) -> None:
             parts = [f"{report.fired} case(s) with fired timers", f"{report.reminders} reminder(s)"]
             if report.purged:
-                parts.append(f"{report.purged} unused upload(s) removed")
+                parts.append(f"{report.purged} unused upload(s) or expired export file(s) removed")
             if w.transport is not None:
                 parts.append(f"{report.sent} e-mail(s) sent, {report.failed} failed")
             click.echo("; ".join(parts))
@@ -370,6 +371,9 @@ def worker(mode: str | None, interval: float) -> None:
         if mode == "once":
             try:
                 show(w.cycle())
+                exported = w.run_exports()
+                if exported:
+                    click.echo(f"{exported} export job(s) run")
             finally:
                 w.close()
             return

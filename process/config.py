@@ -158,6 +158,8 @@ _NUMBERS = (
     ("db_pool_timeout", "ALUR_DB_POOL_TIMEOUT", float, lambda v: v > 0, "a number of seconds, more than 0"),
     ("warm_cases", "ALUR_WARM_CASES", int, lambda v: v >= 0, "0 or more"),
     ("request_timeout", "ALUR_REQUEST_TIMEOUT", int, lambda v: v >= 2, "a whole number of seconds, 2 or more"),
+    ("export_keep_hours", "ALUR_EXPORT_KEEP_HOURS", float, lambda v: v > 0, "a number of hours, more than 0"),
+    ("export_instant_max", "ALUR_EXPORT_INSTANT_MAX", int, lambda v: v >= 0, "a whole number, 0 or more"),
 )
 
 
@@ -201,9 +203,26 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     #: The letterhead of the printed records and of the SOP document (``ALUR_KOP_*``).
     letterhead: Letterhead = field(default_factory=Letterhead)
+    #: A record download whose period holds more cases than this is prepared in the background by the worker
+    #: (process/exportjobs.py); up to this many it is built while the request waits.
+    export_instant_max: int = 300
+    #: Hours a prepared download is kept; the worker's housekeeping deletes it then.
+    export_keep_hours: float = 72.0
+    #: Where prepared downloads are written (``ALUR_EXPORT_DIR``); by default ``exports/`` beside the uploads
+    #: directory (not inside it: every file there must be an upload a record names).
+    export_dir: Path | None = None
 
     #: Kinds of process, for :meth:`database_waits`.
     PURPOSES = ("web", "worker", "cli")
+
+    @property
+    def exports_dir(self) -> Path:
+        """The directory of prepared downloads."""
+        return self.export_dir or self.files_dir.parent / "exports"
+
+    @property
+    def export_keep(self) -> timedelta:
+        return timedelta(hours=self.export_keep_hours)
 
     @property
     def reminder_lead(self) -> timedelta:
@@ -269,5 +288,7 @@ class Settings:
         if env.get("ALUR_BASE_URL"):
             kwargs["base_url"] = env["ALUR_BASE_URL"].rstrip("/")
         files_dir = Path(env.get("ALUR_FILES_DIR") or instance_dir / "files")
+        if env.get("ALUR_EXPORT_DIR"):
+            kwargs["export_dir"] = Path(env["ALUR_EXPORT_DIR"])
         return cls(database_url=url, files_dir=files_dir, mail=MailSettings.from_env(env),
                    letterhead=Letterhead.from_env(env), **kwargs)

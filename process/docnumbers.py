@@ -12,6 +12,7 @@ nowhere committed here.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -20,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .deadlines import WIB
-from .documents import Document
-from .models import DocumentCounter, IssuedDocument
+from .documents import Document, Signer
+from .models import DocumentCounter, IssuedDocument, User
 from .records import Period, tanggal_id
 
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
@@ -112,6 +113,19 @@ def issue(session: Session, record: Record, *, fmt: str, kode: str, now: datetim
         number=number, issued_at=now, issued_by=by, signer_ids=json.dumps(list(signer_ids))))
     session.flush()
     return Issued(number, now, False)
+
+
+def signer_of(user: User) -> Signer:
+    """How a user signs a printed record: the display name, the official title, the NIP when there is one."""
+    return Signer(user.display_name, user.jabatan or "", user.nip or None)
+
+
+def signers_of(session: Session, ids: Sequence[int | None]) -> tuple[Signer | None, ...]:
+    """The signers of the blocks, in order (None: a block left blank, or an account no longer active)."""
+    wanted = {i for i in ids if i is not None}
+    users = {u.id: u for u in session.execute(select(User).where(User.id.in_(wanted), User.active.is_(True)))
+             .scalars()} if wanted else {}
+    return tuple(signer_of(users[i]) if i in users else None for i in ids)
 
 
 def reprint_note(first: date | datetime) -> str:

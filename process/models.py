@@ -269,3 +269,50 @@ class RateLimitCounter(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class ExportJob(Base):
+    """A record (register, written responses, recap or the event log) asked for as a file, made by the worker
+    (process/exportjobs.py): too many cases for a request to render in time. The file is kept in
+    ``Settings.exports_dir`` (``stored_name``) until ``expires_at``, then removed by the worker's housekeeping; the
+    row stays as the history of who asked for what.
+
+    ``status``: queued → running → done | failed. A running job holds a lease (``lease_until``, moved on with every
+    progress update): a worker killed mid-way leaves it running with a lease that runs out, and the next worker
+    takes it again (``attempts`` counts the takes)."""
+
+    __tablename__ = "export_job"
+    __table_args__ = (Index("ix_export_job_status", "status", "created_at"),
+                      Index("ix_export_job_user", "user_id", "created_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # register | tanggapan | rekap | log
+    format: Mapped[str] = mapped_column(String(10))  # pdf | xlsx | csv (records); csv | xes (log)
+    process_key: Mapped[str | None] = mapped_column(String(200))
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    basis: Mapped[str | None] = mapped_column(String(20))  # ?menurut= of tanggapan and rekap
+    instance_id: Mapped[int | None] = mapped_column(Integer)  # one case's written responses or log
+    #: Who signs each signature block, as chosen on the record's page: user ids joined by commas, empty for a
+    #: block left blank ("3,,7"); None for the log, which is not signed.
+    signers: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    #: What the worker is doing (collecting | rendering | writing) and how far: ``done`` of ``total`` units.
+    phase: Mapped[str | None] = mapped_column(String(20))
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Why it failed: a message code (process/messages.py) and its params (JSON).
+    error_code: Mapped[str | None] = mapped_column(String(80))
+    error_params: Mapped[str | None] = mapped_column(Text)
+    #: The file: its name for the person, its name in ``Settings.exports_dir``, size and SHA-256.
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    stored_name: Mapped[str | None] = mapped_column(String(100))
+    file_size: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

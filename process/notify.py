@@ -32,6 +32,14 @@ def text_of(notification: Notification, locale: str = messages.SOURCE_LOCALE, tr
     return notification.message or ""
 
 
+def export_of(notification: Notification) -> int | None:
+    """The export job a notification of one is about (``export_ready`` / ``export_failed``: process/exportjobs.py)."""
+    if not notification.kind.startswith("export_") or not notification.params:
+        return None
+    value = json.loads(notification.params).get("export")
+    return value if isinstance(value, int) else None
+
+
 def _iso(moment: datetime | None) -> str | None:
     return timefmt.local(moment).isoformat() if moment is not None else None
 

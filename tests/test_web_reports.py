@@ -175,6 +175,7 @@ NOT_WRITES = {
     "auth.logout": "logging out of one's own session",
     "api.token": "getting a token for the (read-only for auditors) API",
     "inbox.mark_read": "marking one's own notifications as read",
+    "exports.create": "asking for a large record download (a job of one's own: the records are the auditor's to read)",
 }
 #: Blueprints of the auditor's own tools (replay, verification of the hash chain): read-only by design and
 #: tested with their feature, so not part of this sweep.

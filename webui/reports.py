@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from engine.errors import NotFound
 from engine.models import Instance
-from process import docnumbers, documents, exports, inputs, records
+from process import docnumbers, documents, exportjobs, exports, inputs, records
 from process.deadlines import WIB
 from process.declarations import DOCUMENT_CODE_PREFIXES, Declarations
 from process.errors import BadRequest
@@ -88,10 +88,10 @@ def _nav():
 
 
 # ------------------------------------------------------------------------------------------- period
-def _day(name: str, label: str) -> date | None:
+def _day(name: str, label: str, args=None) -> date | None:
     """One end of the period, by the date rule of process/inputs.py (TTTT-BB-HH, between the earliest day a
     record can have and a year from today)."""
-    raw = (request.args.get(name) or "").strip()
+    raw = ((request.args if args is None else args).get(name) or "").strip()
     if not raw:
         return None
     try:
@@ -102,13 +102,15 @@ def _day(name: str, label: str) -> date | None:
         raise BadRequest(f"unreadable date in ?{name}=", code="report.date_unreadable", label=label) from None
 
 
-def period_from_request() -> Period:
-    """``?periode=bulan-ini|bulan-lalu|tahun-ini`` or ``?dari=…&sampai=…`` (WIB days); this month by default."""
+def period_from_request(args=None) -> Period:
+    """``?periode=bulan-ini|bulan-lalu|tahun-ini`` or ``?dari=…&sampai=…`` (WIB days); this month by default.
+    ``args``: where to read them (a POSTed form), the query string by default."""
+    args = request.args if args is None else args
     now = system().clock.now()
-    preset = request.args.get("periode")
+    preset = args.get("periode")
     if preset in PRESETS:
         return PRESETS[preset][1](now)
-    start, end = _day("dari", _("Tanggal awal")), _day("sampai", _("Tanggal akhir"))
+    start, end = _day("dari", _("Tanggal awal"), args), _day("sampai", _("Tanggal akhir"), args)
     if start is None and end is None:
         return Period.this_month(now)
     start, end = start or end, end or start
@@ -241,7 +243,7 @@ class Signing:
 
 
 def _signer(user: User) -> documents.Signer:
-    return documents.Signer(user.display_name, user.jabatan or "", user.nip or None)
+    return docnumbers.signer_of(user)
 
 
 def _active_users() -> list[User]:
@@ -261,16 +263,18 @@ def _default_signer(rules: Declarations | None, index: int, heading: str, users:
     return None
 
 
-def _signing(rules: Declarations | None, kind: str) -> Signing:
+def chosen_signers(rules: Declarations | None, kind: str, values=None) -> Signing:
     """The signature blocks of ``kind``'s record of ``rules`` and who signs each: ``?ttdN=<user id>`` (any active
-    user; empty: nobody), else the default. An id that is no active user's: 422."""
+    user; empty: nobody), else the default. An id that is no active user's: 422. ``values``: where the choice is
+    read (the query by default; a background export's form)."""
+    values = request.args if values is None else values
     blocks = documents.record_header(rules)["signatures"]
     users = _active_users()
     by_id = {u.id: u for u in users}
     chosen = []
     for index, (heading, role) in enumerate(blocks):
         name = f"ttd{index + 1}"
-        raw = request.args.get(name)
+        raw = values.get(name)
         if raw is None:
             user_id = _default_signer(rules, index, heading, by_id)
         elif raw.strip() == "":
@@ -319,6 +323,29 @@ def _decision(case: records.CaseResponses, response: records.ResponseRow) -> str
     return decision_label(case.rules, response.bpmn_id, response.decision) or ""
 
 
+# ------------------------------------------------------------------------------- large periods
+def _job(kind: str, period: Period, key: str | None) -> dict | None:
+    """``{"kind", "cases"}`` when ``period`` holds more cases than ``ALUR_EXPORT_INSTANT_MAX``: its downloads are made
+    by the worker (webui/exportjobs.py); None when they are instant."""
+    cases = exportjobs.size(db(), kind, period, key)
+    return {"kind": kind, "cases": cases} if cases > system().settings.export_instant_max else None
+
+
+def _too_large(kind: str, period: Period | None, key: str | None):
+    """A redirect to the record's page, saying why, for a direct download of a period too large to make within a
+    request (the page offers "Siapkan unduhan" instead); None when the download may go ahead."""
+    if period is None:
+        return None
+    job = _job(kind, period, key)
+    if job is None:
+        return None
+    flash(_("Periode ini memuat %(n)s kasus, terlalu banyak untuk diunduh langsung: pilih “Siapkan unduhan” "
+            "dan berkasnya disusun di latar belakang.", n=job["cases"]), "info")
+    args = {k: v for k, v in request.args.items() if k != "format"}
+    endpoint = "reports.index" if kind == "log" else f"reports.{kind}"
+    return redirect(url_for(endpoint, **args), 303)
+
+
 # -------------------------------------------------------------------------------------------- pages
 @bp.get("/laporan")
 @access_required(sees_records)
@@ -328,9 +355,13 @@ def index():
         problem = None
     except BadRequest as exc:
         period, problem = Period.this_month(system().clock.now()), i18n.error_text(exc)
-    return render_template("reports/index.html", problem=problem,
+    context = _context(period)
+    records_job = _job("register", period, context["procedure"])
+    jobs = {key: dict(records_job, kind=key) if records_job else None for key in context["reports"]}
+    jobs["log"] = _job("log", period, None)
+    return render_template("reports/index.html", problem=problem, jobs=jobs,
                            dari=request.args.get("dari", ""), sampai=request.args.get("sampai", ""),
-                           **_context(period)), (422 if problem else 200)
+                           **context), (422 if problem else 200)
 
 
 @bp.get("/laporan/register")
@@ -339,7 +370,10 @@ def register():
     period = period_from_request()
     fmt = _format_arg()
     key, rules = _procedure()
-    signing = _signing(rules, "register")
+    signing = chosen_signers(rules, "register")
+    if fmt and (too_large := _too_large("register", period, key)):
+        return too_large
+    job = None if fmt else _job("register", period, key)
     rows = records.register_rows(db(), period, system().rules, key)
     if fmt:
         return _send_document(register_document(rows, period, system().clock.now(), rules), fmt,
@@ -351,7 +385,7 @@ def register():
     return render_template("reports/register.html", rows=rows, outcome=outcomes().__getitem__, columns=columns,
                            show_files=files, show_deadline=deadline, lateness=_lateness,
                            by_label=(step.register_by if step else None) or "Dicatat oleh",
-                           shown=_shown_value, signing=signing, **_context(period, "register"))
+                           shown=_shown_value, signing=signing, job=job, **_context(period, "register"))
 
 
 @bp.get("/laporan/tanggapan")
@@ -362,6 +396,7 @@ def tanggapan():
     period = period_from_request()
     basis = _basis_arg("tanggapan")
     session = db()
+    job = None
     if instance_id is not None:
         cases = records.written_responses(session, instance_id=instance_id, rulebook=system().rules)
         doc_period, rules = None, cases[0].rules if cases else None
@@ -369,10 +404,13 @@ def tanggapan():
         record = docnumbers.Record("tanggapan", key, instance_id=instance_id)
     else:
         key, rules = _procedure()
+        if fmt and (too_large := _too_large("tanggapan", period, key)):
+            return too_large
+        job = None if fmt else _job("tanggapan", period, key)
         cases = records.written_responses(session, period, rulebook=system().rules, process_key=key, basis=basis)
         doc_period = period
         record = docnumbers.Record("tanggapan", key, period, basis)
-    signing = _signing(rules, "tanggapan")
+    signing = chosen_signers(rules, "tanggapan")
     if fmt:
         doc = documents.responses_document(cases, system().clock.now(), period=doc_period, procedure=rules,
                                            basis=basis)
@@ -381,7 +419,7 @@ def tanggapan():
     if instance_id is not None and rules is not None:  # one case: titled as its own procedure declares
         context.update(reports=reports_of(rules), procedure_rules=rules)
     return render_template("reports/tanggapan.html", cases=cases, single=instance_id, outcome=outcomes().__getitem__,
-                           decision=_decision, signing=signing, **context)
+                           decision=_decision, signing=signing, job=job, **context)
 
 
 @bp.get("/laporan/rekap")
@@ -393,12 +431,15 @@ def rekap():
     if not rules.has_recap:
         abort(404)  # no step of this procedure writes a post list: it has no recap
     basis = _basis_arg("rekap")
-    signing = _signing(rules, "rekap")
+    signing = chosen_signers(rules, "rekap")
+    if fmt and (too_large := _too_large("rekap", period, key)):
+        return too_large
+    job = None if fmt else _job("rekap", period, key)
     result = records.recap(db(), period, system().rules, system().settings.platforms, basis=basis)
     if fmt:
         return _send_document(documents.recap_document(result, system().clock.now(), rules), fmt,
                               docnumbers.Record("rekap", key, period, basis), signing)
-    return render_template("reports/rekap.html", recap=result, lateness=_lateness, signing=signing,
+    return render_template("reports/rekap.html", recap=result, lateness=_lateness, signing=signing, job=job,
                            **_context(period, "rekap", **_bases("rekap", basis)))
 
 
@@ -408,6 +449,8 @@ def rekap():
 def log_csv():
     instance_id = _case_arg()
     period = None if instance_id is not None and not request.args.get("dari") else period_from_request()
+    if instance_id is None and (too_large := _too_large("log", period, None)):
+        return too_large
     text = exports.events_csv(db(), period=period, instance_id=instance_id)
     return _download(text.encode("utf-8"), _log_name(period, instance_id, "csv"), FORMATS["csv"])
 
@@ -417,6 +460,8 @@ def log_csv():
 def log_xes():
     instance_id = _case_arg()
     period = None if instance_id is not None and not request.args.get("dari") else period_from_request()
+    if instance_id is None and (too_large := _too_large("log", period, None)):
+        return too_large
     data = exports.events_xes(db(), rulebook=system().rules, period=period, instance_id=instance_id,
                               now=system().clock.now())
     return _download(data, _log_name(period, instance_id, "xes"), "application/xml; charset=utf-8")

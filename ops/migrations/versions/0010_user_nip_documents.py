@@ -1,7 +1,7 @@
 """a user's NIP and official title; issued document numbers
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-03 21:30:00
 
 The printed records are signed: each signature block names a user, printed with their official title
@@ -19,7 +19,7 @@ from alembic import op
 import engine.models
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
@@ -64,6 +64,12 @@ def downgrade() -> None:
     op.drop_index('ix_issued_document_number', table_name='issued_document')
     op.drop_table('issued_document')
     op.drop_index('uq_app_user_nip_active', table_name='app_user')
-    with op.batch_alter_table('app_user', schema=None) as batch_op:
-        batch_op.drop_column('jabatan')
-        batch_op.drop_column('nip')
+    if op.get_bind().dialect.name == 'sqlite':
+        # Not a batch copy: dropping the old app_user would delete, by cascade, every row that refers to it (roles,
+        # groups, notifications). SQLite drops a column in place (3.35+).
+        op.execute('ALTER TABLE app_user DROP COLUMN jabatan')
+        op.execute('ALTER TABLE app_user DROP COLUMN nip')
+    else:
+        with op.batch_alter_table('app_user', schema=None) as batch_op:
+            batch_op.drop_column('jabatan')
+            batch_op.drop_column('nip')
