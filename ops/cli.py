@@ -199,8 +199,10 @@ def _roles_and_groups(roles: tuple[str, ...], groups: tuple[str, ...]) -> tuple[
 @click.option("--team", default=None, help="Team code (created if new), for members of team-scoped lanes.")
 @click.option("--full-name", default="", help="Full name shown in the app.")
 @click.option("--email", default=None, help="E-mail address for notifications.")
+@click.option("--nip", default=None, help="NIP (18 digits, civil servants only), printed under a signature.")
+@click.option("--jabatan", default="", help="Official title printed under a signature.")
 def user_add(name: str, roles: tuple[str, ...], groups: tuple[str, ...], password_stdin: bool, team: str | None,
-             full_name: str, email: str | None) -> None:
+             full_name: str, email: str | None, nip: str | None, jabatan: str) -> None:
     """Add an account NAME with roles and/or groups."""
     if not password_stdin:
         _fail("give the password on standard input with --password-stdin")
@@ -214,7 +216,8 @@ def user_add(name: str, roles: tuple[str, ...], groups: tuple[str, ...], passwor
             if team and session.execute(select(Team.id).where(Team.code == team.strip())).first() is None:
                 team = system.people.add_team(session, team, team.strip(), actor="cli").code
             added = system.people.add_user(session, name, password, app_roles, groups=codes, full_name=full_name,
-                                           team_code=team, email=email, actor="cli").username
+                                           team_code=team, email=email, nip=nip, jabatan=jabatan,
+                                           actor="cli").username
     except EngineError as exc:
         _fail(messages.error_text(exc, messages.locale_from_env()))
     parts = ([f"roles {', '.join(sorted(set(app_roles)))}"] if app_roles else []) + \
@@ -252,6 +255,22 @@ def user_passwd(name: str, password_stdin: bool) -> None:
     except EngineError as exc:
         _fail(messages.error_text(exc, messages.locale_from_env()))
     click.echo(f"password of {name} changed")
+
+
+@user.command("official")
+@click.argument("name")
+@click.option("--nip", default=None, help="NIP (18 digits); an empty value removes it.")
+@click.option("--jabatan", default=None, help="Official title; an empty value removes it.")
+def user_official(name: str, nip: str | None, jabatan: str | None) -> None:
+    """Set the NIP and official title NAME's signature prints (what is not given stays)."""
+    try:
+        with _system() as system, transaction(system.sessions) as session:
+            target = system.people.find_user(session, name)
+            system.people.set_official(session, target, nip=target.nip if nip is None else nip,
+                                       jabatan=target.jabatan if jabatan is None else jabatan, actor="cli")
+    except EngineError as exc:
+        _fail(messages.error_text(exc, messages.locale_from_env()))
+    click.echo(f"official details of {name} saved")
 
 
 @user.command("list")
@@ -332,7 +351,8 @@ def group_members(code: str, add: tuple[str, ...], remove: tuple[str, ...]) -> N
 @click.option("--interval", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
               help="Longest sleep between cycles with --loop, in seconds.")
 def worker(mode: str | None, interval: float) -> None:
-    """Fire due deadline timers, send "deadline soon" reminders and the queued e-mails."""
+    """Fire due deadline timers, send "deadline soon" reminders and the queued e-mails; make the export files
+    asked for (large record downloads)."""
     from ops.worker import Worker
 
     if mode is None:
@@ -343,7 +363,7 @@ def worker(mode: str | None, interval: float) -> None:
         def show(report) -> None:
             parts = [f"{report.fired} case(s) with fired timers", f"{report.reminders} reminder(s)"]
             if report.purged:
-                parts.append(f"{report.purged} unused upload(s) removed")
+                parts.append(f"{report.purged} unused upload(s) or expired export file(s) removed")
             if w.transport is not None:
                 parts.append(f"{report.sent} e-mail(s) sent, {report.failed} failed")
             click.echo("; ".join(parts))
@@ -351,6 +371,9 @@ def worker(mode: str | None, interval: float) -> None:
         if mode == "once":
             try:
                 show(w.cycle())
+                exported = w.run_exports()
+                if exported:
+                    click.echo(f"{exported} export job(s) run")
             finally:
                 w.close()
             return

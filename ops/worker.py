@@ -10,6 +10,18 @@ within that).
 The worker is one process and starts none, so it leaves nothing behind when it is killed (``alur serve``'s gunicorn
 workers die with their master: ops/serve.py).
 
+**Export jobs** (records of large periods asked for as files: process/exportjobs.py) run in a second thread of the
+worker, with sessions of its own, one job at a time; the main loop goes on firing timers meanwhile. A thread rather
+than checking the timers between chunks of an export: the whole-document builders (``documents.to_pdf`` of a year:
+over a minute) cannot be cut into chunks, and even a streaming writer would have to hand control back every few rows.
+Rendering is Python and holds the GIL, but the interpreter switches threads every few milliseconds (and the database
+calls release it), so a due timer waits milliseconds for its turn, not for the export. The main loop renews the lease
+of the job its thread is running (every ``exportjobs.RENEW_EVERY`` seconds), so a job stays this worker's while the
+process lives however long a phase takes without reporting; a worker killed with a job leaves it ``running`` with a
+lease that runs out, and the next worker takes it again. The export thread sleeps until a job is queued or a lease
+runs out (``exportjobs.next_due``), at most ``interval`` seconds, and the main loop wakes it when it sees a queued
+job. On SIGTERM the thread is given a few seconds to finish; a job still running then is left to its lease.
+
 Any number of workers may run against PostgreSQL: due rows are taken with ``SKIP LOCKED`` (a case another worker
 or a request holds is left to it). On SQLite the database's write lock serialises them, which is correct but gains
 nothing: run one.
@@ -32,7 +44,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from engine.db import lost_connection, transaction
-from process import outbox
+from process import exportjobs, outbox
 from process.files import remove_stored
 from process.mail import MailError, SmtpTransport
 from process.system import System
@@ -52,8 +64,10 @@ RETRY_FAILED = 1.0
 MAIL_BUDGET = 0.5
 #: Seconds between tries to record how a leased e-mail went (SQLite) while the database is busy.
 RECORD_RETRY = 0.5
-#: Seconds between clean-ups of uploads no case uses (also done when the worker starts).
+#: Seconds between clean-ups of uploads no case uses and of expired export files (also done when the worker starts).
 HOUSEKEEPING_EVERY = 3600.0
+#: Seconds a stopping worker waits for the export in progress before leaving it to its lease.
+EXPORT_STOP_WAIT = 5.0
 
 
 @dataclass
@@ -87,6 +101,11 @@ class Worker:
         #: PostgreSQL: each e-mail is sent once, inside its row's transaction; SQLite: claimed with a lease and
         #: sent outside any transaction (process.mail).
         self.exactly_once = system.db.dialect.name == "postgresql"
+        #: The export job the export thread is running (its lease is renewed by the main loop), and when it was.
+        self._export: exportjobs.Claim | None = None
+        self._export_renewed = 0.0
+        self._export_wake = threading.Event()
+        self._export_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ one cycle
     def cycle(self) -> CycleReport:
@@ -101,6 +120,7 @@ class Worker:
                 break
         if self.transport is not None and self._mail_due():
             self._send_mail(report, time.monotonic() + MAIL_BUDGET)
+        self._renew_export()
         if time.monotonic() >= self._housekeeping_at:
             report.purged = self.housekeeping()
             self._housekeeping_at = time.monotonic() + HOUSEKEEPING_EVERY
@@ -160,7 +180,81 @@ class Worker:
         with self.system.readers() as session:
             stray = system.housekeeping.stray_files(session)
         remove_stored(files_dir, stray)
+        return removed + len(stray) + self.purge_exports()
+
+    # ------------------------------------------------------------------ export jobs
+    def purge_exports(self) -> int:
+        """Remove the files of export jobs past their keeping time, and files of the exports folder no job names
+        (older than the keeping time); how many."""
+        settings, removed = self.system.settings, 0
+        while not self.stopping.is_set():
+            with transaction(self.system.sessions) as session:
+                names = exportjobs.purge_expired(session, self.system.clock.now())
+            exportjobs.remove_files(settings.exports_dir, names)  # after the commit, as for uploads
+            removed += len(names)
+            if not names:
+                break
+        with self.system.readers() as session:
+            stray = exportjobs.stray_exports(session, settings.exports_dir, self.system.clock.now(),
+                                             settings.export_keep)
+        exportjobs.remove_files(settings.exports_dir, stray)
         return removed + len(stray)
+
+    def run_exports(self, limit: int | None = None) -> int:
+        """Run the export jobs there are now, one after another, in this thread (``alur worker --once``, tests);
+        how many were taken."""
+        taken = 0
+        while not self.stopping.is_set() and (limit is None or taken < limit):
+            if not self._run_one_export():
+                break
+            taken += 1
+        return taken
+
+    def _run_one_export(self) -> bool:
+        with transaction(self.system.sessions) as session:
+            mine = exportjobs.claim(session, self.system.clock.now())
+        if mine is None:
+            return False
+        self._export, self._export_renewed = mine, time.monotonic()
+        try:
+            exportjobs.run(self.system, mine)
+        finally:
+            self._export = None
+        return True
+
+    def _renew_export(self) -> None:
+        """Keep the lease of the job the export thread is running (main loop, every RENEW_EVERY seconds)."""
+        mine = self._export
+        if mine is None or time.monotonic() - self._export_renewed < exportjobs.RENEW_EVERY:
+            return
+        self._export_renewed = time.monotonic()
+        with transaction(self.system.sessions) as session:
+            exportjobs.renew(session, mine, self.system.clock.now())
+
+    def seconds_to_export(self) -> float:
+        """Seconds until the export thread has a job to take (0: one is queued), at most ``interval``."""
+        now = self.system.clock.now()
+        with self.system.readers() as session:
+            due = exportjobs.next_due(session, now)
+        if due is None:
+            return self.interval
+        return max(0.0, min(self.interval, (due - now).total_seconds()))
+
+    def _export_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                if self._run_one_export():
+                    continue
+                pause = self.seconds_to_export()
+            except Exception:  # a database restart must not end the thread; the job's lease brings it back
+                log.exception("export job run failed; trying again")
+                pause = min(5.0, max(self.interval, 1.0))
+            self._export_wake.wait(pause if pause > 0 else self.interval)
+            self._export_wake.clear()
+
+    def start_exports(self) -> None:
+        self._export_thread = threading.Thread(target=self._export_loop, name="alur-exports", daemon=True)
+        self._export_thread.start()
 
     def _mail_due(self) -> bool:
         with self.system.readers() as session:
@@ -280,13 +374,19 @@ class Worker:
     def seconds_to_next(self) -> float:
         with self.system.readers() as session:
             wake = self.system.timers.next_wakeup(session)
+            if self._export is None and self._export_thread is not None:
+                due = exportjobs.next_due(session, self.system.clock.now())
+                if due is not None and due <= self.system.clock.now():
+                    self._export_wake.set()  # a job is queued (or a lease ran out): the export thread takes it now
         if wake is None:
             return self.interval
         delta = (wake - self.system.clock.now()).total_seconds()
         return max(0.0, min(self.interval, delta))
 
     def run(self, on_report=None) -> None:
-        """Cycle until stopped (SIGTERM/SIGINT finish the cycle in progress, then return)."""
+        """Cycle until stopped (SIGTERM/SIGINT finish the cycle in progress, then return); export jobs run in a
+        thread of their own meanwhile."""
+        self.start_exports()
         while not self.stopping.is_set():
             try:
                 report = self.cycle()
@@ -310,6 +410,9 @@ class Worker:
         self.close()
 
     def close(self) -> None:
+        self._export_wake.set()
+        if self._export_thread is not None:
+            self._export_thread.join(EXPORT_STOP_WAIT)
         if self.transport is not None:
             self.transport.close()
 

@@ -26,6 +26,22 @@ def register_format_ok(fmt: str) -> bool:
         return False
 
 
+#: The number a printed record is given (process/docnumbers.py): ``{seq}`` the sequence number of its series and
+#: year, ``{kode}`` the record's code (``REG-MEDSOS``), ``{bulan}`` / ``{bulan_romawi}`` the month it is issued in,
+#: ``{tahun}`` its year.
+DEFAULT_DOCUMENT_NUMBER_FORMAT = "{seq:03d}/{kode}/{bulan_romawi}/{tahun}"
+
+
+def document_number_format_ok(fmt: str) -> bool:
+    """Whether a document number format writes a number from the fields it may use (seq, kode, bulan,
+    bulan_romawi, tahun): with the sequence number and the year, since numbering starts again each year."""
+    try:
+        return "{seq" in fmt and "{tahun" in fmt and bool(
+            fmt.format(seq=1, kode="REG-MEDSOS", bulan=1, bulan_romawi="I", tahun=2025))
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return False
+
+
 @dataclass(frozen=True)
 class MailSettings:
     """SMTP server for e-mail notifications. Without a host no e-mail is written or sent."""
@@ -142,6 +158,8 @@ _NUMBERS = (
     ("db_pool_timeout", "ALUR_DB_POOL_TIMEOUT", float, lambda v: v > 0, "a number of seconds, more than 0"),
     ("warm_cases", "ALUR_WARM_CASES", int, lambda v: v >= 0, "0 or more"),
     ("request_timeout", "ALUR_REQUEST_TIMEOUT", int, lambda v: v >= 2, "a whole number of seconds, 2 or more"),
+    ("export_keep_hours", "ALUR_EXPORT_KEEP_HOURS", float, lambda v: v > 0, "a number of hours, more than 0"),
+    ("export_instant_max", "ALUR_EXPORT_INSTANT_MAX", int, lambda v: v >= 0, "a whole number, 0 or more"),
 )
 
 
@@ -155,6 +173,8 @@ class Settings:
     caption_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPTION_LIMITS))
     #: ``{seq}``, ``{month_roman}``, ``{month}``, ``{year}`` are filled in.
     register_format: str = "{seq:03d}/REG-MEDSOS/{month_roman}/{year}"
+    #: The number of a printed record (``ALUR_DOCUMENT_NUMBER_FORMAT``): :data:`DEFAULT_DOCUMENT_NUMBER_FORMAT`.
+    document_number_format: str = DEFAULT_DOCUMENT_NUMBER_FORMAT
     max_image_bytes: int = 25 * 1024 * 1024
     max_other_bytes: int = 200 * 1024 * 1024
     #: Width × height a photo may have (checked from its header, before decoding).
@@ -183,9 +203,26 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     #: The letterhead of the printed records and of the SOP document (``ALUR_KOP_*``).
     letterhead: Letterhead = field(default_factory=Letterhead)
+    #: A record download whose period holds more cases than this is prepared in the background by the worker
+    #: (process/exportjobs.py); up to this many it is built while the request waits.
+    export_instant_max: int = 300
+    #: Hours a prepared download is kept; the worker's housekeeping deletes it then.
+    export_keep_hours: float = 72.0
+    #: Where prepared downloads are written (``ALUR_EXPORT_DIR``); by default ``exports/`` beside the uploads
+    #: directory (not inside it: every file there must be an upload a record names).
+    export_dir: Path | None = None
 
     #: Kinds of process, for :meth:`database_waits`.
     PURPOSES = ("web", "worker", "cli")
+
+    @property
+    def exports_dir(self) -> Path:
+        """The directory of prepared downloads."""
+        return self.export_dir or self.files_dir.parent / "exports"
+
+    @property
+    def export_keep(self) -> timedelta:
+        return timedelta(hours=self.export_keep_hours)
 
     @property
     def reminder_lead(self) -> timedelta:
@@ -229,6 +266,14 @@ class Settings:
                 raise ValueError("ALUR_REGISTER_FORMAT must write {seq} and {year} (and may write {month}, "
                                  f"{{month_roman}}), e.g. {{seq:03d}}/REG-MEDSOS/{{month_roman}}/{{year}}, not {fmt!r}")
             kwargs["register_format"] = fmt
+        if env.get("ALUR_DOCUMENT_NUMBER_FORMAT"):
+            fmt = env["ALUR_DOCUMENT_NUMBER_FORMAT"]
+            # Refused at start-up: a format that cannot number would fail every printed record.
+            if not document_number_format_ok(fmt):
+                raise ValueError("ALUR_DOCUMENT_NUMBER_FORMAT must write {seq} and {tahun} (and may write {kode}, "
+                                 "{bulan}, {bulan_romawi}), e.g. {seq:03d}/{kode}/{bulan_romawi}/{tahun}, "
+                                 f"not {fmt!r}")
+            kwargs["document_number_format"] = fmt
         for key, name, convert, valid, must in _NUMBERS:
             text = env.get(name)
             if not text:
@@ -243,5 +288,7 @@ class Settings:
         if env.get("ALUR_BASE_URL"):
             kwargs["base_url"] = env["ALUR_BASE_URL"].rstrip("/")
         files_dir = Path(env.get("ALUR_FILES_DIR") or instance_dir / "files")
+        if env.get("ALUR_EXPORT_DIR"):
+            kwargs["export_dir"] = Path(env["ALUR_EXPORT_DIR"])
         return cls(database_url=url, files_dir=files_dir, mail=MailSettings.from_env(env),
                    letterhead=Letterhead.from_env(env), **kwargs)

@@ -52,6 +52,8 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: What an ``alur:procedure`` may hold: texts whose versions are kept, the legal basis and the signature blocks its
 #: records print.
 _PROCEDURE_CHILDREN = frozenset({"text", "basis", "sign"})
+#: The code of a record's document number when its procedure declares none.
+DOCUMENT_CODE_PREFIXES = {"register": "REG", "tanggapan": "TGP", "rekap": "RKP"}
 _OUTCOME_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 RECORD_KINDS = ("posts",)
 
@@ -226,6 +228,25 @@ class Declarations:
     recap_title: str | None = None
     basis: tuple[str, ...] = ()
     signatures: tuple[tuple[str, str], ...] = ()  # (heading, role)
+    #: The lane whose members sign each block by default (``alur:sign lane``; "" : the lane named as its role).
+    signature_lanes: tuple[str, ...] = ()
+    #: The code each record's document number carries (``alur:procedure registerCode responsesCode recapCode``).
+    register_code: str | None = None
+    responses_code: str | None = None
+    recap_code: str | None = None
+
+    def document_code(self, kind: str) -> str:
+        """The code of a record's document number (``REG-MEDSOS``): declared, else the kind's prefix alone."""
+        declared = {"register": self.register_code, "tanggapan": self.responses_code, "rekap": self.recap_code}
+        return declared.get(kind) or DOCUMENT_CODE_PREFIXES.get(kind, kind.upper())
+
+    def signature_lane(self, index: int) -> str:
+        """The lane whose members sign block ``index`` by default: declared, else the lane named as its role."""
+        lane = self.signature_lanes[index] if index < len(self.signature_lanes) else ""
+        if lane or index >= len(self.signatures):
+            return lane
+        role = lane_key(self.signatures[index][1])
+        return next((name for name in self.lanes if lane_key(name) == role), "")
 
     @property
     def record_reference(self) -> str:
@@ -501,8 +522,9 @@ def _read_procedure(decl) -> tuple[dict, list[TextRule]]:
     values = {"title_field": _text(decl.get("title")), "date_field": _text(decl.get("date")),
               "place_field": _text(decl.get("place")), "team_field": _text(decl.get("team")),
               "reference": _text(decl.get("reference")), "responses_title": _text(decl.get("responsesTitle")),
-              "recap_title": _text(decl.get("recapTitle"))}
-    texts, basis, signatures = [], [], []
+              "recap_title": _text(decl.get("recapTitle")), "register_code": _text(decl.get("registerCode")),
+              "responses_code": _text(decl.get("responsesCode")), "recap_code": _text(decl.get("recapCode"))}
+    texts, basis, signatures, signature_lanes = [], [], [], []
     for child in decl:
         if not isinstance(child.tag, str) or etree.QName(child.tag).namespace != NS:
             continue
@@ -516,7 +538,9 @@ def _read_procedure(decl) -> tuple[dict, list[TextRule]]:
             basis.append(_text(child.get("text")))
         elif kind == "sign" and (_text(child.get("heading")) or _text(child.get("role"))):
             signatures.append((_text(child.get("heading")) or "", _text(child.get("role")) or ""))
-    values.update(basis=tuple(basis), signatures=tuple(signatures))
+            signature_lanes.append(_text(child.get("lane")) or "")
+    values.update(basis=tuple(basis), signatures=tuple(signatures),
+                  signature_lanes=tuple(signature_lanes) if any(signature_lanes) else ())
     return values, texts
 
 
@@ -591,7 +615,8 @@ def lend_records(own: Declarations, bundled: Declarations) -> Declarations:
     before records were declared keeps printing them as it did."""
     if own.declares_records or not bundled.declares_records:
         return own
-    values = {k: getattr(bundled, k) for k in ("reference", "responses_title", "recap_title", "basis", "signatures")}
+    values = {k: getattr(bundled, k) for k in ("reference", "responses_title", "recap_title", "basis", "signatures",
+                                               "signature_lanes", "register_code", "responses_code", "recap_code")}
     steps = dict(own.steps)
     mine, theirs = own.register_step, bundled.register_step
     if mine is not None and theirs is not None:

@@ -24,6 +24,7 @@ from . import fonts, timefmt
 from .casefile import outcome_labels
 from .config import Letterhead
 from .declarations import Declarations
+from .nip import printed as nip_printed
 from .records import RECORD_LOCALE, CaseResponses, Period, Recap, tanggal_id
 from .spreadsheets import SheetRows, csv_writer
 
@@ -106,6 +107,15 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Signer:
+    """Who signs a block: printed as their name (bold, underlined), their official title and their NIP."""
+
+    name: str
+    jabatan: str = ""
+    nip: str | None = None  # 18 digits; None: no NIP line
+
+
+@dataclass(frozen=True)
 class Document:
     key: str  # register | tanggapan | rekap
     title: str
@@ -120,6 +130,11 @@ class Document:
     reference: str = ""  # the line under the title (the procedure, e.g. "SOP Nomor 21 Tahun 2025 — ...")
     basis: tuple[str, ...] = ()  # "Dasar hukum", printed when there is one
     signatures: tuple[tuple[str, str], ...] = DEFAULT_SIGNATURES
+    #: Who signs each block, left to right (None, or fewer than the blocks: lines to fill in by hand).
+    signers: tuple[Signer | None, ...] = ()
+    #: The document number (process/docnumbers.py), printed under the title; and "Cetak ulang — …" on a re-print.
+    number: str = ""
+    number_note: str = ""
 
     def filename(self, ext: str) -> str:
         return f"{self.file_stem}.{ext}"
@@ -365,6 +380,12 @@ def write_xlsx(doc: Document, out: BinaryIO, letterhead: Letterhead | None = Non
     counter.finish()
 
 
+def _printed_row(doc: Document) -> str:
+    """The last title row of a sheet: the document number when the record has one, and when it was printed."""
+    printed = f"Dicetak: {_printed_at(doc.generated_at)}"
+    return f"Nomor: {doc.number} — {printed}" if doc.number else printed
+
+
 def _sheet_name(name: str) -> str:
     for ch in "[]:*?/\\":
         name = name.replace(ch, " ")
@@ -387,7 +408,7 @@ def _fill_sheet(ws, doc: Document, table: Table, office: str = KOP, counter: _Co
     last = get_column_letter(ncols)
     title_block = [(office, Font(bold=True, size=12)), (doc.title.upper(), Font(bold=True, size=14)),
                    (doc.reference, Font(size=10)), (doc.scope, Font(size=10)),
-                   (f"Dicetak: {_printed_at(doc.generated_at)}", Font(size=9, italic=True))]
+                   (_printed_row(doc), Font(size=9, italic=True))]
     header_row = len(title_block) + 2
     for c, column in enumerate(table.columns, 1):
         ws.column_dimensions[get_column_letter(c)].width = max(8, min(60, round(column.width * 12)))
@@ -655,6 +676,7 @@ def write_pdf(doc: Document, out: BinaryIO, letterhead: Letterhead | None = None
     def story():
         yield from letterhead_flowables(letterhead, width, st)
         yield Paragraph(_para_text(doc.title.upper()), st["title"])
+        yield from _number_lines(doc, st)
         if doc.reference:
             yield Paragraph(_para_text(doc.reference), st["center"])
         yield Paragraph(_para_text(doc.scope), st["center"])
@@ -1020,8 +1042,40 @@ def _kept_groups(section: Table, start: int, end: int, top: int) -> list[tuple[i
     return kept
 
 
+def _number_lines(doc: Document, st) -> list:
+    """"Nomor: 001/REG-MEDSOS/V/2025" under the title, and the re-print line under it (nothing without a number)."""
+    from reportlab.platypus import Paragraph
+
+    if not doc.number:
+        return []
+    lines = [Paragraph(f"Nomor: {_para_text(doc.number)}", st["center"])]
+    if doc.number_note:
+        lines.append(Paragraph(f"<i>{_para_text(doc.number_note)}</i>", st["center"]))
+    return lines
+
+
+def _signer_rows(doc: Document, blocks, st) -> list[list]:
+    """The name, title and NIP rows under the room to sign: a chosen signer's name (bold, underlined), official
+    title and NIP (no NIP line without one); dotted lines to fill in by hand for a block without a signer."""
+    from reportlab.platypus import Paragraph
+
+    names, titles, nips = [], [], []
+    for index in range(len(blocks)):
+        signer = doc.signers[index] if index < len(doc.signers) else None
+        if signer is None:
+            names.append(Paragraph("(....................................................)", st["sign"]))
+            titles.append("")
+            nips.append(Paragraph("NIP. ..............................................", st["sign"]))
+            continue
+        names.append(Paragraph(f"<b><u>{_para_text(signer.name)}</u></b>", st["sign"]))
+        titles.append(Paragraph(_para_text(signer.jabatan), st["sign"]) if signer.jabatan else "")
+        nips.append(Paragraph(f"NIP. {_para_text(nip_printed(signer.nip))}", st["sign"]) if signer.nip else "")
+    return [row for row in (names, titles, nips) if any(cell != "" for cell in row)]
+
+
 def _signatures(doc: Document, width: float, st):
-    """Dibuat oleh / Diperiksa oleh / Mengetahui, with room to sign and lines for name and NIP."""
+    """Dibuat oleh / Diperiksa oleh / Mengetahui, with room to sign and the signer's name, title and NIP (or lines
+    for them)."""
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, Paragraph, Spacer
     from reportlab.platypus import Table as RLTable
@@ -1032,10 +1086,8 @@ def _signatures(doc: Document, width: float, st):
     heads = [Paragraph(_para_text(h), st["sign"]) for h, _ in blocks]
     roles = [Paragraph(f"<b>{_para_text(r)}</b>", st["sign"]) for _, r in blocks]
     blanks = [Spacer(1, 18 * mm) for _ in blocks]
-    names = [Paragraph("(....................................................)", st["sign"]) for _ in blocks]
-    nips = [Paragraph("NIP. ..............................................", st["sign"]) for _ in blocks]
     pad = [""] * (columns - len(blocks))  # fewer blocks than three: they stand on the right, as on a letter
-    grid = RLTable([pad + heads, pad + roles, pad + blanks, pad + names, pad + nips],
+    grid = RLTable([pad + heads, pad + roles, pad + blanks, *(pad + row for row in _signer_rows(doc, blocks, st))],
                    colWidths=[width / columns] * columns)
     grid.setStyle([("FONTNAME", (0, 0), (-1, -1), fonts.REGULAR), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                    ("TOPPADDING", (0, 0), (-1, -1), 1),

@@ -432,31 +432,40 @@ def _post_platform(item: Mapping, number: int, platforms: list[str], seen: set[s
     return None
 
 
-def _post_url(item: Mapping, number: int, problems: list[_Invalid]) -> str | None:
+def _post_problem(code: str, key: str, number: int, platform: str | None, **params: Any) -> _Invalid:
+    """A problem of one post row, named by its platform when that is known ("unggahan Instagram: …"), else by its
+    position ("unggahan ke-3: …")."""
+    if platform:
+        return _Invalid(code, f"{key}_on", platform=platform, number=number, **params)
+    return _Invalid(code, key, number=number, **params)
+
+
+def _post_url(item: Mapping, number: int, problems: list[_Invalid], platform: str | None = None) -> str | None:
     if _is_empty(item.get("url")):
-        problems.append(_Invalid("post_url", "field.post_url_required", number=number))
+        problems.append(_post_problem("post_url", "field.post_url_required", number, platform))
         return None
     try:
         return _clean_url(item.get("url"))
     except _Invalid as exc:
-        problems.append(_Invalid("post_url", number=number, problem=exc.as_message()))
+        problems.append(_post_problem("post_url", "field.post_url", number, platform, problem=exc.as_message()))
         return None
 
 
-def _post_time(item: Mapping, number: int, ctx: _Context, problems: list[_Invalid]) -> datetime | None:
+def _post_time(item: Mapping, number: int, ctx: _Context, problems: list[_Invalid],
+               platform: str | None = None) -> datetime | None:
     """When the post went up (WIB): not in the future, within the window of dates that may become data."""
     if _is_empty(item.get("waktu")):
-        problems.append(_Invalid("post_waktu", "field.post_waktu_required", number=number))
+        problems.append(_post_problem("post_waktu", "field.post_waktu_required", number, platform))
         return None
     try:
         waktu = _parse_datetime_wib(item.get("waktu"))
         if ctx.now is not None and waktu > ctx.now + POST_FUTURE_TOLERANCE:
-            problems.append(_Invalid("post_future", number=number))
+            problems.append(_post_problem("post_future", "field.post_future", number, platform))
             return None
         _in_window(waktu.date(), ctx)
         return waktu
     except _Invalid as exc:
-        problems.append(_Invalid("post_waktu", number=number, problem=exc.as_message()))
+        problems.append(_post_problem("post_waktu", "field.post_waktu", number, platform, problem=exc.as_message()))
         return None
 
 
@@ -474,8 +483,10 @@ def _clean_post(item: Any, number: int, ctx: _Context, seen: set[str],
         return None
     # Each part is checked (and its problem noted) even when another is wrong: the person sees them all at once.
     platform = _post_platform(item, number, list(ctx.platforms), seen, problems)
-    url = _post_url(item, number, problems)
-    waktu = _post_time(item, number, ctx, problems)
+    named = item.get("platform").strip() if isinstance(item.get("platform"), str) else None
+    named = named if named in ctx.platforms else None  # the row's platform, to name it by in its other problems
+    url = _post_url(item, number, problems, named)
+    waktu = _post_time(item, number, ctx, problems, named)
     if platform is None or url is None or waktu is None:
         return None
     return {"platform": platform, "url": url, "waktu": waktu.isoformat()}

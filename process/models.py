@@ -1,9 +1,9 @@
 """Tables of the SOP layer: people, teams, files, the register and in-app notifications."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, literal_column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.models import Base, UTCDateTime
@@ -44,6 +44,9 @@ class UserGroup(Base):
 
 class User(Base):
     __tablename__ = "app_user"
+    #: A NIP names one active user (an inactive account may keep the NIP its successor is given again).
+    __table_args__ = (Index("uq_app_user_nip_active", "nip", unique=True, postgresql_where=literal_column("active"),
+                            sqlite_where=literal_column("active")),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
@@ -53,6 +56,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The civil servant's NIP (18 digits, process/nip.py), None for who is not one; printed under a signature.
+    nip: Mapped[str | None] = mapped_column(String(18))
+    #: The official title printed under a signature ("Sekretaris KPU Provinsi Sumatera Barat").
+    jabatan: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     team: Mapped[Team | None] = relationship(lazy="joined")
     role_rows: Mapped[list[UserRole]] = relationship(lazy="selectin", cascade="all, delete-orphan")
@@ -126,6 +133,44 @@ class RegisterCounter(Base):
     __tablename__ = "register_counter"
 
     process_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IssuedDocument(Base):
+    """A printed record given a document number (process/docnumbers.py): the first PDF of a record (its kind, its
+    procedure, its period and what the period is read by, or its one case) takes the next number of its series and
+    year; printing the same record again prints the same number ("Cetak ulang") and writes nothing."""
+
+    __tablename__ = "issued_document"
+    __table_args__ = (UniqueConstraint("record_key", name="uq_issued_document_record"),
+                      UniqueConstraint("series", "year", "seq", name="uq_issued_document_series_year_seq"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: What the record is, as one text (kind, procedure, period, basis, case): one number per record.
+    record_key: Mapped[str] = mapped_column(String(400))
+    kind: Mapped[str] = mapped_column(String(20))  # register | tanggapan | rekap
+    process_key: Mapped[str] = mapped_column(String(200))
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    basis: Mapped[str] = mapped_column(String(20), default="")
+    instance_id: Mapped[int | None] = mapped_column(Integer)  # a case's written responses (no period)
+    series: Mapped[str] = mapped_column(String(100))  # the code the sequence counts in ("" : one for all)
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(200), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    issued_by: Mapped[str | None] = mapped_column(String(100))  # username
+    #: The user ids of the signature blocks, left to right (JSON list; null for a block left blank).
+    signer_ids: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class DocumentCounter(Base):
+    """The last document number given out per series and year; its row lock orders concurrent issues."""
+
+    __tablename__ = "document_counter"
+
+    series: Mapped[str] = mapped_column(String(100), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -224,3 +269,50 @@ class RateLimitCounter(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class ExportJob(Base):
+    """A record (register, written responses, recap or the event log) asked for as a file, made by the worker
+    (process/exportjobs.py): too many cases for a request to render in time. The file is kept in
+    ``Settings.exports_dir`` (``stored_name``) until ``expires_at``, then removed by the worker's housekeeping; the
+    row stays as the history of who asked for what.
+
+    ``status``: queued → running → done | failed. A running job holds a lease (``lease_until``, moved on with every
+    progress update): a worker killed mid-way leaves it running with a lease that runs out, and the next worker
+    takes it again (``attempts`` counts the takes)."""
+
+    __tablename__ = "export_job"
+    __table_args__ = (Index("ix_export_job_status", "status", "created_at"),
+                      Index("ix_export_job_user", "user_id", "created_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # register | tanggapan | rekap | log
+    format: Mapped[str] = mapped_column(String(10))  # pdf | xlsx | csv (records); csv | xes (log)
+    process_key: Mapped[str | None] = mapped_column(String(200))
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    basis: Mapped[str | None] = mapped_column(String(20))  # ?menurut= of tanggapan and rekap
+    instance_id: Mapped[int | None] = mapped_column(Integer)  # one case's written responses or log
+    #: Who signs each signature block, as chosen on the record's page: user ids joined by commas, empty for a
+    #: block left blank ("3,,7"); None for the log, which is not signed.
+    signers: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    #: What the worker is doing (collecting | rendering | writing) and how far: ``done`` of ``total`` units.
+    phase: Mapped[str | None] = mapped_column(String(20))
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Why it failed: a message code (process/messages.py) and its params (JSON).
+    error_code: Mapped[str | None] = mapped_column(String(80))
+    error_params: Mapped[str | None] = mapped_column(Text)
+    #: The file: its name for the person, its name in ``Settings.exports_dir``, size and SHA-256.
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    stored_name: Mapped[str | None] = mapped_column(String(100))
+    file_size: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

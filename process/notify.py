@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import eventlog
@@ -30,6 +30,14 @@ def text_of(notification: Notification, locale: str = messages.SOURCE_LOCALE, tr
         params = json.loads(notification.params) if notification.params else {}
         return messages.render(notification.code, params, locale, translations)
     return notification.message or ""
+
+
+def export_of(notification: Notification) -> int | None:
+    """The export job a notification of one is about (``export_ready`` / ``export_failed``: process/exportjobs.py)."""
+    if not notification.kind.startswith("export_") or not notification.params:
+        return None
+    value = json.loads(notification.params).get("export")
+    return value if isinstance(value, int) else None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -102,9 +110,12 @@ def after_action(session: Session, people: People, result: ActionResult, *, acto
     the database, so they are flushed once, with these, at commit."""
     now = people.clock.now()
     title = result.instance.title
+    sent_back = task is not None and submitted is not None and returned is not None
     with session.no_autoflush:
         batch = _Batch(session, people, now)
         for row in result.ready:
+            if sent_back:
+                continue  # told once, below: that it came back, and why
             params = {"task": row.name, "title": title}
             if row.due_at:
                 params["due_at"] = _iso(row.due_at)
@@ -120,13 +131,31 @@ def after_action(session: Session, people: People, result: ActionResult, *, acto
                 told = told + batch.lane(lane)
             batch.notify(told, "overdue", "notice.overdue_due" if row.due_at else "notice.overdue", params, row,
                          title=title)
-        if task is not None and submitted is not None and returned is not None:
+        if sent_back:
             for row in result.ready:
                 batch.notify(batch.lane(row.lane, row.group), "returned", "notice.returned",
                              {"who": task.lane or "", "title": title,
                               "response": str(submitted.get(returned.response or "") or "")}, row, title=title)
         batch.write()
         schedule_reminders(session, people, result.ready, now)
+    finished = [row.id for row in result.completed]
+    if task is not None:
+        finished.append(task.id)
+    tasks_done(session, finished, now)
+
+
+def tasks_done(session: Session, task_ids: list[str], now: datetime) -> None:
+    """Notifications about tasks that are finished are read: nothing is left to do about them."""
+    ids = sorted(set(task_ids))
+    for start in range(0, len(ids), 500):
+        session.execute(update(Notification).where(Notification.task_id.in_(ids[start:start + 500]),
+                                                   Notification.read_at.is_(None)).values(read_at=now))
+
+
+def task_seen(session: Session, user: User, task_id: str, now: datetime) -> None:
+    """The user opened the task: their notifications about it are read."""
+    session.execute(update(Notification).where(Notification.user_id == user.id, Notification.task_id == task_id,
+                                               Notification.read_at.is_(None)).values(read_at=now))
 
 
 def delegated(session: Session, people: People, row: TaskRow, target: User, *, by: User) -> None:

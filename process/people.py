@@ -21,6 +21,7 @@ from engine.models import TaskRow
 from engine.runtime import WorkflowEngine
 
 from . import inputs, sessions
+from . import nip as nip_rules
 from .config import Settings
 from .declarations import Rulebook, lane_key
 from .errors import BadRequest, NotPermitted
@@ -58,7 +59,8 @@ class People:
 
     # ----------------------------------------------------------------------- users
     def add_user(self, session: Session, username: str, password: str, roles=(), *, groups=(), full_name: str = "",
-                 team_code: str | None = None, email: str | None = None, actor: str | None = None) -> User:
+                 team_code: str | None = None, email: str | None = None, nip: str | None = None,
+                 jabatan: str = "", actor: str | None = None) -> User:
         """A new account with application ``roles`` and member of ``groups`` (codes); it needs one or the other. A
         staff role of before groups given as a role (``admin_medsos``) is taken as the group of that code (created
         with its lane's name when missing): deprecated, for old scripts."""
@@ -76,11 +78,12 @@ class People:
         if self.username_taken(session, username):
             raise BadRequest(f"username {username!r} is taken", code="user.username_taken", username=username)
         email = self._checked_email(email)
+        nip, jabatan = self._checked_official(session, nip, jabatan)
         team = self.team(session, team_code) if team_code else None
         now = self.clock.now()
         user = User(username=username, full_name=full_name, email=email, password_hash=hash_password(password),
                     active=True, team=team, created_at=now, role_rows=[UserRole(role=r) for r in roles],
-                    groups=members)
+                    groups=members, nip=nip, jabatan=jabatan)
         session.add(user)
         session.flush()
         eventlog.append(session, type="user_created", at=now, actor=actor, data={
@@ -132,6 +135,8 @@ class People:
             raise NotPermitted("one may not deactivate oneself", code="user.self_deactivate")
         if target.active == bool(active):
             return target
+        if active and target.nip:  # the NIP may have been given to another account meanwhile
+            self._check_nip_free(session, target.nip, other_than=target.id)
         target.active = bool(active)
         data: dict[str, Any] = {"username": target.username}
         if not active:
@@ -229,6 +234,41 @@ class People:
         eventlog.append(session, type="profile_changed", at=self.clock.now(), actor=by.actor if by else actor,
                         data={"username": target.username, "fields": sorted(changed)})
         return target
+
+    def set_official(self, session: Session, target: User, *, nip: str | None, jabatan: str | None,
+                     by: User | None = None, actor: str | None = None) -> User:
+        """The user's NIP (None or empty: not a civil servant) and official title, as a signature prints them
+        (process/nip.py checks the NIP; no other active user may have it). A ``profile_changed`` event names the
+        fields that changed."""
+        nip, jabatan = self._checked_official(session, nip, jabatan, other_than=target.id)
+        changed = {k: v for k, v in (("nip", nip), ("jabatan", jabatan)) if (getattr(target, k) or None) != (v or None)}
+        if not changed:
+            return target
+        for key, value in changed.items():
+            setattr(target, key, value)
+        session.flush()
+        eventlog.append(session, type="profile_changed", at=self.clock.now(), actor=by.actor if by else actor,
+                        data={"username": target.username, "fields": sorted(changed)})
+        return target
+
+    def _checked_official(self, session: Session, nip: str | None, jabatan: str | None, *,
+                          other_than: int | None = None) -> tuple[str | None, str]:
+        nip = _checked(nip_rules.nip, nip, message("label.nip"))
+        jabatan = _checked(nip_rules.jabatan, jabatan, message("label.jabatan"))
+        if nip is not None:
+            self._check_nip_free(session, nip, other_than=other_than)
+        return nip, jabatan
+
+    @staticmethod
+    def _check_nip_free(session: Session, nip: str, *, other_than: int | None = None) -> None:
+        """BadRequest ``user.nip_taken`` when an active user other than ``other_than`` has ``nip``."""
+        stmt = select(User.username).where(User.nip == nip, User.active.is_(True))
+        if other_than is not None:
+            stmt = stmt.where(User.id != other_than)
+        holder = session.execute(stmt).scalars().first()
+        if holder is not None:
+            raise BadRequest("the NIP is another active user's", code="user.nip_taken",
+                             nip=nip_rules.printed(nip), username=holder)
 
     @staticmethod
     def _checked_email(email: str | None) -> str | None:

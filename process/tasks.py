@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import eventlog
@@ -25,7 +26,7 @@ from .declarations import Declarations, Rulebook, Step
 from .errors import BadRequest
 from .files import resolver
 from .forms import FieldError, FormInvalid, validate_form
-from .models import User
+from .models import Notification, User
 from .people import People, by_username
 from .permissions import check_may_act, check_may_complete, check_may_hold, may_act
 from .register import ensure_entry
@@ -126,6 +127,16 @@ class Tasks:
         notify.after_action(session, self.people, result, actor=user, rules=rules, submitted=cleaned, task=row,
                             returned=returned)
         return result
+
+    def unread_about(self, session: Session, user: User, task_id: str) -> bool:
+        """Whether ``user`` has an unread notification about the task."""
+        return session.execute(select(Notification.id).where(
+            Notification.user_id == user.id, Notification.task_id == task_id, Notification.read_at.is_(None))
+            .limit(1)).first() is not None
+
+    def seen(self, session: Session, user: User, task_id: str) -> None:
+        """``user`` opened the task: their notifications about it are read."""
+        notify.task_seen(session, user, task_id, self.clock.now())
 
     def rules_of(self, session: Session, row: TaskRow) -> Declarations:
         """The declarations of the task's version of its procedure."""

@@ -382,7 +382,11 @@ def test_posts_problems_all_reported():
     assert [e.code for e in errors] == [
         "post_duplicate", "post_platform", "post_url", "post_waktu", "post_future", "post", "post",
     ]
-    assert all(e.field == "unggahan" and e.message.startswith("Tautan unggahan: unggahan ke-") for e in errors)
+    assert all(e.field == "unggahan" and e.message.startswith("Tautan unggahan: unggahan ") for e in errors)
+    # A row whose platform is known is named by it; the others by their position.
+    assert [e.message.split(": ")[1].removesuffix(" tidak sah.") for e in errors] == [
+        "unggahan ke-2", "unggahan ke-3", "unggahan ke-3", "unggahan ke-3", "unggahan facebook", "unggahan ke-5",
+        "unggahan ke-6"]
 
 
 def test_posts_future_tolerance_and_no_now():
@@ -432,8 +436,9 @@ def test_a_nested_problem_is_rendered_in_the_readers_language():
     posts = F("unggahan", "posts", label="Tautan unggahan")
     post = {"platform": PLATFORMS[0], "url": "ftp://x", "waktu": NOW.isoformat()}
     (err,) = errors_of([posts], {"unggahan": [post]})
-    assert field_text(err) == "Tautan unggahan: unggahan ke-1: tautan harus diawali http:// atau https://."
-    assert field_text(err, "en") == "Tautan unggahan: post 1: the link must begin with http:// or https://."
+    assert field_text(err) == f"Tautan unggahan: unggahan {PLATFORMS[0]}: tautan harus diawali http:// atau https://."
+    assert field_text(err, "en") == (f"Tautan unggahan: {PLATFORMS[0]} post: the link must begin with http:// or "
+                                     "https://.")
 
 
 # --- blank_form_values ---------------------------------------------------------------------------

@@ -198,11 +198,11 @@ def test_information_requests_beside_the_sop(api, system, tx, clock, app, login)
     assert ws["A2"].value == "REGISTER PERMOHONAN INFORMASI PUBLIK"
     assert ws["A3"].value.startswith("Layanan Permohonan Informasi Publik — Undang-Undang Nomor 14 Tahun 2008")
     header = [c.value for c in ws[7]]
-    assert header == ["No.", "Nomor Register", "Tanggal Register (WIB)", "Informasi yang Diminta",
+    assert header == ["No.", "Nomor Register", "Diserahkan (WIB)", "Informasi yang Diminta",
                       "Tanggal Permohonan Diterima", "Nama Pemohon", "Alamat Pemohon", "Format Informasi",
-                      "Cara Penyampaian Informasi", "Dicatat oleh", "Status"]
+                      "Cara Penyampaian Informasi", "Dicatat oleh", "Kelengkapan", "Status"]
     rows = [r for r in ws.iter_rows(min_row=8, values_only=True)]
-    assert [(r[1], r[5], r[7], r[10]) for r in rows] == [
+    assert [(r[1], r[5], r[7], r[11]) for r in rows] == [
         ("001/PPID/V/2025", "Rina Marlina", "Salinan softcopy", "Selesai: informasi diberikan"),
         ("002/PPID/V/2025", "Andi Saputra", "Salinan softcopy", "Selesai: informasi diberikan"),
         ("003/PPID/V/2025", "Budi Hartono", "Salinan softcopy", "Selesai: keberatan ditolak")]

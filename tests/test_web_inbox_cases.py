@@ -511,3 +511,32 @@ def test_a_late_notice_says_late_once(system, tx, clock, users, login):
     for row in rows:
         text = re.sub(r"<[^>]+>", " ", row)
         assert text.count("Terlambat") == 1, text
+
+
+def _unread(tx, username: str) -> list[tuple[str, str | None]]:
+    with tx() as s:
+        return sorted(s.execute(select(Notification.kind, Notification.task_id).where(
+            Notification.user_id == user(s, username).id, Notification.read_at.is_(None))).all())
+
+
+def test_a_return_is_one_notification_per_person(system, tx, users, login):
+    case = Case.start(system, tx, nama="Sosialisasi Pemilih Pemula")
+    case.do("tim", "submit")
+    login("tim2").post("/notifikasi/baca")
+    case.do("admin", "admin_kembalikan")
+    for who in ("tim", "tim2"):
+        kinds = [k for k, _t in _unread(tx, who)]
+        assert kinds == ["returned"], (who, kinds)  # not also "Tugas baru" for the same event
+
+
+def test_finishing_or_opening_a_task_reads_its_notifications(system, tx, users, login):
+    case = Case.start(system, tx, nama="Sosialisasi Pemilih Pemula")
+    assert [k for k, _t in _unread(tx, "tim2")] == ["task_ready"]
+    case.do("tim", "submit")  # tim did step 1: tim2's "new task" about it is no longer news
+    assert _unread(tx, "tim2") == []
+    (kind, task_id), = _unread(tx, "admin")
+    assert kind == "task_ready"
+    page = login("admin").get(f"/tugas/{task_id}")  # opening the task reads it
+    assert page.status_code == 200
+    assert _unread(tx, "admin") == []
+    assert 'class="badge"' not in login("admin").get("/kotak-tugas").get_data(as_text=True)

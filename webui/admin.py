@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from engine.errors import NotFound
 from process import inputs, outbox
+from process import nip as nip_rules
 from process.declarations import lane_key
 from process.errors import BadRequest, NotPermitted
 from process.models import Group, Team, User, UserGroup
@@ -26,7 +27,7 @@ from process.roles import ALL_ROLES
 
 from . import i18n
 from .access import lane_map, me, my_session_id, role_required
-from .db import db, system
+from .db import db, discard, system
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -66,6 +67,17 @@ def _optional_name(value):
     return inputs.name(value, required=False)
 
 
+def _nip_field():
+    return StringField(_l("NIP"), validators=[Optional(), _at_most(40), _rule(nip_rules.nip)],
+                       description=_l("18 angka, hanya untuk PNS; mis. 19870412 201001 2 003."))
+
+
+def _jabatan_field():
+    return StringField(_l("Jabatan"), validators=[Optional(), _at_most(nip_rules.MAX_JABATAN),
+                                                   _rule(nip_rules.jabatan)],
+                       description=_l("Dicetak di bawah tanda tangan, mis. Sekretaris KPU Provinsi Sumatera Barat."))
+
+
 def role_name(role: str) -> str:
     return str(ROLE_NAMES.get(role, role))
 
@@ -94,6 +106,8 @@ class UserCreateForm(FlaskForm):
         DataRequired(message=_l("Nama pengguna wajib diisi.")), _at_most(100), _rule(inputs.username)])
     full_name = StringField(_l("Nama lengkap"), validators=[Optional(), _at_most(200), _rule(_optional_name)])
     email = _email_field()
+    nip = _nip_field()
+    jabatan = _jabatan_field()
     roles = _role_field()
     groups = _group_field()
     team = _team_field()
@@ -106,6 +120,8 @@ class UserCreateForm(FlaskForm):
 class UserEditForm(FlaskForm):
     full_name = StringField(_l("Nama lengkap"), validators=[Optional(), _at_most(200), _rule(_optional_name)])
     email = _email_field()
+    nip = _nip_field()
+    jabatan = _jabatan_field()
     roles = _role_field()
     groups = _group_field()
     team = _team_field()
@@ -259,10 +275,11 @@ def users():
                 user = system_.people.add_user(db(), username, password, form.roles.data, groups=form.groups.data,
                                      full_name=(form.full_name.data or "").strip(),
                                      email=(form.email.data or "").strip() or None,
+                                     nip=form.nip.data or None, jabatan=form.jabatan.data or "",
                                      team_code=team_code, actor=me().actor)
             except BadRequest as exc:
                 # The service's own checks back up the form's; rolled back with the request.
-                form.username.errors.append(i18n.error_text(exc))
+                (form.nip if exc.code == "user.nip_taken" else form.username).errors.append(i18n.error_text(exc))
             else:
                 return _secret_page("admin/password_shown.html", 201, user=user,
                                     password=password if generated else None, created=True)
@@ -274,6 +291,7 @@ def users():
 def _edit_page(user: User, form: UserEditForm | None = None, status: int = 200, refusal: str | None = None):
     if form is None:
         form = UserEditForm(formdata=None, data={"full_name": user.full_name, "email": user.email or "",
+                                  "nip": nip_rules.printed(user.nip), "jabatan": user.jabatan or "",
                                   "roles": sorted(user.roles), "groups": sorted(user.group_codes),
                                   "team": user.team.code if user.team else ""})
         _choices(form)
@@ -302,9 +320,14 @@ def edit_user(user_id: int):
     system_, actor = system(), me()
     try:
         system_.people.set_profile(db(), user, full_name=form.full_name.data, email=form.email.data, by=actor)
+        system_.people.set_official(db(), user, nip=form.nip.data or None, jabatan=form.jabatan.data or "", by=actor)
         system_.people.set_membership(db(), user, form.roles.data, form.groups.data, by=actor)
         system_.people.set_team(db(), user, team_code, by=actor)
     except (BadRequest, NotPermitted) as exc:
+        discard()  # nothing of the refused change stays
+        if exc.code == "user.nip_taken":
+            form.nip.errors.append(i18n.error_text(exc))
+            return _edit_page(user, form, 422)
         return _edit_page(user, form, 403 if isinstance(exc, NotPermitted) else 422,
                           i18n.error_text(exc))
     flash(_("Perubahan pada akun %(name)s disimpan.", name=user.username), "success")

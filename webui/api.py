@@ -238,7 +238,8 @@ def me():
     user = api_user()
     return jsonify({"username": user.username, "full_name": user.full_name, "roles": sorted(user.roles),
                     "groups": sorted(user.group_codes), "lanes": sorted(lanes_of(user)),
-                    "team": user.team.code if user.team else None})
+                    "team": user.team.code if user.team else None, "nip": user.nip or None,
+                    "jabatan": user.jabatan or ""})
 
 
 @bp.get("/tasks")

@@ -121,7 +121,7 @@ def notifications():
                          .order_by(Notification.created_at.desc(), Notification.id.desc())
                          .limit(NOTIFICATION_LIMIT)).scalars().all()
     locale, translations = i18n.locale(), get_translations()
-    rows = [{"n": n, "text": notify.text_of(n, locale, translations)} for n in items]
+    rows = [{"n": n, "text": notify.text_of(n, locale, translations), "export": notify.export_of(n)} for n in items]
     return render_template("inbox/notifications.html", items=rows)
 
 

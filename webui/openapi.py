@@ -460,7 +460,10 @@ def _schemas(platforms: Sequence[str]) -> dict:
                            "groups": {"type": "array", "items": {"type": "string"}, "description": "Kode grup"},
                            "lanes": {"type": "array", "items": {"type": "string"},
                                      "description": "Lajur yang dikerjakan grup Anda"},
-                           "team": _NULL_STR},
+                           "team": _NULL_STR,
+                           "nip": {"type": ["string", "null"], "pattern": "^[0-9]{18}$",
+                                   "description": "NIP (18 angka) bila PNS; dicetak di bawah tanda tangan"},
+                           "jabatan": {"type": "string", "description": "Jabatan yang dicetak di bawah tanda tangan"}},
         },
         "Task": {
             "type": "object",

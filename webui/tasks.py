@@ -285,6 +285,10 @@ def show(task_id: str):
             write_instead()
             row = _task_row(task_id)
         row = system_.tasks.open_task(db(), user, row.id)
+    if system_.tasks.unread_about(db(), user, row.id):  # opening the task reads what told the user of it
+        write_instead()
+        system_.tasks.seen(db(), user, row.id)
+        row = _task_row(task_id)
     return _render(row)
 
 
