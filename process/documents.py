@@ -581,10 +581,10 @@ def _numbered_canvas(doc: Document, office: str):
             if number > 1:
                 self.drawString(15 * mm, height - 10 * mm, running[:160])
             self.drawString(15 * mm, 8 * mm, printed)
-            # "Halaman x dari " ends where the total begins, room kept for as many digits as x has (the total has
-            # at least as many; it is never shorter, and is as long on all pages from the tenth, hundredth, ...).
+            # "Halaman x dari y" starts at the same place on every page, with room for four-digit numbers: the
+            # total is drawn once, at the end, so its width is not known while the pages are written.
             label = f"Halaman {number} dari "
-            x = width - 15 * mm - stringWidth(label + str(number), fonts.REGULAR, size)
+            x = width - 15 * mm - stringWidth("Halaman 9999 dari 9999", fonts.REGULAR, size)
             self.drawString(x, 8 * mm, label)
             self.translate(x + stringWidth(label, fonts.REGULAR, size), 8 * mm)
             self.doForm(_TOTAL_FORM)
@@ -666,7 +666,7 @@ def write_pdf(doc: Document, out: BinaryIO, letterhead: Letterhead | None = None
     st = _styles()
     pagesize = landscape(A4) if doc.landscape else portrait(A4)
     template = SimpleDocTemplate(out, pagesize=pagesize, leftMargin=15 * mm, rightMargin=15 * mm,
-                                 topMargin=14 * mm, bottomMargin=15 * mm, title=printable(f"{doc.title} — {doc.scope}"),
+                                 topMargin=12 * mm, bottomMargin=13 * mm, title=printable(f"{doc.title} — {doc.scope}"),
                                  author=printable(letterhead.office), subject=printable(doc.reference or doc.title),
                                  creator="Alur Medsos")
     width = template.width
@@ -766,9 +766,9 @@ _PAD = 6.5  # a cell's left and right padding and the grid line, points
 #: Rows per part of a long table (whole groups: a case's responses are never cut between parts).
 _PART_ROWS = 60
 #: The table cells' type: 9 pt on 10.6 pt lines.
-_SIZE, _LEADING = 9, 10.2
+_SIZE, _LEADING = 9, 9.8
 #: A cell's padding (points): left and right, top, bottom.
-_CELL_PAD = (3, 0.5, 1.2)
+_CELL_PAD = (3, 0.1, 1.4)
 
 
 def _table_parts(section: Table, widths: list[float], counter: _Counter | None = None) -> Iterator:
