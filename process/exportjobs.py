@@ -6,8 +6,9 @@ in phases (``collecting`` the rows, then ``rendering`` the document) so the page
 written to a temporary name, then renamed, in ``Settings.exports_dir`` (``ALUR_EXPORT_DIR``; by default ``exports/``
 beside the uploads folder, not in it: a backup copies the uploads folder whole), and kept
 ``Settings.export_keep_hours`` (:func:`purge_expired`, run by the worker's housekeeping). A PDF or workbook is
-signed as the record's page chose (``ExportJob.signers``) and numbered as its instant download is (:func:`_finish`). Whoever asked is notified when it is ready or failed
-(``notice.export_ready`` / ``notice.export_failed``), with a link to the job's page.
+signed as the record's page chose (``ExportJob.signers``) and numbered as its instant download is
+(:func:`_finish`). Whoever asked is notified when it is ready or failed (``notice.export_ready`` /
+``notice.export_failed``), with a link to the job's page.
 
 Transactions: the caller owns them, as everywhere else, except in :func:`run`, which is the worker's unit of work
 and, like ops/worker.py, opens its own: the rows are read in a reading transaction (``System.readers``: on SQLite it
