@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .counters import locked_counter
 from .deadlines import WIB
 from .documents import Document, Signer
 from .models import DocumentCounter, IssuedDocument, User
@@ -77,17 +77,7 @@ def issued(session: Session, record: Record) -> Issued | None:
 def _counter(session: Session, series: str, year: int) -> DocumentCounter:
     """The series' counter row of the year, locked (PostgreSQL); the first of a year is made in a savepoint in
     case two race for it."""
-    stmt = select(DocumentCounter).where(DocumentCounter.series == series,
-                                         DocumentCounter.year == year).with_for_update()
-    counter = session.execute(stmt).scalar_one_or_none()
-    if counter is None:
-        try:
-            with session.begin_nested():
-                session.add(DocumentCounter(series=series, year=year, last_seq=0))
-        except IntegrityError:
-            pass
-        counter = session.execute(stmt).scalar_one()
-    return counter
+    return locked_counter(session, DocumentCounter, series=series, year=year)
 
 
 def issue(session: Session, record: Record, *, fmt: str, kode: str, now: datetime, by: str | None,

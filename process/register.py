@@ -8,9 +8,9 @@ from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .counters import locked_counter
 from .deadlines import WIB
 from .declarations import Declarations
 from .documents import Column, Document, Table, durasi, field_title, outcome_text, person_name, record_header
@@ -53,16 +53,7 @@ def formats_collide(a: str, b: str) -> bool:
 def _next_seq(session: Session, process_key: str, year: int) -> int:
     """Next number of the procedure's year. The counter row is locked (PostgreSQL), so racing submissions queue
     instead of colliding; the first of a new year is created in a savepoint in case two race for it."""
-    stmt = select(RegisterCounter).where(RegisterCounter.process_key == process_key,
-                                         RegisterCounter.year == year).with_for_update()
-    counter = session.execute(stmt).scalar_one_or_none()
-    if counter is None:
-        try:
-            with session.begin_nested():
-                session.add(RegisterCounter(process_key=process_key, year=year, last_seq=0))
-        except IntegrityError:
-            pass
-        counter = session.execute(stmt).scalar_one()
+    counter = locked_counter(session, RegisterCounter, process_key=process_key, year=year)
     counter.last_seq += 1
     return counter.last_seq
 

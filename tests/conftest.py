@@ -16,6 +16,7 @@ from engine.models import Base
 from process.config import Settings
 from process.deadlines import WIB
 from process.system import System, build_system
+from tests.factories import make_users
 
 ROOT = Path(__file__).resolve().parents[1]
 DIAGRAM = ROOT / "bpmn" / "alur_pengunggahan.bpmn"
@@ -182,6 +183,15 @@ def login(app):
         return c
 
     return _login
+
+
+@pytest.fixture
+def admin_client(system, tx, login):
+    """The factory users plus ``root``, the only holder of the ``admin`` role, logged in."""
+    make_users(system, tx)
+    with tx() as s:
+        system.people.add_user(s, "root", "rahasia-root", ["admin"], full_name="Admin Sistem")
+    return login("root")
 
 
 @pytest.fixture

@@ -86,12 +86,6 @@ def test_nip_rules_beyond_the_digits():
 
 
 # -------------------------------------------------------------------------------------- user admin
-@pytest.fixture
-def admin_client(system, tx, login):
-    make_users(system, tx)
-    with tx() as s:
-        system.people.add_user(s, "root", "rahasia-root", ["admin"], full_name="Admin Sistem")
-    return login("root")
 
 
 def _user(system, name: str) -> User:

@@ -12,15 +12,6 @@ from process.roles import ALL_ROLES, ROLE_LABELS
 from tests.factories import make_users, user
 
 
-@pytest.fixture
-def admin_client(system, tx, login):
-    """The factory users plus ``root``, the only holder of the ``admin`` role."""
-    make_users(system, tx)
-    with tx() as s:
-        system.people.add_user(s, "root", "rahasia-root", ["admin"], full_name="Admin Sistem")
-    return login("root")
-
-
 def _events(system, type_: str) -> list[EventRow]:
     with system.sessions() as s:
         return list(s.execute(select(EventRow).where(EventRow.type == type_).order_by(EventRow.seq)).scalars())
