@@ -87,7 +87,10 @@ class SheetRows:
         from openpyxl.utils import get_column_letter
 
         self.ws = ws
-        self._ids: dict[tuple, str] = {}
+        #: (id of the style, number format, quote) → (the style, its id in the workbook). The style is kept so that
+        #: its id() is never reused by another style made later (a freed object's id is; the header then got a
+        #: body cell's style now and then).
+        self._ids: dict[tuple, tuple[object, str]] = {}
         self._letters = [get_column_letter(i) for i in range(1, 16385)]
         self.row = 0
         ws._get_writer()
@@ -118,7 +121,8 @@ class SheetRows:
         if style is None and number_format is None and not quote:
             return None
         key = (id(style), number_format, quote)
-        found = self._ids.get(key)
+        kept = self._ids.get(key)
+        found = kept[1] if kept is not None else None
         if found is None:
             from openpyxl.cell import WriteOnlyCell
             from openpyxl.styles.cell_style import StyleArray
@@ -130,7 +134,8 @@ class SheetRows:
                 cell.number_format = number_format
             if quote:
                 cell.quotePrefix = True
-            found = self._ids[key] = str(cell.style_id)
+            found = str(cell.style_id)
+            self._ids[key] = (style, found)
         return found
 
     def append(self, cells) -> None:

@@ -177,3 +177,27 @@ def test_nothing_else_writes_csv_or_xlsx():
                     line = text.count("\n", 0, m.start()) + 1
                     offenders.append(f"{path.relative_to(ROOT)}:{line}: {m.group(0)}")
     assert not offenders, "write spreadsheets through process/spreadsheets.py:\n" + "\n".join(offenders)
+
+
+def test_a_style_made_after_another_was_freed_keeps_its_own_look():
+    """Styles are looked up by identity: one made after an earlier one was let go (and its id() reused) must not
+    take the earlier one's look."""
+    import gc
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from process.spreadsheets import SheetRows
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("S")
+    rows = SheetRows(ws)
+    for n in range(200):  # transient styles, each freed after its row
+        rows.append([(f"x{n}", rows.style(font=Font(italic=True)), None, None)])
+        gc.collect()
+    rows.append([("kop", rows.style(font=Font(bold=True)), None, None)])
+    out = io.BytesIO()
+    wb.save(out)
+    sheet = load_workbook(io.BytesIO(out.getvalue()))["S"]
+    assert sheet["A201"].font.bold and not sheet["A201"].font.italic
+    assert all(sheet[f"A{n}"].font.italic for n in range(1, 201))

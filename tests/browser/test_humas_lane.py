@@ -253,7 +253,7 @@ def test_owner_adds_a_humas_step_and_a_case_goes_through_it(live_server, open_as
     auditor.goto("/laporan/rekap?dari=2025-05-01&sampai=2025-05-31")
     main = auditor.locator("main")
     expect(main).to_contain_text("https://www.instagram.com/p/KPUSumbarAgam/")
-    expect(main).to_contain_text("langkah unggahnya (langkah 6 \u201cPengunggahan\u201d)")
+    expect(main).to_contain_text("waktu langkah 6 \u201cPengunggahan\u201d diselesaikan")
     auditor.goto("/audit/kepatuhan?dari=2025-05-01&sampai=2025-05-31")
     expect(auditor.locator('tr.total[data-step="5"]')).to_contain_text(f"Langkah 5: {HUMAS_TASK}")
     expect(auditor.locator('tr.total[data-step="6"]')).to_contain_text(f"Langkah 6: {UPLOAD_TASK}")
