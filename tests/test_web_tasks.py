@@ -574,3 +574,5 @@ def test_a_finished_task_names_who_finished_it_by_name(system, tx, case, login):
     page = html(login("tim2").get(f"/tugas/{case.task_id}"))
     assert "Tugas ini sudah diselesaikan oleh Rina Pelaksana" in page
     assert "oleh tim," not in page
+    # the submitted activity date as people read it, not the stored ISO form
+    assert "6 Mei 2025" in page and "2025-05-06" not in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -251,6 +252,10 @@ def _submitted_values(row: TaskRow, cv: CaseView) -> list[dict]:
         item: dict[str, Any] = {"label": f.label, "type": f.type, "value": value}
         if f.type == "enum":
             item["value"] = dict(f.options).get(str(value), value)
+        elif f.type == "date" and value:
+            item["value"] = _shown_day(value)
+        elif f.type == "datetime" and value:
+            item["value"] = i18n.when(value)
         elif f.type == "files":
             item["files"] = [attachments[i] for i in taskforms.file_ids(value) if i in attachments]
         elif f.type == "posts":
@@ -259,6 +264,14 @@ def _submitted_values(row: TaskRow, cv: CaseView) -> list[dict]:
                 p["waktu_wib"] = i18n.when(p["waktu"]) if p.get("waktu") else ""
         out.append(item)
     return out
+
+
+def _shown_day(value: Any) -> str:
+    """A submitted date as people read it (``2 Desember 2026``); a value that is not a date stays as typed."""
+    try:
+        return i18n.day(date.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
 
 
 def _render(row: TaskRow, status: int = 200, **kw):
