@@ -27,7 +27,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEv
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -46,7 +46,7 @@ from .errors import (
     TaskNotReady,
 )
 from .expressions import DEFAULT_FUNCTIONS, NAME_RE, FunctionRegistry, evaluate
-from .models import Definition, Instance, TaskRow
+from .models import Definition, Instance, RunningWithTimer, TaskRow
 from .spiff import (
     ActionRun,
     all_tasks,
@@ -187,6 +187,18 @@ def _mapping_entry_problems(parsed: ParsedDefinition, target: Definition, task: 
 
 #: The group lanes of each parsed process spec (a workflow knows its spec, not the parsed definition).
 _GROUP_LANES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+#: The earliest waiting timer: the first entry of the partial index ``ix_instance_timer_due``.
+NEXT_TIMER_QUERY = (select(Instance.next_timer_at).where(RunningWithTimer())
+                    .order_by(Instance.next_timer_at).limit(1))
+
+
+def due_cases_query(now: datetime, limit: int) -> Select:
+    """The cases whose earliest timer is due at ``now``, earliest first (ties by case id): a range at the start of
+    ``ix_instance_timer_due``, read in the index's order (no sort), ending at the first case not yet due."""
+    return (select(Instance.id).where(RunningWithTimer(), Instance.next_timer_at < now)
+            .order_by(Instance.next_timer_at, Instance.id).limit(limit))
 
 
 class WorkflowEngine:
@@ -419,13 +431,12 @@ class WorkflowEngine:
         """Instances whose earliest timer is due, through the ``next_timer_at`` index only, earliest first (ties by
         case id). Nothing is locked: :meth:`fire_timers` takes each case (several workers share the work that
         way)."""
-        stmt = (select(Instance.id).where(Instance.next_timer_at < now, Instance.status == "running")
-                .order_by(Instance.next_timer_at, Instance.id).limit(limit))
-        return list(session.execute(stmt).scalars())
+        return list(session.execute(due_cases_query(now, limit)).scalars())
 
     def next_timer_at(self, session: Session) -> datetime | None:
-        """The earliest timer of any running instance (an index lookup), for a worker deciding how long to sleep."""
-        return session.execute(select(func.min(Instance.next_timer_at)).where(Instance.status == "running")).scalar()
+        """The earliest timer of any running instance (the first entry of ``ix_instance_timer_due``), for a worker
+        deciding how long to sleep."""
+        return session.execute(NEXT_TIMER_QUERY).scalar()
 
     def fire_due_timers(self, session: Session, now: datetime | None = None, limit: int = 200) -> list[ActionResult]:
         """Fire the timers due at ``now`` (default: the engine's clock) of up to ``limit`` cases, in this one
