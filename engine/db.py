@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import eventlog, persistence
+from . import eventlog, persistence, wakeup
 from .eventlog import GENESIS_HASH
 from .models import Base, ChainHead
 from .sqlite_turns import TurnTakingConnection, turns_for
@@ -108,6 +108,7 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     eventlog.install(factory)
     persistence.install(factory)
+    wakeup.install(factory, engine)
     return factory
 
 

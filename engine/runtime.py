@@ -31,7 +31,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import eventlog, persistence
+from . import eventlog, persistence, wakeup
 from .clock import Clock
 from .definitions import ParsedDefinition, parse_definition
 from .errors import (
@@ -763,6 +763,9 @@ class WorkflowEngine:
         case = {key: getattr(instance, key) for key in persistence.CASE_WRITES}
         dues = [d for d in (timer_due(t) for t in all_tasks(wf) if t.state == TaskState.WAITING) if d is not None]
         case["next_timer_at"] = min(dues) if dues else None
+        if case["next_timer_at"] is not None and (instance.next_timer_at is None
+                                                  or case["next_timer_at"] < instance.next_timer_at):
+            wakeup.soon(session)  # a timer sooner than the case had: the worker may be sleeping past it
         if wf.is_completed():
             ends = [t.task_spec.bpmn_id for t in run.finished_ends]
             case.update(status="completed", completed_at=now, end_event=ends[-1] if ends else None,

@@ -348,8 +348,10 @@ def group_members(code: str, add: tuple[str, ...], remove: tuple[str, ...]) -> N
 @main.command()
 @click.option("--once", "mode", flag_value="once", help="Do what is due now (timers, reminders, e-mail), then exit.")
 @click.option("--loop", "mode", flag_value="loop", help="Keep going until stopped (SIGTERM or Ctrl-C).")
-@click.option("--interval", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
-              help="Longest sleep between cycles with --loop, in seconds.")
+@click.option("--interval", default=60.0, show_default=True, type=click.FloatRange(0.05, 3600),
+              help="Longest sleep with --loop, in seconds. The worker wakes at the next due time it knows of and "
+                   "whenever a request makes something due sooner; this is only a safety net for due times "
+                   "written behind the application's back.")
 def worker(mode: str | None, interval: float) -> None:
     """Fire due deadline timers, send "deadline soon" reminders and the queued e-mails; make the export files
     asked for (large record downloads)."""
@@ -378,7 +380,7 @@ def worker(mode: str | None, interval: float) -> None:
                 w.close()
             return
         mail = system.settings.mail
-        click.echo(f"worker running (every {interval:g} s at most; e-mail "
+        click.echo(f"worker running (sleeping until the next due time or a wake-up, at most {interval:g} s; e-mail "
                    + (f"via {mail.host}:{mail.port} ({mail.security})" if mail else "off: ALUR_SMTP_HOST unset")
                    + ")", err=True)
         w.stop_on_signals()

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
+from engine import wakeup
 from engine.db import lost_connection, transaction
 from process import exportjobs, outbox
 from process.files import remove_stored
@@ -68,6 +69,11 @@ RECORD_RETRY = 0.5
 HOUSEKEEPING_EVERY = 3600.0
 #: Seconds a stopping worker waits for the export in progress before leaving it to its lease.
 EXPORT_STOP_WAIT = 5.0
+#: The default longest sleep (``alur worker --interval``): a safety net only, for due times written behind the
+#: application's back; everything the application writes wakes the worker (engine.wakeup).
+LONGEST_SLEEP = 60.0
+#: Seconds added to a sleep until a due time, so that the time has passed (not almost) when the worker looks.
+DUE_MARGIN = 0.005
 
 
 @dataclass
@@ -87,13 +93,28 @@ class CycleReport:
         return bool(self.fired or self.reminders or self.sent or self.failed or self.purged)
 
 
+class _Stopping(threading.Event):
+    """The worker's stop flag; setting it also ends the sleep in progress."""
+
+    def __init__(self, on_set):
+        super().__init__()
+        self._on_set = on_set
+
+    def set(self) -> None:
+        super().set()
+        self._on_set()
+
+
 class Worker:
-    def __init__(self, system: System, *, interval: float = 0.5, transport: SmtpTransport | None = None):
+    def __init__(self, system: System, *, interval: float = LONGEST_SLEEP, transport: SmtpTransport | None = None):
         self.system = system
+        #: The longest sleep: the worker wakes at the next due time it knows of, when a commit tells it something is
+        #: due sooner (engine.wakeup), and at the latest after this many seconds.
         self.interval = interval
         mail = system.settings.mail
         self.transport = transport or (SmtpTransport(mail) if mail is not None else None)
-        self.stopping = threading.Event()
+        self._listener: wakeup.Listener | None = None
+        self.stopping = _Stopping(self._interrupt)
         self._housekeeping_at = 0.0
         #: Cases whose timers failed to fire: how often, and when to try again (time.monotonic()).
         self._failures: dict[int, int] = {}
@@ -378,15 +399,22 @@ class Worker:
                 due = exportjobs.next_due(session, self.system.clock.now())
                 if due is not None and due <= self.system.clock.now():
                     self._export_wake.set()  # a job is queued (or a lease ran out): the export thread takes it now
+        longest = self.interval
+        if self._export is not None:  # the running export's lease is renewed by this loop
+            longest = min(longest, exportjobs.RENEW_EVERY)
+        if self._housekeeping_at:  # the hourly clean-up (due at the first cycle, which sets this)
+            longest = min(longest, max(0.0, self._housekeeping_at - time.monotonic()))
         if wake is None:
-            return self.interval
+            return longest
         delta = (wake - self.system.clock.now()).total_seconds()
-        return max(0.0, min(self.interval, delta))
+        return max(0.0, min(longest, delta + DUE_MARGIN if delta > 0 else 0.0))
 
     def run(self, on_report=None) -> None:
         """Cycle until stopped (SIGTERM/SIGINT finish the cycle in progress, then return); export jobs run in a
         thread of their own meanwhile."""
         self.start_exports()
+        self._listener = wakeup.Listener(self.system.db)
+        log.info("worker: woken by %s, longest sleep %g s", self._listener.kind, self.interval)
         while not self.stopping.is_set():
             try:
                 report = self.cycle()
@@ -405,11 +433,18 @@ class Worker:
                 pause = max(pause, min(RETRY_HELD, self.interval))
             elif report.errors or report.waiting:  # due cases waiting after a failure: not at once
                 pause = max(pause, self.interval)
-            if pause > 0:
-                self.stopping.wait(pause)
+            if pause > 0 and not self.stopping.is_set():
+                self._listener.wait(pause)
         self.close()
 
+    def _interrupt(self) -> None:
+        if self._listener is not None:
+            self._listener.interrupt()
+
     def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         self._export_wake.set()
         if self._export_thread is not None:
             self._export_thread.join(EXPORT_STOP_WAIT)

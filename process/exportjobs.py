@@ -39,6 +39,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from engine import wakeup
 from engine.db import transaction
 from engine.errors import NotFound
 from engine.models import Instance
@@ -143,6 +144,7 @@ def create(session: Session, rulebook, user: User, req: Request, now: datetime,
                     created_at=now)
     session.add(job)
     session.flush()
+    wakeup.soon(session)  # the worker's export thread takes it at once
     return job
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from engine import eventlog
+from engine import eventlog, wakeup
 from engine.models import TaskRow
 from engine.runtime import SYSTEM_ACTOR, ActionResult
 
@@ -174,6 +174,7 @@ def schedule_reminders(session: Session, people: People, ready: list[TaskRow], n
             for row in ready if row.due_at is not None and row.due_at - lead > now]
     if rows:
         session.connection().execute(_INSERT_REMINDERS, rows)
+        wakeup.soon(session)
 
 
 def send_due_reminders(session: Session, people: People, now: datetime, limit: int = 200) -> int:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from engine import eventlog
+from engine import eventlog, wakeup
 
 from .config import MailSettings
 from .mail import MailError, body_for, build_message, subject_for
@@ -32,6 +32,7 @@ def enqueue(session: Session, rows: list[dict]) -> None:
     instance_id, created_at, base_url."""
     if not rows:
         return
+    wakeup.soon(session)  # due at once: the worker sends it without waiting for its next planned wake-up
     session.connection().execute(_INSERT, [{
         "user_id": r["user_id"], "to_addr": r["to_addr"], "kind": r["kind"], "instance_id": r["instance_id"],
         "subject": subject_for(r["kind"], task=r["task"], title=r["title"])[:300],

@@ -69,8 +69,10 @@ def live_stack(pg_server, tmp_path, request):
     ended, database dropped) after the test, with the tails of its logs printed when the test failed."""
     stacks: list[LocalStack] = []
 
-    def make(**options) -> LocalStack:
-        stack = LocalStack(pg_server, tmp_path / f"stack{len(stacks) + 1}", **options)
+    def make(database: str = "postgresql", **options) -> LocalStack:
+        """``database="sqlite"``: the stack on a SQLite file of its own instead."""
+        stack = LocalStack(pg_server if database == "postgresql" else "sqlite", tmp_path / f"stack{len(stacks) + 1}",
+                           **options)
         stacks.append(stack)
         stack.setup()
         return stack
