@@ -529,9 +529,12 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
 
         create_app().run(host=host, port=port)
         return
-    from ops.serve import serve_gunicorn
-
-    serve_gunicorn(host, port, workers, timeout=_settings().request_timeout)
+    timeout = _settings().request_timeout  # a configuration error is reported here, before anything starts
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # A lean gunicorn master: this process becomes `python -m ops.serve` (same pid), see ops/serve.py.
+    os.execv(sys.executable, [sys.executable, "-m", "ops.serve", "--host", host, "--port", str(port),
+                              "--workers", str(workers), "--timeout", str(timeout)])
 
 
 main.add_command(backup)  # alur backup PATH   (ops/backup.py)

@@ -1,4 +1,10 @@
-"""Serving the app with gunicorn (production) or Werkzeug's reloader (development)."""
+"""Serving the app with gunicorn (production) or Werkzeug's reloader (development).
+
+``alur serve`` replaces its own process with ``python -m ops.serve`` (the same pid, so whatever started it can
+still stop it): the gunicorn master then holds gunicorn and this module only, not the CLI's imports (SQLAlchemy,
+SpiffWorkflow, the app), and each worker imports and builds the app after the fork (``preload_app`` off: no
+database connection is ever shared between processes). A master that imported the app would share those pages
+with its workers only until Python's reference counting wrote to them; it would mostly hold a copy of its own."""
 from __future__ import annotations
 
 import ctypes
@@ -90,3 +96,20 @@ def serve_gunicorn(host: str, port: int, workers: int, timeout: int = 60) -> Non
         # Build the app in each worker after fork: no shared database connections between processes.
         "preload_app": False,
     }).run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m ops.serve --host H --port P --workers N --timeout S`` (what ``alur serve`` runs)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="alur serve")
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--timeout", type=int, required=True)
+    args = parser.parse_args(argv)
+    serve_gunicorn(args.host, args.port, args.workers, timeout=args.timeout)
+
+
+if __name__ == "__main__":
+    main()
