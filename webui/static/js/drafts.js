@@ -190,3 +190,5 @@ if (store) {
     document.querySelectorAll("form[data-draft]").forEach(keep);
   }
 }
+// Done with this page's drafts (restored, dropped, watched): tests wait for this mark.
+body.dataset.draftsReady = store ? "1" : "0";
