@@ -1,4 +1,5 @@
-// What tests/browser/test_phone_layout.py checks on a page: the page does not scroll sideways, and no two visible
+// What tests/browser/test_phone_layout.py checks on a page: the page does not scroll sideways, tags and badges do
+// not wrap onto a second line, and no two visible
 // leaf-ish elements (controls, links, headings, labels, table cells, tags, file names, ...) are drawn over each
 // other by more than a pixel. An element and its ancestors/descendants are never compared; what stays on the
 // screen over scrolled content by design (position: sticky or fixed, with its descendants) is left out, as is what
@@ -59,11 +60,26 @@
       }
     }
   }
+  // Tags and badges ("✓ cocok", "Terlambat", counts) keep their words on one line.
+  const wrapped = [];
+  for (const el of document.body.querySelectorAll(".tag, .badge, .nowrap")) {
+    if (!el.getClientRects().length || skipped(el)) continue;
+    const tops = new Set();
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!node.textContent.trim() || node.parentElement.closest(".visually-hidden")) continue; // read, not seen
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      Array.from(range.getClientRects()).filter((r) => r.width > 0).forEach((r) => tops.add(Math.round(r.bottom)));
+    }
+    if (tops.size > 1) wrapped.push(describe(el));
+  }
   const seen = new Set();
   return {
     scrollWidth: document.documentElement.scrollWidth,
     width,
     checked: boxes.length,
+    wrapped,
     overlaps: overlaps.filter((o) => (seen.has(o) ? false : seen.add(o))).slice(0, 40),
   };
 }

@@ -81,6 +81,7 @@ class Checker:
         found = []
         if result["scrollWidth"] > PHONE["width"]:
             found.append(f"scrolls sideways: {result['scrollWidth']} px wide")
+        found.extend(f"wraps: {w}" for w in result["wrapped"])
         found.extend(f"overlap: {o}" for o in result["overlaps"])
         assert result["checked"] > 5, f"{where}: only {result['checked']} elements measured"
         slug = re.sub(r"[^a-z0-9]+", "-", where.lower()).strip("-")
@@ -185,6 +186,9 @@ def test_every_page_fits_a_phone(live_server, browser, open_as, photos, artifact
         if where == "replay":
             expect(auditor.locator("[data-replay]")).to_have_attribute("data-shown", "4")
         check(auditor, f"auditor {where}")
+    auditor.get_by_role("button", name="Verifikasi dengan eksekusi ulang").click()
+    expect(auditor.locator(".tag-ok", has_text="cocok").first).to_be_visible()
+    check(auditor, "auditor replay verified")  # "✓ cocok" on one line (layout.js: tags do not wrap)
 
     # The administrator's pages.
     root = _phone(open_as, "root")
@@ -202,3 +206,30 @@ def test_every_page_fits_a_phone(live_server, browser, open_as, photos, artifact
     assert check.pages >= 35
     assert not check.problems, f"{len(check.problems)} of {check.pages} pages do not fit a 360 px phone:\n" + \
         "\n".join(check.problems)
+
+
+def test_the_layout_check_finds_what_it_looks_for(browser):
+    """layout.js on a made-up page: a wide block, two buttons on top of each other, a wrapped tag; and not an
+    element over its own child, a screen-reader-only text, a closed <details>' content or a sticky bar."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.set_content("""<!doctype html><html><head><style>
+        .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+        .sticky { position: sticky; bottom: 0; background: #fff; }
+      </style></head><body>
+      <div style="width: 500px"><p>Lebar</p></div>
+      <div style="position: relative; height: 60px">
+        <button style="position: absolute; left: 0; top: 0">Satu</button>
+        <button style="position: absolute; left: 10px; top: 10px">Dua</button>
+      </div>
+      <p style="width: 60px"><span class="tag">Terlambat sekali hari ini</span></p>
+      <p><a href="#">Tautan <strong>tebal</strong></a><span class="visually-hidden">tersembunyi</span></p>
+      <details><summary>Buka</summary><p>Isi yang tertutup</p></details><p>Sesudah details</p>
+      <p class="sticky"><button>Kirim</button></p>
+      </body></html>""")
+    result = page.evaluate(LAYOUT_JS)
+    context.close()
+    assert result["scrollWidth"] > PHONE["width"]
+    assert result["wrapped"] == ['<span.tag> "Terlambat sekali hari ini"']
+    assert len(result["overlaps"]) == 1 and "Satu" in result["overlaps"][0] and "Dua" in result["overlaps"][0], \
+        result["overlaps"]
