@@ -20,7 +20,6 @@ def manifest():
     body = {
         "name": "Alur Medsos — KPU Sumbar",
         "short_name": "Alur Medsos",
-        "description": "Prosedur kerja publikasi media sosial sesuai SOP, Sekretariat KPU Provinsi Sumatera Barat",
         "lang": "id",
         "dir": "ltr",
         "id": "/",
