@@ -85,9 +85,9 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
     request_text.init_app(app)
     ids.init_app(app)  # the id converters, before any route uses them
     app.register_blueprint(auth_bp)
-    from . import admin, api, audit, cases, exportjobs, files, inbox, modeler, reports, tasks
+    from . import admin, api, audit, cases, exportjobs, files, inbox, modeler, pwa, reports, tasks
 
-    for module in (inbox, tasks, cases, files, admin, modeler, reports, exportjobs, audit, api):
+    for module in (inbox, tasks, cases, files, admin, modeler, reports, exportjobs, audit, api, pwa):
         app.register_blueprint(module.bp)
 
     @app.after_request
@@ -114,9 +114,10 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
                 select(func.count()).select_from(Notification)
                 .where(Notification.user_id == current_user.user.id, Notification.read_at.is_(None))).scalar()
         from .access import may_start_case, sees_audit
+        from .drafts import take_done
 
         return {"ROLE_LABELS": ROLE_LABELS, "current_locale": str(get_locale()), "unread_count": unread,
-                "may_start_case": may_start_case, "sees_audit": sees_audit}
+                "may_start_case": may_start_case, "sees_audit": sees_audit, "drafts_done": take_done}
 
     @app.get("/healthz")
     def healthz():

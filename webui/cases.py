@@ -31,7 +31,7 @@ from process.errors import BadRequest
 from process.forms import FormInvalid
 from process.models import Team
 
-from . import i18n, taskforms
+from . import drafts, i18n, taskforms
 from .access import access_required, lane_map, may_start_case, me, my_lanes, sees_all_cases
 from .db import db, system
 from .ids import query_id, query_procedure
@@ -123,6 +123,7 @@ def new():
         else:
             flash(_("Kasus \u201c%(nama)s\u201d dibuat. Lanjutkan dengan langkah pertamanya.",
                     nama=result.instance.title), "success")
+            drafts.done(drafts.new_case_key(chosen.key))
             first = result.ready[0] if result.ready else None
             if first is not None:
                 return redirect(url_for("tasks.show", task_id=first.id))

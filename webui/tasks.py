@@ -23,7 +23,7 @@ from process.files import file_path, resolver, store_file
 from process.forms import FieldError, FormInvalid, blank_form_values, validate_form
 from process.models import FileRecord, Team, User
 
-from . import i18n, taskforms
+from . import drafts, i18n, taskforms
 from .access import lane_map, me, my_lanes
 from .bodies import accepts_body
 from .db import db, system, write_instead
@@ -390,6 +390,7 @@ def complete(task_id: str):
         _discard(written)
         raise
     flash(_("Tugas selesai."), "success")
+    drafts.done(drafts.task_key(row.id))
     return redirect(url_for("inbox.index"))
 
 

@@ -46,6 +46,8 @@ def open_step(page: Page, case_name: str, step: int) -> None:
     tabs = page.get_by_role("navigation", name="Tab kotak tugas")
     for tab in ("Tugas tim", "Tugas saya"):
         tabs.get_by_role("link", name=re.compile(f"^{tab}")).click()
+        # That tab's page has loaded (else the rows counted below may still be the previous tab's).
+        expect(tabs.get_by_role("link", name=re.compile(f"^{tab}"))).to_have_attribute("aria-current", "page")
         link = page.get_by_role("row").filter(has_text=case_name).get_by_role(
             "link", name=re.compile(STEP_NAMES[step]))
         if link.count():
