@@ -16,8 +16,8 @@ Events are grouped into *actions*, one per engine call: an input event (``case_s
 ``task_completed``, ``case_migrated``) with the engine's events of the same moment that follow it,
 or, without an input, the engine's events of one moment (a deadline sweep, or the timers that fired
 just before a late completion). A ``case_cancelled`` is an input too: the tasks it waited on are cancelled
-(``task_cancelled`` of the same moment) and nothing of the case runs after it. Between actions the workflow goes through the same save → prune →
-load cycle as a live case.
+(``task_cancelled`` of the same moment) and nothing of the case runs after it. Between actions the
+workflow goes through the same save → prune → load cycle as a live case.
 """
 from __future__ import annotations
 
@@ -88,7 +88,9 @@ class ReplayStep:
     """One action of the case: what was recorded, what the engine did again, and whether they agree."""
 
     seq: int  # the event that starts the action
-    type: str  # case_started | task_completed | case_migrated | case_cancelled | timer (engine events without an input) | projection
+    #: case_started | task_completed | case_migrated | case_cancelled | timer (engine events without an input) |
+    #: projection
+    type: str
     at: datetime
     expected: dict[str, Any]
     actual: dict[str, Any]
@@ -272,15 +274,7 @@ class _Replayer:
                 expected_extra["version"] = actual_extra["version"] = version
                 wf = new_workflow(self.parsed, run, action.payload.get("data") or {})
             else:
-                if self.failed:
-                    raise _Stop.at(action, "the case had stopped with an error before this event",
-                                   code="replay.after_error")
-                if self.state is None:
-                    raise _Stop.at(action, "the history has no case_started event before this one",
-                                   code="replay.no_start")
-                if self.cancelled:
-                    raise _Stop.at(action, "the case had been cancelled before this event",
-                                   code="replay.after_cancel")
+                self._check_goes_on(action)
                 wf = self._load(run)
                 before = {t.id: t for t in _ready_tasks(wf)}
                 if action.type == "task_completed":
@@ -336,6 +330,15 @@ class _Replayer:
         if error:
             self.state, self.failed = None, True
         return ReplayStep(action.anchor.seq, action.type, at, expected, actual, match, note, bpmn_id, note_message)
+
+    def _check_goes_on(self, action: _Action) -> None:
+        """An action after the start needs a case still running in the replay."""
+        if self.failed:
+            raise _Stop.at(action, "the case had stopped with an error before this event", code="replay.after_error")
+        if self.state is None:
+            raise _Stop.at(action, "the history has no case_started event before this one", code="replay.no_start")
+        if self.cancelled:
+            raise _Stop.at(action, "the case had been cancelled before this event", code="replay.after_cancel")
 
     def _task_for(self, wf, action: _Action):
         recorded_id = action.anchor.task_id
