@@ -331,7 +331,8 @@ def test_the_groups_of_each_lane_and_the_start_lane_are_read_from_the_diagram(en
         "Tim Pelaksana": (("tim_pelaksana",), None, True), "Admin Medsos": (("admin_medsos",), None, True),
         "Wakil Pimpinan Redaksi": (("wapimred",), None, True), "Pimpinan Redaksi": (("pimred",), None, True)}
     assert decl.start_lane == "Tim Pelaksana"
-    xml = replaced(('<alur:lane hearsOverdue="true" leads="true"/>', '<alur:lane group="redaksi" hearsOverdue="true" leads="true"/>'),
+    xml = replaced(('<alur:lane hearsOverdue="true" leads="true"/>',
+                    '<alur:lane group="redaksi" hearsOverdue="true" leads="true"/>'),
                    ('camunda:candidateGroups="admin_medsos"', 'camunda:candidateGroups="admin_medsos, humas"'))
     other = declarations_of(engine.validate(xml))
     assert other.lanes["Pimpinan Redaksi"].group_codes == {"redaksi"}  # declared: its tasks' codes give way
