@@ -238,3 +238,18 @@ def test_comments_refused(system, tx, case, who, text, error):
     with tx() as s, pytest.raises(error):
         system.caseops.comment(s, user(s, who), case.instance_id, text)
     assert events(tx, case.instance_id, "case_commented") == []
+
+
+def test_the_command_line_verifies_a_case_reassigned_commented_and_cancelled(system, tx, case, cli):
+    with tx() as s:
+        system.caseops.reassign(s, user(s, "pimred"), case.task_id, "tim2", "Cuti")
+    case.do("tim2", "submit", claim=False)
+    with tx() as s:
+        system.caseops.comment(s, user(s, "admin"), case.instance_id, "Foto kurang terang.")
+    with tx() as s:
+        system.caseops.cancel(s, user(s, "pimred"), case.instance_id, "Kegiatan ditunda.")
+    result = cli("audit", "replay", str(case.instance_id), "--verify")
+    assert result.exit_code == 0, result.output
+    assert "case_cancelled" in result.output and "MISMATCH" not in result.output
+    listing = cli("audit", "replay", str(case.instance_id))
+    assert "task_reassigned" in listing.output and "case_commented" in listing.output
