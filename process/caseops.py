@@ -196,6 +196,10 @@ class CaseOps:
         session.execute(delete(DeadlineReminder).where(DeadlineReminder.instance_id == instance.id))
         return result
 
+    def seen(self, session: Session, user: User, instance_id: int) -> None:
+        """``user`` opened the case's page: what they were told about the case itself is read."""
+        notify.case_seen(session, user, instance_id, self.clock.now())
+
     # -------------------------------------------------------------------------------------- comments
     def comments(self, session: Session, user: User, instance_id: int) -> list[Comment]:
         """The case's comments, oldest first."""

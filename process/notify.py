@@ -158,6 +158,15 @@ def task_seen(session: Session, user: User, task_id: str, now: datetime) -> None
                                                Notification.read_at.is_(None)).values(read_at=now))
 
 
+def case_seen(session: Session, user: User, instance_id: int, now: datetime) -> None:
+    """The user opened the case's page: their notifications about the case itself (a comment, a cancellation: no
+    task) are read."""
+    session.execute(update(Notification).where(Notification.user_id == user.id,
+                                               Notification.instance_id == instance_id,
+                                               Notification.task_id.is_(None), Notification.read_at.is_(None))
+                    .values(read_at=now))
+
+
 def delegated(session: Session, people: People, row: TaskRow, target: User, *, by: User) -> None:
     batch = _Batch(session, people, people.clock.now())
     batch.notify([Recipient(target.id, target.username, target.email, target.display_name)], "delegated",

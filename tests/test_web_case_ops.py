@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from engine import eventlog
 from engine.models import EventRow, Instance, TaskRow
+from process.models import Notification
 from process.records import Period, register_rows
 from tests.factories import Case, make_users, user
 
@@ -102,6 +103,14 @@ def test_comments_are_escaped_keep_line_breaks_and_refuse_the_auditor(system, tx
     assert 'name="komentar"' not in auditor.get(f"/kasus/{case.instance_id}").get_data(as_text=True)
     assert auditor.post(f"/kasus/{case.instance_id}/komentar", data={"komentar": "x"}).status_code == 403
     assert len(of_type(tx, case.instance_id, "case_commented")) == 1
+    # tim (who opened the case) was told once; opening the case page reads it.
+    with tx() as s:
+        told = s.execute(select(Notification).where(Notification.user_id == user(s, "tim").id,
+                                                    Notification.kind == "commented")).scalars().all()
+        assert len(told) == 1 and told[0].read_at is None
+    login("tim").get(f"/kasus/{case.instance_id}")
+    with tx() as s:
+        assert s.get(Notification, told[0].id).read_at is not None
 
 
 # -------------------------------------------------------------------------------------------------- API

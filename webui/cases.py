@@ -188,6 +188,7 @@ def _show(instance_id: int, *, comment: str = "", comment_errors: list[str] | No
     team = _team_names(session, {instance.group}).get(instance.group, instance.group)
     texts = _texts(cv)
     lead = ops.is_lead(session, user, instance)
+    ops.seen(session, user, instance.id)
     cancelled = next((e for e in cv.history if e.type == "case_cancelled"), None)
     comments = [{"who": _name(names, e.actor), "at": i18n.when(e.at), "iso": e.at.isoformat(),
                  "text": str(e.data.get("text") or "")} for e in cv.history if e.type == "case_commented"]
