@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from engine import eventlog
 from engine.errors import NotFound, TaskNotReady
 from engine.models import Definition, EventRow, Instance, TaskRow
+from engine.persistence import lock_case
 from engine.runtime import ActionResult, WorkflowEngine
 
 from . import inputs, notify
@@ -152,6 +153,7 @@ class CaseOps:
         instance = session.get(Instance, row.instance_id)
         if not self.is_lead(session, user, instance):
             raise NotPermitted("only a lead reassigns", code="task.reassign_not_lead")
+        lock_case(session, case_id=instance.id)
         check_not_cancelled(session, instance)
         if row.state != "ready":
             raise TaskNotReady(f"task is {row.state}", code="task.reassign_not_ready", task=row.name)
@@ -212,6 +214,7 @@ class CaseOps:
         instance = self._instance(session, user, instance_id)
         if not user.active or READ_ONLY_ROLE in user.roles:
             raise NotPermitted("auditors only read", code="case.comment_read_only")
+        lock_case(session, case_id=instance.id)  # a cancellation committing meanwhile is seen (PostgreSQL)
         check_not_cancelled(session, instance)
         text = _text(text, "label.comment", MAX_COMMENT, required=True)
         now = self.clock.now()
