@@ -15,8 +15,9 @@ Two views, both read-only:
 Events are grouped into *actions*, one per engine call: an input event (``case_started``,
 ``task_completed``, ``case_migrated``) with the engine's events of the same moment that follow it,
 or, without an input, the engine's events of one moment (a deadline sweep, or the timers that fired
-just before a late completion). Between actions the workflow goes through the same save → prune →
-load cycle as a live case.
+just before a late completion). A ``case_cancelled`` is an input too: the tasks it waited on are cancelled
+(``task_cancelled`` of the same moment) and nothing of the case runs after it. Between actions the
+workflow goes through the same save → prune → load cycle as a live case.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ from .spiff import (
 from .state import prune
 
 #: Events that feed the engine an input.
-INPUT_EVENTS = frozenset({"case_started", "task_completed", "case_migrated"})
+INPUT_EVENTS = frozenset({"case_started", "task_completed", "case_migrated", "case_cancelled"})
 #: Events the engine writes about what it did by itself during an action.
 ENGINE_EVENTS = frozenset({"task_ready", "task_cancelled", "timer_fired", "overdue", "signal_thrown",
                            "task_passed", "case_completed", "execution_failed"})
@@ -87,7 +88,9 @@ class ReplayStep:
     """One action of the case: what was recorded, what the engine did again, and whether they agree."""
 
     seq: int  # the event that starts the action
-    type: str  # case_started | task_completed | case_migrated | timer (engine events without an input) | projection
+    #: case_started | task_completed | case_migrated | case_cancelled | timer (engine events without an input) |
+    #: projection
+    type: str
     at: datetime
     expected: dict[str, Any]
     actual: dict[str, Any]
@@ -145,7 +148,7 @@ def _actions(events: Iterable[EventRow]) -> list[_Action]:
                 current = _Action("timer", row, {})
                 actions.append(current)
             current.outputs.append((row, eventlog.decode(row)))
-        # Claims, delegations, returns and notifications do not move the engine.
+        # Claims, delegations, reassignments, returns, comments and notifications do not move the engine.
     return actions
 
 
@@ -217,6 +220,7 @@ class _Replayer:
         self.overdue_ids: set[UUID] = set()
         self.finished_case = False
         self.failed = False
+        self.cancelled = False  # the case was cancelled: nothing of it runs any more
         self.end_event: str | None = None
 
     # ------------------------------------------------------------------ running
@@ -270,12 +274,7 @@ class _Replayer:
                 expected_extra["version"] = actual_extra["version"] = version
                 wf = new_workflow(self.parsed, run, action.payload.get("data") or {})
             else:
-                if self.failed:
-                    raise _Stop.at(action, "the case had stopped with an error before this event",
-                                   code="replay.after_error")
-                if self.state is None:
-                    raise _Stop.at(action, "the history has no case_started event before this one",
-                                   code="replay.no_start")
+                self._check_goes_on(action)
                 wf = self._load(run)
                 before = {t.id: t for t in _ready_tasks(wf)}
                 if action.type == "task_completed":
@@ -295,6 +294,9 @@ class _Replayer:
                     run.advance(wf)
                     note = f"migrated: replay continues on version {target}"
                     note_message = _message("replay.migrated", version=target)
+                elif action.type == "case_cancelled":
+                    note = "cancelled: the tasks it waited on end, nothing of the case runs any more"
+                    note_message = _message("replay.cancelled")
                 else:
                     run.advance(wf)
         except _Stop:
@@ -309,6 +311,11 @@ class _Replayer:
                                                        problem=_message(exc.code, **exc.params))
 
         actual = self._actual(wf, run, before, completed_uid, error)
+        if action.type == "case_cancelled" and not error:
+            # Cancelling runs nothing: every task the case waited on ends, as it stood.
+            actual["ready"] = []
+            actual["cancelled"] = sorted(t.task_spec.bpmn_id for t in before.values())
+            self.cancelled = True
         expected = self._expected(action, error)
         if action.type == "case_migrated" and "ready" not in action.payload:
             # Recorded before migrations listed the new deadlines: compare the waiting tasks only.
@@ -323,6 +330,15 @@ class _Replayer:
         if error:
             self.state, self.failed = None, True
         return ReplayStep(action.anchor.seq, action.type, at, expected, actual, match, note, bpmn_id, note_message)
+
+    def _check_goes_on(self, action: _Action) -> None:
+        """An action after the start needs a case still running in the replay."""
+        if self.failed:
+            raise _Stop.at(action, "the case had stopped with an error before this event", code="replay.after_error")
+        if self.state is None:
+            raise _Stop.at(action, "the history has no case_started event before this one", code="replay.no_start")
+        if self.cancelled:
+            raise _Stop.at(action, "the case had been cancelled before this event", code="replay.after_cancel")
 
     def _task_for(self, wf, action: _Action):
         recorded_id = action.anchor.task_id
@@ -416,7 +432,9 @@ class _Replayer:
         expected = {"status": self.instance.status, "end": self.instance.end_event,
                     "ready": sorted(f"{r.bpmn_id}@{_iso(r.due_at)}" if r.due_at else r.bpmn_id for r in rows)}
         actual: dict[str, Any] = {"status": "error", "end": None, "ready": []}
-        if self.state is not None:
+        if self.state is not None and self.cancelled:
+            actual = {"status": "cancelled", "end": None, "ready": []}
+        elif self.state is not None:
             run = ActionRun(self.engine.functions, last.at)
             wf = self._load(run)
             actual = {"status": "completed" if wf.is_completed() else "running",
@@ -518,7 +536,7 @@ class StepState:
     payload: dict
     process_key: str | None
     version: int | None
-    status: str  # running | completed | error
+    status: str  # running | completed | cancelled | error
     end_event: str | None
     tasks: list[TaskAtStep]
     data: dict[str, Any]
@@ -614,6 +632,9 @@ class _Fold:
     def task_delegated(self, row: EventRow, payload: dict) -> None:
         self._change_task(row, holder=payload.get("to"))
 
+    def task_reassigned(self, row: EventRow, payload: dict) -> None:
+        self._change_task(row, holder=payload.get("to"))
+
     def overdue(self, row: EventRow, payload: dict) -> None:
         task = self.tasks.get(row.task_id or "")
         if task is not None:
@@ -634,11 +655,15 @@ class _Fold:
     def execution_failed(self, row: EventRow, payload: dict) -> None:
         self.status = "error"
 
+    def case_cancelled(self, row: EventRow, payload: dict) -> None:
+        self.status = "cancelled"
+
 
 #: The events that change what :func:`states` shows, and how.
 _FOLDS = {name: getattr(_Fold, name) for name in (
-    "case_started", "case_migrated", "task_ready", "task_claimed", "task_unclaimed", "task_delegated", "overdue",
-    "task_completed", "task_cancelled", "case_completed", "execution_failed")}
+    "case_started", "case_migrated", "task_ready", "task_claimed", "task_unclaimed", "task_delegated",
+    "task_reassigned", "overdue", "task_completed", "task_cancelled", "case_completed", "execution_failed",
+    "case_cancelled")}
 
 
 def states(session: Session, instance_id: int) -> list[StepState]:

@@ -427,6 +427,60 @@ class WorkflowEngine:
                         task_id=task_id, data={"bpmn_id": row.bpmn_id, "from": previous, "to": to})
         return row
 
+    def reassign(self, session: Session, task_id: str, actor: str, to: str, reason: str = "") -> TaskRow:
+        """Give a ready task to ``to`` whoever holds it (or nobody): done by someone other than its holder (the
+        caller checks they may, and that ``to`` may hold it). Recorded as ``task_reassigned`` with who held it
+        before, who holds it now and the reason given."""
+        now = self.clock.now()
+        persistence.lock_case(session, task_id=_task_id(task_id))
+        row = self._task_row(session, task_id)
+        if row.state != "ready":
+            raise TaskNotReady(f"task '{row.name}' is {row.state}", code="task.not_ready", task=row.name,
+                               task_id=task_id)
+        previous = row.claimed_by
+        if not persistence.hand_over(session, row.id, previous, to, now):
+            session.refresh(row)
+            raise AlreadyClaimed(f"task '{row.name}' changed hands meanwhile", code="task.changed_hands",
+                                 task=row.name, task_id=task_id)
+        eventlog.append(session, type="task_reassigned", at=now, actor=actor, instance_id=row.instance_id,
+                        task_id=task_id, data={"bpmn_id": row.bpmn_id, "name": row.name, "from": previous,
+                                               "to": to, "reason": reason})
+        return row
+
+    @_stale_to_typed
+    def cancel(self, session: Session, instance_id: int, *, actor: str, reason: str) -> ActionResult:
+        """End a running case before its end: its waiting tasks are cancelled, its timers will not fire (the case
+        is no longer ``running``: the sweep takes only running cases), and it is ``cancelled`` for good. The
+        workflow state is kept as it was. Recorded as ``case_cancelled`` (who, the reason, the tasks it waited on),
+        then a ``task_cancelled`` per waiting task, at the same moment."""
+        persistence.lock_case(session, case_id=instance_id)
+        instance = session.get(Instance, instance_id)
+        if instance is None:
+            raise NotFound(f"no case {instance_id}", code="case.not_found", case=instance_id)
+        if instance.status != "running":
+            raise TaskNotReady(f"case {instance.id} is {instance.status}", code="case.not_running",
+                               instance_id=instance.id)
+        run = self._run(self.clock.now())
+        now = run.now
+        result = ActionResult(instance)
+        rows = persistence.ready_rows(session, instance)
+        waiting = sorted(rows.values(), key=lambda r: (r.created_at, r.id))
+        result.events.append(eventlog.append(
+            session, type="case_cancelled", at=now, actor=actor, instance_id=instance.id,
+            data={"reason": reason, "tasks": [{"task_id": r.id, "bpmn_id": r.bpmn_id, "name": r.name,
+                                               "claimed_by": r.claimed_by} for r in waiting]}))
+        for row in waiting:
+            run.put(row, state="cancelled", completed_at=now)
+            result.completed.append(row)
+            result.events.append(eventlog.append(
+                session, type="task_cancelled", at=now, actor=SYSTEM_ACTOR, instance_id=instance.id,
+                task_id=row.id, data={"bpmn_id": row.bpmn_id, "name": row.name}))
+        case = {key: getattr(instance, key) for key in persistence.CASE_WRITES}
+        case.update(status="cancelled", next_timer_at=None, completed_at=now, updated_at=now)
+        persistence.save_action(session, instance, case, run.changed.values(), [])
+        self.warm.drop(instance.id)
+        return result
+
     def due_instance_ids(self, session: Session, now: datetime, limit: int = 200) -> list[int]:
         """Instances whose earliest timer is due, through the ``next_timer_at`` index only, earliest first (ties by
         case id). Nothing is locked: :meth:`fire_timers` takes each case (several workers share the work that

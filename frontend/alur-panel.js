@@ -4,7 +4,7 @@
 //   process / participant  alur:procedure (title, date, place, team; what its records print: reference,
 //                          responsesTitle, recapTitle) and its alur:text, alur:basis and alur:sign lists; alur:sop
 //                          (the SOP document's identity page: number, dates, approver, and its six lists)
-//   lane                   alur:lane (group, teamScoped, hearsOverdue)
+//   lane                   alur:lane (group, teamScoped, hearsOverdue, leads)
 //   task                   alur:step (number, label, deadline, output) and its children: register (field, format,
 //                          title, by, columns), stamp, response, the alur:return list, reject, separate, the
 //                          alur:require list, record, compare, the alur:input list (the SOP document's Kelengkapan)
@@ -77,6 +77,8 @@ export const TEXTS = {
   team_scoped_help: "Tugas lajur ini hanya untuk anggota tim yang membuat kasus; mereka hanya melihat kasus timnya.",
   hears_overdue: "Diberi tahu setiap langkah terlambat",
   hears_overdue_help: "Lajur ini diberi tahu setiap kali langkah mana pun melewati batas waktunya.",
+  leads: "Memimpin prosedur",
+  leads_help: "Yang bekerja di lajur ini dapat mengalihkan tugas mana pun yang menunggu dan membatalkan kasus dengan alasan tertulis.",
   // alur:step
   number: "Nomor langkah",
   number_help: "Bilangan bulat mulai 1, tidak boleh sama dengan langkah lain (\"Langkah 4 dari 5\"). Kosongkan bila tidak bernomor.",
@@ -636,6 +638,7 @@ function laneGroups(ctx, element, bo) {
       entry(`${p}-alur-group`, TextEntry, { ...base, attr: "group", label: ctx.t("lane_group"), description: ctx.t("lane_group_help") }, isTextFieldEntryEdited),
       entry(`${p}-alur-teamScoped`, CheckEntry, { ...base, attr: "teamScoped", label: ctx.t("team_scoped"), description: ctx.t("team_scoped_help") }, isCheckboxEntryEdited),
       entry(`${p}-alur-hearsOverdue`, CheckEntry, { ...base, attr: "hearsOverdue", label: ctx.t("hears_overdue"), description: ctx.t("hears_overdue_help") }, isCheckboxEntryEdited),
+      entry(`${p}-alur-leads`, CheckEntry, { ...base, attr: "leads", label: ctx.t("leads"), description: ctx.t("leads_help") }, isCheckboxEntryEdited),
     ],
   }];
 }

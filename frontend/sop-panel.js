@@ -597,7 +597,7 @@ function laneEntries(sop, lane, p) {
           const decl = laneDecl() || (group ? laneSop.ensureExt("alur:Lane") : undefined);
           if (!decl) return;
           laneSop.set(decl, { group });
-          const empty = Object.keys(decl.$attrs || {}).length === 0 && !decl.get("group") && !decl.get("teamScoped") && !decl.get("hearsOverdue");
+          const empty = Object.keys(decl.$attrs || {}).length === 0 && !decl.get("group") && !decl.get("teamScoped") && !decl.get("hearsOverdue") && !decl.get("leads");
           if (empty) laneSop.dropExt(decl);
         });
       }, { debounce: ctx.debounce }),

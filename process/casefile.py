@@ -139,14 +139,16 @@ def case_view(session: Session, user: User, instance_id: int, rulebook: Rulebook
 # --------------------------------------------------------------------------------------------------
 
 #: How a case stands when its end event declares no outcome (or it has not ended): codes of this application.
-GENERIC_OUTCOMES = ("berjalan", "selesai", "galat")
+GENERIC_OUTCOMES = ("berjalan", "selesai", "galat", "dibatalkan")
 
 
 def case_outcome(instance: Instance, rules: Declarations) -> str:
     """``berjalan``, the code of the outcome its end event declares (``alur:outcome``, e.g. ``dipublikasikan``),
-    ``selesai`` (an end without one) or ``galat``."""
+    ``selesai`` (an end without one), ``dibatalkan`` (cancelled: process/caseops.py) or ``galat``."""
     if instance.status == "running":
         return "berjalan"
+    if instance.status == "cancelled":
+        return "dibatalkan"
     if instance.status == "completed":
         outcome = rules.outcome(instance.end_event)
         return outcome.code if outcome is not None else "selesai"

@@ -3,8 +3,8 @@
 * Per step and period: how many deadlines fell in the period, how many were met, the on-time rate,
   and how late the late ones were (median and worst). A task counts once its outcome is known: it was
   completed, or it is still waiting past its deadline (then it is late by "until now"). Tasks still
-  within their deadline and cancelled tasks do not count. Periods are calendar months or ISO weeks
-  of the deadline's WIB date.
+  within their deadline, cancelled tasks and every step of a cancelled case do not count. Periods are
+  calendar months or ISO weeks of the deadline's WIB date.
 * Per case: the collision a procedure may build in, between the last step's deadline and the review's. In SOP
   21/2025 step 5 is due at the end of activity day + 1, steps 2–4 at the end of submission day + 1, so the
   review's allowance reaches to (or past) the upload deadline; the report shows by how much, and whether the
@@ -103,6 +103,11 @@ def _counted(task: TaskRow, now: datetime) -> bool:
     return task.state == "completed" or task.due_at < now
 
 
+#: Cancelled cases (process/caseops.py) count nowhere: neither their steps done on time nor their late ones (the
+#: compliance page says so).
+_CANCELLED = select(Instance.id).where(Instance.status == "cancelled")
+
+
 def _of_procedure(procedure: str):
     """The cases of one procedure (a process id), as a subquery of instance ids."""
     return select(Instance.id).where(Instance.definition_id.in_(
@@ -126,6 +131,7 @@ def compliance(session: Session, *, rulebook: Rulebook, date_from: date, date_to
         select(TaskRow).where(TaskRow.bpmn_id.in_(list(step_of)), TaskRow.due_at.is_not(None),
                               TaskRow.due_at >= _day_start(date_from),
                               TaskRow.due_at < _day_start(date_to + timedelta(days=1)),
+                              TaskRow.instance_id.not_in(_CANCELLED),
                               *([TaskRow.instance_id.in_(_of_procedure(procedure))] if procedure else []))
         .order_by(TaskRow.due_at)).scalars().all() if step_of else []
     names = dict(names or {})
@@ -225,6 +231,7 @@ def collisions(session: Session, *, rulebook: Rulebook, date_from: date, date_to
     case's version (:func:`collision_steps`), of one procedure (a process id; every one when None)."""
     instances = session.execute(
         select(Instance).where(Instance.business_date >= date_from, Instance.business_date <= date_to,
+                               Instance.status != "cancelled",
                                *([Instance.id.in_(_of_procedure(procedure))] if procedure else []))
         .order_by(Instance.business_date, Instance.id)).scalars().all()
     if not instances:

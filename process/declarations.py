@@ -144,6 +144,9 @@ class LaneRule:
     group: str | None = None  # alur:lane group: the code of the group that works it
     team_scoped: bool = False
     hears_overdue: bool = False
+    #: ``alur:lane leads``: who works it leads the procedure: gives any waiting task to another person of its lane
+    #: and cancels a case (process/caseops.py).
+    leads: bool = False
     #: The group codes the lane's tasks name in ``camunda:candidateGroups`` (from the diagram, not a declaration).
     candidate_groups: tuple[str, ...] = ()
     #: The lane's name as the diagram writes it, which is how its tasks name it (``name`` is whitespace-normalised).
@@ -492,6 +495,7 @@ def _read_lanes(process) -> tuple[dict[str, LaneRule], str | None]:
                                     _text(decl.get("group")) if decl is not None else None,
                                     decl is not None and _flag(decl.get("teamScoped")),
                                     decl is not None and _flag(decl.get("hearsOverdue")),
+                                    decl is not None and _flag(decl.get("leads")),
                                     candidate_groups=tuple(codes), raw_name=lane.get("name"), has_tasks=bool(tasks))
         if start_lane is None and any(r in starts for r in refs):
             start_lane = lane_name
@@ -775,7 +779,7 @@ def _value_problems(kind: str, node, owner: str | None, checker: _Checker) -> No
     elif kind == "sign" and not (_text(node.get("heading")) or _text(node.get("role"))):
         checker.add(owner_of(node), "decl.attribute_missing", attribute="sign/role")
     elif kind == "lane":
-        for attribute in ("teamScoped", "hearsOverdue"):
+        for attribute in ("teamScoped", "hearsOverdue", "leads"):
             value = node.get(attribute)
             if value is not None and value.strip().lower() not in ("true", "false", "1", "0", "ya", "yes", ""):
                 checker.add(owner, "decl.flag_invalid", attribute=attribute, value=value[:20])
@@ -862,6 +866,8 @@ class LaneMap:
     starts: Mapping[str, tuple[str | None, frozenset[str]]] = field(default_factory=dict)
     #: key of a lane told of every late step → the lanes (as tasks name them) of the procedures it is told of
     heard: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: key of a lane that leads its procedure (``alur:lane leads``) → the process keys it leads (newest versions)
+    leads: Mapping[str, frozenset[str]] = field(default_factory=dict)
     _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -872,6 +878,7 @@ class LaneMap:
         hears: set[str] = set()
         starts: dict[str, tuple[str | None, frozenset[str]]] = {}
         heard: dict[str, set[str]] = {}
+        leads: dict[str, dict[str, bool]] = {}  # process key → lane key → leads (the newest version says)
         for decl in versions:  # oldest first: the newest says last
             for lane in decl.lanes.values():
                 key = lane_key(lane.name)
@@ -882,11 +889,17 @@ class LaneMap:
                 if lane.hears_overdue:
                     hears.add(key)
                     heard.setdefault(key, set()).update(other.task_lane for other in decl.lanes.values())
+            leads[decl.process_key] = {lane_key(lane.name): lane.leads for lane in decl.lanes.values()}
             starts[decl.process_key] = (lane_key(decl.start_lane) if decl.start_lane else None,
                                         frozenset(lane_key(n) for n, lane in decl.lanes.items() if lane.has_tasks))
+        led: dict[str, set[str]] = {}
+        for process_key, lanes in leads.items():
+            for key, flag in lanes.items():
+                if flag:
+                    led.setdefault(key, set()).add(process_key)
         return cls({k: frozenset(v) for k, v in codes.items()}, names,
                    frozenset(k for k, v in scoped.items() if v), frozenset(hears), starts,
-                   {k: frozenset(v) for k, v in heard.items()})
+                   {k: frozenset(v) for k, v in heard.items()}, {k: frozenset(v) for k, v in led.items()})
 
     def lanes_for(self, codes: frozenset[str], group_names: frozenset[str]) -> frozenset[str]:
         """The lanes (as tasks name them) worked by the groups of these codes and names."""
@@ -933,6 +946,12 @@ class LaneMap:
     def overdue_lanes(self) -> frozenset[str]:
         """The lanes (as tasks name them) told of every late step."""
         return frozenset(lane for lane, key in self.names.items() if key in self.hears_overdue)
+
+    def leads_procedure(self, lanes: Iterable[str], process_key: str | None) -> bool:
+        """Whether who works ``lanes`` leads ``process_key``: one of them is declared ``alur:lane leads`` in its
+        newest version."""
+        return any(process_key in self.leads.get(self.names.get(lane, lane_key(lane)), frozenset())
+                   for lane in lanes)
 
     def may_start(self, lanes: Iterable[str], process_key: str) -> bool:
         """Whether who works ``lanes`` opens cases of ``process_key``: the lane of its start event in its newest
@@ -1089,6 +1108,8 @@ def rule_changes(old: Declarations | None, new: Declarations) -> list[dict]:
             say("rule.lane_team_scoped" if b and b.team_scoped else "rule.lane_all_teams", lane=lane)
         if bool(a and a.hears_overdue) != bool(b and b.hears_overdue):
             say("rule.lane_hears_overdue" if b and b.hears_overdue else "rule.lane_not_told", lane=lane)
+        if bool(a and a.leads) != bool(b and b.leads):
+            say("rule.lane_leads" if b and b.leads else "rule.lane_leads_no_more", lane=lane)
     codes_before = {o.code for o in old.outcomes.values()}
     codes_after = {o.code for o in new.outcomes.values()}
     for code in sorted(codes_after - codes_before):

@@ -62,6 +62,7 @@ OUTCOME_TEXT = {
     "berjalan": "Berjalan",
     "selesai": "Selesai",
     "galat": "Terhenti karena galat",
+    "dibatalkan": "Dibatalkan",
 }
 
 

@@ -140,11 +140,15 @@ XES_EVENT_TYPES = {
     "task_passed": ("complete", None),  # an untyped or manual task: done when the case reached it
     "overdue": ("complete", "Batas waktu terlewati: {step}"),
     "task_delegated": ("reassign", None),
+    "task_reassigned": ("reassign", None),  # by a lead (process/caseops.py): a reassign like a delegation
     "task_cancelled": ("ate_abort", None),
     "case_migrated": ("complete", "Kasus dipindahkan ke versi diagram lain"),
     "execution_failed": ("pi_abort", "Proses terhenti karena galat"),
     "case_completed": ("complete", "Kasus selesai"),
+    "case_cancelled": ("pi_abort", "Kasus dibatalkan"),
 }
+#: Events that give a task to someone else (its holder's delegation, a lead's reassignment): a ``reassign``.
+_HAND_OVERS = ("task_delegated", "task_reassigned")
 #: Events read only to place a step's ``start`` (and its lane): not events of the XES themselves.
 XES_START_SOURCES = ("task_ready", "task_claimed")
 #: Where a step's ``start`` comes from (the event attribute ``mulai_dari``).
@@ -279,7 +283,7 @@ def _task_stories(rows: Sequence[EventRow], payloads: dict[int, dict]) -> dict[s
             story.ready = story.ready or row
             story.lane = payload.get("lane") or story.lane
         elif story.taken is None and (row.type == "task_claimed"
-                                      or (row.type == "task_delegated" and payload.get("to"))):
+                                      or (row.type in _HAND_OVERS and payload.get("to"))):
             story.taken = row
         elif row.type in ("task_completed", "task_cancelled"):
             story.ended = row.type
@@ -335,11 +339,11 @@ def _xes_case_events(trace, rows: Sequence[EventRow], payloads: dict[int, dict],
         if row.type == "task_cancelled" and start is None:
             transition = "withdraw"  # never started: withdrawn, not aborted
         resource = row.actor or SYSTEM_ACTOR
-        if row.type == "task_delegated":
+        if row.type in _HAND_OVERS:
             resource = payload.get("to") or resource
         event = _xes_event(trace, row, concept, transition, resource,
                            payload.get("lane") or (story.lane if story else None), decl, bpmn_id)
-        if row.type == "task_delegated":
+        if row.type in _HAND_OVERS:
             _attr(event, "string", "dialihkan_oleh", row.actor or SYSTEM_ACTOR)
             if payload.get("from"):
                 _attr(event, "string", "pemegang_sebelumnya", payload["from"])
@@ -350,6 +354,8 @@ def _xes_case_events(trace, rows: Sequence[EventRow], payloads: dict[int, dict],
             if decision:
                 _attr(event, "string", "keputusan", decision)
             _attr(event, "boolean", "terlambat", bool(payload.get("late")))
+        if row.type == "case_cancelled":
+            _attr(event, "string", "alasan", str(payload.get("reason") or ""))
         if row.type == "case_completed" and payload.get("end_event"):
             outcome = decl.outcome(payload["end_event"])
             _attr(event, "string", "akhir", outcome.code if outcome is not None else payload["end_event"])

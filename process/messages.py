@@ -106,8 +106,33 @@ MESSAGES: dict[str, str] = {
                              "menunggu: %(waiting)s)."),
     "replay.projection_agrees": N_("Kasus yang tersimpan sesuai dengan riwayatnya."),
     "replay.projection_differs": N_("Kasus yang tersimpan berbeda dari hasil eksekusi ulang riwayatnya."),
+    "replay.cancelled": N_("Dibatalkan: langkah yang menunggu berakhir, tidak ada lagi yang berjalan pada kasus "
+                           "ini."),
+    "replay.after_cancel": N_("Kasus sudah dibatalkan sebelum kejadian ini."),
     # -- The SOP layer
     "case.not_visible": N_("Anda tidak berhak melihat kasus ini."),
+    # -- Reassigning, cancelling, commenting (process/caseops.py)
+    "case.cancelled": N_("Kasus “%(title)s” sudah dibatalkan (alasan: %(reason)s); tidak ada tindakan "
+                         "lain yang dapat dilakukan padanya."),
+    "case.cancel_not_permitted": N_("Hanya pimpinan prosedur, administrator, atau pembuat kasus (selama belum ada "
+                                    "langkah yang diserahkan) yang dapat membatalkan kasus."),
+    "case.cancel_handed_in": N_("Sudah ada langkah kasus ini yang diserahkan; kini hanya pimpinan prosedur atau "
+                                "administrator yang dapat membatalkannya."),
+    "case.comment_read_only": N_("Auditor hanya membaca; komentar tidak dapat ditambahkan."),
+    "task.reassign_not_lead": N_("Hanya pimpinan prosedur (mis. Pimpinan Redaksi) atau administrator yang dapat "
+                                 "mengalihkan tugas."),
+    "task.reassign_not_ready": N_("Tugas “%(task)s” sudah tidak menunggu, jadi tidak dapat dialihkan."),
+    "task.choose_reassignee": N_("Pilih siapa yang akan menerima tugas."),
+    "task.reassign_unknown_user": N_("Pengguna “%(user)s” tidak dikenal."),
+    "task.reassign_inactive": N_("Akun %(name)s tidak aktif; tugas tidak dapat dialihkan kepadanya."),
+    "task.reassign_outside_lane": N_("%(name)s tidak bekerja di lajur “%(lane)s”; tugas hanya dapat "
+                                     "dialihkan kepada orang di lajurnya."),
+    "task.reassign_other_team": N_("%(name)s bukan anggota tim kasus ini; tugas lajur tim hanya dapat dialihkan "
+                                   "kepada anggota tim kasus."),
+    "task.reassign_same_holder": N_("%(name)s sudah memegang tugas ini."),
+    "label.reason": N_("Alasan"),
+    "label.cancel_reason": N_("Alasan pembatalan"),
+    "label.comment": N_("Komentar"),
     "modeling.owner_only": N_("Hanya pemilik proses yang dapat memvalidasi, menerapkan atau memigrasikan diagram."),
     "upload.too_large": N_("%(what)s terlalu besar: %(size_bytes)s; batasnya %(limit_bytes)s."),
     "upload.too_large_unknown": N_("%(what)s terlalu besar: lebih dari %(limit_bytes)s."),
@@ -176,6 +201,8 @@ MESSAGES: dict[str, str] = {
     "rule.lane_team_scoped": N_("Lajur “%(lane)s” kini hanya untuk tim pembuat kasus."),
     "rule.lane_all_teams": N_("Lajur “%(lane)s” kini untuk semua anggotanya, bukan hanya tim pembuat kasus."),
     "rule.lane_hears_overdue": N_("Lajur “%(lane)s” kini diberi tahu setiap langkah yang terlambat."),
+    "rule.lane_leads": N_("Lajur “%(lane)s” kini memimpin prosedur: dapat mengalihkan tugas dan membatalkan kasus."),
+    "rule.lane_leads_no_more": N_("Lajur “%(lane)s” tidak lagi memimpin prosedur."),
     "rule.lane_not_told": N_("Lajur “%(lane)s” tidak lagi diberi tahu setiap langkah yang terlambat."),
     "rule.outcome_added": N_("Hasil akhir baru: “%(outcome)s”."),
     "rule.outcome_removed": N_("Hasil akhir “%(outcome)s” tidak ada lagi."),
@@ -332,6 +359,11 @@ MESSAGES: dict[str, str] = {
     "notice.overdue_due": N_("Terlambat: %(task)s — %(title)s melewati batas waktu %(due_at)s."),
     "notice.returned": N_("Dikembalikan oleh %(who)s: %(title)s. Tanggapan: %(response)s"),
     "notice.delegated": N_("%(by)s mendelegasikan tugas kepada Anda: %(task)s — %(title)s."),
+    "notice.reassigned": N_("%(by)s mengalihkan tugas kepada Anda: %(task)s — %(title)s. Alasan: %(reason)s"),
+    "notice.reassigned_away": N_("%(by)s mengalihkan tugas %(task)s — %(title)s dari Anda kepada %(to)s. Alasan: "
+                                 "%(reason)s"),
+    "notice.case_cancelled": N_("%(by)s membatalkan kasus %(title)s. Alasan: %(reason)s"),
+    "notice.commented": N_("%(by)s berkomentar pada kasus %(title)s: %(text)s"),
     "notice.deadline_soon": N_("Pengingat: batas waktu %(task)s — %(title)s %(relative)s (%(due_at)s)."),
     "notice.export_ready": N_("Unduhan siap: %(what)s. Tersedia sampai %(expires_at)s."),
     "notice.export_failed": N_("Unduhan gagal disiapkan: %(what)s. %(problem)s"),
@@ -339,12 +371,18 @@ MESSAGES: dict[str, str] = {
     "notice_kind.overdue": N_("terlambat"),
     "notice_kind.returned": N_("dikembalikan"),
     "notice_kind.delegated": N_("didelegasikan"),
+    "notice_kind.reassigned": N_("dialihkan kepada Anda"),
+    "notice_kind.reassigned_away": N_("dialihkan dari Anda"),
+    "notice_kind.case_cancelled": N_("kasus dibatalkan"),
+    "notice_kind.commented": N_("komentar"),
     "notice_kind.deadline_soon": N_("pengingat batas waktu"),
     "notice_kind.export_ready": N_("unduhan siap"),
     "notice_kind.export_failed": N_("unduhan gagal"),
     # -- E-mails (process/mail.py); written in Bahasa Indonesia (an address has no language of its own)
     "mail.subject.task_ready": N_("Tugas baru: %(task)s — %(title)s"),
     "mail.subject.delegated": N_("Tugas didelegasikan kepada Anda: %(task)s — %(title)s"),
+    "mail.subject.reassigned": N_("Tugas dialihkan kepada Anda: %(task)s — %(title)s"),
+    "mail.subject.case_cancelled": N_("Kasus dibatalkan: %(title)s"),
     "mail.subject.deadline_soon": N_("Pengingat batas waktu: %(task)s — %(title)s"),
     "mail.subject.overdue": N_("TERLAMBAT: %(task)s — %(title)s"),
     "mail.subject.returned": N_("Dikembalikan untuk diperbaiki: %(title)s"),

@@ -158,12 +158,66 @@ def task_seen(session: Session, user: User, task_id: str, now: datetime) -> None
                                                Notification.read_at.is_(None)).values(read_at=now))
 
 
+def case_seen(session: Session, user: User, instance_id: int, now: datetime) -> None:
+    """The user opened the case's page: their notifications about the case itself (a comment, a cancellation: no
+    task) are read."""
+    session.execute(update(Notification).where(Notification.user_id == user.id,
+                                               Notification.instance_id == instance_id,
+                                               Notification.task_id.is_(None), Notification.read_at.is_(None))
+                    .values(read_at=now))
+
+
 def delegated(session: Session, people: People, row: TaskRow, target: User, *, by: User) -> None:
     batch = _Batch(session, people, people.clock.now())
     batch.notify([Recipient(target.id, target.username, target.email, target.display_name)], "delegated",
                  "notice.delegated", {"by": by.display_name, "task": row.name, "title": row.case_title}, row,
                  title=row.case_title)
     batch.write()
+
+
+def _recipients(people: People, session: Session, usernames) -> list[Recipient]:
+    names = sorted({u for u in usernames if u})
+    return people.recipients_by_username(session, names) if names else []
+
+
+def reassigned(session: Session, people: People, row: TaskRow, target: User, previous: str | None, *, by: User,
+               reason: str) -> None:
+    """A lead gave a task to ``target``: they are told (with the reason), and so is who held it before."""
+    batch = _Batch(session, people, people.clock.now())
+    params = {"by": by.display_name, "task": row.name, "title": row.case_title, "reason": reason or "—"}
+    batch.notify([Recipient(target.id, target.username, target.email, target.display_name)], "reassigned",
+                 "notice.reassigned", params, row, exclude=by, title=row.case_title)
+    if previous and previous != target.actor:
+        batch.notify(_recipients(people, session, [previous]), "reassigned_away", "notice.reassigned_away",
+                     {**params, "to": target.display_name}, row, exclude=by, title=row.case_title)
+    batch.write()
+
+
+def case_cancelled(session: Session, people: People, instance, holders: list[str], *, by: User, reason: str
+                   ) -> None:
+    """A case was cancelled: who held one of its waiting tasks is told, once, with the reason."""
+    batch = _Batch(session, people, people.clock.now())
+    batch.notify(_recipients(people, session, holders), "case_cancelled", "notice.case_cancelled",
+                 {"by": by.display_name, "title": instance.title, "reason": reason}, _CaseOnly(instance.id),
+                 exclude=by, title=instance.title)
+    batch.write()
+
+
+def commented(session: Session, people: People, instance, usernames: list[str], *, by: User, text: str) -> None:
+    """A comment on a case: who holds its waiting tasks and who took part in it before are told, once each."""
+    batch = _Batch(session, people, people.clock.now())
+    short = text if len(text) <= 200 else text[:199] + "…"
+    batch.notify(_recipients(people, session, usernames), "commented", "notice.commented",
+                 {"by": by.display_name, "title": instance.title, "text": short}, _CaseOnly(instance.id),
+                 exclude=by, title=instance.title)
+    batch.write()
+
+
+class _CaseOnly:
+    """What a notification about a whole case (no task) refers to."""
+
+    def __init__(self, instance_id: int):
+        self.instance_id, self.id, self.name, self.bpmn_id = instance_id, None, None, None
 
 
 def schedule_reminders(session: Session, people: People, ready: list[TaskRow], now: datetime) -> None:

@@ -208,6 +208,8 @@ class RegisterRow:
     missing: tuple[str, ...] = ()
     #: The optional fields of the register step's form the latest hand-in left empty (e.g. the video).
     without: tuple[str, ...] = ()
+    #: Why the case was cancelled (process/caseops.py), when it was.
+    cancel_reason: str | None = None
 
     @property
     def late(self) -> bool | None:
@@ -240,7 +242,7 @@ def _register_rows(session: Session, pairs, rulebook: Rulebook, names: dict | No
     register at (``alur:register``), the place is the field its version declares (``alur:procedure place``)."""
     ids = [instance.id for _, instance in pairs]
     rules = rulebook.of_instances(session, ids)
-    events = _case_events(session, ids, ("case_started", "task_completed", "case_migrated"))
+    events = _case_events(session, ids, ("case_started", "task_completed", "case_migrated", "case_cancelled"))
     teams = _team_names(session)
     current = _current_steps(session, ids)
     dues = _first_dues(session, ids, {i: d.register_step.bpmn_id for i, d in rules.items()
@@ -249,6 +251,7 @@ def _register_rows(session: Session, pairs, rulebook: Rulebook, names: dict | No
     actors = set()
     for instance_id in ids:
         started: dict = {}
+        cancelled: str | None = None
         submissions: list[tuple[str | None, dict]] = []
         register_step = rules[instance_id].register_step
         rows = [(row, eventlog.decode(row)) for row in events.pop(instance_id, [])]
@@ -256,16 +259,18 @@ def _register_rows(session: Session, pairs, rulebook: Rulebook, names: dict | No
         for (row, payload), step_id in zip(rows, step_ids, strict=True):
             if row.type == "case_started":
                 started = payload.get("data") or {}
+            elif row.type == "case_cancelled":
+                cancelled = str(payload.get("reason") or "")
             elif row.type == "task_completed" and register_step is not None and step_id == register_step.bpmn_id:
                 submissions.append((row.actor, payload.get("data") or {}))
         first_actor = submissions[0][0] if submissions else None
         latest = submissions[-1][1] if submissions else {}
         actors.add(first_actor)
-        facts[instance_id] = (started, submissions, first_actor, latest)
+        facts[instance_id] = (started, submissions, first_actor, latest, cancelled)
     names = _names(session, actors, {} if names is None else names)
     rows = []
     for entry, instance in pairs:
-        started, submissions, first_actor, latest = facts[instance.id]
+        started, submissions, first_actor, latest, cancelled = facts[instance.id]
         decl = rules[instance.id]
         place = decl.place_field or ""
         register_id = decl.register_step.bpmn_id if decl.register_step is not None else None
@@ -283,7 +288,7 @@ def _register_rows(session: Session, pairs, rulebook: Rulebook, names: dict | No
             fields={k: v for k in (decl.register_step.register_columns if decl.register_step else ())
                     if (v := latest.get(k, started.get(k))) is not None},
             due_at=dues.get(instance.id), missing=_missing(decl, register_id, latest, True),
-            without=_missing(decl, register_id, latest, False)))
+            without=_missing(decl, register_id, latest, False), cancel_reason=cancelled))
     return rows
 
 

@@ -203,6 +203,8 @@ def _shown(rules: Declarations | None, field_id: str, value):
 def status_text(row: RegisterRow) -> str:
     """The case's state as the register prints it (the steps it waits at while it runs)."""
     text = outcome_text(row.outcome, row.rules)
+    if row.outcome == "dibatalkan" and row.cancel_reason:
+        text += ": " + row.cancel_reason
     if row.outcome == "berjalan" and row.current_steps:
         text += ": " + ", ".join(row.current_steps)
     return text

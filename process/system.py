@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.clock import Clock, SystemClock
 from engine.db import make_engine, make_reading_session_factory, make_session_factory
 from engine.runtime import WorkflowEngine
+from process.caseops import CaseOps
 from process.cases import Cases
 from process.config import Settings
 from process.declarations import Rulebook
@@ -33,6 +34,7 @@ class System:
     people: People = field(init=False)
     cases: Cases = field(init=False)
     tasks: Tasks = field(init=False)
+    caseops: CaseOps = field(init=False)
     timers: Timers = field(init=False)
     housekeeping: Housekeeping = field(init=False)
     #: Transactions that only read (pages shown, the worker's look-ups): on SQLite they take no writer turn and
@@ -44,6 +46,7 @@ class System:
         self.people = People(self.engine, self.settings, self.rules)
         self.cases = Cases(self.engine, self.settings, self.people, self.rules)
         self.tasks = Tasks(self.engine, self.settings, self.people, self.rules)
+        self.caseops = CaseOps(self.engine, self.settings, self.people, self.rules)
         self.timers = Timers(self.engine, self.settings, self.people, self.rules)
         self.housekeeping = Housekeeping(self.engine.clock, self.settings)
 

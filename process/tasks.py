@@ -20,6 +20,7 @@ from engine.models import Instance, TaskRow
 from engine.runtime import ActionResult, WorkflowEngine
 
 from . import files, notify
+from .caseops import check_not_cancelled
 from .config import Settings
 from .deadlines import stamp_fields
 from .declarations import Declarations, Rulebook, Step
@@ -56,19 +57,26 @@ class Tasks:
                 self.engine.claim(session, row.id, user.actor)
         return row
 
+    def _open_case(self, session: Session, row: TaskRow) -> None:
+        """A task of a cancelled case is refused with the reason (process/caseops.py)."""
+        check_not_cancelled(session, session.get(Instance, row.instance_id))
+
     def claim(self, session: Session, user: User, task_id: str) -> TaskRow:
         row = self.task(session, task_id)
         check_may_act(user, row, self.lanes_of(session, user))
+        self._open_case(session, row)
         return self.engine.claim(session, row.id, user.actor)
 
     def unclaim(self, session: Session, user: User, task_id: str) -> TaskRow:
         row = self.task(session, task_id)
         check_may_act(user, row, self.lanes_of(session, user))
+        self._open_case(session, row)
         return self.engine.unclaim(session, row.id, user.actor)
 
     def delegate(self, session: Session, user: User, task_id: str, to_username: str) -> TaskRow:
         row = self.task(session, task_id)
         check_may_act(user, row, self.lanes_of(session, user))
+        self._open_case(session, row)
         check_may_hold(user, row)
         target = by_username(session, to_username)
         if target is None or not may_act(target, row, self.lanes_of(session, target)):
@@ -100,6 +108,8 @@ class Tasks:
         rules = self.rules.of_definition(session, instance.definition_id)
         step = rules.step(row.bpmn_id)
         lanes = self.lanes_of(session, user)
+        check_may_act(user, row, lanes)
+        check_not_cancelled(session, instance)
         if claim and row.claimed_by is None and row.state == "ready":
             check_may_act(user, row, lanes)
             self.engine.claim(session, row.id, user.actor)

@@ -331,7 +331,8 @@ def test_the_groups_of_each_lane_and_the_start_lane_are_read_from_the_diagram(en
         "Tim Pelaksana": (("tim_pelaksana",), None, True), "Admin Medsos": (("admin_medsos",), None, True),
         "Wakil Pimpinan Redaksi": (("wapimred",), None, True), "Pimpinan Redaksi": (("pimred",), None, True)}
     assert decl.start_lane == "Tim Pelaksana"
-    xml = replaced(('<alur:lane hearsOverdue="true"/>', '<alur:lane group="redaksi" hearsOverdue="true"/>'),
+    xml = replaced(('<alur:lane hearsOverdue="true" leads="true"/>',
+                    '<alur:lane group="redaksi" hearsOverdue="true" leads="true"/>'),
                    ('camunda:candidateGroups="admin_medsos"', 'camunda:candidateGroups="admin_medsos, humas"'))
     other = declarations_of(engine.validate(xml))
     assert other.lanes["Pimpinan Redaksi"].group_codes == {"redaksi"}  # declared: its tasks' codes give way
@@ -387,7 +388,7 @@ def test_a_written_response_may_be_a_text_without_a_decision(engine):
 
 def test_a_misplaced_or_unknown_declaration_is_refused(engine):
     xml = replaced(('<alur:compare copy="true"/>', '<alur:compare copy="true"/><alur:banana/>'),
-                   ('<alur:lane hearsOverdue="true"/>', '<alur:step number="9"/>'))
+                   ('<alur:lane hearsOverdue="true" leads="true"/>', '<alur:step number="9"/>'))
     codes = {(c, p.get("declaration")) for _e, c, p in _problems(engine, xml)}
     assert ("decl.unknown", "banana") in codes and ("decl.misplaced", "step") in codes
 

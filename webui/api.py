@@ -21,6 +21,7 @@ from engine.forms import FormField
 from engine.models import Instance, TaskRow
 from process import inputs, modeling, permissions
 from process.casefile import can_view_case, case_list, case_view
+from process.caseops import cancellations, comments_of
 from process.cases import PROCEDURE_KEY
 from process.deadlines import WIB
 from process.declarations import Declarations
@@ -301,6 +302,13 @@ def delegate_task(task_id: str):
     return _task_action(system().tasks.delegate, task_id, to.strip())
 
 
+@bp.post("/tasks/<uid:task_id>/reassign")
+def reassign_task(task_id: str):
+    """A lead gives a waiting task to another person of its lane (and team): process/caseops.py."""
+    body = _json_object()
+    return _task_action(system().caseops.reassign, task_id, body.get("to"), body.get("reason"))
+
+
 @bp.post("/tasks/<uid:task_id>/complete")
 def complete_task(task_id: str):
     body = _json_object()
@@ -422,8 +430,46 @@ def get_case(case_id: int):
         "history": [{"seq": e.seq, "type": e.type, "at": _iso(e.at), "actor": e.actor, "task_id": e.task_id,
                      "data": _plain(e.data)} for e in view.history],
         "data": _plain(view.data),
+        "cancellation": _cancellation_json(db(), instance.id) if instance.status == "cancelled" else None,
+        "comments": [_comment_json(c) for c in comments_of(db(), instance.id)],
     }
     return _with_etag(jsonify(body), instance.lock_version)
+
+
+def _cancellation_json(session, instance_id: int) -> dict | None:
+    found = cancellations(session, [instance_id]).get(instance_id)
+    return {"by": found.actor, "at": _iso(found.at), "reason": found.reason} if found else None
+
+
+def _comment_json(comment) -> dict:
+    return {"seq": comment.seq, "author": comment.actor, "at": _iso(comment.at), "text": comment.text}
+
+
+@bp.post("/cases/<id:case_id>/cancel")
+def cancel_case(case_id: int):
+    """Cancel a running case with a written reason (``reason``): process/caseops.py says who may."""
+    body = _json_object()
+    session = db()
+    result = system().caseops.cancel(session, api_user(), case_id, body.get("reason"))
+    session.flush()
+    instance = result.instance
+    recorded = json.loads(next(e.payload for e in result.events if e.type == "case_cancelled"))
+    return jsonify({"id": instance.id, "status": instance.status, "cancelled_by": api_user().actor,
+                    "cancelled_at": _iso(instance.completed_at), "cancel_reason": recorded["reason"],
+                    "cancelled_tasks": [row.id for row in result.completed]})
+
+
+@bp.get("/cases/<id:case_id>/comments")
+def list_comments(case_id: int):
+    return jsonify([_comment_json(c) for c in system().caseops.comments(db(), api_user(), case_id)])
+
+
+@bp.post("/cases/<id:case_id>/comments")
+def add_comment(case_id: int):
+    """Add a comment (``text``; not a return) to a case the caller sees; auditors only read."""
+    body = _json_object()
+    comment = system().caseops.comment(db(), api_user(), case_id, body.get("text"))
+    return jsonify(_comment_json(comment)), 201
 
 
 @bp.post("/files")

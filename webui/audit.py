@@ -37,6 +37,7 @@ REPLAY_TYPES = {
     "case_started": _l("Kasus dimulai"),
     "task_completed": _l("Langkah diselesaikan"),
     "case_migrated": _l("Kasus dipindahkan ke versi lain"),
+    "case_cancelled": _l("Kasus dibatalkan"),
     "timer": _l("Batas waktu tercapai"),
     "projection": _l("Keadaan tersimpan saat ini"),
 }
@@ -119,6 +120,7 @@ def _rules_at(step: StepState, instance: Instance) -> Declarations:
 def _actors(steps: list[StepState]) -> set[str | None]:
     actors = {s.actor for s in steps}
     actors |= {s.payload.get("to") for s in steps if s.type == "task_delegated"}
+    actors |= {s.payload.get(k) for s in steps if s.type == "task_reassigned" for k in ("from", "to")}
     actors |= {name for s in steps if s.type == "notification_sent" for name in _told(s.payload)}
     return actors
 

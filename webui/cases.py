@@ -12,7 +12,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from engine.errors import Problem
-from engine.models import TaskRow
+from engine.models import Instance, TaskRow
 from process import permissions
 from process.casefile import (
     CaseView,
@@ -25,6 +25,7 @@ from process.casefile import (
     outcome_labels,
     outcome_success,
 )
+from process.caseops import MAX_COMMENT, MAX_REASON, cancellations
 from process.deadlines import WIB
 from process.declarations import Declarations
 from process.errors import BadRequest
@@ -47,6 +48,7 @@ GENERIC_OUTCOME_LABELS = {
     "berjalan": _l("Berjalan"),
     "selesai": _l("Selesai"),
     "galat": _l("Terhenti karena galat"),
+    "dibatalkan": _l("Dibatalkan"),
 }
 
 TASK_STATE_LABELS = {"ready": _l("Aktif"), "completed": _l("Selesai"), "cancelled": _l("Dibatalkan")}
@@ -66,7 +68,7 @@ class Outcomes(dict):
         return str(code)
 
     def tone(self, code: str) -> str:
-        if code == "galat" or self.success.get(code) is False:
+        if code in ("galat", "dibatalkan") or self.success.get(code) is False:
             return "tag-late"
         return "tag-ok" if self.success.get(code) else ""
 
@@ -155,7 +157,8 @@ def index():
         rows.append({"item": item, "current": current, "late": any(c["deadline"]["status"] == "late"
                                                                     for c in current)})
     teams = _team_names(session, {i.instance.group for i in result.items})
-    return render_template("cases/index.html", rows=rows, page=result, q=q, teams=teams,
+    cancelled = cancellations(session, [i.instance.id for i in result.items if i.instance.status == "cancelled"])
+    return render_template("cases/index.html", rows=rows, page=result, q=q, teams=teams, cancelled=cancelled,
                            outcome_labels=outcomes(), team_only=not sees_all_cases(), procedures=procedures,
                            chosen=chosen, several=len(procedures) > 1)
 
@@ -164,6 +167,10 @@ def index():
 @bp.get("/kasus/<id:instance_id>")
 @login_required
 def show(instance_id: int):
+    return _show(instance_id)
+
+
+def _show(instance_id: int, *, comment: str = "", comment_errors: list[str] | None = None, status: int = 200):
     session = db()
     user = me()
     cv = case_view(session, user, instance_id, system().rules)
@@ -172,13 +179,20 @@ def show(instance_id: int):
     actors = {e.actor for e in cv.history} | {t.claimed_by for t in cv.tasks} | {t.completed_by for t in cv.tasks}
     actors |= {e.data.get("to") for e in cv.history if e.type == "task_delegated"}
     actors |= {r.actor for r in cv.responses} | {f.uploaded_by for f in cv.attachments}
+    actors |= {e.data.get(k) for e in cv.history if e.type == "task_reassigned" for k in ("from", "to")}
     names = display_names(session, actors)
+    ops = system().caseops
     steps = [{"task": t, "step": rules.number(t.bpmn_id), "late": _late(t, now),
               "deadline": deadline_info(t.due_at, now, _late(t, now)) if t.state == "ready" else None,
               "may_open": t.state == "ready" and permissions.may_act(user, t, my_lanes())} for t in cv.tasks]
     instance = cv.instance
     team = _team_names(session, {instance.group}).get(instance.group, instance.group)
     texts = _texts(cv)
+    lead = ops.is_lead(session, user, instance)
+    ops.seen(session, user, instance.id)
+    cancelled = next((e for e in cv.history if e.type == "case_cancelled"), None)
+    comments = [{"who": _name(names, e.actor), "at": i18n.when(e.at), "iso": e.at.isoformat(),
+                 "text": str(e.data.get("text") or "")} for e in cv.history if e.type == "case_commented"]
     return render_template(
         "cases/show.html", cv=cv, instance=instance, team=team, outcome=case_outcome(instance, rules),
         outcome_labels=Outcomes([rules]), steps=steps, current=[s for s in steps if s["task"].state == "ready"],
@@ -186,7 +200,82 @@ def show(instance_id: int):
                     "decision": decision_label(rules, r.bpmn_id, r.decision)} for r in cv.responses],
         timeline=timeline(cv, names), texts=texts, names=names,
         state_labels=TASK_STATE_LABELS,
-        late_steps=sum(1 for s in steps if s["late"]))
+        late_steps=sum(1 for s in steps if s["late"]),
+        may_reassign=lead and instance.status == "running", may_cancel=ops.may_cancel(session, user, instance),
+        may_comment=ops.may_comment(session, user, instance), comments=comments, comment=comment,
+        comment_errors=comment_errors or [], max_comment=MAX_COMMENT,
+        cancelled={"who": _name(names, cancelled.actor), "at": i18n.when(cancelled.at),
+                   "reason": str(cancelled.data.get("reason") or "")} if cancelled else None), status
+
+
+# ---------------------------------------------------------------------- comment, cancel, reassign
+@bp.post("/kasus/<id:instance_id>/komentar")
+@login_required
+def comment(instance_id: int):
+    """Add a comment (not a return) to the case: process/caseops.py says who may."""
+    text = request.form.get("komentar", "")
+    try:
+        system().caseops.comment(db(), me(), instance_id, text)
+    except BadRequest as exc:
+        db().rollback()
+        return _show(instance_id, comment=text[:MAX_COMMENT * 2], comment_errors=[i18n.error_text(exc)], status=422)
+    flash(_("Komentar ditambahkan."), "success")
+    return redirect(url_for(".show", instance_id=instance_id, _anchor="komentar-title"))
+
+
+@bp.route("/kasus/<id:instance_id>/batalkan", methods=["GET", "POST"])
+@login_required
+def cancel(instance_id: int):
+    """Cancel the case, after a confirmation page that asks the written reason."""
+    session, user, ops = db(), me(), system().caseops
+    errors: list[str] = []
+    reason = ""
+    if request.method == "POST":
+        reason = request.form.get("alasan", "")
+        try:
+            ops.cancel(session, user, instance_id, reason)
+        except BadRequest as exc:
+            session.rollback()
+            errors.append(i18n.error_text(exc))
+        else:
+            flash(_("Kasus dibatalkan."), "success")
+            return redirect(url_for(".show", instance_id=instance_id))
+    cv = case_view(session, user, instance_id, system().rules)
+    if not errors and not ops.may_cancel(session, user, cv.instance):
+        ops.cancel(session, user, instance_id, None)  # refuses with the reason (403/409); never gets further
+    names = display_names(session, {t.claimed_by for t in cv.tasks if t.state == "ready"})
+    waiting = [{"task": t, "holder": _name(names, t.claimed_by) if t.claimed_by else None}
+               for t in cv.tasks if t.state == "ready"]
+    return render_template("cases/cancel.html", instance=cv.instance, waiting=waiting, reason=reason,
+                           errors=errors, max_reason=MAX_REASON), (422 if errors else 200)
+
+
+@bp.route("/tugas/<uid:task_id>/alihkan", methods=["GET", "POST"])
+@login_required
+def reassign(task_id: str):
+    """A lead gives a waiting task to another person of its lane (and team)."""
+    session, user, ops = db(), me(), system().caseops
+    errors: list[str] = []
+    chosen, reason = "", ""
+    if request.method == "POST":
+        chosen, reason = (request.form.get("kepada") or "").strip(), request.form.get("alasan", "")
+        try:
+            row = ops.reassign(session, user, task_id, chosen, reason)
+        except BadRequest as exc:
+            session.rollback()
+            errors.append(i18n.error_text(exc))
+        else:
+            name = display_names(session, [row.claimed_by]).get(row.claimed_by, row.claimed_by)
+            flash(_("Tugas dialihkan kepada %(name)s.", name=name), "success")
+            return redirect(url_for(".show", instance_id=row.instance_id))
+    row = system().tasks.task(session, task_id)
+    instance = session.get(Instance, row.instance_id)
+    if not ops.is_lead(session, user, instance) or row.state != "ready" or instance.status != "running":
+        ops.reassign(session, user, task_id, None)  # refuses with the reason (403/409)
+    holder = display_names(session, [row.claimed_by]).get(row.claimed_by, row.claimed_by) if row.claimed_by else None
+    return render_template("cases/reassign.html", row=row, instance=instance, holder=holder,
+                           candidates=ops.candidates(session, row), chosen=chosen, reason=reason, errors=errors,
+                           max_reason=MAX_REASON), (422 if errors else 200)
 
 
 @bp.get("/kasus/<id:instance_id>/diagram.json")
@@ -301,6 +390,18 @@ def _completed(e: _Said) -> str:
     return text
 
 
+def _reassigned(e: _Said) -> str:
+    if e.data.get("from"):
+        text = _("%(who)s mengalihkan langkah %(step)s dari %(from)s kepada %(to)s.", who=e.who, step=e.step,
+                 to=_name(e.names, e.data.get("to")), **{"from": _name(e.names, e.data.get("from"))})
+    else:
+        text = _("%(who)s mengalihkan langkah %(step)s kepada %(to)s.", who=e.who, step=e.step,
+                 to=_name(e.names, e.data.get("to")))
+    if e.data.get("reason"):
+        text += " " + _("Alasan: %(reason)s", reason=_quoted(e.data["reason"]))
+    return text
+
+
 def _timer_failed(e: _Said) -> str:
     d = e.data
     problem = Problem(d.get("element"), d.get("code") or "timer.runtime_failed",
@@ -334,6 +435,10 @@ _SENTENCES: dict[str, Callable[[_Said], str]] = {
                                   step=e.step),
     "task_delegated": lambda e: _("%(who)s mendelegasikan langkah %(step)s kepada %(to)s.", who=e.who, step=e.step,
                                   to=_name(e.names, e.data.get("to"))),
+    "task_reassigned": lambda e: _reassigned(e),
+    "case_cancelled": lambda e: _("%(who)s membatalkan kasus. Alasan: %(reason)s", who=e.who,
+                                  reason=_quoted(e.data.get("reason", ""))),
+    "case_commented": lambda e: _("%(who)s berkomentar: %(text)s", who=e.who, text=_quoted(e.data.get("text", ""))),
     "task_completed": _completed,
     "task_returned": lambda e: _("%(who)s mengembalikan kasus pada langkah %(step)s. Tanggapan: %(response)s",
                                  who=e.who, step=e.step, response=_quoted(e.data.get("response", ""))),

@@ -681,6 +681,9 @@ def _rules_texts() -> dict:
             "kasus timnya."),
         "hears_overdue": _("Diberi tahu setiap langkah terlambat"),
         "hears_overdue_help": _("Lajur ini diberi tahu setiap kali langkah mana pun melewati batas waktunya."),
+        "leads": _("Memimpin prosedur"),
+        "leads_help": _("Yang bekerja di lajur ini dapat mengalihkan tugas mana pun yang menunggu dan membatalkan "
+            "kasus dengan alasan tertulis."),
         "number": _("Nomor langkah"),
         "number_help": _("Bilangan bulat mulai 1, tidak boleh sama dengan langkah lain (\"Langkah 4 dari 5\"). "
             "Kosongkan bila tidak bernomor."),

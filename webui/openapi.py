@@ -12,6 +12,7 @@ from typing import Any
 
 from engine.definitions import UserTaskInfo
 from engine.forms import FormField
+from process.caseops import MAX_COMMENT, MAX_REASON
 
 from .ids import ID_SCHEMA, MAX_ID, UID_SCHEMA
 
@@ -573,7 +574,7 @@ def _schemas(platforms: Sequence[str]) -> dict:
                          "definition_version", "lock_version", "tasks", "responses", "attachments", "history"],
             "properties": {
                 "id": {"type": "integer"},
-                "status": {"type": "string", "description": "running | completed | ..."},
+                "status": {"type": "string", "description": "running | completed | cancelled | error"},
                 "end_event": _NULL_STR,
                 "activity": {"type": "string"},
                 "activity_date": _NULL_DATE,
@@ -588,7 +589,48 @@ def _schemas(platforms: Sequence[str]) -> dict:
                 "attachments": {"type": "array", "items": _ref("Attachment")},
                 "history": {"type": "array", "items": _ref("HistoryEvent")},
                 "data": {"type": "object", "description": "Nilai terakhir yang diserahkan, per field"},
+                "cancellation": {"oneOf": [_ref("Cancellation"), {"type": "null"}],
+                                 "description": "Siapa membatalkan kasus, kapan, dan alasannya (null: tidak "
+                                                "dibatalkan)"},
+                "comments": {"type": "array", "items": _ref("Comment")},
             },
+        },
+        "Cancellation": {
+            "type": "object", "required": ["by", "at", "reason"],
+            "properties": {"by": {"type": "string"}, "at": _DATETIME, "reason": {"type": "string"}},
+        },
+        "Comment": {
+            "type": "object", "required": ["seq", "author", "at", "text"],
+            "properties": {"seq": {"type": ["integer", "null"], "description": "Posisi kejadiannya di log"},
+                           "author": {"type": "string", "description": "Nama pengguna penulis"},
+                           "at": _DATETIME,
+                           "text": {"type": "string", "description": "Teks polos; baris baru dipertahankan"}},
+        },
+        "CommentRequest": {
+            "type": "object", "required": ["text"],
+            "properties": {"text": {"type": "string", "minLength": 1, "maxLength": MAX_COMMENT,
+                                    "description": "Komentar (bukan pengembalian), teks polos"}},
+        },
+        "CancelRequest": {
+            "type": "object", "required": ["reason"],
+            "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON,
+                                      "description": "Alasan pembatalan (wajib)"}},
+        },
+        "CancelResult": {
+            "type": "object",
+            "required": ["id", "status", "cancelled_by", "cancelled_at", "cancel_reason", "cancelled_tasks"],
+            "properties": {"id": {"type": "integer"}, "status": {"type": "string", "const": "cancelled"},
+                           "cancelled_by": {"type": "string"}, "cancelled_at": _DATETIME,
+                           "cancel_reason": {"type": "string"},
+                           "cancelled_tasks": {"type": "array", "items": {"type": "string"},
+                                               "description": "Id tugas yang berakhir karena pembatalan"}},
+        },
+        "ReassignRequest": {
+            "type": "object", "required": ["to"],
+            "properties": {"to": {"type": "string", "description": "Nama pengguna aktif di lajur tugas (dan tim "
+                                                                   "kasus, untuk lajur tim)"},
+                           "reason": {"type": "string", "maxLength": MAX_REASON,
+                                      "description": "Alasan (tidak wajib)"}},
         },
         "CaseSummary": {
             "type": "object",
@@ -787,6 +829,10 @@ def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
         "/tasks/{task_id}/delegate": {"post": _task_action(
             "delegateTask", "Serahkan tugas kepada anggota lain dari lajur yang sama",
             {"200": _ok("Tugas yang diserahkan", _ref("Task"))}, _json_body(_ref("DelegateRequest")))},
+        "/tasks/{task_id}/reassign": {"post": _task_action(
+            "reassignTask", "Alihkan tugas yang menunggu kepada orang lain di lajurnya (hanya pimpinan prosedur, "
+            "mis. Pimpinan Redaksi, atau administrator), dipegang atau tidak",
+            {"200": _ok("Tugas yang dialihkan", _ref("Task"))}, _json_body(_ref("ReassignRequest")))},
         "/tasks/{task_id}/complete": {"post": _task_action(
             "completeTask", "Selesaikan tugas dengan isian formulirnya",
             {"200": _ok("Hasil", _ref("CompleteResult"))},
@@ -823,6 +869,29 @@ def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
             "parameters": [_CASE_ID],
             "responses": {"200": _ok("Kasus", _ref("CaseView"), _ETAG), "401": _r("Unauthorized"),
                           "403": _r("Forbidden"), "404": _r("NotFound")},
+        }},
+        "/cases/{case_id}/cancel": {"post": {
+            "operationId": "cancelCase", "tags": ["kasus"],
+            "summary": "Batalkan kasus yang berjalan dengan alasan tertulis (pimpinan prosedur, administrator, atau "
+                       "pembuat kasus selama belum ada langkah yang diserahkan)",
+            "parameters": [_CASE_ID], "requestBody": _json_body(_ref("CancelRequest")),
+            "responses": {"200": _ok("Kasus dibatalkan", _ref("CancelResult")), "401": _r("Unauthorized"),
+                          "403": _r("Forbidden"), "404": _r("NotFound"), "409": _r("Conflict"),
+                          "422": _r("Unprocessable")},
+        }},
+        "/cases/{case_id}/comments": {"get": {
+            "operationId": "listComments", "tags": ["kasus"], "summary": "Komentar pada kasus, terlama dahulu",
+            "parameters": [_CASE_ID],
+            "responses": {"200": _ok("Komentar", {"type": "array", "items": _ref("Comment")}),
+                          "401": _r("Unauthorized"), "403": _r("Forbidden"), "404": _r("NotFound")},
+        }, "post": {
+            "operationId": "addComment", "tags": ["kasus"],
+            "summary": "Tambahkan komentar (bukan pengembalian) pada kasus yang boleh Anda lihat; auditor hanya "
+                       "membaca",
+            "parameters": [_CASE_ID], "requestBody": _json_body(_ref("CommentRequest")),
+            "responses": {"201": _ok("Komentar tersimpan", _ref("Comment")), "401": _r("Unauthorized"),
+                          "403": _r("Forbidden"), "404": _r("NotFound"), "409": _r("Conflict"),
+                          "422": _r("Unprocessable")},
         }},
         "/files": {"post": {
             "operationId": "uploadFile", "tags": ["berkas"],
