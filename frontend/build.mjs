@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = join(root, "webui", "static", "dist");
-const entries = ["diagram.js", "diagram.css", "modeler.js", "modeler.css"];
+const entries = ["diagram.js", "diagram.css", "modeler.js", "modeler.css", "uploads.js"];
 
 // The bare "@bpmn-io/properties-panel" is frontend/properties-panel-lists.js (its list entries translated; that file
 // imports the package's own dist/index.esm.js, which this does not touch).

@@ -45,7 +45,7 @@ from sqlalchemy.exc import OperationalError
 
 from engine import wakeup
 from engine.db import lost_connection, transaction
-from process import exportjobs, outbox
+from process import exportjobs, outbox, resumable
 from process.files import remove_stored
 from process.mail import MailError, SmtpTransport
 from process.system import System
@@ -201,7 +201,23 @@ class Worker:
         with self.system.readers() as session:
             stray = system.housekeeping.stray_files(session)
         remove_stored(files_dir, stray)
-        return removed + len(stray) + self.purge_exports()
+        return removed + len(stray) + self.purge_partial_uploads() + self.purge_exports()
+
+    def purge_partial_uploads(self) -> int:
+        """Forget resumable uploads left unfinished past their expiry, and partial files no upload names; how
+        many."""
+        system, removed = self.system, 0
+        while not self.stopping.is_set():
+            with transaction(system.sessions) as session:
+                forgotten, paths = system.housekeeping.purge_expired_uploads(session)
+            resumable.remove_partials(paths)  # after the commit, as for uploads
+            removed += forgotten
+            if not forgotten:
+                break
+        with system.readers() as session:
+            stray = system.housekeeping.stray_partials(session)
+        resumable.remove_partials(stray)
+        return removed + len(stray)
 
     # ------------------------------------------------------------------ export jobs
     def purge_exports(self) -> int:

@@ -118,29 +118,82 @@ def sniff(data: bytes, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[s
     raise BadRequest("file type not supported", code="upload.unsupported")
 
 
+#: Bytes of a file's start that tell its type when it is not a photo (``filetype`` reads 8 KiB).
+HEAD_BYTES = 64 * 1024
+
+
+def _checked(head: bytes, size: int, whole, *, max_image_bytes: int, max_other_bytes: int,
+             max_image_pixels: int) -> tuple[str, str]:
+    """(kind, mime) of a file of ``size`` bytes starting with ``head``, or the refusal: empty, a type we do not
+    accept, a photo over its pixel limit, a file over its kind's limit. A photo is checked whole (``whole()`` gives
+    its bytes, read only when it is within the photo limit); anything else by its start."""
+    if size == 0:
+        raise BadRequest("empty file", code="upload.empty")
+    if _image_class(head) is not None:
+        if size > max_image_bytes:
+            raise TooLarge(f"file of {size} bytes over the limit of {max_image_bytes}", size=size,
+                           limit=max_image_bytes, kind="image")
+        kind, mime = sniff(whole(), max_pixels=max_image_pixels)
+    else:
+        kind, mime = sniff(head, max_pixels=max_image_pixels)
+    limit = max_image_bytes if kind == "image" else max_other_bytes
+    if size > limit:
+        raise TooLarge(f"file of {size} bytes over the limit of {limit}", size=size, limit=limit,
+                       kind="image" if kind == "image" else "file")
+    return kind, mime
+
+
 def store_file(session: Session, files_dir: Path, data: bytes, filename: str, *, uploaded_by: str,
                now: datetime, max_image_bytes: int, max_other_bytes: int,
                max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> FileRecord:
     """Check and store one upload; the record is added to the caller's transaction."""
-    if not data:
-        raise BadRequest("empty file", code="upload.empty")
-    kind, mime = sniff(data, max_pixels=max_image_pixels)
-    limit = max_image_bytes if kind == "image" else max_other_bytes
-    if len(data) > limit:
-        raise TooLarge(f"file of {len(data)} bytes over the limit of {limit}", size=len(data), limit=limit,
-                       kind="image" if kind == "image" else "file")
-    file_id = str(uuid.uuid4())
+    kind, mime = _checked(data[:HEAD_BYTES], len(data), lambda: data, max_image_bytes=max_image_bytes,
+                          max_other_bytes=max_other_bytes, max_image_pixels=max_image_pixels)
     stored_name = uuid.uuid4().hex
     files_dir.mkdir(parents=True, exist_ok=True)
     path = files_dir / stored_name
     tmp = path.with_suffix(".part")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-    record = FileRecord(id=file_id, sha256=hashlib.sha256(data).hexdigest(), size=len(data), mime=mime, kind=kind,
+    return _record(session, hashlib.sha256(data).hexdigest(), len(data), mime, kind, filename, stored_name,
+                   uploaded_by, now)
+
+
+def _record(session: Session, sha256: str, size: int, mime: str, kind: str, filename: str, stored_name: str,
+            uploaded_by: str, now: datetime) -> FileRecord:
+    record = FileRecord(id=str(uuid.uuid4()), sha256=sha256, size=size, mime=mime, kind=kind,
                         original_name=clean_filename(filename), stored_name=stored_name,
                         uploaded_by=uploaded_by, uploaded_at=now)
     session.add(record)
     return record
+
+
+def check_path(path: Path, *, max_image_bytes: int, max_other_bytes: int,
+               max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[str, str, str]:
+    """(kind, mime, SHA-256) of a file received piece by piece (a resumable upload), with the same checks as
+    :func:`store_file`; read in blocks, never whole unless it is a photo within the photo limit."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    kind, mime = _checked(head, size, path.read_bytes, max_image_bytes=max_image_bytes,
+                          max_other_bytes=max_other_bytes, max_image_pixels=max_image_pixels)
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1024 * 1024):
+            digest.update(block)
+    return kind, mime, digest.hexdigest()
+
+
+def store_checked(session: Session, files_dir: Path, path: Path, checked: tuple[str, str, str], filename: str, *,
+                  uploaded_by: str, now: datetime) -> FileRecord:
+    """Move a file :func:`check_path` accepted into the files folder under a random name; its record is added to
+    the caller's transaction (a rollback leaves a file without a record, which housekeeping removes)."""
+    kind, mime, sha256 = checked
+    stored_name = uuid.uuid4().hex
+    files_dir.mkdir(parents=True, exist_ok=True)
+    size = path.stat().st_size
+    os.replace(path, files_dir / stored_name)
+    return _record(session, sha256, size, mime, kind, filename, stored_name, uploaded_by, now)
 
 
 def file_path(files_dir: Path, record: FileRecord) -> Path:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 
-from . import files
+from . import files, resumable
 from .config import Settings
 
 
@@ -27,3 +27,12 @@ class Housekeeping:
     def stray_files(self, session: Session) -> list[str]:
         """Files in the upload directory that no upload row names (older than the retention period)."""
         return files.stray_files(session, self.settings.files_dir, self.clock.now(), self.retention)
+
+    def purge_expired_uploads(self, session: Session, limit: int = 500) -> tuple[int, list]:
+        """Forget resumable uploads past their expiry (process/resumable.py): how many, and the partial files to
+        remove after the commit."""
+        return resumable.purge_expired(session, self.settings.files_dir, self.clock.now(), limit)
+
+    def stray_partials(self, session: Session) -> list:
+        """Partial files of resumable uploads that no upload row names (older than a day)."""
+        return resumable.stray_partials(session, self.settings.files_dir, self.clock.now())

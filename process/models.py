@@ -3,7 +3,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, literal_column
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.models import Base, UTCDateTime
@@ -109,6 +121,25 @@ class FileRecord(Base):
     uploaded_by: Mapped[str] = mapped_column(String(100))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class UploadSession(Base):
+    """A resumable upload under way (the tus protocol, process/resumable.py): who sends it, for which task and
+    field, how long it will be. The bytes received so far are the partial file's (``files_dir/partial/<id>``); when
+    the last one arrives the file is checked and stored like any other upload and ``file_id`` names it."""
+
+    __tablename__ = "upload_session"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    filetype: Mapped[str] = mapped_column(String(100))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    field: Mapped[str | None] = mapped_column(String(100))
+    length: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    file_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class RegisterEntry(Base):

@@ -297,7 +297,8 @@ BODIES = {"tasks.delegate": {"kepada": "tim2"}, "api.delegate_task": {"to": "tim
 def write_endpoints(app, *, task_id: str, instance_id: int, user_id: int, version: int = 1) -> list[tuple[str, str]]:
     """(endpoint, URL) of every write route of the app, its parameters filled with existing objects."""
     values = {"task_id": task_id, "instance_id": instance_id, "case_id": instance_id, "user_id": user_id,
-              "number": version, "version": version, "file_id": "0" * 36, "outbox_id": 1, "group_id": 1}
+              "number": version, "version": version, "file_id": "0" * 36, "outbox_id": 1, "group_id": 1,
+              "upload_id": "00000000-0000-4000-8000-000000000000"}
     out = []
     with app.test_request_context():
         from flask import url_for

@@ -77,10 +77,15 @@ def upload():
         db().flush()
     except BadRequest as exc:
         return _engine_error(exc)
-    return jsonify({"id": record.id, "sha256": record.sha256, "name": record.original_name, "kind": record.kind,
-                    "mime": record.mime, "size": record.size,
-                    "url": url_for(".download", file_id=record.id),
-                    "thumbnail_url": url_for(".thumbnail", file_id=record.id)}), 201
+    return jsonify(file_json(record)), 201
+
+
+def file_json(record: FileRecord) -> dict:
+    """A stored upload as the page's script takes it (this answer, and a finished resumable upload's)."""
+    return {"id": record.id, "sha256": record.sha256, "name": record.original_name, "kind": record.kind,
+            "mime": record.mime, "size": record.size,
+            "url": url_for("files.download", file_id=record.id),
+            "thumbnail_url": url_for("files.thumbnail", file_id=record.id)}
 
 
 def visible_file(file_id: str) -> FileRecord:

@@ -26,10 +26,35 @@ function setUpCounters(area) {
 document.querySelectorAll("textarea[data-caption-limits]").forEach(setUpCounters);
 
 // ---------------------------------------------------------------- uploads with a progress bar
+// Resumable (tus, through the Uppy bundle: frontend/uploads.js) when the bundle loads; else one plain request per
+// file to /berkas. Either way a finished file becomes a hidden input carrying its id in the field's name.
 let pending = 0;
 
 function message(key, fallback) {
   return (form && form.dataset[key]) || fallback;
+}
+
+// "IMG_20240506_081512_0412.jpg" shows as "IMG_20240506_08…_0412.jpg" when it does not fit: the start is cut
+// (CSS ellipsis), the end (the last characters, with the extension) always shows. The whole name is the title
+// and what a screen reader reads.
+const NAME_END = 10;
+
+function nameParts(name) {
+  const chars = Array.from(name);
+  if (chars.length <= NAME_END + 4) return [name, ""];
+  return [chars.slice(0, chars.length - NAME_END).join(""), chars.slice(chars.length - NAME_END).join("")];
+}
+
+function fillName(label, name) {
+  const [start, end] = nameParts(name);
+  const head = document.createElement("span");
+  head.className = "name-start";
+  head.textContent = start;
+  const tail = document.createElement("span");
+  tail.className = "name-end";
+  tail.textContent = end;
+  label.replaceChildren(head, tail);
+  label.title = name;
 }
 
 function removeButton(item, name, onRemove) {
@@ -45,23 +70,25 @@ function removeButton(item, name, onRemove) {
   return button;
 }
 
-function uploadOne(file, fieldName, list) {
+function fileItem(file, fieldName, list) {
   const item = document.createElement("li");
   item.className = "file-item uploading";
   const preview = document.createElement("span");
   preview.className = "thumb-placeholder";
   const middle = document.createElement("div");
+  middle.className = "file-main";
   const label = document.createElement("span");
   label.className = "file-name";
-  label.textContent = file.name;
+  fillName(label, file.name);
   const progress = document.createElement("progress");
   progress.max = 100;
   progress.value = 0;
   progress.setAttribute("aria-label", `${message("msgUploading", "Mengunggah…")} ${file.name}`);
-  middle.append(label, progress);
-
-  const xhr = new XMLHttpRequest();
+  const note = document.createElement("p");
+  note.className = "file-note";
+  middle.append(label, progress, note);
   let finished = false;
+  let cancel = null;
   const finish = () => {
     if (!finished) {
       finished = true;
@@ -69,36 +96,25 @@ function uploadOne(file, fieldName, list) {
     }
   };
   item.append(preview, middle, removeButton(item, file.name, () => {
-    if (!finished) xhr.abort();
+    if (!finished && cancel) cancel();
     finish();
   }));
   list.append(item);
   pending += 1;
-
-  const fail = (text) => {
-    item.classList.remove("uploading");
-    item.classList.add("failed");
-    progress.remove();
-    const note = document.createElement("p");
-    note.setAttribute("role", "alert");
-    note.textContent = text;
-    middle.append(note);
-  };
-  xhr.open("POST", form.dataset.uploadUrl);
-  xhr.setRequestHeader("X-CSRFToken", csrfToken());
-  xhr.setRequestHeader("Accept", "application/json");
-  xhr.upload.addEventListener("progress", (event) => {
-    if (event.lengthComputable) progress.value = Math.round((event.loaded * 100) / event.total);
-  });
-  xhr.addEventListener("load", () => {
-    finish();
-    let body = null;
-    try {
-      body = JSON.parse(xhr.responseText);
-    } catch {
-      body = null;
-    }
-    if (xhr.status === 201 && body && body.id) {
+  return {
+    setCancel(fn) { cancel = fn; },
+    progress(loaded, total) {
+      progress.value = Math.round((loaded * 100) / total);
+      note.textContent = "";
+      item.classList.remove("retrying");
+    },
+    retrying() {
+      item.classList.add("retrying");
+      note.textContent = message("msgRetrying", "Koneksi terputus; menyambung lagi dan melanjutkan…");
+    },
+    done(body) {
+      if (finished) return;
+      finish();
       const img = document.createElement("img");
       img.src = body.thumbnail_url;
       img.alt = "";
@@ -106,26 +122,82 @@ function uploadOne(file, fieldName, list) {
       img.height = 64;
       preview.replaceWith(img);
       progress.remove();
-      label.textContent = body.name || file.name;
+      note.textContent = "";
+      fillName(label, body.name || file.name);
       const hidden = document.createElement("input");
       hidden.type = "hidden";
       hidden.name = fieldName;
       hidden.value = body.id;
       item.append(hidden);
-      item.classList.remove("uploading");
+      item.classList.remove("uploading", "retrying");
       item.dataset.fileId = body.id;
+    },
+    failed(text) {
+      if (finished) return;
+      finish();
+      item.classList.remove("uploading", "retrying");
+      item.classList.add("failed");
+      progress.remove();
+      note.setAttribute("role", "alert");
+      note.textContent = text;
+    },
+  };
+}
+
+function uploadPlain(file, view) {
+  const xhr = new XMLHttpRequest();
+  view.setCancel(() => xhr.abort());
+  xhr.open("POST", form.dataset.uploadUrl);
+  xhr.setRequestHeader("X-CSRFToken", csrfToken());
+  xhr.setRequestHeader("Accept", "application/json");
+  xhr.upload.addEventListener("progress", (event) => {
+    if (event.lengthComputable) view.progress(event.loaded, event.total);
+  });
+  xhr.addEventListener("load", () => {
+    let body = null;
+    try {
+      body = JSON.parse(xhr.responseText);
+    } catch {
+      body = null;
+    }
+    if (xhr.status === 201 && body && body.id) {
+      view.done(body);
     } else {
       const reason = body && body.error && body.error.message;
-      fail(reason || `${message("msgFailed", "Gagal mengunggah")} (${xhr.status})`);
+      view.failed(reason || `${message("msgFailed", "Gagal mengunggah")} (${xhr.status})`);
     }
   });
-  xhr.addEventListener("error", () => {
-    finish();
-    fail(message("msgFailed", "Gagal mengunggah"));
-  });
+  xhr.addEventListener("error", () => view.failed(message("msgFailed", "Gagal mengunggah")));
   const data = new FormData();
   data.append("file", file);
   xhr.send(data);
+}
+
+// The resumable uploader, once its bundle has loaded (null: plain uploads).
+let resumable = null;
+const resumableReady = form && form.dataset.tusUrl
+  ? import("../dist/uploads.js").then((bundle) => {
+    resumable = bundle.createUploader({
+      endpoint: form.dataset.tusUrl,
+      csrfToken: csrfToken(),
+      messages: {
+        failed: message("msgFailed", "Gagal mengunggah"),
+        duplicate: message("msgDuplicate", "Berkas ini sudah sedang diunggah."),
+      },
+    });
+    form.dataset.uploads = "resumable";
+  }).catch(() => { form.dataset.uploads = "plain"; })
+  : Promise.resolve();
+
+function uploadOne(file, fieldName, list) {
+  const view = fileItem(file, fieldName, list);
+  resumableReady.then(() => {
+    if (resumable) {
+      view.setCancel(resumable.add(file, { field: fieldName, task: form.dataset.taskId || "" }, view));
+    } else {
+      uploadPlain(file, view);
+    }
+  });
 }
 
 if (form) {
