@@ -85,9 +85,9 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
     request_text.init_app(app)
     ids.init_app(app)  # the id converters, before any route uses them
     app.register_blueprint(auth_bp)
-    from . import admin, api, audit, cases, exportjobs, files, inbox, modeler, reports, tasks
+    from . import admin, api, audit, cases, exportjobs, files, inbox, modeler, reports, savedfilters, tasks
 
-    for module in (inbox, tasks, cases, files, admin, modeler, reports, exportjobs, audit, api):
+    for module in (inbox, tasks, cases, files, admin, modeler, reports, exportjobs, audit, savedfilters, api):
         app.register_blueprint(module.bp)
 
     @app.after_request
