@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, select, text
+from sqlalchemy import Float, Integer, select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from engine import eventlog
@@ -182,12 +183,12 @@ def matches(session: Session, q: str | None):
     dialect = session.get_bind().dialect.name
     expression = _match_expression(dialect, words)
     if dialect == "postgresql":
-        sql = text("SELECT instance_id, ts_rank(words_tsv, to_tsquery('simple', :match)) AS rank FROM case_search "
+        query = sql("SELECT instance_id, ts_rank(words_tsv, to_tsquery('simple', :match)) AS rank FROM case_search "
                    "WHERE words_tsv @@ to_tsquery('simple', :match)")
     else:
-        sql = text("SELECT rowid AS instance_id, -bm25(case_search_fts) AS rank FROM case_search_fts "
+        query = sql("SELECT rowid AS instance_id, -bm25(case_search_fts) AS rank FROM case_search_fts "
                    "WHERE case_search_fts MATCH :match")
-    return sql.bindparams(match=expression).columns(instance_id=Integer, rank=Float).subquery("hit")
+    return query.bindparams(match=expression).columns(instance_id=Integer, rank=Float).subquery("hit")
 
 
 @dataclass(frozen=True)
