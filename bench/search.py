@@ -134,7 +134,7 @@ def seed(system, n: int, *, log=print) -> dict:
 def _queries(system, n: int, count: int, rng: random.Random) -> list[str]:
     """Queries as people type them, from the texts of random cases."""
     out = []
-    with system.sessions() as session:
+    with system.readers() as session:
         for _ in range(count):
             fields = json.loads(session.execute(select(CaseSearch.fields).where(
                 CaseSearch.instance_id == rng.randint(1, n))).scalar_one())
@@ -151,7 +151,7 @@ def _queries(system, n: int, count: int, rng: random.Random) -> list[str]:
 
 def _broad_word(system, n: int) -> str:
     """A word about a fifth of the cases contain."""
-    with system.sessions() as session:
+    with system.readers() as session:
         for word in COMMON:
             hits = search.matches(session, word)
             count = session.execute(select(func.count()).select_from(hits)).scalar_one()
@@ -168,7 +168,7 @@ def run(workdir: Path, url: str, n: int, *, quick: bool, log=print) -> dict:
         rng = random.Random(7)
         queries = _queries(system, n, 60 if quick else 300, rng)
         timings, totals = Timings(), []
-        with system.sessions() as session:
+        with system.readers() as session:
             people = {k: session.get(User, v) for k, v in users.items()}
             for q in queries[:10]:  # warm-up: the page cache and the rulebook
                 case_list(session, people["auditor"], system.rules, q=q)

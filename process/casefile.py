@@ -195,24 +195,29 @@ def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None
     (process/search.py: every word, the last one as a prefix); each such case gets the snippet where they occur.
     ``sort``: newest first by default, best match first with ``q``; see process/sorting.py."""
     page = max(1, page)
-    hit = search.matches(session, q)
+    searched = bool(search.query_words(q))
     if sort is None:
-        sort = Sort(RELEVANCE if hit is not None else CREATED, "desc")
-    if sort.key == RELEVANCE and hit is None:  # nothing searched: nothing to rank by
+        sort = Sort(RELEVANCE if searched else CREATED, "desc")
+    if sort.key == RELEVANCE and not searched:  # nothing searched: nothing to rank by
         sort = Sort(CREATED, sort.order)
-    stmt = select(Instance)
+    hit = search.matches(session, q, ranked=sort.key == RELEVANCE)
+    stmt, counted = select(Instance), select(Instance.id)
     if hit is not None:
         stmt = stmt.join(hit, hit.c.instance_id == Instance.id)
+        found = search.matches(session, q, ranked=False, name="found")
+        counted = counted.join(found, found.c.instance_id == Instance.id)
     elif q and q.strip():  # a search without a letter or digit ("%", "-") finds nothing
-        stmt = stmt.where(false())
+        stmt, counted = stmt.where(false()), counted.where(false())
     scope = case_scope(user, rulebook.lane_map(session))
+    where = []
     if scope == NONE:
-        stmt = stmt.where(Instance.id.is_(None))
+        where.append(Instance.id.is_(None))
     elif scope == TEAM:
-        stmt = stmt.where(Instance.group == (user.team.code if user.team else None))
+        where.append(Instance.group == (user.team.code if user.team else None))
     if procedure:
-        stmt = stmt.where(Instance.definition_id.in_(select(Definition.id).where(Definition.process_key == procedure)))
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        where.append(Instance.definition_id.in_(select(Definition.id).where(Definition.process_key == procedure)))
+    stmt, counted = stmt.where(*where), counted.where(*where)
+    total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
     instances = list(session.execute(stmt.order_by(*_case_order(sort, hit))
                                      .offset((page - 1) * per_page).limit(per_page)).scalars())
     ids = [i.id for i in instances]

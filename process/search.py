@@ -174,21 +174,26 @@ def _match_expression(dialect: str, words: list[str]) -> str:
     return " ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"*'
 
 
-def matches(session: Session, q: str | None):
-    """A subquery of the cases matching ``q``: ``instance_id`` and ``rank`` (higher is better); None when ``q``
-    has no word to search for."""
+def matches(session: Session, q: str | None, *, ranked: bool = True, name: str = "hit"):
+    """A subquery of the cases matching ``q``: ``instance_id`` and ``rank`` (higher is better; 0 for all when not
+    ``ranked``: ranking costs a little for every match, counting needs none); None when ``q`` has no word."""
     words = query_words(q)
     if not words:
         return None
     dialect = session.get_bind().dialect.name
     expression = _match_expression(dialect, words)
     if dialect == "postgresql":
-        query = sql("SELECT instance_id, ts_rank(words_tsv, to_tsquery('simple', :match)) AS rank FROM case_search "
-                   "WHERE words_tsv @@ to_tsquery('simple', :match)")
+        rank = "ts_rank(words_tsv, to_tsquery('simple', :match))" if ranked else "0.0"
+        query = sql(f"SELECT instance_id, {rank} AS rank FROM case_search "  # noqa: S608 - no input in it
+                    "WHERE words_tsv @@ to_tsquery('simple', :match)")
     else:
-        query = sql("SELECT rowid AS instance_id, -bm25(case_search_fts) AS rank FROM case_search_fts "
-                   "WHERE case_search_fts MATCH :match")
-    return query.bindparams(match=expression).columns(instance_id=Integer, rank=Float).subquery("hit")
+        rank = "-bm25(case_search_fts)" if ranked else "0.0"
+        query = sql(f"SELECT rowid AS instance_id, {rank} AS rank FROM case_search_fts "  # noqa: S608
+                    "WHERE case_search_fts MATCH :match")
+    # Materialized: the planners find the matches once, then join the few cases (SQLite would otherwise run the
+    # full-text query again for every case a team sees).
+    return query.bindparams(match=expression).columns(instance_id=Integer, rank=Float).cte(name).prefix_with(
+        "MATERIALIZED")
 
 
 @dataclass(frozen=True)
