@@ -9,8 +9,8 @@ import click
 from bench import records
 from bench.bulk import SHORTCUT
 from bench.common import DEFAULT_PG_URL
-from bench.search import SHORTCUT as search_shortcut
 from bench.runner import run_bench
+from bench.search import SHORTCUT as search_shortcut
 
 #: (label, key, target) rows of the table; the PostgreSQL column shows ``key + "_pg"``.
 ROWS = (

@@ -15,7 +15,8 @@ from .common import DEFAULT_PG_URL, fresh_pg_database, pg_reachable, sqlite_url
 
 #: The figures the issue asks for; each also exists with the suffix ``_pg`` (None when PostgreSQL did not run).
 KEYS = ("action_ratio_vs_raw", "revision_ratio_50_vs_0", "inbox_p95_ms", "sweep_none_due_ms",
-        "sweep_flatness_100k_vs_1k", "http_completions_per_s", "http_p95_ms", "replay_ms", "peak_rss_mb", "search_p95_ms")
+        "sweep_flatness_100k_vs_1k", "http_completions_per_s", "http_p95_ms", "replay_ms", "peak_rss_mb",
+        "search_p95_ms")
 
 
 class Plan:
