@@ -10,6 +10,7 @@ from bench import records
 from bench.bulk import SHORTCUT
 from bench.common import DEFAULT_PG_URL
 from bench.runner import run_bench
+from bench.search import SHORTCUT as search_shortcut
 
 #: (label, key, target) rows of the table; the PostgreSQL column shows ``key + "_pg"``.
 ROWS = (
@@ -30,6 +31,9 @@ ROWS = (
     ("http_completions_per_s (take+complete, one request)", "http_completions_per_s", ">= 150"),
     ("http p50 (ms, complete request)", "http_p50_ms", None),
     ("http_p95_ms (complete request)", "http_p95_ms", "<= 50"),
+    ("search p50 (ms, case list with q)", "search_p50_ms", None),
+    ("search_p95_ms (case list with q)", "search_p95_ms", "<= 50"),
+    ("search, a word a fifth of cases hold (ms)", "search_broad_ms", None),
     ("replay_ms (50-event case, last event)", "replay_ms", "<= 100"),
     ("replay verify by re-execution (ms)", "replay_verify_ms", None),
     ("peak_rss_mb (gunicorn worker)", "peak_rss_mb", None),
@@ -82,6 +86,10 @@ def table(figures: dict) -> list[str]:
 
 def notes(figures: dict) -> list[str]:
     out = [f"inbox and sweep: {figures['inbox_cases']:,} waiting cases; {SHORTCUT}."]
+    if figures.get("search_cases"):
+        out.append(f"search: {figures['search_cases']:,} cases, {figures['search_queries']} queries (median "
+                   f"{figures['search_median_matches']} matches); the broad word \u201c{figures['search_broad_word']}"
+                   f"\u201d matches {figures['search_broad_matches']:,}; {search_shortcut}.")
     if figures.get("simulate_cases"):
         growth = figures.get("simulate_rss_growth_second_half")
         verdict = ("does not grow with the number of cases" if growth is not None and growth <= 1.05

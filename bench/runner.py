@@ -9,13 +9,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import action, large, memory, records, replay
+from bench import action, large, memory, records, replay, search
 
 from .common import DEFAULT_PG_URL, fresh_pg_database, pg_reachable, sqlite_url
 
 #: The figures the issue asks for; each also exists with the suffix ``_pg`` (None when PostgreSQL did not run).
 KEYS = ("action_ratio_vs_raw", "revision_ratio_50_vs_0", "inbox_p95_ms", "sweep_none_due_ms",
-        "sweep_flatness_100k_vs_1k", "http_completions_per_s", "http_p95_ms", "replay_ms", "peak_rss_mb")
+        "sweep_flatness_100k_vs_1k", "http_completions_per_s", "http_p95_ms", "replay_ms", "peak_rss_mb",
+        "search_p95_ms")
 
 
 class Plan:
@@ -24,6 +25,8 @@ class Plan:
     def __init__(self, quick: bool):
         self.quick = quick
         self.cases = 10_000 if quick else 100_000
+        #: Searchable cases (bench/search.py): fewer in the smoke check, which only shows the search works.
+        self.search_cases = 3_000 if quick else 100_000
         # Four clients keep both gunicorn workers busy (one request each in hand, one waiting); more clients only
         # queue longer: in a closed loop, latency = clients / throughput.
         self.http = {"threads": 4, "per_thread": 10, "rounds": 1} if quick else \
@@ -73,6 +76,11 @@ def run_bench(quick: bool, json_path: str | None = None, *, pg: bool | None = No
                             lambda: large.run(work / "large", sqlite_url(work, "large"), plan.cases, quick=quick,
                                               log=log)))
         (work / "large.db").unlink(missing_ok=True)
+        figures.update(step(f"search across {plan.search_cases:,} cases (SQLite)",
+                            lambda: search.run(work / "search", sqlite_url(work, "search"), plan.search_cases,
+                                               quick=quick,
+                                               log=log)))
+        (work / "search.db").unlink(missing_ok=True)
         figures.update(step("replay of a 50-event case (SQLite)", lambda: replay.run(work / "replay", quick=quick)))
         figures.update(step("HTTP completions through gunicorn, 2 workers (SQLite)",
                             lambda: _http(work / "http", "sqlite", plan)))
@@ -89,6 +97,10 @@ def run_bench(quick: bool, json_path: str | None = None, *, pg: bool | None = No
             figures.update(_suffixed(step(f"inbox and timer sweep, {plan.cases:,} cases (PostgreSQL)",
                                           lambda: _on_pg(pg_url, "large", lambda url: large.run(
                                               work / "large-pg", url, plan.cases, quick=quick, log=log))), "_pg"))
+            figures.update(_suffixed(step(f"search across {plan.search_cases:,} cases (PostgreSQL)",
+                                          lambda: _on_pg(pg_url, "search", lambda url: search.run(
+                                              work / "search-pg", url, plan.search_cases, quick=quick, log=log))),
+                                     "_pg"))
             figures.update(_suffixed(step("replay of a 50-event case (PostgreSQL)",
                                           lambda: _on_pg(pg_url, "replay", lambda url: replay.run(
                                               work / "replay-pg", url, quick=quick))), "_pg"))

@@ -293,6 +293,21 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> None:
         click.echo("  ".join(f"{str(row[i]):<{widths[i]}}" for i in range(len(widths))) + "  " + str(row[-1]))
 
 
+@main.group("search")
+def search_cmd() -> None:
+    """The case search index (process/search.py)."""
+
+
+@search_cmd.command("reindex")
+def search_reindex() -> None:
+    """Rebuild the search row of every case from its event log and register entry (one transaction)."""
+    from process import search
+
+    with _system() as system, transaction(system.sessions) as session:
+        done = search.reindex(session, system.rules, system.clock.now())
+    click.echo(f"search index rebuilt: {done} cases")
+
+
 @main.group("group")
 def group_cmd() -> None:
     """Manage groups: who works which lane of the diagrams."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
@@ -15,6 +17,23 @@ from process.system import System
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 FIRST_REVISION = "0001"
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Whether Alembic compares a database object with the models: not the full-text index of ``case_search``,
+    which no model describes (process/models.py ``FULLTEXT_DDL``: SQLite's FTS5 table and its shadow tables,
+    PostgreSQL's generated ``tsvector`` column and its GIN index)."""
+    if type_ == "table" and name and name.startswith("case_search_fts"):
+        return False
+    if type_ == "column" and name == "words_tsv":
+        return False
+    return not (type_ == "index" and name == "ix_case_search_words_tsv")
+
+
+def schema_diff(connection) -> list:
+    """How the database on ``connection`` differs from the models (empty: it matches them)."""
+    context = MigrationContext.configure(connection, opts={"include_object": include_object})
+    return compare_metadata(context, Base.metadata)
 
 
 def alembic_config(url: str) -> Config:

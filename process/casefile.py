@@ -6,17 +6,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from engine import eventlog
 from engine.models import Definition, Instance, TaskRow
 
+from . import search
 from .declarations import Declarations, LaneMap, Rulebook
 from .errors import NotPermitted
-from .inputs import contains
 from .models import FileRecord, RegisterEntry, User
 from .roles import VIEW_ALL_ROLES
+from .search import Snippet
+from .sorting import ACTIVITY_DATE, CHANGED, CREATED, DEADLINE, RELEVANCE, Sort
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ class CaseSummary:
     outcome: str
     current: list[TaskRow]
     procedure: str = ""  # the name of its procedure
+    snippet: Snippet | None = None  # where a search's words occur in its texts
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ class CasePage:
     total: int
     page: int
     per_page: int
+    sort: Sort | None = None
 
     @property
     def pages(self) -> int:
@@ -187,26 +191,36 @@ class CasePage:
 
 
 def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None = None,
-              procedure: str | None = None, page: int = 1, per_page: int = 50) -> CasePage:
-    """The cases ``user`` may see (the rule of :func:`can_view_case`), newest first, one page; across every
-    procedure unless ``procedure`` (a process id) is given. ``q`` finds a case by its title or its register
-    number."""
+              procedure: str | None = None, page: int = 1, per_page: int = 50, sort: Sort | None = None) -> CasePage:
+    """The cases ``user`` may see (the rule of :func:`can_view_case`), one page; across every procedure unless
+    ``procedure`` (a process id) is given. ``q`` finds a case by its name, register number, place and texts
+    (process/search.py: every word, the last one as a prefix); each such case gets the snippet where they occur.
+    ``sort``: newest first by default, best match first with ``q``; see process/sorting.py."""
     page = max(1, page)
-    stmt = select(Instance)
+    searched = bool(search.query_words(q))
+    if sort is None:
+        sort = Sort(RELEVANCE if searched else CREATED, "desc")
+    if sort.key == RELEVANCE and not searched:  # nothing searched: nothing to rank by
+        sort = Sort(CREATED, sort.order)
+    hit = search.matches(session, q, ranked=sort.key == RELEVANCE)
+    stmt, counted = select(Instance), select(Instance.id)
+    if hit is not None:
+        stmt = stmt.join(hit, hit.c.instance_id == Instance.id)
+        found = search.matches(session, q, ranked=False, name="found")
+        counted = counted.join(found, found.c.instance_id == Instance.id)
+    elif q and q.strip():  # a search without a letter or digit ("%", "-") finds nothing
+        stmt, counted = stmt.where(false()), counted.where(false())
     scope = case_scope(user, rulebook.lane_map(session))
+    where = []
     if scope == NONE:
-        stmt = stmt.where(Instance.id.is_(None))
+        where.append(Instance.id.is_(None))
     elif scope == TEAM:
-        stmt = stmt.where(Instance.group == (user.team.code if user.team else None))
+        where.append(Instance.group == (user.team.code if user.team else None))
     if procedure:
-        stmt = stmt.where(Instance.definition_id.in_(select(Definition.id).where(Definition.process_key == procedure)))
-    if q and q.strip():
-        pattern = contains(q)
-        stmt = stmt.where(or_(Instance.title.ilike(pattern, escape="\\"),
-                              Instance.id.in_(select(RegisterEntry.instance_id)
-                                              .where(RegisterEntry.number.ilike(pattern, escape="\\")))))
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    instances = list(session.execute(stmt.order_by(Instance.created_at.desc(), Instance.id.desc())
+        where.append(Instance.definition_id.in_(select(Definition.id).where(Definition.process_key == procedure)))
+    stmt, counted = stmt.where(*where), counted.where(*where)
+    total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+    instances = list(session.execute(stmt.order_by(*_case_order(sort, hit))
                                      .offset((page - 1) * per_page).limit(per_page)).scalars())
     ids = [i.id for i in instances]
     numbers, current = {}, {}
@@ -216,10 +230,26 @@ def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None
         for row in session.execute(select(TaskRow).where(TaskRow.instance_id.in_(ids), TaskRow.state == "ready")
                                    .order_by(TaskRow.created_at)).scalars():
             current.setdefault(row.instance_id, []).append(row)
+    found = search.snippets(session, ids, q) if hit is not None else {}
     rules = rulebook.of_instances(session, ids)
-    items = [CaseSummary(i, numbers.get(i.id), case_outcome(i, rules[i.id]), current.get(i.id, []), rules[i.id].name)
-             for i in instances]
-    return CasePage(items, total, page, per_page)
+    items = [CaseSummary(i, numbers.get(i.id), case_outcome(i, rules[i.id]), current.get(i.id, []), rules[i.id].name,
+                         found.get(i.id)) for i in instances]
+    return CasePage(items, total, page, per_page, sort)
+
+
+def _case_order(sort: Sort, hit) -> list:
+    """ORDER BY of the case list: the key (rows without one last), then the id, both in the chosen direction."""
+    if sort.key == RELEVANCE:
+        key = hit.c.rank
+    elif sort.key == DEADLINE:  # the earliest deadline of its waiting steps
+        key = (select(func.min(TaskRow.due_at)).where(TaskRow.instance_id == Instance.id, TaskRow.state == "ready")
+               .correlate(Instance).scalar_subquery())
+    else:
+        key = {CHANGED: Instance.updated_at, ACTIVITY_DATE: Instance.business_date,
+               CREATED: Instance.created_at}[sort.key]
+    direction = (lambda c: c.desc()) if sort.descending else (lambda c: c.asc())
+    nullable = sort.key in (DEADLINE, ACTIVITY_DATE)
+    return [*([key.is_(None)] if nullable else []), direction(key), direction(Instance.id)]
 
 
 def display_names(session: Session, usernames) -> dict[str, str]:

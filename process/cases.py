@@ -19,7 +19,7 @@ from engine.errors import NotFound
 from engine.models import Definition
 from engine.runtime import ActionResult, WorkflowEngine
 
-from . import inputs, notify
+from . import inputs, notify, search
 from .config import Settings
 from .declarations import Declarations, Rulebook
 from .forms import FieldError, FormInvalid, validate_form
@@ -134,5 +134,6 @@ class Cases:
         result = self.engine.start(session, chosen.key, data=cleaned, actor=user.actor,
                                    title=title or chosen.name, business_date=date.fromisoformat(day) if day else None,
                                    group=team.code if team is not None else None)
+        search.index_case(session, result.instance, rules, cleaned, self.clock.now())
         notify.after_action(session, self.people, result, actor=user, rules=rules)
         return result

@@ -45,3 +45,9 @@ class TooLarge(BadRequest):
         super().__init__(message, code="upload.too_large" if size is not None else "upload.too_large_unknown",
                          **params)
         self.size, self.limit, self.kind = size, limit, kind
+
+
+class Conflict(SopError):
+    """What was asked clashes with what exists (HTTP 409), e.g. a second saved filter of the same name."""
+
+    code = "conflict"

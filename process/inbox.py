@@ -15,10 +15,11 @@ from datetime import date, datetime
 from sqlalchemy import and_, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from engine.models import TaskRow
+from engine.models import Instance, TaskRow
 
 from .inputs import contains
 from .models import User
+from .sorting import ACTIVITY_DATE, CHANGED, DEADLINE, Sort
 
 SCOPES = ("mine", "lane", "overdue")
 
@@ -143,15 +144,34 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
 
 def inbox(session: Session, user: User, scope: str, *, now: datetime, lanes: Collection[str], q: str | None = None,
           date_from: date | None = None, date_to: date | None = None, limit: int = 200,
-          overdue_lanes: frozenset[str] = frozenset(), heard: Collection[str] | None = None) -> list[InboxItem]:
+          overdue_lanes: frozenset[str] = frozenset(), heard: Collection[str] | None = None,
+          sort: Sort | None = None) -> list[InboxItem]:
     """Ready tasks for ``user``, who works ``lanes``: ``mine`` (held by them), ``lane`` (free in their lanes) or
     ``overdue``.
 
-    Sorted by deadline, earliest first, tasks without one last.
+    Sorted by deadline, earliest first, tasks without one last (the default ``sort``); or as ``sort`` says
+    (process/sorting.py): by deadline latest first, by the case's last change or by its activity date.
     """
     parts = _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
                    overdue_lanes=overdue_lanes, heard=heard)
     connection = session.connection()
+    if sort is not None and (sort.key, sort.order) != (DEADLINE, "asc"):
+        rows = _sorted_rows(connection, parts, sort, limit)
+    else:
+        rows = _deadline_rows(connection, parts, limit)
+    items = []
+    # Rows are unpacked, not read by name: attribute access on a row costs more than the query itself here.
+    for task_id, instance_id, title, day, step, bpmn_id, lane, due_at, overdue_at, claimed_by, created_at, *_key \
+            in rows[:limit]:
+        items.append(InboxItem(task_id=task_id, instance_id=instance_id, activity=title, activity_date=day,
+                               step=step, bpmn_id=bpmn_id, lane=lane, due_at=due_at,
+                               overdue=bool(overdue_at or (due_at and due_at < now)), claimed_by=claimed_by,
+                               created_at=created_at))
+    return items
+
+
+def _deadline_rows(connection, parts: list[_Part], limit: int) -> list:
+    """The default order: each part read in its index's (deadline) order, only as far as ``limit``, merged."""
     rows = []
     for part in parts:  # each read in index order, only as far as ``limit``
         rows += connection.execute(part.ordered(TaskRow.due_at, TaskRow.created_at)
@@ -161,15 +181,24 @@ def inbox(session: Session, user: User, scope: str, *, now: datetime, lanes: Col
             rows += connection.execute(part.ordered(TaskRow.due_at, TaskRow.created_at)
                                        .where(TaskRow.due_at.is_(None)).limit(limit)).all()
     rows.sort(key=_order)
-    items = []
-    # Rows are unpacked, not read by name: attribute access on a row costs more than the query itself here.
-    for task_id, instance_id, title, day, step, bpmn_id, lane, due_at, overdue_at, claimed_by, created_at \
-            in rows[:limit]:
-        items.append(InboxItem(task_id=task_id, instance_id=instance_id, activity=title, activity_date=day,
-                               step=step, bpmn_id=bpmn_id, lane=lane, due_at=due_at,
-                               overdue=bool(overdue_at or (due_at and due_at < now)), claimed_by=claimed_by,
-                               created_at=created_at))
-    return items
+    return rows
+
+
+def _sorted_rows(connection, parts: list[_Part], sort: Sort, limit: int) -> list:
+    """Any other order: each part's first ``limit`` rows by the key (rows without one last, then the task id, in
+    the same direction), merged the same way. The last change is the case's (``instance.updated_at``)."""
+    key = {DEADLINE: TaskRow.due_at, CHANGED: Instance.updated_at, ACTIVITY_DATE: TaskRow.case_date}[sort.key]
+    direction = (lambda c: c.desc()) if sort.descending else (lambda c: c.asc())
+    rows = []
+    for part in parts:
+        stmt = select(*_COLUMNS, key.label("sort_key"), TaskRow.id.label("sort_id")).where(*part.where)
+        if sort.key == CHANGED:
+            stmt = stmt.join(Instance, Instance.id == TaskRow.instance_id)
+        rows += connection.execute(stmt.order_by(key.is_(None), direction(key), direction(TaskRow.id))
+                                   .limit(limit)).all()
+    valued = sorted((r for r in rows if r[-2] is not None), key=lambda r: (r[-2], r[-1]), reverse=sort.descending)
+    missing = sorted((r for r in rows if r[-2] is None), key=lambda r: r[-1], reverse=sort.descending)
+    return valued + missing
 
 
 def _order(row) -> tuple:

@@ -70,6 +70,7 @@ MESSAGES: dict[str, str] = {
     "execution_failed": N_("Proses tidak dapat dilanjutkan dengan data ini."),
     "chain_broken": N_("Riwayat kejadian tidak utuh. Hubungi administrator."),
     "bad_request": N_("Permintaan tidak dapat diproses."),
+    "conflict": N_("Permintaan ini bertentangan dengan data yang sudah ada."),
     "too_large": N_("Berkas terlalu besar."),
     "form_invalid": N_("Formulir tidak sah."),
     # -- The engine (engine/runtime.py, engine/replay.py)
@@ -246,6 +247,18 @@ MESSAGES: dict[str, str] = {
     "report.format_unknown": N_("Format unduhan tidak dikenal: pilih XLSX, CSV atau PDF."),
     "report.signer_unknown": N_("Penanda tangan %(block)s tidak dikenal: pilih pengguna aktif dari daftar."),
     "report.basis_unknown": N_("Dasar periode tidak dikenal: pilih salah satu pilihan \u201cPeriode menurut\u201d."),
+    # -- Sorting, saved filters and search (process/sorting.py, process/savedfilters.py, process/search.py)
+    "sort.unknown": N_("Urutan \u201c%(value)s\u201d tidak dikenal: pilih salah satu dari %(options)s."),
+    "sort.order_unknown": N_("Arah urutan \u201c%(value)s\u201d tidak dikenal: pilih asc (naik) atau desc (turun)."),
+    "saved_filter.view_unknown": N_("Daftar \u201c%(value)s\u201d tidak dikenal: pilih inbox atau cases."),
+    "saved_filter.name_required": N_("Beri nama filter (1 sampai %(n)s karakter, tanpa karakter kendali)."),
+    "saved_filter.duplicate": N_("Anda sudah memiliki filter bernama \u201c%(name)s\u201d untuk daftar ini."),
+    "saved_filter.too_many": N_("Anda sudah menyimpan %(n)s filter untuk daftar ini; hapus salah satu dahulu."),
+    "saved_filter.param_unknown": N_("Parameter \u201c%(name)s\u201d tidak dikenal untuk daftar ini: gunakan "
+                                     "%(options)s."),
+    "saved_filter.param_invalid": N_("Nilai parameter \u201c%(name)s\u201d tidak sah."),
+    "saved_filter.params_not_object": N_("Parameter filter harus berupa objek JSON berisi teks."),
+    "saved_filter.not_found": N_("Filter tersimpan tidak ditemukan."),
     # -- Export jobs (process/exportjobs.py): records of large periods, made by the worker as files
     "export.kind_unknown": N_("Jenis unduhan tidak dikenal: pilih register, tanggapan, rekap atau log."),
     "export.format_unknown": N_("Format unduhan tidak dikenal: pilih %(formats)s."),

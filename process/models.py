@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     literal_column,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -347,3 +348,81 @@ class ExportJob(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CaseSearch(Base):
+    """What a case is found by (process/search.py): its name, register number, place and the procedure's texts
+    (``alur:text``: narrative, caption and their corrections), kept in the same transaction as the change that
+    alters them. ``fields`` holds the texts as written (JSON ``{role or field id: text}``, for the snippet);
+    ``words`` the same as plain lower-case words, which the full-text index reads: an FTS5 table
+    (``case_search_fts``, external content, kept by triggers) on SQLite, a generated ``tsvector`` column
+    (``words_tsv``, ``simple`` configuration) with a GIN index on PostgreSQL; both made by :func:`fulltext_ddl`."""
+
+    __tablename__ = "case_search"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), primary_key=True,
+                                             autoincrement=False)
+    fields: Mapped[str] = mapped_column(Text, default="{}")
+    words: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SavedFilter(Base):
+    """A user's named filter and order of the inbox or the case list (process/savedfilters.py): the page's query
+    parameters as JSON."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (UniqueConstraint("user_id", "view", "name", name="uq_saved_filter_user_view_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    view: Mapped[str] = mapped_column(String(10))  # inbox | cases
+    name: Mapped[str] = mapped_column(String(80))
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+#: The full-text index of ``case_search`` on each database (not in the models' metadata: neither has a portable
+#: form). Created after the table by ``create_all`` (tests) and by migration 0012.
+FULLTEXT_DDL = {
+    "sqlite": (
+        "CREATE VIRTUAL TABLE case_search_fts USING fts5(words, content='case_search', content_rowid='instance_id',"
+        " tokenize='unicode61 remove_diacritics 2')",
+        "CREATE TRIGGER case_search_ai AFTER INSERT ON case_search BEGIN"
+        " INSERT INTO case_search_fts(rowid, words) VALUES (new.instance_id, new.words); END",
+        "CREATE TRIGGER case_search_ad AFTER DELETE ON case_search BEGIN"
+        " INSERT INTO case_search_fts(case_search_fts, rowid, words) VALUES ('delete', old.instance_id, old.words);"
+        " END",
+        "CREATE TRIGGER case_search_au AFTER UPDATE ON case_search BEGIN"
+        " INSERT INTO case_search_fts(case_search_fts, rowid, words) VALUES ('delete', old.instance_id, old.words);"
+        " INSERT INTO case_search_fts(rowid, words) VALUES (new.instance_id, new.words); END",
+    ),
+    "postgresql": (
+        "ALTER TABLE case_search ADD COLUMN words_tsv tsvector"
+        " GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, words)) STORED",
+        "CREATE INDEX ix_case_search_words_tsv ON case_search USING gin (words_tsv)",
+    ),
+}
+FULLTEXT_DROP = {
+    "sqlite": ("DROP TRIGGER IF EXISTS case_search_au", "DROP TRIGGER IF EXISTS case_search_ad",
+               "DROP TRIGGER IF EXISTS case_search_ai", "DROP TABLE IF EXISTS case_search_fts"),
+    "postgresql": ("DROP INDEX IF EXISTS ix_case_search_words_tsv",
+                   "ALTER TABLE case_search DROP COLUMN IF EXISTS words_tsv"),
+}
+
+
+def fulltext_ddl(connection) -> None:
+    """Create the full-text index of ``case_search`` on ``connection``'s database."""
+    for statement in FULLTEXT_DDL.get(connection.dialect.name, ()):
+        connection.exec_driver_sql(statement)
+
+
+@event.listens_for(CaseSearch.__table__, "after_create")
+def _fulltext_after_create(target, connection, **kw) -> None:
+    fulltext_ddl(connection)
+
+
+@event.listens_for(CaseSearch.__table__, "before_drop")
+def _fulltext_before_drop(target, connection, **kw) -> None:
+    for statement in FULLTEXT_DROP.get(connection.dialect.name, ()):
+        connection.exec_driver_sql(statement)

@@ -19,7 +19,7 @@ from engine.forms import FormField
 from engine.models import Instance, TaskRow
 from engine.runtime import ActionResult, WorkflowEngine
 
-from . import files, notify
+from . import files, notify, search
 from .caseops import check_not_cancelled
 from .config import Settings
 from .deadlines import stamp_fields
@@ -118,7 +118,7 @@ class Tasks:
         fields = self.form_of(session, row)
         cleaned = validate_form(fields, raw, files=resolver(session, row.instance_id, user.actor),
                                 platforms=self.settings.platforms, now=now)
-        returned = None
+        returned, entry = None, None
         if step is not None:
             completeness_rules(step, cleaned, fields)
             if step.registers:
@@ -132,6 +132,7 @@ class Tasks:
                      [ref["id"] for f in fields if f.type == "files" for ref in cleaned.get(f.id) or []])
         result = self.engine.complete(session, row.id, cleaned, actor=user.actor,
                                       expected_version=expected_version)
+        search.update_case(session, instance, rules, cleaned, now, entry.number if entry is not None else None)
         if returned is not None:
             self._record_return(session, user, row, cleaned, returned, result)
         notify.after_action(session, self.people, result, actor=user, rules=rules, submitted=cleaned, task=row,

@@ -628,8 +628,8 @@ def test_openapi_without_a_deployed_definition_uses_the_bundled_diagram(client):
 
 
 def test_case_list_spans_procedures_and_finds_by_register_number(api, system, tx):
-    """GET /cases: every procedure's cases, each named; ``q`` finds a title or a register number (its own ``%`` and
-    ``_`` taken literally); ``procedure`` narrows to one; paging with a total; bad parameters are 422."""
+    """GET /cases: every procedure's cases, each named; ``q`` finds a title or a register number by its words (``%``
+    and ``_`` are no wildcards); ``procedure`` narrows to one; paging with a total; bad parameters are 422."""
     from tests.conftest import DIAGRAM
 
     xml = (DIAGRAM.read_text(encoding="utf-8").replace('id="alur_pengunggahan"', 'id="proses_lain"')
@@ -665,8 +665,8 @@ def test_case_list_spans_procedures_and_finds_by_register_number(api, system, tx
 
     assert ids("?q=LAIN") == [other_id]  # by register number
     assert ids("?q=pleno") == [other_id]  # by title, any case
-    assert ids("?q=100%25") == [sop_id]  # "100%": the % is a character, not a wildcard
-    assert ids("?q=%25") == [sop_id] and ids("?q=_") == []
+    assert ids("?q=100%25") == [sop_id]  # "100%": the word 100 (the % is no wildcard, and no word)
+    assert ids("?q=%25") == [] and ids("?q=_") == []  # no letter or digit: nothing to find
     assert ids("?procedure=alur_pengunggahan") == [sop_id]
     assert ids("?per_page=1") == [other_id] and ids("?per_page=1&page=2") == [sop_id]
     assert api.get("tim_lain", "/cases").json["total"] == 0  # another team's cases stay hidden

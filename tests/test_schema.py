@@ -5,14 +5,12 @@ import os
 import uuid
 
 import pytest
-from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from engine.db import make_engine
-from engine.models import Base
-from ops.schema import alembic_config, downgrade, upgrade
+from ops.schema import alembic_config, downgrade, schema_diff, upgrade
 
 
 @pytest.fixture
@@ -34,7 +32,7 @@ def empty_url(tmp_path):
 
 def _diff(engine) -> list:
     with engine.connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        return schema_diff(conn)
 
 
 def test_upgrade_from_empty_matches_the_models(empty_url):

@@ -85,9 +85,24 @@ def create_app(settings: Settings | None = None, system: System | None = None, c
     request_text.init_app(app)
     ids.init_app(app)  # the id converters, before any route uses them
     app.register_blueprint(auth_bp)
-    from . import admin, api, audit, cases, exportjobs, files, inbox, modeler, pwa, reports, tasks, uploads
+    from . import (
+        admin,
+        api,
+        audit,
+        cases,
+        exportjobs,
+        files,
+        inbox,
+        modeler,
+        pwa,
+        reports,
+        savedfilters,
+        tasks,
+        uploads,
+    )
 
-    for module in (inbox, tasks, cases, files, uploads, admin, modeler, reports, exportjobs, audit, api, pwa):
+    for module in (inbox, tasks, cases, files, uploads, admin, modeler, reports, exportjobs, audit, savedfilters, api,
+                   pwa):
         app.register_blueprint(module.bp)
 
     @app.after_request

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from engine.errors import InvalidDefinition, NotFound
 from engine.forms import FormField
 from engine.models import Instance, TaskRow
-from process import inputs, modeling, permissions
+from process import inputs, modeling, permissions, savedfilters, search
 from process.casefile import can_view_case, case_list, case_view
 from process.caseops import cancellations, comments_of
 from process.cases import PROCEDURE_KEY
@@ -30,6 +30,7 @@ from process.files import store_file
 from process.forms import FieldError, FormInvalid, blank_form_values
 from process.inbox import SCOPES, InboxItem, inbox
 from process.models import User
+from process.sorting import CREATED, DEADLINE, RELEVANCE, parse_sort
 
 from . import modeler
 from .access import lane_map, lanes_of
@@ -254,11 +255,12 @@ def list_tasks():
         errors.append(FieldError.of("q", "q", "q", "field.query"))
     if errors:
         raise FormInvalid(errors)
+    sort = parse_sort("inbox", request.args.get("sort"), request.args.get("order"), default=DEADLINE)
     session, rulebook = db(), system().rules
     mine = lanes_of(api_user())
     items = inbox(session, api_user(), scope, now=_now(), lanes=mine, q=q,
                   date_from=_date_arg("from"), date_to=_date_arg("to"), overdue_lanes=lane_map().overdue_lanes,
-                  heard=lane_map().heard_lanes(mine))
+                  heard=lane_map().heard_lanes(mine), sort=sort)
     rules = rulebook.of_instances(session, {item.instance_id for item in items})
     return jsonify([_inbox_json(item, rules[item.instance_id]) for item in items])
 
@@ -376,8 +378,9 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 
 @bp.get("/cases")
 def list_cases():
-    """The cases the caller may see, newest first, one page, across every procedure unless ``procedure`` is given;
-    ``q`` finds a case by its title or its register number."""
+    """The cases the caller may see, one page, across every procedure unless ``procedure`` is given; ``q`` finds
+    a case by its name, register number, place and texts (best match first unless ``sort`` says otherwise), each
+    with the ``snippet`` where the words were found; ``sort`` and ``order`` (process/sorting.py)."""
     q = (request.args.get("q") or "").strip() or None
     if q is not None and (len(q) > 100 or _CONTROL_RE.search(q)):
         raise FormInvalid([FieldError.of("q", "q", "q", "field.query")])
@@ -389,17 +392,75 @@ def list_cases():
             raise FormInvalid([FieldError.of("enum", "procedure", "procedure", options=known)])
     page = _int_arg("page", 1, 1, 1_000_000)
     per_page = _int_arg("per_page", 50, 1, 100)
-    result = case_list(session, api_user(), rulebook, q=q, procedure=procedure, page=page, per_page=per_page)
+    sort = None
+    if (request.args.get("sort") or "").strip() or (request.args.get("order") or "").strip():
+        sort = parse_sort("cases", request.args.get("sort"), request.args.get("order"),
+                          default=RELEVANCE if search.query_words(q) else CREATED)
+    result = case_list(session, api_user(), rulebook, q=q, procedure=procedure, page=page, per_page=per_page,
+                       sort=sort)
     now = _now()
     rules = rulebook.of_instances(session, [c.instance.id for c in result.items])
     return jsonify({
         "total": result.total, "page": result.page, "per_page": result.per_page, "pages": result.pages,
+        "sort": result.sort.key, "order": result.sort.order,
         "items": [{"id": c.instance.id, "procedure": rules[c.instance.id].process_key, "procedure_name": c.procedure,
                    "activity": c.instance.title, "activity_date": _iso(c.instance.business_date),
                    "team": c.instance.group, "status": c.instance.status, "outcome": c.outcome,
                    "register_number": c.register_number, "created_at": _iso(c.instance.created_at),
-                   "tasks": [_task_json(row, now, rules[c.instance.id]) for row in c.current]}
+                   "updated_at": _iso(c.instance.updated_at),
+                   "tasks": [_task_json(row, now, rules[c.instance.id]) for row in c.current],
+                   "snippet": _snippet_json(c.snippet)}
                   for c in result.items]})
+
+
+def _snippet_json(snippet: search.Snippet | None) -> dict | None:
+    """Where a search's words were found: the text (``field``: ``_register``, ``_place`` or a field id), the words
+    around them (``text``) and the found ones as [start, end) character offsets of ``text`` (``marks``)."""
+    if snippet is None:
+        return None
+    text, marks = "", []
+    for part, found in snippet.parts:
+        if found:
+            marks.append([len(text), len(text) + len(part)])
+        text += part
+    return {"field": snippet.field, "text": text, "marks": marks}
+
+
+# --------------------------------------------------------------------------------------------------
+# Saved filters of the inbox and the case list
+# --------------------------------------------------------------------------------------------------
+
+
+def _saved_json(saved: savedfilters.Saved) -> dict:
+    return {"id": saved.id, "view": saved.view, "name": saved.name, "params": saved.params,
+            "created_at": _iso(saved.created_at)}
+
+
+@bp.get("/saved-filters")
+def list_saved_filters():
+    view = (request.args.get("view") or "").strip() or None
+    if view is not None:
+        savedfilters.check_view(view)
+    return jsonify([_saved_json(f) for f in savedfilters.filters(db(), api_user(), view)])
+
+
+@bp.post("/saved-filters")
+def create_saved_filter():
+    body = _json_object()
+    unknown = [FieldError.of("unknown_field", str(k)[:70], str(k)[:70]) for k in body
+               if k not in ("name", "view", "params")]
+    if unknown:
+        raise FormInvalid(unknown)
+    saved = savedfilters.save(db(), api_user(), body.get("view"), body.get("name"), body.get("params", {}), _now())
+    response = jsonify(_saved_json(saved))
+    response.status_code = 201
+    return response
+
+
+@bp.delete("/saved-filters/<id:filter_id>")
+def delete_saved_filter(filter_id: int):
+    savedfilters.delete(db(), api_user(), filter_id)
+    return "", 204
 
 
 @bp.get("/cases/<id:case_id>")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine.errors import Problem
 from engine.models import Instance, TaskRow
-from process import permissions
+from process import permissions, search
 from process.casefile import (
     CaseView,
     HistoryEvent,
@@ -31,6 +31,7 @@ from process.declarations import Declarations
 from process.errors import BadRequest
 from process.forms import FormInvalid
 from process.models import Team
+from process.sorting import ACTIVITY_DATE, CHANGED, CREATED, DEADLINE, RELEVANCE, Sort, parse_sort
 
 from . import drafts, i18n, taskforms
 from .access import access_required, lane_map, may_start_case, me, my_lanes, sees_all_cases
@@ -38,6 +39,7 @@ from .db import db, system
 from .ids import query_id, query_procedure
 from .inbox import deadline_info
 from .problems import problem_text
+from .savedfilters import quick_links
 
 bp = Blueprint("cases", __name__)
 
@@ -146,8 +148,9 @@ def index():
     rulebook = system().rules
     procedures = system().cases.procedures(session)
     chosen = query_procedure([p.key for p in procedures], None)  # none: every procedure's cases
+    sort = list_sort("cases", default=RELEVANCE if search.query_words(q) else CREATED)
     result = case_list(session, me(), rulebook, q=q or None, procedure=chosen, page=page,
-                       per_page=PER_PAGE)
+                       per_page=PER_PAGE, sort=sort)
     rules = rulebook.of_instances(session, [i.instance.id for i in result.items])
     now = system().clock.now()
     rows = []
@@ -155,12 +158,44 @@ def index():
         current = [{"task": t, "step": rules[item.instance.id].number(t.bpmn_id),
                     "deadline": deadline_info(t.due_at, now, _late(t, now))} for t in item.current]
         rows.append({"item": item, "current": current, "late": any(c["deadline"]["status"] == "late"
-                                                                    for c in current)})
+                                                                    for c in current),
+                     "found_in": _found_in(item, rules[item.instance.id]) if item.snippet else None})
     teams = _team_names(session, {i.instance.group for i in result.items})
     cancelled = cancellations(session, [i.instance.id for i in result.items if i.instance.status == "cancelled"])
+    args = {k: v for k, v in {"q": q, "prosedur": chosen or "", "sort": request.args.get("sort", "").strip(),
+                              "order": request.args.get("order", "").strip()}.items() if v}
     return render_template("cases/index.html", rows=rows, page=result, q=q, teams=teams, cancelled=cancelled,
                            outcome_labels=outcomes(), team_only=not sees_all_cases(), procedures=procedures,
-                           chosen=chosen, several=len(procedures) > 1)
+                           chosen=chosen, several=len(procedures) > 1, sort=result.sort, list_args=args,
+                           sort_options=CASE_SORTS if q else CASE_SORTS[:-1],
+                           saved=quick_links("cases"))
+
+
+#: The orders of the case list, as the page names them (the last one only with a search).
+CASE_SORTS = ((CREATED, _l("Tanggal kasus dibuat")), (DEADLINE, _l("Batas waktu")),
+              (CHANGED, _l("Perubahan terakhir")), (ACTIVITY_DATE, _l("Tanggal kegiatan")),
+              (RELEVANCE, _l("Kecocokan pencarian")))
+
+
+def list_sort(view: str, default: str) -> Sort | None:
+    """The order asked in ``?sort=&order=`` (None when neither is given); a 422 for an unknown one."""
+    sort, order = request.args.get("sort"), request.args.get("order")
+    if not (sort or "").strip() and not (order or "").strip():
+        return None
+    return parse_sort(view, sort, order, default=default)
+
+
+def _found_in(item, rules: Declarations) -> str:
+    """The label of the text a search found its words in."""
+    key = item.snippet.field
+    if key == search.REGISTER:
+        return _("Nomor register")
+    if key == search.PLACE:
+        return _("Tempat kegiatan")
+    text = next((t for t in rules.texts if key in (t.field, t.correction)), None)
+    if text is None:
+        return key
+    return text.label if key == text.field else _("%(label)s (koreksi)", label=text.label)
 
 
 # ------------------------------------------------------------------------------------------ one case

@@ -22,7 +22,7 @@ from engine.errors import (
     StaleInstance,
     TaskNotReady,
 )
-from process.errors import BadRequest, NotClaimed, NotPermitted, TooLarge
+from process.errors import BadRequest, Conflict, NotClaimed, NotPermitted, TooLarge
 from process.forms import FormInvalid
 
 from . import bodies, i18n
@@ -38,6 +38,7 @@ STATUS = [
     (NotFound, 404),
     (NotPermitted, 403),
     (NotClaimed, 409),
+    (Conflict, 409),
     (AlreadyClaimed, 409),
     (TaskNotReady, 409),
     (StaleInstance, 409),

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_translations
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import select, update
 
@@ -15,10 +16,12 @@ from process.deadlines import WIB
 from process.inbox import SCOPES, inbox, inbox_counts
 from process.models import Notification
 from process.roles import ROLE_LABELS
+from process.sorting import ACTIVITY_DATE, CHANGED, DEADLINE, parse_sort
 
 from . import i18n
 from .access import lane_map, me, my_lanes
 from .db import db, system
+from .savedfilters import quick_links
 
 bp = Blueprint("inbox", __name__)
 
@@ -97,7 +100,8 @@ def index():
         held = counts if not any((q, date_from, date_to)) else inbox_counts(
             session, user, now=now, lanes=mine, overdue_lanes=lanes, heard=filters["heard"])
         tab = "mine" if held["mine"] else "lane"
-    items = inbox(session, user, tab, now=now, lanes=mine, overdue_lanes=lanes, **filters)
+    sort = parse_sort("inbox", request.args.get("sort"), request.args.get("order"), default=DEADLINE)
+    items = inbox(session, user, tab, now=now, lanes=mine, overdue_lanes=lanes, sort=sort, **filters)
     names = display_names(session, {i.claimed_by for i in items})
     several = len({d.process_key for d in system().rules.all_versions(session)}) > 1
     rules = system().rules.of_instances(session, {i.instance_id for i in items}) if several else {}
@@ -106,11 +110,20 @@ def index():
              "holder": names.get(i.claimed_by, i.claimed_by) if i.claimed_by else None,
              "mine": i.claimed_by == user.actor} for i in items]
     args = {k: v for k, v in {"q": q, "dari": request.args.get("dari", "").strip(),
-                              "sampai": request.args.get("sampai", "").strip()}.items() if v}
+                              "sampai": request.args.get("sampai", "").strip(),
+                              "sort": request.args.get("sort", "").strip(),
+                              "order": request.args.get("order", "").strip()}.items() if v}
     return render_template("inbox/index.html", tab=tab, rows=rows, counts=counts, problems=problems, q=q,
                            dari=date_from.isoformat() if date_from else "",
                            sampai=date_to.isoformat() if date_to else "", filter_args=args,
-                           filtered=bool(q or date_from or date_to), now_wib=i18n.when(now))
+                           filtered=bool(q or date_from or date_to), now_wib=i18n.when(now), sort=sort,
+                           sort_options=INBOX_SORTS, sort_label=dict(INBOX_SORTS)[sort.key],
+                           saved=quick_links("inbox"), saved_args={"tab": tab, **args})
+
+
+#: The orders of the inbox, as the page names them.
+INBOX_SORTS = ((DEADLINE, _l("Batas waktu")), (CHANGED, _l("Perubahan terakhir kasus")),
+               (ACTIVITY_DATE, _l("Tanggal kegiatan")))
 
 
 @bp.get("/notifikasi")

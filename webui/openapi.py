@@ -13,6 +13,8 @@ from typing import Any
 from engine.definitions import UserTaskInfo
 from engine.forms import FormField
 from process.caseops import MAX_COMMENT, MAX_REASON
+from process.savedfilters import MAX_NAME, PARAMS, VIEWS
+from process.sorting import ORDERS, SORTS
 
 from .ids import ID_SCHEMA, MAX_ID, UID_SCHEMA
 
@@ -254,6 +256,14 @@ def _ordered(user_tasks: Iterable[UserTaskInfo], numbers: Mapping[str, int]) -> 
 # --------------------------------------------------------------------------------------------------
 
 _DATE = {"type": "string", "format": "date"}
+_ORDER = {"name": "order", "in": "query", "required": False, "schema": {"type": "string", "enum": list(ORDERS)},
+          "description": "asc: naik; desc: turun. Bawaan: asc untuk deadline, desc untuk yang lain. Baris tanpa "
+                         "nilai urutan selalu terakhir; yang sama diurutkan menurut id ke arah yang sama."}
+
+
+def _sort_param(keys: Sequence[str], description: str) -> dict:
+    return {"name": "sort", "in": "query", "required": False, "schema": {"type": "string", "enum": list(keys)},
+            "description": description + ". Nilai lain: 422 (sort.unknown)."}
 _DATETIME = {"type": "string", "format": "date-time", "description": "ISO 8601, zona WIB (+07:00)"}
 _NULL_DATE = {"type": ["string", "null"], "format": "date"}
 _NULL_DATETIME = {"type": ["string", "null"], "format": "date-time", "description": "ISO 8601, zona WIB (+07:00)"}
@@ -649,12 +659,46 @@ def _schemas(platforms: Sequence[str]) -> dict:
                 "register_number": _NULL_STR,
                 "created_at": _DATETIME,
                 "tasks": {"type": "array", "items": _ref("Task"), "description": "Langkah yang sedang menunggu"},
+                "updated_at": _DATETIME,
+                "snippet": {"oneOf": [{"type": "null"}, _ref("Snippet")]},
+            },
+        },
+        "Snippet": {
+            "type": "object", "required": ["field", "text", "marks"],
+            "description": "Tempat kata pencarian ditemukan (hanya dengan q)",
+            "properties": {
+                "field": {"type": "string", "description": "_register, _place, atau id field teks (narasi, caption, "
+                                                           "koreksinya)"},
+                "text": {"type": "string", "description": "Potongan teks di sekitar kata yang ditemukan"},
+                "marks": {"type": "array", "description": "Kata yang ditemukan: [awal, akhir) dalam text",
+                          "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}},
+            },
+        },
+        "SavedFilter": {
+            "type": "object", "required": ["id", "view", "name", "params", "created_at"],
+            "properties": {
+                "id": {"type": "integer"}, "view": {"type": "string", "enum": list(VIEWS)},
+                "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+                "params": {"type": "object", "additionalProperties": {"type": "string"},
+                           "description": "Parameter halaman daftarnya: inbox: " + ", ".join(PARAMS["inbox"])
+                                          + "; cases: " + ", ".join(PARAMS["cases"])},
+                "created_at": _DATETIME,
+            },
+        },
+        "SavedFilterInput": {
+            "type": "object", "required": ["name", "view"], "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+                "view": {"type": "string", "enum": list(VIEWS)},
+                "params": {"type": "object", "additionalProperties": {"type": "string"}},
             },
         },
         "CasePage": {
             "type": "object",
             "required": ["total", "page", "per_page", "pages", "items"],
             "properties": {
+                "sort": {"type": "string", "enum": list(SORTS["cases"])},
+                "order": {"type": "string", "enum": list(ORDERS)},
                 "total": {"type": "integer", "minimum": 0}, "page": {"type": "integer", "minimum": 1},
                 "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
                 "pages": {"type": "integer", "minimum": 1},
@@ -811,8 +855,11 @@ def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
                  "description": "Tanggal kegiatan sejak"},
                 {"name": "to", "in": "query", "required": False, "schema": _DATE,
                  "description": "Tanggal kegiatan sampai"},
+                _sort_param(SORTS["inbox"], "deadline: batas waktu tugas; changed: perubahan terakhir kasusnya; "
+                                            "activity_date: tanggal kegiatan"),
+                _ORDER,
             ],
-            "responses": {"200": _ok("Tugas siap, tenggat terdekat dahulu",
+            "responses": {"200": _ok("Tugas siap, tenggat terdekat dahulu (kecuali sort/order berkata lain)",
                                      {"type": "array", "items": _ref("Task")}),
                           "401": _r("Unauthorized"), "422": _r("Unprocessable")},
         }},
@@ -842,10 +889,17 @@ def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
             [_IF_MATCH])},
         "/cases": {"get": {
             "operationId": "listCases", "tags": ["kasus"],
-            "summary": "Daftar kasus yang boleh Anda lihat, terbaru dahulu, dari semua prosedur",
+            "summary": "Daftar kasus yang boleh Anda lihat, terbaru dahulu, dari semua prosedur; pencarian",
             "parameters": [
                 {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100},
-                 "description": "Cari nama kegiatan atau nomor register"},
+                 "description": "Cari pada nama kegiatan, nomor register, tempat, narasi dan caption (indeks teks "
+                                "penuh): semua kata harus ada, kata terakhir sebagai awalan. Hasil terbaik dahulu "
+                                "kecuali sort diberikan."},
+                _sort_param(SORTS["cases"], "created: tanggal kasus dibuat (bawaan); deadline: batas waktu "
+                                            "terdekat langkah yang menunggu; changed: perubahan terakhir; "
+                                            "activity_date: tanggal kegiatan; relevance: kecocokan pencarian "
+                                            "(bawaan dengan q)"),
+                _ORDER,
                 {"name": "procedure", "in": "query", "required": False, "schema": {"type": "string"},
                  "description": "Hanya kasus prosedur ini (id prosesnya)"},
                 {"name": "page", "in": "query", "required": False,
@@ -862,6 +916,27 @@ def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
             "responses": {"201": _ok("Kasus dibuat; langkah 1 siap", _ref("CaseCreated"), {
                 "Location": {"description": "GET /cases/{case_id}", "schema": {"type": "string"}}}),
                 "401": _r("Unauthorized"), "403": _r("Forbidden"), "422": _r("Unprocessable")},
+        }},
+        "/saved-filters": {"get": {
+            "operationId": "listSavedFilters", "tags": ["filter"], "summary": "Filter tersimpan Anda",
+            "parameters": [{"name": "view", "in": "query", "required": False,
+                            "schema": {"type": "string", "enum": list(VIEWS)},
+                            "description": "Hanya filter daftar ini"}],
+            "responses": {"200": _ok("Filter, menurut nama", {"type": "array", "items": _ref("SavedFilter")}),
+                          "401": _r("Unauthorized"), "422": _r("Unprocessable")},
+        }, "post": {
+            "operationId": "createSavedFilter", "tags": ["filter"],
+            "summary": "Simpan filter dan urutan kotak tugas (inbox) atau daftar kasus (cases) dengan sebuah nama",
+            "description": "Parameter yang tidak dibaca halamannya, atau nilainya yang tidak sah, ditolak (422); "
+                           "nama yang sudah Anda pakai untuk daftar yang sama: 409.",
+            "requestBody": _json_body(_ref("SavedFilterInput")),
+            "responses": {"201": _ok("Filter disimpan", _ref("SavedFilter")), "401": _r("Unauthorized"),
+                          "409": _r("Conflict"), "422": _r("Unprocessable")},
+        }},
+        "/saved-filters/{filter_id}": {"delete": {
+            "operationId": "deleteSavedFilter", "tags": ["filter"], "summary": "Hapus salah satu filter Anda",
+            "parameters": [{"name": "filter_id", "in": "path", "required": True, "schema": ID_SCHEMA}],
+            "responses": {"204": {"description": "Dihapus"}, "401": _r("Unauthorized"), "404": _r("NotFound")},
         }},
         "/cases/{case_id}": {"get": {
             "operationId": "getCase", "tags": ["kasus"], "summary": "Berkas kasus: tugas, tanggapan, lampiran, "
@@ -959,7 +1034,8 @@ def build_document(procedures: Sequence[ProcedureDoc], *, platforms: Sequence[st
         },
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": "akses"}, {"name": "tugas"}, {"name": "kasus"}, {"name": "berkas"}, {"name": "definisi"}],
+        "tags": [{"name": "akses"}, {"name": "tugas"}, {"name": "kasus"}, {"name": "filter"}, {"name": "berkas"},
+                 {"name": "definisi"}],
         "paths": _with_common_answers(_paths(task_forms, case_inputs)),
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",

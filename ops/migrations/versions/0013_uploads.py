@@ -1,7 +1,7 @@
 """resumable uploads (tus)
 
 Revision ID: 0013_uploads
-Revises: 0010
+Revises: 0012_search
 Create Date: 2026-12-04 13:00:00
 
 ``upload_session``: one row per resumable upload under way (the tus protocol, process/resumable.py): its owner,
@@ -17,7 +17,7 @@ from alembic import op
 import engine.models
 
 revision = '0013_uploads'
-down_revision = '0010'
+down_revision = '0012_search'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,254 @@
+"""Finding a case by what it says: its name, register number, place and the procedure's texts (``alur:text``:
+the narrative, the caption and their corrections).
+
+Each case has one ``case_search`` row (process/models.py :class:`CaseSearch`), written in the transaction that
+opens the case (:func:`index_case`) and rewritten in the one that changes a searched value (:func:`update_case`,
+after a task's completion or the register number it is given). The row keeps the texts as written (``fields``,
+for the snippet) and as plain words (``words``): lower-case letters and digits, accents taken off, every other
+character a space, so that both databases see the same words whatever their own parsers make of "REG/2025/0001"
+or "e-mail". The words are indexed by FTS5 on SQLite and by a ``tsvector`` (configuration ``simple``: no
+stemming, the texts are Indonesian) with a GIN index on PostgreSQL.
+
+A query is read the same way: its words must all occur (AND), the last one as a prefix (so a search box finds
+while one types). :func:`matches` gives the matching case ids with a rank (higher is better); the case list
+(process/casefile.py) joins it, so a search sees only the cases the list shows the user.
+"""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, Integer, select
+from sqlalchemy import text as sql
+from sqlalchemy.orm import Session
+
+from engine import eventlog
+from engine.models import Instance
+
+from .declarations import Declarations, Rulebook
+from .models import CaseSearch, RegisterEntry
+
+#: The roles of the texts that are not form fields of their own (``fields`` keys).
+TITLE, REGISTER, PLACE = "_title", "_register", "_place"
+#: At most this many words of a query are used (the rest are ignored).
+MAX_QUERY_WORDS = 8
+#: Characters of the snippet around the first word found.
+SNIPPET_WIDTH = 160
+
+_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def words_of(value: str) -> list[str]:
+    """The words of ``value`` as the index holds them: lower case, accents off, letters and digits only."""
+    decomposed = unicodedata.normalize("NFKD", value or "")
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return _WORD_RE.findall(plain)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return " ".join(_text(v) for v in value)
+    return str(value) if isinstance(value, (str, int, float)) else ""
+
+
+def searched_fields(rules: Declarations) -> tuple[str, ...]:
+    """The form fields a case of ``rules`` is found by: its place and its texts (and their corrections)."""
+    out = [rules.place_field] if rules.place_field else []
+    for rule in rules.texts:
+        out += [f for f in (rule.field, rule.correction) if f]
+    return tuple(dict.fromkeys(out))
+
+
+def _words(fields: Mapping[str, str]) -> str:
+    return " ".join(w for value in fields.values() for w in words_of(value))
+
+
+def _fields_from(rules: Declarations, data: Mapping[str, Any]) -> dict[str, str]:
+    out = {}
+    for field_id in searched_fields(rules):
+        value = _text(data.get(field_id)).strip()
+        if value:
+            out[PLACE if field_id == rules.place_field else field_id] = value
+    return out
+
+
+def index_case(session: Session, instance: Instance, rules: Declarations, data: Mapping[str, Any], now: datetime,
+               register_number: str | None = None) -> CaseSearch:
+    """Write (or rewrite) the search row of ``instance`` from its start (or latest) ``data``."""
+    fields = {TITLE: instance.title or ""}
+    if register_number:
+        fields[REGISTER] = register_number
+    fields.update(_fields_from(rules, data))
+    row = session.get(CaseSearch, instance.id)
+    if row is None:
+        row = CaseSearch(instance_id=instance.id)
+        session.add(row)
+    row.fields = json.dumps(fields, ensure_ascii=False)
+    row.words = _words(fields)
+    row.updated_at = now
+    return row
+
+
+def update_case(session: Session, instance: Instance, rules: Declarations, submitted: Mapping[str, Any],
+                now: datetime, register_number: str | None = None) -> None:
+    """After a completion: the searched values ``submitted`` (and the register number given) replace the ones the
+    row holds; nothing is written when none of them changed."""
+    row = session.get(CaseSearch, instance.id)
+    if row is None:  # a case opened before the index existed and not indexed since: index what it has now
+        index_case(session, instance, rules, case_data(session, instance.id), now,
+                   register_number or _register_number(session, instance.id))
+        return
+    fields = json.loads(row.fields or "{}")
+    new = dict(fields)
+    new[TITLE] = instance.title or ""
+    if register_number:
+        new[REGISTER] = register_number
+    for field_id in searched_fields(rules):
+        if field_id in submitted:
+            key = PLACE if field_id == rules.place_field else field_id
+            value = _text(submitted.get(field_id)).strip()
+            if value:
+                new[key] = value
+            else:
+                new.pop(key, None)
+    if new != fields:
+        row.fields = json.dumps(new, ensure_ascii=False)
+        row.words = _words(new)
+        row.updated_at = now
+
+
+def _register_number(session: Session, instance_id: int) -> str | None:
+    return session.execute(select(RegisterEntry.number).where(RegisterEntry.instance_id == instance_id)).scalar()
+
+
+def case_data(session: Session, instance_id: int) -> dict[str, Any]:
+    """The latest value of every field of a case, as its event log holds them (start data, then completions)."""
+    data: dict[str, Any] = {}
+    for row in eventlog.events_of(session, instance_id):
+        if row.type in ("case_started", "task_completed"):
+            data.update(eventlog.decode(row).get("data") or {})
+    return data
+
+
+def reindex(session: Session, rulebook: Rulebook, now: datetime, *, batch: int = 500) -> int:
+    """Rebuild the search row of every case from its event log and register entry (``alur search reindex``, and
+    migration 0012 for the cases that existed before the index); how many."""
+    done, last = 0, 0
+    while True:
+        instances = list(session.execute(select(Instance).where(Instance.id > last).order_by(Instance.id)
+                                         .limit(batch)).scalars())
+        if not instances:
+            return done
+        ids = [i.id for i in instances]
+        numbers = dict(session.execute(select(RegisterEntry.instance_id, RegisterEntry.number)
+                                       .where(RegisterEntry.instance_id.in_(ids))).all())
+        rules = rulebook.of_instances(session, ids)
+        for instance in instances:
+            index_case(session, instance, rules[instance.id], case_data(session, instance.id), now,
+                       numbers.get(instance.id))
+        session.flush()
+        done += len(instances)
+        last = ids[-1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Queries
+# --------------------------------------------------------------------------------------------------
+
+
+def query_words(q: str | None) -> list[str]:
+    """The words of a query that are searched for (at most :data:`MAX_QUERY_WORDS`)."""
+    return words_of(q or "")[:MAX_QUERY_WORDS]
+
+
+def _match_expression(dialect: str, words: list[str]) -> str:
+    if dialect == "postgresql":
+        return " & ".join(words[:-1] + [words[-1] + ":*"])
+    return " ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"*'
+
+
+def matches(session: Session, q: str | None, *, ranked: bool = True, name: str = "hit"):
+    """A subquery of the cases matching ``q``: ``instance_id`` and ``rank`` (higher is better; 0 for all when not
+    ``ranked``: ranking costs a little for every match, counting needs none); None when ``q`` has no word."""
+    words = query_words(q)
+    if not words:
+        return None
+    dialect = session.get_bind().dialect.name
+    expression = _match_expression(dialect, words)
+    if dialect == "postgresql":
+        rank = "ts_rank(words_tsv, to_tsquery('simple', :match))" if ranked else "0.0"
+        query = sql(f"SELECT instance_id, {rank} AS rank FROM case_search "  # noqa: S608 - no input in it
+                    "WHERE words_tsv @@ to_tsquery('simple', :match)")
+    else:
+        rank = "-bm25(case_search_fts)" if ranked else "0.0"
+        query = sql(f"SELECT rowid AS instance_id, {rank} AS rank FROM case_search_fts "  # noqa: S608
+                    "WHERE case_search_fts MATCH :match")
+    # Materialized: the planners find the matches once, then join the few cases (SQLite would otherwise run the
+    # full-text query again for every case a team sees).
+    return query.bindparams(match=expression).columns(instance_id=Integer, rank=Float).cte(name).prefix_with(
+        "MATERIALIZED")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Where a query's words were found: which text (``field``: a role or a field id) and the words around them,
+    as (text, found) parts to render with the found ones marked."""
+
+    field: str
+    parts: tuple[tuple[str, bool], ...]
+
+
+def snippets(session: Session, instance_ids: Iterable[int], q: str | None) -> dict[int, Snippet]:
+    """For each of ``instance_ids`` (a page of results), the part of its texts where ``q``'s words occur."""
+    words = query_words(q)
+    ids = list(instance_ids)
+    if not words or not ids:
+        return {}
+    rows = session.execute(select(CaseSearch.instance_id, CaseSearch.fields)
+                           .where(CaseSearch.instance_id.in_(ids))).all()
+    out = {}
+    for instance_id, raw in rows:
+        found = snippet_of(json.loads(raw or "{}"), words)
+        if found is not None:
+            out[instance_id] = found
+    return out
+
+
+def snippet_of(fields: Mapping[str, str], words: list[str]) -> Snippet | None:
+    """The first text (other than the title) in which one of ``words`` occurs (the last one as a prefix), cut to
+    about :data:`SNIPPET_WIDTH` characters around it."""
+    for key, value in fields.items():
+        if key == TITLE:
+            continue
+        spans = _found_spans(value, words)
+        if spans:
+            start = max(0, spans[0][0] - SNIPPET_WIDTH // 3)
+            end = min(len(value), start + SNIPPET_WIDTH)
+            parts: list[tuple[str, bool]] = [("\u2026", False)] if start else []
+            at = start
+            for s, e in spans:
+                if s < at or e > end:
+                    continue
+                parts += [(value[at:s], False), (value[s:e], True)]
+                at = e
+            parts.append((value[at:end], False))
+            if end < len(value):
+                parts.append(("\u2026", False))
+            return Snippet(key, tuple(p for p in parts if p[0]))
+    return None
+
+
+def _found_spans(value: str, words: list[str]) -> list[tuple[int, int]]:
+    spans = []
+    for match in _WORD_RE.finditer(value):
+        word = "".join(words_of(match.group()))
+        if word in words[:-1] or word.startswith(words[-1]):
+            spans.append(match.span())
+    return spans
