@@ -278,6 +278,7 @@ def test_invalid_form_is_422_lists_every_field_and_changes_nothing(system, case,
 
 def test_wrong_role_not_claimed_claimed_by_other(system, case, login):
     admin, tim, tim2 = login("admin"), login("tim"), login("tim2")
+    assert tim.post(f"/tugas/{case.task_id}/lepas").status_code == 302  # its creator lets it go to the team
     before = snapshot(system)
     # Wrong role: the admin may view the case but not act on step 1.
     page = admin.get(f"/tugas/{case.task_id}")
