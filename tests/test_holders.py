@@ -76,3 +76,23 @@ def test_revisi_goes_back_to_the_wapimred_who_corrected(system, tx):
     case.do("wapimred", "koreksi")
     assert case.do("pimred", FORMS["revisi"]) == ["Task_Koreksi"]
     assert _row(tx, case.task_id).claimed_by == "wapimred"
+
+
+def test_the_previous_round_is_the_texts_as_the_step_left_them():
+    from tests.factories import bundled_rules
+    from webui.taskforms import text_diffs, until_last_round
+
+    rules = bundled_rules()
+    completions = [("Task_Serahkan", {"narasi": "satu", "caption": "a"}),
+                   ("Task_Koreksi", {"narasi_koreksi": "satu dua", "caption_koreksi": "a b"}),
+                   ("Task_Putuskan", {"keputusan_pimred": "revisi_tim"}),
+                   ("Task_Serahkan", {"narasi": "satu dua tiga", "caption": "a b"}),
+                   ("Task_Koreksi", {"narasi_koreksi": "satu dua tiga", "caption_koreksi": "a b c"})]
+    assert until_last_round(completions, "Task_Unggah") is None  # never done: no previous round
+    since = until_last_round(completions, "Task_Putuskan")
+    submissions = [data for _step, data in completions]
+    first = {"narasi": "satu", "caption": "a"}
+    by_round = {d.key: (d.first, d.latest) for d in text_diffs(rules, first, submissions, since)}
+    assert by_round == {"narasi": ("satu dua", "satu dua tiga"), "caption": ("a b", "a b c")}
+    by_first = {d.key: (d.first, d.latest) for d in text_diffs(rules, first, submissions)}
+    assert by_first == {"narasi": ("satu", "satu dua tiga"), "caption": ("a", "a b c")}
