@@ -124,6 +124,8 @@ class Instance(Base):
 
 #: Which task rows the inbox queue index (``ix_task_queue``) holds: ready and not taken by anyone.
 QUEUE_WHERE = "state = 'ready' AND claimed_by IS NULL"
+#: Which task rows ``ix_task_held`` holds: ready and taken by someone (the team tab shows them with their holder).
+HELD_WHERE = "state = 'ready' AND claimed_by IS NOT NULL"
 #: Which task rows ``ix_task_late`` holds: ready and marked overdue.
 LATE_WHERE = "state = 'ready' AND overdue_at IS NOT NULL"
 #: Which task rows ``ix_task_pending_due`` holds: ready and not (yet) marked overdue.
@@ -139,6 +141,9 @@ class TaskRow(Base):
         # holds only what waits to be taken, however many finished tasks the table keeps.
         Index("ix_task_queue", "lane", "group", "due_at", "created_at",
               sqlite_where=text(QUEUE_WHERE), postgresql_where=text(QUEUE_WHERE)),
+        # ... and the tasks of a lane (and team) someone holds, which its team sees too.
+        Index("ix_task_held", "lane", "group", "due_at", "created_at",
+              sqlite_where=text(HELD_WHERE), postgresql_where=text(HELD_WHERE)),
         # Late tasks: those whose deadline timer fired, by lane (a partial index: only late ready tasks) ...
         Index("ix_task_late", "lane", "group", "due_at", "created_at",
               sqlite_where=text(LATE_WHERE), postgresql_where=text(LATE_WHERE)),

@@ -374,8 +374,9 @@ class WorkflowEngine:
         self._sync(session, instance, wf, run, result, actor=actor, completed_task_id=task_id, rows=rows)
         return result
 
-    def claim(self, session: Session, task_id: str, actor: str) -> TaskRow:
-        """Take a ready task; exactly one of several racing claimants succeeds."""
+    def claim(self, session: Session, task_id: str, actor: str, *, reason: str | None = None) -> TaskRow:
+        """Take a ready task; exactly one of several racing claimants succeeds. Taking a task one holds already
+        changes nothing. ``reason``: why the task is ``actor``'s without their asking (recorded with the claim)."""
         now = self.clock.now()
         task_id = _task_id(task_id)
         persistence.lock_case(session, task_id=task_id)
@@ -390,8 +391,11 @@ class WorkflowEngine:
                 return row
             raise AlreadyClaimed(f"task '{row.name}' is already taken", code="task.already_claimed", task=row.name,
                                  task_id=task_id)
+        data = {"bpmn_id": row.bpmn_id, "name": row.name}
+        if reason:
+            data["reason"] = reason
         eventlog.append(session, type="task_claimed", at=now, actor=actor, instance_id=row.instance_id,
-                        task_id=task_id, data={"bpmn_id": row.bpmn_id, "name": row.name})
+                        task_id=task_id, data=data)
         return row
 
     def unclaim(self, session: Session, task_id: str, actor: str) -> TaskRow:

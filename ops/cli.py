@@ -408,7 +408,7 @@ def worker(mode: str | None, interval: float) -> None:
 @main.command()
 @click.option("--cases", default=10, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--revisions", default=0, show_default=True, type=click.IntRange(0, 10_000),
-              help="Revision rounds (Pimpinan Redaksi 'revisi') per case.")
+              help="Revision rounds per case (Pimpinan Redaksi 'revisi', every second one 'revisi_tim').")
 @click.option("--seed", default=21, show_default=True)
 def simulate(cases: int, revisions: int, seed: int) -> None:
     """Run CASES complete cases headless through the service layer, one transaction per action.
@@ -442,11 +442,17 @@ def simulate(cases: int, revisions: int, seed: int) -> None:
             tick(1, 6)
             (task,) = driver.act("admin_medsos", task, FORMS["terima"])
             for round_ in range(revisions + 1):
+                if round_ % 2 == 0 and round_:  # the last revisi sent it back to the team: hand in, receive
+                    tick(0.5, 6)
+                    (task,) = driver.act("tim_pelaksana", task, driver.step1_form(n))
+                    tick(0.5, 6)
+                    (task,) = driver.act("admin_medsos", task, FORMS["terima"])
                 tick(0.1, 4)
                 (task,) = driver.act("wapimred", task, FORMS["koreksi"])
                 tick(0.1, 4)
                 last = round_ == revisions
-                decision = "revisi" if not last else ("tolak" if rng.random() < 0.1 else "setuju")
+                revisi = "revisi_tim" if round_ % 2 else "revisi"  # every second round back to the team
+                decision = revisi if not last else ("tolak" if rng.random() < 0.1 else "setuju")
                 ready = driver.act("pimred", task, FORMS[decision])
                 if decision == "tolak":
                     rejected += 1

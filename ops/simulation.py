@@ -29,6 +29,7 @@ FORMS = {
     "koreksi": {"narasi_koreksi": NARASI, "caption_koreksi": "Sosialisasi #KPU #Pemilu", "konten_valid": True,
                 "keputusan_wapimred": "lanjut", "tanggapan_wapimred": "Sudah dikoreksi."},
     "revisi": {"keputusan_pimred": "revisi", "pertimbangan": "Perbaiki caption."},
+    "revisi_tim": {"keputusan_pimred": "revisi_tim", "pertimbangan": "Narasi perlu dilengkapi oleh tim."},
     "setuju": {"keputusan_pimred": "setuju", "pertimbangan": "Layak diunggah."},
     "tolak": {"keputusan_pimred": "tolak", "pertimbangan": "Tidak sesuai kebutuhan."},
 }

@@ -26,7 +26,7 @@ from .forms import FieldError, FormInvalid, validate_form
 from .messages import message
 from .models import User
 from .people import People
-from .permissions import check_in_team, check_may_start
+from .permissions import check_in_team, check_may_start, may_act
 from .procedure import ensure_definitions
 
 #: The key of a start body that names the procedure (the API's ``procedure``; the default procedure without it).
@@ -135,5 +135,9 @@ class Cases:
                                    title=title or chosen.name, business_date=date.fromisoformat(day) if day else None,
                                    group=team.code if team is not None else None)
         search.index_case(session, result.instance, rules, cleaned, self.clock.now())
+        lanes = self.rules.lane_map(session).lanes_of(user)
+        for row in result.ready:  # the creator holds the first step when it is theirs to do
+            if row.claimed_by is None and may_act(user, row, lanes):
+                self.engine.claim(session, row.id, user.actor, reason="case_started")
         notify.after_action(session, self.people, result, actor=user, rules=rules)
         return result

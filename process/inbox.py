@@ -103,7 +103,7 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
 
     * mine: the tasks one holds (``ix_task_claimed_state``);
     * lane: per (lane, group) one may work in (``lanes``: those one's groups work), the tasks nobody holds
-      (``ix_task_queue``);
+      (``ix_task_queue``) and those someone else holds (``ix_task_held``: the team sees them, with their holder);
     * overdue: per (lane, group), those marked overdue (``ix_task_late``) and those whose deadline passed
       before the worker fired their timer (``ix_task_pending_due``); plus late tasks one holds in other lanes.
       Who works a lane that is told of every late step (``overdue_lanes``: ``alur:lane hearsOverdue``) sees every
@@ -119,6 +119,8 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
     elif scope == "lane":
         parts = [_Part([ready, TaskRow.claimed_by.is_(None), *_in_lane(lane, group)], in_lane=True)
                  for lane, group in lane_groups]
+        parts += [_Part([ready, TaskRow.claimed_by.is_not(None), *_in_lane(lane, group),
+                         TaskRow.claimed_by != user.actor], in_lane=True) for lane, group in lane_groups]
     elif overdue_lanes & frozenset(lanes):
         # Split on the lane only so that the planners read ``ix_task_late`` (SQLite ignores a partial index
         # none of whose columns the query constrains).
@@ -146,8 +148,8 @@ def inbox(session: Session, user: User, scope: str, *, now: datetime, lanes: Col
           date_from: date | None = None, date_to: date | None = None, limit: int = 200,
           overdue_lanes: frozenset[str] = frozenset(), heard: Collection[str] | None = None,
           sort: Sort | None = None) -> list[InboxItem]:
-    """Ready tasks for ``user``, who works ``lanes``: ``mine`` (held by them), ``lane`` (free in their lanes) or
-    ``overdue``.
+    """Ready tasks for ``user``, who works ``lanes``: ``mine`` (held by them), ``lane`` (their lanes' tasks they do
+    not hold: free, or held by a colleague) or ``overdue``.
 
     Sorted by deadline, earliest first, tasks without one last (the default ``sort``); or as ``sort`` says
     (process/sorting.py): by deadline latest first, by the case's last change or by its activity date.

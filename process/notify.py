@@ -65,6 +65,9 @@ class _Batch:
             self._lanes[key] = self.people.recipients(self.session, lane, group)
         return self._lanes[key]
 
+    def holder(self, username: str) -> list[Recipient]:
+        return self.people.recipients_by_username(self.session, [username])
+
     def notify(self, recipients: list[Recipient], kind: str, code: str, params: dict[str, Any],
                row: TaskRow | None, exclude: User | None = None, title: str = "") -> None:
         """One notification per recipient (message ``code`` with ``params``) and one event naming them all; plus
@@ -119,7 +122,9 @@ def after_action(session: Session, people: People, result: ActionResult, *, acto
             params = {"task": row.name, "title": title}
             if row.due_at:
                 params["due_at"] = _iso(row.due_at)
-            batch.notify(batch.lane(row.lane, row.group), "task_ready",
+            # A task someone holds as it becomes ready (its case's creator: process/cases.py) is theirs alone.
+            told = batch.holder(row.claimed_by) if row.claimed_by else batch.lane(row.lane, row.group)
+            batch.notify(told, "task_ready",
                          "notice.task_ready_due" if row.due_at else "notice.task_ready", params, row,
                          exclude=actor, title=title)
         for row in result.overdue:

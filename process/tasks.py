@@ -135,6 +135,7 @@ class Tasks:
         search.update_case(session, instance, rules, cleaned, now, entry.number if entry is not None else None)
         if returned is not None:
             self._record_return(session, user, row, cleaned, returned, result)
+            self._hand_back(session, result)
         notify.after_action(session, self.people, result, actor=user, rules=rules, submitted=cleaned, task=row,
                             returned=returned)
         return result
@@ -153,6 +154,16 @@ class Tasks:
         """The declarations of the task's version of its procedure."""
         return self.rules.of_instance(session, row.instance_id)
 
+    def _hand_back(self, session: Session, result: ActionResult) -> None:
+        """A step the case was sent back to goes to whoever last handed it in, while they are active and still
+        work its lane (and team); otherwise it waits in the lane for anyone. The lane still sees it."""
+        for new in result.ready:
+            holder = last_completer(session, new.instance_id, new.bpmn_id)
+            target = by_username(session, holder) if holder else None
+            if target is not None and new.claimed_by is None and may_act(target, new,
+                                                                         self.lanes_of(session, target)):
+                self.engine.claim(session, new.id, target.actor, reason="returned")
+
     def _record_return(self, session: Session, user: User, row: TaskRow, cleaned: dict, rule, result: ActionResult
                        ) -> None:
         """A decision that sends the case back is an event of its own, with the written response."""
@@ -161,6 +172,14 @@ class Tasks:
                         data={"bpmn_id": row.bpmn_id, "name": row.name, "decision": rule.value,
                               "response": cleaned.get(rule.response or "") or "",
                               "to": [r.bpmn_id for r in result.ready]})
+
+
+def last_completer(session: Session, instance_id: int, bpmn_id: str) -> str | None:
+    """Who last completed the step ``bpmn_id`` in the case, if anyone did."""
+    return session.execute(select(TaskRow.completed_by).where(
+        TaskRow.instance_id == instance_id, TaskRow.bpmn_id == bpmn_id, TaskRow.state == "completed",
+        TaskRow.completed_by.is_not(None)).order_by(TaskRow.completed_at.desc(), TaskRow.created_at.desc())
+        .limit(1)).scalar()
 
 
 def completeness_rules(step: Step, data: dict, fields: list[FormField]) -> None:

@@ -171,17 +171,18 @@ def test_full_walk_with_revisi_to_published(api, system):
     case_id, task_id = resp.json["case_id"], resp.json["task_id"]
     assert resp.headers["Location"].endswith(f"{API}/cases/{case_id}")
 
-    # Step 1 waits, unclaimed, in the team's lane: tim and tim2 could both take it.
+    # Step 1 is its creator's from the start; the rest of the team sees it in its lane, with who holds it.
     lane = api.get("tim2", "/tasks?scope=lane").json
     assert [t["id"] for t in lane] == [task_id]
     conforms(doc, {"type": "array", "items": component("Task")}, lane)
     assert lane[0]["due_at"].endswith("+07:00") and lane[0]["overdue"] is False
-    assert lane[0]["bpmn_id"] == "Task_Serahkan" and lane[0]["claimed_by"] is None
+    assert lane[0]["bpmn_id"] == "Task_Serahkan" and lane[0]["claimed_by"] == "tim"
     assert api.get("tim_lain", "/tasks?scope=lane").json == []
-    assert api.get("tim", "/tasks").json == []  # default scope: mine
-    assert api.post("tim", f"/tasks/{task_id}/claim").status_code == 200
+    assert [t["id"] for t in api.get("tim", "/tasks").json] == [task_id]  # default scope: mine
+    assert api.post("tim", f"/tasks/{task_id}/claim").status_code == 200  # taking it again changes nothing
+    assert api.post("tim2", f"/tasks/{task_id}/claim").status_code == 409
     assert [t["id"] for t in api.get("tim", "/tasks?scope=mine").json] == [task_id]
-    assert api.get("tim2", "/tasks?scope=lane").json == []
+    assert api.get("tim", "/tasks?scope=lane").json == []
 
     detail = api.get("tim", f"/tasks/{task_id}")
     assert detail.status_code == 200
@@ -252,9 +253,11 @@ def test_second_case_ends_in_tolak(api, system):
 def test_unclaim_delegate_and_inbox_filters(api, system):
     _case_id, task_id = api.new_case("tim", nama="Rapat Pleno Terbuka")
     api.new_case("tim", nama="Sosialisasi Pemilih Pemula")
-    assert {t["activity"] for t in api.get("tim", "/tasks?scope=lane&q=pleno").json} == {"Rapat Pleno Terbuka"}
-    assert len(api.get("tim", "/tasks?scope=lane&from=2025-05-06&to=2025-05-06").json) == 2
-    assert api.get("tim", "/tasks?scope=lane&from=2025-05-07").json == []
+    # Both are held by their creator; the rest of the team sees them in its lane.
+    assert {t["activity"] for t in api.get("tim2", "/tasks?scope=lane&q=pleno").json} == {"Rapat Pleno Terbuka"}
+    assert len(api.get("tim2", "/tasks?scope=lane&from=2025-05-06&to=2025-05-06").json) == 2
+    assert api.get("tim2", "/tasks?scope=lane&from=2025-05-07").json == []
+    assert {t["activity"] for t in api.get("tim", "/tasks?scope=mine&q=pleno").json} == {"Rapat Pleno Terbuka"}
 
     assert api.post("tim", f"/tasks/{task_id}/claim").json["claimed_by"] == "tim"
     assert api.post("tim", f"/tasks/{task_id}/claim").json["claimed_by"] == "tim"  # idempotent for the holder
@@ -364,6 +367,7 @@ def test_wrong_role_or_team_is_403(api, system):
 def test_not_claimed_or_claimed_by_someone_else_is_409(api, system):
     photos = api.upload_photos("tim")
     _case_id, task_id = api.new_case("tim")
+    assert api.post("tim", f"/tasks/{task_id}/unclaim").status_code == 200  # its creator lets it go
     refused(system, lambda: api.post("tim", f"/tasks/{task_id}/complete", json=step1(photos)), 409,
             "task.claim_first")
     assert api.post("tim", f"/tasks/{task_id}/claim").status_code == 200
@@ -592,7 +596,8 @@ def test_openapi_document_is_valid_and_describes_each_step(api, system, app):
     assert schemas["Form_Task_Serahkan"]["properties"]["narasi"]["minLength"] == 50
     assert schemas["Form_Task_Terima"]["properties"]["nomor_register"]["readOnly"] is True
     assert "nomor_register" not in schemas["Form_Task_Terima"]["required"]
-    assert schemas["Form_Task_Putuskan"]["properties"]["keputusan_pimred"]["enum"] == ["setuju", "revisi", "tolak"]
+    assert schemas["Form_Task_Putuskan"]["properties"]["keputusan_pimred"]["enum"] == ["setuju", "revisi", "revisi_tim",
+                                                                                       "tolak"]
     assert schemas["Form_Task_Serahkan"]["properties"]["tanggal_kegiatan"]["format"] == "date"
     assert schemas["Form_Task_Serahkan"]["properties"]["foto"]["description"].startswith("Minimal 4 foto")
     assert schemas["Post"]["properties"]["platform"]["enum"] == list(system.settings.platforms)

@@ -260,7 +260,8 @@ def test_xes_each_step_is_a_start_complete_pair_and_the_case_start_is_complete(s
 
 @pytest.fixture
 def delegated(system, sc, tx, clock):
-    """A fifth case (3 June): step 1 claimed by tim at 08:00, delegated to tim2 at 09:00, handed in by tim2 at
+    """A fifth case (3 June): step 1 held by tim, its creator, from 07:00 (claiming it again at 08:00 changes
+    nothing), delegated to tim2 at 09:00, handed in by tim2 at
     10:00; step 2 completed at 14:00 by admin without ever being claimed (the engine allows it; the web asks
     for a claim first)."""
     clock.set(at(6, 3, 7))
@@ -285,7 +286,7 @@ def test_xes_delegation_is_a_reassign_to_the_new_holder(system, delegated, tx, t
     events = events_of(root.find("trace"))
     step1 = [e for e in events if e["concept:name"] == STEP_1]
     assert [(e["lifecycle:transition"], e["org:resource"], e["time:timestamp"]) for e in step1] == [
-        ("start", "tim", "2025-06-03T08:00:00.000+07:00"),
+        ("start", "tim", "2025-06-03T07:00:00.000+07:00"),  # taken when tim opened the case
         ("reassign", "tim2", "2025-06-03T09:00:00.000+07:00"),
         ("complete", "tim2", "2025-06-03T10:00:00.000+07:00")]
     assert step1[0]["mulai_dari"] == "diambil"

@@ -51,7 +51,7 @@ def _expected(rows: list[TaskRow], who, scope: str, now, q=None, date_from=None,
         if scope == "mine":
             ok = r.claimed_by == who.actor
         elif scope == "lane":
-            ok = in_my_lanes(r) and r.claimed_by is None
+            ok = in_my_lanes(r) and r.claimed_by != who.actor  # free, or held by a colleague
         else:
             late = r.overdue_at is not None or (r.due_at is not None and r.due_at < now)
             hears = ESCALATION_LANE in lanes and (heard is None or r.lane in heard)

@@ -139,7 +139,8 @@ def test_the_matrix_has_the_sources_columns_rows_kelengkapan_waktu_and_output(do
     assert [r.starts for r in document.rows] == [True, False, False, False, False]
     assert [bool(r.decision) for r in document.rows] == [False, True, True, True, False]
     decide = {o.label: (o.to, o.end) for o in document.rows[3].outcomes}
-    assert decide == {"Setuju": (4, None), "Revisi": (2, None), "Tolak": (None, "Ditolak")}
+    assert decide == {"Setuju": (4, None), "Revisi ke Wapimred": (2, None), "Revisi ke Tim Pelaksana": (0, None),
+                      "Tolak": (None, "Ditolak")}
     assert [(o.to, o.end) for o in document.rows[4].outcomes] == [(None, "Selesai")]
 
 

@@ -40,9 +40,11 @@ def past_deadline(system, tx, clock, hours=5):
 # ------------------------------------------------------------------------------------------- inbox
 def test_tabs_for_tim_lane_then_mine(system, tx, users, login):
     case = Case.start(system, tx, nama="Sosialisasi Pemilih Pemula")
+    with tx() as s:
+        system.tasks.unclaim(s, user(s, "tim"), case.task_id)  # its creator lets it go to the team
     tim = login("tim")
     page = tim.get("/kotak-tugas").get_data(as_text=True)
-    # Nothing held yet: the team tab is the default and shows the free step 1.
+    # Nothing held: the team tab is the default and shows the free step 1.
     assert 'aria-current="page">\n      Tugas tim (1)' in page
     assert "Tugas saya (0)" in page and "Terlambat (0)" in page
     [row] = rows_of(page)
@@ -55,15 +57,22 @@ def test_tabs_for_tim_lane_then_mine(system, tx, users, login):
 
     with tx() as s:
         system.tasks.claim(s, user(s, "tim"), case.task_id)
+        user(s, "tim").full_name = "Rina Pelaksana"
     page = tim.get("/kotak-tugas").get_data(as_text=True)
     assert 'aria-current="page">\n      Tugas saya (1)' in page
     [row] = rows_of(page)
     assert "Anda" in row
     assert rows_of(tim.get("/kotak-tugas?tab=lane").get_data(as_text=True)) == []
 
+    # The rest of the team still sees it in its tab, with who holds it, and opens it read-only.
     tim2 = login("tim2")
     assert rows_of(tim2.get("/kotak-tugas?tab=mine").get_data(as_text=True)) == []
-    assert rows_of(tim2.get("/kotak-tugas?tab=lane").get_data(as_text=True)) == []
+    page = tim2.get("/kotak-tugas").get_data(as_text=True)
+    assert 'aria-current="page">\n      Tugas tim (1)' in page
+    [row] = rows_of(page)
+    assert "Rina Pelaksana" in row and "Menyerahkan dokumentasi" in row
+    task_page = tim2.get(f"/tugas/{case.task_id}").get_data(as_text=True)
+    assert "sedang dikerjakan oleh Rina Pelaksana" in task_page and 'id="task-form"' not in task_page
     # tim_lain is in another team: the step is not theirs.
     other = login("tim_lain")
     for tab in ("mine", "lane", "overdue"):
@@ -113,7 +122,7 @@ def test_overdue_tab_marks_rows_and_escalates_to_pimred(system, tx, clock, users
 def test_due_soon_is_a_warning(system, tx, clock, users, login):
     Case.start(system, tx)
     clock.set(datetime(2025, 5, 7, 20, 0, tzinfo=WIB))
-    [row] = rows_of(login("tim").get("/kotak-tugas?tab=lane").get_data(as_text=True))
+    [row] = rows_of(login("tim2").get("/kotak-tugas?tab=lane").get_data(as_text=True))  # held by tim, seen by tim2
     assert 'class="tag tag-warn"' in row and "Hampir habis" in row and "3 jam lagi" in row
     assert 'class="overdue"' not in row
 
@@ -121,7 +130,7 @@ def test_due_soon_is_a_warning(system, tx, clock, users, login):
 def test_filter_by_name_and_dates(system, tx, users, login):
     Case.start(system, tx, nama="Sosialisasi Pemilih Pemula", tanggal="2025-05-06")
     Case.start(system, tx, nama="Rapat Pleno Rekapitulasi", tanggal="2025-05-01")
-    tim = login("tim")
+    tim = login("tim2")
     assert len(rows_of(tim.get("/kotak-tugas?tab=lane").get_data(as_text=True))) == 2
     page = tim.get("/kotak-tugas?tab=lane&q=pleno").get_data(as_text=True)
     [row] = rows_of(page)
@@ -139,7 +148,7 @@ def test_filter_by_name_and_dates(system, tx, users, login):
 
 def test_bad_dates_are_a_message_not_a_500(system, tx, users, login):
     Case.start(system, tx)
-    tim = login("tim")
+    tim = login("tim2")
     resp = tim.get("/kotak-tugas?tab=lane&dari=2025-13-45&sampai=kemarin")
     assert resp.status_code == 200
     page = resp.get_data(as_text=True)
@@ -167,7 +176,7 @@ def test_roles_without_a_lane_get_an_explanation(users, login):
 
 def test_inbox_in_english(system, tx, users, login):
     Case.start(system, tx)
-    tim = login("tim")
+    tim = login("tim2")
     tim.get("/bahasa/en")
     page = tim.get("/kotak-tugas?tab=lane").get_data(as_text=True)
     assert "in 1 day" in page
@@ -175,13 +184,15 @@ def test_inbox_in_english(system, tx, users, login):
 
 def test_empty_inbox_says_what_to_do(users, login):
     page = login("tim").get("/kotak-tugas").get_data(as_text=True)
-    assert "Tidak ada tugas yang menunggu diambil" in page and "/kasus/baru" in page
+    assert "Tidak ada tugas tim di lajur Anda" in page and "/kasus/baru" in page
 
 
 # ------------------------------------------------------------------------------------- notifications
 def test_notifications_list_and_mark_read(system, tx, users, login):
-    case = Case.start(system, tx, nama="Sosialisasi Pemilih Pemula")  # tim2 is told: a new task for the team
-    tim2 = login("tim2")
+    case = Case.start(system, tx, nama="Sosialisasi Pemilih Pemula")
+    assert _unread(tx, "tim2") == []  # step 1 is its creator's: nothing new for the rest of the team
+    case.do("tim", "submit")  # the admin is told: a new task for the lane
+    tim2 = login("admin")
     page = tim2.get("/notifikasi").get_data(as_text=True)
     [row] = rows_of(page)
     assert "Tugas baru" in row and "Sosialisasi Pemilih Pemula" in row
@@ -191,11 +202,11 @@ def test_notifications_list_and_mark_read(system, tx, users, login):
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/notifikasi")
     with tx() as s:
         left = s.execute(select(func.count()).select_from(Notification).where(
-            Notification.read_at.is_(None), Notification.user_id == user(s, "tim2").id)).scalar_one()
+            Notification.read_at.is_(None), Notification.user_id == user(s, "admin").id)).scalar_one()
     assert left == 0
     page = tim2.get("/notifikasi").get_data(as_text=True)
     assert 'class="badge"' not in page and "Tandai semua" not in page and len(rows_of(page)) == 1
-    # Only one's own notifications: tim started the case and was not told about it.
+    # Only one's own notifications: tim handed it in and was not told about it.
     assert rows_of(login("tim").get("/notifikasi").get_data(as_text=True)) == []
 
 
@@ -315,7 +326,7 @@ def test_case_page_after_a_revisi_walk(app, system, tx, users, login):
         assert page.count('/thumb" alt="Foto f') == 4 and page.count("<img ") == 4
     # Timeline sentences.
     for text in ("membuat kasus untuk kegiatan", "siap dikerjakan oleh Admin Medsos", "mengambil langkah",
-                 "Keputusan: Revisi.", "menyelesaikan langkah"):
+                 "Keputusan: Revisi oleh Wakil Pimpinan Redaksi.", "menyelesaikan langkah"):
         assert text in page, text
     # The diagram container and its module (no inline script).
     assert 'data-bpmn-diagram' in page and f'data-src="/kasus/{case.instance_id}/diagram.json"' in page
@@ -531,8 +542,10 @@ def test_a_return_is_one_notification_per_person(system, tx, users, login):
 
 def test_finishing_or_opening_a_task_reads_its_notifications(system, tx, users, login):
     case = Case.start(system, tx, nama="Sosialisasi Pemilih Pemula")
-    assert [k for k, _t in _unread(tx, "tim2")] == ["task_ready"]
-    case.do("tim", "submit")  # tim did step 1: tim2's "new task" about it is no longer news
+    case.do("tim", "submit")
+    case.do("admin", "admin_kembalikan")
+    assert [k for k, _t in _unread(tx, "tim2")] == ["returned"]
+    case.do("tim", "submit")  # tim handed it in again: tim2's notice about the return is no longer news
     assert _unread(tx, "tim2") == []
     (kind, task_id), = _unread(tx, "admin")
     assert kind == "task_ready"

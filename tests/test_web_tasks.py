@@ -121,11 +121,11 @@ def to_step(case: Case, step: int) -> None:
 def test_full_walk_through_html_forms(system, case, login):
     tim, admin, wapimred, pimred = login("tim"), login("admin"), login("wapimred"), login("pimred")
 
-    # Step 1: two members of the team could take it, so it must be claimed explicitly.
+    # Step 1: its creator holds it from the start (two members of the team could take it): the form at once.
     page = html(tim.get(f"/tugas/{case.task_id}"))
-    assert "Ambil tugas" in page and 'id="task-form"' not in page
+    assert "Ambil tugas" not in page and 'id="task-form"' in page
     assert "Sosialisasi Pemilih Pemula" in page and "Padang" in page and "Divisi Humas" in page
-    resp = tim.post(f"/tugas/{case.task_id}/ambil")
+    resp = tim.post(f"/tugas/{case.task_id}/ambil")  # taking what one holds already changes nothing
     assert resp.status_code == 302
     page = html(tim.get(f"/tugas/{case.task_id}"))
     assert 'id="task-form"' in page and "Lepaskan" in page and 'name="kepada"' in page
@@ -278,6 +278,7 @@ def test_invalid_form_is_422_lists_every_field_and_changes_nothing(system, case,
 
 def test_wrong_role_not_claimed_claimed_by_other(system, case, login):
     admin, tim, tim2 = login("admin"), login("tim"), login("tim2")
+    assert tim.post(f"/tugas/{case.task_id}/lepas").status_code == 302  # its creator lets it go to the team
     before = snapshot(system)
     # Wrong role: the admin may view the case but not act on step 1.
     page = admin.get(f"/tugas/{case.task_id}")

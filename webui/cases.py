@@ -453,6 +453,15 @@ def _overdue(e: _Said) -> str:
     return text
 
 
+def _claimed(e: _Said) -> str:
+    reason = e.data.get("reason")
+    if reason == "case_started":
+        return _("%(who)s memegang langkah %(step)s sejak membuat kasus.", who=e.who, step=e.step)
+    if reason == "returned":
+        return _("Langkah %(step)s kembali kepada %(who)s, yang terakhir menyerahkannya.", who=e.who, step=e.step)
+    return _("%(who)s mengambil langkah %(step)s.", who=e.who, step=e.step)
+
+
 def _case_completed(e: _Said) -> str:
     outcome = e.rules.outcome(e.data.get("end_event")) if e.rules is not None else None
     return _("Kasus selesai: %(outcome)s.", outcome=outcome.label) if outcome else _("Kasus selesai.")
@@ -465,7 +474,7 @@ _SENTENCES: dict[str, Callable[[_Said], str]] = {
                                 version=e.data.get("version", "?")),
     "task_ready": lambda e: _("Langkah %(step)s siap dikerjakan oleh %(lane)s; batas waktu %(due)s.", step=e.step,
                               lane=e.data.get("lane") or "—", due=_due_text(e.data.get("due"))),
-    "task_claimed": lambda e: _("%(who)s mengambil langkah %(step)s.", who=e.who, step=e.step),
+    "task_claimed": _claimed,
     "task_unclaimed": lambda e: _("%(who)s melepaskan langkah %(step)s kembali ke lajurnya.", who=e.who,
                                   step=e.step),
     "task_delegated": lambda e: _("%(who)s mendelegasikan langkah %(step)s kepada %(to)s.", who=e.who, step=e.step,

@@ -316,12 +316,26 @@ def latest_text(submissions: Iterable[Mapping[str, Any]], text: TextRule) -> str
     return latest
 
 
-def text_diffs(rules: Declarations, first: Mapping[str, Any], submissions: Sequence[Mapping[str, Any]]
-               ) -> list[TextDiff]:
-    """The procedure's texts (``alur:text``): as first handed in against the latest version."""
+def text_diffs(rules: Declarations, first: Mapping[str, Any], submissions: Sequence[Mapping[str, Any]],
+               since: Sequence[Mapping[str, Any]] | None = None) -> list[TextDiff]:
+    """The procedure's texts (``alur:text``) against their latest version: as first handed in, or, with ``since``
+    (the submissions up to an earlier moment, in order), as they stood then."""
     diffs = []
     for text in rules.texts:
-        original = str(first.get(text.field) or "")
+        if since is None:
+            original = str(first.get(text.field) or "")
+        else:
+            then = latest_text(since, text)
+            original = str(then if then is not None else first.get(text.field) or "")
         latest = latest_text(submissions, text)
         diffs.append(TextDiff(text.field, text.label, original, str(latest if latest is not None else original)))
     return diffs
+
+
+def until_last_round(completions: Sequence[tuple[str | None, Mapping[str, Any]]], bpmn_id: str
+                     ) -> list[Mapping[str, Any]] | None:
+    """The submissions (``completions``: each step's id and data, in order) up to the last time the step
+    ``bpmn_id`` was completed, its own included: the texts as it left them the previous round; None when it was not
+    completed before."""
+    last = max((k for k, (step, _data) in enumerate(completions) if step == bpmn_id), default=None)
+    return None if last is None else [data for _step, data in completions[:last + 1]]

@@ -100,6 +100,10 @@ class Page:
     fields: list[taskforms.FieldView] = field(default_factory=list)
     readonly_values: list[dict] = field(default_factory=list)
     diffs: list[taskforms.TextDiff] = field(default_factory=list)
+    #: What the diffs compare the latest texts with: ``round`` (the previous round) or ``first`` (the first
+    #: submission); ``rounds``: whether there was a previous round to compare with.
+    diff_since: str = "first"
+    rounds: bool = False
     holder: str | None = None
     colleagues: list[User] = field(default_factory=list)
     lock_version: int | None = None
@@ -119,6 +123,14 @@ class Page:
 
 def _submissions(cv: CaseView) -> list[dict]:
     return [(e.data.get("data") or {}) for e in cv.history if e.type == "task_completed"]
+
+
+def _completions(cv: CaseView) -> list[tuple[str | None, dict]]:
+    return [(e.data.get("bpmn_id"), e.data.get("data") or {}) for e in cv.history if e.type == "task_completed"]
+
+
+#: The ``banding`` query parameter of the task page: what the text diff compares with.
+DIFF_SINCE = {"putaran": "round", "awal": "first"}
 
 
 def _responses(cv: CaseView) -> list[Response]:
@@ -172,7 +184,7 @@ def _mode(row: TaskRow, user: User, may_act: bool) -> str:
 
 
 def _build_page(row: TaskRow, *, invalid: FormInvalid | None = None, shown: dict | None = None,
-                dropped_uploads: int = 0) -> Page:
+                dropped_uploads: int = 0, diff_since: str | None = None) -> Page:
     session, user, system_ = db(), me(), system()
     settings = system().settings
     cv = case_view(session, user, row.instance_id, system_.rules)
@@ -197,7 +209,13 @@ def _build_page(row: TaskRow, *, invalid: FormInvalid | None = None, shown: dict
                 copy_open=bool(step is not None and step.copy))
     submissions = _submissions(cv)
     if step is not None and step.compare and cv.first_submission:
-        page.diffs = taskforms.text_diffs(rules, cv.first_submission, submissions)
+        # Against the previous round (the texts as this step left them last time) when there was one, unless
+        # the first submission is asked for.
+        since = taskforms.until_last_round(_completions(cv), row.bpmn_id) if row.state == "ready" else None
+        page.rounds = since is not None
+        page.diff_since = "round" if since is not None and diff_since != "first" else "first"
+        page.diffs = taskforms.text_diffs(rules, cv.first_submission, submissions,
+                                          since if page.diff_since == "round" else None)
     if row.claimed_by and row.claimed_by != user.actor:
         page.holder = _names([row.claimed_by]).get(row.claimed_by, row.claimed_by)
     if mode == "work":
@@ -302,7 +320,7 @@ def show(task_id: str):
         write_instead()
         system_.tasks.seen(db(), user, row.id)
         row = _task_row(task_id)
-    return _render(row)
+    return _render(row, diff_since=DIFF_SINCE.get(request.args.get("banding", "")))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -146,7 +146,8 @@ def test_a_return_rule_follows_its_step_when_the_step_is_renamed(open_as, artifa
     returns.locator(":scope > .bio-properties-panel-group-header").get_by_title("Tambah butir baru").click()
     rule = open_item(returns.locator('[data-entry-id="Task_Putuskan-alurReturn-0"]'))
     rule.get_by_label("Bila field").select_option("keputusan_pimred")
-    rule.get_by_label("bernilai").select_option(label="Revisi (revisi)")  # the field's own choices
+    # the field's own choices
+    rule.get_by_label("bernilai").select_option(label="Revisi oleh Wakil Pimpinan Redaksi (revisi)")
     target = rule.get_by_label("Kembalikan ke langkah")
     target.select_option(label="Mengontrol dan mengoreksi hasil dokumentasi dan konten")
     rule.get_by_label("Field alasan").select_option("pertimbangan")

@@ -53,7 +53,7 @@ def test_case_through_revisi_to_published(live_server, open_as, photos, diagram_
     clock.advance(hours=1)
     open_step(pimred, name, 4)
     expect(pimred.get_by_text("Tagar ditambah", exact=False).first).to_be_visible()  # earlier responses shown
-    step4_decide(pimred, "Revisi", "Sebutkan jumlah peserta di narasi.")
+    step4_decide(pimred, "Revisi oleh Wakil Pimpinan Redaksi", "Sebutkan jumlah peserta di narasi.")
 
     clock.advance(hours=1)
     open_step(wapimred, name, 3)

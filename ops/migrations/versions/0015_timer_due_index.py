@@ -1,7 +1,7 @@
 """the worker's timer queries read only what is due
 
 Revision ID: 0015_timer_due_index
-Revises: 0013_uploads
+Revises: 0014_holders
 Create Date: 2026-12-04 13:00:00
 
 The worker asks, twice a second at most, "when is the next timer?" and "which cases are due now?". Both read
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0015_timer_due_index'
-down_revision = '0013_uploads'
+down_revision = '0014_holders'
 branch_labels = None
 depends_on = None
 
