@@ -181,6 +181,7 @@ def test_case_list_orders(system, tx, users):
 
 
 def test_inbox_orders(system, tx, users):
+    """The four cases tim opened: tim holds their first steps (the "mine" tab)."""
     c0, c1, c2, c3 = _dated_cases(system, tx)
     with tx() as s:
         u = user(s, "tim")
@@ -188,7 +189,7 @@ def test_inbox_orders(system, tx, users):
 
         def order(key=None, direction=None):
             sort = Sort(key, direction) if key else None
-            return [i.instance_id for i in inbox(s, u, "lane", now=system.clock.now(), lanes=lanes, sort=sort)]
+            return [i.instance_id for i in inbox(s, u, "mine", now=system.clock.now(), lanes=lanes, sort=sort)]
 
         by_id = {c.instance_id: c.task_id for c in (c0, c1, c2, c3)}
         tie = sorted([c0.instance_id, c2.instance_id], key=lambda i: by_id[i])  # same date: by task id
@@ -223,7 +224,7 @@ def test_sort_parameters_on_the_pages(system, tx, users, login):
     refused = auditor.get("/kasus?sort=nama")
     assert refused.status_code == 422 and "Urutan \u201cnama\u201d tidak dikenal" in refused.text
     tim = login("tim")
-    page = tim.get("/kotak-tugas?tab=lane&sort=changed&order=desc").text
+    page = tim.get("/kotak-tugas?tab=mine&sort=changed&order=desc").text
     assert page.index("Kegiatan 2") < page.index("Kegiatan 0") < page.index("Kegiatan 3") < page.index("Kegiatan 1")
     assert "Diurutkan menurut Perubahan terakhir kasus, turun." in page
     assert tim.get("/kotak-tugas?order=sideways").status_code == 422
@@ -312,7 +313,7 @@ def test_api_search_sort_and_saved_filters(system, tx, api):
     bad = api.get("auditor", "/cases?sort=title")
     assert bad.status_code == 422 and bad.json["error"]["code"] == "sort.unknown"
     assert "deadline" in bad.json["error"]["message"]
-    assert api.get("tim", "/tasks?scope=lane&sort=activity_date&order=asc").json[0]["case_id"] == b.instance_id
+    assert api.get("tim", "/tasks?scope=mine&sort=activity_date&order=asc").json[0]["case_id"] == b.instance_id
     assert api.get("tim", "/tasks?sort=soon").status_code == 422
 
     created = api.post("tim", "/saved-filters", json={"name": "Lajur", "view": "inbox",
