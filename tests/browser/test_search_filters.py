@@ -48,7 +48,8 @@ def test_search_by_caption_and_a_saved_filter(open_as, live_server):
     expect(tim.get_by_text("Filter \u201cJalan sehat\u201d disimpan.")).to_be_visible()
 
     tim.goto("/kasus")
-    expect(tim.get_by_role("table", name="Daftar kasus").get_by_role("row")).to_have_count(3)
+    # the whole list again (the live server may hold other tests' cases too)
+    expect(tim.get_by_role("table", name="Daftar kasus")).to_contain_text("Rapat Koordinasi Logistik")
     tim.get_by_role("link", name="Jalan sehat", exact=True).click()
     tim.wait_for_url(re.compile(r"/kasus\?q=ribuan\+rendang&sort=activity_date&order=asc"))
     expect(tim.get_by_role("table", name="Daftar kasus")).to_contain_text("Jalan Sehat Pemilu Damai")
