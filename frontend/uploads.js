@@ -50,15 +50,18 @@ export function createUploader({ endpoint, csrfToken, messages }) {
   uppy.on("upload-success", async (file, response) => {
     const h = handlersOf.get(file.id);
     handlersOf.delete(file.id);
-    uppy.removeFile(file.id);
-    if (!h) return;
+    // The stored file is asked for before the file leaves Uppy: removing it can make the tus client end the upload
+    // on the server (a resumed upload keeps its address), and what is asked for afterwards is gone.
     try {
+      if (!h) return;
       const answer = await fetch(response.uploadURL, { headers: { Accept: "application/json" }, credentials: "same-origin" });
       const body = await answer.json();
       if (answer.ok && body.file) h.done(body.file);
       else h.failed(messages.failed);
     } catch {
-      h.failed(messages.failed);
+      if (h) h.failed(messages.failed);
+    } finally {
+      uppy.removeFile(file.id);
     }
   });
   uppy.on("upload-error", (file, error, response) => {

@@ -21,9 +21,17 @@ def textbox(page: Page, label: str):
     return page.get_by_role("textbox", name=re.compile(rf"^{re.escape(label)}( \(wajib\))?$"))
 
 
+def menu_link(page: Page, name: str, *, exact: bool = False):
+    """A link of the main menu, opening the menu first on a phone (where it folds behind the "Menu" button)."""
+    button = page.locator(".menu-button")
+    if button.is_visible() and button.get_attribute("aria-expanded") != "true":
+        button.click()
+    return page.get_by_role("navigation", name="Menu utama").get_by_role("link", name=name, exact=exact)
+
+
 def new_case(page: Page, nama: str, tempat: str) -> None:
     """Tim Pelaksana opens "Kasus baru", fills it in and lands on step 1."""
-    page.get_by_role("navigation", name="Menu utama").get_by_role("link", name="Kasus baru").click()
+    menu_link(page, "Kasus baru").click()
     page.get_by_label("Nama kegiatan").fill(nama)
     expect(page.get_by_label("Tanggal kegiatan")).not_to_have_value("")  # today (server clock) by default
     page.get_by_label("Tempat kegiatan").fill(tempat)
@@ -42,7 +50,7 @@ def take_if_needed(page: Page) -> None:
 
 def open_step(page: Page, case_name: str, step: int) -> None:
     """From the inbox (team tab, else my tab), open the case's task at ``step`` and hold it."""
-    page.get_by_role("navigation", name="Menu utama").get_by_role("link", name="Kotak tugas").click()
+    menu_link(page, "Kotak tugas").click()
     tabs = page.get_by_role("navigation", name="Tab kotak tugas")
     for tab in ("Tugas tim", "Tugas saya"):
         tabs.get_by_role("link", name=re.compile(f"^{tab}")).click()
@@ -119,7 +127,7 @@ def step5_publish(page: Page, url: str, waktu: str) -> None:
 
 
 def open_case(page: Page, case_name: str) -> None:
-    page.get_by_role("navigation", name="Menu utama").get_by_role("link", name="Kasus", exact=True).click()
+    menu_link(page, "Kasus", exact=True).click()
     page.get_by_role("link", name=case_name).first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(case_name)
 
