@@ -285,9 +285,12 @@ def test_english(login, case):
 
 # ------------------------------------------------------------------------------------- read-only auditor
 #: POST endpoints that change nothing of the cases, users or diagrams: logging in and out, one's own
-#: notifications read marks, and the audit's own re-execution (in memory).
+#: notifications read marks and saved filters, and the audit's own re-execution (in memory).
 PERSONAL_OR_READ_ONLY = {"auth.login", "auth.logout", "api.token", "inbox.mark_read", "audit.verify_case",
-                         "exports.create"}  # (a record download of its own: the records are the auditor's to read)
+                         "exports.create",  # (a record download of its own: the records are the auditor's to read)
+                         # one's own saved filters of the lists the auditor reads
+                         "saved_filters.save", "saved_filters.delete", "api.create_saved_filter",
+                         "api.delete_saved_filter"}
 #: What a person acting would send (a refusal for a missing field would prove nothing about the role).
 CASE_FIELDS = {"nama_kegiatan": "Kegiatan", "tanggal_kegiatan": "2025-05-06", "tempat_kegiatan": "Padang"}
 BODIES = {"tasks.delegate": {"kepada": "tim2"}, "api.delegate_task": {"to": "tim2"}, "cases.new": CASE_FIELDS,
@@ -298,7 +301,7 @@ def write_endpoints(app, *, task_id: str, instance_id: int, user_id: int, versio
     """(endpoint, URL) of every write route of the app, its parameters filled with existing objects."""
     values = {"task_id": task_id, "instance_id": instance_id, "case_id": instance_id, "user_id": user_id,
               "number": version, "version": version, "file_id": "0" * 36, "outbox_id": 1, "group_id": 1,
-              "upload_id": "00000000-0000-4000-8000-000000000000"}
+              "upload_id": "00000000-0000-4000-8000-000000000000", "filter_id": 1}
     out = []
     with app.test_request_context():
         from flask import url_for

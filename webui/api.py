@@ -363,9 +363,9 @@ def create_case():
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     """A whole-number query parameter between ``low`` and ``high``."""
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
+    if name not in request.args:
         return default
+    raw = request.args.get(name, "").strip()  # given but empty ("?page="): not a number, as the schema says
     if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
         raise FormInvalid([FieldError.of("type", name, name, "field.integer")])
     value = int(raw)
