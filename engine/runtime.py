@@ -416,25 +416,17 @@ class WorkflowEngine:
 
     def delegate(self, session: Session, task_id: str, actor: str, to: str) -> TaskRow:
         """Hand a ready task to someone else (the caller checks they may hold it)."""
-        now = self.clock.now()
-        persistence.lock_case(session, task_id=_task_id(task_id))
-        row = self._task_row(session, task_id)
-        if row.state != "ready":
-            raise TaskNotReady(f"task '{row.name}' is {row.state}", code="task.not_ready", task=row.name,
-                               task_id=task_id)
-        previous = row.claimed_by
-        if not persistence.hand_over(session, row.id, previous, to, now):
-            session.refresh(row)
-            raise AlreadyClaimed(f"task '{row.name}' changed hands meanwhile", code="task.changed_hands",
-                                 task=row.name, task_id=task_id)
-        eventlog.append(session, type="task_delegated", at=now, actor=actor, instance_id=row.instance_id,
-                        task_id=task_id, data={"bpmn_id": row.bpmn_id, "from": previous, "to": to})
-        return row
+        return self._hand_to(session, task_id, actor, to, "task_delegated", {})
 
     def reassign(self, session: Session, task_id: str, actor: str, to: str, reason: str = "") -> TaskRow:
         """Give a ready task to ``to`` whoever holds it (or nobody): done by someone other than its holder (the
         caller checks they may, and that ``to`` may hold it). Recorded as ``task_reassigned`` with who held it
         before, who holds it now and the reason given."""
+        return self._hand_to(session, task_id, actor, to, "task_reassigned", {"reason": reason}, named=True)
+
+    def _hand_to(self, session: Session, task_id: str, actor: str, to: str, event: str, extra: dict, *,
+                 named: bool = False) -> TaskRow:
+        """Move a ready task from whoever holds it to ``to``, recorded as ``event`` (with ``extra``)."""
         now = self.clock.now()
         persistence.lock_case(session, task_id=_task_id(task_id))
         row = self._task_row(session, task_id)
@@ -446,9 +438,9 @@ class WorkflowEngine:
             session.refresh(row)
             raise AlreadyClaimed(f"task '{row.name}' changed hands meanwhile", code="task.changed_hands",
                                  task=row.name, task_id=task_id)
-        eventlog.append(session, type="task_reassigned", at=now, actor=actor, instance_id=row.instance_id,
-                        task_id=task_id, data={"bpmn_id": row.bpmn_id, "name": row.name, "from": previous,
-                                               "to": to, "reason": reason})
+        data = {"bpmn_id": row.bpmn_id, **({"name": row.name} if named else {}), "from": previous, "to": to, **extra}
+        eventlog.append(session, type=event, at=now, actor=actor, instance_id=row.instance_id, task_id=task_id,
+                        data=data)
         return row
 
     @_stale_to_typed
