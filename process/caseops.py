@@ -198,6 +198,10 @@ class CaseOps:
         session.execute(delete(DeadlineReminder).where(DeadlineReminder.instance_id == instance.id))
         return result
 
+    def unread(self, session: Session, user: User, instance_id: int) -> bool:
+        """Whether ``user`` has unread notifications about the case itself (read by :meth:`seen`)."""
+        return notify.case_unread(session, user, instance_id)
+
     def seen(self, session: Session, user: User, instance_id: int) -> None:
         """``user`` opened the case's page: what they were told about the case itself is read."""
         notify.case_seen(session, user, instance_id, self.clock.now())

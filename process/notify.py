@@ -163,13 +163,21 @@ def task_seen(session: Session, user: User, task_id: str, now: datetime) -> None
                                                Notification.read_at.is_(None)).values(read_at=now))
 
 
+def _about_case(user: User, instance_id: int) -> tuple:
+    return (Notification.user_id == user.id, Notification.instance_id == instance_id,
+            Notification.task_id.is_(None), Notification.read_at.is_(None))
+
+
+def case_unread(session: Session, user: User, instance_id: int) -> bool:
+    """Whether the user has unread notifications about the case itself (a comment, a cancellation: no task)."""
+    return session.execute(select(Notification.id).where(*_about_case(user, instance_id)).limit(1)).first() \
+        is not None
+
+
 def case_seen(session: Session, user: User, instance_id: int, now: datetime) -> None:
     """The user opened the case's page: their notifications about the case itself (a comment, a cancellation: no
     task) are read."""
-    session.execute(update(Notification).where(Notification.user_id == user.id,
-                                               Notification.instance_id == instance_id,
-                                               Notification.task_id.is_(None), Notification.read_at.is_(None))
-                    .values(read_at=now))
+    session.execute(update(Notification).where(*_about_case(user, instance_id)).values(read_at=now))
 
 
 def delegated(session: Session, people: People, row: TaskRow, target: User, *, by: User) -> None:

@@ -57,7 +57,7 @@ def test_returned_by_wapimred(system, tx):
     case.do("tim", "submit")
     case.do("admin", "terima")
     assert case.do("wapimred", "wapimred_kembalikan") == ["Task_Serahkan"]
-    assert case.do("tim2", "submit") == ["Task_Terima"]
+    assert case.do("tim", "submit") == ["Task_Terima"]  # the returned step went back to tim, who handed it in
     case.do("admin", "terima")
     case.do("wapimred", "koreksi")
     case.do("pimred", "setuju")

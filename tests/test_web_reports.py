@@ -176,6 +176,10 @@ NOT_WRITES = {
     "api.token": "getting a token for the (read-only for auditors) API",
     "inbox.mark_read": "marking one's own notifications as read",
     "exports.create": "asking for a large record download (a job of one's own: the records are the auditor's to read)",
+    "saved_filters.save": "saving one's own filter of a list the auditor reads",
+    "saved_filters.delete": "deleting one's own saved filter",
+    "api.create_saved_filter": "saving one's own filter of a list the auditor reads",
+    "api.delete_saved_filter": "deleting one's own saved filter",
 }
 #: Blueprints of the auditor's own tools (replay, verification of the hash chain): read-only by design and
 #: tested with their feature, so not part of this sweep.
@@ -201,7 +205,8 @@ def test_auditor_is_refused_on_every_write_endpoint(app, system, tx, clock, logi
     running.do("tim", "submit")  # now at step 2, ready in Admin Medsos' lane
     with tx() as s:
         values = {"task_id": running.task_id, "instance_id": running.instance_id, "case_id": running.instance_id,
-                  "user_id": user(s, "tim").id, "number": 1, "version": 1, "outbox_id": 1, "group_id": 1}
+                  "user_id": user(s, "tim").id, "number": 1, "version": 1, "outbox_id": 1, "group_id": 1,
+                  "upload_id": "00000000-0000-4000-8000-000000000000", "filter_id": 1}
     auditor = login("auditor")
     token = client.post("/api/v1/auth/token", json={"username": "auditor", "password": "rahasia-auditor"}
                         ).get_json()["token"]

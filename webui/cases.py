@@ -35,7 +35,7 @@ from process.sorting import ACTIVITY_DATE, CHANGED, CREATED, DEADLINE, RELEVANCE
 
 from . import drafts, i18n, taskforms
 from .access import access_required, lane_map, may_start_case, me, my_lanes, sees_all_cases
-from .db import db, system
+from .db import db, system, write_instead
 from .ids import query_id, query_procedure
 from .inbox import deadline_info
 from .problems import problem_text
@@ -224,7 +224,10 @@ def _show(instance_id: int, *, comment: str = "", comment_errors: list[str] | No
     team = _team_names(session, {instance.group}).get(instance.group, instance.group)
     texts = _texts(cv)
     lead = ops.is_lead(session, user, instance)
-    ops.seen(session, user, instance.id)
+    may_cancel, may_comment = ops.may_cancel(session, user, instance), ops.may_comment(session, user, instance)
+    if ops.unread(session, user, instance.id):  # opening the case reads what told the user of it: a write after all
+        write_instead()
+        ops.seen(db(), user, instance.id)
     cancelled = next((e for e in cv.history if e.type == "case_cancelled"), None)
     comments = [{"who": _name(names, e.actor), "at": i18n.when(e.at), "iso": e.at.isoformat(),
                  "text": str(e.data.get("text") or "")} for e in cv.history if e.type == "case_commented"]
@@ -236,8 +239,8 @@ def _show(instance_id: int, *, comment: str = "", comment_errors: list[str] | No
         timeline=timeline(cv, names), texts=texts, names=names,
         state_labels=TASK_STATE_LABELS,
         late_steps=sum(1 for s in steps if s["late"]),
-        may_reassign=lead and instance.status == "running", may_cancel=ops.may_cancel(session, user, instance),
-        may_comment=ops.may_comment(session, user, instance), comments=comments, comment=comment,
+        may_reassign=lead and instance.status == "running", may_cancel=may_cancel,
+        may_comment=may_comment, comments=comments, comment=comment,
         comment_errors=comment_errors or [], max_comment=MAX_COMMENT,
         cancelled={"who": _name(names, cancelled.actor), "at": i18n.when(cancelled.at),
                    "reason": str(cancelled.data.get("reason") or "")} if cancelled else None), status
