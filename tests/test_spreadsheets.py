@@ -30,7 +30,8 @@ MAY = Period.month(2025, 5)
 NOW = datetime(2025, 6, 2, 10, tzinfo=WIB)
 AT = datetime(2025, 5, 6, 9, tzinfo=WIB)
 
-HOSTILE = st.builds(lambda start, rest: start + rest, st.sampled_from(FORMULA_START),
+#: (No NUL: a request carrying one is refused before anything is stored, and PostgreSQL text cannot hold it.)
+HOSTILE = st.builds(lambda start, rest: start + rest.replace("\x00", ""), st.sampled_from(FORMULA_START),
                     st.text(max_size=20)) | st.sampled_from([
                         '=HYPERLINK("http://evil.example","klik")', "+62 751", "-2+3", "@SUM(A1:A9)",
                         "\t=1+1", "\r=1+1", "=cmd|' /C calc'!A0"])
