@@ -102,7 +102,8 @@ def seed(system, n: int, *, log=print) -> dict:
     """``n`` cases with their search rows; the two users the queries run as."""
     texts = _Texts(2025)
     with transaction(system.sessions) as session:
-        definition_id = system.cases.ensure_definition(session).id
+        definition = system.cases.ensure_definition(session)
+        definition_id, process_key = definition.id, definition.process_key
         system.people.team(session, TEAMS[0], create=True, name="Tim 01")
         auditor = system.people.add_user(session, "bench_auditor", "rahasia-bench-2025", ("auditor",))
         member = system.people.add_user(session, "bench_tim", "rahasia-bench-2025", ("tim_pelaksana",),
@@ -119,7 +120,7 @@ def seed(system, n: int, *, log=print) -> dict:
                               "business_date": date(2025, 1, 1) + timedelta(days=i % 365), "group": TEAMS[i % 20],
                               "created_by": "bench", "created_at": at, "updated_at": at})
             rows.append({"instance_id": i, "fields": json.dumps(fields, ensure_ascii=False),
-                         "words": " ".join(w for v in fields.values() for w in search.words_of(v)),
+                         "words": search.indexed_words(fields, TEAMS[i % 20], process_key),
                          "updated_at": at})
         with transaction(system.sessions) as session:
             session.execute(insert(Instance.__table__), instances)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import false, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import eventlog
@@ -184,10 +184,19 @@ class CasePage:
     page: int
     per_page: int
     sort: Sort | None = None
+    #: A search matched more than ``total`` (process/search.py COUNT_MAX) cases: only that many were counted.
+    more: bool = False
+    #: A search in its default order listed the newest matches first, as too many matched to rank them.
+    newest_first: bool = False
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        """Whether a page follows (past the counted ones too, when more matched than were counted)."""
+        return self.page < self.pages or (self.more and len(self.items) == self.per_page)
 
 
 def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None = None,
@@ -195,33 +204,43 @@ def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None
     """The cases ``user`` may see (the rule of :func:`can_view_case`), one page; across every procedure unless
     ``procedure`` (a process id) is given. ``q`` finds a case by its name, register number, place and texts
     (process/search.py: every word, the last one as a prefix); each such case gets the snippet where they occur.
-    ``sort``: newest first by default, best match first with ``q``; see process/sorting.py."""
+    ``sort``: newest first by default, best match first with ``q`` (newest first when more cases match than
+    process/search.py ranks); see process/sorting.py."""
     page = max(1, page)
     searched = bool(search.query_words(q))
     if sort is None:
         sort = Sort(RELEVANCE if searched else CREATED, "desc")
     if sort.key == RELEVANCE and not searched:  # nothing searched: nothing to rank by
         sort = Sort(CREATED, sort.order)
-    hit = search.matches(session, q, ranked=sort.key == RELEVANCE)
-    stmt, counted = select(Instance), select(Instance.id)
-    if hit is not None:
-        stmt = stmt.join(hit, hit.c.instance_id == Instance.id)
-        found = search.matches(session, q, ranked=False, name="found")
-        counted = counted.join(found, found.c.instance_id == Instance.id)
-    elif q and q.strip():  # a search without a letter or digit ("%", "-") finds nothing
-        stmt, counted = stmt.where(false()), counted.where(false())
     scope = case_scope(user, rulebook.lane_map(session))
-    where = []
-    if scope == NONE:
-        where.append(Instance.id.is_(None))
-    elif scope == TEAM:
-        where.append(Instance.group == (user.team.code if user.team else None))
-    if procedure:
-        where.append(Instance.definition_id.in_(select(Definition.id).where(Definition.process_key == procedure)))
-    stmt, counted = stmt.where(*where), counted.where(*where)
-    total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
-    instances = list(session.execute(stmt.order_by(*_case_order(sort, hit))
-                                     .offset((page - 1) * per_page).limit(per_page)).scalars())
+    if scope == NONE or (q and q.strip() and not searched):  # a search without a letter or digit finds nothing
+        return CasePage([], 0, page, per_page, sort)
+    more = newest_first = False
+    if searched:
+        # Who sees what is in the index (the team's filter word), so the search reads only what the user may see.
+        filters = search.filter_words(team=(user.team.code if user.team else None) if scope == TEAM else False,
+                                      procedure=procedure)
+        if sort.key == RELEVANCE and sort.descending:
+            found = search.find(session, q, filters=filters, limit=per_page, offset=(page - 1) * per_page)
+            total, more, newest_first = found.total, found.more, not found.ranked
+            by_id = {i.id: i for i in session.execute(select(Instance).where(Instance.id.in_(found.ids))).scalars()}
+            instances = [by_id[i] for i in found.ids if i in by_id]
+        else:
+            total, more = search.count(session, q, filters)
+            hit = search.matches(session, q, ranked=sort.key == RELEVANCE, filters=filters)
+            instances = list(session.execute(select(Instance).join(hit, hit.c.instance_id == Instance.id)
+                                             .order_by(*_case_order(sort, hit))
+                                             .offset((page - 1) * per_page).limit(per_page)).scalars())
+    else:
+        where = []
+        if scope == TEAM:
+            where.append(Instance.group == (user.team.code if user.team else None))
+        if procedure:
+            where.append(Instance.definition_id.in_(select(Definition.id)
+                                                    .where(Definition.process_key == procedure)))
+        total = session.execute(select(func.count()).select_from(Instance).where(*where)).scalar_one()
+        instances = list(session.execute(select(Instance).where(*where).order_by(*_case_order(sort, None))
+                                         .offset((page - 1) * per_page).limit(per_page)).scalars())
     ids = [i.id for i in instances]
     numbers, current = {}, {}
     if ids:
@@ -230,11 +249,11 @@ def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None
         for row in session.execute(select(TaskRow).where(TaskRow.instance_id.in_(ids), TaskRow.state == "ready")
                                    .order_by(TaskRow.created_at)).scalars():
             current.setdefault(row.instance_id, []).append(row)
-    found = search.snippets(session, ids, q) if hit is not None else {}
+    found_in = search.snippets(session, ids, q) if searched else {}
     rules = rulebook.of_instances(session, ids)
     items = [CaseSummary(i, numbers.get(i.id), case_outcome(i, rules[i.id]), current.get(i.id, []), rules[i.id].name,
-                         found.get(i.id)) for i in instances]
-    return CasePage(items, total, page, per_page, sort)
+                         found_in.get(i.id)) for i in instances]
+    return CasePage(items, total, page, per_page, sort, more, newest_first)
 
 
 def _case_order(sort: Sort, hit) -> list:

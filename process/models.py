@@ -387,7 +387,7 @@ class SavedFilter(Base):
 FULLTEXT_DDL = {
     "sqlite": (
         "CREATE VIRTUAL TABLE case_search_fts USING fts5(words, content='case_search', content_rowid='instance_id',"
-        " tokenize='unicode61 remove_diacritics 2')",
+        " tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
         "CREATE TRIGGER case_search_ai AFTER INSERT ON case_search BEGIN"
         " INSERT INTO case_search_fts(rowid, words) VALUES (new.instance_id, new.words); END",
         "CREATE TRIGGER case_search_ad AFTER DELETE ON case_search BEGIN"

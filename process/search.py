@@ -10,8 +10,21 @@ or "e-mail". The words are indexed by FTS5 on SQLite and by a ``tsvector`` (conf
 stemming, the texts are Indonesian) with a GIN index on PostgreSQL.
 
 A query is read the same way: its words must all occur (AND), the last one as a prefix (so a search box finds
-while one types). :func:`matches` gives the matching case ids with a rank (higher is better); the case list
-(process/casefile.py) joins it, so a search sees only the cases the list shows the user.
+while one types).
+
+Who may see which case is part of the index too: ``words`` ends with *filter words*, one naming the case's team and
+one its procedure (:func:`team_word`, :func:`procedure_word`; they begin with :data:`FILTER_MARK`, which no query
+word may begin with). A team member's search adds their team's word to the query, so the index intersects the two
+and nothing outside the team is read, counted or ranked: the cost follows the matches the person may see.
+
+:func:`find` answers the case list's default search order in two ways, by how many cases match (counted only up
+to :data:`COUNT_MAX`, so a word every case holds costs no more than one a thousand hold):
+
+- at most :data:`RANK_MAX`: best match first (``bm25`` on SQLite, ``ts_rank`` on PostgreSQL), every match ranked;
+- more: newest case first, read from the index in case-id order and stopped at the page (ranking tens of
+  thousands of matches costs hundreds of milliseconds and tells a reader nothing a narrower query would not).
+
+The case list's other orders (process/casefile.py) join :func:`matches` to the cases instead.
 """
 from __future__ import annotations
 
@@ -39,6 +52,12 @@ TITLE, REGISTER, PLACE = "_title", "_register", "_place"
 MAX_QUERY_WORDS = 8
 #: Characters of the snippet around the first word found.
 SNIPPET_WIDTH = 160
+#: Matches are counted up to this many; past it a search reports "more than COUNT_MAX".
+COUNT_MAX = 1000
+#: Matches are ranked (best first) when at most this many; more are listed newest first.
+RANK_MAX = 1000
+#: The start of the filter words (a case's team and procedure) in ``words``: no query word may start with it.
+FILTER_MARK = "qqz"
 
 _WORD_RE = re.compile(r"[^\W_]+")
 
@@ -66,8 +85,24 @@ def searched_fields(rules: Declarations) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _words(fields: Mapping[str, str]) -> str:
-    return " ".join(w for value in fields.values() for w in words_of(value))
+def _hex(value: str) -> str:
+    return value.encode().hex()
+
+
+def team_word(code: str | None) -> str:
+    """The filter word of a case of team ``code`` (of one without a team: ``code`` None)."""
+    return f"{FILTER_MARK}t{_hex(code or '')}"
+
+
+def procedure_word(process_key: str) -> str:
+    """The filter word of a case of the procedure ``process_key``."""
+    return f"{FILTER_MARK}p{_hex(process_key)}"
+
+
+def indexed_words(fields: Mapping[str, str], team: str | None, process_key: str) -> str:
+    """The indexed words: the texts' words, then the filter words."""
+    found = [w for value in fields.values() for w in words_of(value) if not w.startswith(FILTER_MARK)]
+    return " ".join([*found, team_word(team), procedure_word(process_key)])
 
 
 def _fields_from(rules: Declarations, data: Mapping[str, Any]) -> dict[str, str]:
@@ -91,7 +126,7 @@ def index_case(session: Session, instance: Instance, rules: Declarations, data: 
         row = CaseSearch(instance_id=instance.id)
         session.add(row)
     row.fields = json.dumps(fields, ensure_ascii=False)
-    row.words = _words(fields)
+    row.words = indexed_words(fields, instance.group, rules.process_key)
     row.updated_at = now
     return row
 
@@ -118,9 +153,10 @@ def update_case(session: Session, instance: Instance, rules: Declarations, submi
                 new[key] = value
             else:
                 new.pop(key, None)
-    if new != fields:
+    words = indexed_words(new, instance.group, rules.process_key)
+    if new != fields or words != row.words:
         row.fields = json.dumps(new, ensure_ascii=False)
-        row.words = _words(new)
+        row.words = words
         row.updated_at = now
 
 
@@ -158,30 +194,65 @@ def reindex(session: Session, rulebook: Rulebook, now: datetime, *, batch: int =
         last = ids[-1]
 
 
+def rewrite_words(session: Session, *, batch: int = 2000) -> int:
+    """Write ``words`` of every search row again from its ``fields`` and its case's team and procedure (migration
+    0016, which added the filter words); how many."""
+    from engine.models import Definition
+
+    done, last = 0, 0
+    while True:
+        rows = session.execute(
+            select(CaseSearch, Instance.group, Definition.process_key)
+            .join(Instance, Instance.id == CaseSearch.instance_id)
+            .join(Definition, Definition.id == Instance.definition_id)
+            .where(CaseSearch.instance_id > last).order_by(CaseSearch.instance_id).limit(batch)).all()
+        if not rows:
+            return done
+        for row, team, process_key in rows:
+            row.words = indexed_words(json.loads(row.fields or "{}"), team, process_key)
+        session.flush()
+        done += len(rows)
+        last = rows[-1][0].instance_id
+
+
 # --------------------------------------------------------------------------------------------------
 # Queries
 # --------------------------------------------------------------------------------------------------
 
 
 def query_words(q: str | None) -> list[str]:
-    """The words of a query that are searched for (at most :data:`MAX_QUERY_WORDS`)."""
-    return words_of(q or "")[:MAX_QUERY_WORDS]
+    """The words of a query that are searched for (at most :data:`MAX_QUERY_WORDS`; none that could name a filter
+    word)."""
+    return [w for w in words_of(q or "") if not w.startswith(FILTER_MARK)][:MAX_QUERY_WORDS]
 
 
-def _match_expression(dialect: str, words: list[str]) -> str:
+def _match_expression(dialect: str, words: list[str], filters: tuple[str, ...] = ()) -> str:
     if dialect == "postgresql":
-        return " & ".join(words[:-1] + [words[-1] + ":*"])
-    return " ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"*'
+        return " & ".join([*filters, *words[:-1], words[-1] + ":*"])
+    return " ".join(f'"{w}"' for w in (*filters, *words[:-1])) + f' "{words[-1]}"*'
 
 
-def matches(session: Session, q: str | None, *, ranked: bool = True, name: str = "hit"):
-    """A subquery of the cases matching ``q``: ``instance_id`` and ``rank`` (higher is better; 0 for all when not
-    ``ranked``: ranking costs a little for every match, counting needs none); None when ``q`` has no word."""
+def filter_words(team: str | None | bool = False, procedure: str | None = None) -> tuple[str, ...]:
+    """The filter words a search adds: ``team`` a team code (None: cases without a team; False: every team), and
+    ``procedure`` a process key (None: every procedure)."""
+    out = []
+    if team is not False:
+        out.append(team_word(team))  # type: ignore[arg-type]
+    if procedure:
+        out.append(procedure_word(procedure))
+    return tuple(out)
+
+
+def matches(session: Session, q: str | None, *, ranked: bool = True, name: str = "hit",
+            filters: tuple[str, ...] = ()):
+    """A subquery of the cases matching ``q`` (and the ``filters`` words): ``instance_id`` and ``rank`` (higher is
+    better; 0 for all when not ``ranked``); None when ``q`` has no word. For the orders that are not by relevance:
+    every match is joined (and ranked, if asked): see :func:`find` for the default order."""
     words = query_words(q)
     if not words:
         return None
     dialect = session.get_bind().dialect.name
-    expression = _match_expression(dialect, words)
+    expression = _match_expression(dialect, words, filters)
     if dialect == "postgresql":
         rank = "ts_rank(words_tsv, to_tsquery('simple', :match))" if ranked else "0.0"
         query = sql(f"SELECT instance_id, {rank} AS rank FROM case_search "  # noqa: S608 - no input in it
@@ -190,10 +261,88 @@ def matches(session: Session, q: str | None, *, ranked: bool = True, name: str =
         rank = "-bm25(case_search_fts)" if ranked else "0.0"
         query = sql(f"SELECT rowid AS instance_id, {rank} AS rank FROM case_search_fts "  # noqa: S608
                     "WHERE case_search_fts MATCH :match")
-    # Materialized: the planners find the matches once, then join the few cases (SQLite would otherwise run the
-    # full-text query again for every case a team sees).
+    # Materialized: the planners find the matches once, then join the cases (SQLite would otherwise run the
+    # full-text query again for every case).
     return query.bindparams(match=expression).columns(instance_id=Integer, rank=Float).cte(name).prefix_with(
         "MATERIALIZED")
+
+
+@dataclass(frozen=True)
+class Found:
+    """One page of a search in its default order (:func:`find`)."""
+
+    #: How many cases match: exact unless ``more``.
+    total: int
+    #: More than :data:`COUNT_MAX` cases match (``total`` is then COUNT_MAX).
+    more: bool
+    #: The page is in best-match order (else newest first).
+    ranked: bool
+    #: The page's case ids, in order.
+    ids: list[int]
+    #: Where the next page starts (None: this is the last page): ``("rank", offset)`` or ``("before", case id)``.
+    next: tuple[str, int] | None
+
+
+_COUNT = {
+    "sqlite": "SELECT count(*) FROM (SELECT 1 FROM case_search_fts WHERE case_search_fts MATCH :match LIMIT :cap)",
+    "postgresql": "SELECT count(*) FROM (SELECT 1 FROM case_search WHERE words_tsv @@ to_tsquery('simple', :match) "
+                  "LIMIT :cap) AS hit",
+}
+_RANKED = {
+    "sqlite": "SELECT rowid FROM case_search_fts WHERE case_search_fts MATCH :match "
+              "ORDER BY bm25(case_search_fts), rowid DESC LIMIT :limit OFFSET :offset",
+    "postgresql": "SELECT instance_id FROM case_search, to_tsquery('simple', :match) AS query "
+                  "WHERE words_tsv @@ query ORDER BY ts_rank(words_tsv, query) DESC, instance_id DESC "
+                  "LIMIT :limit OFFSET :offset",
+}
+# Newest first. SQLite's FTS5 reads its doclists in rowid order and stops at the page. On PostgreSQL the match is
+# written as the function ts_match_vq (what @@ calls), which no index serves: the planner then walks the primary
+# key backwards and tests each row, stopping at the page, instead of fetching every match through the GIN index
+# and sorting them (this order is only asked for when more than RANK_MAX cases match, so the walk is short).
+_NEWEST = {
+    "sqlite": "SELECT rowid FROM case_search_fts WHERE case_search_fts MATCH :match AND rowid < :before "
+              "ORDER BY rowid DESC LIMIT :limit OFFSET :offset",
+    "postgresql": "SELECT instance_id FROM case_search WHERE instance_id < :before "
+                  "AND ts_match_vq(words_tsv, to_tsquery('simple', :match)) ORDER BY instance_id DESC "
+                  "LIMIT :limit OFFSET :offset",
+}
+_NO_ID_BEFORE = 2**62
+
+
+def count(session: Session, q: str | None, filters: tuple[str, ...] = ()) -> tuple[int, bool]:
+    """How many cases match ``q`` and ``filters``: (count, more than :data:`COUNT_MAX`)."""
+    words = query_words(q)
+    if not words:
+        return 0, False
+    dialect = session.get_bind().dialect.name
+    counted = session.execute(sql(_COUNT[dialect]), {"match": _match_expression(dialect, words, filters),
+                                                     "cap": COUNT_MAX + 1}).scalar_one()
+    return min(counted, COUNT_MAX), counted > COUNT_MAX
+
+
+def find(session: Session, q: str | None, *, filters: tuple[str, ...] = (), limit: int = 50, offset: int = 0,
+         start: tuple[str, int] | None = None) -> Found | None:
+    """One page of the cases matching ``q`` and ``filters`` in the default order: best match first when at most
+    :data:`RANK_MAX` match, else newest first; from ``start`` (a :attr:`Found.next` of the page before), else
+    after ``offset`` matches. None when ``q`` has no word."""
+    words = query_words(q)
+    if not words:
+        return None
+    dialect = session.get_bind().dialect.name
+    expression = _match_expression(dialect, words, filters)
+    total, more = count(session, q, filters)
+    ranked = not more and total <= RANK_MAX
+    if ranked:
+        offset = start[1] if start and start[0] == "rank" else offset
+        ids = list(session.execute(sql(_RANKED[dialect]), {"match": expression, "limit": limit + 1,
+                                                           "offset": offset}).scalars())
+        following = ("rank", offset + limit) if len(ids) > limit else None
+    else:
+        before, offset = (start[1], 0) if start and start[0] == "before" else (_NO_ID_BEFORE, offset)
+        ids = list(session.execute(sql(_NEWEST[dialect]), {"match": expression, "limit": limit + 1,
+                                                           "before": before, "offset": offset}).scalars())
+        following = ("before", ids[limit - 1]) if len(ids) > limit else None
+    return Found(total, more, ranked, ids[:limit], following)
 
 
 @dataclass(frozen=True)

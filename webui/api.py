@@ -401,8 +401,9 @@ def list_cases():
     now = _now()
     rules = rulebook.of_instances(session, [c.instance.id for c in result.items])
     return jsonify({
-        "total": result.total, "page": result.page, "per_page": result.per_page, "pages": result.pages,
-        "sort": result.sort.key, "order": result.sort.order,
+        "total": result.total, "total_is_lower_bound": result.more, "page": result.page,
+        "per_page": result.per_page, "pages": result.pages, "has_next": result.has_next,
+        "sort": result.sort.key, "order": result.sort.order, "newest_first": result.newest_first,
         "items": [{"id": c.instance.id, "procedure": rules[c.instance.id].process_key, "procedure_name": c.procedure,
                    "activity": c.instance.title, "activity_date": _iso(c.instance.business_date),
                    "team": c.instance.group, "status": c.instance.status, "outcome": c.outcome,

@@ -56,6 +56,14 @@ def relative(due: datetime, now: datetime) -> str:
     return timefmt.humanize_delta(due, now, locale(), get_translations())
 
 
+def number(value: int | float) -> str:
+    """A number as the language writes it (``1.000`` in Bahasa Indonesia, ``1,000`` in English)."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(value, locale=locale())
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.filters["number"] = number
     app.jinja_env.globals.update(when=when, when_short=when_short, day=day, relative=relative,
                                  stored_message=message)

@@ -700,6 +700,11 @@ def _schemas(platforms: Sequence[str]) -> dict:
                 "sort": {"type": "string", "enum": list(SORTS["cases"])},
                 "order": {"type": "string", "enum": list(ORDERS)},
                 "total": {"type": "integer", "minimum": 0}, "page": {"type": "integer", "minimum": 1},
+                "total_is_lower_bound": {"type": "boolean", "description": "Pencarian: lebih banyak kasus cocok "
+                                         "daripada total (dihitung sampai 1.000)"},
+                "newest_first": {"type": "boolean", "description": "Pencarian urut kecocokan: terlalu banyak "
+                                 "yang cocok untuk diurutkan, yang terbaru dahulu"},
+                "has_next": {"type": "boolean"},
                 "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
                 "pages": {"type": "integer", "minimum": 1},
                 "items": {"type": "array", "items": _ref("CaseSummary")},
@@ -894,7 +899,8 @@ def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
                 {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100},
                  "description": "Cari pada nama kegiatan, nomor register, tempat, narasi dan caption (indeks teks "
                                 "penuh): semua kata harus ada, kata terakhir sebagai awalan. Hasil terbaik dahulu "
-                                "kecuali sort diberikan."},
+                                "kecuali sort diberikan; bila lebih dari 1.000 kasus cocok, yang terbaru dahulu "
+                                "(newest_first) dan total dihitung sampai 1.000 saja (total_is_lower_bound)."},
                 _sort_param(SORTS["cases"], "created: tanggal kasus dibuat (bawaan); deadline: batas waktu "
                                             "terdekat langkah yang menunggu; changed: perubahan terakhir; "
                                             "activity_date: tanggal kegiatan; relevance: kecocokan pencarian "
