@@ -291,10 +291,13 @@ _COUNT = {
 _RANKED = {
     "sqlite": "SELECT rowid FROM case_search_fts WHERE case_search_fts MATCH :match "
               "ORDER BY bm25(case_search_fts), rowid DESC LIMIT :limit OFFSET :offset",
+    # The matches' ids are read once (see find), then ranked by primary key: no second pass over the GIN index.
     "postgresql": "SELECT instance_id FROM case_search, to_tsquery('simple', :match) AS query "
-                  "WHERE words_tsv @@ query ORDER BY ts_rank(words_tsv, query) DESC, instance_id DESC "
+                  "WHERE instance_id = ANY(:ids) ORDER BY ts_rank(words_tsv, query) DESC, instance_id DESC "
                   "LIMIT :limit OFFSET :offset",
 }
+_MATCHING_IDS = ("SELECT instance_id FROM case_search WHERE words_tsv @@ to_tsquery('simple', :match) "
+                 "LIMIT :cap")
 # Newest first. SQLite's FTS5 reads its doclists in rowid order and stops at the page. On PostgreSQL the match is
 # written as the function ts_match_vq (what @@ calls), which no index serves: the planner then walks the primary
 # key backwards and tests each row, stopping at the page, instead of fetching every match through the GIN index
@@ -330,12 +333,17 @@ def find(session: Session, q: str | None, *, filters: tuple[str, ...] = (), limi
         return None
     dialect = session.get_bind().dialect.name
     expression = _match_expression(dialect, words, filters)
-    total, more = count(session, q, filters)
+    matching: list[int] = []
+    if dialect == "postgresql":  # counting fetches the ids anyway: keep them (at most COUNT_MAX + 1)
+        matching = list(session.execute(sql(_MATCHING_IDS), {"match": expression, "cap": COUNT_MAX + 1}).scalars())
+        total, more = min(len(matching), COUNT_MAX), len(matching) > COUNT_MAX
+    else:
+        total, more = count(session, q, filters)
     ranked = not more and total <= RANK_MAX
     if ranked:
         offset = start[1] if start and start[0] == "rank" else offset
         ids = list(session.execute(sql(_RANKED[dialect]), {"match": expression, "limit": limit + 1,
-                                                           "offset": offset}).scalars())
+                                                           "offset": offset, "ids": matching}).scalars())
         following = ("rank", offset + limit) if len(ids) > limit else None
     else:
         before, offset = (start[1], 0) if start and start[0] == "before" else (_NO_ID_BEFORE, offset)
@@ -376,6 +384,10 @@ def snippet_of(fields: Mapping[str, str], words: list[str]) -> Snippet | None:
     for key, value in fields.items():
         if key == TITLE:
             continue
+        if value.isascii():  # none of the words in it as a substring: no need to read it word by word
+            lowered = value.lower()
+            if not any(w in lowered for w in words):
+                continue
         spans = _found_spans(value, words)
         if spans:
             start = max(0, spans[0][0] - SNIPPET_WIDTH // 3)
@@ -395,9 +407,15 @@ def snippet_of(fields: Mapping[str, str], words: list[str]) -> Snippet | None:
 
 
 def _found_spans(value: str, words: list[str]) -> list[tuple[int, int]]:
-    spans = []
+    """Where ``words`` occur in ``value``, up to the end of the snippet the first one starts (no further)."""
+    spans: list[tuple[int, int]] = []
+    whole, prefix = set(words[:-1]), words[-1]
     for match in _WORD_RE.finditer(value):
-        word = "".join(words_of(match.group()))
-        if word in words[:-1] or word.startswith(words[-1]):
+        if spans and match.start() > spans[0][0] + SNIPPET_WIDTH:
+            break
+        word = match.group()
+        # Most words are plain ASCII: lower-casing is all words_of would do to them (and ten times cheaper).
+        word = word.lower() if word.isascii() else "".join(words_of(word))
+        if word in whole or word.startswith(prefix):
             spans.append(match.span())
     return spans
