@@ -137,15 +137,16 @@ class TaskRow(Base):
 
     __tablename__ = "task"
     __table_args__ = (
-        # The lane inbox: the free tasks of a lane (and team) in deadline order; a partial index, so it
-        # holds only what waits to be taken, however many finished tasks the table keeps.
-        Index("ix_task_queue", "lane", "group", "due_at", "created_at",
+        # The lane inbox: the free tasks of a lane (and team) in deadline order (then creation, then id: the whole
+        # order a keyset page continues, process/paging.py); a partial index, so it holds only what waits to be
+        # taken, however many finished tasks the table keeps.
+        Index("ix_task_queue", "lane", "group", "due_at", "created_at", "id",
               sqlite_where=text(QUEUE_WHERE), postgresql_where=text(QUEUE_WHERE)),
         # ... and the tasks of a lane (and team) someone holds, which its team sees too.
-        Index("ix_task_held", "lane", "group", "due_at", "created_at",
+        Index("ix_task_held", "lane", "group", "due_at", "created_at", "id",
               sqlite_where=text(HELD_WHERE), postgresql_where=text(HELD_WHERE)),
         # Late tasks: those whose deadline timer fired, by lane (a partial index: only late ready tasks) ...
-        Index("ix_task_late", "lane", "group", "due_at", "created_at",
+        Index("ix_task_late", "lane", "group", "due_at", "created_at", "id",
               sqlite_where=text(LATE_WHERE), postgresql_where=text(LATE_WHERE)),
         # ... and those whose deadline passed a moment ago, before the worker fired their timer.
         Index("ix_task_pending_due", "due_at", sqlite_where=text(PENDING_WHERE), postgresql_where=text(PENDING_WHERE)),

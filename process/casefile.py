@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from engine import eventlog
 from engine.models import Definition, Instance, TaskRow
 
-from . import search
+from . import paging, search
 from .declarations import Declarations, LaneMap, Rulebook
 from .errors import NotPermitted
 from .models import FileRecord, RegisterEntry, User
@@ -184,19 +184,31 @@ class CasePage:
     page: int
     per_page: int
     sort: Sort | None = None
+    #: Where the next page starts (process/paging.py); None on the last page.
+    next_cursor: str | None = None
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
 
 
+#: What a case list cursor holds: whether the case has no value of the key, the value (of the kind of each key), and
+#: the case id.
+_CURSOR_KINDS = {CREATED: "t", CHANGED: "t", ACTIVITY_DATE: "d", DEADLINE: "t", RELEVANCE: "n"}
+
+
 def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None = None,
-              procedure: str | None = None, page: int = 1, per_page: int = 50, sort: Sort | None = None) -> CasePage:
+              procedure: str | None = None, page: int | None = None, per_page: int = 50, sort: Sort | None = None,
+              cursor: str | None = None) -> CasePage:
     """The cases ``user`` may see (the rule of :func:`can_view_case`), one page; across every procedure unless
     ``procedure`` (a process id) is given. ``q`` finds a case by its name, register number, place and texts
     (process/search.py: every word, the last one as a prefix); each such case gets the snippet where they occur.
-    ``sort``: newest first by default, best match first with ``q``; see process/sorting.py."""
-    page = max(1, page)
+    ``sort``: newest first by default, best match first with ``q``; see process/sorting.py.
+
+    The page is the ``per_page`` cases after ``cursor`` (a keyset page, process/paging.py; None: the first page),
+    or, only when ``page`` is given without a cursor, the ``page``-th by offset (kept for the API's old clients:
+    its cost grows with the page number)."""
+    page = max(1, page or 1) if cursor is None else 1
     searched = bool(search.query_words(q))
     if sort is None:
         sort = Sort(RELEVANCE if searched else CREATED, "desc")
@@ -220,8 +232,20 @@ def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None
         where.append(Instance.definition_id.in_(select(Definition.id).where(Definition.process_key == procedure)))
     stmt, counted = stmt.where(*where), counted.where(*where)
     total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
-    instances = list(session.execute(stmt.order_by(*_case_order(sort, hit))
-                                     .offset((page - 1) * per_page).limit(per_page)).scalars())
+    key, nullable = _case_key(sort, hit)
+    view = f"cases.{sort.key}.{sort.order}"
+    after = paging.decode(cursor, view, ("b", _CURSOR_KINDS[sort.key] + "?", "i"))
+    if after is not None:
+        if not nullable and after[0]:
+            raise paging.refused()
+        stmt = stmt.where(paging.after_nullable(key, Instance.id, after, sort.descending))
+    found_rows = session.execute(stmt.add_columns(key.label("sort_key")).order_by(*_case_order(sort, hit))
+                                 .offset((page - 1) * per_page).limit(per_page + 1)).all()
+    instances = [row[0] for row in found_rows[:per_page]]
+    next_cursor = None
+    if len(found_rows) > per_page:
+        last, value = found_rows[per_page - 1]
+        next_cursor = paging.encode(view, (value is None, value, last.id))
     ids = [i.id for i in instances]
     numbers, current = {}, {}
     if ids:
@@ -234,11 +258,18 @@ def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None
     rules = rulebook.of_instances(session, ids)
     items = [CaseSummary(i, numbers.get(i.id), case_outcome(i, rules[i.id]), current.get(i.id, []), rules[i.id].name,
                          found.get(i.id)) for i in instances]
-    return CasePage(items, total, page, per_page, sort)
+    return CasePage(items, total, page, per_page, sort, next_cursor)
 
 
 def _case_order(sort: Sort, hit) -> list:
     """ORDER BY of the case list: the key (rows without one last), then the id, both in the chosen direction."""
+    key, nullable = _case_key(sort, hit)
+    direction = (lambda c: c.desc()) if sort.descending else (lambda c: c.asc())
+    return [*([key.is_(None)] if nullable else []), direction(key), direction(Instance.id)]
+
+
+def _case_key(sort: Sort, hit) -> tuple:
+    """What the case list orders by first, and whether a case may have no value of it."""
     if sort.key == RELEVANCE:
         key = hit.c.rank
     elif sort.key == DEADLINE:  # the earliest deadline of its waiting steps
@@ -247,9 +278,7 @@ def _case_order(sort: Sort, hit) -> list:
     else:
         key = {CHANGED: Instance.updated_at, ACTIVITY_DATE: Instance.business_date,
                CREATED: Instance.created_at}[sort.key]
-    direction = (lambda c: c.desc()) if sort.descending else (lambda c: c.asc())
-    nullable = sort.key in (DEADLINE, ACTIVITY_DATE)
-    return [*([key.is_(None)] if nullable else []), direction(key), direction(Instance.id)]
+    return key, sort.key in (DEADLINE, ACTIVITY_DATE)
 
 
 def display_names(session: Session, usernames) -> dict[str, str]:
