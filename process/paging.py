@@ -34,6 +34,8 @@ MAX_CURSOR = 1000
 #: The page size of a list when none is asked for, and the most one may ask for.
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
+#: ... of the case list, whose rows carry their waiting steps.
+MAX_CASES_PER_PAGE = 100
 #: Characters of a cursor (urlsafe base64 without padding).
 _CURSOR_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _TEXT_RE = re.compile(r"^[^\x00-\x1f\x7f]{0,200}$")
@@ -107,9 +109,6 @@ def _load(value: Any, kind: str) -> Any:
 def decode(cursor: str | None, view: str, kinds: Sequence[str], field: str = "cursor") -> tuple | None:
     """The values a cursor of list ``view`` holds, each of its kind (see :func:`_load`); None for no cursor (the
     first page). A cursor that is not one of this list is a :class:`FormInvalid` (422)."""
-    if cursor is None:
-        return None
-    cursor = cursor.strip()
     if not cursor:
         return None
     if len(cursor) > MAX_CURSOR or not _CURSOR_RE.match(cursor):

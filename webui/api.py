@@ -50,8 +50,6 @@ csrf.exempt(bp)
 PUBLIC_ENDPOINTS = frozenset({"api.token", "api.openapi"})
 MAX_USERNAME = 100
 MAX_PASSWORD = 200
-#: The most cases one page of ``GET /cases`` holds (each with its waiting tasks).
-MAX_CASES_PER_PAGE = 100
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _ETAG_RE = re.compile(r'^(?:W/)?"?(-?\d{1,18})"?$')
 
@@ -271,7 +269,7 @@ def list_tasks():
 
 def _cursor_arg() -> str | None:
     """The ``cursor`` query parameter: where the page starts (process/paging.py); none or empty: the first page."""
-    return (request.args.get("cursor") or "").strip() or None
+    return request.args.get("cursor") or None  # not stripped: " " is no cursor (422), as the document says
 
 
 def _page_json(page: paging.Page, items: list, **extra) -> dict:
@@ -407,7 +405,7 @@ def list_cases():
         if procedure not in known:
             raise FormInvalid([FieldError.of("enum", "procedure", "procedure", options=known)])
     page = _int_arg("page", 1, 1, 1_000_000) if "page" in request.args else None
-    per_page = _int_arg("per_page", 50, 1, MAX_CASES_PER_PAGE)
+    per_page = _int_arg("per_page", paging.DEFAULT_PER_PAGE, 1, paging.MAX_CASES_PER_PAGE)
     sort = None
     if (request.args.get("sort") or "").strip() or (request.args.get("order") or "").strip():
         sort = parse_sort("cases", request.args.get("sort"), request.args.get("order"),

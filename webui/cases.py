@@ -143,7 +143,8 @@ def new():
 @login_required
 def index():
     q = (request.args.get("q") or "").strip()[:100]
-    cursor = (request.args.get("kursor") or "").strip() or None
+    cursor = request.args.get("kursor") or None
+    start = query_id("mulai", 1) if cursor else 1  # where the page starts (shown only: the cursor says where)
     session = db()
     rulebook = system().rules
     procedures = system().cases.procedures(session)
@@ -151,7 +152,7 @@ def index():
     sort = list_sort("cases", default=RELEVANCE if search.query_words(q) else CREATED)
     result = case_list(session, me(), rulebook, q=q or None, procedure=chosen, per_page=PER_PAGE, sort=sort,
                        cursor=cursor)
-    shown_from, shown_to = paging.page_range(query_id("mulai", 1) if cursor else 1, len(result.items),
+    shown_from, shown_to = paging.page_range(start, len(result.items),
                                              result.total)
     rules = rulebook.of_instances(session, [i.instance.id for i in result.items])
     now = system().clock.now()

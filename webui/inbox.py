@@ -104,11 +104,12 @@ def index():
             session, user, now=now, lanes=mine, overdue_lanes=lanes, heard=filters["heard"])
         tab = "mine" if held["mine"] else "lane"
     sort = parse_sort("inbox", request.args.get("sort"), request.args.get("order"), default=DEADLINE)
-    cursor = (request.args.get("kursor") or "").strip() or None
+    cursor = request.args.get("kursor") or None
+    start = query_id("mulai", 1) if cursor else 1  # where the page starts (shown only: the cursor says where)
     page = inbox_page(session, user, tab, now=now, lanes=mine, overdue_lanes=lanes, sort=sort, per_page=PER_PAGE,
                       cursor=cursor, total=False, **filters)
     items = page.items
-    shown_from, shown_to = paging.page_range(query_id("mulai", 1) if cursor else 1, len(items), counts[tab])
+    shown_from, shown_to = paging.page_range(start, len(items), counts[tab])
     names = display_names(session, {i.claimed_by for i in items})
     several = len({d.process_key for d in system().rules.all_versions(session)}) > 1
     rules = system().rules.of_instances(session, {i.instance_id for i in items}) if several else {}
