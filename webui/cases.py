@@ -152,8 +152,7 @@ def index():
     sort = list_sort("cases", default=RELEVANCE if search.query_words(q) else CREATED)
     result = case_list(session, me(), rulebook, q=q or None, procedure=chosen, per_page=PER_PAGE, sort=sort,
                        cursor=cursor)
-    shown_from, shown_to = paging.page_range(start, len(result.items),
-                                             result.total)
+    shown_from, shown_to = paging.page_range(start, len(result.items), result.total)
     rules = rulebook.of_instances(session, [i.instance.id for i in result.items])
     now = system().clock.now()
     rows = []
