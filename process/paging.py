@@ -106,6 +106,11 @@ def _load(value: Any, kind: str) -> Any:
     raise ValueError(f"not a {kind}")
 
 
+def looks_like_cursor(text: str) -> bool:
+    """Whether ``text`` is made of a cursor's characters and not too long (whether it decodes is another matter)."""
+    return len(text) <= MAX_CURSOR and bool(_CURSOR_RE.match(text))
+
+
 def decode(cursor: str | None, view: str, kinds: Sequence[str], field: str = "cursor") -> tuple | None:
     """The values a cursor of list ``view`` holds, each of its kind (see :func:`_load`); None for no cursor (the
     first page). A cursor that is not one of this list is a :class:`FormInvalid` (422)."""

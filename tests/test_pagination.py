@@ -284,7 +284,11 @@ def test_the_api_case_list_and_comments_are_paged_by_cursor(system, tx, clock, u
 
 
 def _next_link(html: str) -> str | None:
-    found = re.search(r'href="([^"]+)" rel="next"', html)
+    return _link(html, "next")
+
+
+def _link(html: str, rel: str) -> str | None:
+    found = re.search(rf'href="([^"]+)" rel="{rel}"', html)
     return found[1].replace("&amp;", "&") if found else None
 
 
@@ -305,6 +309,15 @@ def test_following_the_inbox_pages_next_links_reaches_every_task_once(system, tx
     assert len(seen) == len(set(seen)) == 18
     assert shown == [("1", "4"), ("5", "8"), ("9", "12"), ("13", "16"), ("17", "18")]
     assert "Halaman pertama" in page.text
+    back, shown_back = [], []
+    url = _link(page.text, "prev")
+    while url:  # and back again, page by page, to the first one
+        page = client.get(url)
+        assert page.status_code == 200
+        back = re.findall(r'href="/tugas/([0-9a-f-]{36})"', page.text) + back
+        shown_back += re.findall(r"(\d+)–(\d+) dari 18 tugas", page.text)
+        url = _link(page.text, "prev")
+    assert back == seen[:-2] and shown_back == [("13", "16"), ("9", "12"), ("5", "8"), ("1", "4")]
     assert client.get("/kotak-tugas?tab=lane&kursor=rusak").status_code == 422
 
 

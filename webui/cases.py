@@ -37,7 +37,7 @@ from . import drafts, i18n, taskforms
 from .access import access_required, lane_map, may_start_case, me, my_lanes, sees_all_cases
 from .db import db, system, write_instead
 from .ids import query_id, query_procedure
-from .inbox import deadline_info
+from .inbox import back_cursors, deadline_info
 from .problems import problem_text
 from .savedfilters import quick_links
 
@@ -170,7 +170,8 @@ def index():
                            outcome_labels=outcomes(), team_only=not sees_all_cases(), procedures=procedures,
                            chosen=chosen, several=len(procedures) > 1, sort=result.sort, list_args=args,
                            sort_options=CASE_SORTS if q else CASE_SORTS[:-1],
-                           saved=quick_links("cases"), cursor=cursor, shown_from=shown_from, shown_to=shown_to)
+                           saved=quick_links("cases"), cursor=cursor, shown_from=shown_from, shown_to=shown_to,
+                           back=back_cursors() if cursor else [])
 
 
 #: The orders of the case list, as the page names them (the last one only with a search).

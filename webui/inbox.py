@@ -41,6 +41,13 @@ def deadline_info(due: datetime | None, now: datetime, overdue: bool) -> dict:
     return {"absolute": i18n.when(due), "relative": i18n.relative(due, now), "status": status}
 
 
+def back_cursors() -> list[str]:
+    """The cursors of the pages before this one (``?balik=``, "-" for the first page), which the page's links carry
+    so that "Sebelumnya" can go back: the last 20; anything that is not a cursor is dropped (the link it would make
+    would only be refused)."""
+    return [c for c in request.args.getlist("balik")[-20:] if c == "-" or paging.looks_like_cursor(c)]
+
+
 def _parse_day(raw: str, label: str, problems: list[str]) -> date | None:
     """A filter date by the date rule of process/inputs.py; a problem (and no filter) otherwise."""
     raw = (raw or "").strip()
@@ -128,7 +135,8 @@ def index():
                            sort_options=INBOX_SORTS, sort_label=dict(INBOX_SORTS)[sort.key],
                            saved=quick_links("inbox"), saved_args={"tab": tab, **args},
                            pager_args={"tab": tab, **args}, cursor=cursor, next_cursor=page.next_cursor,
-                           shown_from=shown_from, shown_to=shown_to)
+                           shown_from=shown_from, shown_to=shown_to, per_page=PER_PAGE,
+                           back=back_cursors() if cursor else [])
 
 
 #: The orders of the inbox, as the page names them.
