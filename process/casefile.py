@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import false, func, select
+from sqlalchemy import Double, cast, false, func, select
 from sqlalchemy.orm import Session
 
 from engine import eventlog
@@ -271,7 +271,9 @@ def _case_order(sort: Sort, hit) -> list:
 def _case_key(sort: Sort, hit) -> tuple:
     """What the case list orders by first, and whether a case may have no value of it."""
     if sort.key == RELEVANCE:
-        key = hit.c.rank
+        # As a double: PostgreSQL's ts_rank is a real, whose shortest text (what the driver reads) is not its exact
+        # value, and a cursor holding that text would compare unequal to the rank it came from.
+        key = cast(hit.c.rank, Double)
     elif sort.key == DEADLINE:  # the earliest deadline of its waiting steps
         key = (select(func.min(TaskRow.due_at)).where(TaskRow.instance_id == Instance.id, TaskRow.state == "ready")
                .correlate(Instance).scalar_subquery())

@@ -19,7 +19,7 @@ from process.forms import FormInvalid
 from process.inbox import SCOPES, inbox_counts, inbox_page
 from process.roles import LEGACY_GROUPS
 from process.sorting import DEFAULT_ORDER, ORDERS, SORTS, Sort
-from tests.factories import make_users, user
+from tests.factories import Case, make_users, user
 
 API = "/api/v1"
 LANE = LEGACY_GROUPS["tim_pelaksana"]
@@ -335,3 +335,22 @@ def test_following_the_case_list_next_links_reaches_every_case_once(system, tx, 
             seen += re.findall(r'href="/kasus/(\d+)"', page.text)
             url = _next_link(page.text)
         assert len(seen) == len(set(seen)) == 3, query
+
+
+def test_a_search_is_paged_by_its_relevance_then_id(system, tx, users):
+    """With ``q`` the list is ordered by how well a case matches (its rank, then its id): the cursor holds the rank."""
+    names = ["Rapat koordinasi", "Rapat rapat koordinasi", "Rapat pleno", "Bimtek rapat", "Rapat", "Sosialisasi",
+             "Rapat rapat rapat"]
+    for name in names:
+        Case.start(system, tx, nama=name)
+    with tx() as s:
+        me = user(s, "auditor")
+        for sort in (None, Sort("relevance", "asc"), Sort("created", "asc")):
+            def fetch(cursor, n, sort=sort):
+                return case_list(s, me, system.rules, q="rapat", sort=sort, per_page=n, cursor=cursor)
+
+            whole = fetch(None, 100)
+            assert whole.total == 6 and len(whole.items) == 6
+            for per_page in (1, 2, 4):
+                walked = _walk(fetch, per_page)
+                assert [c.instance.id for c in walked] == [c.instance.id for c in whole.items], (sort, per_page)
