@@ -322,9 +322,11 @@ def test_following_the_inbox_pages_next_links_reaches_every_task_once(system, tx
 
 
 def test_following_the_case_list_next_links_reaches_every_case_once(system, tx, clock, users, login, monkeypatch):
+    import webui.audit
     import webui.cases
 
     monkeypatch.setattr(webui.cases, "PER_PAGE", 2)
+    monkeypatch.setattr(webui.audit, "PER_PAGE", 2)
     _many_free_tasks(system, tx, clock, 3)
     client = login("auditor")
     for query in ("", "&sort=deadline", "&sort=activity_date&order=asc"):
@@ -335,6 +337,13 @@ def test_following_the_case_list_next_links_reaches_every_case_once(system, tx, 
             seen += re.findall(r'href="/kasus/(\d+)"', page.text)
             url = _next_link(page.text)
         assert len(seen) == len(set(seen)) == 3, query
+    url, seen = "/audit", []  # the audit's case list too
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200
+        seen += re.findall(r'href="/audit/kasus/(\d+)/replay"', page.text)
+        url = _next_link(page.text)
+    assert len(seen) == len(set(seen)) == 3
 
 
 def test_a_search_is_paged_by_its_relevance_then_id(system, tx, users):
