@@ -24,6 +24,7 @@ ROWS = (
     ("inbox_p95_ms (lane query)", "inbox_p95_ms", "<= 20"),
     ("inbox tab counts p95 (ms)", "inbox_counts_p95_ms", None),
     ("inbox page p95 (ms, whole request)", "inbox_page_p95_ms", None),
+    ("inbox_deep_page_p95_ms (API, deep by cursor)", "inbox_deep_page_p95_ms", "<= 20"),
     ("sweep, none due, 1,000 cases (ms)", "sweep_none_due_ms_1k", None),
     ("sweep_none_due_ms (all cases)", "sweep_none_due_ms", "<= 5"),
     ("sweep_flatness_100k_vs_1k", "sweep_flatness_100k_vs_1k", "~1.0"),

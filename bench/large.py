@@ -118,6 +118,46 @@ def inbox_page(system, samples: int) -> dict:
     return {"p50": round(pages.p_ms(50), 2), "p95": round(pages.p_ms(95), 2)}
 
 
+#: How deep the deep inbox page lies: the page reached after following this many cursors (50 tasks a page).
+DEEP_PAGES = 100
+
+
+def inbox_deep_page(system, samples: int) -> dict:
+    """GET /api/v1/tasks?scope=lane through the Flask test client (the whole request: token, count, page, JSON) per
+    role: its first page, and a deep one (page :data:`DEEP_PAGES` + 1, or the last), reached by following the
+    cursor (process/paging.py)."""
+    from webui import create_app
+
+    app = create_app(system=system, config={"SECRET_KEY": "bench", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                                            "RATELIMIT_ENABLED": False})
+    first, deep, depth = Timings(), Timings(), {}
+    for role in ROLES:
+        client = app.test_client()
+        answer = client.post("/api/v1/auth/token", json={"username": SIM_USERS[role], "password": PASSWORD})
+        if answer.status_code != 200:
+            raise RuntimeError(f"bench token of {SIM_USERS[role]} failed ({answer.status_code})")
+        auth = {"Authorization": f"Bearer {answer.json['token']}"}
+        url = "/api/v1/tasks?scope=lane&per_page=50"
+        cursor, pages = None, 0
+        for _ in range(DEEP_PAGES):  # the cursor of the deep page, by walking to it
+            body = client.get(url + (f"&cursor={cursor}" if cursor else ""), headers=auth).json
+            if body["next_cursor"] is None:
+                break
+            cursor, pages = body["next_cursor"], pages + 1
+        depth[role] = {"page": pages + 1, "total": body["total"]}
+        for timings, address in ((first, url), (deep, url + (f"&cursor={cursor}" if cursor else ""))):
+            client.get(address, headers=auth)  # warm-up
+            for _ in range(samples):
+                with timings():
+                    response = client.get(address, headers=auth)
+                if response.status_code != 200:
+                    raise RuntimeError(f"inbox API page answered {response.status_code}")
+    both = Timings()
+    both.samples = first.samples + deep.samples
+    return {"p95": round(both.p_ms(95), 2), "first_p95": round(first.p_ms(95), 2),
+            "deep_p95": round(deep.p_ms(95), 2), "depth": depth}
+
+
 def run(workdir: Path, url: str, cases: int, *, quick: bool, log=print) -> dict:
     """Build ``cases`` waiting cases (a thousand first, for the flatness ratio) and measure."""
     runs = 15 if quick else 40
@@ -139,6 +179,7 @@ def run(workdir: Path, url: str, cases: int, *, quick: bool, log=print) -> dict:
         sweep_large = sweep_none_due(system, runs)
         query = inbox_query(system, user_ids, samples=10 if quick else 40)
         page = inbox_page(system, samples=5 if quick else 15)
+        deep = inbox_deep_page(system, samples=5 if quick else 20)
         due = sweep_due(system, batch=100, rounds=2 if quick else 3)
     finally:
         system.dispose()
@@ -153,6 +194,7 @@ def run(workdir: Path, url: str, cases: int, *, quick: bool, log=print) -> dict:
         "inbox_tabs": query["tabs"],
         "inbox_page_p50_ms": page["p50"],
         "inbox_page_p95_ms": page["p95"],
+        "inbox_deep_page_p95_ms": deep["p95"], "inbox_deep_page": deep,
         "sweep_none_due_ms_1k": sweep_small,
         "sweep_none_due_ms": sweep_large,
         "sweep_flatness_100k_vs_1k": round(sweep_large / sweep_small, 3),

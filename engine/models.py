@@ -126,6 +126,8 @@ class Instance(Base):
 QUEUE_WHERE = "state = 'ready' AND claimed_by IS NULL"
 #: Which task rows ``ix_task_held`` holds: ready and taken by someone (the team tab shows them with their holder).
 HELD_WHERE = "state = 'ready' AND claimed_by IS NOT NULL"
+#: Which task rows ``ix_task_claimed_state`` holds: those someone holds (or held).
+CLAIMED_WHERE = "claimed_by IS NOT NULL"
 #: Which task rows ``ix_task_late`` holds: ready and marked overdue.
 LATE_WHERE = "state = 'ready' AND overdue_at IS NOT NULL"
 #: Which task rows ``ix_task_pending_due`` holds: ready and not (yet) marked overdue.
@@ -137,19 +139,23 @@ class TaskRow(Base):
 
     __tablename__ = "task"
     __table_args__ = (
-        # The lane inbox: the free tasks of a lane (and team) in deadline order; a partial index, so it
-        # holds only what waits to be taken, however many finished tasks the table keeps.
-        Index("ix_task_queue", "lane", "group", "due_at", "created_at",
+        # The lane inbox: the free tasks of a lane (and team) in deadline order (then creation, then id: the whole
+        # order a keyset page continues, process/paging.py); a partial index, so it holds only what waits to be
+        # taken, however many finished tasks the table keeps. The columns of its condition come last so that it
+        # covers a tab's count (SQLite before 3.45 reads the table for a partial index's condition otherwise).
+        Index("ix_task_queue", "lane", "group", "due_at", "created_at", "id", "state", "claimed_by",
               sqlite_where=text(QUEUE_WHERE), postgresql_where=text(QUEUE_WHERE)),
         # ... and the tasks of a lane (and team) someone holds, which its team sees too.
-        Index("ix_task_held", "lane", "group", "due_at", "created_at",
+        Index("ix_task_held", "lane", "group", "due_at", "created_at", "id", "state", "claimed_by",
               sqlite_where=text(HELD_WHERE), postgresql_where=text(HELD_WHERE)),
         # Late tasks: those whose deadline timer fired, by lane (a partial index: only late ready tasks) ...
-        Index("ix_task_late", "lane", "group", "due_at", "created_at",
+        Index("ix_task_late", "lane", "group", "due_at", "created_at", "id", "state", "overdue_at",
               sqlite_where=text(LATE_WHERE), postgresql_where=text(LATE_WHERE)),
         # ... and those whose deadline passed a moment ago, before the worker fired their timer.
         Index("ix_task_pending_due", "due_at", sqlite_where=text(PENDING_WHERE), postgresql_where=text(PENDING_WHERE)),
-        Index("ix_task_claimed_state", "claimed_by", "state"),
+        # What one holds: partial, so that a query for the free tasks ("claimed_by IS NULL") never takes it.
+        Index("ix_task_claimed_state", "claimed_by", "state", sqlite_where=text(CLAIMED_WHERE),
+              postgresql_where=text(CLAIMED_WHERE)),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id

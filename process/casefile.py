@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Double, cast, func, select
 from sqlalchemy.orm import Session
 
 from engine import eventlog
 from engine.models import Definition, Instance, TaskRow
 
-from . import search
+from . import paging, search
 from .declarations import Declarations, LaneMap, Rulebook
 from .errors import NotPermitted
 from .models import FileRecord, RegisterEntry, User
@@ -184,6 +184,8 @@ class CasePage:
     page: int
     per_page: int
     sort: Sort | None = None
+    #: Where the next page starts (process/paging.py); None on the last page.
+    next_cursor: str | None = None
     #: A search matched more than ``total`` (process/search.py COUNT_MAX) cases: only that many were counted.
     more: bool = False
     #: A search in its default order listed the newest matches first, as too many matched to rank them.
@@ -195,18 +197,27 @@ class CasePage:
 
     @property
     def has_next(self) -> bool:
-        """Whether a page follows (past the counted ones too, when more matched than were counted)."""
-        return self.page < self.pages or (self.more and len(self.items) == self.per_page)
+        return self.next_cursor is not None
+
+
+#: What a case list cursor holds: whether the case has no value of the key, the value (of the kind of each key), and
+#: the case id.
+_CURSOR_KINDS = {CREATED: "t", CHANGED: "t", ACTIVITY_DATE: "d", DEADLINE: "t", RELEVANCE: "n"}
 
 
 def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None = None,
-              procedure: str | None = None, page: int = 1, per_page: int = 50, sort: Sort | None = None) -> CasePage:
+              procedure: str | None = None, page: int | None = None, per_page: int = 50, sort: Sort | None = None,
+              cursor: str | None = None) -> CasePage:
     """The cases ``user`` may see (the rule of :func:`can_view_case`), one page; across every procedure unless
     ``procedure`` (a process id) is given. ``q`` finds a case by its name, register number, place and texts
     (process/search.py: every word, the last one as a prefix); each such case gets the snippet where they occur.
     ``sort``: newest first by default, best match first with ``q`` (newest first when more cases match than
-    process/search.py ranks); see process/sorting.py."""
-    page = max(1, page)
+    process/search.py ranks); see process/sorting.py.
+
+    The page is the ``per_page`` cases after ``cursor`` (a keyset page, process/paging.py; None: the first page),
+    or, only when ``page`` is given without a cursor, the ``page``-th by offset (kept for the API's old clients:
+    its cost grows with the page number)."""
+    page = max(1, page or 1) if cursor is None else 1
     searched = bool(search.query_words(q))
     if sort is None:
         sort = Sort(RELEVANCE if searched else CREATED, "desc")
@@ -214,33 +225,15 @@ def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None
         sort = Sort(CREATED, sort.order)
     scope = case_scope(user, rulebook.lane_map(session))
     if scope == NONE or (q and q.strip() and not searched):  # a search without a letter or digit finds nothing
+        paging.decode(cursor, _view(sort, searched), _cursor_kinds(sort, searched))
         return CasePage([], 0, page, per_page, sort)
     more = newest_first = False
-    if searched:
-        # Who sees what is in the index (the team's filter word), so the search reads only what the user may see.
-        filters = search.filter_words(team=(user.team.code if user.team else None) if scope == TEAM else False,
-                                      procedure=procedure)
-        if sort.key == RELEVANCE and sort.descending:
-            found = search.find(session, q, filters=filters, limit=per_page, offset=(page - 1) * per_page)
-            total, more, newest_first = found.total, found.more, not found.ranked
-            by_id = {i.id: i for i in session.execute(select(Instance).where(Instance.id.in_(found.ids))).scalars()}
-            instances = [by_id[i] for i in found.ids if i in by_id]
-        else:
-            total, more = search.count(session, q, filters)
-            hit = search.matches(session, q, ranked=sort.key == RELEVANCE, filters=filters)
-            instances = list(session.execute(select(Instance).join(hit, hit.c.instance_id == Instance.id)
-                                             .order_by(*_case_order(sort, hit))
-                                             .offset((page - 1) * per_page).limit(per_page)).scalars())
+    if searched and sort.key == RELEVANCE and sort.descending:
+        instances, total, more, newest_first, next_cursor = _search_page(session, user, scope, q, procedure, sort,
+                                                                         page, per_page, cursor)
     else:
-        where = []
-        if scope == TEAM:
-            where.append(Instance.group == (user.team.code if user.team else None))
-        if procedure:
-            where.append(Instance.definition_id.in_(select(Definition.id)
-                                                    .where(Definition.process_key == procedure)))
-        total = session.execute(select(func.count()).select_from(Instance).where(*where)).scalar_one()
-        instances = list(session.execute(select(Instance).where(*where).order_by(*_case_order(sort, None))
-                                         .offset((page - 1) * per_page).limit(per_page)).scalars())
+        instances, total, more, next_cursor = _keyset_page(session, user, scope, q, procedure, sort, page,
+                                                           per_page, cursor)
     ids = [i.id for i in instances]
     numbers, current = {}, {}
     if ids:
@@ -253,22 +246,97 @@ def case_list(session: Session, user: User, rulebook: Rulebook, *, q: str | None
     rules = rulebook.of_instances(session, ids)
     items = [CaseSummary(i, numbers.get(i.id), case_outcome(i, rules[i.id]), current.get(i.id, []), rules[i.id].name,
                          found_in.get(i.id)) for i in instances]
-    return CasePage(items, total, page, per_page, sort, more, newest_first)
+    return CasePage(items, total, page, per_page, sort, next_cursor, more, newest_first)
+
+
+def _view(sort: Sort, searched: bool) -> str:
+    """Which list a cursor continues: the order, and for the default order of a search its own kind of page."""
+    return f"cases.{sort.key}.{sort.order}" + (".found" if searched and sort.key == RELEVANCE else "")
+
+
+def _cursor_kinds(sort: Sort, searched: bool) -> tuple[str, ...]:
+    if searched and sort.key == RELEVANCE and sort.descending:
+        return ("s", "I")  # process/search.py Found.next: ("rank", offset) or ("before", case id)
+    return ("b", _CURSOR_KINDS[sort.key] + "?", "i")
+
+
+def _search_page(session: Session, user: User, scope: str, q: str, procedure: str | None, sort: Sort,
+                 page: int, per_page: int, cursor: str | None) -> tuple:
+    """A search in its default order (process/search.py :func:`~process.search.find`): who sees what is in the
+    index (the team's filter word), so the search reads only what the user may see."""
+    view = _view(sort, True)
+    start = paging.decode(cursor, view, _cursor_kinds(sort, True))
+    if start is not None and start[0] not in ("rank", "before"):
+        raise paging.refused()
+    found = search.find(session, q, filters=_filters(user, scope, procedure), limit=per_page,
+                        offset=(page - 1) * per_page, start=start)
+    by_id = {i.id: i for i in session.execute(select(Instance).where(Instance.id.in_(found.ids))).scalars()}
+    instances = [by_id[i] for i in found.ids if i in by_id]
+    next_cursor = paging.encode(view, found.next) if found.next else None
+    return instances, found.total, found.more, not found.ranked, next_cursor
+
+
+def _filters(user: User, scope: str, procedure: str | None) -> tuple[str, ...]:
+    return search.filter_words(team=(user.team.code if user.team else None) if scope == TEAM else False,
+                               procedure=procedure)
+
+
+def _keyset_page(session: Session, user: User, scope: str, q: str | None, procedure: str | None, sort: Sort,
+                 page: int, per_page: int, cursor: str | None) -> tuple:
+    """Every other page: the cases (joined to a search's matches, if any) in the order's key, then the id."""
+    stmt, hit, more = select(Instance), None, False
+    if search.query_words(q):
+        filters = _filters(user, scope, procedure)
+        total, more = search.count(session, q, filters)
+        hit = search.matches(session, q, ranked=sort.key == RELEVANCE, filters=filters)
+        stmt = stmt.join(hit, hit.c.instance_id == Instance.id)
+    else:
+        where = []
+        if scope == TEAM:
+            where.append(Instance.group == (user.team.code if user.team else None))
+        if procedure:
+            where.append(Instance.definition_id.in_(select(Definition.id)
+                                                    .where(Definition.process_key == procedure)))
+        stmt = stmt.where(*where)
+        total = session.execute(select(func.count()).select_from(Instance).where(*where)).scalar_one()
+    key, nullable = _case_key(sort, hit)
+    view = _view(sort, hit is not None)
+    after = paging.decode(cursor, view, _cursor_kinds(sort, hit is not None))
+    if after is not None:
+        if not nullable and after[0]:
+            raise paging.refused()
+        stmt = stmt.where(paging.after_nullable(key, Instance.id, after, sort.descending) if nullable
+                          else paging.beyond((key, Instance.id), after[1:], sort.descending))
+    found_rows = session.execute(stmt.add_columns(key.label("sort_key")).order_by(*_case_order(sort, hit))
+                                 .offset((page - 1) * per_page).limit(per_page + 1)).all()
+    instances = [row[0] for row in found_rows[:per_page]]
+    next_cursor = None
+    if len(found_rows) > per_page:
+        last, value = found_rows[per_page - 1]
+        next_cursor = paging.encode(view, (value is None, value, last.id))
+    return instances, total, more, next_cursor
 
 
 def _case_order(sort: Sort, hit) -> list:
     """ORDER BY of the case list: the key (rows without one last), then the id, both in the chosen direction."""
+    key, nullable = _case_key(sort, hit)
+    direction = (lambda c: c.desc()) if sort.descending else (lambda c: c.asc())
+    return [*([key.is_(None)] if nullable else []), direction(key), direction(Instance.id)]
+
+
+def _case_key(sort: Sort, hit) -> tuple:
+    """What the case list orders by first, and whether a case may have no value of it."""
     if sort.key == RELEVANCE:
-        key = hit.c.rank
+        # As a double: PostgreSQL's ts_rank is a real, whose shortest text (what the driver reads) is not its exact
+        # value, and a cursor holding that text would compare unequal to the rank it came from.
+        key = cast(hit.c.rank, Double)
     elif sort.key == DEADLINE:  # the earliest deadline of its waiting steps
         key = (select(func.min(TaskRow.due_at)).where(TaskRow.instance_id == Instance.id, TaskRow.state == "ready")
                .correlate(Instance).scalar_subquery())
     else:
         key = {CHANGED: Instance.updated_at, ACTIVITY_DATE: Instance.business_date,
                CREATED: Instance.created_at}[sort.key]
-    direction = (lambda c: c.desc()) if sort.descending else (lambda c: c.asc())
-    nullable = sort.key in (DEADLINE, ACTIVITY_DATE)
-    return [*([key.is_(None)] if nullable else []), direction(key), direction(Instance.id)]
+    return key, sort.key in (DEADLINE, ACTIVITY_DATE)
 
 
 def display_names(session: Session, usernames) -> dict[str, str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from engine import eventlog
@@ -29,7 +29,7 @@ from engine.models import Definition, EventRow, Instance, TaskRow
 from engine.persistence import lock_case
 from engine.runtime import ActionResult, WorkflowEngine
 
-from . import inputs, notify
+from . import inputs, notify, paging
 from .casefile import can_view_case
 from .config import Settings
 from .declarations import Rulebook
@@ -211,6 +211,21 @@ class CaseOps:
         """The case's comments, oldest first."""
         instance = self._instance(session, user, instance_id)
         return comments_of(session, instance.id)
+
+    def comments_page(self, session: Session, user: User, instance_id: int, *, cursor: str | None = None,
+                      per_page: int = paging.DEFAULT_PER_PAGE) -> paging.Page[Comment]:
+        """The case's comments, oldest first, one keyset page (process/paging.py) after ``cursor``."""
+        instance = self._instance(session, user, instance_id)
+        where = [EventRow.instance_id == instance.id, EventRow.type == "case_commented"]
+        after = paging.decode(cursor, "comments", ("I",))
+        since = [] if after is None else [EventRow.seq > after[0]]
+        rows = list(session.execute(select(EventRow).where(*where, *since).order_by(EventRow.seq)
+                                    .limit(per_page + 1)).scalars())
+        total = session.execute(select(func.count()).select_from(EventRow).where(*where)).scalar_one()
+        items = [Comment(row.seq, row.at, row.actor, str(eventlog.decode(row).get("text") or ""))
+                 for row in rows[:per_page]]
+        more = paging.encode("comments", (rows[per_page - 1].seq,)) if len(rows) > per_page else None
+        return paging.Page(items, total, more, per_page)
 
     def comment(self, session: Session, user: User, instance_id: int, text) -> Comment:
         """Add a comment to a case; the holders of its waiting tasks and who took part in it before are told,

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from engine.models import Instance, TaskRow
 
+from . import paging
 from .inputs import contains
 from .models import User
+from .paging import DEFAULT_PER_PAGE, Page
 from .sorting import ACTIVITY_DATE, CHANGED, DEADLINE, Sort
 
 SCOPES = ("mine", "lane", "overdue")
@@ -26,7 +28,7 @@ SCOPES = ("mine", "lane", "overdue")
 #: What an inbox row shows (not the whole projection row).
 _COLUMNS = (TaskRow.id, TaskRow.instance_id, TaskRow.case_title, TaskRow.case_date, TaskRow.name, TaskRow.bpmn_id,
             TaskRow.lane, TaskRow.due_at, TaskRow.overdue_at, TaskRow.claimed_by, TaskRow.created_at)
-_DUE, _CREATED = (tuple(c.key for c in _COLUMNS).index(key) for key in ("due_at", "created_at"))
+_ID, _DUE, _CREATED = (tuple(c.key for c in _COLUMNS).index(key) for key in ("id", "due_at", "created_at"))
 
 
 @dataclass(frozen=True)
@@ -148,52 +150,93 @@ def inbox(session: Session, user: User, scope: str, *, now: datetime, lanes: Col
           date_from: date | None = None, date_to: date | None = None, limit: int = 200,
           overdue_lanes: frozenset[str] = frozenset(), heard: Collection[str] | None = None,
           sort: Sort | None = None) -> list[InboxItem]:
+    """The first page of :func:`inbox_page` (``limit`` tasks), without its total and cursor."""
+    return inbox_page(session, user, scope, now=now, lanes=lanes, q=q, date_from=date_from, date_to=date_to,
+                      per_page=limit, overdue_lanes=overdue_lanes, heard=heard, sort=sort, total=False).items
+
+
+def inbox_page(session: Session, user: User, scope: str, *, now: datetime, lanes: Collection[str],
+               q: str | None = None, date_from: date | None = None, date_to: date | None = None,
+               per_page: int = DEFAULT_PER_PAGE, cursor: str | None = None,
+               overdue_lanes: frozenset[str] = frozenset(), heard: Collection[str] | None = None,
+               sort: Sort | None = None, total: bool = True) -> Page[InboxItem]:
     """Ready tasks for ``user``, who works ``lanes``: ``mine`` (held by them), ``lane`` (their lanes' tasks they do
-    not hold: free, or held by a colleague) or ``overdue``.
+    not hold: free, or held by a colleague) or ``overdue``; one page of ``per_page`` tasks after ``cursor``
+    (process/paging.py; None: the first page), with the tab's total (unless ``total`` is false: then 0).
 
     Sorted by deadline, earliest first, tasks without one last (the default ``sort``); or as ``sort`` says
-    (process/sorting.py): by deadline latest first, by the case's last change or by its activity date.
+    (process/sorting.py): by deadline latest first, by the case's last change or by its activity date. Ties are
+    broken by the task id, so that the order is total and a cursor continues it exactly.
     """
+    sort = sort or Sort(DEADLINE, "asc")
+    default = (sort.key, sort.order) == (DEADLINE, "asc")
+    view = f"inbox.{scope}.{sort.key}.{sort.order}"
+    after = paging.decode(cursor, view, _DEFAULT_CURSOR if default else _SORTED_CURSOR[sort.key])
     parts = _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
                    overdue_lanes=overdue_lanes, heard=heard)
     connection = session.connection()
-    if sort is not None and (sort.key, sort.order) != (DEADLINE, "asc"):
-        rows = _sorted_rows(connection, parts, sort, limit)
+    if default:
+        rows = _deadline_rows(connection, parts, per_page + 1, after)
     else:
-        rows = _deadline_rows(connection, parts, limit)
+        rows = _sorted_rows(connection, parts, sort, per_page + 1, after)
     items = []
     # Rows are unpacked, not read by name: attribute access on a row costs more than the query itself here.
     for task_id, instance_id, title, day, step, bpmn_id, lane, due_at, overdue_at, claimed_by, created_at, *_key \
-            in rows[:limit]:
+            in rows[:per_page]:
         items.append(InboxItem(task_id=task_id, instance_id=instance_id, activity=title, activity_date=day,
                                step=step, bpmn_id=bpmn_id, lane=lane, due_at=due_at,
                                overdue=bool(overdue_at or (due_at and due_at < now)), claimed_by=claimed_by,
                                created_at=created_at))
-    return items
+    next_cursor = None
+    if len(rows) > per_page:
+        last = rows[per_page - 1]
+        if default:
+            values = (last[_DUE] is None, last[_DUE], last[_CREATED], last[_ID])
+        else:
+            values = (last[-2] is None, last[-2], last[_ID])
+        next_cursor = paging.encode(view, values)
+    count = 0
+    if total:
+        count = inbox_counts(session, user, now=now, lanes=lanes, q=q, date_from=date_from, date_to=date_to,
+                             overdue_lanes=overdue_lanes, heard=heard, scopes=(scope,))[scope]
+    return Page(items, count, next_cursor, per_page)
 
 
-def _deadline_rows(connection, parts: list[_Part], limit: int) -> list:
-    """The default order: each part read in its index's (deadline) order, only as far as ``limit``, merged."""
+#: What the cursor of each order holds: whether the row has no deadline, its deadline, when it was created, its id
+#: (the default order); whether it has no value of the key, the value, its id (any other order).
+_DEFAULT_CURSOR = ("b", "t?", "t", "s")
+_SORTED_CURSOR = {DEADLINE: ("b", "t?", "s"), CHANGED: ("b", "t?", "s"), ACTIVITY_DATE: ("b", "d?", "s")}
+_ORDER = (TaskRow.due_at, TaskRow.created_at, TaskRow.id)
+
+
+def _deadline_rows(connection, parts: list[_Part], limit: int, after: tuple | None) -> list:
+    """The default order: each part read in its index's (deadline, creation, id) order from the cursor ``after``
+    on, only as far as ``limit``, merged."""
     rows = []
-    for part in parts:  # each read in index order, only as far as ``limit``
-        rows += connection.execute(part.ordered(TaskRow.due_at, TaskRow.created_at)
-                                   .where(TaskRow.due_at.is_not(None)).limit(limit)).all()
+    if after is None or not after[0]:  # the page starts among the tasks with a deadline
+        since = [] if after is None else [paging.beyond(_ORDER, after[1:])]
+        for part in parts:  # each read in index order, only as far as ``limit``
+            rows += connection.execute(part.ordered(*_ORDER).where(TaskRow.due_at.is_not(None), *since)
+                                       .limit(limit)).all()
     if len(rows) < limit:  # tasks without a deadline come last: only needed when the page is not full
+        since = [] if after is None or not after[0] else [paging.beyond(_ORDER[1:], after[2:])]
         for part in parts:
-            rows += connection.execute(part.ordered(TaskRow.due_at, TaskRow.created_at)
-                                       .where(TaskRow.due_at.is_(None)).limit(limit)).all()
+            rows += connection.execute(part.ordered(*_ORDER).where(TaskRow.due_at.is_(None), *since)
+                                       .limit(limit)).all()
     rows.sort(key=_order)
     return rows
 
 
-def _sorted_rows(connection, parts: list[_Part], sort: Sort, limit: int) -> list:
-    """Any other order: each part's first ``limit`` rows by the key (rows without one last, then the task id, in
-    the same direction), merged the same way. The last change is the case's (``instance.updated_at``)."""
+def _sorted_rows(connection, parts: list[_Part], sort: Sort, limit: int, after: tuple | None) -> list:
+    """Any other order: each part's first ``limit`` rows by the key after the cursor ``after`` (rows without one
+    last, then the task id, in the same direction), merged the same way. The last change is the case's
+    (``instance.updated_at``)."""
     key = {DEADLINE: TaskRow.due_at, CHANGED: Instance.updated_at, ACTIVITY_DATE: TaskRow.case_date}[sort.key]
     direction = (lambda c: c.desc()) if sort.descending else (lambda c: c.asc())
+    since = [] if after is None else [paging.after_nullable(key, TaskRow.id, after, sort.descending)]
     rows = []
     for part in parts:
-        stmt = select(*_COLUMNS, key.label("sort_key"), TaskRow.id.label("sort_id")).where(*part.where)
+        stmt = select(*_COLUMNS, key.label("sort_key"), TaskRow.id.label("sort_id")).where(*part.where, *since)
         if sort.key == CHANGED:
             stmt = stmt.join(Instance, Instance.id == TaskRow.instance_id)
         rows += connection.execute(stmt.order_by(key.is_(None), direction(key), direction(TaskRow.id))
@@ -205,18 +248,20 @@ def _sorted_rows(connection, parts: list[_Part], sort: Sort, limit: int) -> list
 
 def _order(row) -> tuple:
     due_at, created_at = row[_DUE], row[_CREATED]
-    return (due_at is None, due_at or created_at, created_at)
+    return (due_at is None, due_at or created_at, created_at, row[_ID])
 
 
 def inbox_counts(session: Session, user: User, *, now: datetime, lanes: Collection[str], q: str | None = None,
                  date_from: date | None = None, date_to: date | None = None,
-                 overdue_lanes: frozenset[str] = frozenset(), heard: Collection[str] | None = None) -> dict[str, int]:
-    """How many tasks each inbox tab holds (same filters as :func:`inbox`, without its limit), in one statement.
+                 overdue_lanes: frozenset[str] = frozenset(), heard: Collection[str] | None = None,
+                 scopes: Collection[str] = SCOPES) -> dict[str, int]:
+    """How many tasks each inbox tab (of ``scopes``) holds (same filters as :func:`inbox`, without its limit), in
+    one statement.
 
     Each part is counted on its own (``SELECT count(*)`` of one index range, which the index alone answers).
     """
     totals = []
-    for scope in SCOPES:
+    for scope in scopes:
         counts = [select(func.count()).select_from(TaskRow).where(*part.where).scalar_subquery()
                   for part in _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
                                      overdue_lanes=overdue_lanes, heard=heard)]

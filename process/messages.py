@@ -365,6 +365,8 @@ MESSAGES: dict[str, str] = {
     "field.file_upload": N_("wajib diisi (multipart/form-data dengan field \"file\")."),
     "field.recipient": N_("nama pengguna penerima wajib diisi."),
     "field.query": N_("maksimal 100 karakter tanpa karakter kontrol."),
+    "field.cursor": N_("penanda halaman tidak dapat dibaca (bukan dari daftar dan urutan ini); mulai lagi dari "
+                       "halaman pertama."),
     "field.upload": N_("%(file)s: %(problem)s"),
     "field.id": N_("harus nomor 1 sampai %(max)s."),
     "field.id_list": N_("daftar nomor 1 sampai %(max)s, 1 sampai %(n)s butir."),

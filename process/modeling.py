@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.changes import summarize_changes
@@ -21,7 +21,7 @@ from engine.errors import EngineError, InvalidDefinition, MigrationRefused, NotF
 from engine.models import Definition, Instance
 from engine.runtime import MigrationCheck
 
-from . import inputs
+from . import inputs, paging
 from .declarations import Declarations, LaneRule, lane_key, read_declarations, rule_changes
 from .errors import NotPermitted
 from .models import Group, User
@@ -178,6 +178,19 @@ def deploy(session: Session, system, user: User, xml: bytes | str) -> tuple[Defi
 def versions(session: Session, process_key: str) -> list[Definition]:
     return list(session.execute(select(Definition).where(Definition.process_key == process_key)
                                 .order_by(Definition.version.desc())).scalars())
+
+
+def versions_page(session: Session, process_key: str, *, cursor: str | None = None,
+                  per_page: int = paging.DEFAULT_PER_PAGE) -> paging.Page[Definition]:
+    """The versions of a procedure, newest first, one keyset page (process/paging.py) after ``cursor``."""
+    where = [Definition.process_key == process_key]
+    after = paging.decode(cursor, "definitions", ("i",))
+    since = [] if after is None else [Definition.version < after[0]]
+    rows = list(session.execute(select(Definition).where(*where, *since).order_by(Definition.version.desc())
+                                .limit(per_page + 1)).scalars())
+    total = session.execute(select(func.count()).select_from(Definition).where(*where)).scalar_one()
+    more = paging.encode("definitions", (rows[per_page - 1].version,)) if len(rows) > per_page else None
+    return paging.Page(rows[:per_page], total, more, per_page)
 
 
 def version(session: Session, process_key: str, number: int) -> Definition:

@@ -172,17 +172,17 @@ def test_full_walk_with_revisi_to_published(api, system):
     assert resp.headers["Location"].endswith(f"{API}/cases/{case_id}")
 
     # Step 1 is its creator's from the start; the rest of the team sees it in its lane, with who holds it.
-    lane = api.get("tim2", "/tasks?scope=lane").json
+    lane = api.get("tim2", "/tasks?scope=lane").json["items"]
     assert [t["id"] for t in lane] == [task_id]
-    conforms(doc, {"type": "array", "items": component("Task")}, lane)
+    conforms(doc, component("TaskPage"), api.get("tim2", "/tasks?scope=lane").json)
     assert lane[0]["due_at"].endswith("+07:00") and lane[0]["overdue"] is False
     assert lane[0]["bpmn_id"] == "Task_Serahkan" and lane[0]["claimed_by"] == "tim"
-    assert api.get("tim_lain", "/tasks?scope=lane").json == []
-    assert [t["id"] for t in api.get("tim", "/tasks").json] == [task_id]  # default scope: mine
+    assert api.get("tim_lain", "/tasks?scope=lane").json["items"] == []
+    assert [t["id"] for t in api.get("tim", "/tasks").json["items"]] == [task_id]  # default scope: mine
     assert api.post("tim", f"/tasks/{task_id}/claim").status_code == 200  # taking it again changes nothing
     assert api.post("tim2", f"/tasks/{task_id}/claim").status_code == 409
-    assert [t["id"] for t in api.get("tim", "/tasks?scope=mine").json] == [task_id]
-    assert api.get("tim", "/tasks?scope=lane").json == []
+    assert [t["id"] for t in api.get("tim", "/tasks?scope=mine").json["items"]] == [task_id]
+    assert api.get("tim", "/tasks?scope=lane").json["items"] == []
 
     detail = api.get("tim", f"/tasks/{task_id}")
     assert detail.status_code == 200
@@ -199,7 +199,7 @@ def test_full_walk_with_revisi_to_published(api, system):
     task_id = done["ready"][0]["id"]
 
     # Step 2: the register number is shown, read-only.
-    assert [t["id"] for t in api.get("admin", "/tasks?scope=lane").json] == [task_id]
+    assert [t["id"] for t in api.get("admin", "/tasks?scope=lane").json["items"]] == [task_id]
     terima = api.get("admin", f"/tasks/{task_id}").json
     assert terima["values"]["nomor_register"] == "001/REG-MEDSOS/V/2025"
     assert next(f for f in terima["form"] if f["id"] == "nomor_register")["readonly"] is True
@@ -247,33 +247,34 @@ def test_second_case_ends_in_tolak(api, system):
     assert body["status"] == "completed" and body["end_event"] == "EndEvent_Ditolak"
     assert body["responses"][-1]["decision"] == "tolak"
     assert body["responses"][-1]["text"] == FORMS["tolak"]["pertimbangan"]
-    assert api.get("admin", "/tasks?scope=lane").json == []
+    assert api.get("admin", "/tasks?scope=lane").json["items"] == []
 
 
 def test_unclaim_delegate_and_inbox_filters(api, system):
     _case_id, task_id = api.new_case("tim", nama="Rapat Pleno Terbuka")
     api.new_case("tim", nama="Sosialisasi Pemilih Pemula")
     # Both are held by their creator; the rest of the team sees them in its lane.
-    assert {t["activity"] for t in api.get("tim2", "/tasks?scope=lane&q=pleno").json} == {"Rapat Pleno Terbuka"}
-    assert len(api.get("tim2", "/tasks?scope=lane&from=2025-05-06&to=2025-05-06").json) == 2
-    assert api.get("tim2", "/tasks?scope=lane&from=2025-05-07").json == []
-    assert {t["activity"] for t in api.get("tim", "/tasks?scope=mine&q=pleno").json} == {"Rapat Pleno Terbuka"}
+    pleno = api.get("tim2", "/tasks?scope=lane&q=pleno").json["items"]
+    assert {t["activity"] for t in pleno} == {"Rapat Pleno Terbuka"}
+    assert len(api.get("tim2", "/tasks?scope=lane&from=2025-05-06&to=2025-05-06").json["items"]) == 2
+    assert api.get("tim2", "/tasks?scope=lane&from=2025-05-07").json["items"] == []
+    assert {t["activity"] for t in api.get("tim", "/tasks?scope=mine&q=pleno").json["items"]} == {"Rapat Pleno Terbuka"}
 
     assert api.post("tim", f"/tasks/{task_id}/claim").json["claimed_by"] == "tim"
     assert api.post("tim", f"/tasks/{task_id}/claim").json["claimed_by"] == "tim"  # idempotent for the holder
     assert api.post("tim", f"/tasks/{task_id}/unclaim").json["claimed_by"] is None
     resp = api.post("tim", f"/tasks/{task_id}/delegate", json={"to": "tim2"})
     assert resp.status_code == 200 and resp.json["claimed_by"] == "tim2"
-    assert [t["id"] for t in api.get("tim2", "/tasks").json] == [task_id]
+    assert [t["id"] for t in api.get("tim2", "/tasks").json["items"]] == [task_id]
     # Only to another member of the same lane (and team).
     for target in ("admin", "tim_lain", "nobody"):
         refused(system, lambda t=target: api.post("tim2", f"/tasks/{task_id}/delegate", json={"to": t}), 422)
     refused(system, lambda: api.post("tim2", f"/tasks/{task_id}/delegate", json={}), 422, "form_invalid")
 
-    overdue_before = api.get("pimred", "/tasks?scope=overdue").json
+    overdue_before = api.get("pimred", "/tasks?scope=overdue").json["items"]
     assert overdue_before == []
     system.clock.advance(days=3)  # past the H+1 23.59 WIB deadline of step 1
-    late = api.get("pimred", "/tasks?scope=overdue").json
+    late = api.get("pimred", "/tasks?scope=overdue").json["items"]
     assert len(late) == 2 and all(t["overdue"] for t in late)
 
 

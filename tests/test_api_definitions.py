@@ -267,9 +267,10 @@ def test_deploy_makes_a_version_with_summary_and_event(api, system):
 
     listed = api.get("owner", "/definitions")
     assert listed.status_code == 200
-    assert [v["version"] for v in listed.json] == [2, 1]
-    assert listed.json[0]["latest"] is True and listed.json[1]["latest"] is False
-    assert listed.json[0]["created_by"] == "owner" and listed.json[0]["created_at"].endswith("+07:00")
+    assert [v["version"] for v in listed.json["items"]] == [2, 1]
+    assert listed.json["total"] == 2 and listed.json["next_cursor"] is None
+    assert listed.json["items"][0]["latest"] is True and listed.json["items"][1]["latest"] is False
+    assert listed.json["items"][0]["created_by"] == "owner" and listed.json["items"][0]["created_at"].endswith("+07:00")
 
     v1 = api.get("owner", "/definitions/1.bpmn")
     assert v1.status_code == 200 and v1.mimetype == "application/xml"
@@ -368,7 +369,7 @@ def test_answers_conform_to_the_openapi_document(api, system, tx):
     refusal = post_xml(api, "owner", "/definitions/validate", diagram_with(set_condition("Flow_Tolak", "x.y")))
     conforms(doc, component("Error"), refusal.json)
     conforms(doc, component("DefinitionDeployed"), post_xml(api, "owner", "/definitions", version2()).json)
-    for version in api.get("owner", "/definitions").json:
+    for version in api.get("owner", "/definitions").json["items"]:
         conforms(doc, component("DefinitionVersion"), version)
     conforms(doc, component("MigrationPlan"), api.get("owner", "/definitions/2/migration").json)
     case_id = api.get("owner", "/definitions/2/migration").json["cases"][0]["case_id"]

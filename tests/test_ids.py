@@ -80,7 +80,7 @@ def test_ids_in_query_strings_are_422_naming_the_parameter(system, tx, login):
     make_users(system, tx)
     case = Case.start(system, tx)
     replay = f"/audit/kasus/{case.instance_id}/replay?langkah={{}}"
-    asked = {"auditor": ["/kasus?halaman={}", "/audit?halaman={}", replay, "/laporan/tanggapan?kasus={}",
+    asked = {"auditor": ["/kasus?mulai={}&kursor=x", "/audit?mulai={}&kursor=x", replay, "/laporan/tanggapan?kasus={}",
                          "/laporan/log.csv?kasus={}", "/laporan/log.xes?kasus={}"],
              "owner": ["/proses/modeler?versi={}", "/proses/modeler/diagram.json?versi={}"]}
     for who, urls in asked.items():

@@ -75,9 +75,9 @@ def test_information_requests_beside_the_sop(api, system, tx, clock, app, login)
     # (its lanes have groups with members), and it was deployed as a procedure of its own beside the SOP.
     resp = api.post("owner", "/definitions/validate", data=DIAGRAM.read_bytes(), content_type="application/xml")
     assert resp.status_code == 200 and resp.json == {"process_key": KEY, "deployable": True, "warnings": []}
-    listed = api.get("owner", f"/definitions?prosedur={KEY}").json
+    listed = api.get("owner", f"/definitions?prosedur={KEY}").json["items"]
     assert [(d["process_key"], d["latest"]) for d in listed] == [(KEY, True)]
-    assert api.get("owner", "/definitions").json[0]["process_key"] == "alur_pengunggahan"
+    assert api.get("owner", "/definitions").json["items"][0]["process_key"] == "alur_pengunggahan"
     sop = Case.start(system, tx)
     sop.do("tim", "submit")
 
@@ -146,12 +146,12 @@ def test_information_requests_beside_the_sop(api, system, tx, clock, app, login)
     assert len(overdue) == 1
     # the step's lane and the Atasan PPID's lane (alur:lane hearsOverdue); not the SOP's Pimpinan Redaksi
     assert {"ppid", "atasan"} <= told and "pimred" not in told
-    late = [t for t in api.get("atasan", "/tasks?scope=overdue").json if t["case_id"] == b]
+    late = [t for t in api.get("atasan", "/tasks?scope=overdue").json["items"] if t["case_id"] == b]
     assert [(t["step_number"], t["overdue"], t["procedure"]) for t in late] == [(3, True, KEY)]
     # Each lane told of every late step hears of its own procedure's: the SOP's late step 2 is the Pimpinan
     # Redaksi's to see, not the Atasan PPID's, and the other way round.
-    assert {t["procedure"] for t in api.get("atasan", "/tasks?scope=overdue").json} == {KEY}
-    pimred_late = api.get("pimred", "/tasks?scope=overdue").json
+    assert {t["procedure"] for t in api.get("atasan", "/tasks?scope=overdue").json["items"]} == {KEY}
+    pimred_late = api.get("pimred", "/tasks?scope=overdue").json["items"]
     assert sop.instance_id in {t["case_id"] for t in pimred_late} and KEY not in {t["procedure"] for t in pimred_late}
     page = login("atasan").get("/kotak-tugas?tab=overdue").text
     assert "Anggaran sosialisasi pemilu" in page and "Sosialisasi Pemilih Pemula" not in page

@@ -313,7 +313,7 @@ def test_api_search_sort_and_saved_filters(system, tx, api):
     bad = api.get("auditor", "/cases?sort=title")
     assert bad.status_code == 422 and bad.json["error"]["code"] == "sort.unknown"
     assert "deadline" in bad.json["error"]["message"]
-    assert api.get("tim", "/tasks?scope=mine&sort=activity_date&order=asc").json[0]["case_id"] == b.instance_id
+    assert api.get("tim", "/tasks?scope=mine&sort=activity_date&order=asc").json["items"][0]["case_id"] == b.instance_id
     assert api.get("tim", "/tasks?sort=soon").status_code == 422
 
     created = api.post("tim", "/saved-filters", json={"name": "Lajur", "view": "inbox",

@@ -48,18 +48,18 @@ def expected(texts: dict, teams: dict, q: str, team: str | None) -> set[int]:
 
 
 def walk(system, user_id: int, q: str, per_page: int) -> tuple[list[int], list]:
-    """Every page of the case list for ``q``, followed as a reader follows "Berikutnya"."""
-    seen, pages, page = [], [], 1
+    """Every page of the case list for ``q``, followed by its cursor as a reader follows "Berikutnya"."""
+    seen, pages, cursor = [], [], None
     with system.readers() as session:
         who = session.get(User, user_id)
         while True:
-            result = case_list(session, who, system.rules, q=q, page=page, per_page=per_page)
+            result = case_list(session, who, system.rules, q=q, cursor=cursor, per_page=per_page)
             pages.append(result)
             seen += [c.instance.id for c in result.items]
-            if not result.has_next:
+            if result.next_cursor is None:
                 return seen, pages
-            page += 1
-            assert page <= N + 2, "the pages never end"
+            cursor = result.next_cursor
+            assert len(pages) <= N + 2, "the pages never end"
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -135,7 +135,7 @@ def test_api_reassign_cancel_and_comments(system, tx, case, client):
     assert resp.status_code == 422
     listed = client.get(f"/api/v1/cases/{case.instance_id}/comments", headers=auditor)
     assert listed.status_code == 200
-    assert [(c["author"], c["text"]) for c in listed.get_json()] == [("tim", "Mohon dicek\nlagi")]
+    assert [(c["author"], c["text"]) for c in listed.get_json()["items"]] == [("tim", "Mohon dicek\nlagi")]
 
     resp = client.post(f"/api/v1/cases/{case.instance_id}/cancel", json={}, headers=pimred)
     assert resp.status_code == 422

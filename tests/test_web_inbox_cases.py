@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.models import Instance, TaskRow
+from process import paging
 from process.casefile import case_diagram, case_list, case_outcome, display_names
 from process.deadlines import WIB
 from process.inbox import inbox, inbox_counts
@@ -394,12 +395,18 @@ def test_case_list(system, tx, users, login):
     page = login("auditor").get("/kasus?q=bimtek").get_data(as_text=True)
     [row] = rows_of(page)
     assert "Bimtek Teknis" in row and "Divisi Teknis" in row
-    assert rows_of(login("auditor").get("/kasus?halaman=5").get_data(as_text=True)) == []
     auditor = login("auditor")
+    with tx() as s:
+        oldest = s.get(Instance, a.instance_id).created_at
+    cursor = paging.encode("cases.created.desc", (False, oldest, a.instance_id))  # after the oldest: nothing
+    first = auditor.get(f"/kasus?kursor={cursor}&mulai=4")
+    assert rows_of(first.text) == [] and "Kembali ke halaman pertama" in first.text
     for bad in ("x", "0", "-1", "2147483648", "99999999999999999999999"):  # one id rule (webui/ids.py)
-        refused = auditor.get(f"/kasus?halaman={bad}")
-        assert refused.status_code == 422 and "halaman: harus nomor 1 sampai 2147483647." in refused.text, bad
-    assert rows_of(auditor.get("/kasus?halaman=2147483647").text) == []
+        refused = auditor.get(f"/kasus?kursor={cursor}&mulai={bad}")
+        assert refused.status_code == 422 and "mulai: harus nomor 1 sampai 2147483647." in refused.text, bad
+    for bad in ("x", "!!", cursor[:-2], paging.encode("cases.created.asc", (False, None, 1))):
+        refused = auditor.get(f"/kasus?kursor={bad}")
+        assert refused.status_code == 422 and "penanda halaman tidak dapat dibaca" in refused.text, bad
 
 
 # ------------------------------------------------------------------------------- every page, every role

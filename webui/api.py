@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from engine.errors import InvalidDefinition, NotFound
 from engine.forms import FormField
 from engine.models import Instance, TaskRow
-from process import inputs, modeling, permissions, savedfilters, search
+from process import inputs, modeling, paging, permissions, savedfilters, search
 from process.casefile import can_view_case, case_list, case_view
 from process.caseops import cancellations, comments_of
 from process.cases import PROCEDURE_KEY
@@ -28,7 +28,7 @@ from process.declarations import Declarations
 from process.errors import BadRequest, NotPermitted
 from process.files import store_file
 from process.forms import FieldError, FormInvalid, blank_form_values
-from process.inbox import SCOPES, InboxItem, inbox
+from process.inbox import SCOPES, InboxItem, inbox_page
 from process.models import User
 from process.sorting import CREATED, DEADLINE, RELEVANCE, parse_sort
 
@@ -256,13 +256,27 @@ def list_tasks():
     if errors:
         raise FormInvalid(errors)
     sort = parse_sort("inbox", request.args.get("sort"), request.args.get("order"), default=DEADLINE)
+    per_page = _int_arg("per_page", paging.DEFAULT_PER_PAGE, 1, paging.MAX_PER_PAGE)
     session, rulebook = db(), system().rules
     mine = lanes_of(api_user())
-    items = inbox(session, api_user(), scope, now=_now(), lanes=mine, q=q,
-                  date_from=_date_arg("from"), date_to=_date_arg("to"), overdue_lanes=lane_map().overdue_lanes,
-                  heard=lane_map().heard_lanes(mine), sort=sort)
-    rules = rulebook.of_instances(session, {item.instance_id for item in items})
-    return jsonify([_inbox_json(item, rules[item.instance_id]) for item in items])
+    page = inbox_page(session, api_user(), scope, now=_now(), lanes=mine, q=q, date_from=_date_arg("from"),
+                      date_to=_date_arg("to"), per_page=per_page, cursor=_cursor_arg(),
+                      overdue_lanes=lane_map().overdue_lanes, heard=lane_map().heard_lanes(mine), sort=sort)
+    rules = rulebook.of_instances(session, {item.instance_id for item in page.items})
+    return jsonify(_page_json(page, [_inbox_json(item, rules[item.instance_id]) for item in page.items],
+                              sort=sort.key, order=sort.order))
+
+
+def _cursor_arg() -> str | None:
+    """The ``cursor`` query parameter: where the page starts (process/paging.py); none or empty: the first page."""
+    return request.args.get("cursor") or None  # not stripped: " " is no cursor (422), as the document says
+
+
+def _page_json(page: paging.Page, items: list, **extra) -> dict:
+    """One page of a list as the API answers it: ``items``, ``total`` (of the whole list), ``per_page`` and
+    ``next_cursor`` (null on the last page)."""
+    return {"items": items, "total": page.total, "per_page": page.per_page, "next_cursor": page.next_cursor,
+            **extra}
 
 
 @bp.get("/tasks/<uid:task_id>")
@@ -390,19 +404,19 @@ def list_cases():
         known = [p.key for p in system().cases.procedures(session)]
         if procedure not in known:
             raise FormInvalid([FieldError.of("enum", "procedure", "procedure", options=known)])
-    page = _int_arg("page", 1, 1, 1_000_000)
-    per_page = _int_arg("per_page", 50, 1, 100)
+    page = _int_arg("page", 1, 1, 1_000_000) if "page" in request.args else None
+    per_page = _int_arg("per_page", paging.DEFAULT_PER_PAGE, 1, paging.MAX_CASES_PER_PAGE)
     sort = None
     if (request.args.get("sort") or "").strip() or (request.args.get("order") or "").strip():
         sort = parse_sort("cases", request.args.get("sort"), request.args.get("order"),
                           default=RELEVANCE if search.query_words(q) else CREATED)
     result = case_list(session, api_user(), rulebook, q=q, procedure=procedure, page=page, per_page=per_page,
-                       sort=sort)
+                       sort=sort, cursor=_cursor_arg())
     now = _now()
     rules = rulebook.of_instances(session, [c.instance.id for c in result.items])
     return jsonify({
         "total": result.total, "total_is_lower_bound": result.more, "page": result.page,
-        "per_page": result.per_page, "pages": result.pages, "has_next": result.has_next,
+        "per_page": result.per_page, "pages": result.pages, "next_cursor": result.next_cursor,
         "sort": result.sort.key, "order": result.sort.order, "newest_first": result.newest_first,
         "items": [{"id": c.instance.id, "procedure": rules[c.instance.id].process_key, "procedure_name": c.procedure,
                    "activity": c.instance.title, "activity_date": _iso(c.instance.business_date),
@@ -523,7 +537,10 @@ def cancel_case(case_id: int):
 
 @bp.get("/cases/<id:case_id>/comments")
 def list_comments(case_id: int):
-    return jsonify([_comment_json(c) for c in system().caseops.comments(db(), api_user(), case_id)])
+    """The case's comments, oldest first, one page (``cursor``, ``per_page``)."""
+    per_page = _int_arg("per_page", paging.DEFAULT_PER_PAGE, 1, paging.MAX_PER_PAGE)
+    page = system().caseops.comments_page(db(), api_user(), case_id, cursor=_cursor_arg(), per_page=per_page)
+    return jsonify(_page_json(page, [_comment_json(c) for c in page.items]))
 
 
 @bp.post("/cases/<id:case_id>/comments")
@@ -618,10 +635,12 @@ def deploy_definition():
 def list_definitions():
     _require_owner()
     session = db()
-    found = modeling.versions(session, modeler.process_key())
+    per_page = _int_arg("per_page", paging.DEFAULT_PER_PAGE, 1, paging.MAX_PER_PAGE)
+    page = modeling.versions_page(session, modeler.process_key(), cursor=_cursor_arg(), per_page=per_page)
     counts = modeler.running_counts(session)
-    latest = found[0].version if found else 0
-    return jsonify([_definition_json(d, counts.get(d.version, 0), latest) for d in found])
+    latest = modeling.versions_page(session, modeler.process_key(), per_page=1).items
+    latest = latest[0].version if latest else 0
+    return jsonify(_page_json(page, [_definition_json(d, counts.get(d.version, 0), latest) for d in page.items]))
 
 
 @bp.get("/definitions/<id:version>.bpmn")

@@ -15,7 +15,7 @@ from engine import eventlog
 from engine.errors import NotFound
 from engine.models import Definition, EventRow, Instance
 from engine.replay import StepState, definition_xml, replay, states
-from process import inputs, messages
+from process import inputs, messages, paging
 from process.casefile import case_list, display_names
 from process.compliance import collision_steps, collisions, compliance
 from process.deadlines import WIB
@@ -26,6 +26,7 @@ from .access import access_required, me, sees_audit
 from .cases import HistoryEvent, _name, _sentence, outcomes
 from .db import db, system
 from .ids import query_id, query_procedure
+from .inbox import back_cursors
 
 bp = Blueprint("audit", __name__)
 
@@ -67,14 +68,20 @@ def _case_or_404(instance_id: int) -> Instance:
 
 
 # ------------------------------------------------------------------------------------------ overview
+#: Cases on one page of the audit's case list (the next ones are reached by the page's cursor).
+PER_PAGE = 50
+
+
 @bp.get("/audit")
 @access_required(sees_audit)
 def index():
     session = db()
     report = eventlog.verify(session)
     q = (request.args.get("q") or "").strip()[:100]
-    page = query_id("halaman", 1)
-    cases = case_list(session, me(), system().rules, q=q or None, page=page, per_page=50)
+    cursor = request.args.get("kursor") or None
+    start = query_id("mulai", 1) if cursor else 1  # where the page starts (shown only: the cursor says where)
+    cases = case_list(session, me(), system().rules, q=q or None, per_page=PER_PAGE, cursor=cursor)
+    shown_from, shown_to = paging.page_range(start, len(cases.items), cases.total)
     bad_event = None
     if report.first_bad_seq is not None:
         row = session.get(EventRow, report.first_bad_seq)
@@ -82,7 +89,9 @@ def index():
             bad_event = {"seq": row.seq, "type": row.type, "at": i18n.when(row.at), "actor": row.actor,
                          "instance_id": row.instance_id}
     return render_template("audit/index.html", report=report, bad_event=bad_event, cases=cases, q=q,
-                           outcome_labels=outcomes(), several=len(system().cases.procedures(session)) > 1)
+                           outcome_labels=outcomes(), several=len(system().cases.procedures(session)) > 1,
+                           cursor=cursor, shown_from=shown_from, shown_to=shown_to, list_args={"q": q} if q else {},
+                           back=back_cursors() if cursor else [])
 
 
 # -------------------------------------------------------------------------------------------- replay

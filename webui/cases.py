@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine.errors import Problem
 from engine.models import Instance, TaskRow
-from process import permissions, search
+from process import paging, permissions, search
 from process.casefile import (
     CaseView,
     HistoryEvent,
@@ -37,7 +37,7 @@ from . import drafts, i18n, taskforms
 from .access import access_required, lane_map, may_start_case, me, my_lanes, sees_all_cases
 from .db import db, system, write_instead
 from .ids import query_id, query_procedure
-from .inbox import deadline_info
+from .inbox import back_cursors, deadline_info
 from .problems import problem_text
 from .savedfilters import quick_links
 
@@ -143,14 +143,16 @@ def new():
 @login_required
 def index():
     q = (request.args.get("q") or "").strip()[:100]
-    page = query_id("halaman", 1)
+    cursor = request.args.get("kursor") or None
+    start = query_id("mulai", 1) if cursor else 1  # where the page starts (shown only: the cursor says where)
     session = db()
     rulebook = system().rules
     procedures = system().cases.procedures(session)
     chosen = query_procedure([p.key for p in procedures], None)  # none: every procedure's cases
     sort = list_sort("cases", default=RELEVANCE if search.query_words(q) else CREATED)
-    result = case_list(session, me(), rulebook, q=q or None, procedure=chosen, page=page,
-                       per_page=PER_PAGE, sort=sort)
+    result = case_list(session, me(), rulebook, q=q or None, procedure=chosen, per_page=PER_PAGE, sort=sort,
+                       cursor=cursor)
+    shown_from, shown_to = paging.page_range(start, len(result.items), None if result.more else result.total)
     rules = rulebook.of_instances(session, [i.instance.id for i in result.items])
     now = system().clock.now()
     rows = []
@@ -168,7 +170,8 @@ def index():
                            outcome_labels=outcomes(), team_only=not sees_all_cases(), procedures=procedures,
                            chosen=chosen, several=len(procedures) > 1, sort=result.sort, list_args=args,
                            sort_options=CASE_SORTS if q else CASE_SORTS[:-1],
-                           saved=quick_links("cases"))
+                           saved=quick_links("cases"), cursor=cursor, shown_from=shown_from, shown_to=shown_to,
+                           back=back_cursors() if cursor else [])
 
 
 #: The orders of the case list, as the page names them (the last one only with a search).

@@ -10,10 +10,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import select, update
 
-from process import inputs, notify
+from process import inputs, notify, paging
 from process.casefile import display_names
 from process.deadlines import WIB
-from process.inbox import SCOPES, inbox, inbox_counts
+from process.inbox import SCOPES, inbox_counts, inbox_page
 from process.models import Notification
 from process.roles import ROLE_LABELS
 from process.sorting import ACTIVITY_DATE, CHANGED, DEADLINE, parse_sort
@@ -21,6 +21,7 @@ from process.sorting import ACTIVITY_DATE, CHANGED, DEADLINE, parse_sort
 from . import i18n
 from .access import lane_map, me, my_lanes
 from .db import db, system
+from .ids import query_id
 from .savedfilters import quick_links
 
 bp = Blueprint("inbox", __name__)
@@ -28,6 +29,8 @@ bp = Blueprint("inbox", __name__)
 #: A deadline closer than this is shown as "Hampir habis".
 DUE_SOON = timedelta(hours=6)
 NOTIFICATION_LIMIT = 200
+#: Tasks on one page of a tab (the next ones are reached by the page's cursor).
+PER_PAGE = 50
 
 
 def deadline_info(due: datetime | None, now: datetime, overdue: bool) -> dict:
@@ -36,6 +39,13 @@ def deadline_info(due: datetime | None, now: datetime, overdue: bool) -> dict:
         return {"absolute": None, "relative": None, "status": "late" if overdue else "none"}
     status = "late" if overdue or due < now else ("soon" if due - now < DUE_SOON else "ok")
     return {"absolute": i18n.when(due), "relative": i18n.relative(due, now), "status": status}
+
+
+def back_cursors() -> list[str]:
+    """The cursors of the pages before this one (``?balik=``, "-" for the first page), which the page's links carry
+    so that "Sebelumnya" can go back: the last 20; anything that is not a cursor is dropped (the link it would make
+    would only be refused)."""
+    return [c for c in request.args.getlist("balik")[-20:] if c == "-" or paging.looks_like_cursor(c)]
 
 
 def _parse_day(raw: str, label: str, problems: list[str]) -> date | None:
@@ -101,7 +111,12 @@ def index():
             session, user, now=now, lanes=mine, overdue_lanes=lanes, heard=filters["heard"])
         tab = "mine" if held["mine"] else "lane"
     sort = parse_sort("inbox", request.args.get("sort"), request.args.get("order"), default=DEADLINE)
-    items = inbox(session, user, tab, now=now, lanes=mine, overdue_lanes=lanes, sort=sort, **filters)
+    cursor = request.args.get("kursor") or None
+    start = query_id("mulai", 1) if cursor else 1  # where the page starts (shown only: the cursor says where)
+    page = inbox_page(session, user, tab, now=now, lanes=mine, overdue_lanes=lanes, sort=sort, per_page=PER_PAGE,
+                      cursor=cursor, total=False, **filters)
+    items = page.items
+    shown_from, shown_to = paging.page_range(start, len(items), counts[tab])
     names = display_names(session, {i.claimed_by for i in items})
     several = len({d.process_key for d in system().rules.all_versions(session)}) > 1
     rules = system().rules.of_instances(session, {i.instance_id for i in items}) if several else {}
@@ -118,7 +133,10 @@ def index():
                            sampai=date_to.isoformat() if date_to else "", filter_args=args,
                            filtered=bool(q or date_from or date_to), now_wib=i18n.when(now), sort=sort,
                            sort_options=INBOX_SORTS, sort_label=dict(INBOX_SORTS)[sort.key],
-                           saved=quick_links("inbox"), saved_args={"tab": tab, **args})
+                           saved=quick_links("inbox"), saved_args={"tab": tab, **args},
+                           pager_args={"tab": tab, **args}, cursor=cursor, next_cursor=page.next_cursor,
+                           shown_from=shown_from, shown_to=shown_to, per_page=PER_PAGE,
+                           back=back_cursors() if cursor else [])
 
 
 #: The orders of the inbox, as the page names them.

@@ -13,7 +13,8 @@ from typing import Any
 from engine.definitions import UserTaskInfo
 from engine.forms import FormField
 from process.caseops import MAX_COMMENT, MAX_REASON
-from process.savedfilters import MAX_NAME, PARAMS, VIEWS
+from process.paging import DEFAULT_PER_PAGE, MAX_CASES_PER_PAGE, MAX_CURSOR, MAX_PER_PAGE
+from process.savedfilters import MAX_NAME, MAX_PER_VIEW, PARAMS, VIEWS
 from process.sorting import ORDERS, SORTS
 
 from .ids import ID_SCHEMA, MAX_ID, UID_SCHEMA
@@ -259,6 +260,38 @@ _DATE = {"type": "string", "format": "date"}
 _ORDER = {"name": "order", "in": "query", "required": False, "schema": {"type": "string", "enum": list(ORDERS)},
           "description": "asc: naik; desc: turun. Bawaan: asc untuk deadline, desc untuk yang lain. Baris tanpa "
                          "nilai urutan selalu terakhir; yang sama diurutkan menurut id ke arah yang sama."}
+
+
+#: The keyset page parameters of every list that can grow without bound (process/paging.py).
+_CURSOR = {"name": "cursor", "in": "query", "required": False,
+           "schema": {"type": "string", "maxLength": MAX_CURSOR, "pattern": "^[A-Za-z0-9_-]*$"},
+           "description": "Penanda halaman: next_cursor dari halaman sebelumnya (tanpa atau kosong: halaman pertama). "
+                          "Buram: jangan dibuat atau diubah sendiri. Penanda yang tidak dapat dibaca, atau dari "
+                          "daftar atau urutan (sort/order, scope) lain, ditolak dengan 422 (error.fields: kode cursor "
+                          "pada field cursor). Halaman berikutnya dimulai tepat setelah baris terakhir halaman ini "
+                          "dalam urutan daftar (kunci urutan, lalu id): tidak ada baris yang terlewat atau terulang, "
+                          "berapa pun dalamnya halaman itu."}
+
+
+def _per_page(maximum: int, default: int = DEFAULT_PER_PAGE) -> dict:
+    return {"name": "per_page", "in": "query", "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+            "description": f"Banyak baris per halaman (bawaan {default}, paling banyak {maximum}; lebih: 422)."}
+
+
+def _page_of(item: dict, maximum: int, **extra: dict) -> dict:
+    """A page of a list: its items, the total of the whole list, the page size and the next page's cursor."""
+    return {
+        "type": "object", "required": ["items", "total", "per_page", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": item, "maxItems": maximum},
+            "total": {"type": "integer", "minimum": 0, "description": "Banyak baris seluruh daftar (semua halaman)"},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": maximum},
+            "next_cursor": {"type": ["string", "null"],
+                            "description": "cursor halaman berikutnya; null pada halaman terakhir"},
+            **extra,
+        },
+    }
 
 
 def _sort_param(keys: Sequence[str], description: str) -> dict:
@@ -695,7 +728,7 @@ def _schemas(platforms: Sequence[str]) -> dict:
         },
         "CasePage": {
             "type": "object",
-            "required": ["total", "page", "per_page", "pages", "items"],
+            "required": ["total", "page", "per_page", "pages", "items", "next_cursor"],
             "properties": {
                 "sort": {"type": "string", "enum": list(SORTS["cases"])},
                 "order": {"type": "string", "enum": list(ORDERS)},
@@ -704,12 +737,17 @@ def _schemas(platforms: Sequence[str]) -> dict:
                                          "daripada total (dihitung sampai 1.000)"},
                 "newest_first": {"type": "boolean", "description": "Pencarian urut kecocokan: terlalu banyak "
                                  "yang cocok untuk diurutkan, yang terbaru dahulu"},
-                "has_next": {"type": "boolean"},
-                "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+                "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_CASES_PER_PAGE},
                 "pages": {"type": "integer", "minimum": 1},
+                "next_cursor": {"type": ["string", "null"],
+                                "description": "cursor halaman berikutnya; null pada halaman terakhir"},
                 "items": {"type": "array", "items": _ref("CaseSummary")},
             },
         },
+        "TaskPage": _page_of(_ref("Task"), MAX_PER_PAGE, sort={"type": "string", "enum": list(SORTS["inbox"])},
+                             order={"type": "string", "enum": list(ORDERS)}),
+        "CommentPage": _page_of(_ref("Comment"), MAX_PER_PAGE),
+        "DefinitionPage": _page_of(_ref("DefinitionVersion"), MAX_PER_PAGE),
     }
 
 
@@ -806,9 +844,9 @@ def _definition_paths() -> dict:
                                    "menjadi versi baru (rollback: summary.restores menyebut versinya). Dicatat sebagai "
                                    "kejadian definition_deployed." + _OWNER_ONLY,
                        requestBody=_XML_BODY),
-            "get": op("listDefinitions", "Semua versi, terbaru dahulu",
-                      {"200": _ok("Versi", {"type": "array", "items": _ref("DefinitionVersion")})},
-                      description=_OWNER_ONLY.strip()),
+            "get": op("listDefinitions", "Semua versi, terbaru dahulu, per halaman",
+                      {"200": _ok("Satu halaman versi", _ref("DefinitionPage")), "422": _r("Unprocessable")},
+                      parameters=[_CURSOR, _per_page(MAX_PER_PAGE)], description=_OWNER_ONLY.strip()),
         },
         "/definitions/{version}.bpmn": {"get": op(
             "downloadDefinition", "Unduh berkas .bpmn sebuah versi",
@@ -852,8 +890,9 @@ def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
             "parameters": [
                 {"name": "scope", "in": "query", "required": False,
                  "schema": {"type": "string", "enum": ["mine", "lane", "overdue"], "default": "mine"},
-                 "description": "mine: tugas yang Anda pegang; lane: tugas bebas di lajur Anda; overdue: "
-                                "tugas terlambat"},
+                 "description": "mine: tugas yang Anda pegang; lane: tugas lajur (dan tim) Anda yang tidak Anda "
+                                "pegang: yang bebas menunggu diambil dan yang dipegang rekan (claimed_by menyebut "
+                                "pemegangnya); overdue: tugas terlambat"},
                 {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100},
                  "description": "Cari nama kegiatan"},
                 {"name": "from", "in": "query", "required": False, "schema": _DATE,
@@ -862,10 +901,10 @@ def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
                  "description": "Tanggal kegiatan sampai"},
                 _sort_param(SORTS["inbox"], "deadline: batas waktu tugas; changed: perubahan terakhir kasusnya; "
                                             "activity_date: tanggal kegiatan"),
-                _ORDER,
+                _ORDER, _CURSOR, _per_page(MAX_PER_PAGE),
             ],
-            "responses": {"200": _ok("Tugas siap, tenggat terdekat dahulu (kecuali sort/order berkata lain)",
-                                     {"type": "array", "items": _ref("Task")}),
+            "responses": {"200": _ok("Satu halaman tugas siap, tenggat terdekat dahulu (kecuali sort/order berkata "
+                                     "lain); total: banyak tugas tab ini", _ref("TaskPage")),
                           "401": _r("Unauthorized"), "422": _r("Unprocessable")},
         }},
         "/tasks/{task_id}": {"get": {
@@ -908,10 +947,11 @@ def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
                 _ORDER,
                 {"name": "procedure", "in": "query", "required": False, "schema": {"type": "string"},
                  "description": "Hanya kasus prosedur ini (id prosesnya)"},
-                {"name": "page", "in": "query", "required": False,
-                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 1}},
-                {"name": "per_page", "in": "query", "required": False,
-                 "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+                _CURSOR, _per_page(MAX_CASES_PER_PAGE),
+                {"name": "page", "in": "query", "required": False, "deprecated": True,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 1},
+                 "description": "Usang: halaman ke-n menurut offset, dibaca hanya tanpa cursor (biayanya tumbuh "
+                                "dengan n). Pakai cursor."},
             ],
             "responses": {"200": _ok("Satu halaman kasus", _ref("CasePage")), "401": _r("Unauthorized"),
                           "422": _r("Unprocessable")},
@@ -928,6 +968,8 @@ def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
             "parameters": [{"name": "view", "in": "query", "required": False,
                             "schema": {"type": "string", "enum": list(VIEWS)},
                             "description": "Hanya filter daftar ini"}],
+            "description": f"Tidak berhalaman: setiap pengguna menyimpan paling banyak {MAX_PER_VIEW} filter per "
+                           "daftar.",
             "responses": {"200": _ok("Filter, menurut nama", {"type": "array", "items": _ref("SavedFilter")}),
                           "401": _r("Unauthorized"), "422": _r("Unprocessable")},
         }, "post": {
@@ -962,9 +1004,10 @@ def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
         }},
         "/cases/{case_id}/comments": {"get": {
             "operationId": "listComments", "tags": ["kasus"], "summary": "Komentar pada kasus, terlama dahulu",
-            "parameters": [_CASE_ID],
-            "responses": {"200": _ok("Komentar", {"type": "array", "items": _ref("Comment")}),
-                          "401": _r("Unauthorized"), "403": _r("Forbidden"), "404": _r("NotFound")},
+            "parameters": [_CASE_ID, _CURSOR, _per_page(MAX_PER_PAGE)],
+            "responses": {"200": _ok("Satu halaman komentar", _ref("CommentPage")),
+                          "401": _r("Unauthorized"), "403": _r("Forbidden"), "404": _r("NotFound"),
+                          "422": _r("Unprocessable")},
         }, "post": {
             "operationId": "addComment", "tags": ["kasus"],
             "summary": "Tambahkan komentar (bukan pengembalian) pada kasus yang boleh Anda lihat; auditor hanya "
