@@ -274,6 +274,6 @@ if __name__ == "__main__":  # python -m bench.wholecase [DATABASE_URL]: the serv
     import tempfile
 
     target = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
-    settings = [(2, 1), (3, 1), (4, 1), (1, 4), (2, 2), (2, 4), (3, 2)]
+    settings = [(2, 1), (3, 1), (4, 1), (2, 2), (2, 4), (3, 2)]
     with tempfile.TemporaryDirectory(prefix="alur-serve-") as tmp:
         compare_servers(Path(tmp), target, settings)
