@@ -269,11 +269,13 @@ def compare_servers(workdir: Path, url: str, configs: list[tuple[int, int]], *, 
     return rows
 
 
-if __name__ == "__main__":  # python -m bench.wholecase [DATABASE_URL]: the serve settings compared (README)
+if __name__ == "__main__":  # python -m bench.wholecase [DATABASE_URL [PASSES]]: the serve settings compared (README)
     import sys
     import tempfile
 
     target = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
+    passes = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     settings = [(2, 1), (3, 1), (4, 1), (2, 2), (2, 4), (3, 2)]
     with tempfile.TemporaryDirectory(prefix="alur-serve-") as tmp:
-        compare_servers(Path(tmp), target, settings)
+        for p in range(passes):  # in turn, so that a busy spell of the machine falls on every setting alike
+            compare_servers(Path(tmp) / f"pass{p}", target, settings, cases_each=20)
