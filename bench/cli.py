@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from bench import records
+from bench import idle, records, wholecase
 from bench.bulk import SHORTCUT
 from bench.common import DEFAULT_PG_URL
 from bench.runner import run_bench
@@ -32,6 +32,15 @@ ROWS = (
     ("http_completions_per_s (take+complete, one request)", "http_completions_per_s", ">= 150"),
     ("http p50 (ms, complete request)", "http_p50_ms", None),
     ("http_p95_ms (complete request)", "http_p95_ms", "<= 50"),
+    ("idle worker CPU s per 120 s, 0 waiting cases", "idle_worker_cpu_s_per_120s_0", "<= 0.2"),
+    ("idle worker CPU s per 120 s, 10,000 cases", "idle_worker_cpu_s_per_120s_10k", "<= 0.2"),
+    ("idle worker CPU s per 120 s, 100,000 cases", "idle_worker_cpu_s_per_120s_100k", "<= 0.2"),
+    ("whole_case_median_ms (17 requests, 1 client)", "whole_case_median_ms", "<= 50 (SQLite)"),
+    ("whole_case_p95_ms (1 client)", "whole_case_p95_ms", "<= 2x median"),
+    ("whole cases per minute, 4 clients", "whole_case_4clients_per_min", None),
+    ("whole case p95 (ms), 4 clients", "whole_case_4clients_p95_ms", None),
+    ("rss_master_mb (gunicorn master, after)", "rss_master_mb", None),
+    ("rss_worker_mb (web worker, max, after)", "rss_worker_mb", None),
     ("search p50 (ms, case list with q)", "search_p50_ms", None),
     ("search_p95_ms (case list with q)", "search_p95_ms", "<= 50"),
     ("search, a word a fifth of cases hold (ms)", "search_broad_ms", None),
@@ -104,6 +113,22 @@ def notes(figures: dict) -> list[str]:
     if figures.get("http_errors") or figures.get("http_errors_pg"):
         out.append(f"HTTP errors: {figures.get('http_errors')} (SQLite), {figures.get('http_errors_pg')} (PostgreSQL); "
                    f"e.g. {(figures.get('http_error_examples') or figures.get('http_error_examples_pg') or [''])[0]}")
+    if figures.get("idle_window_s"):
+        scaled = (f"a {figures['idle_window_s']:.0f} s window scaled to 120 s (--quick; /proc counts 10 ms ticks, so "
+                  f"one tick reads as {0.01 * 120 / figures['idle_window_s']:.2f} s)"
+                  if figures["idle_window_s"] != idle.WINDOW_S else "one 120 s window")
+        out.append(f"{idle.SHORTCUT}; {scaled}; start-up CPU (not counted): "
+                   + ", ".join(f"{k.removeprefix('idle_startup_cpu_s_')}: {v} s" for k, v in figures.items()
+                               if k.startswith("idle_startup_cpu_s_")) + ".")
+    if figures.get("whole_case_cases"):
+        per = figures.get("whole_case_request_median_ms") or {}
+        out.append(f"{wholecase.SHORTCUT}; {figures['whole_case_server']}; {figures['whole_case_cases']} cases with "
+                   f"one client, {figures['whole_case_4clients_cases']} with four; median ms per request (SQLite, "
+                   f"one client): " + ", ".join(f"{k} {v}" for k, v in per.items()) + ".")
+    if figures.get("whole_case_errors") or figures.get("whole_case_errors_pg"):
+        example = (figures.get("whole_case_error_examples") or figures.get("whole_case_error_examples_pg") or [""])[0]
+        out.append(f"whole-case errors: {figures.get('whole_case_errors')} (SQLite), "
+                   f"{figures.get('whole_case_errors_pg')} (PostgreSQL); e.g. {example}")
     if figures.get("http_skipped"):
         out.append(f"HTTP skipped: {figures['http_skipped']}")
     m = figures["machine"]

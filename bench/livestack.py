@@ -391,14 +391,15 @@ class LocalStack:
         return ApiClient.login(self.base_url, username, password, timeout=timeout)
 
     # ------------------------------------------------------------------ web
-    def start_web(self, workers: int | None = None) -> None:
-        """``alur serve --workers N`` on the stack's port; returns when /healthz answers."""
+    def start_web(self, workers: int | None = None, threads: int | None = None) -> None:
+        """``alur serve --workers N [--threads T]`` on the stack's port; returns when /healthz answers."""
         if self._web is not None and self._web.running():
             raise StackError("the web app is already running")
         self.web_workers = workers or self.web_workers
-        self._web = _Proc("web", self.alur_command("serve", "--host", self.host, "--port", str(self.port),
-                                                   "--workers", str(self.web_workers)),
-                          self.workdir / "web.log")
+        args = ["serve", "--host", self.host, "--port", str(self.port), "--workers", str(self.web_workers)]
+        if threads is not None:
+            args += ["--threads", str(threads)]
+        self._web = _Proc("web", self.alur_command(*args), self.workdir / "web.log")
         self._spawn(self._web)
         self.wait_ready()
 
@@ -421,6 +422,10 @@ class LocalStack:
     def web_pids(self) -> list[int]:
         """gunicorn's master and workers."""
         return _group_members(self._web.pid) if self._web and self._web.pid else []
+
+    def web_master_pid(self) -> int | None:
+        """gunicorn's master (the process the stack started: ``alur serve`` execs into it)."""
+        return self._web.pid if self._web and self._web.running() else None
 
     def web_worker_pids(self) -> list[int]:
         """gunicorn's workers only (its master is the process the stack started)."""
@@ -466,6 +471,10 @@ class LocalStack:
         dead = [p.name for p in self._workers if not p.running()]
         if dead:
             raise StackError(f"worker(s) {', '.join(dead)} exited at start\n" + self.log_tails())
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the ``alur worker --loop`` processes that run."""
+        return [p.pid for p in self._workers if p.running() and p.pid is not None]
 
     def worker_count(self) -> int:
         return sum(1 for p in self._workers if p.running())

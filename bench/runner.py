@@ -9,14 +9,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import action, large, memory, records, replay, search
+from bench import action, idle, large, memory, records, replay, search
 
 from .common import DEFAULT_PG_URL, fresh_pg_database, pg_reachable, sqlite_url
 
 #: The figures the issue asks for; each also exists with the suffix ``_pg`` (None when PostgreSQL did not run).
 KEYS = ("action_ratio_vs_raw", "revision_ratio_50_vs_0", "inbox_p95_ms", "sweep_none_due_ms",
         "sweep_flatness_100k_vs_1k", "http_completions_per_s", "http_p95_ms", "replay_ms", "peak_rss_mb",
-        "search_p95_ms")
+        "search_p95_ms", "inbox_deep_page_p95_ms")
+#: Issue 19's figures (also with ``_pg``); not all of them exist in a quick run (no 100,000-case idle worker) and an
+#: idle worker's CPU may well be 0.
+IDLE_KEYS = tuple(f"idle_worker_cpu_s_per_120s_{label}" for label in idle.SIZES)
+WHOLE_CASE_KEYS = ("whole_case_median_ms", "whole_case_p95_ms", "whole_case_4clients_per_min",
+                   "whole_case_4clients_p95_ms", "rss_master_mb", "rss_worker_mb")
 
 
 class Plan:
@@ -84,6 +89,8 @@ def run_bench(quick: bool, json_path: str | None = None, *, pg: bool | None = No
         figures.update(step("replay of a 50-event case (SQLite)", lambda: replay.run(work / "replay", quick=quick)))
         figures.update(step("HTTP completions through gunicorn, 2 workers (SQLite)",
                             lambda: _http(work / "http", "sqlite", plan)))
+        figures.update(step("a whole case over HTTP, 17 requests, 1 and 4 clients (SQLite)",
+                            lambda: _whole_case(work / "whole-case", "sqlite", plan)))
         figures.update(step(f"the three records of a year of {plan.record_cases:,} cases, XLSX and PDF (SQLite)",
                             lambda: records.run(work / "records", sqlite_url(work, "records"), plan.record_cases,
                                                 log=log)))
@@ -106,7 +113,13 @@ def run_bench(quick: bool, json_path: str | None = None, *, pg: bool | None = No
                                               work / "replay-pg", url, quick=quick))), "_pg"))
             figures.update(_suffixed(step("HTTP completions through gunicorn, 2 workers (PostgreSQL)",
                                           lambda: _http(work / "http-pg", pg_url, plan)), "_pg"))
-    for key in KEYS:
+            figures.update(_suffixed(step("a whole case over HTTP, 17 requests, 1 and 4 clients (PostgreSQL)",
+                                          lambda: _whole_case(work / "whole-case-pg", pg_url, plan)), "_pg"))
+        idle_urls = {"": "sqlite", **({"_pg": pg_url} if run_pg else {})}
+        figures.update(step(f"idle workers side by side, {', '.join(idle.QUICK_SIZES if quick else idle.SIZES)} "
+                            f"waiting cases ({' and '.join('PostgreSQL' if k else 'SQLite' for k in idle_urls)})",
+                            lambda: idle.run(work / "idle", idle_urls, quick=quick, log=log)))
+    for key in (*KEYS, *IDLE_KEYS, *WHOLE_CASE_KEYS):
         figures.setdefault(key, None)
         figures.setdefault(f"{key}_pg", None)
     figures["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -129,3 +142,13 @@ def _http(workdir: Path, url: str, plan: Plan) -> dict:
     from bench import http
 
     return http.run(workdir, url, **plan.http)
+
+
+def _whole_case(workdir: Path, url: str, plan: Plan) -> dict:
+    try:
+        import requests  # noqa: F401  (uploads and logins go through LocalStack's client, in the dev extra)
+    except ImportError:
+        return {"whole_case_skipped": "requests is not installed (pip install -e '.[dev]')"}
+    from bench import wholecase
+
+    return wholecase.run(workdir, url, quick=plan.quick)

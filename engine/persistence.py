@@ -39,6 +39,7 @@ from .models import Definition, Instance, TaskRow
 _DEFINITION_SHA = "alur_definition_sha"
 _READY = "alur_ready_rows"
 _LOCKED = "alur_locked_cases"
+_DEFINITION_IDS = "alur_definition_ids"
 
 _NAMED = aliased(TaskRow)
 #: A task, its case, the hash of the case's process version, and the case's other ready tasks (which the action
@@ -180,6 +181,22 @@ def task_and_case(session: Session, task_id: str) -> tuple[TaskRow, Instance]:
     if sqlite and found[0][3] is not None:
         eventlog.adopt_head(session, found[0][3], found[0][4])
     return row, instance
+
+
+_ALL_DEFINITION_IDS = select(Definition.id).order_by(Definition.id)
+
+
+def definition_ids(session: Session) -> tuple[int, ...]:
+    """The ids of every stored process version, oldest first, read once per transaction (a deploy in it reads them
+    again: :func:`forget_definition_ids`)."""
+    known = transaction_memo(session, _DEFINITION_IDS)
+    if "ids" not in known:
+        known["ids"] = tuple(session.execute(_ALL_DEFINITION_IDS).scalars().all())
+    return known["ids"]
+
+
+def forget_definition_ids(session: Session) -> None:
+    transaction_memo(session, _DEFINITION_IDS).clear()
 
 
 def definition_sha(session: Session, definition_id: int) -> str:

@@ -252,11 +252,17 @@ class WorkflowEngine:
                                 summary=json.dumps(summary) if summary is not None else None)
         session.add(definition)
         session.flush()
+        persistence.forget_definition_ids(session)
         self._parsed[parsed.sha256] = parsed
         eventlog.append(session, type="definition_deployed", at=now, actor=actor,
                         data={"process_key": parsed.process_key, "version": definition.version,
                               "sha256": parsed.sha256, "summary": summary, "restores": restores})
         return definition
+
+    @staticmethod
+    def definition_ids(session: Session) -> tuple[int, ...]:
+        """The ids of every stored process version, oldest first (read once per transaction)."""
+        return persistence.definition_ids(session)
 
     def latest(self, session: Session, process_key: str) -> Definition:
         definition = session.execute(
@@ -301,10 +307,14 @@ class WorkflowEngine:
 
     # ------------------------------------------------------------------- instances
     def start(self, session: Session, process_key: str, *, data: Mapping[str, Any], actor: str | None,
-              title: str = "", business_date: date | None = None, group: str | None = None) -> ActionResult:
-        """Start a case on the newest version of the process."""
+              title: str = "", business_date: date | None = None, group: str | None = None,
+              definition_id: int | None = None) -> ActionResult:
+        """Start a case on the newest version of the process (``definition_id``: that version, as the caller found
+        it earlier in this transaction; the session has the row already)."""
         _check_keys(data)
-        definition = self.latest(session, process_key)
+        definition = session.get(Definition, definition_id) if definition_id is not None else None
+        if definition is None or definition.process_key != process_key:
+            definition = self.latest(session, process_key)
         parsed = self.parsed(definition)
         run = self._run(self.clock.now())
         wf = new_workflow(parsed, run, data)

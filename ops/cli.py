@@ -542,8 +542,10 @@ def audit_replay(case: int, verify: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="gunicorn worker processes.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker (more than 1: gunicorn's gthread workers, which also keep connections open).")
 @click.option("--dev", is_flag=True, help="Werkzeug's single-process development server instead of gunicorn.")
-def serve(host: str, port: int, workers: int, dev: bool) -> None:
+def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     """Start the web app (gunicorn by default)."""
     if dev:
         from webui import create_app
@@ -555,7 +557,7 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
     sys.stderr.flush()
     # A lean gunicorn master: this process becomes `python -m ops.serve` (same pid), see ops/serve.py.
     os.execv(sys.executable, [sys.executable, "-m", "ops.serve", "--host", host, "--port", str(port),
-                              "--workers", str(workers), "--timeout", str(timeout)])
+                              "--workers", str(workers), "--threads", str(threads), "--timeout", str(timeout)])
 
 
 main.add_command(backup)  # alur backup PATH   (ops/backup.py)

@@ -102,7 +102,8 @@ def _visible_instance(session: Session, user: User, instance_id: int, lane_map: 
 
 def case_view(session: Session, user: User, instance_id: int, rulebook: Rulebook) -> CaseView:
     instance = _visible_instance(session, user, instance_id, rulebook.lane_map(session))
-    definition = session.get(Definition, instance.definition_id)
+    # The version number only: the row holds the diagram's XML (tens of KB), which the parsed spec has already.
+    version = session.execute(select(Definition.version).where(Definition.id == instance.definition_id)).scalar_one()
     rules = rulebook.of_definition(session, instance.definition_id)
     entry = session.execute(select(RegisterEntry).where(RegisterEntry.instance_id == instance_id)).scalar_one_or_none()
     tasks = list(session.execute(select(TaskRow).where(TaskRow.instance_id == instance_id)
@@ -130,7 +131,7 @@ def case_view(session: Session, user: User, instance_id: int, rulebook: Rulebook
                                              row.at, submitted.get(decision_key), submitted.get(text_key) or ""))
     attachments = list(session.execute(select(FileRecord).where(FileRecord.instance_id == instance_id)
                                        .order_by(FileRecord.uploaded_at)).scalars())
-    return CaseView(instance=instance, definition_version=definition.version,
+    return CaseView(instance=instance, definition_version=version,
                     register_number=entry.number if entry else None, tasks=tasks, history=history,
                     responses=responses, attachments=attachments, data=data, first_submission=first_submission,
                     rules=rules)

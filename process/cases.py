@@ -93,10 +93,12 @@ class Cases:
                          definition.id, parsed, self.rules.of(parsed))
 
     def start_case(self, session: Session, user: User, data: Mapping[str, Any], *,
-                   procedure: str | None = None) -> ActionResult:
+                   procedure: str | None = None, chosen: Procedure | None = None) -> ActionResult:
         """Open a case of ``procedure`` (the default one when not given) with the start form's ``data``; its first
-        task goes to the team that opened it."""
-        chosen = self.procedure(session, procedure, deploy=True)
+        task goes to the team that opened it. ``chosen``: that procedure as :meth:`procedure` gave it earlier in
+        this transaction (its newest version, deployed), not looked up again."""
+        if chosen is None or chosen.key != (procedure or self.settings.process_key):
+            chosen = self.procedure(session, procedure, deploy=True)
         check_may_start(user, self.rules.lane_map(session), chosen.key)
         rules = chosen.rules
         raw = dict(data)
@@ -133,7 +135,7 @@ class Cases:
         day = cleaned.get(rules.date_field) if rules.date_field else None
         result = self.engine.start(session, chosen.key, data=cleaned, actor=user.actor,
                                    title=title or chosen.name, business_date=date.fromisoformat(day) if day else None,
-                                   group=team.code if team is not None else None)
+                                   group=team.code if team is not None else None, definition_id=chosen.definition_id)
         search.index_case(session, result.instance, rules, cleaned, self.clock.now())
         lanes = self.rules.lane_map(session).lanes_of(user)
         for row in result.ready:  # the creator holds the first step when it is theirs to do

@@ -1053,7 +1053,7 @@ class Rulebook:
 
     def all_versions(self, session: Session) -> list[Declarations]:
         """The declarations of every stored version, oldest first (read again only when a version was added)."""
-        ids = tuple(session.execute(select(Definition.id).order_by(Definition.id)).scalars().all())
+        ids = self.engine.definition_ids(session)
         cached = self._all
         if cached is not None and cached[0] == ids:
             return cached[1]

@@ -111,3 +111,17 @@ def test_bench_quick_writes_its_figures(cli, tmp_path):
         assert f"{key}_pg" in figures and figures[f"{key}_pg"] is None, key
     assert figures["http_errors"] == 0
     assert "inbox_p95_ms (lane query)" in result.output and "bulk cases" in result.output
+    # Issue 19: the idle worker at 0 and 10,000 waiting cases (not 100,000 in a quick run; its CPU may be 0), the
+    # whole case over HTTP with one and four clients, the web processes' memory afterwards.
+    from bench.runner import IDLE_KEYS, WHOLE_CASE_KEYS
+
+    for key in IDLE_KEYS:
+        expected = (type(None),) if key.endswith("_100k") else (int, float)
+        assert isinstance(figures[key], expected) and (figures[key] is None or figures[key] >= 0), key
+        assert figures[f"{key}_pg"] is None, key
+    for key in WHOLE_CASE_KEYS:
+        assert isinstance(figures[key], (int, float)) and figures[key] > 0, key
+        assert figures[f"{key}_pg"] is None, key
+    assert figures["whole_case_errors"] == 0
+    assert "idle worker CPU s per 120 s, 10,000 cases" in result.output and "scaled to 120 s" in result.output
+    assert "whole_case_median_ms" in result.output

@@ -202,6 +202,24 @@ def test_deploy_versions(system, tx):
         assert second.version == 2
 
 
+def test_version_ids_read_once_per_transaction_and_again_after_a_deploy(system, tx):
+    """The stored versions' ids (the lane map's key) are a memo of the transaction: a deploy in it forgets them, so
+    the lane map of the same request sees the new version; the next transaction reads them afresh."""
+    engine = system.engine
+    xml = DIAGRAM.read_bytes()
+    with tx() as s:
+        first = system.cases.ensure_definition(s)
+        before = engine.definition_ids(s)  # every bundled procedure's first version
+        assert first.id in before
+        count = len(system.rules.all_versions(s))
+        changed = xml.replace(b"akhir_hari(tanggal_pengumpulan, 1)", b"akhir_hari(tanggal_pengumpulan, 2)", 1)
+        second = engine.deploy(s, changed, actor="owner")
+        assert engine.definition_ids(s) == (*before, second.id)
+        assert len(system.rules.all_versions(s)) == count + 1
+    with tx() as s:
+        assert engine.definition_ids(s) == (*before, second.id)
+
+
 # --------------------------------------------------------------------------------------------------
 # Timers: the kind is checked when the diagram is; what only a case's data shows is recorded, never a 500
 # --------------------------------------------------------------------------------------------------

@@ -289,7 +289,8 @@ def get_task(task_id: str):
         raise NotPermitted("the user may not see this task", code="task.not_visible")
     fields = system_.tasks.form_of(session, row)
     data = system_.engine.task_data(session, row.id) if row.state == "ready" else {}
-    body = {**_task_json(row), "form": [_field_json(f) for f in fields],
+    rules = system_.rules.of_instance(session, instance)  # the case is loaded: no query for its version
+    body = {**_task_json(row, rules=rules), "form": [_field_json(f) for f in fields],
             "values": _plain(blank_form_values(fields, data)), "lock_version": instance.lock_version,
             "case_status": instance.status, "may_act": may_act}
     return _with_etag(jsonify(body), instance.lock_version)
@@ -364,7 +365,7 @@ def create_case():
         errors.append(FieldError.of("type", team_key, team_key))
     if errors:
         raise FormInvalid(errors)
-    result = system().cases.start_case(session, api_user(), body, procedure=chosen.key)
+    result = system().cases.start_case(session, api_user(), body, procedure=chosen.key, chosen=chosen)
     session.flush()
     instance = result.instance
     first = result.ready[0].id if result.ready else None
