@@ -362,6 +362,7 @@ MESSAGES: dict[str, str] = {
     "field.max_posts": N_("maksimal %(n)s unggahan."),
     "field.field_name": N_("nama field tidak sah."),
     "field.unknown_field": N_("field tidak dikenal."),
+    "field.unknown_parameter": N_("parameter ini tidak dikenal di sini (yang dikenal: %(options)s)."),
     "field.file_upload": N_("wajib diisi (multipart/form-data dengan field \"file\")."),
     "field.recipient": N_("nama pengguna penerima wajib diisi."),
     "field.query": N_("maksimal 100 karakter tanpa karakter kontrol."),

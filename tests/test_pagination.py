@@ -363,3 +363,20 @@ def test_a_search_is_paged_by_its_relevance_then_id(system, tx, users):
             for per_page in (1, 2, 4):
                 walked = _walk(fetch, per_page)
                 assert [c.instance.id for c in walked] == [c.instance.id for c in whole.items], (sort, per_page)
+
+
+def test_an_undeclared_query_parameter_is_refused_by_name(client, system, tx):
+    """What the OpenAPI document does not declare for an operation is a 422 naming it (a misspelt ``per_pge``
+    would otherwise be ignored and the page not be the one asked for)."""
+    from tests.factories import make_users
+    from tests.test_api import Api
+
+    make_users(system, tx)
+    api = Api(client)
+    resp = api.get("admin", "/tasks?scope=lane&per_pge=5")
+    assert resp.status_code == 422, resp.json
+    [error] = resp.json["error"]["fields"]
+    assert error["field"] == "per_pge" and error["code"] == "unknown_parameter"
+    assert "per_page" in error["params"]["options"]
+    assert api.get("admin", "/tasks?scope=lane&per_page=5").status_code == 200
+    assert api.get("admin", "/me?x=1").status_code == 422

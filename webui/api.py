@@ -40,7 +40,7 @@ from .db import db, system
 from .errors import engine_error_message, error_response
 from .extensions import csrf, limiter
 from .ids import body_ids
-from .openapi import CLAIM_KEY, VERSION_KEY, ProcedureDoc, build_document
+from .openapi import CLAIM_KEY, VERSION_KEY, ProcedureDoc, build_document, query_parameters
 from .problems import problems_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -88,6 +88,26 @@ def _authenticate():
         body.headers["WWW-Authenticate"] = 'Bearer realm="alur-medsos"'
         return body, status
     g.api_user = user
+    return None
+
+
+_PLACEHOLDER = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+@bp.before_request
+def _known_query_parameters():
+    """A query parameter the OpenAPI document does not declare for the operation is a 422 naming it (a misspelt
+    ``per_pge`` would otherwise be ignored without a word, and the answer not be the one asked for)."""
+    if request.url_rule is None or not request.args:
+        return None
+    path = _PLACEHOLDER.sub(r"{\1}", request.url_rule.rule.removeprefix(bp.url_prefix or ""))
+    known = query_parameters().get((request.method, path))
+    if known is None:  # not an operation of the document (the document itself): nothing to check against
+        return None
+    unknown = sorted(name for name in request.args if name not in known)
+    if unknown:
+        raise FormInvalid([FieldError.of("unknown_parameter", name[:50], name[:50], options=sorted(known))
+                           for name in unknown[:10]])
     return None
 
 

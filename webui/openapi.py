@@ -5,6 +5,7 @@ diagram, so the document follows the process owner's edits without anyone touchi
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from process.sorting import ORDERS, SORTS
 
 from .ids import ID_SCHEMA, MAX_ID, UID_SCHEMA
 
-__all__ = ["ProcedureDoc", "build_document", "field_schema", "form_schema", "form_schema_name"]
+__all__ = ["ProcedureDoc", "build_document", "field_schema", "form_schema", "form_schema_name",
+           "query_parameters"]
 
 VERSION_KEY = "_version"
 CLAIM_KEY = "_claim"
@@ -865,6 +867,21 @@ def _definition_paths() -> dict:
                                    + _OWNER_ONLY),
         },
     }
+
+
+@functools.cache
+def query_parameters() -> dict[tuple[str, str], frozenset[str]]:
+    """``(METHOD, path)`` (the document's path, ``/tasks/{task_id}``) → the query parameters the document declares
+    for it: what the API reads, and all it accepts (webui/api.py refuses any other)."""
+    out = {}
+    for path, item in _paths([], []).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            params = [*item.get("parameters", ()), *operation.get("parameters", ())]
+            out[(method.upper(), path)] = frozenset(p["name"] for p in params
+                                                   if isinstance(p, dict) and p.get("in") == "query")
+    return out
 
 
 def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
