@@ -5,8 +5,9 @@ SOP's steps by the same service layer the web app uses (so its state, task rows 
 real). Copies are then inserted with plain SQL, many rows per statement: the instance row (its state
 with every SpiffWorkflow task id replaced by a fresh one and every deadline moved by the copy's own
 offset, so a copy is a case the engine can load and act on), its task rows (ready and completed) and
-its deadline reminders. Copies get their own title, activity date, team and, for one in ten ready
-tasks, a holder. What the copies do **not** get is history: no event rows (a copy's chain of record is
+its deadline reminders, and its search row (process/search.py: the template's texts under the copy's own
+title, with the copy's team's filter word), as every case has one. Copies get their own title, activity date,
+team and, for one in ten ready tasks, a holder. What the copies do **not** get is history: no event rows (a copy's chain of record is
 empty; the inbox and the timer sweep never read events), no register entry and no files.
 """
 from __future__ import annotations
@@ -21,10 +22,11 @@ from sqlalchemy import func, select, text
 
 from bench.sop import TASK_KOREKSI, TASK_PUTUSKAN, TASK_SERAHKAN, TASK_TERIMA, TASK_UNGGAH
 from engine.db import transaction
-from engine.models import Instance, TaskRow
+from engine.models import Definition, Instance, TaskRow
 from ops.simulation import FORMS, SIM_USERS, Driver
+from process import search
 from process.deadlines import WIB
-from process.models import DeadlineReminder
+from process.models import CaseSearch, DeadlineReminder
 from process.roles import LEGACY_GROUPS
 from process.system import System
 
@@ -78,6 +80,9 @@ class Template:
     parts: list[str]  # the replaced parts, in order: task ids and deadline strings
     dues: dict[str, datetime]  # deadline string -> its time
     overdue: bool
+    search_fields: dict  # the texts its search row holds, but the title
+    search_words: str  # their words, without the filter words
+    process_key: str
 
 
 def _columns(row, table) -> dict:
@@ -94,11 +99,17 @@ def load_template(session, instance_id: int, overdue: bool) -> Template:
     dues = {t["internal_data"]["event_value"]: datetime.fromisoformat(t["internal_data"]["event_value"])
             for t in state["tasks"].values() if isinstance(t.get("internal_data", {}).get("event_value"), str)}
     pattern = re.compile("|".join(re.escape(p) for p in [*ids, *dues]))
+    found = session.get(CaseSearch, instance_id)
+    fields = {k: v for k, v in json.loads(found.fields if found else "{}").items() if k != search.TITLE}
+    process_key = session.execute(select(Definition.process_key).where(Definition.id == instance.definition_id)
+                                  ).scalar_one()
     return Template(instance=_columns(instance, Instance.__table__),
                     tasks=[_columns(t, TaskRow.__table__) for t in tasks],
                     reminders=[_columns(r, DeadlineReminder.__table__) for r in reminders],
                     pieces=pattern.split(instance.state), parts=pattern.findall(instance.state), dues=dues,
-                    overdue=overdue)
+                    overdue=overdue, search_fields=fields,
+                    search_words=" ".join(w for v in fields.values() for w in search.words_of(v)),
+                    process_key=process_key)
 
 
 def make_templates(driver: Driver, system: System) -> list[Template]:
@@ -167,12 +178,13 @@ class Cloner:
                 conn.exec_driver_sql("PRAGMA cache_size=-262144")
             next_id = (conn.execute(select(func.max(Instance.id))).scalar() or 0) + 1
             for start in range(0, n, BATCH):
-                instances, tasks, reminders = [], [], []
+                instances, tasks, reminders, searches = [], [], [], []
                 for k in range(start, min(n, start + BATCH)):
-                    self._copy(next_id + k, instances, tasks, reminders)
+                    self._copy(next_id + k, instances, tasks, reminders, searches)
                 _insert(conn, Instance.__table__, instances)
                 _insert(conn, TaskRow.__table__, tasks)
                 _insert(conn, DeadlineReminder.__table__, reminders)
+                _insert(conn, CaseSearch.__table__, searches)
             if conn.dialect.name == "postgresql":  # explicit ids: move the sequence past them
                 conn.execute(text("SELECT setval(pg_get_serial_sequence('instance', 'id'), "
                                   "(SELECT max(id) FROM instance))"))
@@ -182,7 +194,7 @@ class Cloner:
             # What autovacuum does soon after a bulk insert: statistics, and the visibility map that lets
             # counts be answered from an index alone.
             with self.system.db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM (ANALYZE) instance, task, deadline_reminder")
+                conn.exec_driver_sql("VACUUM (ANALYZE) instance, task, deadline_reminder, case_search")
         else:
             # What the next writes would do on a live database: the write-ahead log, hundreds of megabytes after
             # this load, is copied into the database and starts again (until then every read looks pages up in
@@ -194,7 +206,7 @@ class Cloner:
                 raw.close()
         self.copies += n
 
-    def _copy(self, instance_id: int, instances: list, tasks: list, reminders: list) -> None:
+    def _copy(self, instance_id: int, instances: list, tasks: list, reminders: list, searches: list) -> None:
         rng = self.rng
         number = instance_id
         late = self.late and rng.random() < OVERDUE_SHARE
@@ -235,3 +247,7 @@ class Cloner:
         for r in template.reminders:
             reminders.append(dict(r, task_id=ids.get(r["task_id"]) or _uuid(rng), instance_id=instance_id,
                                   remind_at=r["remind_at"] + shift, due_at=r["due_at"] + shift))
+        searches.append({"instance_id": instance_id, "updated_at": row["updated_at"],
+                         "fields": json.dumps({search.TITLE: title, **template.search_fields}, ensure_ascii=False),
+                         "words": " ".join((*search.words_of(title), template.search_words, search.team_word(team),
+                                            search.procedure_word(template.process_key)))})
