@@ -7,8 +7,9 @@ with every SpiffWorkflow task id replaced by a fresh one and every deadline move
 offset, so a copy is a case the engine can load and act on), its task rows (ready and completed) and
 its deadline reminders, and its search row (process/search.py: the template's texts under the copy's own
 title, with the copy's team's filter word), as every case has one. Copies get their own title, activity date,
-team and, for one in ten ready tasks, a holder. What the copies do **not** get is history: no event rows (a copy's chain of record is
-empty; the inbox and the timer sweep never read events), no register entry and no files.
+team and, for one in ten ready tasks, a holder. What the copies do **not** get is history: no event rows (a
+copy's chain of record is empty; the inbox and the timer sweep never read events), no register entry and no
+files.
 """
 from __future__ import annotations
 
