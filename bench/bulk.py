@@ -252,3 +252,15 @@ class Cloner:
                          "fields": json.dumps({search.TITLE: title, **template.search_fields}, ensure_ascii=False),
                          "words": " ".join((*search.words_of(title), template.search_words, search.team_word(team),
                                             search.procedure_word(template.process_key)))})
+
+
+def copies_of_one_case(system: System, step: str, copies: int, *, seed: int,
+                       claimed_share: float = CLAIMED_SHARE) -> None:
+    """One real case (service layer) waiting at ``step``, and ``copies`` bulk copies of it."""
+    driver = Driver(system, random.Random(seed))
+    driver.ensure_users()
+    instance_id = case_at(driver, 1, step)
+    with system.sessions() as session:
+        template = load_template(session, instance_id, overdue=False)
+    if copies:
+        Cloner(system, [template], claimed_share=claimed_share).add(copies)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import random
 import statistics
 import threading
 import time
@@ -15,9 +14,9 @@ from sqlalchemy import select
 from bench.livestack import API_PREFIX, LocalStack, StackUser
 from bench.sop import TASK_TERIMA
 from engine.models import TaskRow
-from ops.simulation import FORMS, Driver
+from ops.simulation import FORMS
 
-from .bulk import Cloner, case_at, load_template
+from .bulk import copies_of_one_case
 from .common import peak_rss_mb, percentile
 
 #: The step every client completes: Admin Medsos accepts the documentation (the case moves on to the
@@ -29,13 +28,7 @@ FORM = FORMS["terima"]
 def _prepare(stack: LocalStack, tasks: int) -> list[str]:
     """``tasks`` cases waiting at :data:`STEP`: one real case (service layer) and bulk copies of it."""
     system = stack.system()
-    driver = Driver(system, random.Random(17))
-    driver.ensure_users()
-    instance_id = case_at(driver, 1, STEP)
-    with system.sessions() as session:
-        template = load_template(session, instance_id, overdue=False)
-    cloner = Cloner(system, [template], claimed_share=0.0)
-    cloner.add(tasks)
+    copies_of_one_case(system, STEP, tasks, seed=17, claimed_share=0.0)
     with system.sessions() as session:
         return list(session.execute(select(TaskRow.id).where(TaskRow.state == "ready", TaskRow.bpmn_id == STEP,
                                                              TaskRow.claimed_by.is_(None))

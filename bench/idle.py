@@ -10,7 +10,6 @@ asleep), and CPU is user + system time of the whole process (all its threads) fr
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -22,10 +21,9 @@ from sqlalchemy import func, select
 from bench.livestack import LocalStack
 from bench.sop import TASK_TERIMA
 from engine.models import Instance
-from ops.simulation import Driver
 from process.models import DeadlineReminder
 
-from .bulk import Cloner, case_at, load_template
+from .bulk import copies_of_one_case
 
 #: The sizes measured (label in the key -> waiting cases); --quick leaves out the largest.
 SIZES = {"0": 0, "10k": 10_000, "100k": 100_000}
@@ -54,14 +52,7 @@ def seed(stack: LocalStack, cases: int) -> None:
     """``cases`` cases waiting at step 2 (Admin Medsos), all their timers on the real clock in the future."""
     if not cases:
         return
-    system = stack.system()
-    driver = Driver(system, random.Random(7))
-    driver.ensure_users()
-    instance_id = case_at(driver, 1, TASK_TERIMA)
-    with system.sessions() as session:
-        template = load_template(session, instance_id, overdue=False)
-    if cases > 1:
-        Cloner(system, [template]).add(cases - 1)
+    copies_of_one_case(stack.system(), TASK_TERIMA, cases - 1, seed=7)
 
 
 def _earliest(stack: LocalStack):
