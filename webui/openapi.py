@@ -813,6 +813,9 @@ def _task_action(operation_id: str, summary: str, responses: dict, body: dict | 
 
 _VERSION = {"name": "version", "in": "path", "required": True, "schema": ID_SCHEMA,
             "description": f"Nomor versi 1 sampai {MAX_ID}; di luar itu: 404"}
+_PROCEDURE = {"name": "prosedur", "in": "query", "required": False, "schema": {"type": "string"},
+              "description": "Id proses prosedur yang versinya dimaksud; tanpa ini, atau bila prosedur itu tidak "
+                             "terpasang: prosedur utama"}
 _XML_BODY = {"required": True, "description": "Diagram BPMN 2.0 (XML, paling besar 2 MB) apa adanya sebagai isi "
                                              "permintaan; Content-Type bebas (mis. application/xml).",
              "content": {"application/xml": {"schema": {"type": "string"}},
@@ -848,21 +851,21 @@ def _definition_paths() -> dict:
                        requestBody=_XML_BODY),
             "get": op("listDefinitions", "Semua versi, terbaru dahulu, per halaman",
                       {"200": _ok("Satu halaman versi", _ref("DefinitionPage")), "422": _r("Unprocessable")},
-                      parameters=[_CURSOR, _per_page(MAX_PER_PAGE)], description=_OWNER_ONLY.strip()),
+                      parameters=[_CURSOR, _per_page(MAX_PER_PAGE), _PROCEDURE], description=_OWNER_ONLY.strip()),
         },
         "/definitions/{version}.bpmn": {"get": op(
             "downloadDefinition", "Unduh berkas .bpmn sebuah versi",
             {"200": {"description": "BPMN 2.0 XML", "content": {"application/xml": {"schema": {"type": "string"}}}},
-             "404": _r("NotFound")}, parameters=[_VERSION], description=_OWNER_ONLY.strip())},
+             "404": _r("NotFound")}, parameters=[_VERSION, _PROCEDURE], description=_OWNER_ONLY.strip())},
         "/definitions/{version}/migration": {
             "get": op("migrationPlan", "Pemeriksaan: kasus berjalan pada versi lain, dapat pindah atau tidak dan "
                                        "mengapa", {"200": _ok("Rencana", _ref("MigrationPlan")),
                                                    "404": _r("NotFound")},
-                      parameters=[_VERSION], description=_OWNER_ONLY.strip()),
+                      parameters=[_VERSION, _PROCEDURE], description=_OWNER_ONLY.strip()),
             "post": op("migrateCases", "Pindahkan kasus ke versi ini (utuh per kasus atau tidak sama sekali)",
                        {"200": _ok("Hasil per kasus", _ref("MigrationResult")), "404": _r("NotFound"),
                         "422": _r("Unprocessable")},
-                       parameters=[_VERSION], requestBody=_json_body(_ref("MigrationRequest")),
+                       parameters=[_VERSION, _PROCEDURE], requestBody=_json_body(_ref("MigrationRequest")),
                        description="Setiap kasus yang pindah dicatat sebagai kejadian case_migrated."
                                    + _OWNER_ONLY),
         },
@@ -1055,11 +1058,13 @@ def _paths(task_forms: list[dict], case_inputs: list[dict]) -> dict:
 
 
 def _with_common_answers(paths: dict) -> dict:
-    """Every operation may answer 400 to a NUL character anywhere in the request (webui/request_text.py), and every
-    operation that takes a body 413 (webui/bodies.py)."""
+    """Every operation may answer 400 to a NUL character anywhere in the request (webui/request_text.py), 422 to a
+    query parameter it does not declare (webui/api.py), and every operation that takes a body 413
+    (webui/bodies.py)."""
     for item in paths.values():
         for operation in item.values():
             operation["responses"].setdefault("400", _r("BadRequest"))
+            operation["responses"].setdefault("422", _r("Unprocessable"))
             if "requestBody" in operation:
                 operation["responses"].setdefault("413", _r("TooLarge"))
     return paths
