@@ -341,8 +341,11 @@ class WorkflowEngine:
     def task_data(self, session: Session, task_id: str) -> dict:
         """A copy of the data a ready task sees (for pre-filling its form)."""
         row = self._task_row(session, task_id)
-        wf = self.load(session, session.get(Instance, row.instance_id))
-        task = find_task(wf, UUID(task_id))
+        instance = session.get(Instance, row.instance_id)
+        data = self.codec.task_data(instance.state, instance.serializer_version, str(UUID(task_id)))
+        if data is not None:
+            return data
+        task = find_task(self.load(session, instance), UUID(task_id))  # a sub-process's task
         return dict(task.data) if task is not None else {}
 
     @_stale_to_typed

@@ -266,6 +266,41 @@ class StateCodec:
         workflow.script_engine = script_engine
         return workflow
 
+    def task_data(self, text: str, version: str, task_id: str) -> dict | None:
+        """The data of the task ``task_id`` of the process's own tree, as :meth:`loads` would give it, read from the
+        state without building the workflow (which restores every task and its spec: most of a task page's time).
+
+        SpiffWorkflow stores a task's data as the changes from its parent's (``delta``), the first task as a whole;
+        reading one task's data is following its parents up and applying their changes down, exactly as the task
+        converter does for each task on a whole read: a parent counts only when it comes before the task in the
+        stored order (a whole read restores tasks in that order and finds no parent that is not read yet). None when
+        the task is not in the process's own tree (a sub-process's task: read the whole workflow then)."""
+        if version != self.version:
+            raise ValueError(f"state written as {version!r}; this engine reads {self.version!r}")
+        tasks = json.loads(text)["tasks"]
+        if task_id not in tasks:
+            return None
+        order = {key: n for n, key in enumerate(tasks)}
+        chain, current = [], task_id
+        while True:
+            chain.append(tasks[current])
+            parent = tasks[current]["parent"]
+            if parent is None or parent not in tasks or order[parent] > order[current]:
+                break
+            current = parent
+        restore = self._serializer.registry.restore
+        data: dict = restore(chain[-1]["data"])  # the first: no parent to take changes from
+        for stored in reversed(chain[:-1]):
+            delta = stored.get("delta")
+            if not delta:
+                data = restore(stored["data"])
+                continue
+            data = dict(data)  # the parent's, copied (SpiffWorkflow merges into a new dict: the same here)
+            data.update(restore(delta.get("updates", {})))
+            for key in delta.get("deletions", {}):
+                data.pop(key, None)
+        return data
+
 
 def _is_live(task, top: bool = True) -> bool:
     if not task.has_state(TaskState.NOT_FINISHED_MASK):
