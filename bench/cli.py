@@ -36,6 +36,7 @@ ROWS = (
     ("idle worker CPU s per 120 s, 10,000 cases", "idle_worker_cpu_s_per_120s_10k", "<= 0.2"),
     ("idle worker CPU s per 120 s, 100,000 cases", "idle_worker_cpu_s_per_120s_100k", "<= 0.2"),
     ("whole_case_median_ms (17 requests, 1 client)", "whole_case_median_ms", "<= 50 (SQLite)"),
+    ("  the same 17 requests in-process, no HTTP (ms)", "whole_case_in_process_ms", None),
     ("whole_case_p95_ms (1 client)", "whole_case_p95_ms", "<= 2x median"),
     ("whole cases per minute, 4 clients", "whole_case_4clients_per_min", None),
     ("whole case p95 (ms), 4 clients", "whole_case_4clients_p95_ms", None),
@@ -133,7 +134,8 @@ def notes(figures: dict) -> list[str]:
         out.append(f"HTTP skipped: {figures['http_skipped']}")
     m = figures["machine"]
     out.append(f"PostgreSQL: {figures['postgresql']}. Machine: {m['cpus']} CPUs, Python {m['python']}, "
-               f"load average {m['load_before'][0]} before / {m['load_after'][0]} after. "
+               f"load average {m['load_before'][0]} before / {m['load_after'][0]} after; a fixed pure-Python loop "
+               f"(bench/common.py python_loop_ms, to compare machines) {m.get('python_loop_ms')} ms. "
                f"{figures['seconds']:.0f} s in all.")
     return out
 

@@ -141,10 +141,15 @@ def run(cases: int = 20, profile: bool = True, keep: dict | None = None) -> dict
     ``pstats.Stats`` (to look further)."""
     with tempfile.TemporaryDirectory(prefix="alur-reqprof-") as tmp, LocalStack("sqlite", Path(tmp)) as stack:
         stack.add_users(_users(1))
-        os.environ.update(stack.env())
+        saved = dict(os.environ)
+        os.environ.update(stack.env())  # create_app reads its settings from the environment
         from webui import create_app
 
-        app = create_app()
+        try:
+            app = create_app()
+        finally:  # the caller (alur bench) goes on with its own environment
+            os.environ.clear()
+            os.environ.update(saved)
         try:
             profiler = _Profiler(app, profile, keep)
             for n in range(2):

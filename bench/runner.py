@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench import action, idle, large, memory, records, replay, search
 
-from .common import DEFAULT_PG_URL, fresh_pg_database, pg_reachable, sqlite_url
+from .common import DEFAULT_PG_URL, fresh_pg_database, pg_reachable, python_loop_ms, sqlite_url
 
 #: The figures the issue asks for; each also exists with the suffix ``_pg`` (None when PostgreSQL did not run).
 KEYS = ("action_ratio_vs_raw", "revision_ratio_50_vs_0", "inbox_p95_ms", "sweep_none_due_ms",
@@ -43,7 +43,7 @@ class Plan:
 
 def _machine() -> dict:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(terse=True),
-            "load_before": [round(x, 2) for x in os.getloadavg()]}
+            "load_before": [round(x, 2) for x in os.getloadavg()], "python_loop_ms": python_loop_ms()}
 
 
 def _suffixed(figures: dict, suffix: str) -> dict:
@@ -149,6 +149,12 @@ def _whole_case(workdir: Path, url: str, plan: Plan) -> dict:
         import requests  # noqa: F401  (uploads and logins go through LocalStack's client, in the dev extra)
     except ImportError:
         return {"whole_case_skipped": "requests is not installed (pip install -e '.[dev]')"}
-    from bench import wholecase
+    from bench import reqprofile, wholecase
 
-    return wholecase.run(workdir, url, quick=plan.quick)
+    figures = wholecase.run(workdir, url, quick=plan.quick)
+    if url == "sqlite":  # the same 17 requests without HTTP: what the app itself costs, what HTTP adds
+        per_kind = reqprofile.run(5 if plan.quick else 20, profile=False)
+        figures["whole_case_in_process_ms"] = round(sum(
+            row["median_ms"] * (len(wholecase.STEPS) if kind in ("inbox", "task", "take and complete") else 1)
+            for kind, row in per_kind.items()), 1)
+    return figures

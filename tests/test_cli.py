@@ -123,5 +123,6 @@ def test_bench_quick_writes_its_figures(cli, tmp_path):
         assert isinstance(figures[key], (int, float)) and figures[key] > 0, key
         assert figures[f"{key}_pg"] is None, key
     assert figures["whole_case_errors"] == 0
+    assert figures["whole_case_in_process_ms"] > 0 and figures["machine"]["python_loop_ms"] > 0
     assert "idle worker CPU s per 120 s, 10,000 cases" in result.output and "scaled to 120 s" in result.output
     assert "whole_case_median_ms" in result.output
