@@ -213,7 +213,9 @@ class Notification(Base):
     have neither and keep their Indonesian ``message``."""
 
     __tablename__ = "notification"
-    __table_args__ = (Index("ix_notification_user_read", "user_id", "read_at"),)
+    __table_args__ = (Index("ix_notification_user_read", "user_id", "read_at"),
+                      # the notifications page, newest first by a cursor (process/notification_page.py)
+                      Index("ix_notification_user_created", "user_id", "created_at", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))

@@ -8,13 +8,14 @@ from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from process import inputs, notify, paging
 from process.casefile import display_names
 from process.deadlines import WIB
 from process.inbox import SCOPES, inbox_counts, inbox_page
 from process.models import Notification
+from process.notification_page import notifications_page
 from process.roles import ROLE_LABELS
 from process.sorting import ACTIVITY_DATE, CHANGED, DEADLINE, parse_sort
 
@@ -28,7 +29,7 @@ bp = Blueprint("inbox", __name__)
 
 #: A deadline closer than this is shown as "Hampir habis".
 DUE_SOON = timedelta(hours=6)
-NOTIFICATION_LIMIT = 200
+NOTIFICATIONS_PER_PAGE = 50
 #: Tasks on one page of a tab (the next ones are reached by the page's cursor).
 PER_PAGE = 50
 
@@ -147,13 +148,15 @@ INBOX_SORTS = ((DEADLINE, _l("Batas waktu")), (CHANGED, _l("Perubahan terakhir k
 @bp.get("/notifikasi")
 @login_required
 def notifications():
-    user = me()
-    items = db().execute(select(Notification).where(Notification.user_id == user.id)
-                         .order_by(Notification.created_at.desc(), Notification.id.desc())
-                         .limit(NOTIFICATION_LIMIT)).scalars().all()
+    cursor = request.args.get("kursor") or None
+    start = query_id("mulai", 1) if cursor else 1  # where the page starts (shown only: the cursor says where)
+    page = notifications_page(db(), me(), per_page=NOTIFICATIONS_PER_PAGE, cursor=cursor, field="kursor")
     locale, translations = i18n.locale(), get_translations()
-    rows = [{"n": n, "text": notify.text_of(n, locale, translations), "export": notify.export_of(n)} for n in items]
-    return render_template("inbox/notifications.html", items=rows)
+    rows = [{"n": n, "text": notify.text_of(n, locale, translations), "export": notify.export_of(n)}
+            for n in page.items]
+    shown_from, shown_to = paging.page_range(start, len(rows), page.total)
+    return render_template("inbox/notifications.html", items=rows, page=page, cursor=cursor,
+                           shown_from=shown_from, shown_to=shown_to, back=back_cursors() if cursor else [])
 
 
 @bp.post("/notifikasi/baca")
