@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     literal_column,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -207,15 +208,29 @@ class DocumentCounter(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
 
 
+#: The partial indexes of unread notifications (migration 0021).
+UNREAD_WHERE = "read_at IS NULL"
+TASK_UNREAD_WHERE = "read_at IS NULL AND task_id IS NOT NULL"
+CASE_UNREAD_WHERE = "read_at IS NULL AND task_id IS NULL"
+
+
 class Notification(Base):
     """In-app notification for one user: what happened as a message ``code`` and its ``params`` (JSON), rendered
     in the reader's language when it is read (process/messages.py). Rows written before the catalogue existed
     have neither and keep their Indonesian ``message``."""
 
     __tablename__ = "notification"
-    __table_args__ = (Index("ix_notification_user_read", "user_id", "read_at"),
+    __table_args__ = (# the unread count beside the bell, and "mark all read"
+                      Index("ix_notification_user_unread", "user_id",
+                            sqlite_where=text(UNREAD_WHERE), postgresql_where=text(UNREAD_WHERE)),
                       # the notifications page, newest first by a cursor (process/notification_page.py)
-                      Index("ix_notification_user_created", "user_id", "created_at", "id"))
+                      Index("ix_notification_user_created", "user_id", "created_at", "id"),
+                      # marking read what a completion, an opened task or an opened case is about
+                      # (process/notify.py): only the unread rows, found by the task or the case
+                      Index("ix_notification_task_unread", "task_id", "user_id",
+                            sqlite_where=text(TASK_UNREAD_WHERE), postgresql_where=text(TASK_UNREAD_WHERE)),
+                      Index("ix_notification_case_unread", "instance_id", "user_id",
+                            sqlite_where=text(CASE_UNREAD_WHERE), postgresql_where=text(CASE_UNREAD_WHERE)))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))

@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import eventlog, wakeup
@@ -149,35 +149,46 @@ def after_action(session: Session, people: People, result: ActionResult, *, acto
     tasks_done(session, finished, now)
 
 
+_N = Notification.__table__
+#: Marking read, built once at table level (no ORM compilation per call); each finds its rows through a partial
+#: index of the unread notifications (``ix_notification_task_unread``, ``ix_notification_case_unread``).
+_TASKS_DONE = (update(_N).where(_N.c.task_id.in_(bindparam("b_ids", expanding=True)), _N.c.read_at.is_(None))
+               .values(read_at=bindparam("b_now", type_=_N.c.read_at.type)))
+_ABOUT_TASK = (_N.c.task_id == bindparam("b_task"), _N.c.user_id == bindparam("b_user"), _N.c.read_at.is_(None))
+_ABOUT_CASE = (_N.c.instance_id == bindparam("b_case"), _N.c.user_id == bindparam("b_user"),
+               _N.c.task_id.is_(None), _N.c.read_at.is_(None))
+_TASK_SEEN = update(_N).where(*_ABOUT_TASK).values(read_at=bindparam("b_now", type_=_N.c.read_at.type))
+_TASK_UNREAD = select(_N.c.id).where(*_ABOUT_TASK).limit(1)
+_CASE_SEEN = update(_N).where(*_ABOUT_CASE).values(read_at=bindparam("b_now", type_=_N.c.read_at.type))
+_CASE_UNREAD = select(_N.c.id).where(*_ABOUT_CASE).limit(1)
+
+
 def tasks_done(session: Session, task_ids: list[str], now: datetime) -> None:
     """Notifications about tasks that are finished are read: nothing is left to do about them."""
     ids = sorted(set(task_ids))
     for start in range(0, len(ids), 500):
-        session.execute(update(Notification).where(Notification.task_id.in_(ids[start:start + 500]),
-                                                   Notification.read_at.is_(None)).values(read_at=now))
+        session.execute(_TASKS_DONE, {"b_ids": ids[start:start + 500], "b_now": now})
+
+
+def task_unread(session: Session, user: User, task_id: str) -> bool:
+    """Whether the user has an unread notification about the task."""
+    return session.execute(_TASK_UNREAD, {"b_task": task_id, "b_user": user.id}).first() is not None
 
 
 def task_seen(session: Session, user: User, task_id: str, now: datetime) -> None:
     """The user opened the task: their notifications about it are read."""
-    session.execute(update(Notification).where(Notification.user_id == user.id, Notification.task_id == task_id,
-                                               Notification.read_at.is_(None)).values(read_at=now))
-
-
-def _about_case(user: User, instance_id: int) -> tuple:
-    return (Notification.user_id == user.id, Notification.instance_id == instance_id,
-            Notification.task_id.is_(None), Notification.read_at.is_(None))
+    session.execute(_TASK_SEEN, {"b_task": task_id, "b_user": user.id, "b_now": now})
 
 
 def case_unread(session: Session, user: User, instance_id: int) -> bool:
     """Whether the user has unread notifications about the case itself (a comment, a cancellation: no task)."""
-    return session.execute(select(Notification.id).where(*_about_case(user, instance_id)).limit(1)).first() \
-        is not None
+    return session.execute(_CASE_UNREAD, {"b_case": instance_id, "b_user": user.id}).first() is not None
 
 
 def case_seen(session: Session, user: User, instance_id: int, now: datetime) -> None:
     """The user opened the case's page: their notifications about the case itself (a comment, a cancellation: no
     task) are read."""
-    session.execute(update(Notification).where(*_about_case(user, instance_id)).values(read_at=now))
+    session.execute(_CASE_SEEN, {"b_case": instance_id, "b_user": user.id, "b_now": now})
 
 
 def delegated(session: Session, people: People, row: TaskRow, target: User, *, by: User) -> None:

@@ -27,7 +27,7 @@ from .declarations import Declarations, Rulebook, Step
 from .errors import BadRequest
 from .files import resolver
 from .forms import FieldError, FormInvalid, validate_form
-from .models import Notification, User
+from .models import User
 from .people import People, by_username
 from .permissions import check_may_act, check_may_complete, check_may_hold, may_act
 from .register import ensure_entry
@@ -142,9 +142,7 @@ class Tasks:
 
     def unread_about(self, session: Session, user: User, task_id: str) -> bool:
         """Whether ``user`` has an unread notification about the task."""
-        return session.execute(select(Notification.id).where(
-            Notification.user_id == user.id, Notification.task_id == task_id, Notification.read_at.is_(None))
-            .limit(1)).first() is not None
+        return notify.task_unread(session, user, task_id)
 
     def seen(self, session: Session, user: User, task_id: str) -> None:
         """``user`` opened the task: their notifications about it are read."""

@@ -59,3 +59,27 @@ def test_each_revision_upgrades_from_its_predecessor_and_back(empty_url):
         assert _diff(engine) == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.nodb
+def test_partial_indexes_keep_the_models_conditions(tmp_path):
+    """Alembic's comparison does not look at a partial index's WHERE: the SQL SQLite stores for every index of the
+    migrated database is compared with what the models create."""
+    from engine.models import Base
+
+    def index_sql(engine) -> dict[str, str]:
+        with engine.connect() as conn:
+            return dict(conn.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")).all())
+
+    migrated, modelled = (make_engine(f"sqlite:///{tmp_path / name}") for name in ("migrated.db", "modelled.db"))
+    try:
+        upgrade(migrated)
+        Base.metadata.create_all(modelled)
+        expected = index_sql(modelled)
+        assert any(" WHERE " in sql for sql in expected.values())
+        assert {name: " ".join(sql.replace('"', "").split()) for name, sql in index_sql(migrated).items()} == \
+            {name: " ".join(sql.replace('"', "").split()) for name, sql in expected.items()}
+    finally:
+        migrated.dispose()
+        modelled.dispose()
