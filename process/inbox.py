@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select
+from sqlalchemy import Integer, and_, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from engine.models import Instance, TaskRow
@@ -50,6 +50,16 @@ class InboxItem:
 #: bound value SQLite cannot skip checking every row in the table, and a generic PostgreSQL plan cannot use it).
 _READY = bindparam("ready_state", "ready", literal_execute=True)
 
+# What differs between two users' requests of one shape (the same tab, lanes, team and kinds of filter) is bound:
+# a shape's statements are built once and kept (:func:`_shape`), so a request neither builds SQL expressions nor
+# computes their cache keys again (together about a third of an inbox request's time in the service).
+_ACTOR = bindparam("b_actor", type_=TaskRow.claimed_by.type)
+_NOW = bindparam("b_now", type_=TaskRow.due_at.type)
+_TITLE = bindparam("b_title", type_=TaskRow.case_title.type)
+_FROM = bindparam("b_from", type_=TaskRow.case_date.type)
+_TO = bindparam("b_to", type_=TaskRow.case_date.type)
+_LIMIT = bindparam("b_limit", type_=Integer)
+
 
 def _lane_groups(user: User, lanes: Collection[str]) -> list[tuple[str, str | None]]:
     """Every (lane, group) whose free tasks the user, who works ``lanes``, may take: a task is for its whole lane (no
@@ -62,18 +72,32 @@ def _in_lane(lane: str, group: str | None) -> list:
     return [TaskRow.lane == lane, TaskRow.group.is_(None) if group is None else TaskRow.group == group]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Part:
-    """Conditions selecting one range of an index; ``in_lane``: the range is of one lane and group."""
+    """Conditions selecting one range of an index; ``in_lane``: the range is of one lane and group. The statements
+    reading it in the default order are kept with it (:meth:`deadline`)."""
 
-    where: list
+    where: tuple
     in_lane: bool = False
+    statements: dict = field(default_factory=dict, repr=False)
 
     def ordered(self, *order_by):
         # Within one lane and group the index is in deadline order. Naming the (constant) lane and group in the
         # ORDER BY lets PostgreSQL see that too: it does not count ``"group" IS NULL`` as fixing the column.
         prefix = (TaskRow.lane, TaskRow.group) if self.in_lane else ()
         return select(*_COLUMNS).where(*self.where).order_by(*prefix, *order_by)
+
+    def deadline(self, with_due: bool, since: str | None):
+        """The part in the default order, its tasks with a deadline or those without one, from the first or after a
+        cursor (``since``: ``"due"`` or ``"none"``, where the cursor's row is), ``b_limit`` rows."""
+        key = (with_due, since)
+        statement = self.statements.get(key)
+        if statement is None:
+            where = [TaskRow.due_at.is_not(None) if with_due else TaskRow.due_at.is_(None)]
+            if since is not None:
+                where.append(_SINCE_DUE if since == "due" else _SINCE_NONE)
+            statement = self.statements[key] = self.ordered(*_ORDER).where(*where).limit(_LIMIT)
+        return statement
 
 
 def _not_in_lane(lane: str, group: str | None):
@@ -82,68 +106,89 @@ def _not_in_lane(lane: str, group: str | None):
                TaskRow.group.is_not(None) if group is None else TaskRow.group.is_distinct_from(group))
 
 
-def _own_late_parts(user: User, now: datetime, lane_groups, outside=None) -> list[_Part]:
+def _own_late_parts(lane_groups, outside=None) -> list[_Part]:
     """The late tasks of one's own lanes (``lane_groups``), and those one holds elsewhere (and ``outside``)."""
     ready = TaskRow.state == _READY
-    marked, passed = TaskRow.overdue_at.is_not(None), and_(TaskRow.overdue_at.is_(None), TaskRow.due_at < now)
-    parts = [_Part([ready, *_in_lane(lane, group), marked], in_lane=True) for lane, group in lane_groups]
-    parts += [_Part([ready, *_in_lane(lane, group), passed]) for lane, group in lane_groups]
+    marked, passed = TaskRow.overdue_at.is_not(None), and_(TaskRow.overdue_at.is_(None), TaskRow.due_at < _NOW)
+    parts = [_Part((ready, *_in_lane(lane, group), marked), in_lane=True) for lane, group in lane_groups]
+    parts += [_Part((ready, *_in_lane(lane, group), passed)) for lane, group in lane_groups]
     elsewhere = [_not_in_lane(lane, group) for lane, group in lane_groups]
     if outside is not None:
         elsewhere.append(outside)
     # "Late" as a CASE, which no index serves: the planners then start from the few tasks one holds rather
     # than from every late task (PostgreSQL would otherwise, misled by the many finished tasks one held).
-    late = case((TaskRow.overdue_at.is_not(None), True), else_=TaskRow.due_at < now)
-    parts.append(_Part([ready, TaskRow.claimed_by == user.actor, late, *elsewhere]))
+    late = case((TaskRow.overdue_at.is_not(None), True), else_=TaskRow.due_at < _NOW)
+    parts.append(_Part((ready, TaskRow.claimed_by == _ACTOR, late, *elsewhere)))
     return parts
 
 
 def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: date | None,
            date_to: date | None, lanes: Collection[str], overdue_lanes: frozenset[str] = frozenset(),
-           heard: Collection[str] | None = None) -> list[_Part]:
-    """The filter of one inbox tab as a union of disjoint parts, each one range of an index.
+           heard: Collection[str] | None = None) -> tuple[tuple[_Part, ...], dict]:
+    """The filter of one inbox tab as a union of disjoint parts, each one range of an index (:func:`_shape`), and
+    the values its statements are run with."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown inbox scope {scope!r}")
+    key = _shape_key(user, scope, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
+                     overdue_lanes=overdue_lanes, heard=heard)
+    return _shape(*key), _values(user, now, q, date_from, date_to)
+
+
+def _shape_key(user: User, scope: str, *, q, date_from, date_to, lanes, overdue_lanes, heard) -> tuple:
+    """What decides a tab's statements: the tab, the (lane, team) pairs, which filters are given, whether the user
+    hears of every late step, and of which lanes."""
+    return (scope, tuple(_lane_groups(user, lanes)), (bool(q), date_from is not None, date_to is not None),
+            bool(overdue_lanes & frozenset(lanes)), None if heard is None else tuple(sorted(heard)))
+
+
+def _values(user: User, now: datetime, q: str | None, date_from: date | None, date_to: date | None) -> dict:
+    return {"b_actor": user.actor, "b_now": now, "b_title": contains(q) if q else None, "b_from": date_from,
+            "b_to": date_to}
+
+
+@functools.lru_cache(maxsize=1024)
+def _shape(scope: str, lane_groups: tuple, filters: tuple[bool, bool, bool], hears_late: bool,
+           heard: tuple[str, ...] | None) -> tuple[_Part, ...]:
+    """The parts of one shape of tab (built once, kept; the values are bound when run):
 
     * mine: the tasks one holds (``ix_task_claimed_state``);
-    * lane: per (lane, group) one may work in (``lanes``: those one's groups work), the tasks nobody holds
+    * lane: per (lane, group) one may work in (``lane_groups``: those one's groups work), the tasks nobody holds
       (``ix_task_queue``) and those someone else holds (``ix_task_held``: the team sees them, with their holder);
     * overdue: per (lane, group), those marked overdue (``ix_task_late``) and those whose deadline passed
       before the worker fired their timer (``ix_task_pending_due``); plus late tasks one holds in other lanes.
-      Who works a lane that is told of every late step (``overdue_lanes``: ``alur:lane hearsOverdue``) sees every
+      Who works a lane that is told of every late step (``hears_late``: ``alur:lane hearsOverdue``) sees every
       lane's — of its own procedures when ``heard`` (:meth:`LaneMap.heard_lanes`) names their lanes.
     """
-    if scope not in SCOPES:
-        raise ValueError(f"unknown inbox scope {scope!r}")
     ready = TaskRow.state == _READY
-    marked, passed = TaskRow.overdue_at.is_not(None), and_(TaskRow.overdue_at.is_(None), TaskRow.due_at < now)
-    lane_groups = _lane_groups(user, lanes)
+    marked, passed = TaskRow.overdue_at.is_not(None), and_(TaskRow.overdue_at.is_(None), TaskRow.due_at < _NOW)
     if scope == "mine":
-        parts = [_Part([ready, TaskRow.claimed_by == user.actor])]
+        parts = [_Part((ready, TaskRow.claimed_by == _ACTOR))]
     elif scope == "lane":
-        parts = [_Part([ready, TaskRow.claimed_by.is_(None), *_in_lane(lane, group)], in_lane=True)
+        parts = [_Part((ready, TaskRow.claimed_by.is_(None), *_in_lane(lane, group)), in_lane=True)
                  for lane, group in lane_groups]
-        parts += [_Part([ready, TaskRow.claimed_by.is_not(None), *_in_lane(lane, group),
-                         TaskRow.claimed_by != user.actor], in_lane=True) for lane, group in lane_groups]
-    elif overdue_lanes & frozenset(lanes):
+        parts += [_Part((ready, TaskRow.claimed_by.is_not(None), *_in_lane(lane, group),
+                         TaskRow.claimed_by != _ACTOR), in_lane=True) for lane, group in lane_groups]
+    elif hears_late:
         # Split on the lane only so that the planners read ``ix_task_late`` (SQLite ignores a partial index
         # none of whose columns the query constrains).
         if heard is None:
-            parts = [_Part([ready, marked, TaskRow.lane.is_not(None)]),
-                     _Part([ready, marked, TaskRow.lane.is_(None)]), _Part([ready, passed])]
+            parts = [_Part((ready, marked, TaskRow.lane.is_not(None))),
+                     _Part((ready, marked, TaskRow.lane.is_(None))), _Part((ready, passed))]
         else:  # every lane of the procedures one hears of; elsewhere, one's own lanes and what one holds
-            heard = sorted(heard)
-            parts = [_Part([ready, marked, TaskRow.lane.in_(heard)]), _Part([ready, passed, TaskRow.lane.in_(heard)])]
-            parts += _own_late_parts(user, now, [(lane, group) for lane, group in lane_groups if lane not in heard],
+            parts = [_Part((ready, marked, TaskRow.lane.in_(heard))), _Part((ready, passed, TaskRow.lane.in_(heard)))]
+            parts += _own_late_parts([(lane, group) for lane, group in lane_groups if lane not in heard],
                                      outside=or_(TaskRow.lane.is_(None), TaskRow.lane.not_in(heard)))
     else:
-        parts = _own_late_parts(user, now, lane_groups)
+        parts = _own_late_parts(lane_groups)
+    has_q, has_from, has_to = filters
     extra = []
-    if q:
-        extra.append(TaskRow.case_title.ilike(contains(q), escape="\\"))
-    if date_from:
-        extra.append(TaskRow.case_date >= date_from)
-    if date_to:
-        extra.append(TaskRow.case_date <= date_to)
-    return [_Part(part.where + extra, part.in_lane) for part in parts]
+    if has_q:
+        extra.append(TaskRow.case_title.ilike(_TITLE, escape="\\"))
+    if has_from:
+        extra.append(TaskRow.case_date >= _FROM)
+    if has_to:
+        extra.append(TaskRow.case_date <= _TO)
+    return tuple(_Part(part.where + tuple(extra), part.in_lane) for part in parts)
 
 
 def inbox(session: Session, user: User, scope: str, *, now: datetime, lanes: Collection[str], q: str | None = None,
@@ -172,13 +217,13 @@ def inbox_page(session: Session, user: User, scope: str, *, now: datetime, lanes
     default = (sort.key, sort.order) == (DEADLINE, "asc")
     view = f"inbox.{scope}.{sort.key}.{sort.order}"
     after = paging.decode(cursor, view, _DEFAULT_CURSOR if default else _SORTED_CURSOR[sort.key])
-    parts = _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
-                   overdue_lanes=overdue_lanes, heard=heard)
+    parts, values = _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
+                           overdue_lanes=overdue_lanes, heard=heard)
     connection = session.connection()
     if default:
-        rows = _deadline_rows(connection, parts, per_page + 1, after)
+        rows = _deadline_rows(connection, parts, values, per_page + 1, after)
     else:
-        rows = _sorted_rows(connection, parts, sort, per_page + 1, after)
+        rows = _sorted_rows(connection, parts, values, sort, per_page + 1, after)
     items = []
     # Rows are unpacked, not read by name: attribute access on a row costs more than the query itself here.
     for task_id, instance_id, title, day, step, bpmn_id, lane, due_at, overdue_at, claimed_by, created_at, *_key \
@@ -209,25 +254,32 @@ _SORTED_CURSOR = {DEADLINE: ("b", "t?", "s"), CHANGED: ("b", "t?", "s"), ACTIVIT
 _ORDER = (TaskRow.due_at, TaskRow.created_at, TaskRow.id)
 
 
-def _deadline_rows(connection, parts: list[_Part], limit: int, after: tuple | None) -> list:
+_AFTER = tuple(bindparam(f"b_after{n}", type_=column.type) for n, column in enumerate(_ORDER))
+#: After a cursor among the tasks with a deadline / among those without one.
+_SINCE_DUE, _SINCE_NONE = paging.beyond(_ORDER, _AFTER), paging.beyond(_ORDER[1:], _AFTER[1:])
+
+
+def _deadline_rows(connection, parts: tuple[_Part, ...], values: dict, limit: int, after: tuple | None) -> list:
     """The default order: each part read in its index's (deadline, creation, id) order from the cursor ``after``
     on, only as far as ``limit``, merged."""
     rows = []
+    values = {**values, "b_limit": limit}
+    if after is not None:
+        values.update(zip(("b_after0", "b_after1", "b_after2"), after[1:]))
     if after is None or not after[0]:  # the page starts among the tasks with a deadline
-        since = [] if after is None else [paging.beyond(_ORDER, after[1:])]
+        since = None if after is None else "due"
         for part in parts:  # each read in index order, only as far as ``limit``
-            rows += connection.execute(part.ordered(*_ORDER).where(TaskRow.due_at.is_not(None), *since)
-                                       .limit(limit)).all()
+            rows += connection.execute(part.deadline(True, since), values).all()
     if len(rows) < limit:  # tasks without a deadline come last: only needed when the page is not full
-        since = [] if after is None or not after[0] else [paging.beyond(_ORDER[1:], after[2:])]
+        since = None if after is None or not after[0] else "none"
         for part in parts:
-            rows += connection.execute(part.ordered(*_ORDER).where(TaskRow.due_at.is_(None), *since)
-                                       .limit(limit)).all()
+            rows += connection.execute(part.deadline(False, since), values).all()
     rows.sort(key=_order)
     return rows
 
 
-def _sorted_rows(connection, parts: list[_Part], sort: Sort, limit: int, after: tuple | None) -> list:
+def _sorted_rows(connection, parts: tuple[_Part, ...], values: dict, sort: Sort, limit: int, after: tuple | None
+                 ) -> list:
     """Any other order: each part's first ``limit`` rows by the key after the cursor ``after`` (rows without one
     last, then the task id, in the same direction), merged the same way. The last change is the case's
     (``instance.updated_at``)."""
@@ -240,7 +292,7 @@ def _sorted_rows(connection, parts: list[_Part], sort: Sort, limit: int, after: 
         if sort.key == CHANGED:
             stmt = stmt.join(Instance, Instance.id == TaskRow.instance_id)
         rows += connection.execute(stmt.order_by(key.is_(None), direction(key), direction(TaskRow.id))
-                                   .limit(limit)).all()
+                                   .limit(limit), values).all()
     valued = sorted((r for r in rows if r[-2] is not None), key=lambda r: (r[-2], r[-1]), reverse=sort.descending)
     missing = sorted((r for r in rows if r[-2] is None), key=lambda r: r[-1], reverse=sort.descending)
     return valued + missing
@@ -260,10 +312,20 @@ def inbox_counts(session: Session, user: User, *, now: datetime, lanes: Collecti
 
     Each part is counted on its own (``SELECT count(*)`` of one index range, which the index alone answers).
     """
+    unknown = set(scopes) - set(SCOPES)
+    if unknown:
+        raise ValueError(f"unknown inbox scope {sorted(unknown)[0]!r}")
+    keys = tuple(_shape_key(user, scope, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
+                            overdue_lanes=overdue_lanes, heard=heard) for scope in scopes)
+    return dict(session.execute(_counts(keys), _values(user, now, q, date_from, date_to)).one()._mapping)
+
+
+@functools.lru_cache(maxsize=1024)
+def _counts(keys: tuple) -> object:
+    """One statement counting the tabs of those shapes (built once, kept)."""
     totals = []
-    for scope in scopes:
+    for key in keys:
         counts = [select(func.count()).select_from(TaskRow).where(*part.where).scalar_subquery()
-                  for part in _parts(user, scope, now=now, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
-                                     overdue_lanes=overdue_lanes, heard=heard)]
-        totals.append(functools.reduce(operator.add, counts, literal(0)).label(scope))
-    return dict(session.execute(select(*totals)).one()._mapping)
+                  for part in _shape(*key)]
+        totals.append(functools.reduce(operator.add, counts, literal(0)).label(key[0]))
+    return select(*totals)
