@@ -127,8 +127,6 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
            heard: Collection[str] | None = None) -> tuple[tuple[_Part, ...], dict]:
     """The filter of one inbox tab as a union of disjoint parts, each one range of an index (:func:`_shape`), and
     the values its statements are run with."""
-    if scope not in SCOPES:
-        raise ValueError(f"unknown inbox scope {scope!r}")
     key = _shape_key(user, scope, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
                      overdue_lanes=overdue_lanes, heard=heard)
     return _shape(*key), _values(user, now, q, date_from, date_to)
@@ -137,6 +135,8 @@ def _parts(user: User, scope: str, *, now: datetime, q: str | None, date_from: d
 def _shape_key(user: User, scope: str, *, q, date_from, date_to, lanes, overdue_lanes, heard) -> tuple:
     """What decides a tab's statements: the tab, the (lane, team) pairs, which filters are given, whether the user
     hears of every late step, and of which lanes."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown inbox scope {scope!r}")
     return (scope, tuple(_lane_groups(user, lanes)), (bool(q), date_from is not None, date_to is not None),
             bool(overdue_lanes & frozenset(lanes)), None if heard is None else tuple(sorted(heard)))
 
@@ -265,7 +265,7 @@ def _deadline_rows(connection, parts: tuple[_Part, ...], values: dict, limit: in
     rows = []
     values = {**values, "b_limit": limit}
     if after is not None:
-        values.update(zip(("b_after0", "b_after1", "b_after2"), after[1:]))
+        values.update(zip((param.key for param in _AFTER), after[1:]))
     if after is None or not after[0]:  # the page starts among the tasks with a deadline
         since = None if after is None else "due"
         for part in parts:  # each read in index order, only as far as ``limit``
@@ -312,9 +312,6 @@ def inbox_counts(session: Session, user: User, *, now: datetime, lanes: Collecti
 
     Each part is counted on its own (``SELECT count(*)`` of one index range, which the index alone answers).
     """
-    unknown = set(scopes) - set(SCOPES)
-    if unknown:
-        raise ValueError(f"unknown inbox scope {sorted(unknown)[0]!r}")
     keys = tuple(_shape_key(user, scope, q=q, date_from=date_from, date_to=date_to, lanes=lanes,
                             overdue_lanes=overdue_lanes, heard=heard) for scope in scopes)
     return dict(session.execute(_counts(keys), _values(user, now, q, date_from, date_to)).one()._mapping)

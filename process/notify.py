@@ -152,14 +152,15 @@ def after_action(session: Session, people: People, result: ActionResult, *, acto
 _N = Notification.__table__
 #: Marking read, built once at table level (no ORM compilation per call); each finds its rows through a partial
 #: index of the unread notifications (``ix_notification_task_unread``, ``ix_notification_case_unread``).
+_READ_AT = bindparam("b_now", type_=_N.c.read_at.type)
 _TASKS_DONE = (update(_N).where(_N.c.task_id.in_(bindparam("b_ids", expanding=True)), _N.c.read_at.is_(None))
-               .values(read_at=bindparam("b_now", type_=_N.c.read_at.type)))
+               .values(read_at=_READ_AT))
 _ABOUT_TASK = (_N.c.task_id == bindparam("b_task"), _N.c.user_id == bindparam("b_user"), _N.c.read_at.is_(None))
 _ABOUT_CASE = (_N.c.instance_id == bindparam("b_case"), _N.c.user_id == bindparam("b_user"),
                _N.c.task_id.is_(None), _N.c.read_at.is_(None))
-_TASK_SEEN = update(_N).where(*_ABOUT_TASK).values(read_at=bindparam("b_now", type_=_N.c.read_at.type))
+_TASK_SEEN = update(_N).where(*_ABOUT_TASK).values(read_at=_READ_AT)
 _TASK_UNREAD = select(_N.c.id).where(*_ABOUT_TASK).limit(1)
-_CASE_SEEN = update(_N).where(*_ABOUT_CASE).values(read_at=bindparam("b_now", type_=_N.c.read_at.type))
+_CASE_SEEN = update(_N).where(*_ABOUT_CASE).values(read_at=_READ_AT)
 _CASE_UNREAD = select(_N.c.id).where(*_ABOUT_CASE).limit(1)
 
 

@@ -77,27 +77,38 @@ def test_marking_read_uses_the_unread_indexes(system, tx, clock):
         _uses(plan, "ix_notification_user_unread")
 
 
+def _first_unread(s, *where) -> Notification:
+    return s.execute(select(Notification).where(Notification.read_at.is_(None), *where)
+                     .order_by(Notification.id).limit(1)).scalar_one()
+
+
 def test_marking_read_marks_what_it_says(system, tx, clock):
     make_users(system, tx)
     _fill(tx, clock, n=3000)
     later = clock.now() + timedelta(hours=1)
     with tx() as s:
         reader = user(s, "admin")
+        # what each check marks, taken from the seeded rows, so that each has something to mark
+        first = _first_unread(s, Notification.task_id.is_not(None)).task_id
+        second = _first_unread(s, Notification.task_id.is_not(None), Notification.task_id != first).task_id
+        task = _first_unread(s, Notification.user_id == reader.id, Notification.task_id.not_in([first, second]),
+                             Notification.task_id.is_not(None)).task_id
+        case_id = _first_unread(s, Notification.user_id == reader.id, Notification.task_id.is_(None)).instance_id
         before = _unread(s)
-        done = _unread(s, task_id="t-5-0") | _unread(s, task_id="t-6-1")
-        notify.tasks_done(s, ["t-5-0", "t-6-1", "t-5-0"], later)
+        done = _unread(s, task_id=first) | _unread(s, task_id=second)
+        notify.tasks_done(s, [first, second, first], later)
         assert _unread(s) == before - done
         before = _unread(s)
-        mine = _unread(s, task_id="t-8-0", user_id=reader.id)
-        assert notify.task_unread(s, reader, "t-8-0") == bool(mine)
-        notify.task_seen(s, reader, "t-8-0", later)
-        assert not notify.task_unread(s, reader, "t-8-0")
+        mine = _unread(s, task_id=task, user_id=reader.id)
+        assert mine and notify.task_unread(s, reader, task)
+        notify.task_seen(s, reader, task, later)
+        assert not notify.task_unread(s, reader, task)
         assert _unread(s) == before - mine
         before = _unread(s)
-        about_case = _unread(s, instance_id=9, user_id=reader.id, task_id=None)
-        assert notify.case_unread(s, reader, 9) == bool(about_case)
-        notify.case_seen(s, reader, 9, later)
-        assert not notify.case_unread(s, reader, 9)
+        about_case = _unread(s, instance_id=case_id, user_id=reader.id, task_id=None)
+        assert about_case and notify.case_unread(s, reader, case_id)
+        notify.case_seen(s, reader, case_id, later)
+        assert not notify.case_unread(s, reader, case_id)
         assert _unread(s) == before - about_case  # the case's task notifications stay unread
         assert s.execute(select(Notification.read_at).where(Notification.id.in_(done))).scalars().all() \
             == [later] * len(done)
